@@ -1,0 +1,132 @@
+/*
+ * shmbus/bus.h - a bus: one named shared-memory segment.
+ *
+ * A bus holds a superblock, a directory of rings, a participants table,
+ * producer counter slots, a symbol table and an arena the rings live in.
+ * It is created once (shmbus_bus_create, or shmbusctl from a config) and
+ * attached by every process that uses it. Each attached handle is one
+ * participant: pid, process start time, name, role and heartbeat are
+ * visible to shmbus-stat. A handle may be shared by the threads of a
+ * process; producers and consumers made from it are per thread.
+ *
+ * Backing: a file on a hugetlbfs mount with enough free 2 MiB pages when
+ * one exists, else a /dev/shm file with MADV_HUGEPAGE. The environment
+ * variable SHMBUS_DIR names another directory (tests use it).
+ */
+#ifndef SHMBUS_BUS_H
+#define SHMBUS_BUS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shmbus_bus shmbus_bus;
+
+#define SHMBUS_NAME_MAX 47        /* bus and ring names: [A-Za-z0-9._-] */
+#define SHMBUS_PARTICIPANT_NAME_MAX 31
+#define SHMBUS_DEFAULT_BUS "default"
+
+enum shmbus_role {
+	SHMBUS_ROLE_CLIENT = 0,
+	SHMBUS_ROLE_PRODUCER = 1,
+	SHMBUS_ROLE_CONSUMER = 2,
+	SHMBUS_ROLE_SERVICE = 3, /* both */
+	SHMBUS_ROLE_TOOL = 4,
+	SHMBUS_ROLE_CREATOR = 5,
+};
+
+enum shmbus_backing {
+	SHMBUS_BACKING_ANON = 0,     /* anonymous: threads and forked children */
+	SHMBUS_BACKING_HUGETLBFS = 1, /* hugetlbfs file, 2 MiB pages */
+	SHMBUS_BACKING_SHM = 2,       /* tmpfs file with MADV_HUGEPAGE */
+};
+
+enum shmbus_hugepages {
+	SHMBUS_HUGEPAGES_AUTO = 0, /* hugetlbfs when mounted with free pages */
+	SHMBUS_HUGEPAGES_NEVER = 1,
+	SHMBUS_HUGEPAGES_ALWAYS = 2, /* fail with -ENOMEM when none */
+};
+
+struct shmbus_bus_opts {
+	size_t arena_bytes;        /* memory for rings (default 64 MiB) */
+	uint32_t max_rings;        /* default 64, at most 1024 */
+	uint32_t max_participants; /* default 128 */
+	uint32_t max_producers;    /* producer counter slots, default 256 */
+	uint32_t max_symbols;      /* power of two, default 4096 */
+	uint32_t mode;             /* file permissions, default 0660 */
+	int hugepages;             /* enum shmbus_hugepages */
+	int prefault;              /* touch every page at creation (default 1) */
+	int lock_pages;            /* mlock the mapping (default 0) */
+	const char *participant_name; /* creator's name (default: comm) */
+};
+
+/* Fill opts with the defaults above. */
+void shmbus_bus_opts_init(struct shmbus_bus_opts *opts);
+
+/*
+ * Create bus `name` (NULL: an anonymous bus, shared only with threads and
+ * children forked after this call) and attach to it as its creator.
+ * opts may be NULL for defaults. Returns 0 and *out, or -EEXIST (a bus of
+ * that name exists), -EINVAL (bad name or option; see shmbus_errmsg()),
+ * -ENOMEM, -EACCES or another negative errno. The superblock's version is
+ * written last, with release, so attachers never see a half-built bus.
+ */
+int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmbus_bus **out);
+
+/*
+ * Attach to an existing bus and register as a participant named
+ * `participant` (NULL: the process name) with `role`. Returns 0, -ENOENT
+ * (no such bus), SHMBUS_EBADMAGIC / SHMBUS_EVERSION / SHMBUS_ELAYOUT (a
+ * segment of another kind or version), SHMBUS_ECORRUPT (an offset or size
+ * out of bounds), -ENOSPC (participants table full) or -errno.
+ */
+int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
+		    shmbus_bus **out);
+
+/*
+ * Attach read-only for inspection (shmbus-stat): maps the segment without
+ * write permission, registers no participant, validates every offset.
+ * Only the shmbus_stat_* and symbol lookup calls may use such a handle.
+ */
+int shmbus_bus_open_readonly(const char *name, shmbus_bus **out);
+
+/*
+ * Detach: unregister the participant and unmap. Producers and consumers
+ * made from the handle must be closed first. Returns 0 or -EINVAL.
+ */
+int shmbus_bus_close(shmbus_bus *bus);
+
+/* Remove bus `name` (unlink its file); attached processes keep their
+ * mapping until they close. Returns 0, -ENOENT or -errno. */
+int shmbus_bus_destroy(const char *name);
+
+/* Directory the named buses live in (SHMBUS_DIR, a hugetlbfs mount or
+ * /dev/shm), and the path of bus `name` there. Return 0 or -ENAMETOOLONG. */
+int shmbus_bus_dir(char *buf, size_t len);
+int shmbus_bus_path(const char *name, char *buf, size_t len);
+
+/* Record that this participant is alive now (services call it about once
+ * a second; consumers waiting in shmbus_wait do it themselves). */
+void shmbus_bus_heartbeat(shmbus_bus *bus);
+
+/*
+ * Look for dead consumers (process gone) and stop routing to their rings;
+ * free the entries of dead participants and producers. Any participant may
+ * call it; producers also do it themselves when a ring stays full.
+ * Returns the number of rings newly marked orphaned, or -errno.
+ */
+int shmbus_bus_reap(shmbus_bus *bus);
+
+/* Name of the bus ("" for anonymous) and its backing. */
+const char *shmbus_bus_name(const shmbus_bus *bus);
+enum shmbus_backing shmbus_bus_backing(const shmbus_bus *bus);
+const char *shmbus_backing_name(enum shmbus_backing b);
+const char *shmbus_role_name(enum shmbus_role r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,111 @@
+/*
+ * shmbus/consumer.h - subscribing and consuming.
+ *
+ * A consumer owns exactly one ring. shmbus_subscribe() creates the ring
+ * (named, with its filter, size, full policy and wait strategy) or
+ * re-attaches to it when it exists and its previous consumer is gone, in
+ * which case consumption resumes where that consumer stopped. Producers
+ * route to the ring from then on. The consumer polls committed events in
+ * batches, in ring order, and releases their slots after the batch.
+ *
+ * A consumer group is N rings sharing one subscription (same group name
+ * and size, members 0..N-1): each symbol hashes to exactly one member,
+ * so per-symbol order is kept while a slow stage is scaled out.
+ */
+#ifndef SHMBUS_CONSUMER_H
+#define SHMBUS_CONSUMER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shmbus_consumer shmbus_consumer;
+
+enum shmbus_full_policy {
+	SHMBUS_POLICY_BLOCK = 0, /* producers wait: lossless */
+	SHMBUS_POLICY_DROP = 1,  /* producers count a drop and go on */
+};
+
+enum shmbus_wait_strategy {
+	SHMBUS_WAIT_ADAPTIVE = 0, /* spin, then yield, then futex sleep */
+	SHMBUS_WAIT_SPIN = 1,     /* busy-spin: only with a core of its own */
+	SHMBUS_WAIT_YIELD = 2,    /* sched_yield between polls */
+	SHMBUS_WAIT_BLOCK = 3,    /* futex sleep at once */
+};
+
+#define SHMBUS_SUB_SINGLE_PRODUCER 0x1u /* one producer: no atomic RMW claims */
+#define SHMBUS_SUB_MAX_SYMBOLS 4096     /* longest explicit symbol list */
+
+struct shmbus_sub_opts {
+	uint64_t types;           /* SHMBUS_TYPE_BIT(t) mask; 0 = every type */
+	const uint32_t *symbols;  /* symbol ids to receive; NULL = all */
+	size_t nsymbols;
+	uint32_t capacity;        /* slots, power of two >= 2 (default 65536) */
+	uint32_t slot_size;       /* 64, 128 or 256 (default 128) */
+	enum shmbus_full_policy policy;
+	enum shmbus_wait_strategy wait;
+	const char *group;        /* consumer group name, NULL for none */
+	uint32_t group_size;      /* members in the group (1..64) */
+	uint32_t group_member;    /* this member, 0..group_size-1 */
+	uint32_t flags;           /* SHMBUS_SUB_* */
+	int64_t stuck_timeout_ns; /* skip a claimed-but-unstamped slot after
+				     this long (default 1 s) */
+};
+
+void shmbus_sub_opts_init(struct shmbus_sub_opts *opts);
+
+/*
+ * Subscribe ring `ring_name` on `bus`. A new ring is created with opts; an
+ * existing ring is re-attached if its consumer is gone (its filter is
+ * replaced by opts when opts->types or opts->symbols are set), failing
+ * with SHMBUS_EBUSY while a live consumer holds it, and with -EINVAL if
+ * capacity or slot size differ. Other errors: -EINVAL (bad option, see
+ * shmbus_errmsg()), -ENOSPC (no ring entry or arena room), -EROFS.
+ */
+int shmbus_subscribe(shmbus_bus *bus, const char *ring_name, const struct shmbus_sub_opts *opts,
+		     shmbus_consumer **out);
+
+/* Detach: the ring stays (and keeps what it holds) but producers route
+ * around it until a consumer re-attaches. */
+void shmbus_consumer_close(shmbus_consumer *c);
+
+/* Detach and free the ring entry (its memory is reused by a later ring of
+ * at most the same size). */
+int shmbus_unsubscribe(shmbus_consumer *c);
+
+/* Called once per event, in ring order. The event is valid only during
+ * the call (its slot is released after the batch). */
+typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);
+
+/*
+ * Deliver up to `max` committed events to fn, then release their slots.
+ * Returns the number delivered (0 when none is ready). Never blocks and
+ * makes no system call, except every few thousand empty polls when the
+ * slot at the head is claimed but not committed: then it checks whether
+ * the claimer is dead (or the slot unstamped past stuck_timeout) and if
+ * so skips the slot and counts it.
+ */
+int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max);
+
+/*
+ * Wait, by the ring's strategy, until an event is ready or timeout_ns
+ * passes (< 0: forever). Returns 0 when ready, SHMBUS_ETIMEDOUT.
+ * A sleeping consumer is woken by the futex on the ring's wake word, which
+ * producers touch only when the consumer announced it sleeps.
+ */
+int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns);
+
+/* Index of the consumer's ring (for shmbus_stat_ring) and its name. */
+uint32_t shmbus_consumer_ring(const shmbus_consumer *c);
+const char *shmbus_consumer_name(const shmbus_consumer *c);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

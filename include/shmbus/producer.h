@@ -1,0 +1,98 @@
+/*
+ * shmbus/producer.h - publishing events.
+ *
+ * A producer belongs to one thread. It routes each event to every ring
+ * whose subscription matches the event's type and symbol (and, for a
+ * consumer group, to the one member the symbol hashes to): matching is
+ * done once, here, at the source, from a routing table the producer caches
+ * and rebuilds when the bus's routing generation changes.
+ *
+ * Two ways to publish:
+ *  - zero copy: shmbus_claim() returns the slot of the first matching ring
+ *    to write the event in place, shmbus_commit() makes it visible (and
+ *    copies it to any further matching ring);
+ *  - copy in: shmbus_publish() copies a finished event into every ring.
+ * Neither takes a lock, allocates or makes a system call unless a ring is
+ * full under `block` policy or a consumer sleeps and must be woken.
+ *
+ * When a ring is full its subscription's policy decides: `block` waits for
+ * space (lossless), `drop` counts the event as dropped for that ring.
+ * Rings whose consumer died or detached are routed around (counted).
+ */
+#ifndef SHMBUS_PRODUCER_H
+#define SHMBUS_PRODUCER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bus.h"
+#include "event.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct shmbus_producer shmbus_producer;
+
+#define SHMBUS_PRODUCER_NO_TIMESTAMP 0x1u /* leave publish_time_ns as given */
+
+struct shmbus_producer_opts {
+	uint32_t source_id; /* identity stamped in events (0: the pid) */
+	uint32_t flags;     /* SHMBUS_PRODUCER_* */
+	int64_t block_timeout_ns; /* longest wait on a full `block` ring before
+				     the consumer's liveness is checked
+				     (default 10 ms); never drops */
+};
+
+void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
+
+/*
+ * Make a producer on `bus` (opts may be NULL). Takes a producer counter
+ * slot in the bus. Returns 0, -ENOSPC (no free slot), -EROFS, -ENOMEM.
+ * Call from the thread that will publish.
+ */
+int shmbus_producer_open(shmbus_bus *bus, const struct shmbus_producer_opts *opts,
+			 shmbus_producer **out);
+
+/* Release the producer and its counter slot. No claim may be open. */
+void shmbus_producer_close(shmbus_producer *p);
+
+/*
+ * Claim room for one event of `size` bytes (sizeof the event struct, at
+ * least the header) of `type` about `symbol_id`. On return *ev points to
+ * writable memory whose header already holds type, size, symbol, source
+ * id, the next sequence number and layout version; the caller fills the
+ * event time and payload, then calls shmbus_commit(). When no ring
+ * matches (or every match dropped it) *ev is a private scratch buffer and
+ * commit delivers nothing. Returns 0, or SHMBUS_ETOOBIG / -EINVAL for a
+ * bad size or type, -EALREADY when a claim is already open.
+ *
+ * Between claim and commit the slot is stamped with this process's pid: a
+ * consumer that finds it stuck skips it only once this process is dead.
+ */
+int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t size,
+		 void **ev);
+
+/* Publish the claimed event: stamp its publish time and make it visible
+ * to its ring, and copy it to every other matching ring. Returns the
+ * number of rings it was delivered to (>= 0), or -EINVAL without a claim. */
+int shmbus_commit(shmbus_producer *p);
+
+/*
+ * Copy one finished event (header.size bytes) into every matching ring.
+ * If header.seq is 0 the producer assigns its source id and next
+ * sequence; otherwise the event keeps its identity (replay, bridges).
+ * publish_time_ns is stamped unless SHMBUS_PRODUCER_NO_TIMESTAMP.
+ * Returns the number of rings delivered to (>= 0), or SHMBUS_ETOOBIG /
+ * -EINVAL for a malformed header.
+ */
+int shmbus_publish(shmbus_producer *p, const void *ev);
+
+/* Source id and the last sequence number this producer assigned. */
+uint32_t shmbus_producer_source(const shmbus_producer *p);
+uint64_t shmbus_producer_last_seq(const shmbus_producer *p);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,126 @@
+/*
+ * shmbus/stat.h - read-only introspection of a bus, for shmbus-stat and
+ * scripts. Works on any handle, read-only ones included; never consumes
+ * and never writes. Every offset and count read from the segment is
+ * bounds-checked: a corrupt segment yields SHMBUS_ECORRUPT, not a crash.
+ * Counters are read with relaxed loads: each is exact, a snapshot of
+ * several is not atomic as a whole.
+ */
+#ifndef SHMBUS_STAT_H
+#define SHMBUS_STAT_H
+
+#include <stdint.h>
+
+#include "bus.h"
+#include "consumer.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct shmbus_bus_info {
+	char name[SHMBUS_NAME_MAX + 1];
+	enum shmbus_backing backing;
+	uint32_t abi_version;
+	uint64_t layout_hash;
+	uint64_t total_bytes;
+	uint64_t arena_bytes, arena_used;
+	uint32_t max_rings, max_participants, max_producers, max_symbols;
+	uint32_t symbols;
+	uint64_t route_generation;
+	int32_t creator_pid;
+	int64_t created_ns;
+};
+
+enum shmbus_ring_state {
+	SHMBUS_RING_FREE = 0,
+	SHMBUS_RING_BUILDING = 1,
+	SHMBUS_RING_ACTIVE = 2,   /* a consumer is attached */
+	SHMBUS_RING_DETACHED = 3, /* consumer closed; routed around */
+	SHMBUS_RING_ORPHANED = 4, /* consumer died; routed around */
+};
+
+struct shmbus_ring_stat {
+	uint32_t index;
+	char name[SHMBUS_NAME_MAX + 1];
+	char group[SHMBUS_NAME_MAX + 1];
+	enum shmbus_ring_state state;
+	uint32_t capacity, slot_size, flags;
+	enum shmbus_full_policy policy;
+	enum shmbus_wait_strategy wait;
+	uint32_t group_size, group_member;
+	uint64_t types;
+	uint32_t nsymbols;      /* 0 = all symbols */
+	int32_t consumer_pid;
+	int consumer_alive;
+	int consumer_sleeping;
+	uint64_t claimed;       /* slots claimed by producers (tail) */
+	uint64_t consumed;      /* slots released by the consumer (head) */
+	uint64_t depth;         /* claimed - consumed */
+	uint64_t delivered;     /* events handed to the consumer */
+	uint64_t skipped;       /* stuck slots skipped */
+	uint64_t dropped;       /* full under drop policy */
+	uint64_t routed_around; /* while no live consumer */
+	uint64_t too_big;       /* events larger than a slot */
+	uint64_t producer_waits;/* times a producer waited for space */
+	uint64_t wakeups;       /* futex wakes of a sleeping consumer */
+	int64_t oldest_publish_ns; /* publish time of the oldest unconsumed
+				      event, 0 when empty */
+};
+
+enum shmbus_participant_state {
+	SHMBUS_PART_FREE = 0,
+	SHMBUS_PART_ALIVE = 1,
+	SHMBUS_PART_GONE = 2, /* detached cleanly */
+};
+
+struct shmbus_participant_stat {
+	uint32_t index;
+	char name[SHMBUS_PARTICIPANT_NAME_MAX + 1];
+	enum shmbus_role role;
+	enum shmbus_participant_state state;
+	int32_t pid;
+	int alive;          /* process exists with the recorded start time */
+	uint64_t cpus;      /* affinity mask when attached (first 64 CPUs) */
+	int64_t attached_ns;
+	int64_t heartbeat_ns;
+};
+
+struct shmbus_producer_stat {
+	uint32_t index;
+	uint32_t participant;
+	int32_t pid;
+	uint32_t source_id;
+	uint64_t published;     /* events given to claim/publish */
+	uint64_t delivered;     /* ring deliveries */
+	uint64_t dropped;
+	uint64_t routed_around;
+	uint64_t unrouted;      /* matched no ring */
+	uint64_t last_seq;
+};
+
+/* Bus-wide facts. Returns 0 or SHMBUS_ECORRUPT. */
+int shmbus_stat_bus(const shmbus_bus *bus, struct shmbus_bus_info *out);
+
+/* Ring entry `index` (0 .. max_rings-1). Returns 0, -ENOENT for a free
+ * entry, -ERANGE past the end, SHMBUS_ECORRUPT. */
+int shmbus_stat_ring(const shmbus_bus *bus, uint32_t index, struct shmbus_ring_stat *out);
+
+/* Participant entry `index`. Returns 0, -ENOENT (free), -ERANGE. */
+int shmbus_stat_participant(const shmbus_bus *bus, uint32_t index,
+			    struct shmbus_participant_stat *out);
+
+/* Producer counter slot `index`. Returns 0, -ENOENT (free), -ERANGE. */
+int shmbus_stat_producer(const shmbus_bus *bus, uint32_t index, struct shmbus_producer_stat *out);
+
+/* Index of the ring named `name`, or -ENOENT. */
+int shmbus_stat_find_ring(const shmbus_bus *bus, const char *name);
+
+const char *shmbus_ring_state_name(enum shmbus_ring_state s);
+const char *shmbus_policy_name(enum shmbus_full_policy p);
+const char *shmbus_wait_name(enum shmbus_wait_strategy w);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
