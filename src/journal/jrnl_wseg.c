@@ -1,0 +1,257 @@
+/*
+ * jrnl_wseg.c - the writer's segment files: create, close, retention and
+ * crash recovery.
+ *
+ * These are cold paths (once per segment), so they are synchronous and
+ * simple. A segment becomes visible only with a complete header: the header
+ * is written (and, unless the policy is NONE, fdatasync'ed together with the
+ * directory) before any block is queued to it, so a crash can tear a
+ * segment's tail but never leave blocks behind a torn header. File names
+ * carry a number that is the segment's first event time, forced strictly
+ * increasing so that name order is write order even if event times go
+ * backwards. Recovery only looks at the newest segment (older ones were
+ * closed cleanly or already recovered) and cuts it at the first block that
+ * fails any check: everything before that block is kept byte for byte.
+ */
+#include "journal/jrnl_writer.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t jrnl_realtime_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int jrnl_fsync_dir(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = fsync(fd) < 0 ? -errno : 0;
+	close(fd);
+	return rc;
+}
+
+/* Open a fresh file for the segment; honours O_DIRECT when the filesystem
+ * accepts it (tmpfs does not). */
+static int jrnl_wseg_open_file(struct shmbus_journal_writer *w, int64_t first_ts)
+{
+	uint64_t start = first_ts > 0 ? (uint64_t)first_ts : 0;
+	if (w->have_last && start <= w->last_start)
+		start = w->last_start + 1;
+	for (int tries = 0; tries < 1000; tries++, start++) {
+		int rc = jrnl_seg_name(w->seg_path, sizeof(w->seg_path), w->dir, w->bus, start);
+		if (rc)
+			return rc;
+		int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+		int fd;
+		w->st.o_direct = 0;
+		if (w->o.o_direct) {
+			fd = open(w->seg_path, flags | O_DIRECT, 0640);
+			if (fd >= 0)
+				w->st.o_direct = 1;
+			else if (errno == EINVAL) /* may have created it already */
+				fd = open(w->seg_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+		} else {
+			fd = open(w->seg_path, flags, 0640);
+		}
+		if (fd >= 0) {
+			w->seg_start = start;
+			w->last_start = start;
+			w->have_last = 1;
+			return fd;
+		}
+		if (errno != EEXIST)
+			return -errno;
+	}
+	return -EEXIST;
+}
+
+int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
+{
+	int fd = jrnl_wseg_open_file(w, first_ts);
+	if (fd < 0)
+		return fd;
+	jrnl_seg_header_build(w->hdr_area, w->bus, w->o.layout_hash, w->block_align, first_ts,
+			      jrnl_realtime_ns());
+	ssize_t n;
+	do
+		n = pwrite(fd, w->hdr_area, JRNL_HEADER_SIZE, 0);
+	while (n < 0 && errno == EINTR);
+	int rc = n < 0 ? -errno : (n != JRNL_HEADER_SIZE ? -ENOSPC : 0);
+	if (rc == 0 && w->o.fsync_policy != SHMBUS_JOURNAL_FSYNC_NONE) {
+		rc = fdatasync(fd) < 0 ? -errno : 0;
+		if (rc == 0)
+			rc = jrnl_fsync_dir(w->dir);
+	}
+	if (rc) {
+		close(fd);
+		unlink(w->seg_path);
+		return rc;
+	}
+	w->fd = fd;
+	w->seg_off = JRNL_HEADER_SIZE;
+	w->seg_first_ts = first_ts;
+	w->blk_no = 0;
+	w->rotate_pending = 0;
+	w->st.segments_created++;
+	w->st.disk_bytes += JRNL_HEADER_SIZE;
+	jrnl_wseg_retention(w);
+	return 0;
+}
+
+int jrnl_wseg_close(struct shmbus_journal_writer *w)
+{
+	if (w->fd < 0)
+		return 0;
+	jrnl_writer_drain(w);
+	int rc = 0;
+	if (w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL && w->fd >= 0) {
+		if (fdatasync(w->fd) < 0) {
+			rc = -errno;
+			jrnl_writer_error(w, rc);
+		} else {
+			w->st.fsyncs++;
+			jrnl_srcmap_copy(&w->durable, &w->written);
+			w->durable_events = w->written_events;
+		}
+	}
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	return rc;
+}
+
+/* Delete the oldest segments (never the current one) beyond the limits.
+ * Age is measured in event time against the current segment's start. */
+void jrnl_wseg_retention(struct shmbus_journal_writer *w)
+{
+	if (!w->o.retention_max_bytes && !w->o.retention_max_age_ns)
+		return;
+	struct jrnl_seg_entry *v;
+	size_t n;
+	if (jrnl_dir_list(w->dir, w->bus, &v, &n))
+		return;
+	uint64_t total = 0;
+	uint64_t *sz = calloc(n ? n : 1, sizeof(*sz));
+	for (size_t i = 0; sz && i < n; i++) {
+		struct stat st;
+		sz[i] = stat(v[i].path, &st) == 0 ? (uint64_t)st.st_size : 0;
+		total += sz[i];
+	}
+	for (size_t i = 0; sz && i + 1 < n; i++) {
+		if (strcmp(v[i].path, w->seg_path) == 0)
+			break;
+		int too_big = w->o.retention_max_bytes && total > w->o.retention_max_bytes;
+		/* segment i ends where segment i+1 starts */
+		int too_old = w->o.retention_max_age_ns &&
+			      (int64_t)v[i + 1].start <= (int64_t)w->seg_start - w->o.retention_max_age_ns;
+		if (!too_big && !too_old)
+			break;
+		if (unlink(v[i].path) == 0) {
+			total -= sz[i];
+			w->st.segments_deleted++;
+		}
+	}
+	free(sz);
+	free(v);
+}
+
+/* Cut the segment at `cut`; fills rec. */
+static int jrnl_recover_cut(struct jrnl_seg *s, uint64_t cut, struct shmbus_journal_recovery *rec)
+{
+	int fd = open(s->path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int rc = ftruncate(fd, (off_t)cut) < 0 ? -errno : 0;
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	if (rc == 0) {
+		rec->torn_offset = cut;
+		rec->bytes_removed = s->size - cut;
+	}
+	return rc;
+}
+
+/* Check every block of the newest segment; cut at the first bad one. */
+static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recovery *rec,
+				struct shmbus_journal_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	uint64_t cut = 0;
+	struct shmbus_journal_error e;
+	for (size_t i = 0; i < s->nblk; i++) {
+		int rc = jrnl_seg_read_block(s, i, &buf, &cap, &e);
+		if (rc == -EBADMSG) {
+			cut = s->blks[i].off;
+			snprintf(rec->detail, sizeof(rec->detail), "%s", e.detail);
+			break;
+		}
+		if (rc) {
+			free(buf);
+			return jrnl_err_set(err, rc, s->path, s->blks[i].off, "recovery read failed");
+		}
+		rec->blocks_kept++;
+		rec->events_kept += s->blks[i].count;
+	}
+	free(buf);
+	if (!cut && s->bad) {
+		cut = s->bad_off;
+		snprintf(rec->detail, sizeof(rec->detail), "%s", s->bad_detail);
+	}
+	if (!cut)
+		return 0;
+	int rc = jrnl_recover_cut(s, cut, rec);
+	return rc ? jrnl_err_set(err, rc, s->path, cut, "cannot truncate torn tail") : 0;
+}
+
+int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery *rec,
+		 struct shmbus_journal_error *err)
+{
+	struct jrnl_seg_entry *v;
+	size_t n;
+	memset(rec, 0, sizeof(*rec));
+	int rc = jrnl_dir_list(w->dir, w->bus, &v, &n);
+	if (rc)
+		return jrnl_err_set(err, rc, w->dir, 0, "cannot list journal directory");
+	if (n == 0) {
+		free(v);
+		return 0;
+	}
+	w->last_start = v[n - 1].start;
+	w->have_last = 1;
+	struct jrnl_seg s;
+	rc = jrnl_seg_open_scan(&s, v[n - 1].path);
+	free(v);
+	if (rc)
+		return jrnl_err_set(err, rc, s.path, 0, "cannot open newest segment");
+	snprintf(rec->segment, sizeof(rec->segment), "%s", s.path);
+	if (s.bad && s.bad_off == 0) {
+		/* A torn header can only be a crash during creation, when the
+		 * file holds no more than the header: remove it. Otherwise
+		 * keep the file for a human; the reader reports it. */
+		snprintf(rec->detail, sizeof(rec->detail), "%s", s.bad_detail);
+		if (s.size <= JRNL_HEADER_SIZE && unlink(s.path) == 0) {
+			rec->removed_file = 1;
+			rec->bytes_removed = s.size;
+		} else {
+			rec->bad_header = 1;
+		}
+		jrnl_seg_close(&s);
+		return 0;
+	}
+	rc = jrnl_recover_segment(&s, rec, err);
+	jrnl_seg_close(&s);
+	return rc;
+}

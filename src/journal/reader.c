@@ -1,0 +1,258 @@
+/*
+ * reader.c - iterate a journal directory with time, type, symbol and
+ * position filters.
+ *
+ * Open indexes every segment from its block headers (jrnl_segment.c); a
+ * query then walks segments and blocks in write order and skips, from the
+ * index alone, every block whose time range misses [t_from, t_to) or whose
+ * max seq is below the resume point, so a narrow time window reads only
+ * the blocks that overlap it. A block that is read is checked in full
+ * (checksum, every event's bounds) before any event of it is returned, and
+ * a bad one is reported with its segment and offset; the iteration then
+ * goes on with the next segment, because nothing after a bad block of a
+ * segment can be located safely.
+ */
+#include "journal/jrnl_format.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct shmbus_journal_reader {
+	struct jrnl_seg *segs;
+	size_t nseg;
+	struct shmbus_journal_query q;
+	uint32_t *syms; /* sorted copy of q.symbols */
+	size_t si, bi;  /* next block: segment si, block bi */
+	int bad_reported;
+	int searching; /* q.after: looking for the resume point */
+	uint8_t *buf;
+	size_t cap;
+	int have_block;
+	uint32_t pos, plen;
+};
+
+void shmbus_journal_query_init(struct shmbus_journal_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->t_from = INT64_MIN;
+	q->t_to = INT64_MAX;
+}
+
+void shmbus_journal_reader_close(struct shmbus_journal_reader *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->nseg; i++)
+		jrnl_seg_close(&r->segs[i]);
+	free(r->segs);
+	free(r->syms);
+	free(r->buf);
+	free(r);
+}
+
+static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_seg_entry *v,
+			    size_t n, uint64_t expect, struct shmbus_journal_error *err)
+{
+	r->segs = calloc(n ? n : 1, sizeof(*r->segs));
+	if (!r->segs)
+		return jrnl_err_set(err, -ENOMEM, NULL, 0, "out of memory");
+	for (size_t i = 0; i < n; i++) {
+		struct jrnl_seg *s = &r->segs[r->nseg];
+		int rc = jrnl_seg_open_scan(s, v[i].path);
+		if (rc)
+			return jrnl_err_set(err, rc, v[i].path, 0, "cannot open segment");
+		r->nseg++;
+		if (expect && !(s->bad && s->bad_off == 0) && s->h.layout_hash != expect)
+			return jrnl_err_set(err, -EPROTO, s->path, 24,
+					    "event layout hash 0x%016llx, expected 0x%016llx",
+					    (unsigned long long)s->h.layout_hash,
+					    (unsigned long long)expect);
+	}
+	return 0;
+}
+
+int shmbus_journal_reader_open(const char *dir, const char *bus_name, uint64_t expected_layout_hash,
+			       struct shmbus_journal_reader **out, struct shmbus_journal_error *err)
+{
+	if (!dir || !out || (bus_name && !jrnl_bus_name_ok(bus_name)))
+		return jrnl_err_set(err, -EINVAL, NULL, 0, "bad directory or bus name");
+	struct jrnl_seg_entry *v;
+	size_t n;
+	int rc = jrnl_dir_list(dir, bus_name, &v, &n);
+	if (rc)
+		return jrnl_err_set(err, rc, dir, 0, "cannot list journal directory");
+	struct shmbus_journal_reader *r = calloc(1, sizeof(*r));
+	if (!r) {
+		free(v);
+		return jrnl_err_set(err, -ENOMEM, NULL, 0, "out of memory");
+	}
+	rc = jrnl_reader_load(r, v, n, expected_layout_hash, err);
+	free(v);
+	struct shmbus_journal_query q;
+	shmbus_journal_query_init(&q);
+	if (rc == 0)
+		rc = shmbus_journal_reader_seek(r, &q);
+	if (rc) {
+		shmbus_journal_reader_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+static int jrnl_u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+int shmbus_journal_reader_seek(struct shmbus_journal_reader *r, const struct shmbus_journal_query *q)
+{
+	if (!r || !q || (q->n_symbols && !q->symbols))
+		return -EINVAL;
+	uint32_t *syms = NULL;
+	if (q->symbols) {
+		syms = malloc((q->n_symbols ? q->n_symbols : 1) * sizeof(*syms));
+		if (!syms)
+			return -ENOMEM;
+		memcpy(syms, q->symbols, q->n_symbols * sizeof(*syms));
+		qsort(syms, q->n_symbols, sizeof(*syms), jrnl_u32_cmp);
+	}
+	free(r->syms);
+	r->syms = syms;
+	r->q = *q;
+	r->q.symbols = syms;
+	r->si = r->bi = 0;
+	r->bad_reported = 0;
+	r->have_block = 0;
+	r->searching = q->after;
+	return 0;
+}
+
+/* 1 if the index alone proves block b holds no match. */
+static int jrnl_block_skip(const struct shmbus_journal_reader *r, const struct jrnl_blk_ent *b)
+{
+	if (r->searching) /* the resume point may be here whatever its time */
+		return b->max_seq < r->q.after_seq;
+	return b->max_time_ns < r->q.t_from || b->min_time_ns >= r->q.t_to;
+}
+
+static int jrnl_event_match(struct shmbus_journal_reader *r, const struct shmbus_event_header *e)
+{
+	if (r->searching) {
+		if (e->source_id != r->q.after_source || e->seq < r->q.after_seq)
+			return 0;
+		r->searching = 0;
+		if (e->seq == r->q.after_seq)
+			return 0; /* the resume point itself is not returned */
+	}
+	if (e->event_time_ns < r->q.t_from || e->event_time_ns >= r->q.t_to)
+		return 0;
+	if (r->q.type_mask && (e->type >= 64 || !(r->q.type_mask & SHMBUS_TYPE_BIT(e->type))))
+		return 0;
+	if (r->q.symbols &&
+	    !bsearch(&e->symbol_id, r->syms, r->q.n_symbols, sizeof(uint32_t), jrnl_u32_cmp))
+		return 0;
+	return 1;
+}
+
+/* Load the next block that may match. Returns 1, 0 (end), or an error. */
+static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_journal_error *err)
+{
+	while (r->si < r->nseg) {
+		struct jrnl_seg *s = &r->segs[r->si];
+		if (r->bi >= s->nblk) {
+			if (s->bad && !r->bad_reported) {
+				r->bad_reported = 1;
+				return jrnl_err_set(err, -EBADMSG, s->path, s->bad_off, "%s",
+						    s->bad_detail);
+			}
+			r->si++;
+			r->bi = 0;
+			r->bad_reported = 0;
+			continue;
+		}
+		size_t i = r->bi++;
+		if (jrnl_block_skip(r, &s->blks[i]))
+			continue;
+		int rc = jrnl_seg_read_block(s, i, &r->buf, &r->cap, err);
+		if (rc) {
+			r->si++; /* go on with the next segment on the next call */
+			r->bi = 0;
+			return rc;
+		}
+		r->have_block = 1;
+		r->pos = 0;
+		r->plen = s->blks[i].payload_len;
+		return 1;
+	}
+	return 0;
+}
+
+int shmbus_journal_reader_next(struct shmbus_journal_reader *r, const struct shmbus_event_header **ev,
+			       struct shmbus_journal_error *err)
+{
+	if (!r || !ev)
+		return -EINVAL;
+	for (;;) {
+		if (r->have_block) {
+			const struct shmbus_event_header *e;
+			while ((e = jrnl_next_event(r->buf + JRNL_BLK_HDR, r->plen, &r->pos))) {
+				if (jrnl_event_match(r, e)) {
+					*ev = e;
+					return 1;
+				}
+			}
+			r->have_block = 0;
+		}
+		int rc = jrnl_reader_advance(r, err);
+		if (rc <= 0)
+			return rc;
+	}
+}
+
+int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *t)
+{
+	int found = 0;
+	int64_t best = INT64_MIN;
+	for (size_t i = 0; i < r->nseg; i++) {
+		for (size_t j = 0; j < r->segs[i].nblk; j++) {
+			found = 1;
+			if (r->segs[i].blks[j].max_time_ns > best)
+				best = r->segs[i].blks[j].max_time_ns;
+		}
+	}
+	if (!found)
+		return -ENOENT;
+	*t = best;
+	return 0;
+}
+
+int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
+				   uint64_t *seq, struct shmbus_journal_error *err)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int rc = -ENOENT;
+	for (size_t i = r->nseg; i-- > 0 && rc == -ENOENT;) {
+		struct jrnl_seg *s = &r->segs[i];
+		for (size_t j = s->nblk; j-- > 0 && rc == -ENOENT;) {
+			int rr = jrnl_seg_read_block(s, j, &buf, &cap, err);
+			if (rr) {
+				rc = rr;
+				break;
+			}
+			uint32_t pos = 0;
+			const struct shmbus_event_header *e;
+			while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, s->blks[j].payload_len, &pos))) {
+				if (e->source_id == source_id && (rc == -ENOENT || e->seq > *seq)) {
+					*seq = e->seq;
+					rc = 0;
+				}
+			}
+		}
+	}
+	free(buf);
+	return rc;
+}
