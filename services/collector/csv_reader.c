@@ -1,0 +1,628 @@
+/*
+ * csv_reader.c - trade/quote CSV reader of the collector.
+ *
+ * Design: the whole input is one read-only byte range (an mmap of the file,
+ * or the caller's buffer); the reader walks it line by line with memchr,
+ * splits a line into field slices, and parses only the mapped columns in
+ * place with the slice parsers of md_parse.c. Records point into the range
+ * (the symbol), so there is no per-row allocation and no copy; the only
+ * allocations are at open (reader, header copy). A bad row is described once
+ * into the reader's error struct, handed to the callback, counted per kind,
+ * and skipped: one malformed line never ends a replay.
+ */
+#include "csv_reader.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Logical fields; which ones a kind uses is csv_field_used(). */
+enum csv_field { CF_TS, CF_SYMBOL, CF_PRICE, CF_SIZE, CF_BID, CF_BIDSZ, CF_ASK, CF_ASKSZ, CF_N };
+
+static const char *const csv_field_key[CF_N] = {"ts",  "symbol",   "price", "size",
+						"bid", "bid_size", "ask",   "ask_size"};
+static const char *const csv_field_default[CF_N] = {"ts_ns",     "symbol",   "price",
+						    "size",      "bid_price", "bid_size",
+						    "ask_price", "ask_size"};
+
+#define CSV_NAME_MAX 64
+
+struct shmbus_csv_reader {
+	const char *buf; /* the input: map, owned copy or the caller's buffer */
+	size_t len;
+	size_t pos;
+	void *map;
+	size_t map_len;
+	char *owned;
+	char *name;
+	enum shmbus_md_kind kind;
+	char delim;
+	uint32_t max_line;
+	enum shmbus_ts_unit unit;
+	shmbus_csv_error_fn on_error;
+	void *user;
+	uint32_t ncols;
+	char *header; /* header names, NUL-separated */
+	const char *colname[SHMBUS_CSV_MAX_COLUMNS];
+	int col[CF_N]; /* column of each used field, -1 if unused */
+	char want[CF_N][CSV_NAME_MAX];
+	struct shmbus_csv_stats st;
+	struct shmbus_csv_error err;
+};
+
+static int csv_field_used(enum shmbus_md_kind kind, int f)
+{
+	if (f == CF_TS || f == CF_SYMBOL)
+		return 1;
+	if (kind == SHMBUS_MD_TRADE)
+		return f == CF_PRICE || f == CF_SIZE;
+	return f >= CF_BID;
+}
+
+/* Copies s[0..n) for a message: printable ASCII, others as \xNN, max ~40. */
+static void csv_quote(char *dst, size_t cap, const char *s, size_t n)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 5 < cap; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o >= 40) {
+			memcpy(dst + o, "...", 3);
+			o += 3;
+			break;
+		}
+		if (c >= 0x20 && c < 0x7f)
+			dst[o++] = (char)c;
+		else
+			o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
+	}
+	dst[o] = '\0';
+}
+
+static void csv_set_error(struct shmbus_csv_error *e, enum shmbus_csv_errkind kind,
+			  const char *file, uint64_t line, const char *column, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static void csv_set_error(struct shmbus_csv_error *e, enum shmbus_csv_errkind kind,
+			  const char *file, uint64_t line, const char *column, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!e)
+		return;
+	e->kind = kind;
+	e->file = file;
+	e->line = line;
+	snprintf(e->column, sizeof(e->column), "%s", column ? column : "");
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof(e->message), fmt, ap);
+	va_end(ap);
+}
+
+/* Reports one bad row: fills r->err, counts it, calls back. Returns -1. */
+static int csv_bad(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, int col,
+		   const char *txt, size_t n, const char *what)
+{
+	char q[64];
+
+	csv_quote(q, sizeof(q), txt, n);
+	csv_set_error(&r->err, kind, r->name, r->st.lines,
+		      col >= 0 ? r->colname[col] : NULL, "%s '%s'", what, q);
+	r->st.rows_bad++;
+	r->st.by_kind[kind]++;
+	if (r->on_error)
+		r->on_error(r->user, &r->err);
+	return -1;
+}
+
+static int csv_bad_msg(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, int col,
+		       const char *msg)
+{
+	csv_set_error(&r->err, kind, r->name, r->st.lines, col >= 0 ? r->colname[col] : NULL,
+		      "%s", msg);
+	r->st.rows_bad++;
+	r->st.by_kind[kind]++;
+	if (r->on_error)
+		r->on_error(r->user, &r->err);
+	return -1;
+}
+
+static void csv_trim(const char **s, const char **e)
+{
+	while (*s < *e && (**s == ' ' || **s == '\t'))
+		(*s)++;
+	while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t'))
+		(*e)--;
+}
+
+/* Parses a number field; checks the sign rule @min_rule:
+ * 0 any, 1 >= 0 (sizes, quote prices), 2 > 0 (trade prices). */
+static int csv_number(struct shmbus_csv_reader *r, int col, const char *s, size_t n,
+		      int min_rule, double *out)
+{
+	int rc = shmbus_md_parse_number(s, n, out);
+
+	switch (rc) {
+	case SHMBUS_MD_OK:
+		break;
+	case SHMBUS_MD_TRAILING:
+		return csv_bad(r, SHMBUS_CSV_E_TRAILING_GARBAGE, col, s, n,
+			       "trailing garbage in number");
+	case SHMBUS_MD_NONFINITE:
+		return csv_bad(r, SHMBUS_CSV_E_NOT_FINITE, col, s, n, "non-finite number");
+	default:
+		return csv_bad(r, SHMBUS_CSV_E_BAD_NUMBER, col, s, n, "bad number");
+	}
+	if (min_rule == 2 && !(*out > 0))
+		return csv_bad(r, SHMBUS_CSV_E_BAD_PRICE, col, s, n, "price must be positive, got");
+	if (min_rule == 3 && *out < 0)
+		return csv_bad(r, SHMBUS_CSV_E_BAD_PRICE, col, s, n, "negative price");
+	if (min_rule == 1 && *out < 0)
+		return csv_bad(r, SHMBUS_CSV_E_NEGATIVE_SIZE, col, s, n, "negative size");
+	return 0;
+}
+
+static int csv_time(struct shmbus_csv_reader *r, int col, const char *s, size_t n, int64_t *out)
+{
+	const char *why = NULL;
+	char msg[160], q[64];
+	int rc;
+
+	if (r->unit == SHMBUS_TS_AUTO) {
+		enum shmbus_ts_unit u = shmbus_md_guess_unit(s, n);
+		if (u == SHMBUS_TS_AUTO)
+			return csv_bad(r, SHMBUS_CSV_E_BAD_TIMESTAMP, col, s, n,
+				       "bad timestamp (cannot tell its unit)");
+		r->unit = u;
+		r->st.ts_unit = u;
+	}
+	rc = shmbus_md_parse_time(s, n, r->unit, out, &why);
+	if (rc == SHMBUS_MD_OK)
+		return 0;
+	csv_quote(q, sizeof(q), s, n);
+	snprintf(msg, sizeof(msg), "%s '%s' (unit %s): %s",
+		 rc == SHMBUS_MD_RANGE ? "timestamp out of range" : "bad timestamp", q,
+		 shmbus_ts_unit_name(r->unit), why ? why : "unparsable");
+	return csv_bad_msg(r, rc == SHMBUS_MD_RANGE ? SHMBUS_CSV_E_TIME_RANGE
+						    : SHMBUS_CSV_E_BAD_TIMESTAMP,
+			   col, msg);
+}
+
+static int csv_symbol(struct shmbus_csv_reader *r, int col, const char *s, size_t n,
+		      struct shmbus_md_record *rec)
+{
+	char msg[160], q[64];
+
+	if (n > SHMBUS_MD_SYMBOL_MAX) {
+		csv_quote(q, sizeof(q), s, n);
+		snprintf(msg, sizeof(msg), "symbol too long (%zu bytes, limit %d) '%s'", n,
+			 SHMBUS_MD_SYMBOL_MAX, q);
+		return csv_bad_msg(r, SHMBUS_CSV_E_SYMBOL_TOO_LONG, col, msg);
+	}
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= 0x20 || c >= 0x7f) {
+			csv_quote(q, sizeof(q), s, n);
+			snprintf(msg, sizeof(msg), "invalid byte 0x%02x in symbol '%s'", c, q);
+			return csv_bad_msg(r, SHMBUS_CSV_E_BAD_SYMBOL, col, msg);
+		}
+	}
+	rec->symbol = s;
+	rec->symbol_len = (uint32_t)n;
+	return 0;
+}
+
+/* Splits [p, e) into fields; returns the field count (may exceed ncols). */
+static uint32_t csv_split(const struct shmbus_csv_reader *r, const char *p, const char *e,
+			  const char **fs, const char **fe)
+{
+	uint32_t nf = 0;
+
+	for (;;) {
+		const char *d = memchr(p, r->delim, (size_t)(e - p));
+		if (nf < SHMBUS_CSV_MAX_COLUMNS) {
+			fs[nf] = p;
+			fe[nf] = d ? d : e;
+		}
+		nf++;
+		if (!d)
+			return nf;
+		p = d + 1;
+	}
+}
+
+/* Parses the used fields of one row; returns 0 or -1 (reported). */
+static int csv_fields(struct shmbus_csv_reader *r, const char **fs, const char **fe,
+		      struct shmbus_md_record *rec)
+{
+	/* Sign rule per field: trade price > 0; quote prices, sizes >= 0. */
+	static const int rule[CF_N] = {0, 0, 2, 1, 3, 1, 3, 1};
+	double *dst[CF_N] = {NULL,      NULL,           &rec->price, &rec->size,
+			     &rec->bid, &rec->bid_size, &rec->ask,   &rec->ask_size};
+
+	for (int f = 0; f < CF_N; f++) {
+		int c = r->col[f];
+		const char *s, *e;
+
+		if (c < 0)
+			continue;
+		s = fs[c];
+		e = fe[c];
+		csv_trim(&s, &e);
+		if (s == e)
+			return csv_bad_msg(r, SHMBUS_CSV_E_EMPTY_FIELD, c, "empty field");
+		if (f == CF_TS) {
+			if (csv_time(r, c, s, (size_t)(e - s), &rec->time_ns) != 0)
+				return -1;
+		} else if (f == CF_SYMBOL) {
+			if (csv_symbol(r, c, s, (size_t)(e - s), rec) != 0)
+				return -1;
+		} else if (csv_number(r, c, s, (size_t)(e - s), rule[f], dst[f]) != 0) {
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int csv_row(struct shmbus_csv_reader *r, const char *p, const char *e,
+		   struct shmbus_md_record *rec)
+{
+	const char *fs[SHMBUS_CSV_MAX_COLUMNS], *fe[SHMBUS_CSV_MAX_COLUMNS];
+	uint32_t nf = csv_split(r, p, e, fs, fe);
+	char msg[128];
+
+	if (nf != r->ncols) {
+		snprintf(msg, sizeof(msg), "too %s columns: expected %u (as in the header), found %u",
+			 nf < r->ncols ? "few" : "many", r->ncols, nf);
+		return csv_bad_msg(r, nf < r->ncols ? SHMBUS_CSV_E_TOO_FEW_COLUMNS
+						    : SHMBUS_CSV_E_TOO_MANY_COLUMNS,
+				   -1, msg);
+	}
+	memset(rec, 0, sizeof(*rec));
+	rec->kind = r->kind;
+	rec->line = r->st.lines;
+	return csv_fields(r, fs, fe, rec);
+}
+
+int shmbus_csv_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec)
+{
+	char msg[96];
+
+	while (r->pos < r->len) {
+		const char *p = r->buf + r->pos;
+		const char *nl = memchr(p, '\n', r->len - r->pos);
+		const char *e = nl ? nl : r->buf + r->len;
+
+		r->pos = (size_t)(e - r->buf) + (nl != NULL);
+		r->st.lines++;
+		if (e > p && e[-1] == '\r')
+			e--;
+		if ((size_t)(e - p) > r->max_line) {
+			snprintf(msg, sizeof(msg), "line too long (%zu bytes, limit %u)",
+				 (size_t)(e - p), r->max_line);
+			csv_bad_msg(r, SHMBUS_CSV_E_LINE_TOO_LONG, -1, msg);
+			continue;
+		}
+		if (e == p) {
+			r->st.blank++;
+			continue;
+		}
+		if (csv_row(r, p, e, rec) == 0) {
+			r->st.rows_ok++;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+size_t shmbus_csv_next_batch(struct shmbus_csv_reader *r, struct shmbus_md_record *recs,
+			     size_t max)
+{
+	size_t n = 0;
+
+	while (n < max && shmbus_csv_next(r, &recs[n]) == 1)
+		n++;
+	return n;
+}
+
+/* Applies "key=value,key=value" over the default column names. */
+static int csv_mapping(struct shmbus_csv_reader *r, const char *m, const char *file,
+		       struct shmbus_csv_error *err)
+{
+	const char *p = m;
+
+	while (p && *p) {
+		const char *end = strchr(p, ','), *eq, *ks, *ke, *vs, *ve;
+		int f;
+
+		end = end ? end : p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		if (!eq) {
+			csv_set_error(err, SHMBUS_CSV_E_BAD_MAPPING, file, 0, NULL,
+				      "column mapping: expected field=column, got '%.*s'",
+				      (int)(end - p), p);
+			return -EINVAL;
+		}
+		ks = p, ke = eq, vs = eq + 1, ve = end;
+		csv_trim(&ks, &ke);
+		csv_trim(&vs, &ve);
+		for (f = 0; f < CF_N; f++)
+			if (csv_field_used(r->kind, f) && (size_t)(ke - ks) == strlen(csv_field_key[f]) &&
+			    memcmp(ks, csv_field_key[f], (size_t)(ke - ks)) == 0)
+				break;
+		if (f == CF_N) {
+			csv_set_error(err, SHMBUS_CSV_E_BAD_MAPPING, file, 0, NULL,
+				      "column mapping: unknown field '%.*s' for %s (known: %s)",
+				      (int)(ke - ks), ks, r->kind == SHMBUS_MD_TRADE ? "trades" : "quotes",
+				      r->kind == SHMBUS_MD_TRADE
+					      ? "ts, symbol, price, size"
+					      : "ts, symbol, bid, bid_size, ask, ask_size");
+			return -EINVAL;
+		}
+		if (ve == vs || ve - vs >= CSV_NAME_MAX) {
+			csv_set_error(err, SHMBUS_CSV_E_BAD_MAPPING, file, 0, NULL,
+				      "column mapping: %s column name for field '%s'",
+				      ve == vs ? "empty" : "too long a", csv_field_key[f]);
+			return -EINVAL;
+		}
+		memcpy(r->want[f], vs, (size_t)(ve - vs));
+		r->want[f][ve - vs] = '\0';
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* Reads the header line and finds every mapped column. */
+static int csv_header(struct shmbus_csv_reader *r, const char *file, struct shmbus_csv_error *err)
+{
+	const char *p = r->buf, *nl, *e;
+	size_t hl;
+	char *q;
+
+	if (r->len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+		r->pos = 3; /* UTF-8 byte order mark */
+	nl = memchr(p + r->pos, '\n', r->len - r->pos);
+	e = nl ? nl : p + r->len;
+	hl = (size_t)(e - (p + r->pos));
+	if (hl > 0 && e[-1] == '\r')
+		hl--;
+	if (hl == 0) {
+		csv_set_error(err, SHMBUS_CSV_E_NO_HEADER, file, 1, NULL,
+			      "no header row (empty input); a header naming the columns is required");
+		return -ENODATA;
+	}
+	r->header = malloc(hl + 1);
+	if (!r->header)
+		return -ENOMEM;
+	memcpy(r->header, p + r->pos, hl);
+	r->header[hl] = '\0';
+	r->pos = (size_t)(e - p) + (nl != NULL);
+	r->st.lines = 1;
+	for (q = r->header;; q++) {
+		char *d = strchr(q, r->delim);
+		const char *s = q, *t;
+		if (d)
+			*d = '\0';
+		t = q + strlen(q);
+		csv_trim(&s, &t);
+		((char *)s)[t - s] = '\0';
+		if (r->ncols == SHMBUS_CSV_MAX_COLUMNS) {
+			csv_set_error(err, SHMBUS_CSV_E_BAD_HEADER, file, 1, NULL,
+				      "header has more than %d columns", SHMBUS_CSV_MAX_COLUMNS);
+			return -E2BIG;
+		}
+		r->colname[r->ncols++] = s;
+		if (!d)
+			break;
+		q = d;
+	}
+	for (int f = 0; f < CF_N; f++) {
+		r->col[f] = -1;
+		if (!csv_field_used(r->kind, f))
+			continue;
+		for (uint32_t c = 0; c < r->ncols && r->col[f] < 0; c++)
+			if (strcmp(r->colname[c], r->want[f]) == 0)
+				r->col[f] = (int)c;
+		if (r->col[f] < 0) {
+			csv_set_error(err, SHMBUS_CSV_E_MISSING_COLUMN, file, 1, r->want[f],
+				      "column '%s' (field '%s') not found in the header",
+				      r->want[f], csv_field_key[f]);
+			return -ENOENT;
+		}
+	}
+	return 0;
+}
+
+static int csv_init(struct shmbus_csv_reader *r, const char *file,
+		    const struct shmbus_csv_options *opt, struct shmbus_csv_error *err)
+{
+	if (!opt || (opt->kind != SHMBUS_MD_TRADE && opt->kind != SHMBUS_MD_QUOTE) ||
+	    (unsigned)opt->ts_unit > SHMBUS_TS_ISO || opt->delimiter == '\n' ||
+	    opt->delimiter == '\r' || opt->delimiter == ' ') {
+		csv_set_error(err, SHMBUS_CSV_E_BAD_OPTION, file, 0, NULL,
+			      "bad reader options (kind, timestamp unit or delimiter)");
+		return -EINVAL;
+	}
+	r->kind = opt->kind;
+	r->unit = opt->ts_unit;
+	r->st.ts_unit = opt->ts_unit;
+	r->delim = opt->delimiter ? opt->delimiter : ',';
+	r->max_line = opt->max_line ? opt->max_line : SHMBUS_CSV_DEFAULT_MAX_LINE;
+	r->on_error = opt->on_error;
+	r->user = opt->user;
+	for (int f = 0; f < CF_N; f++)
+		snprintf(r->want[f], CSV_NAME_MAX, "%s", csv_field_default[f]);
+	if (csv_mapping(r, opt->columns, file, err) != 0)
+		return -EINVAL;
+	return csv_header(r, file, err);
+}
+
+static struct shmbus_csv_reader *csv_alloc(const char *name)
+{
+	struct shmbus_csv_reader *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->name = strdup(name ? name : "<buffer>");
+	if (!r->name) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+int shmbus_csv_open_buffer(struct shmbus_csv_reader **out, const char *name, const char *buf,
+			   size_t len, const struct shmbus_csv_options *opt,
+			   struct shmbus_csv_error *err)
+{
+	struct shmbus_csv_reader *r;
+	int rc;
+
+	*out = NULL;
+	if (!buf && len)
+		return -EINVAL;
+	r = csv_alloc(name);
+	if (!r)
+		return -ENOMEM;
+	r->buf = buf ? buf : "";
+	r->len = len;
+	rc = csv_init(r, name ? name : "<buffer>", opt, err);
+	if (rc != 0) {
+		shmbus_csv_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* Reads a non-regular file (pipe, fifo) into memory. */
+static int csv_slurp(struct shmbus_csv_reader *r, int fd)
+{
+	size_t cap = 1 << 20;
+	ssize_t got;
+
+	r->owned = malloc(cap);
+	if (!r->owned)
+		return -ENOMEM;
+	while ((got = read(fd, r->owned + r->len, cap - r->len)) != 0) {
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		r->len += (size_t)got;
+		if (r->len == cap) {
+			char *n = realloc(r->owned, cap * 2);
+			if (!n)
+				return -ENOMEM;
+			r->owned = n;
+			cap *= 2;
+		}
+	}
+	r->buf = r->owned;
+	return 0;
+}
+
+static int csv_load(struct shmbus_csv_reader *r, const char *path)
+{
+	struct stat sb;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &sb) != 0) {
+		rc = -errno;
+	} else if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
+		r->map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (r->map == MAP_FAILED) {
+			r->map = NULL;
+			rc = -errno;
+		} else {
+			r->map_len = (size_t)sb.st_size;
+			(void)madvise(r->map, r->map_len, MADV_SEQUENTIAL | MADV_WILLNEED);
+			r->buf = r->map;
+			r->len = r->map_len;
+		}
+	} else if (S_ISREG(sb.st_mode)) {
+		r->buf = "";
+	} else {
+		rc = csv_slurp(r, fd);
+	}
+	close(fd);
+	return rc;
+}
+
+int shmbus_csv_open(struct shmbus_csv_reader **out, const char *path,
+		    const struct shmbus_csv_options *opt, struct shmbus_csv_error *err)
+{
+	struct shmbus_csv_reader *r;
+	int rc;
+
+	*out = NULL;
+	if (!path)
+		return -EINVAL;
+	r = csv_alloc(path);
+	if (!r)
+		return -ENOMEM;
+	rc = csv_load(r, path);
+	if (rc != 0) {
+		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL, "cannot read the file: %s",
+			      strerror(-rc));
+		shmbus_csv_close(r);
+		return rc;
+	}
+	rc = csv_init(r, path, opt, err);
+	if (rc != 0) {
+		shmbus_csv_close(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+void shmbus_csv_get_stats(const struct shmbus_csv_reader *r, struct shmbus_csv_stats *st)
+{
+	*st = r->st;
+}
+
+void shmbus_csv_close(struct shmbus_csv_reader *r)
+{
+	if (!r)
+		return;
+	if (r->map)
+		munmap(r->map, r->map_len);
+	free(r->owned);
+	free(r->header);
+	free(r->name);
+	free(r);
+}
+
+const char *shmbus_csv_errkind_name(enum shmbus_csv_errkind kind)
+{
+	static const char *const names[] = {
+		"none",           "too few columns",  "too many columns", "empty field",
+		"bad number",     "trailing garbage", "non-finite number", "bad price",
+		"negative size",  "bad timestamp",    "timestamp out of range",
+		"symbol too long", "bad symbol",      "line too long",    "cannot open",
+		"no header",      "bad header",       "missing column",   "bad column mapping",
+		"bad option"};
+
+	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
+		return "unknown";
+	return names[kind];
+}
+
+int shmbus_csv_format_error(const struct shmbus_csv_error *e, char *buf, size_t n)
+{
+	if (e->column[0])
+		return snprintf(buf, n, "%s:%llu: column '%s': %s", e->file ? e->file : "?",
+				(unsigned long long)e->line, e->column, e->message);
+	return snprintf(buf, n, "%s:%llu: %s", e->file ? e->file : "?",
+			(unsigned long long)e->line, e->message);
+}
