@@ -73,7 +73,7 @@ static void bar_close(struct ta_bar_builder *b, struct ta_bar *out)
 }
 
 int ta_bar_builder_add(struct ta_bar_builder *b, int64_t time_ns, double price, double size,
-		       struct ta_bar *closed)
+                       struct ta_bar *closed)
 {
 	int rc = TA_BAR_ADDED;
 

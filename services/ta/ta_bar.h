@@ -79,7 +79,7 @@ int ta_bar_builder_init(struct ta_bar_builder *b, uint32_t interval_ms);
  * (the trade is ignored and not counted; state unchanged).
  */
 int ta_bar_builder_add(struct ta_bar_builder *b, int64_t time_ns, double price, double size,
-		       struct ta_bar *closed);
+                       struct ta_bar *closed);
 
 /*
  * ta_bar_builder_flush - closes the open bar, if any, into *out.

@@ -19,7 +19,7 @@
 #include "ta_ema.h"
 
 /* Bits of ta_macd_update()'s result. */
-#define TA_MACD_LINE_READY 0x1   /* macd line available */
+#define TA_MACD_LINE_READY   0x1 /* macd line available */
 #define TA_MACD_SIGNAL_READY 0x2 /* signal and histogram available */
 
 struct ta_macd {

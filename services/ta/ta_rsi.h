@@ -23,10 +23,10 @@
 #define TA_RSI_FLAT 50.0
 
 struct ta_rsi {
-	uint32_t n;        /* period */
-	uint64_t count;    /* values added since init/reset */
-	double prev;       /* previous value (valid when count >= 1) */
-	double avg_gain;   /* sums while warming up, Wilder averages after */
+	uint32_t n;      /* period */
+	uint64_t count;  /* values added since init/reset */
+	double prev;     /* previous value (valid when count >= 1) */
+	double avg_gain; /* sums while warming up, Wilder averages after */
 	double avg_loss;
 };
 

@@ -97,6 +97,11 @@ void ta_symbol_values(const struct ta_symbol_state *st, struct ta_values *out)
 {
 	unsigned r = 0;
 
+	/* fields of indicators still warming up read as NaN, never garbage */
+	out->sma = out->ema = out->rsi = out->vwap = NAN;
+	out->macd.macd = out->macd.signal = out->macd.histogram = NAN;
+	out->macd.signal_ready = false;
+	out->boll.middle = out->boll.upper = out->boll.lower = out->boll.sd = NAN;
 	if (ta_sma_get(&st->sma, &out->sma) == 0)
 		r |= TA_OUT_SMA;
 	if (ta_ema_get(&st->ema, &out->ema) == 0)

@@ -29,12 +29,12 @@
 /* Bits of ta_on_bar()'s result: bit (1 << kind) for the indicator kinds of
  * shmbus/event.h (SHMBUS_IND_SMA = 1 ... SHMBUS_IND_BOLLINGER = 6), plus a
  * separate bit for the MACD signal/histogram. */
-#define TA_OUT_SMA (1u << 1)
-#define TA_OUT_EMA (1u << 2)
-#define TA_OUT_RSI (1u << 3)
-#define TA_OUT_MACD (1u << 4) /* macd line */
-#define TA_OUT_VWAP (1u << 5)
-#define TA_OUT_BOLLINGER (1u << 6)
+#define TA_OUT_SMA         (1u << 1)
+#define TA_OUT_EMA         (1u << 2)
+#define TA_OUT_RSI         (1u << 3)
+#define TA_OUT_MACD        (1u << 4) /* macd line */
+#define TA_OUT_VWAP        (1u << 5)
+#define TA_OUT_BOLLINGER   (1u << 6)
 #define TA_OUT_MACD_SIGNAL (1u << 7) /* signal and histogram */
 
 struct ta_params {
@@ -60,7 +60,7 @@ struct ta_symbol_state {
 };
 
 /* Every indicator's current value; a field is valid when its TA_OUT_* bit
- * is set in ready. */
+ * is set in ready, and NaN otherwise. */
 struct ta_values {
 	unsigned ready; /* TA_OUT_* bits */
 	double sma;

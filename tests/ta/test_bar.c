@@ -17,7 +17,7 @@
 #include "ta_state.h"
 
 #define SEC INT64_C(1000000000)
-#define MS INT64_C(1000000)
+#define MS  INT64_C(1000000)
 /* an arbitrary whole second since the epoch (2024-01-01T00:00:00Z) */
 #define T0 (INT64_C(1704067200) * SEC)
 
@@ -29,7 +29,7 @@ static void test_bar_single_trade_ohlc_equal(void **state)
 	assert_int_equal(ta_bar_builder_init(&b, 1000), 0);
 	assert_false(ta_bar_builder_is_open(&b));
 	assert_int_equal(ta_bar_builder_add(&b, T0 + 3 * SEC + 123456789, 101.5, 2.0, &bar),
-			 TA_BAR_ADDED);
+	                 TA_BAR_ADDED);
 	assert_true(ta_bar_builder_is_open(&b));
 	assert_int_equal(ta_bar_builder_flush(&b, &bar), 1);
 	assert_false(ta_bar_builder_is_open(&b));
@@ -38,7 +38,7 @@ static void test_bar_single_trade_ohlc_equal(void **state)
 	assert_true(bar.open_time_ns == T0 + 3 * SEC + 123456789);
 	assert_true(bar.close_time_ns == bar.open_time_ns);
 	assert_true(bar.open == 101.5 && bar.high == 101.5 && bar.low == 101.5 &&
-		    bar.close == 101.5);
+	            bar.close == 101.5);
 	assert_true(bar.volume == 2.0 && bar.turnover == 203.0);
 	assert_int_equal(bar.trade_count, 1);
 	assert_int_equal(ta_bar_builder_flush(&b, &bar), 0); /* nothing left */
@@ -246,16 +246,16 @@ static void test_bar_gap_longer_than_window_is_no_bar(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_bar_single_trade_ohlc_equal),
-		cmocka_unit_test(test_bar_ohlcv_closed_by_later_trade),
-		cmocka_unit_test(test_bar_gap_makes_no_bar),
-		cmocka_unit_test(test_bar_out_of_order_within_bar),
-		cmocka_unit_test(test_bar_equal_times_later_arrival_closes),
-		cmocka_unit_test(test_bar_late_trade_counted_and_ignored),
-		cmocka_unit_test(test_bar_interval_alignment_ms),
-		cmocka_unit_test(test_bar_flush_due_waits_for_interval_end),
-		cmocka_unit_test(test_bar_rejects_bad_params_and_trades),
-		cmocka_unit_test(test_bar_gap_longer_than_window_is_no_bar),
+	    cmocka_unit_test(test_bar_single_trade_ohlc_equal),
+	    cmocka_unit_test(test_bar_ohlcv_closed_by_later_trade),
+	    cmocka_unit_test(test_bar_gap_makes_no_bar),
+	    cmocka_unit_test(test_bar_out_of_order_within_bar),
+	    cmocka_unit_test(test_bar_equal_times_later_arrival_closes),
+	    cmocka_unit_test(test_bar_late_trade_counted_and_ignored),
+	    cmocka_unit_test(test_bar_interval_alignment_ms),
+	    cmocka_unit_test(test_bar_flush_due_waits_for_interval_end),
+	    cmocka_unit_test(test_bar_rejects_bad_params_and_trades),
+	    cmocka_unit_test(test_bar_gap_longer_than_window_is_no_bar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -42,13 +42,13 @@ _Static_assert(TA_OUT_BOLLINGER == 1u << SHMBUS_IND_BOLLINGER, "bollinger bit");
 /* |got - want| <= tol * max(|want|, scale): scale is the magnitude the
  * value was computed from (for a difference such as MACD, its operands). */
 static void assert_close(double got, double want, double scale, double tol, const char *what,
-			 size_t i)
+                         size_t i)
 {
 	double ref = fmax(fabs(want), scale);
 
 	if (!(fabs(got - want) <= tol * ref)) {
 		print_error("%s at %zu: got %.17g want %.17g (rel err %.3g)\n", what, i, got, want,
-			    fabs(got - want) / ref);
+		            fabs(got - want) / ref);
 		fail();
 	}
 }
@@ -158,9 +158,8 @@ static void test_rsi_hand_series_period3(void **state)
 static void test_rsi_wilder_classic_series(void **state)
 {
 	const double in[] = {44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42, 45.84,
-			     46.08, 45.89, 46.03, 45.61, 46.28, 46.28, 46.00, 46.03};
-	const double want[] = {100.0 * 3.34 / 4.74, 100.0 * 43.42 / 65.54,
-			       100.0 * 570.34 / 857.90};
+	                     46.08, 45.89, 46.03, 45.61, 46.28, 46.28, 46.00, 46.03};
+	const double want[] = {100.0 * 3.34 / 4.74, 100.0 * 43.42 / 65.54, 100.0 * 570.34 / 857.90};
 	struct ta_rsi r;
 	double v;
 
@@ -512,11 +511,11 @@ static void test_state_on_bar_reports_ready_bits(void **state)
 	const struct ta_params p = {3, 3, 3, 2, 3, 2, 3, 2.0};
 	const double closes[] = {10, 12, 11, 14, 13};
 	const int want[] = {
-		TA_OUT_VWAP,
-		TA_OUT_VWAP,
-		TA_OUT_SMA | TA_OUT_EMA | TA_OUT_MACD | TA_OUT_VWAP | TA_OUT_BOLLINGER,
-		0x7f << 1,
-		0x7f << 1,
+	    TA_OUT_VWAP,
+	    TA_OUT_VWAP,
+	    TA_OUT_SMA | TA_OUT_EMA | TA_OUT_MACD | TA_OUT_VWAP | TA_OUT_BOLLINGER,
+	    0x7f << 1,
+	    0x7f << 1,
 	};
 	static struct ta_symbol_state st;
 	struct ta_values vals;
@@ -526,6 +525,8 @@ static void test_state_on_bar_reports_ready_bits(void **state)
 	assert_int_equal(ta_symbol_init(&st, &p), 0);
 	ta_symbol_values(&st, &vals);
 	assert_int_equal(vals.ready, 0);
+	assert_true(isnan(vals.sma) && isnan(vals.rsi) && isnan(vals.vwap));
+	assert_true(isnan(vals.macd.macd) && isnan(vals.boll.sd) && !vals.macd.signal_ready);
 	for (int i = 0; i < 5; i++) {
 		bar = make_bar(closes[i], 2.0);
 		assert_int_equal(ta_on_bar(&st, &bar), want[i]);
@@ -650,7 +651,7 @@ static void check_against_bruteforce(const double *x, size_t n)
 		int mr = ta_macd_update(&macd, x[t]);
 
 		assert_int_equal(mr, (t + 1 >= S ? TA_MACD_LINE_READY : 0) |
-					     (t + 1 >= S + G - 1 ? TA_MACD_SIGNAL_READY : 0));
+		                         (t + 1 >= S + G - 1 ? TA_MACD_SIGNAL_READY : 0));
 		if (t + 1 >= SMA_N) {
 			assert_int_equal(ta_sma_get(&sma, &v), 0);
 			assert_close(v, brute_mean(x + t + 1 - SMA_N, SMA_N), 0, REL_TOL, "sma", t);
@@ -713,23 +714,23 @@ static void test_indicators_random_high_price_vs_bruteforce(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_sma_hand_series),
-		cmocka_unit_test(test_sma_no_drift_after_large_value),
-		cmocka_unit_test(test_ema_seeded_hand_series),
-		cmocka_unit_test(test_rsi_hand_series_period3),
-		cmocka_unit_test(test_rsi_wilder_classic_series),
-		cmocka_unit_test(test_rsi_degenerate_windows),
-		cmocka_unit_test(test_macd_small_periods),
-		cmocka_unit_test(test_vwap_hand_series_and_reset),
-		cmocka_unit_test(test_bollinger_population_sd),
-		cmocka_unit_test(test_bollinger_flat_prices_zero_width),
-		cmocka_unit_test(test_indicators_reject_invalid_params),
-		cmocka_unit_test(test_indicators_reject_nonfinite_values),
-		cmocka_unit_test(test_state_defaults_and_warmup),
-		cmocka_unit_test(test_state_on_bar_reports_ready_bits),
-		cmocka_unit_test(test_state_rejects_bad_input),
-		cmocka_unit_test(test_indicators_random_vs_bruteforce),
-		cmocka_unit_test(test_indicators_random_high_price_vs_bruteforce),
+	    cmocka_unit_test(test_sma_hand_series),
+	    cmocka_unit_test(test_sma_no_drift_after_large_value),
+	    cmocka_unit_test(test_ema_seeded_hand_series),
+	    cmocka_unit_test(test_rsi_hand_series_period3),
+	    cmocka_unit_test(test_rsi_wilder_classic_series),
+	    cmocka_unit_test(test_rsi_degenerate_windows),
+	    cmocka_unit_test(test_macd_small_periods),
+	    cmocka_unit_test(test_vwap_hand_series_and_reset),
+	    cmocka_unit_test(test_bollinger_population_sd),
+	    cmocka_unit_test(test_bollinger_flat_prices_zero_width),
+	    cmocka_unit_test(test_indicators_reject_invalid_params),
+	    cmocka_unit_test(test_indicators_reject_nonfinite_values),
+	    cmocka_unit_test(test_state_defaults_and_warmup),
+	    cmocka_unit_test(test_state_on_bar_reports_ready_bits),
+	    cmocka_unit_test(test_state_rejects_bad_input),
+	    cmocka_unit_test(test_indicators_random_vs_bruteforce),
+	    cmocka_unit_test(test_indicators_random_high_price_vs_bruteforce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
