@@ -270,7 +270,7 @@ struct shmbus_hist_pct_iter {
  * Return: 0, -EINVAL when @it or @h is NULL or @ticks_per_half_distance < 1.
  */
 int shmbus_hist_pct_iter_init(struct shmbus_hist_pct_iter *it, const struct shmbus_hist *h,
-			      int ticks_per_half_distance);
+                              int ticks_per_half_distance);
 
 /**
  * shmbus_hist_pct_iter_next - the next percentile step into @out.
@@ -298,7 +298,7 @@ bool shmbus_hist_pct_iter_next(struct shmbus_hist_pct_iter *it, struct shmbus_hi
  * Thread-safety: readers, when nobody records; one writer of @f at a time.
  */
 int shmbus_hist_write_hgrm(const struct shmbus_hist *h, FILE *f, int ticks_per_half_distance,
-			   double value_scale);
+                           double value_scale);
 
 /**
  * shmbus_hist_write_json_summary - write one JSON object, without trailing

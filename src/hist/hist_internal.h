@@ -11,22 +11,22 @@
 #include "shmbus/histogram.h"
 
 struct shmbus_hist {
-	int64_t lowest;           /* lowest discernible value, as given */
-	int64_t highest;          /* highest trackable value, as given */
-	int32_t sigfigs;          /* significant decimal digits, 1..5 */
-	int32_t unit_mag;         /* floor(log2(lowest)): width of the finest sub-bucket */
-	int32_t sub_half_mag;     /* log2(sub_count) - 1 */
-	int32_t sub_count;        /* sub-buckets per bucket, a power of two */
-	int32_t sub_half;         /* sub_count / 2 */
-	int32_t bucket_count;     /* power-of-two buckets needed to reach highest */
-	int32_t counts_len;       /* (bucket_count + 1) * sub_half */
-	int32_t pad;              /* zero */
-	int64_t sub_mask;         /* (sub_count - 1) << unit_mag */
-	int64_t total;            /* sum of counts[] */
-	int64_t min_nonzero;      /* smallest recorded value > 0, INT64_MAX if none */
-	int64_t max_value;        /* largest recorded value, 0 if none */
-	int64_t rejected;         /* values refused: out of range */
-	int64_t counts[];         /* counts_len entries */
+	int64_t lowest;       /* lowest discernible value, as given */
+	int64_t highest;      /* highest trackable value, as given */
+	int32_t sigfigs;      /* significant decimal digits, 1..5 */
+	int32_t unit_mag;     /* floor(log2(lowest)): width of the finest sub-bucket */
+	int32_t sub_half_mag; /* log2(sub_count) - 1 */
+	int32_t sub_count;    /* sub-buckets per bucket, a power of two */
+	int32_t sub_half;     /* sub_count / 2 */
+	int32_t bucket_count; /* power-of-two buckets needed to reach highest */
+	int32_t counts_len;   /* (bucket_count + 1) * sub_half */
+	int32_t pad;          /* zero */
+	int64_t sub_mask;     /* (sub_count - 1) << unit_mag */
+	int64_t total;        /* sum of counts[] */
+	int64_t min_nonzero;  /* smallest recorded value > 0, INT64_MAX if none */
+	int64_t max_value;    /* largest recorded value, 0 if none */
+	int64_t rejected;     /* values refused: out of range */
+	int64_t counts[];     /* counts_len entries */
 };
 
 /* Bucket of @v: which power-of-two range (above the linear first one) holds it.

@@ -150,13 +150,13 @@ static int hist_hgrm_footer(const struct shmbus_hist *h, FILE *f, double scale)
 	if (fprintf(f, "#[Mean    = %s, StdDeviation   = %s]\n", mean, sd) < 0 ||
 	    fprintf(f, "#[Max     = %s, Total count    = %12" PRId64 "]\n", max, h->total) < 0 ||
 	    fprintf(f, "#[Buckets = %12d, SubBuckets     = %12d]\n", (int)h->bucket_count,
-		    (int)h->sub_count) < 0)
+	            (int)h->sub_count) < 0)
 		return -EIO;
 	return 0;
 }
 
 int shmbus_hist_write_hgrm(const struct shmbus_hist *h, FILE *f, int ticks_per_half_distance,
-			   double value_scale)
+                           double value_scale)
 {
 	struct hist_locale loc;
 	int rc;
@@ -164,10 +164,10 @@ int shmbus_hist_write_hgrm(const struct shmbus_hist *h, FILE *f, int ticks_per_h
 	if (h == NULL || f == NULL || ticks_per_half_distance < 1 || !hist_scale_ok(value_scale))
 		return -EINVAL;
 	hist_locale_enter(&loc);
-	rc = fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
-		     "1/(1-Percentile)") < 0
-		     ? -EIO
-		     : 0;
+	rc = 0;
+	if (fprintf(f, "%12s %14s %10s %14s\n\n", "Value", "Percentile", "TotalCount",
+	            "1/(1-Percentile)") < 0)
+		rc = -EIO;
 	if (rc == 0)
 		rc = hist_hgrm_rows(h, f, ticks_per_half_distance, value_scale);
 	if (rc == 0)
@@ -193,8 +193,11 @@ int shmbus_hist_write_json_summary(const struct shmbus_hist *h, FILE *f, double 
 	static const struct {
 		const char *key;
 		double p;
-	} pcts[] = {{"p50_ns", 50.0},   {"p90_ns", 90.0},     {"p99_ns", 99.0},
-		    {"p999_ns", 99.9},  {"p9999_ns", 99.99}};
+	} pcts[] = {{"p50_ns", 50.0},
+	            {"p90_ns", 90.0},
+	            {"p99_ns", 99.0},
+	            {"p999_ns", 99.9},
+	            {"p9999_ns", 99.99}};
 	struct hist_locale loc;
 	bool bad = false;
 
@@ -204,7 +207,7 @@ int shmbus_hist_write_json_summary(const struct shmbus_hist *h, FILE *f, double 
 	bad |= fprintf(f, "{\"count\":%" PRId64 ",", h->total) < 0;
 	bad |= hist_json_value(f, "min_ns", shmbus_hist_min(h), value_scale, false) < 0;
 	bad |= fprintf(f, "\"mean_ns\":%.3f,\"stddev_ns\":%.3f,", shmbus_hist_mean(h) / value_scale,
-		       shmbus_hist_stddev(h) / value_scale) < 0;
+	               shmbus_hist_stddev(h) / value_scale) < 0;
 	for (size_t i = 0; i < sizeof(pcts) / sizeof(pcts[0]); i++) {
 		int64_t v = shmbus_hist_value_at_percentile(h, pcts[i].p);
 		bad |= hist_json_value(f, pcts[i].key, v, value_scale, false) < 0;

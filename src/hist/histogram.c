@@ -72,8 +72,7 @@ int shmbus_hist_create(int64_t lowest, int64_t highest, int sigfigs, struct shmb
 	int32_t buckets = hist_buckets_needed(highest, sub_count, unit_mag);
 	int32_t counts_len = (buckets + 1) * (sub_count / 2);
 
-	struct shmbus_hist *h =
-		calloc(1, sizeof(*h) + (size_t)counts_len * sizeof(h->counts[0]));
+	struct shmbus_hist *h = calloc(1, sizeof(*h) + (size_t)counts_len * sizeof(h->counts[0]));
 	if (h == NULL)
 		return -ENOMEM;
 	h->lowest = lowest;
@@ -412,7 +411,7 @@ bool shmbus_hist_iter_next(struct shmbus_hist_iter *it, struct shmbus_hist_bucke
 /* ---- percentile iteration (HdrHistogram's PercentileIterator) ---- */
 
 int shmbus_hist_pct_iter_init(struct shmbus_hist_pct_iter *it, const struct shmbus_hist *h,
-			      int ticks_per_half_distance)
+                              int ticks_per_half_distance)
 {
 	if (it == NULL || h == NULL || ticks_per_half_distance < 1)
 		return -EINVAL;

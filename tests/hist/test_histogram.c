@@ -92,7 +92,8 @@ static void test_histogram_create_layout_matches_hdr(void **state)
 		assert_true(shmbus_hist_record(h, SHMBUS_HIST_HOUR_NS));
 		assert_false(shmbus_hist_record(h, SHMBUS_HIST_HOUR_NS + 1));
 		assert_int_equal(shmbus_hist_total_count(h), 2);
-		assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_max(h), SHMBUS_HIST_HOUR_NS));
+		assert_true(
+		    shmbus_hist_values_equivalent(h, shmbus_hist_max(h), SHMBUS_HIST_HOUR_NS));
 		shmbus_hist_destroy(h);
 	}
 	shmbus_hist_destroy(NULL); /* no-op */
@@ -107,8 +108,10 @@ static void test_histogram_sequence_percentiles(void **state)
 	assert_int_equal(shmbus_hist_total_count(h), 10000);
 	assert_int_equal(shmbus_hist_min(h), 1);
 	/* reported values are the highest equivalents of the exact ranks */
-	assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 50.0), 5000));
-	assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 99.0), 9900));
+	assert_true(
+	    shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 50.0), 5000));
+	assert_true(
+	    shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 99.0), 9900));
 	assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_max(h), 10000));
 	assert_int_equal(shmbus_hist_value_at_percentile(h, 50.0), 5003);
 	assert_int_equal(shmbus_hist_value_at_percentile(h, 99.0), 9903);
@@ -133,9 +136,10 @@ static void test_histogram_classic_raw_vectors(void **state)
 	assert_near(shmbus_hist_value_at_percentile(h, 99.99), 1000.0);
 	assert_near(shmbus_hist_value_at_percentile(h, 99.999), 100000000.0);
 	assert_near(shmbus_hist_value_at_percentile(h, 100.0), 100000000.0);
-	assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 99.99), 1000));
-	assert_true(shmbus_hist_values_equivalent(
-		h, shmbus_hist_value_at_percentile(h, 99.999), 100000000));
+	assert_true(
+	    shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 99.99), 1000));
+	assert_true(shmbus_hist_values_equivalent(h, shmbus_hist_value_at_percentile(h, 99.999),
+	                                          100000000));
 	assert_int_equal(shmbus_hist_rejected(h), 0);
 	shmbus_hist_destroy(h);
 }
@@ -164,9 +168,9 @@ static void test_histogram_classic_corrected_vectors(void **state)
 static void test_histogram_corrected_matches_per_sample_loop(void **state)
 {
 	static const int64_t cases[][2] = {
-		{100000000, 10000}, {12345678, 1},   {5000, 7},  {4096, 4096},
-		{4097, 4096},       {999999, 3},     {2047, 1},  {SHMBUS_HIST_HOUR_NS / 1000, 999983},
-		{100, 0},           {100, -5},       {1, 1},     {65536, 2048},
+	    {100000000, 10000}, {12345678, 1}, {5000, 7}, {4096, 4096},
+	    {4097, 4096},       {999999, 3},   {2047, 1}, {SHMBUS_HIST_HOUR_NS / 1000, 999983},
+	    {100, 0},           {100, -5},     {1, 1},    {65536, 2048},
 	};
 	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
 		int64_t v = cases[c][0], iv = cases[c][1];
@@ -288,7 +292,8 @@ static void test_histogram_iteration_sums_to_total(void **state)
 	assert_int_equal(shmbus_hist_iter_init(&it, h), 0);
 	while (shmbus_hist_iter_next(&it, &b)) {
 		assert_int_equal(b.count, n == 0 ? 10000 : 1);
-		assert_true(shmbus_hist_values_equivalent(h, b.value_lo, n == 0 ? 1000 : 100000000));
+		assert_true(
+		    shmbus_hist_values_equivalent(h, b.value_lo, n == 0 ? 1000 : 100000000));
 		n++;
 	}
 	assert_int_equal(n, 2);
@@ -618,34 +623,34 @@ static void test_histogram_json_summary(void **state)
 	assert_non_null(fgets(buf, sizeof(buf), f));
 	fclose(f);
 	assert_string_equal(buf, "{\"count\":0,\"min_ns\":0,\"mean_ns\":0.000,\"stddev_ns\":0.000,"
-				 "\"p50_ns\":0,\"p90_ns\":0,\"p99_ns\":0,\"p999_ns\":0,"
-				 "\"p9999_ns\":0,\"max_ns\":0}");
+	                         "\"p50_ns\":0,\"p90_ns\":0,\"p99_ns\":0,\"p999_ns\":0,"
+	                         "\"p9999_ns\":0,\"max_ns\":0}");
 	shmbus_hist_destroy(h);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_histogram_create_rejects_bad_args),
-		cmocka_unit_test(test_histogram_create_layout_matches_hdr),
-		cmocka_unit_test(test_histogram_sequence_percentiles),
-		cmocka_unit_test(test_histogram_classic_raw_vectors),
-		cmocka_unit_test(test_histogram_classic_corrected_vectors),
-		cmocka_unit_test(test_histogram_corrected_matches_per_sample_loop),
-		cmocka_unit_test(test_histogram_corrected_huge_stall),
-		cmocka_unit_test(test_histogram_out_of_range_counted),
-		cmocka_unit_test(test_histogram_record_n_counts),
-		cmocka_unit_test(test_histogram_mean_stddev_exact),
-		cmocka_unit_test(test_histogram_iteration_sums_to_total),
-		cmocka_unit_test(test_histogram_percentile_iterator_steps),
-		cmocka_unit_test(test_histogram_merge_same_and_different_layouts),
-		cmocka_unit_test(test_histogram_reset_clears_everything),
-		cmocka_unit_test(test_histogram_percentile_bad_args),
-		cmocka_unit_test(test_histogram_precision_per_sigfigs),
-		cmocka_unit_test(test_histogram_hgrm_parses_back),
-		cmocka_unit_test(test_histogram_hgrm_scaled_corrected_and_empty),
-		cmocka_unit_test(test_histogram_write_bad_args_and_io_error),
-		cmocka_unit_test(test_histogram_json_summary),
+	    cmocka_unit_test(test_histogram_create_rejects_bad_args),
+	    cmocka_unit_test(test_histogram_create_layout_matches_hdr),
+	    cmocka_unit_test(test_histogram_sequence_percentiles),
+	    cmocka_unit_test(test_histogram_classic_raw_vectors),
+	    cmocka_unit_test(test_histogram_classic_corrected_vectors),
+	    cmocka_unit_test(test_histogram_corrected_matches_per_sample_loop),
+	    cmocka_unit_test(test_histogram_corrected_huge_stall),
+	    cmocka_unit_test(test_histogram_out_of_range_counted),
+	    cmocka_unit_test(test_histogram_record_n_counts),
+	    cmocka_unit_test(test_histogram_mean_stddev_exact),
+	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
+	    cmocka_unit_test(test_histogram_percentile_iterator_steps),
+	    cmocka_unit_test(test_histogram_merge_same_and_different_layouts),
+	    cmocka_unit_test(test_histogram_reset_clears_everything),
+	    cmocka_unit_test(test_histogram_percentile_bad_args),
+	    cmocka_unit_test(test_histogram_precision_per_sigfigs),
+	    cmocka_unit_test(test_histogram_hgrm_parses_back),
+	    cmocka_unit_test(test_histogram_hgrm_scaled_corrected_and_empty),
+	    cmocka_unit_test(test_histogram_write_bad_args_and_io_error),
+	    cmocka_unit_test(test_histogram_json_summary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
