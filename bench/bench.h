@@ -1,0 +1,47 @@
+/*
+ * bench.h - the options of a shmbus-bench run and the scenario entry
+ * points (bench_main.c parses, the scenario files measure and report).
+ */
+#ifndef BENCH_H
+#define BENCH_H
+
+#include <stdint.h>
+
+#include <shmbus/consumer.h>
+
+#include "bench_common.h"
+
+enum bench_scenario {
+	BENCH_PINGPONG = 1,
+	BENCH_THROUGHPUT = 2,
+};
+
+struct bench_opts {
+	enum bench_scenario scenario;
+	int cpus[BENCH_MAX_CPUS];
+	int ncpus;
+	uint64_t iterations; /* pingpong: measured round trips per round */
+	uint64_t warmup;     /* pingpong: unmeasured round trips first */
+	uint64_t events;     /* throughput: events per round, all producers */
+	uint32_t producers;
+	uint32_t slot_size;
+	uint32_t capacity;
+	enum shmbus_wait_strategy wait;
+	int wait_set;        /* --wait given (else the scenario chooses) */
+	int api_claim;       /* 1: claim/commit, 0: publish (copy in) */
+	int single_producer; /* SHMBUS_SUB_SINGLE_PRODUCER on the rings */
+	uint32_t spsc_batch; /* SPSC baseline: index publication batch */
+	int rounds;
+	int timeout_s;       /* per round, then the children are killed */
+	int json;
+	const char *bus;     /* the run's private bus */
+	char command[1024];
+	struct bench_machine machine;
+	struct bench_clock clock;
+};
+
+/* Run the scenario and print its report. Return a BENCH_EXIT_* code. */
+int bench_pingpong_run(const struct bench_opts *o);
+int bench_throughput_run(const struct bench_opts *o);
+
+#endif

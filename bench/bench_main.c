@@ -1,0 +1,320 @@
+/*
+ * bench_main.c - shmbus-bench: command line, private bus, dispatch.
+ *
+ * Design: the front end parses and validates every option before anything
+ * is created (usage errors exit 2 and touch nothing), describes the
+ * machine, calibrates the clock once (children inherit it), creates the
+ * run's private bus "bench-<pid>" (removed at exit, on failure and on
+ * SIGINT/SIGTERM alike) and hands over to a scenario, which forks the
+ * measured processes. Runtime failures exit 1 after one
+ * "shmbus-bench: what failed: why" line on stderr.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "bench.h"
+
+static const char bench_usage[] =
+	"usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
+	"       shmbus-bench throughput --cpus A,B[,...] [--producers P] [--events N] [options]\n"
+	"       shmbus-bench --help\n"
+	"\n"
+	"pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
+	"  cache-line ping-pong between the same cores; rounds alternate baseline / shmbus.\n"
+	"throughput: P producer processes -> one ring -> one consumer that checks every\n"
+	"  (source, seq), and in the same run a hand-written SPSC ring between the same cores.\n"
+	"\n"
+	"options:\n"
+	"  --cpus A,B[,..]   cores to pin to (pingpong: A publisher, B echo; throughput:\n"
+	"                    consumer on the last, producers round-robin over the others)\n"
+	"  --iterations N    measured round trips per round (pingpong, default 100000)\n"
+	"  --warmup W        unmeasured round trips before them (default 10000)\n"
+	"  --producers P     producer processes (throughput, 1..64, default 1)\n"
+	"  --events N        events per round over all producers (throughput, default 10M)\n"
+	"  --slot-size S     ring slot size: 64, 128 or 256 (default 64)\n"
+	"  --capacity C      ring slots, a power of two (default: pingpong 1024,\n"
+	"                    throughput 65536; the SPSC baseline uses the same)\n"
+	"  --wait W          ring wait strategy: spin, yield, block, adaptive (default spin,\n"
+	"                    adaptive when the processes outnumber the cpus)\n"
+	"  --api A           publish (copy in, default) or claim (claim/commit, zero copy)\n"
+	"  --single-producer rings flagged single-producer (no atomic RMW claims)\n"
+	"  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
+	"  --rounds R        alternating baseline/shmbus rounds (1..100, default 5)\n"
+	"  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
+	"  --timeout S       seconds a round may take before it is killed (default 120)\n"
+	"  --json            one JSON object on stdout instead of the table\n"
+	"\n"
+	"The run uses a private bus \"bench-<pid>\" in $SHMBUS_DIR (else the default bus\n"
+	"directory), destroyed at exit. Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
+
+enum {
+	OPT_CPUS = 256,
+	OPT_ITER,
+	OPT_WARMUP,
+	OPT_PRODUCERS,
+	OPT_EVENTS,
+	OPT_SLOT,
+	OPT_CAPACITY,
+	OPT_WAIT,
+	OPT_API,
+	OPT_SINGLE,
+	OPT_SPSC_BATCH,
+	OPT_ROUNDS,
+	OPT_CLOCK,
+	OPT_TIMEOUT,
+	OPT_JSON,
+	OPT_HELP,
+};
+
+static const struct option bench_long_opts[] = {
+	{"cpus", required_argument, NULL, OPT_CPUS},
+	{"iterations", required_argument, NULL, OPT_ITER},
+	{"warmup", required_argument, NULL, OPT_WARMUP},
+	{"producers", required_argument, NULL, OPT_PRODUCERS},
+	{"events", required_argument, NULL, OPT_EVENTS},
+	{"slot-size", required_argument, NULL, OPT_SLOT},
+	{"capacity", required_argument, NULL, OPT_CAPACITY},
+	{"wait", required_argument, NULL, OPT_WAIT},
+	{"api", required_argument, NULL, OPT_API},
+	{"single-producer", no_argument, NULL, OPT_SINGLE},
+	{"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
+	{"rounds", required_argument, NULL, OPT_ROUNDS},
+	{"clock", required_argument, NULL, OPT_CLOCK},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static int bench_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "shmbus-bench: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(try shmbus-bench --help)\n");
+	return BENCH_EXIT_USAGE;
+}
+
+/* Parse an unsigned option into *out within [lo, hi]. */
+static int bench_opt_range(const char *name, const char *arg, uint64_t lo, uint64_t hi,
+			   uint64_t *out)
+{
+	char msg[160];
+
+	if (bench_parse_u64(arg, out) < 0 || *out < lo || *out > hi) {
+		snprintf(msg, sizeof(msg), "--%s: '%%s' is not a number in %llu..%llu", name,
+			 (unsigned long long)lo, (unsigned long long)hi);
+		return bench_usage_error(msg, arg);
+	}
+	return 0;
+}
+
+static int bench_parse_wait(const char *arg, enum shmbus_wait_strategy *w)
+{
+	static const struct {
+		const char *name;
+		enum shmbus_wait_strategy w;
+	} map[] = {{"spin", SHMBUS_WAIT_SPIN},
+		   {"yield", SHMBUS_WAIT_YIELD},
+		   {"block", SHMBUS_WAIT_BLOCK},
+		   {"adaptive", SHMBUS_WAIT_ADAPTIVE}};
+
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
+		if (strcmp(arg, map[i].name) == 0) {
+			*w = map[i].w;
+			return 0;
+		}
+	}
+	return bench_usage_error("--wait: '%s' is not spin, yield, block or adaptive", arg);
+}
+
+/* One option into o; returns 0, or an exit code to stop with. */
+static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want_tsc,
+		       int *help)
+{
+	uint64_t v = 0;
+	int rc = 0;
+
+	switch (opt) {
+	case OPT_CPUS:
+		o->ncpus = bench_parse_cpus(arg, o->cpus, BENCH_MAX_CPUS);
+		if (o->ncpus < 0)
+			return bench_usage_error("--cpus: '%s' is not a list like 0,1", arg);
+		return 0;
+	case OPT_ITER:
+		rc = bench_opt_range("iterations", arg, 1, UINT64_C(1) << 30, &o->iterations);
+		return rc;
+	case OPT_WARMUP:
+		return bench_opt_range("warmup", arg, 0, UINT64_C(1) << 30, &o->warmup);
+	case OPT_PRODUCERS:
+		rc = bench_opt_range("producers", arg, 1, BENCH_MAX_PRODUCERS, &v);
+		o->producers = (uint32_t)v;
+		return rc;
+	case OPT_EVENTS:
+		return bench_opt_range("events", arg, 1, UINT64_C(1) << 36, &o->events);
+	case OPT_SLOT:
+		rc = bench_opt_range("slot-size", arg, 64, 256, &v);
+		if (rc == 0 && v != 64 && v != 128 && v != 256)
+			return bench_usage_error("--slot-size: '%s' is not 64, 128 or 256", arg);
+		o->slot_size = (uint32_t)v;
+		return rc;
+	case OPT_CAPACITY:
+		rc = bench_opt_range("capacity", arg, 2, UINT64_C(1) << 24, &v);
+		if (rc == 0 && (v & (v - 1)))
+			return bench_usage_error("--capacity: '%s' is not a power of two", arg);
+		o->capacity = (uint32_t)v;
+		return rc;
+	case OPT_WAIT:
+		o->wait_set = 1;
+		return bench_parse_wait(arg, &o->wait);
+	case OPT_API:
+		if (strcmp(arg, "publish") != 0 && strcmp(arg, "claim") != 0)
+			return bench_usage_error("--api: '%s' is not publish or claim", arg);
+		o->api_claim = strcmp(arg, "claim") == 0;
+		return 0;
+	case OPT_SINGLE:
+		o->single_producer = 1;
+		return 0;
+	case OPT_SPSC_BATCH:
+		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
+		o->spsc_batch = (uint32_t)v;
+		return rc;
+	case OPT_ROUNDS:
+		rc = bench_opt_range("rounds", arg, 1, BENCH_MAX_ROUNDS, &v);
+		o->rounds = (int)v;
+		return rc;
+	case OPT_CLOCK:
+		if (strcmp(arg, "tsc") != 0 && strcmp(arg, "mono") != 0)
+			return bench_usage_error("--clock: '%s' is not tsc or mono", arg);
+		*want_tsc = strcmp(arg, "tsc") == 0;
+		return 0;
+	case OPT_TIMEOUT:
+		rc = bench_opt_range("timeout", arg, 1, 86400, &v);
+		o->timeout_s = (int)v;
+		return rc;
+	case OPT_JSON:
+		o->json = 1;
+		return 0;
+	case OPT_HELP:
+		*help = 1;
+		return 0;
+	default:
+		return BENCH_EXIT_USAGE; /* getopt printed why */
+	}
+}
+
+static void bench_defaults(struct bench_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->iterations = 100000;
+	o->warmup = 10000;
+	o->events = 10000000;
+	o->producers = 1;
+	o->slot_size = 64;
+	o->wait = SHMBUS_WAIT_SPIN;
+	o->spsc_batch = 32;
+	o->rounds = 5;
+	o->timeout_s = 120;
+}
+
+/* Checks that need the whole command line. */
+static int bench_validate(struct bench_opts *o)
+{
+	long online = sysconf(_SC_NPROCESSORS_ONLN);
+
+	if (o->ncpus == 0)
+		return bench_usage_error("%s--cpus is required (e.g. --cpus 0,1)", "");
+	if (o->scenario == BENCH_PINGPONG && o->ncpus != 2)
+		return bench_usage_error("%spingpong needs exactly two cpus: --cpus A,B", "");
+	for (int i = 0; i < o->ncpus; i++) {
+		char buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", o->cpus[i]);
+		if (online > 0 && o->cpus[i] >= online)
+			return bench_usage_error("--cpus: cpu %s is not online", buf);
+	}
+	if (o->capacity == 0)
+		o->capacity = o->scenario == BENCH_PINGPONG ? 1024 : 65536;
+	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
+		return bench_usage_error("%s--events must be at least --producers", "");
+	if (!o->wait_set && o->scenario == BENCH_THROUGHPUT) {
+		int distinct = o->ncpus; /* parties: producers + 1 consumer */
+
+		if ((long)o->producers + 1 > distinct)
+			o->wait = SHMBUS_WAIT_ADAPTIVE;
+	}
+	return 0;
+}
+
+static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_tsc)
+{
+	int help = 0, opt, rc;
+
+	bench_defaults(o);
+	if (argc < 2)
+		return bench_usage_error("%sa scenario is required: pingpong or throughput", "");
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(bench_usage, stdout);
+		exit(BENCH_EXIT_OK);
+	}
+	if (strcmp(argv[1], "pingpong") == 0)
+		o->scenario = BENCH_PINGPONG;
+	else if (strcmp(argv[1], "throughput") == 0)
+		o->scenario = BENCH_THROUGHPUT;
+	else
+		return bench_usage_error("unknown scenario '%s' (pingpong or throughput)", argv[1]);
+	optind = 2;
+	while ((opt = getopt_long(argc, argv, "h", bench_long_opts, NULL)) != -1) {
+		rc = bench_apply(o, opt == 'h' ? OPT_HELP : opt, optarg, want_tsc, &help);
+		if (rc)
+			return rc;
+	}
+	if (help) {
+		fputs(bench_usage, stdout);
+		exit(BENCH_EXIT_OK);
+	}
+	if (optind < argc)
+		return bench_usage_error("unexpected argument '%s'", argv[optind]);
+	return bench_validate(o);
+}
+
+int main(int argc, char **argv)
+{
+	static struct bench_opts o;
+	int want_tsc = 1, rc;
+	size_t ring_bytes;
+
+	rc = bench_parse(argc, argv, &o, &want_tsc);
+	if (rc)
+		return rc;
+	bench_command_line(argc, argv, o.command, sizeof(o.command));
+	bench_machine_get(&o.machine);
+	rc = bench_clock_init(&o.clock, want_tsc);
+	if (rc < 0) {
+		bench_err("clock calibration", "%s", strerror(-rc));
+		return BENCH_EXIT_FAIL;
+	}
+	bench_proc_init();
+	/* Room for the rings of one round (each round frees its rings). */
+	ring_bytes = (size_t)o.capacity * o.slot_size * 2;
+	rc = bench_bus_create(ring_bytes + (16u << 20), &o.bus);
+	if (rc < 0) {
+		bench_err("create bus", "%s%s%s", shmbus_strerror(rc),
+			  shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
+		return BENCH_EXIT_FAIL;
+	}
+	if (o.scenario == BENCH_PINGPONG)
+		rc = bench_pingpong_run(&o);
+	else
+		rc = bench_throughput_run(&o);
+	if (bench_interrupted())
+		rc = 130;
+	bench_bus_remove();
+	return rc;
+}

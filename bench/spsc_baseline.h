@@ -1,0 +1,28 @@
+/*
+ * spsc_baseline.h - a hand-written single-producer single-consumer ring,
+ * the throughput yardstick shmbus is compared with (see spsc_baseline.c).
+ */
+#ifndef BENCH_SPSC_BASELINE_H
+#define BENCH_SPSC_BASELINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tput_verify.h"
+
+struct spsc_ring;
+
+/* Bytes of shared memory a ring of `capacity` slots (a power of two) needs. */
+size_t spsc_ring_bytes(uint32_t capacity);
+
+/* Initialise a ring in zeroed shared memory of spsc_ring_bytes() bytes.
+ * batch: how many events go by before an index is published (>= 1). */
+void spsc_ring_init(struct spsc_ring *r, uint32_t capacity, uint32_t batch);
+
+/* Producer side: write trades seq 1..n (price == seq) as source 1. */
+void spsc_produce(struct spsc_ring *r, uint64_t n);
+
+/* Consumer side: read n events, checking each with tv_check(). */
+void spsc_consume(struct spsc_ring *r, uint64_t n, struct tv_state *v);
+
+#endif
