@@ -1,0 +1,86 @@
+/*
+ * bus_internal.h - the bus handle and helpers shared by src/ring files.
+ */
+#ifndef RING_BUS_INTERNAL_H
+#define RING_BUS_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "shmbus/bus.h"
+#include "shmbus/consumer.h"
+#include "layout.h"
+
+struct shmbus_bus {
+	uint8_t *base;
+	size_t size;
+	bool readonly;
+	bool anonymous;
+	struct sb *sb;
+	struct ring_desc *rings;
+	struct part_entry *parts;
+	struct prod_entry *prods;
+	struct sym_entry *syms;
+	int32_t part_index; /* -1: not a participant (read-only) */
+	pid_t pid;
+	uint64_t start_time;
+	char name[SHMBUS_NAME_MAX + 1];
+};
+
+/* errors.c: set the thread's detail message and return code. */
+int bus_err(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void bus_err_clear(void);
+
+/* proc.c: process identity and liveness. */
+uint64_t proc_start_time(pid_t pid); /* 0 when unknown */
+bool proc_alive(pid_t pid, uint64_t start_time); /* start 0: pid only */
+uint64_t proc_self_start_time(void);
+
+/* segment.c */
+int bus_check_name(const char *what, const char *name);
+int bus_lock(struct shmbus_bus *bus);
+void bus_unlock(struct shmbus_bus *bus);
+void bus_bump_generation(struct shmbus_bus *bus);
+
+/* ring_desc.c: bounds-checked access to a ring's region. */
+int ring_desc_check(const struct shmbus_bus *bus, const struct ring_desc *d);
+static inline struct ring_hdr *ring_hdr_of(const struct shmbus_bus *bus, const struct ring_desc *d)
+{
+	return (struct ring_hdr *)(bus->base + d->region_off);
+}
+size_t ring_region_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols);
+bool ring_consumer_alive(const struct ring_desc *d);
+/* Mark ring d orphaned if its consumer is dead. Returns true if it did. */
+bool ring_orphan_if_dead(struct shmbus_bus *bus, struct ring_desc *d);
+
+/* participants.c */
+int part_register(struct shmbus_bus *bus, const char *name, enum shmbus_role role);
+void part_unregister(struct shmbus_bus *bus);
+
+static inline uint64_t align_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* FNV-1a, for name hashes (symbols, groups) and the layout hash. */
+static inline uint32_t fnv1a32(const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	uint32_t h = 2166136261u;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
+static inline uint64_t fnv1a64(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * UINT64_C(1099511628211);
+	return h;
+}
+#define FNV64_INIT UINT64_C(14695981039346656037)
+
+#endif

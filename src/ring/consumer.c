@@ -1,0 +1,430 @@
+/*
+ * consumer.c - subscriptions and the consumer side of a ring.
+ *
+ * shmbus_subscribe() creates or re-attaches a ring under the bus lock,
+ * fills the directory entry, and marks it ACTIVE with release (R2) before
+ * bumping the routing generation (R1); producers pick it up at their next
+ * event. Polling reads committed slots from the head in order (A6) and
+ * publishes the new head after the batch (R5). When the head slot stays
+ * uncommitted, every STUCK_CHECK_EVERY empty polls the consumer looks at
+ * who claimed it: a claimer that is dead (or a claim never stamped for
+ * stuck_timeout) is skipped and counted, so a producer SIGKILLed between
+ * claim and commit cannot stall the ring.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <numa.h>
+#include <numaif.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shmbus/clock.h"
+#include "shmbus/error.h"
+#include "ring.h"
+
+#define STUCK_CHECK_EVERY 4096u
+#define SPIN_ROUNDS 2000u  /* adaptive: spins before yielding */
+#define YIELD_ROUNDS 200u  /* adaptive: yields before sleeping */
+#define SLEEP_CAP_NS 10000000 /* longest nap: stuck checks and heartbeats */
+
+struct shmbus_consumer {
+	struct ring_view v;
+	struct shmbus_bus *bus;
+	uint64_t head;
+	uint32_t empty_polls;
+	uint64_t unstamped_pos;
+	int64_t unstamped_since;
+	int64_t stuck_timeout_ns;
+	char name[SHMBUS_NAME_MAX + 1];
+};
+
+void shmbus_sub_opts_init(struct shmbus_sub_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->capacity = 65536;
+	o->slot_size = 128;
+	o->policy = SHMBUS_POLICY_BLOCK;
+	o->wait = SHMBUS_WAIT_ADAPTIVE;
+	o->stuck_timeout_ns = 1000000000;
+}
+
+static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus_sub_opts *o)
+{
+	uint32_t c = o->capacity;
+	if (c < 2 || c > (1u << 30) || (c & (c - 1)))
+		return bus_err(-EINVAL, "ring '%s': capacity %u is not a power of two in 2..2^30",
+			       ring, c);
+	if (o->slot_size != 64 && o->slot_size != 128 && o->slot_size != 256)
+		return bus_err(-EINVAL, "ring '%s': slot size %u is not 64, 128 or 256", ring,
+			       o->slot_size);
+	if ((unsigned)o->policy > SHMBUS_POLICY_DROP)
+		return bus_err(-EINVAL, "ring '%s': full policy %d unknown", ring, (int)o->policy);
+	if ((unsigned)o->wait > SHMBUS_WAIT_BLOCK)
+		return bus_err(-EINVAL, "ring '%s': wait strategy %d unknown", ring, (int)o->wait);
+	if (o->types & 1)
+		return bus_err(-EINVAL, "ring '%s': type 0 is not a valid event type", ring);
+	if (o->group) {
+		int rc = bus_check_name("group", o->group);
+		if (rc)
+			return rc;
+		if (o->group_size < 1 || o->group_size > 64 || o->group_member >= o->group_size)
+			return bus_err(-EINVAL, "ring '%s': group member %u of %u (size 1..64)",
+				       ring, o->group_member, o->group_size);
+	}
+	if (o->symbols && (o->nsymbols == 0 || o->nsymbols > SHMBUS_SUB_MAX_SYMBOLS))
+		return bus_err(-EINVAL, "ring '%s': %zu symbols (1..%d)", ring, o->nsymbols,
+			       SHMBUS_SUB_MAX_SYMBOLS);
+	for (size_t i = 0; o->symbols && i < o->nsymbols; i++)
+		if (o->symbols[i] == 0 || o->symbols[i] > b->sb->max_symbols)
+			return bus_err(-EINVAL, "ring '%s': symbol id %u is not in 1..%u", ring,
+				       o->symbols[i], b->sb->max_symbols);
+	if (o->stuck_timeout_ns <= 0)
+		return bus_err(-EINVAL, "ring '%s': stuck_timeout_ns must be > 0", ring);
+	if (o->flags & ~SHMBUS_SUB_SINGLE_PRODUCER)
+		return bus_err(-EINVAL, "ring '%s': unknown flags 0x%x", ring, o->flags);
+	return 0;
+}
+
+/* Filter part of an entry: types and the symbol bitmap. */
+static void desc_set_filter(struct shmbus_bus *b, struct ring_desc *d,
+			    const struct shmbus_sub_opts *o)
+{
+	struct ring_hdr *h = ring_hdr_of(b, d);
+	uint64_t *bm = (uint64_t *)((uint8_t *)h + h->bitmap_off);
+	memset(bm, 0, align_up(b->sb->max_symbols / 8, CACHE_LINE));
+	d->types = o->types ? o->types : ~UINT64_C(1);
+	d->nsymbols = o->symbols ? (uint32_t)o->nsymbols : 0;
+	for (size_t i = 0; o->symbols && i < o->nsymbols; i++)
+		bm[(o->symbols[i] - 1) >> 6] |= UINT64_C(1) << ((o->symbols[i] - 1) & 63);
+}
+
+/* Bind a new ring's pages to the node of the CPU the consumer runs on. */
+static void bind_to_local_node(void *addr, size_t len)
+{
+	if (numa_available() < 0 || numa_max_node() < 1)
+		return;
+	int node = numa_node_of_cpu(sched_getcpu());
+	if (node < 0)
+		return;
+	unsigned long mask = 1ul << node;
+	uintptr_t a = (uintptr_t)addr & ~(uintptr_t)4095;
+	mbind((void *)a, len + ((uintptr_t)addr - a), MPOL_BIND, &mask, sizeof(mask) * 8,
+	      MPOL_MF_MOVE);
+}
+
+/* Find a free entry and arena room for a new ring; under the lock. */
+static int ring_create_locked(struct shmbus_bus *b, const char *name,
+			      const struct shmbus_sub_opts *o, struct ring_desc **out)
+{
+	struct sb *sb = b->sb;
+	uint64_t need = align_up(ring_region_bytes(o->capacity, o->slot_size, sb->max_symbols),
+				 4096);
+	struct ring_desc *d = NULL, *reuse = NULL;
+	for (uint32_t i = 0; i < sb->max_rings; i++) {
+		struct ring_desc *e = &b->rings[i];
+		if (load_relaxed(&e->state) != RING_STATE_FREE)
+			continue;
+		if (!d)
+			d = e;
+		if (e->region_bytes >= need && (!reuse || e->region_bytes < reuse->region_bytes))
+			reuse = e; /* best fit among freed regions */
+	}
+	if (!d)
+		return bus_err(-ENOSPC, "bus '%s': all %u ring entries in use", b->name,
+			       sb->max_rings);
+	uint64_t off, bytes;
+	if (reuse) {
+		d = reuse;
+		off = d->region_off;
+		bytes = d->region_bytes;
+	} else {
+		if (sb->arena_bytes - sb->arena_used < need)
+			return bus_err(-ENOSPC,
+				       "ring '%s': needs %llu bytes, arena has %llu of %llu free",
+				       name, (unsigned long long)need,
+				       (unsigned long long)(sb->arena_bytes - sb->arena_used),
+				       (unsigned long long)sb->arena_bytes);
+		off = sb->arena_off + sb->arena_used;
+		bytes = need;
+		sb->arena_used += need;
+	}
+	store_relaxed(&d->state, RING_STATE_BUILDING);
+	uint32_t index = (uint32_t)(d - b->rings);
+	memset(d, 0, offsetof(struct ring_desc, pad));
+	store_relaxed(&d->state, RING_STATE_BUILDING);
+	d->index = index;
+	d->region_off = off;
+	d->region_bytes = bytes;
+	d->capacity = o->capacity;
+	d->slot_size = o->slot_size;
+	struct ring_hdr *h = ring_hdr_of(b, d);
+	/* A reused region holds old slot stamps that could look committed. */
+	memset(h, 0, ring_region_bytes(o->capacity, o->slot_size, sb->max_symbols));
+	bind_to_local_node(h, bytes);
+	h->capacity = o->capacity;
+	h->mask = o->capacity - 1;
+	h->slot_size = o->slot_size;
+	h->slot_shift = (uint32_t)__builtin_ctz(o->slot_size);
+	h->desc_index = index;
+	h->bitmap_off = sizeof(struct ring_hdr);
+	h->slots_off = sizeof(struct ring_hdr) + align_up(sb->max_symbols / 8, CACHE_LINE);
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->policy = o->policy;
+	d->wait = o->wait;
+	d->flags = o->flags;
+	d->stuck_timeout_ns = o->stuck_timeout_ns;
+	if (o->group) {
+		snprintf(d->group, sizeof(d->group), "%s", o->group);
+		d->group_hash = fnv1a32(o->group, strlen(o->group));
+		d->group_size = o->group_size;
+		d->group_member = o->group_member;
+	}
+	*out = d;
+	return 0;
+}
+
+static struct ring_desc *ring_find_locked(struct shmbus_bus *b, const char *name)
+{
+	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+		struct ring_desc *d = &b->rings[i];
+		uint32_t st = load_relaxed(&d->state);
+		if (st != RING_STATE_FREE && st != RING_STATE_BUILDING &&
+		    strncmp(d->name, name, sizeof(d->name)) == 0)
+			return d;
+	}
+	return NULL;
+}
+
+/* Re-attach to an existing ring whose consumer is gone. */
+static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const char *name,
+				const struct shmbus_sub_opts *o, bool explicit_geometry)
+{
+	int rc = ring_desc_check(b, d);
+	if (rc)
+		return rc;
+	if (load_relaxed(&d->state) == RING_STATE_ACTIVE && ring_consumer_alive(d))
+		return bus_err(SHMBUS_EBUSY, "ring '%s' has a live consumer (pid %d)", name,
+			       (int)load_relaxed(&d->consumer_pid));
+	if (explicit_geometry && (o->capacity != d->capacity || o->slot_size != d->slot_size))
+		return bus_err(-EINVAL,
+			       "ring '%s' exists with capacity %u and slot size %u, not %u/%u",
+			       name, d->capacity, d->slot_size, o->capacity, o->slot_size);
+	if (o->types || o->symbols)
+		desc_set_filter(b, d, o);
+	d->policy = o->policy;
+	d->wait = o->wait;
+	return 0;
+}
+
+int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_opts *opts,
+		     shmbus_consumer **out)
+{
+	struct shmbus_sub_opts o;
+	bus_err_clear();
+	if (!b || !out)
+		return bus_err(-EINVAL, "subscribe: bus or out is NULL");
+	*out = NULL;
+	int rc = bus_check_name("ring", name);
+	if (rc)
+		return rc;
+	if (opts)
+		o = *opts;
+	else
+		shmbus_sub_opts_init(&o);
+	if ((rc = check_opts(b, name, &o)))
+		return rc;
+	struct shmbus_consumer *c;
+	if (posix_memalign((void **)&c, 64, sizeof(*c)) != 0)
+		return -ENOMEM;
+	memset(c, 0, sizeof(*c));
+	if ((rc = bus_lock(b))) {
+		free(c);
+		return rc;
+	}
+	struct ring_desc *d = ring_find_locked(b, name);
+	if (d) {
+		rc = ring_reattach_locked(b, d, name, &o, opts != NULL);
+	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
+		desc_set_filter(b, d, &o);
+	}
+	if (rc == 0) {
+		store_relaxed(&d->consumer_pid, b->pid);
+		store_relaxed(&d->consumer_start, b->start_time);
+		store_release(&d->state, RING_STATE_ACTIVE); /* R2, pairs with A2 */
+		bus_bump_generation(b);                      /* R1 */
+		rc = ring_view_init(&c->v, b, d);
+	}
+	bus_unlock(b);
+	if (rc) {
+		free(c);
+		return rc;
+	}
+	c->bus = b;
+	c->head = load_acquire(&c->v.hdr->head);
+	c->stuck_timeout_ns = d->stuck_timeout_ns;
+	snprintf(c->name, sizeof(c->name), "%s", name);
+	*out = c;
+	return 0;
+}
+
+static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
+{
+	struct shmbus_bus *b = c->bus;
+	struct ring_desc *d = c->v.desc;
+	if (bus_lock(b) == 0) {
+		if (load_relaxed(&d->consumer_pid) == b->pid &&
+		    load_relaxed(&d->state) == RING_STATE_ACTIVE) {
+			if (new_state == RING_STATE_FREE)
+				memset(d->name, 0, sizeof(d->name));
+			store_release(&d->state, new_state); /* R2 */
+			bus_bump_generation(b);              /* R1 */
+		}
+		bus_unlock(b);
+	}
+}
+
+void shmbus_consumer_close(shmbus_consumer *c)
+{
+	if (!c)
+		return;
+	consumer_detach(c, RING_STATE_DETACHED);
+	free(c);
+}
+
+int shmbus_unsubscribe(shmbus_consumer *c)
+{
+	if (!c)
+		return -EINVAL;
+	consumer_detach(c, RING_STATE_FREE);
+	free(c);
+	return 0;
+}
+
+uint32_t shmbus_consumer_ring(const shmbus_consumer *c)
+{
+	return c->v.index;
+}
+
+const char *shmbus_consumer_name(const shmbus_consumer *c)
+{
+	return c->name;
+}
+
+static void consumer_release(shmbus_consumer *c, uint64_t head)
+{
+	struct ring_hdr *h = c->v.hdr;
+	c->head = head;
+	store_release(&h->head, head); /* R5, pairs with A5 in ring_try_claim() */
+	if (unlikely(load_relaxed(&h->prod_waiting))) {
+		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+		futex_wake_all(&h->space_seq);
+	}
+}
+
+/*
+ * The head slot is not committed. Skip it if its claimer is dead, or if
+ * a claim (tail moved past it) was never stamped within stuck_timeout.
+ * Returns true when it skipped the slot.
+ */
+static __attribute__((noinline)) bool consumer_check_stuck(shmbus_consumer *c)
+{
+	struct ring_view *v = &c->v;
+	uint64_t h = c->head;
+	uint64_t w = load_acquire(&ring_slot(v, h)->word); /* A6 */
+	if (w == SLOT_WORD(h, 0))
+		return false;
+	if (SLOT_STAMP(w) == (uint32_t)(h + 1)) {
+		/* claimed and stamped: skip only once the claimer is dead */
+		if (proc_alive((pid_t)SLOT_PID(w), 0))
+			return false;
+	} else {
+		if (load_acquire(&v->hdr->tail) <= h) {
+			c->unstamped_since = 0;
+			return false; /* simply empty */
+		}
+		int64_t now = shmbus_mono_ns();
+		if (c->unstamped_since == 0 || c->unstamped_pos != h) {
+			c->unstamped_pos = h;
+			c->unstamped_since = now;
+			return false;
+		}
+		if (now - c->unstamped_since < c->stuck_timeout_ns)
+			return false;
+	}
+	c->unstamped_since = 0;
+	counter_bump(&v->hdr->skipped, 1);
+	consumer_release(c, h + 1);
+	return true;
+}
+
+int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max)
+{
+	struct ring_view *v = &c->v;
+	uint64_t h = c->head;
+	unsigned n = 0;
+	while (n < max) {
+		struct slot *s = ring_slot(v, h);
+		if (!ring_committed(v, h)) { /* A6 */
+			if (n == 0 && unlikely(++c->empty_polls >= STUCK_CHECK_EVERY)) {
+				c->empty_polls = 0;
+				if (consumer_check_stuck(c)) {
+					h = c->head;
+					continue;
+				}
+			}
+			break;
+		}
+		fn((const struct shmbus_event_header *)slot_event(s), ctx);
+		h++;
+		n++;
+	}
+	if (n) {
+		c->empty_polls = 0;
+		counter_bump(&v->hdr->delivered, n);
+		consumer_release(c, h);
+	}
+	return (int)n;
+}
+
+/* Ready: the head slot is committed (a stuck one is handled by poll). */
+static inline bool consumer_ready(shmbus_consumer *c)
+{
+	return ring_committed(&c->v, c->head);
+}
+
+int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns)
+{
+	if (consumer_ready(c))
+		return 0;
+	int64_t start = shmbus_mono_ns();
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	uint8_t strategy = c->v.wait;
+	for (uint64_t round = 1;; round++) {
+		if (consumer_ready(c))
+			return 0;
+		bool spin = strategy == SHMBUS_WAIT_SPIN ||
+			    (strategy == SHMBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS);
+		bool yield = strategy == SHMBUS_WAIT_YIELD ||
+			     (strategy == SHMBUS_WAIT_ADAPTIVE &&
+			      round < SPIN_ROUNDS + YIELD_ROUNDS);
+		if (spin) {
+			cpu_relax();
+			if (round % 1024)
+				continue; /* clock and stuck checks every 1024 spins */
+		} else if (yield) {
+			sched_yield();
+		} else {
+			int64_t now = shmbus_mono_ns();
+			int64_t nap = deadline - now < SLEEP_CAP_NS ? deadline - now : SLEEP_CAP_NS;
+			if (nap > 0)
+				ring_sleep(&c->v, c->head, nap);
+			shmbus_bus_heartbeat(c->bus);
+		}
+		if (!consumer_ready(c) && consumer_check_stuck(c))
+			return 0;
+		if (shmbus_mono_ns() >= deadline)
+			return consumer_ready(c) ? 0 : SHMBUS_ETIMEDOUT;
+	}
+}

@@ -1,0 +1,220 @@
+/*
+ * layout.h - the bytes of a bus segment. Private: tools read them through
+ * the stat API, never through this header.
+ *
+ *   [superblock 512 B][ring directory][participants][producer slots]
+ *   [symbol table][arena: ring regions, 64-byte aligned]
+ *
+ * Everything is addressed by offsets from the segment base, never by
+ * pointers, and every offset is checked against the segment size when a
+ * process attaches. Fields written by different processes at high rates
+ * (ring tail, ring head, the sleep words, counters) each own a cache line,
+ * with a guard line after the hottest ones against the adjacent-line
+ * prefetcher (as DPDK's rte_ring does).
+ */
+#ifndef RING_LAYOUT_H
+#define RING_LAYOUT_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomics.h"
+
+#define SB_MAGIC UINT64_C(0x31305355424D4853) /* "SHMBUS01" little-endian */
+#define SB_ABI_VERSION 1u
+#define SB_SIZE 512u
+
+enum sb_flags {
+	SB_F_ANON = 0x1,
+};
+
+struct sb {
+	/* line 0-1: identity and geometry, read-only after creation */
+	uint64_t magic;
+	_Atomic uint32_t abi_version; /* 0 while building; R0: set last */
+	uint32_t sb_size;
+	uint64_t layout_hash;
+	uint64_t total_bytes;
+	uint32_t max_rings;
+	uint32_t max_participants;
+	uint32_t max_producers;
+	uint32_t max_symbols;
+	uint32_t backing;
+	uint32_t flags;
+	int32_t creator_pid;
+	uint32_t reserved0;
+	uint64_t creator_start;
+	int64_t created_ns;
+	uint64_t rings_off;
+	uint64_t parts_off;
+	uint64_t prods_off;
+	uint64_t syms_off;
+	uint64_t arena_off;
+	uint64_t arena_bytes;
+	/* line 2 */
+	char name[64];
+	/* lines 3-4: cold-path lock, process-shared and robust */
+	union {
+		pthread_mutex_t lock;
+		char lock_pad[128];
+	};
+	/* lines 5-6: routing generation, read on every publish; guard line */
+	_Atomic uint64_t route_gen;
+	char gen_pad[120];
+	/* line 7: allocation state, under the lock */
+	uint64_t arena_used;
+	_Atomic uint32_t nsymbols;
+	uint32_t reserved1;
+	char tail_pad[48];
+};
+_Static_assert(sizeof(pthread_mutex_t) <= 128, "mutex fits its lines");
+_Static_assert(sizeof(struct sb) == SB_SIZE, "superblock size");
+_Static_assert(offsetof(struct sb, abi_version) == 8, "version offset");
+_Static_assert(offsetof(struct sb, name) == 128, "name line");
+_Static_assert(offsetof(struct sb, lock) % CACHE_LINE == 0, "lock line");
+_Static_assert(offsetof(struct sb, route_gen) % CACHE_LINE == 0, "gen line");
+_Static_assert(offsetof(struct sb, arena_used) % CACHE_LINE == 0, "alloc line");
+
+/* Ring directory entry: the subscription. Written under the lock. */
+struct ring_desc {
+	_Atomic uint32_t state; /* enum shmbus_ring_state; R2: set last */
+	uint32_t index;
+	uint64_t region_off; /* ring region in the arena */
+	uint64_t region_bytes;
+	uint64_t types; /* type mask; ~0 = all */
+	uint32_t capacity;
+	uint32_t slot_size;
+	uint32_t policy;
+	uint32_t wait;
+	uint32_t flags;
+	uint32_t nsymbols; /* 0 = all symbols, else bitmap in the region */
+	uint32_t group_size; /* 0 = no group */
+	uint32_t group_member;
+	char name[48];
+	char group[48];
+	uint32_t group_hash;
+	_Atomic int32_t consumer_pid;
+	_Atomic uint64_t consumer_start;
+	int64_t stuck_timeout_ns;
+	_Atomic int32_t sp_owner; /* single-producer ring: owning pid */
+	uint32_t reserved;
+	char pad[64];
+};
+_Static_assert(sizeof(struct ring_desc) == 256, "ring_desc size");
+_Static_assert(offsetof(struct ring_desc, name) == 64, "ring_desc name");
+
+/* Head of a ring region; the symbol bitmap and the slots follow it. */
+struct ring_hdr {
+	/* line 0: geometry, read-only after creation */
+	uint32_t capacity;
+	uint32_t mask;
+	uint32_t slot_size;
+	uint32_t slot_shift;
+	uint32_t desc_index;
+	uint32_t reserved;
+	uint64_t bitmap_off; /* from region start */
+	uint64_t slots_off;  /* from region start */
+	char cfg_pad[24];
+	/* lines 1-2: producers' claim position; guard line */
+	_Atomic uint64_t tail;
+	char tail_pad[120];
+	/* lines 3-4: consumer's release position; guard line */
+	_Atomic uint64_t head;
+	char head_pad[120];
+	/* line 5: consumer sleep announcement + futex word */
+	_Atomic uint32_t sleeping;
+	_Atomic uint32_t wake_seq;
+	char sleep_pad[56];
+	/* line 6: producers waiting for space + futex word */
+	_Atomic uint32_t prod_waiting;
+	_Atomic uint32_t space_seq;
+	char space_pad[56];
+	/* line 7: counters written by producers on cold paths (atomic add) */
+	_Atomic uint64_t dropped;
+	_Atomic uint64_t routed_around;
+	_Atomic uint64_t too_big;
+	_Atomic uint64_t producer_waits;
+	char prodctr_pad[32];
+	/* line 8: counters written by the consumer alone */
+	_Atomic uint64_t delivered;
+	_Atomic uint64_t skipped;
+	_Atomic uint64_t wakeups;
+	_Atomic uint64_t sleeps;
+	char consctr_pad[32];
+};
+_Static_assert(sizeof(struct ring_hdr) == 9 * CACHE_LINE, "ring_hdr size");
+_Static_assert(offsetof(struct ring_hdr, tail) == 1 * CACHE_LINE, "tail line");
+_Static_assert(offsetof(struct ring_hdr, head) == 3 * CACHE_LINE, "head line");
+_Static_assert(offsetof(struct ring_hdr, sleeping) == 5 * CACHE_LINE, "sleep line");
+_Static_assert(offsetof(struct ring_hdr, prod_waiting) == 6 * CACHE_LINE, "space line");
+_Static_assert(offsetof(struct ring_hdr, dropped) == 7 * CACHE_LINE, "pctr line");
+_Static_assert(offsetof(struct ring_hdr, delivered) == 8 * CACHE_LINE, "cctr line");
+
+/*
+ * Slot metadata word, the first 8 bytes of every slot:
+ *   bits 63..32  stamp = low 32 bits of (position + 1)
+ *   bits 31..0   0 = committed, else the pid of the claimer
+ * A slot at position p is committed when word == stamp(p) << 32. A fresh
+ * segment is all zeros, which is never the committed word of position 0.
+ */
+#define SLOT_META 8u
+#define SLOT_WORD(pos, pid) (((uint64_t)(uint32_t)((pos) + 1) << 32) | (uint32_t)(pid))
+#define SLOT_STAMP(w) ((uint32_t)((w) >> 32))
+#define SLOT_PID(w) ((uint32_t)(w))
+
+struct slot {
+	_Atomic uint64_t word;
+	/* the event follows, 8-byte aligned */
+};
+_Static_assert(sizeof(struct slot) == SLOT_META, "slot meta");
+
+struct part_entry {
+	_Atomic uint32_t state; /* enum shmbus_participant_state; R3 */
+	int32_t pid;
+	uint64_t start_time; /* /proc/<pid>/stat field 22 */
+	uint32_t role;
+	uint32_t reserved;
+	int64_t attached_ns;
+	char name[32];
+	/* line 1: written about once a second by its owner */
+	_Atomic int64_t heartbeat_ns;
+	uint64_t cpus; /* affinity at attach, first 64 CPUs */
+	char pad[48];
+};
+_Static_assert(sizeof(struct part_entry) == 2 * CACHE_LINE, "part_entry size");
+_Static_assert(offsetof(struct part_entry, heartbeat_ns) == CACHE_LINE, "heartbeat line");
+
+/* One producer's counters: a line of its own, one writer. */
+struct prod_entry {
+	_Atomic uint32_t state; /* 0 free, 1 used */
+	uint32_t participant;
+	int32_t pid;
+	uint32_t source_id;
+	_Atomic uint64_t published;
+	_Atomic uint64_t delivered;
+	_Atomic uint64_t dropped;
+	_Atomic uint64_t routed_around;
+	_Atomic uint64_t unrouted;
+	_Atomic uint64_t last_seq;
+};
+_Static_assert(sizeof(struct prod_entry) == CACHE_LINE, "prod_entry size");
+
+/* Symbol table entry; id = index + 1. Filled under the lock, then R4. */
+struct sym_entry {
+	_Atomic uint32_t state; /* 0 free, 1 ready */
+	uint32_t hash;
+	char name[24];
+};
+_Static_assert(sizeof(struct sym_entry) == 32, "sym_entry size");
+
+#define RING_STATE_FREE 0u
+#define RING_STATE_BUILDING 1u
+#define RING_STATE_ACTIVE 2u
+#define RING_STATE_DETACHED 3u
+#define RING_STATE_ORPHANED 4u
+
+/* Hash of every structure above and of the event layouts. */
+uint64_t ring_layout_hash(void);
+
+#endif

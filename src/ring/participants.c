@@ -1,0 +1,134 @@
+/*
+ * participants.c - the participants table and liveness.
+ *
+ * Each attached handle owns one entry: filled under the bus lock, then
+ * marked alive with release (R3) so that stat readers that acquire the
+ * state (A3) see a complete entry. A process that dies leaves its entry
+ * "alive" in the table; readers tell it apart by (pid, start time), and
+ * shmbus_bus_reap() frees it.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmbus/clock.h"
+#include "shmbus/stat.h"
+#include "bus_internal.h"
+
+static void self_comm(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/self/comm", "re");
+	buf[0] = '\0';
+	if (f) {
+		if (fgets(buf, (int)len, f))
+			buf[strcspn(buf, "\n")] = '\0';
+		fclose(f);
+	}
+	if (!buf[0])
+		snprintf(buf, len, "pid%d", (int)getpid());
+}
+
+static uint64_t self_cpus(void)
+{
+	cpu_set_t set;
+	uint64_t mask = 0;
+	if (sched_getaffinity(0, sizeof(set), &set) == 0)
+		for (int c = 0; c < 64; c++)
+			if (CPU_ISSET(c, &set))
+				mask |= UINT64_C(1) << c;
+	return mask;
+}
+
+int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
+{
+	char comm[32];
+	if (name && strlen(name) > SHMBUS_PARTICIPANT_NAME_MAX)
+		return bus_err(-EINVAL, "participant name '%.16s...' longer than %d bytes", name,
+			       SHMBUS_PARTICIPANT_NAME_MAX);
+	if ((unsigned)role > SHMBUS_ROLE_CREATOR)
+		return bus_err(-EINVAL, "participant role %d unknown", (int)role);
+	if (!name || !*name) {
+		self_comm(comm, sizeof(comm));
+		name = comm;
+	}
+	int rc = bus_lock(b);
+	if (rc)
+		return rc;
+	int32_t idx = -1;
+	for (uint32_t i = 0; i < b->sb->max_participants && idx < 0; i++) {
+		struct part_entry *p = &b->parts[i];
+		uint32_t st = load_relaxed(&p->state);
+		if (st != SHMBUS_PART_ALIVE || !proc_alive(p->pid, p->start_time))
+			idx = (int32_t)i;
+	}
+	if (idx < 0) {
+		bus_unlock(b);
+		return bus_err(-ENOSPC, "bus '%s': participants table full (%u entries)", b->name,
+			       b->sb->max_participants);
+	}
+	struct part_entry *p = &b->parts[idx];
+	store_relaxed(&p->state, SHMBUS_PART_FREE);
+	p->pid = b->pid;
+	p->start_time = b->start_time;
+	p->role = role;
+	p->attached_ns = shmbus_now_ns();
+	snprintf(p->name, sizeof(p->name), "%s", name);
+	p->cpus = self_cpus();
+	store_relaxed(&p->heartbeat_ns, p->attached_ns);
+	store_release(&p->state, SHMBUS_PART_ALIVE); /* R3, pairs with A3 in stat.c */
+	bus_unlock(b);
+	b->part_index = idx;
+	return idx;
+}
+
+void part_unregister(struct shmbus_bus *b)
+{
+	if (b->part_index < 0 || b->pid != getpid())
+		return; /* a forked child must not free its parent's entry */
+	store_release(&b->parts[b->part_index].state, SHMBUS_PART_GONE);
+	b->part_index = -1;
+}
+
+void shmbus_bus_heartbeat(shmbus_bus *b)
+{
+	if (b && !b->readonly && b->part_index >= 0)
+		store_relaxed(&b->parts[b->part_index].heartbeat_ns, shmbus_now_ns());
+}
+
+int shmbus_bus_reap(shmbus_bus *b)
+{
+	if (!b)
+		return -EINVAL;
+	int orphaned = 0;
+	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+		struct ring_desc *d = &b->rings[i];
+		if (load_acquire(&d->state) == RING_STATE_ACTIVE && ring_orphan_if_dead(b, d))
+			orphaned++;
+	}
+	int rc = bus_lock(b);
+	if (rc)
+		return rc;
+	for (uint32_t i = 0; i < b->sb->max_participants; i++) {
+		struct part_entry *p = &b->parts[i];
+		if (load_relaxed(&p->state) == SHMBUS_PART_ALIVE &&
+		    !proc_alive(p->pid, p->start_time))
+			store_release(&p->state, SHMBUS_PART_GONE);
+	}
+	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+		struct prod_entry *e = &b->prods[i];
+		if (load_relaxed(&e->state) && !proc_alive(e->pid, 0))
+			store_release(&e->state, 0);
+	}
+	bus_unlock(b);
+	return orphaned;
+}
+
+const char *shmbus_role_name(enum shmbus_role r)
+{
+	static const char *const names[] = {"client", "producer", "consumer",
+					    "service", "tool", "creator"};
+	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
+}

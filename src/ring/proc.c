@@ -1,0 +1,83 @@
+/*
+ * proc.c - who is alive. A pid alone can be reused by the kernel, so a
+ * participant is identified by (pid, start time in clock ticks since boot,
+ * field 22 of /proc/<pid>/stat), as Aeron identifies clients by id and
+ * heartbeat rather than pid. Only called on cold paths.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "bus_internal.h"
+
+uint64_t proc_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* comm may hold spaces and ')': fields restart after the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	p++;
+	for (int field = 2; field < 22 && p; field++) {
+		p = strchr(p + 1, ' ');
+	}
+	if (!p)
+		return 0;
+	return strtoull(p + 1, NULL, 10);
+}
+
+uint64_t proc_self_start_time(void)
+{
+	static uint64_t cached;
+	static pid_t cached_pid;
+	pid_t me = getpid();
+	if (cached_pid != me) { /* recomputed after fork */
+		cached = proc_start_time(me);
+		cached_pid = me;
+	}
+	return cached;
+}
+
+bool proc_alive(pid_t pid, uint64_t start_time)
+{
+	if (pid <= 0)
+		return false;
+	if (kill(pid, 0) != 0 && errno == ESRCH)
+		return false;
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false; /* vanished between kill() and open() */
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return true; /* unreadable: assume alive, never skip wrongly */
+	/* A zombie (Z) or dying (X) process will never commit or poll again. */
+	if (p[2] == 'Z' || p[2] == 'X')
+		return false;
+	if (start_time == 0)
+		return true;
+	/* Field 22 (start time); a different value is another process that
+	 * reused the pid. */
+	for (int field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	return p && strtoull(p + 1, NULL, 10) == start_time;
+}

@@ -1,0 +1,119 @@
+/*
+ * ring.h - the MPSC ring's hot path, inlined into producers and consumers.
+ *
+ * Positions are 64-bit and never wrap; slot = position & mask. Producers
+ * claim a position by CAS on tail (a single-producer ring stores it), then
+ * stamp the slot word with (position, pid), write the event in place and
+ * commit by storing (position, 0) with release. The consumer reads the
+ * slot word at its head with acquire: committed means the event is
+ * complete. It never reads tail on the fast path, so an idle consumer
+ * spinning on its head slot costs producers nothing; tail is read only to
+ * tell "empty" from "claimed but not stamped" when looking for a stuck
+ * slot. After a batch the consumer publishes head with release, which
+ * frees the slots for the producers' next lap.
+ *
+ * Orderings:
+ *   R5 (consumer stores head, release)   pairs with A5 (producer loads head)
+ *   R6 (producer commits word, release)  pairs with A6 (consumer loads word)
+ *   F1 (producer fence before reading `sleeping`) pairs with F2 (consumer
+ *      fence after announcing sleep): a Dekker pair, so a commit is never
+ *      missed by a consumer going to sleep.
+ */
+#ifndef RING_RING_H
+#define RING_RING_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "shmbus/event.h"
+#include "bus_internal.h"
+
+/* A process-local view of one ring, cached by producers and consumers. */
+struct ring_view {
+	struct ring_hdr *hdr;
+	uint8_t *slots;
+	const uint64_t *bitmap; /* NULL: every symbol */
+	struct ring_desc *desc;
+	uint64_t head_cache; /* producer: last head seen */
+	uint32_t mask;
+	uint32_t slot_shift;
+	uint32_t capacity;
+	uint32_t payload_max;
+	uint32_t max_symbols;
+	uint32_t group_size;
+	uint32_t group_member;
+	uint32_t index;
+	uint8_t policy;
+	uint8_t wait;
+	bool single_producer;
+	bool wake_check;   /* consumer may sleep: check `sleeping` */
+	bool route_around; /* no live consumer: count, don't deliver */
+	uint32_t full_streak; /* producer: consecutive full claims */
+	int64_t full_since;
+};
+
+static inline struct slot *ring_slot(const struct ring_view *v, uint64_t pos)
+{
+	return (struct slot *)(v->slots + ((pos & v->mask) << v->slot_shift));
+}
+
+static inline void *slot_event(struct slot *s)
+{
+	return (uint8_t *)s + SLOT_META;
+}
+
+/* Claim one position; false when the ring is full. */
+static inline bool ring_try_claim(struct ring_view *v, int32_t pid, uint64_t *pos)
+{
+	struct ring_hdr *h = v->hdr;
+	uint64_t t = load_relaxed(&h->tail);
+	for (;;) {
+		if (unlikely(t - v->head_cache >= v->capacity)) {
+			/* A5 pairs with R5: the consumer finished with slot t-cap. */
+			v->head_cache = load_acquire(&h->head);
+			if (t - v->head_cache >= v->capacity)
+				return false;
+		}
+		if (v->single_producer) {
+			store_relaxed(&h->tail, t + 1);
+			break;
+		}
+		if (cas_acq_rel(&h->tail, &t, t + 1))
+			break;
+	}
+	/* Stamp: who claimed position t, for stuck-slot detection. Relaxed:
+	 * only the commit (R6) publishes anything to the consumer. */
+	store_relaxed(&ring_slot(v, t)->word, SLOT_WORD(t, pid));
+	*pos = t;
+	return true;
+}
+
+void ring_wake_consumer(struct ring_hdr *h);
+
+static inline void ring_commit(struct ring_view *v, uint64_t pos)
+{
+	store_release(&ring_slot(v, pos)->word, SLOT_WORD(pos, 0)); /* R6 */
+	if (v->wake_check) {
+		fence_seq_cst(); /* F1, pairs with F2 in ring_sleep() */
+		if (unlikely(load_relaxed(&v->hdr->sleeping)))
+			ring_wake_consumer(v->hdr);
+	}
+}
+
+/* Is the event at position pos committed? A6 pairs with R6. */
+static inline bool ring_committed(const struct ring_view *v, uint64_t pos)
+{
+	return load_acquire(&ring_slot(v, pos)->word) == SLOT_WORD(pos, 0);
+}
+
+/* ring_desc.c */
+int ring_view_init(struct ring_view *v, const struct shmbus_bus *bus, struct ring_desc *d);
+
+/* wait.c */
+int futex_wait_u32(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns);
+void futex_wake_all(_Atomic uint32_t *addr);
+/* Consumer: announce sleep, re-check, sleep up to timeout_ns. */
+void ring_sleep(struct ring_view *v, uint64_t head, int64_t timeout_ns);
+
+#endif

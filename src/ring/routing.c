@@ -1,0 +1,428 @@
+/*
+ * routing.c - producers: routing table, claim/commit, copy-in publish.
+ *
+ * A producer keeps a view of every ring in the directory and, per event
+ * type, the list of rings whose type mask includes it. Per event it tests
+ * the symbol filter (a bitmap) and the consumer group (symbol hash modulo
+ * group size) of each candidate: matching happens once, at the source.
+ * The table is rebuilt when the bus's routing generation moves (A1 pairs
+ * with R1 in bus_bump_generation()), which costs one load of a read-mostly
+ * cache line per event.
+ *
+ * Full rings: `drop` counts and moves on; `block` spins, yields, then
+ * sleeps on the ring's space futex in short naps, checking every
+ * block_timeout whether the consumer is still alive. A dead consumer's
+ * ring is marked orphaned and routed around from then on (counted), so a
+ * producer never stalls behind a dead process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "shmbus/clock.h"
+#include "shmbus/error.h"
+#include "shmbus/producer.h"
+#include "ring.h"
+
+#define DROP_CHECK_EVERY 4096u /* full drops between consumer liveness checks */
+#define SPACE_NAP_NS 200000    /* a blocked producer re-checks at least this often */
+
+struct shmbus_producer {
+	struct shmbus_bus *bus;
+	struct prod_entry *ctr;
+	uint32_t ctr_index;
+	uint32_t source_id;
+	uint32_t flags;
+	int32_t pid;
+	int64_t block_timeout_ns;
+	uint64_t seq;
+	uint64_t gen;
+	uint32_t nviews;
+	struct ring_view *views;   /* max_rings entries */
+	uint16_t *routes;          /* [type][i] -> view index */
+	uint16_t nroutes[SHMBUS_MAX_TYPES];
+	/* the open claim */
+	bool claim_open;
+	int32_t claim_view; /* -1: scratch */
+	uint64_t claim_pos;
+	struct shmbus_event_header *claim_ev;
+	_Alignas(64) uint8_t scratch[SHMBUS_EVENT_MAX + 8];
+};
+
+void shmbus_producer_opts_init(struct shmbus_producer_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->block_timeout_ns = 10 * 1000 * 1000;
+}
+
+static void view_take_single_producer(struct shmbus_producer *p, struct ring_view *v)
+{
+	struct ring_desc *d = v->desc;
+	int32_t owner = load_relaxed(&d->sp_owner);
+	if (owner == p->pid)
+		return;
+	if (owner != 0 && proc_alive(owner, 0)) {
+		v->route_around = true; /* another process owns this SPSC ring */
+		return;
+	}
+	if (!atomic_compare_exchange_strong(&d->sp_owner, &owner, p->pid))
+		v->route_around = load_relaxed(&d->sp_owner) != p->pid;
+}
+
+static void routes_rebuild(struct shmbus_producer *p)
+{
+	struct shmbus_bus *b = p->bus;
+	uint32_t max = b->sb->max_rings;
+	/* A1 pairs with R1: the directory as of this generation is visible. */
+	p->gen = load_acquire(&b->sb->route_gen);
+	p->nviews = 0;
+	memset(p->nroutes, 0, sizeof(p->nroutes));
+	for (uint32_t i = 0; i < max; i++) {
+		struct ring_desc *d = &b->rings[i];
+		uint32_t st = load_acquire(&d->state); /* A2 pairs with R2 */
+		if (st != RING_STATE_ACTIVE && st != RING_STATE_DETACHED &&
+		    st != RING_STATE_ORPHANED)
+			continue;
+		struct ring_view *v = &p->views[p->nviews];
+		if (ring_view_init(v, b, d) != 0)
+			continue; /* corrupt entry: never route into it */
+		v->route_around = st != RING_STATE_ACTIVE;
+		if (v->single_producer && !v->route_around)
+			view_take_single_producer(p, v);
+		uint16_t vi = (uint16_t)p->nviews++;
+		for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++)
+			if (d->types & SHMBUS_TYPE_BIT(t))
+				p->routes[t * max + p->nroutes[t]++] = vi;
+	}
+}
+
+int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
+			 shmbus_producer **out)
+{
+	struct shmbus_producer_opts o;
+	bus_err_clear();
+	if (!b || !out)
+		return bus_err(-EINVAL, "producer open: bus or out is NULL");
+	if (opts)
+		o = *opts;
+	else
+		shmbus_producer_opts_init(&o);
+	if (o.block_timeout_ns <= 0)
+		return bus_err(-EINVAL, "producer: block_timeout_ns %lld must be > 0",
+			       (long long)o.block_timeout_ns);
+	struct shmbus_producer *p;
+	if (posix_memalign((void **)&p, 64, sizeof(*p)) != 0)
+		return -ENOMEM;
+	memset(p, 0, sizeof(*p));
+	uint32_t max = b->sb->max_rings;
+	p->views = calloc(max, sizeof(*p->views));
+	p->routes = calloc((size_t)max * SHMBUS_MAX_TYPES, sizeof(*p->routes));
+	int rc = (!p->views || !p->routes) ? -ENOMEM : bus_lock(b);
+	if (rc)
+		goto fail;
+	int32_t idx = -1;
+	for (uint32_t i = 0; i < b->sb->max_producers && idx < 0; i++) {
+		struct prod_entry *e = &b->prods[i];
+		if (!load_relaxed(&e->state) || !proc_alive(e->pid, 0))
+			idx = (int32_t)i;
+	}
+	if (idx < 0) {
+		bus_unlock(b);
+		rc = bus_err(-ENOSPC, "bus '%s': all %u producer slots in use", b->name,
+			     b->sb->max_producers);
+		goto fail;
+	}
+	p->bus = b;
+	p->pid = b->pid;
+	p->source_id = o.source_id ? o.source_id : (uint32_t)b->pid;
+	p->flags = o.flags;
+	p->block_timeout_ns = o.block_timeout_ns;
+	p->ctr_index = (uint32_t)idx;
+	p->ctr = &b->prods[idx];
+	memset((uint8_t *)p->ctr + sizeof(p->ctr->state), 0,
+	       sizeof(*p->ctr) - sizeof(p->ctr->state));
+	p->ctr->participant = (uint32_t)(b->part_index < 0 ? 0 : b->part_index);
+	p->ctr->pid = p->pid;
+	p->ctr->source_id = p->source_id;
+	store_release(&p->ctr->state, 1);
+	bus_unlock(b);
+	routes_rebuild(p);
+	*out = p;
+	return 0;
+fail:
+	free(p->views);
+	free(p->routes);
+	free(p);
+	return rc;
+}
+
+void shmbus_producer_close(shmbus_producer *p)
+{
+	if (!p)
+		return;
+	store_release(&p->ctr->state, 0);
+	for (uint32_t i = 0; i < p->nviews; i++) {
+		int32_t me = p->pid;
+		if (p->views[i].single_producer)
+			atomic_compare_exchange_strong(&p->views[i].desc->sp_owner, &me, 0);
+	}
+	free(p->views);
+	free(p->routes);
+	free(p);
+}
+
+uint32_t shmbus_producer_source(const shmbus_producer *p)
+{
+	return p->source_id;
+}
+
+uint64_t shmbus_producer_last_seq(const shmbus_producer *p)
+{
+	return p->seq;
+}
+
+/* Which member of a group of n receives symbol sym: a multiplicative hash
+ * every producer computes alike, so a symbol always lands in one member. */
+static inline uint32_t group_of(uint32_t sym, uint32_t n)
+{
+	return (uint32_t)(((uint64_t)(sym * 0x9E3779B1u) * n) >> 32);
+}
+
+static inline bool view_matches(const struct ring_view *v, uint32_t sym)
+{
+	if (v->bitmap) {
+		if (sym == 0 || sym > v->max_symbols)
+			return false;
+		if (!((v->bitmap[(sym - 1) >> 6] >> ((sym - 1) & 63)) & 1))
+			return false;
+	}
+	return v->group_size <= 1 || group_of(sym, v->group_size) == v->group_member;
+}
+
+static void count_routed_around(struct shmbus_producer *p, struct ring_view *v)
+{
+	fetch_add_relaxed(&v->hdr->routed_around, 1);
+	counter_bump(&p->ctr->routed_around, 1);
+}
+
+/* The consumer is gone or detached: stop delivering to this ring. */
+static bool view_lost_consumer(struct shmbus_producer *p, struct ring_view *v)
+{
+	if (load_acquire(&v->desc->state) != RING_STATE_ACTIVE || /* A2 */
+	    ring_orphan_if_dead(p->bus, v->desc)) {
+		v->route_around = true;
+		count_routed_around(p, v);
+		return true;
+	}
+	return false;
+}
+
+/* Block policy: wait for space, adaptively, never behind a dead consumer. */
+static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
+						     struct ring_view *v, uint64_t *pos)
+{
+	struct ring_hdr *h = v->hdr;
+	fetch_add_relaxed(&h->producer_waits, 1);
+	int64_t last = shmbus_mono_ns();
+	for (unsigned spins = 0;; spins++) {
+		if (ring_try_claim(v, p->pid, pos))
+			return 1;
+		if (spins < 64) {
+			cpu_relax();
+			continue;
+		}
+		if (spins < 128) {
+			sched_yield();
+		} else {
+			/* Announce, then re-check, then nap: a wake missed because
+			 * the consumer read prod_waiting early costs one nap. */
+			uint32_t seq = load_acquire(&h->space_seq);
+			atomic_fetch_add(&h->prod_waiting, 1);
+			if (load_acquire(&h->tail) - load_acquire(&h->head) >= v->capacity)
+				futex_wait_u32(&h->space_seq, seq, SPACE_NAP_NS);
+			atomic_fetch_sub(&h->prod_waiting, 1);
+		}
+		int64_t now = shmbus_mono_ns();
+		if (now - last >= p->block_timeout_ns) {
+			last = now;
+			if (view_lost_consumer(p, v))
+				return 0;
+		}
+	}
+}
+
+static __attribute__((noinline)) int view_full(struct shmbus_producer *p, struct ring_view *v,
+					       uint64_t *pos)
+{
+	if (v->policy == SHMBUS_POLICY_BLOCK)
+		return view_wait_space(p, v, pos);
+	if (v->full_streak++ % DROP_CHECK_EVERY == 0 && view_lost_consumer(p, v))
+		return 0;
+	fetch_add_relaxed(&v->hdr->dropped, 1);
+	counter_bump(&p->ctr->dropped, 1);
+	return 0;
+}
+
+/* Claim a slot in v under its policy: 1 claimed, 0 not delivered. */
+static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uint16_t size,
+			     uint64_t *pos)
+{
+	if (unlikely(v->route_around)) {
+		count_routed_around(p, v);
+		return 0;
+	}
+	if (unlikely(size > v->payload_max)) {
+		fetch_add_relaxed(&v->hdr->too_big, 1);
+		return 0;
+	}
+	if (likely(ring_try_claim(v, p->pid, pos))) {
+		v->full_streak = 0;
+		return 1;
+	}
+	return view_full(p, v, pos);
+}
+
+static inline int check_header(uint16_t type, uint16_t size)
+{
+	if (unlikely(type == 0 || type >= SHMBUS_MAX_TYPES))
+		return -EINVAL;
+	if (unlikely(size < sizeof(struct shmbus_event_header)))
+		return -EINVAL;
+	if (unlikely(size > SHMBUS_EVENT_MAX))
+		return SHMBUS_ETOOBIG;
+	return 0;
+}
+
+static inline void routes_refresh(struct shmbus_producer *p)
+{
+	/* Relaxed: a stale read only delays the rebuild, which re-reads the
+	 * generation with acquire (A1). */
+	if (unlikely(load_relaxed(&p->bus->sb->route_gen) != p->gen))
+		routes_rebuild(p);
+}
+
+static inline void count_publish(struct shmbus_producer *p, unsigned matched, unsigned delivered)
+{
+	struct prod_entry *c = p->ctr;
+	counter_bump(&c->published, 1);
+	counter_bump(&c->delivered, delivered);
+	if (unlikely(!matched))
+		counter_bump(&c->unrouted, 1);
+	store_relaxed(&c->last_seq, p->seq);
+}
+
+int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t size, void **out)
+{
+	if (unlikely(p->claim_open))
+		return -EALREADY;
+	int rc = check_header(type, size);
+	if (rc)
+		return rc;
+	routes_refresh(p);
+	uint32_t max = p->bus->sb->max_rings;
+	const uint16_t *r = &p->routes[(size_t)type * max];
+	unsigned n = p->nroutes[type], matched = 0;
+	struct shmbus_event_header *ev = (struct shmbus_event_header *)p->scratch;
+	p->claim_view = -1;
+	for (unsigned i = 0; i < n; i++) {
+		struct ring_view *v = &p->views[r[i]];
+		if (!view_matches(v, symbol_id))
+			continue;
+		matched++;
+		if (view_claim(p, v, size, &p->claim_pos)) {
+			p->claim_view = (int32_t)i;
+			ev = slot_event(ring_slot(v, p->claim_pos));
+			break;
+		}
+	}
+	ev->type = type;
+	ev->version = SHMBUS_EVENT_LAYOUT_VERSION;
+	ev->flags = 0;
+	ev->size = size;
+	ev->reserved = 0;
+	ev->source_id = p->source_id;
+	ev->symbol_id = symbol_id;
+	ev->seq = ++p->seq;
+	ev->event_time_ns = 0;
+	ev->publish_time_ns = 0;
+	p->claim_ev = ev;
+	p->claim_open = true;
+	/* matched rings before the claimed one dropped it; remember whether
+	 * anything matched for the unrouted counter */
+	p->claim_pos = p->claim_view >= 0 ? p->claim_pos : matched;
+	*out = ev;
+	return 0;
+}
+
+int shmbus_commit(shmbus_producer *p)
+{
+	if (unlikely(!p->claim_open))
+		return -EINVAL;
+	struct shmbus_event_header *ev = p->claim_ev;
+	p->claim_open = false;
+	if (!(p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP))
+		ev->publish_time_ns = shmbus_now_ns();
+	if (p->claim_view < 0) {
+		count_publish(p, (unsigned)p->claim_pos, 0);
+		return 0;
+	}
+	uint32_t max = p->bus->sb->max_rings;
+	const uint16_t *r = &p->routes[(size_t)ev->type * max];
+	unsigned n = p->nroutes[ev->type], delivered = 1;
+	uint64_t pos;
+	/* fan out: copy to every further matching ring, then publish ours */
+	for (unsigned i = (unsigned)p->claim_view + 1; i < n; i++) {
+		struct ring_view *v = &p->views[r[i]];
+		if (!view_matches(v, ev->symbol_id) || !view_claim(p, v, ev->size, &pos))
+			continue;
+		memcpy(slot_event(ring_slot(v, pos)), ev, ev->size);
+		ring_commit(v, pos);
+		delivered++;
+	}
+	ring_commit(&p->views[r[p->claim_view]], p->claim_pos);
+	count_publish(p, 1, delivered);
+	return (int)delivered;
+}
+
+int shmbus_publish(shmbus_producer *p, const void *evp)
+{
+	const struct shmbus_event_header *in = evp;
+	if (unlikely(!in || p->claim_open))
+		return -EINVAL;
+	int rc = check_header(in->type, in->size);
+	if (rc)
+		return rc;
+	routes_refresh(p);
+	uint64_t seq = in->seq;
+	uint32_t src = in->source_id;
+	if (seq == 0) {
+		seq = ++p->seq;
+		src = p->source_id;
+	}
+	int64_t pt = (p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP) ? in->publish_time_ns
+								: shmbus_now_ns();
+	uint32_t max = p->bus->sb->max_rings;
+	const uint16_t *r = &p->routes[(size_t)in->type * max];
+	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0;
+	uint64_t pos;
+	for (unsigned i = 0; i < n; i++) {
+		struct ring_view *v = &p->views[r[i]];
+		if (!view_matches(v, in->symbol_id))
+			continue;
+		matched++;
+		if (!view_claim(p, v, in->size, &pos))
+			continue;
+		struct shmbus_event_header *dst = slot_event(ring_slot(v, pos));
+		memcpy(dst, in, in->size);
+		dst->seq = seq;
+		dst->source_id = src;
+		dst->publish_time_ns = pt;
+		ring_commit(v, pos);
+		delivered++;
+	}
+	count_publish(p, matched, delivered);
+	return (int)delivered;
+}

@@ -1,0 +1,595 @@
+/*
+ * segment.c - creating, attaching and validating a bus segment.
+ *
+ * A segment is built in a private state: the creator maps it, fills the
+ * superblock and tables, registers itself, and only then stores the ABI
+ * version with release (R0). Attachers read the version with acquire (A0)
+ * and treat 0 as "still being created", so they never see half a bus.
+ * Every geometry field is recomputed from the maxima and compared, so a
+ * segment whose offsets were damaged is refused before anything follows
+ * an offset.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <mntent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shmbus/clock.h"
+#include "shmbus/error.h"
+#include "shmbus/event.h"
+#include "bus_internal.h"
+
+#define HUGETLBFS_MAGIC_ 0x958458f6
+#define HUGE_PAGE (2u << 20)
+#define SMALL_PAGE 4096u
+#define MIN_ARENA (64u << 10)
+#define MAX_ARENA ((size_t)64 << 30)
+
+struct geometry {
+	uint32_t max_rings, max_participants, max_producers, max_symbols;
+	uint64_t rings_off, parts_off, prods_off, syms_off, arena_off, arena_bytes, total;
+};
+
+uint64_t ring_layout_hash(void)
+{
+	static const uint64_t facts[] = {
+		SB_ABI_VERSION,
+		sizeof(struct sb),
+		offsetof(struct sb, route_gen),
+		sizeof(struct ring_desc),
+		sizeof(struct ring_hdr),
+		sizeof(struct part_entry),
+		sizeof(struct prod_entry),
+		sizeof(struct sym_entry),
+		SLOT_META,
+		sizeof(pthread_mutex_t),
+	};
+	uint64_t h = fnv1a64(FNV64_INIT, facts, sizeof(facts));
+	uint64_t ev = shmbus_event_layout_hash();
+	return fnv1a64(h, &ev, sizeof(ev));
+}
+
+void shmbus_bus_opts_init(struct shmbus_bus_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->arena_bytes = 64u << 20;
+	o->max_rings = 64;
+	o->max_participants = 128;
+	o->max_producers = 256;
+	o->max_symbols = 4096;
+	o->mode = 0660;
+	o->hugepages = SHMBUS_HUGEPAGES_AUTO;
+	o->prefault = 1;
+}
+
+int bus_check_name(const char *what, const char *name)
+{
+	if (!name || !*name)
+		return bus_err(-EINVAL, "%s name is empty", what);
+	size_t n = strlen(name);
+	if (n > SHMBUS_NAME_MAX)
+		return bus_err(-EINVAL, "%s name '%.20s...' is %zu bytes, longer than %d", what,
+			       name, n, SHMBUS_NAME_MAX);
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.'))
+			return bus_err(-EINVAL,
+				       "%s name '%s': character %zu is not one of [A-Za-z0-9._-]",
+				       what, name, i + 1);
+	}
+	if (name[0] == '.')
+		return bus_err(-EINVAL, "%s name '%s' starts with '.'", what, name);
+	return 0;
+}
+
+static int geometry_compute(struct geometry *g, uint64_t arena_bytes)
+{
+	if (g->max_rings < 1 || g->max_rings > 1024)
+		return bus_err(-EINVAL, "max_rings %u is not in 1..1024", g->max_rings);
+	if (g->max_participants < 1 || g->max_participants > 4096)
+		return bus_err(-EINVAL, "max_participants %u is not in 1..4096",
+			       g->max_participants);
+	if (g->max_producers < 1 || g->max_producers > 65536)
+		return bus_err(-EINVAL, "max_producers %u is not in 1..65536", g->max_producers);
+	if (g->max_symbols < 16 || g->max_symbols > (1u << 20) ||
+	    (g->max_symbols & (g->max_symbols - 1)))
+		return bus_err(-EINVAL, "max_symbols %u is not a power of two in 16..1048576",
+			       g->max_symbols);
+	if (arena_bytes < MIN_ARENA || arena_bytes > MAX_ARENA)
+		return bus_err(-EINVAL, "arena_bytes %llu is not in %u..%zu",
+			       (unsigned long long)arena_bytes, MIN_ARENA, MAX_ARENA);
+	g->rings_off = SB_SIZE;
+	g->parts_off = align_up(g->rings_off + (uint64_t)g->max_rings * sizeof(struct ring_desc),
+				CACHE_LINE);
+	g->prods_off = align_up(g->parts_off +
+					(uint64_t)g->max_participants * sizeof(struct part_entry),
+				CACHE_LINE);
+	g->syms_off = align_up(g->prods_off +
+				       (uint64_t)g->max_producers * sizeof(struct prod_entry),
+			       CACHE_LINE);
+	g->arena_off = align_up(g->syms_off + (uint64_t)g->max_symbols * sizeof(struct sym_entry),
+				SMALL_PAGE);
+	g->arena_bytes = align_up(arena_bytes, SMALL_PAGE);
+	g->total = g->arena_off + g->arena_bytes;
+	return 0;
+}
+
+/* Compare a mapped superblock with the geometry its maxima imply. */
+static int segment_validate(const uint8_t *base, size_t size, const char *where)
+{
+	const struct sb *sb = (const struct sb *)base;
+	if (size < SB_SIZE)
+		return bus_err(SHMBUS_ECORRUPT, "%s: %zu bytes, smaller than a superblock", where,
+			       size);
+	if (sb->magic != SB_MAGIC)
+		return bus_err(SHMBUS_EBADMAGIC, "%s: bad magic 0x%016llx, not a shmbus segment",
+			       where, (unsigned long long)sb->magic);
+	/* A0 pairs with R0 in segment_publish(): the whole build is visible. */
+	uint32_t v = load_acquire(&sb->abi_version);
+	if (v != SB_ABI_VERSION)
+		return bus_err(SHMBUS_EVERSION, "%s: ABI version %u, this library speaks %u", where,
+			       v, SB_ABI_VERSION);
+	if (sb->sb_size != SB_SIZE)
+		return bus_err(SHMBUS_ECORRUPT, "%s: superblock size %u, expected %u", where,
+			       sb->sb_size, SB_SIZE);
+	if (sb->layout_hash != ring_layout_hash())
+		return bus_err(SHMBUS_ELAYOUT, "%s: layout hash %016llx, this build has %016llx",
+			       where, (unsigned long long)sb->layout_hash,
+			       (unsigned long long)ring_layout_hash());
+	struct geometry g = {.max_rings = sb->max_rings,
+			     .max_participants = sb->max_participants,
+			     .max_producers = sb->max_producers,
+			     .max_symbols = sb->max_symbols};
+	int rc = geometry_compute(&g, sb->arena_bytes);
+	if (rc)
+		return bus_err(SHMBUS_ECORRUPT, "%s: superblock geometry: %s", where,
+			       shmbus_errmsg());
+	if (g.rings_off != sb->rings_off || g.parts_off != sb->parts_off ||
+	    g.prods_off != sb->prods_off || g.syms_off != sb->syms_off ||
+	    g.arena_off != sb->arena_off || g.total > sb->total_bytes || sb->total_bytes > size)
+		return bus_err(SHMBUS_ECORRUPT,
+			       "%s: table offsets or total size (%llu, file %zu) disagree with "
+			       "the maxima",
+			       where, (unsigned long long)sb->total_bytes, size);
+	if (sb->arena_used > sb->arena_bytes)
+		return bus_err(SHMBUS_ECORRUPT, "%s: arena used %llu > arena size %llu", where,
+			       (unsigned long long)sb->arena_used,
+			       (unsigned long long)sb->arena_bytes);
+	if (memchr(sb->name, '\0', sizeof(sb->name)) == NULL)
+		return bus_err(SHMBUS_ECORRUPT, "%s: bus name not terminated", where);
+	return 0;
+}
+
+/* First hugetlbfs mount with at least `need` bytes free, or NULL. */
+static const char *hugetlbfs_dir(uint64_t need, char *buf, size_t len)
+{
+	FILE *f = setmntent("/proc/mounts", "re");
+	if (!f)
+		return NULL;
+	const char *found = NULL;
+	struct mntent *m;
+	while (!found && (m = getmntent(f))) {
+		if (strcmp(m->mnt_type, "hugetlbfs") != 0)
+			continue;
+		struct statfs st;
+		if (statfs(m->mnt_dir, &st) != 0 || (uint64_t)st.f_bsize != HUGE_PAGE)
+			continue;
+		if (need && (uint64_t)st.f_bfree * st.f_bsize < need)
+			continue;
+		if (access(m->mnt_dir, W_OK | X_OK) == 0) {
+			snprintf(buf, len, "%s", m->mnt_dir);
+			found = buf;
+		}
+	}
+	endmntent(f);
+	return found;
+}
+
+int shmbus_bus_dir(char *buf, size_t len)
+{
+	const char *env = getenv("SHMBUS_DIR");
+	int n = snprintf(buf, len, "%s", env && *env ? env : "/dev/shm");
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int path_in(const char *dir, const char *name, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "%s/shmbus.%s", dir, name);
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+int shmbus_bus_path(const char *name, char *buf, size_t len)
+{
+	int rc = bus_check_name("bus", name);
+	if (rc)
+		return rc;
+	const char *env = getenv("SHMBUS_DIR");
+	if (env && *env)
+		return path_in(env, name, buf, len);
+	char hdir[256];
+	if (hugetlbfs_dir(0, hdir, sizeof(hdir))) {
+		rc = path_in(hdir, name, buf, len);
+		if (rc == 0 && access(buf, F_OK) == 0)
+			return 0;
+	}
+	return path_in("/dev/shm", name, buf, len);
+}
+
+static bool dir_is_hugetlbfs(const char *dir)
+{
+	struct statfs st;
+	return statfs(dir, &st) == 0 && (unsigned long)st.f_type == HUGETLBFS_MAGIC_;
+}
+
+/* Touch every page so the hot path never takes a page fault. */
+static void prefault(uint8_t *base, size_t size)
+{
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(base, size, MADV_POPULATE_WRITE) == 0)
+		return;
+#endif
+	for (size_t off = 0; off < size; off += SMALL_PAGE)
+		((volatile uint8_t *)base)[off] = 0;
+}
+
+static int mutex_init_shared(pthread_mutex_t *m)
+{
+	pthread_mutexattr_t a;
+	pthread_mutexattr_init(&a);
+	pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+	int rc = pthread_mutex_init(m, &a);
+	pthread_mutexattr_destroy(&a);
+	return -rc;
+}
+
+static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro)
+{
+	struct shmbus_bus *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	struct sb *sb = (struct sb *)base;
+	b->base = base;
+	b->size = size;
+	b->readonly = ro;
+	b->sb = sb;
+	b->rings = (struct ring_desc *)(base + sb->rings_off);
+	b->parts = (struct part_entry *)(base + sb->parts_off);
+	b->prods = (struct prod_entry *)(base + sb->prods_off);
+	b->syms = (struct sym_entry *)(base + sb->syms_off);
+	b->part_index = -1;
+	b->pid = getpid();
+	b->start_time = proc_self_start_time();
+	snprintf(b->name, sizeof(b->name), "%.*s", SHMBUS_NAME_MAX, sb->name);
+	b->anonymous = (sb->flags & SB_F_ANON) != 0;
+	return b;
+}
+
+static void sb_fill(struct sb *sb, const struct geometry *g, const char *name, uint32_t backing)
+{
+	sb->magic = SB_MAGIC;
+	sb->sb_size = SB_SIZE;
+	sb->layout_hash = ring_layout_hash();
+	sb->total_bytes = g->total;
+	sb->max_rings = g->max_rings;
+	sb->max_participants = g->max_participants;
+	sb->max_producers = g->max_producers;
+	sb->max_symbols = g->max_symbols;
+	sb->backing = backing;
+	sb->flags = name ? 0 : SB_F_ANON;
+	sb->creator_pid = getpid();
+	sb->creator_start = proc_self_start_time();
+	sb->created_ns = shmbus_now_ns();
+	sb->rings_off = g->rings_off;
+	sb->parts_off = g->parts_off;
+	sb->prods_off = g->prods_off;
+	sb->syms_off = g->syms_off;
+	sb->arena_off = g->arena_off;
+	sb->arena_bytes = g->arena_bytes;
+	snprintf(sb->name, sizeof(sb->name), "%s", name ? name : "");
+}
+
+/* Map a fresh segment: a file in dir (named) or anonymous memory. */
+static int segment_map_new(const char *name, const char *dir, const struct shmbus_bus_opts *o,
+			   uint64_t *total, uint8_t **out, char *path, size_t plen)
+{
+	bool huge = dir && dir_is_hugetlbfs(dir);
+	if (huge)
+		*total = align_up(*total, HUGE_PAGE);
+	if (!name) {
+		void *p = mmap(NULL, *total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+			       0);
+		if (p == MAP_FAILED)
+			return bus_err(-errno, "anonymous bus: mmap %llu bytes: %s",
+				       (unsigned long long)*total, strerror(errno));
+		*out = p;
+		return 0;
+	}
+	int rc = path_in(dir, name, path, plen);
+	if (rc)
+		return bus_err(rc, "bus '%s': path in '%s' too long", name, dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o->mode);
+	if (fd < 0)
+		return bus_err(-errno, "bus '%s': create %s: %s", name, path, strerror(errno));
+	void *p = MAP_FAILED;
+	if (fchmod(fd, o->mode) != 0 || ftruncate(fd, (off_t)*total) != 0)
+		goto fail;
+	p = mmap(NULL, *total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	close(fd);
+	*out = p;
+	return 0;
+fail:
+	rc = -errno;
+	close(fd);
+	unlink(path);
+	return bus_err(rc, "bus '%s': size %s to %llu bytes: %s", name, path,
+		       (unsigned long long)*total, strerror(-rc));
+}
+
+/* R0: the version store publishes the whole segment to attachers. */
+static void segment_publish(struct sb *sb)
+{
+	store_release(&sb->abi_version, SB_ABI_VERSION);
+}
+
+int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmbus_bus **out)
+{
+	struct shmbus_bus_opts o;
+	int rc;
+	bus_err_clear();
+	if (!out)
+		return bus_err(-EINVAL, "bus create: out is NULL");
+	*out = NULL;
+	if (opts)
+		o = *opts;
+	else
+		shmbus_bus_opts_init(&o);
+	if (name && (rc = bus_check_name("bus", name)))
+		return rc;
+	if (o.mode & ~0777u)
+		return bus_err(-EINVAL, "mode %o has bits outside 0777", o.mode);
+	struct geometry g = {.max_rings = o.max_rings,
+			     .max_participants = o.max_participants,
+			     .max_producers = o.max_producers,
+			     .max_symbols = o.max_symbols};
+	if ((rc = geometry_compute(&g, o.arena_bytes)))
+		return rc;
+
+	char dirbuf[256], path[512] = "";
+	const char *dir = NULL;
+	uint32_t backing = SHMBUS_BACKING_ANON;
+	if (name) {
+		const char *env = getenv("SHMBUS_DIR");
+		if (env && *env)
+			dir = env;
+		else if (o.hugepages != SHMBUS_HUGEPAGES_NEVER)
+			dir = hugetlbfs_dir(align_up(g.total, HUGE_PAGE), dirbuf, sizeof(dirbuf));
+		if (!dir && o.hugepages == SHMBUS_HUGEPAGES_ALWAYS)
+			return bus_err(-ENOMEM, "bus '%s': no hugetlbfs mount with %llu bytes free",
+				       name, (unsigned long long)g.total);
+		if (!dir)
+			dir = "/dev/shm";
+		backing = dir_is_hugetlbfs(dir) ? SHMBUS_BACKING_HUGETLBFS : SHMBUS_BACKING_SHM;
+		/* Another directory may already hold a bus of that name. */
+		char existing[512];
+		if (shmbus_bus_path(name, existing, sizeof(existing)) == 0 &&
+		    access(existing, F_OK) == 0)
+			return bus_err(-EEXIST, "bus '%s' already exists (%s)", name, existing);
+	}
+	uint64_t total = g.total;
+	uint8_t *base = NULL;
+	if ((rc = segment_map_new(name, dir, &o, &total, &base, path, sizeof(path))))
+		return rc;
+	if (backing != SHMBUS_BACKING_HUGETLBFS)
+		madvise(base, total, MADV_HUGEPAGE); /* best effort: THP may be off */
+	if (o.prefault)
+		prefault(base, total);
+	if (o.lock_pages && mlock(base, total) != 0) {
+		rc = bus_err(-errno, "bus '%s': mlock %llu bytes: %s", name ? name : "(anon)",
+			     (unsigned long long)total, strerror(errno));
+		goto fail;
+	}
+	struct sb *sb = (struct sb *)base;
+	g.total = total;
+	sb_fill(sb, &g, name, backing);
+	if ((rc = mutex_init_shared(&sb->lock)))
+		goto fail;
+	struct shmbus_bus *b = handle_new(base, total, false);
+	if (!b) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if ((rc = part_register(b, o.participant_name, SHMBUS_ROLE_CREATOR)) < 0) {
+		free(b);
+		goto fail;
+	}
+	segment_publish(sb);
+	*out = b;
+	return 0;
+fail:
+	munmap(base, total);
+	if (path[0])
+		unlink(path);
+	return rc;
+}
+
+/* Map an existing bus file; waits up to 2 s for a bus still being built. */
+static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_t *size)
+{
+	char path[512];
+	int rc = shmbus_bus_path(name, path, sizeof(path));
+	if (rc)
+		return rc;
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return bus_err(-errno, "bus '%s': open %s: %s", name, path, strerror(errno));
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		rc = -errno;
+		close(fd);
+		return bus_err(rc, "bus '%s': stat %s: %s", name, path, strerror(-rc));
+	}
+	if ((size_t)st.st_size < SB_SIZE) {
+		close(fd);
+		return bus_err(SHMBUS_ECORRUPT, "bus '%s': %s is %lld bytes, smaller than a "
+			       "superblock", name, path, (long long)st.st_size);
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, ro ? PROT_READ : PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+	rc = -errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return bus_err(rc, "bus '%s': mmap %s: %s", name, path, strerror(-rc));
+	const struct sb *sb = p;
+	for (int i = 0; i < 200 && sb->magic == SB_MAGIC && load_acquire(&sb->abi_version) == 0;
+	     i++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	rc = segment_validate(p, (size_t)st.st_size, path);
+	if (rc) {
+		munmap(p, (size_t)st.st_size);
+		return rc;
+	}
+	*base = p;
+	*size = (size_t)st.st_size;
+	return 0;
+}
+
+int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
+		    shmbus_bus **out)
+{
+	bus_err_clear();
+	if (!out)
+		return bus_err(-EINVAL, "bus open: out is NULL");
+	*out = NULL;
+	uint8_t *base;
+	size_t size;
+	int rc = segment_map_existing(name, false, &base, &size);
+	if (rc)
+		return rc;
+	struct shmbus_bus *b = handle_new(base, size, false);
+	if (!b) {
+		munmap(base, size);
+		return -ENOMEM;
+	}
+	if ((rc = part_register(b, participant, role)) < 0) {
+		munmap(base, size);
+		free(b);
+		return rc;
+	}
+	*out = b;
+	return 0;
+}
+
+int shmbus_bus_open_readonly(const char *name, shmbus_bus **out)
+{
+	bus_err_clear();
+	if (!out)
+		return bus_err(-EINVAL, "bus open: out is NULL");
+	*out = NULL;
+	uint8_t *base;
+	size_t size;
+	int rc = segment_map_existing(name, true, &base, &size);
+	if (rc)
+		return rc;
+	struct shmbus_bus *b = handle_new(base, size, true);
+	if (!b) {
+		munmap(base, size);
+		return -ENOMEM;
+	}
+	*out = b;
+	return 0;
+}
+
+int shmbus_bus_close(shmbus_bus *b)
+{
+	if (!b)
+		return -EINVAL;
+	if (!b->readonly)
+		part_unregister(b);
+	munmap(b->base, b->size);
+	free(b);
+	return 0;
+}
+
+int shmbus_bus_destroy(const char *name)
+{
+	char path[512];
+	bus_err_clear();
+	int rc = shmbus_bus_path(name, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (unlink(path) != 0)
+		return bus_err(-errno, "bus '%s': unlink %s: %s", name, path, strerror(errno));
+	return 0;
+}
+
+/* Free what a lock holder that died mid-operation left half-built. */
+static void repair_after_owner_death(struct shmbus_bus *b)
+{
+	for (uint32_t i = 0; i < b->sb->max_rings; i++)
+		if (load_relaxed(&b->rings[i].state) == RING_STATE_BUILDING)
+			store_relaxed(&b->rings[i].state, RING_STATE_FREE);
+}
+
+int bus_lock(struct shmbus_bus *b)
+{
+	if (b->readonly)
+		return bus_err(-EROFS, "bus '%s' is attached read-only", b->name);
+	int rc = pthread_mutex_lock(&b->sb->lock);
+	if (rc == EOWNERDEAD) {
+		repair_after_owner_death(b);
+		pthread_mutex_consistent(&b->sb->lock);
+		rc = 0;
+	}
+	if (rc)
+		return bus_err(-rc, "bus '%s': lock: %s", b->name, strerror(rc));
+	return 0;
+}
+
+void bus_unlock(struct shmbus_bus *b)
+{
+	pthread_mutex_unlock(&b->sb->lock);
+}
+
+/* R1: a new generation publishes the directory changes made before it;
+ * producers read it with acquire (A1 in routing.c) before rebuilding. */
+void bus_bump_generation(struct shmbus_bus *b)
+{
+	atomic_fetch_add_explicit(&b->sb->route_gen, 1, memory_order_release);
+}
+
+const char *shmbus_bus_name(const shmbus_bus *b)
+{
+	return b->name;
+}
+
+enum shmbus_backing shmbus_bus_backing(const shmbus_bus *b)
+{
+	uint32_t v = b->sb->backing;
+	return v <= SHMBUS_BACKING_SHM ? (enum shmbus_backing)v : SHMBUS_BACKING_SHM;
+}
+
+const char *shmbus_backing_name(enum shmbus_backing k)
+{
+	switch (k) {
+	case SHMBUS_BACKING_ANON:
+		return "anonymous";
+	case SHMBUS_BACKING_HUGETLBFS:
+		return "hugetlbfs";
+	case SHMBUS_BACKING_SHM:
+		return "shm+thp";
+	}
+	return "unknown";
+}

@@ -1,0 +1,190 @@
+/*
+ * stat.c - read-only introspection for shmbus-stat and scripts.
+ *
+ * Nothing here writes to the segment or consumes. The handle was
+ * validated at attach, but the tables can change (or be damaged) while we
+ * read, so each entry is checked again before any offset in it is used.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "shmbus/error.h"
+#include "shmbus/stat.h"
+#include "ring.h"
+
+int shmbus_stat_bus(const shmbus_bus *b, struct shmbus_bus_info *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	const struct sb *sb = b->sb;
+	memset(o, 0, sizeof(*o));
+	snprintf(o->name, sizeof(o->name), "%s", b->name);
+	o->backing = shmbus_bus_backing(b);
+	o->abi_version = load_relaxed(&((struct sb *)sb)->abi_version);
+	o->layout_hash = sb->layout_hash;
+	o->total_bytes = sb->total_bytes;
+	o->arena_bytes = sb->arena_bytes;
+	o->arena_used = sb->arena_used;
+	o->max_rings = sb->max_rings;
+	o->max_participants = sb->max_participants;
+	o->max_producers = sb->max_producers;
+	o->max_symbols = sb->max_symbols;
+	o->symbols = load_relaxed(&((struct sb *)sb)->nsymbols);
+	o->route_generation = load_relaxed(&((struct sb *)sb)->route_gen);
+	o->creator_pid = sb->creator_pid;
+	o->created_ns = sb->created_ns;
+	if (o->arena_used > o->arena_bytes || o->symbols > o->max_symbols)
+		return bus_err(SHMBUS_ECORRUPT, "bus '%s': arena or symbol count out of bounds",
+			       b->name);
+	return 0;
+}
+
+static void copy_name(char *dst, size_t n, const char *src, size_t srcmax)
+{
+	size_t len = strnlen(src, srcmax);
+	if (len >= n)
+		len = n - 1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+}
+
+static int64_t oldest_publish(const struct ring_view *v, uint64_t head, uint64_t tail)
+{
+	if (tail <= head)
+		return 0;
+	struct slot *s = ring_slot(v, head);
+	if (load_acquire(&s->word) != SLOT_WORD(head, 0)) /* A6 */
+		return 0;
+	const struct shmbus_event_header *ev = slot_event(s);
+	return ev->publish_time_ns;
+}
+
+int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	if (index >= b->sb->max_rings)
+		return -ERANGE;
+	struct ring_desc *d = &b->rings[index];
+	uint32_t st = load_acquire(&d->state); /* A2 */
+	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
+		return -ENOENT;
+	if (st > RING_STATE_ORPHANED || d->index != index)
+		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: state %u or index %u invalid",
+			       index, st, d->index);
+	struct ring_view v;
+	int rc = ring_view_init(&v, b, d);
+	if (rc)
+		return rc;
+	struct ring_hdr *h = v.hdr;
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	copy_name(o->name, sizeof(o->name), d->name, sizeof(d->name));
+	copy_name(o->group, sizeof(o->group), d->group, sizeof(d->group));
+	o->state = (enum shmbus_ring_state)st;
+	o->capacity = d->capacity;
+	o->slot_size = d->slot_size;
+	o->flags = d->flags;
+	o->policy = (enum shmbus_full_policy)d->policy;
+	o->wait = (enum shmbus_wait_strategy)d->wait;
+	o->group_size = d->group_size;
+	o->group_member = d->group_member;
+	o->types = d->types;
+	o->nsymbols = d->nsymbols;
+	o->consumer_pid = load_relaxed(&d->consumer_pid);
+	o->consumer_alive = st == RING_STATE_ACTIVE && ring_consumer_alive(d);
+	o->consumer_sleeping = load_relaxed(&h->sleeping) != 0;
+	o->consumed = load_acquire(&h->head);
+	o->claimed = load_acquire(&h->tail);
+	o->depth = o->claimed >= o->consumed ? o->claimed - o->consumed : 0;
+	o->delivered = load_relaxed(&h->delivered);
+	o->skipped = load_relaxed(&h->skipped);
+	o->dropped = load_relaxed(&h->dropped);
+	o->routed_around = load_relaxed(&h->routed_around);
+	o->too_big = load_relaxed(&h->too_big);
+	o->producer_waits = load_relaxed(&h->producer_waits);
+	o->wakeups = load_relaxed(&h->wakeups);
+	o->oldest_publish_ns = oldest_publish(&v, o->consumed, o->claimed);
+	return 0;
+}
+
+int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,
+			    struct shmbus_participant_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	if (index >= b->sb->max_participants)
+		return -ERANGE;
+	const struct part_entry *p = &b->parts[index];
+	uint32_t st = load_acquire(&((struct part_entry *)p)->state); /* A3 pairs with R3 */
+	if (st == SHMBUS_PART_FREE)
+		return -ENOENT;
+	if (st > SHMBUS_PART_GONE)
+		return bus_err(SHMBUS_ECORRUPT, "participant %u: state %u invalid", index, st);
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	copy_name(o->name, sizeof(o->name), p->name, sizeof(p->name));
+	o->role = p->role <= SHMBUS_ROLE_CREATOR ? (enum shmbus_role)p->role : SHMBUS_ROLE_CLIENT;
+	o->state = (enum shmbus_participant_state)st;
+	o->pid = p->pid;
+	o->alive = st == SHMBUS_PART_ALIVE && proc_alive(p->pid, p->start_time);
+	o->cpus = p->cpus;
+	o->attached_ns = p->attached_ns;
+	o->heartbeat_ns = load_relaxed(&((struct part_entry *)p)->heartbeat_ns);
+	return 0;
+}
+
+int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_producer_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	if (index >= b->sb->max_producers)
+		return -ERANGE;
+	struct prod_entry *e = &b->prods[index];
+	if (!load_acquire(&e->state))
+		return -ENOENT;
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	o->participant = e->participant;
+	o->pid = e->pid;
+	o->source_id = e->source_id;
+	o->published = load_relaxed(&e->published);
+	o->delivered = load_relaxed(&e->delivered);
+	o->dropped = load_relaxed(&e->dropped);
+	o->routed_around = load_relaxed(&e->routed_around);
+	o->unrouted = load_relaxed(&e->unrouted);
+	o->last_seq = load_relaxed(&e->last_seq);
+	return 0;
+}
+
+int shmbus_stat_find_ring(const shmbus_bus *b, const char *name)
+{
+	if (!b || !name)
+		return -EINVAL;
+	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+		const struct ring_desc *d = &b->rings[i];
+		uint32_t st = load_acquire(&((struct ring_desc *)d)->state);
+		if (st >= RING_STATE_ACTIVE && st <= RING_STATE_ORPHANED &&
+		    strncmp(d->name, name, sizeof(d->name)) == 0)
+			return (int)i;
+	}
+	return -ENOENT;
+}
+
+const char *shmbus_ring_state_name(enum shmbus_ring_state s)
+{
+	static const char *const n[] = {"free", "building", "active", "detached", "orphaned"};
+	return (unsigned)s < 5 ? n[s] : "unknown";
+}
+
+const char *shmbus_policy_name(enum shmbus_full_policy p)
+{
+	return p == SHMBUS_POLICY_BLOCK ? "block" : p == SHMBUS_POLICY_DROP ? "drop" : "unknown";
+}
+
+const char *shmbus_wait_name(enum shmbus_wait_strategy w)
+{
+	static const char *const n[] = {"adaptive", "spin", "yield", "block"};
+	return (unsigned)w < 4 ? n[w] : "unknown";
+}

@@ -1,0 +1,119 @@
+/*
+ * symbols.c - the symbol table: an open-addressing hash table in the
+ * segment whose slot index + 1 is the symbol's id. Entries are never
+ * removed, so a lock-free lookup that probes until an empty entry is
+ * exact. Interning takes the bus lock, fills the name, then marks the
+ * entry ready with release (R4); lookups acquire it (A4).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "shmbus/error.h"
+#include "shmbus/symbol.h"
+#include "bus_internal.h"
+
+static int check_symbol(const char *name, size_t len)
+{
+	if (!name || len == 0)
+		return bus_err(-EINVAL, "symbol name is empty");
+	if (len > SHMBUS_SYMBOL_MAX)
+		return bus_err(-EINVAL, "symbol '%.*s...' is %zu bytes, longer than %d", 12, name,
+			       len, SHMBUS_SYMBOL_MAX);
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c >= 127 || c == ',')
+			return bus_err(-EINVAL,
+				       "symbol '%.*s': byte %zu (0x%02x) is a space, comma or "
+				       "not printable ASCII",
+				       (int)len, name, i + 1, c);
+	}
+	return 0;
+}
+
+static bool entry_is(const struct sym_entry *e, uint32_t h, const char *name, size_t len)
+{
+	return e->hash == h && strnlen(e->name, sizeof(e->name)) == len &&
+	       memcmp(e->name, name, len) == 0;
+}
+
+/* Probe for name: its index, or -(first free index) - 1. */
+static int64_t probe(const struct shmbus_bus *b, const char *name, size_t len, uint32_t h)
+{
+	uint32_t mask = b->sb->max_symbols - 1;
+	for (uint32_t n = 0, i = h & mask; n <= mask; n++, i = (i + 1) & mask) {
+		const struct sym_entry *e = &b->syms[i];
+		/* A4 pairs with R4 in shmbus_symbol_intern(): name is complete. */
+		if (load_acquire(&e->state) == 0)
+			return -(int64_t)i - 1;
+		if (entry_is(e, h, name, len))
+			return i;
+	}
+	return -(int64_t)UINT32_MAX - 2; /* full, not found */
+}
+
+int64_t shmbus_symbol_lookup(const shmbus_bus *b, const char *name, size_t len)
+{
+	if (!b || check_symbol(name, len))
+		return -EINVAL;
+	int64_t i = probe(b, name, len, fnv1a32(name, len));
+	return i >= 0 ? i + 1 : -ENOENT;
+}
+
+int64_t shmbus_symbol_intern(shmbus_bus *b, const char *name, size_t len)
+{
+	if (!b)
+		return -EINVAL;
+	int rc = check_symbol(name, len);
+	if (rc)
+		return rc;
+	uint32_t h = fnv1a32(name, len);
+	int64_t i = probe(b, name, len, h);
+	if (i >= 0)
+		return i + 1;
+	if ((rc = bus_lock(b)))
+		return rc;
+	i = probe(b, name, len, h); /* again: another process may have won */
+	if (i < 0 && i != -(int64_t)UINT32_MAX - 2 &&
+	    load_relaxed(&b->sb->nsymbols) + 1 >= b->sb->max_symbols) {
+		/* Keep one entry free so lookups of absent names terminate. */
+		i = -(int64_t)UINT32_MAX - 2;
+	}
+	if (i == -(int64_t)UINT32_MAX - 2) {
+		bus_unlock(b);
+		return bus_err(-ENOSPC, "bus '%s': symbol table full (%u symbols)", b->name,
+			       load_relaxed(&b->sb->nsymbols));
+	}
+	if (i < 0) {
+		i = -i - 1;
+		struct sym_entry *e = &b->syms[i];
+		memset(e->name, 0, sizeof(e->name));
+		memcpy(e->name, name, len);
+		e->hash = h;
+		store_release(&e->state, 1); /* R4, pairs with A4 */
+		fetch_add_relaxed(&b->sb->nsymbols, 1);
+	}
+	bus_unlock(b);
+	return i + 1;
+}
+
+int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
+{
+	if (!b || id == 0 || id > b->sb->max_symbols)
+		return -ENOENT;
+	const struct sym_entry *e = &b->syms[id - 1];
+	if (load_acquire(&e->state) != 1) /* A4 */
+		return -ENOENT;
+	size_t n = strnlen(e->name, sizeof(e->name));
+	if (n > SHMBUS_SYMBOL_MAX)
+		return SHMBUS_ECORRUPT;
+	if (!buf || len <= n)
+		return -ENOSPC;
+	memcpy(buf, e->name, n);
+	buf[n] = '\0';
+	return (int)n;
+}
+
+uint32_t shmbus_symbol_count(const shmbus_bus *b)
+{
+	return b ? load_relaxed(&b->sb->nsymbols) : 0;
+}

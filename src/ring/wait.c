@@ -1,0 +1,53 @@
+/*
+ * wait.c - sleeping and waking through futexes on shared words.
+ *
+ * The futexes are not FUTEX_PRIVATE: the words live in shared memory
+ * mapped by several processes. A consumer sleeps on its ring's wake_seq
+ * only after announcing it in `sleeping`; producers look at `sleeping`
+ * after each commit (F1/F2) and make the wake system call only when it is
+ * set, so a busy ring never enters the kernel.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ring.h"
+
+int futex_wait_u32(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
+{
+	struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
+	long rc = syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAIT, val,
+			  timeout_ns >= 0 ? &ts : NULL, NULL, 0);
+	return rc == 0 ? 0 : -errno;
+}
+
+void futex_wake_all(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, (uint32_t *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+void ring_wake_consumer(struct ring_hdr *h)
+{
+	/* Only the producer that flips `sleeping` makes the system call. */
+	if (atomic_exchange_explicit(&h->sleeping, 0, memory_order_acq_rel)) {
+		atomic_fetch_add_explicit(&h->wake_seq, 1, memory_order_release);
+		futex_wake_all(&h->wake_seq);
+		fetch_add_relaxed(&h->wakeups, 1);
+	}
+}
+
+void ring_sleep(struct ring_view *v, uint64_t head, int64_t timeout_ns)
+{
+	struct ring_hdr *h = v->hdr;
+	uint32_t seq = load_acquire(&h->wake_seq);
+	atomic_store_explicit(&h->sleeping, 1, memory_order_seq_cst);
+	fence_seq_cst(); /* F2, pairs with F1 in ring_commit() */
+	if (!ring_committed(v, head)) {
+		counter_bump(&h->sleeps, 1);
+		futex_wait_u32(&h->wake_seq, seq, timeout_ns);
+	}
+	store_relaxed(&h->sleeping, 0);
+}
