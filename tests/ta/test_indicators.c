@@ -618,78 +618,103 @@ static void make_walk(double *x, size_t n, double base, double step, uint64_t se
 	}
 }
 
-/* Feeds x to one object of each indicator and checks every output against
- * its O(n) recomputation. Scales: RSI values relative to max(|v|, 1);
- * MACD outputs (differences of two EMAs) relative to the price level. */
-static void check_against_bruteforce(const double *x, size_t n)
-{
-	enum { SMA_N = 20, EMA_N = 20, RSI_N = 14, F = 12, S = 26, G = 9, BB_N = 20 };
-	static double gain[RAND_N], loss[RAND_N], line[RAND_N];
+enum { SMA_N = 20, EMA_N = 20, RSI_N = 14, F = 12, S = 26, G = 9, BB_N = 20 };
+
+/* One object of each indicator, and the brute-force inputs they share. */
+struct rand_set {
 	struct ta_sma sma;
 	struct ta_ema ema;
 	struct ta_rsi rsi;
 	struct ta_macd macd;
 	struct ta_bollinger bb;
-	struct ta_bollinger_value bv;
-	struct ta_macd_value mv = {0};
-	double v, want, level = fabs(x[0]);
+	double gain[RAND_N], loss[RAND_N], line[RAND_N];
+	double level; /* price scale, for the MACD differences */
+};
 
-	assert_int_equal(ta_sma_init(&sma, SMA_N), 0);
-	assert_int_equal(ta_ema_init(&ema, EMA_N), 0);
-	assert_int_equal(ta_rsi_init(&rsi, RSI_N), 0);
-	assert_int_equal(ta_macd_init(&macd, F, S, G), 0);
-	assert_int_equal(ta_bollinger_init(&bb, BB_N, 2.0), 0);
+/* SMA and Bollinger at index t against their O(window) recomputation. */
+static void check_windows(struct rand_set *rs, const double *x, size_t t)
+{
+	struct ta_bollinger_value bv;
+	double v;
+
+	if (t + 1 >= SMA_N) {
+		assert_int_equal(ta_sma_get(&rs->sma, &v), 0);
+		assert_close(v, brute_mean(x + t + 1 - SMA_N, SMA_N), 0, REL_TOL, "sma", t);
+	}
+	if (t + 1 >= BB_N) {
+		const double *w = x + t + 1 - BB_N;
+		double m = brute_mean(w, BB_N), sd = brute_popsd(w, BB_N);
+
+		assert_int_equal(ta_bollinger_get(&rs->bb, &bv), 0);
+		assert_close(bv.middle, m, 0, REL_TOL, "bb middle", t);
+		assert_close(bv.sd, sd, 0, REL_TOL, "bb sd", t);
+		assert_close(bv.upper, m + 2 * sd, 0, REL_TOL, "bb upper", t);
+		assert_close(bv.lower, m - 2 * sd, 0, REL_TOL, "bb lower", t);
+	}
+}
+
+/* EMA, RSI and MACD at index t against their closed forms. Scales: RSI
+ * relative to max(|v|, 1); MACD outputs (differences of two EMAs) relative
+ * to the price level. */
+static void check_recursions(struct rand_set *rs, const double *x, size_t t)
+{
+	struct ta_macd_value mv;
+	double v, want;
+
+	if (t + 1 >= EMA_N) {
+		assert_int_equal(ta_ema_get(&rs->ema, &v), 0);
+		want = brute_smooth(x, EMA_N, t, 2.0 / (EMA_N + 1));
+		assert_close(v, want, 0, REL_TOL, "ema", t);
+	}
+	if (t >= RSI_N) {
+		double g = brute_smooth(rs->gain, RSI_N, t - 1, 1.0 / RSI_N);
+		double l = brute_smooth(rs->loss, RSI_N, t - 1, 1.0 / RSI_N);
+
+		want = g + l > 0 ? 100.0 * g / (g + l) : 50.0;
+		assert_int_equal(ta_rsi_get(&rs->rsi, &v), 0);
+		assert_close(v, want, 1.0, REL_TOL, "rsi", t);
+	}
+	if (t + 1 < S)
+		return;
+	rs->line[t] = brute_macd_line(x, t, F, S);
+	assert_int_equal(ta_macd_get(&rs->macd, &mv), 0);
+	assert_close(mv.macd, rs->line[t], rs->level, REL_TOL, "macd", t);
+	assert_int_equal(mv.signal_ready, t + 1 >= S + G - 1);
+	if (t + 1 >= S + G - 1) {
+		want = brute_smooth(rs->line + S - 1, G, t - (S - 1), 2.0 / (G + 1));
+		assert_close(mv.signal, want, rs->level, REL_TOL, "macd signal", t);
+		assert_close(mv.histogram, rs->line[t] - want, rs->level, REL_TOL, "macd hist", t);
+	}
+}
+
+/* Feeds x to one object of each indicator, checking the ready results and
+ * every output against its O(n) recomputation after each value. */
+static void check_against_bruteforce(const double *x, size_t n)
+{
+	static struct rand_set rs;
+
+	assert_int_equal(ta_sma_init(&rs.sma, SMA_N), 0);
+	assert_int_equal(ta_ema_init(&rs.ema, EMA_N), 0);
+	assert_int_equal(ta_rsi_init(&rs.rsi, RSI_N), 0);
+	assert_int_equal(ta_macd_init(&rs.macd, F, S, G), 0);
+	assert_int_equal(ta_bollinger_init(&rs.bb, BB_N, 2.0), 0);
+	rs.level = fabs(x[0]);
 	for (size_t t = 1; t < n; t++) {
-		gain[t - 1] = fmax(x[t] - x[t - 1], 0.0);
-		loss[t - 1] = fmax(x[t - 1] - x[t], 0.0);
+		rs.gain[t - 1] = fmax(x[t] - x[t - 1], 0.0);
+		rs.loss[t - 1] = fmax(x[t - 1] - x[t], 0.0);
 	}
 	for (size_t t = 0; t < n; t++) {
-		assert_int_equal(ta_sma_update(&sma, x[t]), t + 1 >= SMA_N);
-		assert_int_equal(ta_ema_update(&ema, x[t]), t + 1 >= EMA_N);
-		assert_int_equal(ta_rsi_update(&rsi, x[t]), t >= RSI_N);
-		assert_int_equal(ta_bollinger_update(&bb, x[t]), t + 1 >= BB_N);
-		int mr = ta_macd_update(&macd, x[t]);
+		int mr;
 
+		assert_int_equal(ta_sma_update(&rs.sma, x[t]), t + 1 >= SMA_N);
+		assert_int_equal(ta_ema_update(&rs.ema, x[t]), t + 1 >= EMA_N);
+		assert_int_equal(ta_rsi_update(&rs.rsi, x[t]), t >= RSI_N);
+		assert_int_equal(ta_bollinger_update(&rs.bb, x[t]), t + 1 >= BB_N);
+		mr = ta_macd_update(&rs.macd, x[t]);
 		assert_int_equal(mr, (t + 1 >= S ? TA_MACD_LINE_READY : 0) |
 		                         (t + 1 >= S + G - 1 ? TA_MACD_SIGNAL_READY : 0));
-		if (t + 1 >= SMA_N) {
-			assert_int_equal(ta_sma_get(&sma, &v), 0);
-			assert_close(v, brute_mean(x + t + 1 - SMA_N, SMA_N), 0, REL_TOL, "sma", t);
-		}
-		if (t + 1 >= EMA_N) {
-			assert_int_equal(ta_ema_get(&ema, &v), 0);
-			want = brute_smooth(x, EMA_N, t, 2.0 / (EMA_N + 1));
-			assert_close(v, want, 0, REL_TOL, "ema", t);
-		}
-		if (t >= RSI_N) {
-			double g = brute_smooth(gain, RSI_N, t - 1, 1.0 / RSI_N);
-			double l = brute_smooth(loss, RSI_N, t - 1, 1.0 / RSI_N);
-
-			want = g + l > 0 ? 100.0 * g / (g + l) : 50.0;
-			assert_int_equal(ta_rsi_get(&rsi, &v), 0);
-			assert_close(v, want, 1.0, REL_TOL, "rsi", t);
-		}
-		if (t + 1 >= BB_N) {
-			const double *w = x + t + 1 - BB_N;
-			double m = brute_mean(w, BB_N), sd = brute_popsd(w, BB_N);
-
-			assert_int_equal(ta_bollinger_get(&bb, &bv), 0);
-			assert_close(bv.middle, m, 0, REL_TOL, "bb middle", t);
-			assert_close(bv.sd, sd, 0, REL_TOL, "bb sd", t);
-			assert_close(bv.upper, m + 2 * sd, 0, REL_TOL, "bb upper", t);
-			assert_close(bv.lower, m - 2 * sd, 0, REL_TOL, "bb lower", t);
-		}
-		if (t + 1 >= S) {
-			line[t] = brute_macd_line(x, t, F, S);
-			assert_int_equal(ta_macd_get(&macd, &mv), 0);
-			assert_close(mv.macd, line[t], level, REL_TOL, "macd", t);
-			assert_int_equal(mv.signal_ready, t + 1 >= S + G - 1);
-		}
-		if (t + 1 >= S + G - 1) {
-			want = brute_smooth(line + S - 1, G, t - (S - 1), 2.0 / (G + 1));
-			assert_close(mv.signal, want, level, REL_TOL, "macd signal", t);
-			assert_close(mv.histogram, line[t] - want, level, REL_TOL, "macd hist", t);
-		}
+		check_windows(&rs, x, t);
+		check_recursions(&rs, x, t);
 	}
 }
 
