@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Builds and runs every test:
+#   1. Release build, warnings as errors: every test (unit, stress, fault).
+#   2. ASan+UBSan build: unit and fault tests, stress with fewer events.
+#   3. TSan build: the threaded concurrency tests (label tsan).
+# Exits non-zero when any build or test fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+jobs=$(nproc)
+export SHMBUS_DIR_BASE="${TMPDIR:-/tmp}"
+
+step() { printf '\n=== %s\n' "$*"; }
+
+step "release build (-Werror)"
+cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release -DSHMBUS_WERROR=ON >/dev/null
+cmake --build build/release -j"$jobs"
+
+step "ASan+UBSan build"
+cmake -S . -B build/asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_SANITIZE=address \
+  -DSHMBUS_WERROR=ON -DSHMBUS_BENCH=OFF >/dev/null
+cmake --build build/asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+SHMBUS_STRESS_EVENTS=400000 \
+  ctest --test-dir build/asan --output-on-failure -L 'unit|fault|stress' -j"$jobs"
+
+step "TSan build (concurrency tests)"
+cmake -S . -B build/tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSHMBUS_SANITIZE=thread \
+  -DSHMBUS_WERROR=ON -DSHMBUS_BENCH=OFF >/dev/null
+cmake --build build/tsan -j"$jobs"
+TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 SHMBUS_TSAN_SMALL=1 \
+  ctest --test-dir build/tsan --output-on-failure -L tsan -j1
+
+step "release tests (all labels)"
+ctest --test-dir build/release --output-on-failure -j1
