@@ -71,6 +71,16 @@ void shmbus_sub_opts_init(struct shmbus_sub_opts *opts);
 int shmbus_subscribe(shmbus_bus *bus, const char *ring_name, const struct shmbus_sub_opts *opts,
 		     shmbus_consumer **out);
 
+/*
+ * Create ring `ring_name` without attaching a consumer (shmbusctl does
+ * this from a config file so that rings exist, with their geometry and
+ * filter, before the services start). The ring is DETACHED: producers
+ * route around it (counted) until a consumer subscribes to it, which may
+ * then pass opts NULL to keep everything declared here. Returns 0,
+ * -EEXIST when a ring of that name exists, or subscribe's errors.
+ */
+int shmbus_ring_declare(shmbus_bus *bus, const char *ring_name, const struct shmbus_sub_opts *opts);
+
 /* Detach: the ring stays (and keeps what it holds) but producers route
  * around it until a consumer re-attaches. */
 void shmbus_consumer_close(shmbus_consumer *c);

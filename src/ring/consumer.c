@@ -269,6 +269,33 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	return 0;
 }
 
+int shmbus_ring_declare(shmbus_bus *b, const char *name, const struct shmbus_sub_opts *opts)
+{
+	struct shmbus_sub_opts o;
+	bus_err_clear();
+	if (!b)
+		return bus_err(-EINVAL, "declare: bus is NULL");
+	int rc = bus_check_name("ring", name);
+	if (rc)
+		return rc;
+	if (opts)
+		o = *opts;
+	else
+		shmbus_sub_opts_init(&o);
+	if ((rc = check_opts(b, name, &o)) || (rc = bus_lock(b)))
+		return rc;
+	struct ring_desc *d = ring_find_locked(b, name);
+	if (d) {
+		rc = bus_err(-EEXIST, "ring '%s' already exists", name);
+	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
+		desc_set_filter(b, d, &o);
+		store_release(&d->state, RING_STATE_DETACHED); /* R2 */
+		bus_bump_generation(b);                        /* R1 */
+	}
+	bus_unlock(b);
+	return rc;
+}
+
 static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
 {
 	struct shmbus_bus *b = c->bus;
