@@ -199,7 +199,7 @@ static struct ring_desc *ring_find_locked(struct shmbus_bus *b, const char *name
 
 /* Re-attach to an existing ring whose consumer is gone. */
 static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const char *name,
-				const struct shmbus_sub_opts *o, bool explicit_geometry)
+				const struct shmbus_sub_opts *o, bool explicit_opts)
 {
 	int rc = ring_desc_check(b, d);
 	if (rc)
@@ -207,10 +207,12 @@ static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const
 	if (load_relaxed(&d->state) == RING_STATE_ACTIVE && ring_consumer_alive(d))
 		return bus_err(SHMBUS_EBUSY, "ring '%s' has a live consumer (pid %d)", name,
 			       (int)load_relaxed(&d->consumer_pid));
-	if (explicit_geometry && (o->capacity != d->capacity || o->slot_size != d->slot_size))
+	if (explicit_opts && (o->capacity != d->capacity || o->slot_size != d->slot_size))
 		return bus_err(-EINVAL,
 			       "ring '%s' exists with capacity %u and slot size %u, not %u/%u",
 			       name, d->capacity, d->slot_size, o->capacity, o->slot_size);
+	if (!explicit_opts)
+		return 0; /* opts NULL: keep everything as declared */
 	if (o->types || o->symbols)
 		desc_set_filter(b, d, o);
 	d->policy = o->policy;
