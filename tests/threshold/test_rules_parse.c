@@ -1,0 +1,227 @@
+/*
+ * test_rules_parse.c - threshold rules parser: good rules, and bad ones with
+ * the exact message, column and token each must report.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "rules.h"
+
+static int parse(const char *line, struct shmbus_rule *r, struct shmbus_rule_error *e)
+{
+	memset(e, 0, sizeof(*e));
+	return shmbus_rule_parse_line(line, strlen(line), 7, r, e);
+}
+
+static void test_rules_parse_level_forms(void **state)
+{
+	struct shmbus_rule r;
+	struct shmbus_rule_error e;
+
+	assert_int_equal(parse("rule hot: rsi14 > 70 symbols=SPY,IBM hysteresis=2.5 cooldown=5s",
+			       &r, &e),
+			 1);
+	assert_string_equal(r.id, "hot");
+	assert_int_equal(r.op, SHMBUS_RULE_GT);
+	assert_int_equal(r.a.kind, SHMBUS_OPND_RSI);
+	assert_int_equal(r.a.param[0], 14);
+	assert_string_equal(r.a.name, "rsi14");
+	assert_int_equal(r.b.kind, SHMBUS_OPND_CONST);
+	assert_true(r.b.constant == 70);
+	assert_int_equal(r.nsymbols, 2);
+	assert_string_equal(r.symbols[0], "SPY");
+	assert_string_equal(r.symbols[1], "IBM");
+	assert_true(r.hysteresis == 2.5);
+	assert_true(r.cooldown_ns == INT64_C(5000000000));
+	assert_int_equal(r.line, 7);
+
+	assert_int_equal(parse("rsi14<30 id=cold cooldown=250ms  # oversold", &r, &e), 1);
+	assert_string_equal(r.id, "cold");
+	assert_int_equal(r.op, SHMBUS_RULE_LT);
+	assert_true(r.b.constant == 30);
+	assert_true(r.cooldown_ns == INT64_C(250000000));
+	assert_int_equal(r.nsymbols, 0);
+
+	assert_int_equal(parse("close >= -1.5e2 cooldown=2m", &r, &e), 1);
+	assert_string_equal(r.id, "line7"); /* default id */
+	assert_int_equal(r.op, SHMBUS_RULE_GE);
+	assert_true(r.b.constant == -150);
+	assert_true(r.cooldown_ns == INT64_C(120000000000));
+	assert_int_equal(parse("70 <= volume", &r, &e), 1);
+	assert_int_equal(r.a.kind, SHMBUS_OPND_CONST);
+	assert_string_equal(r.b.name, "volume");
+}
+
+static void test_rules_parse_cross_and_sign(void **state)
+{
+	struct shmbus_rule r;
+	struct shmbus_rule_error e;
+	unsigned kind, index;
+
+	assert_int_equal(parse("rule x1: close crosses_above vwap", &r, &e), 1);
+	assert_int_equal(r.op, SHMBUS_RULE_CROSSES_ABOVE);
+	assert_string_equal(r.a.name, "close");
+	assert_string_equal(r.b.name, "vwap");
+	assert_int_equal(parse("rule x2: close crosses_below sma20", &r, &e), 1);
+	assert_int_equal(r.op, SHMBUS_RULE_CROSSES_BELOW);
+	assert_string_equal(r.b.name, "sma20");
+	assert_int_equal(parse("rule m: macd_hist sign_change", &r, &e), 1);
+	assert_int_equal(r.op, SHMBUS_RULE_SIGN_CHANGE);
+	assert_string_equal(r.a.name, "macd_hist");
+	assert_int_equal(r.a.param[0], 12);
+	assert_int_equal(shmbus_rule_operand_indicator(&r.a, &kind, &index), 0);
+	assert_int_equal(kind, 4 /* SHMBUS_IND_MACD */);
+	assert_int_equal(index, 2);
+	assert_int_equal(parse("rule m2: macd_hist(5,35,5) sign_change", &r, &e), 1);
+	assert_string_equal(r.a.name, "macd_hist(5,35,5)");
+	assert_int_equal(parse("rule b: close > bb_upper(20,2)", &r, &e), 1);
+	assert_string_equal(r.b.name, "bb_upper"); /* defaults collapse */
+	assert_int_equal(parse("rule b2: close < bb_lower(10,3)", &r, &e), 1);
+	assert_string_equal(r.b.name, "bb_lower(10,3)");
+	assert_int_equal(parse("ema12 crosses_above ema26", &r, &e), 1);
+	assert_string_equal(r.a.name, "ema12");
+	assert_int_equal(shmbus_rule_operand_indicator(&r.a, &kind, &index), 0);
+	assert_int_equal(kind, 2 /* SHMBUS_IND_EMA */);
+	assert_int_equal(parse("close > macd_signal", &r, &e), 1);
+	assert_int_equal(shmbus_rule_operand_indicator(&r.a, &kind, &index), -ENOENT);
+	/* Blank and comment lines are not rules. */
+	assert_int_equal(parse("   # nothing here", &r, &e), 0);
+	assert_int_equal(parse("", &r, &e), 0);
+}
+
+static void test_rules_parse_indicator_names(void **state)
+{
+	const uint16_t macd_def[3] = {12, 26, 9}, macd_fast[3] = {5, 35, 5}, bb[3] = {20, 2, 0};
+	const uint16_t sma[3] = {20, 0, 0};
+	char buf[32];
+
+	assert_int_equal(shmbus_rule_indicator_value_name(1, sma, 0, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "sma20");
+	assert_int_equal(shmbus_rule_indicator_value_name(4, macd_def, 2, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "macd_hist");
+	assert_int_equal(shmbus_rule_indicator_value_name(4, macd_fast, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "macd_signal(5,35,5)");
+	assert_int_equal(shmbus_rule_indicator_value_name(6, bb, 1, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "bb_upper");
+	assert_int_equal(shmbus_rule_indicator_value_name(1, sma, 1, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(shmbus_rule_indicator_value_name(99, sma, 0, buf, sizeof(buf)), -EINVAL);
+	assert_int_equal(shmbus_rule_indicator_value_name(4, macd_def, 2, buf, 4), -ENOSPC);
+}
+
+static void test_rules_parse_bad_rules(void **state)
+{
+	static const struct {
+		const char *line;
+		uint32_t column;
+		const char *token;
+		const char *message;
+	} bad[] = {
+		{"rule a: rsx14 > 70", 9, "rsx14",
+		 "unknown operand 'rsx14' (expected a number or one of sma<N>, ema<N>, rsi<N>, "
+		 "vwap, macd, macd_signal, macd_hist, bb_upper, bb_middle, bb_lower, close, open, "
+		 "high, low, volume)"},
+		{"rule a: rsi14 70", 15, "70",
+		 "expected an operator (>, >=, <, <=, crosses_above, crosses_below, sign_change) "
+		 "but found '70'"},
+		{"rule a: rsi14 >", 16, "", "expected an operand after '>'"},
+		{"rule a: rsi14 > 7o", 17, "7o", "bad number '7o'"},
+		{"rule a: sma0 > 5", 9, "sma0", "period must be an integer 1..65535 in 'sma0'"},
+		{"rule a: sma > 5", 9, "sma", "'sma' needs a period, e.g. sma14"},
+		{"rule a: rsi14 > 70 foo=1", 20, "foo=1",
+		 "unknown option 'foo' (expected symbols, hysteresis, cooldown or id)"},
+		{"rule a: rsi14 > 70 hysteresis=-1", 20, "hysteresis=-1",
+		 "hysteresis must be a number >= 0, got '-1'"},
+		{"rule a: rsi14 > 70 cooldown=5h", 20, "cooldown=5h",
+		 "bad cooldown '5h' (expected a number >= 0 followed by ms, s or m)"},
+		{"rule a: rsi14 > 70 cooldown=1s cooldown=2s", 32, "cooldown=2s",
+		 "rule cooldown given twice"},
+		{"rule a: macd_hist sign_change 0", 31, "0",
+		 "unexpected token '0' (options are key=value)"},
+		{"rule a: 70 > 30", 9, "70", "rule compares two constants"},
+		{"rule 1x: rsi14 > 70", 6, "1x",
+		 "bad rule id '1x' (letters, digits, _ . -; starts with a letter or _; at most 31 "
+		 "bytes)"},
+		{"rule foo rsi14 > 70", 10, "rsi14", "expected ':' after the rule id 'foo'"},
+		{"rule a: rsi14 > 70 symbols=SPY,,IBM", 20, "symbols=SPY,,IBM",
+		 "empty symbol in 'symbols=SPY,,IBM'"},
+		{"rule a: rsi14 > 70 symbols=ABCDEFGHIJKLMNOPQ", 20, "symbols=ABCDEFGHIJKLMNOPQ",
+		 "symbol 'ABCDEFGHIJKLMNOPQ' longer than 15 bytes"},
+		{"rule a: rsi14 > 70 id=b", 20, "id=b", "rule id given twice"},
+		{"rule a: close > macd(1,2)", 17, "macd(1,2)",
+		 "expected (fast,slow,signal) (integers 1..65535) in 'macd(1,2)'"},
+		{"rule a: close(3) > 1", 9, "close(3)", "'close' takes no parameters"},
+		{"rule a:", 8, "", "expected an operand"},
+		{"rule a: close", 14, "",
+		 "expected an operator (>, >=, <, <=, crosses_above, crosses_below, sign_change) "
+		 "after 'close'"},
+		{"rule a: 5 sign_change", 9, "5", "sign_change needs a value name, not a constant"},
+	};
+	struct shmbus_rule r;
+	struct shmbus_rule_error e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = parse(bad[i].line, &r, &e);
+		if (rc != -EINVAL || e.line != 7 || e.column != bad[i].column ||
+		    strcmp(e.token, bad[i].token) != 0 || strcmp(e.message, bad[i].message) != 0)
+			fail_msg("'%s': rc %d line %u column %u token '%s' message '%s'", bad[i].line,
+				 rc, e.line, e.column, e.token, e.message);
+	}
+}
+
+static void test_rules_parse_file(void **state)
+{
+	static const char text[] = "# alerts\n"
+				   "rule hot: rsi14 > 70 cooldown=5s\n"
+				   "\n"
+				   "rule cold: rsi14 < 30\n"
+				   "close crosses_above vwap symbols=SPY\n";
+	static const char dup[] = "rule hot: rsi14 > 70\n"
+				  "rule cold: rsi14 < 30\n"
+				  "rule  hot: close > 1\n";
+	static const char broken[] = "rule ok: rsi14 > 70\n"
+				     "rule bad: rsi14 >> 70\n";
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+
+	assert_int_equal(shmbus_rules_parse(text, sizeof(text) - 1, &rs, &e), 0);
+	assert_int_equal(rs.count, 3);
+	assert_string_equal(rs.rules[0].id, "hot");
+	assert_int_equal(rs.rules[1].line, 4);
+	assert_string_equal(rs.rules[2].id, "line5");
+	shmbus_rules_free(&rs);
+	assert_null(rs.rules);
+
+	assert_int_equal(shmbus_rules_parse(dup, sizeof(dup) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(rs.count, 0);
+	assert_int_equal(e.line, 3);
+	assert_int_equal(e.column, 7);
+	assert_string_equal(e.token, "hot");
+	assert_string_equal(e.message, "duplicate rule id 'hot' (first defined on line 1)");
+
+	assert_int_equal(shmbus_rules_parse(broken, sizeof(broken) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 18);
+	assert_string_equal(e.token, ">");
+
+	assert_int_equal(shmbus_rules_load("/nonexistent/rules.conf", &rs, &e), -ENOENT);
+	assert_non_null(strstr(e.message, "/nonexistent/rules.conf"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_rules_parse_level_forms),
+		cmocka_unit_test(test_rules_parse_cross_and_sign),
+		cmocka_unit_test(test_rules_parse_indicator_names),
+		cmocka_unit_test(test_rules_parse_bad_rules),
+		cmocka_unit_test(test_rules_parse_file),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
