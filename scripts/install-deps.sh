@@ -7,6 +7,7 @@ pkgs=(
   build-essential cmake pkg-config git
   liburing-dev libnuma-dev libxxhash-dev libcmocka-dev
   clang libclang-rt-14-dev
+  libnats-dev librdkafka-dev nats-server
   tmux procps util-linux
 )
 
