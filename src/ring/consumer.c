@@ -352,27 +352,39 @@ static void consumer_release(shmbus_consumer *c, uint64_t head)
 	}
 }
 
+/* The producer whose latest claim is (this ring, pos), or NULL. */
+static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t pos)
+{
+	const struct shmbus_bus *b = c->bus;
+	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+		const struct prod_entry *e = &b->prods[i];
+		if (load_relaxed(&e->state) &&
+		    load_relaxed(&e->claim_ring) == c->v.index + 1 &&
+		    load_relaxed(&e->claim_pos) == pos)
+			return e;
+	}
+	return NULL;
+}
+
 /*
- * The head slot is not committed. Skip it if its claimer is dead, or if
- * a claim (tail moved past it) was never stamped within stuck_timeout.
- * Returns true when it skipped the slot.
+ * The head slot is not committed. If a producer claimed it (tail is past
+ * it), skip it once the claimer is dead, or once no claimer can be found
+ * for stuck_timeout (one that died between its CAS and recording the
+ * claim). Returns true when it skipped the slot.
  */
 static __attribute__((noinline)) bool consumer_check_stuck(shmbus_consumer *c)
 {
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
-	uint64_t w = load_acquire(&ring_slot(v, h)->word); /* A6 */
-	if (w == SLOT_WORD(h, 0))
-		return false;
-	if (SLOT_STAMP(w) == (uint32_t)(h + 1)) {
-		/* claimed and stamped: skip only once the claimer is dead */
-		if (proc_alive((pid_t)SLOT_PID(w), 0))
+	if (ring_committed(v, h) || load_acquire(&v->hdr->tail) <= h) {
+		c->unstamped_since = 0;
+		return false; /* ready, or simply empty */
+	}
+	const struct prod_entry *e = claimer_of(c, h);
+	if (e) {
+		if (proc_alive(e->pid, 0))
 			return false;
 	} else {
-		if (load_acquire(&v->hdr->tail) <= h) {
-			c->unstamped_since = 0;
-			return false; /* simply empty */
-		}
 		int64_t now = shmbus_mono_ns();
 		if (c->unstamped_since == 0 || c->unstamped_pos != h) {
 			c->unstamped_pos = h;
@@ -382,6 +394,8 @@ static __attribute__((noinline)) bool consumer_check_stuck(shmbus_consumer *c)
 		if (now - c->unstamped_since < c->stuck_timeout_ns)
 			return false;
 	}
+	if (ring_committed(v, h))
+		return false; /* committed while we looked */
 	c->unstamped_since = 0;
 	counter_bump(&v->hdr->skipped, 1);
 	consumer_release(c, h + 1);

@@ -152,16 +152,16 @@ _Static_assert(offsetof(struct ring_hdr, dropped) == 7 * CACHE_LINE, "pctr line"
 _Static_assert(offsetof(struct ring_hdr, delivered) == 8 * CACHE_LINE, "cctr line");
 
 /*
- * Slot metadata word, the first 8 bytes of every slot:
- *   bits 63..32  stamp = low 32 bits of (position + 1)
- *   bits 31..0   0 = committed, else the pid of the claimer
- * A slot at position p is committed when word == stamp(p) << 32. A fresh
- * segment is all zeros, which is never the committed word of position 0.
+ * Slot metadata word, the first 8 bytes of every slot: the slot at
+ * position p is committed when its word is SLOT_WORD(p), i.e. the low 32
+ * bits of p + 1 in the upper half. A fresh segment is all zeros, which is
+ * never the committed word of position 0. Who claimed a slot is not
+ * written here but in the claimer's own prod_entry (claim_ring,
+ * claim_pos): a consumer spinning on this line would otherwise pull it
+ * back and forth once more per event.
  */
 #define SLOT_META 8u
-#define SLOT_WORD(pos, pid) (((uint64_t)(uint32_t)((pos) + 1) << 32) | (uint32_t)(pid))
-#define SLOT_STAMP(w) ((uint32_t)((w) >> 32))
-#define SLOT_PID(w) ((uint32_t)(w))
+#define SLOT_WORD(pos) ((uint64_t)(uint32_t)((pos) + 1) << 32)
 
 struct slot {
 	_Atomic uint64_t word;
@@ -185,7 +185,7 @@ struct part_entry {
 _Static_assert(sizeof(struct part_entry) == 2 * CACHE_LINE, "part_entry size");
 _Static_assert(offsetof(struct part_entry, heartbeat_ns) == CACHE_LINE, "heartbeat line");
 
-/* One producer's counters: a line of its own, one writer. */
+/* One producer's counters and claim record: lines of its own, one writer. */
 struct prod_entry {
 	_Atomic uint32_t state; /* 0 free, 1 used */
 	uint32_t participant;
@@ -197,8 +197,14 @@ struct prod_entry {
 	_Atomic uint64_t routed_around;
 	_Atomic uint64_t unrouted;
 	_Atomic uint64_t last_seq;
+	/* line 1: the latest claim, read only by consumers hunting a stuck slot */
+	_Atomic uint64_t claim_pos;
+	_Atomic uint32_t claim_ring; /* ring index + 1; 0 = none */
+	uint32_t reserved;
+	char pad[48];
 };
-_Static_assert(sizeof(struct prod_entry) == CACHE_LINE, "prod_entry size");
+_Static_assert(sizeof(struct prod_entry) == 2 * CACHE_LINE, "prod_entry size");
+_Static_assert(offsetof(struct prod_entry, claim_pos) == CACHE_LINE, "claim line");
 
 /* Symbol table entry; id = index + 1. Filled under the lock, then R4. */
 struct sym_entry {

@@ -2,9 +2,9 @@
  * ring.h - the MPSC ring's hot path, inlined into producers and consumers.
  *
  * Positions are 64-bit and never wrap; slot = position & mask. Producers
- * claim a position by CAS on tail (a single-producer ring stores it), then
- * stamp the slot word with (position, pid), write the event in place and
- * commit by storing (position, 0) with release. The consumer reads the
+ * claim a position by CAS on tail (a single-producer ring stores it),
+ * record (ring, position) in their own prod_entry line, write the event in
+ * place and commit by storing SLOT_WORD(position) with release. The consumer reads the
  * slot word at its head with acquire: committed means the event is
  * complete. It never reads tail on the fast path, so an idle consumer
  * spinning on its head slot costs producers nothing; tail is read only to
@@ -63,8 +63,9 @@ static inline void *slot_event(struct slot *s)
 	return (uint8_t *)s + SLOT_META;
 }
 
-/* Claim one position; false when the ring is full. */
-static inline bool ring_try_claim(struct ring_view *v, int32_t pid, uint64_t *pos)
+/* Claim one position; false when the ring is full. rec is the claimer's
+ * prod_entry, where the claim is recorded for stuck-slot detection. */
+static inline bool ring_try_claim(struct ring_view *v, struct prod_entry *rec, uint64_t *pos)
 {
 	struct ring_hdr *h = v->hdr;
 	uint64_t t = load_relaxed(&h->tail);
@@ -82,9 +83,10 @@ static inline bool ring_try_claim(struct ring_view *v, int32_t pid, uint64_t *po
 		if (cas_acq_rel(&h->tail, &t, t + 1))
 			break;
 	}
-	/* Stamp: who claimed position t, for stuck-slot detection. Relaxed:
-	 * only the commit (R6) publishes anything to the consumer. */
-	store_relaxed(&ring_slot(v, t)->word, SLOT_WORD(t, pid));
+	/* Who claimed position t, on the claimer's own line. Relaxed: only
+	 * the commit (R6) publishes anything to the consumer. */
+	store_relaxed(&rec->claim_pos, t);
+	store_relaxed(&rec->claim_ring, v->index + 1);
 	*pos = t;
 	return true;
 }
@@ -93,7 +95,7 @@ void ring_wake_consumer(struct ring_hdr *h);
 
 static inline void ring_commit(struct ring_view *v, uint64_t pos)
 {
-	store_release(&ring_slot(v, pos)->word, SLOT_WORD(pos, 0)); /* R6 */
+	store_release(&ring_slot(v, pos)->word, SLOT_WORD(pos)); /* R6 */
 	if (v->wake_check) {
 		fence_seq_cst(); /* F1, pairs with F2 in ring_sleep() */
 		if (unlikely(load_relaxed(&v->hdr->sleeping)))
@@ -104,7 +106,7 @@ static inline void ring_commit(struct ring_view *v, uint64_t pos)
 /* Is the event at position pos committed? A6 pairs with R6. */
 static inline bool ring_committed(const struct ring_view *v, uint64_t pos)
 {
-	return load_acquire(&ring_slot(v, pos)->word) == SLOT_WORD(pos, 0);
+	return load_acquire(&ring_slot(v, pos)->word) == SLOT_WORD(pos);
 }
 
 /* ring_desc.c */

@@ -228,7 +228,7 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 	fetch_add_relaxed(&h->producer_waits, 1);
 	int64_t last = shmbus_mono_ns();
 	for (unsigned spins = 0;; spins++) {
-		if (ring_try_claim(v, p->pid, pos))
+		if (ring_try_claim(v, p->ctr, pos))
 			return 1;
 		if (spins < 64) {
 			cpu_relax();
@@ -278,7 +278,7 @@ static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uin
 		fetch_add_relaxed(&v->hdr->too_big, 1);
 		return 0;
 	}
-	if (likely(ring_try_claim(v, p->pid, pos))) {
+	if (likely(ring_try_claim(v, p->ctr, pos))) {
 		v->full_streak = 0;
 		return 1;
 	}

@@ -54,7 +54,7 @@ static int64_t oldest_publish(const struct ring_view *v, uint64_t head, uint64_t
 	if (tail <= head)
 		return 0;
 	struct slot *s = ring_slot(v, head);
-	if (load_acquire(&s->word) != SLOT_WORD(head, 0)) /* A6 */
+	if (load_acquire(&s->word) != SLOT_WORD(head)) /* A6 */
 		return 0;
 	const struct shmbus_event_header *ev = slot_event(s);
 	return ev->publish_time_ns;
