@@ -30,11 +30,12 @@ struct bench_opts {
 	int wait_set;        /* --wait given (else the scenario chooses) */
 	int api_claim;       /* 1: claim/commit, 0: publish (copy in) */
 	int single_producer; /* SHMBUS_SUB_SINGLE_PRODUCER on the rings */
+	int no_timestamp;    /* SHMBUS_PRODUCER_NO_TIMESTAMP on the producers */
 	uint32_t spsc_batch; /* SPSC baseline: index publication batch */
 	int rounds;
-	int timeout_s;       /* per round, then the children are killed */
+	int timeout_s; /* per round, then the children are killed */
 	int json;
-	const char *bus;     /* the run's private bus */
+	const char *bus; /* the run's private bus */
 	char command[1024];
 	struct bench_machine machine;
 	struct bench_clock clock;

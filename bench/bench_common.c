@@ -67,10 +67,10 @@ void bench_machine_get(struct bench_machine *m)
 	m->nproc = sysconf(_SC_NPROCESSORS_ONLN);
 	bench_read_line_value("/proc/cpuinfo", "model name", m->model, sizeof(m->model));
 	bench_read_line_value("/sys/devices/system/clocksource/clocksource0/current_clocksource",
-			      NULL, m->clocksource, sizeof(m->clocksource));
+	                      NULL, m->clocksource, sizeof(m->clocksource));
 	if (uname(&u) == 0)
 		snprintf(m->kernel, sizeof(m->kernel), "%.20s %.100s %.20s", u.sysname, u.release,
-			 u.machine);
+		         u.machine);
 	else
 		snprintf(m->kernel, sizeof(m->kernel), "?");
 }
@@ -261,10 +261,10 @@ static int bench_reap(pid_t *pids, int n, int *left, char *why, size_t len)
 			continue;
 		if (WIFEXITED(st))
 			snprintf(why, len, "child %d exited with status %d", (int)r,
-				 WEXITSTATUS(st));
+			         WEXITSTATUS(st));
 		else
 			snprintf(why, len, "child %d killed by signal %d", (int)r,
-				 WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+			         WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 		return -ECHILD;
 	}
 	return 0;
@@ -288,7 +288,7 @@ int bench_children_wait(pid_t *pids, int n, int timeout_s, char *why, size_t len
 			break;
 		if (rest <= 0) {
 			snprintf(why, len, "round did not finish within %d s (raise --timeout)",
-				 timeout_s);
+			         timeout_s);
 			bench_kill_all(pids, n);
 			return -ETIMEDOUT;
 		}
@@ -372,21 +372,21 @@ void bench_json_machine(FILE *f, const struct bench_machine *m)
 void bench_json_lat(FILE *f, const struct bench_lat *l)
 {
 	fprintf(f,
-		"\"count\":%llu,\"min_ns\":%lld,\"mean_ns\":%.1f,\"p50_ns\":%lld,\"p90_ns\":%lld,"
-		"\"p99_ns\":%lld,\"p999_ns\":%lld,\"max_ns\":%lld",
-		(unsigned long long)l->count, (long long)l->min, l->mean, (long long)l->p50,
-		(long long)l->p90, (long long)l->p99, (long long)l->p999, (long long)l->max);
+	        "\"count\":%llu,\"min_ns\":%lld,\"mean_ns\":%.1f,\"p50_ns\":%lld,\"p90_ns\":%lld,"
+	        "\"p99_ns\":%lld,\"p999_ns\":%lld,\"max_ns\":%lld",
+	        (unsigned long long)l->count, (long long)l->min, l->mean, (long long)l->p50,
+	        (long long)l->p90, (long long)l->p99, (long long)l->p999, (long long)l->max);
 }
 
 void bench_print_machine(FILE *f, const struct bench_machine *m, const char *command,
-			 const struct bench_clock *c)
+                         const struct bench_clock *c)
 {
 	fprintf(f, "machine: %ld cpus, %s, %s, clocksource %s\n", m->nproc, m->model, m->kernel,
-		m->clocksource);
+	        m->clocksource);
 	fprintf(f, "command: %s\n", command);
 	if (c)
 		fprintf(f, "clock:   %s (%.4f ns/tick)\n", c->tsc ? "tsc" : "CLOCK_MONOTONIC",
-			c->ns_per_tick);
+		        c->ns_per_tick);
 }
 
 int bench_parse_cpus(const char *s, int *cpus, int max)

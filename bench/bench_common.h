@@ -18,14 +18,14 @@
 
 #include <shmbus/clock.h>
 
-#define BENCH_LINE 64
-#define BENCH_MAX_CPUS 64
+#define BENCH_LINE          64
+#define BENCH_MAX_CPUS      64
 #define BENCH_MAX_PRODUCERS 64
-#define BENCH_MAX_ROUNDS 100
+#define BENCH_MAX_ROUNDS    100
 
 /* Exit codes of the tool. */
-#define BENCH_EXIT_OK 0
-#define BENCH_EXIT_FAIL 1
+#define BENCH_EXIT_OK    0
+#define BENCH_EXIT_FAIL  1
 #define BENCH_EXIT_USAGE 2
 
 struct bench_machine {
@@ -140,7 +140,7 @@ void bench_json_str(FILE *f, const char *s);
 void bench_json_machine(FILE *f, const struct bench_machine *m);
 void bench_json_lat(FILE *f, const struct bench_lat *l);
 void bench_print_machine(FILE *f, const struct bench_machine *m, const char *command,
-			 const struct bench_clock *c);
+                         const struct bench_clock *c);
 
 /*
  * The run's private bus "bench-<pid>", in SHMBUS_DIR when set, else the

@@ -22,37 +22,39 @@
 #include "bench.h"
 
 static const char bench_usage[] =
-	"usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
-	"       shmbus-bench throughput --cpus A,B[,...] [--producers P] [--events N] [options]\n"
-	"       shmbus-bench --help\n"
-	"\n"
-	"pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
-	"  cache-line ping-pong between the same cores; rounds alternate baseline / shmbus.\n"
-	"throughput: P producer processes -> one ring -> one consumer that checks every\n"
-	"  (source, seq), and in the same run a hand-written SPSC ring between the same cores.\n"
-	"\n"
-	"options:\n"
-	"  --cpus A,B[,..]   cores to pin to (pingpong: A publisher, B echo; throughput:\n"
-	"                    consumer on the last, producers round-robin over the others)\n"
-	"  --iterations N    measured round trips per round (pingpong, default 100000)\n"
-	"  --warmup W        unmeasured round trips before them (default 10000)\n"
-	"  --producers P     producer processes (throughput, 1..64, default 1)\n"
-	"  --events N        events per round over all producers (throughput, default 10M)\n"
-	"  --slot-size S     ring slot size: 64, 128 or 256 (default 64)\n"
-	"  --capacity C      ring slots, a power of two (default: pingpong 1024,\n"
-	"                    throughput 65536; the SPSC baseline uses the same)\n"
-	"  --wait W          ring wait strategy: spin, yield, block, adaptive (default spin,\n"
-	"                    adaptive when the processes outnumber the cpus)\n"
-	"  --api A           publish (copy in, default) or claim (claim/commit, zero copy)\n"
-	"  --single-producer rings flagged single-producer (no atomic RMW claims)\n"
-	"  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
-	"  --rounds R        alternating baseline/shmbus rounds (1..100, default 5)\n"
-	"  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
-	"  --timeout S       seconds a round may take before it is killed (default 120)\n"
-	"  --json            one JSON object on stdout instead of the table\n"
-	"\n"
-	"The run uses a private bus \"bench-<pid>\" in $SHMBUS_DIR (else the default bus\n"
-	"directory), destroyed at exit. Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
+    "usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
+    "       shmbus-bench throughput --cpus A,B[,...] [--producers P] [--events N] [options]\n"
+    "       shmbus-bench --help\n"
+    "\n"
+    "pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
+    "  cache-line ping-pong between the same cores; rounds alternate baseline / shmbus.\n"
+    "throughput: P producer processes -> one ring -> one consumer that checks every\n"
+    "  (source, seq), and in the same run a hand-written SPSC ring between the same cores.\n"
+    "\n"
+    "options:\n"
+    "  --cpus A,B[,..]   cores to pin to (pingpong: A publisher, B echo; throughput:\n"
+    "                    consumer on the last, producers round-robin over the others)\n"
+    "  --iterations N    measured round trips per round (pingpong, default 100000)\n"
+    "  --warmup W        unmeasured round trips before them (default 10000)\n"
+    "  --producers P     producer processes (throughput, 1..64, default 1)\n"
+    "  --events N        events per round over all producers (throughput, default 10M)\n"
+    "  --slot-size S     ring slot size: 64, 128 or 256 (default 64)\n"
+    "  --capacity C      ring slots, a power of two (default: pingpong 1024,\n"
+    "                    throughput 65536; the SPSC baseline uses the same)\n"
+    "  --wait W          ring wait strategy: spin, yield, block, adaptive (default spin,\n"
+    "                    adaptive when the processes outnumber the cpus)\n"
+    "  --api A           publish (copy in, default) or claim (claim/commit, zero copy)\n"
+    "  --single-producer rings flagged single-producer (no atomic RMW claims)\n"
+    "  --no-timestamp    producers leave publish_time_ns unstamped (no clock read\n"
+    "                    per event; for profiling what the stamp costs)\n"
+    "  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
+    "  --rounds R        alternating baseline/shmbus rounds (1..100, default 5)\n"
+    "  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
+    "  --timeout S       seconds a round may take before it is killed (default 120)\n"
+    "  --json            one JSON object on stdout instead of the table\n"
+    "\n"
+    "The run uses a private bus \"bench-<pid>\" in $SHMBUS_DIR (else the default bus\n"
+    "directory), destroyed at exit. Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
 
 enum {
 	OPT_CPUS = 256,
@@ -65,6 +67,7 @@ enum {
 	OPT_WAIT,
 	OPT_API,
 	OPT_SINGLE,
+	OPT_NO_TS,
 	OPT_SPSC_BATCH,
 	OPT_ROUNDS,
 	OPT_CLOCK,
@@ -74,23 +77,24 @@ enum {
 };
 
 static const struct option bench_long_opts[] = {
-	{"cpus", required_argument, NULL, OPT_CPUS},
-	{"iterations", required_argument, NULL, OPT_ITER},
-	{"warmup", required_argument, NULL, OPT_WARMUP},
-	{"producers", required_argument, NULL, OPT_PRODUCERS},
-	{"events", required_argument, NULL, OPT_EVENTS},
-	{"slot-size", required_argument, NULL, OPT_SLOT},
-	{"capacity", required_argument, NULL, OPT_CAPACITY},
-	{"wait", required_argument, NULL, OPT_WAIT},
-	{"api", required_argument, NULL, OPT_API},
-	{"single-producer", no_argument, NULL, OPT_SINGLE},
-	{"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
-	{"rounds", required_argument, NULL, OPT_ROUNDS},
-	{"clock", required_argument, NULL, OPT_CLOCK},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0},
+    {"cpus", required_argument, NULL, OPT_CPUS},
+    {"iterations", required_argument, NULL, OPT_ITER},
+    {"warmup", required_argument, NULL, OPT_WARMUP},
+    {"producers", required_argument, NULL, OPT_PRODUCERS},
+    {"events", required_argument, NULL, OPT_EVENTS},
+    {"slot-size", required_argument, NULL, OPT_SLOT},
+    {"capacity", required_argument, NULL, OPT_CAPACITY},
+    {"wait", required_argument, NULL, OPT_WAIT},
+    {"api", required_argument, NULL, OPT_API},
+    {"single-producer", no_argument, NULL, OPT_SINGLE},
+    {"no-timestamp", no_argument, NULL, OPT_NO_TS},
+    {"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
+    {"rounds", required_argument, NULL, OPT_ROUNDS},
+    {"clock", required_argument, NULL, OPT_CLOCK},
+    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"help", no_argument, NULL, OPT_HELP},
+    {NULL, 0, NULL, 0},
 };
 
 static int bench_usage_error(const char *fmt, const char *arg)
@@ -103,13 +107,13 @@ static int bench_usage_error(const char *fmt, const char *arg)
 
 /* Parse an unsigned option into *out within [lo, hi]. */
 static int bench_opt_range(const char *name, const char *arg, uint64_t lo, uint64_t hi,
-			   uint64_t *out)
+                           uint64_t *out)
 {
 	char msg[160];
 
 	if (bench_parse_u64(arg, out) < 0 || *out < lo || *out > hi) {
 		snprintf(msg, sizeof(msg), "--%s: '%%s' is not a number in %llu..%llu", name,
-			 (unsigned long long)lo, (unsigned long long)hi);
+		         (unsigned long long)lo, (unsigned long long)hi);
 		return bench_usage_error(msg, arg);
 	}
 	return 0;
@@ -121,9 +125,9 @@ static int bench_parse_wait(const char *arg, enum shmbus_wait_strategy *w)
 		const char *name;
 		enum shmbus_wait_strategy w;
 	} map[] = {{"spin", SHMBUS_WAIT_SPIN},
-		   {"yield", SHMBUS_WAIT_YIELD},
-		   {"block", SHMBUS_WAIT_BLOCK},
-		   {"adaptive", SHMBUS_WAIT_ADAPTIVE}};
+	           {"yield", SHMBUS_WAIT_YIELD},
+	           {"block", SHMBUS_WAIT_BLOCK},
+	           {"adaptive", SHMBUS_WAIT_ADAPTIVE}};
 
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++) {
 		if (strcmp(arg, map[i].name) == 0) {
@@ -135,8 +139,7 @@ static int bench_parse_wait(const char *arg, enum shmbus_wait_strategy *w)
 }
 
 /* One option into o; returns 0, or an exit code to stop with. */
-static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want_tsc,
-		       int *help)
+static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want_tsc, int *help)
 {
 	uint64_t v = 0;
 	int rc = 0;
@@ -180,6 +183,9 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		return 0;
 	case OPT_SINGLE:
 		o->single_producer = 1;
+		return 0;
+	case OPT_NO_TS:
+		o->no_timestamp = 1;
 		return 0;
 	case OPT_SPSC_BATCH:
 		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
@@ -306,7 +312,7 @@ int main(int argc, char **argv)
 	rc = bench_bus_create(ring_bytes + (16u << 20), &o.bus);
 	if (rc < 0) {
 		bench_err("create bus", "%s%s%s", shmbus_strerror(rc),
-			  shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
+		          shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
 		return BENCH_EXIT_FAIL;
 	}
 	if (o.scenario == BENCH_PINGPONG)

@@ -68,7 +68,7 @@ static int pp_fail(struct pp_shared *sh, const char *what, int rc)
 {
 	atomic_store(&sh->bar.abort, 1);
 	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
-		  shmbus_errmsg());
+	          shmbus_errmsg());
 	return 1;
 }
 
@@ -130,9 +130,10 @@ static void pp_idle(struct pp_party *pp)
 
 /* Attach, subscribe `ring` to trades about `sym`, open a producer. */
 static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *who, int cpu,
-			 const char *ring, uint32_t sym)
+                         const char *ring, uint32_t sym)
 {
 	struct shmbus_sub_opts so;
+	struct shmbus_producer_opts po;
 	char what[96];
 	int rc;
 
@@ -159,7 +160,9 @@ static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *w
 	snprintf(what, sizeof(what), "%s: subscribe ring %s", who, ring);
 	if (rc < 0)
 		return pp_fail(ch->sh, what, rc);
-	rc = shmbus_producer_open(pp->bus, NULL, &pp->p);
+	shmbus_producer_opts_init(&po);
+	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
+	rc = shmbus_producer_open(pp->bus, &po, &pp->p);
 	snprintf(what, sizeof(what), "%s: open producer", who);
 	if (rc < 0)
 		return pp_fail(ch->sh, what, rc);
@@ -234,8 +237,10 @@ static int pp_base_a(void *arg)
 	uint64_t total = o->warmup + o->iterations;
 	struct shmbus_trade t;
 
-	if (bench_pin(o->cpus[0]) < 0)
-		return pp_fail(sh, "baseline a: pin", -errno);
+	int rc = bench_pin(o->cpus[0]);
+
+	if (rc < 0)
+		return pp_fail(sh, "baseline a: pin", rc);
 	memset(&t, 0, sizeof(t));
 	t.h.type = SHMBUS_EV_TRADE;
 	t.h.size = sizeof(t);
@@ -253,7 +258,8 @@ static int pp_base_a(void *arg)
 		/* A2 pairs with B's release R2 of the reply. */
 		while (atomic_load_explicit(&sh->pong.seq, memory_order_acquire) != i + 1)
 			bench_relax();
-		memcpy(&back, sh->pong.payload + offsetof(struct shmbus_trade, price), sizeof(back));
+		memcpy(&back, sh->pong.payload + offsetof(struct shmbus_trade, price),
+		       sizeof(back));
 		t1 = bench_ticks(&o->clock);
 		if (back != (double)i)
 			atomic_fetch_add(&sh->errors, 1);
@@ -270,8 +276,10 @@ static int pp_base_b(void *arg)
 	struct pp_shared *sh = ch->sh;
 	uint64_t total = o->warmup + o->iterations;
 
-	if (bench_pin(o->cpus[1]) < 0)
-		return pp_fail(sh, "baseline b: pin", -errno);
+	int rc = bench_pin(o->cpus[1]);
+
+	if (rc < 0)
+		return pp_fail(sh, "baseline b: pin", rc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
 	for (uint64_t i = 0; i < total; i++) {
@@ -287,7 +295,7 @@ static int pp_base_b(void *arg)
 
 /* Run one round of one kind; fills lat. Returns an exit code. */
 static int pp_round(const struct bench_opts *o, struct pp_shared *sh, int round, int shmbus,
-		    struct bench_lat *lat)
+                    struct bench_lat *lat)
 {
 	struct pp_child ch = {.o = o, .sh = sh, .round = round};
 	pid_t pids[2] = {0, 0};
@@ -314,7 +322,7 @@ static int pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
 	}
 	if (atomic_load(&sh->errors)) {
 		bench_err("pingpong", "%llu replies carried the wrong payload",
-			  (unsigned long long)atomic_load(&sh->errors));
+		          (unsigned long long)atomic_load(&sh->errors));
 		return BENCH_EXIT_FAIL;
 	}
 	int64_t *ns = (int64_t *)sh->samples;
@@ -336,7 +344,7 @@ static void pp_median(const struct bench_lat *r, int n, struct bench_lat *out)
 #define PP_MED(field)                                                                              \
 	do {                                                                                       \
 		for (int i = 0; i < n; i++)                                                        \
-			v[i] = (double)r[i].field;                                         \
+			v[i] = (double)r[i].field;                                                 \
 		out->field = (int64_t)(bench_median(v, (size_t)n) + 0.5);                          \
 	} while (0)
 	memset(out, 0, sizeof(*out));
@@ -359,8 +367,8 @@ static const char *pp_verdict(double ratio, double target)
 }
 
 static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs,
-			  const struct bench_lat *sb, const struct bench_lat *mb,
-			  const struct bench_lat *ms)
+                          const struct bench_lat *sb, const struct bench_lat *mb,
+                          const struct bench_lat *ms)
 {
 	double r50 = (double)ms->p50 / (double)(mb->p50 ? mb->p50 : 1);
 	double r99 = (double)ms->p99 / (double)(mb->p99 ? mb->p99 : 1);
@@ -371,12 +379,12 @@ static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs
 	bench_json_str(stdout, o->command);
 	printf(",\"config\":{\"cpus\":[%d,%d],\"iterations\":%llu,\"warmup\":%llu,"
 	       "\"rounds\":%d,\"slot_size\":%u,\"capacity\":%u,\"wait\":\"%s\",\"api\":\"%s\","
-	       "\"single_producer\":%s,\"clock\":\"%s\",\"ns_per_tick\":%.6f},",
+	       "\"single_producer\":%s,\"no_timestamp\":%s,\"clock\":\"%s\",\"ns_per_tick\":%.6f},",
 	       o->cpus[0], o->cpus[1], (unsigned long long)o->iterations,
 	       (unsigned long long)o->warmup, o->rounds, o->slot_size, o->capacity,
 	       shmbus_wait_name(o->wait), o->api_claim ? "claim" : "publish",
-	       o->single_producer ? "true" : "false", o->clock.tsc ? "tsc" : "monotonic",
-	       o->clock.ns_per_tick);
+	       o->single_producer ? "true" : "false", o->no_timestamp ? "true" : "false",
+	       o->clock.tsc ? "tsc" : "monotonic", o->clock.ns_per_tick);
 	bench_json_lat(stdout, ms);
 	printf(",\"baseline\":{");
 	bench_json_lat(stdout, mb);
@@ -402,8 +410,8 @@ static void pp_row(const char *label, const struct bench_lat *l)
 }
 
 static void pp_print_table(const struct bench_opts *o, const struct bench_lat *bs,
-			   const struct bench_lat *sb, const struct bench_lat *mb,
-			   const struct bench_lat *ms)
+                           const struct bench_lat *sb, const struct bench_lat *mb,
+                           const struct bench_lat *ms)
 {
 	double r50 = (double)ms->p50 / (double)(mb->p50 ? mb->p50 : 1);
 	double r99 = (double)ms->p99 / (double)(mb->p99 ? mb->p99 : 1);
@@ -411,11 +419,12 @@ static void pp_print_table(const struct bench_opts *o, const struct bench_lat *b
 
 	bench_print_machine(stdout, &o->machine, o->command, &o->clock);
 	printf("pingpong: cpus %d,%d, %llu round trips (+%llu warmup) x %d rounds, slot %u, "
-	       "capacity %u, wait %s, api %s%s\n\n",
+	       "capacity %u, wait %s, api %s%s%s\n\n",
 	       o->cpus[0], o->cpus[1], (unsigned long long)o->iterations,
 	       (unsigned long long)o->warmup, o->rounds, o->slot_size, o->capacity,
 	       shmbus_wait_name(o->wait), o->api_claim ? "claim" : "publish",
-	       o->single_producer ? ", single-producer rings" : "");
+	       o->single_producer ? ", single-producer rings" : "",
+	       o->no_timestamp ? ", no publish timestamp" : "");
 	printf("  round trip (ns)       min      p50      p90      p99     p99.9        max       "
 	       "mean\n");
 	for (int r = 0; r < o->rounds; r++) {

@@ -36,7 +36,7 @@ struct spsc_ring {
 	alignas(128) struct spsc_slot slots[];
 };
 _Static_assert(offsetof(struct spsc_ring, head) - offsetof(struct spsc_ring, tail) == 128,
-	       "head and tail on separate line pairs");
+               "head and tail on separate line pairs");
 
 size_t spsc_ring_bytes(uint32_t capacity)
 {
@@ -70,8 +70,9 @@ void spsc_produce(struct spsc_ring *r, uint64_t n)
 			}
 			/* A2 pairs with the consumer's R2: its reads of the slots
 			 * we are about to overwrite are done. */
-			while (tail - (cached_head = atomic_load_explicit(
-					       &r->head, memory_order_acquire)) >= cap)
+			while (tail - (cached_head =
+			                   atomic_load_explicit(&r->head, memory_order_acquire)) >=
+			       cap)
 				bench_relax();
 		}
 		s = &r->slots[tail & r->mask];
@@ -109,8 +110,7 @@ void spsc_consume(struct spsc_ring *r, uint64_t n, struct tv_state *v)
 			if (head == cached_tail) {
 				if (released != head) {
 					/* R2 (flush before waiting): pairs with A2. */
-					atomic_store_explicit(&r->head, head,
-							      memory_order_release);
+					atomic_store_explicit(&r->head, head, memory_order_release);
 					released = head;
 				}
 				bench_relax();

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <shmbus/shmbus.h>
 
@@ -32,7 +33,9 @@
 struct tp_prod_result {
 	int64_t t_start, t_end;
 	uint64_t published;
-	uint64_t undelivered; /* publish returned 0 rings or an error */
+	uint64_t undelivered;             /* publish returned 0 rings or an error */
+	int last_rc;                      /* the last such return code */
+	struct shmbus_producer_stat stat; /* the bus's counters for it */
 };
 
 struct tp_round {
@@ -62,7 +65,7 @@ static int tp_fail(struct tp_shared *sh, const char *what, int rc)
 {
 	atomic_store(&sh->bar.abort, 1);
 	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
-		  shmbus_errmsg());
+	          shmbus_errmsg());
 	return 1;
 }
 
@@ -153,6 +156,20 @@ static int tp_send(shmbus_producer *p, int claim, uint64_t seq)
 	return shmbus_publish(p, &t);
 }
 
+/* The bus's counters of this process's producer (to explain losses). */
+static void tp_own_stat(shmbus_bus *bus, struct shmbus_producer_stat *out)
+{
+	for (uint32_t i = 0; i < 4096; i++) {
+		int rc = shmbus_stat_producer(bus, i, out);
+
+		if (rc == -ERANGE)
+			break;
+		if (rc == 0 && out->pid == (int32_t)getpid())
+			return;
+	}
+	memset(out, 0, sizeof(*out));
+}
+
 static int tp_shmbus_producer(void *arg)
 {
 	struct tp_child *ch = arg;
@@ -172,6 +189,7 @@ static int tp_shmbus_producer(void *arg)
 		return tp_fail(sh, "producer: open bus", rc);
 	shmbus_producer_opts_init(&po);
 	po.source_id = ch->index + 1;
+	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
 	rc = shmbus_producer_open(bus, &po, &p);
 	if (rc < 0)
 		return tp_fail(sh, "producer: open producer", rc);
@@ -179,11 +197,16 @@ static int tp_shmbus_producer(void *arg)
 		return 1;
 	res->t_start = shmbus_mono_ns();
 	for (uint64_t seq = 1; seq <= ch->expected[ch->index]; seq++) {
-		if (tp_send(p, ch->o->api_claim, seq) != 1)
+		int sent = tp_send(p, ch->o->api_claim, seq);
+
+		if (sent != 1) {
 			res->undelivered++;
+			res->last_rc = sent;
+		}
 	}
 	res->t_end = shmbus_mono_ns();
 	res->published = ch->expected[ch->index];
+	tp_own_stat(bus, &res->stat);
 	atomic_fetch_add(&sh->producers_done, 1);
 	shmbus_producer_close(p);
 	shmbus_bus_close(bus);
@@ -197,7 +220,7 @@ static void tp_on_event(const struct shmbus_event_header *ev, void *ctx)
 
 /* Poll until every event came, or the producers are done and it is dry. */
 static void tp_consume(const struct bench_opts *o, struct tp_shared *sh, shmbus_consumer *c,
-		       struct tv_state *v)
+                       struct tv_state *v)
 {
 	int dry = 0;
 
@@ -283,7 +306,7 @@ static int tp_spawn_round(const struct bench_opts *o, struct tp_child *ch, int s
 		kids[i] = *ch;
 		kids[i].index = i;
 		rc = bench_spawn(&pids[i + 1], shmbus ? tp_shmbus_producer : tp_spsc_producer,
-				 &kids[i]);
+		                 &kids[i]);
 	}
 	if (rc < 0) {
 		bench_err("fork", "%s", strerror(-rc));
@@ -299,7 +322,7 @@ static int tp_spawn_round(const struct bench_opts *o, struct tp_child *ch, int s
 }
 
 static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round, int shmbus,
-		    struct tp_round *out)
+                    struct tp_round *out)
 {
 	struct tp_child ch = {.o = o, .sh = sh, .round = round};
 	uint32_t nprod = shmbus ? o->producers : 1;
@@ -320,6 +343,18 @@ static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round,
 
 		out->per_producer[i] = d > 0 ? (double)sh->prod[i].published * 1e9 / (double)d : 0;
 		out->undelivered += sh->prod[i].undelivered;
+		if (sh->prod[i].undelivered)
+			bench_err(
+			    "throughput",
+			    "round %d: producer %u: %llu events not delivered "
+			    "(last publish returned %d; bus counters: published %llu, "
+			    "delivered %llu, dropped %llu, routed around %llu, unrouted %llu)",
+			    round, i, (unsigned long long)sh->prod[i].undelivered,
+			    sh->prod[i].last_rc, (unsigned long long)sh->prod[i].stat.published,
+			    (unsigned long long)sh->prod[i].stat.delivered,
+			    (unsigned long long)sh->prod[i].stat.dropped,
+			    (unsigned long long)sh->prod[i].stat.routed_around,
+			    (unsigned long long)sh->prod[i].stat.unrouted);
 	}
 	return BENCH_EXIT_OK;
 }
@@ -332,7 +367,7 @@ struct tp_summary {
 };
 
 static void tp_summarise(const struct bench_opts *o, const struct tp_round *sp,
-			 const struct tp_round *sb, struct tp_summary *s)
+                         const struct tp_round *sb, struct tp_summary *s)
 {
 	double v[BENCH_MAX_ROUNDS];
 
@@ -356,7 +391,7 @@ static void tp_summarise(const struct bench_opts *o, const struct tp_round *sp,
 		s->foreign += sb[r].foreign;
 		s->undelivered += sb[r].undelivered;
 		s->spsc_errors += sp[r].lost + sp[r].duplicates + sp[r].out_of_order +
-				  sp[r].corrupt + sp[r].foreign;
+		                  sp[r].corrupt + sp[r].foreign;
 	}
 	s->ratio = s->spsc > 0 ? s->eps / s->spsc : 0;
 }
@@ -365,16 +400,15 @@ static void tp_json_round(const char *kind, int r, const struct tp_round *x, uin
 {
 	printf("{\"round\":%d,\"kind\":\"%s\",\"events_per_sec\":%.0f,\"lost\":%llu,"
 	       "\"duplicates\":%llu,\"out_of_order\":%llu,\"corrupt\":%llu,\"per_producer\":[",
-	       r + 1, kind, x->eps, (unsigned long long)x->lost,
-	       (unsigned long long)x->duplicates, (unsigned long long)x->out_of_order,
-	       (unsigned long long)x->corrupt);
+	       r + 1, kind, x->eps, (unsigned long long)x->lost, (unsigned long long)x->duplicates,
+	       (unsigned long long)x->out_of_order, (unsigned long long)x->corrupt);
 	for (uint32_t i = 0; i < nprod; i++)
 		printf("%s%.0f", i ? "," : "", x->per_producer[i]);
 	printf("]}");
 }
 
 static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
-			  const struct tp_round *sb, const struct tp_summary *s)
+                          const struct tp_round *sb, const struct tp_summary *s)
 {
 	printf("{\"scenario\":\"throughput\",\"machine\":");
 	bench_json_machine(stdout, &o->machine);
@@ -385,10 +419,11 @@ static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
 		printf("%s%d", i ? "," : "", o->cpus[i]);
 	printf("],\"producers\":%u,\"events\":%llu,\"rounds\":%d,\"slot_size\":%u,"
 	       "\"capacity\":%u,\"wait\":\"%s\",\"api\":\"%s\",\"single_producer\":%s,"
-	       "\"poll_batch\":%d,\"spsc_batch\":%u},",
+	       "\"no_timestamp\":%s,\"poll_batch\":%d,\"spsc_batch\":%u},",
 	       o->producers, (unsigned long long)o->events, o->rounds, o->slot_size, o->capacity,
 	       shmbus_wait_name(o->wait), o->api_claim ? "claim" : "publish",
-	       o->single_producer ? "true" : "false", TP_POLL_BATCH, o->spsc_batch);
+	       o->single_producer ? "true" : "false", o->no_timestamp ? "true" : "false",
+	       TP_POLL_BATCH, o->spsc_batch);
 	printf("\"events_per_sec\":%.0f,\"lost\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
 	       "\"corrupt\":%llu,\"foreign\":%llu,\"undelivered\":%llu,\"per_producer\":[",
 	       s->eps, (unsigned long long)s->lost, (unsigned long long)s->duplicates,
@@ -410,21 +445,22 @@ static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
 }
 
 static void tp_print_table(const struct bench_opts *o, const struct tp_round *sp,
-			   const struct tp_round *sb, const struct tp_summary *s)
+                           const struct tp_round *sb, const struct tp_summary *s)
 {
 	bench_print_machine(stdout, &o->machine, o->command, NULL);
 	printf("throughput: %u producer(s), consumer on cpu %d, %llu events x %d rounds, slot %u, "
-	       "capacity %u, wait %s, api %s%s, spsc batch %u\n\n",
+	       "capacity %u, wait %s, api %s%s%s, spsc batch %u\n\n",
 	       o->producers, tp_consumer_cpu(o), (unsigned long long)o->events, o->rounds,
 	       o->slot_size, o->capacity, shmbus_wait_name(o->wait),
 	       o->api_claim ? "claim" : "publish",
-	       o->single_producer ? ", single-producer ring" : "", o->spsc_batch);
+	       o->single_producer ? ", single-producer ring" : "",
+	       o->no_timestamp ? ", no publish timestamp" : "", o->spsc_batch);
 	printf("  round  spsc Mev/s  shmbus Mev/s  lost  dups  ooo  corrupt  per-producer Mev/s\n");
 	for (int r = 0; r < o->rounds; r++) {
-		printf("  %5d  %10.2f  %12.2f  %4llu  %4llu  %3llu  %7llu ", r + 1,
-		       sp[r].eps / 1e6, sb[r].eps / 1e6, (unsigned long long)sb[r].lost,
-		       (unsigned long long)sb[r].duplicates,
-		       (unsigned long long)sb[r].out_of_order, (unsigned long long)sb[r].corrupt);
+		printf("  %5d  %10.2f  %12.2f  %4llu  %4llu  %3llu  %7llu ", r + 1, sp[r].eps / 1e6,
+		       sb[r].eps / 1e6, (unsigned long long)sb[r].lost,
+		       (unsigned long long)sb[r].duplicates, (unsigned long long)sb[r].out_of_order,
+		       (unsigned long long)sb[r].corrupt);
 		for (uint32_t i = 0; i < o->producers; i++)
 			printf(" %.2f", sb[r].per_producer[i] / 1e6);
 		printf("\n");
