@@ -8,8 +8,12 @@
  * the header: new types only need a new struct here and a new type id.
  *
  * Sizes: a ring slot carries 8 bytes of ring metadata, so an event fits a
- * 64-byte slot when it is at most 56 bytes (trade, indicator fit; quote,
- * bar, threshold and failure events need 128-byte slots).
+ * 64-byte slot when it is at most 56 bytes (trades do; quote, bar,
+ * indicator, threshold and failure events need 128-byte slots).
+ *
+ * Derived events (bar, indicator, threshold) carry origin_ns, the publish
+ * time of the market event that started their chain, so any stage can
+ * measure end-to-end latency without a side channel.
  */
 #ifndef SHMBUS_EVENT_H
 #define SHMBUS_EVENT_H
@@ -82,6 +86,7 @@ struct shmbus_bar {
 	double low;
 	double close;
 	double volume;
+	int64_t origin_ns; /* publish time of the input that closed the bar */
 };
 
 /* Indicator kinds; up to three outputs per kind (see value[]). */
@@ -99,6 +104,7 @@ struct shmbus_indicator {
 	uint16_t kind;                /* enum shmbus_indicator_kind */
 	uint16_t param[3];            /* e.g. MACD 12,26,9; Bollinger 20,2 */
 	double value[3];
+	int64_t origin_ns; /* publish time of the input behind this value */
 };
 
 enum shmbus_threshold_direction {
@@ -118,6 +124,8 @@ struct shmbus_threshold {
 	uint32_t trigger_source; /* identity of the triggering event */
 	uint32_t reserved;
 	uint64_t trigger_seq;
+	int64_t origin_ns; /* publish time of the market event at the chain's
+			      start: end-to-end latency = publish - origin */
 };
 
 struct shmbus_collection_failed {
@@ -148,14 +156,17 @@ _Static_assert(offsetof(struct shmbus_event_header, event_time_ns) == 24, "hdr e
 _Static_assert(offsetof(struct shmbus_event_header, publish_time_ns) == 32, "hdr pt");
 SHMBUS__ASSERT_SIZE(struct shmbus_trade, 56); /* + 8 slot bytes = 64 */
 SHMBUS__ASSERT_SIZE(struct shmbus_quote, 72);
-SHMBUS__ASSERT_SIZE(struct shmbus_bar, 96);
-SHMBUS__ASSERT_SIZE(struct shmbus_indicator, 72);
-SHMBUS__ASSERT_SIZE(struct shmbus_threshold, 80);
+SHMBUS__ASSERT_SIZE(struct shmbus_bar, 104);
+SHMBUS__ASSERT_SIZE(struct shmbus_indicator, 80);
+SHMBUS__ASSERT_SIZE(struct shmbus_threshold, 88);
 SHMBUS__ASSERT_SIZE(struct shmbus_collection_failed, 96);
 SHMBUS__ASSERT_SIZE(struct shmbus_heartbeat, 64);
 _Static_assert(offsetof(struct shmbus_indicator, value) == 48, "ind value");
 _Static_assert(offsetof(struct shmbus_threshold, trigger_seq) == 72, "thr seq");
 _Static_assert(offsetof(struct shmbus_bar, open) == 56, "bar open");
+_Static_assert(offsetof(struct shmbus_bar, origin_ns) == 96, "bar origin");
+_Static_assert(offsetof(struct shmbus_indicator, origin_ns) == 72, "ind origin");
+_Static_assert(offsetof(struct shmbus_threshold, origin_ns) == 80, "thr origin");
 
 /* A hash of every layout above; stored in bus superblocks and journal
  * headers so readers refuse data written with other layouts. */
