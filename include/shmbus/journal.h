@@ -38,8 +38,8 @@ extern "C" {
 
 /* Where a journal is bad: which file, which byte, what. */
 struct shmbus_journal_error {
-	int code;                              /* negative errno (-EBADMSG for bad data) */
-	uint64_t offset;                       /* byte offset in `segment` of the bad header/block */
+	int code;        /* negative errno (-EBADMSG for bad data) */
+	uint64_t offset; /* byte offset in `segment` of the bad header/block */
 	char segment[SHMBUS_JOURNAL_PATH_MAX]; /* path of the segment file ("" if none) */
 	char detail[160];                      /* what is wrong, one line */
 };
@@ -61,11 +61,11 @@ enum shmbus_journal_io_path {
  * takes its default. */
 struct shmbus_journal_writer_opts {
 	uint32_t block_size;          /* bytes per block incl. header; default 64 KiB,
-					 4 KiB..16 MiB, a multiple of 4 KiB */
+	                                 4 KiB..16 MiB, a multiple of 4 KiB */
 	uint32_t queue_depth;         /* block buffers / writes in flight; default 8, max 64 */
 	uint64_t segment_max_bytes;   /* rotate before a segment exceeds this; default 1 GiB */
 	int64_t segment_max_age_ns;   /* rotate when an event is this much newer (event time)
-					 than the segment's first event; 0 = never */
+	                                 than the segment's first event; 0 = never */
 	uint64_t retention_max_bytes; /* delete oldest segments beyond this total; 0 = keep */
 	int64_t retention_max_age_ns; /* delete segments older (event time) than this; 0 = keep */
 	enum shmbus_journal_fsync fsync_policy;
@@ -89,14 +89,14 @@ struct shmbus_journal_recovery {
 
 /* Writer counters (snapshot). */
 struct shmbus_journal_writer_stats {
-	uint64_t events;          /* events accepted by append */
-	uint64_t bytes;           /* event bytes accepted */
-	uint64_t blocks;          /* blocks written successfully */
-	uint64_t disk_bytes;      /* bytes written to segment files (headers included) */
-	uint64_t events_durable;  /* events durable under the fsync policy */
-	uint64_t fsyncs;          /* fdatasync calls completed */
-	uint64_t write_errors;    /* failed block or segment writes */
-	uint64_t events_lost;     /* events dropped because their block failed */
+	uint64_t events;         /* events accepted by append */
+	uint64_t bytes;          /* event bytes accepted */
+	uint64_t blocks;         /* blocks written successfully */
+	uint64_t disk_bytes;     /* bytes written to segment files (headers included) */
+	uint64_t events_durable; /* events durable under the fsync policy */
+	uint64_t fsyncs;         /* fdatasync calls completed */
+	uint64_t write_errors;   /* failed block or segment writes */
+	uint64_t events_lost;    /* events dropped because their block failed */
 	uint64_t segments_created;
 	uint64_t segments_deleted; /* by retention */
 	uint32_t inflight;         /* writes in flight now */
@@ -120,9 +120,10 @@ struct shmbus_journal_writer;
  * calling thread; several writers on one bus/dir are not supported.
  */
 int shmbus_journal_writer_open(const char *dir, const char *bus_name,
-			       const struct shmbus_journal_writer_opts *opts,
-			       struct shmbus_journal_writer **out, struct shmbus_journal_recovery *rec,
-			       struct shmbus_journal_error *err);
+                               const struct shmbus_journal_writer_opts *opts,
+                               struct shmbus_journal_writer **out,
+                               struct shmbus_journal_recovery *rec,
+                               struct shmbus_journal_error *err);
 
 /*
  * Copy one event (ev->size bytes, 40..248) into the current block; a full
@@ -133,7 +134,7 @@ int shmbus_journal_writer_open(const char *dir, const char *bus_name,
  * allocation; system calls only to submit/reap blocks.
  */
 int shmbus_journal_writer_append(struct shmbus_journal_writer *w,
-				 const struct shmbus_event_header *ev);
+                                 const struct shmbus_event_header *ev);
 
 /*
  * Reap finished writes (and run an interval fsync when due) without
@@ -156,11 +157,11 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w);
  * that source is durable yet.
  */
 int shmbus_journal_writer_durable_seq(const struct shmbus_journal_writer *w, uint32_t source_id,
-				      uint64_t *seq);
+                                      uint64_t *seq);
 
 /* Counters snapshot into *st. Never fails. */
 void shmbus_journal_writer_stats(const struct shmbus_journal_writer *w,
-				 struct shmbus_journal_writer_stats *st);
+                                 struct shmbus_journal_writer_stats *st);
 
 /*
  * Flush, fdatasync (unless NONE) and free. Returns 0 or the flush error;
@@ -175,12 +176,12 @@ struct shmbus_journal_reader;
 /* What to iterate. Zero-initialise, then call shmbus_journal_query_init()
  * or set the fields: all filters apply together. */
 struct shmbus_journal_query {
-	int64_t t_from;         /* event_time_ns >= t_from (INT64_MIN: no bound) */
-	int64_t t_to;           /* event_time_ns <  t_to   (INT64_MAX: no bound) */
-	uint64_t type_mask;     /* bit SHMBUS_TYPE_BIT(type); 0 = every type */
+	int64_t t_from;          /* event_time_ns >= t_from (INT64_MIN: no bound) */
+	int64_t t_to;            /* event_time_ns <  t_to   (INT64_MAX: no bound) */
+	uint64_t type_mask;      /* bit SHMBUS_TYPE_BIT(type); 0 = every type */
 	const uint32_t *symbols; /* symbol ids to keep; NULL = every symbol */
 	size_t n_symbols;
-	int after;            /* 1: start after event (after_source, after_seq) */
+	int after;             /* 1: start after event (after_source, after_seq) */
 	uint32_t after_source; /* start just after that event in journal order; */
 	uint64_t after_seq;    /* if absent: at the first later seq of that source */
 };
@@ -197,11 +198,13 @@ void shmbus_journal_query_init(struct shmbus_journal_query *q);
  * Thread-safety: a reader belongs to one thread; readers are independent.
  */
 int shmbus_journal_reader_open(const char *dir, const char *bus_name, uint64_t expected_layout_hash,
-			       struct shmbus_journal_reader **out, struct shmbus_journal_error *err);
+                               struct shmbus_journal_reader **out,
+                               struct shmbus_journal_error *err);
 
 /* Start (or restart) an iteration with query q (copied). Returns 0,
  * -EINVAL, -ENOMEM. */
-int shmbus_journal_reader_seek(struct shmbus_journal_reader *r, const struct shmbus_journal_query *q);
+int shmbus_journal_reader_seek(struct shmbus_journal_reader *r,
+                               const struct shmbus_journal_query *q);
 
 /*
  * Next matching event. On 1, *ev points into the reader's block buffer,
@@ -209,8 +212,9 @@ int shmbus_journal_reader_seek(struct shmbus_journal_reader *r, const struct shm
  * error (-EBADMSG: bad block, details in *err). After an error, the next
  * call continues with the following segment.
  */
-int shmbus_journal_reader_next(struct shmbus_journal_reader *r, const struct shmbus_event_header **ev,
-			       struct shmbus_journal_error *err);
+int shmbus_journal_reader_next(struct shmbus_journal_reader *r,
+                               const struct shmbus_event_header **ev,
+                               struct shmbus_journal_error *err);
 
 /* Latest event time (max over block headers) into *t. Returns 0 or
  * -ENOENT (empty journal). */
@@ -219,7 +223,7 @@ int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *
 /* Highest seq of source_id in the most recent block that has it (reads
  * blocks from the end). Returns 0, -ENOENT, or -EBADMSG (*err). */
 int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
-				   uint64_t *seq, struct shmbus_journal_error *err);
+                                   uint64_t *seq, struct shmbus_journal_error *err);
 
 /* Free the reader. NULL is a no-op. */
 void shmbus_journal_reader_close(struct shmbus_journal_reader *r);
@@ -244,7 +248,7 @@ struct shmbus_journal_verify_report {
  * with rep->bad set to the first bad block, or -ENOENT/-ENOMEM.
  */
 int shmbus_journal_verify(const char *dir, const char *bus_name,
-			  struct shmbus_journal_verify_report *rep);
+                          struct shmbus_journal_verify_report *rep);
 
 struct shmbus_journal_segment_info {
 	char path[SHMBUS_JOURNAL_PATH_MAX];
@@ -256,7 +260,7 @@ struct shmbus_journal_segment_info {
 	uint64_t blocks; /* from block headers (checksums not verified) */
 	uint64_t events;
 	int64_t min_time_ns, max_time_ns; /* over block headers; 0 if no block */
-	int bad;        /* 1: a bad header/block stopped the scan at bad_offset */
+	int bad;                          /* 1: a bad header/block stopped the scan at bad_offset */
 	uint64_t bad_offset;
 };
 
@@ -272,7 +276,8 @@ struct shmbus_journal_info {
  * read). Fills *info (free with shmbus_journal_info_free). Returns 0,
  * -ENOENT, -ENOMEM.
  */
-int shmbus_journal_info_get(const char *dir, const char *bus_name, struct shmbus_journal_info *info);
+int shmbus_journal_info_get(const char *dir, const char *bus_name,
+                            struct shmbus_journal_info *info);
 /* Free what shmbus_journal_info_get allocated. */
 void shmbus_journal_info_free(struct shmbus_journal_info *info);
 

@@ -40,7 +40,7 @@ int jrnl_bus_name_ok(const char *name)
 }
 
 void jrnl_seg_header_build(void *area, const char *bus, uint64_t layout_hash, uint32_t block_align,
-			   int64_t first_ts, int64_t created)
+                           int64_t first_ts, int64_t created)
 {
 	struct jrnl_seg_header h;
 	memset(area, 0, JRNL_HEADER_SIZE);
@@ -59,11 +59,11 @@ void jrnl_seg_header_build(void *area, const char *bus, uint64_t layout_hash, ui
 }
 
 int jrnl_seg_header_parse(const void *buf, size_t len, struct jrnl_seg_header *h, char *detail,
-			  size_t dlen)
+                          size_t dlen)
 {
 	if (len < sizeof(*h)) {
 		snprintf(detail, dlen, "segment header truncated (%zu of %u bytes)", len,
-			 JRNL_HEADER_SIZE);
+		         JRNL_HEADER_SIZE);
 		return -EBADMSG;
 	}
 	memcpy(h, buf, sizeof(*h));
@@ -81,7 +81,7 @@ int jrnl_seg_header_parse(const void *buf, size_t len, struct jrnl_seg_header *h
 	}
 	if (len < JRNL_HEADER_SIZE) {
 		snprintf(detail, dlen, "segment header truncated (%zu of %u bytes)", len,
-			 JRNL_HEADER_SIZE);
+		         JRNL_HEADER_SIZE);
 		return -EBADMSG;
 	}
 	/* Hash with the checksum field zeroed; only the first 128 bytes are
@@ -92,7 +92,8 @@ int jrnl_seg_header_parse(const void *buf, size_t len, struct jrnl_seg_header *h
 	XXH3_state_t st;
 	XXH3_64bits_reset(&st);
 	XXH3_64bits_update(&st, first, sizeof(first));
-	XXH3_64bits_update(&st, (const uint8_t *)buf + sizeof(first), JRNL_HEADER_SIZE - sizeof(first));
+	XXH3_64bits_update(&st, (const uint8_t *)buf + sizeof(first),
+	                   JRNL_HEADER_SIZE - sizeof(first));
 	if (XXH3_64bits_digest(&st) != h->checksum) {
 		snprintf(detail, dlen, "segment header checksum mismatch");
 		return -EBADMSG;
@@ -118,10 +119,11 @@ uint64_t jrnl_blk_checksum(const struct jrnl_blk_header *bh, const void *payload
 }
 
 int jrnl_blk_header_check(const struct jrnl_blk_header *bh, uint64_t room, char *detail,
-			  size_t dlen)
+                          size_t dlen)
 {
 	if (room < JRNL_BLK_HDR) {
-		snprintf(detail, dlen, "torn block header (%llu bytes left)", (unsigned long long)room);
+		snprintf(detail, dlen, "torn block header (%llu bytes left)",
+		         (unsigned long long)room);
 		return -EBADMSG;
 	}
 	if (bh->magic != JRNL_BLK_MAGIC) {
@@ -131,7 +133,8 @@ int jrnl_blk_header_check(const struct jrnl_blk_header *bh, uint64_t room, char 
 	if (bh->payload_len % JRNL_EV_ALIGN || bh->payload_len > JRNL_MAX_BLOCK ||
 	    bh->payload_len < JRNL_EV_MIN || bh->count == 0 ||
 	    bh->count > bh->payload_len / JRNL_EV_MIN) {
-		snprintf(detail, dlen, "bad block length %u / count %u", bh->payload_len, bh->count);
+		snprintf(detail, dlen, "bad block length %u / count %u", bh->payload_len,
+		         bh->count);
 		return -EBADMSG;
 	}
 	if (bh->min_time_ns > bh->max_time_ns || bh->min_seq > bh->max_seq) {
@@ -139,8 +142,8 @@ int jrnl_blk_header_check(const struct jrnl_blk_header *bh, uint64_t room, char 
 		return -EBADMSG;
 	}
 	if (room < (uint64_t)JRNL_BLK_HDR + bh->payload_len) {
-		snprintf(detail, dlen, "torn block: %u payload bytes, %llu in file", bh->payload_len,
-			 (unsigned long long)(room - JRNL_BLK_HDR));
+		snprintf(detail, dlen, "torn block: %u payload bytes, %llu in file",
+		         bh->payload_len, (unsigned long long)(room - JRNL_BLK_HDR));
 		return -EBADMSG;
 	}
 	return 0;
@@ -148,7 +151,7 @@ int jrnl_blk_header_check(const struct jrnl_blk_header *bh, uint64_t room, char 
 
 /* One event at payload offset pos: size and ranges against the header. */
 static int jrnl_event_check(const struct jrnl_blk_header *bh, const uint8_t *p, uint32_t pos,
-			    char *detail, size_t dlen)
+                            char *detail, size_t dlen)
 {
 	struct shmbus_event_header e;
 	if (bh->payload_len - pos < JRNL_EV_MIN) {
@@ -164,14 +167,14 @@ static int jrnl_event_check(const struct jrnl_blk_header *bh, const uint8_t *p, 
 	if (e.event_time_ns < bh->min_time_ns || e.event_time_ns > bh->max_time_ns ||
 	    e.seq < bh->min_seq || e.seq > bh->max_seq) {
 		snprintf(detail, dlen, "event at payload offset %u: time/seq outside block range",
-			 pos);
+		         pos);
 		return -EBADMSG;
 	}
 	return 0;
 }
 
 int jrnl_blk_check(const struct jrnl_blk_header *bh, const uint8_t *payload, char *detail,
-		   size_t dlen)
+                   size_t dlen)
 {
 	if (jrnl_blk_checksum(bh, payload) != bh->checksum) {
 		snprintf(detail, dlen, "block checksum mismatch");
@@ -196,8 +199,8 @@ int jrnl_blk_check(const struct jrnl_blk_header *bh, const uint8_t *payload, cha
 
 int jrnl_seg_name(char *out, size_t n, const char *dir, const char *bus, uint64_t start)
 {
-	int len = snprintf(out, n, "%s/%s-%020llu%s", dir, bus, (unsigned long long)start,
-			   JRNL_SUFFIX);
+	int len =
+	    snprintf(out, n, "%s/%s-%020llu%s", dir, bus, (unsigned long long)start, JRNL_SUFFIX);
 	return (len < 0 || (size_t)len >= n) ? -ENAMETOOLONG : 0;
 }
 
@@ -270,7 +273,7 @@ int jrnl_dir_list(const char *dir, const char *bus, struct jrnl_seg_entry **out,
 }
 
 int jrnl_err_set(struct shmbus_journal_error *err, int code, const char *segment, uint64_t offset,
-		 const char *fmt, ...)
+                 const char *fmt, ...)
 {
 	if (!err)
 		return code;

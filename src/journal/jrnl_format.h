@@ -14,15 +14,15 @@
 #error "the journal format is little-endian; add byte swaps for this target"
 #endif
 
-#define JRNL_SEG_MAGIC 0x4745534a424d4853ull /* "SHMBJSEG" */
-#define JRNL_BLK_MAGIC 0x4b4c424au           /* "JBLK" */
-#define JRNL_VERSION 1u
+#define JRNL_SEG_MAGIC   0x4745534a424d4853ull /* "SHMBJSEG" */
+#define JRNL_BLK_MAGIC   0x4b4c424au           /* "JBLK" */
+#define JRNL_VERSION     1u
 #define JRNL_HEADER_SIZE 4096u /* segment header, padded (O_DIRECT alignment) */
-#define JRNL_BLK_HDR 64u
-#define JRNL_EV_ALIGN 8u
-#define JRNL_MAX_BLOCK (16u << 20) /* largest block a reader accepts */
-#define JRNL_EV_MIN 40u
-#define JRNL_SUFFIX ".shj"
+#define JRNL_BLK_HDR     64u
+#define JRNL_EV_ALIGN    8u
+#define JRNL_MAX_BLOCK   (16u << 20) /* largest block a reader accepts */
+#define JRNL_EV_MIN      40u
+#define JRNL_SUFFIX      ".shj"
 
 /* Segment header: the first 128 bytes of the 4096-byte header area. */
 struct jrnl_seg_header {
@@ -68,12 +68,12 @@ int jrnl_bus_name_ok(const char *name);
 
 /* Fill and checksum a header area of JRNL_HEADER_SIZE bytes. */
 void jrnl_seg_header_build(void *area, const char *bus, uint64_t layout_hash, uint32_t block_align,
-			   int64_t first_ts, int64_t created);
+                           int64_t first_ts, int64_t created);
 
 /* Validate a header area of `len` bytes; *h gets the fields. Returns 0 or
  * -EBADMSG with a reason in detail[dlen]. */
 int jrnl_seg_header_parse(const void *buf, size_t len, struct jrnl_seg_header *h, char *detail,
-			  size_t dlen);
+                          size_t dlen);
 
 /* Checksum of a block (header bytes 16..63 + payload). */
 uint64_t jrnl_blk_checksum(const struct jrnl_blk_header *bh, const void *payload);
@@ -81,12 +81,12 @@ uint64_t jrnl_blk_checksum(const struct jrnl_blk_header *bh, const void *payload
 /* Check a block header alone: magic, lengths, ranges. `room` = bytes of
  * the file from the block start. Returns 0 or -EBADMSG (detail). */
 int jrnl_blk_header_check(const struct jrnl_blk_header *bh, uint64_t room, char *detail,
-			  size_t dlen);
+                          size_t dlen);
 
 /* Check a whole block: checksum, every event's size, count, time and seq
  * ranges. Returns 0 or -EBADMSG (detail). */
 int jrnl_blk_check(const struct jrnl_blk_header *bh, const uint8_t *payload, char *detail,
-		   size_t dlen);
+                   size_t dlen);
 
 /* Bytes the block takes in the file (header + payload + padding). */
 static inline uint64_t jrnl_blk_span(const struct jrnl_blk_header *bh, uint32_t align)
@@ -97,7 +97,7 @@ static inline uint64_t jrnl_blk_span(const struct jrnl_blk_header *bh, uint32_t 
 /* Walk the events of a checked payload: returns the event at *pos and
  * advances it, or NULL at the end. */
 static inline const struct shmbus_event_header *jrnl_next_event(const uint8_t *payload,
-								uint32_t len, uint32_t *pos)
+                                                                uint32_t len, uint32_t *pos)
 {
 	if (*pos >= len)
 		return NULL;
@@ -120,8 +120,7 @@ int jrnl_dir_list(const char *dir, const char *bus, struct jrnl_seg_entry **out,
 
 /* Fill err (may be NULL). Returns code. */
 int jrnl_err_set(struct shmbus_journal_error *err, int code, const char *segment, uint64_t offset,
-		 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-
+                 const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* ---- segment files opened for reading (jrnl_segment.c) ---- */
 
@@ -141,7 +140,7 @@ struct jrnl_seg {
 	struct jrnl_seg_header h;
 	struct jrnl_blk_ent *blks;
 	size_t nblk;
-	int bad;             /* 1: header or a block header is bad at bad_off */
+	int bad; /* 1: header or a block header is bad at bad_off */
 	uint64_t bad_off;
 	char bad_detail[160];
 };
@@ -152,7 +151,7 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path);
 /* Read block i into *buf (grown as needed) and check it fully. Returns 0,
  * -EBADMSG (err names the block), -errno. */
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,
-			struct shmbus_journal_error *err);
+                        struct shmbus_journal_error *err);
 void jrnl_seg_close(struct jrnl_seg *s);
 
 /* Verify a whole segment image in memory (fuzz target, tests). Returns the

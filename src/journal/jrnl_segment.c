@@ -45,7 +45,7 @@ static void jrnl_seg_mark_bad(struct jrnl_seg *s, uint64_t off, const char *deta
 }
 
 static int jrnl_seg_push(struct jrnl_seg *s, size_t *cap, const struct jrnl_blk_header *bh,
-			 uint64_t off)
+                         uint64_t off)
 {
 	if (s->nblk == *cap) {
 		size_t nc = *cap ? *cap * 2 : 64;
@@ -55,13 +55,9 @@ static int jrnl_seg_push(struct jrnl_seg *s, size_t *cap, const struct jrnl_blk_
 		s->blks = nv;
 		*cap = nc;
 	}
-	s->blks[s->nblk++] = (struct jrnl_blk_ent){off,
-						  bh->payload_len,
-						  bh->count,
-						  bh->min_time_ns,
-						  bh->max_time_ns,
-						  bh->min_seq,
-						  bh->max_seq};
+	s->blks[s->nblk++] = (struct jrnl_blk_ent){
+	    off,         bh->payload_len, bh->count, bh->min_time_ns, bh->max_time_ns,
+	    bh->min_seq, bh->max_seq};
 	return 0;
 }
 
@@ -126,7 +122,7 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 }
 
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,
-			struct shmbus_journal_error *err)
+                        struct shmbus_journal_error *err)
 {
 	const struct jrnl_blk_ent *b = &s->blks[i];
 	struct jrnl_blk_header bh;

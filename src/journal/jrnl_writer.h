@@ -46,10 +46,10 @@ struct shmbus_journal_writer {
 	uint64_t seg_start;   /* number in the file name */
 	int64_t seg_first_ts; /* first event time */
 	uint32_t blk_no;
-	int rotate_pending; /* start a new segment with the next block */
+	int rotate_pending;  /* start a new segment with the next block */
 	uint64_t last_start; /* largest segment number in use */
 	int have_last;
-	uint8_t *hdr_area;   /* JRNL_HEADER_SIZE aligned scratch */
+	uint8_t *hdr_area; /* JRNL_HEADER_SIZE aligned scratch */
 
 	struct jrnl_wbuf *bufs;
 	uint32_t nbuf;
@@ -73,7 +73,7 @@ struct shmbus_journal_writer {
 };
 
 /* user_data of the interval fsync (block requests use the buffer index). */
-#define JRNL_UD_SYNC 0xffffu
+#define JRNL_UD_SYNC       0xffffu
 #define JRNL_UD_FSYNC_FLAG 0x10000u
 
 /* jrnl_wseg.c: segment files */
@@ -81,7 +81,7 @@ int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts);
 int jrnl_wseg_close(struct shmbus_journal_writer *w);
 void jrnl_wseg_retention(struct shmbus_journal_writer *w);
 int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery *rec,
-		 struct shmbus_journal_error *err);
+                 struct shmbus_journal_error *err);
 
 /* writer.c: wait for every request in flight and retire what finished. */
 void jrnl_writer_drain(struct shmbus_journal_writer *w);

@@ -82,7 +82,7 @@ int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
 	if (fd < 0)
 		return fd;
 	jrnl_seg_header_build(w->hdr_area, w->bus, w->o.layout_hash, w->block_align, first_ts,
-			      jrnl_realtime_ns());
+	                      jrnl_realtime_ns());
 	ssize_t n;
 	do
 		n = pwrite(fd, w->hdr_area, JRNL_HEADER_SIZE, 0);
@@ -153,8 +153,9 @@ void jrnl_wseg_retention(struct shmbus_journal_writer *w)
 			break;
 		int too_big = w->o.retention_max_bytes && total > w->o.retention_max_bytes;
 		/* segment i ends where segment i+1 starts */
-		int too_old = w->o.retention_max_age_ns &&
-			      (int64_t)v[i + 1].start <= (int64_t)w->seg_start - w->o.retention_max_age_ns;
+		int too_old =
+		    w->o.retention_max_age_ns &&
+		    (int64_t)v[i + 1].start <= (int64_t)w->seg_start - w->o.retention_max_age_ns;
 		if (!too_big && !too_old)
 			break;
 		if (unlink(v[i].path) == 0) {
@@ -185,7 +186,7 @@ static int jrnl_recover_cut(struct jrnl_seg *s, uint64_t cut, struct shmbus_jour
 
 /* Check every block of the newest segment; cut at the first bad one. */
 static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recovery *rec,
-				struct shmbus_journal_error *err)
+                                struct shmbus_journal_error *err)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
@@ -200,7 +201,8 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 		}
 		if (rc) {
 			free(buf);
-			return jrnl_err_set(err, rc, s->path, s->blks[i].off, "recovery read failed");
+			return jrnl_err_set(err, rc, s->path, s->blks[i].off,
+			                    "recovery read failed");
 		}
 		rec->blocks_kept++;
 		rec->events_kept += s->blks[i].count;
@@ -217,7 +219,7 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 }
 
 int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery *rec,
-		 struct shmbus_journal_error *err)
+                 struct shmbus_journal_error *err)
 {
 	struct jrnl_seg_entry *v;
 	size_t n;

@@ -52,7 +52,7 @@ void shmbus_journal_reader_close(struct shmbus_journal_reader *r)
 }
 
 static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_seg_entry *v,
-			    size_t n, uint64_t expect, struct shmbus_journal_error *err)
+                            size_t n, uint64_t expect, struct shmbus_journal_error *err)
 {
 	r->segs = calloc(n ? n : 1, sizeof(*r->segs));
 	if (!r->segs)
@@ -65,15 +65,15 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 		r->nseg++;
 		if (expect && !(s->bad && s->bad_off == 0) && s->h.layout_hash != expect)
 			return jrnl_err_set(err, -EPROTO, s->path, 24,
-					    "event layout hash 0x%016llx, expected 0x%016llx",
-					    (unsigned long long)s->h.layout_hash,
-					    (unsigned long long)expect);
+			                    "event layout hash 0x%016llx, expected 0x%016llx",
+			                    (unsigned long long)s->h.layout_hash,
+			                    (unsigned long long)expect);
 	}
 	return 0;
 }
 
 int shmbus_journal_reader_open(const char *dir, const char *bus_name, uint64_t expected_layout_hash,
-			       struct shmbus_journal_reader **out, struct shmbus_journal_error *err)
+                               struct shmbus_journal_reader **out, struct shmbus_journal_error *err)
 {
 	if (!dir || !out || (bus_name && !jrnl_bus_name_ok(bus_name)))
 		return jrnl_err_set(err, -EINVAL, NULL, 0, "bad directory or bus name");
@@ -107,7 +107,8 @@ static int jrnl_u32_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-int shmbus_journal_reader_seek(struct shmbus_journal_reader *r, const struct shmbus_journal_query *q)
+int shmbus_journal_reader_seek(struct shmbus_journal_reader *r,
+                               const struct shmbus_journal_query *q)
 {
 	if (!r || !q || (q->n_symbols && !q->symbols))
 		return -EINVAL;
@@ -166,7 +167,7 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 			if (s->bad && !r->bad_reported) {
 				r->bad_reported = 1;
 				return jrnl_err_set(err, -EBADMSG, s->path, s->bad_off, "%s",
-						    s->bad_detail);
+				                    s->bad_detail);
 			}
 			r->si++;
 			r->bi = 0;
@@ -190,8 +191,9 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 	return 0;
 }
 
-int shmbus_journal_reader_next(struct shmbus_journal_reader *r, const struct shmbus_event_header **ev,
-			       struct shmbus_journal_error *err)
+int shmbus_journal_reader_next(struct shmbus_journal_reader *r,
+                               const struct shmbus_event_header **ev,
+                               struct shmbus_journal_error *err)
 {
 	if (!r || !ev)
 		return -EINVAL;
@@ -230,7 +232,7 @@ int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *
 }
 
 int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
-				   uint64_t *seq, struct shmbus_journal_error *err)
+                                   uint64_t *seq, struct shmbus_journal_error *err)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
@@ -245,7 +247,8 @@ int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t sou
 			}
 			uint32_t pos = 0;
 			const struct shmbus_event_header *e;
-			while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, s->blks[j].payload_len, &pos))) {
+			while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, s->blks[j].payload_len,
+			                            &pos))) {
 				if (e->source_id == source_id && (rc == -ENOENT || e->seq > *seq)) {
 					*seq = e->seq;
 					rc = 0;

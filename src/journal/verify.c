@@ -18,7 +18,7 @@
 #include <string.h>
 
 static void jrnl_verify_gaps(struct shmbus_journal_verify_report *rep, struct jrnl_srcmap *last,
-			     const uint8_t *payload, uint32_t len)
+                             const uint8_t *payload, uint32_t len)
 {
 	uint32_t pos = 0;
 	const struct shmbus_event_header *e;
@@ -38,7 +38,7 @@ static void jrnl_verify_gaps(struct shmbus_journal_verify_report *rep, struct jr
 
 /* Verify one segment; returns 0 or -EBADMSG (rep->bad) or -errno. */
 static int jrnl_verify_segment(struct jrnl_seg *s, struct shmbus_journal_verify_report *rep,
-			       struct jrnl_srcmap *last, uint8_t **buf, size_t *cap)
+                               struct jrnl_srcmap *last, uint8_t **buf, size_t *cap)
 {
 	if (s->bad && s->bad_off == 0)
 		return jrnl_err_set(&rep->bad, -EBADMSG, s->path, 0, "%s", s->bad_detail);
@@ -50,7 +50,7 @@ static int jrnl_verify_segment(struct jrnl_seg *s, struct shmbus_journal_verify_
 		memcpy(&bh, *buf, sizeof(bh));
 		if (bh.block_no != i)
 			return jrnl_err_set(&rep->bad, -EBADMSG, s->path, s->blks[i].off,
-					    "block number %u, expected %zu", bh.block_no, i);
+			                    "block number %u, expected %zu", bh.block_no, i);
 		jrnl_verify_gaps(rep, last, *buf + JRNL_BLK_HDR, bh.payload_len);
 		rep->blocks++;
 	}
@@ -60,7 +60,7 @@ static int jrnl_verify_segment(struct jrnl_seg *s, struct shmbus_journal_verify_
 }
 
 int shmbus_journal_verify(const char *dir, const char *bus_name,
-			  struct shmbus_journal_verify_report *rep)
+                          struct shmbus_journal_verify_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
 	if (!dir || (bus_name && !jrnl_bus_name_ok(bus_name)))

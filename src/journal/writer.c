@@ -70,7 +70,8 @@ static void jrnl_finish_short(struct shmbus_journal_writer *w, struct jrnl_wbuf 
 {
 	uint32_t done = (uint32_t)b->written;
 	while (done < b->disk_len) {
-		ssize_t n = pwrite(w->fd, b->mem + done, b->disk_len - done, (off_t)(b->off + done));
+		ssize_t n =
+		    pwrite(w->fd, b->mem + done, b->disk_len - done, (off_t)(b->off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
@@ -232,7 +233,8 @@ static void jrnl_issue(struct shmbus_journal_writer *w, struct jrnl_wbuf *b, uin
 	if (w->use_uring && io_uring_sq_space_left(&w->ring) >= 2) {
 		struct io_uring_sqe *sqe = io_uring_get_sqe(&w->ring);
 		if (w->fixed_bufs)
-			io_uring_prep_write_fixed(sqe, w->fd, b->mem, b->disk_len, b->off, (int)idx);
+			io_uring_prep_write_fixed(sqe, w->fd, b->mem, b->disk_len, b->off,
+			                          (int)idx);
 		else
 			io_uring_prep_write(sqe, w->fd, b->mem, b->disk_len, b->off);
 		io_uring_sqe_set_data64(sqe, idx);
@@ -263,14 +265,14 @@ static void jrnl_issue(struct shmbus_journal_writer *w, struct jrnl_wbuf *b, uin
 static void jrnl_seal(struct shmbus_journal_writer *w, struct jrnl_wbuf *b)
 {
 	struct jrnl_blk_header bh = {
-		.magic = JRNL_BLK_MAGIC,
-		.payload_len = b->used - JRNL_BLK_HDR,
-		.count = b->count,
-		.block_no = w->blk_no,
-		.min_time_ns = b->min_t,
-		.max_time_ns = b->max_t,
-		.min_seq = b->min_seq,
-		.max_seq = b->max_seq,
+	    .magic = JRNL_BLK_MAGIC,
+	    .payload_len = b->used - JRNL_BLK_HDR,
+	    .count = b->count,
+	    .block_no = w->blk_no,
+	    .min_time_ns = b->min_t,
+	    .max_time_ns = b->max_t,
+	    .min_seq = b->min_seq,
+	    .max_seq = b->max_seq,
 	};
 	memcpy(b->mem, &bh, sizeof(bh));
 	bh.checksum = jrnl_blk_checksum(&bh, b->mem + JRNL_BLK_HDR);
@@ -289,7 +291,7 @@ static void jrnl_submit_fill(struct shmbus_journal_writer *w)
 		return;
 	uint64_t span = jrnl_align_up(b->used, w->block_align);
 	if (w->fd >= 0 && (w->rotate_pending || (w->seg_off > JRNL_HEADER_SIZE &&
-						 w->seg_off + span > w->o.segment_max_bytes)))
+	                                         w->seg_off + span > w->o.segment_max_bytes)))
 		jrnl_wseg_close(w);
 	if (w->fd < 0) {
 		int rc = jrnl_wseg_create(w, b->first_t);
@@ -318,7 +320,7 @@ static void jrnl_submit_fill(struct shmbus_journal_writer *w)
 }
 
 int shmbus_journal_writer_append(struct shmbus_journal_writer *w,
-				 const struct shmbus_event_header *ev)
+                                 const struct shmbus_event_header *ev)
 {
 	if (!w || !ev || ev->size < JRNL_EV_MIN || ev->size > SHMBUS_EVENT_MAX)
 		return -EINVAL;
@@ -378,18 +380,18 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w)
 }
 
 int shmbus_journal_writer_durable_seq(const struct shmbus_journal_writer *w, uint32_t source_id,
-				      uint64_t *seq)
+                                      uint64_t *seq)
 {
 	const struct jrnl_srcmap *m =
-		w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL ? &w->durable : &w->written;
+	    w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL ? &w->durable : &w->written;
 	return jrnl_srcmap_get(m, source_id, seq);
 }
 
 void shmbus_journal_writer_stats(const struct shmbus_journal_writer *w,
-				 struct shmbus_journal_writer_stats *st)
+                                 struct shmbus_journal_writer_stats *st)
 {
 	*st = w->st;
 	st->inflight = w->inflight;
 	st->events_durable = w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL ? w->durable_events
-										: w->written_events;
+	                                                                        : w->written_events;
 }

@@ -19,14 +19,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-#define JRNL_DEF_BLOCK (64u << 10)
-#define JRNL_DEF_QD 8u
-#define JRNL_MAX_QD 64u
-#define JRNL_DEF_SEG (1ull << 30)
+#define JRNL_DEF_BLOCK       (64u << 10)
+#define JRNL_DEF_QD          8u
+#define JRNL_MAX_QD          64u
+#define JRNL_DEF_SEG         (1ull << 30)
 #define JRNL_DEF_INTERVAL_MS 100u
 
 static int jrnl_opts_resolve(struct shmbus_journal_writer_opts *o,
-			     const struct shmbus_journal_writer_opts *in)
+                             const struct shmbus_journal_writer_opts *in)
 {
 	if (in)
 		*o = *in;
@@ -107,9 +107,10 @@ static void jrnl_writer_free(struct shmbus_journal_writer *w)
 }
 
 int shmbus_journal_writer_open(const char *dir, const char *bus_name,
-			       const struct shmbus_journal_writer_opts *opts,
-			       struct shmbus_journal_writer **out, struct shmbus_journal_recovery *rec,
-			       struct shmbus_journal_error *err)
+                               const struct shmbus_journal_writer_opts *opts,
+                               struct shmbus_journal_writer **out,
+                               struct shmbus_journal_recovery *rec,
+                               struct shmbus_journal_error *err)
 {
 	struct shmbus_journal_recovery dummy;
 	if (!rec)

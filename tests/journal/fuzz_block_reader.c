@@ -40,8 +40,8 @@ static void fuzz_file_paths(const uint8_t *img, size_t len)
 					break;
 				uint32_t pos = 0;
 				const struct shmbus_event_header *e;
-				while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, s.blks[i].payload_len,
-							    &pos)))
+				while ((e = jrnl_next_event(buf + JRNL_BLK_HDR,
+				                            s.blks[i].payload_len, &pos)))
 					if (e->size < JRNL_EV_MIN || e->size > SHMBUS_EVENT_MAX ||
 					    pos > s.blks[i].payload_len)
 						abort(); /* a checked block must parse */

@@ -18,7 +18,7 @@
 #include <shmbus/event.h>
 #include <shmbus/journal.h>
 
-#define JT_SLOT 256 /* bytes per stored event in test arrays */
+#define JT_SLOT    256 /* bytes per stored event in test arrays */
 #define JT_SOURCES 3
 
 static inline uint64_t jt_rand(uint64_t *s)
@@ -51,13 +51,13 @@ static inline void jt_gen_init(struct jt_gen *g, uint64_t seed)
 static inline struct shmbus_event_header *jt_gen_next(struct jt_gen *g, void *slot)
 {
 	static const uint16_t sizes[] = {0,
-					 sizeof(struct shmbus_trade),
-					 sizeof(struct shmbus_quote),
-					 sizeof(struct shmbus_bar),
-					 sizeof(struct shmbus_indicator),
-					 sizeof(struct shmbus_threshold),
-					 sizeof(struct shmbus_collection_failed),
-					 sizeof(struct shmbus_heartbeat)};
+	                                 sizeof(struct shmbus_trade),
+	                                 sizeof(struct shmbus_quote),
+	                                 sizeof(struct shmbus_bar),
+	                                 sizeof(struct shmbus_indicator),
+	                                 sizeof(struct shmbus_threshold),
+	                                 sizeof(struct shmbus_collection_failed),
+	                                 sizeof(struct shmbus_heartbeat)};
 	struct shmbus_event_header *h = slot;
 	uint8_t *p = slot;
 	memset(slot, 0, JT_SLOT);

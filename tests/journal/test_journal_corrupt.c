@@ -112,7 +112,7 @@ static long co_block_at(const struct co_seg *c, uint64_t x, uint64_t *events_bef
 
 /* verify, reader and memory parser must all report (c, want_off). */
 static void co_expect_bad(const struct co_seg *c, const uint8_t *bytes, size_t len,
-			  uint64_t want_off, uint64_t events_before)
+                          uint64_t want_off, uint64_t events_before)
 {
 	struct shmbus_journal_verify_report rep;
 	assert_int_equal(shmbus_journal_verify(co_dir, "co", &rep), -EBADMSG);
@@ -248,10 +248,10 @@ static void test_journal_corrupt_time_query_skips_blocks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_journal_corrupt_flipped_byte_names_block),
-		cmocka_unit_test(test_journal_corrupt_truncation_names_block),
-		cmocka_unit_test(test_journal_corrupt_garbage_blocks_rejected),
-		cmocka_unit_test(test_journal_corrupt_time_query_skips_blocks),
+	    cmocka_unit_test(test_journal_corrupt_flipped_byte_names_block),
+	    cmocka_unit_test(test_journal_corrupt_truncation_names_block),
+	    cmocka_unit_test(test_journal_corrupt_garbage_blocks_rejected),
+	    cmocka_unit_test(test_journal_corrupt_time_query_skips_blocks),
 	};
 	return cmocka_run_group_tests(tests, co_setup, co_teardown);
 }

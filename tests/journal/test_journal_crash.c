@@ -40,10 +40,10 @@ struct cr_report {
 static void cr_child(const char *dir, int fd, int force_pwrite, uint64_t seed)
 {
 	struct shmbus_journal_writer_opts o = {.block_size = 4096,
-					       .queue_depth = 4,
-					       .segment_max_bytes = 512 << 10,
-					       .fsync_policy = SHMBUS_JOURNAL_FSYNC_BATCH,
-					       .force_pwrite = force_pwrite};
+	                                       .queue_depth = 4,
+	                                       .segment_max_bytes = 512 << 10,
+	                                       .fsync_policy = SHMBUS_JOURNAL_FSYNC_BATCH,
+	                                       .force_pwrite = force_pwrite};
 	struct shmbus_journal_writer *w;
 	struct shmbus_journal_reader *r;
 	struct shmbus_journal_error err;
@@ -69,7 +69,8 @@ static void cr_child(const char *dir, int fd, int force_pwrite, uint64_t seed)
 		durable_events = st.events_durable;
 		for (uint32_t s = 1; s <= JT_SOURCES; s++) {
 			struct cr_report rep = {.source = s};
-			if (shmbus_journal_writer_durable_seq(w, s, &rep.seq) || rep.seq == reported[s])
+			if (shmbus_journal_writer_durable_seq(w, s, &rep.seq) ||
+			    rep.seq == reported[s])
 				continue;
 			reported[s] = rep.seq;
 			if (write(fd, &rep, sizeof(rep)) != (ssize_t)sizeof(rep))
@@ -85,7 +86,8 @@ static void cr_collect(int fd, int ms, uint64_t *durable)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		clock_gettime(CLOCK_MONOTONIC, &t);
-		long left = ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
+		long left =
+		    ms - ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000);
 		if (ms >= 0 && left <= 0)
 			return;
 		struct pollfd p = {.fd = fd, .events = POLLIN};
@@ -110,7 +112,7 @@ static uint64_t cr_tear(const char *dir, uint64_t *rng)
 	assert_int_equal(shmbus_journal_info_get(dir, "crash", &info), 0);
 	uint64_t n = 0;
 	const struct shmbus_journal_segment_info *si =
-		info.n_segments ? &info.segments[info.n_segments - 1] : NULL;
+	    info.n_segments ? &info.segments[info.n_segments - 1] : NULL;
 	if (si && si->blocks > 0) {
 		uint8_t blk[4096];
 		n = 1 + jt_range(rng, sizeof(blk) - 1);
@@ -139,7 +141,7 @@ static void cr_check(const char *dir, const uint64_t *durable, uint64_t torn, ui
 	int rc = shmbus_journal_verify(dir, "crash", &rep);
 	if (rc)
 		print_error("verify: %s at %s+%llu\n", rep.bad.detail, rep.bad.segment,
-			    (unsigned long long)rep.bad.offset);
+		            (unsigned long long)rep.bad.offset);
 	assert_int_equal(rc, 0);
 	assert_int_equal(rep.seq_gaps, 0);
 	struct shmbus_journal_reader *r;
@@ -242,8 +244,8 @@ static void test_journal_crash_recovery_cuts_torn_tail(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_journal_crash_recovery_cuts_torn_tail),
-		cmocka_unit_test(test_journal_crash_sigkill_keeps_durable_events),
+	    cmocka_unit_test(test_journal_crash_recovery_cuts_torn_tail),
+	    cmocka_unit_test(test_journal_crash_sigkill_keeps_durable_events),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

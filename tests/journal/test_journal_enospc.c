@@ -32,6 +32,40 @@ static void es_fill(const char *path, size_t bytes)
 	close(fd);
 }
 
+/* Space comes back: the next blocks are written again, and what is on
+ * disk verifies. */
+static void es_recover(struct shmbus_journal_writer *w, const char *filler, struct jt_gen *g,
+                       uint64_t durable_before)
+{
+	struct shmbus_journal_error err;
+	uint8_t slot[JT_SLOT];
+	unlink(filler);
+	struct shmbus_event_header *h;
+	for (uint64_t s = 1; s <= 1000; s++) {
+		h = jt_gen_next(g, slot);
+		h->source_id = 9;
+		h->seq = s;
+		assert_int_equal(shmbus_journal_writer_append(w, h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_flush(w), 0);
+	uint64_t seq;
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 9, &seq), 0);
+	assert_int_equal(seq, 1000);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+
+	struct shmbus_journal_verify_report rep;
+	assert_int_equal(shmbus_journal_verify(es_dir, "full", &rep), 0);
+	assert_int_equal(rep.events, durable_before + 1000);
+	struct shmbus_journal_reader *r;
+	assert_int_equal(shmbus_journal_reader_open(es_dir, "full", 0, &r, &err), 0);
+	const struct shmbus_event_header *e;
+	uint64_t n = 0;
+	while (shmbus_journal_reader_next(r, &e, &err) == 1)
+		n += e->source_id == 9;
+	assert_int_equal(n, 1000);
+	shmbus_journal_reader_close(r);
+}
+
 static void es_run(int force_pwrite)
 {
 	char filler[192];
@@ -40,7 +74,7 @@ static void es_run(int force_pwrite)
 	struct shmbus_journal_writer *w;
 	struct shmbus_journal_error err;
 	struct shmbus_journal_writer_opts o = {
-		.block_size = 16384, .queue_depth = 4, .force_pwrite = force_pwrite};
+	    .block_size = 16384, .queue_depth = 4, .force_pwrite = force_pwrite};
 	struct jt_gen g;
 	uint8_t slot[JT_SLOT];
 	jt_gen_init(&g, 11);
@@ -68,35 +102,7 @@ static void es_run(int force_pwrite)
 	       (unsigned long long)st.events_durable, (unsigned long long)st.events_lost,
 	       (unsigned long long)st.write_errors);
 
-	/* space comes back: the next blocks are written again */
-	unlink(filler);
-	struct shmbus_event_header *h;
-	for (uint64_t s = 1; s <= 1000; s++) {
-		h = jt_gen_next(&g, slot);
-		h->source_id = 9;
-		h->seq = s;
-		assert_int_equal(shmbus_journal_writer_append(w, h), 0);
-	}
-	assert_int_equal(shmbus_journal_writer_flush(w), 0);
-	uint64_t seq;
-	assert_int_equal(shmbus_journal_writer_durable_seq(w, 9, &seq), 0);
-	assert_int_equal(seq, 1000);
-	assert_int_equal(shmbus_journal_writer_close(w), 0);
-
-	struct shmbus_journal_verify_report rep;
-	assert_int_equal(shmbus_journal_verify(es_dir, "full", &rep), 0);
-	assert_int_equal(rep.events, st.events_durable + 1000);
-	struct shmbus_journal_reader *r;
-	struct shmbus_journal_query q;
-	uint32_t nine = 9;
-	assert_int_equal(shmbus_journal_reader_open(es_dir, "full", 0, &r, &err), 0);
-	shmbus_journal_query_init(&q);
-	const struct shmbus_event_header *e;
-	uint64_t n = 0;
-	while (shmbus_journal_reader_next(r, &e, &err) == 1)
-		n += e->source_id == nine;
-	assert_int_equal(n, 1000);
-	shmbus_journal_reader_close(r);
+	es_recover(w, filler, &g, st.events_durable);
 }
 
 static void test_journal_enospc_io_uring(void **state)
@@ -127,8 +133,8 @@ int main(void)
 		return 77;
 	}
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_journal_enospc_io_uring, es_clean),
-		cmocka_unit_test_teardown(test_journal_enospc_pwrite, es_clean),
+	    cmocka_unit_test_teardown(test_journal_enospc_io_uring, es_clean),
+	    cmocka_unit_test_teardown(test_journal_enospc_pwrite, es_clean),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	umount2(es_dir, MNT_DETACH);

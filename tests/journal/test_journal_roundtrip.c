@@ -30,7 +30,7 @@ static struct shmbus_event_header *rt_ev(struct rt_journal *j, size_t i)
 
 /* Write n events with opts; keep a copy of each. */
 static void rt_write(struct rt_journal *j, const struct shmbus_journal_writer_opts *o, size_t n,
-		     uint64_t seed, struct shmbus_journal_writer_stats *st)
+                     uint64_t seed, struct shmbus_journal_writer_stats *st)
 {
 	struct shmbus_journal_writer *w;
 	struct shmbus_journal_error err;
@@ -82,10 +82,10 @@ static void rt_path(int force_pwrite, int o_direct)
 	struct rt_journal j;
 	struct shmbus_journal_writer_stats st;
 	struct shmbus_journal_writer_opts o = {.block_size = 8192,
-					       .segment_max_bytes = 256 << 10,
-					       .force_pwrite = force_pwrite,
-					       .o_direct = o_direct,
-					       .queue_depth = 4};
+	                                       .segment_max_bytes = 256 << 10,
+	                                       .force_pwrite = force_pwrite,
+	                                       .o_direct = o_direct,
+	                                       .queue_depth = 4};
 	jt_mkdtemp(j.dir, sizeof(j.dir), "rt");
 	rt_write(&j, &o, RT_N, 42, &st);
 	if (force_pwrite)
@@ -147,7 +147,7 @@ static int rt_match(const struct shmbus_event_header *e, const struct shmbus_jou
 }
 
 static void rt_random_query(struct rt_journal *j, uint64_t *rng, struct shmbus_journal_query *q,
-			    uint32_t *syms)
+                            uint32_t *syms)
 {
 	shmbus_journal_query_init(q);
 	int64_t t0 = rt_ev(j, 0)->event_time_ns, t1 = rt_ev(j, j->n - 1)->event_time_ns;
@@ -246,10 +246,10 @@ static void test_journal_roundtrip_retention_keeps_newest(void **state)
 	struct shmbus_journal_writer_stats st;
 	/* times rise ~0.8 ms per event: rotate every 200 ms of event time */
 	struct shmbus_journal_writer_opts o = {.block_size = 4096,
-					       .segment_max_age_ns = 200000000,
-					       .retention_max_bytes = 200 << 10,
-					       .fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL,
-					       .fsync_interval_ms = 1};
+	                                       .segment_max_age_ns = 200000000,
+	                                       .retention_max_bytes = 200 << 10,
+	                                       .fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL,
+	                                       .fsync_interval_ms = 1};
 	jt_mkdtemp(j.dir, sizeof(j.dir), "ret");
 	rt_write(&j, &o, RT_N, 9, &st);
 	assert_true(st.segments_deleted > 0);
@@ -295,8 +295,8 @@ static void test_journal_roundtrip_layout_hash_checked(void **state)
 	rt_write(&j, &o, 100, 3, &st);
 	struct shmbus_journal_reader *r;
 	struct shmbus_journal_error err;
-	assert_int_equal(shmbus_journal_reader_open(j.dir, "rt", shmbus_event_layout_hash(), &r, &err),
-			 -EPROTO);
+	assert_int_equal(
+	    shmbus_journal_reader_open(j.dir, "rt", shmbus_event_layout_hash(), &r, &err), -EPROTO);
 	assert_int_equal(err.offset, 24);
 	assert_int_equal(shmbus_journal_reader_open(j.dir, "rt", 0x1234, &r, &err), 0);
 	shmbus_journal_reader_close(r);
@@ -306,13 +306,13 @@ static void test_journal_roundtrip_layout_hash_checked(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_journal_roundtrip_io_uring),
-		cmocka_unit_test(test_journal_roundtrip_pwrite_fallback),
-		cmocka_unit_test(test_journal_roundtrip_o_direct),
-		cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
-		cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
-		cmocka_unit_test(test_journal_roundtrip_rejects_bad_input),
-		cmocka_unit_test(test_journal_roundtrip_layout_hash_checked),
+	    cmocka_unit_test(test_journal_roundtrip_io_uring),
+	    cmocka_unit_test(test_journal_roundtrip_pwrite_fallback),
+	    cmocka_unit_test(test_journal_roundtrip_o_direct),
+	    cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
+	    cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
+	    cmocka_unit_test(test_journal_roundtrip_rejects_bad_input),
+	    cmocka_unit_test(test_journal_roundtrip_layout_hash_checked),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
