@@ -27,11 +27,12 @@ struct bench_opts {
 	uint32_t slot_size;
 	uint32_t capacity;
 	enum shmbus_wait_strategy wait;
-	int wait_set;        /* --wait given (else the scenario chooses) */
-	int api_claim;       /* 1: claim/commit, 0: publish (copy in) */
-	int single_producer; /* SHMBUS_SUB_SINGLE_PRODUCER on the rings */
-	int no_timestamp;    /* SHMBUS_PRODUCER_NO_TIMESTAMP on the producers */
-	uint32_t spsc_batch; /* SPSC baseline: index publication batch */
+	int wait_set;             /* --wait given (else the scenario chooses) */
+	int api_claim;            /* 1: claim/commit, 0: publish (copy in) */
+	int single_producer;      /* SHMBUS_SUB_SINGLE_PRODUCER on the rings */
+	int no_timestamp;         /* SHMBUS_PRODUCER_NO_TIMESTAMP on the producers */
+	int64_t block_timeout_ns; /* producers' block_timeout_ns; 0: default */
+	uint32_t spsc_batch;      /* SPSC baseline: index publication batch */
 	int rounds;
 	int timeout_s; /* per round, then the children are killed */
 	int json;

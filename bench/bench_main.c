@@ -47,6 +47,8 @@ static const char bench_usage[] =
     "  --single-producer rings flagged single-producer (no atomic RMW claims)\n"
     "  --no-timestamp    producers leave publish_time_ns unstamped (no clock read\n"
     "                    per event; for profiling what the stamp costs)\n"
+    "  --block-timeout MS  producers wait this long on a full ring before they\n"
+    "                    check that the consumer lives (default: the library's)\n"
     "  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
     "  --rounds R        alternating baseline/shmbus rounds (1..100, default 5)\n"
     "  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
@@ -68,6 +70,7 @@ enum {
 	OPT_API,
 	OPT_SINGLE,
 	OPT_NO_TS,
+	OPT_BLOCK_TIMEOUT,
 	OPT_SPSC_BATCH,
 	OPT_ROUNDS,
 	OPT_CLOCK,
@@ -88,6 +91,7 @@ static const struct option bench_long_opts[] = {
     {"api", required_argument, NULL, OPT_API},
     {"single-producer", no_argument, NULL, OPT_SINGLE},
     {"no-timestamp", no_argument, NULL, OPT_NO_TS},
+    {"block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT},
     {"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"clock", required_argument, NULL, OPT_CLOCK},
@@ -187,6 +191,10 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 	case OPT_NO_TS:
 		o->no_timestamp = 1;
 		return 0;
+	case OPT_BLOCK_TIMEOUT:
+		rc = bench_opt_range("block-timeout", arg, 1, 3600000, &v);
+		o->block_timeout_ns = (int64_t)v * 1000000;
+		return rc;
 	case OPT_SPSC_BATCH:
 		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
 		o->spsc_batch = (uint32_t)v;

@@ -162,6 +162,8 @@ static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *w
 		return pp_fail(ch->sh, what, rc);
 	shmbus_producer_opts_init(&po);
 	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
+	if (ch->o->block_timeout_ns)
+		po.block_timeout_ns = ch->o->block_timeout_ns;
 	rc = shmbus_producer_open(pp->bus, &po, &pp->p);
 	snprintf(what, sizeof(what), "%s: open producer", who);
 	if (rc < 0)

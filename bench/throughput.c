@@ -190,6 +190,8 @@ static int tp_shmbus_producer(void *arg)
 	shmbus_producer_opts_init(&po);
 	po.source_id = ch->index + 1;
 	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
+	if (ch->o->block_timeout_ns)
+		po.block_timeout_ns = ch->o->block_timeout_ns;
 	rc = shmbus_producer_open(bus, &po, &p);
 	if (rc < 0)
 		return tp_fail(sh, "producer: open producer", rc);
