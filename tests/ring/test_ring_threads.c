@@ -1,0 +1,203 @@
+/*
+ * test_ring_threads.c - MPSC under real concurrency, threads only (so it
+ * also runs under ThreadSanitizer): two producer threads publish into one
+ * ring while a consumer thread drains it. The consumer checks there is no
+ * loss, no duplicate, per-producer order and payload integrity.
+ *
+ * SHMBUS_TSAN_SMALL in the environment shrinks the counts (TSan is ~10x
+ * slower); SHMBUS_TSAN builds shrink them too.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+
+#include "ring/test_util.h"
+
+#define NPROD 2
+
+struct mpsc {
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	uint64_t per_producer;
+	int use_claim[NPROD]; /* producer i uses claim/commit, else publish */
+	atomic_int fail;
+	atomic_int ready;
+	atomic_int stop; /* a producer gave up: the consumer stops too */
+	/* consumer's findings */
+	uint64_t got[NPROD];
+	uint64_t out_of_order, bad_payload, unknown_source, total;
+};
+
+struct prod_arg {
+	struct mpsc *m;
+	int idx;
+};
+
+static uint64_t events_per_producer(void)
+{
+	const char *small = getenv("SHMBUS_TSAN_SMALL");
+#ifdef SHMBUS_TSAN
+	small = "1";
+#endif
+	return small != NULL && small[0] != '\0' && small[0] != '0' ? 20000 : 200000;
+}
+
+static void *producer_thread(void *arg)
+{
+	struct prod_arg *pa = arg;
+	struct mpsc *m = pa->m;
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 100 + (uint32_t)pa->idx;
+	shmbus_producer *p = NULL;
+	int rc = shmbus_producer_open(m->bus, &po, &p);
+	TU_THREAD_CHECK(&m->fail, rc == 0);
+	atomic_fetch_add(&m->ready, 1);
+	while (rc == 0 && atomic_load(&m->ready) < NPROD)
+		; /* start together: maximal contention */
+	for (uint64_t i = 1; rc == 0 && i <= m->per_producer; i++) {
+		if (m->use_claim[pa->idx]) {
+			void *mem;
+			rc = shmbus_claim(p, SHMBUS_EV_TRADE, (uint32_t)(i % 13) + 1,
+					  sizeof(struct shmbus_trade), &mem);
+			TU_THREAD_CHECK(&m->fail, rc == 0);
+			if (rc != 0)
+				break;
+			struct shmbus_trade *t = mem;
+			t->price = (double)tu_mix(po.source_id, i);
+			t->size = (double)i;
+			rc = shmbus_commit(p);
+		} else {
+			struct shmbus_trade t = tu_trade((uint32_t)(i % 13) + 1,
+							 (double)tu_mix(po.source_id, i));
+			t.size = (double)i;
+			rc = shmbus_publish(p, &t);
+		}
+		TU_THREAD_CHECK(&m->fail, rc == 1);
+		if (rc != 1) {
+			fprintf(stderr, "producer %d: event %llu: %d\n", pa->idx,
+				(unsigned long long)i, rc);
+			break;
+		}
+		rc = 0;
+	}
+	TU_THREAD_CHECK(&m->fail, rc != 0 || shmbus_producer_last_seq(p) == m->per_producer);
+	if (rc != 0)
+		atomic_store(&m->stop, 1);
+	if (p)
+		shmbus_producer_close(p);
+	return NULL;
+}
+
+static void check_event(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct mpsc *m = ctx;
+	const struct shmbus_trade *t = (const void *)ev;
+	m->total++;
+	int idx = (int)ev->source_id - 100;
+	if (idx < 0 || idx >= NPROD) {
+		m->unknown_source++;
+		return;
+	}
+	if (ev->seq != m->got[idx] + 1)
+		m->out_of_order++;
+	m->got[idx] = ev->seq;
+	if (ev->type != SHMBUS_EV_TRADE || ev->size != sizeof *t ||
+	    t->price != (double)tu_mix(ev->source_id, ev->seq) || t->size != (double)ev->seq ||
+	    ev->symbol_id != (uint32_t)(ev->seq % 13) + 1)
+		m->bad_payload++;
+}
+
+static void *consumer_thread(void *arg)
+{
+	struct mpsc *m = arg;
+	uint64_t want = m->per_producer * NPROD;
+	int64_t end = tu_mono_ms() + 120000;
+	while (m->total < want && tu_mono_ms() < end && !atomic_load(&m->stop)) {
+		if (shmbus_poll(m->c, check_event, m, 256) == 0) {
+			int rc = shmbus_wait(m->c, 50000000);
+			TU_THREAD_CHECK(&m->fail, rc == 0 || rc == SHMBUS_ETIMEDOUT);
+		}
+	}
+	return NULL;
+}
+
+static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int claim_mix)
+{
+	struct mpsc m;
+	memset(&m, 0, sizeof m);
+	atomic_init(&m.fail, 0);
+	atomic_init(&m.ready, 0);
+	atomic_init(&m.stop, 0);
+	m.per_producer = events_per_producer();
+	m.use_claim[1] = claim_mix;
+	assert_int_equal(tu_bus_create(NULL, 8, &m.bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
+	so.wait = wait;
+	assert_int_equal(shmbus_subscribe(m.bus, "mpsc", &so, &m.c), 0);
+
+	pthread_t cons, prod[NPROD];
+	struct prod_arg pa[NPROD];
+	assert_int_equal(pthread_create(&cons, NULL, consumer_thread, &m), 0);
+	for (int i = 0; i < NPROD; i++) {
+		pa[i] = (struct prod_arg){.m = &m, .idx = i};
+		assert_int_equal(pthread_create(&prod[i], NULL, producer_thread, &pa[i]), 0);
+	}
+	for (int i = 0; i < NPROD; i++)
+		pthread_join(prod[i], NULL);
+	pthread_join(cons, NULL);
+
+	assert_int_equal(atomic_load(&m.fail), 0);
+	assert_int_equal(m.unknown_source, 0);
+	assert_int_equal(m.out_of_order, 0);
+	assert_int_equal(m.bad_payload, 0);
+	for (int i = 0; i < NPROD; i++)
+		assert_int_equal(m.got[i], m.per_producer);
+	assert_int_equal(m.total, m.per_producer * NPROD);
+	/* nothing more arrives: no duplicate after the last event */
+	assert_int_equal(shmbus_poll(m.c, check_event, &m, 256), 0);
+
+	struct shmbus_ring_stat rs;
+	assert_int_equal(shmbus_stat_ring(m.bus, shmbus_consumer_ring(m.c), &rs), 0);
+	assert_int_equal(rs.delivered, m.per_producer * NPROD);
+	assert_int_equal(rs.claimed, m.per_producer * NPROD);
+	assert_int_equal(rs.dropped, 0);
+	assert_int_equal(rs.skipped, 0);
+	assert_int_equal(rs.depth, 0);
+	shmbus_consumer_close(m.c);
+	assert_int_equal(shmbus_bus_close(m.bus), 0);
+}
+
+/* Two publish() threads into a mid-size ring, default wait. */
+static void test_ring_threads_mpsc_publish(void **state)
+{
+	run_mpsc(1024, SHMBUS_WAIT_ADAPTIVE, 0);
+}
+
+/* publish() and claim/commit racing into a small ring: many full waits. */
+static void test_ring_threads_mpsc_claim_small_ring(void **state)
+{
+	run_mpsc(16, SHMBUS_WAIT_ADAPTIVE, 1);
+}
+
+/* The futex path: the consumer sleeps at once whenever the ring is empty. */
+static void test_ring_threads_mpsc_block_wait(void **state)
+{
+	run_mpsc(256, SHMBUS_WAIT_BLOCK, 1);
+}
+
+int main(void)
+{
+	alarm(300);
+	const struct CMUnitTest tests[] = {
+		TU_TEST(test_ring_threads_mpsc_publish),
+		TU_TEST(test_ring_threads_mpsc_claim_small_ring),
+		TU_TEST(test_ring_threads_mpsc_block_wait),
+	};
+	return cmocka_run_group_tests_name("ring_threads", tests, NULL, NULL);
+}

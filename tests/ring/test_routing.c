@@ -1,0 +1,388 @@
+/*
+ * test_routing.c - which rings an event reaches: type and symbol filters,
+ * fan-out, consumer groups, routing-generation changes, detached rings
+ * (routed around, resumable) and unrouted events.
+ *
+ * Everything runs in one thread on an anonymous bus: routing is decided
+ * at publish time, so the consumer side is simply drained afterwards.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ring/test_util.h"
+
+#define NSYM 30
+
+struct env {
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	uint32_t sym[NSYM + 1]; /* sym[i]: id of "S<i>" */
+};
+
+static void env_open(struct env *e)
+{
+	memset(e, 0, sizeof *e);
+	assert_int_equal(tu_bus_create(NULL, 8, &e->bus), 0);
+	for (int i = 1; i <= NSYM; i++) {
+		char name[16];
+		int len = snprintf(name, sizeof name, "S%d", i);
+		int64_t id = shmbus_symbol_intern(e->bus, name, (size_t)len);
+		assert_true(id >= 1);
+		e->sym[i] = (uint32_t)id;
+	}
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 11;
+	assert_int_equal(shmbus_producer_open(e->bus, &po, &e->p), 0);
+}
+
+static void env_close(struct env *e)
+{
+	shmbus_producer_close(e->p);
+	assert_int_equal(shmbus_bus_close(e->bus), 0);
+}
+
+static shmbus_consumer *sub(struct env *e, const char *name, uint64_t types, const uint32_t *syms,
+			    size_t nsyms)
+{
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 256, 128, SHMBUS_POLICY_BLOCK);
+	so.types = types;
+	so.symbols = syms;
+	so.nsymbols = nsyms;
+	shmbus_consumer *c = NULL;
+	int rc = shmbus_subscribe(e->bus, name, &so, &c);
+	if (rc != 0)
+		fail_msg("subscribe %s: %s (%s)", name, shmbus_strerror(rc), shmbus_errmsg());
+	return c;
+}
+
+/* Publish an event of `type` (its real size) about symbol `sym`. */
+static int pub(struct env *e, uint16_t type, uint32_t sym)
+{
+	uint8_t buf[SHMBUS_EVENT_MAX];
+	size_t size = shmbus_event_type_size(type);
+	tu_event(buf, type, sym, (uint16_t)(size ? size : 64));
+	return shmbus_publish(e->p, buf);
+}
+
+static struct shmbus_producer_stat prod_stat(struct env *e)
+{
+	struct shmbus_producer_stat ps;
+	assert_true(tu_producer_stat(e->bus, 11, getpid(), &ps) >= 0);
+	return ps;
+}
+
+/* Type masks and symbol lists select rings; an event reaches each match. */
+static void test_routing_filters_type_and_symbol(void **state)
+{
+	struct env e;
+	env_open(&e);
+	uint32_t only1[] = {e.sym[1]};
+	shmbus_consumer *trades = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	shmbus_consumer *quotes = sub(&e, "quotes", SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE), NULL, 0);
+	shmbus_consumer *s1 = sub(&e, "s1", 0, only1, 1);
+	shmbus_consumer *both = sub(&e, "both",
+				    SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
+					    SHMBUS_TYPE_BIT(SHMBUS_EV_BAR),
+				    only1, 1);
+
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 3); /* trades, s1, both */
+	assert_int_equal(pub(&e, SHMBUS_EV_QUOTE, e.sym[2]), 1); /* quotes */
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[2]), 1); /* trades */
+	assert_int_equal(pub(&e, SHMBUS_EV_BAR, e.sym[1]), 2);   /* s1, both */
+	assert_int_equal(pub(&e, SHMBUS_EV_QUOTE, e.sym[1]), 2); /* quotes, s1 */
+	assert_int_equal(pub(&e, SHMBUS_EV_BAR, e.sym[3]), 0);   /* none */
+
+	struct tu_sink st, sq, ss, sb;
+	tu_sink_init(&st, 16);
+	tu_sink_init(&sq, 16);
+	tu_sink_init(&ss, 16);
+	tu_sink_init(&sb, 16);
+	assert_int_equal(tu_drain(trades, &st), 2);
+	assert_int_equal(tu_drain(quotes, &sq), 2);
+	assert_int_equal(tu_drain(s1, &ss), 3);
+	assert_int_equal(tu_drain(both, &sb), 2);
+	assert_int_equal(st.ev[0].h.seq, 1);
+	assert_int_equal(st.ev[1].h.seq, 3);
+	assert_int_equal(sq.ev[0].h.seq, 2);
+	assert_int_equal(sq.ev[1].h.seq, 5);
+	assert_int_equal(ss.ev[0].h.seq, 1);
+	assert_int_equal(ss.ev[1].h.seq, 4);
+	assert_int_equal(ss.ev[2].h.seq, 5);
+	assert_int_equal(sb.ev[0].h.seq, 1);
+	assert_int_equal(sb.ev[1].h.seq, 4);
+	for (size_t i = 0; i < ss.n; i++)
+		assert_int_equal(ss.ev[i].h.symbol_id, e.sym[1]);
+
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "s1", &rs), 0);
+	assert_int_equal(rs.nsymbols, 1);
+	struct shmbus_producer_stat ps = prod_stat(&e);
+	assert_int_equal(ps.published, 6);
+	assert_int_equal(ps.delivered, 9);
+	assert_int_equal(ps.unrouted, 1);
+	tu_sink_free(&st);
+	tu_sink_free(&sq);
+	tu_sink_free(&ss);
+	tu_sink_free(&sb);
+	shmbus_consumer_close(trades);
+	shmbus_consumer_close(quotes);
+	shmbus_consumer_close(s1);
+	shmbus_consumer_close(both);
+	env_close(&e);
+}
+
+/* Three catch-all rings each get every event, also via claim/commit. */
+static void test_routing_fan_out(void **state)
+{
+	struct env e;
+	env_open(&e);
+	shmbus_consumer *c[3] = {sub(&e, "f0", 0, NULL, 0), sub(&e, "f1", 0, NULL, 0),
+				 sub(&e, "f2", 0, NULL, 0)};
+	for (int i = 0; i < 50; i++)
+		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1 + i % NSYM]), 3);
+	for (int i = 0; i < 50; i++) {
+		void *mem;
+		assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_INDICATOR, e.sym[1],
+					      sizeof(struct shmbus_indicator), &mem),
+				 0);
+		((struct shmbus_indicator *)mem)->value[0] = i;
+		assert_int_equal(shmbus_commit(e.p), 3);
+	}
+	for (int k = 0; k < 3; k++) {
+		struct tu_sink s;
+		tu_sink_init(&s, 128);
+		assert_int_equal(tu_drain(c[k], &s), 100);
+		for (size_t i = 0; i < 100; i++)
+			assert_int_equal(s.ev[i].h.seq, i + 1);
+		const struct shmbus_indicator *ind = (const void *)s.ev[99].bytes;
+		assert_true(ind->value[0] == 49.0);
+		tu_sink_free(&s);
+		shmbus_consumer_close(c[k]);
+	}
+	env_close(&e);
+}
+
+/* A group of 3: each symbol lands in exactly one member, in order. */
+static void test_routing_consumer_group(void **state)
+{
+	enum { PER_SYM = 20 };
+	struct env e;
+	env_open(&e);
+	shmbus_consumer *m[3];
+	for (uint32_t k = 0; k < 3; k++) {
+		struct shmbus_sub_opts so;
+		tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+		so.group = "workers";
+		so.group_size = 3;
+		so.group_member = k;
+		char name[16];
+		snprintf(name, sizeof name, "worker%u", k);
+		assert_int_equal(shmbus_subscribe(e.bus, name, &so, &m[k]), 0);
+	}
+	for (int r = 0; r < PER_SYM; r++)
+		for (int i = 1; i <= NSYM; i++) {
+			struct shmbus_trade t = tu_trade(e.sym[i], r);
+			assert_int_equal(shmbus_publish(e.p, &t), 1);
+		}
+	int owner[NSYM + 1];
+	uint64_t last_price[NSYM + 1];
+	memset(owner, -1, sizeof owner);
+	size_t total = 0;
+	int members_used = 0;
+	for (int k = 0; k < 3; k++) {
+		struct tu_sink s;
+		tu_sink_init(&s, NSYM * PER_SYM);
+		total += tu_drain(m[k], &s);
+		members_used += s.n > 0;
+		for (size_t j = 0; j < s.n; j++) {
+			const struct shmbus_trade *t = (const void *)s.ev[j].bytes;
+			int i = 0;
+			for (int q = 1; q <= NSYM; q++)
+				if (e.sym[q] == t->h.symbol_id)
+					i = q;
+			assert_true(i > 0);
+			if (owner[i] == -1) {
+				owner[i] = k;
+				last_price[i] = 0;
+				assert_true(t->price == 0.0);
+			} else {
+				assert_int_equal(owner[i], k); /* never split */
+				assert_true(t->price == (double)(last_price[i] + 1));
+				last_price[i]++;
+			}
+		}
+		struct shmbus_ring_stat rs;
+		assert_int_equal(shmbus_stat_ring(e.bus, shmbus_consumer_ring(m[k]), &rs), 0);
+		assert_string_equal(rs.group, "workers");
+		assert_int_equal(rs.group_size, 3);
+		assert_int_equal(rs.group_member, k);
+		tu_sink_free(&s);
+		shmbus_consumer_close(m[k]);
+	}
+	assert_int_equal(total, NSYM * PER_SYM);
+	for (int i = 1; i <= NSYM; i++) {
+		assert_true(owner[i] >= 0);
+		assert_int_equal(last_price[i], PER_SYM - 1);
+	}
+	/* 30 symbols over 3 members: a sane hash uses more than one */
+	assert_true(members_used >= 2);
+	env_close(&e);
+}
+
+/* A subscription added after the producer published is routed to. */
+static void test_routing_generation_change(void **state)
+{
+	struct env e;
+	env_open(&e);
+	struct shmbus_bus_info bi0, bi1;
+	assert_int_equal(shmbus_stat_bus(e.bus, &bi0), 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 0); /* nothing subscribed */
+	shmbus_consumer *a = sub(&e, "early", 0, NULL, 0);
+	assert_int_equal(shmbus_stat_bus(e.bus, &bi1), 0);
+	assert_true(bi1.route_generation != bi0.route_generation);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 1);
+	shmbus_consumer *b = sub(&e, "late", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 2);
+	/* same via claim: the first claim after the change sees both rings */
+	shmbus_consumer *c = sub(&e, "later", 0, NULL, 0);
+	void *mem;
+	assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_TRADE, e.sym[2], 56, &mem), 0);
+	assert_int_equal(shmbus_commit(e.p), 3);
+
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(a, &s), 3);
+	assert_int_equal(s.ev[0].h.seq, 2);
+	s.n = 0;
+	assert_int_equal(tu_drain(b, &s), 2);
+	assert_int_equal(s.ev[0].h.seq, 3);
+	s.n = 0;
+	assert_int_equal(tu_drain(c, &s), 1);
+	assert_int_equal(s.ev[0].h.seq, 4);
+	struct shmbus_producer_stat ps = prod_stat(&e);
+	assert_int_equal(ps.unrouted, 1);
+	assert_int_equal(ps.published, 4);
+	tu_sink_free(&s);
+	shmbus_consumer_close(a);
+	shmbus_consumer_close(b);
+	shmbus_consumer_close(c);
+	env_close(&e);
+}
+
+/* A closed consumer is routed around (never blocks, counted) and a new
+ * consumer of the same ring resumes with what the ring still held. */
+static void test_routing_detached_ring_routed_around(void **state)
+{
+	struct env e;
+	env_open(&e);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 4, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c = NULL;
+	assert_int_equal(shmbus_subscribe(e.bus, "fickle", &so, &c), 0);
+	shmbus_consumer *other = sub(&e, "steady", 0, NULL, 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 2); /* seq 1 */
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 2); /* seq 2 */
+	shmbus_consumer_close(c);
+
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "fickle", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_DETACHED);
+	assert_int_equal(rs.depth, 2);
+	/* far more than the capacity: under block this would hang if routed */
+	for (int i = 0; i < 100; i++)
+		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 1); /* seq 3..102 */
+	assert_int_equal(tu_ring_stat(e.bus, "fickle", &rs), 0);
+	assert_int_equal(rs.routed_around, 100);
+	assert_int_equal(rs.depth, 2);
+	struct shmbus_producer_stat ps = prod_stat(&e);
+	assert_int_equal(ps.routed_around, 100);
+
+	/* re-attach: first what was held, then new events */
+	assert_int_equal(shmbus_subscribe(e.bus, "fickle", &so, &c), 0);
+	assert_int_equal(tu_ring_stat(e.bus, "fickle", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 2); /* seq 103 */
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(c, &s), 3);
+	assert_int_equal(s.ev[0].h.seq, 1);
+	assert_int_equal(s.ev[1].h.seq, 2);
+	assert_int_equal(s.ev[2].h.seq, 103);
+	tu_sink_free(&s);
+	tu_sink_init(&s, 128);
+	assert_int_equal(tu_drain(other, &s), 103);
+	tu_sink_free(&s);
+	/* a re-attach with another size is refused */
+	shmbus_consumer_close(c);
+	so.capacity = 8;
+	assert_int_equal(shmbus_subscribe(e.bus, "fickle", &so, &c), -EINVAL);
+	shmbus_consumer_close(other);
+	env_close(&e);
+}
+
+/* Re-attaching with a new filter replaces the old one. */
+static void test_routing_reattach_replaces_filter(void **state)
+{
+	struct env e;
+	env_open(&e);
+	shmbus_consumer *c = sub(&e, "refilter", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	shmbus_consumer_close(c);
+	c = sub(&e, "refilter", SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE), NULL, 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_QUOTE, e.sym[1]), 1);
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	assert_int_equal(tu_drain(c, &s), 1);
+	assert_int_equal(s.ev[0].h.type, SHMBUS_EV_QUOTE);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	env_close(&e);
+}
+
+/* Events matching no ring are counted unrouted, not dropped. */
+static void test_routing_unrouted_counted(void **state)
+{
+	struct env e;
+	env_open(&e);
+	shmbus_consumer *c = sub(&e, "barsonly", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), NULL, 0);
+	for (int i = 0; i < 7; i++)
+		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 0);
+	void *mem;
+	assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_HEARTBEAT, 0, 64, &mem), 0);
+	assert_non_null(mem); /* scratch memory, still writable */
+	memset((char *)mem + sizeof(struct shmbus_event_header), 0xAB, 24);
+	assert_int_equal(shmbus_commit(e.p), 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_BAR, e.sym[2]), 1);
+	struct shmbus_producer_stat ps = prod_stat(&e);
+	assert_int_equal(ps.unrouted, 8);
+	assert_int_equal(ps.published, 9);
+	assert_int_equal(ps.delivered, 1);
+	assert_int_equal(ps.dropped, 0);
+	assert_int_equal(ps.last_seq, 9);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "barsonly", &rs), 0);
+	assert_int_equal(rs.dropped, 0);
+	assert_int_equal(rs.claimed, 1);
+	shmbus_consumer_close(c);
+	env_close(&e);
+}
+
+int main(void)
+{
+	alarm(120);
+	const struct CMUnitTest tests[] = {
+		TU_TEST(test_routing_filters_type_and_symbol),
+		TU_TEST(test_routing_fan_out),
+		TU_TEST(test_routing_consumer_group),
+		TU_TEST(test_routing_generation_change),
+		TU_TEST(test_routing_detached_ring_routed_around),
+		TU_TEST(test_routing_reattach_replaces_filter),
+		TU_TEST(test_routing_unrouted_counted),
+	};
+	return cmocka_run_group_tests_name("routing", tests, NULL, NULL);
+}
