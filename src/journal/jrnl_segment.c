@@ -141,6 +141,10 @@ int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap
 	memcpy(&bh, *buf, sizeof(bh));
 	/* The file may have changed since the scan: check the header again. */
 	int rc = jrnl_blk_header_check(&bh, (uint64_t)n, detail, sizeof(detail));
+	if (rc == 0 && (uint64_t)n < span) {
+		snprintf(detail, sizeof(detail), "torn block padding");
+		rc = -EBADMSG;
+	}
 	if (rc == 0 && bh.payload_len != b->payload_len) {
 		snprintf(detail, sizeof(detail), "block changed since the index was built");
 		rc = -EBADMSG;
