@@ -358,6 +358,9 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 		return rc;
 	if (o.mode & ~0777u)
 		return bus_err(-EINVAL, "mode %o has bits outside 0777", o.mode);
+	if ((unsigned)o.hugepages > SHMBUS_HUGEPAGES_ALWAYS)
+		return bus_err(-EINVAL, "hugepages %d is not auto (0), never (1) or always (2)",
+			       o.hugepages);
 	struct geometry g = {.max_rings = o.max_rings,
 			     .max_participants = o.max_participants,
 			     .max_producers = o.max_producers,

@@ -72,12 +72,9 @@ int64_t shmbus_symbol_intern(shmbus_bus *b, const char *name, size_t len)
 		return i + 1;
 	if ((rc = bus_lock(b)))
 		return rc;
-	i = probe(b, name, len, h); /* again: another process may have won */
-	if (i < 0 && i != -(int64_t)UINT32_MAX - 2 &&
-	    load_relaxed(&b->sb->nsymbols) + 1 >= b->sb->max_symbols) {
-		/* Keep one entry free so lookups of absent names terminate. */
-		i = -(int64_t)UINT32_MAX - 2;
-	}
+	/* Again: another process may have won. Probes are bounded by the
+	 * table size, so every entry may be used. */
+	i = probe(b, name, len, h);
 	if (i == -(int64_t)UINT32_MAX - 2) {
 		bus_unlock(b);
 		return bus_err(-ENOSPC, "bus '%s': symbol table full (%u symbols)", b->name,
