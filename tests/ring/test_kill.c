@@ -1,0 +1,310 @@
+/*
+ * test_kill.c - processes killed mid-operation.
+ *
+ * (a) A producer process claims a slot and is SIGKILLed before commit.
+ *     While it is only stopped the consumer must not skip its slot; once
+ *     it is dead the consumer skips it (counted once) and receives every
+ *     event of a second, live producer process.
+ * (b) A consumer process is SIGKILLed while producers publish into its
+ *     `block` ring. The producers must not stall: they detect the death
+ *     and route around the ring (counted). The ring shows ORPHANED; a new
+ *     consumer re-subscribes it, gets what the ring still held and what is
+ *     published after, and the counters add up exactly.
+ *
+ * The parent reaps a killed child at once: a zombie is still a process.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "ring/test_util.h"
+
+#define SRC_DEAD 501u
+#define SRC_LIVE 502u
+
+static pid_t fork_or_fail(void)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	return pid;
+}
+
+/* Child: attach, make a producer with source `src`. */
+static shmbus_producer *child_producer(const char *who, uint32_t src, shmbus_bus **bus)
+{
+	alarm(120);
+	TU_CHILD_CHECK(shmbus_bus_open("kill", who, SHMBUS_ROLE_PRODUCER, bus) == 0);
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = src;
+	shmbus_producer *p;
+	TU_CHILD_CHECK(shmbus_producer_open(*bus, &po, &p) == 0);
+	return p;
+}
+
+/* Child: publish n trades from source src, then write n to report_fd. */
+static void publisher_main(const char *who, uint32_t src, uint64_t n, int go_fd, int report_fd)
+{
+	shmbus_bus *bus;
+	shmbus_producer *p = child_producer(who, src, &bus);
+	char c;
+	if (go_fd >= 0)
+		TU_CHILD_CHECK(tu_read_all(go_fd, &c, 1, 60000) == 0);
+	uint64_t delivered = 0;
+	for (uint64_t i = 1; i <= n; i++) {
+		struct shmbus_trade t = tu_trade(1, (double)i);
+		int rc = shmbus_publish(p, &t);
+		TU_CHILD_CHECK(rc == 0 || rc == 1);
+		delivered += (uint64_t)rc;
+	}
+	uint64_t rep[2] = {n, delivered};
+	TU_CHILD_CHECK(tu_write_all(report_fd, rep, sizeof rep) == 0);
+	shmbus_producer_close(p);
+	shmbus_bus_close(bus);
+	_exit(0);
+}
+
+static int wait_stopped(pid_t pid, int timeout_ms)
+{
+	int64_t end = tu_mono_ms() + timeout_ms;
+	int st;
+	while (tu_mono_ms() < end) {
+		pid_t r = waitpid(pid, &st, WUNTRACED | WNOHANG);
+		if (r == pid)
+			return WIFSTOPPED(st) ? 0 : -1;
+		tu_sleep_us(1000);
+	}
+	return -ETIMEDOUT;
+}
+
+/* (a) A claimer dies between claim and commit: skipped once, no loss. */
+static void test_kill_producer_mid_claim(void **state)
+{
+	enum { N = 5000 };
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	int claimed[2], rep[2];
+	assert_int_equal(pipe(claimed), 0);
+	assert_int_equal(pipe(rep), 0);
+
+	pid_t dead = fork_or_fail();
+	if (dead == 0) {
+		shmbus_bus *cb;
+		shmbus_producer *p = child_producer("claimer", SRC_DEAD, &cb);
+		void *mem;
+		TU_CHILD_CHECK(shmbus_claim(p, SHMBUS_EV_TRADE, 1, 56, &mem) == 0);
+		TU_CHILD_CHECK(tu_write_all(claimed[1], "c", 1) == 0);
+		raise(SIGSTOP);
+		_exit(0); /* never reached: killed while stopped */
+	}
+	char ch;
+	assert_int_equal(tu_read_all(claimed[0], &ch, 1, 20000), 0);
+	assert_int_equal(wait_stopped(dead, 20000), 0);
+
+	pid_t live = fork_or_fail();
+	if (live == 0)
+		publisher_main("live", SRC_LIVE, N, -1, rep[1]);
+
+	/* claimer alive (stopped): its slot heads the ring and is not skipped */
+	struct tu_sink s;
+	tu_sink_init(&s, N + 16);
+	int64_t end = tu_mono_ms() + 300;
+	while (tu_mono_ms() < end)
+		if (shmbus_poll(c, tu_sink_fn, &s, 64) == 0)
+			shmbus_wait(c, 1000000);
+	assert_int_equal(s.n, 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, 0);
+	assert_true(rs.claimed >= 1);
+
+	kill(dead, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	tu_poll_until(c, &s, N, 30000);
+	uint64_t report[2] = {0, 0};
+	int rrc = tu_read_all(rep[0], report, sizeof report, 30000);
+	int wrc = tu_wait_child(live, 30000, &st);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(report[0], N);
+	assert_int_equal(report[1], N);
+	tu_drain(c, &s);
+	assert_int_equal(s.n, N);
+	for (size_t i = 0; i < s.n; i++) {
+		assert_int_equal(s.ev[i].h.source_id, SRC_LIVE);
+		assert_int_equal(s.ev[i].h.seq, i + 1);
+	}
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, 1);
+	assert_int_equal(rs.delivered, N);
+	assert_int_equal(rs.depth, 0);
+	assert_int_equal(rs.claimed, N + 1);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	close(claimed[0]);
+	close(claimed[1]);
+	close(rep[0]);
+	close(rep[1]);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+/* Consumer child: subscribe, say ready, take exactly `take` events, say
+ * how many, then stop consuming (the ring fills) until killed. */
+static void doomed_consumer_main(uint32_t capacity, uint64_t take, int ready_fd)
+{
+	alarm(120);
+	shmbus_bus *bus;
+	TU_CHILD_CHECK(shmbus_bus_open("kill", "doomed", SHMBUS_ROLE_CONSUMER, &bus) == 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c;
+	TU_CHILD_CHECK(shmbus_subscribe(bus, "orphan", &so, &c) == 0);
+	TU_CHILD_CHECK(tu_write_all(ready_fd, "r", 1) == 0);
+	struct tu_sink s;
+	tu_sink_init(&s, take);
+	while (s.n < take) {
+		if (shmbus_poll(c, tu_sink_fn, &s, (unsigned)(take - s.n)) == 0)
+			shmbus_wait(c, 10000000);
+	}
+	TU_CHILD_CHECK(tu_write_all(ready_fd, &s.n, sizeof s.n) == 0);
+	for (;;)
+		pause();
+}
+
+/* (b) A consumer killed under `block`: producers go on, the ring is
+ * orphaned, a new consumer resumes it and every event is accounted for. */
+static void test_kill_consumer_routed_around(void **state)
+{
+	enum { N = 20000, TAKE = 1000, CAP = 64, M = 500 };
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	int ready[2], go[2], rep[2][2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	pid_t cons = fork_or_fail();
+	if (cons == 0)
+		doomed_consumer_main(CAP, TAKE, ready[1]);
+	char ch;
+	assert_int_equal(tu_read_all(ready[0], &ch, 1, 20000), 0);
+
+	pid_t prod[2];
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(pipe(rep[i]), 0);
+		prod[i] = fork_or_fail();
+		if (prod[i] == 0)
+			publisher_main(i ? "pub1" : "pub0", SRC_DEAD + (uint32_t)i, N, go[0],
+				       rep[i][1]);
+	}
+	assert_int_equal(tu_write_all(go[1], "gg", 2), 0);
+	uint64_t took = 0;
+	assert_int_equal(tu_read_all(ready[0], &took, sizeof took, 30000), 0);
+	assert_int_equal(took, TAKE);
+	/* let the producers fill the ring and block on it, then kill */
+	int64_t end = tu_mono_ms() + 5000;
+	struct shmbus_ring_stat rs;
+	do {
+		tu_sleep_us(2000);
+		assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	} while (rs.depth < CAP && tu_mono_ms() < end);
+	kill(cons, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(cons, &st, 0), cons);
+
+	/* the producers finish on their own (no reap from us first) */
+	uint64_t r[2][2];
+	for (int i = 0; i < 2; i++) {
+		int rrc = tu_read_all(rep[i][0], r[i], sizeof r[i], 30000);
+		int wrc = tu_wait_child(prod[i], 30000, &st);
+		if (rrc != 0 || wrc != 0)
+			fail_msg("producer %d stalled after its consumer died", i);
+		assert_true(tu_exited_ok(st));
+		assert_int_equal(r[i][0], N);
+	}
+	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ORPHANED);
+	assert_int_equal(rs.consumer_alive, 0);
+	assert_true(rs.routed_around > 0);
+	assert_int_equal(rs.delivered, TAKE);
+	assert_int_equal(rs.dropped, 0);
+	uint64_t left = rs.depth, routed = rs.routed_around;
+	print_message("consumer died after %d: %llu left in ring, %llu routed around\n", TAKE,
+		      (unsigned long long)left, (unsigned long long)routed);
+	assert_int_equal(TAKE + left + routed, 2 * N);
+	assert_int_equal(r[0][1] + r[1][1], TAKE + left);
+	struct shmbus_participant_stat ps;
+	assert_true(tu_participant_stat(bus, cons, "doomed", &ps) >= 0);
+	assert_int_equal(ps.alive, 0);
+	assert_true(shmbus_bus_reap(bus) >= 0);
+
+	/* a new consumer resumes: the held events first, then new ones */
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, CAP, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "orphan", &so, &c), 0);
+	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	int rep3[2];
+	assert_int_equal(pipe(rep3), 0);
+	pid_t late = fork_or_fail();
+	if (late == 0)
+		publisher_main("pub2", SRC_DEAD + 2, M, -1, rep3[1]);
+	struct tu_sink s;
+	tu_sink_init(&s, left + M + 16);
+	tu_poll_until(c, &s, left + M, 30000);
+	uint64_t r3[2] = {0, 0};
+	int rrc = tu_read_all(rep3[0], r3, sizeof r3, 30000);
+	int wrc = tu_wait_child(late, 30000, &st);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	tu_drain(c, &s);
+	assert_int_equal(s.n, left + M);
+	uint64_t old = 0, fresh = 0, last_old[2] = {0, 0}, last_fresh = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct shmbus_event_header *h = &s.ev[i].h;
+		if (h->source_id == SRC_DEAD + 2) {
+			fresh++;
+			assert_int_equal(h->seq, last_fresh + 1);
+			last_fresh = h->seq;
+		} else {
+			uint32_t k = h->source_id - SRC_DEAD;
+			assert_true(k < 2);
+			assert_int_equal(fresh, 0); /* held events come first */
+			assert_true(h->seq > last_old[k]);
+			last_old[k] = h->seq;
+			old++;
+		}
+	}
+	assert_int_equal(old, left);
+	assert_int_equal(fresh, M);
+	assert_int_equal(r3[1], M);
+	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	assert_int_equal(rs.delivered, TAKE + left + M);
+	assert_int_equal(rs.routed_around, routed);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	int fds[] = {ready[0], ready[1], go[0], go[1], rep[0][0], rep[0][1],
+		     rep[1][0], rep[1][1], rep3[0], rep3[1]};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		close(fds[i]);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+int main(void)
+{
+	alarm(300);
+	const struct CMUnitTest tests[] = {
+		TU_TEST(test_kill_producer_mid_claim),
+		TU_TEST(test_kill_consumer_routed_around),
+	};
+	return cmocka_run_group_tests_name("kill", tests, NULL, NULL);
+}
