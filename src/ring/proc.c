@@ -30,7 +30,6 @@ uint64_t proc_start_time(pid_t pid)
 	char *p = strrchr(buf, ')');
 	if (!p)
 		return 0;
-	p++;
 	for (int field = 2; field < 22 && p; field++) {
 		p = strchr(p + 1, ' ');
 	}
