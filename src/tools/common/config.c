@@ -1,0 +1,735 @@
+/*
+ * config.c - loading the host configuration file (INI, through libinih).
+ *
+ * libinih does the lexing (sections, key = value, comments) and calls us
+ * once per key. It does not tell the handler which line it is on, so we
+ * feed it through our own line reader (ini_parse_stream) that counts
+ * lines: when the handler runs, the reader's count is the key's line. The
+ * reader also sees each "[section]" line first, which lets us open empty
+ * sections, report duplicates at their own line and refuse lines longer
+ * than libinih's buffer instead of letting it split them silently.
+ * Only the first error is kept; parsing goes on so libinih stays simple,
+ * but nothing after the first error changes the message.
+ */
+#include <errno.h>
+#include <ini.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <shmbus/event.h>
+
+#include "config_internal.h"
+
+int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char *fmt, ...)
+{
+	if (p->rc)
+		return rc;
+	p->rc = rc;
+	if (!p->err || !p->errlen)
+		return rc;
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (key)
+		snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, line, p->section, key,
+			 why);
+	else if (p->section[0])
+		snprintf(p->err, p->errlen, "%s:%d: [%s]: %s", p->path, line, p->section, why);
+	else
+		snprintf(p->err, p->errlen, "%s:%d: %s", p->path, line, why);
+	return rc;
+}
+
+bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t n)
+{
+	if (!*v) {
+		snprintf(why, n, "empty value, expected a number in %llu..%llu",
+			 (unsigned long long)min, (unsigned long long)max);
+		return false;
+	}
+	uint64_t x = 0;
+	for (const char *c = v; *c; c++) {
+		if (*c < '0' || *c > '9') {
+			snprintf(why, n, "'%s' is not a number (expected %llu..%llu)", v,
+				 (unsigned long long)min, (unsigned long long)max);
+			return false;
+		}
+		if (x > (UINT64_MAX - 9) / 10) {
+			snprintf(why, n, "'%s' is too large (at most %llu)", v,
+				 (unsigned long long)max);
+			return false;
+		}
+		x = x * 10 + (uint64_t)(*c - '0');
+	}
+	if (x < min || x > max) {
+		snprintf(why, n, "%llu is not in %llu..%llu", (unsigned long long)x,
+			 (unsigned long long)min, (unsigned long long)max);
+		return false;
+	}
+	*out = x;
+	return true;
+}
+
+bool cfg_parse_bool(const char *v, int *out, char *why, size_t n)
+{
+	static const char *const yes[] = {"1", "true", "yes", "on"};
+	static const char *const no[] = {"0", "false", "no", "off"};
+	for (size_t i = 0; i < 4; i++) {
+		if (strcasecmp(v, yes[i]) == 0)
+			return *out = 1, true;
+		if (strcasecmp(v, no[i]) == 0)
+			return *out = 0, true;
+	}
+	snprintf(why, n, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
+	return false;
+}
+
+bool cfg_valid_name(const char *v, size_t max, char *why, size_t n)
+{
+	size_t len = strlen(v);
+	if (len == 0 || len > max) {
+		snprintf(why, n, "name '%s' must be 1..%zu bytes", v, max);
+		return false;
+	}
+	if (v[0] == '.') {
+		snprintf(why, n, "name '%s' starts with '.'", v);
+		return false;
+	}
+	for (size_t i = 0; i < len; i++) {
+		char c = v[i];
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '-' || c == '.')) {
+			snprintf(why, n, "name '%s': character %zu is not one of [A-Za-z0-9._-]", v,
+				 i + 1);
+			return false;
+		}
+	}
+	return true;
+}
+
+/* ---- [bus] and [launcher] ---------------------------------------------- */
+
+static int bus_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct shmbus_config *c = p->cfg;
+	struct shmbus_bus_opts *o = &c->bus.opts;
+	char why[200];
+	uint64_t x;
+	int b;
+	if (strcmp(key, "name") == 0) {
+		if (!cfg_valid_name(v, SHMBUS_NAME_MAX, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		snprintf(c->bus.name, sizeof(c->bus.name), "%s", v);
+	} else if (strcmp(key, "arena_mb") == 0) {
+		if (!cfg_parse_u64(v, 1, 65536, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		o->arena_bytes = (size_t)x << 20;
+	} else if (strcmp(key, "max_rings") == 0) {
+		if (!cfg_parse_u64(v, 1, 1024, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		o->max_rings = (uint32_t)x;
+	} else if (strcmp(key, "max_participants") == 0) {
+		if (!cfg_parse_u64(v, 1, 4096, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		o->max_participants = (uint32_t)x;
+	} else if (strcmp(key, "max_producers") == 0) {
+		if (!cfg_parse_u64(v, 1, 65536, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		o->max_producers = (uint32_t)x;
+	} else if (strcmp(key, "max_symbols") == 0) {
+		if (!cfg_parse_u64(v, 16, 1u << 20, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		if (x & (x - 1))
+			return cfg_fail(p, p->line, key, -EINVAL, "%llu is not a power of two",
+					(unsigned long long)x);
+		o->max_symbols = (uint32_t)x;
+	} else if (strcmp(key, "hugepages") == 0) {
+		if (strcmp(v, "auto") == 0)
+			o->hugepages = SHMBUS_HUGEPAGES_AUTO;
+		else if (strcmp(v, "never") == 0)
+			o->hugepages = SHMBUS_HUGEPAGES_NEVER;
+		else if (strcmp(v, "always") == 0)
+			o->hugepages = SHMBUS_HUGEPAGES_ALWAYS;
+		else
+			return cfg_fail(p, p->line, key, -EINVAL,
+					"'%s' is not one of auto, never, always", v);
+	} else if (strcmp(key, "keep") == 0 || strcmp(key, "prefault") == 0 ||
+		   strcmp(key, "lock_pages") == 0) {
+		if (!cfg_parse_bool(v, &b, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		if (key[0] == 'k')
+			c->bus.keep = b;
+		else if (key[0] == 'p')
+			o->prefault = b;
+		else
+			o->lock_pages = b;
+	} else if (strcmp(key, "mode") == 0) {
+		char *end;
+		unsigned long m = strtoul(v, &end, 8);
+		if (!*v || *end || m > 0777)
+			return cfg_fail(p, p->line, key, -EINVAL,
+					"'%s' is not an octal file mode (e.g. 0660)", v);
+		o->mode = (uint32_t)m;
+	} else {
+		return cfg_fail(p, p->line, key, -EINVAL,
+				"unknown key (known: name, arena_mb, max_rings, max_participants, "
+				"max_producers, max_symbols, hugepages, keep, prefault, lock_pages, "
+				"mode)");
+	}
+	return 0;
+}
+
+static int launcher_key(struct cfg_parse *p, const char *key, const char *v)
+{
+	struct shmbus_config *c = p->cfg;
+	char why[200];
+	uint64_t x;
+	unsigned *dst = NULL;
+	if (strcmp(key, "stop_grace_ms") == 0)
+		dst = &c->launcher.stop_grace_ms;
+	else if (strcmp(key, "backoff_initial_ms") == 0)
+		dst = &c->launcher.backoff_initial_ms;
+	else if (strcmp(key, "backoff_max_ms") == 0)
+		dst = &c->launcher.backoff_max_ms;
+	if (dst) {
+		if (!cfg_parse_u64(v, 1, 3600000, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		*dst = (unsigned)x;
+		return 0;
+	}
+	if (strcmp(key, "status_file") == 0) {
+		if (!*v)
+			return cfg_fail(p, p->line, key, -EINVAL, "empty path");
+		free(c->launcher.status_file);
+		c->launcher.status_file = strdup(v);
+		return c->launcher.status_file ? 0 : cfg_fail(p, p->line, key, -ENOMEM, "no memory");
+	}
+	return cfg_fail(p, p->line, key, -EINVAL,
+			"unknown key (known: stop_grace_ms, backoff_initial_ms, backoff_max_ms, "
+			"status_file)");
+}
+
+/* ---- [ring NAME] ---------------------------------------------------------- */
+
+static int ring_types(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
+		      const char *v)
+{
+	char buf[512];
+	snprintf(buf, sizeof(buf), "%s", v);
+	uint64_t mask = 0;
+	char *save = NULL;
+	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
+		if (strcmp(t, "all") == 0 || strcmp(t, "*") == 0) {
+			mask = 0;
+			r->opts.types = 0;
+			return 0;
+		}
+		int id = shmbus_event_type_from_name(t);
+		if (id < 0) {
+			char *end;
+			unsigned long n = strtoul(t, &end, 10); /* user types by number */
+			if (*end || n < SHMBUS_EV_USER || n >= SHMBUS_MAX_TYPES)
+				return cfg_fail(p, p->line, key, -EINVAL,
+						"unknown event type '%s' (known: trade, quote, bar, "
+						"indicator, threshold, collection_failed, heartbeat, "
+						"or a user type number %d..%d)",
+						t, SHMBUS_EV_USER, SHMBUS_MAX_TYPES - 1);
+			id = (int)n;
+		}
+		mask |= SHMBUS_TYPE_BIT(id);
+	}
+	if (!mask)
+		return cfg_fail(p, p->line, key, -EINVAL, "empty type list (use 'all')");
+	r->opts.types = mask;
+	return 0;
+}
+
+static int ring_symbols(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
+			const char *v)
+{
+	char *buf = strdup(v);
+	if (!buf)
+		return cfg_fail(p, p->line, key, -ENOMEM, "no memory");
+	char *save = NULL;
+	int rc = 0;
+	for (char *t = strtok_r(buf, ", \t", &save); t && !rc; t = strtok_r(NULL, ", \t", &save)) {
+		size_t len = strlen(t);
+		bool ok = len >= 1 && len <= SHMBUS_SYMBOL_MAX;
+		for (size_t i = 0; ok && i < len; i++)
+			ok = t[i] > ' ' && t[i] < 127;
+		if (!ok) {
+			rc = cfg_fail(p, p->line, key, -EINVAL,
+				      "symbol '%s' is not 1..%d printable bytes", t,
+				      SHMBUS_SYMBOL_MAX);
+			break;
+		}
+		if (r->nsymbols >= SHMBUS_SUB_MAX_SYMBOLS) {
+			rc = cfg_fail(p, p->line, key, -EINVAL, "more than %d symbols",
+				      SHMBUS_SUB_MAX_SYMBOLS);
+			break;
+		}
+		char **grown = realloc(r->symbols, (r->nsymbols + 1) * sizeof(*grown));
+		char *dup = grown ? strdup(t) : NULL;
+		if (grown)
+			r->symbols = grown;
+		if (!dup) {
+			rc = cfg_fail(p, p->line, key, -ENOMEM, "no memory");
+			break;
+		}
+		r->symbols[r->nsymbols++] = dup;
+	}
+	free(buf);
+	if (!rc && r->nsymbols == 0)
+		rc = cfg_fail(p, p->line, key, -EINVAL, "empty symbol list (leave the key out for "
+							"all symbols)");
+	return rc;
+}
+
+static int ring_enum(struct cfg_parse *p, const char *key, const char *v,
+		     const char *const *names, int n, int *out)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return *out = i, 0;
+	char list[128] = "";
+	for (int i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "|" : "",
+			 names[i]);
+	return cfg_fail(p, p->line, key, -EINVAL, "unknown %s '%s' (expected %s)", key, v, list);
+}
+
+static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
+		    const char *v)
+{
+	static const char *const policies[] = {"block", "drop"};
+	static const char *const waits[] = {"adaptive", "spin", "yield", "block"};
+	char why[200];
+	uint64_t x;
+	int e;
+	if (strcmp(key, "slot_size") == 0) {
+		if (!cfg_parse_u64(v, 64, 256, &x, why, sizeof(why)) ||
+		    (x != 64 && x != 128 && x != 256))
+			return cfg_fail(p, p->line, key, -EINVAL,
+					"'%s' is not a slot size (64, 128 or 256)", v);
+		r->opts.slot_size = (uint32_t)x;
+	} else if (strcmp(key, "capacity") == 0) {
+		if (!cfg_parse_u64(v, 2, 1u << 30, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		if (x & (x - 1))
+			return cfg_fail(p, p->line, key, -EINVAL, "%llu is not a power of two",
+					(unsigned long long)x);
+		r->opts.capacity = (uint32_t)x;
+	} else if (strcmp(key, "policy") == 0) {
+		if (ring_enum(p, key, v, policies, 2, &e))
+			return p->rc;
+		r->opts.policy = (enum shmbus_full_policy)e;
+	} else if (strcmp(key, "wait") == 0) {
+		if (ring_enum(p, key, v, waits, 4, &e))
+			return p->rc;
+		r->opts.wait = (enum shmbus_wait_strategy)e;
+	} else if (strcmp(key, "types") == 0) {
+		return ring_types(p, r, key, v);
+	} else if (strcmp(key, "symbols") == 0) {
+		return ring_symbols(p, r, key, v);
+	} else if (strcmp(key, "group") == 0) {
+		if (!cfg_valid_name(v, SHMBUS_NAME_MAX, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		snprintf(r->group, sizeof(r->group), "%s", v);
+		r->opts.group = r->group;
+	} else if (strcmp(key, "group_size") == 0 || strcmp(key, "group_member") == 0) {
+		bool size = strcmp(key, "group_size") == 0;
+		if (!cfg_parse_u64(v, size ? 1 : 0, size ? 64 : 63, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		*(size ? &r->opts.group_size : &r->opts.group_member) = (uint32_t)x;
+	} else if (strcmp(key, "single_producer") == 0) {
+		if (!cfg_parse_bool(v, &e, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		r->opts.flags = e ? r->opts.flags | SHMBUS_SUB_SINGLE_PRODUCER
+				  : r->opts.flags & ~SHMBUS_SUB_SINGLE_PRODUCER;
+	} else if (strcmp(key, "stuck_timeout_ms") == 0) {
+		if (!cfg_parse_u64(v, 1, 3600000, &x, why, sizeof(why)))
+			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
+		r->opts.stuck_timeout_ns = (int64_t)x * 1000000;
+	} else {
+		return cfg_fail(p, p->line, key, -EINVAL,
+				"unknown key (known: slot_size, capacity, policy, wait, types, "
+				"symbols, group, group_size, group_member, single_producer, "
+				"stuck_timeout_ms)");
+	}
+	return 0;
+}
+
+static int ring_check(struct cfg_parse *p, const struct shmbus_cfg_ring *r, int line)
+{
+	snprintf(p->section, sizeof(p->section), "ring %s", r->name);
+	const struct shmbus_sub_opts *o = &r->opts;
+	uint32_t size = o->group_size ? o->group_size : 1;
+	if (o->group_member >= size)
+		return cfg_fail(p, line, "group_member", -EINVAL,
+				"%u is not below group_size %u", o->group_member, size);
+	if (!r->group[0] && o->group_size > 1)
+		return cfg_fail(p, line, "group", -EINVAL,
+				"missing: group_size %u needs a group name", o->group_size);
+	return 0;
+}
+
+/* ---- sections ------------------------------------------------------------ */
+
+static bool key_seen(struct cfg_parse *p, const char *key, int *first)
+{
+	for (int i = 0; i < p->nkeys; i++)
+		if (strcmp(p->keys[i], key) == 0)
+			return *first = p->key_lines[i], true;
+	if (p->nkeys < CFG_MAX_KEYS) {
+		snprintf(p->keys[p->nkeys], sizeof(p->keys[0]), "%s", key);
+		p->key_lines[p->nkeys++] = p->line;
+	}
+	return false;
+}
+
+static void *grow(void **arr, size_t *n, size_t elem)
+{
+	void *a = realloc(*arr, (*n + 1) * elem);
+	if (!a)
+		return NULL;
+	*arr = a;
+	void *e = (char *)a + *n * elem;
+	memset(e, 0, elem);
+	(*n)++;
+	return e;
+}
+
+static int named_section(struct cfg_parse *p, const char *kind, const char *name)
+{
+	struct shmbus_config *c = p->cfg;
+	char why[200];
+	if (!cfg_valid_name(name, SHMBUS_NAME_MAX, why, sizeof(why)))
+		return cfg_fail(p, p->line, NULL, -EINVAL, "%s", why);
+	bool ring = strcmp(kind, "ring") == 0;
+	size_t n = ring ? c->nrings : c->nservices;
+	for (size_t i = 0; i < n; i++) {
+		const char *other = ring ? c->rings[i].name : c->services[i].name;
+		int line = ring ? c->rings[i].line : c->services[i].line;
+		if (strcmp(other, name) == 0)
+			return cfg_fail(p, p->line, NULL, -EINVAL, "duplicate %s '%s' (first at line %d)",
+					kind, name, line);
+	}
+	if (ring) {
+		if (c->nrings >= c->bus.opts.max_rings)
+			return cfg_fail(p, p->line, NULL, -EINVAL,
+					"more rings than max_rings (%u)", c->bus.opts.max_rings);
+		struct shmbus_cfg_ring *r = grow((void **)&c->rings, &c->nrings, sizeof(*r));
+		if (!r)
+			return cfg_fail(p, p->line, NULL, -ENOMEM, "no memory");
+		snprintf(r->name, sizeof(r->name), "%s", name);
+		r->line = p->line;
+		shmbus_sub_opts_init(&r->opts);
+		p->cur = r;
+		p->kind = CFG_RING;
+	} else {
+		struct shmbus_cfg_service *s = grow((void **)&c->services, &c->nservices, sizeof(*s));
+		if (!s)
+			return cfg_fail(p, p->line, NULL, -ENOMEM, "no memory");
+		snprintf(s->name, sizeof(s->name), "%s", name);
+		s->line = p->line;
+		s->numa_node = -1;
+		s->restart = SHMBUS_RESTART_ON_FAILURE;
+		s->restart_max = 10;
+		p->cur = s;
+		p->kind = CFG_SERVICE;
+	}
+	return 0;
+}
+
+/* Called by the reader for each "[...]" line, before libinih sees it. */
+static void section_begin(struct cfg_parse *p, const char *sec)
+{
+	static const struct {
+		const char *name;
+		enum cfg_kind kind;
+	} plain[] = {{"bus", CFG_BUS},
+		     {"launcher", CFG_LAUNCHER},
+		     {"journal", CFG_JOURNAL},
+		     {"bridge", CFG_BRIDGE}};
+	snprintf(p->section, sizeof(p->section), "%s", sec);
+	p->nkeys = 0;
+	p->kind = CFG_SKIP;
+	p->cur = NULL;
+	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
+		if (strcmp(sec, plain[i].name) != 0)
+			continue;
+		struct shmbus_config *c = p->cfg;
+		int *line = plain[i].kind == CFG_BUS		? &c->bus.line
+			    : plain[i].kind == CFG_JOURNAL	? &c->journal.line
+			    : plain[i].kind == CFG_BRIDGE	? &c->bridge.line
+							: NULL;
+		if (line && *line) {
+			cfg_fail(p, p->line, NULL, -EINVAL, "duplicate section (first at line %d)",
+				 *line);
+			return;
+		}
+		if (line)
+			*line = p->line;
+		if (plain[i].kind == CFG_JOURNAL)
+			c->journal.present = 1;
+		if (plain[i].kind == CFG_BRIDGE)
+			c->bridge.present = 1;
+		p->kind = plain[i].kind;
+		return;
+	}
+	const char *sp = strchr(sec, ' ');
+	if (sp && (strncmp(sec, "ring ", 5) == 0 || strncmp(sec, "service ", 8) == 0)) {
+		char kind[16];
+		snprintf(kind, sizeof(kind), "%.*s", (int)(sp - sec), sec);
+		while (*sp == ' ')
+			sp++;
+		named_section(p, kind, sp);
+		return;
+	}
+	cfg_fail(p, p->line, NULL, -EINVAL,
+		 "unknown section (known: bus, launcher, ring NAME, service NAME, journal, "
+		 "bridge)");
+}
+
+static int handler(void *user, const char *section, const char *key, const char *value)
+{
+	struct cfg_parse *p = user;
+	(void)section; /* the reader already opened it */
+	int first;
+	if (p->kind == CFG_SKIP)
+		return 1;
+	if (p->kind == CFG_NONE) {
+		cfg_fail(p, p->line, key, -EINVAL, "key outside any section");
+		return 1;
+	}
+	if (key_seen(p, key, &first)) {
+		cfg_fail(p, p->line, key, -EINVAL, "duplicate key (first at line %d)", first);
+		return 1;
+	}
+	switch (p->kind) {
+	case CFG_BUS:
+		bus_key(p, key, value);
+		break;
+	case CFG_LAUNCHER:
+		launcher_key(p, key, value);
+		break;
+	case CFG_RING:
+		ring_key(p, p->cur, key, value);
+		break;
+	case CFG_SERVICE:
+		cfg_service_key(p, p->cur, key, value);
+		break;
+	case CFG_JOURNAL:
+		cfg_kept_key(p, &p->cfg->journal, CFG_JOURNAL, key, value);
+		break;
+	case CFG_BRIDGE:
+		cfg_kept_key(p, &p->cfg->bridge, CFG_BRIDGE, key, value);
+		break;
+	default:
+		break;
+	}
+	return 1;
+}
+
+/* ---- the line reader ---------------------------------------------------- */
+
+static bool next_line(struct cfg_parse *p, const char **line, size_t *len)
+{
+	if (p->file) {
+		ssize_t n = getline(&p->linebuf, &p->linecap, p->file);
+		if (n < 0)
+			return false;
+		*line = p->linebuf;
+		*len = (size_t)n;
+		return true;
+	}
+	if (!p->text[p->pos])
+		return false;
+	const char *s = p->text + p->pos;
+	const char *nl = strchr(s, '\n');
+	*len = nl ? (size_t)(nl - s) + 1 : strlen(s);
+	*line = s;
+	p->pos += *len;
+	return true;
+}
+
+static void maybe_section(struct cfg_parse *p, const char *s)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s != '[')
+		return;
+	const char *end = strchr(s, ']');
+	if (!end)
+		return; /* libinih reports it as a syntax error */
+	char sec[96];
+	size_t n = (size_t)(end - s - 1);
+	if (n >= sizeof(sec)) {
+		cfg_fail(p, p->line, NULL, -EINVAL, "section name longer than %zu bytes",
+			 sizeof(sec) - 1);
+		p->kind = CFG_SKIP;
+		return;
+	}
+	memcpy(sec, s + 1, n);
+	sec[n] = '\0';
+	section_begin(p, sec);
+}
+
+static char *reader(char *str, int num, void *stream)
+{
+	struct cfg_parse *p = stream;
+	const char *line;
+	size_t len;
+	if (!next_line(p, &line, &len))
+		return NULL;
+	p->line++;
+	size_t body = len;
+	while (body && (line[body - 1] == '\n' || line[body - 1] == '\r'))
+		body--;
+	if (body >= (size_t)num - 1) {
+		cfg_fail(p, p->line, NULL, -EINVAL, "line is %zu bytes, longer than %d", body,
+			 num - 2);
+		body = 0; /* hand libinih an empty line */
+	}
+	memcpy(str, line, body);
+	str[body] = '\n';
+	str[body + 1] = '\0';
+	char tmp[INI_MAX_LINE + 2];
+	memcpy(tmp, str, body + 2);
+	maybe_section(p, tmp);
+	return str;
+}
+
+/* ---- load / free --------------------------------------------------------- */
+
+static int finish(struct cfg_parse *p)
+{
+	struct shmbus_config *c = p->cfg;
+	uint64_t need = 0;
+	for (size_t i = 0; i < c->nrings && !p->rc; i++) {
+		ring_check(p, &c->rings[i], c->rings[i].line);
+		need += (uint64_t)c->rings[i].opts.capacity * c->rings[i].opts.slot_size;
+	}
+	for (size_t i = 0; i < c->nservices && !p->rc; i++) {
+		snprintf(p->section, sizeof(p->section), "service %s", c->services[i].name);
+		cfg_service_check(p, &c->services[i]);
+	}
+	if (!p->rc && need > c->bus.opts.arena_bytes) {
+		snprintf(p->section, sizeof(p->section), "bus");
+		cfg_fail(p, c->bus.line ? c->bus.line : 1, "arena_mb", -EINVAL,
+			 "the rings need %llu MiB of slots, more than the arena's %zu MiB",
+			 (unsigned long long)((need + (1u << 20) - 1) >> 20),
+			 c->bus.opts.arena_bytes >> 20);
+	}
+	return p->rc;
+}
+
+static int parse(struct cfg_parse *p, struct shmbus_config **out)
+{
+	struct shmbus_config *c = calloc(1, sizeof(*c));
+	if (!c || !(c->path = strdup(p->path))) {
+		free(c);
+		return -ENOMEM;
+	}
+	p->cfg = c;
+	snprintf(c->bus.name, sizeof(c->bus.name), "%s", SHMBUS_DEFAULT_BUS);
+	shmbus_bus_opts_init(&c->bus.opts);
+	c->launcher.stop_grace_ms = 3000;
+	c->launcher.backoff_initial_ms = 100;
+	c->launcher.backoff_max_ms = 5000;
+	int line = ini_parse_stream(reader, p, handler, p);
+	free(p->linebuf);
+	if (line > 0 && (!p->rc || line < p->line)) {
+		p->rc = 0;
+		p->section[0] = '\0';
+		cfg_fail(p, line, NULL, -EINVAL,
+			 "syntax error (expected [section], key = value or a ; or # comment)");
+	} else if (line < 0 && !p->rc) {
+		cfg_fail(p, 0, NULL, -ENOMEM, "out of memory while parsing");
+	}
+	if (!p->rc)
+		finish(p);
+	if (p->rc) {
+		shmbus_config_free(c);
+		return p->rc;
+	}
+	*out = c;
+	return 0;
+}
+
+int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!path || !out)
+		return -EINVAL;
+	*out = NULL;
+	struct cfg_parse p = {.path = path, .err = err, .errlen = errlen};
+	p.file = fopen(path, "re");
+	if (!p.file) {
+		int rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+		return rc;
+	}
+	int rc = parse(&p, out);
+	fclose(p.file);
+	return rc;
+}
+
+int shmbus_config_parse_string(const char *text, const char *name, struct shmbus_config **out,
+			       char *err, size_t errlen)
+{
+	if (err && errlen)
+		err[0] = '\0';
+	if (!text || !out)
+		return -EINVAL;
+	*out = NULL;
+	struct cfg_parse p = {.path = name ? name : "<string>", .err = err, .errlen = errlen,
+			      .text = text};
+	return parse(&p, out);
+}
+
+static void kv_free(struct shmbus_cfg_section *s)
+{
+	for (size_t i = 0; i < s->nkv; i++) {
+		free(s->kv[i].key);
+		free(s->kv[i].value);
+	}
+	free(s->kv);
+}
+
+void shmbus_config_free(struct shmbus_config *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->nrings; i++) {
+		for (size_t j = 0; j < c->rings[i].nsymbols; j++)
+			free(c->rings[i].symbols[j]);
+		free(c->rings[i].symbols);
+	}
+	free(c->rings);
+	for (size_t i = 0; i < c->nservices; i++)
+		cfg_service_free(&c->services[i]);
+	free(c->services);
+	kv_free(&c->journal);
+	kv_free(&c->bridge);
+	free(c->launcher.status_file);
+	free(c->path);
+	free(c);
+}
+
+const char *shmbus_config_get(const struct shmbus_cfg_section *s, const char *key, int *line)
+{
+	for (size_t i = 0; s && i < s->nkv; i++)
+		if (strcmp(s->kv[i].key, key) == 0) {
+			if (line)
+				*line = s->kv[i].line;
+			return s->kv[i].value;
+		}
+	return NULL;
+}

@@ -1,0 +1,32 @@
+/*
+ * tool_json.c - output helpers shared by shmbusctl and shmbus-stat.
+ *
+ * The tools write JSON by hand (the documents are flat and small); the
+ * one thing that must be right everywhere is string escaping, so it lives
+ * here once.
+ */
+#include <shmbus/error.h>
+
+#include "tool_json.h"
+
+void tool_json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fprintf(f, "\\%c", *c);
+		else if (*c < 0x20 || *c == 0x7f)
+			fprintf(f, "\\u%04x", *c);
+		else
+			fputc(*c, f);
+	}
+	fputc('"', f);
+}
+
+int tool_fail(const char *tool, const char *what, int rc)
+{
+	const char *detail = shmbus_errmsg();
+	fprintf(stderr, "%s: %s: %s%s%s\n", tool, what, shmbus_strerror(rc), *detail ? " - " : "",
+		detail);
+	return 1;
+}

@@ -1,0 +1,16 @@
+/*
+ * tool_json.h - helpers the shmbus command-line tools share: JSON string
+ * output and a "why" suffix for error lines. Executables only (prints).
+ */
+#ifndef SHMBUS_TOOL_JSON_H
+#define SHMBUS_TOOL_JSON_H
+
+#include <stdio.h>
+
+/* Write s as a JSON string literal (quotes and escapes included). */
+void tool_json_str(FILE *f, const char *s);
+
+/* Print "tool: what: strerror(rc)[ - errmsg]" to stderr. Returns 1. */
+int tool_fail(const char *tool, const char *what, int rc);
+
+#endif

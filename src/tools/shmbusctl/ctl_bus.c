@@ -1,0 +1,322 @@
+/*
+ * ctl_bus.c - one-shot shmbusctl commands: check, create, list, info,
+ * destroy, reclaim.
+ *
+ * Everything here goes through the public API; inspection uses read-only
+ * attaches (shmbus_bus_open_readonly), so `list` and `info` never register
+ * as participants and can look at a bus that is damaged or whose
+ * processes are gone. `reclaim` removes a bus only when every participant
+ * entry is dead by the library's test (pid and process start time), so a
+ * recycled pid never keeps a dead bus alive nor kills a live one.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "ctl.h"
+#include "tool_json.h"
+
+#define TOOL "shmbusctl"
+
+int ctl_load_config(const char *path, struct shmbus_config **out)
+{
+	char err[SHMBUS_CFG_ERR_MAX];
+	int rc = shmbus_config_load(path, out, err, sizeof(err));
+	if (rc == 0 && (rc = shmbus_config_check_host(*out, err, sizeof(err))) != 0) {
+		shmbus_config_free(*out);
+		*out = NULL;
+	}
+	if (rc) {
+		fprintf(stderr, TOOL ": %s\n", err);
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+static int declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r)
+{
+	struct shmbus_sub_opts o = r->opts;
+	uint32_t *ids = NULL;
+	if (r->nsymbols) {
+		ids = calloc(r->nsymbols, sizeof(*ids));
+		if (!ids)
+			return -ENOMEM;
+		for (size_t i = 0; i < r->nsymbols; i++) {
+			int64_t id = shmbus_symbol_intern(bus, r->symbols[i], strlen(r->symbols[i]));
+			if (id < 0) {
+				free(ids);
+				return (int)id;
+			}
+			ids[i] = (uint32_t)id;
+		}
+		o.symbols = ids;
+		o.nsymbols = r->nsymbols;
+	}
+	int rc = shmbus_ring_declare(bus, r->name, &o);
+	free(ids);
+	return rc;
+}
+
+int ctl_build_bus(const struct shmbus_config *cfg, const char *name, shmbus_bus **out)
+{
+	struct shmbus_bus_opts opts = cfg->bus.opts;
+	opts.participant_name = "shmbusctl";
+	shmbus_bus *bus;
+	int rc = shmbus_bus_create(name, &opts, &bus);
+	if (rc) {
+		char what[128];
+		snprintf(what, sizeof(what), "create bus '%s' (%s)", name, cfg->path);
+		return tool_fail(TOOL, what, rc);
+	}
+	for (size_t i = 0; i < cfg->nrings; i++) {
+		rc = declare_ring(bus, &cfg->rings[i]);
+		if (rc) {
+			char what[256];
+			snprintf(what, sizeof(what), "%s:%d: [ring %s]: declare", cfg->path,
+				 cfg->rings[i].line, cfg->rings[i].name);
+			tool_fail(TOOL, what, rc);
+			shmbus_bus_close(bus);
+			shmbus_bus_destroy(name);
+			return CTL_FAIL;
+		}
+	}
+	*out = bus;
+	return CTL_OK;
+}
+
+int ctl_check(const struct ctl_opts *o, const char *path)
+{
+	struct shmbus_config *cfg;
+	if (ctl_load_config(path, &cfg))
+		return CTL_FAIL;
+	const char *name = o->bus ? o->bus : cfg->bus.name;
+	if (o->json) {
+		printf("{\"config\":");
+		tool_json_str(stdout, path);
+		printf(",\"bus\":");
+		tool_json_str(stdout, name);
+		printf(",\"rings\":%zu,\"services\":%zu,\"journal\":%s,\"bridge\":%s}\n",
+		       cfg->nrings, cfg->nservices, cfg->journal.present ? "true" : "false",
+		       cfg->bridge.present ? "true" : "false");
+	} else {
+		printf("%s: ok: bus '%s', %zu rings, %zu services%s%s\n", path, name, cfg->nrings,
+		       cfg->nservices, cfg->journal.present ? ", journal" : "",
+		       cfg->bridge.present ? ", bridge" : "");
+	}
+	shmbus_config_free(cfg);
+	return CTL_OK;
+}
+
+int ctl_create(const struct ctl_opts *o, const char *path)
+{
+	struct shmbus_config *cfg;
+	if (ctl_load_config(path, &cfg))
+		return CTL_FAIL;
+	const char *name = o->bus ? o->bus : cfg->bus.name;
+	shmbus_bus *bus;
+	int rc = ctl_build_bus(cfg, name, &bus);
+	if (rc == CTL_OK) {
+		char p[512] = "";
+		shmbus_bus_path(name, p, sizeof(p));
+		printf("created bus '%s' (%s, %s) with %zu rings\n", name, p,
+		       shmbus_backing_name(shmbus_bus_backing(bus)), cfg->nrings);
+		shmbus_bus_close(bus);
+	}
+	shmbus_config_free(cfg);
+	return rc;
+}
+
+/* Live participants of an open bus, or -1 when the table is damaged. */
+static int count_alive(const shmbus_bus *bus, uint32_t max, int *total)
+{
+	int alive = 0;
+	*total = 0;
+	for (uint32_t i = 0; i < max; i++) {
+		struct shmbus_participant_stat ps;
+		int rc = shmbus_stat_participant(bus, i, &ps);
+		if (rc == -ENOENT)
+			continue;
+		if (rc)
+			return -1;
+		if (ps.state == SHMBUS_PART_ALIVE)
+			(*total)++;
+		alive += ps.alive;
+	}
+	return alive;
+}
+
+struct bus_entry {
+	char name[SHMBUS_NAME_MAX + 1];
+	long long size;
+	int ok;         /* attached and validated */
+	int alive;      /* live participants */
+	int registered; /* entries still marked attached */
+	int creator_pid;
+	char backing[16];
+	char error[256];
+};
+
+static void probe(const char *dir, const char *file, struct bus_entry *e)
+{
+	char path[1024];
+	struct stat st;
+	memset(e, 0, sizeof(*e));
+	snprintf(e->name, sizeof(e->name), "%s", file + strlen("shmbus."));
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	e->size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	shmbus_bus *bus;
+	int rc = shmbus_bus_open_readonly(e->name, &bus);
+	if (rc) {
+		snprintf(e->error, sizeof(e->error), "%s%s%s", shmbus_strerror(rc),
+			 *shmbus_errmsg() ? ": " : "", shmbus_errmsg());
+		return;
+	}
+	struct shmbus_bus_info bi;
+	if ((rc = shmbus_stat_bus(bus, &bi)) == 0 &&
+	    (e->alive = count_alive(bus, bi.max_participants, &e->registered)) >= 0) {
+		e->ok = 1;
+		e->creator_pid = bi.creator_pid;
+		snprintf(e->backing, sizeof(e->backing), "%s", shmbus_backing_name(bi.backing));
+	} else {
+		snprintf(e->error, sizeof(e->error), "%s", "corrupt tables");
+	}
+	shmbus_bus_close(bus);
+}
+
+/* Calls fn for each shmbus.* file in the bus directory; returns count or -errno. */
+static int for_each_bus(void (*fn)(const char *dir, const char *file, void *ctx), void *ctx,
+			char *dir, size_t dirlen)
+{
+	int rc = shmbus_bus_dir(dir, dirlen);
+	if (rc)
+		return rc;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		if (strncmp(de->d_name, "shmbus.", 7) != 0 || !de->d_name[7])
+			continue;
+		fn(dir, de->d_name, ctx);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+static void list_one(const char *dir, const char *file, void *ctx)
+{
+	const struct ctl_opts *o = ctx;
+	struct bus_entry e;
+	static int first = 1;
+	probe(dir, file, &e);
+	if (o->json) {
+		printf("%s{\"name\":", first ? "" : ",");
+		tool_json_str(stdout, e.name);
+		printf(",\"size\":%lld,\"ok\":%s", e.size, e.ok ? "true" : "false");
+		if (e.ok)
+			printf(",\"backing\":\"%s\",\"participants_alive\":%d,\"creator_pid\":%d",
+			       e.backing, e.alive, e.creator_pid);
+		else {
+			printf(",\"error\":");
+			tool_json_str(stdout, e.error);
+		}
+		printf("}");
+		first = 0;
+		return;
+	}
+	if (e.ok)
+		printf("%-24s %10lld  %-10s %5d  %d\n", e.name, e.size, e.backing, e.alive,
+		       e.creator_pid);
+	else
+		printf("%-24s %10lld  %-10s %5s  -  (%s)\n", e.name, e.size, "?", "?", e.error);
+}
+
+int ctl_list(const struct ctl_opts *o)
+{
+	char dir[512];
+	if (o->json)
+		printf("[");
+	else
+		printf("%-24s %10s  %-10s %5s  %s\n", "BUS", "BYTES", "BACKING", "ALIVE",
+		       "CREATOR");
+	int n = for_each_bus(list_one, (void *)o, dir, sizeof(dir));
+	if (o->json)
+		printf("]\n");
+	if (n < 0) {
+		fprintf(stderr, TOOL ": list %s: %s\n", dir, shmbus_strerror(n));
+		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+int ctl_destroy(const struct ctl_opts *o, const char *name)
+{
+	int rc = shmbus_bus_destroy(name);
+	if (rc) {
+		char what[128];
+		snprintf(what, sizeof(what), "destroy bus '%s'", name);
+		return tool_fail(TOOL, what, rc);
+	}
+	if (!o->json)
+		printf("destroyed bus '%s'\n", name);
+	return CTL_OK;
+}
+
+struct reclaim_ctx {
+	const struct ctl_opts *o;
+	int removed, kept, failed;
+};
+
+static void reclaim_one(const char *dir, const char *file, void *ctx)
+{
+	struct reclaim_ctx *r = ctx;
+	struct bus_entry e;
+	probe(dir, file, &e);
+	const char *what;
+	if (!e.ok) {
+		what = "skipped (unreadable)";
+		r->kept++;
+	} else if (e.alive > 0) {
+		what = "kept (live participants)";
+		r->kept++;
+	} else if (r->o->dry_run) {
+		what = "would remove";
+		r->removed++;
+	} else if (shmbus_bus_destroy(e.name) == 0) {
+		what = "removed";
+		r->removed++;
+	} else {
+		what = "failed to remove";
+		r->failed++;
+	}
+	if (r->o->json) {
+		printf("%s{\"name\":", r->removed + r->kept + r->failed > 1 ? "," : "");
+		tool_json_str(stdout, e.name);
+		printf(",\"action\":\"%s\",\"participants_alive\":%d}", what, e.ok ? e.alive : -1);
+	} else {
+		printf("%-24s %s%s%s\n", e.name, what, e.ok ? "" : ": ", e.ok ? "" : e.error);
+	}
+}
+
+int ctl_reclaim(const struct ctl_opts *o)
+{
+	char dir[512];
+	struct reclaim_ctx r = {.o = o};
+	if (o->json)
+		printf("[");
+	int n = for_each_bus(reclaim_one, &r, dir, sizeof(dir));
+	if (o->json)
+		printf("]\n");
+	else if (n >= 0)
+		printf("%d removed, %d kept\n", r.removed, r.kept);
+	if (n < 0) {
+		fprintf(stderr, TOOL ": reclaim %s: %s\n", dir, shmbus_strerror(n));
+		return CTL_FAIL;
+	}
+	return r.failed ? CTL_FAIL : CTL_OK;
+}

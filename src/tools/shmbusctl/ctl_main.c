@@ -1,0 +1,120 @@
+/*
+ * shmbusctl - create, inspect, remove and run buses from the command line.
+ *
+ * The front end only parses the command line and dispatches; each
+ * subcommand lives in ctl_bus.c (one-shot operations on segments) or
+ * ctl_up.c (the launcher). Exit codes: 0 ok, 1 failure, 2 usage.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+
+static const char *const usage_text =
+	"usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG]\n"
+	"\n"
+	"commands:\n"
+	"  check CONFIG    parse CONFIG and check it against this host\n"
+	"  create CONFIG   create the bus CONFIG describes and declare its rings\n"
+	"  list            buses in the bus directory: size, backing, live participants\n"
+	"  info [BUS]      layout, rings, subscriptions, participants, symbol count\n"
+	"  destroy [BUS]   remove a bus (attached processes keep their mapping)\n"
+	"  reclaim         remove every bus whose participants are all dead\n"
+	"  up CONFIG       create the bus and run its services pinned to their cores,\n"
+	"                  restarting crashed ones; SIGINT/SIGTERM stops everything\n"
+	"\n"
+	"options:\n"
+	"  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
+	"                  default 'default' where a BUS argument is optional)\n"
+	"  --json          machine-readable output (list, info, reclaim, check)\n"
+	"  --status FILE   up: write service states to FILE on every change\n"
+	"  --keep          up: leave the bus segment in place on exit\n"
+	"  --dry-run       reclaim: say what would be removed, remove nothing\n"
+	"  -h, --help      this text\n"
+	"\n"
+	"The bus directory is $SHMBUS_DIR, else /dev/shm (or a hugetlbfs mount).\n"
+	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
+
+static int usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "shmbusctl: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see shmbusctl --help)\n");
+	return CTL_USAGE;
+}
+
+static int dispatch(const struct ctl_opts *o, int argc, char **argv)
+{
+	const char *cmd = argv[0];
+	const char *arg = argc > 1 ? argv[1] : NULL;
+	bool needs_config = strcmp(cmd, "check") == 0 || strcmp(cmd, "create") == 0 ||
+			    strcmp(cmd, "up") == 0;
+	bool takes_bus = strcmp(cmd, "info") == 0 || strcmp(cmd, "destroy") == 0;
+	int max_args = needs_config || takes_bus ? 2 : 1;
+	if (argc > max_args)
+		return usage_error("too many arguments for '%s'", cmd);
+	if (needs_config && !arg)
+		return usage_error("'%s' needs a CONFIG file", cmd);
+	if (takes_bus && !arg)
+		arg = o->bus ? o->bus : SHMBUS_DEFAULT_BUS;
+	if (strcmp(cmd, "check") == 0)
+		return ctl_check(o, arg);
+	if (strcmp(cmd, "create") == 0)
+		return ctl_create(o, arg);
+	if (strcmp(cmd, "up") == 0)
+		return ctl_up(o, arg);
+	if (strcmp(cmd, "list") == 0)
+		return ctl_list(o);
+	if (strcmp(cmd, "info") == 0)
+		return ctl_info(o, arg);
+	if (strcmp(cmd, "destroy") == 0)
+		return ctl_destroy(o, arg);
+	if (strcmp(cmd, "reclaim") == 0)
+		return ctl_reclaim(o);
+	return usage_error("unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"bus", required_argument, NULL, 'b'},   {"json", no_argument, NULL, 'j'},
+		{"status", required_argument, NULL, 's'}, {"keep", no_argument, NULL, 'k'},
+		{"dry-run", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct ctl_opts o = {0};
+	int c;
+	opterr = 0;
+	/* glibc permutes argv: options may come before or after the command. */
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o.bus = optarg;
+			break;
+		case 'j':
+			o.json = 1;
+			break;
+		case 's':
+			o.status = optarg;
+			break;
+		case 'k':
+			o.keep = 1;
+			break;
+		case 'n':
+			o.dry_run = 1;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			return CTL_OK;
+		default:
+			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+		}
+	}
+	if (optind >= argc) {
+		fputs(usage_text, stderr);
+		return CTL_USAGE;
+	}
+	return dispatch(&o, argc - optind, argv + optind);
+}
