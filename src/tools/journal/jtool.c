@@ -1,0 +1,333 @@
+/*
+ * jtool.c - argument parsing and small file helpers of the journal tools.
+ *
+ * Everything here is on the cold path (command line, start-up, once a
+ * second): clarity over speed. Times are parsed by hand rather than with
+ * strptime so that fractions (up to 9 digits) and numeric zones are
+ * accepted the same way on every libc, and UTC is assumed when no zone is
+ * given: journals hold epoch times and a backtest must not depend on the
+ * TZ of the machine it runs on.
+ */
+#define _GNU_SOURCE
+#include "jtool.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmbus/event.h>
+
+int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why)
+{
+	char *end;
+	if (!s || !isdigit((unsigned char)*s)) {
+		snprintf(why, JTOOL_WHY, "'%s' is not an unsigned number", s ? s : "");
+		return -EINVAL;
+	}
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno || *end || v < min || v > max) {
+		snprintf(why, JTOOL_WHY, "'%s' is not a number in %" PRIu64 "..%" PRIu64, s, min,
+		         max);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+/* Read exactly n digits at *p into *v. */
+static int jt_digits(const char **p, int n, int *v)
+{
+	*v = 0;
+	for (int i = 0; i < n; i++, (*p)++) {
+		if (!isdigit((unsigned char)**p))
+			return -1;
+		*v = *v * 10 + (**p - '0');
+	}
+	return 0;
+}
+
+/* Fraction ".123" (1..9 digits) into nanoseconds. */
+static int jt_fraction(const char **p, int64_t *ns)
+{
+	int64_t f = 0;
+	int n = 0;
+	*ns = 0;
+	if (**p != '.' && **p != ',')
+		return 0;
+	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++) {
+		if (n == 9)
+			return -1;
+		f = f * 10 + (**p - '0');
+	}
+	if (n == 0)
+		return -1;
+	while (n++ < 9)
+		f *= 10;
+	*ns = f;
+	return 0;
+}
+
+/* Zone "Z", "+HH:MM", "+HHMM", "-HH" or nothing (UTC) into seconds east. */
+static int jt_zone(const char **p, int64_t *east)
+{
+	int hh = 0, mm = 0;
+	*east = 0;
+	if (**p == 'Z' || **p == 'z') {
+		(*p)++;
+		return 0;
+	}
+	if (**p != '+' && **p != '-')
+		return 0;
+	int sign = **p == '-' ? -1 : 1;
+	(*p)++;
+	if (jt_digits(p, 2, &hh))
+		return -1;
+	if (**p == ':')
+		(*p)++;
+	if (isdigit((unsigned char)**p) && jt_digits(p, 2, &mm))
+		return -1;
+	if (hh > 23 || mm > 59)
+		return -1;
+	*east = sign * (hh * 3600 + mm * 60);
+	return 0;
+}
+
+static int jt_parse_iso(const char *s, int64_t *out)
+{
+	const char *p = s;
+	int y, mo, d, h = 0, mi = 0, sec = 0;
+	int64_t frac = 0, east = 0;
+	if (jt_digits(&p, 4, &y) || *p++ != '-' || jt_digits(&p, 2, &mo) || *p++ != '-' ||
+	    jt_digits(&p, 2, &d))
+		return -1;
+	if (*p == 'T' || *p == 't' || *p == ' ') {
+		p++;
+		if (jt_digits(&p, 2, &h) || *p++ != ':' || jt_digits(&p, 2, &mi))
+			return -1;
+		if (*p == ':' && (p++, jt_digits(&p, 2, &sec)))
+			return -1;
+		if (jt_fraction(&p, &frac))
+			return -1;
+	}
+	if (jt_zone(&p, &east) || *p)
+		return -1;
+	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -1;
+	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+	                .tm_hour = h, .tm_min = mi, .tm_sec = sec};
+	time_t t = timegm(&tm);
+	if (tm.tm_mday != d) /* 2024-02-31 normalised into March */
+		return -1;
+	*out = ((int64_t)t - east) * 1000000000 + frac;
+	return 0;
+}
+
+int jtool_parse_time(const char *s, int64_t *out, char *why)
+{
+	if (!s || !*s)
+		goto bad;
+	const char *p = s + (*s == '-');
+	size_t n = strspn(p, "0123456789");
+	if (n > 0 && p[n] == '\0') { /* all digits: epoch ns */
+		errno = 0;
+		char *end;
+		long long v = strtoll(s, &end, 10);
+		if (errno || *end)
+			goto bad;
+		*out = v;
+		return 0;
+	}
+	if (jt_parse_iso(s, out) == 0)
+		return 0;
+bad:
+	snprintf(why, JTOOL_WHY,
+	         "'%s' is not a time: want epoch ns or ISO-8601 like 2024-03-01T14:30:00.5Z",
+	         s ? s : "");
+	return -EINVAL;
+}
+
+int jtool_split_list(const char *list, char *names, size_t len, size_t max, char *why)
+{
+	size_t n = 0;
+	const char *p = list;
+	while (p && *p) {
+		const char *c = strchr(p, ',');
+		size_t l = c ? (size_t)(c - p) : strlen(p);
+		if (l == 0 || l >= len) {
+			snprintf(why, JTOOL_WHY, "bad item '%.*s' in list '%s' (empty or too long)",
+			         (int)l, p, list);
+			return -EINVAL;
+		}
+		if (n == max) {
+			snprintf(why, JTOOL_WHY, "list '%.40s...' has more than %zu items", list, max);
+			return -EINVAL;
+		}
+		memcpy(names + n * len, p, l);
+		names[n * len + l] = '\0';
+		n++;
+		p = c ? c + 1 : NULL;
+		if (c && !*p) {
+			snprintf(why, JTOOL_WHY, "list '%s' ends with a comma", list);
+			return -EINVAL;
+		}
+	}
+	if (n == 0) {
+		snprintf(why, JTOOL_WHY, "empty list");
+		return -EINVAL;
+	}
+	return (int)n;
+}
+
+int jtool_parse_types(const char *list, uint64_t *mask, char *why)
+{
+	char names[SHMBUS_MAX_TYPES][24];
+	int n = jtool_split_list(list, &names[0][0], sizeof(names[0]), SHMBUS_MAX_TYPES, why);
+	if (n < 0)
+		return n;
+	*mask = 0;
+	for (int i = 0; i < n; i++) {
+		uint64_t id;
+		int t = shmbus_event_type_from_name(names[i]);
+		if (t <= 0) {
+			char w2[JTOOL_WHY];
+			if (jtool_parse_u64(names[i], 1, SHMBUS_MAX_TYPES - 1, &id, w2)) {
+				snprintf(why, JTOOL_WHY,
+				         "unknown event type '%.23s' (trade, quote, bar, indicator, "
+				         "threshold, collection_failed, heartbeat, or an id 1..63)",
+				         names[i]);
+				return -EINVAL;
+			}
+			t = (int)id;
+		}
+		*mask |= SHMBUS_TYPE_BIT(t);
+	}
+	return 0;
+}
+
+int jtool_pin_cpus(const char *list, char *why)
+{
+	char items[CPU_SETSIZE > 256 ? 256 : CPU_SETSIZE][16];
+	int n = jtool_split_list(list, &items[0][0], sizeof(items[0]), 256, why);
+	if (n < 0)
+		return n;
+	cpu_set_t set;
+	CPU_ZERO(&set);
+	for (int i = 0; i < n; i++) {
+		uint64_t a, b;
+		char *dash = strchr(items[i], '-');
+		if (dash)
+			*dash = '\0';
+		if (jtool_parse_u64(items[i], 0, CPU_SETSIZE - 1, &a, why) ||
+		    jtool_parse_u64(dash ? dash + 1 : items[i], a, CPU_SETSIZE - 1, &b, why))
+			return -EINVAL;
+		for (uint64_t c = a; c <= b; c++)
+			CPU_SET((int)c, &set);
+	}
+	if (sched_setaffinity(0, sizeof(set), &set) < 0) {
+		int e = errno;
+		snprintf(why, JTOOL_WHY, "sched_setaffinity(%.64s): %s", list, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+/* "BUS-<20 digits>.shj" -> bus; 0 or -1 when the name is not a segment. */
+static int jt_segment_bus(const char *fname, char *bus, size_t len)
+{
+	size_t n = strlen(fname);
+	if (n < 26 || strcmp(fname + n - 4, ".shj") || fname[n - 25] != '-')
+		return -1;
+	if (strspn(fname + n - 24, "0123456789") != 20 || n - 25 >= len)
+		return -1;
+	memcpy(bus, fname, n - 25);
+	bus[n - 25] = '\0';
+	return 0;
+}
+
+int jtool_find_bus(const char *dir, char *bus, size_t len, char *why)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		snprintf(why, JTOOL_WHY, "cannot open journal dir %s: %s", dir, strerror(e));
+		return -e;
+	}
+	char first[128] = "", cur[128];
+	int rc = -ENOENT;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (jt_segment_bus(de->d_name, cur, sizeof(cur)))
+			continue;
+		if (!first[0]) {
+			snprintf(first, sizeof(first), "%s", cur);
+			rc = 0;
+		} else if (strcmp(first, cur)) {
+			snprintf(why, JTOOL_WHY, "%s holds journals of several buses (%s, %s, ...): "
+			         "name one with --bus", dir, first, cur);
+			rc = -ENOTUNIQ;
+			break;
+		}
+	}
+	closedir(d);
+	if (rc == -ENOENT)
+		snprintf(why, JTOOL_WHY, "no journal segment (*.shj) in %s", dir);
+	else if (rc == 0)
+		snprintf(bus, len, "%s", first);
+	return rc;
+}
+
+void jtool_fmt_double(char *buf, size_t len, double v)
+{
+	if (isnan(v)) {
+		snprintf(buf, len, "nan");
+		return;
+	}
+	for (int prec = 15; prec <= 17; prec++) {
+		snprintf(buf, len, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			return;
+	}
+}
+
+void jtool_fmt_time(char *buf, size_t len, int64_t ns)
+{
+	int64_t s = ns / 1000000000, f = ns % 1000000000;
+	if (f < 0) {
+		f += 1000000000;
+		s--;
+	}
+	time_t t = (time_t)s;
+	struct tm tm;
+	gmtime_r(&t, &tm);
+	snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%09" PRId64 "Z", tm.tm_year + 1900,
+	         tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, f);
+}
+
+int jtool_write_atomic(const char *path, const char *text, size_t n)
+{
+	char tmp[1024];
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid()) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	ssize_t w = write(fd, text, n);
+	int e = w < 0 ? errno : (size_t)w != n ? ENOSPC : 0;
+	if (close(fd) < 0 && !e)
+		e = errno;
+	if (!e && rename(tmp, path) < 0)
+		e = errno;
+	if (e)
+		unlink(tmp);
+	return -e;
+}

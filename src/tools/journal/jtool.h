@@ -1,0 +1,90 @@
+/*
+ * jtool.h - helpers shared by the journal tools (shmbus-journal,
+ * shmbus-journald, shmbus-replay): parsing of times, type and symbol
+ * lists, the journal's symbols file, finding the bus of a journal
+ * directory, and CPU pinning. Built as the static library shmbus_jtool in
+ * src/tools/journal; the tools see only the public shmbus API through it.
+ *
+ * Every function returns 0 (or a count) or a negative errno-style code and
+ * writes a one-line reason into the caller's `why` buffer; nothing here
+ * prints or exits. Not thread-safe across a shared jtool_symtab.
+ */
+#ifndef SHMBUS_JTOOL_H
+#define SHMBUS_JTOOL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shmbus/bus.h>
+
+#define JTOOL_WHY 256 /* size of every `why` buffer */
+
+/* Parse an epoch-ns integer or an ISO-8601 UTC time
+ * ("2024-03-01", "2024-03-01T14:30:00", "...:00.123456789Z", "...+02:00").
+ * A time without zone is UTC. Returns 0 or -EINVAL. */
+int jtool_parse_time(const char *s, int64_t *out, char *why);
+
+/* Parse "trade,quote,33" into a SHMBUS_TYPE_BIT mask (names or ids below
+ * SHMBUS_MAX_TYPES). Returns 0 or -EINVAL. */
+int jtool_parse_types(const char *list, uint64_t *mask, char *why);
+
+/* Parse an unsigned decimal with an optional range check. -EINVAL. */
+int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why);
+
+/* Split "a,b,c" into at most max NUL-terminated names of < len bytes
+ * each (stored at names + i*len). Returns the count or -EINVAL. */
+int jtool_split_list(const char *list, char *names, size_t len, size_t max, char *why);
+
+/* Pin the calling process to the CPUs of "0,2-3". Returns 0, -EINVAL, -errno. */
+int jtool_pin_cpus(const char *list, char *why);
+
+/*
+ * Name of the only bus journaled in dir (segment files BUS-<20 digits>.shj)
+ * into bus (len >= 64 bytes). Returns 0, -ENOENT (no segment), -ENOTUNIQ
+ * (several buses: why lists them) or -errno.
+ */
+int jtool_find_bus(const char *dir, char *bus, size_t len, char *why);
+
+/* ------------------------------------------------------ the symbols file */
+
+/*
+ * DIR/<bus>.symbols holds lines "id,name" appended by shmbus-journald the
+ * first time it journals an event of that symbol id. A later line for an
+ * id replaces an earlier one (a bus recreated with other ids).
+ */
+struct jtool_symtab {
+	char (*names)[32]; /* names[id], "" when unknown */
+	uint32_t cap;      /* entries allocated */
+	uint32_t count;    /* ids with a name */
+};
+
+/* Path of the symbols file of bus in dir. Returns 0 or -ENAMETOOLONG. */
+int jtool_symbols_path(const char *dir, const char *bus, char *path, size_t len);
+
+/* Load the file (a missing file gives an empty table). Bad lines are an
+ * error naming the line. Returns 0, -EINVAL, -ENOMEM, -errno. */
+int jtool_symtab_load(struct jtool_symtab *t, const char *path, char *why);
+
+/* Set id's name. Returns 0, -EINVAL (id 0 or > 1<<24, bad name), -ENOMEM. */
+int jtool_symtab_set(struct jtool_symtab *t, uint32_t id, const char *name);
+
+/* Name of id, or NULL when unknown. */
+const char *jtool_symtab_name(const struct jtool_symtab *t, uint32_t id);
+
+/* Id of name (linear scan: cold path), or 0 when unknown. */
+uint32_t jtool_symtab_find(const struct jtool_symtab *t, const char *name);
+
+void jtool_symtab_free(struct jtool_symtab *t);
+
+/* ------------------------------------------------------------ formatting */
+
+/* Print a double with the fewest digits that read back exactly. */
+void jtool_fmt_double(char *buf, size_t len, double v);
+
+/* Epoch ns as "2024-03-01T14:30:00.123456789Z". */
+void jtool_fmt_time(char *buf, size_t len, int64_t ns);
+
+/* Write `text` to `path` atomically (tmp file + rename). 0 or -errno. */
+int jtool_write_atomic(const char *path, const char *text, size_t n);
+
+#endif /* SHMBUS_JTOOL_H */
