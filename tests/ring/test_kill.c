@@ -180,6 +180,63 @@ static void doomed_consumer_main(uint32_t capacity, uint64_t take, int ready_fd)
 		pause();
 }
 
+/* A new consumer re-subscribes the orphaned ring: it gets the `left`
+ * held events first, then m events a new producer publishes after. */
+static void resume_orphan(shmbus_bus *bus, uint32_t cap, uint64_t take, uint64_t left,
+                          uint64_t routed, uint64_t m)
+{
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, cap, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "orphan", &so, &c), 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	int rep3[2];
+	assert_int_equal(pipe(rep3), 0);
+	pid_t late = fork_or_fail();
+	if (late == 0)
+		publisher_main("pub2", SRC_DEAD + 2, m, -1, rep3[1]);
+	struct tu_sink s;
+	tu_sink_init(&s, (size_t)(left + m + 16));
+	tu_poll_until(c, &s, left + m, 30000);
+	uint64_t r3[2] = {0, 0};
+	int rrc = tu_read_all(rep3[0], r3, sizeof r3, 30000);
+	int st;
+	int wrc = tu_wait_child(late, 30000, &st);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	tu_drain(c, &s);
+	assert_int_equal(s.n, left + m);
+	uint64_t old = 0, fresh = 0, last_old[2] = {0, 0}, last_fresh = 0;
+	for (size_t i = 0; i < s.n; i++) {
+		const struct shmbus_event_header *h = &s.ev[i].h;
+		if (h->source_id == SRC_DEAD + 2) {
+			fresh++;
+			assert_int_equal(h->seq, last_fresh + 1);
+			last_fresh = h->seq;
+		} else {
+			uint32_t k = h->source_id - SRC_DEAD;
+			assert_true(k < 2);
+			assert_int_equal(fresh, 0); /* held events come first */
+			assert_true(h->seq > last_old[k]);
+			last_old[k] = h->seq;
+			old++;
+		}
+	}
+	assert_int_equal(old, left);
+	assert_int_equal(fresh, m);
+	assert_int_equal(r3[1], m);
+	close(rep3[0]);
+	close(rep3[1]);
+	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
+	assert_int_equal(rs.delivered, take + left + m);
+	assert_int_equal(rs.routed_around, routed);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+}
+
 /* (b) A consumer killed under `block`: producers go on, the ring is
  * orphaned, a new consumer resumes it and every event is accounted for. */
 static void test_kill_consumer_routed_around(void **state)
@@ -202,7 +259,7 @@ static void test_kill_consumer_routed_around(void **state)
 		prod[i] = fork_or_fail();
 		if (prod[i] == 0)
 			publisher_main(i ? "pub1" : "pub0", SRC_DEAD + (uint32_t)i, N, go[0],
-				       rep[i][1]);
+			               rep[i][1]);
 	}
 	assert_int_equal(tu_write_all(go[1], "gg", 2), 0);
 	uint64_t took = 0;
@@ -237,7 +294,7 @@ static void test_kill_consumer_routed_around(void **state)
 	assert_int_equal(rs.dropped, 0);
 	uint64_t left = rs.depth, routed = rs.routed_around;
 	print_message("consumer died after %d: %llu left in ring, %llu routed around\n", TAKE,
-		      (unsigned long long)left, (unsigned long long)routed);
+	              (unsigned long long)left, (unsigned long long)routed);
 	assert_int_equal(TAKE + left + routed, 2 * N);
 	assert_int_equal(r[0][1] + r[1][1], TAKE + left);
 	struct shmbus_participant_stat ps;
@@ -245,55 +302,8 @@ static void test_kill_consumer_routed_around(void **state)
 	assert_int_equal(ps.alive, 0);
 	assert_true(shmbus_bus_reap(bus) >= 0);
 
-	/* a new consumer resumes: the held events first, then new ones */
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, CAP, 64, SHMBUS_POLICY_BLOCK);
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "orphan", &so, &c), 0);
-	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
-	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
-	int rep3[2];
-	assert_int_equal(pipe(rep3), 0);
-	pid_t late = fork_or_fail();
-	if (late == 0)
-		publisher_main("pub2", SRC_DEAD + 2, M, -1, rep3[1]);
-	struct tu_sink s;
-	tu_sink_init(&s, left + M + 16);
-	tu_poll_until(c, &s, left + M, 30000);
-	uint64_t r3[2] = {0, 0};
-	int rrc = tu_read_all(rep3[0], r3, sizeof r3, 30000);
-	int wrc = tu_wait_child(late, 30000, &st);
-	assert_int_equal(rrc, 0);
-	assert_int_equal(wrc, 0);
-	assert_true(tu_exited_ok(st));
-	tu_drain(c, &s);
-	assert_int_equal(s.n, left + M);
-	uint64_t old = 0, fresh = 0, last_old[2] = {0, 0}, last_fresh = 0;
-	for (size_t i = 0; i < s.n; i++) {
-		const struct shmbus_event_header *h = &s.ev[i].h;
-		if (h->source_id == SRC_DEAD + 2) {
-			fresh++;
-			assert_int_equal(h->seq, last_fresh + 1);
-			last_fresh = h->seq;
-		} else {
-			uint32_t k = h->source_id - SRC_DEAD;
-			assert_true(k < 2);
-			assert_int_equal(fresh, 0); /* held events come first */
-			assert_true(h->seq > last_old[k]);
-			last_old[k] = h->seq;
-			old++;
-		}
-	}
-	assert_int_equal(old, left);
-	assert_int_equal(fresh, M);
-	assert_int_equal(r3[1], M);
-	assert_int_equal(tu_ring_stat(bus, "orphan", &rs), 0);
-	assert_int_equal(rs.delivered, TAKE + left + M);
-	assert_int_equal(rs.routed_around, routed);
-	tu_sink_free(&s);
-	shmbus_consumer_close(c);
-	int fds[] = {ready[0], ready[1], go[0], go[1], rep[0][0], rep[0][1],
-		     rep[1][0], rep[1][1], rep3[0], rep3[1]};
+	resume_orphan(bus, CAP, TAKE, left, routed, M);
+	int fds[] = {ready[0], ready[1], go[0], go[1], rep[0][0], rep[0][1], rep[1][0], rep[1][1]};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		close(fds[i]);
 	assert_int_equal(shmbus_bus_close(bus), 0);
@@ -303,8 +313,8 @@ int main(void)
 {
 	alarm(300);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_kill_producer_mid_claim),
-		TU_TEST(test_kill_consumer_routed_around),
+	    TU_TEST(test_kill_producer_mid_claim),
+	    TU_TEST(test_kill_consumer_routed_around),
 	};
 	return cmocka_run_group_tests_name("kill", tests, NULL, NULL);
 }

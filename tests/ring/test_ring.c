@@ -113,7 +113,7 @@ static void test_ring_wrap_around(void **state)
 	for (size_t i = 0; i < s.n; i++) {
 		assert_int_equal(s.ev[i].h.seq, i + 1);
 		assert_true(((const struct shmbus_trade *)(const void *)s.ev[i].bytes)->price ==
-			    (double)i);
+		            (double)i);
 	}
 	struct shmbus_ring_stat rs;
 	rig_ring_stat(&r, &rs);
@@ -236,7 +236,7 @@ static void test_ring_full_block_lossless(void **state)
 	for (size_t i = 0; i < N; i++) {
 		if (d.sink.ev[i].h.seq != i + 1)
 			fail_msg("event %zu has seq %llu", i,
-				 (unsigned long long)d.sink.ev[i].h.seq);
+			         (unsigned long long)d.sink.ev[i].h.seq);
 	}
 	struct shmbus_ring_stat rs;
 	rig_ring_stat(&r, &rs);
@@ -257,9 +257,8 @@ static void test_ring_claim_commit_header(void **state)
 	tu_sink_init(&s, 16);
 	for (uint64_t i = 1; i <= 3; i++) {
 		void *mem = NULL;
-		assert_int_equal(shmbus_claim(r.p, SHMBUS_EV_TRADE, 42, sizeof(struct shmbus_trade),
-					      &mem),
-				 0);
+		assert_int_equal(
+		    shmbus_claim(r.p, SHMBUS_EV_TRADE, 42, sizeof(struct shmbus_trade), &mem), 0);
 		assert_non_null(mem);
 		struct shmbus_trade *t = mem;
 		assert_int_equal(t->h.type, SHMBUS_EV_TRADE);
@@ -302,7 +301,7 @@ static void test_ring_claim_bad_args(void **state)
 	assert_int_equal(shmbus_claim(r.p, SHMBUS_MAX_TYPES, 1, 56, &mem), -EINVAL);
 	assert_true(shmbus_claim(r.p, SHMBUS_EV_USER, 1, 39, &mem) < 0); /* < header */
 	assert_int_equal(shmbus_claim(r.p, SHMBUS_EV_USER, 1, SHMBUS_EVENT_MAX + 1, &mem),
-			 SHMBUS_ETOOBIG);
+	                 SHMBUS_ETOOBIG);
 	assert_int_equal(shmbus_claim(r.p, SHMBUS_EV_USER, 1, 64, &mem), 0);
 	void *mem2 = NULL;
 	assert_int_equal(shmbus_claim(r.p, SHMBUS_EV_USER, 1, 64, &mem2), -EALREADY);
@@ -364,9 +363,9 @@ static void test_ring_single_producer_flag(void **state)
 			publish_trade(r.p, 1, i, 1);
 		} else {
 			void *mem;
-			assert_int_equal(shmbus_claim(r.p, SHMBUS_EV_BAR, 2,
-						      sizeof(struct shmbus_bar), &mem),
-					 0);
+			assert_int_equal(
+			    shmbus_claim(r.p, SHMBUS_EV_BAR, 2, sizeof(struct shmbus_bar), &mem),
+			    0);
 			((struct shmbus_bar *)mem)->close = i;
 			assert_int_equal(shmbus_commit(r.p), 1);
 		}
@@ -542,7 +541,7 @@ static void test_ring_wait_adaptive(void **state)
 }
 
 static void expect_sub_einval(shmbus_bus *bus, const char *name, const struct shmbus_sub_opts *so,
-			      const char *what)
+                              const char *what)
 {
 	shmbus_consumer *c = NULL;
 	int rc = shmbus_subscribe(bus, name, so, &c);
@@ -676,24 +675,24 @@ int main(void)
 {
 	alarm(120); /* a hang is a failure, not a stuck CI job */
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_ring_publish_poll_order),
-		TU_TEST(test_ring_wrap_around),
-		TU_TEST(test_ring_batch_poll_max),
-		TU_TEST(test_ring_full_drop_counts),
-		TU_TEST(test_ring_full_block_lossless),
-		TU_TEST(test_ring_claim_commit_header),
-		TU_TEST(test_ring_claim_bad_args),
-		TU_TEST(test_ring_too_big_counted),
-		TU_TEST(test_ring_single_producer_flag),
-		TU_TEST(test_ring_publish_keeps_identity),
-		TU_TEST(test_ring_default_source_is_pid),
-		TU_TEST(test_ring_wait_spin),
-		TU_TEST(test_ring_wait_yield),
-		TU_TEST(test_ring_wait_block),
-		TU_TEST(test_ring_wait_adaptive),
-		TU_TEST(test_ring_bad_subscribe_opts),
-		TU_TEST(test_ring_stat_fields),
-		TU_TEST(test_ring_subscribe_busy_and_unsubscribe),
+	    TU_TEST(test_ring_publish_poll_order),
+	    TU_TEST(test_ring_wrap_around),
+	    TU_TEST(test_ring_batch_poll_max),
+	    TU_TEST(test_ring_full_drop_counts),
+	    TU_TEST(test_ring_full_block_lossless),
+	    TU_TEST(test_ring_claim_commit_header),
+	    TU_TEST(test_ring_claim_bad_args),
+	    TU_TEST(test_ring_too_big_counted),
+	    TU_TEST(test_ring_single_producer_flag),
+	    TU_TEST(test_ring_publish_keeps_identity),
+	    TU_TEST(test_ring_default_source_is_pid),
+	    TU_TEST(test_ring_wait_spin),
+	    TU_TEST(test_ring_wait_yield),
+	    TU_TEST(test_ring_wait_block),
+	    TU_TEST(test_ring_wait_adaptive),
+	    TU_TEST(test_ring_bad_subscribe_opts),
+	    TU_TEST(test_ring_stat_fields),
+	    TU_TEST(test_ring_subscribe_busy_and_unsubscribe),
 	};
 	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
 }

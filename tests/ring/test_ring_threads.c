@@ -63,7 +63,7 @@ static void *producer_thread(void *arg)
 		if (m->use_claim[pa->idx]) {
 			void *mem;
 			rc = shmbus_claim(p, SHMBUS_EV_TRADE, (uint32_t)(i % 13) + 1,
-					  sizeof(struct shmbus_trade), &mem);
+			                  sizeof(struct shmbus_trade), &mem);
 			TU_THREAD_CHECK(&m->fail, rc == 0);
 			if (rc != 0)
 				break;
@@ -72,15 +72,15 @@ static void *producer_thread(void *arg)
 			t->size = (double)i;
 			rc = shmbus_commit(p);
 		} else {
-			struct shmbus_trade t = tu_trade((uint32_t)(i % 13) + 1,
-							 (double)tu_mix(po.source_id, i));
+			struct shmbus_trade t =
+			    tu_trade((uint32_t)(i % 13) + 1, (double)tu_mix(po.source_id, i));
 			t.size = (double)i;
 			rc = shmbus_publish(p, &t);
 		}
 		TU_THREAD_CHECK(&m->fail, rc == 1);
 		if (rc != 1) {
 			fprintf(stderr, "producer %d: event %llu: %d\n", pa->idx,
-				(unsigned long long)i, rc);
+			        (unsigned long long)i, rc);
 			break;
 		}
 		rc = 0;
@@ -195,9 +195,9 @@ int main(void)
 {
 	alarm(300);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_ring_threads_mpsc_publish),
-		TU_TEST(test_ring_threads_mpsc_claim_small_ring),
-		TU_TEST(test_ring_threads_mpsc_block_wait),
+	    TU_TEST(test_ring_threads_mpsc_publish),
+	    TU_TEST(test_ring_threads_mpsc_claim_small_ring),
+	    TU_TEST(test_ring_threads_mpsc_block_wait),
 	};
 	return cmocka_run_group_tests_name("ring_threads", tests, NULL, NULL);
 }

@@ -46,7 +46,7 @@ static void env_close(struct env *e)
 }
 
 static shmbus_consumer *sub(struct env *e, const char *name, uint64_t types, const uint32_t *syms,
-			    size_t nsyms)
+                            size_t nsyms)
 {
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, 256, 128, SHMBUS_POLICY_BLOCK);
@@ -85,10 +85,9 @@ static void test_routing_filters_type_and_symbol(void **state)
 	shmbus_consumer *trades = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
 	shmbus_consumer *quotes = sub(&e, "quotes", SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE), NULL, 0);
 	shmbus_consumer *s1 = sub(&e, "s1", 0, only1, 1);
-	shmbus_consumer *both = sub(&e, "both",
-				    SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
-					    SHMBUS_TYPE_BIT(SHMBUS_EV_BAR),
-				    only1, 1);
+	shmbus_consumer *both =
+	    sub(&e, "both", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR),
+	        only1, 1);
 
 	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 3); /* trades, s1, both */
 	assert_int_equal(pub(&e, SHMBUS_EV_QUOTE, e.sym[2]), 1); /* quotes */
@@ -142,14 +141,14 @@ static void test_routing_fan_out(void **state)
 	struct env e;
 	env_open(&e);
 	shmbus_consumer *c[3] = {sub(&e, "f0", 0, NULL, 0), sub(&e, "f1", 0, NULL, 0),
-				 sub(&e, "f2", 0, NULL, 0)};
+	                         sub(&e, "f2", 0, NULL, 0)};
 	for (int i = 0; i < 50; i++)
 		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1 + i % NSYM]), 3);
 	for (int i = 0; i < 50; i++) {
 		void *mem;
 		assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_INDICATOR, e.sym[1],
-					      sizeof(struct shmbus_indicator), &mem),
-				 0);
+		                              sizeof(struct shmbus_indicator), &mem),
+		                 0);
 		((struct shmbus_indicator *)mem)->value[0] = i;
 		assert_int_equal(shmbus_commit(e.p), 3);
 	}
@@ -376,13 +375,13 @@ int main(void)
 {
 	alarm(120);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_routing_filters_type_and_symbol),
-		TU_TEST(test_routing_fan_out),
-		TU_TEST(test_routing_consumer_group),
-		TU_TEST(test_routing_generation_change),
-		TU_TEST(test_routing_detached_ring_routed_around),
-		TU_TEST(test_routing_reattach_replaces_filter),
-		TU_TEST(test_routing_unrouted_counted),
+	    TU_TEST(test_routing_filters_type_and_symbol),
+	    TU_TEST(test_routing_fan_out),
+	    TU_TEST(test_routing_consumer_group),
+	    TU_TEST(test_routing_generation_change),
+	    TU_TEST(test_routing_detached_ring_routed_around),
+	    TU_TEST(test_routing_reattach_replaces_filter),
+	    TU_TEST(test_routing_unrouted_counted),
 	};
 	return cmocka_run_group_tests_name("routing", tests, NULL, NULL);
 }

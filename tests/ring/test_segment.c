@@ -145,8 +145,8 @@ static void test_segment_bad_names(void **state)
 	char longname[SHMBUS_NAME_MAX + 2];
 	memset(longname, 'n', sizeof longname - 1);
 	longname[sizeof longname - 1] = '\0';
-	const char *bad[] = {"", longname, "a/b", "/abs", "a b", " lead", "tab\t", "semi;colon",
-			     "caf\xc3\xa9"};
+	const char *bad[] = {"",      longname, "a/b",        "/abs",       "a b",
+	                     " lead", "tab\t",  "semi;colon", "caf\xc3\xa9"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		shmbus_bus *bus = NULL;
 		int rc = tu_bus_create(bad[i], 4, &bus);
@@ -221,8 +221,7 @@ static void test_segment_bad_magic(void **state)
 		assert_int_equal(write(fd, buf, sizeof buf), (ssize_t)sizeof buf);
 	close(fd);
 	shmbus_bus *bus = NULL;
-	assert_int_equal(shmbus_bus_open("junk", NULL, SHMBUS_ROLE_CLIENT, &bus),
-			 SHMBUS_EBADMAGIC);
+	assert_int_equal(shmbus_bus_open("junk", NULL, SHMBUS_ROLE_CLIENT, &bus), SHMBUS_EBADMAGIC);
 	assert_true(shmbus_errmsg()[0] != '\0');
 	assert_int_equal(shmbus_bus_open_readonly("junk", &bus), SHMBUS_EBADMAGIC);
 
@@ -250,7 +249,7 @@ static void test_segment_version_mismatch(void **state)
 	pwrite_all(path, &v, sizeof v, offsetof(struct sb, abi_version));
 	shmbus_bus *bus = NULL;
 	assert_int_equal(shmbus_bus_open("oldver", NULL, SHMBUS_ROLE_CLIENT, &bus),
-			 SHMBUS_EVERSION);
+	                 SHMBUS_EVERSION);
 	assert_true(shmbus_errmsg()[0] != '\0');
 	assert_int_equal(shmbus_bus_open_readonly("oldver", &bus), SHMBUS_EVERSION);
 }
@@ -272,7 +271,7 @@ static void test_segment_layout_mismatch(void **state)
 	h ^= 0x10;
 	pwrite_all(path, &h, sizeof h, offsetof(struct sb, layout_hash));
 	assert_int_equal(shmbus_bus_open("otherlayout", NULL, SHMBUS_ROLE_CLIENT, &bus),
-			 SHMBUS_ELAYOUT);
+	                 SHMBUS_ELAYOUT);
 	assert_true(shmbus_errmsg()[0] != '\0');
 	assert_int_equal(shmbus_bus_open_readonly("otherlayout", &bus), SHMBUS_ELAYOUT);
 }
@@ -294,7 +293,7 @@ static int open_and_walk(void *argp)
 	const struct open_arg *a = argp;
 	shmbus_bus *bus = NULL;
 	int rc = a->readonly ? shmbus_bus_open_readonly(a->name, &bus)
-			     : shmbus_bus_open(a->name, "prober", SHMBUS_ROLE_TOOL, &bus);
+	                     : shmbus_bus_open(a->name, "prober", SHMBUS_ROLE_TOOL, &bus);
 	if (rc != 0)
 		return 10; /* refused: what the caller usually expects */
 	if (a->stat_all) {
@@ -435,12 +434,12 @@ static void test_segment_random_superblock(void **state)
 	struct sb orig;
 	pread_all(path, &orig, sizeof orig, 0);
 	static const size_t fields[] = {
-		offsetof(struct sb, total_bytes),   offsetof(struct sb, max_rings),
-		offsetof(struct sb, max_participants), offsetof(struct sb, max_producers),
-		offsetof(struct sb, max_symbols),   offsetof(struct sb, rings_off),
-		offsetof(struct sb, parts_off),     offsetof(struct sb, prods_off),
-		offsetof(struct sb, syms_off),      offsetof(struct sb, arena_off),
-		offsetof(struct sb, arena_bytes),   offsetof(struct sb, sb_size),
+	    offsetof(struct sb, total_bytes),      offsetof(struct sb, max_rings),
+	    offsetof(struct sb, max_participants), offsetof(struct sb, max_producers),
+	    offsetof(struct sb, max_symbols),      offsetof(struct sb, rings_off),
+	    offsetof(struct sb, parts_off),        offsetof(struct sb, prods_off),
+	    offsetof(struct sb, syms_off),         offsetof(struct sb, arena_off),
+	    offsetof(struct sb, arena_bytes),      offsetof(struct sb, sb_size),
 	};
 	uint64_t rs = 42;
 	for (size_t f = 0; f < sizeof fields / sizeof fields[0]; f++) {
@@ -464,11 +463,11 @@ static void test_segment_random_superblock(void **state)
 			int st = probe("badsb", 1, 1);
 			if (st != 10 && st != 0)
 				fail_msg("field at %zu, variant %d: child status %d", fields[f], k,
-					 st);
+				         st);
 			st = probe("badsb", 0, 1);
 			if (st != 10 && st != 0)
 				fail_msg("rw field at %zu, variant %d: child status %d", fields[f],
-					 k, st);
+				         k, st);
 		}
 	}
 	pwrite_all(path, &orig, sizeof orig, 0);
@@ -524,8 +523,7 @@ static void test_segment_anonymous_threads(void **state)
 	assert_int_equal(shmbus_bus_close(a.bus), 0);
 }
 
-static void expect_participant(shmbus_bus *bus, pid_t pid, const char *name,
-			       enum shmbus_role role)
+static void expect_participant(shmbus_bus *bus, pid_t pid, const char *name, enum shmbus_role role)
 {
 	struct shmbus_participant_stat ps;
 	if (tu_participant_stat(bus, pid, name, &ps) < 0)
@@ -639,10 +637,10 @@ static void test_segment_readonly_handle(void **state)
 /* Every shmbus code has its own non-empty sentence. */
 static void test_segment_strerror(void **state)
 {
-	static const int codes[] = {SHMBUS_EBADMAGIC, SHMBUS_EVERSION, SHMBUS_ELAYOUT,
-				    SHMBUS_ECORRUPT,  SHMBUS_ETIMEDOUT, SHMBUS_EFULL,
-				    SHMBUS_ETOOBIG,   SHMBUS_EDEAD,    SHMBUS_EBUSY,
-				    -EINVAL,          -ENOENT};
+	static const int codes[] = {SHMBUS_EBADMAGIC, SHMBUS_EVERSION,  SHMBUS_ELAYOUT,
+	                            SHMBUS_ECORRUPT,  SHMBUS_ETIMEDOUT, SHMBUS_EFULL,
+	                            SHMBUS_ETOOBIG,   SHMBUS_EDEAD,     SHMBUS_EBUSY,
+	                            -EINVAL,          -ENOENT};
 	size_t n = sizeof codes / sizeof codes[0];
 	for (size_t i = 0; i < n; i++) {
 		const char *a = shmbus_strerror(codes[i]);
@@ -661,22 +659,14 @@ int main(void)
 {
 	alarm(120);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_segment_lifecycle),
-		TU_TEST(test_segment_mode_option),
-		TU_TEST(test_segment_create_twice_eexist),
-		TU_TEST(test_segment_open_missing_enoent),
-		TU_TEST(test_segment_bad_names),
-		TU_TEST(test_segment_bad_options),
-		TU_TEST(test_segment_bad_magic),
-		TU_TEST(test_segment_version_mismatch),
-		TU_TEST(test_segment_layout_mismatch),
-		TU_TEST(test_segment_truncated),
-		TU_TEST(test_segment_random_tables),
-		TU_TEST(test_segment_random_superblock),
-		TU_TEST(test_segment_anonymous_threads),
-		TU_TEST(test_segment_participants),
-		TU_TEST(test_segment_readonly_handle),
-		TU_TEST(test_segment_strerror),
+	    TU_TEST(test_segment_lifecycle),           TU_TEST(test_segment_mode_option),
+	    TU_TEST(test_segment_create_twice_eexist), TU_TEST(test_segment_open_missing_enoent),
+	    TU_TEST(test_segment_bad_names),           TU_TEST(test_segment_bad_options),
+	    TU_TEST(test_segment_bad_magic),           TU_TEST(test_segment_version_mismatch),
+	    TU_TEST(test_segment_layout_mismatch),     TU_TEST(test_segment_truncated),
+	    TU_TEST(test_segment_random_tables),       TU_TEST(test_segment_random_superblock),
+	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
+	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
 	};
 	return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }

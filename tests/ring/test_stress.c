@@ -24,7 +24,7 @@
 #include "ring/test_util.h"
 
 #define MAXPROD 3
-#define SRC0 1000u
+#define SRC0    1000u
 
 struct stress_ev {
 	struct shmbus_event_header h;
@@ -48,11 +48,11 @@ struct prod_report {
 
 struct cons_report {
 	uint64_t delivered;
-	uint64_t got[MAXPROD];   /* events per producer */
-	uint64_t last[MAXPROD];  /* last seq per producer */
-	uint64_t gaps;           /* seq != last + 1 (loss, under block) */
-	uint64_t backwards;      /* seq <= last: duplicate or reordering */
-	uint64_t corrupt;        /* bad payload, checksum, type or size */
+	uint64_t got[MAXPROD];  /* events per producer */
+	uint64_t last[MAXPROD]; /* last seq per producer */
+	uint64_t gaps;          /* seq != last + 1 (loss, under block) */
+	uint64_t backwards;     /* seq <= last: duplicate or reordering */
+	uint64_t corrupt;       /* bad payload, checksum, type or size */
 	uint64_t unknown_source;
 };
 
@@ -179,6 +179,43 @@ static void producer_main(const struct scenario *sc, int i, int go_fd, int repor
 	_exit(0);
 }
 
+/* Read producer `pid`'s report from fd, reap it, check its own counts
+ * against its shmbus_stat_producer entry. */
+static void collect_producer(const struct scenario *sc, pid_t pid, int fd, struct prod_report *pr)
+{
+	int rc = tu_read_all(fd, pr, sizeof *pr, 500000);
+	int st;
+	int wrc = tu_wait_child(pid, 30000, &st);
+	assert_int_equal(rc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(pr->published, sc->per_prod);
+	assert_int_equal(pr->stat_rc >= 0, 1);
+	assert_int_equal(pr->stat.published, pr->published);
+	assert_int_equal(pr->stat.delivered, pr->delivered);
+	assert_int_equal(pr->stat.dropped, pr->not_delivered);
+	assert_int_equal(pr->stat.last_seq, sc->per_prod);
+	assert_int_equal(pr->stat.unrouted, 0);
+}
+
+/* delivered + dropped == published, by every count there is. */
+static void check_totals(const struct scenario *sc, const struct prod_report *pr,
+                         const struct cons_report *cr, const struct shmbus_ring_stat *rs)
+{
+	uint64_t published = 0, stat_published = 0, stat_dropped = 0, own_dropped = 0;
+	for (int i = 0; i < sc->nprod; i++) {
+		published += pr[i].published;
+		stat_published += pr[i].stat.published;
+		stat_dropped += pr[i].stat.dropped;
+		own_dropped += pr[i].not_delivered;
+		assert_int_equal(cr->got[i], pr[i].delivered);
+	}
+	assert_int_equal(stat_published, published);
+	assert_int_equal(cr->delivered + rs->dropped, published);
+	assert_int_equal(stat_dropped, rs->dropped);
+	assert_int_equal(own_dropped, rs->dropped);
+}
+
 static pid_t spawn_consumer(const struct scenario *sc, int ready[2], int done[2], int rep[2])
 {
 	fflush(NULL);
@@ -216,26 +253,8 @@ static void run_scenario(const struct scenario *sc)
 	assert_int_equal(tu_write_all(go[1], gos, (size_t)sc->nprod), 0);
 
 	struct prod_report pr[MAXPROD];
-	uint64_t published = 0, stat_published = 0, stat_dropped = 0, own_dropped = 0;
-	for (int i = 0; i < sc->nprod; i++) {
-		int rc = tu_read_all(prep[i][0], &pr[i], sizeof pr[i], 500000);
-		int st;
-		int wrc = tu_wait_child(prod[i], 30000, &st);
-		assert_int_equal(rc, 0);
-		assert_int_equal(wrc, 0);
-		assert_true(tu_exited_ok(st));
-		assert_int_equal(pr[i].published, sc->per_prod);
-		assert_int_equal(pr[i].stat_rc >= 0, 1);
-		assert_int_equal(pr[i].stat.published, pr[i].published);
-		assert_int_equal(pr[i].stat.delivered, pr[i].delivered);
-		assert_int_equal(pr[i].stat.dropped, pr[i].not_delivered);
-		assert_int_equal(pr[i].stat.last_seq, sc->per_prod);
-		assert_int_equal(pr[i].stat.unrouted, 0);
-		published += pr[i].published;
-		stat_published += pr[i].stat.published;
-		stat_dropped += pr[i].stat.dropped;
-		own_dropped += pr[i].not_delivered;
-	}
+	for (int i = 0; i < sc->nprod; i++)
+		collect_producer(sc, prod[i], prep[i][0], &pr[i]);
 	assert_int_equal(tu_write_all(done[1], "d", 1), 0);
 	struct cons_report cr;
 	assert_int_equal(tu_read_all(crep[0], &cr, sizeof cr, 60000), 0);
@@ -246,11 +265,11 @@ static void run_scenario(const struct scenario *sc)
 	struct shmbus_ring_stat rs;
 	assert_int_equal(tu_ring_stat(bus, "stress", &rs), 0);
 	print_message("%d producers x %llu, %s, capacity %u: delivered %llu dropped %llu "
-		      "producer waits %llu wakeups %llu\n",
-		      sc->nprod, (unsigned long long)sc->per_prod, shmbus_policy_name(sc->policy),
-		      sc->capacity, (unsigned long long)cr.delivered,
-		      (unsigned long long)rs.dropped, (unsigned long long)rs.producer_waits,
-		      (unsigned long long)rs.wakeups);
+	              "producer waits %llu wakeups %llu\n",
+	              sc->nprod, (unsigned long long)sc->per_prod, shmbus_policy_name(sc->policy),
+	              sc->capacity, (unsigned long long)cr.delivered,
+	              (unsigned long long)rs.dropped, (unsigned long long)rs.producer_waits,
+	              (unsigned long long)rs.wakeups);
 	assert_int_equal(cr.unknown_source, 0);
 	assert_int_equal(cr.corrupt, 0);
 	assert_int_equal(cr.backwards, 0);
@@ -259,12 +278,7 @@ static void run_scenario(const struct scenario *sc)
 	assert_int_equal(rs.routed_around, 0);
 	assert_int_equal(rs.delivered, cr.delivered);
 	assert_int_equal(rs.depth, 0);
-	assert_int_equal(stat_published, published);
-	assert_int_equal(cr.delivered + rs.dropped, published);
-	assert_int_equal(stat_dropped, rs.dropped);
-	assert_int_equal(own_dropped, rs.dropped);
-	for (int i = 0; i < sc->nprod; i++)
-		assert_int_equal(cr.got[i], pr[i].delivered);
+	check_totals(sc, pr, &cr, &rs);
 	if (sc->policy == SHMBUS_POLICY_BLOCK) {
 		assert_int_equal(rs.dropped, 0);
 		assert_int_equal(cr.gaps, 0);
@@ -309,9 +323,9 @@ int main(void)
 {
 	alarm(900);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_stress_block_2_producers),
-		TU_TEST(test_stress_block_3_producers),
-		TU_TEST(test_stress_drop_2_producers),
+	    TU_TEST(test_stress_block_2_producers),
+	    TU_TEST(test_stress_block_3_producers),
+	    TU_TEST(test_stress_drop_2_producers),
 	};
 	return cmocka_run_group_tests_name("stress", tests, NULL, NULL);
 }

@@ -56,8 +56,7 @@ static void test_symbols_round_trip(void **state)
 	assert_int_equal(strlen(longest), SHMBUS_SYMBOL_MAX);
 	int64_t id = shmbus_symbol_intern(bus, longest, SHMBUS_SYMBOL_MAX);
 	assert_true(id >= 1);
-	assert_int_equal(shmbus_symbol_name(bus, (uint32_t)id, buf, sizeof buf),
-			 SHMBUS_SYMBOL_MAX);
+	assert_int_equal(shmbus_symbol_name(bus, (uint32_t)id, buf, sizeof buf), SHMBUS_SYMBOL_MAX);
 	assert_string_equal(buf, longest);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
@@ -67,8 +66,8 @@ static void test_symbols_bad_names(void **state)
 {
 	shmbus_bus *bus;
 	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
-	static const char *const bad[] = {"A B", "A,B", " SPY", "SPY ", "A\tB", "A\nB", "\x7f",
-					  "caf\xc3\xa9"};
+	static const char *const bad[] = {"A B",  "A,B",  " SPY", "SPY ",
+	                                  "A\tB", "A\nB", "\x7f", "caf\xc3\xa9"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int64_t rc = shmbus_symbol_intern(bus, bad[i], strlen(bad[i]));
 		if (rc != -EINVAL)
@@ -144,7 +143,7 @@ static void check_sets(shmbus_bus *bus, int64_t (*ids)[NNAMES * 3 / 2])
 			fail_msg("name %d: intern returned %lld", i, (long long)id);
 		if (i >= NNAMES / 2 && i < NNAMES && ids[1][i] != id)
 			fail_msg("name %d: ids %lld and %lld", i, (long long)id,
-				 (long long)ids[1][i]);
+			         (long long)ids[1][i]);
 		char name[16];
 		int len = sym_name(name, sizeof name, i);
 		assert_int_equal(shmbus_symbol_lookup(bus, name, (size_t)len), id);
@@ -214,8 +213,8 @@ static void test_symbols_concurrent_processes(void **state)
 		assert_true(kid[w] >= 0);
 		if (kid[w] == 0) {
 			shmbus_bus *cb;
-			TU_CHILD_CHECK(shmbus_bus_open("syms", "interner", SHMBUS_ROLE_CLIENT,
-						       &cb) == 0);
+			TU_CHILD_CHECK(
+			    shmbus_bus_open("syms", "interner", SHMBUS_ROLE_CLIENT, &cb) == 0);
 			char c;
 			TU_CHILD_CHECK(tu_read_all(go[0], &c, 1, 20000) == 0);
 			intern_set(cb, w, ids[w]);
@@ -245,11 +244,9 @@ int main(void)
 {
 	alarm(120);
 	const struct CMUnitTest tests[] = {
-		TU_TEST(test_symbols_round_trip),
-		TU_TEST(test_symbols_bad_names),
-		TU_TEST(test_symbols_table_full),
-		TU_TEST(test_symbols_concurrent_threads),
-		TU_TEST(test_symbols_concurrent_processes),
+	    TU_TEST(test_symbols_round_trip),           TU_TEST(test_symbols_bad_names),
+	    TU_TEST(test_symbols_table_full),           TU_TEST(test_symbols_concurrent_threads),
+	    TU_TEST(test_symbols_concurrent_processes),
 	};
 	return cmocka_run_group_tests_name("symbols", tests, NULL, NULL);
 }

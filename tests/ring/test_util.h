@@ -39,7 +39,7 @@
 	do {                                                                                       \
 		if (!(cond)) {                                                                     \
 			fprintf(stderr, "child %d: %s:%d: check failed: %s\n", (int)getpid(),      \
-				__FILE__, __LINE__, #cond);                                        \
+			        __FILE__, __LINE__, #cond);                                        \
 			_exit(TU_CHILD_FAIL);                                                      \
 		}                                                                                  \
 	} while (0)
@@ -51,7 +51,7 @@
 			int tu_zero_ = 0;                                                          \
 			atomic_compare_exchange_strong((failp), &tu_zero_, __LINE__);              \
 			fprintf(stderr, "thread: %s:%d: check failed: %s\n", __FILE__, __LINE__,   \
-				#cond);                                                            \
+			        #cond);                                                            \
 		}                                                                                  \
 	} while (0)
 
@@ -155,7 +155,7 @@ static inline int tu_bus_create(const char *name, size_t arena_mib, shmbus_bus *
 
 /* Subscription options for a small ring. */
 static inline void tu_sub_opts(struct shmbus_sub_opts *s, uint32_t capacity, uint32_t slot_size,
-			       enum shmbus_full_policy policy)
+                               enum shmbus_full_policy policy)
 {
 	shmbus_sub_opts_init(s);
 	s->capacity = capacity;
@@ -231,7 +231,7 @@ static inline void tu_sink_fn(const struct shmbus_event_header *ev, void *ctx)
 
 /* Poll until `want` events sit in the sink or timeout_ms passes. */
 static inline size_t tu_poll_until(shmbus_consumer *c, struct tu_sink *s, size_t want,
-				   int timeout_ms)
+                                   int timeout_ms)
 {
 	int64_t end = tu_mono_ms() + timeout_ms;
 	while (s->n + s->overflow < want && tu_mono_ms() < end) {
@@ -262,7 +262,7 @@ static inline int tu_ring_stat(const shmbus_bus *bus, const char *ring, struct s
 
 /* Find the producer counter slot with source_id (and pid, unless 0). */
 static inline int tu_producer_stat(const shmbus_bus *bus, uint32_t source_id, int32_t pid,
-				   struct shmbus_producer_stat *out)
+                                   struct shmbus_producer_stat *out)
 {
 	for (uint32_t i = 0; i < 65536; i++) {
 		int rc = shmbus_stat_producer(bus, i, out);
@@ -276,7 +276,7 @@ static inline int tu_producer_stat(const shmbus_bus *bus, uint32_t source_id, in
 
 /* Find the participant entry of pid named `name` (NULL: any name). */
 static inline int tu_participant_stat(const shmbus_bus *bus, int32_t pid, const char *name,
-				      struct shmbus_participant_stat *out)
+                                      struct shmbus_participant_stat *out)
 {
 	for (uint32_t i = 0; i < 65536; i++) {
 		int rc = shmbus_stat_participant(bus, i, out);
@@ -366,7 +366,7 @@ static inline int tu_exited_ok(int status)
 		return 1;
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "child killed by signal %d (%s)\n", WTERMSIG(status),
-			strsignal(WTERMSIG(status)));
+		        strsignal(WTERMSIG(status)));
 	else if (WIFEXITED(status))
 		fprintf(stderr, "child exited with status %d\n", WEXITSTATUS(status));
 	return 0;
