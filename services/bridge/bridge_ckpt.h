@@ -1,0 +1,57 @@
+/*
+ * bridge_ckpt.h - per-source progress of the bridge and its checkpoint file.
+ *
+ * A bridge_srcmap maps a source id to a sequence number and the event time
+ * of that event (the last one acknowledged by every sink, or the last one
+ * sent). The checkpoint file is text:
+ *
+ *   shmbus-bridge-checkpoint 1
+ *   <source_id> <seq> <event_time_ns>
+ *   ...
+ *
+ * written atomically (temp file, fsync, rename, fsync of the directory),
+ * so after a crash it holds either the old or the new content, never a
+ * mix. Not thread-safe: one thread owns a map.
+ */
+#ifndef SHMBUS_BRIDGE_CKPT_H
+#define SHMBUS_BRIDGE_CKPT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BRIDGE_MAX_SOURCES 4096
+
+struct bridge_src {
+	uint32_t source;
+	uint64_t seq; /* 0 = unused entry */
+	int64_t event_time_ns;
+};
+
+struct bridge_srcmap {
+	struct bridge_src *e; /* open addressing, BRIDGE_MAX_SOURCES entries */
+	uint32_t n;
+};
+
+/* Allocate an empty map. Returns 0 or -ENOMEM. */
+int bridge_srcmap_init(struct bridge_srcmap *m);
+void bridge_srcmap_free(struct bridge_srcmap *m);
+/* Entry of `source`, or NULL when absent. */
+const struct bridge_src *bridge_srcmap_get(const struct bridge_srcmap *m, uint32_t source);
+/* Set source's seq/time (seq >= 1). Returns 0 or -ENOSPC (map full). */
+int bridge_srcmap_set(struct bridge_srcmap *m, uint32_t source, uint64_t seq, int64_t t_ns);
+/* Copy every entry of src into dst (dst cleared first). */
+void bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *src);
+
+/*
+ * Load checkpoint `path` into m. Returns 0, -ENOENT (no file: fresh start),
+ * -EBADMSG with "why (path:line)" in err for bad content, or -errno.
+ */
+int bridge_ckpt_load(const char *path, struct bridge_srcmap *m, char *err, size_t errlen);
+
+/*
+ * Write m to `path` atomically (path.tmp + fsync + rename + directory
+ * fsync). Returns 0 or -errno with the failing step in err.
+ */
+int bridge_ckpt_save(const char *path, const struct bridge_srcmap *m, char *err, size_t errlen);
+
+#endif

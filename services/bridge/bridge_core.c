@@ -1,0 +1,475 @@
+/*
+ * bridge_core.c - the bridge engine.
+ *
+ * Design: a bounded window (a power-of-two array indexed by a 64-bit send
+ * position) holds a copy of every event sent and not yet acknowledged by
+ * every sink: per entry a bit mask of sinks still pending and one of sinks
+ * whose send failed. Acks may come out of order (Kafka partitions); the
+ * head only moves over entries with no pending bit, so the per-source
+ * progress it records (and the checkpoint written from it) never runs
+ * ahead of an unacknowledged event: after a crash nothing before the
+ * checkpoint is missing. What was sent after it is sent again; the
+ * broker's dedup (Nats-Msg-Id) removes the copies. Failed entries are
+ * resent in window order after a jittered exponential delay, once the
+ * sink is connected. When the window is full or a sink is disconnected,
+ * on_full=block stops polling the ring (so the ring fills and the bus's
+ * policy decides what producers see); on_full=drop keeps polling and
+ * counts the events it cannot send.
+ */
+#include "bridge_core.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <shmbus/clock.h>
+#include <shmbus/error.h>
+#include <shmbus/journal.h>
+#include <shmbus/stat.h>
+#include <shmbus/symbol.h>
+
+#include "bridge_ckpt.h"
+
+struct bw_entry {
+	uint64_t pos;
+	uint32_t source;
+	uint8_t pending, failed;
+	uint64_t seq;
+	union {
+		struct shmbus_event_header h;
+		unsigned char bytes[SHMBUS_EVENT_MAX];
+	} ev;
+};
+
+struct bridge {
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	struct bridge_core_config cfg;
+	struct bridge_sink *sinks[BRIDGE_MAX_SINKS];
+	int nsinks;
+	struct bw_entry *w;
+	uint64_t mask, head, tail;
+	uint64_t hint[BRIDGE_MAX_SINKS];
+	int cur_sink;
+	struct bridge_srcmap acked, sent;
+	int dirty, have_failed, had_checkpoint, no_ring;
+	int64_t last_ckpt_ns, retry_at_ns, last_hb_ns;
+	uint32_t retry_attempt;
+	struct bridge_stats st;
+	char enc_buf[BRIDGE_ENCODED_MAX];
+};
+
+void bridge_core_config_init(struct bridge_core_config *c)
+{
+	memset(c, 0, sizeof *c);
+	c->ring = "bridge";
+	shmbus_sub_opts_init(&c->sub);
+	c->enc = BRIDGE_ENC_JSON;
+	c->window = 8192;
+	c->on_full = BRIDGE_ON_FULL_BLOCK;
+	c->checkpoint_interval_ns = 100 * 1000000LL;
+	c->catchup_slack_ns = 60 * 1000000000LL;
+	c->retry_base_ms = 100;
+	c->retry_max_ms = 5000;
+}
+
+int64_t bridge_backoff_ms(uint32_t attempt, int64_t base_ms, int64_t max_ms)
+{
+	int64_t d = base_ms > 0 ? base_ms : 1;
+	for (uint32_t i = 0; i < attempt && d < max_ms; i++)
+		d *= 2;
+	if (d > max_ms)
+		d = max_ms;
+	/* jitter: [d/2, d], so reconnecting clients spread out */
+	return d / 2 + (int64_t)((uint64_t)rand() % (uint64_t)(d / 2 + 1));
+}
+
+static int64_t mono_ns(void)
+{
+	return shmbus_mono_ns();
+}
+
+/* Encode e once and send it to every sink in `mask`; failures are marked
+ * and retried later. Returns the mask of sinks that took it. */
+static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
+{
+	char sym[SHMBUS_SYMBOL_MAX + 1] = "";
+	unsigned ok = 0;
+	if (e->ev.h.symbol_id != 0 && shmbus_symbol_name(b->bus, e->ev.h.symbol_id, sym, sizeof sym) < 0)
+		sym[0] = '\0';
+	int n = bridge_encode(b->cfg.enc, &e->ev.h, sym, b->enc_buf, sizeof b->enc_buf);
+	for (int k = 0; k < b->nsinks; k++) {
+		unsigned bit = 1u << k;
+		if (!(mask & bit))
+			continue;
+		int rc = n < 0 ? n : b->sinks[k]->ops->send(b->sinks[k], e->pos, &e->ev.h, sym,
+							    b->enc_buf, (size_t)n);
+		if (rc == 0) {
+			ok |= bit;
+			e->failed &= (uint8_t)~bit;
+		} else {
+			if (rc != -EAGAIN)
+				b->st.failed++;
+			e->failed |= (uint8_t)bit;
+			b->have_failed = 1;
+		}
+	}
+	if (n < 0)
+		b->st.encode_errors++;
+	return ok;
+}
+
+/* 1: sent (or skipped as already exported), 0: window full. */
+static int offer(struct bridge *b, const struct shmbus_event_header *ev)
+{
+	if (ev->size < sizeof *ev || ev->size > SHMBUS_EVENT_MAX) {
+		b->st.encode_errors++;
+		return 1;
+	}
+	const struct bridge_src *s = bridge_srcmap_get(&b->sent, ev->source_id);
+	if (s != NULL && ev->seq <= s->seq) {
+		b->st.skipped++;
+		return 1;
+	}
+	if (b->tail - b->head > b->mask)
+		return 0;
+	struct bw_entry *e = &b->w[b->tail & b->mask];
+	e->pos = b->tail;
+	e->source = ev->source_id;
+	e->seq = ev->seq;
+	e->pending = (uint8_t)((1u << b->nsinks) - 1);
+	e->failed = 0;
+	memcpy(e->ev.bytes, ev, ev->size);
+	bridge_srcmap_set(&b->sent, ev->source_id, ev->seq, ev->event_time_ns);
+	b->tail++;
+	b->st.sent++;
+	send_entry(b, e, e->pending);
+	return 1;
+}
+
+static struct bw_entry *find_entry(struct bridge *b, uint64_t pos, uint32_t source, uint64_t seq)
+{
+	if (pos != UINT64_MAX) {
+		struct bw_entry *e = &b->w[pos & b->mask];
+		return pos >= b->head && pos < b->tail && e->pos == pos ? e : NULL;
+	}
+	/* Acks of one sink come nearly in send order: look at the hint first. */
+	uint64_t h = b->hint[b->cur_sink];
+	if (h < b->head || h >= b->tail)
+		h = b->head;
+	for (uint64_t n = 0, p = h; n < b->tail - b->head; n++) {
+		struct bw_entry *e = &b->w[p & b->mask];
+		if (e->source == source && e->seq == seq) {
+			b->hint[b->cur_sink] = p + 1;
+			return e;
+		}
+		if (++p >= b->tail)
+			p = b->head;
+	}
+	return NULL;
+}
+
+static void on_ack(void *ctx, uint64_t pos, uint32_t source, uint64_t seq, int err)
+{
+	struct bridge *b = ctx;
+	struct bw_entry *e = find_entry(b, pos, source, seq);
+	unsigned bit = 1u << b->cur_sink;
+	if (e == NULL || !(e->pending & bit))
+		return; /* late or duplicate ack */
+	if (err == 0) {
+		e->pending &= (uint8_t)~bit;
+		e->failed &= (uint8_t)~bit;
+		b->retry_attempt = 0;
+	} else {
+		b->st.failed++;
+		e->failed |= (uint8_t)bit;
+		b->have_failed = 1;
+	}
+}
+
+static void advance(struct bridge *b)
+{
+	while (b->head < b->tail) {
+		struct bw_entry *e = &b->w[b->head & b->mask];
+		if (e->pending != 0)
+			break;
+		bridge_srcmap_set(&b->acked, e->source, e->seq, e->ev.h.event_time_ns);
+		b->st.lag_ns = shmbus_now_ns() - e->ev.h.publish_time_ns;
+		b->st.acked++;
+		b->head++;
+		b->dirty = 1;
+	}
+}
+
+static int all_connected(struct bridge *b)
+{
+	for (int k = 0; k < b->nsinks; k++)
+		if (!b->sinks[k]->ops->connected(b->sinks[k]))
+			return 0;
+	return 1;
+}
+
+static void retry_failed(struct bridge *b, int64_t now)
+{
+	if (!b->have_failed || now < b->retry_at_ns)
+		return;
+	int left = 0;
+	for (uint64_t p = b->head; p < b->tail; p++) {
+		struct bw_entry *e = &b->w[p & b->mask];
+		unsigned want = e->failed;
+		for (int k = 0; k < b->nsinks; k++)
+			if ((want & (1u << k)) && !b->sinks[k]->ops->connected(b->sinks[k]))
+				want &= ~(1u << k);
+		if (want != 0)
+			b->st.resent += (uint64_t)__builtin_popcount(send_entry(b, e, want));
+		left |= e->failed != 0;
+	}
+	b->have_failed = left;
+	if (left)
+		b->retry_at_ns = now + 1000000LL * bridge_backoff_ms(b->retry_attempt++,
+								      b->cfg.retry_base_ms,
+								      b->cfg.retry_max_ms);
+}
+
+int bridge_checkpoint(struct bridge *b, char *err, size_t errlen)
+{
+	if (b->cfg.checkpoint == NULL || !b->dirty)
+		return 0;
+	int rc = bridge_ckpt_save(b->cfg.checkpoint, &b->acked, err, errlen);
+	if (rc == 0) {
+		b->dirty = 0;
+		b->st.checkpoints++;
+	}
+	b->last_ckpt_ns = mono_ns();
+	return rc;
+}
+
+/* Acks, resends, window advance and checkpoint: everything but the ring. */
+static int pump(struct bridge *b)
+{
+	int acks = 0;
+	char err[256];
+	for (int k = 0; k < b->nsinks; k++) {
+		b->cur_sink = k;
+		acks += b->sinks[k]->ops->poll(b->sinks[k], on_ack, b);
+	}
+	int64_t now = mono_ns();
+	retry_failed(b, now);
+	advance(b);
+	if (b->dirty && now - b->last_ckpt_ns >= b->cfg.checkpoint_interval_ns)
+		bridge_checkpoint(b, err, sizeof err); /* retried next time on failure */
+	if (now - b->last_hb_ns > 1000000000LL) {
+		shmbus_bus_heartbeat(b->bus);
+		b->last_hb_ns = now;
+	}
+	return acks;
+}
+
+static void live_handler(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct bridge *b = ctx;
+	b->st.received++;
+	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->have_failed || !all_connected(b))) {
+		b->st.dropped++;
+		return;
+	}
+	if (!offer(b, ev))
+		b->st.dropped++; /* drop mode only: block mode polls at most the room left */
+}
+
+static void nap(int64_t ns)
+{
+	struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
+	nanosleep(&ts, NULL);
+}
+
+int bridge_step(struct bridge *b, int64_t wait_ns)
+{
+	int acks = pump(b);
+	int moved = 0;
+	uint64_t room = b->mask + 1 - (b->tail - b->head);
+	int ok = all_connected(b);
+	if (!b->no_ring) {
+		if (b->cfg.on_full == BRIDGE_ON_FULL_DROP)
+			moved = shmbus_poll(b->c, live_handler, b, 1024);
+		else if (ok && !b->have_failed && room > 0)
+			moved = shmbus_poll(b->c, live_handler, b, room < 1024 ? (unsigned)room : 1024);
+	}
+	if (moved == 0 && acks == 0 && wait_ns > 0) {
+		if (!b->no_ring && ok && room > 0 && b->head == b->tail)
+			shmbus_wait(b->c, wait_ns);
+		else
+			nap(wait_ns < 200000 ? wait_ns : 200000);
+	}
+	return moved > 0 ? moved : 0;
+}
+
+int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,
+		int nsinks, struct bridge **out, char *err, size_t errlen)
+{
+	struct bridge *b;
+	int rc;
+	if (nsinks < 1 || nsinks > BRIDGE_MAX_SINKS || cfg->window < 2 ||
+	    (cfg->window & (cfg->window - 1)) != 0) {
+		snprintf(err, errlen, "bridge: bad configuration: %s",
+			 nsinks < 1 ? "no sink (give --nats and/or --kafka)"
+				    : "window must be a power of two >= 2");
+		return -EINVAL;
+	}
+	if ((b = calloc(1, sizeof *b)) == NULL)
+		return -ENOMEM;
+	b->bus = bus;
+	b->cfg = *cfg;
+	b->mask = cfg->window - 1;
+	b->w = calloc(cfg->window, sizeof *b->w);
+	if (b->w == NULL || bridge_srcmap_init(&b->acked) < 0 || bridge_srcmap_init(&b->sent) < 0) {
+		rc = -ENOMEM;
+		goto fail;
+	}
+	if (cfg->checkpoint != NULL) {
+		rc = bridge_ckpt_load(cfg->checkpoint, &b->acked, err, errlen);
+		if (rc < 0 && rc != -ENOENT)
+			goto fail;
+		b->had_checkpoint = rc == 0;
+		bridge_srcmap_copy(&b->sent, &b->acked);
+	}
+	/* Subscribe before any catch-up: whatever is published from now on
+	 * waits in the ring while the journal is read. */
+	rc = shmbus_subscribe(bus, cfg->ring, &cfg->sub, &b->c);
+	if (rc < 0) {
+		snprintf(err, errlen, "subscribe: %s (ring %s%s%s)", shmbus_strerror(rc), cfg->ring,
+			 shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
+		goto fail;
+	}
+	for (int k = 0; k < nsinks; k++)
+		b->sinks[k] = sinks[k];
+	b->nsinks = nsinks;
+	b->last_ckpt_ns = mono_ns();
+	*out = b;
+	return 0;
+fail:
+	bridge_srcmap_free(&b->acked);
+	bridge_srcmap_free(&b->sent);
+	free(b->w);
+	free(b);
+	return rc;
+}
+
+static void catchup_query(struct bridge *b, struct shmbus_journal_query *q)
+{
+	shmbus_journal_query_init(q);
+	q->type_mask = b->cfg.sub.types;
+	q->symbols = b->cfg.sub.symbols;
+	q->n_symbols = b->cfg.sub.symbols != NULL ? b->cfg.sub.nsymbols : 0;
+	if (b->cfg.catchup_slack_ns < 0)
+		return;
+	int64_t tmin = INT64_MAX;
+	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++)
+		if (b->acked.e[i].seq != 0 && b->acked.e[i].event_time_ns < tmin)
+			tmin = b->acked.e[i].event_time_ns;
+	if (tmin != INT64_MAX && tmin > INT64_MIN + b->cfg.catchup_slack_ns)
+		q->t_from = tmin - b->cfg.catchup_slack_ns;
+}
+
+int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	struct shmbus_journal_reader *r = NULL;
+	struct shmbus_journal_error jerr = {0};
+	struct shmbus_journal_query q;
+	const char *jbus = b->cfg.journal_bus ? b->cfg.journal_bus : shmbus_bus_name(b->bus);
+	int64_t n = 0;
+	if (b->cfg.journal_dir == NULL)
+		return -ENOENT;
+	if (!b->had_checkpoint)
+		return 0; /* first start: nothing exported yet, begin live */
+	int rc = shmbus_journal_reader_open(b->cfg.journal_dir, jbus[0] ? jbus : NULL,
+					    shmbus_event_layout_hash(), &r, &jerr);
+	if (rc < 0) {
+		if (rc != -ENOENT)
+			snprintf(err, errlen, "journal open: %s (%s)", strerror(-rc),
+				 jerr.segment[0] ? jerr.segment : b->cfg.journal_dir);
+		return rc;
+	}
+	catchup_query(b, &q);
+	if ((rc = shmbus_journal_reader_seek(r, &q)) < 0) {
+		snprintf(err, errlen, "journal seek: %s (%s)", strerror(-rc), b->cfg.journal_dir);
+		shmbus_journal_reader_close(r);
+		return rc;
+	}
+	for (;;) {
+		const struct shmbus_event_header *ev;
+		if (stop != NULL && *stop) {
+			n = -EINTR;
+			break;
+		}
+		rc = shmbus_journal_reader_next(r, &ev, &jerr);
+		if (rc == 0)
+			break;
+		if (rc < 0) { /* a bad block: reported, the reader goes on */
+			snprintf(err, errlen, "journal read: %s (%s at byte %llu)", jerr.detail,
+				 jerr.segment, (unsigned long long)jerr.offset);
+			continue;
+		}
+		n++;
+		b->st.journal++;
+		while (!offer(b, ev)) {
+			if (stop != NULL && *stop)
+				break;
+			if (pump(b) == 0)
+				nap(100000);
+		}
+	}
+	shmbus_journal_reader_close(r);
+	return n;
+}
+
+int bridge_drain(struct bridge *b, int timeout_ms, char *err, size_t errlen)
+{
+	int64_t end = mono_ns() + (int64_t)timeout_ms * 1000000LL;
+	b->no_ring = 1;
+	while (b->head != b->tail && mono_ns() < end)
+		bridge_step(b, 200000);
+	b->no_ring = 0;
+	int rc = bridge_checkpoint(b, err, errlen);
+	if (rc == 0 && b->head != b->tail) {
+		snprintf(err, errlen, "drain: %llu events still unacknowledged after %d ms",
+			 (unsigned long long)(b->tail - b->head), timeout_ms);
+		rc = -ETIMEDOUT;
+	}
+	return rc;
+}
+
+void bridge_get_stats(struct bridge *b, struct bridge_stats *st)
+{
+	struct shmbus_ring_stat rs;
+	b->st.inflight = (uint32_t)(b->tail - b->head);
+	b->st.connected = all_connected(b);
+	b->st.reconnects = 0;
+	for (int k = 0; k < b->nsinks; k++)
+		b->st.reconnects += b->sinks[k]->ops->reconnects(b->sinks[k]);
+	if (shmbus_stat_ring(b->bus, shmbus_consumer_ring(b->c), &rs) == 0)
+		b->st.ring_depth = rs.depth;
+	*st = b->st;
+}
+
+uint64_t bridge_acked_seq(struct bridge *b, uint32_t source)
+{
+	const struct bridge_src *s = bridge_srcmap_get(&b->acked, source);
+	return s != NULL ? s->seq : 0;
+}
+
+void bridge_close(struct bridge *b)
+{
+	if (b == NULL)
+		return;
+	if (b->c != NULL)
+		shmbus_consumer_close(b->c);
+	for (int k = 0; k < b->nsinks; k++)
+		b->sinks[k]->ops->destroy(b->sinks[k]);
+	bridge_srcmap_free(&b->acked);
+	bridge_srcmap_free(&b->sent);
+	free(b->w);
+	free(b);
+}

@@ -1,0 +1,112 @@
+/*
+ * bridge_core.h - the bridge engine: ring -> window -> sinks, checkpoints,
+ * journal catch-up and the hand-over to the live ring.
+ *
+ * Flow: bridge_open() loads the checkpoint and subscribes the ring (before
+ * any catch-up, so nothing published from then on is missed);
+ * bridge_catchup() sends what the journal holds after the checkpoint;
+ * bridge_step() then moves live events. Every event sent sits in a bounded
+ * window until every sink acknowledged it; the window's head only moves
+ * over fully acknowledged events, and the checkpoint records, per source,
+ * the event the head passed last. An event whose seq is <= the last one
+ * sent for its source is skipped, which is the hand-over rule between
+ * journal and ring. One thread owns a bridge.
+ */
+#ifndef SHMBUS_BRIDGE_CORE_H
+#define SHMBUS_BRIDGE_CORE_H
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shmbus/bus.h>
+#include <shmbus/consumer.h>
+
+#include "bridge_codec.h"
+#include "bridge_sink.h"
+
+#define BRIDGE_MAX_SINKS 4
+
+enum bridge_on_full {
+	BRIDGE_ON_FULL_BLOCK = 0, /* stop polling the ring: the bus policy decides */
+	BRIDGE_ON_FULL_DROP = 1,  /* keep polling, count and drop what cannot go */
+};
+
+struct bridge_core_config {
+	const char *ring;              /* ring name (default "bridge") */
+	struct shmbus_sub_opts sub;    /* filter, capacity, policy of the ring */
+	enum bridge_encoding enc;
+	uint32_t window;               /* in-flight events, power of two (default 8192) */
+	enum bridge_on_full on_full;
+	const char *checkpoint;        /* checkpoint file, NULL: none */
+	int64_t checkpoint_interval_ns; /* default 100 ms */
+	const char *journal_dir;       /* NULL: no catch-up */
+	const char *journal_bus;       /* journal's bus name (default: the bus's) */
+	int64_t catchup_slack_ns;      /* < 0: scan the whole journal (default 60 s) */
+	int64_t retry_base_ms, retry_max_ms; /* resend backoff (100, 5000) */
+};
+
+void bridge_core_config_init(struct bridge_core_config *c);
+
+struct bridge_stats {
+	uint64_t received;   /* events taken from the ring */
+	uint64_t journal;    /* events read from the journal in catch-up */
+	uint64_t sent;       /* first sends */
+	uint64_t resent;     /* sends after a failure */
+	uint64_t acked;      /* events acknowledged by every sink */
+	uint64_t failed;     /* negative acknowledgements / send errors */
+	uint64_t skipped;    /* already exported (seq <= last sent) */
+	uint64_t dropped;    /* dropped under on_full=drop */
+	uint64_t encode_errors;
+	uint64_t checkpoints;
+	uint64_t reconnects;
+	uint32_t inflight;
+	int connected;       /* every sink connected */
+	int64_t lag_ns;      /* now - publish time of the newest acknowledged event */
+	uint64_t ring_depth; /* events waiting in the ring */
+};
+
+struct bridge;
+
+/*
+ * Load the checkpoint and subscribe the ring on `bus` (owned by the
+ * caller, who closes it after bridge_close). sinks[0..nsinks-1] become
+ * owned by the bridge. Returns 0 or a negative code with
+ * "what failed: why (where)" in err.
+ */
+int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,
+		int nsinks, struct bridge **out, char *err, size_t errlen);
+
+/*
+ * Send what the journal holds after the checkpoint (same filter), waiting
+ * for window room as needed. Returns the number of events read, -ENOENT
+ * when there is no journal (nothing done), -EINTR when *stop was set, or
+ * another negative code with err filled.
+ */
+int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen);
+
+/*
+ * One round: take acknowledgements, resend failures when due, poll the
+ * ring when the window has room (or drop under on_full=drop), advance the
+ * window and write the checkpoint when due. Waits up to wait_ns on the ring
+ * when there was nothing to do. Returns the events moved (>= 0).
+ */
+int bridge_step(struct bridge *b, int64_t wait_ns);
+
+/* Run steps until the window is empty or timeout_ms passes, then write
+ * the checkpoint. Returns 0, -ETIMEDOUT (events still in flight) or the
+ * checkpoint error. */
+int bridge_drain(struct bridge *b, int timeout_ms, char *err, size_t errlen);
+
+/* Write the checkpoint now (no-op without a checkpoint path). */
+int bridge_checkpoint(struct bridge *b, char *err, size_t errlen);
+
+void bridge_get_stats(struct bridge *b, struct bridge_stats *st);
+
+/* Last acknowledged seq of `source` (0 when none). */
+uint64_t bridge_acked_seq(struct bridge *b, uint32_t source);
+
+/* Detach from the ring (it keeps what it holds), destroy the sinks, free. */
+void bridge_close(struct bridge *b);
+
+#endif

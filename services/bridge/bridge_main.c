@@ -1,0 +1,457 @@
+/*
+ * bridge_main.c - shmbus-bridge: export bus events to NATS JetStream and/or
+ * Kafka. Argument parsing, signals, status output; the engine is
+ * bridge_core.c.
+ *
+ * Options come from, in increasing priority: environment variables
+ * (NATS_URL, NATS_CREDS, NATS_TLS_*, KAFKA_BROKERS, KAFKA_SASL_*, ...),
+ * a --config file of "key = value" lines (keys are the long option names)
+ * and the command line. Secrets are never printed.
+ * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "bridge_core.h"
+
+#define PROG "shmbus-bridge"
+
+struct opts {
+	const char *bus;
+	struct bridge_core_config core;
+	struct bridge_nats_config nats;
+	struct bridge_kafka_config kafka;
+	const char *types, *symbols, *stats_json;
+	double stats_interval;
+	int json, quiet;
+	uint64_t max_events;
+	uint32_t symbol_ids[SHMBUS_SUB_MAX_SYMBOLS];
+};
+
+static volatile sig_atomic_t g_stop;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	g_stop = 1;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: " PROG " [options]\n"
+		"Export bus events to NATS JetStream and/or Kafka, resumable without gap or\n"
+		"duplicate (checkpoint + journal catch-up).\n\n"
+		"  --bus NAME              bus to attach (default " SHMBUS_DEFAULT_BUS ")\n"
+		"  --ring NAME             ring to subscribe (default bridge)\n"
+		"  --types LIST            event types, e.g. trade,quote (default all)\n"
+		"  --symbols LIST          symbol names (default all)\n"
+		"  --capacity N            ring slots (default 65536)\n"
+		"  --ring-policy block|drop  ring full policy (default block)\n"
+		"  --encoding json|binary  payload encoding (default json)\n"
+		"  --window N              events in flight, power of two (default 8192)\n"
+		"  --on-full block|drop    when the window is full or a broker is down\n"
+		"  --checkpoint PATH       checkpoint file (resume point)\n"
+		"  --journal DIR           journal directory for catch-up after a restart\n"
+		"  --journal-bus NAME      bus name in the journal (default: --bus)\n"
+		"  --catchup-slack-ms N    read the journal from checkpoint time - N (-1: all)\n"
+		"  --nats URL              NATS server(s) (env NATS_URL)\n"
+		"  --nats-stream NAME      JetStream stream (default SHMBUS)\n"
+		"  --nats-subject TPL      subject template (default shmbus.{type}.{symbol})\n"
+		"  --nats-create-stream 0|1  create the stream when missing (default 1)\n"
+		"  --nats-creds FILE       credentials (env NATS_CREDS; NATS_USER, NATS_PASSWORD,\n"
+		"                          NATS_TOKEN, NATS_TLS=1, NATS_TLS_CA/CERT/KEY also read)\n"
+		"  --kafka BROKERS         Kafka bootstrap servers (env KAFKA_BROKERS)\n"
+		"  --kafka-topic TPL       topic template (default shmbus.{type})\n"
+		"  --kafka-set KEY=VALUE   any librdkafka setting (repeatable); env\n"
+		"                          KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
+		"                          KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,\n"
+		"                          KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERT_LOCATION,\n"
+		"                          KAFKA_SSL_KEY_LOCATION are read\n"
+		"  --stats-interval SEC    status line period (default 5; 0: none)\n"
+		"  --stats-json FILE       write the counters as JSON each period\n"
+		"  --json                  status lines as JSON\n"
+		"  --max-events N          stop after N events acknowledged (tests, benches)\n"
+		"  --config FILE           read 'key = value' lines (long option names)\n"
+		"  --quiet                 no status lines\n"
+		"  --help                  this text\n"
+		"Templates: {type} {symbol} {symbol_id} {source}.\n"
+		"Exit: 0 stopped cleanly, 1 runtime failure, 2 usage error.\n");
+}
+
+static const struct option long_opts[] = {
+	{"bus", 1, 0, 'b'}, {"ring", 1, 0, 'r'}, {"types", 1, 0, 't'}, {"symbols", 1, 0, 's'},
+	{"capacity", 1, 0, 'C'}, {"ring-policy", 1, 0, 'P'}, {"encoding", 1, 0, 'e'},
+	{"window", 1, 0, 'w'}, {"on-full", 1, 0, 'F'}, {"checkpoint", 1, 0, 'k'},
+	{"journal", 1, 0, 'j'}, {"journal-bus", 1, 0, 'J'}, {"catchup-slack-ms", 1, 0, 'S'},
+	{"nats", 1, 0, 'n'}, {"nats-stream", 1, 0, 'N'}, {"nats-subject", 1, 0, 'u'},
+	{"nats-create-stream", 1, 0, 'c'}, {"nats-creds", 1, 0, 'R'}, {"kafka", 1, 0, 'K'},
+	{"kafka-topic", 1, 0, 'T'}, {"kafka-set", 1, 0, 'x'}, {"stats-interval", 1, 0, 'i'},
+	{"stats-json", 1, 0, 'o'}, {"json", 0, 0, 'O'}, {"max-events", 1, 0, 'm'},
+	{"config", 1, 0, 'f'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0},
+};
+
+static int bad(const char *what, const char *why, const char *where)
+{
+	fprintf(stderr, PROG ": %s: %s (%s)\n", what, why, where);
+	return 2;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static char *xstrdup(const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL) {
+		fprintf(stderr, PROG ": out of memory\n");
+		exit(1);
+	}
+	return d;
+}
+
+static int config_file(struct opts *o, const char *path);
+
+/* Apply one option; `where` names its origin for errors. Returns 0 or 2. */
+static int apply(struct opts *o, int key, const char *v, const char *where)
+{
+	uint64_t n;
+	int64_t sn;
+	switch (key) {
+	case 'b': o->bus = v; break;
+	case 'r': o->core.ring = v; break;
+	case 't': o->types = v; break;
+	case 's': o->symbols = v; break;
+	case 'C':
+		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30))
+			return bad("--capacity", "expected a power of two >= 2", where);
+		o->core.sub.capacity = (uint32_t)n;
+		break;
+	case 'P':
+		if (strcmp(v, "block") && strcmp(v, "drop"))
+			return bad("--ring-policy", "expected block or drop", where);
+		o->core.sub.policy = strcmp(v, "drop") == 0 ? SHMBUS_POLICY_DROP : SHMBUS_POLICY_BLOCK;
+		break;
+	case 'e':
+		if (bridge_encoding_from_name(v) < 0)
+			return bad("--encoding", "expected json or binary", where);
+		o->core.enc = (enum bridge_encoding)bridge_encoding_from_name(v);
+		break;
+	case 'w':
+		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 24) || (n & (n - 1)))
+			return bad("--window", "expected a power of two in 2..16777216", where);
+		o->core.window = (uint32_t)n;
+		break;
+	case 'F':
+		if (strcmp(v, "block") && strcmp(v, "drop"))
+			return bad("--on-full", "expected block or drop", where);
+		o->core.on_full = strcmp(v, "drop") == 0 ? BRIDGE_ON_FULL_DROP : BRIDGE_ON_FULL_BLOCK;
+		break;
+	case 'k': o->core.checkpoint = v; break;
+	case 'j': o->core.journal_dir = v; break;
+	case 'J': o->core.journal_bus = v; break;
+	case 'S':
+		sn = strtoll(v, NULL, 10);
+		o->core.catchup_slack_ns = sn < 0 ? -1 : sn * 1000000LL;
+		break;
+	case 'n': o->nats.url = v; break;
+	case 'N': o->nats.stream = v; break;
+	case 'u': o->nats.subject = v; break;
+	case 'c': o->nats.create_stream = strcmp(v, "0") != 0 && strcmp(v, "no") != 0; break;
+	case 'R': o->nats.creds = v; break;
+	case 'K': o->kafka.brokers = v; break;
+	case 'T': o->kafka.topic = v; break;
+	case 'x':
+		if (o->kafka.nprops == BRIDGE_KAFKA_MAX_PROPS || strchr(v, '=') == NULL)
+			return bad("--kafka-set", "expected KEY=VALUE (at most 32)", where);
+		o->kafka.props[o->kafka.nprops++] = v;
+		break;
+	case 'i': o->stats_interval = strtod(v, NULL); break;
+	case 'o': o->stats_json = v; break;
+	case 'O': o->json = 1; break;
+	case 'm':
+		if (parse_u64(v, &o->max_events) < 0)
+			return bad("--max-events", "expected a count", where);
+		break;
+	case 'f': return config_file(o, v);
+	case 'q': o->quiet = 1; break;
+	default: return 2;
+	}
+	return 0;
+}
+
+static int config_file(struct opts *o, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[1024], where[600];
+	unsigned lineno = 0;
+	if (f == NULL)
+		return bad("cannot read config", strerror(errno), path);
+	while (fgets(line, sizeof line, f) != NULL) {
+		char *k = line, *v, *e;
+		lineno++;
+		snprintf(where, sizeof where, "%s:%u", path, lineno);
+		k += strspn(k, " \t");
+		if (*k == '#' || *k == '\n' || *k == '\0')
+			continue;
+		if ((v = strchr(k, '=')) == NULL) {
+			fclose(f);
+			return bad("config", "expected 'key = value'", where);
+		}
+		for (e = v; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
+			;
+		*e = '\0';
+		v++;
+		v += strspn(v, " \t");
+		v[strcspn(v, "\r\n")] = '\0';
+		int key = 0;
+		for (const struct option *lo = long_opts; lo->name != NULL; lo++)
+			if (strcmp(lo->name, k) == 0 && strcmp(k, "config") != 0)
+				key = lo->val;
+		if (key == 0) {
+			fclose(f);
+			return bad("config", "unknown key", where);
+		}
+		if (apply(o, key, xstrdup(v), where) != 0) {
+			fclose(f);
+			return 2;
+		}
+	}
+	fclose(f);
+	return 0;
+}
+
+static const char *env(const char *name)
+{
+	const char *v = getenv(name);
+	return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static void defaults(struct opts *o)
+{
+	memset(o, 0, sizeof *o);
+	o->bus = SHMBUS_DEFAULT_BUS;
+	bridge_core_config_init(&o->core);
+	o->stats_interval = 5;
+	o->nats = (struct bridge_nats_config){
+		.url = env("NATS_URL"), .creds = env("NATS_CREDS"), .user = env("NATS_USER"),
+		.password = env("NATS_PASSWORD"), .token = env("NATS_TOKEN"),
+		.tls_ca = env("NATS_TLS_CA"), .tls_cert = env("NATS_TLS_CERT"),
+		.tls_key = env("NATS_TLS_KEY"), .tls = env("NATS_TLS") != NULL,
+		.stream = "SHMBUS", .subject = "shmbus.{type}.{symbol}", .create_stream = 1,
+		.dup_window_ns = 120 * 1000000000LL, .ack_timeout_ms = 5000,
+		.reconnect_base_ms = 100, .reconnect_max_ms = 5000};
+	o->kafka = (struct bridge_kafka_config){
+		.brokers = env("KAFKA_BROKERS"), .topic = "shmbus.{type}",
+		.security_protocol = env("KAFKA_SECURITY_PROTOCOL"),
+		.sasl_mechanism = env("KAFKA_SASL_MECHANISM"),
+		.sasl_username = env("KAFKA_SASL_USERNAME"),
+		.sasl_password = env("KAFKA_SASL_PASSWORD"),
+		.ssl_ca = env("KAFKA_SSL_CA_LOCATION"), .ssl_cert = env("KAFKA_SSL_CERT_LOCATION"),
+		.ssl_key = env("KAFKA_SSL_KEY_LOCATION"), .reconnect_base_ms = 100,
+		.reconnect_max_ms = 5000};
+}
+
+/* --types and --symbols into the subscription (symbols are interned so a
+ * filter may name symbols no collector registered yet). */
+static int resolve_filter(struct opts *o, shmbus_bus *bus)
+{
+	char buf[8192], *save = NULL;
+	if (o->types != NULL) {
+		snprintf(buf, sizeof buf, "%s", o->types);
+		for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+			int id = shmbus_event_type_from_name(t);
+			if (id < 0)
+				return bad("--types", "unknown event type", t);
+			o->core.sub.types |= SHMBUS_TYPE_BIT(id);
+		}
+	}
+	if (o->symbols != NULL) {
+		size_t n = 0;
+		snprintf(buf, sizeof buf, "%s", o->symbols);
+		for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
+			int64_t id = shmbus_symbol_intern(bus, t, strlen(t));
+			if (id < 0)
+				return bad("--symbols", shmbus_strerror((int)id), t);
+			if (n == SHMBUS_SUB_MAX_SYMBOLS)
+				return bad("--symbols", "too many symbols", "command line");
+			o->symbol_ids[n++] = (uint32_t)id;
+		}
+		o->core.sub.symbols = o->symbol_ids;
+		o->core.sub.nsymbols = n;
+	}
+	return 0;
+}
+
+static int make_sinks(struct opts *o, struct bridge_sink **sinks, int *n)
+{
+	char err[512];
+	*n = 0;
+	o->nats.max_pending = o->core.window;
+	o->kafka.max_pending = o->core.window;
+	if (o->nats.url != NULL) {
+		if (bridge_nats_open(&o->nats, o->core.enc, &sinks[*n], err, sizeof err) < 0) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 1;
+		}
+		(*n)++;
+	}
+	if (o->kafka.brokers != NULL) {
+		if (bridge_kafka_open(&o->kafka, o->core.enc, &sinks[*n], err, sizeof err) < 0) {
+			fprintf(stderr, PROG ": %s\n", err);
+			return 1;
+		}
+		(*n)++;
+	}
+	if (*n == 0)
+		return bad("no sink", "give --nats URL and/or --kafka BROKERS", "command line");
+	return 0;
+}
+
+static void stats_text(const struct bridge_stats *st, int json, char *buf, size_t len)
+{
+	if (json)
+		snprintf(buf, len,
+			 "{\"connected\":%d,\"inflight\":%u,\"received\":%" PRIu64
+			 ",\"journal\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"resent\":%" PRIu64
+			 ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"skipped\":%" PRIu64
+			 ",\"dropped\":%" PRIu64 ",\"encode_errors\":%" PRIu64
+			 ",\"checkpoints\":%" PRIu64 ",\"reconnects\":%" PRIu64
+			 ",\"lag_ns\":%" PRId64 ",\"ring_depth\":%" PRIu64 "}",
+			 st->connected, st->inflight, st->received, st->journal, st->sent,
+			 st->resent, st->acked, st->failed, st->skipped, st->dropped,
+			 st->encode_errors, st->checkpoints, st->reconnects, st->lag_ns,
+			 st->ring_depth);
+	else
+		snprintf(buf, len,
+			 "connected=%d inflight=%u acked=%" PRIu64 " sent=%" PRIu64
+			 " resent=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
+			 " dropped=%" PRIu64 " journal=%" PRIu64 " reconnects=%" PRIu64
+			 " lag_ms=%.1f ring_depth=%" PRIu64,
+			 st->connected, st->inflight, st->acked, st->sent, st->resent, st->failed,
+			 st->skipped, st->dropped, st->journal, st->reconnects,
+			 (double)st->lag_ns / 1e6, st->ring_depth);
+}
+
+static void report(struct opts *o, struct bridge *b)
+{
+	struct bridge_stats st;
+	char line[1024], tmp[4200];
+	bridge_get_stats(b, &st);
+	if (!o->quiet) {
+		stats_text(&st, o->json, line, sizeof line);
+		printf("%s\n", line);
+		fflush(stdout);
+	}
+	if (o->stats_json != NULL) {
+		stats_text(&st, 1, line, sizeof line);
+		snprintf(tmp, sizeof tmp, "%s.tmp", o->stats_json);
+		FILE *f = fopen(tmp, "w");
+		if (f != NULL) {
+			fprintf(f, "%s\n", line);
+			if (fclose(f) == 0)
+				rename(tmp, o->stats_json);
+		}
+	}
+}
+
+static int run(struct opts *o, struct bridge *b)
+{
+	char err[600] = "";
+	int64_t next = shmbus_mono_ns();
+	int64_t caught = bridge_catchup(b, &g_stop, err, sizeof err);
+	if (caught == -ENOENT)
+		fprintf(stderr, PROG ": no journal%s%s: starting live (events published while the "
+				"bridge was down are not exported)\n",
+			o->core.journal_dir ? " at " : "",
+			o->core.journal_dir ? o->core.journal_dir : " given");
+	else if (caught < 0 && caught != -EINTR)
+		fprintf(stderr, PROG ": journal catch-up failed: %s\n", err);
+	else if (err[0] != '\0')
+		fprintf(stderr, PROG ": %s\n", err);
+	while (!g_stop) {
+		struct bridge_stats st;
+		bridge_step(b, 1000000);
+		int64_t now = shmbus_mono_ns();
+		if (o->max_events != 0) {
+			bridge_get_stats(b, &st);
+			if (st.acked >= o->max_events)
+				break;
+		}
+		if ((o->stats_interval > 0 || o->stats_json != NULL) && now >= next) {
+			report(o, b);
+			next = now + (int64_t)((o->stats_interval > 0 ? o->stats_interval : 1) * 1e9);
+		}
+	}
+	int rc = bridge_drain(b, 5000, err, sizeof err);
+	if (o->stats_interval > 0 || o->stats_json != NULL)
+		report(o, b);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": stopping: %s\n", err);
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+	int c, rc, nsinks = 0;
+	struct bridge_sink *sinks[BRIDGE_MAX_SINKS];
+	shmbus_bus *bus = NULL;
+	struct bridge *b = NULL;
+	char err[600];
+	defaults(&o);
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		if (c == 'h') {
+			usage(stdout);
+			return 0;
+		}
+		if (c == '?' || apply(&o, c, optarg, "command line") != 0) {
+			if (c == '?')
+				usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument", argv[optind], "command line");
+	rc = shmbus_bus_open(o.bus, "shmbus-bridge", SHMBUS_ROLE_CONSUMER, &bus);
+	if (rc < 0) {
+		fprintf(stderr, PROG ": attach bus: %s (bus %s%s%s)\n", shmbus_strerror(rc), o.bus,
+			shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
+		return 1;
+	}
+	if ((rc = resolve_filter(&o, bus)) != 0 || (rc = make_sinks(&o, sinks, &nsinks)) != 0)
+		goto out;
+	if (bridge_open(bus, &o.core, sinks, nsinks, &b, err, sizeof err) < 0) {
+		fprintf(stderr, PROG ": %s\n", err);
+		for (int k = 0; k < nsinks; k++)
+			sinks[k]->ops->destroy(sinks[k]);
+		rc = 1;
+		goto out;
+	}
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	rc = run(&o, b);
+out:
+	bridge_close(b);
+	shmbus_bus_close(bus);
+	return rc;
+}
