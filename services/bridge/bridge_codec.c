@@ -161,7 +161,7 @@ int bridge_encode_json(const struct shmbus_event_header *ev, const char *symbol,
 		jw_printf(&w, "{\"type\":\"%s\"", tn);
 	else
 		jw_printf(&w, "{\"type\":%u", ev->type);
-	jw_printf(&w, ",\"version\":%u,\"flags\":%u,\"size\":%u,\"source_id\":%u,\"seq\":%llu",
+	jw_printf(&w, ",\"version\":%u,\"flags\":%u,\"event_size\":%u,\"source_id\":%u,\"seq\":%llu",
 		  ev->version, ev->flags, ev->size, ev->source_id, (unsigned long long)ev->seq);
 	if (symbol != NULL && symbol[0] != '\0')
 		jw_string(&w, "symbol", symbol, SHMBUS_SYMBOL_MAX);

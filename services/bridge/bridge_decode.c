@@ -301,7 +301,7 @@ static int jd_header(struct jd *d, struct bridge_decoded *out)
 	}
 	JD_U("version", h->version, UINT8_MAX);
 	JD_U("flags", h->flags, UINT8_MAX);
-	JD_U("size", h->size, SHMBUS_EVENT_MAX);
+	JD_U("event_size", h->size, SHMBUS_EVENT_MAX);
 	JD_U("source_id", h->source_id, UINT32_MAX);
 	JD_U("symbol_id", h->symbol_id, UINT32_MAX);
 	if ((rc = jd_u64(d, "seq", &h->seq)) < 0)
@@ -314,7 +314,7 @@ static int jd_header(struct jd *d, struct bridge_decoded *out)
 	h->publish_time_ns = v;
 	size_t want = shmbus_event_type_size(h->type);
 	if (h->size < sizeof *h || (want != 0 && want != h->size))
-		return jd_fail(d, "field \"size\" is %u, type %u needs %zu", h->size, h->type,
+		return jd_fail(d, "field \"event_size\" is %u, type %u needs %zu", h->size, h->type,
 			       want);
 	f = jd_find(d, "symbol");
 	if (f != NULL && (f->kind != 's' ||
