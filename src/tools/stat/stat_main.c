@@ -1,0 +1,199 @@
+/*
+ * shmbus-stat - live view of a bus: every ring and participant, refreshed
+ * each --interval; --once [--json] for scripts; --prometheus ADDR:PORT to
+ * serve /metrics and /health.
+ *
+ * It attaches with shmbus_bus_open_readonly(): the mapping has no write
+ * permission and no participant is registered, so watching a bus can
+ * never disturb it. A damaged segment is reported (what and where, from
+ * shmbus_errmsg()) with exit status 1. If the file is truncated under the
+ * mapping, the kernel raises SIGBUS on the next read; a handler turns
+ * that into the same kind of message instead of a crash.
+ * Exit codes: 0 ok, 1 failure (no bus, corrupt bus), 2 usage.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "stat_tool.h"
+#include "tool_json.h"
+
+static const char *const usage_text =
+	"usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
+	"       shmbus-stat [--bus NAME] --once [--json] [--interval SEC]\n"
+	"       shmbus-stat [--bus NAME] --prometheus ADDR:PORT\n"
+	"\n"
+	"  --bus NAME           bus to watch (default 'default'; also $SHMBUS_BUS)\n"
+	"  --interval SEC       refresh period, e.g. 0.5 (default 1)\n"
+	"  --count N            stop after N refreshes\n"
+	"  --no-clear           do not clear the screen between refreshes\n"
+	"  --once               print one snapshot and exit; with --interval, rates are\n"
+	"                       measured over one interval, else they are null/0\n"
+	"  --json               JSON instead of the table (with --once or a loop)\n"
+	"  --prometheus A:P     serve Prometheus /metrics and /health on A:P (port 0:\n"
+	"                       any free port, printed); runs until SIGINT/SIGTERM\n"
+	"  -h, --help           this text\n"
+	"Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
+
+struct stat_opts {
+	const char *bus;
+	double interval;
+	bool interval_set;
+	long count;
+	bool once, json, no_clear;
+	const char *prometheus;
+};
+
+static volatile int stop_flag;
+
+static void on_stop(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+static void on_sigbus(int sig)
+{
+	static const char msg[] = STAT_TOOL ": the bus segment was truncated while being read "
+					    "(SIGBUS): it is no longer a valid bus\n";
+	(void)sig;
+	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)w;
+	_exit(1);
+}
+
+static int parse_args(int argc, char **argv, struct stat_opts *o)
+{
+	static const struct option longopts[] = {
+		{"bus", required_argument, NULL, 'b'},	{"interval", required_argument, NULL, 'i'},
+		{"count", required_argument, NULL, 'c'}, {"no-clear", no_argument, NULL, 'C'},
+		{"once", no_argument, NULL, 'o'},	{"json", no_argument, NULL, 'j'},
+		{"prometheus", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *env = getenv("SHMBUS_BUS");
+	o->bus = env && *env ? env : SHMBUS_DEFAULT_BUS;
+	o->interval = 1.0;
+	int c;
+	char *end;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'b':
+			o->bus = optarg;
+			break;
+		case 'i':
+			o->interval = strtod(optarg, &end);
+			if (*end || !(o->interval >= 0.01 && o->interval <= 3600))
+				return fprintf(stderr, STAT_TOOL ": --interval '%s': expected "
+						       "seconds in 0.01..3600\n", optarg), 2;
+			o->interval_set = true;
+			break;
+		case 'c':
+			o->count = strtol(optarg, &end, 10);
+			if (*end || o->count < 1)
+				return fprintf(stderr, STAT_TOOL ": --count '%s': expected a "
+						       "positive number\n", optarg), 2;
+			break;
+		case 'C':
+			o->no_clear = true;
+			break;
+		case 'o':
+			o->once = true;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'p':
+			o->prometheus = optarg;
+			break;
+		case 'h':
+			fputs(usage_text, stdout);
+			exit(0);
+		default:
+			fprintf(stderr, STAT_TOOL ": unknown or incomplete option '%s'\n%s",
+				argv[optind - 1], usage_text);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, STAT_TOOL ": unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	return 0;
+}
+
+static void sleep_interval(double sec)
+{
+	struct timespec ts = {(time_t)sec, (long)((sec - (double)(time_t)sec) * 1e9)};
+	while (!stop_flag && nanosleep(&ts, &ts) != 0)
+		;
+}
+
+static int snap_failed(const char *bus, int rc)
+{
+	char what[128];
+	snprintf(what, sizeof(what), "read bus '%s'", bus);
+	return tool_fail(STAT_TOOL, what, rc);
+}
+
+static int run(const struct stat_opts *o, const shmbus_bus *bus)
+{
+	struct stat_snap snaps[2] = {{0}};
+	int cur = 0, rc = 0;
+	if (o->once && o->interval_set) { /* a first sample, for the rates */
+		if ((rc = stat_snap_take(bus, NULL, &snaps[1])) != 0)
+			goto out;
+		sleep_interval(o->interval);
+	}
+	for (long n = 0; !stop_flag; n++) {
+		if ((rc = stat_snap_take(bus, &snaps[!cur], &snaps[cur])) != 0)
+			goto out;
+		if (o->json)
+			stat_print_json(stdout, &snaps[cur]);
+		else
+			stat_print_screen(stdout, &snaps[cur], !o->no_clear && !o->once);
+		if (o->once || (o->count && n + 1 >= o->count))
+			break;
+		cur = !cur;
+		sleep_interval(o->interval);
+	}
+out:
+	stat_snap_free(&snaps[0]);
+	stat_snap_free(&snaps[1]);
+	return rc ? snap_failed(o->bus, rc) : 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct stat_opts o = {0};
+	int rc = parse_args(argc, argv, &o);
+	if (rc)
+		return rc;
+	signal(SIGBUS, on_sigbus);
+	signal(SIGPIPE, SIG_IGN);
+	struct sigaction sa = {.sa_handler = on_stop};
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	shmbus_bus *bus;
+	rc = shmbus_bus_open_readonly(o.bus, &bus);
+	if (rc) {
+		char what[128];
+		snprintf(what, sizeof(what), "open bus '%s'", o.bus);
+		return tool_fail(STAT_TOOL, what, rc);
+	}
+	if (o.prometheus) {
+		/* Refuse to serve a bus that is already unreadable. */
+		struct stat_snap s = {0};
+		rc = stat_snap_take(bus, NULL, &s);
+		stat_snap_free(&s);
+		rc = rc ? snap_failed(o.bus, rc) : stat_serve(bus, o.prometheus, &stop_flag);
+	} else {
+		rc = run(&o, bus);
+	}
+	shmbus_bus_close(bus);
+	return rc;
+}

@@ -1,0 +1,257 @@
+/*
+ * stat_prom.c - Prometheus text exposition (format 0.0.4) and the small
+ * HTTP server that serves it (libmicrohttpd, one internal thread).
+ *
+ * Every scrape takes a fresh snapshot: counters are exported raw (names
+ * end in _total) and Prometheus computes rates, so the exporter keeps no
+ * state between scrapes. Families are written together, each with its
+ * HELP and TYPE line, labels bus/ring/participant escaped as the format
+ * requires. /health answers 200 while the bus reads cleanly, 503 when a
+ * snapshot fails (segment damaged), so a supervisor can alert on it.
+ */
+#define _GNU_SOURCE /* open_memstream */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "stat_tool.h"
+
+static void label(FILE *f, const char *v)
+{
+	for (const char *c = v; *c; c++) {
+		if (*c == '\\' || *c == '"')
+			fprintf(f, "\\%c", *c);
+		else if (*c == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*c, f);
+	}
+}
+
+static void family(FILE *f, const char *name, const char *type, const char *help)
+{
+	fprintf(f, "# HELP shmbus_%s %s\n# TYPE shmbus_%s %s\n", name, help, name, type);
+}
+
+/* One ring sample: shmbus_NAME{bus="..",ring=".."} VALUE */
+static void ring_sample(FILE *f, const char *name, const struct stat_snap *s,
+			const struct stat_ring *r, double v)
+{
+	fprintf(f, "shmbus_%s{bus=\"", name);
+	label(f, s->bus.name);
+	fputs("\",ring=\"", f);
+	label(f, r->s.name);
+	fprintf(f, "\"} %.17g\n", v);
+}
+
+#define RING_U64(field) offsetof(struct shmbus_ring_stat, field)
+
+static void ring_families(FILE *f, const struct stat_snap *s)
+{
+	static const struct {
+		const char *name, *type, *help;
+		size_t off;
+	} c[] = {
+		{"ring_claimed_total", "counter", "Slots claimed by producers.", RING_U64(claimed)},
+		{"ring_consumed_total", "counter", "Slots released by the consumer.",
+		 RING_U64(consumed)},
+		{"ring_delivered_total", "counter", "Events handed to the consumer.",
+		 RING_U64(delivered)},
+		{"ring_dropped_total", "counter", "Events dropped because the ring was full.",
+		 RING_U64(dropped)},
+		{"ring_skipped_total", "counter", "Stuck slots skipped (dead producer).",
+		 RING_U64(skipped)},
+		{"ring_routed_around_total", "counter", "Events not delivered: no live consumer.",
+		 RING_U64(routed_around)},
+		{"ring_too_big_total", "counter", "Events larger than a slot.", RING_U64(too_big)},
+		{"ring_producer_waits_total", "counter", "Times a producer waited for space.",
+		 RING_U64(producer_waits)},
+		{"ring_wakeups_total", "counter", "Futex wakes of a sleeping consumer.",
+		 RING_U64(wakeups)},
+		{"ring_depth", "gauge", "Events in the ring, not yet consumed.", RING_U64(depth)},
+	};
+	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
+		family(f, c[k].name, c[k].type, c[k].help);
+		for (size_t i = 0; i < s->nrings; i++) {
+			uint64_t v;
+			memcpy(&v, (const char *)&s->rings[i].s + c[k].off, sizeof(v));
+			ring_sample(f, c[k].name, s, &s->rings[i], (double)v);
+		}
+	}
+	family(f, "ring_capacity", "gauge", "Slots in the ring.");
+	for (size_t i = 0; i < s->nrings; i++)
+		ring_sample(f, "ring_capacity", s, &s->rings[i], s->rings[i].s.capacity);
+	family(f, "ring_consumer_alive", "gauge", "1 when a live consumer holds the ring.");
+	for (size_t i = 0; i < s->nrings; i++)
+		ring_sample(f, "ring_consumer_alive", s, &s->rings[i], s->rings[i].s.consumer_alive);
+	family(f, "ring_lag_seconds", "gauge",
+	       "Age of the oldest unconsumed event (0 when the ring is empty).");
+	for (size_t i = 0; i < s->nrings; i++)
+		ring_sample(f, "ring_lag_seconds", s, &s->rings[i], (double)s->rings[i].lag_ns / 1e9);
+}
+
+static void part_sample(FILE *f, const char *name, const struct stat_snap *s,
+			const struct shmbus_participant_stat *p, double v)
+{
+	fprintf(f, "shmbus_%s{bus=\"", name);
+	label(f, s->bus.name);
+	fputs("\",participant=\"", f);
+	label(f, p->name);
+	fprintf(f, "\",pid=\"%d\",role=\"%s\"} %.17g\n", p->pid, shmbus_role_name(p->role), v);
+}
+
+static void part_families(FILE *f, const struct stat_snap *s)
+{
+	family(f, "participant_alive", "gauge", "1 when the participant's process is alive.");
+	for (size_t i = 0; i < s->nparts; i++)
+		part_sample(f, "participant_alive", s, &s->parts[i], s->parts[i].alive);
+	family(f, "participant_heartbeat_age_seconds", "gauge",
+	       "Seconds since the participant's last heartbeat.");
+	for (size_t i = 0; i < s->nparts; i++) {
+		const struct shmbus_participant_stat *p = &s->parts[i];
+		double age = p->heartbeat_ns ? (double)(s->now_ns - p->heartbeat_ns) / 1e9 : 0;
+		part_sample(f, "participant_heartbeat_age_seconds", s, p, age);
+	}
+}
+
+char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		return NULL;
+	uint64_t published = 0, unrouted = 0;
+	for (size_t i = 0; i < s->nprods; i++) {
+		published += s->prods[i].published;
+		unrouted += s->prods[i].unrouted;
+	}
+	family(f, "up", "gauge", "1 when the bus segment was read successfully.");
+	fputs("shmbus_up{bus=\"", f);
+	label(f, s->bus.name);
+	fputs("\"} 1\n", f);
+	family(f, "published_total", "counter", "Events given to producers (live producers).");
+	fputs("shmbus_published_total{bus=\"", f);
+	label(f, s->bus.name);
+	fprintf(f, "\"} %" PRIu64 "\n", published);
+	family(f, "unrouted_total", "counter", "Events that matched no ring (live producers).");
+	fputs("shmbus_unrouted_total{bus=\"", f);
+	label(f, s->bus.name);
+	fprintf(f, "\"} %" PRIu64 "\n", unrouted);
+	ring_families(f, s);
+	part_families(f, s);
+	/* Journal and bridge families go here once their counters are exposed. */
+	if (fclose(f) != 0) {
+		free(buf);
+		return NULL;
+	}
+	return buf;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body, size_t len,
+			     const char *type)
+{
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	if (!r) {
+		free(body);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", type);
+	enum MHD_Result ok = MHD_queue_response(c, code, r);
+	MHD_destroy_response(r);
+	return ok;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version, const char *data,
+				  size_t *data_len, void **req)
+{
+	const shmbus_bus *bus = cls;
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return reply(c, 405, strdup("method not allowed\n"), 19, "text/plain");
+	bool metrics = strcmp(url, "/metrics") == 0;
+	if (!metrics && strcmp(url, "/health") != 0)
+		return reply(c, 404, strdup("not found: try /metrics or /health\n"), 35,
+			     "text/plain");
+	struct stat_snap s = {0};
+	int rc = stat_snap_take(bus, NULL, &s);
+	char *body = NULL;
+	size_t len = 0;
+	unsigned code = 200;
+	if (rc) {
+		code = 503;
+		len = (size_t)asprintf(&body, "bus unreadable: %s %s\n", shmbus_strerror(rc),
+				       shmbus_errmsg());
+	} else if (metrics) {
+		body = stat_prometheus_text(&s, &len);
+		if (!body)
+			code = 500;
+	} else {
+		len = (size_t)asprintf(&body, "ok\n");
+	}
+	stat_snap_free(&s);
+	if (!body)
+		return reply(c, 500, strdup("out of memory\n"), 14, "text/plain");
+	return reply(c, code, body, len,
+		     metrics && code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+					    : "text/plain");
+}
+
+static int parse_addr(const char *spec, struct sockaddr_in *sa)
+{
+	char host[64];
+	const char *colon = strrchr(spec, ':');
+	if (!colon || (size_t)(colon - spec) >= sizeof(host))
+		return -EINVAL;
+	snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+	char *end;
+	unsigned long port = strtoul(colon + 1, &end, 10);
+	if (!colon[1] || *end || port > 65535)
+		return -EINVAL;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (!host[0] || strcmp(host, "*") == 0)
+		sa->sin_addr.s_addr = htonl(INADDR_ANY);
+	else if (strcmp(host, "localhost") == 0)
+		sa->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	else if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		return -EINVAL;
+	return 0;
+}
+
+int stat_serve(const shmbus_bus *bus, const char *addr, volatile int *stop)
+{
+	struct sockaddr_in sa;
+	if (parse_addr(addr, &sa)) {
+		fprintf(stderr, STAT_TOOL ": --prometheus '%s': expected IPV4:PORT (e.g. "
+				"127.0.0.1:9464, *:9464, port 0 picks one)\n",
+			addr);
+		return 2;
+	}
+	struct MHD_Daemon *d = MHD_start_daemon(
+		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
+		(void *)bus, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+		MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	if (!d) {
+		fprintf(stderr, STAT_TOOL ": cannot serve on %s: %s\n", addr, strerror(errno));
+		return 1;
+	}
+	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	char ip[INET_ADDRSTRLEN];
+	inet_ntop(AF_INET, &sa.sin_addr, ip, sizeof(ip));
+	printf("shmbus-stat: serving /metrics and /health on %s:%u\n", ip,
+	       info ? info->port : ntohs(sa.sin_port));
+	fflush(stdout);
+	while (!*stop) {
+		struct timespec ts = {0, 100000000};
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(d);
+	return 0;
+}
