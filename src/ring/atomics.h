@@ -19,8 +19,15 @@
 #define cas_acq_rel(p, expp, v)                                                                    \
 	atomic_compare_exchange_weak_explicit((p), (expp), (v), memory_order_acq_rel,              \
 					      memory_order_relaxed)
-/* Full barrier: orders a store before a later load (store-load, Dekker). */
+/* Full barrier: orders a store before a later load (store-load, Dekker).
+ * ThreadSanitizer does not model fences, so its builds use a seq_cst
+ * read-modify-write on one shared word instead, which it does model. */
+#ifdef SHMBUS_TSAN
+extern _Atomic uint64_t ring_tsan_fence_word;
+#define fence_seq_cst() atomic_fetch_add_explicit(&ring_tsan_fence_word, 0, memory_order_seq_cst)
+#else
 #define fence_seq_cst() atomic_thread_fence(memory_order_seq_cst)
+#endif
 
 /*
  * Single-writer counter bump: a relaxed load and store, no locked RMW.

@@ -16,6 +16,10 @@
 
 #include "ring.h"
 
+#ifdef SHMBUS_TSAN
+_Atomic uint64_t ring_tsan_fence_word;
+#endif
+
 int futex_wait_u32(_Atomic uint32_t *addr, uint32_t val, int64_t timeout_ns)
 {
 	struct timespec ts = {(time_t)(timeout_ns / 1000000000), (long)(timeout_ns % 1000000000)};
