@@ -1,0 +1,76 @@
+/*
+ * journald.h - state shared by the files of shmbus-journald.
+ */
+#ifndef SHMBUS_JOURNALD_H
+#define SHMBUS_JOURNALD_H
+
+#include <stdint.h>
+
+#include <shmbus/shmbus.h>
+#include <shmbus/journal.h>
+
+#include "jtool.h"
+
+#define JD_TOOL "shmbus-journald"
+#define JD_MAX_SOURCES 4096 /* sources whose durable seq is tracked */
+
+struct jd_opts {
+	const char *bus, *dir, *ring, *types, *symbols, *stats_json, *cpus;
+	enum shmbus_full_policy policy;
+	int policy_set;
+	struct shmbus_journal_writer_opts w;
+	uint32_t capacity;  /* ring slots for a new ring */
+	int64_t flush_ns;   /* a partial block waits at most this long */
+};
+
+struct jd_source {
+	uint32_t id;
+	uint64_t reported; /* durable seq last reported to the hook fd */
+};
+
+struct jd {
+	struct jd_opts o;
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	struct shmbus_journal_writer *w;
+	uint32_t ring_index;
+
+	/* sources seen, for the durable seq per source */
+	struct jd_source src[JD_MAX_SOURCES];
+	uint32_t nsrc;
+	uint32_t last_src; /* index of the previous event's source */
+	uint64_t durable_seen; /* events_durable at the last check */
+
+	/* symbols file: ids already named there */
+	uint8_t *sym_seen;
+	uint32_t sym_cap;
+	int sym_fd;
+	int sym_dirty; /* lines written since the last fdatasync */
+	struct jtool_symtab known;
+
+	int hook_fd;          /* SHMBUS_JOURNALD_DURABLE_FD, -1 when unset */
+	uint64_t append_errors;
+	int reported_err;     /* last write error printed */
+	int64_t last_err_print_ns;
+	uint64_t lost_printed;
+};
+
+/* Track ev's source and symbol (journald_track.c). Hot path: a compare
+ * per event, a system call only the first time a symbol id is seen. */
+void jd_track(struct jd *d, const struct shmbus_event_header *ev);
+
+/* Open DIR/<bus>.symbols for appending (cutting a torn last line) and load
+ * the ids it already names. 0 or -errno (message printed). */
+int jd_symbols_open(struct jd *d);
+
+/* After writes completed: fsync the symbols file when new lines wait, and
+ * report newly durable (source, seq) to the hook fd. */
+void jd_durable_check(struct jd *d);
+
+/* Write the stats JSON file atomically (no-op without --stats-json). */
+void jd_write_stats(struct jd *d, int running);
+
+/* Print write errors and lost events, at most once a second. */
+void jd_report_errors(struct jd *d, int rc, int force);
+
+#endif /* SHMBUS_JOURNALD_H */

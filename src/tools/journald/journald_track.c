@@ -1,0 +1,236 @@
+/*
+ * journald_track.c - what shmbus-journald keeps next to the journal: the
+ * symbols file, the durable sequence per source, the stats JSON file and
+ * the error reports.
+ *
+ * Sources are few (collectors and services) and arrive in runs, so the
+ * per-event cost is one compare against the previous event's source; a
+ * linear search runs only when the source changes. Symbol ids are dense
+ * and small, so "already named in the symbols file" is one byte per id.
+ * A new symbol line is written at once (it survives a crash of this
+ * process) and fdatasync'ed as soon as the writer reports more events
+ * durable, so a durable block never names an id that a power loss could
+ * take away from the symbols file for longer than that window.
+ *
+ * Test hook: with SHMBUS_JOURNALD_DURABLE_FD=N in the environment, every
+ * advance of a source's durable seq is written to fd N as "source seq\n"
+ * right after the writer declared it durable. Crash tests read that to
+ * know exactly what must survive a SIGKILL.
+ */
+#define _GNU_SOURCE
+#include "journald.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void jd_source_add(struct jd *d, uint32_t id)
+{
+	for (uint32_t i = 0; i < d->nsrc; i++) {
+		if (d->src[i].id == id) {
+			d->last_src = i;
+			return;
+		}
+	}
+	if (d->nsrc == JD_MAX_SOURCES)
+		return; /* still journaled; its durable seq is just not listed */
+	d->src[d->nsrc] = (struct jd_source){.id = id};
+	d->last_src = d->nsrc++;
+}
+
+/* First event of symbol id: name it in the symbols file. */
+static void jd_symbol_new(struct jd *d, uint32_t id)
+{
+	if (id >= d->sym_cap) {
+		uint32_t cap = d->sym_cap ? d->sym_cap : 4096;
+		while (cap <= id)
+			cap *= 2;
+		uint8_t *n = realloc(d->sym_seen, cap);
+		if (!n)
+			return; /* retried with the next event of this id */
+		memset(n + d->sym_cap, 0, cap - d->sym_cap);
+		d->sym_seen = n;
+		d->sym_cap = cap;
+	}
+	d->sym_seen[id] = 1;
+	char name[SHMBUS_SYMBOL_MAX + 8], line[64];
+	if (shmbus_symbol_name(d->bus, id, name, sizeof(name)) < 0)
+		return; /* not interned in this bus: nothing to name */
+	const char *had = jtool_symtab_name(&d->known, id);
+	if (had && !strcmp(had, name))
+		return;
+	int n = snprintf(line, sizeof(line), "%u,%s\n", id, name);
+	if (d->sym_fd >= 0 && write(d->sym_fd, line, (size_t)n) == n) {
+		jtool_symtab_set(&d->known, id, name);
+		d->sym_dirty = 1;
+	}
+}
+
+void jd_track(struct jd *d, const struct shmbus_event_header *ev)
+{
+	if (d->nsrc == 0 || d->src[d->last_src].id != ev->source_id)
+		jd_source_add(d, ev->source_id);
+	uint32_t sym = ev->symbol_id;
+	if (sym && (sym >= d->sym_cap || !d->sym_seen[sym]))
+		jd_symbol_new(d, sym);
+}
+
+/* Cut a torn last line (no newline) left by a crash mid-write. */
+static int jd_symbols_cut_torn(int fd, const char *path)
+{
+	struct stat sb;
+	if (fstat(fd, &sb) < 0 || sb.st_size == 0)
+		return 0;
+	off_t end = sb.st_size;
+	char c;
+	while (end > 0 && pread(fd, &c, 1, end - 1) == 1 && c != '\n')
+		end--;
+	if (end != sb.st_size) {
+		fprintf(stderr, JD_TOOL ": recovery: cut a torn line of %lld bytes (%s)\n",
+		        (long long)(sb.st_size - end), path);
+		if (ftruncate(fd, end) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+int jd_symbols_open(struct jd *d)
+{
+	char path[1024], why[JTOOL_WHY];
+	if (jtool_symbols_path(d->o.dir, d->o.bus, path, sizeof(path))) {
+		fprintf(stderr, JD_TOOL ": symbols file path too long (%s)\n", d->o.dir);
+		return -ENAMETOOLONG;
+	}
+	d->sym_fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+	int rc = d->sym_fd < 0 ? -errno : jd_symbols_cut_torn(d->sym_fd, path);
+	if (rc) {
+		fprintf(stderr, JD_TOOL ": opening the symbols file failed: %s (%s)\n",
+		        strerror(-rc), path);
+		return rc;
+	}
+	rc = jtool_symtab_load(&d->known, path, why);
+	if (rc) /* a bad line: keep appending; readers report it */
+		fprintf(stderr, JD_TOOL ": warning: %s\n", why);
+	return 0;
+}
+
+static void jd_hook_report(struct jd *d)
+{
+	char buf[8192];
+	size_t n = 0;
+	for (uint32_t i = 0; i < d->nsrc; i++) {
+		uint64_t seq;
+		if (shmbus_journal_writer_durable_seq(d->w, d->src[i].id, &seq) ||
+		    seq == d->src[i].reported)
+			continue;
+		d->src[i].reported = seq;
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%u %" PRIu64 "\n", d->src[i].id,
+		                      seq);
+		if (n > sizeof(buf) - 64 || i + 1 == d->nsrc) {
+			if (write(d->hook_fd, buf, n) < 0)
+				d->hook_fd = -1;
+			n = 0;
+		}
+	}
+	if (n && d->hook_fd >= 0 && write(d->hook_fd, buf, n) < 0)
+		d->hook_fd = -1;
+}
+
+void jd_durable_check(struct jd *d)
+{
+	struct shmbus_journal_writer_stats st;
+	shmbus_journal_writer_stats(d->w, &st);
+	if (st.events_durable == d->durable_seen)
+		return;
+	d->durable_seen = st.events_durable;
+	if (d->sym_dirty && d->sym_fd >= 0) {
+		fdatasync(d->sym_fd);
+		d->sym_dirty = 0;
+	}
+	if (d->hook_fd >= 0)
+		jd_hook_report(d);
+}
+
+static const char *jd_fsync_name(const struct shmbus_journal_writer_opts *w)
+{
+	return w->fsync_policy == SHMBUS_JOURNAL_FSYNC_NONE    ? "none"
+	       : w->fsync_policy == SHMBUS_JOURNAL_FSYNC_BATCH ? "batch"
+	                                                       : "interval";
+}
+
+static size_t jd_stats_ring(struct jd *d, char *b, size_t len)
+{
+	struct shmbus_ring_stat rs;
+	if (shmbus_stat_ring(d->bus, d->ring_index, &rs))
+		return 0;
+	return (size_t)snprintf(b, len,
+	                        ",\"ring_depth\":%" PRIu64 ",\"ring_dropped\":%" PRIu64
+	                        ",\"ring_delivered\":%" PRIu64 ",\"ring_too_big\":%" PRIu64
+	                        ",\"ring_routed_around\":%" PRIu64,
+	                        rs.depth, rs.dropped, rs.delivered, rs.too_big, rs.routed_around);
+}
+
+void jd_write_stats(struct jd *d, int running)
+{
+	if (!d->o.stats_json)
+		return;
+	static char b[JD_MAX_SOURCES * 48 + 4096];
+	struct shmbus_journal_writer_stats st;
+	shmbus_journal_writer_stats(d->w, &st);
+	size_t n = (size_t)snprintf(
+	    b, sizeof(b),
+	    "{\"tool\":\"" JD_TOOL "\",\"pid\":%d,\"running\":%s,\"time_ns\":%" PRId64
+	    ",\"bus\":\"%s\",\"ring\":\"%s\",\"dir\":\"%s\",\"fsync\":\"%s\",\"io_path\":\"%s\","
+	    "\"o_direct\":%d,\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64
+	    ",\"disk_bytes\":%" PRIu64 ",\"inflight\":%u,\"events_durable\":%" PRIu64
+	    ",\"fsyncs\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"lost\":%" PRIu64
+	    ",\"last_error\":%d,\"last_error_text\":\"%s\",\"segments_created\":%" PRIu64
+	    ",\"segments_deleted\":%" PRIu64,
+	    (int)getpid(), running ? "true" : "false", shmbus_now_ns(), d->o.bus, d->o.ring,
+	    d->o.dir, jd_fsync_name(&d->o.w),
+	    st.io_path == SHMBUS_JOURNAL_IO_URING ? "io_uring" : "pwrite", st.o_direct, st.events,
+	    st.bytes, st.blocks, st.disk_bytes, st.inflight, st.events_durable, st.fsyncs,
+	    st.write_errors + d->append_errors, st.events_lost, st.last_error,
+	    st.last_error ? strerror(-st.last_error) : "", st.segments_created,
+	    st.segments_deleted);
+	n += jd_stats_ring(d, b + n, sizeof(b) - n);
+	n += (size_t)snprintf(b + n, sizeof(b) - n, ",\"durable\":[");
+	for (uint32_t i = 0, k = 0; i < d->nsrc && n < sizeof(b) - 64; i++) {
+		uint64_t seq;
+		if (shmbus_journal_writer_durable_seq(d->w, d->src[i].id, &seq) == 0)
+			n += (size_t)snprintf(b + n, sizeof(b) - n,
+			                      "%s{\"source_id\":%u,\"seq\":%" PRIu64 "}", k++ ? "," : "",
+			                      d->src[i].id, seq);
+	}
+	n += (size_t)snprintf(b + n, sizeof(b) - n, "]}\n");
+	int rc = jtool_write_atomic(d->o.stats_json, b, n);
+	if (rc && running < 2)
+		fprintf(stderr, JD_TOOL ": writing stats failed: %s (%s)\n", strerror(-rc),
+		        d->o.stats_json);
+}
+
+void jd_report_errors(struct jd *d, int rc, int force)
+{
+	struct shmbus_journal_writer_stats st;
+	int64_t now = shmbus_mono_ns();
+	if (rc)
+		d->reported_err = d->reported_err ? d->reported_err : rc;
+	if (!force && now - d->last_err_print_ns < 1000000000)
+		return;
+	shmbus_journal_writer_stats(d->w, &st);
+	if (!d->reported_err && st.events_lost == d->lost_printed)
+		return;
+	fprintf(stderr,
+	        JD_TOOL ": journal write failed: %s (%s); %" PRIu64 " write errors, %" PRIu64
+	                " events lost so far; still draining ring %s\n",
+	        strerror(-(d->reported_err ? d->reported_err : st.last_error)), d->o.dir,
+	        st.write_errors, st.events_lost, d->o.ring);
+	d->reported_err = 0;
+	d->lost_printed = st.events_lost;
+	d->last_err_print_ns = now;
+}
