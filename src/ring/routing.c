@@ -58,9 +58,13 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *o)
 	o->block_timeout_ns = 10 * 1000 * 1000;
 }
 
-static void view_take_single_producer(struct shmbus_producer *p, struct ring_view *v)
+/* A single-producer ring belongs to the first producer that actually
+ * routes an event to it; any other producer routes around it (counted). */
+static __attribute__((noinline)) void view_take_single_producer(struct shmbus_producer *p,
+								  struct ring_view *v)
 {
 	struct ring_desc *d = v->desc;
+	v->sp_unowned = false;
 	int32_t owner = load_relaxed(&d->sp_owner);
 	if (owner == p->pid)
 		return;
@@ -90,8 +94,7 @@ static void routes_rebuild(struct shmbus_producer *p)
 		if (ring_view_init(v, b, d) != 0)
 			continue; /* corrupt entry: never route into it */
 		v->route_around = st != RING_STATE_ACTIVE;
-		if (v->single_producer && !v->route_around)
-			view_take_single_producer(p, v);
+		v->sp_unowned = v->single_producer;
 		uint16_t vi = (uint16_t)p->nviews++;
 		for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++)
 			if (d->types & SHMBUS_TYPE_BIT(t))
@@ -270,6 +273,8 @@ static __attribute__((noinline)) int view_full(struct shmbus_producer *p, struct
 static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uint16_t size,
 			     uint64_t *pos)
 {
+	if (unlikely(v->sp_unowned) && !v->route_around)
+		view_take_single_producer(p, v);
 	if (unlikely(v->route_around)) {
 		count_routed_around(p, v);
 		return 0;
