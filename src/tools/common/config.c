@@ -34,9 +34,11 @@ int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char 
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	if (key)
+	if (key && p->section[0])
 		snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, line, p->section, key,
 			 why);
+	else if (key)
+		snprintf(p->err, p->errlen, "%s:%d: %s: %s", p->path, line, key, why);
 	else if (p->section[0])
 		snprintf(p->err, p->errlen, "%s:%d: [%s]: %s", p->path, line, p->section, why);
 	else

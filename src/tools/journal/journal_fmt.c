@@ -20,7 +20,7 @@
 
 struct jf_field {
 	const char *key;
-	char val[112];
+	char val[448]; /* a 208-byte user payload in hex fits */
 	int str; /* 1: quote in JSON */
 };
 

@@ -1,0 +1,131 @@
+/*
+ * test_shmbusctl.c - shmbusctl's one-shot commands end to end: check,
+ * create, list, info, destroy, reclaim, and its exit codes.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "tool_util.h"
+
+static const char *dir;
+static char out[65536];
+
+static const char cfg_text[] = "[bus]\nname = ctl\narena_mb = 4\n"
+			       "[ring ticks]\ncapacity = 1024\ntypes = trade\nsymbols = SPY,IBM\n"
+			       "[ring bars]\ncapacity = 64\npolicy = drop\nslot_size = 256\n";
+
+static int setup(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	char path[256];
+	snprintf(path, sizeof(path), "%s/ctl.ini", dir);
+	return dir && tu_write(path, cfg_text) == 0 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tu_rmdir(dir);
+	return 0;
+}
+
+static void test_shmbusctl_usage_and_help_exit_codes(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_run(out, sizeof(out), "%s --help", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "usage: shmbusctl"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s", SHMBUSCTL_BIN), 2);
+	assert_int_equal(tu_run(out, sizeof(out), "%s frobnicate", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "unknown command 'frobnicate'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s create", SHMBUSCTL_BIN), 2);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bogus list", SHMBUSCTL_BIN), 2);
+}
+
+static void test_shmbusctl_check_reports_bad_config(void **state)
+{
+	(void)state;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/bad.ini", dir);
+	assert_int_equal(tu_write(path, "[ring a]\ncapacity = 3\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "bad.ini:2: [ring a] capacity: 3 is not a power of two"));
+	snprintf(path, sizeof(path), "%s/ctl.ini", dir);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check --json %s", SHMBUSCTL_BIN, path), 0);
+	assert_non_null(strstr(out, "\"rings\":2"));
+}
+
+static void test_shmbusctl_create_info_list_destroy(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s/ctl.ini", SHMBUSCTL_BIN, dir), 0);
+	assert_non_null(strstr(out, "created bus 'ctl'"));
+	/* A second create of the same bus fails, and says why. */
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s/ctl.ini", SHMBUSCTL_BIN, dir), 1);
+	assert_non_null(strstr(out, "exists"));
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s info ctl --json", SHMBUSCTL_BIN), 0);
+	assert_int_equal(tu_json_field(out, "rings", "ticks", "capacity"), 1024);
+	assert_int_equal(tu_json_field(out, "rings", "ticks", "symbols"), 2);
+	assert_int_equal(tu_json_field(out, "rings", "bars", "slot_size"), 256);
+	assert_non_null(strstr(out, "\"policy\":\"drop\""));
+	assert_non_null(strstr(out, "\"types\":\"trade\""));
+	assert_non_null(strstr(out, "\"symbols\":2,"));
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s info --bus ctl", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "ticks"));
+	assert_non_null(strstr(out, "detached"));
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "\"name\":\"ctl\""));
+	assert_non_null(strstr(out, "\"participants_alive\":0"));
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s info ctl", SHMBUSCTL_BIN), 1);
+	assert_non_null(strstr(out, "No such file"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 1);
+}
+
+static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
+{
+	(void)state;
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s/ctl.ini", SHMBUSCTL_BIN, dir), 0);
+	shmbus_bus *live;
+	assert_int_equal(shmbus_bus_create("live", NULL, &live), 0);
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "would remove"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s list", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "ctl"));
+
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "{\"name\":\"ctl\",\"action\":\"removed\""));
+	assert_non_null(strstr(out, "{\"name\":\"live\",\"action\":\"kept (live participants)\""));
+	char path[512];
+	snprintf(path, sizeof(path), "%s/shmbus.ctl", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	snprintf(path, sizeof(path), "%s/shmbus.live", dir);
+	assert_int_equal(access(path, F_OK), 0);
+	shmbus_bus_close(live);
+	shmbus_bus_destroy("live");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_shmbusctl_usage_and_help_exit_codes),
+		cmocka_unit_test(test_shmbusctl_check_reports_bad_config),
+		cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
+		cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}

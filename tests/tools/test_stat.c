@@ -1,0 +1,235 @@
+/*
+ * test_stat.c - shmbus-stat against a live bus: `--once --json` reports
+ * exactly what this test published, consumed and dropped, and the
+ * Prometheus endpoint serves a well-formed exposition of the same numbers.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <regex.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "tool_util.h"
+
+struct env {
+	const char *dir;
+	shmbus_bus *bus;
+	shmbus_consumer *ca, *cb;
+	shmbus_producer *p;
+};
+
+static void count(const struct shmbus_event_header *ev, void *ctx)
+{
+	(void)ev;
+	(*(int *)ctx)++;
+}
+
+/* Ring "fast" (block, 1024) and ring "small" (drop, 4 slots) both take
+ * trades; 10 trades are published, 6 consumed from "fast", none from
+ * "small": fast depth 4 delivered 6; small depth 4 dropped 6. */
+static int setup(void **state)
+{
+	static struct env e;
+	e.dir = tu_tmpdir();
+	struct shmbus_bus_opts bo;
+	shmbus_bus_opts_init(&bo);
+	bo.arena_bytes = 2u << 20;
+	if (!e.dir || shmbus_bus_create("st", &bo, &e.bus))
+		return -1;
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	so.capacity = 1024;
+	so.wait = SHMBUS_WAIT_YIELD;
+	if (shmbus_subscribe(e.bus, "fast", &so, &e.ca))
+		return -1;
+	so.capacity = 4;
+	so.policy = SHMBUS_POLICY_DROP;
+	if (shmbus_subscribe(e.bus, "small", &so, &e.cb) || shmbus_producer_open(e.bus, NULL, &e.p))
+		return -1;
+	int64_t sym = shmbus_symbol_intern(e.bus, "SPY", 3);
+	for (int i = 0; i < 10; i++) {
+		struct shmbus_trade t;
+		memset(&t, 0, sizeof(t));
+		t.h.type = SHMBUS_EV_TRADE;
+		t.h.version = SHMBUS_EVENT_LAYOUT_VERSION;
+		t.h.size = sizeof(t);
+		t.h.symbol_id = (uint32_t)sym;
+		t.price = 100 + i;
+		if (shmbus_publish(e.p, &t) < 0)
+			return -1;
+	}
+	int got = 0;
+	while (got < 6)
+		shmbus_poll(e.ca, count, &got, (unsigned)(6 - got));
+	*state = &e;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct env *e = *state;
+	shmbus_producer_close(e->p);
+	shmbus_consumer_close(e->ca);
+	shmbus_consumer_close(e->cb);
+	shmbus_bus_close(e->bus);
+	shmbus_bus_destroy("st");
+	tu_rmdir(e->dir);
+	return 0;
+}
+
+static void test_stat_once_json_matches_counters(void **state)
+{
+	(void)state;
+	static char out[65536];
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once --json", SHMBUS_STAT_BIN), 0);
+	assert_int_equal(tu_json_field(out, "rings", "fast", "delivered"), 6);
+	assert_int_equal(tu_json_field(out, "rings", "fast", "depth"), 4);
+	assert_int_equal(tu_json_field(out, "rings", "fast", "dropped"), 0);
+	assert_int_equal(tu_json_field(out, "rings", "fast", "consumer_pid"), getpid());
+	assert_int_equal(tu_json_field(out, "rings", "small", "depth"), 4);
+	assert_int_equal(tu_json_field(out, "rings", "small", "dropped"), 6);
+	assert_int_equal(tu_json_field(out, "rings", "small", "delivered"), 0);
+	assert_int_equal(tu_json_field(out, "rings", "small", "capacity"), 4);
+	assert_true(tu_json_field(out, "rings", "fast", "lag_ns") > 0);
+	assert_non_null(strstr(out, "\"published\":10"));
+	assert_non_null(strstr(out, "\"alive\":true"));
+	assert_non_null(strstr(out, "\"events_per_s\":null"));
+	/* The table form names the rings too; rates over an interval are numbers. */
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once", SHMBUS_STAT_BIN), 0);
+	assert_non_null(strstr(out, "fast"));
+	assert_non_null(strstr(out, "small"));
+	assert_int_equal(
+		tu_run(out, sizeof(out), "%s --bus st --once --json --interval 0.05", SHMBUS_STAT_BIN),
+		0);
+	assert_null(strstr(out, "\"events_per_s\":null"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus nosuch --once", SHMBUS_STAT_BIN), 1);
+	assert_non_null(strstr(out, "open bus 'nosuch'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s --interval x", SHMBUS_STAT_BIN), 2);
+}
+
+static long http_get(int port, const char *path, char *buf, size_t len)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+		return -1;
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	if (write(s, req, (size_t)n) != n)
+		return -1;
+	size_t got = 0;
+	ssize_t r;
+	while (got < len - 1 && (r = read(s, buf + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	close(s);
+	return (long)got;
+}
+
+/* Every sample line is NAME{labels} VALUE with a TYPE line for NAME before it. */
+static void check_exposition(const char *body)
+{
+	regex_t sample;
+	assert_int_equal(regcomp(&sample,
+				 "^(shmbus_[a-z_]+)\\{bus=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\} "
+				 "[-+0-9.eE]+$",
+				 REG_EXTENDED),
+			 0);
+	char typed[64][80];
+	int ntyped = 0, samples = 0;
+	char *copy = strdup(body), *save = NULL;
+	for (char *l = strtok_r(copy, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		char name[80], type[32];
+		if (sscanf(l, "# TYPE %79s %31s", name, type) == 2) {
+			assert_true(strcmp(type, "counter") == 0 || strcmp(type, "gauge") == 0);
+			if (strcmp(type, "counter") == 0)
+				assert_non_null(strstr(name, "_total"));
+			assert_true(ntyped < 64);
+			snprintf(typed[ntyped++], sizeof(typed[0]), "%s", name);
+			continue;
+		}
+		if (l[0] == '#') {
+			assert_int_equal(strncmp(l, "# HELP shmbus_", 14), 0);
+			continue;
+		}
+		regmatch_t m[2];
+		if (regexec(&sample, l, 2, m, 0) != 0)
+			fail_msg("bad sample line: '%s'", l);
+		int found = 0;
+		for (int i = 0; i < ntyped; i++)
+			found |= (int)(m[1].rm_eo - m[1].rm_so) == (int)strlen(typed[i]) &&
+				 strncmp(l + m[1].rm_so, typed[i], strlen(typed[i])) == 0;
+		if (!found)
+			fail_msg("sample without TYPE: '%s'", l);
+		samples++;
+	}
+	assert_true(samples > 10);
+	free(copy);
+	regfree(&sample);
+}
+
+static void test_stat_prometheus_endpoint_parses(void **state)
+{
+	(void)state;
+	int fd;
+	char *argv[] = {SHMBUS_STAT_BIN, "--bus", "st", "--prometheus", "127.0.0.1:0", NULL};
+	pid_t pid = tu_spawn(argv, &fd);
+	assert_true(pid > 0);
+	char line[256];
+	ssize_t n = read(fd, line, sizeof(line) - 1);
+	assert_true(n > 0);
+	line[n] = '\0';
+	const char *colon = strrchr(line, ':');
+	assert_non_null(colon);
+	int port = atoi(colon + 1);
+	assert_true(port > 0);
+
+	static char buf[131072];
+	assert_true(http_get(port, "/metrics", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "200 OK"));
+	char *body = strstr(buf, "\r\n\r\n");
+	assert_non_null(body);
+	body += 4;
+	check_exposition(body);
+	assert_non_null(strstr(body, "# TYPE shmbus_ring_dropped_total counter\n"));
+	assert_non_null(strstr(body, "shmbus_ring_dropped_total{bus=\"st\",ring=\"small\"} 6\n"));
+	assert_non_null(strstr(body, "shmbus_ring_delivered_total{bus=\"st\",ring=\"fast\"} 6\n"));
+	assert_non_null(strstr(body, "shmbus_ring_depth{bus=\"st\",ring=\"fast\"} 4\n"));
+	assert_non_null(strstr(body, "shmbus_participant_alive{bus=\"st\",participant="));
+
+	assert_true(http_get(port, "/health", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "200 OK"));
+	assert_true(http_get(port, "/nope", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "404"));
+
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(fd);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_stat_once_json_matches_counters),
+		cmocka_unit_test(test_stat_prometheus_endpoint_parses),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
