@@ -1,0 +1,485 @@
+/*
+ * shmbus-collector - publishes market data into a bus.
+ *
+ * Input is a trades or quotes CSV file (--input) or, by default, the
+ * synthetic generator. Each record becomes one shmbus_trade / shmbus_quote
+ * event, written in place (claim, fill, commit) with the record's time as
+ * event time; symbols are interned into the bus once and then found in a
+ * small local table, so the hot loop takes no lock. Pacing maps event time
+ * onto the monotonic clock (--speed 1 keeps the original timing, N is N
+ * times faster, max does not wait).
+ *
+ * A malformed CSV row is never published: the reader skips it, and this
+ * program prints it as "file:line: column 'c': message", publishes one
+ * shmbus_collection_failed event for it and, at the end, one more as a
+ * summary (line 0). When the input ends the collector publishes the end of
+ * stream marker (a heartbeat with status SHMBUS_SVC_EOS_MARKET) so the
+ * stages downstream flush and pass the end on.
+ *
+ * Exit codes: 0 ok (malformed rows included: they are data, not failures),
+ * 1 runtime failure (bus, input file), 2 usage.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "csv_reader.h"
+#include "pacing.h"
+#include "svc.h"
+#include "synth.h"
+
+#define TOOL "shmbus-collector"
+#define COL_SYMTAB 8192 /* local name -> id table, power of two */
+
+static const char usage_text[] =
+	"usage: shmbus-collector [options]\n"
+	"Publishes trades and quotes into a bus: from a CSV file (--input) or from the\n"
+	"synthetic market generator (the default).\n"
+	"  --input FILE        CSV file with a header row (see --columns)\n"
+	"  --kind trades|quotes  what the file holds (default trades)\n"
+	"  --columns MAP       header names that differ from the defaults, e.g.\n"
+	"                      ts=time,size=qty (trades: ts_ns,symbol,price,size;\n"
+	"                      quotes: ts_ns,symbol,bid_price,bid_size,ask_price,ask_size)\n"
+	"  --ts-unit UNIT      auto (default), ns, us, ms, s or iso\n"
+	"  --speed S           max (default), 1 = original timing, N = N times faster\n"
+	"  --synthetic         use the generator (default when --input is not given)\n"
+	"  --symbols LIST      generator symbols, e.g. AAA,BBB (default SYN00..SYN07)\n"
+	"  --rate R            generator events per second of event time (default 1000)\n"
+	"  --events N          generator: events to publish (default 100000);\n"
+	"                      CSV: stop after N records (default: all)\n"
+	"  --seed S            generator seed (default 1)\n"
+	"  --max-report N      print at most N malformed rows (default 100)\n"
+	"  --no-eos            do not publish the end-of-stream marker\n"
+	"  --eos-only          publish only the end-of-stream marker and exit\n"
+	"%s"
+	"  --help              this text\n"
+	"Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
+
+struct col_sym {
+	char name[SHMBUS_MD_SYMBOL_MAX + 1];
+	uint32_t len;
+	uint32_t id; /* 0: free */
+};
+
+struct collector {
+	struct shmbus_svc_opts so;
+	const char *input;
+	enum shmbus_md_kind kind;
+	const char *columns;
+	enum shmbus_ts_unit ts_unit;
+	double speed;
+	const char *symbols;
+	double rate;
+	uint64_t events; /* 0: all (CSV) */
+	int events_set;
+	uint64_t seed;
+	uint64_t max_report;
+	int no_eos, eos_only;
+
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	struct col_sym *symtab;
+	uint32_t nsyms;
+	uint64_t trades, quotes, failures_published, reported, malformed;
+	uint64_t rows;
+};
+
+static int col_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, TOOL ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see " TOOL " --help)\n");
+	return 2;
+}
+
+static int col_parse_kind(struct collector *c, const char *arg)
+{
+	if (strcmp(arg, "trades") == 0 || strcmp(arg, "trade") == 0)
+		c->kind = SHMBUS_MD_TRADE;
+	else if (strcmp(arg, "quotes") == 0 || strcmp(arg, "quote") == 0)
+		c->kind = SHMBUS_MD_QUOTE;
+	else
+		return col_usage_error("--kind '%s': expected trades or quotes", arg);
+	return 0;
+}
+
+/* One option of the collector's own; returns 0, 2 on a usage error. */
+static int col_own_opt(struct collector *c, int opt, const char *arg)
+{
+	int u;
+
+	switch (opt) {
+	case 'i':
+		c->input = arg;
+		return 0;
+	case 'k':
+		return col_parse_kind(c, arg);
+	case 'c':
+		c->columns = arg;
+		return 0;
+	case 'u':
+		if ((u = shmbus_ts_unit_from_name(arg)) < 0)
+			return col_usage_error("--ts-unit '%s': expected auto, ns, us, ms, s or iso",
+					       arg);
+		c->ts_unit = (enum shmbus_ts_unit)u;
+		return 0;
+	case 's':
+		if (shmbus_svc_parse_speed(arg, &c->speed) != 0)
+			return col_usage_error("--speed '%s': expected max or a positive number",
+					       arg);
+		return 0;
+	case 'y':
+		c->symbols = arg;
+		return 0;
+	case 'r':
+		if (shmbus_svc_parse_double(arg, &c->rate) != 0 || c->rate <= 0)
+			return col_usage_error("--rate '%s': expected a positive number", arg);
+		return 0;
+	case 'n':
+		if (shmbus_svc_parse_u64(arg, &c->events) != 0)
+			return col_usage_error("--events '%s': expected a whole number", arg);
+		c->events_set = 1;
+		return 0;
+	case 'e':
+		if (shmbus_svc_parse_u64(arg, &c->seed) != 0)
+			return col_usage_error("--seed '%s': expected a whole number", arg);
+		return 0;
+	case 'm':
+		if (shmbus_svc_parse_u64(arg, &c->max_report) != 0)
+			return col_usage_error("--max-report '%s': expected a whole number", arg);
+		return 0;
+	case 'S':
+	case 'E':
+	case 'O':
+		if (opt == 'E')
+			c->no_eos = 1;
+		if (opt == 'O')
+			c->eos_only = 1;
+		return 0;
+	default:
+		fprintf(stderr, usage_text, shmbus_svc_common_usage);
+		return 2;
+	}
+}
+
+static int col_parse_args(struct collector *c, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"input", required_argument, 0, 'i'},  {"kind", required_argument, 0, 'k'},
+		{"columns", required_argument, 0, 'c'}, {"ts-unit", required_argument, 0, 'u'},
+		{"speed", required_argument, 0, 's'},  {"synthetic", no_argument, 0, 'S'},
+		{"symbols", required_argument, 0, 'y'}, {"rate", required_argument, 0, 'r'},
+		{"events", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'e'},
+		{"max-report", required_argument, 0, 'm'}, {"no-eos", no_argument, 0, 'E'},
+		{"eos-only", no_argument, 0, 'O'},     {"help", no_argument, 0, 'h'},
+		SHMBUS_SVC_LONGOPTS,                   {0, 0, 0, 0}};
+	char err[256];
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (opt == 'h') {
+			printf(usage_text, shmbus_svc_common_usage);
+			exit(0);
+		}
+		rc = shmbus_svc_opt(&c->so, opt, optarg, err, sizeof(err));
+		if (rc < 0)
+			return col_usage_error("%s", err);
+		if (rc == 0 && (rc = col_own_opt(c, opt, optarg)) != 0)
+			return rc;
+	}
+	if (optind < argc)
+		return col_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!c->input && !c->events_set)
+		c->events = 100000;
+	return 0;
+}
+
+/* Id of symbol @s (@len bytes) in the bus: the local table first, the bus's
+ * symbol table (cold lock) the first time. Returns the id or -errno. */
+static int64_t col_symbol(struct collector *c, const char *s, uint32_t len)
+{
+	uint32_t h = 2166136261u;
+
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)s[i]) * 16777619u;
+	for (uint32_t k = 0; k < COL_SYMTAB; k++) {
+		struct col_sym *e = &c->symtab[(h + k) & (COL_SYMTAB - 1)];
+		if (e->id == 0) {
+			int64_t id;
+			if (c->nsyms >= COL_SYMTAB / 2)
+				return -ENOSPC;
+			id = shmbus_symbol_intern(c->bus, s, len);
+			if (id < 0)
+				return id;
+			memcpy(e->name, s, len);
+			e->len = len;
+			e->id = (uint32_t)id;
+			c->nsyms++;
+			return id;
+		}
+		if (e->len == len && memcmp(e->name, s, len) == 0)
+			return e->id;
+	}
+	return -ENOSPC;
+}
+
+/* Publish one collection_failed event. */
+static void col_publish_failure(struct collector *c, int error, uint64_t line, const char *reason)
+{
+	struct shmbus_collection_failed *f;
+
+	if (shmbus_claim(c->p, SHMBUS_EV_COLLECTION_FAILED, 0, sizeof(*f), (void **)&f) != 0)
+		return;
+	f->h.event_time_ns = shmbus_now_ns();
+	f->error = error;
+	f->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
+	memset(f->reason, 0, sizeof(f->reason));
+	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	if (shmbus_commit(c->p) >= 0)
+		c->failures_published++;
+}
+
+/* The reader's callback for each malformed row. */
+static void col_on_bad_row(void *user, const struct shmbus_csv_error *e)
+{
+	struct collector *c = user;
+	char line[320], reason[160];
+
+	c->malformed++;
+	if (c->reported < c->max_report) {
+		shmbus_csv_format_error(e, line, sizeof(line));
+		fprintf(stderr, TOOL ": malformed row skipped: %s\n", line);
+		c->reported++;
+	}
+	snprintf(reason, sizeof(reason), "%s%s%s", shmbus_csv_errkind_name(e->kind),
+		 e->column[0] ? " in " : "", e->column);
+	col_publish_failure(c, -EBADMSG, e->line, reason);
+}
+
+/* Sleep until the record of @event_ns is due. */
+static void col_pace(struct shmbus_pacer *pc, int64_t event_ns)
+{
+	int64_t wait;
+
+	if (pc->speed <= 0)
+		return;
+	while ((wait = shmbus_pacer_wait(pc, event_ns, shmbus_mono_ns())) > 0) {
+		struct timespec ts;
+		if (wait < 50000)
+			continue; /* the last few microseconds: spin */
+		wait -= 20000;
+		ts.tv_sec = wait / 1000000000;
+		ts.tv_nsec = wait % 1000000000;
+		nanosleep(&ts, NULL);
+	}
+}
+
+/* Publish one record. Returns 0, or a negative code (symbol table). */
+static int col_publish(struct collector *c, const struct shmbus_md_record *r, uint8_t flags)
+{
+	int64_t id = col_symbol(c, r->symbol, r->symbol_len);
+
+	if (id < 0)
+		return (int)id;
+	if (r->kind == SHMBUS_MD_TRADE) {
+		struct shmbus_trade *t;
+		if (shmbus_claim(c->p, SHMBUS_EV_TRADE, (uint32_t)id, sizeof(*t), (void **)&t) != 0)
+			return -EINVAL;
+		t->h.flags |= flags;
+		t->h.event_time_ns = r->time_ns;
+		t->price = r->price;
+		t->size = r->size;
+		c->trades++;
+	} else {
+		struct shmbus_quote *q;
+		if (shmbus_claim(c->p, SHMBUS_EV_QUOTE, (uint32_t)id, sizeof(*q), (void **)&q) != 0)
+			return -EINVAL;
+		q->h.flags |= flags;
+		q->h.event_time_ns = r->time_ns;
+		q->bid = r->bid;
+		q->bid_size = r->bid_size;
+		q->ask = r->ask;
+		q->ask_size = r->ask_size;
+		c->quotes++;
+	}
+	shmbus_commit(c->p);
+	return 0;
+}
+
+static int col_fail_symbol(const struct shmbus_md_record *r, int rc)
+{
+	fprintf(stderr, TOOL ": interning symbol '%.*s' (line %llu) failed: %s\n",
+		(int)r->symbol_len, r->symbol, (unsigned long long)r->line, shmbus_strerror(rc));
+	return 1;
+}
+
+static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
+{
+	struct shmbus_csv_options o = {.kind = c->kind,
+				       .columns = c->columns,
+				       .ts_unit = c->ts_unit,
+				       .on_error = col_on_bad_row,
+				       .user = c};
+	struct shmbus_csv_reader *r;
+	struct shmbus_csv_error err;
+	struct shmbus_csv_stats st;
+	struct shmbus_md_record rec;
+	char line[320];
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if ((rc = shmbus_csv_open(&r, c->input, &o, &err)) != 0) {
+		shmbus_csv_format_error(&err, line, sizeof(line));
+		fprintf(stderr, TOOL ": cannot read input: %s\n", line);
+		return 1;
+	}
+	while (!shmbus_svc_stop_requested() && (!c->events || c->trades + c->quotes < c->events) &&
+	       shmbus_csv_next(r, &rec) == 1) {
+		col_pace(pc, rec.time_ns);
+		if ((rc = col_publish(c, &rec, 0)) != 0) {
+			shmbus_csv_close(r);
+			return col_fail_symbol(&rec, rc);
+		}
+	}
+	shmbus_csv_get_stats(r, &st);
+	c->rows = st.rows_ok + st.rows_bad;
+	shmbus_csv_close(r);
+	if (c->malformed > c->reported)
+		fprintf(stderr, TOOL ": ... %llu more malformed rows not shown\n",
+			(unsigned long long)(c->malformed - c->reported));
+	if (c->malformed) {
+		const char *base = strrchr(c->input, '/');
+		char reason[64];
+		snprintf(reason, sizeof(reason), "%llu malformed rows in %s",
+			 (unsigned long long)c->malformed, base ? base + 1 : c->input);
+		col_publish_failure(c, -EBADMSG, 0, reason);
+	}
+	return 0;
+}
+
+static int col_run_synth(struct collector *c, struct shmbus_pacer *pc)
+{
+	struct shmbus_synth_options o = {.symbols = c->symbols, .rate = c->rate, .seed = c->seed};
+	struct shmbus_synth *g;
+	struct shmbus_md_record rec;
+	char err[256] = "";
+	int rc;
+
+	if ((rc = shmbus_synth_create(&g, &o, err, sizeof(err))) != 0) {
+		fprintf(stderr, TOOL ": generator: %s\n", err[0] ? err : strerror(-rc));
+		return rc == -EINVAL ? 2 : 1;
+	}
+	for (uint64_t i = 0; i < c->events && !shmbus_svc_stop_requested(); i++) {
+		shmbus_synth_next(g, &rec);
+		col_pace(pc, rec.time_ns);
+		if ((rc = col_publish(c, &rec, SHMBUS_EVF_SYNTHETIC)) != 0) {
+			shmbus_synth_destroy(g);
+			return col_fail_symbol(&rec, rc);
+		}
+		c->rows++;
+	}
+	shmbus_synth_destroy(g);
+	return 0;
+}
+
+static void col_report(struct collector *c, double secs)
+{
+	uint64_t pub = c->trades + c->quotes;
+	struct shmbus_svc_json j;
+	int rc;
+
+	printf(TOOL ": %s: %llu rows, %llu published (%llu trades, %llu quotes), %llu malformed, "
+	       "%u symbols, %.3f s (%.0f events/s)\n",
+	       c->input ? c->input : "synthetic", (unsigned long long)c->rows,
+	       (unsigned long long)pub, (unsigned long long)c->trades,
+	       (unsigned long long)c->quotes, (unsigned long long)c->malformed, c->nsyms, secs,
+	       secs > 0 ? pub / secs : 0.0);
+	fflush(stdout);
+	if (!c->so.stats_json)
+		return;
+	shmbus_svc_json_begin(&j);
+	shmbus_svc_json_str(&j, "service", "collector");
+	shmbus_svc_json_str(&j, "input", c->input ? c->input : "synthetic");
+	shmbus_svc_json_u64(&j, "source_id", shmbus_producer_source(c->p));
+	shmbus_svc_json_u64(&j, "rows", c->rows);
+	shmbus_svc_json_u64(&j, "events_in", c->rows);
+	shmbus_svc_json_u64(&j, "events_out", pub);
+	shmbus_svc_json_u64(&j, "trades", c->trades);
+	shmbus_svc_json_u64(&j, "quotes", c->quotes);
+	shmbus_svc_json_u64(&j, "malformed", c->malformed);
+	shmbus_svc_json_u64(&j, "failure_events", c->failures_published);
+	shmbus_svc_json_u64(&j, "symbols", c->nsyms);
+	shmbus_svc_json_f64(&j, "elapsed_s", secs);
+	shmbus_svc_json_end(&j);
+	if ((rc = shmbus_svc_json_write(&j, c->so.stats_json)) != 0)
+		fprintf(stderr, TOOL ": writing %s failed: %s\n", c->so.stats_json, strerror(-rc));
+	shmbus_svc_json_free(&j);
+}
+
+/* Attach, make the producer, pin. Returns 0 or an exit code. */
+static int col_attach(struct collector *c)
+{
+	struct shmbus_producer_opts po;
+	char err[256];
+	int rc;
+
+	if (shmbus_svc_pin(c->so.cpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, TOOL ": pinning failed: %s\n", err);
+		return 1;
+	}
+	if ((rc = shmbus_bus_open(c->so.bus, c->so.name, SHMBUS_ROLE_PRODUCER, &c->bus)) != 0) {
+		fprintf(stderr, TOOL ": attaching bus '%s' failed: %s\n", c->so.bus,
+			shmbus_svc_strerror(rc, err, sizeof(err)));
+		return 1;
+	}
+	shmbus_producer_opts_init(&po);
+	po.source_id = c->so.source_id;
+	if ((rc = shmbus_producer_open(c->bus, &po, &c->p)) != 0) {
+		fprintf(stderr, TOOL ": producer on bus '%s' failed: %s\n", c->so.bus,
+			shmbus_svc_strerror(rc, err, sizeof(err)));
+		shmbus_bus_close(c->bus);
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct collector c;
+	struct shmbus_pacer pc;
+	int64_t t0;
+	int rc;
+
+	shmbus_svc_opts_init(&c.so, "collector");
+	c.kind = SHMBUS_MD_TRADE;
+	c.seed = 1;
+	c.max_report = 100;
+	if ((rc = col_parse_args(&c, argc, argv)) != 0)
+		return rc;
+	if (!(c.symtab = calloc(COL_SYMTAB, sizeof(*c.symtab)))) {
+		fprintf(stderr, TOOL ": out of memory\n");
+		return 1;
+	}
+	shmbus_svc_signals_install();
+	if ((rc = col_attach(&c)) != 0)
+		return rc;
+	t0 = shmbus_mono_ns();
+	shmbus_pacer_init(&pc, c.speed, t0);
+	if (!c.eos_only)
+		rc = c.input ? col_run_csv(&c, &pc) : col_run_synth(&c, &pc);
+	if (rc == 0 && !c.no_eos)
+		shmbus_svc_publish_status(c.p, SHMBUS_SVC_EOS_MARKET, c.rows, c.trades + c.quotes);
+	if (rc == 0)
+		col_report(&c, (shmbus_mono_ns() - t0) / 1e9);
+	shmbus_producer_close(c.p);
+	shmbus_bus_close(c.bus);
+	free(c.symtab);
+	return rc;
+}

@@ -1,0 +1,239 @@
+/*
+ * svc.h - code shared by the service processes (collector, ta, threshold,
+ * pipeline): common command-line flags, stop signals, CPU pinning, the
+ * poll/wait loop with its participant heartbeat, the end-of-stream marker
+ * and a tiny JSON writer/reader for the stats file each service leaves at
+ * exit.
+ *
+ * End of stream: a stage that has published everything of a stream
+ * publishes a heartbeat event (struct shmbus_heartbeat) whose status says
+ * which stage finished (SHMBUS_SVC_EOS_*) and whose events_in/events_out
+ * are that stage's totals. A downstream stage receives the marker in its
+ * ring after every event its upstream published before it (one producer's
+ * events keep their order in a ring), flushes what it holds and forwards
+ * its own marker. Status 0 remains "alive, nothing special".
+ *
+ * Nothing here prints or exits: the service mains own their output.
+ * Thread-safety: the flag and JSON helpers are pure; the signal state is
+ * process-wide; a loop belongs to one thread.
+ */
+#ifndef SHMBUS_SVC_H
+#define SHMBUS_SVC_H
+
+#include <sched.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <shmbus/shmbus.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Heartbeat statuses that mark the end of a stream, by the stage ending. */
+#define SHMBUS_SVC_EOS_MARKET 1u    /* collector/replay: no more trades, quotes */
+#define SHMBUS_SVC_EOS_TA 2u        /* ta: every bar and indicator published */
+#define SHMBUS_SVC_EOS_THRESHOLD 3u /* threshold: every alert published */
+
+/* Source ids the pipeline gives its stages (0 elsewhere means the pid). */
+#define SHMBUS_SVC_SOURCE_COLLECTOR 1u
+#define SHMBUS_SVC_SOURCE_TA 2u
+#define SHMBUS_SVC_SOURCE_THRESHOLD 3u
+#define SHMBUS_SVC_SOURCE_PIPELINE 4u
+
+/* Common flags every service accepts. */
+struct shmbus_svc_opts {
+	const char *bus;        /* --bus NAME (default "default") */
+	const char *name;       /* --name: participant name (default: the tool) */
+	const char *cpus;       /* --cpus LIST: pin to these cores, e.g. "0,2-3" */
+	const char *stats_json; /* --stats-json FILE: counters written at exit */
+	uint32_t source_id;     /* --source-id N (0: the pid) */
+	enum shmbus_wait_strategy wait; /* --wait adaptive|spin|yield|block */
+	int quiet;              /* --quiet: no per-event lines */
+};
+
+/* getopt_long values of the common flags (above any short option). */
+enum shmbus_svc_optval {
+	SHMBUS_SVC_OPT_BUS = 0x1000,
+	SHMBUS_SVC_OPT_NAME,
+	SHMBUS_SVC_OPT_CPUS,
+	SHMBUS_SVC_OPT_STATS,
+	SHMBUS_SVC_OPT_SOURCE,
+	SHMBUS_SVC_OPT_WAIT,
+	SHMBUS_SVC_OPT_QUIET,
+};
+
+/* struct option entries for the common flags, to put in a tool's table. */
+/* clang-format off */
+#define SHMBUS_SVC_LONGOPTS                                             \
+	{"bus", required_argument, 0, SHMBUS_SVC_OPT_BUS},              \
+	{"name", required_argument, 0, SHMBUS_SVC_OPT_NAME},            \
+	{"cpus", required_argument, 0, SHMBUS_SVC_OPT_CPUS},            \
+	{"stats-json", required_argument, 0, SHMBUS_SVC_OPT_STATS},     \
+	{"source-id", required_argument, 0, SHMBUS_SVC_OPT_SOURCE},     \
+	{"wait", required_argument, 0, SHMBUS_SVC_OPT_WAIT},            \
+	{"quiet", no_argument, 0, SHMBUS_SVC_OPT_QUIET}
+/* clang-format on */
+
+/* Usage text of the common flags (one option per line, indented). */
+extern const char shmbus_svc_common_usage[];
+
+/* Fill @o with the defaults; @name is the participant name. */
+void shmbus_svc_opts_init(struct shmbus_svc_opts *o, const char *name);
+
+/*
+ * Apply one getopt_long result @opt with argument @arg to @o.
+ * Returns 1 when @opt is a common flag and was applied, 0 when it is not a
+ * common flag, -EINVAL for a bad value (@err, @n: a sentence naming it).
+ * @arg must outlive @o (argv does).
+ */
+int shmbus_svc_opt(struct shmbus_svc_opts *o, int opt, const char *arg, char *err, size_t n);
+
+/*
+ * Parse a CPU list ("0", "0,2", "1-3,6") into @set.
+ * Returns 0, or -EINVAL (@err names the bad token). Pure.
+ */
+int shmbus_svc_parse_cpus(const char *list, cpu_set_t *set, char *err, size_t n);
+
+/*
+ * Pin the calling process to the CPUs of @list (sched_setaffinity).
+ * NULL or "" does nothing. Returns 0, -EINVAL (bad list, @err says why) or
+ * -errno of sched_setaffinity.
+ */
+int shmbus_svc_pin(const char *list, char *err, size_t n);
+
+/* Whole-number and decimal parsers of flag values: the entire text must be
+ * a number. Return 0 or -EINVAL (also for out of range). Pure. */
+int shmbus_svc_parse_u64(const char *s, uint64_t *out);
+int shmbus_svc_parse_double(const char *s, double *out);
+
+/* Speed of a replay: "max" (0), or a positive finite number ("1", "10",
+ * "0.5"). Returns 0 or -EINVAL. Pure. */
+int shmbus_svc_parse_speed(const char *s, double *out);
+
+/*
+ * Catch SIGTERM and SIGINT (they set the stop flag: the loop drains the
+ * ring and returns) and ignore SIGPIPE. Returns 0 or -errno.
+ */
+int shmbus_svc_signals_install(void);
+
+/* Whether a stop was requested (a signal, or shmbus_svc_request_stop).
+ * Async-signal-safe. */
+int shmbus_svc_stop_requested(void);
+void shmbus_svc_request_stop(void);
+
+/* The poll/wait loop of a consuming service. */
+struct shmbus_svc_loop {
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	shmbus_handler on_event; /* called per event, in ring order */
+	void *ctx;
+	int (*done)(void *ctx);  /* may be NULL; nonzero: leave the loop */
+	unsigned batch;          /* events per poll (0: 256) */
+	int64_t max_wait_ns;     /* longest single wait (0: 100 ms) */
+};
+
+/*
+ * Run the loop: poll batches into on_event; when the ring is empty, leave
+ * if done() says so, or -- once a stop was requested -- after draining the
+ * ring; otherwise wait by the ring's strategy (adaptive by default: never
+ * a pure spin on a shared core). Calls shmbus_bus_heartbeat() about once a
+ * second. Returns 0 after a stop request, 1 when done() ended it.
+ */
+int shmbus_svc_run(const struct shmbus_svc_loop *l);
+
+/*
+ * Publish a heartbeat event with @status and the stage's totals (symbol 0,
+ * event time now). Returns the number of rings it reached (>= 0) or a
+ * negative code from the producer. Call from the producer's thread.
+ */
+int shmbus_svc_publish_status(shmbus_producer *p, uint32_t status, uint64_t events_in,
+			      uint64_t events_out);
+
+/* If @ev is a heartbeat with @status, its body, else NULL. Pure. */
+const struct shmbus_heartbeat *shmbus_svc_as_status(const struct shmbus_event_header *ev,
+						    uint32_t status);
+
+/*
+ * Format the error @rc (and the thread's shmbus_errmsg(), when set) as
+ * "strerror - detail" into @buf. Returns @buf.
+ */
+const char *shmbus_svc_strerror(int rc, char *buf, size_t n);
+
+/* Format @ns (epoch) as ISO-8601 UTC with nanoseconds into @buf (>= 32
+ * bytes). Returns @buf. Pure. */
+const char *shmbus_svc_iso_time(int64_t ns, char *buf, size_t n);
+
+/*
+ * Stats JSON: a growing buffer holding one flat object. Building never
+ * fails loudly: after an allocation failure every call is a no-op and
+ * shmbus_svc_json_write() returns -ENOMEM.
+ */
+struct shmbus_svc_json {
+	char *buf;
+	size_t len, cap;
+	int nfields;
+	int oom;
+};
+
+void shmbus_svc_json_begin(struct shmbus_svc_json *j);
+void shmbus_svc_json_u64(struct shmbus_svc_json *j, const char *key, uint64_t v);
+void shmbus_svc_json_i64(struct shmbus_svc_json *j, const char *key, int64_t v);
+void shmbus_svc_json_f64(struct shmbus_svc_json *j, const char *key, double v); /* NaN: null */
+void shmbus_svc_json_str(struct shmbus_svc_json *j, const char *key, const char *v);
+/* A value already formatted as JSON (an object from another writer). */
+void shmbus_svc_json_raw(struct shmbus_svc_json *j, const char *key, const char *json);
+/* Close the object; the text is then j->buf (NUL-terminated). */
+void shmbus_svc_json_end(struct shmbus_svc_json *j);
+void shmbus_svc_json_free(struct shmbus_svc_json *j);
+
+/*
+ * Write the finished object and a newline to @path atomically (a temporary
+ * file renamed over it). Returns 0, -ENOMEM (building failed) or -errno.
+ */
+int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path);
+
+/*
+ * Read the number of top-level key @key from the JSON text @text (the
+ * flat objects written above; nested objects are skipped over only as far
+ * as a key search goes: use unique key names). Returns 0, -ENOENT when the
+ * key is absent, -EINVAL when its value is not a number.
+ */
+int shmbus_svc_json_get_f64(const char *text, const char *key, double *out);
+
+struct shmbus_rule;
+
+/* "rsi14 > 70", "macd_hist sign_change": a rule as text. Returns 0 or
+ * -ENOSPC. Pure. */
+int shmbus_svc_rule_text(const struct shmbus_rule *r, char *buf, size_t n);
+
+/*
+ * One alert as a line (no newline): "alert TIME SYMBOL ID: RULE DIRECTION
+ * value=V threshold=T trigger=TYPE:SOURCE:SEQ". @rule may be NULL (the id
+ * is then "rule#N"). Returns 0 or -ENOSPC (truncated). Pure.
+ */
+int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
+			  const char *symbol, const struct shmbus_rule *rule);
+
+/*
+ * Name of output @index of an indicator event with the parameters in it,
+ * as the journal tools' CSV writes it: sma20, ema20, rsi14, vwap,
+ * macd12_26_9, macd12_26_9_signal, macd12_26_9_hist, bb20_2_middle,
+ * bb20_2_upper, bb20_2_lower. Returns 0, -EINVAL (unknown kind or index),
+ * -ENOSPC. Pure.
+ */
+int shmbus_svc_indicator_name(unsigned kind, const uint16_t p[3], unsigned index, char *buf,
+			      size_t n);
+
+/* Outputs an indicator kind carries in value[]: 3 for MACD and Bollinger,
+ * else 1. */
+unsigned shmbus_svc_indicator_outputs(unsigned kind);
+
+/* Read a whole (small) file into a NUL-terminated malloc'd buffer.
+ * Returns 0 or -errno (-EFBIG past 16 MiB). */
+int shmbus_svc_read_file(const char *path, char **out, size_t *len);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SHMBUS_SVC_H */

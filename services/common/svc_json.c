@@ -1,0 +1,205 @@
+/*
+ * svc_json.c - the flat JSON objects services write at exit, and the
+ * little reader the pipeline uses to pick numbers out of them.
+ *
+ * The writer appends to one growing buffer; files are replaced atomically
+ * (write a temporary, fsync-free rename) so a reader never sees half an
+ * object. The reader is deliberately small: it finds "key": and parses the
+ * number after it. It is meant for the files written here, whose keys are
+ * unique, not for arbitrary JSON.
+ */
+#define _GNU_SOURCE
+#include "svc.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static void svc_json_add(struct shmbus_svc_json *j, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void svc_json_add(struct shmbus_svc_json *j, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (j->oom)
+		return;
+	for (;;) {
+		size_t room = j->cap - j->len;
+		va_start(ap, fmt);
+		k = vsnprintf(j->buf ? j->buf + j->len : NULL, j->buf ? room : 0, fmt, ap);
+		va_end(ap);
+		if (k < 0) {
+			j->oom = 1;
+			return;
+		}
+		if (j->buf && (size_t)k < room) {
+			j->len += (size_t)k;
+			return;
+		}
+		size_t ncap = (j->cap ? j->cap * 2 : 256) + (size_t)k;
+		char *nb = realloc(j->buf, ncap);
+		if (!nb) {
+			j->oom = 1;
+			return;
+		}
+		j->buf = nb;
+		j->cap = ncap;
+	}
+}
+
+/* Key with the separator before it. Keys are ours: no escaping needed
+ * beyond what svc_json_string does for values. */
+static void svc_json_key(struct shmbus_svc_json *j, const char *key)
+{
+	svc_json_add(j, "%s\"%s\":", j->nfields++ ? "," : "", key);
+}
+
+static void svc_json_string(struct shmbus_svc_json *j, const char *v)
+{
+	svc_json_add(j, "\"");
+	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			svc_json_add(j, "\\%c", *p);
+		else if (*p < 0x20)
+			svc_json_add(j, "\\u%04x", *p);
+		else
+			svc_json_add(j, "%c", *p);
+	}
+	svc_json_add(j, "\"");
+}
+
+void shmbus_svc_json_begin(struct shmbus_svc_json *j)
+{
+	memset(j, 0, sizeof(*j));
+	svc_json_add(j, "{");
+}
+
+void shmbus_svc_json_u64(struct shmbus_svc_json *j, const char *key, uint64_t v)
+{
+	svc_json_key(j, key);
+	svc_json_add(j, "%llu", (unsigned long long)v);
+}
+
+void shmbus_svc_json_i64(struct shmbus_svc_json *j, const char *key, int64_t v)
+{
+	svc_json_key(j, key);
+	svc_json_add(j, "%lld", (long long)v);
+}
+
+void shmbus_svc_json_f64(struct shmbus_svc_json *j, const char *key, double v)
+{
+	svc_json_key(j, key);
+	if (isfinite(v))
+		svc_json_add(j, "%.17g", v);
+	else
+		svc_json_add(j, "null");
+}
+
+void shmbus_svc_json_str(struct shmbus_svc_json *j, const char *key, const char *v)
+{
+	svc_json_key(j, key);
+	svc_json_string(j, v ? v : "");
+}
+
+void shmbus_svc_json_raw(struct shmbus_svc_json *j, const char *key, const char *json)
+{
+	svc_json_key(j, key);
+	svc_json_add(j, "%s", json && *json ? json : "null");
+}
+
+void shmbus_svc_json_end(struct shmbus_svc_json *j)
+{
+	svc_json_add(j, "}");
+}
+
+void shmbus_svc_json_free(struct shmbus_svc_json *j)
+{
+	free(j->buf);
+	memset(j, 0, sizeof(*j));
+}
+
+int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path)
+{
+	char tmp[4096];
+	FILE *f;
+	int rc = 0;
+
+	if (j->oom || !j->buf)
+		return -ENOMEM;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (!(f = fopen(tmp, "w")))
+		return -errno;
+	if (fprintf(f, "%s\n", j->buf) < 0)
+		rc = -EIO;
+	if (fclose(f) != 0 && rc == 0)
+		rc = -errno;
+	if (rc == 0 && rename(tmp, path) != 0)
+		rc = -errno;
+	if (rc != 0)
+		unlink(tmp);
+	return rc;
+}
+
+int shmbus_svc_json_get_f64(const char *text, const char *key, double *out)
+{
+	size_t kl = strlen(key);
+	const char *p = text;
+
+	while ((p = strchr(p, '"')) != NULL) {
+		if (strncmp(p + 1, key, kl) == 0 && p[kl + 1] == '"') {
+			const char *v = p + kl + 2;
+			char *end;
+			while (*v == ' ' || *v == '\t' || *v == '\n')
+				v++;
+			if (*v != ':')
+				return -EINVAL;
+			v++;
+			while (*v == ' ' || *v == '\t' || *v == '\n')
+				v++;
+			*out = strtod(v, &end);
+			return end == v ? -EINVAL : 0;
+		}
+		p++;
+	}
+	return -ENOENT;
+}
+
+int shmbus_svc_read_file(const char *path, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	char *buf;
+	size_t got;
+
+	if (!f)
+		return -errno;
+	if (fstat(fileno(f), &st) != 0) {
+		int e = errno;
+		fclose(f);
+		return -e;
+	}
+	if (st.st_size > (16 << 20)) {
+		fclose(f);
+		return -EFBIG;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		fclose(f);
+		return -ENOMEM;
+	}
+	got = fread(buf, 1, (size_t)st.st_size, f);
+	fclose(f);
+	buf[got] = '\0';
+	*out = buf;
+	if (len)
+		*len = got;
+	return 0;
+}

@@ -1,0 +1,120 @@
+/*
+ * pipeline.h - internals of shmbus-pipeline, the main job: one process that
+ * creates a bus, starts the journaller, ta and threshold services and then
+ * the collector (or a journal replay) as child processes, watches the end
+ * of stream pass through every stage on its own tap ring, stops the
+ * services and reports per-stage counts and end-to-end latency.
+ *
+ * Files: pipeline_main.c (flags, the run), pipeline_proc.c (finding and
+ * starting the binaries, stopping them), pipeline_tap.c (the tap ring's
+ * handler: end-of-stream markers, latency, CSV output), pipeline_report.c
+ * (the summary, text or JSON).
+ */
+#ifndef SHMBUS_PIPELINE_H
+#define SHMBUS_PIPELINE_H
+
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include <shmbus/histogram.h>
+#include <shmbus/shmbus.h>
+
+#include "rules.h"
+#include "svc.h"
+
+#define PL_TOOL "shmbus-pipeline"
+#define PL_MAX_SHOWN 64 /* alert lines kept for the summary */
+#define PL_PATH_MAX 1024
+
+/* The child processes, in start order. */
+enum pl_child_id {
+	PL_JOURNALD = 0,
+	PL_TA,
+	PL_THRESHOLD,
+	PL_SOURCE, /* the collector, or shmbus-replay in --replay mode */
+	PL_NCHILD,
+};
+
+struct pl_child {
+	const char *name; /* "ta", ... (log and stats file stem) */
+	char bin[PL_PATH_MAX];
+	char log[PL_PATH_MAX];
+	char stats[PL_PATH_MAX];
+	pid_t pid;   /* 0: not running */
+	int started; /* was started at all */
+	int status;  /* wait status once it exited */
+	int exited;
+	int stopping; /* we sent SIGTERM */
+};
+
+struct pl_opts {
+	const char *bus;
+	const char *dir;
+	const char *input, *kind, *columns, *ts_unit;
+	const char *speed;
+	const char *symbols, *rate, *events, *seed;
+	const char *rules;
+	const char *ta_config;
+	const char *journal_dir;
+	int no_journal;
+	const char *replay_dir;
+	const char *tap_csv, *alerts_csv;
+	unsigned show_alerts;
+	double timeout_s;
+	int json;
+	int keep_bus;
+};
+
+/* What the tap ring saw. */
+struct pl_tap {
+	shmbus_bus *bus;
+	struct shmbus_hist *lat; /* threshold publish - origin, ns */
+	FILE *tap_csv;           /* indicator rows, or NULL */
+	FILE *alerts_csv;        /* alert rows, or NULL */
+	const struct shmbus_ruleset *rules;
+	uint64_t alerts, indicators, indicator_rows;
+	uint64_t eos_market, eos_ta, eos_threshold;
+	struct shmbus_heartbeat last_eos_ta, last_eos_threshold;
+	char *shown[PL_MAX_SHOWN];
+	unsigned nshown, max_shown;
+	int io_error;
+};
+
+struct pipeline {
+	struct pl_opts o;
+	char bus_name[SHMBUS_NAME_MAX + 1];
+	char dir[PL_PATH_MAX - 64]; /* room for "/threshold.json" */
+	char journal_dir[PL_PATH_MAX];
+	char rules_path[PL_PATH_MAX];
+	struct pl_child child[PL_NCHILD];
+	struct shmbus_ruleset rules;
+	shmbus_bus *bus;
+	shmbus_consumer *tap_c;
+	shmbus_producer *prod; /* end-of-stream marker after a replay */
+	struct pl_tap tap;
+	int64_t t_start, t_source_done, t_end;
+	int failed;
+	char fail_msg[512];
+};
+
+/* pipeline_proc.c */
+int pl_find_binary(const char *name, char *out, size_t n);
+int pl_start(struct pipeline *p, enum pl_child_id id, char *const argv[]);
+void pl_reap(struct pipeline *p);
+void pl_stop(struct pipeline *p, enum pl_child_id id);
+void pl_wait_stopped(struct pipeline *p, double timeout_s);
+void pl_kill_all(struct pipeline *p);
+int pl_child_ok(const struct pl_child *c);
+void pl_print_log_tail(const struct pl_child *c, FILE *f);
+int pl_wait_rings(struct pipeline *p, const char *const *rings, int n, double timeout_s);
+
+/* pipeline_tap.c */
+int pl_tap_open(struct pipeline *p);
+int pl_tap_poll(struct pipeline *p);
+void pl_tap_close(struct pipeline *p);
+
+/* pipeline_report.c */
+int pl_report(struct pipeline *p);
+
+#endif /* SHMBUS_PIPELINE_H */

@@ -1,0 +1,456 @@
+/*
+ * shmbus-threshold - the alert service.
+ *
+ * Loads threshold rules (--rules FILE, syntax in docs/threshold-rules.md),
+ * subscribes one ring (default "threshold", policy block) to bars,
+ * indicators and heartbeats, and feeds the evaluator: a bar updates the
+ * series close, open, high, low and volume of its symbol; an indicator
+ * event updates the series its outputs are named by
+ * (shmbus_rule_indicator_value_name: "sma20", "macd_hist", "bb_upper"...).
+ * Series no rule reads are skipped before the evaluator sees them: the
+ * value ids of each (kind, params) seen are cached.
+ *
+ * Every firing becomes one shmbus_threshold event: rule_id is the rule's
+ * index in the file (0-based, in file order), value/threshold are the two
+ * operands, (trigger_source, trigger_seq) the identity of the bar or
+ * indicator event that triggered it, origin_ns copied from that event, so
+ * publish - origin is the end-to-end latency from the market event. Each
+ * alert is also printed as one line (unless --quiet).
+ *
+ * End of stream: after --eos-count markers of ta (heartbeat status
+ * SHMBUS_SVC_EOS_TA) the service publishes its own (SHMBUS_SVC_EOS_THRESHOLD).
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage (bad rules included).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <shmbus/histogram.h>
+#include <shmbus/shmbus.h>
+
+#include "rules.h"
+#include "svc.h"
+#include "threshold_eval.h"
+
+#define TOOL "shmbus-threshold"
+#define THR_IND_CACHE 32
+
+static const char usage_text[] =
+	"usage: shmbus-threshold --rules FILE [options]\n"
+	"Evaluates threshold rules on the bars and indicators of a bus and publishes a\n"
+	"threshold event (and prints a line) for each alert.\n"
+	"  --rules FILE        rules, one per line (docs/threshold-rules.md)\n"
+	"  --ring NAME         ring to subscribe (default \"threshold\")\n"
+	"  --capacity N        ring slots, a power of two (default 65536)\n"
+	"  --eos-count N       ta end-of-stream markers to wait for (default 1)\n"
+	"  --exit-on-eos       exit after forwarding the end of stream\n"
+	"%s"
+	"  --help              this text\n"
+	"Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
+
+struct thr_ind_ids {
+	uint16_t kind;
+	uint16_t param[3];
+	int32_t id[3]; /* value id per output, -1 when no rule reads it */
+};
+
+struct thr_sym {
+	char name[SHMBUS_SYMBOL_MAX + 1];
+	uint8_t len; /* 0: not looked up yet */
+};
+
+struct thr_svc {
+	struct shmbus_svc_opts so;
+	const char *rules_path;
+	const char *ring;
+	uint32_t capacity;
+	uint64_t eos_count;
+	int exit_on_eos;
+
+	struct shmbus_ruleset rs;
+	struct shmbus_thr_eval *ev;
+	struct shmbus_thr_fire *fires;
+	uint32_t nrules;
+	int32_t bar_ids[5]; /* close, open, high, low, volume */
+	struct thr_ind_ids ind[THR_IND_CACHE];
+	unsigned nind;
+
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	struct thr_sym *syms;
+	uint32_t max_symbols;
+	struct shmbus_hist *lat; /* commit time - origin, ns */
+	uint64_t eos_seen;
+	int done;
+
+	uint64_t bars_in, indicators_in, alerts, eval_errors, eos_in, eos_out;
+};
+
+static int thr_usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, TOOL ": ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n(see " TOOL " --help)\n");
+	return 2;
+}
+
+static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"rules", required_argument, 0, 'R'},  {"ring", required_argument, 0, 'r'},
+		{"capacity", required_argument, 0, 'c'}, {"eos-count", required_argument, 0, 'n'},
+		{"exit-on-eos", no_argument, 0, 'x'},  {"help", no_argument, 0, 'h'},
+		SHMBUS_SVC_LONGOPTS,                   {0, 0, 0, 0}};
+	char err[256];
+	uint64_t v;
+	int opt, rc;
+
+	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		rc = shmbus_svc_opt(&t->so, opt, optarg, err, sizeof(err));
+		if (rc < 0)
+			return thr_usage_error("%s", err);
+		if (rc > 0)
+			continue;
+		switch (opt) {
+		case 'h':
+			printf(usage_text, shmbus_svc_common_usage);
+			exit(0);
+		case 'R':
+			t->rules_path = optarg;
+			break;
+		case 'r':
+			t->ring = optarg;
+			break;
+		case 'c':
+			if (shmbus_svc_parse_u64(optarg, &v) != 0 || v < 2 || v > (1u << 24) ||
+			    (v & (v - 1)))
+				return thr_usage_error("--capacity '%s': a power of two 2..16777216",
+						       optarg);
+			t->capacity = (uint32_t)v;
+			break;
+		case 'n':
+			if (shmbus_svc_parse_u64(optarg, &t->eos_count) != 0 || !t->eos_count)
+				return thr_usage_error("--eos-count '%s': a whole number >= 1",
+						       optarg);
+			break;
+		case 'x':
+			t->exit_on_eos = 1;
+			break;
+		default:
+			fprintf(stderr, usage_text, shmbus_svc_common_usage);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		return thr_usage_error("unexpected argument '%s'", argv[optind]);
+	if (!t->rules_path)
+		return thr_usage_error("%s", "--rules FILE is required");
+	return 0;
+}
+
+/* Load the rules and build the evaluator. Returns 0 or an exit code. */
+static int thr_load_rules(struct thr_svc *t)
+{
+	static const char *const bar_names[5] = {"close", "open", "high", "low", "volume"};
+	struct shmbus_rule_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if ((rc = shmbus_rules_load(t->rules_path, &t->rs, &err)) != 0) {
+		if (err.line)
+			fprintf(stderr, TOOL ": %s:%u:%u: %s\n", t->rules_path, err.line,
+				err.column, err.message);
+		else
+			fprintf(stderr, TOOL ": %s: %s\n", t->rules_path,
+				err.message[0] ? err.message : strerror(-rc));
+		return rc == -EINVAL ? 2 : 1;
+	}
+	if (t->rs.count == 0) {
+		fprintf(stderr, TOOL ": %s: no rules\n", t->rules_path);
+		return 2;
+	}
+	if ((rc = shmbus_thr_create(&t->ev, &t->rs)) != 0) {
+		fprintf(stderr, TOOL ": evaluator: %s\n", strerror(-rc));
+		return 1;
+	}
+	t->nrules = shmbus_thr_rule_count(t->ev);
+	if (!(t->fires = calloc(t->nrules, sizeof(*t->fires)))) {
+		fprintf(stderr, TOOL ": out of memory\n");
+		return 1;
+	}
+	for (int i = 0; i < 5; i++)
+		t->bar_ids[i] = shmbus_thr_value_id(t->ev, bar_names[i]);
+	return 0;
+}
+
+/* Value ids of an indicator event's outputs (cached per kind and params). */
+static const struct thr_ind_ids *thr_ind_ids(struct thr_svc *t, const struct shmbus_indicator *e)
+{
+	static struct thr_ind_ids none = {.id = {-1, -1, -1}};
+	struct thr_ind_ids *c;
+	char name[SHMBUS_RULE_NAME_MAX + 16];
+
+	for (unsigned i = 0; i < t->nind; i++)
+		if (t->ind[i].kind == e->kind && memcmp(t->ind[i].param, e->param, 6) == 0)
+			return &t->ind[i];
+	if (t->nind == THR_IND_CACHE)
+		return &none; /* absurdly many parameter sets: rules read few */
+	c = &t->ind[t->nind++];
+	c->kind = e->kind;
+	memcpy(c->param, e->param, sizeof(c->param));
+	for (unsigned k = 0; k < 3; k++) {
+		c->id[k] = -1;
+		if (shmbus_rule_indicator_value_name(e->kind, e->param, k, name, sizeof(name)) == 0)
+			c->id[k] = shmbus_thr_value_id(t->ev, name);
+		if (c->id[k] < 0)
+			c->id[k] = -1;
+	}
+	return c;
+}
+
+/* Symbol name of @id, looked up in the bus once. */
+static const struct thr_sym *thr_symbol(struct thr_svc *t, uint32_t id)
+{
+	struct thr_sym *s;
+	int n;
+
+	if (id == 0 || id > t->max_symbols)
+		return NULL;
+	s = &t->syms[id];
+	if (s->len == 0) {
+		n = shmbus_symbol_name(t->bus, id, s->name, sizeof(s->name));
+		if (n <= 0)
+			return NULL;
+		s->len = (uint8_t)n;
+	}
+	return s;
+}
+
+static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
+			const struct shmbus_thr_fire *f, const struct thr_sym *sym)
+{
+	struct shmbus_threshold *e;
+	struct shmbus_threshold copy;
+	char line[320];
+
+	if (shmbus_claim(t->p, SHMBUS_EV_THRESHOLD, ev->symbol_id, sizeof(*e), (void **)&e) != 0)
+		return;
+	e->h.event_time_ns = ev->event_time_ns;
+	e->rule_id = f->rule_index;
+	e->direction = (uint16_t)f->direction;
+	e->trigger_type = ev->type;
+	e->value = f->value;
+	e->threshold = f->threshold;
+	e->trigger_source = ev->source_id;
+	e->reserved = 0;
+	e->trigger_seq = ev->seq;
+	e->origin_ns = origin;
+	copy = *e;
+	shmbus_commit(t->p);
+	shmbus_hist_record(t->lat, shmbus_now_ns() - origin);
+	t->alerts++;
+	if (!t->so.quiet) {
+		shmbus_svc_alert_line(line, sizeof(line), &copy, sym->name,
+				      f->rule_index < t->rs.count ? &t->rs.rules[f->rule_index]
+								  : NULL);
+		puts(line);
+	}
+}
+
+/* Feed @n inputs carried by @ev to the evaluator and publish firings. */
+static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
+		     const struct shmbus_thr_input *in, size_t n)
+{
+	const struct thr_sym *sym;
+	struct shmbus_thr_trigger trig = {ev->source_id, ev->seq, ev->event_time_ns};
+	int k;
+
+	if (n == 0 || !(sym = thr_symbol(t, ev->symbol_id))) {
+		t->eval_errors += n != 0;
+		return;
+	}
+	k = shmbus_thr_update(t->ev, sym->name, sym->len, in, n, &trig, t->fires, t->nrules);
+	if (k < 0) {
+		t->eval_errors++;
+		return;
+	}
+	for (int i = 0; i < k; i++)
+		thr_publish(t, ev, origin, &t->fires[i], sym);
+}
+
+static void thr_on_bar(struct thr_svc *t, const struct shmbus_bar *b)
+{
+	const double v[5] = {b->close, b->open, b->high, b->low, b->volume};
+	struct shmbus_thr_input in[5];
+	size_t n = 0;
+
+	t->bars_in++;
+	for (int i = 0; i < 5; i++)
+		if (t->bar_ids[i] >= 0)
+			in[n++] = (struct shmbus_thr_input){t->bar_ids[i], v[i]};
+	thr_feed(t, &b->h, b->origin_ns, in, n);
+}
+
+static void thr_on_indicator(struct thr_svc *t, const struct shmbus_indicator *e)
+{
+	const struct thr_ind_ids *ids = thr_ind_ids(t, e);
+	struct shmbus_thr_input in[3];
+	size_t n = 0;
+
+	t->indicators_in++;
+	for (int i = 0; i < 3; i++)
+		if (ids->id[i] >= 0)
+			in[n++] = (struct shmbus_thr_input){ids->id[i], e->value[i]};
+	thr_feed(t, &e->h, e->origin_ns, in, n);
+}
+
+static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct thr_svc *t = ctx;
+
+	if (ev->type == SHMBUS_EV_BAR && ev->size >= sizeof(struct shmbus_bar)) {
+		thr_on_bar(t, (const struct shmbus_bar *)ev);
+	} else if (ev->type == SHMBUS_EV_INDICATOR && ev->size >= sizeof(struct shmbus_indicator)) {
+		thr_on_indicator(t, (const struct shmbus_indicator *)ev);
+	} else if (shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_TA)) {
+		t->eos_in++;
+		if (++t->eos_seen >= t->eos_count) {
+			t->eos_seen = 0;
+			fflush(stdout);
+			shmbus_svc_publish_status(t->p, SHMBUS_SVC_EOS_THRESHOLD,
+						  t->bars_in + t->indicators_in, t->alerts);
+			t->eos_out++;
+			t->done = t->exit_on_eos;
+		}
+	}
+}
+
+static int thr_done(void *ctx)
+{
+	return ((const struct thr_svc *)ctx)->done;
+}
+
+static void thr_report(struct thr_svc *t)
+{
+	struct shmbus_thr_stats st;
+	struct shmbus_svc_json j;
+	char *lat = NULL;
+	size_t latlen = 0;
+	FILE *mf;
+	int rc;
+
+	shmbus_thr_get_stats(t->ev, &st);
+	fprintf(stderr,
+		TOOL ": %llu bars and %llu indicators in, %llu alerts out (%llu suppressed by "
+		     "cooldown), %u rules, %u symbols\n",
+		(unsigned long long)t->bars_in, (unsigned long long)t->indicators_in,
+		(unsigned long long)t->alerts, (unsigned long long)st.suppressed, t->nrules,
+		st.symbols);
+	if (!t->so.stats_json)
+		return;
+	if ((mf = open_memstream(&lat, &latlen)) != NULL) {
+		shmbus_hist_write_json_summary(t->lat, mf, 1.0);
+		fclose(mf);
+	}
+	shmbus_svc_json_begin(&j);
+	shmbus_svc_json_str(&j, "service", "threshold");
+	shmbus_svc_json_u64(&j, "source_id", shmbus_producer_source(t->p));
+	shmbus_svc_json_u64(&j, "events_in", t->bars_in + t->indicators_in);
+	shmbus_svc_json_u64(&j, "events_out", t->alerts);
+	shmbus_svc_json_u64(&j, "bars_in", t->bars_in);
+	shmbus_svc_json_u64(&j, "indicators_in", t->indicators_in);
+	shmbus_svc_json_u64(&j, "alerts", t->alerts);
+	shmbus_svc_json_u64(&j, "suppressed", st.suppressed);
+	shmbus_svc_json_u64(&j, "evaluations", st.evaluations);
+	shmbus_svc_json_u64(&j, "eval_errors", t->eval_errors);
+	shmbus_svc_json_u64(&j, "rules", t->nrules);
+	shmbus_svc_json_u64(&j, "eos_in", t->eos_in);
+	shmbus_svc_json_u64(&j, "eos_out", t->eos_out);
+	shmbus_svc_json_raw(&j, "commit_latency", lat);
+	shmbus_svc_json_end(&j);
+	if ((rc = shmbus_svc_json_write(&j, t->so.stats_json)) != 0)
+		fprintf(stderr, TOOL ": writing %s failed: %s\n", t->so.stats_json, strerror(-rc));
+	shmbus_svc_json_free(&j);
+	free(lat);
+}
+
+static int thr_attach(struct thr_svc *t, shmbus_consumer **c)
+{
+	struct shmbus_sub_opts so;
+	struct shmbus_producer_opts po;
+	struct shmbus_bus_info bi;
+	char err[256];
+	const char *what = "attaching the bus";
+	int rc;
+
+	if ((rc = shmbus_bus_open(t->so.bus, t->so.name, SHMBUS_ROLE_SERVICE, &t->bus)) != 0)
+		goto fail;
+	what = "reading the bus";
+	if ((rc = shmbus_stat_bus(t->bus, &bi)) != 0)
+		goto fail;
+	t->max_symbols = bi.max_symbols;
+	what = "allocating";
+	if (!(t->syms = calloc((size_t)bi.max_symbols + 1, sizeof(*t->syms))) && (rc = -ENOMEM))
+		goto fail;
+	if ((rc = shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &t->lat)) != 0)
+		goto fail;
+	shmbus_producer_opts_init(&po);
+	po.source_id = t->so.source_id;
+	what = "opening the producer";
+	if ((rc = shmbus_producer_open(t->bus, &po, &t->p)) != 0)
+		goto fail;
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
+		   SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	so.capacity = t->capacity;
+	so.slot_size = 128;
+	so.policy = SHMBUS_POLICY_BLOCK;
+	so.wait = t->so.wait;
+	what = "subscribing";
+	if ((rc = shmbus_subscribe(t->bus, t->ring, &so, c)) != 0)
+		goto fail;
+	return 0;
+fail:
+	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
+		shmbus_svc_strerror(rc, err, sizeof(err)));
+	return 1;
+}
+
+int main(int argc, char **argv)
+{
+	static struct thr_svc t;
+	shmbus_consumer *c = NULL;
+	char err[256];
+	int rc;
+
+	shmbus_svc_opts_init(&t.so, "threshold");
+	t.ring = "threshold";
+	t.capacity = 65536;
+	t.eos_count = 1;
+	if ((rc = thr_parse_args(&t, argc, argv)) != 0 || (rc = thr_load_rules(&t)) != 0)
+		return rc;
+	shmbus_svc_signals_install();
+	if (shmbus_svc_pin(t.so.cpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, TOOL ": pinning failed: %s\n", err);
+		return 1;
+	}
+	if ((rc = thr_attach(&t, &c)) != 0)
+		return rc;
+	struct shmbus_svc_loop loop = {
+		.bus = t.bus, .c = c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
+	shmbus_svc_run(&loop);
+	fflush(stdout);
+	thr_report(&t);
+	shmbus_consumer_close(c);
+	shmbus_producer_close(t.p);
+	shmbus_bus_close(t.bus);
+	shmbus_thr_destroy(t.ev);
+	shmbus_rules_free(&t.rs);
+	shmbus_hist_destroy(t.lat);
+	free(t.fires);
+	free(t.syms);
+	return 0;
+}
