@@ -99,6 +99,33 @@ struct shmbus_producer_stat {
 	uint64_t last_seq;
 };
 
+/*
+ * Named counters: a participant (the journaller, the bridge ...) publishes
+ * up to SHMBUS_MAX_COUNTERS u64 values under names of its choosing, so
+ * that shmbus-stat shows them without knowing the service.
+ */
+#define SHMBUS_MAX_COUNTERS 16
+#define SHMBUS_COUNTER_NAME_MAX 23
+
+struct shmbus_counter {
+	char name[SHMBUS_COUNTER_NAME_MAX + 1];
+	uint64_t value;
+};
+
+/* Define this participant's counters (names: [a-z0-9_], 1..23 bytes),
+ * all starting at 0; replaces an earlier definition. Returns 0, -EINVAL,
+ * -EROFS (read-only handle). Call once, before setting values. */
+int shmbus_counters_define(shmbus_bus *bus, const char *const names[], unsigned n);
+
+/* Set counter `index` of this participant (relaxed store; one writer per
+ * counter). Out-of-range indexes are ignored. */
+void shmbus_counter_set(shmbus_bus *bus, unsigned index, uint64_t value);
+
+/* Read participant `index`'s counters into out (up to max). Returns how
+ * many it has (0 for none), -ENOENT / -ERANGE as shmbus_stat_participant. */
+int shmbus_stat_counters(const shmbus_bus *bus, uint32_t participant, struct shmbus_counter *out,
+			 unsigned max);
+
 /* Bus-wide facts. Returns 0 or SHMBUS_ECORRUPT. */
 int shmbus_stat_bus(const shmbus_bus *bus, struct shmbus_bus_info *out);
 

@@ -23,6 +23,7 @@ struct shmbus_bus {
 	struct part_entry *parts;
 	struct prod_entry *prods;
 	struct sym_entry *syms;
+	struct ctr_entry *ctrs;
 	int32_t part_index; /* -1: not a participant (read-only) */
 	pid_t pid;
 	uint64_t start_time;

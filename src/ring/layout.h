@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "shmbus/stat.h"
 #include "atomics.h"
 
 #define SB_MAGIC UINT64_C(0x31305355424D4853) /* "SHMBUS01" little-endian */
@@ -66,7 +67,8 @@ struct sb {
 	uint64_t arena_used;
 	_Atomic uint32_t nsymbols;
 	uint32_t reserved1;
-	char tail_pad[48];
+	uint64_t ctrs_off; /* named counters: max_participants x CTR_SLOTS */
+	char tail_pad[40];
 };
 _Static_assert(sizeof(pthread_mutex_t) <= 128, "mutex fits its lines");
 _Static_assert(sizeof(struct sb) == SB_SIZE, "superblock size");
@@ -180,7 +182,9 @@ struct part_entry {
 	/* line 1: written about once a second by its owner */
 	_Atomic int64_t heartbeat_ns;
 	uint64_t cpus; /* affinity at attach, first 64 CPUs */
-	char pad[48];
+	_Atomic uint32_t ctr_count; /* named counters defined; R7 */
+	uint32_t reserved2;
+	char pad[40];
 };
 _Static_assert(sizeof(struct part_entry) == 2 * CACHE_LINE, "part_entry size");
 _Static_assert(offsetof(struct part_entry, heartbeat_ns) == CACHE_LINE, "heartbeat line");
@@ -213,6 +217,16 @@ struct sym_entry {
 	char name[24];
 };
 _Static_assert(sizeof(struct sym_entry) == 32, "sym_entry size");
+
+/* A participant's named counters (journal, bridge ...), one writer each.
+ * The name is filled before the participant publishes ctr_count (R7). */
+#define CTR_SLOTS 16u
+struct ctr_entry {
+	char name[24];
+	_Atomic uint64_t value;
+};
+_Static_assert(sizeof(struct ctr_entry) == 32, "ctr_entry size");
+_Static_assert(SHMBUS_MAX_COUNTERS == CTR_SLOTS, "counter slots");
 
 #define RING_STATE_FREE 0u
 #define RING_STATE_BUILDING 1u

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "shmbus/clock.h"
+#include "shmbus/error.h"
 #include "shmbus/stat.h"
 #include "bus_internal.h"
 
@@ -77,6 +78,7 @@ int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 	p->attached_ns = shmbus_now_ns();
 	snprintf(p->name, sizeof(p->name), "%s", name);
 	p->cpus = self_cpus();
+	store_relaxed(&p->ctr_count, 0);
 	store_relaxed(&p->heartbeat_ns, p->attached_ns);
 	store_release(&p->state, SHMBUS_PART_ALIVE); /* R3, pairs with A3 in stat.c */
 	bus_unlock(b);
@@ -131,4 +133,75 @@ const char *shmbus_role_name(enum shmbus_role r)
 	static const char *const names[] = {"client", "producer", "consumer",
 					    "service", "tool", "creator"};
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
+}
+
+static int check_counter_name(const char *n)
+{
+	size_t len = n ? strlen(n) : 0;
+	if (len == 0 || len > SHMBUS_COUNTER_NAME_MAX)
+		return bus_err(-EINVAL, "counter name '%s' is not 1..%d bytes", n ? n : "(null)",
+			       SHMBUS_COUNTER_NAME_MAX);
+	for (size_t i = 0; i < len; i++)
+		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
+			return bus_err(-EINVAL, "counter name '%s': byte %zu is not [a-z0-9_]", n,
+				       i + 1);
+	return 0;
+}
+
+int shmbus_counters_define(shmbus_bus *b, const char *const names[], unsigned n)
+{
+	bus_err_clear();
+	if (!b || (n && !names))
+		return bus_err(-EINVAL, "counters: bus or names is NULL");
+	if (b->readonly || b->part_index < 0)
+		return bus_err(-EROFS, "counters: bus '%s' is attached read-only", b->name);
+	if (n > SHMBUS_MAX_COUNTERS)
+		return bus_err(-EINVAL, "counters: %u names, at most %d", n, SHMBUS_MAX_COUNTERS);
+	for (unsigned i = 0; i < n; i++) {
+		int rc = check_counter_name(names[i]);
+		if (rc)
+			return rc;
+	}
+	struct part_entry *p = &b->parts[b->part_index];
+	struct ctr_entry *c = &b->ctrs[(size_t)b->part_index * CTR_SLOTS];
+	store_release(&p->ctr_count, 0);
+	for (unsigned i = 0; i < n; i++) {
+		memset(c[i].name, 0, sizeof(c[i].name));
+		memcpy(c[i].name, names[i], strlen(names[i]));
+		store_relaxed(&c[i].value, 0);
+	}
+	store_release(&p->ctr_count, n); /* R7, pairs with A7 */
+	return 0;
+}
+
+void shmbus_counter_set(shmbus_bus *b, unsigned index, uint64_t value)
+{
+	if (!b || b->readonly || b->part_index < 0 || index >= CTR_SLOTS)
+		return;
+	store_relaxed(&b->ctrs[(size_t)b->part_index * CTR_SLOTS + index].value, value);
+}
+
+int shmbus_stat_counters(const shmbus_bus *b, uint32_t index, struct shmbus_counter *out,
+			 unsigned max)
+{
+	if (!b || (max && !out))
+		return -EINVAL;
+	if (index >= b->sb->max_participants)
+		return -ERANGE;
+	struct part_entry *p = &b->parts[index];
+	if (load_acquire(&p->state) == SHMBUS_PART_FREE)
+		return -ENOENT;
+	uint32_t n = load_acquire(&p->ctr_count); /* A7 */
+	if (n > CTR_SLOTS)
+		return bus_err(SHMBUS_ECORRUPT, "participant %u: %u counters", index, n);
+	const struct ctr_entry *c = &b->ctrs[(size_t)index * CTR_SLOTS];
+	for (uint32_t i = 0; i < n && i < max; i++) {
+		size_t len = strnlen(c[i].name, sizeof(c[i].name));
+		if (len > SHMBUS_COUNTER_NAME_MAX)
+			len = SHMBUS_COUNTER_NAME_MAX;
+		memcpy(out[i].name, c[i].name, len);
+		out[i].name[len] = '\0';
+		out[i].value = load_relaxed(&((struct ctr_entry *)c)[i].value);
+	}
+	return (int)n;
 }

@@ -34,7 +34,7 @@
 
 struct geometry {
 	uint32_t max_rings, max_participants, max_producers, max_symbols;
-	uint64_t rings_off, parts_off, prods_off, syms_off, arena_off, arena_bytes, total;
+	uint64_t rings_off, parts_off, prods_off, syms_off, ctrs_off, arena_off, arena_bytes, total;
 };
 
 uint64_t ring_layout_hash(void)
@@ -48,6 +48,8 @@ uint64_t ring_layout_hash(void)
 		sizeof(struct part_entry),
 		sizeof(struct prod_entry),
 		sizeof(struct sym_entry),
+		sizeof(struct ctr_entry),
+		CTR_SLOTS,
 		SLOT_META,
 		sizeof(pthread_mutex_t),
 	};
@@ -115,7 +117,10 @@ static int geometry_compute(struct geometry *g, uint64_t arena_bytes)
 	g->syms_off = align_up(g->prods_off +
 				       (uint64_t)g->max_producers * sizeof(struct prod_entry),
 			       CACHE_LINE);
-	g->arena_off = align_up(g->syms_off + (uint64_t)g->max_symbols * sizeof(struct sym_entry),
+	g->ctrs_off = align_up(g->syms_off + (uint64_t)g->max_symbols * sizeof(struct sym_entry),
+			       CACHE_LINE);
+	g->arena_off = align_up(g->ctrs_off + (uint64_t)g->max_participants * CTR_SLOTS *
+						      sizeof(struct ctr_entry),
 				SMALL_PAGE);
 	g->arena_bytes = align_up(arena_bytes, SMALL_PAGE);
 	g->total = g->arena_off + g->arena_bytes;
@@ -154,6 +159,7 @@ static int segment_validate(const uint8_t *base, size_t size, const char *where)
 			       shmbus_errmsg());
 	if (g.rings_off != sb->rings_off || g.parts_off != sb->parts_off ||
 	    g.prods_off != sb->prods_off || g.syms_off != sb->syms_off ||
+	    g.ctrs_off != sb->ctrs_off ||
 	    g.arena_off != sb->arena_off || g.total > sb->total_bytes || sb->total_bytes > size)
 		return bus_err(SHMBUS_ECORRUPT,
 			       "%s: table offsets or total size (%llu, file %zu) disagree with "
@@ -265,6 +271,7 @@ static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro)
 	b->parts = (struct part_entry *)(base + sb->parts_off);
 	b->prods = (struct prod_entry *)(base + sb->prods_off);
 	b->syms = (struct sym_entry *)(base + sb->syms_off);
+	b->ctrs = (struct ctr_entry *)(base + sb->ctrs_off);
 	b->part_index = -1;
 	b->pid = getpid();
 	b->start_time = proc_self_start_time();
@@ -292,6 +299,7 @@ static void sb_fill(struct sb *sb, const struct geometry *g, const char *name, u
 	sb->parts_off = g->parts_off;
 	sb->prods_off = g->prods_off;
 	sb->syms_off = g->syms_off;
+	sb->ctrs_off = g->ctrs_off;
 	sb->arena_off = g->arena_off;
 	sb->arena_bytes = g->arena_bytes;
 	snprintf(sb->name, sizeof(sb->name), "%s", name ? name : "");
