@@ -34,17 +34,17 @@ static inline uint64_t jtt_rand(uint64_t *s)
 	return z ^ (z >> 31);
 }
 
-static void jtt_rm_rf(const char *dir)
+static inline void jtt_rm_rf(const char *dir)
 {
 	DIR *d = opendir(dir);
 	if (!d)
 		return;
 	struct dirent *de;
-	char p[512];
+	char p[1024];
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
+		snprintf(p, sizeof(p), "%.500s/%.255s", dir, de->d_name);
 		if (de->d_type == DT_DIR)
 			jtt_rm_rf(p);
 		else
@@ -55,7 +55,7 @@ static void jtt_rm_rf(const char *dir)
 }
 
 /* Fresh SHMBUS_DIR and journal dir; bus jtt<pid> created with 256 MiB. */
-static shmbus_bus *jtt_setup(void)
+static inline shmbus_bus *jtt_setup(void)
 {
 	snprintf(jtt_shm, sizeof(jtt_shm), "/dev/shm/jtt-shm-XXXXXX");
 	if (!mkdtemp(jtt_shm)) {
@@ -81,7 +81,7 @@ static shmbus_bus *jtt_setup(void)
 	return b;
 }
 
-static void jtt_teardown(shmbus_bus *b)
+static inline void jtt_teardown(shmbus_bus *b)
 {
 	if (b)
 		shmbus_bus_close(b);
@@ -91,7 +91,7 @@ static void jtt_teardown(shmbus_bus *b)
 }
 
 /* Start argv[0] with stdout/stderr to files (NULL: inherit). */
-static pid_t jtt_spawn(char *const argv[], const char *out, const char *err)
+static inline pid_t jtt_spawn(char *const argv[], const char *out, const char *err)
 {
 	fflush(stdout);
 	fflush(stderr);
@@ -112,7 +112,7 @@ static pid_t jtt_spawn(char *const argv[], const char *out, const char *err)
 }
 
 /* Exit status of pid (waits at most timeout_s, then kills it: -1). */
-static int jtt_wait(pid_t pid, int timeout_s)
+static inline int jtt_wait(pid_t pid, int timeout_s)
 {
 	int st;
 	for (int i = 0; i < timeout_s * 100; i++) {
@@ -127,7 +127,7 @@ static int jtt_wait(pid_t pid, int timeout_s)
 }
 
 /* Run to completion; stdout into a malloc'd string (*out), exit status. */
-static int jtt_run(char *const argv[], char **out)
+static inline int jtt_run(char *const argv[], char **out)
 {
 	char path[200];
 	snprintf(path, sizeof(path), "%s/run.out", jtt_shm);
@@ -150,7 +150,7 @@ static int jtt_run(char *const argv[], char **out)
 }
 
 /* Read a whole file into a malloc'd string ("" when missing). */
-static char *jtt_slurp(const char *path)
+static inline char *jtt_slurp(const char *path)
 {
 	FILE *f = fopen(path, "r");
 	size_t cap = 1 << 12, n = 0, k;
@@ -167,7 +167,7 @@ static char *jtt_slurp(const char *path)
 }
 
 /* Wait until ring `name` has a live consumer with pid (10 s). 0 or -1. */
-static int jtt_wait_ring(shmbus_bus *b, const char *name, pid_t pid)
+static inline int jtt_wait_ring(shmbus_bus *b, const char *name, pid_t pid)
 {
 	for (int i = 0; i < 1000; i++) {
 		int idx = shmbus_stat_find_ring(b, name);
@@ -181,7 +181,7 @@ static int jtt_wait_ring(shmbus_bus *b, const char *name, pid_t pid)
 }
 
 /* Depth of ring `name` (UINT64_MAX when absent). */
-static uint64_t jtt_ring_depth(shmbus_bus *b, const char *name)
+static inline uint64_t jtt_ring_depth(shmbus_bus *b, const char *name)
 {
 	int idx = shmbus_stat_find_ring(b, name);
 	struct shmbus_ring_stat rs;
@@ -191,7 +191,7 @@ static uint64_t jtt_ring_depth(shmbus_bus *b, const char *name)
 }
 
 /* Wait until ring `name` is empty (timeout_s). 0 or -1. */
-static int jtt_wait_drained(shmbus_bus *b, const char *name, int timeout_s)
+static inline int jtt_wait_drained(shmbus_bus *b, const char *name, int timeout_s)
 {
 	for (int i = 0; i < timeout_s * 200; i++) {
 		if (jtt_ring_depth(b, name) == 0)
@@ -202,7 +202,7 @@ static int jtt_wait_drained(shmbus_bus *b, const char *name, int timeout_s)
 }
 
 /* Value text after "key": in json (starting at from), or NULL. */
-static const char *jtt_json_at(const char *json, const char *key)
+static inline const char *jtt_json_at(const char *json, const char *key)
 {
 	char k[64];
 	snprintf(k, sizeof(k), "\"%s\":", key);
@@ -210,20 +210,20 @@ static const char *jtt_json_at(const char *json, const char *key)
 	return p ? p + strlen(k) : NULL;
 }
 
-static int64_t jtt_json_i64(const char *json, const char *key)
+static inline int64_t jtt_json_i64(const char *json, const char *key)
 {
 	const char *p = jtt_json_at(json, key);
 	return p ? strtoll(p, NULL, 10) : INT64_MIN;
 }
 
-static double jtt_json_d(const char *json, const char *key)
+static inline double jtt_json_d(const char *json, const char *key)
 {
 	const char *p = jtt_json_at(json, key);
 	return p ? strtod(p, NULL) : -1e300;
 }
 
 /* Copy the string value of key (unescaped only for plain text). */
-static void jtt_json_str(const char *json, const char *key, char *buf, size_t len)
+static inline void jtt_json_str(const char *json, const char *key, char *buf, size_t len)
 {
 	const char *p = jtt_json_at(json, key);
 	buf[0] = '\0';

@@ -23,7 +23,7 @@ struct jtt_gen {
 	uint32_t sym[JTT_NSYM]; /* bus ids of jtt_symnames */
 };
 
-static void jtt_gen_init(struct jtt_gen *g, shmbus_bus *b, uint64_t seed)
+static inline void jtt_gen_init(struct jtt_gen *g, shmbus_bus *b, uint64_t seed)
 {
 	g->rng = seed;
 	g->t = 1700000000000000000ll;
@@ -31,7 +31,7 @@ static void jtt_gen_init(struct jtt_gen *g, shmbus_bus *b, uint64_t seed)
 		g->sym[i] = (uint32_t)shmbus_symbol_intern(b, jtt_symnames[i], strlen(jtt_symnames[i]));
 }
 
-static void jtt_fill_indicator(struct jtt_gen *g, struct shmbus_indicator *ind)
+static inline void jtt_fill_indicator(struct jtt_gen *g, struct shmbus_indicator *ind)
 {
 	static const uint16_t kinds[] = {SHMBUS_IND_SMA, SHMBUS_IND_MACD, SHMBUS_IND_BOLLINGER,
 	                                 SHMBUS_IND_RSI, SHMBUS_IND_VWAP};
@@ -49,7 +49,7 @@ static void jtt_fill_indicator(struct jtt_gen *g, struct shmbus_indicator *ind)
 }
 
 /* Payload of a known type (header filled by the caller). */
-static void jtt_fill(struct jtt_gen *g, struct shmbus_event_header *h)
+static inline void jtt_fill(struct jtt_gen *g, struct shmbus_event_header *h)
 {
 	double x = (double)(jtt_rand(&g->rng) % 1000000) / 100.0;
 	switch (h->type) {
@@ -95,7 +95,7 @@ static struct shmbus_event_header *jtt_gen_next(struct jtt_gen *g, struct jtt_re
 }
 
 /* Publish via p; r gets the identity the producer assigned. */
-static int jtt_publish(shmbus_producer *p, struct jtt_rec *r)
+static inline int jtt_publish(shmbus_producer *p, struct jtt_rec *r)
 {
 	struct shmbus_event_header *h = (struct shmbus_event_header *)r->b;
 	int rc = shmbus_publish(p, h);
