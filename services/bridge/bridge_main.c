@@ -371,9 +371,32 @@ static void report(struct opts *o, struct bridge *b)
 	}
 }
 
-static int run(struct opts *o, struct bridge *b)
+/* The bridge's state as named counters in the bus, for shmbus-stat. */
+static const char *const bus_counter_names[] = {
+	"connected", "inflight", "acked",   "sent",    "resent",     "failed",
+	"skipped",   "dropped",  "journal", "reconnects", "lag_ns", "ring_depth",
+};
+
+static void publish_counters(shmbus_bus *bus, struct bridge *b)
+{
+	struct bridge_stats st;
+	bridge_get_stats(b, &st);
+	const uint64_t v[] = {(uint64_t)st.connected, st.inflight, st.acked,   st.sent,
+			      st.resent,   st.failed,  st.skipped,  st.dropped, st.journal,
+			      st.reconnects, (uint64_t)(st.lag_ns > 0 ? st.lag_ns : 0),
+			      st.ring_depth};
+	for (unsigned i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		shmbus_counter_set(bus, i, v[i]);
+	shmbus_bus_heartbeat(bus);
+}
+
+static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 {
 	char err[600] = "";
+	int64_t next_counters = 0;
+	if (shmbus_counters_define(bus, bus_counter_names,
+				   sizeof(bus_counter_names) / sizeof(bus_counter_names[0])) != 0)
+		fprintf(stderr, PROG ": counters: %s\n", shmbus_errmsg());
 	int64_t next = shmbus_mono_ns();
 	int64_t caught = bridge_catchup(b, &g_stop, err, sizeof err);
 	if (caught == -ENOENT)
@@ -389,6 +412,10 @@ static int run(struct opts *o, struct bridge *b)
 		struct bridge_stats st;
 		bridge_step(b, 1000000);
 		int64_t now = shmbus_mono_ns();
+		if (now >= next_counters) {
+			publish_counters(bus, b);
+			next_counters = now + 100000000; /* 10 times a second */
+		}
 		if (o->max_events != 0) {
 			bridge_get_stats(b, &st);
 			if (st.acked >= o->max_events)
@@ -400,6 +427,7 @@ static int run(struct opts *o, struct bridge *b)
 		}
 	}
 	int rc = bridge_drain(b, 5000, err, sizeof err);
+	publish_counters(bus, b);
 	if (o->stats_interval > 0 || o->stats_json != NULL)
 		report(o, b);
 	if (rc < 0) {
@@ -449,7 +477,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGPIPE, SIG_IGN);
-	rc = run(&o, b);
+	rc = run(&o, bus, b);
 out:
 	bridge_close(b);
 	shmbus_bus_close(bus);
