@@ -15,50 +15,49 @@
 
 #include "shmbus_config.h"
 
-static const char full_ini[] =
-	"; a full file\n"
-	"[bus]\n"
-	"name = test-bus\n"
-	"arena_mb = 16\n"
-	"max_rings = 8\n"
-	"max_symbols = 1024\n"
-	"hugepages = never\n"
-	"keep = yes\n"
-	"\n"
-	"[launcher]\n"
-	"stop_grace_ms = 500\n"
-	"status_file = /tmp/x.status\n"
-	"\n"
-	"[ring ticks]\n"
-	"slot_size = 64\n"
-	"capacity = 4096\n"
-	"policy = drop\n"
-	"wait = spin\n"
-	"types = trade, quote\n"
-	"symbols = SPY,IBM , BTC-USDT\n"
-	"\n"
-	"[ring ta.0]\n"
-	"capacity = 1024\n"
-	"group = ta\n"
-	"group_size = 2\n"
-	"group_member = 1\n"
-	"\n"
-	"[journal]\n"
-	"dir = /var/lib/shmbus/journal\n"
-	"fsync = interval\n"
-	"segment_mb = 256\n"
-	"\n"
-	"[bridge]\n"
-	"target = nats\n"
-	"url = nats://localhost:4222\n"
-	"\n"
-	"[service ta]\n"
-	"command = shmbus-ta\n"
-	"args = --bus ${bus} --name \"two words\"\n"
-	"cores = 3,1-2,2\n"
-	"numa_node = 0\n"
-	"restart = always\n"
-	"restart_max = 3\n";
+static const char full_ini[] = "; a full file\n"
+                               "[bus]\n"
+                               "name = test-bus\n"
+                               "arena_mb = 16\n"
+                               "max_rings = 8\n"
+                               "max_symbols = 1024\n"
+                               "hugepages = never\n"
+                               "keep = yes\n"
+                               "\n"
+                               "[launcher]\n"
+                               "stop_grace_ms = 500\n"
+                               "status_file = /tmp/x.status\n"
+                               "\n"
+                               "[ring ticks]\n"
+                               "slot_size = 64\n"
+                               "capacity = 4096\n"
+                               "policy = drop\n"
+                               "wait = spin\n"
+                               "types = trade, quote\n"
+                               "symbols = SPY,IBM , BTC-USDT\n"
+                               "\n"
+                               "[ring ta.0]\n"
+                               "capacity = 1024\n"
+                               "group = ta\n"
+                               "group_size = 2\n"
+                               "group_member = 1\n"
+                               "\n"
+                               "[journal]\n"
+                               "dir = /var/lib/shmbus/journal\n"
+                               "fsync = interval\n"
+                               "segment_mb = 256\n"
+                               "\n"
+                               "[bridge]\n"
+                               "target = nats\n"
+                               "url = nats://localhost:4222\n"
+                               "\n"
+                               "[service ta]\n"
+                               "command = shmbus-ta\n"
+                               "args = --bus ${bus} --name \"two words\"\n"
+                               "cores = 3,1-2,2\n"
+                               "numa_node = 0\n"
+                               "restart = always\n"
+                               "restart_max = 3\n";
 
 static void test_config_full_file_loads(void **state)
 {
@@ -86,7 +85,7 @@ static void test_config_full_file_loads(void **state)
 	assert_int_equal(r->opts.policy, SHMBUS_POLICY_DROP);
 	assert_int_equal(r->opts.wait, SHMBUS_WAIT_SPIN);
 	assert_int_equal(r->opts.types,
-			 SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE));
+	                 SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE));
 	assert_int_equal(r->nsymbols, 3);
 	assert_string_equal(r->symbols[2], "BTC-USDT");
 	assert_string_equal(c->rings[1].opts.group, "ta");
@@ -117,7 +116,8 @@ static void test_config_defaults_apply(void **state)
 	(void)state;
 	struct shmbus_config *c;
 	char err[SHMBUS_CFG_ERR_MAX];
-	assert_int_equal(shmbus_config_parse_string("[ring r]\n", "d.ini", &c, err, sizeof(err)), 0);
+	assert_int_equal(shmbus_config_parse_string("[ring r]\n", "d.ini", &c, err, sizeof(err)),
+	                 0);
 	assert_string_equal(c->bus.name, SHMBUS_DEFAULT_BUS);
 	assert_int_equal(c->nrings, 1);
 	assert_int_equal(c->rings[0].opts.capacity, 65536);
@@ -163,35 +163,43 @@ struct bad_case {
 };
 
 static const struct bad_case bad[] = {
-	{"[bus]\nname = a\nfoo = 1\n", "bad.ini:3: [bus] foo: unknown key"},
-	{"[bus]\narena_mb = 12x\n", "bad.ini:2: [bus] arena_mb: '12x' is not a number"},
-	{"[bus]\narena_mb = 0\n", "bad.ini:2: [bus] arena_mb: 0 is not in 1..65536"},
-	{"[ring a]\n[ring b]\n[ring a]\n", "bad.ini:3: [ring a]: duplicate ring 'a' (first at line 1)"},
-	{"[ring a]\ncapacity = 1000\n", "bad.ini:2: [ring a] capacity: 1000 is not a power of two"},
-	{"[service s]\nargs = x\n", "bad.ini:1: [service s] command: missing"},
-	{"[service s]\ncommand = x\ncores = 0,1024\n", "bad.ini:3: [service s] cores: CPU 1024"},
-	{"[service s]\ncommand = x\ncores = 3-1\n", "bad.ini:3: [service s] cores: range 3-1 is backwards"},
-	{"[ring a]\npolicy = lossy\n", "bad.ini:2: [ring a] policy: unknown policy 'lossy' (expected block|drop)"},
-	{"[ring a]\nwait = nap\n", "bad.ini:2: [ring a] wait: unknown wait 'nap'"},
-	{"[ring a]\ntypes = trade,tick\n", "bad.ini:2: [ring a] types: unknown event type 'tick'"},
-	{"[ring a]\nslot_size = 100\n", "bad.ini:2: [ring a] slot_size: '100' is not a slot size"},
-	{"[ring a]\ncapacity = 8\ncapacity = 16\n", "bad.ini:3: [ring a] capacity: duplicate key (first at line 2)"},
-	{"[rings a]\n", "bad.ini:1: [rings a]: unknown section"},
-	{"[ring bad/name]\n", "bad.ini:1: [ring bad/name]: name 'bad/name': character 4"},
-	{"[service s]\ncommand = x\nrestart = sometimes\n", "bad.ini:3: [service s] restart: unknown restart 'sometimes'"},
-	{"[journal]\nfsync = often\n", "bad.ini:2: [journal] fsync: unknown value 'often'"},
-	{"[journal]\ndirectory = /x\n", "bad.ini:2: [journal] directory: unknown key"},
-	{"[bridge]\ntarget = pulsar\n", "bad.ini:2: [bridge] target: unknown value 'pulsar'"},
-	{"name = x\n", "bad.ini:1: name: key outside any section"},
-	{"[bus]\nname = x\nthis line has no equals\n", "bad.ini:3: syntax error"},
-	{"[bus]\n[bus]\n", "bad.ini:2: [bus]: duplicate section (first at line 1)"},
-	{"[ring a]\ngroup_size = 2\ngroup = g\ngroup_member = 2\n", "bad.ini:1: [ring a] group_member: 2 is not below group_size 2"},
-	{"[bus]\nhugepages = maybe\n", "bad.ini:2: [bus] hugepages: 'maybe' is not one of auto"},
-	{"[bus]\narena_mb = 1\n[ring a]\ncapacity = 65536\nslot_size = 256\n", "bad.ini:1: [bus] arena_mb: the rings need 16 MiB"},
-	{"[bus]\nmax_symbols = 1000\n", "bad.ini:2: [bus] max_symbols: 1000 is not a power of two"},
-	{"[ring a]\nsymbols = SPY,THIS-SYMBOL-IS-FAR-TOO-LONG\n", "bad.ini:2: [ring a] symbols: symbol 'THIS-SYMBOL-IS-FAR-TOO-LONG'"},
-	{"[service s]\ncommand = x\nnuma_node = -1\n", "bad.ini:3: [service s] numa_node: '-1' is not a number"},
-	{"[service s]\ncommand = x\nargs = \"open\n", "bad.ini:3: [service s] args: unterminated"},
+    {"[bus]\nname = a\nfoo = 1\n", "bad.ini:3: [bus] foo: unknown key"},
+    {"[bus]\narena_mb = 12x\n", "bad.ini:2: [bus] arena_mb: '12x' is not a number"},
+    {"[bus]\narena_mb = 0\n", "bad.ini:2: [bus] arena_mb: 0 is not in 1..65536"},
+    {"[ring a]\n[ring b]\n[ring a]\n", "bad.ini:3: [ring a]: duplicate ring 'a' (first at line 1)"},
+    {"[ring a]\ncapacity = 1000\n", "bad.ini:2: [ring a] capacity: 1000 is not a power of two"},
+    {"[service s]\nargs = x\n", "bad.ini:1: [service s] command: missing"},
+    {"[service s]\ncommand = x\ncores = 0,1024\n", "bad.ini:3: [service s] cores: CPU 1024"},
+    {"[service s]\ncommand = x\ncores = 3-1\n",
+     "bad.ini:3: [service s] cores: range 3-1 is backwards"},
+    {"[ring a]\npolicy = lossy\n",
+     "bad.ini:2: [ring a] policy: unknown policy 'lossy' (expected block|drop)"},
+    {"[ring a]\nwait = nap\n", "bad.ini:2: [ring a] wait: unknown wait 'nap'"},
+    {"[ring a]\ntypes = trade,tick\n", "bad.ini:2: [ring a] types: unknown event type 'tick'"},
+    {"[ring a]\nslot_size = 100\n", "bad.ini:2: [ring a] slot_size: '100' is not a slot size"},
+    {"[ring a]\ncapacity = 8\ncapacity = 16\n",
+     "bad.ini:3: [ring a] capacity: duplicate key (first at line 2)"},
+    {"[rings a]\n", "bad.ini:1: [rings a]: unknown section"},
+    {"[ring bad/name]\n", "bad.ini:1: [ring bad/name]: name 'bad/name': character 4"},
+    {"[service s]\ncommand = x\nrestart = sometimes\n",
+     "bad.ini:3: [service s] restart: unknown restart 'sometimes'"},
+    {"[journal]\nfsync = often\n", "bad.ini:2: [journal] fsync: unknown value 'often'"},
+    {"[journal]\ndirectory = /x\n", "bad.ini:2: [journal] directory: unknown key"},
+    {"[bridge]\ntarget = pulsar\n", "bad.ini:2: [bridge] target: unknown value 'pulsar'"},
+    {"name = x\n", "bad.ini:1: name: key outside any section"},
+    {"[bus]\nname = x\nthis line has no equals\n", "bad.ini:3: syntax error"},
+    {"[bus]\n[bus]\n", "bad.ini:2: [bus]: duplicate section (first at line 1)"},
+    {"[ring a]\ngroup_size = 2\ngroup = g\ngroup_member = 2\n",
+     "bad.ini:1: [ring a] group_member: 2 is not below group_size 2"},
+    {"[bus]\nhugepages = maybe\n", "bad.ini:2: [bus] hugepages: 'maybe' is not one of auto"},
+    {"[bus]\narena_mb = 1\n[ring a]\ncapacity = 65536\nslot_size = 256\n",
+     "bad.ini:1: [bus] arena_mb: the rings need 16 MiB"},
+    {"[bus]\nmax_symbols = 1000\n", "bad.ini:2: [bus] max_symbols: 1000 is not a power of two"},
+    {"[ring a]\nsymbols = SPY,THIS-SYMBOL-IS-FAR-TOO-LONG\n",
+     "bad.ini:2: [ring a] symbols: symbol 'THIS-SYMBOL-IS-FAR-TOO-LONG'"},
+    {"[service s]\ncommand = x\nnuma_node = -1\n",
+     "bad.ini:3: [service s] numa_node: '-1' is not a number"},
+    {"[service s]\ncommand = x\nargs = \"open\n", "bad.ini:3: [service s] args: unterminated"},
 };
 
 static void test_config_bad_files_name_line_and_key(void **state)
@@ -203,7 +211,7 @@ static void test_config_bad_files_name_line_and_key(void **state)
 		int rc = shmbus_config_parse_string(bad[i].text, "bad.ini", &c, err, sizeof(err));
 		if (rc != -EINVAL || !strstr(err, bad[i].expect))
 			print_error("case %zu: rc %d\n  got:    %s\n  wanted: %s\n", i, rc, err,
-				    bad[i].expect);
+			            bad[i].expect);
 		assert_int_equal(rc, -EINVAL);
 		assert_null(c);
 		assert_non_null(strstr(err, bad[i].expect));
@@ -217,7 +225,8 @@ static void test_config_long_line_is_refused(void **state)
 	snprintf(text, sizeof(text), "[service s]\ncommand = x\nargs = %0400d\n", 1);
 	struct shmbus_config *c;
 	char err[SHMBUS_CFG_ERR_MAX];
-	assert_int_equal(shmbus_config_parse_string(text, "long.ini", &c, err, sizeof(err)), -EINVAL);
+	assert_int_equal(shmbus_config_parse_string(text, "long.ini", &c, err, sizeof(err)),
+	                 -EINVAL);
 	assert_non_null(strstr(err, "long.ini:3:"));
 	assert_non_null(strstr(err, "longer than"));
 }
@@ -258,14 +267,14 @@ static void test_config_host_check_refuses_missing_cpu(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_full_file_loads),
-		cmocka_unit_test(test_config_defaults_apply),
-		cmocka_unit_test(test_config_shipped_files_load),
-		cmocka_unit_test(test_config_missing_file_names_it),
-		cmocka_unit_test(test_config_bad_files_name_line_and_key),
-		cmocka_unit_test(test_config_long_line_is_refused),
-		cmocka_unit_test(test_config_cpulist_parses_ranges),
-		cmocka_unit_test(test_config_host_check_refuses_missing_cpu),
+	    cmocka_unit_test(test_config_full_file_loads),
+	    cmocka_unit_test(test_config_defaults_apply),
+	    cmocka_unit_test(test_config_shipped_files_load),
+	    cmocka_unit_test(test_config_missing_file_names_it),
+	    cmocka_unit_test(test_config_bad_files_name_line_and_key),
+	    cmocka_unit_test(test_config_long_line_is_refused),
+	    cmocka_unit_test(test_config_cpulist_parses_ranges),
+	    cmocka_unit_test(test_config_host_check_refuses_missing_cpu),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

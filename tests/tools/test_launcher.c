@@ -88,13 +88,13 @@ static void test_launcher_restarts_and_stops_cleanly(void **state)
 	snprintf(status_path, sizeof(status_path), "%s/up.status", dir);
 	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.uptest", dir);
 	snprintf(text, sizeof(text),
-		 "[bus]\nname = uptest\narena_mb = 2\n"
-		 "[launcher]\nstop_grace_ms = 2000\nbackoff_initial_ms = 20\n"
-		 "status_file = %s\n"
-		 "[ring r]\ncapacity = 64\n"
-		 "[service a]\ncommand = sleep\nargs = 1000\ncores = 0\nrestart = on-failure\n"
-		 "[service b]\ncommand = /bin/sh\nargs = -c \"exec sleep 1000\"\n",
-		 status_path);
+	         "[bus]\nname = uptest\narena_mb = 2\n"
+	         "[launcher]\nstop_grace_ms = 2000\nbackoff_initial_ms = 20\n"
+	         "status_file = %s\n"
+	         "[ring r]\ncapacity = 64\n"
+	         "[service a]\ncommand = sleep\nargs = 1000\ncores = 0\nrestart = on-failure\n"
+	         "[service b]\ncommand = /bin/sh\nargs = -c \"exec sleep 1000\"\n",
+	         status_path);
 	assert_int_equal(tu_write(cfg, text), 0);
 
 	int fd;
@@ -156,8 +156,8 @@ static void test_launcher_refuses_bad_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
-		cmocka_unit_test(test_launcher_refuses_bad_config),
+	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
+	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -20,8 +20,8 @@ static const char *dir;
 static char out[65536];
 
 static const char cfg_text[] = "[bus]\nname = ctl\narena_mb = 4\n"
-			       "[ring ticks]\ncapacity = 1024\ntypes = trade\nsymbols = SPY,IBM\n"
-			       "[ring bars]\ncapacity = 64\npolicy = drop\nslot_size = 256\n";
+                               "[ring ticks]\ncapacity = 1024\ntypes = trade\nsymbols = SPY,IBM\n"
+                               "[ring bars]\ncapacity = 64\npolicy = drop\nslot_size = 256\n";
 
 static int setup(void **state)
 {
@@ -122,10 +122,10 @@ static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_shmbusctl_usage_and_help_exit_codes),
-		cmocka_unit_test(test_shmbusctl_check_reports_bad_config),
-		cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
-		cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
+	    cmocka_unit_test(test_shmbusctl_usage_and_help_exit_codes),
+	    cmocka_unit_test(test_shmbusctl_check_reports_bad_config),
+	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
+	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -113,8 +113,8 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_non_null(strstr(out, "fast"));
 	assert_non_null(strstr(out, "small"));
 	assert_int_equal(
-		tu_run(out, sizeof(out), "%s --bus st --once --json --interval 0.05", SHMBUS_STAT_BIN),
-		0);
+	    tu_run(out, sizeof(out), "%s --bus st --once --json --interval 0.05", SHMBUS_STAT_BIN),
+	    0);
 	assert_null(strstr(out, "\"events_per_s\":null"));
 	assert_int_equal(tu_run(out, sizeof(out), "%s --bus nosuch --once", SHMBUS_STAT_BIN), 1);
 	assert_non_null(strstr(out, "open bus 'nosuch'"));
@@ -146,10 +146,10 @@ static void check_exposition(const char *body)
 {
 	regex_t sample;
 	assert_int_equal(regcomp(&sample,
-				 "^(shmbus_[a-z_]+)\\{bus=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\} "
-				 "[-+0-9.eE]+$",
-				 REG_EXTENDED),
-			 0);
+	                         "^(shmbus_[a-z_]+)\\{bus=\"[^\"]*\"(,[a-z_]+=\"[^\"]*\")*\\} "
+	                         "[-+0-9.eE]+$",
+	                         REG_EXTENDED),
+	                 0);
 	char typed[64][80];
 	int ntyped = 0, samples = 0;
 	char *copy = strdup(body), *save = NULL;
@@ -173,7 +173,7 @@ static void check_exposition(const char *body)
 		int found = 0;
 		for (int i = 0; i < ntyped; i++)
 			found |= (int)(m[1].rm_eo - m[1].rm_so) == (int)strlen(typed[i]) &&
-				 strncmp(l + m[1].rm_so, typed[i], strlen(typed[i])) == 0;
+			         strncmp(l + m[1].rm_so, typed[i], strlen(typed[i])) == 0;
 		if (!found)
 			fail_msg("sample without TYPE: '%s'", l);
 		samples++;
@@ -228,8 +228,8 @@ static void test_stat_prometheus_endpoint_parses(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_once_json_matches_counters),
-		cmocka_unit_test(test_stat_prometheus_endpoint_parses),
+	    cmocka_unit_test(test_stat_once_json_matches_counters),
+	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

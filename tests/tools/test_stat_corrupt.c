@@ -158,11 +158,11 @@ static void test_stat_corrupt_bad_ring_entry(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_corrupt_random_bytes),
-		cmocka_unit_test(test_stat_corrupt_tiny_file),
-		cmocka_unit_test(test_stat_corrupt_truncated_bus),
-		cmocka_unit_test(test_stat_corrupt_bad_offsets),
-		cmocka_unit_test(test_stat_corrupt_bad_ring_entry),
+	    cmocka_unit_test(test_stat_corrupt_random_bytes),
+	    cmocka_unit_test(test_stat_corrupt_tiny_file),
+	    cmocka_unit_test(test_stat_corrupt_truncated_bus),
+	    cmocka_unit_test(test_stat_corrupt_bad_offsets),
+	    cmocka_unit_test(test_stat_corrupt_bad_ring_entry),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -53,7 +53,7 @@ static long long pane_delivered(const char *ring)
 		long long pid, cap, depth, delivered;
 		double evs, mbs;
 		if (sscanf(l, "%63s %15s %lld %lld %lld %lf %lf %lld", name, state, &pid, &cap,
-			   &depth, &evs, &mbs, &delivered) == 8 &&
+		           &depth, &evs, &mbs, &delivered) == 8 &&
 		    strcmp(name, ring) == 0)
 			return delivered;
 	}
@@ -96,9 +96,9 @@ static void test_stat_tmux_screen_shows_rings_and_updates(void **state)
 	publish_and_consume(p, c, 100);
 
 	int rc = tu_run(out, sizeof(out),
-			"tmux -L %s new-session -d -s stat -x 160 -y 40 "
-			"'env SHMBUS_DIR=%s %s --bus tmuxbus --interval 0.1'",
-			sock, dir, SHMBUS_STAT_BIN);
+	                "tmux -L %s new-session -d -s stat -x 160 -y 40 "
+	                "'env SHMBUS_DIR=%s %s --bus tmuxbus --interval 0.1'",
+	                sock, dir, SHMBUS_STAT_BIN);
 	assert_int_equal(rc, 0);
 	assert_int_equal(wait_delivered("screenring", 100), 100);
 	publish_and_consume(p, c, 250);
@@ -118,7 +118,7 @@ static void test_stat_tmux_screen_shows_rings_and_updates(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_stat_tmux_screen_shows_rings_and_updates),
+	    cmocka_unit_test(test_stat_tmux_screen_shows_rings_and_updates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -36,7 +36,7 @@ int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char 
 	va_end(ap);
 	if (key && p->section[0])
 		snprintf(p->err, p->errlen, "%s:%d: [%s] %s: %s", p->path, line, p->section, key,
-			 why);
+		         why);
 	else if (key)
 		snprintf(p->err, p->errlen, "%s:%d: %s: %s", p->path, line, key, why);
 	else if (p->section[0])
@@ -50,26 +50,26 @@ bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, cha
 {
 	if (!*v) {
 		snprintf(why, n, "empty value, expected a number in %llu..%llu",
-			 (unsigned long long)min, (unsigned long long)max);
+		         (unsigned long long)min, (unsigned long long)max);
 		return false;
 	}
 	uint64_t x = 0;
 	for (const char *c = v; *c; c++) {
 		if (*c < '0' || *c > '9') {
 			snprintf(why, n, "'%s' is not a number (expected %llu..%llu)", v,
-				 (unsigned long long)min, (unsigned long long)max);
+			         (unsigned long long)min, (unsigned long long)max);
 			return false;
 		}
 		if (x > (UINT64_MAX - 9) / 10) {
 			snprintf(why, n, "'%s' is too large (at most %llu)", v,
-				 (unsigned long long)max);
+			         (unsigned long long)max);
 			return false;
 		}
 		x = x * 10 + (uint64_t)(*c - '0');
 	}
 	if (x < min || x > max) {
 		snprintf(why, n, "%llu is not in %llu..%llu", (unsigned long long)x,
-			 (unsigned long long)min, (unsigned long long)max);
+		         (unsigned long long)min, (unsigned long long)max);
 		return false;
 	}
 	*out = x;
@@ -106,7 +106,7 @@ bool cfg_valid_name(const char *v, size_t max, char *why, size_t n)
 		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
 		      c == '_' || c == '-' || c == '.')) {
 			snprintf(why, n, "name '%s': character %zu is not one of [A-Za-z0-9._-]", v,
-				 i + 1);
+			         i + 1);
 			return false;
 		}
 	}
@@ -147,7 +147,7 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		if (x & (x - 1))
 			return cfg_fail(p, p->line, key, -EINVAL, "%llu is not a power of two",
-					(unsigned long long)x);
+			                (unsigned long long)x);
 		o->max_symbols = (uint32_t)x;
 	} else if (strcmp(key, "hugepages") == 0) {
 		if (strcmp(v, "auto") == 0)
@@ -158,9 +158,9 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 			o->hugepages = SHMBUS_HUGEPAGES_ALWAYS;
 		else
 			return cfg_fail(p, p->line, key, -EINVAL,
-					"'%s' is not one of auto, never, always", v);
+			                "'%s' is not one of auto, never, always", v);
 	} else if (strcmp(key, "keep") == 0 || strcmp(key, "prefault") == 0 ||
-		   strcmp(key, "lock_pages") == 0) {
+	           strcmp(key, "lock_pages") == 0) {
 		if (!cfg_parse_bool(v, &b, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		if (key[0] == 'k')
@@ -174,13 +174,14 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 		unsigned long m = strtoul(v, &end, 8);
 		if (!*v || *end || m > 0777)
 			return cfg_fail(p, p->line, key, -EINVAL,
-					"'%s' is not an octal file mode (e.g. 0660)", v);
+			                "'%s' is not an octal file mode (e.g. 0660)", v);
 		o->mode = (uint32_t)m;
 	} else {
-		return cfg_fail(p, p->line, key, -EINVAL,
-				"unknown key (known: name, arena_mb, max_rings, max_participants, "
-				"max_producers, max_symbols, hugepages, keep, prefault, lock_pages, "
-				"mode)");
+		return cfg_fail(
+		    p, p->line, key, -EINVAL,
+		    "unknown key (known: name, arena_mb, max_rings, max_participants, "
+		    "max_producers, max_symbols, hugepages, keep, prefault, lock_pages, "
+		    "mode)");
 	}
 	return 0;
 }
@@ -208,17 +209,18 @@ static int launcher_key(struct cfg_parse *p, const char *key, const char *v)
 			return cfg_fail(p, p->line, key, -EINVAL, "empty path");
 		free(c->launcher.status_file);
 		c->launcher.status_file = strdup(v);
-		return c->launcher.status_file ? 0 : cfg_fail(p, p->line, key, -ENOMEM, "no memory");
+		return c->launcher.status_file ? 0
+		                               : cfg_fail(p, p->line, key, -ENOMEM, "no memory");
 	}
 	return cfg_fail(p, p->line, key, -EINVAL,
-			"unknown key (known: stop_grace_ms, backoff_initial_ms, backoff_max_ms, "
-			"status_file)");
+	                "unknown key (known: stop_grace_ms, backoff_initial_ms, backoff_max_ms, "
+	                "status_file)");
 }
 
 /* ---- [ring NAME] ---------------------------------------------------------- */
 
 static int ring_types(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
-		      const char *v)
+                      const char *v)
 {
 	char buf[512];
 	snprintf(buf, sizeof(buf), "%s", v);
@@ -235,11 +237,12 @@ static int ring_types(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char
 			char *end;
 			unsigned long n = strtoul(t, &end, 10); /* user types by number */
 			if (*end || n < SHMBUS_EV_USER || n >= SHMBUS_MAX_TYPES)
-				return cfg_fail(p, p->line, key, -EINVAL,
-						"unknown event type '%s' (known: trade, quote, bar, "
-						"indicator, threshold, collection_failed, heartbeat, "
-						"or a user type number %d..%d)",
-						t, SHMBUS_EV_USER, SHMBUS_MAX_TYPES - 1);
+				return cfg_fail(
+				    p, p->line, key, -EINVAL,
+				    "unknown event type '%s' (known: trade, quote, bar, "
+				    "indicator, threshold, collection_failed, heartbeat, "
+				    "or a user type number %d..%d)",
+				    t, SHMBUS_EV_USER, SHMBUS_MAX_TYPES - 1);
 			id = (int)n;
 		}
 		mask |= SHMBUS_TYPE_BIT(id);
@@ -251,7 +254,7 @@ static int ring_types(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char
 }
 
 static int ring_symbols(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
-			const char *v)
+                        const char *v)
 {
 	char *buf = strdup(v);
 	if (!buf)
@@ -265,13 +268,13 @@ static int ring_symbols(struct cfg_parse *p, struct shmbus_cfg_ring *r, const ch
 			ok = t[i] > ' ' && t[i] < 127;
 		if (!ok) {
 			rc = cfg_fail(p, p->line, key, -EINVAL,
-				      "symbol '%s' is not 1..%d printable bytes", t,
-				      SHMBUS_SYMBOL_MAX);
+			              "symbol '%s' is not 1..%d printable bytes", t,
+			              SHMBUS_SYMBOL_MAX);
 			break;
 		}
 		if (r->nsymbols >= SHMBUS_SUB_MAX_SYMBOLS) {
 			rc = cfg_fail(p, p->line, key, -EINVAL, "more than %d symbols",
-				      SHMBUS_SUB_MAX_SYMBOLS);
+			              SHMBUS_SUB_MAX_SYMBOLS);
 			break;
 		}
 		char **grown = realloc(r->symbols, (r->nsymbols + 1) * sizeof(*grown));
@@ -286,13 +289,14 @@ static int ring_symbols(struct cfg_parse *p, struct shmbus_cfg_ring *r, const ch
 	}
 	free(buf);
 	if (!rc && r->nsymbols == 0)
-		rc = cfg_fail(p, p->line, key, -EINVAL, "empty symbol list (leave the key out for "
-							"all symbols)");
+		rc = cfg_fail(p, p->line, key, -EINVAL,
+		              "empty symbol list (leave the key out for "
+		              "all symbols)");
 	return rc;
 }
 
-static int ring_enum(struct cfg_parse *p, const char *key, const char *v,
-		     const char *const *names, int n, int *out)
+static int ring_enum(struct cfg_parse *p, const char *key, const char *v, const char *const *names,
+                     int n, int *out)
 {
 	for (int i = 0; i < n; i++)
 		if (strcmp(v, names[i]) == 0)
@@ -300,12 +304,11 @@ static int ring_enum(struct cfg_parse *p, const char *key, const char *v,
 	char list[128] = "";
 	for (int i = 0; i < n; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "|" : "",
-			 names[i]);
+		         names[i]);
 	return cfg_fail(p, p->line, key, -EINVAL, "unknown %s '%s' (expected %s)", key, v, list);
 }
 
-static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key,
-		    const char *v)
+static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key, const char *v)
 {
 	static const char *const policies[] = {"block", "drop"};
 	static const char *const waits[] = {"adaptive", "spin", "yield", "block"};
@@ -316,14 +319,14 @@ static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *
 		if (!cfg_parse_u64(v, 64, 256, &x, why, sizeof(why)) ||
 		    (x != 64 && x != 128 && x != 256))
 			return cfg_fail(p, p->line, key, -EINVAL,
-					"'%s' is not a slot size (64, 128 or 256)", v);
+			                "'%s' is not a slot size (64, 128 or 256)", v);
 		r->opts.slot_size = (uint32_t)x;
 	} else if (strcmp(key, "capacity") == 0) {
 		if (!cfg_parse_u64(v, 2, 1u << 30, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		if (x & (x - 1))
 			return cfg_fail(p, p->line, key, -EINVAL, "%llu is not a power of two",
-					(unsigned long long)x);
+			                (unsigned long long)x);
 		r->opts.capacity = (uint32_t)x;
 	} else if (strcmp(key, "policy") == 0) {
 		if (ring_enum(p, key, v, policies, 2, &e))
@@ -351,16 +354,16 @@ static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *
 		if (!cfg_parse_bool(v, &e, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		r->opts.flags = e ? r->opts.flags | SHMBUS_SUB_SINGLE_PRODUCER
-				  : r->opts.flags & ~SHMBUS_SUB_SINGLE_PRODUCER;
+		                  : r->opts.flags & ~SHMBUS_SUB_SINGLE_PRODUCER;
 	} else if (strcmp(key, "stuck_timeout_ms") == 0) {
 		if (!cfg_parse_u64(v, 1, 3600000, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		r->opts.stuck_timeout_ns = (int64_t)x * 1000000;
 	} else {
 		return cfg_fail(p, p->line, key, -EINVAL,
-				"unknown key (known: slot_size, capacity, policy, wait, types, "
-				"symbols, group, group_size, group_member, single_producer, "
-				"stuck_timeout_ms)");
+		                "unknown key (known: slot_size, capacity, policy, wait, types, "
+		                "symbols, group, group_size, group_member, single_producer, "
+		                "stuck_timeout_ms)");
 	}
 	return 0;
 }
@@ -371,11 +374,11 @@ static int ring_check(struct cfg_parse *p, const struct shmbus_cfg_ring *r, int 
 	const struct shmbus_sub_opts *o = &r->opts;
 	uint32_t size = o->group_size ? o->group_size : 1;
 	if (o->group_member >= size)
-		return cfg_fail(p, line, "group_member", -EINVAL,
-				"%u is not below group_size %u", o->group_member, size);
+		return cfg_fail(p, line, "group_member", -EINVAL, "%u is not below group_size %u",
+		                o->group_member, size);
 	if (!r->group[0] && o->group_size > 1)
 		return cfg_fail(p, line, "group", -EINVAL,
-				"missing: group_size %u needs a group name", o->group_size);
+		                "missing: group_size %u needs a group name", o->group_size);
 	return 0;
 }
 
@@ -417,13 +420,13 @@ static int named_section(struct cfg_parse *p, const char *kind, const char *name
 		const char *other = ring ? c->rings[i].name : c->services[i].name;
 		int line = ring ? c->rings[i].line : c->services[i].line;
 		if (strcmp(other, name) == 0)
-			return cfg_fail(p, p->line, NULL, -EINVAL, "duplicate %s '%s' (first at line %d)",
-					kind, name, line);
+			return cfg_fail(p, p->line, NULL, -EINVAL,
+			                "duplicate %s '%s' (first at line %d)", kind, name, line);
 	}
 	if (ring) {
 		if (c->nrings >= c->bus.opts.max_rings)
-			return cfg_fail(p, p->line, NULL, -EINVAL,
-					"more rings than max_rings (%u)", c->bus.opts.max_rings);
+			return cfg_fail(p, p->line, NULL, -EINVAL, "more rings than max_rings (%u)",
+			                c->bus.opts.max_rings);
 		struct shmbus_cfg_ring *r = grow((void **)&c->rings, &c->nrings, sizeof(*r));
 		if (!r)
 			return cfg_fail(p, p->line, NULL, -ENOMEM, "no memory");
@@ -433,7 +436,8 @@ static int named_section(struct cfg_parse *p, const char *kind, const char *name
 		p->cur = r;
 		p->kind = CFG_RING;
 	} else {
-		struct shmbus_cfg_service *s = grow((void **)&c->services, &c->nservices, sizeof(*s));
+		struct shmbus_cfg_service *s =
+		    grow((void **)&c->services, &c->nservices, sizeof(*s));
 		if (!s)
 			return cfg_fail(p, p->line, NULL, -ENOMEM, "no memory");
 		snprintf(s->name, sizeof(s->name), "%s", name);
@@ -454,9 +458,9 @@ static void section_begin(struct cfg_parse *p, const char *sec)
 		const char *name;
 		enum cfg_kind kind;
 	} plain[] = {{"bus", CFG_BUS},
-		     {"launcher", CFG_LAUNCHER},
-		     {"journal", CFG_JOURNAL},
-		     {"bridge", CFG_BRIDGE}};
+	             {"launcher", CFG_LAUNCHER},
+	             {"journal", CFG_JOURNAL},
+	             {"bridge", CFG_BRIDGE}};
 	snprintf(p->section, sizeof(p->section), "%s", sec);
 	p->nkeys = 0;
 	p->kind = CFG_SKIP;
@@ -465,13 +469,13 @@ static void section_begin(struct cfg_parse *p, const char *sec)
 		if (strcmp(sec, plain[i].name) != 0)
 			continue;
 		struct shmbus_config *c = p->cfg;
-		int *line = plain[i].kind == CFG_BUS		? &c->bus.line
-			    : plain[i].kind == CFG_JOURNAL	? &c->journal.line
-			    : plain[i].kind == CFG_BRIDGE	? &c->bridge.line
-							: NULL;
+		int *line = plain[i].kind == CFG_BUS       ? &c->bus.line
+		            : plain[i].kind == CFG_JOURNAL ? &c->journal.line
+		            : plain[i].kind == CFG_BRIDGE  ? &c->bridge.line
+		                                           : NULL;
 		if (line && *line) {
 			cfg_fail(p, p->line, NULL, -EINVAL, "duplicate section (first at line %d)",
-				 *line);
+			         *line);
 			return;
 		}
 		if (line)
@@ -493,8 +497,8 @@ static void section_begin(struct cfg_parse *p, const char *sec)
 		return;
 	}
 	cfg_fail(p, p->line, NULL, -EINVAL,
-		 "unknown section (known: bus, launcher, ring NAME, service NAME, journal, "
-		 "bridge)");
+	         "unknown section (known: bus, launcher, ring NAME, service NAME, journal, "
+	         "bridge)");
 }
 
 static int handler(void *user, const char *section, const char *key, const char *value)
@@ -572,7 +576,7 @@ static void maybe_section(struct cfg_parse *p, const char *s)
 	size_t n = (size_t)(end - s - 1);
 	if (n >= sizeof(sec)) {
 		cfg_fail(p, p->line, NULL, -EINVAL, "section name longer than %zu bytes",
-			 sizeof(sec) - 1);
+		         sizeof(sec) - 1);
 		p->kind = CFG_SKIP;
 		return;
 	}
@@ -594,7 +598,7 @@ static char *reader(char *str, int num, void *stream)
 		body--;
 	if (body >= (size_t)num - 1) {
 		cfg_fail(p, p->line, NULL, -EINVAL, "line is %zu bytes, longer than %d", body,
-			 num - 2);
+		         num - 2);
 		body = 0; /* hand libinih an empty line */
 	}
 	memcpy(str, line, body);
@@ -623,9 +627,9 @@ static int finish(struct cfg_parse *p)
 	if (!p->rc && need > c->bus.opts.arena_bytes) {
 		snprintf(p->section, sizeof(p->section), "bus");
 		cfg_fail(p, c->bus.line ? c->bus.line : 1, "arena_mb", -EINVAL,
-			 "the rings need %llu MiB of slots, more than the arena's %zu MiB",
-			 (unsigned long long)((need + (1u << 20) - 1) >> 20),
-			 c->bus.opts.arena_bytes >> 20);
+		         "the rings need %llu MiB of slots, more than the arena's %zu MiB",
+		         (unsigned long long)((need + (1u << 20) - 1) >> 20),
+		         c->bus.opts.arena_bytes >> 20);
 	}
 	return p->rc;
 }
@@ -649,7 +653,7 @@ static int parse(struct cfg_parse *p, struct shmbus_config **out)
 		p->rc = 0;
 		p->section[0] = '\0';
 		cfg_fail(p, line, NULL, -EINVAL,
-			 "syntax error (expected [section], key = value or a ; or # comment)");
+		         "syntax error (expected [section], key = value or a ; or # comment)");
 	} else if (line < 0 && !p->rc) {
 		cfg_fail(p, 0, NULL, -ENOMEM, "out of memory while parsing");
 	}
@@ -684,15 +688,15 @@ int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, 
 }
 
 int shmbus_config_parse_string(const char *text, const char *name, struct shmbus_config **out,
-			       char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
 	if (err && errlen)
 		err[0] = '\0';
 	if (!text || !out)
 		return -EINVAL;
 	*out = NULL;
-	struct cfg_parse p = {.path = name ? name : "<string>", .err = err, .errlen = errlen,
-			      .text = text};
+	struct cfg_parse p = {
+	    .path = name ? name : "<string>", .err = err, .errlen = errlen, .text = text};
 	return parse(&p, out);
 }
 

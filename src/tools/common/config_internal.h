@@ -27,13 +27,13 @@ enum cfg_kind {
 struct cfg_parse {
 	struct shmbus_config *cfg;
 	const char *path;
-	int line;       /* line the reader returned last */
+	int line; /* line the reader returned last */
 	char *err;
 	size_t errlen;
-	int rc;         /* first error (0 while none) */
+	int rc; /* first error (0 while none) */
 	enum cfg_kind kind;
-	char section[96]; /* as written between the brackets */
-	void *cur;        /* the ring or service being filled */
+	char section[96];            /* as written between the brackets */
+	void *cur;                   /* the ring or service being filled */
 	char keys[CFG_MAX_KEYS][32]; /* keys seen in this section */
 	int key_lines[CFG_MAX_KEYS];
 	int nkeys;
@@ -48,22 +48,21 @@ struct cfg_parse {
 /* Record the first error: "PATH:LINE: [SECTION] KEY: why" (key may be
  * NULL for a section-level error). Returns rc (a negative errno). */
 int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+    __attribute__((format(printf, 5, 6)));
 
 /* Strict value parsers: they write a reason into why and return false. */
-bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why,
-		   size_t n);
+bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, char *why, size_t n);
 bool cfg_parse_bool(const char *v, int *out, char *why, size_t n);
 bool cfg_valid_name(const char *v, size_t max, char *why, size_t n);
 
 /* Service keys ([service NAME]) and its final checks (config_service.c). */
 int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const char *key,
-		    const char *value);
+                    const char *value);
 int cfg_service_check(struct cfg_parse *p, const struct shmbus_cfg_service *s);
 void cfg_service_free(struct shmbus_cfg_service *s);
 
 /* Kept sections ([journal], [bridge]): known keys and value checks. */
 int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kind kind,
-		 const char *key, const char *value);
+                 const char *key, const char *value);
 
 #endif

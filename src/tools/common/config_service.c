@@ -144,7 +144,7 @@ static int split_args(struct cfg_parse *p, struct shmbus_cfg_service *s, const c
 }
 
 int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const char *key,
-		    const char *v)
+                    const char *v)
 {
 	char why[200];
 	uint64_t x;
@@ -179,15 +179,16 @@ int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const cha
 			s->restart = SHMBUS_RESTART_ALWAYS;
 		else
 			return cfg_fail(p, p->line, key, -EINVAL,
-					"unknown restart '%s' (expected never|on-failure|always)", v);
+			                "unknown restart '%s' (expected never|on-failure|always)",
+			                v);
 	} else if (strcmp(key, "restart_max") == 0) {
 		if (!cfg_parse_u64(v, 0, 1000000, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		s->restart_max = (unsigned)x;
 	} else {
 		return cfg_fail(p, p->line, key, -EINVAL,
-				"unknown key (known: command, args, cores, numa_node, restart, "
-				"restart_max)");
+		                "unknown key (known: command, args, cores, numa_node, restart, "
+		                "restart_max)");
 	}
 	return 0;
 }
@@ -195,7 +196,8 @@ int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const cha
 int cfg_service_check(struct cfg_parse *p, const struct shmbus_cfg_service *s)
 {
 	if (!s->command)
-		return cfg_fail(p, s->line, "command", -EINVAL, "missing (every service needs one)");
+		return cfg_fail(p, s->line, "command", -EINVAL,
+		                "missing (every service needs one)");
 	return 0;
 }
 
@@ -219,20 +221,25 @@ struct kept_key {
 };
 
 static const struct kept_key journal_keys[] = {
-	{"dir", K_TEXT, NULL},           {"ring", K_TEXT, NULL},
-	{"fsync", K_ENUM, "none|interval|batch"},
-	{"fsync_interval_ms", K_UINT, NULL}, {"segment_mb", K_UINT, NULL},
-	{"segment_max_age_s", K_UINT, NULL}, {"retention_mb", K_UINT, NULL},
-	{"retention_days", K_UINT, NULL}, {"o_direct", K_BOOL, NULL},
-	{"block_events", K_UINT, NULL},  {NULL, K_TEXT, NULL},
+    {"dir", K_TEXT, NULL},
+    {"ring", K_TEXT, NULL},
+    {"fsync", K_ENUM, "none|interval|batch"},
+    {"fsync_interval_ms", K_UINT, NULL},
+    {"segment_mb", K_UINT, NULL},
+    {"segment_max_age_s", K_UINT, NULL},
+    {"retention_mb", K_UINT, NULL},
+    {"retention_days", K_UINT, NULL},
+    {"o_direct", K_BOOL, NULL},
+    {"block_events", K_UINT, NULL},
+    {NULL, K_TEXT, NULL},
 };
 
 static const struct kept_key bridge_keys[] = {
-	{"ring", K_TEXT, NULL},          {"target", K_ENUM, "nats|kafka"},
-	{"url", K_TEXT, NULL},           {"subject", K_TEXT, NULL},
-	{"topic", K_TEXT, NULL},         {"encoding", K_ENUM, "json|binary"},
-	{"checkpoint", K_TEXT, NULL},    {"journal_dir", K_TEXT, NULL},
-	{"batch", K_UINT, NULL},         {NULL, K_TEXT, NULL},
+    {"ring", K_TEXT, NULL},       {"target", K_ENUM, "nats|kafka"},
+    {"url", K_TEXT, NULL},        {"subject", K_TEXT, NULL},
+    {"topic", K_TEXT, NULL},      {"encoding", K_ENUM, "json|binary"},
+    {"checkpoint", K_TEXT, NULL}, {"journal_dir", K_TEXT, NULL},
+    {"batch", K_UINT, NULL},      {NULL, K_TEXT, NULL},
 };
 
 static bool enum_has(const char *choices, const char *v)
@@ -268,15 +275,15 @@ static int kept_value(struct cfg_parse *p, const struct kept_key *k, const char 
 		return 0;
 	case K_ENUM:
 		if (!enum_has(k->choices, v))
-			return cfg_fail(p, p->line, k->key, -EINVAL, "unknown value '%s' (expected %s)",
-					v, k->choices);
+			return cfg_fail(p, p->line, k->key, -EINVAL,
+			                "unknown value '%s' (expected %s)", v, k->choices);
 		return 0;
 	}
 	return 0;
 }
 
 int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kind kind,
-		 const char *key, const char *v)
+                 const char *key, const char *v)
 {
 	const struct kept_key *table = kind == CFG_JOURNAL ? journal_keys : bridge_keys;
 	const struct kept_key *k = table;
@@ -286,7 +293,7 @@ int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kin
 		char known[256] = "";
 		for (const struct kept_key *t = table; t->key; t++)
 			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-				 known[0] ? ", " : "", t->key);
+			         known[0] ? ", " : "", t->key);
 		return cfg_fail(p, p->line, key, -EINVAL, "unknown key (known: %s)", known);
 	}
 	int rc = kept_value(p, k, v);
@@ -316,17 +323,17 @@ int shmbus_config_check_host(const struct shmbus_config *c, char *err, size_t er
 		for (size_t j = 0; j < s->ncores; j++)
 			if (ncpu > 0 && s->cores[j] >= ncpu) {
 				snprintf(err, errlen,
-					 "%s:%d: [service %s] cores: CPU %d is out of range: this "
-					 "host has CPUs 0..%ld",
-					 c->path, s->cores_line, s->name, s->cores[j], ncpu - 1);
+				         "%s:%d: [service %s] cores: CPU %d is out of range: this "
+				         "host has CPUs 0..%ld",
+				         c->path, s->cores_line, s->name, s->cores[j], ncpu - 1);
 				return -EINVAL;
 			}
 		if (s->numa_node > max_node) {
 			snprintf(err, errlen,
-				 "%s:%d: [service %s] numa_node: node %d does not exist: this host "
-				 "has nodes 0..%d%s",
-				 c->path, s->numa_line, s->name, s->numa_node, max_node,
-				 numa_available() < 0 ? " (no NUMA support)" : "");
+			         "%s:%d: [service %s] numa_node: node %d does not exist: this host "
+			         "has nodes 0..%d%s",
+			         c->path, s->numa_line, s->name, s->numa_node, max_node,
+			         numa_available() < 0 ? " (no NUMA support)" : "");
 			return -EINVAL;
 		}
 	}

@@ -27,7 +27,7 @@ extern "C" {
 #endif
 
 #define SHMBUS_CFG_MAX_CPUS 1024 /* cores are 0..1023 (CPU_SETSIZE) */
-#define SHMBUS_CFG_ERR_MAX 512   /* a buffer this big holds any message */
+#define SHMBUS_CFG_ERR_MAX  512  /* a buffer this big holds any message */
 
 enum shmbus_cfg_restart {
 	SHMBUS_RESTART_NEVER = 0,
@@ -54,21 +54,21 @@ struct shmbus_cfg_ring {
 	int line;                    /* line of [ring NAME] */
 	struct shmbus_sub_opts opts; /* symbols left NULL: they are names below */
 	char group[SHMBUS_NAME_MAX + 1];
-	char **symbols;              /* symbol names to intern and filter on */
+	char **symbols; /* symbol names to intern and filter on */
 	size_t nsymbols;
 };
 
 struct shmbus_cfg_service {
 	char name[SHMBUS_NAME_MAX + 1];
-	int line;        /* line of [service NAME] */
-	char *command;   /* program (PATH lookup when it has no '/') */
-	char **args;     /* argv[1..]: `args` split on blanks, "quotes" kept whole */
+	int line;      /* line of [service NAME] */
+	char *command; /* program (PATH lookup when it has no '/') */
+	char **args;   /* argv[1..]: `args` split on blanks, "quotes" kept whole */
 	size_t nargs;
-	int *cores;      /* CPUs to pin to (sorted, unique); ncores 0 = no pinning */
+	int *cores; /* CPUs to pin to (sorted, unique); ncores 0 = no pinning */
 	size_t ncores;
-	int numa_node;   /* -1: none */
+	int numa_node; /* -1: none */
 	enum shmbus_cfg_restart restart;
-	unsigned restart_max; /* restarts before giving up; 0 = unlimited */
+	unsigned restart_max;      /* restarts before giving up; 0 = unlimited */
 	int cores_line, numa_line; /* lines of those keys (0 if absent) */
 };
 
@@ -104,7 +104,7 @@ int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, 
 /* Same, from a NUL-terminated string; `name` stands for the path in
  * messages. */
 int shmbus_config_parse_string(const char *text, const char *name, struct shmbus_config **out,
-			       char *err, size_t errlen);
+                               char *err, size_t errlen);
 
 /* Free a config (NULL is fine). */
 void shmbus_config_free(struct shmbus_config *cfg);

@@ -27,6 +27,6 @@ int tool_fail(const char *tool, const char *what, int rc)
 {
 	const char *detail = shmbus_errmsg();
 	fprintf(stderr, "%s: %s: %s%s%s\n", tool, what, shmbus_strerror(rc), *detail ? " - " : "",
-		detail);
+	        detail);
 	return 1;
 }

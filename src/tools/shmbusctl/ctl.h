@@ -9,8 +9,8 @@
 
 #include "shmbus_config.h"
 
-#define CTL_OK 0
-#define CTL_FAIL 1
+#define CTL_OK    0
+#define CTL_FAIL  1
 #define CTL_USAGE 2
 
 struct ctl_opts {

@@ -45,7 +45,8 @@ static int declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r)
 		if (!ids)
 			return -ENOMEM;
 		for (size_t i = 0; i < r->nsymbols; i++) {
-			int64_t id = shmbus_symbol_intern(bus, r->symbols[i], strlen(r->symbols[i]));
+			int64_t id =
+			    shmbus_symbol_intern(bus, r->symbols[i], strlen(r->symbols[i]));
 			if (id < 0) {
 				free(ids);
 				return (int)id;
@@ -76,7 +77,7 @@ int ctl_build_bus(const struct shmbus_config *cfg, const char *name, shmbus_bus 
 		if (rc) {
 			char what[256];
 			snprintf(what, sizeof(what), "%s:%d: [ring %s]: declare", cfg->path,
-				 cfg->rings[i].line, cfg->rings[i].name);
+			         cfg->rings[i].line, cfg->rings[i].name);
 			tool_fail(TOOL, what, rc);
 			shmbus_bus_close(bus);
 			shmbus_bus_destroy(name);
@@ -171,7 +172,7 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 	int rc = shmbus_bus_open_readonly(e->name, &bus);
 	if (rc) {
 		snprintf(e->error, sizeof(e->error), "%s%s%s", shmbus_strerror(rc),
-			 *shmbus_errmsg() ? ": " : "", shmbus_errmsg());
+		         *shmbus_errmsg() ? ": " : "", shmbus_errmsg());
 		return;
 	}
 	struct shmbus_bus_info bi;
@@ -188,7 +189,7 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 
 /* Calls fn for each shmbus.* file in the bus directory; returns count or -errno. */
 static int for_each_bus(void (*fn)(const char *dir, const char *file, void *ctx), void *ctx,
-			char *dir, size_t dirlen)
+                        char *dir, size_t dirlen)
 {
 	int rc = shmbus_bus_dir(dir, dirlen);
 	if (rc)

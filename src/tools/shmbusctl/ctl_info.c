@@ -58,7 +58,7 @@ static void ring_text(const struct shmbus_ring_stat *r)
 	types_text(r->types, types, sizeof(types));
 	if (r->group[0])
 		snprintf(group, sizeof(group), "%s[%u/%u]", r->group, r->group_member,
-			 r->group_size);
+		         r->group_size);
 	char syms[16];
 	snprintf(syms, sizeof(syms), "%u", r->nsymbols);
 	printf("  %-3u %-20s %-9s %9u %5u %-5s %-8s %7d  %-16s %-8s %s\n", r->index, r->name,
@@ -94,8 +94,8 @@ static int participants(const shmbus_bus *bus, const struct shmbus_bus_info *bi,
 {
 	int first = 1;
 	if (!json)
-		printf("participants:\n  %-3s %-20s %-9s %8s %-6s %s\n", "#", "NAME", "ROLE",
-		       "PID", "STATE", "CPUS");
+		printf("participants:\n  %-3s %-20s %-9s %8s %-6s %s\n", "#", "NAME", "ROLE", "PID",
+		       "STATE", "CPUS");
 	for (uint32_t i = 0; i < bi->max_participants; i++) {
 		struct shmbus_participant_stat p;
 		int rc = shmbus_stat_participant(bus, i, &p);

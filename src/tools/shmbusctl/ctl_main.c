@@ -13,29 +13,29 @@
 #include "ctl.h"
 
 static const char *const usage_text =
-	"usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG]\n"
-	"\n"
-	"commands:\n"
-	"  check CONFIG    parse CONFIG and check it against this host\n"
-	"  create CONFIG   create the bus CONFIG describes and declare its rings\n"
-	"  list            buses in the bus directory: size, backing, live participants\n"
-	"  info [BUS]      layout, rings, subscriptions, participants, symbol count\n"
-	"  destroy [BUS]   remove a bus (attached processes keep their mapping)\n"
-	"  reclaim         remove every bus whose participants are all dead\n"
-	"  up CONFIG       create the bus and run its services pinned to their cores,\n"
-	"                  restarting crashed ones; SIGINT/SIGTERM stops everything\n"
-	"\n"
-	"options:\n"
-	"  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
-	"                  default 'default' where a BUS argument is optional)\n"
-	"  --json          machine-readable output (list, info, reclaim, check)\n"
-	"  --status FILE   up: write service states to FILE on every change\n"
-	"  --keep          up: leave the bus segment in place on exit\n"
-	"  --dry-run       reclaim: say what would be removed, remove nothing\n"
-	"  -h, --help      this text\n"
-	"\n"
-	"The bus directory is $SHMBUS_DIR, else /dev/shm (or a hugetlbfs mount).\n"
-	"Exit status: 0 ok, 1 failure, 2 usage error.\n";
+    "usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG]\n"
+    "\n"
+    "commands:\n"
+    "  check CONFIG    parse CONFIG and check it against this host\n"
+    "  create CONFIG   create the bus CONFIG describes and declare its rings\n"
+    "  list            buses in the bus directory: size, backing, live participants\n"
+    "  info [BUS]      layout, rings, subscriptions, participants, symbol count\n"
+    "  destroy [BUS]   remove a bus (attached processes keep their mapping)\n"
+    "  reclaim         remove every bus whose participants are all dead\n"
+    "  up CONFIG       create the bus and run its services pinned to their cores,\n"
+    "                  restarting crashed ones; SIGINT/SIGTERM stops everything\n"
+    "\n"
+    "options:\n"
+    "  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
+    "                  default 'default' where a BUS argument is optional)\n"
+    "  --json          machine-readable output (list, info, reclaim, check)\n"
+    "  --status FILE   up: write service states to FILE on every change\n"
+    "  --keep          up: leave the bus segment in place on exit\n"
+    "  --dry-run       reclaim: say what would be removed, remove nothing\n"
+    "  -h, --help      this text\n"
+    "\n"
+    "The bus directory is $SHMBUS_DIR, else /dev/shm (or a hugetlbfs mount).\n"
+    "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 static int usage_error(const char *fmt, const char *arg)
 {
@@ -49,8 +49,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 {
 	const char *cmd = argv[0];
 	const char *arg = argc > 1 ? argv[1] : NULL;
-	bool needs_config = strcmp(cmd, "check") == 0 || strcmp(cmd, "create") == 0 ||
-			    strcmp(cmd, "up") == 0;
+	bool needs_config =
+	    strcmp(cmd, "check") == 0 || strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0;
 	bool takes_bus = strcmp(cmd, "info") == 0 || strcmp(cmd, "destroy") == 0;
 	int max_args = needs_config || takes_bus ? 2 : 1;
 	if (argc > max_args)
@@ -79,10 +79,13 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		{"bus", required_argument, NULL, 'b'},   {"json", no_argument, NULL, 'j'},
-		{"status", required_argument, NULL, 's'}, {"keep", no_argument, NULL, 'k'},
-		{"dry-run", no_argument, NULL, 'n'},     {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"bus", required_argument, NULL, 'b'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"status", required_argument, NULL, 's'},
+	    {"keep", no_argument, NULL, 'k'},
+	    {"dry-run", no_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	struct ctl_opts o = {0};
 	int c;

@@ -36,7 +36,7 @@
 #include "ctl.h"
 #include "tool_json.h"
 
-#define TOOL "shmbusctl up"
+#define TOOL        "shmbusctl up"
 #define LONG_RUN_NS (10 * INT64_C(1000000000)) /* a run this long resets the backoff */
 
 enum svc_state { SVC_PENDING, SVC_RUNNING, SVC_BACKOFF, SVC_STOPPED, SVC_FAILED };
@@ -89,12 +89,14 @@ static void write_status(const struct launcher *l)
 	if (!f)
 		return;
 	fprintf(f, "launcher pid=%d bus=%s state=%s\n", (int)l->self, l->bus_name,
-		l->stopping == 2 ? "stopped" : l->stopping ? "stopping" : "running");
+	        l->stopping == 2 ? "stopped"
+	        : l->stopping    ? "stopping"
+	                         : "running");
 	for (size_t i = 0; i < l->n; i++) {
 		const struct svc *s = &l->svcs[i];
 		fprintf(f, "service name=%s pid=%d state=%s restarts=%u last_exit=%s\n",
-			s->cfg->name, (int)s->pid, state_name(s->state), s->restarts,
-			s->last_exit[0] ? s->last_exit : "-");
+		        s->cfg->name, (int)s->pid, state_name(s->state), s->restarts,
+		        s->last_exit[0] ? s->last_exit : "-");
 	}
 	if (fclose(f) == 0)
 		rename(tmp, l->status_path);
@@ -133,7 +135,7 @@ static void pin_or_die(const struct svc *s)
 	if (c->numa_node >= 0 && numa_available() >= 0) {
 		if (numa_run_on_node(c->numa_node) != 0) {
 			fprintf(stderr, TOOL ": service %s: numa_run_on_node(%d): %s\n", c->name,
-				c->numa_node, strerror(errno));
+			        c->numa_node, strerror(errno));
 			_exit(126);
 		}
 		numa_set_preferred(c->numa_node); /* memory policy, kept across exec */
@@ -146,7 +148,7 @@ static void pin_or_die(const struct svc *s)
 		CPU_SET(c->cores[i], &set);
 	if (sched_setaffinity(0, sizeof(set), &set) != 0) {
 		fprintf(stderr, TOOL ": service %s: sched_setaffinity(cores from line %d): %s\n",
-			c->name, c->cores_line, strerror(errno));
+		        c->name, c->cores_line, strerror(errno));
 		_exit(126);
 	}
 }
@@ -226,7 +228,7 @@ static void on_exit_of(struct launcher *l, struct svc *s, int status)
 	s->pid = 0;
 	printf("%s: service %s ended (%s)", TOOL, c->name, s->last_exit);
 	bool restart = c->restart == SHMBUS_RESTART_ALWAYS ||
-		       (c->restart == SHMBUS_RESTART_ON_FAILURE && failed);
+	               (c->restart == SHMBUS_RESTART_ON_FAILURE && failed);
 	if (l->stopping || !restart) {
 		s->state = failed && !l->stopping ? SVC_FAILED : SVC_STOPPED;
 		printf("\n");
@@ -241,8 +243,8 @@ static void on_exit_of(struct launcher *l, struct svc *s, int status)
 		s->backoff_ms = l->cfg->launcher.backoff_initial_ms;
 	unsigned delay = s->backoff_ms;
 	s->backoff_ms = s->backoff_ms * 2 > l->cfg->launcher.backoff_max_ms
-				? l->cfg->launcher.backoff_max_ms
-				: s->backoff_ms * 2;
+	                    ? l->cfg->launcher.backoff_max_ms
+	                    : s->backoff_ms * 2;
 	s->restarts++;
 	s->state = SVC_BACKOFF;
 	s->next_start_ns = now + (int64_t)delay * 1000000;
@@ -368,7 +370,7 @@ static void on_sigchld(int sig)
 }
 
 static int launcher_init(struct launcher *l, const struct ctl_opts *o,
-			 const struct shmbus_config *cfg, const char *path)
+                         const struct shmbus_config *cfg, const char *path)
 {
 	l->cfg = cfg;
 	l->self = getpid();
@@ -412,11 +414,11 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 	int rc = ctl_build_bus(cfg, l.bus_name, &l.bus);
 	if (rc) {
 		fprintf(stderr, TOOL ": (a dead bus of that name can be removed with "
-				"`shmbusctl reclaim`)\n");
+		                     "`shmbusctl reclaim`)\n");
 	} else {
 		printf("%s: bus '%s' (%s): %zu rings, %zu services; launcher pid %d\n", TOOL,
-		       l.bus_name, shmbus_backing_name(shmbus_bus_backing(l.bus)), cfg->nrings,
-		       l.n, (int)l.self);
+		       l.bus_name, shmbus_backing_name(shmbus_bus_backing(l.bus)), cfg->nrings, l.n,
+		       (int)l.self);
 		write_status(&l);
 		int by_signal = run_loop(&l);
 		stop_all(&l);

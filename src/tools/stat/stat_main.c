@@ -22,21 +22,21 @@
 #include "tool_json.h"
 
 static const char *const usage_text =
-	"usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
-	"       shmbus-stat [--bus NAME] --once [--json] [--interval SEC]\n"
-	"       shmbus-stat [--bus NAME] --prometheus ADDR:PORT\n"
-	"\n"
-	"  --bus NAME           bus to watch (default 'default'; also $SHMBUS_BUS)\n"
-	"  --interval SEC       refresh period, e.g. 0.5 (default 1)\n"
-	"  --count N            stop after N refreshes\n"
-	"  --no-clear           do not clear the screen between refreshes\n"
-	"  --once               print one snapshot and exit; with --interval, rates are\n"
-	"                       measured over one interval, else they are null/0\n"
-	"  --json               JSON instead of the table (with --once or a loop)\n"
-	"  --prometheus A:P     serve Prometheus /metrics and /health on A:P (port 0:\n"
-	"                       any free port, printed); runs until SIGINT/SIGTERM\n"
-	"  -h, --help           this text\n"
-	"Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
+    "usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
+    "       shmbus-stat [--bus NAME] --once [--json] [--interval SEC]\n"
+    "       shmbus-stat [--bus NAME] --prometheus ADDR:PORT\n"
+    "\n"
+    "  --bus NAME           bus to watch (default 'default'; also $SHMBUS_BUS)\n"
+    "  --interval SEC       refresh period, e.g. 0.5 (default 1)\n"
+    "  --count N            stop after N refreshes\n"
+    "  --no-clear           do not clear the screen between refreshes\n"
+    "  --once               print one snapshot and exit; with --interval, rates are\n"
+    "                       measured over one interval, else they are null/0\n"
+    "  --json               JSON instead of the table (with --once or a loop)\n"
+    "  --prometheus A:P     serve Prometheus /metrics and /health on A:P (port 0:\n"
+    "                       any free port, printed); runs until SIGINT/SIGTERM\n"
+    "  -h, --help           this text\n"
+    "Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
 
 struct stat_opts {
 	const char *bus;
@@ -58,7 +58,7 @@ static void on_stop(int sig)
 static void on_sigbus(int sig)
 {
 	static const char msg[] = STAT_TOOL ": the bus segment was truncated while being read "
-					    "(SIGBUS): it is no longer a valid bus\n";
+	                                    "(SIGBUS): it is no longer a valid bus\n";
 	(void)sig;
 	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	(void)w;
@@ -68,11 +68,15 @@ static void on_sigbus(int sig)
 static int parse_args(int argc, char **argv, struct stat_opts *o)
 {
 	static const struct option longopts[] = {
-		{"bus", required_argument, NULL, 'b'},	{"interval", required_argument, NULL, 'i'},
-		{"count", required_argument, NULL, 'c'}, {"no-clear", no_argument, NULL, 'C'},
-		{"once", no_argument, NULL, 'o'},	{"json", no_argument, NULL, 'j'},
-		{"prometheus", required_argument, NULL, 'p'}, {"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+	    {"bus", required_argument, NULL, 'b'},
+	    {"interval", required_argument, NULL, 'i'},
+	    {"count", required_argument, NULL, 'c'},
+	    {"no-clear", no_argument, NULL, 'C'},
+	    {"once", no_argument, NULL, 'o'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"prometheus", required_argument, NULL, 'p'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *env = getenv("SHMBUS_BUS");
 	o->bus = env && *env ? env : SHMBUS_DEFAULT_BUS;
@@ -88,15 +92,21 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		case 'i':
 			o->interval = strtod(optarg, &end);
 			if (*end || !(o->interval >= 0.01 && o->interval <= 3600))
-				return fprintf(stderr, STAT_TOOL ": --interval '%s': expected "
-						       "seconds in 0.01..3600\n", optarg), 2;
+				return fprintf(stderr,
+				               STAT_TOOL ": --interval '%s': expected "
+				                         "seconds in 0.01..3600\n",
+				               optarg),
+				       2;
 			o->interval_set = true;
 			break;
 		case 'c':
 			o->count = strtol(optarg, &end, 10);
 			if (*end || o->count < 1)
-				return fprintf(stderr, STAT_TOOL ": --count '%s': expected a "
-						       "positive number\n", optarg), 2;
+				return fprintf(stderr,
+				               STAT_TOOL ": --count '%s': expected a "
+				                         "positive number\n",
+				               optarg),
+				       2;
 			break;
 		case 'C':
 			o->no_clear = true;
@@ -115,7 +125,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			exit(0);
 		default:
 			fprintf(stderr, STAT_TOOL ": unknown or incomplete option '%s'\n%s",
-				argv[optind - 1], usage_text);
+			        argv[optind - 1], usage_text);
 			return 2;
 		}
 	}

@@ -53,31 +53,32 @@ static const char *part_state(const struct shmbus_participant_stat *p)
 static void screen_rings(FILE *f, const struct stat_snap *s)
 {
 	fprintf(f, "%-16s %-8s %7s %9s %8s %11s %8s %10s %8s %8s %9s %-5s\n", "RING", "STATE",
-		"CONSUMR", "CAPACITY", "DEPTH", "EVENTS/S", "MB/S", "DELIVERED", "DROPS", "SKIPPED",
-		"LAG", "WAIT");
+	        "CONSUMR", "CAPACITY", "DEPTH", "EVENTS/S", "MB/S", "DELIVERED", "DROPS", "SKIPPED",
+	        "LAG", "WAIT");
 	for (size_t i = 0; i < s->nrings; i++) {
 		const struct stat_ring *r = &s->rings[i];
 		char lag[16];
 		human_ns(r->lag_ns, lag, sizeof(lag));
-		fprintf(f, "%-16.16s %-8s %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64
-			   " %8" PRIu64 " %8" PRIu64 " %9s %-5s\n",
-			r->s.name, shmbus_ring_state_name(r->s.state), r->s.consumer_pid,
-			r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
-			r->s.dropped, r->s.skipped, lag, r->s.consumer_sleeping ? "sleep" : "run");
+		fprintf(f,
+		        "%-16.16s %-8s %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64 " %8" PRIu64
+		        " %8" PRIu64 " %9s %-5s\n",
+		        r->s.name, shmbus_ring_state_name(r->s.state), r->s.consumer_pid,
+		        r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
+		        r->s.dropped, r->s.skipped, lag, r->s.consumer_sleeping ? "sleep" : "run");
 	}
 }
 
 static void screen_parts(FILE *f, const struct stat_snap *s)
 {
 	fprintf(f, "\n%-20s %8s %-9s %-12s %-6s %10s\n", "PARTICIPANT", "PID", "ROLE", "CPUS",
-		"STATE", "HEARTBEAT");
+	        "STATE", "HEARTBEAT");
 	for (size_t i = 0; i < s->nparts; i++) {
 		const struct shmbus_participant_stat *p = &s->parts[i];
 		char cpus[64], hb[16];
 		cpus_text(p->cpus, cpus, sizeof(cpus));
 		human_ns(p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : 0, hb, sizeof(hb));
 		fprintf(f, "%-20.20s %8d %-9s %-12.12s %-6s %10s\n", p->name, p->pid,
-			shmbus_role_name(p->role), cpus, part_state(p), hb);
+		        shmbus_role_name(p->role), cpus, part_state(p), hb);
 	}
 }
 
@@ -91,11 +92,12 @@ void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 		unrouted += s->prods[i].unrouted;
 	}
 	fprintf(f,
-		"shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u  "
-		"producers %zu  published %" PRIu64 "  unrouted %" PRIu64 "\n\n",
-		s->bus.name, shmbus_backing_name(s->bus.backing), (double)s->bus.total_bytes / 1048576,
-		(double)s->bus.arena_used / 1048576, (double)s->bus.arena_bytes / 1048576,
-		s->bus.symbols, s->nprods, published, unrouted);
+	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u  "
+	        "producers %zu  published %" PRIu64 "  unrouted %" PRIu64 "\n\n",
+	        s->bus.name, shmbus_backing_name(s->bus.backing),
+	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
+	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->nprods, published,
+	        unrouted);
 	screen_rings(f, s);
 	screen_parts(f, s);
 	/* Journal / bridge sections: printed once their counters are exposed. */
@@ -111,20 +113,21 @@ static void json_ring(FILE *f, const struct stat_snap *s, const struct stat_ring
 	const struct shmbus_ring_stat *x = &r->s;
 	fprintf(f, "{\"index\":%u,\"name\":", x->index);
 	tool_json_str(f, x->name);
-	fprintf(f, ",\"state\":\"%s\",\"capacity\":%u,\"slot_size\":%u,\"policy\":\"%s\","
-		   "\"wait\":\"%s\",\"consumer_pid\":%d,\"consumer_alive\":%s,"
-		   "\"consumer_sleeping\":%s,\"depth\":%" PRIu64 ",\"claimed\":%" PRIu64
-		   ",\"consumed\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
-		   ",\"skipped\":%" PRIu64 ",\"routed_around\":%" PRIu64 ",\"too_big\":%" PRIu64
-		   ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64,
-		shmbus_ring_state_name(x->state), x->capacity, x->slot_size,
-		shmbus_policy_name(x->policy), shmbus_wait_name(x->wait),
-		x->consumer_pid, x->consumer_alive ? "true" : "false",
-		x->consumer_sleeping ? "true" : "false", x->depth, x->claimed, x->consumed,
-		x->delivered, x->dropped, x->skipped, x->routed_around, x->too_big,
-		x->producer_waits, x->wakeups, r->lag_ns);
+	fprintf(f,
+	        ",\"state\":\"%s\",\"capacity\":%u,\"slot_size\":%u,\"policy\":\"%s\","
+	        "\"wait\":\"%s\",\"consumer_pid\":%d,\"consumer_alive\":%s,"
+	        "\"consumer_sleeping\":%s,\"depth\":%" PRIu64 ",\"claimed\":%" PRIu64
+	        ",\"consumed\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
+	        ",\"skipped\":%" PRIu64 ",\"routed_around\":%" PRIu64 ",\"too_big\":%" PRIu64
+	        ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64,
+	        shmbus_ring_state_name(x->state), x->capacity, x->slot_size,
+	        shmbus_policy_name(x->policy), shmbus_wait_name(x->wait), x->consumer_pid,
+	        x->consumer_alive ? "true" : "false", x->consumer_sleeping ? "true" : "false",
+	        x->depth, x->claimed, x->consumed, x->delivered, x->dropped, x->skipped,
+	        x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns);
 	if (s->has_rates)
-		fprintf(f, ",\"events_per_s\":%.3f,\"mb_per_s\":%.6f}", r->events_per_s, r->mb_per_s);
+		fprintf(f, ",\"events_per_s\":%.3f,\"mb_per_s\":%.6f}", r->events_per_s,
+		        r->mb_per_s);
 	else
 		fprintf(f, ",\"events_per_s\":null,\"mb_per_s\":null}");
 }
@@ -134,10 +137,10 @@ static void json_part(FILE *f, const struct stat_snap *s, const struct shmbus_pa
 	fprintf(f, "{\"index\":%u,\"name\":", p->index);
 	tool_json_str(f, p->name);
 	fprintf(f,
-		",\"pid\":%d,\"role\":\"%s\",\"state\":\"%s\",\"alive\":%s,\"cpus\":%" PRIu64
-		",\"heartbeat_age_ns\":%" PRId64 "}",
-		p->pid, shmbus_role_name(p->role), part_state(p), p->alive ? "true" : "false",
-		p->cpus, p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : -1);
+	        ",\"pid\":%d,\"role\":\"%s\",\"state\":\"%s\",\"alive\":%s,\"cpus\":%" PRIu64
+	        ",\"heartbeat_age_ns\":%" PRId64 "}",
+	        p->pid, shmbus_role_name(p->role), part_state(p), p->alive ? "true" : "false",
+	        p->cpus, p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : -1);
 }
 
 void stat_print_json(FILE *f, const struct stat_snap *s)
@@ -145,10 +148,10 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 	fprintf(f, "{\"time_ns\":%" PRId64 ",\"bus\":{\"name\":", s->now_ns);
 	tool_json_str(f, s->bus.name);
 	fprintf(f,
-		",\"backing\":\"%s\",\"total_bytes\":%" PRIu64 ",\"arena_bytes\":%" PRIu64
-		",\"arena_used\":%" PRIu64 ",\"symbols\":%u,\"creator_pid\":%d},\"rings\":[",
-		shmbus_backing_name(s->bus.backing), s->bus.total_bytes, s->bus.arena_bytes,
-		s->bus.arena_used, s->bus.symbols, s->bus.creator_pid);
+	        ",\"backing\":\"%s\",\"total_bytes\":%" PRIu64 ",\"arena_bytes\":%" PRIu64
+	        ",\"arena_used\":%" PRIu64 ",\"symbols\":%u,\"creator_pid\":%d},\"rings\":[",
+	        shmbus_backing_name(s->bus.backing), s->bus.total_bytes, s->bus.arena_bytes,
+	        s->bus.arena_used, s->bus.symbols, s->bus.creator_pid);
 	for (size_t i = 0; i < s->nrings; i++) {
 		fputs(i ? "," : "", f);
 		json_ring(f, s, &s->rings[i]);
@@ -162,11 +165,12 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 	for (size_t i = 0; i < s->nprods; i++) {
 		const struct shmbus_producer_stat *p = &s->prods[i];
 		fprintf(f,
-			"%s{\"index\":%u,\"pid\":%d,\"source_id\":%u,\"published\":%" PRIu64
-			",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64 ",\"routed_around\":%" PRIu64
-			",\"unrouted\":%" PRIu64 ",\"last_seq\":%" PRIu64 "}",
-			i ? "," : "", p->index, p->pid, p->source_id, p->published, p->delivered,
-			p->dropped, p->routed_around, p->unrouted, p->last_seq);
+		        "%s{\"index\":%u,\"pid\":%d,\"source_id\":%u,\"published\":%" PRIu64
+		        ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
+		        ",\"routed_around\":%" PRIu64 ",\"unrouted\":%" PRIu64
+		        ",\"last_seq\":%" PRIu64 "}",
+		        i ? "," : "", p->index, p->pid, p->source_id, p->published, p->delivered,
+		        p->dropped, p->routed_around, p->unrouted, p->last_seq);
 	}
 	/* Journal and bridge objects replace these nulls once exposed. */
 	fputs("],\"journal\":null,\"bridge\":null}\n", f);

@@ -40,7 +40,7 @@ static void family(FILE *f, const char *name, const char *type, const char *help
 
 /* One ring sample: shmbus_NAME{bus="..",ring=".."} VALUE */
 static void ring_sample(FILE *f, const char *name, const struct stat_snap *s,
-			const struct stat_ring *r, double v)
+                        const struct stat_ring *r, double v)
 {
 	fprintf(f, "shmbus_%s{bus=\"", name);
 	label(f, s->bus.name);
@@ -57,23 +57,23 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 		const char *name, *type, *help;
 		size_t off;
 	} c[] = {
-		{"ring_claimed_total", "counter", "Slots claimed by producers.", RING_U64(claimed)},
-		{"ring_consumed_total", "counter", "Slots released by the consumer.",
-		 RING_U64(consumed)},
-		{"ring_delivered_total", "counter", "Events handed to the consumer.",
-		 RING_U64(delivered)},
-		{"ring_dropped_total", "counter", "Events dropped because the ring was full.",
-		 RING_U64(dropped)},
-		{"ring_skipped_total", "counter", "Stuck slots skipped (dead producer).",
-		 RING_U64(skipped)},
-		{"ring_routed_around_total", "counter", "Events not delivered: no live consumer.",
-		 RING_U64(routed_around)},
-		{"ring_too_big_total", "counter", "Events larger than a slot.", RING_U64(too_big)},
-		{"ring_producer_waits_total", "counter", "Times a producer waited for space.",
-		 RING_U64(producer_waits)},
-		{"ring_wakeups_total", "counter", "Futex wakes of a sleeping consumer.",
-		 RING_U64(wakeups)},
-		{"ring_depth", "gauge", "Events in the ring, not yet consumed.", RING_U64(depth)},
+	    {"ring_claimed_total", "counter", "Slots claimed by producers.", RING_U64(claimed)},
+	    {"ring_consumed_total", "counter", "Slots released by the consumer.",
+	     RING_U64(consumed)},
+	    {"ring_delivered_total", "counter", "Events handed to the consumer.",
+	     RING_U64(delivered)},
+	    {"ring_dropped_total", "counter", "Events dropped because the ring was full.",
+	     RING_U64(dropped)},
+	    {"ring_skipped_total", "counter", "Stuck slots skipped (dead producer).",
+	     RING_U64(skipped)},
+	    {"ring_routed_around_total", "counter", "Events not delivered: no live consumer.",
+	     RING_U64(routed_around)},
+	    {"ring_too_big_total", "counter", "Events larger than a slot.", RING_U64(too_big)},
+	    {"ring_producer_waits_total", "counter", "Times a producer waited for space.",
+	     RING_U64(producer_waits)},
+	    {"ring_wakeups_total", "counter", "Futex wakes of a sleeping consumer.",
+	     RING_U64(wakeups)},
+	    {"ring_depth", "gauge", "Events in the ring, not yet consumed.", RING_U64(depth)},
 	};
 	for (size_t k = 0; k < sizeof(c) / sizeof(c[0]); k++) {
 		family(f, c[k].name, c[k].type, c[k].help);
@@ -88,15 +88,17 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 		ring_sample(f, "ring_capacity", s, &s->rings[i], s->rings[i].s.capacity);
 	family(f, "ring_consumer_alive", "gauge", "1 when a live consumer holds the ring.");
 	for (size_t i = 0; i < s->nrings; i++)
-		ring_sample(f, "ring_consumer_alive", s, &s->rings[i], s->rings[i].s.consumer_alive);
+		ring_sample(f, "ring_consumer_alive", s, &s->rings[i],
+		            s->rings[i].s.consumer_alive);
 	family(f, "ring_lag_seconds", "gauge",
 	       "Age of the oldest unconsumed event (0 when the ring is empty).");
 	for (size_t i = 0; i < s->nrings; i++)
-		ring_sample(f, "ring_lag_seconds", s, &s->rings[i], (double)s->rings[i].lag_ns / 1e9);
+		ring_sample(f, "ring_lag_seconds", s, &s->rings[i],
+		            (double)s->rings[i].lag_ns / 1e9);
 }
 
 static void part_sample(FILE *f, const char *name, const struct stat_snap *s,
-			const struct shmbus_participant_stat *p, double v)
+                        const struct shmbus_participant_stat *p, double v)
 {
 	fprintf(f, "shmbus_%s{bus=\"", name);
 	label(f, s->bus.name);
@@ -153,10 +155,9 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 }
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body, size_t len,
-			     const char *type)
+                             const char *type)
 {
-	struct MHD_Response *r =
-		MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
 	if (!r) {
 		free(body);
 		return MHD_NO;
@@ -168,8 +169,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-				  const char *method, const char *version, const char *data,
-				  size_t *data_len, void **req)
+                                  const char *method, const char *version, const char *data,
+                                  size_t *data_len, void **req)
 {
 	const shmbus_bus *bus = cls;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
@@ -177,7 +178,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	bool metrics = strcmp(url, "/metrics") == 0;
 	if (!metrics && strcmp(url, "/health") != 0)
 		return reply(c, 404, strdup("not found: try /metrics or /health\n"), 35,
-			     "text/plain");
+		             "text/plain");
 	struct stat_snap s = {0};
 	int rc = stat_snap_take(bus, NULL, &s);
 	char *body = NULL;
@@ -186,7 +187,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (rc) {
 		code = 503;
 		len = (size_t)asprintf(&body, "bus unreadable: %s %s\n", shmbus_strerror(rc),
-				       shmbus_errmsg());
+		                       shmbus_errmsg());
 	} else if (metrics) {
 		body = stat_prometheus_text(&s, &len);
 		if (!body)
@@ -198,8 +199,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!body)
 		return reply(c, 500, strdup("out of memory\n"), 14, "text/plain");
 	return reply(c, code, body, len,
-		     metrics && code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
-					    : "text/plain");
+	             metrics && code == 200 ? "text/plain; version=0.0.4; charset=utf-8"
+	                                    : "text/plain");
 }
 
 static int parse_addr(const char *spec, struct sockaddr_in *sa)
@@ -229,15 +230,16 @@ int stat_serve(const shmbus_bus *bus, const char *addr, volatile int *stop)
 {
 	struct sockaddr_in sa;
 	if (parse_addr(addr, &sa)) {
-		fprintf(stderr, STAT_TOOL ": --prometheus '%s': expected IPV4:PORT (e.g. "
-				"127.0.0.1:9464, *:9464, port 0 picks one)\n",
-			addr);
+		fprintf(stderr,
+		        STAT_TOOL ": --prometheus '%s': expected IPV4:PORT (e.g. "
+		                  "127.0.0.1:9464, *:9464, port 0 picks one)\n",
+		        addr);
 		return 2;
 	}
-	struct MHD_Daemon *d = MHD_start_daemon(
-		MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, on_request,
-		(void *)bus, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	struct MHD_Daemon *d =
+	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+	                     on_request, (void *)bus, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	                     MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, STAT_TOOL ": cannot serve on %s: %s\n", addr, strerror(errno));
 		return 1;

@@ -17,10 +17,11 @@
 #include "stat_tool.h"
 
 static const struct stat_ring *prev_ring(const struct stat_snap *prev,
-					 const struct shmbus_ring_stat *r)
+                                         const struct shmbus_ring_stat *r)
 {
 	for (size_t i = 0; prev && i < prev->nrings; i++)
-		if (prev->rings[i].s.index == r->index && strcmp(prev->rings[i].s.name, r->name) == 0)
+		if (prev->rings[i].s.index == r->index &&
+		    strcmp(prev->rings[i].s.name, r->name) == 0)
 			return &prev->rings[i];
 	return NULL;
 }
@@ -28,8 +29,8 @@ static const struct stat_ring *prev_ring(const struct stat_snap *prev,
 static void ring_rates(struct stat_snap *s, const struct stat_snap *prev, struct stat_ring *r)
 {
 	r->lag_ns = r->s.oldest_publish_ns > 0 && s->now_ns > r->s.oldest_publish_ns
-			    ? s->now_ns - r->s.oldest_publish_ns
-			    : 0;
+	                ? s->now_ns - r->s.oldest_publish_ns
+	                : 0;
 	const struct stat_ring *p = prev_ring(prev, &r->s);
 	double dt = prev ? (double)(s->mono_ns - prev->mono_ns) / 1e9 : 0;
 	if (!p || dt <= 0 || r->s.delivered < p->s.delivered)
@@ -63,7 +64,7 @@ static int take_rings(const shmbus_bus *bus, struct stat_snap *s, const struct s
 static int take_parts(const shmbus_bus *bus, struct stat_snap *s)
 {
 	struct shmbus_participant_stat *p =
-		realloc(s->parts, (s->bus.max_participants + 1) * sizeof(*p));
+	    realloc(s->parts, (s->bus.max_participants + 1) * sizeof(*p));
 	if (!p)
 		return -ENOMEM;
 	s->parts = p;
