@@ -1,0 +1,106 @@
+/*
+ * test_journald_enospc.c - journald on a full disk.
+ *
+ * The journal dir is a 1 MiB tmpfs (needs root or CAP_SYS_ADMIN: skipped
+ * with exit 77 otherwise). 300k trades (17 MB) go through a 65536-slot
+ * `block` ring, so publishing can only finish if journald keeps draining
+ * its ring while every write fails. It must say so clearly on stderr,
+ * count the lost events (journaled + lost = published), keep what it did
+ * write verifiable, and the bus must keep serving another consumer.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/mount.h>
+
+#include "jtt.h"
+
+#define ES_N 300000
+
+static void es_publish(shmbus_bus *b)
+{
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	struct shmbus_trade t;
+	memset(&t, 0, sizeof(t));
+	t.h.type = SHMBUS_EV_TRADE;
+	t.h.version = 1;
+	t.h.size = sizeof(t);
+	t.h.symbol_id = (uint32_t)shmbus_symbol_intern(b, "SPY", 3);
+	for (int i = 0; i < ES_N; i++) {
+		t.h.event_time_ns = 1700000000000000000ll + i;
+		t.price = i;
+		assert_int_equal(shmbus_publish(p, &t), 2); /* journal + observer */
+	}
+	shmbus_producer_close(p);
+}
+
+static void es_on(const struct shmbus_event_header *ev, void *ctx)
+{
+	(void)ev;
+	++*(int *)ctx;
+}
+
+static void test_journald_enospc_keeps_draining(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	if (mount("tmpfs", jtt_jdir, "tmpfs", 0, "size=1m") != 0) {
+		printf("skip: cannot mount a 1 MiB tmpfs on %s: %s (needs CAP_SYS_ADMIN)\n", jtt_jdir,
+		       strerror(errno));
+		jtt_teardown(b);
+		exit(77);
+	}
+	shmbus_consumer *obs;
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.capacity = 1u << 19;
+	so.slot_size = 64;
+	assert_int_equal(shmbus_subscribe(b, "observer", &so, &obs), 0);
+
+	char stats[200], errf[200];
+	snprintf(stats, sizeof(stats), "%s/stats.json", jtt_shm);
+	snprintf(errf, sizeof(errf), "%s/journald.err", jtt_shm);
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "none",
+	              "--block-kb", "16", "--stats-json", stats, NULL};
+	pid_t jd = jtt_spawn(av, "/dev/null", errf);
+	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
+	es_publish(b);
+	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
+	int got = 0;
+	while (shmbus_poll(obs, es_on, &got, 4096) > 0)
+		;
+	assert_int_equal(got, ES_N);
+	assert_int_equal(kill(jd, 0), 0); /* still running */
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+
+	char *st = jtt_slurp(stats), *err = jtt_slurp(errf);
+	assert_int_equal(jtt_json_i64(st, "events"), ES_N);
+	int64_t lost = jtt_json_i64(st, "lost");
+	assert_true(lost > 0);
+	assert_true(jtt_json_i64(st, "errors") > 0);
+	assert_non_null(strstr(st, "No space left on device"));
+	assert_non_null(strstr(err, "journal write failed: No space left on device"));
+	struct shmbus_journal_verify_report rep;
+	memset(&rep, 0, sizeof(rep));
+	assert_int_equal(shmbus_journal_verify(jtt_jdir, jtt_bus, &rep), 0);
+	assert_int_equal(rep.events + (uint64_t)lost, ES_N);
+	printf("journaled %llu, lost %lld\n", (unsigned long long)rep.events, (long long)lost);
+	free(st);
+	free(err);
+	shmbus_consumer_close(obs);
+	umount2(jtt_jdir, MNT_DETACH);
+	jtt_teardown(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_journald_enospc_keeps_draining),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
