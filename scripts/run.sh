@@ -1,9 +1,17 @@
 #!/usr/bin/env bash
-# The main job: install what is needed, build, and run the demo pipeline.
-# Usage: scripts/run.sh [extra arguments for the main job]
+# The main job: install what is needed, build, and run the trading pipeline
+# (collector -> ta -> threshold, journaled) with shmbus-pipeline.
+# Usage: scripts/run.sh [shmbus-pipeline arguments]
+# Without arguments it runs on the real SPY trades of ../shared/data when that
+# file is there, else on the synthetic market generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build/release -j"$(nproc)"
-exec build/release/src/tools/demo/shmbus-demo "$@"
+args=("$@")
+spy=../shared/data/spy_trades_20131008.csv
+if [ $# -eq 0 ] && [ -r "$spy" ]; then
+  args=(--input "$spy")
+fi
+exec build/release/services/pipeline/shmbus-pipeline "${args[@]}"

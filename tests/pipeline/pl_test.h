@@ -1,0 +1,130 @@
+/*
+ * pl_test.h - helpers of the pipeline tests: a fresh SHMBUS_DIR and work
+ * folder per test file, running the built binaries as child processes with
+ * their output captured to files, and reading the JSON they leave.
+ *
+ * The binaries' paths come from the build (PL_BIN_* definitions), so the
+ * tests run exactly what was just built. Everything is static: each test
+ * file is one unit.
+ */
+#ifndef SHMBUS_TEST_PIPELINE_H
+#define SHMBUS_TEST_PIPELINE_H
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <shmbus/shmbus.h>
+
+#include "svc.h"
+
+static char pt_dir[256];  /* work folder (and SHMBUS_DIR) of this test file */
+
+/* Make the work folder and point SHMBUS_DIR at it. 0 or -1. */
+static int pt_setup(void **state)
+{
+	(void)state;
+	snprintf(pt_dir, sizeof(pt_dir), "%s/shmbus-pltest-XXXXXX",
+		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	if (!mkdtemp(pt_dir)) {
+		fprintf(stderr, "pt_setup: mkdtemp: %s\n", strerror(errno));
+		return -1;
+	}
+	setenv("SHMBUS_DIR", pt_dir, 1);
+	return 0;
+}
+
+/* rm -rf of the work folder (nftw-free: fork rm, it is a test). */
+static int pt_teardown(void **state)
+{
+	(void)state;
+	if (pt_dir[0]) {
+		pid_t pid = fork();
+		if (pid == 0) {
+			execlp("rm", "rm", "-rf", pt_dir, (char *)NULL);
+			_exit(127);
+		}
+		if (pid > 0)
+			waitpid(pid, NULL, 0);
+	}
+	return 0;
+}
+
+/* Path of @name in the work folder (a static buffer per call slot). */
+static const char *pt_path(const char *name)
+{
+	static char bufs[8][512];
+	static int k;
+	char *b = bufs[k++ % 8];
+
+	snprintf(b, 512, "%s/%s", pt_dir, name);
+	return b;
+}
+
+/*
+ * Run argv (NULL-terminated) with stdout into @out_file and stderr into
+ * @err_file (NULL: inherit). Returns the exit status (0..255), or 128+sig
+ * when killed, or -1 when it could not run.
+ */
+static int pt_run(char *const argv[], const char *out_file, const char *err_file)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		if (out_file) {
+			int fd = open(out_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd >= 0)
+				dup2(fd, 1);
+		}
+		if (err_file) {
+			int fd = open(err_file, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+			if (fd >= 0)
+				dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	if (waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/* Contents of a file (malloc'd, NUL-terminated) or NULL. */
+static char *pt_slurp(const char *path)
+{
+	char *text = NULL;
+
+	if (shmbus_svc_read_file(path, &text, NULL) != 0)
+		return NULL;
+	return text;
+}
+
+/* Number @key of a flat JSON text, or -1 when absent. */
+static double pt_json(const char *text, const char *key)
+{
+	double v;
+
+	if (!text || shmbus_svc_json_get_f64(text, key, &v) != 0)
+		return -1;
+	return v;
+}
+
+/* Print a file to stderr (on failure, to show what a child said). */
+static void pt_show(const char *path)
+{
+	char *t = pt_slurp(path);
+
+	fprintf(stderr, "--- %s:\n%s\n", path, t ? t : "(unreadable)");
+	free(t);
+}
+
+#endif /* SHMBUS_TEST_PIPELINE_H */
