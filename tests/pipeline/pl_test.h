@@ -27,7 +27,7 @@
 static char pt_dir[256];  /* work folder (and SHMBUS_DIR) of this test file */
 
 /* Make the work folder and point SHMBUS_DIR at it. 0 or -1. */
-static int pt_setup(void **state)
+static inline int pt_setup(void **state)
 {
 	(void)state;
 	snprintf(pt_dir, sizeof(pt_dir), "%s/shmbus-pltest-XXXXXX",
@@ -41,7 +41,7 @@ static int pt_setup(void **state)
 }
 
 /* rm -rf of the work folder (nftw-free: fork rm, it is a test). */
-static int pt_teardown(void **state)
+static inline int pt_teardown(void **state)
 {
 	(void)state;
 	if (pt_dir[0]) {
@@ -57,7 +57,7 @@ static int pt_teardown(void **state)
 }
 
 /* Path of @name in the work folder (a static buffer per call slot). */
-static const char *pt_path(const char *name)
+static inline const char *pt_path(const char *name)
 {
 	static char bufs[8][512];
 	static int k;
@@ -72,7 +72,7 @@ static const char *pt_path(const char *name)
  * @err_file (NULL: inherit). Returns the exit status (0..255), or 128+sig
  * when killed, or -1 when it could not run.
  */
-static int pt_run(char *const argv[], const char *out_file, const char *err_file)
+static inline int pt_run(char *const argv[], const char *out_file, const char *err_file)
 {
 	pid_t pid = fork();
 	int st;
@@ -99,7 +99,7 @@ static int pt_run(char *const argv[], const char *out_file, const char *err_file
 }
 
 /* Contents of a file (malloc'd, NUL-terminated) or NULL. */
-static char *pt_slurp(const char *path)
+static inline char *pt_slurp(const char *path)
 {
 	char *text = NULL;
 
@@ -109,7 +109,7 @@ static char *pt_slurp(const char *path)
 }
 
 /* Number @key of a flat JSON text, or -1 when absent. */
-static double pt_json(const char *text, const char *key)
+static inline double pt_json(const char *text, const char *key)
 {
 	double v;
 
@@ -119,7 +119,7 @@ static double pt_json(const char *text, const char *key)
 }
 
 /* Print a file to stderr (on failure, to show what a child said). */
-static void pt_show(const char *path)
+static inline void pt_show(const char *path)
 {
 	char *t = pt_slurp(path);
 
