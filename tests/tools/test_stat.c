@@ -72,6 +72,11 @@ static int setup(void **state)
 		if (shmbus_publish(e.p, &t) < 0)
 			return -1;
 	}
+	static const char *const names[] = {"journal_events", "journal_bytes"};
+	if (shmbus_counters_define(e.bus, names, 2))
+		return -1;
+	shmbus_counter_set(e.bus, 0, 7);
+	shmbus_counter_set(e.bus, 1, 4096);
 	int got = 0;
 	while (got < 6)
 		shmbus_poll(e.ca, count, &got, (unsigned)(6 - got));
@@ -108,8 +113,10 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_non_null(strstr(out, "\"published\":10"));
 	assert_non_null(strstr(out, "\"alive\":true"));
 	assert_non_null(strstr(out, "\"events_per_s\":null"));
+	assert_non_null(strstr(out, "\"counters\":{\"journal_events\":7,\"journal_bytes\":4096}"));
 	/* The table form names the rings too; rates over an interval are numbers. */
 	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once", SHMBUS_STAT_BIN), 0);
+	assert_non_null(strstr(out, "journal_events=7 journal_bytes=4096"));
 	assert_non_null(strstr(out, "fast"));
 	assert_non_null(strstr(out, "small"));
 	assert_int_equal(
@@ -211,6 +218,7 @@ static void test_stat_prometheus_endpoint_parses(void **state)
 	assert_non_null(strstr(body, "shmbus_ring_delivered_total{bus=\"st\",ring=\"fast\"} 6\n"));
 	assert_non_null(strstr(body, "shmbus_ring_depth{bus=\"st\",ring=\"fast\"} 4\n"));
 	assert_non_null(strstr(body, "shmbus_participant_alive{bus=\"st\",participant="));
+	assert_non_null(strstr(body, ",counter=\"journal_bytes\"} 4096\n"));
 
 	assert_true(http_get(port, "/health", buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "200 OK"));

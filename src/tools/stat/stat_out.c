@@ -82,6 +82,23 @@ static void screen_parts(FILE *f, const struct stat_snap *s)
 	}
 }
 
+/* Named counters (journaller, bridge ...): one line per participant. */
+static void screen_counters(FILE *f, const struct stat_snap *s)
+{
+	bool header = false;
+	for (size_t i = 0; i < s->nparts; i++) {
+		if (!s->ncounters[i])
+			continue;
+		if (!header)
+			fprintf(f, "\nCOUNTERS\n");
+		header = true;
+		fprintf(f, "%-20.20s", s->parts[i].name);
+		for (unsigned k = 0; k < s->ncounters[i]; k++)
+			fprintf(f, " %s=%" PRIu64, s->counters[i][k].name, s->counters[i][k].value);
+		fputc('\n', f);
+	}
+}
+
 void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 {
 	if (clear)
@@ -100,11 +117,7 @@ void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 	        unrouted);
 	screen_rings(f, s);
 	screen_parts(f, s);
-	/* Journal / bridge sections: printed once their counters are exposed. */
-	if (s->journal.present)
-		fprintf(f, "\nJOURNAL\n");
-	if (s->bridge.present)
-		fprintf(f, "\nBRIDGE\n");
+	screen_counters(f, s);
 	fflush(f);
 }
 
@@ -132,15 +145,22 @@ static void json_ring(FILE *f, const struct stat_snap *s, const struct stat_ring
 		fprintf(f, ",\"events_per_s\":null,\"mb_per_s\":null}");
 }
 
-static void json_part(FILE *f, const struct stat_snap *s, const struct shmbus_participant_stat *p)
+static void json_part(FILE *f, const struct stat_snap *s, size_t i)
 {
+	const struct shmbus_participant_stat *p = &s->parts[i];
 	fprintf(f, "{\"index\":%u,\"name\":", p->index);
 	tool_json_str(f, p->name);
 	fprintf(f,
 	        ",\"pid\":%d,\"role\":\"%s\",\"state\":\"%s\",\"alive\":%s,\"cpus\":%" PRIu64
-	        ",\"heartbeat_age_ns\":%" PRId64 "}",
+	        ",\"heartbeat_age_ns\":%" PRId64 ",\"counters\":{",
 	        p->pid, shmbus_role_name(p->role), part_state(p), p->alive ? "true" : "false",
 	        p->cpus, p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : -1);
+	for (unsigned k = 0; k < s->ncounters[i]; k++) {
+		fputs(k ? "," : "", f);
+		tool_json_str(f, s->counters[i][k].name);
+		fprintf(f, ":%" PRIu64, s->counters[i][k].value);
+	}
+	fputs("}}", f);
 }
 
 void stat_print_json(FILE *f, const struct stat_snap *s)
@@ -159,7 +179,7 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 	fputs("],\"participants\":[", f);
 	for (size_t i = 0; i < s->nparts; i++) {
 		fputs(i ? "," : "", f);
-		json_part(f, s, &s->parts[i]);
+		json_part(f, s, i);
 	}
 	fputs("],\"producers\":[", f);
 	for (size_t i = 0; i < s->nprods; i++) {
@@ -172,7 +192,6 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 		        i ? "," : "", p->index, p->pid, p->source_id, p->published, p->delivered,
 		        p->dropped, p->routed_around, p->unrouted, p->last_seq);
 	}
-	/* Journal and bridge objects replace these nulls once exposed. */
-	fputs("],\"journal\":null,\"bridge\":null}\n", f);
+	fputs("]}\n", f);
 	fflush(f);
 }

@@ -119,6 +119,17 @@ static void part_families(FILE *f, const struct stat_snap *s)
 		double age = p->heartbeat_ns ? (double)(s->now_ns - p->heartbeat_ns) / 1e9 : 0;
 		part_sample(f, "participant_heartbeat_age_seconds", s, p, age);
 	}
+	family(f, "participant_counter_total", "counter",
+	       "Named counters a participant publishes (journaller, bridge ...).");
+	for (size_t i = 0; i < s->nparts; i++)
+		for (unsigned k = 0; k < s->ncounters[i]; k++) {
+			fputs("shmbus_participant_counter_total{bus=\"", f);
+			label(f, s->bus.name);
+			fputs("\",participant=\"", f);
+			label(f, s->parts[i].name);
+			fprintf(f, "\",counter=\"%s\"} %" PRIu64 "\n", s->counters[i][k].name,
+			        s->counters[i][k].value);
+		}
 }
 
 char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
@@ -146,7 +157,6 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 	fprintf(f, "\"} %" PRIu64 "\n", unrouted);
 	ring_families(f, s);
 	part_families(f, s);
-	/* Journal and bridge families go here once their counters are exposed. */
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;

@@ -63,11 +63,17 @@ static int take_rings(const shmbus_bus *bus, struct stat_snap *s, const struct s
 
 static int take_parts(const shmbus_bus *bus, struct stat_snap *s)
 {
-	struct shmbus_participant_stat *p =
-	    realloc(s->parts, (s->bus.max_participants + 1) * sizeof(*p));
-	if (!p)
+	size_t max = s->bus.max_participants + 1;
+	struct shmbus_participant_stat *p = realloc(s->parts, max * sizeof(*p));
+	if (p)
+		s->parts = p;
+	void *c = p ? realloc(s->counters, max * sizeof(*s->counters)) : NULL;
+	if (c)
+		s->counters = c;
+	unsigned *nc = c ? realloc(s->ncounters, max * sizeof(*nc)) : NULL;
+	if (!nc)
 		return -ENOMEM;
-	s->parts = p;
+	s->ncounters = nc;
 	s->nparts = 0;
 	for (uint32_t i = 0; i < s->bus.max_participants; i++) {
 		int rc = shmbus_stat_participant(bus, i, &p[s->nparts]);
@@ -75,6 +81,9 @@ static int take_parts(const shmbus_bus *bus, struct stat_snap *s)
 			continue;
 		if (rc)
 			return rc;
+		rc = shmbus_stat_counters(bus, i, s->counters[s->nparts], SHMBUS_MAX_COUNTERS);
+		s->ncounters[s->nparts] =
+		    rc > 0 ? (unsigned)(rc < SHMBUS_MAX_COUNTERS ? rc : SHMBUS_MAX_COUNTERS) : 0;
 		s->nparts++;
 	}
 	return 0;
@@ -112,9 +121,6 @@ int stat_snap_take(const shmbus_bus *bus, const struct stat_snap *prev, struct s
 		rc = take_parts(bus, s);
 	if (rc == 0)
 		rc = take_prods(bus, s);
-	/* Journal and bridge: filled here once their stat calls exist. */
-	s->journal.present = false;
-	s->bridge.present = false;
 	return rc;
 }
 
@@ -123,5 +129,7 @@ void stat_snap_free(struct stat_snap *s)
 	free(s->rings);
 	free(s->parts);
 	free(s->prods);
+	free(s->counters);
+	free(s->ncounters);
 	memset(s, 0, sizeof(*s));
 }

@@ -29,16 +29,14 @@ struct stat_snap {
 	size_t nrings;
 	struct shmbus_participant_stat *parts;
 	size_t nparts;
+	/* Named counters of each participant (journaller, bridge ...), by the
+	 * same index as parts; ncounters[i] is 0 for none. */
+	struct shmbus_counter (*counters)[SHMBUS_MAX_COUNTERS];
+	unsigned *ncounters;
 	struct shmbus_producer_stat *prods;
 	size_t nprods;
-	/*
-	 * Journal and bridge counters go here once their services expose
-	 * them through stat calls (shmbus_stat_journal / shmbus_stat_bridge);
-	 * the renderers already print a section for each when `present`.
-	 */
-	struct {
-		bool present;
-	} journal, bridge;
+	/* The journaller and the bridge publish their counters as named
+	 * participant counters (above); they are shown per participant. */
 };
 
 /*
