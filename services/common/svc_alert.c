@@ -10,7 +10,9 @@
 #include "svc.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "rules.h"
@@ -98,4 +100,18 @@ int shmbus_svc_indicator_name(unsigned kind, const uint16_t p[3], unsigned index
 unsigned shmbus_svc_indicator_outputs(unsigned kind)
 {
 	return (kind == SHMBUS_IND_MACD || kind == SHMBUS_IND_BOLLINGER) ? 3 : 1;
+}
+
+const char *shmbus_svc_fmt_double(double v, char *buf, size_t n)
+{
+	if (isnan(v)) {
+		snprintf(buf, n, "nan");
+		return buf;
+	}
+	for (int prec = 1; prec <= 17; prec++) {
+		snprintf(buf, n, "%.*g", prec, v);
+		if (strtod(buf, NULL) == v)
+			break;
+	}
+	return buf;
 }

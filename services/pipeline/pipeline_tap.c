@@ -38,7 +38,7 @@ static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 	const struct shmbus_rule *r =
 		e->rule_id < t->rules->count ? &t->rules->rules[e->rule_id] : NULL;
 	const char *sym = pl_symbol(t->bus, e->h.symbol_id);
-	char line[320];
+	char line[320], v[32], th[32];
 
 	t->alerts++;
 	shmbus_hist_record(t->lat, e->h.publish_time_ns - e->origin_ns);
@@ -47,9 +47,10 @@ static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 		t->shown[t->nshown++] = strdup(line);
 	}
 	if (t->alerts_csv &&
-	    fprintf(t->alerts_csv, "%lld,%s,%u,%s,%u,%.17g,%.17g,%s,%u,%llu\n",
+	    fprintf(t->alerts_csv, "%lld,%s,%u,%s,%u,%s,%s,%s,%u,%llu\n",
 		    (long long)e->h.event_time_ns, sym, e->rule_id, r ? r->id : "", e->direction,
-		    e->value, e->threshold,
+		    shmbus_svc_fmt_double(e->value, v, sizeof(v)),
+		    shmbus_svc_fmt_double(e->threshold, th, sizeof(th)),
 		    shmbus_event_type_name(e->trigger_type) ? shmbus_event_type_name(e->trigger_type)
 							    : "?",
 		    e->trigger_source, (unsigned long long)e->trigger_seq) < 0)
@@ -59,18 +60,19 @@ static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 static void pl_on_indicator(struct pl_tap *t, const struct shmbus_indicator *e)
 {
 	const char *sym;
-	char name[64];
+	char name[64], v[32];
 
 	t->indicators++;
 	if (!t->tap_csv)
 		return;
 	sym = pl_symbol(t->bus, e->h.symbol_id);
 	for (unsigned i = 0; i < shmbus_svc_indicator_outputs(e->kind); i++) {
-		if (isnan(e->value[i]) ||
-		    shmbus_svc_indicator_name(e->kind, e->param, i, name, sizeof(name)) != 0)
-			continue; /* an output not available yet has no row */
-		if (fprintf(t->tap_csv, "%lld,%s,%s,%.17g\n", (long long)e->h.event_time_ns, sym,
-			    name, e->value[i]) < 0)
+		if (shmbus_svc_indicator_name(e->kind, e->param, i, name, sizeof(name)) != 0)
+			continue;
+		/* Same rows as `shmbus-journal cat --format csv --types indicator`,
+		 * "nan" for an output still warming up (the MACD signal). */
+		if (fprintf(t->tap_csv, "%lld,%s,%s,%s\n", (long long)e->h.event_time_ns, sym,
+			    name, shmbus_svc_fmt_double(e->value[i], v, sizeof(v))) < 0)
 			t->io_error = 1;
 		t->indicator_rows++;
 	}

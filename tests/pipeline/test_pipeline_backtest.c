@@ -11,6 +11,9 @@
  * events from 1 in both runs; origin_ns (a publish time) is the one field
  * that differs and is not compared.
  *
+ * When shmbus-journal is built, `shmbus-journal cat --format csv --types
+ * indicator` of the live run's journal must also equal its --tap-csv file.
+ *
  * Needs shmbus-journald and shmbus-replay (skipped, exit 77, without them);
  * the SPY case also needs ../shared/data.
  */
@@ -76,6 +79,18 @@ static void live_then_replay(const char *tag, char *const *input, int ninput)
 	assert_true(strlen(x1) > 200 && strlen(y1) > 200);
 	assert_string_equal(x1, x2); /* same alerts, same order, same values */
 	assert_string_equal(y1, y2); /* same indicator values */
+#ifdef PL_BIN_JOURNAL
+	/* The journal itself holds the same indicators, row for row. */
+	char *cat[] = {PL_BIN_JOURNAL, "cat", "--dir", jdir, "--format", "csv", "--types",
+		       "indicator", NULL};
+	char catout[512];
+	snprintf(catout, sizeof(catout), "%s-cat.csv", pt_path(tag));
+	assert_int_equal(pt_run(cat, catout, NULL), 0);
+	char *z = pt_slurp(catout);
+	assert_non_null(z);
+	assert_string_equal(z, y1);
+	free(z);
+#endif
 	free(x1);
 	free(x2);
 	free(y1);
