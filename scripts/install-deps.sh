@@ -9,6 +9,7 @@ pkgs=(
   clang libclang-rt-14-dev
   libnats-dev librdkafka-dev nats-server
   tmux procps util-linux
+  fio
   libinih-dev libmicrohttpd-dev
 )
 
