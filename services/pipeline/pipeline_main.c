@@ -54,7 +54,7 @@ static const char usage_text[] =
 	"  --no-journal        do not start shmbus-journald\n"
 	"Output:\n"
 	"  --dir DIR           run folder: logs, stats, journal\n"
-	"                      (default ${TMPDIR:-/tmp}/shmbus-pipeline-BUS)\n"
+	"                      (default ${TMPDIR:-/tmp}/shmbus-BUS)\n"
 	"  --tap-csv FILE      indicator events, one row per output:\n"
 	"                      event_time_ns,symbol,indicator,value\n"
 	"  --alerts-csv FILE   threshold events, one row each\n"
@@ -253,7 +253,7 @@ static int pl_prepare(struct pipeline *p)
 	if (p->o.dir)
 		snprintf(p->dir, sizeof(p->dir), "%s", p->o.dir);
 	else
-		snprintf(p->dir, sizeof(p->dir), "%s/shmbus-pipeline-%s", tmp && *tmp ? tmp : "/tmp",
+		snprintf(p->dir, sizeof(p->dir), "%s/shmbus-%s", tmp && *tmp ? tmp : "/tmp",
 			 p->bus_name);
 	snprintf(p->journal_dir, sizeof(p->journal_dir), "%s",
 		 p->o.journal_dir ? p->o.journal_dir : "");
