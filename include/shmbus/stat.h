@@ -51,6 +51,7 @@ struct shmbus_ring_stat {
 	uint32_t group_size, group_member;
 	uint64_t types;
 	uint32_t nsymbols;      /* 0 = all symbols */
+	uint32_t producers;     /* open producers that have routed to it */
 	int32_t consumer_pid;
 	int consumer_alive;
 	int consumer_sleeping;

@@ -206,8 +206,12 @@ struct prod_entry {
 	_Atomic uint32_t claim_ring; /* ring index + 1; 0 = none */
 	uint32_t reserved;
 	char pad[48];
+	/* lines 2-3: rings this producer has delivered to (bit = ring index),
+	 * set once per ring; stat counts a ring's producers from them */
+	_Atomic uint64_t rings_seen[16];
 };
-_Static_assert(sizeof(struct prod_entry) == 2 * CACHE_LINE, "prod_entry size");
+_Static_assert(sizeof(struct prod_entry) == 4 * CACHE_LINE, "prod_entry size");
+_Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
 _Static_assert(offsetof(struct prod_entry, claim_pos) == CACHE_LINE, "claim line");
 
 /* Symbol table entry; id = index + 1. Filled under the lock, then R4. */

@@ -50,6 +50,7 @@ struct ring_view {
 	bool wake_check;   /* consumer may sleep: check `sleeping` */
 	bool route_around; /* no live consumer: count, don't deliver */
 	bool sp_unowned;   /* single-producer ring this producer has not yet claimed */
+	bool seen;         /* this producer's rings_seen bit is set */
 	uint32_t full_streak; /* producer: consecutive full claims */
 	int64_t full_since;
 };

@@ -269,6 +269,14 @@ static __attribute__((noinline)) int view_full(struct shmbus_producer *p, struct
 	return 0;
 }
 
+/* First delivery to a ring: record it for the ring's producer count. */
+static __attribute__((noinline)) void view_mark_seen(struct shmbus_producer *p, struct ring_view *v)
+{
+	_Atomic uint64_t *w = &p->ctr->rings_seen[v->index >> 6];
+	store_relaxed(w, load_relaxed(w) | (UINT64_C(1) << (v->index & 63)));
+	v->seen = true;
+}
+
 /* Claim a slot in v under its policy: 1 claimed, 0 not delivered. */
 static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uint16_t size,
 			     uint64_t *pos)
@@ -283,6 +291,8 @@ static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uin
 		fetch_add_relaxed(&v->hdr->too_big, 1);
 		return 0;
 	}
+	if (unlikely(!v->seen))
+		view_mark_seen(p, v);
 	if (likely(ring_try_claim(v, p->ctr, pos))) {
 		v->full_streak = 0;
 		return 1;

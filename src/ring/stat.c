@@ -60,6 +60,18 @@ static int64_t oldest_publish(const struct ring_view *v, uint64_t head, uint64_t
 	return ev->publish_time_ns;
 }
 
+static uint32_t ring_producers(const shmbus_bus *b, uint32_t index)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+		struct prod_entry *e = &b->prods[i];
+		if (load_acquire(&e->state) &&
+		    (load_relaxed(&e->rings_seen[index >> 6]) >> (index & 63)) & 1)
+			n++;
+	}
+	return n;
+}
+
 int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
 {
 	if (!b || !o)
@@ -92,6 +104,7 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	o->group_member = d->group_member;
 	o->types = d->types;
 	o->nsymbols = d->nsymbols;
+	o->producers = ring_producers(b, index);
 	o->consumer_pid = load_relaxed(&d->consumer_pid);
 	o->consumer_alive = st == RING_STATE_ACTIVE && ring_consumer_alive(d);
 	o->consumer_sleeping = load_relaxed(&h->sleeping) != 0;

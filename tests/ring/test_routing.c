@@ -371,6 +371,34 @@ static void test_routing_unrouted_counted(void **state)
 	env_close(&e);
 }
 
+/* A ring's producer count: the open producers that delivered to it. */
+static void test_routing_ring_producer_count(void **state)
+{
+	struct env e;
+	env_open(&e);
+	shmbus_consumer *c = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 1);
+	shmbus_producer *p2;
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 4242;
+	assert_int_equal(shmbus_producer_open(e.bus, &po, &p2), 0);
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 1); /* p2 has not routed here yet */
+	struct shmbus_trade t = tu_trade(e.sym[1], 1.0);
+	assert_int_equal(shmbus_publish(p2, &t), 1);
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 2);
+	shmbus_producer_close(p2);
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 1);
+	shmbus_consumer_close(c);
+	env_close(&e);
+}
+
 int main(void)
 {
 	alarm(120);
@@ -382,6 +410,7 @@ int main(void)
 	    TU_TEST(test_routing_detached_ring_routed_around),
 	    TU_TEST(test_routing_reattach_replaces_filter),
 	    TU_TEST(test_routing_unrouted_counted),
+	    TU_TEST(test_routing_ring_producer_count),
 	};
 	return cmocka_run_group_tests_name("routing", tests, NULL, NULL);
 }

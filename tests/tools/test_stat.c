@@ -105,6 +105,7 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_int_equal(tu_json_field(out, "rings", "fast", "depth"), 4);
 	assert_int_equal(tu_json_field(out, "rings", "fast", "dropped"), 0);
 	assert_int_equal(tu_json_field(out, "rings", "fast", "consumer_pid"), getpid());
+	assert_int_equal(tu_json_field(out, "rings", "fast", "producers"), 1);
 	assert_int_equal(tu_json_field(out, "rings", "small", "depth"), 4);
 	assert_int_equal(tu_json_field(out, "rings", "small", "dropped"), 6);
 	assert_int_equal(tu_json_field(out, "rings", "small", "delivered"), 0);

@@ -50,12 +50,12 @@ static long long pane_delivered(const char *ring)
 		return -1;
 	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n")) {
 		char name[64], state[16];
-		long long pid, cap, depth, delivered;
+		long long prods, pid, cap, depth, delivered;
 		double evs, mbs;
-		if (sscanf(l, "%63s %15s %lld %lld %lld %lf %lf %lld", name, state, &pid, &cap,
-		           &depth, &evs, &mbs, &delivered) == 8 &&
+		if (sscanf(l, "%63s %15s %lld %lld %lld %lld %lf %lf %lld", name, state, &prods,
+		           &pid, &cap, &depth, &evs, &mbs, &delivered) == 9 &&
 		    strcmp(name, ring) == 0)
-			return delivered;
+			return prods == 1 ? delivered : -2; /* one producer routes here */
 	}
 	return -1;
 }

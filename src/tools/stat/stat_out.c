@@ -52,18 +52,18 @@ static const char *part_state(const struct shmbus_participant_stat *p)
 
 static void screen_rings(FILE *f, const struct stat_snap *s)
 {
-	fprintf(f, "%-16s %-8s %7s %9s %8s %11s %8s %10s %8s %8s %9s %-5s\n", "RING", "STATE",
-	        "CONSUMR", "CAPACITY", "DEPTH", "EVENTS/S", "MB/S", "DELIVERED", "DROPS", "SKIPPED",
+	fprintf(f, "%-16s %-8s %5s %7s %9s %8s %11s %8s %10s %8s %8s %9s %-5s\n", "RING", "STATE",
+	        "PRODS", "CONSUMR", "CAPACITY", "DEPTH", "EVENTS/S", "MB/S", "DELIVERED", "DROPS", "SKIPPED",
 	        "LAG", "WAIT");
 	for (size_t i = 0; i < s->nrings; i++) {
 		const struct stat_ring *r = &s->rings[i];
 		char lag[16];
 		human_ns(r->lag_ns, lag, sizeof(lag));
 		fprintf(f,
-		        "%-16.16s %-8s %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64 " %8" PRIu64
+		        "%-16.16s %-8s %5u %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64 " %8" PRIu64
 		        " %8" PRIu64 " %9s %-5s\n",
-		        r->s.name, shmbus_ring_state_name(r->s.state), r->s.consumer_pid,
-		        r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
+		        r->s.name, shmbus_ring_state_name(r->s.state), r->s.producers,
+		        r->s.consumer_pid, r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
 		        r->s.dropped, r->s.skipped, lag, r->s.consumer_sleeping ? "sleep" : "run");
 	}
 }
@@ -128,13 +128,14 @@ static void json_ring(FILE *f, const struct stat_snap *s, const struct stat_ring
 	tool_json_str(f, x->name);
 	fprintf(f,
 	        ",\"state\":\"%s\",\"capacity\":%u,\"slot_size\":%u,\"policy\":\"%s\","
-	        "\"wait\":\"%s\",\"consumer_pid\":%d,\"consumer_alive\":%s,"
+	        "\"wait\":\"%s\",\"producers\":%u,\"consumer_pid\":%d,\"consumer_alive\":%s,"
 	        "\"consumer_sleeping\":%s,\"depth\":%" PRIu64 ",\"claimed\":%" PRIu64
 	        ",\"consumed\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 	        ",\"skipped\":%" PRIu64 ",\"routed_around\":%" PRIu64 ",\"too_big\":%" PRIu64
 	        ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64,
 	        shmbus_ring_state_name(x->state), x->capacity, x->slot_size,
-	        shmbus_policy_name(x->policy), shmbus_wait_name(x->wait), x->consumer_pid,
+	        shmbus_policy_name(x->policy), shmbus_wait_name(x->wait), x->producers,
+	        x->consumer_pid,
 	        x->consumer_alive ? "true" : "false", x->consumer_sleeping ? "true" : "false",
 	        x->depth, x->claimed, x->consumed, x->delivered, x->dropped, x->skipped,
 	        x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns);
