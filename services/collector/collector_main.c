@@ -241,7 +241,7 @@ static void col_publish_failure(struct collector *c, int error, uint64_t line, c
 	f->error = error;
 	f->line = line > UINT32_MAX ? UINT32_MAX : (uint32_t)line;
 	memset(f->reason, 0, sizeof(f->reason));
-	snprintf(f->reason, sizeof(f->reason), "%s", reason);
+	snprintf(f->reason, sizeof(f->reason), "%.*s", (int)sizeof(f->reason) - 1, reason);
 	if (shmbus_commit(c->p) >= 0)
 		c->failures_published++;
 }

@@ -314,7 +314,7 @@ static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *
 	static const char *const waits[] = {"adaptive", "spin", "yield", "block"};
 	char why[200];
 	uint64_t x;
-	int e;
+	int e = 0;
 	if (strcmp(key, "slot_size") == 0) {
 		if (!cfg_parse_u64(v, 64, 256, &x, why, sizeof(why)) ||
 		    (x != 64 && x != 128 && x != 256))
