@@ -68,6 +68,9 @@ int jd_symbols_open(struct jd *d);
 void jd_durable_check(struct jd *d);
 
 /* Write the stats JSON file atomically (no-op without --stats-json). */
+/* Define / refresh the journaller's named counters in the bus. */
+void jd_define_counters(struct jd *d);
+void jd_publish_counters(struct jd *d);
 void jd_write_stats(struct jd *d, int running);
 
 /* Print write errors and lost events, at most once a second. */

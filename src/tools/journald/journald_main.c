@@ -263,6 +263,7 @@ static int open_all(struct jd *d)
 		return 1;
 	if ((rc = subscribe(d)) != 0)
 		return rc;
+	jd_define_counters(d);
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats(d->w, &st);
 	printf(JD_TOOL ": journaling ring %s of bus %s into %s (%s, fsync %s)\n", d->o.ring,
@@ -294,6 +295,7 @@ static void run(struct jd *d)
 			jd_report_errors(d, rc, 0);
 		if (now >= next_sec) {
 			shmbus_bus_heartbeat(d->bus);
+			jd_publish_counters(d);
 			jd_write_stats(d, 1);
 			jd_report_errors(d, 0, 0);
 			next_sec = now + 1000000000;
@@ -321,6 +323,7 @@ static int shutdown_all(struct jd *d)
 		fdatasync(d->sym_fd);
 		close(d->sym_fd);
 	}
+	jd_publish_counters(d);
 	jd_write_stats(d, 0);
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats(d->w, &st);

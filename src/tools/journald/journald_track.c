@@ -175,6 +175,31 @@ static size_t jd_stats_ring(struct jd *d, char *b, size_t len)
 	                        rs.depth, rs.dropped, rs.delivered, rs.too_big, rs.routed_around);
 }
 
+/* The writer's counters as named bus counters, for shmbus-stat. */
+static const char *const jd_counter_names[] = {
+	"events",  "bytes", "blocks",   "disk_bytes", "durable", "fsyncs",
+	"errors",  "lost",  "inflight", "segments",   "last_errno",
+};
+
+void jd_define_counters(struct jd *d)
+{
+	if (shmbus_counters_define(d->bus, jd_counter_names,
+				   sizeof(jd_counter_names) / sizeof(jd_counter_names[0])) != 0)
+		fprintf(stderr, JD_TOOL ": counters: %s\n", shmbus_errmsg());
+}
+
+void jd_publish_counters(struct jd *d)
+{
+	struct shmbus_journal_writer_stats st;
+	shmbus_journal_writer_stats(d->w, &st);
+	const uint64_t v[] = {st.events,         st.bytes,        st.blocks,   st.disk_bytes,
+			      st.events_durable, st.fsyncs,       st.write_errors,
+			      st.events_lost,    st.inflight,     st.segments_created,
+			      (uint64_t)(st.last_error < 0 ? -st.last_error : st.last_error)};
+	for (unsigned i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		shmbus_counter_set(d->bus, i, v[i]);
+}
+
 void jd_write_stats(struct jd *d, int running)
 {
 	if (!d->o.stats_json)
