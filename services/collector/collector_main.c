@@ -35,32 +35,32 @@
 #include "svc.h"
 #include "synth.h"
 
-#define TOOL "shmbus-collector"
+#define TOOL       "shmbus-collector"
 #define COL_SYMTAB 8192 /* local name -> id table, power of two */
 
 static const char usage_text[] =
-	"usage: shmbus-collector [options]\n"
-	"Publishes trades and quotes into a bus: from a CSV file (--input) or from the\n"
-	"synthetic market generator (the default).\n"
-	"  --input FILE        CSV file with a header row (see --columns)\n"
-	"  --kind trades|quotes  what the file holds (default trades)\n"
-	"  --columns MAP       header names that differ from the defaults, e.g.\n"
-	"                      ts=time,size=qty (trades: ts_ns,symbol,price,size;\n"
-	"                      quotes: ts_ns,symbol,bid_price,bid_size,ask_price,ask_size)\n"
-	"  --ts-unit UNIT      auto (default), ns, us, ms, s or iso\n"
-	"  --speed S           max (default), 1 = original timing, N = N times faster\n"
-	"  --synthetic         use the generator (default when --input is not given)\n"
-	"  --symbols LIST      generator symbols, e.g. AAA,BBB (default SYN00..SYN07)\n"
-	"  --rate R            generator events per second of event time (default 1000)\n"
-	"  --events N          generator: events to publish (default 100000);\n"
-	"                      CSV: stop after N records (default: all)\n"
-	"  --seed S            generator seed (default 1)\n"
-	"  --max-report N      print at most N malformed rows (default 100)\n"
-	"  --no-eos            do not publish the end-of-stream marker\n"
-	"  --eos-only          publish only the end-of-stream marker and exit\n"
-	"%s"
-	"  --help              this text\n"
-	"Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
+    "usage: shmbus-collector [options]\n"
+    "Publishes trades and quotes into a bus: from a CSV file (--input) or from the\n"
+    "synthetic market generator (the default).\n"
+    "  --input FILE        CSV file with a header row (see --columns)\n"
+    "  --kind trades|quotes  what the file holds (default trades)\n"
+    "  --columns MAP       header names that differ from the defaults, e.g.\n"
+    "                      ts=time,size=qty (trades: ts_ns,symbol,price,size;\n"
+    "                      quotes: ts_ns,symbol,bid_price,bid_size,ask_price,ask_size)\n"
+    "  --ts-unit UNIT      auto (default), ns, us, ms, s or iso\n"
+    "  --speed S           max (default), 1 = original timing, N = N times faster\n"
+    "  --synthetic         use the generator (default when --input is not given)\n"
+    "  --symbols LIST      generator symbols, e.g. AAA,BBB (default SYN00..SYN07)\n"
+    "  --rate R            generator events per second of event time (default 1000)\n"
+    "  --events N          generator: events to publish (default 100000);\n"
+    "                      CSV: stop after N records (default: all)\n"
+    "  --seed S            generator seed (default 1)\n"
+    "  --max-report N      print at most N malformed rows (default 100)\n"
+    "  --no-eos            do not publish the end-of-stream marker\n"
+    "  --eos-only          publish only the end-of-stream marker and exit\n"
+    "%s"
+    "  --help              this text\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
 
 struct col_sym {
 	char name[SHMBUS_MD_SYMBOL_MAX + 1];
@@ -126,14 +126,14 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 		return 0;
 	case 'u':
 		if ((u = shmbus_ts_unit_from_name(arg)) < 0)
-			return col_usage_error("--ts-unit '%s': expected auto, ns, us, ms, s or iso",
-					       arg);
+			return col_usage_error(
+			    "--ts-unit '%s': expected auto, ns, us, ms, s or iso", arg);
 		c->ts_unit = (enum shmbus_ts_unit)u;
 		return 0;
 	case 's':
 		if (shmbus_svc_parse_speed(arg, &c->speed) != 0)
 			return col_usage_error("--speed '%s': expected max or a positive number",
-					       arg);
+			                       arg);
 		return 0;
 	case 'y':
 		c->symbols = arg;
@@ -171,15 +171,22 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 
 static int col_parse_args(struct collector *c, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"input", required_argument, 0, 'i'},  {"kind", required_argument, 0, 'k'},
-		{"columns", required_argument, 0, 'c'}, {"ts-unit", required_argument, 0, 'u'},
-		{"speed", required_argument, 0, 's'},  {"synthetic", no_argument, 0, 'S'},
-		{"symbols", required_argument, 0, 'y'}, {"rate", required_argument, 0, 'r'},
-		{"events", required_argument, 0, 'n'}, {"seed", required_argument, 0, 'e'},
-		{"max-report", required_argument, 0, 'm'}, {"no-eos", no_argument, 0, 'E'},
-		{"eos-only", no_argument, 0, 'O'},     {"help", no_argument, 0, 'h'},
-		SHMBUS_SVC_LONGOPTS,                   {0, 0, 0, 0}};
+	static const struct option opts[] = {{"input", required_argument, 0, 'i'},
+	                                     {"kind", required_argument, 0, 'k'},
+	                                     {"columns", required_argument, 0, 'c'},
+	                                     {"ts-unit", required_argument, 0, 'u'},
+	                                     {"speed", required_argument, 0, 's'},
+	                                     {"synthetic", no_argument, 0, 'S'},
+	                                     {"symbols", required_argument, 0, 'y'},
+	                                     {"rate", required_argument, 0, 'r'},
+	                                     {"events", required_argument, 0, 'n'},
+	                                     {"seed", required_argument, 0, 'e'},
+	                                     {"max-report", required_argument, 0, 'm'},
+	                                     {"no-eos", no_argument, 0, 'E'},
+	                                     {"eos-only", no_argument, 0, 'O'},
+	                                     {"help", no_argument, 0, 'h'},
+	                                     SHMBUS_SVC_LONGOPTS,
+	                                     {0, 0, 0, 0}};
 	char err[256];
 	int opt, rc;
 
@@ -259,7 +266,7 @@ static void col_on_bad_row(void *user, const struct shmbus_csv_error *e)
 		c->reported++;
 	}
 	snprintf(reason, sizeof(reason), "%s%s%s", shmbus_csv_errkind_name(e->kind),
-		 e->column[0] ? " in " : "", e->column);
+	         e->column[0] ? " in " : "", e->column);
 	col_publish_failure(c, -EBADMSG, e->line, reason);
 }
 
@@ -316,17 +323,17 @@ static int col_publish(struct collector *c, const struct shmbus_md_record *r, ui
 static int col_fail_symbol(const struct shmbus_md_record *r, int rc)
 {
 	fprintf(stderr, TOOL ": interning symbol '%.*s' (line %llu) failed: %s\n",
-		(int)r->symbol_len, r->symbol, (unsigned long long)r->line, shmbus_strerror(rc));
+	        (int)r->symbol_len, r->symbol, (unsigned long long)r->line, shmbus_strerror(rc));
 	return 1;
 }
 
 static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 {
 	struct shmbus_csv_options o = {.kind = c->kind,
-				       .columns = c->columns,
-				       .ts_unit = c->ts_unit,
-				       .on_error = col_on_bad_row,
-				       .user = c};
+	                               .columns = c->columns,
+	                               .ts_unit = c->ts_unit,
+	                               .on_error = col_on_bad_row,
+	                               .user = c};
 	struct shmbus_csv_reader *r;
 	struct shmbus_csv_error err;
 	struct shmbus_csv_stats st;
@@ -353,12 +360,12 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	shmbus_csv_close(r);
 	if (c->malformed > c->reported)
 		fprintf(stderr, TOOL ": ... %llu more malformed rows not shown\n",
-			(unsigned long long)(c->malformed - c->reported));
+		        (unsigned long long)(c->malformed - c->reported));
 	if (c->malformed) {
 		const char *base = strrchr(c->input, '/');
 		char reason[64];
 		snprintf(reason, sizeof(reason), "%llu malformed rows in %s",
-			 (unsigned long long)c->malformed, base ? base + 1 : c->input);
+		         (unsigned long long)c->malformed, base ? base + 1 : c->input);
 		col_publish_failure(c, -EBADMSG, 0, reason);
 	}
 	return 0;
@@ -396,7 +403,7 @@ static void col_report(struct collector *c, double secs)
 	int rc;
 
 	printf(TOOL ": %s: %llu rows, %llu published (%llu trades, %llu quotes), %llu malformed, "
-	       "%u symbols, %.3f s (%.0f events/s)\n",
+	            "%u symbols, %.3f s (%.0f events/s)\n",
 	       c->input ? c->input : "synthetic", (unsigned long long)c->rows,
 	       (unsigned long long)pub, (unsigned long long)c->trades,
 	       (unsigned long long)c->quotes, (unsigned long long)c->malformed, c->nsyms, secs,
@@ -436,14 +443,14 @@ static int col_attach(struct collector *c)
 	}
 	if ((rc = shmbus_bus_open(c->so.bus, c->so.name, SHMBUS_ROLE_PRODUCER, &c->bus)) != 0) {
 		fprintf(stderr, TOOL ": attaching bus '%s' failed: %s\n", c->so.bus,
-			shmbus_svc_strerror(rc, err, sizeof(err)));
+		        shmbus_svc_strerror(rc, err, sizeof(err)));
 		return 1;
 	}
 	shmbus_producer_opts_init(&po);
 	po.source_id = c->so.source_id;
 	if ((rc = shmbus_producer_open(c->bus, &po, &c->p)) != 0) {
 		fprintf(stderr, TOOL ": producer on bus '%s' failed: %s\n", c->so.bus,
-			shmbus_svc_strerror(rc, err, sizeof(err)));
+		        shmbus_svc_strerror(rc, err, sizeof(err)));
 		shmbus_bus_close(c->bus);
 		return 1;
 	}

@@ -23,13 +23,13 @@
 #include <unistd.h>
 
 const char shmbus_svc_common_usage[] =
-	"  --bus NAME          bus to attach (default \"default\")\n"
-	"  --name NAME         participant name shown by shmbus-stat\n"
-	"  --cpus LIST         pin to these cores, e.g. 0 or 0,2-3\n"
-	"  --stats-json FILE   write counters as JSON at exit\n"
-	"  --source-id N       source id stamped in published events (default: pid)\n"
-	"  --wait STRATEGY     adaptive (default), spin, yield or block\n"
-	"  --quiet             no per-event output\n";
+    "  --bus NAME          bus to attach (default \"default\")\n"
+    "  --name NAME         participant name shown by shmbus-stat\n"
+    "  --cpus LIST         pin to these cores, e.g. 0 or 0,2-3\n"
+    "  --stats-json FILE   write counters as JSON at exit\n"
+    "  --source-id N       source id stamped in published events (default: pid)\n"
+    "  --wait STRATEGY     adaptive (default), spin, yield or block\n"
+    "  --quiet             no per-event output\n";
 
 static volatile sig_atomic_t svc_stop;
 
@@ -61,7 +61,7 @@ int shmbus_svc_opt(struct shmbus_svc_opts *o, int opt, const char *arg, char *er
 	case SHMBUS_SVC_OPT_BUS:
 		if (!*arg || strlen(arg) > SHMBUS_NAME_MAX) {
 			snprintf(err, n, "--bus '%s': a name of 1..%d characters", arg,
-				 SHMBUS_NAME_MAX);
+			         SHMBUS_NAME_MAX);
 			return -EINVAL;
 		}
 		o->bus = arg;
@@ -87,7 +87,7 @@ int shmbus_svc_opt(struct shmbus_svc_opts *o, int opt, const char *arg, char *er
 	case SHMBUS_SVC_OPT_WAIT:
 		if ((w = svc_wait_from_name(arg)) < 0) {
 			snprintf(err, n, "--wait '%s': expected adaptive, spin, yield or block",
-				 arg);
+			         arg);
 			return -EINVAL;
 		}
 		o->wait = (enum shmbus_wait_strategy)w;
@@ -139,7 +139,7 @@ int shmbus_svc_parse_cpus(const char *list, cpu_set_t *set, char *err, size_t n)
 		size_t len = strcspn(p, ",");
 		if (svc_cpu_item(p, len, set) != 0) {
 			snprintf(err, n, "--cpus '%s': bad item '%.*s' (expected N or N-M, N < %d)",
-				 list, (int)len, p, CPU_SETSIZE);
+			         list, (int)len, p, CPU_SETSIZE);
 			return -EINVAL;
 		}
 		p += len;
@@ -274,7 +274,7 @@ int shmbus_svc_run(const struct shmbus_svc_loop *l)
 }
 
 int shmbus_svc_publish_status(shmbus_producer *p, uint32_t status, uint64_t events_in,
-			      uint64_t events_out)
+                              uint64_t events_out)
 {
 	struct shmbus_heartbeat hb;
 
@@ -291,7 +291,7 @@ int shmbus_svc_publish_status(shmbus_producer *p, uint32_t status, uint64_t even
 }
 
 const struct shmbus_heartbeat *shmbus_svc_as_status(const struct shmbus_event_header *ev,
-						    uint32_t status)
+                                                    uint32_t status)
 {
 	const struct shmbus_heartbeat *hb = (const struct shmbus_heartbeat *)ev;
 

@@ -31,25 +31,25 @@ extern "C" {
 #endif
 
 /* Heartbeat statuses that mark the end of a stream, by the stage ending. */
-#define SHMBUS_SVC_EOS_MARKET 1u    /* collector/replay: no more trades, quotes */
-#define SHMBUS_SVC_EOS_TA 2u        /* ta: every bar and indicator published */
+#define SHMBUS_SVC_EOS_MARKET    1u /* collector/replay: no more trades, quotes */
+#define SHMBUS_SVC_EOS_TA        2u /* ta: every bar and indicator published */
 #define SHMBUS_SVC_EOS_THRESHOLD 3u /* threshold: every alert published */
 
 /* Source ids the pipeline gives its stages (0 elsewhere means the pid). */
 #define SHMBUS_SVC_SOURCE_COLLECTOR 1u
-#define SHMBUS_SVC_SOURCE_TA 2u
+#define SHMBUS_SVC_SOURCE_TA        2u
 #define SHMBUS_SVC_SOURCE_THRESHOLD 3u
-#define SHMBUS_SVC_SOURCE_PIPELINE 4u
+#define SHMBUS_SVC_SOURCE_PIPELINE  4u
 
 /* Common flags every service accepts. */
 struct shmbus_svc_opts {
-	const char *bus;        /* --bus NAME (default "default") */
-	const char *name;       /* --name: participant name (default: the tool) */
-	const char *cpus;       /* --cpus LIST: pin to these cores, e.g. "0,2-3" */
-	const char *stats_json; /* --stats-json FILE: counters written at exit */
-	uint32_t source_id;     /* --source-id N (0: the pid) */
+	const char *bus;                /* --bus NAME (default "default") */
+	const char *name;               /* --name: participant name (default: the tool) */
+	const char *cpus;               /* --cpus LIST: pin to these cores, e.g. "0,2-3" */
+	const char *stats_json;         /* --stats-json FILE: counters written at exit */
+	uint32_t source_id;             /* --source-id N (0: the pid) */
 	enum shmbus_wait_strategy wait; /* --wait adaptive|spin|yield|block */
-	int quiet;              /* --quiet: no per-event lines */
+	int quiet;                      /* --quiet: no per-event lines */
 };
 
 /* getopt_long values of the common flags (above any short option). */
@@ -128,9 +128,9 @@ struct shmbus_svc_loop {
 	shmbus_consumer *c;
 	shmbus_handler on_event; /* called per event, in ring order */
 	void *ctx;
-	int (*done)(void *ctx);  /* may be NULL; nonzero: leave the loop */
-	unsigned batch;          /* events per poll (0: 256) */
-	int64_t max_wait_ns;     /* longest single wait (0: 100 ms) */
+	int (*done)(void *ctx); /* may be NULL; nonzero: leave the loop */
+	unsigned batch;         /* events per poll (0: 256) */
+	int64_t max_wait_ns;    /* longest single wait (0: 100 ms) */
 };
 
 /*
@@ -148,11 +148,11 @@ int shmbus_svc_run(const struct shmbus_svc_loop *l);
  * negative code from the producer. Call from the producer's thread.
  */
 int shmbus_svc_publish_status(shmbus_producer *p, uint32_t status, uint64_t events_in,
-			      uint64_t events_out);
+                              uint64_t events_out);
 
 /* If @ev is a heartbeat with @status, its body, else NULL. Pure. */
 const struct shmbus_heartbeat *shmbus_svc_as_status(const struct shmbus_event_header *ev,
-						    uint32_t status);
+                                                    uint32_t status);
 
 /*
  * Format the error @rc (and the thread's shmbus_errmsg(), when set) as
@@ -212,8 +212,8 @@ int shmbus_svc_rule_text(const struct shmbus_rule *r, char *buf, size_t n);
  * value=V threshold=T trigger=TYPE:SOURCE:SEQ". @rule may be NULL (the id
  * is then "rule#N"). Returns 0 or -ENOSPC (truncated). Pure.
  */
-int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
-			  const char *symbol, const struct shmbus_rule *rule);
+int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e, const char *symbol,
+                          const struct shmbus_rule *rule);
 
 /*
  * Name of output @index of an indicator event with the parameters in it,
@@ -223,7 +223,7 @@ int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
  * -ENOSPC. Pure.
  */
 int shmbus_svc_indicator_name(unsigned kind, const uint16_t p[3], unsigned index, char *buf,
-			      size_t n);
+                              size_t n);
 
 /* @v with the fewest digits that read back to the same double ("nan" for
  * NaN), as the journal tools print numbers. @n >= 32. Returns @buf. */

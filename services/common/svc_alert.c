@@ -20,7 +20,7 @@
 static const char *svc_direction_name(unsigned d)
 {
 	static const char *const n[] = {"?", "cross_above", "cross_below", "sign_change",
-					"level_enter"};
+	                                "level_enter"};
 	return d < sizeof(n) / sizeof(n[0]) ? n[d] : "?";
 }
 
@@ -46,8 +46,8 @@ int shmbus_svc_rule_text(const struct shmbus_rule *r, char *buf, size_t n)
 	return (k < 0 || (size_t)k >= n) ? -ENOSPC : 0;
 }
 
-int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
-			  const char *symbol, const struct shmbus_rule *rule)
+int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e, const char *symbol,
+                          const struct shmbus_rule *rule)
 {
 	char when[40], text[112] = "", id[40];
 	int k;
@@ -59,16 +59,17 @@ int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
 	} else {
 		snprintf(id, sizeof(id), "rule#%u", e->rule_id);
 	}
-	k = snprintf(buf, n, "alert %s %s %s: %s%s%s value=%.10g threshold=%.10g trigger=%s:%u:%llu",
-		     when, symbol, id, text, text[0] ? " " : "", svc_direction_name(e->direction),
-		     e->value, e->threshold, shmbus_event_type_name(e->trigger_type)
-			     ? shmbus_event_type_name(e->trigger_type) : "?",
-		     e->trigger_source, (unsigned long long)e->trigger_seq);
+	k = snprintf(
+	    buf, n, "alert %s %s %s: %s%s%s value=%.10g threshold=%.10g trigger=%s:%u:%llu", when,
+	    symbol, id, text, text[0] ? " " : "", svc_direction_name(e->direction), e->value,
+	    e->threshold,
+	    shmbus_event_type_name(e->trigger_type) ? shmbus_event_type_name(e->trigger_type) : "?",
+	    e->trigger_source, (unsigned long long)e->trigger_seq);
 	return (k < 0 || (size_t)k >= n) ? -ENOSPC : 0;
 }
 
 int shmbus_svc_indicator_name(unsigned kind, const uint16_t p[3], unsigned index, char *buf,
-			      size_t n)
+                              size_t n)
 {
 	static const char *const macd[] = {"", "_signal", "_hist"};
 	static const char *const bb[] = {"_middle", "_upper", "_lower"};

@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 static void svc_json_add(struct shmbus_svc_json *j, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void svc_json_add(struct shmbus_svc_json *j, const char *fmt, ...)
 {

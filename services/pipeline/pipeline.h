@@ -23,9 +23,9 @@
 #include "rules.h"
 #include "svc.h"
 
-#define PL_TOOL "shmbus-pipeline"
+#define PL_TOOL      "shmbus-pipeline"
 #define PL_MAX_SHOWN 64 /* alert lines kept for the summary */
-#define PL_PATH_MAX 1024
+#define PL_PATH_MAX  1024
 
 /* The child processes, in start order. */
 enum pl_child_id {

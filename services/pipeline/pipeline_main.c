@@ -35,37 +35,37 @@
 #endif
 
 static const char usage_text[] =
-	"usage: shmbus-pipeline [options]\n"
-	"Runs collector -> ta -> threshold (and the journaller, when built) on a new bus\n"
-	"and prints events in and out per stage, the alerts and end-to-end latency.\n"
-	"Input (default: the synthetic market generator):\n"
-	"  --input FILE        trades CSV, e.g. ../shared/data/spy_trades_20131008.csv\n"
-	"  --kind K --columns MAP --ts-unit U   passed to shmbus-collector\n"
-	"  --symbols LIST --rate R --events N --seed S   synthetic generator settings\n"
-	"                      (defaults: 8 symbols, 2000 events/s, 1000000 events, seed 1)\n"
-	"  --speed S           max (default), 1 = original timing, N = N times faster\n"
-	"  --replay DIR        backtest: replay the trades of the journal in DIR instead\n"
-	"                      of running the collector (implies --no-journal unless\n"
-	"                      --journal-dir is given)\n"
-	"Services:\n"
-	"  --rules FILE        threshold rules (default " SHMBUS_PIPELINE_DEFAULT_RULES ")\n"
-	"  --ta-config FILE    indicator settings for shmbus-ta --config\n"
-	"  --journal-dir DIR   where the journal goes (default RUNDIR/journal)\n"
-	"  --no-journal        do not start shmbus-journald\n"
-	"Output:\n"
-	"  --dir DIR           run folder: logs, stats, journal\n"
-	"                      (default ${TMPDIR:-/tmp}/shmbus-BUS)\n"
-	"  --tap-csv FILE      indicator events, one row per output:\n"
-	"                      event_time_ns,symbol,indicator,value\n"
-	"  --alerts-csv FILE   threshold events, one row each\n"
-	"  --show-alerts N     alert lines in the summary (default 10, at most 64)\n"
-	"  --json              the summary as one JSON object\n"
-	"Other:\n"
-	"  --bus NAME          bus to create (default pipeline-PID); removed at the end\n"
-	"  --keep-bus          leave the bus in place\n"
-	"  --timeout SEC       give up after SEC seconds (default 110)\n"
-	"  --help              this text\n"
-	"Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
+    "usage: shmbus-pipeline [options]\n"
+    "Runs collector -> ta -> threshold (and the journaller, when built) on a new bus\n"
+    "and prints events in and out per stage, the alerts and end-to-end latency.\n"
+    "Input (default: the synthetic market generator):\n"
+    "  --input FILE        trades CSV, e.g. ../shared/data/spy_trades_20131008.csv\n"
+    "  --kind K --columns MAP --ts-unit U   passed to shmbus-collector\n"
+    "  --symbols LIST --rate R --events N --seed S   synthetic generator settings\n"
+    "                      (defaults: 8 symbols, 2000 events/s, 1000000 events, seed 1)\n"
+    "  --speed S           max (default), 1 = original timing, N = N times faster\n"
+    "  --replay DIR        backtest: replay the trades of the journal in DIR instead\n"
+    "                      of running the collector (implies --no-journal unless\n"
+    "                      --journal-dir is given)\n"
+    "Services:\n"
+    "  --rules FILE        threshold rules (default " SHMBUS_PIPELINE_DEFAULT_RULES ")\n"
+    "  --ta-config FILE    indicator settings for shmbus-ta --config\n"
+    "  --journal-dir DIR   where the journal goes (default RUNDIR/journal)\n"
+    "  --no-journal        do not start shmbus-journald\n"
+    "Output:\n"
+    "  --dir DIR           run folder: logs, stats, journal\n"
+    "                      (default ${TMPDIR:-/tmp}/shmbus-BUS)\n"
+    "  --tap-csv FILE      indicator events, one row per output:\n"
+    "                      event_time_ns,symbol,indicator,value\n"
+    "  --alerts-csv FILE   threshold events, one row each\n"
+    "  --show-alerts N     alert lines in the summary (default 10, at most 64)\n"
+    "  --json              the summary as one JSON object\n"
+    "Other:\n"
+    "  --bus NAME          bus to create (default pipeline-PID); removed at the end\n"
+    "  --keep-bus          leave the bus in place\n"
+    "  --timeout SEC       give up after SEC seconds (default 110)\n"
+    "  --help              this text\n"
+    "Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
 
 enum {
 	OPT_INPUT = 0x100,
@@ -105,23 +105,40 @@ static int pl_usage_error(const char *fmt, const char *arg)
 static const char **pl_string_opt(struct pl_opts *o, int opt)
 {
 	switch (opt) {
-	case OPT_INPUT: return &o->input;
-	case OPT_KIND: return &o->kind;
-	case OPT_COLUMNS: return &o->columns;
-	case OPT_TSUNIT: return &o->ts_unit;
-	case OPT_SYMBOLS: return &o->symbols;
-	case OPT_RATE: return &o->rate;
-	case OPT_EVENTS: return &o->events;
-	case OPT_SEED: return &o->seed;
-	case OPT_REPLAY: return &o->replay_dir;
-	case OPT_RULES: return &o->rules;
-	case OPT_TACONFIG: return &o->ta_config;
-	case OPT_JDIR: return &o->journal_dir;
-	case OPT_DIR: return &o->dir;
-	case OPT_TAPCSV: return &o->tap_csv;
-	case OPT_ALERTSCSV: return &o->alerts_csv;
-	case OPT_BUS: return &o->bus;
-	default: return NULL;
+	case OPT_INPUT:
+		return &o->input;
+	case OPT_KIND:
+		return &o->kind;
+	case OPT_COLUMNS:
+		return &o->columns;
+	case OPT_TSUNIT:
+		return &o->ts_unit;
+	case OPT_SYMBOLS:
+		return &o->symbols;
+	case OPT_RATE:
+		return &o->rate;
+	case OPT_EVENTS:
+		return &o->events;
+	case OPT_SEED:
+		return &o->seed;
+	case OPT_REPLAY:
+		return &o->replay_dir;
+	case OPT_RULES:
+		return &o->rules;
+	case OPT_TACONFIG:
+		return &o->ta_config;
+	case OPT_JDIR:
+		return &o->journal_dir;
+	case OPT_DIR:
+		return &o->dir;
+	case OPT_TAPCSV:
+		return &o->tap_csv;
+	case OPT_ALERTSCSV:
+		return &o->alerts_csv;
+	case OPT_BUS:
+		return &o->bus;
+	default:
+		return NULL;
 	}
 }
 
@@ -134,7 +151,7 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 	case OPT_SPEED:
 		if (shmbus_svc_parse_speed(arg, &d) != 0)
 			return pl_usage_error("--speed '%s': expected max or a positive number",
-					      arg);
+			                      arg);
 		o->speed = arg;
 		return 0;
 	case OPT_NOJOURNAL:
@@ -166,31 +183,30 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 
 static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"input", required_argument, 0, OPT_INPUT},
-		{"kind", required_argument, 0, OPT_KIND},
-		{"columns", required_argument, 0, OPT_COLUMNS},
-		{"ts-unit", required_argument, 0, OPT_TSUNIT},
-		{"symbols", required_argument, 0, OPT_SYMBOLS},
-		{"rate", required_argument, 0, OPT_RATE},
-		{"events", required_argument, 0, OPT_EVENTS},
-		{"seed", required_argument, 0, OPT_SEED},
-		{"speed", required_argument, 0, OPT_SPEED},
-		{"replay", required_argument, 0, OPT_REPLAY},
-		{"rules", required_argument, 0, OPT_RULES},
-		{"ta-config", required_argument, 0, OPT_TACONFIG},
-		{"journal-dir", required_argument, 0, OPT_JDIR},
-		{"no-journal", no_argument, 0, OPT_NOJOURNAL},
-		{"dir", required_argument, 0, OPT_DIR},
-		{"tap-csv", required_argument, 0, OPT_TAPCSV},
-		{"alerts-csv", required_argument, 0, OPT_ALERTSCSV},
-		{"show-alerts", required_argument, 0, OPT_SHOW},
-		{"json", no_argument, 0, OPT_JSON},
-		{"bus", required_argument, 0, OPT_BUS},
-		{"keep-bus", no_argument, 0, OPT_KEEP},
-		{"timeout", required_argument, 0, OPT_TIMEOUT},
-		{"help", no_argument, 0, OPT_HELP},
-		{0, 0, 0, 0}};
+	static const struct option opts[] = {{"input", required_argument, 0, OPT_INPUT},
+	                                     {"kind", required_argument, 0, OPT_KIND},
+	                                     {"columns", required_argument, 0, OPT_COLUMNS},
+	                                     {"ts-unit", required_argument, 0, OPT_TSUNIT},
+	                                     {"symbols", required_argument, 0, OPT_SYMBOLS},
+	                                     {"rate", required_argument, 0, OPT_RATE},
+	                                     {"events", required_argument, 0, OPT_EVENTS},
+	                                     {"seed", required_argument, 0, OPT_SEED},
+	                                     {"speed", required_argument, 0, OPT_SPEED},
+	                                     {"replay", required_argument, 0, OPT_REPLAY},
+	                                     {"rules", required_argument, 0, OPT_RULES},
+	                                     {"ta-config", required_argument, 0, OPT_TACONFIG},
+	                                     {"journal-dir", required_argument, 0, OPT_JDIR},
+	                                     {"no-journal", no_argument, 0, OPT_NOJOURNAL},
+	                                     {"dir", required_argument, 0, OPT_DIR},
+	                                     {"tap-csv", required_argument, 0, OPT_TAPCSV},
+	                                     {"alerts-csv", required_argument, 0, OPT_ALERTSCSV},
+	                                     {"show-alerts", required_argument, 0, OPT_SHOW},
+	                                     {"json", no_argument, 0, OPT_JSON},
+	                                     {"bus", required_argument, 0, OPT_BUS},
+	                                     {"keep-bus", no_argument, 0, OPT_KEEP},
+	                                     {"timeout", required_argument, 0, OPT_TIMEOUT},
+	                                     {"help", no_argument, 0, OPT_HELP},
+	                                     {0, 0, 0, 0}};
 	struct pl_opts *o = &p->o;
 	int opt, rc;
 
@@ -242,7 +258,7 @@ static int pl_prepare(struct pipeline *p)
 {
 	static const char *const names[PL_NCHILD] = {"journald", "ta", "threshold", "collector"};
 	static const char *const bins[PL_NCHILD] = {"shmbus-journald", "shmbus-ta",
-						    "shmbus-threshold", "shmbus-collector"};
+	                                            "shmbus-threshold", "shmbus-collector"};
 	struct shmbus_rule_error err;
 	const char *tmp = getenv("TMPDIR");
 	int rc;
@@ -254,14 +270,14 @@ static int pl_prepare(struct pipeline *p)
 		snprintf(p->dir, sizeof(p->dir), "%s", p->o.dir);
 	else
 		snprintf(p->dir, sizeof(p->dir), "%s/shmbus-%s", tmp && *tmp ? tmp : "/tmp",
-			 p->bus_name);
+		         p->bus_name);
 	snprintf(p->journal_dir, sizeof(p->journal_dir), "%s",
-		 p->o.journal_dir ? p->o.journal_dir : "");
+	         p->o.journal_dir ? p->o.journal_dir : "");
 	if (!p->o.journal_dir)
 		snprintf(p->journal_dir, sizeof(p->journal_dir), "%s/journal", p->dir);
 	if ((rc = pl_mkdirs(p->dir)) != 0) {
 		fprintf(stderr, PL_TOOL ": creating run folder %s failed: %s\n", p->dir,
-			strerror(-rc));
+		        strerror(-rc));
 		return 1;
 	}
 	for (int i = 0; i < PL_NCHILD; i++) {
@@ -271,22 +287,22 @@ static int pl_prepare(struct pipeline *p)
 		snprintf(c->stats, sizeof(c->stats), "%s/%s.json", p->dir, c->name);
 		unlink(c->stats); /* never report a previous run's numbers */
 		rc = pl_find_binary(i == PL_SOURCE && p->o.replay_dir ? "shmbus-replay" : bins[i],
-				    c->bin, sizeof(c->bin));
+		                    c->bin, sizeof(c->bin));
 		if (rc != 0 && i != PL_JOURNALD) {
 			fprintf(stderr, PL_TOOL ": %s not found beside %s (build it first)\n",
-				i == PL_SOURCE && p->o.replay_dir ? "shmbus-replay" : bins[i],
-				"this program");
+			        i == PL_SOURCE && p->o.replay_dir ? "shmbus-replay" : bins[i],
+			        "this program");
 			return 1;
 		}
 		if (rc != 0)
 			c->bin[0] = '\0';
 	}
 	snprintf(p->rules_path, sizeof(p->rules_path), "%s",
-		 p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
+	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
 	memset(&err, 0, sizeof(err));
 	if ((rc = shmbus_rules_load(p->rules_path, &p->rules, &err)) != 0) {
 		fprintf(stderr, PL_TOOL ": rules %s:%u:%u: %s\n", p->rules_path, err.line,
-			err.column, err.message[0] ? err.message : strerror(-rc));
+		        err.column, err.message[0] ? err.message : strerror(-rc));
 		return 2;
 	}
 	return 0;
@@ -314,7 +330,7 @@ static void pl_arg2(struct pl_argv *a, const char *flag, const char *val)
 
 /* Common arguments of the shmbus services. */
 static void pl_service_args(struct pipeline *p, struct pl_argv *a, enum pl_child_id id,
-			    const char *source)
+                            const char *source)
 {
 	a->n = 0;
 	pl_arg(a, p->child[id].bin);
@@ -329,7 +345,7 @@ static int pl_start_services(struct pipeline *p)
 	const char *rings[3] = {"ta", "threshold", "journal"};
 	int nrings = 2, rc;
 	int journal = p->child[PL_JOURNALD].bin[0] && !p->o.no_journal &&
-		      (!p->o.replay_dir || p->o.journal_dir);
+	              (!p->o.replay_dir || p->o.journal_dir);
 
 	if (journal) {
 		a.n = 0;
@@ -443,13 +459,13 @@ static int pl_create_bus(struct pipeline *p)
 	bo.participant_name = "pipeline";
 	if ((rc = shmbus_bus_create(p->bus_name, &bo, &p->bus)) != 0) {
 		fprintf(stderr, PL_TOOL ": creating bus '%s' failed: %s%s\n", p->bus_name,
-			shmbus_svc_strerror(rc, err, sizeof(err)),
-			rc == -EEXIST ? " (choose another --bus, or remove it)" : "");
+		        shmbus_svc_strerror(rc, err, sizeof(err)),
+		        rc == -EEXIST ? " (choose another --bus, or remove it)" : "");
 		return 1;
 	}
 	if ((rc = pl_tap_open(p)) != 0) {
 		fprintf(stderr, PL_TOOL ": tap subscription failed: %s\n",
-			shmbus_svc_strerror(rc, err, sizeof(err)));
+		        shmbus_svc_strerror(rc, err, sizeof(err)));
 		return 1;
 	}
 	return 0;

@@ -37,7 +37,7 @@ static int pl_is_exec(const char *path)
 int pl_find_binary(const char *name, char *out, size_t n)
 {
 	static const char *const patterns[] = {"%s/%s", "%s/../*/%s", "%s/../../src/tools/*/%s",
-					       "%s/../../*/*/%s"};
+	                                       "%s/../../*/*/%s"};
 	char self[PATH_MAX], pat[PATH_MAX + 64];
 	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *slash;
@@ -180,7 +180,7 @@ void pl_print_log_tail(const struct pl_child *c, FILE *f)
 	if (from > text)
 		from++;
 	fprintf(f, "--- last lines of %s:\n%s%s", c->log, from,
-		len && text[len - 1] != '\n' ? "\n" : "");
+	        len && text[len - 1] != '\n' ? "\n" : "");
 	free(text);
 }
 
@@ -208,13 +208,13 @@ int pl_wait_rings(struct pipeline *p, const char *const *rings, int n, double ti
 		for (int i = 0; i < PL_NCHILD; i++)
 			if (p->child[i].started && p->child[i].exited) {
 				snprintf(p->fail_msg, sizeof(p->fail_msg),
-					 "%s exited before subscribing (status %d)",
-					 p->child[i].name, p->child[i].status);
+				         "%s exited before subscribing (status %d)",
+				         p->child[i].name, p->child[i].status);
 				return -ECHILD;
 			}
 		if (shmbus_mono_ns() > deadline) {
 			snprintf(p->fail_msg, sizeof(p->fail_msg),
-				 "services did not subscribe within %.0f s", timeout_s);
+			         "services did not subscribe within %.0f s", timeout_s);
 			return -ETIMEDOUT;
 		}
 		usleep(5000);

@@ -37,7 +37,7 @@ static void pl_check(struct pipeline *p, double a, double b, const char *what)
 	if (isnan(a) || isnan(b) || a == b)
 		return;
 	snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used, "%s%s: %.0f != %.0f",
-		 used ? "; " : "", what, a, b);
+	         used ? "; " : "", what, a, b);
 	p->failed = 1;
 }
 
@@ -48,21 +48,22 @@ static void pl_verify(struct pipeline *p, const struct pl_stats *s)
 		if (!pl_child_ok(&p->child[i])) {
 			size_t used = strlen(p->fail_msg);
 			snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
-				 "%s%s failed (wait status %d, see %s)", used ? "; " : "",
-				 p->child[i].name, p->child[i].status, p->child[i].log);
+			         "%s%s failed (wait status %d, see %s)", used ? "; " : "",
+			         p->child[i].name, p->child[i].status, p->child[i].log);
 			p->failed = 1;
 		}
 	if (!p->failed && p->tap.eos_threshold == 0) {
-		snprintf(p->fail_msg, sizeof(p->fail_msg), "the end of stream never reached the tap");
+		snprintf(p->fail_msg, sizeof(p->fail_msg),
+		         "the end of stream never reached the tap");
 		p->failed = 1;
 	}
 	if (!p->o.replay_dir)
 		pl_check(p, pl_get(s, PL_SOURCE, "trades"), pl_get(s, PL_TA, "trades_in"),
-			 "trades published by collector vs received by ta");
+		         "trades published by collector vs received by ta");
 	pl_check(p, pl_get(s, PL_TA, "events_out"), pl_get(s, PL_THRESHOLD, "events_in"),
-		 "events published by ta vs received by threshold");
+	         "events published by ta vs received by threshold");
 	pl_check(p, pl_get(s, PL_THRESHOLD, "alerts"), (double)p->tap.alerts,
-		 "alerts published by threshold vs received by the tap");
+	         "alerts published by threshold vs received by the tap");
 	if (p->tap.io_error && !p->failed) {
 		snprintf(p->fail_msg, sizeof(p->fail_msg), "writing a CSV output failed");
 		p->failed = 1;
@@ -90,7 +91,9 @@ static void pl_print_text(struct pipeline *p, const struct pl_stats *s)
 	double secs = (p->t_end - p->t_start) / 1e9;
 
 	printf("shmbus-pipeline: bus %s, input %s, speed %s, rules %s\n", p->bus_name,
-	       p->o.replay_dir ? p->o.replay_dir : p->o.input ? p->o.input : "synthetic",
+	       p->o.replay_dir ? p->o.replay_dir
+	       : p->o.input    ? p->o.input
+	                       : "synthetic",
 	       p->o.speed, p->rules_path);
 	printf("%-10s %12s %12s  %s\n", "stage", "events in", "events out", "detail");
 	if (p->o.replay_dir)
@@ -127,9 +130,9 @@ static void pl_print_text(struct pipeline *p, const struct pl_stats *s)
 		       p->journal_dir);
 	else
 		printf("journal: none (%s)\n",
-		       p->o.no_journal    ? "--no-journal"
-		       : p->o.replay_dir  ? "a replay is not journaled unless --journal-dir is given"
-					  : "shmbus-journald is not built beside this pipeline");
+		       p->o.no_journal   ? "--no-journal"
+		       : p->o.replay_dir ? "a replay is not journaled unless --journal-dir is given"
+		                         : "shmbus-journald is not built beside this pipeline");
 	if (p->o.tap_csv)
 		printf("indicator rows: %s (%llu rows)\n", p->o.tap_csv,
 		       (unsigned long long)p->tap.indicator_rows);
@@ -145,22 +148,22 @@ static void pl_print_json(struct pipeline *p, const struct pl_stats *s)
 		enum pl_child_id id;
 		const char *key, *out;
 	} keys[] = {
-		{PL_SOURCE, "rows", "collector_rows"},
-		{PL_SOURCE, "events_out", "collector_events_out"},
-		{PL_SOURCE, "trades", "collector_trades"},
-		{PL_SOURCE, "quotes", "collector_quotes"},
-		{PL_SOURCE, "malformed", "collector_malformed"},
-		{PL_TA, "events_in", "ta_events_in"},
-		{PL_TA, "events_out", "ta_events_out"},
-		{PL_TA, "bars", "ta_bars"},
-		{PL_TA, "indicators", "ta_indicators"},
-		{PL_TA, "late", "ta_late"},
-		{PL_TA, "symbols", "ta_symbols"},
-		{PL_THRESHOLD, "events_in", "threshold_events_in"},
-		{PL_THRESHOLD, "events_out", "threshold_events_out"},
-		{PL_THRESHOLD, "alerts", "threshold_alerts"},
-		{PL_THRESHOLD, "suppressed", "threshold_suppressed"},
-		{PL_JOURNALD, "events", "journal_events"},
+	    {PL_SOURCE, "rows", "collector_rows"},
+	    {PL_SOURCE, "events_out", "collector_events_out"},
+	    {PL_SOURCE, "trades", "collector_trades"},
+	    {PL_SOURCE, "quotes", "collector_quotes"},
+	    {PL_SOURCE, "malformed", "collector_malformed"},
+	    {PL_TA, "events_in", "ta_events_in"},
+	    {PL_TA, "events_out", "ta_events_out"},
+	    {PL_TA, "bars", "ta_bars"},
+	    {PL_TA, "indicators", "ta_indicators"},
+	    {PL_TA, "late", "ta_late"},
+	    {PL_TA, "symbols", "ta_symbols"},
+	    {PL_THRESHOLD, "events_in", "threshold_events_in"},
+	    {PL_THRESHOLD, "events_out", "threshold_events_out"},
+	    {PL_THRESHOLD, "alerts", "threshold_alerts"},
+	    {PL_THRESHOLD, "suppressed", "threshold_suppressed"},
+	    {PL_JOURNALD, "events", "journal_events"},
 	};
 	struct shmbus_svc_json j;
 	char *lat = NULL;
@@ -175,8 +178,10 @@ static void pl_print_json(struct pipeline *p, const struct pl_stats *s)
 	shmbus_svc_json_str(&j, "result", p->failed ? "failed" : "ok");
 	shmbus_svc_json_str(&j, "error", p->failed ? p->fail_msg : "");
 	shmbus_svc_json_str(&j, "bus", p->bus_name);
-	shmbus_svc_json_str(&j, "input", p->o.replay_dir ? p->o.replay_dir
-				: p->o.input ? p->o.input : "synthetic");
+	shmbus_svc_json_str(&j, "input",
+	                    p->o.replay_dir ? p->o.replay_dir
+	                    : p->o.input    ? p->o.input
+	                                    : "synthetic");
 	shmbus_svc_json_str(&j, "mode", p->o.replay_dir ? "replay" : "collector");
 	shmbus_svc_json_str(&j, "run_dir", p->dir);
 	shmbus_svc_json_str(&j, "journal_dir", p->child[PL_JOURNALD].started ? p->journal_dir : "");

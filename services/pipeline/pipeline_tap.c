@@ -36,7 +36,7 @@ static const char *pl_symbol(shmbus_bus *bus, uint32_t id)
 static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 {
 	const struct shmbus_rule *r =
-		e->rule_id < t->rules->count ? &t->rules->rules[e->rule_id] : NULL;
+	    e->rule_id < t->rules->count ? &t->rules->rules[e->rule_id] : NULL;
 	const char *sym = pl_symbol(t->bus, e->h.symbol_id);
 	char line[320], v[32], th[32];
 
@@ -46,14 +46,14 @@ static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 		shmbus_svc_alert_line(line, sizeof(line), e, sym, r); /* truncation is fine */
 		t->shown[t->nshown++] = strdup(line);
 	}
-	if (t->alerts_csv &&
-	    fprintf(t->alerts_csv, "%lld,%s,%u,%s,%u,%s,%s,%s,%u,%llu\n",
-		    (long long)e->h.event_time_ns, sym, e->rule_id, r ? r->id : "", e->direction,
-		    shmbus_svc_fmt_double(e->value, v, sizeof(v)),
-		    shmbus_svc_fmt_double(e->threshold, th, sizeof(th)),
-		    shmbus_event_type_name(e->trigger_type) ? shmbus_event_type_name(e->trigger_type)
-							    : "?",
-		    e->trigger_source, (unsigned long long)e->trigger_seq) < 0)
+	if (t->alerts_csv && fprintf(t->alerts_csv, "%lld,%s,%u,%s,%u,%s,%s,%s,%u,%llu\n",
+	                             (long long)e->h.event_time_ns, sym, e->rule_id, r ? r->id : "",
+	                             e->direction, shmbus_svc_fmt_double(e->value, v, sizeof(v)),
+	                             shmbus_svc_fmt_double(e->threshold, th, sizeof(th)),
+	                             shmbus_event_type_name(e->trigger_type)
+	                                 ? shmbus_event_type_name(e->trigger_type)
+	                                 : "?",
+	                             e->trigger_source, (unsigned long long)e->trigger_seq) < 0)
 		t->io_error = 1;
 }
 
@@ -71,8 +71,8 @@ static void pl_on_indicator(struct pl_tap *t, const struct shmbus_indicator *e)
 			continue;
 		/* Same rows as `shmbus-journal cat --format csv --types indicator`,
 		 * "nan" for an output still warming up (the MACD signal). */
-		if (fprintf(t->tap_csv, "%lld,%s,%s,%s\n", (long long)e->h.event_time_ns, sym,
-			    name, shmbus_svc_fmt_double(e->value[i], v, sizeof(v))) < 0)
+		if (fprintf(t->tap_csv, "%lld,%s,%s,%s\n", (long long)e->h.event_time_ns, sym, name,
+		            shmbus_svc_fmt_double(e->value[i], v, sizeof(v))) < 0)
 			t->io_error = 1;
 		t->indicator_rows++;
 	}
@@ -125,8 +125,8 @@ int pl_tap_open(struct pipeline *p)
 		return -errno;
 	if (p->o.alerts_csv &&
 	    !(t->alerts_csv = pl_open_csv(p->o.alerts_csv,
-					  "event_time_ns,symbol,rule_index,rule_id,direction,value,"
-					  "threshold,trigger_type,trigger_source,trigger_seq\n")))
+	                                  "event_time_ns,symbol,rule_index,rule_id,direction,value,"
+	                                  "threshold,trigger_type,trigger_source,trigger_seq\n")))
 		return -errno;
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);

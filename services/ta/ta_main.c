@@ -36,23 +36,23 @@
 #define TOOL "shmbus-ta"
 
 static const char usage_text[] =
-	"usage: shmbus-ta [options]\n"
-	"Builds per-symbol time bars from the trades of a bus and publishes bars and\n"
-	"indicator events (SMA, EMA, RSI, MACD, VWAP, Bollinger) when each bar closes.\n"
-	"  --ring NAME         ring to subscribe (default \"ta\")\n"
-	"  --capacity N        ring slots, a power of two (default 65536)\n"
-	"  --interval-ms MS    bar length (default 1000)\n"
-	"  --sma N --ema N --rsi N   periods (defaults 20, 20, 14)\n"
-	"  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
-	"  --bb N,K            Bollinger period and whole-number width (default 20,2)\n"
-	"  --config FILE       the same settings as key=value lines (sma=20, macd=12,26,9,\n"
-	"                      bb=20,2, interval_ms=1000; # comments); flags given after\n"
-	"                      --config override it\n"
-	"  --eos-count N       end-of-stream markers to wait for before flushing (default 1)\n"
-	"  --exit-on-eos       exit after forwarding the end of stream\n"
-	"%s"
-	"  --help              this text\n"
-	"Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
+    "usage: shmbus-ta [options]\n"
+    "Builds per-symbol time bars from the trades of a bus and publishes bars and\n"
+    "indicator events (SMA, EMA, RSI, MACD, VWAP, Bollinger) when each bar closes.\n"
+    "  --ring NAME         ring to subscribe (default \"ta\")\n"
+    "  --capacity N        ring slots, a power of two (default 65536)\n"
+    "  --interval-ms MS    bar length (default 1000)\n"
+    "  --sma N --ema N --rsi N   periods (defaults 20, 20, 14)\n"
+    "  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
+    "  --bb N,K            Bollinger period and whole-number width (default 20,2)\n"
+    "  --config FILE       the same settings as key=value lines (sma=20, macd=12,26,9,\n"
+    "                      bb=20,2, interval_ms=1000; # comments); flags given after\n"
+    "                      --config override it\n"
+    "  --eos-count N       end-of-stream markers to wait for before flushing (default 1)\n"
+    "  --exit-on-eos       exit after forwarding the end of stream\n"
+    "%s"
+    "  --help              this text\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
 
 struct ta_sym {
 	struct ta_bar_builder b;
@@ -127,8 +127,9 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 	if (strcmp(key, "sma") == 0 || strcmp(key, "ema") == 0 || strcmp(key, "rsi") == 0) {
 		if (n != 1)
 			return -ERANGE;
-		*(key[0] == 's' ? &t->params.sma_n
-				: key[0] == 'e' ? &t->params.ema_n : &t->params.rsi_n) = v[0];
+		*(key[0] == 's'   ? &t->params.sma_n
+		  : key[0] == 'e' ? &t->params.ema_n
+		                  : &t->params.rsi_n) = v[0];
 	} else if (strcmp(key, "macd") == 0) {
 		if (n != 3)
 			return -ERANGE;
@@ -171,16 +172,16 @@ static int ta_load_config(struct ta_svc *t, const char *path)
 			continue;
 		if (!(eq = strchr(p, '='))) {
 			fprintf(stderr, TOOL ": %s:%u: expected key=value, got '%s'\n", path,
-				lineno, p);
+			        lineno, p);
 			fclose(f);
 			return 2;
 		}
 		*eq = '\0';
 		if ((rc = ta_setting(t, p, eq + 1)) != 0) {
 			fprintf(stderr, TOOL ": %s:%u: %s '%s'%s\n", path, lineno,
-				rc == -EINVAL ? "unknown key" : "bad value for", p,
-				rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
-					      : " (whole numbers 1..65535)");
+			        rc == -EINVAL ? "unknown key" : "bad value for", p,
+			        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
+			                      : " (whole numbers 1..65535)");
 			fclose(f);
 			return 2;
 		}
@@ -213,8 +214,10 @@ static int ta_own_opt(struct ta_svc *t, int opt, const char *name, const char *a
 		return 0;
 	case 's':
 		if (ta_setting(t, name, arg) != 0) {
-			fprintf(stderr, TOOL ": --%s '%s': bad value (whole numbers 1..65535; "
-					"macd F,S,G; bb N,K)\n", name, arg);
+			fprintf(stderr,
+			        TOOL ": --%s '%s': bad value (whole numbers 1..65535; "
+			             "macd F,S,G; bb N,K)\n",
+			        name, arg);
 			return 2;
 		}
 		return 0;
@@ -226,14 +229,20 @@ static int ta_own_opt(struct ta_svc *t, int opt, const char *name, const char *a
 
 static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"ring", required_argument, 0, 'r'},     {"capacity", required_argument, 0, 'c'},
-		{"interval-ms", required_argument, 0, 's'}, {"sma", required_argument, 0, 's'},
-		{"ema", required_argument, 0, 's'},      {"rsi", required_argument, 0, 's'},
-		{"macd", required_argument, 0, 's'},     {"bb", required_argument, 0, 's'},
-		{"config", required_argument, 0, 'C'},   {"eos-count", required_argument, 0, 'n'},
-		{"exit-on-eos", no_argument, 0, 'x'},    {"help", no_argument, 0, 'h'},
-		SHMBUS_SVC_LONGOPTS,                     {0, 0, 0, 0}};
+	static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
+	                                     {"capacity", required_argument, 0, 'c'},
+	                                     {"interval-ms", required_argument, 0, 's'},
+	                                     {"sma", required_argument, 0, 's'},
+	                                     {"ema", required_argument, 0, 's'},
+	                                     {"rsi", required_argument, 0, 's'},
+	                                     {"macd", required_argument, 0, 's'},
+	                                     {"bb", required_argument, 0, 's'},
+	                                     {"config", required_argument, 0, 'C'},
+	                                     {"eos-count", required_argument, 0, 'n'},
+	                                     {"exit-on-eos", no_argument, 0, 'x'},
+	                                     {"help", no_argument, 0, 'h'},
+	                                     SHMBUS_SVC_LONGOPTS,
+	                                     {0, 0, 0, 0}};
 	static struct ta_symbol_state probe;
 	char err[256];
 	int opt, idx = 0, rc;
@@ -252,16 +261,18 @@ static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 	if (optind < argc)
 		return ta_usage_error("unexpected argument '%s'", argv[optind]);
 	if (ta_symbol_init(&probe, &t->params) != 0 || t->interval_ms > TA_BAR_MAX_INTERVAL_MS) {
-		fprintf(stderr, TOOL ": invalid indicator parameters (MACD needs fast < slow; "
-				"periods at most %u for SMA and Bollinger; interval at most one "
-				"day)\n", TA_MAX_PERIOD);
+		fprintf(stderr,
+		        TOOL ": invalid indicator parameters (MACD needs fast < slow; "
+		             "periods at most %u for SMA and Bollinger; interval at most one "
+		             "day)\n",
+		        TA_MAX_PERIOD);
 		return 2;
 	}
 	return 0;
 }
 
 static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, int64_t origin,
-				 unsigned kind, const uint32_t *param, const double *val)
+                                 unsigned kind, const uint32_t *param, const double *val)
 {
 	struct shmbus_indicator *e;
 
@@ -280,7 +291,7 @@ static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, i
 
 /* Publish the indicators that have a value after a bar, in kind order. */
 static void ta_publish_indicators(struct ta_svc *t, uint32_t sym, const struct ta_symbol_state *st,
-				  int64_t when, int64_t origin)
+                                  int64_t when, int64_t origin)
 {
 	const struct ta_params *pp = &st->params;
 	struct ta_values v;
@@ -289,32 +300,32 @@ static void ta_publish_indicators(struct ta_svc *t, uint32_t sym, const struct t
 	ta_symbol_values(st, &v);
 	if (v.ready & TA_OUT_SMA)
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_SMA,
-				     (uint32_t[3]){pp->sma_n, 0, 0}, (double[3]){v.sma, 0, 0});
+		                     (uint32_t[3]){pp->sma_n, 0, 0}, (double[3]){v.sma, 0, 0});
 	if (v.ready & TA_OUT_EMA)
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_EMA,
-				     (uint32_t[3]){pp->ema_n, 0, 0}, (double[3]){v.ema, 0, 0});
+		                     (uint32_t[3]){pp->ema_n, 0, 0}, (double[3]){v.ema, 0, 0});
 	if (v.ready & TA_OUT_RSI)
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_RSI,
-				     (uint32_t[3]){pp->rsi_n, 0, 0}, (double[3]){v.rsi, 0, 0});
+		                     (uint32_t[3]){pp->rsi_n, 0, 0}, (double[3]){v.rsi, 0, 0});
 	if (v.ready & TA_OUT_MACD) {
 		int sig = (v.ready & TA_OUT_MACD_SIGNAL) != 0;
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_MACD,
-				     (uint32_t[3]){pp->macd_fast, pp->macd_slow, pp->macd_signal},
-				     (double[3]){v.macd.macd, sig ? v.macd.signal : NAN,
-						 sig ? v.macd.histogram : NAN});
+		                     (uint32_t[3]){pp->macd_fast, pp->macd_slow, pp->macd_signal},
+		                     (double[3]){v.macd.macd, sig ? v.macd.signal : NAN,
+		                                 sig ? v.macd.histogram : NAN});
 	}
 	if (v.ready & TA_OUT_VWAP)
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_VWAP, none,
-				     (double[3]){v.vwap, 0, 0});
+		                     (double[3]){v.vwap, 0, 0});
 	if (v.ready & TA_OUT_BOLLINGER)
 		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_BOLLINGER,
-				     (uint32_t[3]){pp->boll_n, (uint32_t)pp->boll_k, 0},
-				     (double[3]){v.boll.middle, v.boll.upper, v.boll.lower});
+		                     (uint32_t[3]){pp->boll_n, (uint32_t)pp->boll_k, 0},
+		                     (double[3]){v.boll.middle, v.boll.upper, v.boll.lower});
 }
 
 /* Publish a closed bar, then feed it to the indicators and publish them. */
 static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const struct ta_bar *b,
-			 int64_t origin)
+                         int64_t origin)
 {
 	struct shmbus_bar *e;
 
@@ -426,7 +437,7 @@ static void ta_report(struct ta_svc *t)
 	int rc;
 
 	printf(TOOL ": %llu trades in (%llu late, %llu invalid), %llu bars, %llu indicators out, "
-	       "%u symbols, %llu end-of-stream markers forwarded\n",
+	            "%u symbols, %llu end-of-stream markers forwarded\n",
 	       (unsigned long long)t->trades_in, (unsigned long long)t->late,
 	       (unsigned long long)t->invalid, (unsigned long long)t->bars,
 	       (unsigned long long)t->indicators, t->nsyms, (unsigned long long)t->eos_out);
@@ -490,7 +501,7 @@ static int ta_attach(struct ta_svc *t, shmbus_consumer **c)
 	return 0;
 fail:
 	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
-		shmbus_svc_strerror(rc, err, sizeof(err)));
+	        shmbus_svc_strerror(rc, err, sizeof(err)));
 	return 1;
 }
 
@@ -517,7 +528,7 @@ int main(int argc, char **argv)
 	if ((rc = ta_attach(&t, &c)) != 0)
 		return rc;
 	struct shmbus_svc_loop loop = {
-		.bus = t.bus, .c = c, .on_event = ta_on_event, .ctx = &t, .done = ta_done};
+	    .bus = t.bus, .c = c, .on_event = ta_on_event, .ctx = &t, .done = ta_done};
 	shmbus_svc_run(&loop);
 	if (t.fatal) {
 		fprintf(stderr, TOOL ": out of memory for symbol state\n");

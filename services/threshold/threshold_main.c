@@ -35,21 +35,21 @@
 #include "svc.h"
 #include "threshold_eval.h"
 
-#define TOOL "shmbus-threshold"
+#define TOOL          "shmbus-threshold"
 #define THR_IND_CACHE 32
 
 static const char usage_text[] =
-	"usage: shmbus-threshold --rules FILE [options]\n"
-	"Evaluates threshold rules on the bars and indicators of a bus and publishes a\n"
-	"threshold event (and prints a line) for each alert.\n"
-	"  --rules FILE        rules, one per line (docs/threshold-rules.md)\n"
-	"  --ring NAME         ring to subscribe (default \"threshold\")\n"
-	"  --capacity N        ring slots, a power of two (default 65536)\n"
-	"  --eos-count N       ta end-of-stream markers to wait for (default 1)\n"
-	"  --exit-on-eos       exit after forwarding the end of stream\n"
-	"%s"
-	"  --help              this text\n"
-	"Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
+    "usage: shmbus-threshold --rules FILE [options]\n"
+    "Evaluates threshold rules on the bars and indicators of a bus and publishes a\n"
+    "threshold event (and prints a line) for each alert.\n"
+    "  --rules FILE        rules, one per line (docs/threshold-rules.md)\n"
+    "  --ring NAME         ring to subscribe (default \"threshold\")\n"
+    "  --capacity N        ring slots, a power of two (default 65536)\n"
+    "  --eos-count N       ta end-of-stream markers to wait for (default 1)\n"
+    "  --exit-on-eos       exit after forwarding the end of stream\n"
+    "%s"
+    "  --help              this text\n"
+    "Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
 
 struct thr_ind_ids {
 	uint16_t kind;
@@ -99,11 +99,14 @@ static int thr_usage_error(const char *fmt, const char *arg)
 
 static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"rules", required_argument, 0, 'R'},  {"ring", required_argument, 0, 'r'},
-		{"capacity", required_argument, 0, 'c'}, {"eos-count", required_argument, 0, 'n'},
-		{"exit-on-eos", no_argument, 0, 'x'},  {"help", no_argument, 0, 'h'},
-		SHMBUS_SVC_LONGOPTS,                   {0, 0, 0, 0}};
+	static const struct option opts[] = {{"rules", required_argument, 0, 'R'},
+	                                     {"ring", required_argument, 0, 'r'},
+	                                     {"capacity", required_argument, 0, 'c'},
+	                                     {"eos-count", required_argument, 0, 'n'},
+	                                     {"exit-on-eos", no_argument, 0, 'x'},
+	                                     {"help", no_argument, 0, 'h'},
+	                                     SHMBUS_SVC_LONGOPTS,
+	                                     {0, 0, 0, 0}};
 	char err[256];
 	uint64_t v;
 	int opt, rc;
@@ -127,14 +130,14 @@ static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 		case 'c':
 			if (shmbus_svc_parse_u64(optarg, &v) != 0 || v < 2 || v > (1u << 24) ||
 			    (v & (v - 1)))
-				return thr_usage_error("--capacity '%s': a power of two 2..16777216",
-						       optarg);
+				return thr_usage_error(
+				    "--capacity '%s': a power of two 2..16777216", optarg);
 			t->capacity = (uint32_t)v;
 			break;
 		case 'n':
 			if (shmbus_svc_parse_u64(optarg, &t->eos_count) != 0 || !t->eos_count)
 				return thr_usage_error("--eos-count '%s': a whole number >= 1",
-						       optarg);
+				                       optarg);
 			break;
 		case 'x':
 			t->exit_on_eos = 1;
@@ -162,10 +165,10 @@ static int thr_load_rules(struct thr_svc *t)
 	if ((rc = shmbus_rules_load(t->rules_path, &t->rs, &err)) != 0) {
 		if (err.line)
 			fprintf(stderr, TOOL ": %s:%u:%u: %s\n", t->rules_path, err.line,
-				err.column, err.message);
+			        err.column, err.message);
 		else
 			fprintf(stderr, TOOL ": %s: %s\n", t->rules_path,
-				err.message[0] ? err.message : strerror(-rc));
+			        err.message[0] ? err.message : strerror(-rc));
 		return rc == -EINVAL ? 2 : 1;
 	}
 	if (t->rs.count == 0) {
@@ -230,7 +233,7 @@ static const struct thr_sym *thr_symbol(struct thr_svc *t, uint32_t id)
 }
 
 static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
-			const struct shmbus_thr_fire *f, const struct thr_sym *sym)
+                        const struct shmbus_thr_fire *f, const struct thr_sym *sym)
 {
 	struct shmbus_threshold *e;
 	struct shmbus_threshold copy;
@@ -254,15 +257,15 @@ static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev,
 	t->alerts++;
 	if (!t->so.quiet) {
 		shmbus_svc_alert_line(line, sizeof(line), &copy, sym->name,
-				      f->rule_index < t->rs.count ? &t->rs.rules[f->rule_index]
-								  : NULL);
+		                      f->rule_index < t->rs.count ? &t->rs.rules[f->rule_index]
+		                                                  : NULL);
 		puts(line);
 	}
 }
 
 /* Feed @n inputs carried by @ev to the evaluator and publish firings. */
 static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
-		     const struct shmbus_thr_input *in, size_t n)
+                     const struct shmbus_thr_input *in, size_t n)
 {
 	const struct thr_sym *sym;
 	struct shmbus_thr_trigger trig = {ev->source_id, ev->seq, ev->event_time_ns};
@@ -321,7 +324,7 @@ static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 			t->eos_seen = 0;
 			fflush(stdout);
 			shmbus_svc_publish_status(t->p, SHMBUS_SVC_EOS_THRESHOLD,
-						  t->bars_in + t->indicators_in, t->alerts);
+			                          t->bars_in + t->indicators_in, t->alerts);
 			t->eos_out++;
 			t->done = t->exit_on_eos;
 		}
@@ -344,11 +347,11 @@ static void thr_report(struct thr_svc *t)
 
 	shmbus_thr_get_stats(t->ev, &st);
 	fprintf(stderr,
-		TOOL ": %llu bars and %llu indicators in, %llu alerts out (%llu suppressed by "
-		     "cooldown), %u rules, %u symbols\n",
-		(unsigned long long)t->bars_in, (unsigned long long)t->indicators_in,
-		(unsigned long long)t->alerts, (unsigned long long)st.suppressed, t->nrules,
-		st.symbols);
+	        TOOL ": %llu bars and %llu indicators in, %llu alerts out (%llu suppressed by "
+	             "cooldown), %u rules, %u symbols\n",
+	        (unsigned long long)t->bars_in, (unsigned long long)t->indicators_in,
+	        (unsigned long long)t->alerts, (unsigned long long)st.suppressed, t->nrules,
+	        st.symbols);
 	if (!t->so.stats_json)
 		return;
 	if ((mf = open_memstream(&lat, &latlen)) != NULL) {
@@ -404,7 +407,7 @@ static int thr_attach(struct thr_svc *t, shmbus_consumer **c)
 		goto fail;
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
-		   SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	           SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	so.capacity = t->capacity;
 	so.slot_size = 128;
 	so.policy = SHMBUS_POLICY_BLOCK;
@@ -415,7 +418,7 @@ static int thr_attach(struct thr_svc *t, shmbus_consumer **c)
 	return 0;
 fail:
 	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
-		shmbus_svc_strerror(rc, err, sizeof(err)));
+	        shmbus_svc_strerror(rc, err, sizeof(err)));
 	return 1;
 }
 
@@ -440,7 +443,7 @@ int main(int argc, char **argv)
 	if ((rc = thr_attach(&t, &c)) != 0)
 		return rc;
 	struct shmbus_svc_loop loop = {
-		.bus = t.bus, .c = c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
+	    .bus = t.bus, .c = c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
 	shmbus_svc_run(&loop);
 	fflush(stdout);
 	thr_report(&t);

@@ -24,14 +24,14 @@
 
 #include "svc.h"
 
-static char pt_dir[256];  /* work folder (and SHMBUS_DIR) of this test file */
+static char pt_dir[256]; /* work folder (and SHMBUS_DIR) of this test file */
 
 /* Make the work folder and point SHMBUS_DIR at it. 0 or -1. */
 static inline int pt_setup(void **state)
 {
 	(void)state;
 	snprintf(pt_dir, sizeof(pt_dir), "%s/shmbus-pltest-XXXXXX",
-		 access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
+	         access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp");
 	if (!mkdtemp(pt_dir)) {
 		fprintf(stderr, "pt_setup: mkdtemp: %s\n", strerror(errno));
 		return -1;

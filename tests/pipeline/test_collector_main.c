@@ -33,19 +33,19 @@ static void on_got(const struct shmbus_event_header *ev, void *ctx)
 		memcpy(g->ev[g->n++].raw, ev, ev->size);
 }
 
-static const char csv_text[] = "ts_ns,symbol,price,size,exchange\n"    /* line 1 */
-			       "1381236469457000000,IBM,182.10,300,N\n"   /* 2: ok */
-			       "1381236469458000000,IBM,18x.10,300,N\n"   /* 3: bad number */
-			       "1381236469459000000,IBM,182.20,100\n"     /* 4: too few columns */
-			       "1381236469460000000,MSFT,33.5,200,Q\n"    /* 5: ok */
-			       "1381236469461000000,IBM,-1,100,N\n"       /* 6: bad price */
-			       "1381236469462000000,IBM,182.30,50,N\n";   /* 7: ok */
+static const char csv_text[] = "ts_ns,symbol,price,size,exchange\n"     /* line 1 */
+                               "1381236469457000000,IBM,182.10,300,N\n" /* 2: ok */
+                               "1381236469458000000,IBM,18x.10,300,N\n" /* 3: bad number */
+                               "1381236469459000000,IBM,182.20,100\n"   /* 4: too few columns */
+                               "1381236469460000000,MSFT,33.5,200,Q\n"  /* 5: ok */
+                               "1381236469461000000,IBM,-1,100,N\n"     /* 6: bad price */
+                               "1381236469462000000,IBM,182.30,50,N\n"; /* 7: ok */
 
 static void test_collector_main_malformed_rows_reported_not_published(void **state)
 {
 	const char *csv = pt_path("trades.csv");
-	char *argv[] = {PL_BIN_COLLECTOR, "--bus", "pt-col", "--input", (char *)csv,
-			"--source-id", "1", NULL};
+	char *argv[] = {PL_BIN_COLLECTOR, "--bus",       "pt-col", "--input",
+	                (char *)csv,      "--source-id", "1",      NULL};
 	static struct got g;
 	struct shmbus_sub_opts so;
 	shmbus_bus *bus;
@@ -95,8 +95,8 @@ static void test_collector_main_malformed_rows_reported_not_published(void **sta
 	assert_int_equal(fails, 4);
 	assert_non_null(strstr(g.ev[g.n - 2].f.reason, "3 malformed rows"));
 	/* The end-of-stream marker comes last: rows read, events published. */
-	const struct shmbus_heartbeat *hb = shmbus_svc_as_status(&g.ev[g.n - 1].h,
-								 SHMBUS_SVC_EOS_MARKET);
+	const struct shmbus_heartbeat *hb =
+	    shmbus_svc_as_status(&g.ev[g.n - 1].h, SHMBUS_SVC_EOS_MARKET);
 	assert_non_null(hb);
 	assert_int_equal(hb->events_in, 6);
 	assert_int_equal(hb->events_out, 3);
@@ -111,8 +111,8 @@ static void test_collector_main_bad_invocations(void **state)
 	char *no_bus[] = {PL_BIN_COLLECTOR, "--bus", "pt-absent", "--events", "10", NULL};
 	char *bad_kind[] = {PL_BIN_COLLECTOR, "--kind", "bars", NULL};
 	char *bad_speed[] = {PL_BIN_COLLECTOR, "--speed", "-3", NULL};
-	char *missing[] = {PL_BIN_COLLECTOR, "--bus", "pt-col2", "--input", "/nonexistent.csv",
-			   NULL};
+	char *missing[] = {PL_BIN_COLLECTOR,   "--bus", "pt-col2", "--input",
+	                   "/nonexistent.csv", NULL};
 	shmbus_bus *bus;
 	char *err;
 
@@ -134,8 +134,8 @@ static void test_collector_main_bad_invocations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_collector_main_malformed_rows_reported_not_published),
-		cmocka_unit_test(test_collector_main_bad_invocations),
+	    cmocka_unit_test(test_collector_main_malformed_rows_reported_not_published),
+	    cmocka_unit_test(test_collector_main_bad_invocations),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

@@ -48,8 +48,17 @@ static void live_then_replay(const char *tag, char *const *input, int ninput)
 	int base = n;
 	for (int k = 0; k < ninput; k++)
 		argv[n++] = input[k];
-	char *live[] = {"--bus", "pt-bt-live", "--journal-dir", jdir, "--alerts-csv", a1,
-			"--tap-csv", i1, "--dir", d1, NULL};
+	char *live[] = {"--bus",
+	                "pt-bt-live",
+	                "--journal-dir",
+	                jdir,
+	                "--alerts-csv",
+	                a1,
+	                "--tap-csv",
+	                i1,
+	                "--dir",
+	                d1,
+	                NULL};
 	memcpy(argv + n, live, sizeof(live));
 	rc = pt_run(argv, j1, NULL);
 	if (rc != 0)
@@ -57,8 +66,9 @@ static void live_then_replay(const char *tag, char *const *input, int ninput)
 	assert_int_equal(rc, 0);
 
 	n = base;
-	char *replay[] = {"--replay", jdir, "--bus", "pt-bt-replay", "--alerts-csv", a2,
-			  "--tap-csv", i2, "--dir", d2, NULL};
+	char *replay[] = {"--replay",     jdir, "--bus",     "pt-bt-replay",
+	                  "--alerts-csv", a2,   "--tap-csv", i2,
+	                  "--dir",        d2,   NULL};
 	memcpy(argv + n, replay, sizeof(replay));
 	rc = pt_run(argv, j2, NULL);
 	if (rc != 0)
@@ -81,8 +91,8 @@ static void live_then_replay(const char *tag, char *const *input, int ninput)
 	assert_string_equal(y1, y2); /* same indicator values */
 #ifdef PL_BIN_JOURNAL
 	/* The journal itself holds the same indicators, row for row. */
-	char *cat[] = {PL_BIN_JOURNAL, "cat", "--dir", jdir, "--format", "csv", "--types",
-		       "indicator", NULL};
+	char *cat[] = {PL_BIN_JOURNAL, "cat",     "--dir",     jdir, "--format",
+	               "csv",          "--types", "indicator", NULL};
 	char catout[512];
 	snprintf(catout, sizeof(catout), "%s-cat.csv", pt_path(tag));
 	assert_int_equal(pt_run(cat, catout, NULL), 0);
@@ -121,8 +131,8 @@ static void test_pipeline_backtest_spy_same_alerts(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pipeline_backtest_synthetic_same_alerts),
-		cmocka_unit_test(test_pipeline_backtest_spy_same_alerts),
+	    cmocka_unit_test(test_pipeline_backtest_synthetic_same_alerts),
+	    cmocka_unit_test(test_pipeline_backtest_spy_same_alerts),
 	};
 
 #ifndef PL_HAVE_JOURNAL_TOOLS

@@ -170,7 +170,8 @@ static void check_row(const char *line, size_t counts[4], double *worst)
 		if (err > *worst)
 			*worst = err;
 		if (err > 1e-9)
-			fprintf(stderr, "%s at bar %ld: ta %.17g, reference %.17g\n", name, i, v, want);
+			fprintf(stderr, "%s at bar %ld: ta %.17g, reference %.17g\n", name, i, v,
+			        want);
 		assert_true(err <= 1e-9);
 		counts[k]++;
 	}
@@ -179,8 +180,18 @@ static void check_row(const char *line, size_t counts[4], double *worst)
 static void test_pipeline_spy_counts_and_indicators(void **state)
 {
 	const char *tap = pt_path("spy-tap.csv");
-	char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-spy", "--input", spy_path, "--no-journal",
-			"--json", "--tap-csv", (char *)tap, "--dir", (char *)pt_path("run-spy"), NULL};
+	char *argv[] = {PL_BIN_PIPELINE,
+	                "--bus",
+	                "pt-spy",
+	                "--input",
+	                spy_path,
+	                "--no-journal",
+	                "--json",
+	                "--tap-csv",
+	                (char *)tap,
+	                "--dir",
+	                (char *)pt_path("run-spy"),
+	                NULL};
 	const char *out = pt_path("spy.json");
 	size_t counts[4] = {0};
 	double worst = 0;
@@ -215,8 +226,8 @@ static void test_pipeline_spy_counts_and_indicators(void **state)
 		check_row(line, counts, &worst);
 	fclose(f);
 	print_message("%zu bars; rows checked: sma20 %zu, ema20 %zu, rsi14 %zu, vwap %zu; "
-		      "worst relative difference %.3g\n",
-		      R.n, counts[0], counts[1], counts[2], counts[3], worst);
+	              "worst relative difference %.3g\n",
+	              R.n, counts[0], counts[1], counts[2], counts[3], worst);
 	assert_int_equal(counts[0], R.n - 19);
 	assert_int_equal(counts[1], R.n - 19);
 	assert_int_equal(counts[2], R.n - 14);
@@ -227,7 +238,7 @@ int main(void)
 {
 	const char *dir = getenv("SHMBUS_SHARED_DATA");
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pipeline_spy_counts_and_indicators),
+	    cmocka_unit_test(test_pipeline_spy_counts_and_indicators),
 	};
 
 	snprintf(spy_path, sizeof(spy_path), "%s/spy_trades_20131008.csv", dir ? dir : "");

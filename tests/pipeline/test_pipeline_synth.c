@@ -95,9 +95,18 @@ static int wait_exit(pid_t pid)
 
 static void test_pipeline_synth_counts_match_per_stage(void **state)
 {
-	char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-synth", "--events", "200000",
-			"--rules", PL_RULES_DIR "/aggressive.rules", "--no-journal", "--json",
-			"--dir", (char *)pt_path("run-synth"), NULL};
+	char *argv[] = {PL_BIN_PIPELINE,
+	                "--bus",
+	                "pt-synth",
+	                "--events",
+	                "200000",
+	                "--rules",
+	                PL_RULES_DIR "/aggressive.rules",
+	                "--no-journal",
+	                "--json",
+	                "--dir",
+	                (char *)pt_path("run-synth"),
+	                NULL};
 	const char *out = pt_path("synth.json");
 	char *j;
 	int rc = pt_run(argv, out, NULL);
@@ -111,14 +120,14 @@ static void test_pipeline_synth_counts_match_per_stage(void **state)
 	assert_true(pt_json(j, "collector_trades") == pt_json(j, "ta_events_in"));
 	assert_true(pt_json(j, "ta_bars") > 0);
 	assert_true(pt_json(j, "ta_events_out") ==
-		    pt_json(j, "ta_bars") + pt_json(j, "ta_indicators"));
+	            pt_json(j, "ta_bars") + pt_json(j, "ta_indicators"));
 	assert_true(pt_json(j, "ta_events_out") == pt_json(j, "threshold_events_in"));
 	assert_true(pt_json(j, "eos_ta_events_out") == pt_json(j, "ta_events_out"));
 	assert_true(pt_json(j, "eos_threshold_events_in") == pt_json(j, "threshold_events_in"));
 	assert_true(pt_json(j, "threshold_alerts") > 0);
 	assert_true(pt_json(j, "threshold_alerts") == pt_json(j, "tap_alerts"));
 	assert_true(pt_json(j, "eos_market") == 1 && pt_json(j, "eos_ta") == 1 &&
-		    pt_json(j, "eos_threshold") == 1);
+	            pt_json(j, "eos_threshold") == 1);
 	assert_non_null(strstr(j, "\"result\":\"ok\""));
 	free(j);
 }
@@ -164,9 +173,10 @@ static void put_trade(shmbus_producer *p, uint32_t sym, int64_t sec, int ms, dou
 
 static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 {
-	char *argv[] = {PL_BIN_TA, "--bus", "pt-ta", "--exit-on-eos", "--source-id", "9",
-			"--sma", "2", "--ema", "2", "--rsi", "2", "--macd", "1,2,1",
-			"--bb", "2,2", NULL};
+	char *argv[] = {PL_BIN_TA, "--bus", "pt-ta",  "--exit-on-eos", "--source-id",
+	                "9",       "--sma", "2",      "--ema",         "2",
+	                "--rsi",   "2",     "--macd", "1,2,1",         "--bb",
+	                "2,2",     NULL};
 	static struct seen s;
 	shmbus_bus *bus;
 	shmbus_consumer *c;
@@ -182,7 +192,7 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 	assert_int_equal(shmbus_bus_create("pt-ta", NULL, &bus), 0);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
-		   SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	           SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
 	pid = spawn(argv, pt_path("ta.out"));
 	assert_int_equal(wait_ring(bus, "ta"), 0);
@@ -212,8 +222,8 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 	}
 	assert_int_equal(trades, 4);
 	assert_int_equal(bars, 3); /* two closed by trades, one flushed at the end */
-	assert_true(b[0]->start_ns == t0 * 1000000000LL && b[0]->h.event_time_ns ==
-		    (t0 + 1) * 1000000000LL);
+	assert_true(b[0]->start_ns == t0 * 1000000000LL &&
+	            b[0]->h.event_time_ns == (t0 + 1) * 1000000000LL);
 	assert_true(b[0]->open == 10.0 && b[0]->close == 11.0 && b[0]->trade_count == 2);
 	assert_true(b[0]->origin_ns == trade_pub[2]); /* the trade that closed it */
 	assert_true(b[1]->close == 12.0 && b[1]->origin_ns == trade_pub[3]);
@@ -240,7 +250,7 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 }
 
 static uint64_t put_bar(shmbus_producer *p, uint32_t sym, int64_t end_s, double close,
-			int64_t origin)
+                        int64_t origin)
 {
 	struct shmbus_bar *b;
 	uint64_t seq;
@@ -261,8 +271,8 @@ static uint64_t put_bar(shmbus_producer *p, uint32_t sym, int64_t end_s, double 
 static void test_pipeline_eos_threshold_alert_identity(void **state)
 {
 	const char *rules = pt_path("hi.rules");
-	char *argv[] = {PL_BIN_THRESHOLD, "--bus", "pt-thr", "--rules", (char *)rules,
-			"--exit-on-eos", "--source-id", "5", NULL};
+	char *argv[] = {PL_BIN_THRESHOLD, "--bus",       "pt-thr", "--rules", (char *)rules,
+	                "--exit-on-eos",  "--source-id", "5",      NULL};
 	static struct seen s;
 	struct shmbus_producer_opts po;
 	struct shmbus_sub_opts so;
@@ -325,10 +335,10 @@ static void test_pipeline_eos_threshold_alert_identity(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_pipeline_synth_counts_match_per_stage),
-		cmocka_unit_test(test_pipeline_synth_usage_errors),
-		cmocka_unit_test(test_pipeline_eos_ta_flushes_open_bars),
-		cmocka_unit_test(test_pipeline_eos_threshold_alert_identity),
+	    cmocka_unit_test(test_pipeline_synth_counts_match_per_stage),
+	    cmocka_unit_test(test_pipeline_synth_usage_errors),
+	    cmocka_unit_test(test_pipeline_eos_ta_flushes_open_bars),
+	    cmocka_unit_test(test_pipeline_eos_threshold_alert_identity),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
