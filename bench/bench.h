@@ -33,6 +33,7 @@ struct bench_opts {
 	int no_timestamp;         /* SHMBUS_PRODUCER_NO_TIMESTAMP on the producers */
 	int64_t block_timeout_ns; /* producers' block_timeout_ns; 0: default */
 	uint32_t spsc_batch;      /* SPSC baseline: index publication batch */
+	uint32_t consumer_batch;  /* throughput: shmbus_wait_batch size */
 	int rounds;
 	int timeout_s; /* per round, then the children are killed */
 	int json;

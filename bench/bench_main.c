@@ -50,6 +50,9 @@ static const char bench_usage[] =
     "  --block-timeout MS  producers wait this long on a full ring before they\n"
     "                    check that the consumer lives (default: the library's)\n"
     "  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
+    "  --consumer-batch K throughput: the shmbus consumer waits with\n"
+    "                    shmbus_wait_batch(K) (default 32, the SPSC batch's\n"
+    "                    counterpart; 1 = poll every slot as it commits)\n"
     "  --rounds R        alternating baseline/shmbus rounds (1..100, default 5)\n"
     "  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
     "  --timeout S       seconds a round may take before it is killed (default 120)\n"
@@ -72,6 +75,7 @@ enum {
 	OPT_NO_TS,
 	OPT_BLOCK_TIMEOUT,
 	OPT_SPSC_BATCH,
+	OPT_CONSUMER_BATCH,
 	OPT_ROUNDS,
 	OPT_CLOCK,
 	OPT_TIMEOUT,
@@ -93,6 +97,7 @@ static const struct option bench_long_opts[] = {
     {"no-timestamp", no_argument, NULL, OPT_NO_TS},
     {"block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT},
     {"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
+    {"consumer-batch", required_argument, NULL, OPT_CONSUMER_BATCH},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -195,6 +200,10 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		rc = bench_opt_range("block-timeout", arg, 1, 3600000, &v);
 		o->block_timeout_ns = (int64_t)v * 1000000;
 		return rc;
+	case OPT_CONSUMER_BATCH:
+		rc = bench_opt_range("consumer-batch", arg, 1, 1u << 20, &v);
+		o->consumer_batch = (uint32_t)v;
+		return rc;
 	case OPT_SPSC_BATCH:
 		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
 		o->spsc_batch = (uint32_t)v;
@@ -233,6 +242,7 @@ static void bench_defaults(struct bench_opts *o)
 	o->slot_size = 64;
 	o->wait = SHMBUS_WAIT_SPIN;
 	o->spsc_batch = 32;
+	o->consumer_batch = 32;
 	o->rounds = 5;
 	o->timeout_s = 120;
 }

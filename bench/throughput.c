@@ -235,6 +235,9 @@ static void tp_consume(const struct bench_opts *o, struct tp_shared *sh, shmbus_
 		    o->producers) {
 			if (++dry > 1000)
 				break;
+		} else if (o->consumer_batch > 1) {
+			/* 2 us linger: a trickle is still delivered promptly */
+			shmbus_wait_batch(c, o->consumer_batch, 2000, 1000000);
 		} else if (o->wait != SHMBUS_WAIT_SPIN) {
 			shmbus_wait(c, 1000000);
 		} else {
@@ -425,11 +428,11 @@ static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
 		printf("%s%d", i ? "," : "", o->cpus[i]);
 	printf("],\"producers\":%u,\"events\":%llu,\"rounds\":%d,\"slot_size\":%u,"
 	       "\"capacity\":%u,\"wait\":\"%s\",\"api\":\"%s\",\"single_producer\":%s,"
-	       "\"no_timestamp\":%s,\"poll_batch\":%d,\"spsc_batch\":%u},",
+	       "\"no_timestamp\":%s,\"poll_batch\":%d,\"spsc_batch\":%u,\"consumer_batch\":%u},",
 	       o->producers, (unsigned long long)o->events, o->rounds, o->slot_size, o->capacity,
 	       shmbus_wait_name(o->wait), o->api_claim ? "claim" : "publish",
 	       o->single_producer ? "true" : "false", o->no_timestamp ? "true" : "false",
-	       TP_POLL_BATCH, o->spsc_batch);
+	       TP_POLL_BATCH, o->spsc_batch, o->consumer_batch);
 	printf("\"events_per_sec\":%.0f,\"lost\":%llu,\"duplicates\":%llu,\"out_of_order\":%llu,"
 	       "\"corrupt\":%llu,\"foreign\":%llu,\"undelivered\":%llu,\"per_producer\":[",
 	       s->eps, (unsigned long long)s->lost, (unsigned long long)s->duplicates,
@@ -456,12 +459,12 @@ static void tp_print_table(const struct bench_opts *o, const struct tp_round *sp
 {
 	bench_print_machine(stdout, &o->machine, o->command, NULL);
 	printf("throughput: %u producer(s), consumer on cpu %d, %llu events x %d rounds, slot %u, "
-	       "capacity %u, wait %s, api %s%s%s, spsc batch %u\n\n",
+	       "capacity %u, wait %s, api %s%s%s, spsc batch %u, consumer batch %u\n\n",
 	       o->producers, tp_consumer_cpu(o), (unsigned long long)o->events, o->rounds,
 	       o->slot_size, o->capacity, shmbus_wait_name(o->wait),
 	       o->api_claim ? "claim" : "publish",
 	       o->single_producer ? ", single-producer ring" : "",
-	       o->no_timestamp ? ", no publish timestamp" : "", o->spsc_batch);
+	       o->no_timestamp ? ", no publish timestamp" : "", o->spsc_batch, o->consumer_batch);
 	printf("  round  spsc Mev/s  shmbus Mev/s  lost  dups  ooo  corrupt  per-producer Mev/s\n");
 	for (int r = 0; r < o->rounds; r++) {
 		printf("  %5d  %10.2f  %12.2f  %4llu  %4llu  %3llu  %7llu ", r + 1, sp[r].eps / 1e6,

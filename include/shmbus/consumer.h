@@ -111,6 +111,19 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max);
  */
 int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns);
 
+/*
+ * Throughput-oriented wait: return once `batch` events are ready, or once
+ * at least one is ready and `linger_ns` has passed since it was first
+ * seen, or when timeout_ns passes (SHMBUS_ETIMEDOUT). While waiting for a
+ * batch it watches the slot batch-1 ahead of the head, so it reads a slot
+ * the producer is writing once per batch instead of once per event: the
+ * producer then writes whole runs of slots without losing their lines to
+ * the consumer. Latency-bound consumers use shmbus_wait(); journallers,
+ * bridges and bulk readers use this. batch is capped at the capacity;
+ * batch 1 behaves like shmbus_wait().
+ */
+int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int64_t timeout_ns);
+
 /* Index of the consumer's ring (for shmbus_stat_ring) and its name. */
 uint32_t shmbus_consumer_ring(const shmbus_consumer *c);
 const char *shmbus_consumer_name(const shmbus_consumer *c);

@@ -437,6 +437,44 @@ static inline bool consumer_ready(shmbus_consumer *c)
 	return ring_committed(&c->v, c->head);
 }
 
+int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int64_t timeout_ns)
+{
+	if (batch > c->v.capacity)
+		batch = c->v.capacity;
+	if (batch <= 1)
+		return shmbus_wait(c, timeout_ns);
+	uint64_t last = c->head + batch - 1;
+	if (ring_committed(&c->v, last))
+		return 0;
+	int64_t start = shmbus_mono_ns(), first_ready = 0;
+	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	for (uint32_t round = 1;; round++) {
+		/* Spin on the far slot; glance at the head only every 16 rounds
+		 * (that read disturbs the producer's current line). */
+		for (int i = 0; i < 16; i++) {
+			if (ring_committed(&c->v, last))
+				return 0;
+			cpu_relax();
+		}
+		int64_t now = shmbus_mono_ns();
+		if (consumer_ready(c)) {
+			if (!first_ready)
+				first_ready = now;
+			else if (now - first_ready >= linger_ns)
+				return 0;
+		} else if (round % 64 == 0) {
+			/* Nothing at the head for a while: fall back to the
+			 * ring's own strategy, which may sleep. */
+			int64_t left = deadline == INT64_MAX ? -1 : deadline - now;
+			if (left == 0)
+				return SHMBUS_ETIMEDOUT;
+			return shmbus_wait(c, left);
+		}
+		if (now >= deadline)
+			return consumer_ready(c) ? 0 : SHMBUS_ETIMEDOUT;
+	}
+}
+
 int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns)
 {
 	if (consumer_ready(c))

@@ -1,0 +1,121 @@
+/*
+ * test_wait_batch.c - shmbus_wait_batch(): returns when a whole batch is
+ * ready, when a partial batch has lingered, or on timeout; and delivers
+ * everything a producer thread publishes when used as the only wait.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <pthread.h>
+
+#include "test_util.h"
+
+struct env {
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	shmbus_producer *p;
+};
+
+static void env_open(struct env *e, uint32_t capacity)
+{
+	struct shmbus_sub_opts so;
+	assert_int_equal(tu_bus_create("wb", 4, &e->bus), 0);
+	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
+	assert_int_equal(shmbus_subscribe(e->bus, "wb", &so, &e->c), 0);
+	assert_int_equal(shmbus_producer_open(e->bus, NULL, &e->p), 0);
+}
+
+static void env_close(struct env *e)
+{
+	shmbus_producer_close(e->p);
+	shmbus_consumer_close(e->c);
+	shmbus_bus_close(e->bus);
+	shmbus_bus_destroy("wb");
+}
+
+static void publish_n(struct env *e, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct shmbus_trade t = tu_trade(1, i);
+		assert_int_equal(shmbus_publish(e->p, &t), 1);
+	}
+}
+
+static void test_wait_batch_full_partial_empty(void **state)
+{
+	struct env e;
+	env_open(&e, 64);
+	struct tu_sink s;
+	tu_sink_init(&s, 1024);
+	/* empty: times out */
+	assert_int_equal(shmbus_wait_batch(e.c, 8, 1000, 2000000), SHMBUS_ETIMEDOUT);
+	/* a whole batch: ready */
+	publish_n(&e, 8);
+	assert_int_equal(shmbus_wait_batch(e.c, 8, 1000000000, 1000000000), 0);
+	assert_int_equal(tu_drain(e.c, &s), 8);
+	/* a partial batch is returned once it has lingered, long before the
+	 * (huge) timeout */
+	publish_n(&e, 3);
+	assert_int_equal(shmbus_wait_batch(e.c, 8, 100000, INT64_C(1) << 62), 0);
+	assert_int_equal(tu_drain(e.c, &s), 3);
+	/* batch larger than the ring is capped: 64 ready is enough */
+	publish_n(&e, 64);
+	assert_int_equal(shmbus_wait_batch(e.c, 1000, INT64_C(1) << 62, INT64_C(1) << 62), 0);
+	assert_int_equal(tu_drain(e.c, &s), 64);
+	/* batch 1 is shmbus_wait */
+	assert_int_equal(shmbus_wait_batch(e.c, 1, 0, 1000000), SHMBUS_ETIMEDOUT);
+	tu_sink_free(&s);
+	env_close(&e);
+}
+
+struct prod_arg {
+	struct env *e;
+	int n;
+};
+
+static void *producer(void *a)
+{
+	struct prod_arg *pa = a;
+	for (int i = 0; i < pa->n; i++) {
+		struct shmbus_trade t = tu_trade(1, i);
+		shmbus_publish(pa->e->p, &t);
+	}
+	return NULL;
+}
+
+static void count_fn(const struct shmbus_event_header *ev, void *ctx)
+{
+	uint64_t *next = ctx;
+	if (ev->seq == *next + 1)
+		*next = ev->seq;
+}
+
+/* The only wait of a consumer: everything arrives, in order. */
+static void test_wait_batch_delivers_stream(void **state)
+{
+	struct env e;
+	env_open(&e, 256);
+	struct prod_arg pa = {&e, 200000};
+	pthread_t t;
+	assert_int_equal(pthread_create(&t, NULL, producer, &pa), 0);
+	uint64_t in_order = 0;
+	int64_t deadline = tu_mono_ms() + 60000;
+	while (in_order < (uint64_t)pa.n && tu_mono_ms() < deadline) {
+		if (shmbus_poll(e.c, count_fn, &in_order, 256) == 0)
+			shmbus_wait_batch(e.c, 32, 2000, 10000000);
+	}
+	pthread_join(t, NULL);
+	assert_int_equal(in_order, pa.n);
+	env_close(&e);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		TU_TEST(test_wait_batch_full_partial_empty),
+		TU_TEST(test_wait_batch_delivers_stream),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
