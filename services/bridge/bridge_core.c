@@ -9,9 +9,19 @@
  * progress it records (and the checkpoint written from it) never runs
  * ahead of an unacknowledged event: after a crash nothing before the
  * checkpoint is missing. What was sent after it is sent again; the
- * broker's dedup (Nats-Msg-Id) removes the copies. Failed entries are
- * resent in window order after a jittered exponential delay, once the
- * sink is connected. When the window is full or a sink is disconnected,
+ * broker's dedup (Nats-Msg-Id) removes the copies.
+ *
+ * Per-symbol order across failures: the first failed send or negative
+ * ack of a sink puts that sink in recovery. While it recovers, nothing
+ * new is sent to it: entries added meanwhile are only marked to send.
+ * Once none of its sends is still awaiting an ack (so no earlier send can
+ * still land), the sink is connected and a jittered exponential delay
+ * has passed, every marked entry is sent again in window order, stopping
+ * at the first one that fails again; when all went out the sink leaves
+ * recovery. So no event is ever sent to a sink before an earlier one
+ * that sink has not stored, except when the broker stored later sends
+ * that were already in flight while rejecting an earlier one (see
+ * docs/bridge.md). When the window is full or a sink is disconnected,
  * on_full=block stops polling the ring (so the ring fills and the bus's
  * policy decides what producers see); on_full=drop keeps polling and
  * counts the events it cannot send.
@@ -54,9 +64,11 @@ struct bridge {
 	uint64_t hint[BRIDGE_MAX_SINKS];
 	int cur_sink;
 	struct bridge_srcmap acked, sent;
-	int dirty, have_failed, had_checkpoint, no_ring;
-	int64_t last_ckpt_ns, retry_at_ns, last_hb_ns;
-	uint32_t retry_attempt;
+	int dirty, had_checkpoint, no_ring;
+	unsigned blocked; /* sinks in recovery (bit k: sinks[k]) */
+	int64_t last_ckpt_ns, last_hb_ns;
+	int64_t retry_at_ns[BRIDGE_MAX_SINKS];
+	uint32_t retry_attempt[BRIDGE_MAX_SINKS];
 	struct bridge_stats st;
 	char enc_buf[BRIDGE_ENCODED_MAX];
 };
@@ -91,8 +103,24 @@ static int64_t mono_ns(void)
 	return shmbus_mono_ns();
 }
 
-/* Encode e once and send it to every sink in `mask`; failures are marked
- * and retried later. Returns the mask of sinks that took it. */
+/* Put sink k in recovery (if not yet) with e marked to send again. */
+static void fail_sink(struct bridge *b, struct bw_entry *e, int k)
+{
+	unsigned bit = 1u << k;
+	e->failed |= (uint8_t)bit;
+	if (b->blocked & bit)
+		return;
+	b->blocked |= bit;
+	b->retry_at_ns[k] = mono_ns() + 1000000LL * bridge_backoff_ms(b->retry_attempt[k],
+									b->cfg.retry_base_ms,
+									b->cfg.retry_max_ms);
+}
+
+/* Encode e once and send it to every sink in `mask`. A sink that fails
+ * goes into recovery; an event that cannot be encoded (or that a sink
+ * rejects as invalid: -EINVAL) can never go, so it is counted and
+ * released instead of blocking the window. Returns the mask of sinks
+ * that took it. */
 static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
 {
 	char sym[SHMBUS_SYMBOL_MAX + 1] = "";
@@ -109,14 +137,16 @@ static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
 		if (rc == 0) {
 			ok |= bit;
 			e->failed &= (uint8_t)~bit;
+		} else if (n < 0 || rc == -EINVAL) {
+			e->pending &= (uint8_t)~bit; /* never exportable: released */
+			e->failed &= (uint8_t)~bit;
 		} else {
 			if (rc != -EAGAIN)
 				b->st.failed++;
-			e->failed |= (uint8_t)bit;
-			b->have_failed = 1;
+			fail_sink(b, e, k);
 		}
 	}
-	if (n < 0)
+	if (n < 0 || (mask & ~ok & ~(unsigned)e->failed) != 0)
 		b->st.encode_errors++;
 	return ok;
 }
@@ -140,12 +170,14 @@ static int offer(struct bridge *b, const struct shmbus_event_header *ev)
 	e->source = ev->source_id;
 	e->seq = ev->seq;
 	e->pending = (uint8_t)((1u << b->nsinks) - 1);
-	e->failed = 0;
+	/* A sink in recovery gets it later, in order, behind its failed ones. */
+	e->failed = (uint8_t)(e->pending & b->blocked);
 	memcpy(e->ev.bytes, ev, ev->size);
 	bridge_srcmap_set(&b->sent, ev->source_id, ev->seq, ev->event_time_ns);
 	b->tail++;
 	b->st.sent++;
-	send_entry(b, e, e->pending);
+	if (e->pending & ~b->blocked)
+		send_entry(b, e, e->pending & ~b->blocked);
 	return 1;
 }
 
@@ -178,14 +210,14 @@ static void on_ack(void *ctx, uint64_t pos, uint32_t source, uint64_t seq, int e
 	unsigned bit = 1u << b->cur_sink;
 	if (e == NULL || !(e->pending & bit))
 		return; /* late or duplicate ack */
+	if (e->failed & bit)
+		return; /* not in flight (marked to send again): a stray ack */
 	if (err == 0) {
 		e->pending &= (uint8_t)~bit;
-		e->failed &= (uint8_t)~bit;
-		b->retry_attempt = 0;
+		b->retry_attempt[b->cur_sink] = 0;
 	} else {
 		b->st.failed++;
-		e->failed |= (uint8_t)bit;
-		b->have_failed = 1;
+		fail_sink(b, e, b->cur_sink);
 	}
 }
 
@@ -211,26 +243,52 @@ static int all_connected(struct bridge *b)
 	return 1;
 }
 
-static void retry_failed(struct bridge *b, int64_t now)
+/* 1 when some entry was sent to sink `bit` and its ack is still due. */
+static int awaiting_ack(struct bridge *b, unsigned bit)
 {
-	if (!b->have_failed || now < b->retry_at_ns)
-		return;
-	int left = 0;
+	for (uint64_t p = b->head; p < b->tail; p++) {
+		const struct bw_entry *e = &b->w[p & b->mask];
+		if ((e->pending & bit) && !(e->failed & bit))
+			return 1;
+	}
+	return 0;
+}
+
+/* Resend sink k's marked entries in window order, stopping at the first
+ * failure so that nothing overtakes it. Returns 1 when all went out. */
+static int resend_in_order(struct bridge *b, int k)
+{
+	unsigned bit = 1u << k;
 	for (uint64_t p = b->head; p < b->tail; p++) {
 		struct bw_entry *e = &b->w[p & b->mask];
-		unsigned want = e->failed;
-		for (int k = 0; k < b->nsinks; k++)
-			if ((want & (1u << k)) && !b->sinks[k]->ops->connected(b->sinks[k]))
-				want &= ~(1u << k);
-		if (want != 0)
-			b->st.resent += (uint64_t)__builtin_popcount(send_entry(b, e, want));
-		left |= e->failed != 0;
+		if (!(e->failed & bit))
+			continue;
+		if (send_entry(b, e, bit) != 0)
+			b->st.resent++;
+		else if (e->failed & bit)
+			return 0;
 	}
-	b->have_failed = left;
-	if (left)
-		b->retry_at_ns = now + 1000000LL * bridge_backoff_ms(b->retry_attempt++,
-								      b->cfg.retry_base_ms,
-								      b->cfg.retry_max_ms);
+	return 1;
+}
+
+/* Take sinks out of recovery when due: connected, the backoff passed and
+ * no earlier send of theirs is still in flight. */
+static void recover(struct bridge *b, int64_t now)
+{
+	for (int k = 0; k < b->nsinks && b->blocked != 0; k++) {
+		unsigned bit = 1u << k;
+		if (!(b->blocked & bit) || now < b->retry_at_ns[k] ||
+		    !b->sinks[k]->ops->connected(b->sinks[k]) || awaiting_ack(b, bit))
+			continue;
+		if (resend_in_order(b, k)) {
+			b->blocked &= ~bit;
+			continue;
+		}
+		b->retry_attempt[k]++;
+		b->retry_at_ns[k] = now + 1000000LL * bridge_backoff_ms(b->retry_attempt[k],
+									b->cfg.retry_base_ms,
+									b->cfg.retry_max_ms);
+	}
 }
 
 int bridge_checkpoint(struct bridge *b, char *err, size_t errlen)
@@ -256,7 +314,7 @@ static int pump(struct bridge *b)
 		acks += b->sinks[k]->ops->poll(b->sinks[k], on_ack, b);
 	}
 	int64_t now = mono_ns();
-	retry_failed(b, now);
+	recover(b, now);
 	advance(b);
 	if (b->dirty && now - b->last_ckpt_ns >= b->cfg.checkpoint_interval_ns)
 		bridge_checkpoint(b, err, sizeof err); /* retried next time on failure */
@@ -271,7 +329,7 @@ static void live_handler(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct bridge *b = ctx;
 	b->st.received++;
-	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->have_failed || !all_connected(b))) {
+	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->blocked != 0 || !all_connected(b))) {
 		b->st.dropped++;
 		return;
 	}
@@ -294,7 +352,7 @@ int bridge_step(struct bridge *b, int64_t wait_ns)
 	if (!b->no_ring) {
 		if (b->cfg.on_full == BRIDGE_ON_FULL_DROP)
 			moved = shmbus_poll(b->c, live_handler, b, 1024);
-		else if (ok && !b->have_failed && room > 0)
+		else if (ok && b->blocked == 0 && room > 0)
 			moved = shmbus_poll(b->c, live_handler, b, room < 1024 ? (unsigned)room : 1024);
 	}
 	if (moved == 0 && acks == 0 && wait_ns > 0) {
@@ -382,8 +440,8 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 	int64_t n = 0;
 	if (b->cfg.journal_dir == NULL)
 		return -ENOENT;
-	if (!b->had_checkpoint)
-		return 0; /* first start: nothing exported yet, begin live */
+	if (!b->had_checkpoint && !b->cfg.from_journal_start)
+		return 0; /* first start: begin live unless asked for the journal */
 	int rc = shmbus_journal_reader_open(b->cfg.journal_dir, jbus[0] ? jbus : NULL,
 					    shmbus_event_layout_hash(), &r, &jerr);
 	if (rc < 0) {

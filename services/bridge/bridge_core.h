@@ -43,6 +43,8 @@ struct bridge_core_config {
 	const char *journal_dir;       /* NULL: no catch-up */
 	const char *journal_bus;       /* journal's bus name (default: the bus's) */
 	int64_t catchup_slack_ns;      /* < 0: scan the whole journal (default 60 s) */
+	int from_journal_start;        /* no checkpoint: export the whole journal
+					* first (default 0: start live) */
 	int64_t retry_base_ms, retry_max_ms; /* resend backoff (100, 5000) */
 };
 
@@ -79,9 +81,11 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 
 /*
  * Send what the journal holds after the checkpoint (same filter), waiting
- * for window room as needed. Returns the number of events read, -ENOENT
- * when there is no journal (nothing done), -EINTR when *stop was set, or
- * another negative code with err filled.
+ * for window room as needed. Without a checkpoint (first start) nothing
+ * is read unless cfg->from_journal_start, which sends the whole journal.
+ * Returns the number of events read, -ENOENT when there is no journal
+ * (nothing done), -EINTR when *stop was set, or another negative code
+ * with err filled. Not thread-safe (the bridge's thread).
  */
 int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen);
 

@@ -63,6 +63,9 @@ static void usage(FILE *f)
 		"  --journal DIR           journal directory for catch-up after a restart\n"
 		"  --journal-bus NAME      bus name in the journal (default: --bus)\n"
 		"  --catchup-slack-ms N    read the journal from checkpoint time - N (-1: all)\n"
+		"  --from-journal-start    without a checkpoint, export the whole journal\n"
+		"                          first (default: a first start begins live; in a\n"
+		"                          --config file: from-journal-start = 1)\n"
 		"  --nats URL              NATS server(s) (env NATS_URL)\n"
 		"  --nats-stream NAME      JetStream stream (default SHMBUS)\n"
 		"  --nats-subject TPL      subject template (default shmbus.{type}.{symbol})\n"
@@ -92,6 +95,7 @@ static const struct option long_opts[] = {
 	{"capacity", 1, 0, 'C'}, {"ring-policy", 1, 0, 'P'}, {"encoding", 1, 0, 'e'},
 	{"window", 1, 0, 'w'}, {"on-full", 1, 0, 'F'}, {"checkpoint", 1, 0, 'k'},
 	{"journal", 1, 0, 'j'}, {"journal-bus", 1, 0, 'J'}, {"catchup-slack-ms", 1, 0, 'S'},
+	{"from-journal-start", 0, 0, 'A'},
 	{"nats", 1, 0, 'n'}, {"nats-stream", 1, 0, 'N'}, {"nats-subject", 1, 0, 'u'},
 	{"nats-create-stream", 1, 0, 'c'}, {"nats-creds", 1, 0, 'R'}, {"kafka", 1, 0, 'K'},
 	{"kafka-topic", 1, 0, 'T'}, {"kafka-set", 1, 0, 'x'}, {"stats-interval", 1, 0, 'i'},
@@ -169,6 +173,12 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 	case 'S':
 		sn = strtoll(v, NULL, 10);
 		o->core.catchup_slack_ns = sn < 0 ? -1 : sn * 1000000LL;
+		break;
+	case 'A':
+		if (v != NULL && strcmp(v, "0") && strcmp(v, "1") && strcmp(v, "no") &&
+		    strcmp(v, "yes"))
+			return bad("--from-journal-start", "expected 0 or 1", where);
+		o->core.from_journal_start = v == NULL || !strcmp(v, "1") || !strcmp(v, "yes");
 		break;
 	case 'n': o->nats.url = v; break;
 	case 'N': o->nats.stream = v; break;

@@ -9,7 +9,9 @@
  * queue in poll(). The connection is made with RetryOnFailedConnect so a
  * bridge started before its server keeps trying; every reconnect waits an
  * exponential, jittered delay (custom reconnect delay callback). The
- * stream is looked up (and created when allowed) once connected.
+ * stream is looked up (and created when allowed) once connected. While
+ * disconnected, send() refuses (-EAGAIN) rather than filling cnats's
+ * reconnect buffer, so that the core can resend in order.
  */
 #include "bridge_sink.h"
 
@@ -147,7 +149,10 @@ static int nats_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_ev
 	natsMsg *msg = NULL;
 	jsPubOptions po;
 	(void)pos;
-	if (!s->stream_ready && !nats_connected(b))
+	/* Not into cnats's reconnect buffer: what it holds would be stored
+	 * after a reconnect ahead of sends lost with the old connection. The
+	 * core resends in order once connected. */
+	if (!nats_connected(b))
 		return -EAGAIN;
 	if (bridge_expand_template(s->cfg.subject, ev, symbol, subject, sizeof subject) < 0)
 		return -EINVAL;
@@ -301,7 +306,14 @@ int bridge_nats_open(const struct bridge_nats_config *c, enum bridge_encoding en
 		goto fail;
 	}
 	jsOptions_Init(&jo);
-	jo.PublishAsync.MaxPending = c->max_pending;
+	/* cnats counts a publish as outstanding until our ack handler has
+	 * returned, but the core may already have taken that queued ack,
+	 * freed its window slot and sent again: with MaxPending equal to the
+	 * window that send stalls until cnats's thread runs, and on a loaded
+	 * host the 1 ms stall times out (a failed send, once the root of
+	 * reordered resends). The window bounds what is in flight; twice it
+	 * leaves cnats room to lag. */
+	jo.PublishAsync.MaxPending = 2 * (int64_t)c->max_pending;
 	jo.PublishAsync.AckHandler = nats_ack_cb;
 	jo.PublishAsync.AckHandlerClosure = s;
 	jo.PublishAsync.StallWait = 1;
