@@ -122,6 +122,26 @@ int shmbus_svc_signals_install(void);
 int shmbus_svc_stop_requested(void);
 void shmbus_svc_request_stop(void);
 
+/* What a processing stage (ta, threshold) attaches: its bus, the producer
+ * it publishes with and the ring it consumes. */
+struct shmbus_svc_stage {
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	shmbus_consumer *c;
+	uint32_t max_symbols; /* the bus's symbol table size */
+};
+
+/*
+ * Attach a stage: open bus o->bus as participant o->name, open a producer
+ * with o->source_id, and subscribe `ring` to the event types `types`
+ * (policy block, 128-byte slots since a heartbeat does not fit 64,
+ * `capacity` slots, wait o->wait). Returns 0, or a negative code with
+ * *what naming the step that failed (what was opened stays open: the
+ * caller exits).
+ */
+int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, uint64_t types,
+                            uint32_t capacity, struct shmbus_svc_stage *st, const char **what);
+
 /* The poll/wait loop of a consuming service. */
 struct shmbus_svc_loop {
 	shmbus_bus *bus;

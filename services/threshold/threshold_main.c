@@ -382,41 +382,28 @@ static void thr_report(struct thr_svc *t)
 
 static int thr_attach(struct thr_svc *t, shmbus_consumer **c)
 {
-	struct shmbus_sub_opts so;
-	struct shmbus_producer_opts po;
-	struct shmbus_bus_info bi;
+	struct shmbus_svc_stage st = {0};
 	char err[256];
-	const char *what = "attaching the bus";
-	int rc;
+	const char *what;
+	int rc = shmbus_svc_stage_attach(&t->so, t->ring,
+	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
+	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
+	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
+	                                 t->capacity, &st, &what);
 
-	if ((rc = shmbus_bus_open(t->so.bus, t->so.name, SHMBUS_ROLE_SERVICE, &t->bus)) != 0)
-		goto fail;
-	what = "reading the bus";
-	if ((rc = shmbus_stat_bus(t->bus, &bi)) != 0)
-		goto fail;
-	t->max_symbols = bi.max_symbols;
-	what = "allocating";
-	if (!(t->syms = calloc((size_t)bi.max_symbols + 1, sizeof(*t->syms))) && (rc = -ENOMEM))
-		goto fail;
-	if ((rc = shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &t->lat)) != 0)
-		goto fail;
-	shmbus_producer_opts_init(&po);
-	po.source_id = t->so.source_id;
-	what = "opening the producer";
-	if ((rc = shmbus_producer_open(t->bus, &po, &t->p)) != 0)
-		goto fail;
-	shmbus_sub_opts_init(&so);
-	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
-	           SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
-	so.capacity = t->capacity;
-	so.slot_size = 128;
-	so.policy = SHMBUS_POLICY_BLOCK;
-	so.wait = t->so.wait;
-	what = "subscribing";
-	if ((rc = shmbus_subscribe(t->bus, t->ring, &so, c)) != 0)
-		goto fail;
-	return 0;
-fail:
+	t->bus = st.bus;
+	t->p = st.p;
+	*c = st.c;
+	if (rc == 0) {
+		t->max_symbols = st.max_symbols;
+		what = "allocating";
+		if (!(t->syms = calloc((size_t)st.max_symbols + 1, sizeof(*t->syms))))
+			rc = -ENOMEM;
+		else
+			rc = shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &t->lat);
+	}
+	if (rc == 0)
+		return 0;
 	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
 	        shmbus_svc_strerror(rc, err, sizeof(err)));
 	return 1;
