@@ -220,6 +220,20 @@ static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const
 	return 0;
 }
 
+/* The ring name checked and the options (defaults when NULL) validated into *o. */
+static int sub_opts_resolve(shmbus_bus *b, const char *name, const struct shmbus_sub_opts *opts,
+			    struct shmbus_sub_opts *o)
+{
+	int rc = bus_check_name("ring", name);
+	if (rc)
+		return rc;
+	if (opts)
+		*o = *opts;
+	else
+		shmbus_sub_opts_init(o);
+	return check_opts(b, name, o);
+}
+
 int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_opts *opts,
 		     shmbus_consumer **out)
 {
@@ -228,14 +242,8 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	if (!b || !out)
 		return bus_err(-EINVAL, "subscribe: bus or out is NULL");
 	*out = NULL;
-	int rc = bus_check_name("ring", name);
+	int rc = sub_opts_resolve(b, name, opts, &o);
 	if (rc)
-		return rc;
-	if (opts)
-		o = *opts;
-	else
-		shmbus_sub_opts_init(&o);
-	if ((rc = check_opts(b, name, &o)))
 		return rc;
 	struct shmbus_consumer *c;
 	if (posix_memalign((void **)&c, 64, sizeof(*c)) != 0)
@@ -277,14 +285,8 @@ int shmbus_ring_declare(shmbus_bus *b, const char *name, const struct shmbus_sub
 	bus_err_clear();
 	if (!b)
 		return bus_err(-EINVAL, "declare: bus is NULL");
-	int rc = bus_check_name("ring", name);
-	if (rc)
-		return rc;
-	if (opts)
-		o = *opts;
-	else
-		shmbus_sub_opts_init(&o);
-	if ((rc = check_opts(b, name, &o)) || (rc = bus_lock(b)))
+	int rc = sub_opts_resolve(b, name, opts, &o);
+	if (rc || (rc = bus_lock(b)))
 		return rc;
 	struct ring_desc *d = ring_find_locked(b, name);
 	if (d) {
