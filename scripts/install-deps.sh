@@ -11,6 +11,8 @@ pkgs=(
   tmux procps util-linux
   fio
   libinih-dev libmicrohttpd-dev
+  libzmq3-dev iceoryx libiceoryx-binding-c-dev
+  gnuplot-nox jq
 )
 
 missing=()
