@@ -3,6 +3,8 @@
 #   1. Release build, warnings as errors: every test (unit, stress, fault).
 #   2. ASan+UBSan build: unit and fault tests, stress with fewer events.
 #   3. TSan build: the threaded concurrency tests (label tsan).
+#   4. libFuzzer (clang) on the journal block reader for SHMBUS_FUZZ_SECONDS
+#      (default 60; 0 skips it).
 # Exits non-zero when any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +33,17 @@ tsan_tests="test_ring_threads test_ring test_symbols test_routing test_wait_batc
 cmake --build build/tsan -j"$jobs" --target $tsan_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 SHMBUS_TSAN_SMALL=1 \
   ctest --test-dir build/tsan --output-on-failure -L tsan -j1
+
+fuzz_s="${SHMBUS_FUZZ_SECONDS:-60}"
+if [ "$fuzz_s" -gt 0 ]; then
+  step "libFuzzer: journal block reader, ${fuzz_s} s"
+  cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DSHMBUS_FUZZ=ON -DSHMBUS_BENCH=OFF >/dev/null
+  cmake --build build/fuzz -j"$jobs" --target fuzz_block_reader
+  rm -rf build/fuzz/corpus build/fuzz/artifacts && mkdir -p build/fuzz/corpus build/fuzz/artifacts
+  build/fuzz/tests/journal/fuzz_block_reader -max_total_time="$fuzz_s" -max_len=65536 \
+    -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1 build/fuzz/corpus
+fi
 
 step "release tests (all labels)"
 ctest --test-dir build/release --output-on-failure -j1
