@@ -14,6 +14,7 @@
 enum bench_scenario {
 	BENCH_PINGPONG = 1,
 	BENCH_THROUGHPUT = 2,
+	BENCH_TRANSPORTS = 10, /* transports.c: round trip over several IPCs */
 };
 
 struct bench_opts {
@@ -37,7 +38,9 @@ struct bench_opts {
 	int rounds;
 	int timeout_s; /* per round, then the children are killed */
 	int json;
-	const char *bus; /* the run's private bus */
+	uint32_t transports;  /* transports: bit i = entry i of transports.c; 0 = all built */
+	const char *hgrm_dir; /* --hgrm: write DIR/<figure>.hgrm files (ns) */
+	const char *bus;      /* the run's private bus */
 	char command[1024];
 	struct bench_machine machine;
 	struct bench_clock clock;
@@ -46,5 +49,11 @@ struct bench_opts {
 /* Run the scenario and print its report. Return a BENCH_EXIT_* code. */
 int bench_pingpong_run(const struct bench_opts *o);
 int bench_throughput_run(const struct bench_opts *o);
+int bench_transports_run(const struct bench_opts *o);
+
+/* Parse --transports "a,b,c" into a mask of transports.c's entries.
+ * Returns 0, or -EINVAL (unknown name) / -ENOTSUP (not built) with a
+ * sentence in why. */
+int bench_transports_parse(const char *list, uint32_t *mask, char *why, size_t len);
 
 #endif

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <shmbus/shmbus.h>
@@ -24,12 +25,16 @@
 static const char bench_usage[] =
     "usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
     "       shmbus-bench throughput --cpus A,B[,...] [--producers P] [--events N] [options]\n"
+    "       shmbus-bench transports --cpus A,B [--transports a,b,..] [--hgrm DIR] [options]\n"
     "       shmbus-bench --help\n"
     "\n"
     "pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
     "  cache-line ping-pong between the same cores; rounds alternate baseline / shmbus.\n"
     "throughput: P producer processes -> one ring -> one consumer that checks every\n"
     "  (source, seq), and in the same run a hand-written SPSC ring between the same cores.\n"
+    "transports (alias compare): the pingpong round trip over several transports in the\n"
+    "  same run, rounds interleaved (A B C A B C ...): shmbus, cacheline, spsc, pipe, unix,\n"
+    "  zmq, iceoryx (the last two when built); ratios to shmbus and the issue's targets.\n"
     "\n"
     "options:\n"
     "  --cpus A,B[,..]   cores to pin to (pingpong: A publisher, B echo; throughput:\n"
@@ -57,6 +62,9 @@ static const char bench_usage[] =
     "  --clock C         tsc (default where invariant) or mono (shmbus_mono_ns)\n"
     "  --timeout S       seconds a round may take before it is killed (default 120)\n"
     "  --json            one JSON object on stdout instead of the table\n"
+    "  --transports L    transports: which, comma-separated (default: all built)\n"
+    "  --hgrm DIR        transports: write DIR/rtt-<transport>.hgrm, all rounds merged,\n"
+    "                    values in ns (DIR is created when missing)\n"
     "\n"
     "The run uses a private bus \"bench-<pid>\" in $SHMBUS_DIR (else the default bus\n"
     "directory), destroyed at exit. Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -80,6 +88,8 @@ enum {
 	OPT_CLOCK,
 	OPT_TIMEOUT,
 	OPT_JSON,
+	OPT_TRANSPORTS,
+	OPT_HGRM,
 	OPT_HELP,
 };
 
@@ -102,6 +112,8 @@ static const struct option bench_long_opts[] = {
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
     {"json", no_argument, NULL, OPT_JSON},
+    {"transports", required_argument, NULL, OPT_TRANSPORTS},
+    {"hgrm", required_argument, NULL, OPT_HGRM},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -224,6 +236,18 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 	case OPT_JSON:
 		o->json = 1;
 		return 0;
+	case OPT_TRANSPORTS: {
+		char why[160];
+
+		if (bench_transports_parse(arg, &o->transports, why, sizeof(why)) < 0)
+			return bench_usage_error("--transports: %s", why);
+		return 0;
+	}
+	case OPT_HGRM:
+		if (!arg[0])
+			return bench_usage_error("--hgrm: %san empty directory name", "");
+		o->hgrm_dir = arg;
+		return 0;
 	case OPT_HELP:
 		*help = 1;
 		return 0;
@@ -256,6 +280,10 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("%s--cpus is required (e.g. --cpus 0,1)", "");
 	if (o->scenario == BENCH_PINGPONG && o->ncpus != 2)
 		return bench_usage_error("%spingpong needs exactly two cpus: --cpus A,B", "");
+	if (o->scenario == BENCH_TRANSPORTS && o->ncpus != 2)
+		return bench_usage_error("%stransports needs exactly two cpus: --cpus A,B", "");
+	if (o->transports && o->scenario != BENCH_TRANSPORTS)
+		return bench_usage_error("%s--transports applies to the transports scenario", "");
 	for (int i = 0; i < o->ncpus; i++) {
 		char buf[16];
 
@@ -264,7 +292,13 @@ static int bench_validate(struct bench_opts *o)
 			return bench_usage_error("--cpus: cpu %s is not online", buf);
 	}
 	if (o->capacity == 0)
-		o->capacity = o->scenario == BENCH_PINGPONG ? 1024 : 65536;
+		o->capacity =
+		    o->scenario == BENCH_PINGPONG || o->scenario == BENCH_TRANSPORTS ? 1024 : 65536;
+	/* Scenarios that write .hgrm files join this test. */
+	if (o->hgrm_dir && o->scenario != BENCH_TRANSPORTS)
+		return bench_usage_error("%s--hgrm applies to the transports scenario", "");
+	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
+		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
 		return bench_usage_error("%s--events must be at least --producers", "");
 	if (!o->wait_set && o->scenario == BENCH_THROUGHPUT) {
@@ -282,7 +316,7 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_ts
 
 	bench_defaults(o);
 	if (argc < 2)
-		return bench_usage_error("%sa scenario is required: pingpong or throughput", "");
+		return bench_usage_error("%sa scenario is required (see shmbus-bench --help)", "");
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
 		fputs(bench_usage, stdout);
 		exit(BENCH_EXIT_OK);
@@ -291,8 +325,11 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_ts
 		o->scenario = BENCH_PINGPONG;
 	else if (strcmp(argv[1], "throughput") == 0)
 		o->scenario = BENCH_THROUGHPUT;
+	else if (strcmp(argv[1], "transports") == 0 || strcmp(argv[1], "compare") == 0)
+		o->scenario = BENCH_TRANSPORTS;
 	else
-		return bench_usage_error("unknown scenario '%s' (pingpong or throughput)", argv[1]);
+		return bench_usage_error("unknown scenario '%s' (see shmbus-bench --help)",
+		                         argv[1]);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "h", bench_long_opts, NULL)) != -1) {
 		rc = bench_apply(o, opt == 'h' ? OPT_HELP : opt, optarg, want_tsc, &help);
@@ -335,6 +372,8 @@ int main(int argc, char **argv)
 	}
 	if (o.scenario == BENCH_PINGPONG)
 		rc = bench_pingpong_run(&o);
+	else if (o.scenario == BENCH_TRANSPORTS)
+		rc = bench_transports_run(&o);
 	else
 		rc = bench_throughput_run(&o);
 	if (bench_interrupted())

@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <sched.h>
 #include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bench.h"
+#include "pingpong.h"
 
 #define PP_SYM_PING 1u
 #define PP_SYM_PONG 2u
@@ -231,6 +233,16 @@ static int pp_shmbus_b(void *arg)
 	return 0;
 }
 
+/* The baseline spins with pause; under a non-spin --wait it yields
+ * instead, so that it still finishes when its cores are shared. */
+static void pp_base_idle(const struct bench_opts *o)
+{
+	if (o->wait == SHMBUS_WAIT_SPIN)
+		bench_relax();
+	else
+		sched_yield();
+}
+
 static int pp_base_a(void *arg)
 {
 	struct pp_child *ch = arg;
@@ -259,7 +271,7 @@ static int pp_base_a(void *arg)
 		atomic_store_explicit(&sh->ping.seq, i + 1, memory_order_release);
 		/* A2 pairs with B's release R2 of the reply. */
 		while (atomic_load_explicit(&sh->pong.seq, memory_order_acquire) != i + 1)
-			bench_relax();
+			pp_base_idle(o);
 		memcpy(&back, sh->pong.payload + offsetof(struct shmbus_trade, price),
 		       sizeof(back));
 		t1 = bench_ticks(&o->clock);
@@ -287,7 +299,7 @@ static int pp_base_b(void *arg)
 	for (uint64_t i = 0; i < total; i++) {
 		/* A1 pairs with A's release R1. */
 		while (atomic_load_explicit(&sh->ping.seq, memory_order_acquire) != i + 1)
-			bench_relax();
+			pp_base_idle(o);
 		memcpy(sh->pong.payload, sh->ping.payload, sizeof(sh->pong.payload));
 		/* R2: publishes the copy; pairs with A's acquire A2. */
 		atomic_store_explicit(&sh->pong.seq, i + 1, memory_order_release);
@@ -295,10 +307,20 @@ static int pp_base_b(void *arg)
 	return 0;
 }
 
-/* Run one round of one kind; fills lat. Returns an exit code. */
-static int pp_round(const struct bench_opts *o, struct pp_shared *sh, int round, int shmbus,
-                    struct bench_lat *lat)
+struct pp_shared *bench_pp_alloc(const struct bench_opts *o)
 {
+	return bench_shared_alloc(sizeof(struct pp_shared) + o->iterations * sizeof(uint64_t));
+}
+
+void bench_pp_free(const struct bench_opts *o, struct pp_shared *sh)
+{
+	bench_shared_free(sh, sizeof(struct pp_shared) + o->iterations * sizeof(uint64_t));
+}
+
+int bench_pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
+                   enum bench_pp_kind kind, struct bench_lat *lat, struct shmbus_hist *h)
+{
+	int shmbus = kind == BENCH_PP_SHMBUS;
 	struct pp_child ch = {.o = o, .sh = sh, .round = round};
 	pid_t pids[2] = {0, 0};
 	char why[160];
@@ -329,8 +351,11 @@ static int pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
 	}
 	int64_t *ns = (int64_t *)sh->samples;
 
-	for (uint64_t i = 0; i < o->iterations; i++)
+	for (uint64_t i = 0; i < o->iterations; i++) {
 		ns[i] = bench_ticks_to_ns(&o->clock, sh->samples[i]);
+		if (h)
+			shmbus_hist_record(h, ns[i] < 0 ? 0 : ns[i]);
+	}
 	if (bench_lat_compute(ns, o->iterations, lat) < 0) {
 		bench_err("pingpong", "histogram: out of memory");
 		return BENCH_EXIT_FAIL;
@@ -464,23 +489,24 @@ static void pp_print_table(const struct bench_opts *o, const struct bench_lat *b
 
 int bench_pingpong_run(const struct bench_opts *o)
 {
-	size_t bytes = sizeof(struct pp_shared) + o->iterations * sizeof(uint64_t);
 	struct bench_lat *bs = calloc((size_t)o->rounds * 2, sizeof(*bs));
 	struct bench_lat *sb = bs ? bs + o->rounds : NULL;
 	struct bench_lat mb, ms;
-	struct pp_shared *sh = bench_shared_alloc(bytes);
+	struct pp_shared *sh = bench_pp_alloc(o);
 	int rc = BENCH_EXIT_OK;
 
 	if (!sh || !bs) {
-		bench_err("pingpong", "cannot allocate %zu bytes of samples", bytes);
+		bench_err("pingpong", "cannot allocate %llu samples",
+		          (unsigned long long)o->iterations);
 		free(bs);
-		bench_shared_free(sh, bytes);
+		if (sh)
+			bench_pp_free(o, sh);
 		return BENCH_EXIT_FAIL;
 	}
 	for (int r = 0; r < o->rounds && rc == BENCH_EXIT_OK; r++) {
-		rc = pp_round(o, sh, r + 1, 0, &bs[r]);
+		rc = bench_pp_round(o, sh, r + 1, BENCH_PP_CACHELINE, &bs[r], NULL);
 		if (rc == BENCH_EXIT_OK)
-			rc = pp_round(o, sh, r + 1, 1, &sb[r]);
+			rc = bench_pp_round(o, sh, r + 1, BENCH_PP_SHMBUS, &sb[r], NULL);
 	}
 	if (rc == BENCH_EXIT_OK) {
 		pp_median(bs, o->rounds, &mb);
@@ -491,6 +517,6 @@ int bench_pingpong_run(const struct bench_opts *o)
 			pp_print_table(o, bs, sb, &mb, &ms);
 	}
 	free(bs);
-	bench_shared_free(sh, bytes);
+	bench_pp_free(o, sh);
 	return rc;
 }

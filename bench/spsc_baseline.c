@@ -127,3 +127,33 @@ void spsc_consume(struct spsc_ring *r, uint64_t n, struct tv_state *v)
 	}
 	atomic_store_explicit(&r->head, head, memory_order_release);
 }
+
+void spsc_push(struct spsc_ring *r, struct spsc_cursor *c, const struct shmbus_trade *t)
+{
+	if (c->pos - c->cached >= r->capacity) {
+		/* A4 pairs with spsc_try_pop's R5: the slot is free again. */
+		while (c->pos -
+		           (c->cached = atomic_load_explicit(&r->head, memory_order_acquire)) >=
+		       r->capacity)
+			bench_relax();
+	}
+	r->slots[c->pos & r->mask].ev = *t;
+	c->pos++;
+	/* R4: publishes the slot's bytes; pairs with spsc_try_pop's A5. */
+	atomic_store_explicit(&r->tail, c->pos, memory_order_release);
+}
+
+int spsc_try_pop(struct spsc_ring *r, struct spsc_cursor *c, struct shmbus_trade *t)
+{
+	if (c->pos == c->cached) {
+		/* A5 pairs with spsc_push's R4. */
+		c->cached = atomic_load_explicit(&r->tail, memory_order_acquire);
+		if (c->pos == c->cached)
+			return 0;
+	}
+	*t = r->slots[c->pos & r->mask].ev;
+	c->pos++;
+	/* R5: the slot may be reused; pairs with spsc_push's A4. */
+	atomic_store_explicit(&r->head, c->pos, memory_order_release);
+	return 1;
+}

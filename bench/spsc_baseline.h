@@ -25,4 +25,19 @@ void spsc_produce(struct spsc_ring *r, uint64_t n);
 /* Consumer side: read n events, checking each with tv_check(). */
 void spsc_consume(struct spsc_ring *r, uint64_t n, struct tv_state *v);
 
+/*
+ * One event at a time, for round trips (transport_spsc.c): each side keeps
+ * its position in a cursor of its own, starting zeroed, and publishes its
+ * index at once (no batching: the peer is waiting for this very event).
+ * spsc_push() copies *t into the next slot, spinning while the ring is
+ * full. spsc_try_pop() copies the next event into *t and returns 1, or
+ * returns 0 when the ring is empty.
+ */
+struct spsc_cursor {
+	uint64_t pos;    /* events pushed (producer) or popped (consumer) */
+	uint64_t cached; /* the peer's index as last read */
+};
+void spsc_push(struct spsc_ring *r, struct spsc_cursor *c, const struct shmbus_trade *t);
+int spsc_try_pop(struct spsc_ring *r, struct spsc_cursor *c, struct shmbus_trade *t);
+
 #endif
