@@ -96,9 +96,14 @@ int bench_transports_parse(const char *list, uint32_t *mask, char *why, size_t l
 	const char *p = list;
 
 	*mask = 0;
-	while (*p) {
+	for (;;) {
 		size_t n = strcspn(p, ",");
 		int found = 0;
+
+		if (n == 0) {
+			snprintf(why, len, "'%s' has an empty name (use a,b,c)", list);
+			return -EINVAL;
+		}
 
 		for (int i = 0; i < TR_N; i++) {
 			if (strlen(tr_entries[i].name) == n &&
@@ -125,14 +130,10 @@ int bench_transports_parse(const char *list, uint32_t *mask, char *why, size_t l
 			return -EINVAL;
 		}
 		p += n;
-		if (*p == ',')
-			p++;
+		if (*p == '\0')
+			return 0;
+		p++; /* the comma */
 	}
-	if (*mask == 0) {
-		snprintf(why, len, "'%s' names no transport", list);
-		return -EINVAL;
-	}
-	return 0;
 }
 
 /* Helpers for transport_*.c (transport.h). */
