@@ -108,6 +108,22 @@ static void iox_exec_roudi(void)
 	_exit(127);
 }
 
+/* The last non-empty line RouDi wrote to its log, for an error message. */
+static void iox_last_line(char *buf, size_t len)
+{
+	FILE *f = fopen(iox_roudi_log, "r");
+	char line[200];
+
+	snprintf(buf, len, "no output");
+	while (f && fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (line[0])
+			snprintf(buf, len, "%s", line);
+	}
+	if (f)
+		fclose(f);
+}
+
 static void iox_run_fini(void)
 {
 	int status;
@@ -155,19 +171,27 @@ static int iox_run_init(const struct bench_opts *o)
 		if (iox_roudi_alive())
 			return 0;
 		if (waitpid(iox_roudi_pid, &status, WNOHANG) == iox_roudi_pid) {
-			bench_err("iceoryx: start iox-roudi",
-			          "it exited with status %d (is the iceoryx package installed? see "
-			          "%s)",
-			          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status),
-			          iox_roudi_log);
+			char said[200];
+
+			iox_last_line(said, sizeof(said));
+			bench_err(
+			    "iceoryx: start iox-roudi",
+			    "it exited with status %d: %s (is the iceoryx package installed?)",
+			    WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status), said);
 			iox_roudi_pid = 0;
-			iox_roudi_cfg[0] = '\0'; /* keep the log and config to read */
+			unlink(iox_roudi_log);
+			iox_run_fini();
 			return -ECHILD;
 		}
 		iox_sleep_ms(50);
 	}
-	bench_err("iceoryx: start iox-roudi", "%s did not answer within %d s (log: %s)",
-	          IOX_ROUDI_SOCKET, IOX_CONNECT_WAIT, iox_roudi_log);
+	{
+		char said[200];
+
+		iox_last_line(said, sizeof(said));
+		bench_err("iceoryx: start iox-roudi", "%s did not answer within %d s; it said: %s",
+		          IOX_ROUDI_SOCKET, IOX_CONNECT_WAIT, said);
+	}
 	iox_run_fini();
 	return -ETIMEDOUT;
 }
