@@ -18,10 +18,12 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -124,9 +126,31 @@ static void iox_last_line(char *buf, size_t len)
 		fclose(f);
 }
 
+/*
+ * A RouDi that still lists a process that is gone (a side killed by the
+ * watchdog or by Ctrl-C) aborts in its SIGTERM shutdown and leaves its
+ * socket, locks and shared memory behind; this run started it, so this
+ * run removes them: the management segment and the payload segment,
+ * which RouDi names after the user.
+ */
+static void iox_roudi_leftovers(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	char path[300];
+
+	unlink(IOX_ROUDI_SOCKET);
+	unlink(IOX_ROUDI_SOCKET ".lock");
+	unlink("/tmp/iox-unique-roudi.lock");
+	shm_unlink("iceoryx_mgmt");
+	if (pw && pw->pw_name) {
+		snprintf(path, sizeof(path), "%s", pw->pw_name);
+		shm_unlink(path);
+	}
+}
+
 static void iox_run_fini(void)
 {
-	int status;
+	int status = 0;
 
 	if (iox_roudi_pid > 0) {
 		kill(iox_roudi_pid, SIGTERM);
@@ -143,6 +167,8 @@ static void iox_run_fini(void)
 			waitpid(iox_roudi_pid, &status, 0);
 			iox_roudi_pid = 0;
 		}
+		if (!WIFEXITED(status))
+			iox_roudi_leftovers();
 		unlink(iox_roudi_log);
 	}
 	if (iox_roudi_cfg[0])
