@@ -84,10 +84,12 @@ if [ "$quick" -eq 1 ]; then
   lat=(--iterations 2000 --warmup 200 --rounds 2)
   events=200k
   rounds=(--rounds 2)
+  extra=(--iterations 2000 --rounds 2)
 else
   lat=(--iterations 100000 --warmup 10000 --rounds 5)
   events=10M
   rounds=(--rounds 5)
+  extra=(--rounds 5)
 fi
 common=(--cpus "$cpus" --json)
 [ -z "$wait_opt" ] || common+=(--wait "$wait_opt")
@@ -118,9 +120,11 @@ run pingpong pingpong "${common[@]}" "${lat[@]}"
 run transports transports "${common[@]}" "${lat[@]}" --hgrm "$out/hgrm"
 run throughput-1p throughput "${common[@]}" "${rounds[@]}" --producers 1 --events "$events"
 run throughput-2p throughput "${common[@]}" "${rounds[@]}" --producers 2 --events "$events"
+# The other latency scenarios, when built: their own default sizes, or
+# 2000 events and 2 rounds for --quick; their histograms go to hgrm/ too.
 for s in oneway fanout pipeline; do
   if has "$s"; then
-    run "$s" "$s" "${common[@]}" "${lat[@]}"
+    run "$s" "$s" "${common[@]}" "${extra[@]}" --hgrm "$out/hgrm"
   fi
 done
 
