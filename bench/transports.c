@@ -117,8 +117,9 @@ int bench_transports_parse(const char *list, uint32_t *mask, char *why, size_t l
 				if (strlen(tr_optional[i]) == n &&
 				    strncmp(p, tr_optional[i], n) == 0) {
 					snprintf(why, len,
-					         "'%s' was not built (its library was not found "
-					         "when CMake ran)",
+					         "'%s' is not in this build (its CMake option "
+					         "SHMBUS_BENCH_* is off, or its library was not "
+					         "found)",
 					         tr_optional[i]);
 					return -ENOTSUP;
 				}
