@@ -14,6 +14,9 @@
 enum bench_scenario {
 	BENCH_PINGPONG = 1,
 	BENCH_THROUGHPUT = 2,
+	BENCH_ONEWAY = 3,   /* oneway.c: paced one-way latency, CO-corrected */
+	BENCH_FANOUT = 4,   /* fanout.c: one publisher, K subscriber rings */
+	BENCH_PIPELINE = 5, /* pipeline_bench.c: collector -> ta -> threshold */
 	BENCH_TRANSPORTS = 10, /* transports.c: round trip over several IPCs */
 };
 
@@ -40,6 +43,12 @@ struct bench_opts {
 	int json;
 	uint32_t transports;  /* transports: bit i = entry i of transports.c; 0 = all built */
 	const char *hgrm_dir; /* --hgrm: write DIR/<figure>.hgrm files (ns) */
+	uint64_t rate;        /* oneway/fanout/pipeline: events/s offered; 0 = max */
+	int rate_set;         /* --rate given (else the scenario's default) */
+	uint64_t duration_s;  /* --duration: iterations = rate * duration */
+	int iterations_set;   /* --iterations given */
+	int slot_set;         /* --slot-size given */
+	uint32_t subscribers; /* fanout: subscriber processes, one ring each (2) */
 	const char *bus;      /* the run's private bus */
 	char command[1024];
 	struct bench_machine machine;
@@ -50,6 +59,9 @@ struct bench_opts {
 int bench_pingpong_run(const struct bench_opts *o);
 int bench_throughput_run(const struct bench_opts *o);
 int bench_transports_run(const struct bench_opts *o);
+int bench_oneway_run(const struct bench_opts *o);
+int bench_fanout_run(const struct bench_opts *o);
+int bench_pipeline_run(const struct bench_opts *o);
 
 /* Parse --transports "a,b,c" into a mask of transports.c's entries.
  * Returns 0, or -EINVAL (unknown name) / -ENOTSUP (not built) with a

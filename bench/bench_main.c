@@ -26,6 +26,9 @@ static const char bench_usage[] =
     "usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
     "       shmbus-bench throughput --cpus A,B[,...] [--producers P] [--events N] [options]\n"
     "       shmbus-bench transports --cpus A,B [--transports a,b,..] [--hgrm DIR] [options]\n"
+    "       shmbus-bench oneway     --cpus A,B [--rate R] [--iterations N | --duration S]\n"
+    "       shmbus-bench fanout     --cpus A,B[,..] [--subscribers K] [--rate R] [options]\n"
+    "       shmbus-bench pipeline   --cpus A,B[,C] [--rate R] [--iterations N] [options]\n"
     "       shmbus-bench --help\n"
     "\n"
     "pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
@@ -35,6 +38,13 @@ static const char bench_usage[] =
     "transports (alias compare): the pingpong round trip over several transports in the\n"
     "  same run, rounds interleaved (A B C A B C ...): shmbus, cacheline, spsc, pipe, unix,\n"
     "  zmq, iceoryx (the last two when built); ratios to shmbus and the issue's targets.\n"
+    "oneway: one-way latency A -> B at a fixed --rate, from the intended send time\n"
+    "  (corrected for coordinated omission) and from the publish stamp, against a\n"
+    "  hand-written cache-line ring between the same cores; rounds alternate.\n"
+    "fanout: one publisher, K subscriber processes each with its own ring (one publish\n"
+    "  reaches all K); per-subscriber latency at --rate R, publisher rate at --rate 0.\n"
+    "pipeline: collector -> ta -> threshold through the bus with the real TA and rule\n"
+    "  code; end-to-end latency from the trade's publish to the threshold event's receipt.\n"
     "\n"
     "options:\n"
     "  --cpus A,B[,..]   cores to pin to (pingpong: A publisher, B echo; throughput:\n"
@@ -66,6 +76,11 @@ static const char bench_usage[] =
     "  --hgrm DIR        write the latency histograms, all rounds merged, values in ns,\n"
     "                    as DIR/<figure>.hgrm (transports: rtt-<transport>.hgrm; DIR is\n"
     "                    created when missing; scenarios without histograms ignore it)\n"
+    "  --rate R          oneway, fanout, pipeline: events offered per second (default\n"
+    "                    100k; pipeline 10k; fanout 0 = unpaced, publisher throughput)\n"
+    "  --duration S      oneway, fanout, pipeline: measure S seconds at --rate (sets the\n"
+    "                    iterations to R * S; not with --iterations)\n"
+    "  --subscribers K   fanout: subscriber processes, one ring each (1..16, default 2)\n"
     "\n"
     "The run uses a private bus \"bench-<pid>\" in $SHMBUS_DIR (else the default bus\n"
     "directory), destroyed at exit. Exit status: 0 ok, 1 runtime failure, 2 usage error.\n";
@@ -91,6 +106,9 @@ enum {
 	OPT_JSON,
 	OPT_TRANSPORTS,
 	OPT_HGRM,
+	OPT_RATE,
+	OPT_DURATION,
+	OPT_SUBSCRIBERS,
 	OPT_HELP,
 };
 
@@ -115,6 +133,9 @@ static const struct option bench_long_opts[] = {
     {"json", no_argument, NULL, OPT_JSON},
     {"transports", required_argument, NULL, OPT_TRANSPORTS},
     {"hgrm", required_argument, NULL, OPT_HGRM},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"duration", required_argument, NULL, OPT_DURATION},
+    {"subscribers", required_argument, NULL, OPT_SUBSCRIBERS},
     {"help", no_argument, NULL, OPT_HELP},
     {NULL, 0, NULL, 0},
 };
@@ -174,6 +195,7 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		return 0;
 	case OPT_ITER:
 		rc = bench_opt_range("iterations", arg, 1, UINT64_C(1) << 30, &o->iterations);
+		o->iterations_set = 1;
 		return rc;
 	case OPT_WARMUP:
 		return bench_opt_range("warmup", arg, 0, UINT64_C(1) << 30, &o->warmup);
@@ -184,6 +206,7 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 	case OPT_EVENTS:
 		return bench_opt_range("events", arg, 1, UINT64_C(1) << 36, &o->events);
 	case OPT_SLOT:
+		o->slot_set = 1;
 		rc = bench_opt_range("slot-size", arg, 64, 256, &v);
 		if (rc == 0 && v != 64 && v != 128 && v != 256)
 			return bench_usage_error("--slot-size: '%s' is not 64, 128 or 256", arg);
@@ -249,6 +272,15 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 			return bench_usage_error("--hgrm: %san empty directory name", "");
 		o->hgrm_dir = arg;
 		return 0;
+	case OPT_RATE:
+		o->rate_set = 1;
+		return bench_opt_range("rate", arg, 0, 100000000, &o->rate);
+	case OPT_DURATION:
+		return bench_opt_range("duration", arg, 1, 86400, &o->duration_s);
+	case OPT_SUBSCRIBERS:
+		rc = bench_opt_range("subscribers", arg, 1, 16, &v);
+		o->subscribers = (uint32_t)v;
+		return rc;
 	case OPT_HELP:
 		*help = 1;
 		return 0;
@@ -272,6 +304,73 @@ static void bench_defaults(struct bench_opts *o)
 	o->timeout_s = 120;
 }
 
+/* Processes of one round of oneway, fanout or pipeline. */
+static long bench_paced_parties(const struct bench_opts *o)
+{
+	if (o->scenario == BENCH_FANOUT)
+		return (long)o->subscribers + 1;
+	return o->scenario == BENCH_PIPELINE ? 3 : 2;
+}
+
+static int bench_distinct_cpus(const struct bench_opts *o)
+{
+	int n = 0;
+
+	for (int i = 0; i < o->ncpus; i++) {
+		int seen = 0;
+
+		for (int j = 0; j < i; j++)
+			seen |= o->cpus[j] == o->cpus[i];
+		n += !seen;
+	}
+	return n;
+}
+
+/* oneway, fanout, pipeline: rate, duration, cpus, slot size, wait. */
+static int bench_validate_paced(struct bench_opts *o)
+{
+	if (o->scenario != BENCH_ONEWAY && o->scenario != BENCH_FANOUT &&
+	    o->scenario != BENCH_PIPELINE) {
+		if (o->rate_set || o->duration_s)
+			return bench_usage_error("%s--rate and --duration apply to oneway, fanout "
+			                         "and pipeline",
+			                         "");
+		return 0;
+	}
+	if (o->no_timestamp)
+		return bench_usage_error("%s--no-timestamp: this scenario measures from the "
+		                         "publish stamp",
+		                         "");
+	if (!o->rate_set)
+		o->rate = o->scenario == BENCH_PIPELINE ? 10000 : 100000;
+	if (o->scenario == BENCH_FANOUT && !o->subscribers)
+		o->subscribers = 2;
+	if (o->rate == 0 && o->scenario != BENCH_FANOUT)
+		return bench_usage_error("%s--rate 0 (unpaced) applies to fanout only", "");
+	if (o->duration_s && o->iterations_set)
+		return bench_usage_error("%sgive --iterations or --duration, not both", "");
+	if (o->duration_s && o->rate == 0)
+		return bench_usage_error("%s--duration needs a --rate above 0", "");
+	if (o->duration_s) {
+		if (o->rate * o->duration_s > (UINT64_C(1) << 30))
+			return bench_usage_error("%s--rate x --duration exceeds 2^30 events", "");
+		o->iterations = o->rate * o->duration_s;
+	}
+	if (o->scenario == BENCH_ONEWAY && o->ncpus != 2)
+		return bench_usage_error("%soneway needs exactly two cpus: --cpus A,B", "");
+	if (o->scenario == BENCH_PIPELINE && o->slot_size < 128) {
+		if (o->slot_set)
+			return bench_usage_error("%spipeline: bars and indicators need --slot-size "
+			                         "128 or 256",
+			                         "");
+		o->slot_size = 128;
+	}
+	/* Distinct cpus: "0,0" is one core, and two spinners on it starve. */
+	if (!o->wait_set && bench_paced_parties(o) > bench_distinct_cpus(o))
+		o->wait = SHMBUS_WAIT_ADAPTIVE;
+	return 0;
+}
+
 /* Checks that need the whole command line. */
 static int bench_validate(struct bench_opts *o)
 {
@@ -285,6 +384,10 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("%stransports needs exactly two cpus: --cpus A,B", "");
 	if (o->transports && o->scenario != BENCH_TRANSPORTS)
 		return bench_usage_error("%s--transports applies to the transports scenario", "");
+	if (o->subscribers && o->scenario != BENCH_FANOUT)
+		return bench_usage_error("%s--subscribers applies to the fanout scenario", "");
+	if (bench_validate_paced(o))
+		return BENCH_EXIT_USAGE;
 	for (int i = 0; i < o->ncpus; i++) {
 		char buf[16];
 
@@ -325,6 +428,18 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_ts
 		o->scenario = BENCH_THROUGHPUT;
 	else if (strcmp(argv[1], "transports") == 0 || strcmp(argv[1], "compare") == 0)
 		o->scenario = BENCH_TRANSPORTS;
+	else if (strcmp(argv[1], "oneway") == 0)
+		o->scenario = BENCH_ONEWAY;
+	else if (strcmp(argv[1], "fanout") == 0)
+		o->scenario = BENCH_FANOUT;
+	else if (strcmp(argv[1], "pipeline") == 0)
+		o->scenario = BENCH_PIPELINE;
+#ifndef SHMBUS_BENCH_HAVE_PIPELINE
+	if (o->scenario == BENCH_PIPELINE)
+		return bench_usage_error("%spipeline is not in this build (it needs services/ta "
+		                         "and services/threshold)",
+		                         "");
+#endif
 	else
 		return bench_usage_error("unknown scenario '%s' (see shmbus-bench --help)",
 		                         argv[1]);
@@ -361,7 +476,9 @@ int main(int argc, char **argv)
 	}
 	bench_proc_init();
 	/* Room for the rings of one round (each round frees its rings). */
-	ring_bytes = (size_t)o.capacity * o.slot_size * 2;
+	/* oneway and pipeline hold up to 3 rings at once, fanout K. */
+	ring_bytes = (size_t)o.capacity * o.slot_size *
+	             (o.scenario == BENCH_FANOUT && o.subscribers > 3 ? o.subscribers : 3);
 	rc = bench_bus_create(ring_bytes + (16u << 20), &o.bus);
 	if (rc < 0) {
 		bench_err("create bus", "%s%s%s", shmbus_strerror(rc),
@@ -372,6 +489,14 @@ int main(int argc, char **argv)
 		rc = bench_pingpong_run(&o);
 	else if (o.scenario == BENCH_TRANSPORTS)
 		rc = bench_transports_run(&o);
+	else if (o.scenario == BENCH_ONEWAY)
+		rc = bench_oneway_run(&o);
+	else if (o.scenario == BENCH_FANOUT)
+		rc = bench_fanout_run(&o);
+#ifdef SHMBUS_BENCH_HAVE_PIPELINE
+	else if (o.scenario == BENCH_PIPELINE)
+		rc = bench_pipeline_run(&o);
+#endif
 	else
 		rc = bench_throughput_run(&o);
 	if (bench_interrupted())

@@ -29,6 +29,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bench.h"
+#include "hist_share.h"
 #include "pingpong.h"
 
 #define PP_SYM_PING 1u
@@ -487,26 +488,44 @@ static void pp_print_table(const struct bench_opts *o, const struct bench_lat *b
 	       pp_paired(bs, sb, o->rounds, 0), pp_paired(bs, sb, o->rounds, 1));
 }
 
+/* --hgrm: every round's round trips of each kind, merged (ns). */
+static int pp_write_hgrm(const struct bench_opts *o, struct shmbus_hist *const *h)
+{
+	int rc = bench_hs_write_hgrm(o->hgrm_dir, "pingpong-cacheline", h[0]);
+
+	if (rc == BENCH_EXIT_OK)
+		rc = bench_hs_write_hgrm(o->hgrm_dir, "pingpong-shmbus", h[1]);
+	if (rc == BENCH_EXIT_OK && !o->json)
+		printf("  histograms (ns, all rounds merged): %s/pingpong-{shmbus,cacheline}.hgrm\n",
+		       o->hgrm_dir);
+	return rc;
+}
+
 int bench_pingpong_run(const struct bench_opts *o)
 {
 	struct bench_lat *bs = calloc((size_t)o->rounds * 2, sizeof(*bs));
 	struct bench_lat *sb = bs ? bs + o->rounds : NULL;
 	struct bench_lat mb, ms;
 	struct pp_shared *sh = bench_pp_alloc(o);
+	struct shmbus_hist *h[2] = {NULL, NULL}; /* cacheline, shmbus; with --hgrm */
 	int rc = BENCH_EXIT_OK;
 
-	if (!sh || !bs) {
+	if (!sh || !bs ||
+	    (o->hgrm_dir && (bench_hs_create(&h[0]) < 0 || bench_hs_create(&h[1]) < 0))) {
 		bench_err("pingpong", "cannot allocate %llu samples",
 		          (unsigned long long)o->iterations);
 		free(bs);
 		if (sh)
 			bench_pp_free(o, sh);
+		shmbus_hist_destroy(h[0]);
+		shmbus_hist_destroy(h[1]);
 		return BENCH_EXIT_FAIL;
 	}
+	/* bench_pp_round adds each round's samples to h: merged over rounds. */
 	for (int r = 0; r < o->rounds && rc == BENCH_EXIT_OK; r++) {
-		rc = bench_pp_round(o, sh, r + 1, BENCH_PP_CACHELINE, &bs[r], NULL);
+		rc = bench_pp_round(o, sh, r + 1, BENCH_PP_CACHELINE, &bs[r], h[0]);
 		if (rc == BENCH_EXIT_OK)
-			rc = bench_pp_round(o, sh, r + 1, BENCH_PP_SHMBUS, &sb[r], NULL);
+			rc = bench_pp_round(o, sh, r + 1, BENCH_PP_SHMBUS, &sb[r], h[1]);
 	}
 	if (rc == BENCH_EXIT_OK) {
 		pp_median(bs, o->rounds, &mb);
@@ -515,7 +534,11 @@ int bench_pingpong_run(const struct bench_opts *o)
 			pp_print_json(o, bs, sb, &mb, &ms);
 		else
 			pp_print_table(o, bs, sb, &mb, &ms);
+		if (o->hgrm_dir)
+			rc = pp_write_hgrm(o, h);
 	}
+	shmbus_hist_destroy(h[0]);
+	shmbus_hist_destroy(h[1]);
 	free(bs);
 	bench_pp_free(o, sh);
 	return rc;
