@@ -140,7 +140,8 @@ static int64_t ow_pace(const struct bench_opts *o, int64_t until)
 		if (o->wait == SHMBUS_WAIT_SPIN) {
 			bench_relax();
 		} else if (until - now > 200000) {
-			struct timespec ts = {0, until - now - 100000};
+			int64_t nap = until - now - 100000; /* wake 100 us early */
+			struct timespec ts = {nap / 1000000000, nap % 1000000000};
 
 			nanosleep(&ts, NULL);
 		} else {
