@@ -226,8 +226,19 @@ static void tp_consume(const struct bench_opts *o, struct tp_shared *sh, shmbus_
 {
 	int dry = 0;
 
+	unsigned batch = o->consumer_batch;
+
 	while (v->received < o->events) {
-		if (shmbus_poll(c, tp_on_event, v, TP_POLL_BATCH) > 0) {
+		/* A batching consumer waits for a whole batch (or the linger)
+		 * before each poll and takes at most that batch: polling on
+		 * until the ring is empty would read the slots the producer is
+		 * still writing and pull their lines away from it, event after
+		 * event. 2 us linger: a trickle is still delivered promptly. */
+		if (batch > 1 && shmbus_wait_batch(c, batch, 2000, 1000000) != 0 &&
+		    atomic_load_explicit(&sh->producers_done, memory_order_acquire) !=
+		        o->producers)
+			continue;
+		if (shmbus_poll(c, tp_on_event, v, batch > 1 ? batch : TP_POLL_BATCH) > 0) {
 			dry = 0;
 			continue;
 		}
@@ -235,12 +246,9 @@ static void tp_consume(const struct bench_opts *o, struct tp_shared *sh, shmbus_
 		    o->producers) {
 			if (++dry > 1000)
 				break;
-		} else if (o->consumer_batch > 1) {
-			/* 2 us linger: a trickle is still delivered promptly */
-			shmbus_wait_batch(c, o->consumer_batch, 2000, 1000000);
-		} else if (o->wait != SHMBUS_WAIT_SPIN) {
+		} else if (batch <= 1 && o->wait != SHMBUS_WAIT_SPIN) {
 			shmbus_wait(c, 1000000);
-		} else {
+		} else if (batch <= 1) {
 			bench_relax();
 		}
 	}

@@ -47,6 +47,17 @@ static inline void cpu_relax(void)
 #endif
 }
 
+/* Ask for line p in exclusive state ahead of writing it (x86 PREFETCHW,
+ * a no-op hint on CPUs without it; a read prefetch elsewhere). */
+static inline void prefetch_write(const void *p)
+{
+#if defined(__x86_64__)
+	__asm__("prefetchw %0" : : "m"(*(const char *)p));
+#else
+	__builtin_prefetch(p, 1, 3);
+#endif
+}
+
 #define likely(x) __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -361,8 +361,7 @@ static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t po
 	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) &&
-		    load_relaxed(&e->claim_ring) == c->v.index + 1 &&
-		    load_relaxed(&e->claim_pos) == pos)
+		    load_relaxed(&e->claim) == CLAIM_WORD(c->v.index, pos))
 			return e;
 	}
 	return NULL;

@@ -158,8 +158,8 @@ _Static_assert(offsetof(struct ring_hdr, delivered) == 8 * CACHE_LINE, "cctr lin
  * position p is committed when its word is SLOT_WORD(p), i.e. the low 32
  * bits of p + 1 in the upper half. A fresh segment is all zeros, which is
  * never the committed word of position 0. Who claimed a slot is not
- * written here but in the claimer's own prod_entry (claim_ring,
- * claim_pos): a consumer spinning on this line would otherwise pull it
+ * written here but in the claimer's own prod_entry (claim, see
+ * CLAIM_WORD): a consumer spinning on this line would otherwise pull it
  * back and forth once more per event.
  */
 #define SLOT_META 8u
@@ -202,17 +202,24 @@ struct prod_entry {
 	_Atomic uint64_t unrouted;
 	_Atomic uint64_t last_seq;
 	/* line 1: the latest claim, read only by consumers hunting a stuck slot */
-	_Atomic uint64_t claim_pos;
-	_Atomic uint32_t claim_ring; /* ring index + 1; 0 = none */
-	uint32_t reserved;
-	char pad[48];
+	_Atomic uint64_t claim; /* CLAIM_WORD(ring index, position); 0 = none */
+	char pad[56];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
 	 * set once per ring; stat counts a ring's producers from them */
 	_Atomic uint64_t rings_seen[16];
 };
 _Static_assert(sizeof(struct prod_entry) == 4 * CACHE_LINE, "prod_entry size");
 _Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
-_Static_assert(offsetof(struct prod_entry, claim_pos) == CACHE_LINE, "claim line");
+_Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
+
+/* A producer's latest claim in one word, so that a reader never pairs one
+ * claim's ring with another's position: ring index + 1 in the top 16 bits
+ * (max_rings <= 1024), the position modulo 2^48 below (a ring would need
+ * 2^48 events between two looks of the consumer to alias). One store on
+ * the producer's hot path instead of two. */
+#define CLAIM_POS_MASK ((UINT64_C(1) << 48) - 1)
+#define CLAIM_WORD(ring_index, pos) \
+	((((uint64_t)(ring_index) + 1) << 48) | ((uint64_t)(pos) & CLAIM_POS_MASK))
 
 /* Symbol table entry; id = index + 1. Filled under the lock, then R4. */
 struct sym_entry {

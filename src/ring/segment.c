@@ -47,6 +47,7 @@ uint64_t ring_layout_hash(void)
 		sizeof(struct ring_hdr),
 		sizeof(struct part_entry),
 		sizeof(struct prod_entry),
+		offsetof(struct prod_entry, claim),
 		sizeof(struct sym_entry),
 		sizeof(struct ctr_entry),
 		CTR_SLOTS,
