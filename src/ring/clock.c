@@ -19,6 +19,7 @@
 #endif
 
 #include "shmbus/clock.h"
+#include "clock_tsc.h"
 
 static int64_t realtime_ns(void)
 {
@@ -37,13 +38,8 @@ int64_t shmbus_mono_ns(void)
 #if defined(__x86_64__) && !defined(SHMBUS_TSAN)
 #define ANCHOR_NS 1000000 /* re-anchor period */
 
-struct tsc_clock {
-	int state; /* 0 unknown, 1 tsc, -1 no invariant tsc */
-	uint64_t first_tsc, base_tsc, next_anchor;
-	int64_t first_ns, base_ns;
-	double ns_per_tick;
-};
-static _Thread_local struct tsc_clock tc;
+_Thread_local struct tsc_clock ring_tsc_clock;
+#define tc ring_tsc_clock /* this file's short name for it */
 
 static bool tsc_invariant(void)
 {
@@ -94,16 +90,16 @@ static __attribute__((noinline)) int64_t tsc_reanchor(void)
 	return tc.base_ns;
 }
 
-int64_t shmbus_now_ns(void)
+int64_t ring_clock_slow(void)
 {
-	if (__builtin_expect(tc.state > 0, 1)) {
-		uint64_t t = __rdtsc();
-		if (__builtin_expect(t - tc.base_tsc < tc.next_anchor - tc.base_tsc, 1))
-			return tc.base_ns + (int64_t)((double)(t - tc.base_tsc) * tc.ns_per_tick);
-	}
 	if (tc.state < 0)
 		return realtime_ns();
 	return tsc_reanchor();
+}
+
+int64_t shmbus_now_ns(void)
+{
+	return ring_now_ns();
 }
 #else
 int64_t shmbus_now_ns(void)

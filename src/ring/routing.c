@@ -25,6 +25,7 @@
 #include "shmbus/clock.h"
 #include "shmbus/error.h"
 #include "shmbus/producer.h"
+#include "clock_tsc.h"
 #include "ring.h"
 
 #define DROP_CHECK_EVERY 4096u /* full drops between consumer liveness checks */
@@ -379,7 +380,7 @@ int shmbus_commit(shmbus_producer *p)
 	struct shmbus_event_header *ev = p->claim_ev;
 	p->claim_open = false;
 	if (!(p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP))
-		ev->publish_time_ns = shmbus_now_ns();
+		ev->publish_time_ns = ring_now_ns();
 	if (p->claim_view < 0) {
 		count_publish(p, (unsigned)p->claim_pos, 0);
 		return 0;
@@ -452,7 +453,7 @@ int shmbus_publish(shmbus_producer *p, const void *evp)
 		src = p->source_id;
 	}
 	int64_t pt = (p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP) ? in->publish_time_ns
-								: shmbus_now_ns();
+								: ring_now_ns();
 	uint32_t max = p->bus->sb->max_rings;
 	const uint16_t *r = &p->routes[(size_t)in->type * max];
 	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0;
