@@ -410,7 +410,7 @@ int shmbus_commit(shmbus_producer *p)
  * stores (each waiting for its line to come over from the consumer); a
  * wide vector load spanning several of them cannot be store-forwarded
  * and stalls until all of those drain, serialising the producer on the
- * consumer's cache. Word loads that each match one store forward.
+ * consumer's cache. Loads that each fall within one store forward.
  * The empty asm keeps the compiler from vectorising the loop back.
  */
 static inline void event_copy_in(struct shmbus_event_header *dst,
@@ -420,9 +420,15 @@ static inline void event_copy_in(struct shmbus_event_header *dst,
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *d = (unsigned char *)dst;
 	uint32_t size = in->size, off = sizeof(*in);
+	/* The first word field by field (composed in a register): callers
+	 * set these narrow fields one by one, and an 8-byte load across
+	 * several of those stores could not be forwarded either. */
+	struct shmbus_event_header h = {.type = in->type,
+					.version = in->version,
+					.flags = in->flags,
+					.size = in->size};
 	uint64_t w;
-	memcpy(&w, s, 8); /* type, version, flags, size, reserved */
-	memcpy(d, &w, 8);
+	memcpy(d, &h, 8); /* reserved: zero */
 	dst->source_id = src;
 	dst->symbol_id = in->symbol_id;
 	dst->seq = seq;
