@@ -33,7 +33,7 @@ enum shmbus_full_policy {
 };
 
 enum shmbus_wait_strategy {
-	SHMBUS_WAIT_ADAPTIVE = 0, /* spin, then yield, then futex sleep */
+	SHMBUS_WAIT_ADAPTIVE = 0, /* spin ~3 us, yield ~2000 times, then futex sleep */
 	SHMBUS_WAIT_SPIN = 1,     /* busy-spin: only with a core of its own */
 	SHMBUS_WAIT_YIELD = 2,    /* sched_yield between polls */
 	SHMBUS_WAIT_BLOCK = 3,    /* futex sleep at once */
