@@ -474,3 +474,29 @@ int bench_bus_create(size_t arena_bytes, const char **name)
 	*name = bench_bus_name;
 	return 0;
 }
+
+void bench_lat_median(const struct bench_lat *r, int n, struct bench_lat *out)
+{
+	double v[BENCH_MAX_ROUNDS];
+
+#define LAT_MED(field)                                                                              \
+	do {                                                                                       \
+		for (int i = 0; i < n; i++)                                                        \
+			v[i] = (double)r[i].field;                                                 \
+		out->field = (int64_t)(bench_median(v, (size_t)n) + 0.5);                          \
+	} while (0)
+	memset(out, 0, sizeof(*out));
+	LAT_MED(min);
+	LAT_MED(p50);
+	LAT_MED(p90);
+	LAT_MED(p99);
+	LAT_MED(p999);
+	LAT_MED(max);
+#undef LAT_MED
+	for (int i = 0; i < n; i++)
+		v[i] = r[i].mean;
+	out->mean = bench_median(v, (size_t)n);
+	for (int i = 0; i < n; i++)
+		v[i] = (double)r[i].count;
+	out->count = (uint64_t)(bench_median(v, (size_t)n) + 0.5);
+}

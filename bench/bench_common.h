@@ -107,6 +107,9 @@ struct bench_lat {
 /* Summarise n samples (ns); may reorder them. Returns 0 or -ENOMEM/-EINVAL. */
 int bench_lat_compute(int64_t *samples, size_t n, struct bench_lat *out);
 
+/* Median over n rounds (1..BENCH_MAX_ROUNDS) of every field of r. */
+void bench_lat_median(const struct bench_lat *r, int n, struct bench_lat *out);
+
 /* Median of n doubles (n >= 1); reorders them. */
 double bench_median(double *v, size_t n);
 

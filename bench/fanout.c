@@ -73,7 +73,7 @@ static void fo_summarise(const struct bench_opts *o, struct fo_report *r)
 	do {                                                                                       \
 		for (int i = 0; i < n; i++)                                                        \
 			v[i] = r->arr[i].expr;                                                     \
-		bench_hs_lat_median(v, n, dst);                                                    \
+		bench_lat_median(v, n, dst);                                                    \
 	} while (0)
 	for (uint32_t j = 0; j < o->subscribers; j++) {
 		FO_MED(base, sub[j].uncorrected, &r->mb_sub[j]);

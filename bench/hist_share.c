@@ -72,32 +72,6 @@ void bench_hs_lat(const struct shmbus_hist *h, struct bench_lat *out)
 	out->max = shmbus_hist_max(h);
 }
 
-void bench_hs_lat_median(const struct bench_lat *r, int n, struct bench_lat *out)
-{
-	double v[BENCH_MAX_ROUNDS];
-
-#define HS_MED(field)                                                                              \
-	do {                                                                                       \
-		for (int i = 0; i < n; i++)                                                        \
-			v[i] = (double)r[i].field;                                                 \
-		out->field = (int64_t)(bench_median(v, (size_t)n) + 0.5);                          \
-	} while (0)
-	memset(out, 0, sizeof(*out));
-	HS_MED(min);
-	HS_MED(p50);
-	HS_MED(p90);
-	HS_MED(p99);
-	HS_MED(p999);
-	HS_MED(max);
-#undef HS_MED
-	for (int i = 0; i < n; i++)
-		v[i] = r[i].mean;
-	out->mean = bench_median(v, (size_t)n);
-	for (int i = 0; i < n; i++)
-		v[i] = (double)r[i].count;
-	out->count = (uint64_t)(bench_median(v, (size_t)n) + 0.5);
-}
-
 int bench_hs_write_hgrm(const char *dir, const char *name, const struct shmbus_hist *h)
 {
 	char path[4096];

@@ -46,9 +46,6 @@ int bench_hs_import(struct shmbus_hist *dst, const struct bench_hs *src);
 /* Summary of a histogram in the form the reports print (ns). */
 void bench_hs_lat(const struct shmbus_hist *h, struct bench_lat *out);
 
-/* Median over n rounds of each field of r (n >= 1). */
-void bench_hs_lat_median(const struct bench_lat *r, int n, struct bench_lat *out);
-
 /*
  * Write h as DIR/NAME.hgrm (HdrHistogram percentile distribution, values
  * in ns, 5 ticks per half distance). Prints why on failure. Returns a

@@ -587,7 +587,7 @@ static void ow_summarise(const struct bench_opts *o, struct ow_report *r)
 	do {                                                                                       \
 		for (int i = 0; i < n; i++)                                                        \
 			v[i] = r->arr[i].sub[0].field;                                             \
-		bench_hs_lat_median(v, n, dst);                                                    \
+		bench_lat_median(v, n, dst);                                                    \
 	} while (0)
 	OW_MED(base, corrected, &r->mb_corr);
 	OW_MED(base, uncorrected, &r->mb_unc);

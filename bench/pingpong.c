@@ -364,31 +364,6 @@ int bench_pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
 	return BENCH_EXIT_OK;
 }
 
-/* Median over rounds of each field. */
-static void pp_median(const struct bench_lat *r, int n, struct bench_lat *out)
-{
-	double v[BENCH_MAX_ROUNDS];
-
-#define PP_MED(field)                                                                              \
-	do {                                                                                       \
-		for (int i = 0; i < n; i++)                                                        \
-			v[i] = (double)r[i].field;                                                 \
-		out->field = (int64_t)(bench_median(v, (size_t)n) + 0.5);                          \
-	} while (0)
-	memset(out, 0, sizeof(*out));
-	PP_MED(min);
-	PP_MED(p50);
-	PP_MED(p90);
-	PP_MED(p99);
-	PP_MED(p999);
-	PP_MED(max);
-#undef PP_MED
-	for (int i = 0; i < n; i++)
-		v[i] = r[i].mean;
-	out->mean = bench_median(v, (size_t)n);
-	out->count = r[0].count;
-}
-
 /* Median over rounds of shmbus/baseline for one percentile of the same
  * round: steadier than the ratio of medians when the VM's core distance
  * drifts between rounds. which: 0 = p50, 1 = p99. */
@@ -528,8 +503,8 @@ int bench_pingpong_run(const struct bench_opts *o)
 			rc = bench_pp_round(o, sh, r + 1, BENCH_PP_SHMBUS, &sb[r], h[1]);
 	}
 	if (rc == BENCH_EXIT_OK) {
-		pp_median(bs, o->rounds, &mb);
-		pp_median(sb, o->rounds, &ms);
+		bench_lat_median(bs, o->rounds, &mb);
+		bench_lat_median(sb, o->rounds, &ms);
 		if (o->json)
 			pp_print_json(o, bs, sb, &mb, &ms);
 		else

@@ -278,10 +278,10 @@ static void pl_summarise(const struct bench_opts *o, struct pl_report *r)
 	for (int f = 0; f < PL_FIGS; f++) {
 		for (int i = 0; i < n; i++)
 			v[i] = r->base[i].fig[f];
-		bench_hs_lat_median(v, n, &r->mb[f]);
+		bench_lat_median(v, n, &r->mb[f]);
 		for (int i = 0; i < n; i++)
 			v[i] = r->bus[i].fig[f];
-		bench_hs_lat_median(v, n, &r->ms[f]);
+		bench_lat_median(v, n, &r->ms[f]);
 	}
 	r->ratio_p50 = (double)r->ms[0].p50 / (double)(r->mb[0].p50 ? r->mb[0].p50 : 1);
 	r->ratio_p99 = (double)r->ms[0].p99 / (double)(r->mb[0].p99 ? r->mb[0].p99 : 1);

@@ -293,31 +293,6 @@ static int tr_generic_round(const struct bench_opts *o, const struct bench_trans
 	return BENCH_EXIT_OK;
 }
 
-/* Median over rounds of each field. */
-static void tr_median(const struct bench_lat *r, int n, struct bench_lat *out)
-{
-	double v[BENCH_MAX_ROUNDS];
-
-#define TR_MED(field)                                                                              \
-	do {                                                                                       \
-		for (int i = 0; i < n; i++)                                                        \
-			v[i] = (double)r[i].field;                                                 \
-		out->field = (int64_t)(bench_median(v, (size_t)n) + 0.5);                          \
-	} while (0)
-	memset(out, 0, sizeof(*out));
-	TR_MED(min);
-	TR_MED(p50);
-	TR_MED(p90);
-	TR_MED(p99);
-	TR_MED(p999);
-	TR_MED(max);
-#undef TR_MED
-	for (int i = 0; i < n; i++)
-		v[i] = r[i].mean;
-	out->mean = bench_median(v, (size_t)n);
-	out->count = r[0].count;
-}
-
 static double tr_div(int64_t a, int64_t b)
 {
 	return (double)a / (double)(b ? b : 1);
@@ -559,7 +534,7 @@ static int tr_measure(const struct bench_opts *o, struct tr_result *res, int n,
 	if (rc != BENCH_EXIT_OK)
 		return rc;
 	for (int i = 0; i < n; i++)
-		tr_median(res[i].rounds, o->rounds, &res[i].med);
+		bench_lat_median(res[i].rounds, o->rounds, &res[i].med);
 	if (o->json)
 		tr_print_json(o, res, n);
 	else
