@@ -479,7 +479,7 @@ void bench_lat_median(const struct bench_lat *r, int n, struct bench_lat *out)
 {
 	double v[BENCH_MAX_ROUNDS];
 
-#define LAT_MED(field)                                                                              \
+#define LAT_MED(field)                                                                             \
 	do {                                                                                       \
 		for (int i = 0; i < n; i++)                                                        \
 			v[i] = (double)r[i].field;                                                 \
