@@ -11,87 +11,18 @@
  * The binary comes from CMake (SHMBUS_BENCH_BIN); each test gets its own
  * SHMBUS_DIR and output folder under $TMPDIR.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "bench_test_util.h"
 
 #define TBS_ITER   2000
 #define TBS_ROUNDS 2
 
-struct tbs_env {
-	char dir[256];     /* the test's folder: bus dir, outputs */
-	char bus_dir[300]; /* SHMBUS_DIR */
-	char hgrm[300];    /* --hgrm DIR */
-	char cpus[16];
-	char out[1 << 17]; /* stdout of the last run */
-};
-
 static int tbs_setup(void **state)
 {
-	static struct tbs_env e;
-	const char *tmp = getenv("TMPDIR");
-
-	memset(&e, 0, sizeof(e));
-	snprintf(e.dir, sizeof(e.dir), "%s/tbs-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(e.dir))
-		return -1;
-	snprintf(e.bus_dir, sizeof(e.bus_dir), "%s/bus", e.dir);
-	snprintf(e.hgrm, sizeof(e.hgrm), "%s/hgrm", e.dir);
-	if (mkdir(e.bus_dir, 0700) < 0)
-		return -1;
-	setenv("SHMBUS_DIR", e.bus_dir, 1);
-	/* Two cores when there are two; one shared core otherwise. */
-	snprintf(e.cpus, sizeof(e.cpus), "%s", sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? "0,1" : "0,0");
-	*state = &e;
-	return 0;
-}
-
-static int tbs_teardown(void **state)
-{
-	struct tbs_env *e = *state;
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Run shmbus-bench with args; stdout into e->out. Returns the exit status. */
-static int tbs_run(struct tbs_env *e, const char *args)
-{
-	char cmd[1024], path[300], err[2048];
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(path, sizeof(path), "%s/stdout", e->dir);
-	snprintf(cmd, sizeof(cmd), "'%s' %s > '%s' 2> '%s/stderr'", SHMBUS_BENCH_BIN, args, path,
-	         e->dir);
-	st = system(cmd);
-	f = fopen(path, "r");
-	n = f ? fread(e->out, 1, sizeof(e->out) - 1, f) : 0;
-	e->out[n] = '\0';
-	if (f)
-		fclose(f);
-	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-		snprintf(path, sizeof(path), "%s/stderr", e->dir);
-		f = fopen(path, "r");
-		n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
-		err[n] = '\0';
-		if (f)
-			fclose(f);
-		print_message("shmbus-bench %s: exit %d: %s", args, WEXITSTATUS(st), err);
-	}
-	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+	return bt_setup(state, "tbs");
 }
 
 /* Where `anchor` starts in s (after `from` when not NULL); fails the test
@@ -142,46 +73,20 @@ static void tbs_check_nothing_lost(const char *s)
 
 /* DIR/name.hgrm exists, has the HdrHistogram table and footer, and holds
  * `total` values. */
-static void tbs_check_hgrm(struct tbs_env *e, const char *name, long total)
+static void tbs_check_hgrm(struct bt_env *e, const char *name, long total)
 {
 	char path[400], hg[16384];
-	const char *t;
-	FILE *f;
-	size_t n;
 
 	snprintf(path, sizeof(path), "%s/%s.hgrm", e->hgrm, name);
 	print_message("histogram %s\n", path);
-	f = fopen(path, "r");
-	assert_non_null(f);
-	n = fread(hg, 1, sizeof(hg) - 1, f);
-	hg[n] = '\0';
-	fclose(f);
-	assert_non_null(strstr(hg, "Value"));
-	assert_non_null(strstr(hg, "#[Mean"));
+	bt_read_hgrm(path, hg, sizeof(hg));
 	assert_non_null(strstr(hg, "#[Buckets"));
-	t = strstr(hg, "Total count    =");
-	assert_non_null(t);
-	assert_int_equal(strtol(t + strlen("Total count    ="), NULL, 10), total);
-}
-
-static int tbs_dir_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return 1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n == 0;
+	assert_int_equal(bt_hgrm_total(hg), total);
 }
 
 static void test_bench_scenarios_oneway_json_and_hgrm(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	static const char *const kinds[] = {"oneway-shmbus", "oneway-shmbus-uncorrected",
 	                                    "oneway-cacheline", "oneway-cacheline-uncorrected"};
 	char args[512];
@@ -191,7 +96,7 @@ static void test_bench_scenarios_oneway_json_and_hgrm(void **state)
 	         "oneway --cpus %s --rate 20000 --iterations %d --warmup 200 --rounds %d "
 	         "--wait yield --json --hgrm '%s'",
 	         e->cpus, TBS_ITER, TBS_ROUNDS, e->hgrm);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "\"scenario\":\"oneway\"");
 	tbs_find(e->out, "\"machine\":{");
 	tbs_find(e->out, "\"command\":");
@@ -211,12 +116,12 @@ static void test_bench_scenarios_oneway_json_and_hgrm(void **state)
 	tbs_check_nothing_lost(s);
 	for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
 		tbs_check_hgrm(e, kinds[i], TBS_ITER * TBS_ROUNDS);
-	assert_true(tbs_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_scenarios_fanout_latency(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	char args[512];
 	const char *s;
 
@@ -224,7 +129,7 @@ static void test_bench_scenarios_fanout_latency(void **state)
 	         "fanout --cpus %s --subscribers 2 --rate 20000 --iterations %d --warmup 200 "
 	         "--rounds %d --wait yield --json --hgrm '%s'",
 	         e->cpus, TBS_ITER, TBS_ROUNDS, e->hgrm);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "\"scenario\":\"fanout\"");
 	tbs_find(e->out, "\"mode\":\"latency\"");
 	assert_true(tbs_num(e->out, "subscribers") == 2);
@@ -242,12 +147,12 @@ static void test_bench_scenarios_fanout_latency(void **state)
 	tbs_check_hgrm(e, "fanout-shmbus-uncorrected", 2L * TBS_ITER * TBS_ROUNDS);
 	tbs_check_hgrm(e, "fanout-cacheline", 2L * TBS_ITER * TBS_ROUNDS);
 	tbs_check_hgrm(e, "fanout-cacheline-uncorrected", 2L * TBS_ITER * TBS_ROUNDS);
-	assert_true(tbs_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_scenarios_fanout_throughput_table(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	char args[512];
 	const char *s;
 
@@ -256,7 +161,7 @@ static void test_bench_scenarios_fanout_throughput_table(void **state)
 	         "fanout --cpus %s --subscribers 3 --rate 0 --iterations 20000 --warmup 0 "
 	         "--rounds 1 --wait yield --json",
 	         e->cpus);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "\"mode\":\"throughput\"");
 	s = tbs_find(e->out, "\"shmbus\":{");
 	assert_true(tbs_num(s, "send_rate") > 0);
@@ -268,19 +173,19 @@ static void test_bench_scenarios_fanout_throughput_table(void **state)
 	/* Table, default wait: three processes on two cpus say adaptive. */
 	snprintf(args, sizeof(args),
 	         "fanout --cpus %s --rate 20000 --iterations 500 --warmup 0 --rounds 1", e->cpus);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "machine:");
 	tbs_find(e->out, "command:");
 	tbs_find(e->out, "wait adaptive (default: the processes outnumber the cpus");
 	tbs_find(e->out, "r1 shmbus s1");
 	tbs_find(e->out, "median shmbus all");
 	tbs_find(e->out, "ratio shmbus/cacheline");
-	assert_true(tbs_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_scenarios_pipeline_json_and_hgrm(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	static const char *const figs[] = {"end_to_end", "trade_to_indicator",
 	                                   "indicator_to_threshold"};
 	static const char *const files[] = {"pipeline-shmbus",
@@ -299,7 +204,7 @@ static void test_bench_scenarios_pipeline_json_and_hgrm(void **state)
 	         "pipeline --cpus %s --rate 10000 --iterations %d --warmup 100 --rounds %d "
 	         "--wait yield --json --hgrm '%s'",
 	         e->cpus, TBS_ITER / 2, TBS_ROUNDS, e->hgrm);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "\"scenario\":\"pipeline\"");
 	tbs_find(e->out, "\"rules\":");
 	s = tbs_find(e->out, "\"shmbus\":{");
@@ -322,28 +227,28 @@ static void test_bench_scenarios_pipeline_json_and_hgrm(void **state)
 	tbs_check_nothing_lost(s);
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++)
 		tbs_check_hgrm(e, files[i], (long)TBS_ITER / 2 * TBS_ROUNDS);
-	assert_true(tbs_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_scenarios_pingpong_hgrm(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	char args[512];
 
 	snprintf(args, sizeof(args),
 	         "pingpong --cpus %s --iterations %d --warmup 200 --rounds %d --wait yield "
 	         "--hgrm '%s'",
 	         e->cpus, TBS_ITER, TBS_ROUNDS, e->hgrm);
-	assert_int_equal(tbs_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	tbs_find(e->out, "pingpong-{shmbus,cacheline}.hgrm");
 	tbs_check_hgrm(e, "pingpong-shmbus", TBS_ITER * TBS_ROUNDS);
 	tbs_check_hgrm(e, "pingpong-cacheline", TBS_ITER * TBS_ROUNDS);
-	assert_true(tbs_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_scenarios_bad_options_exit_2(void **state)
 {
-	struct tbs_env *e = *state;
+	struct bt_env *e = *state;
 	const char *bad[] = {
 	    "oneway --cpus 0,1 --rate -1",
 	    "oneway --cpus 0,1 --rate abc",
@@ -369,8 +274,8 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		print_message("bad: %s\n", bad[i]);
-		assert_int_equal(tbs_run(e, bad[i]), 2);
-		assert_true(tbs_dir_empty(e->bus_dir));
+		assert_int_equal(bt_run(e, bad[i]), 2);
+		assert_true(bt_dir_empty(e->bus_dir));
 	}
 }
 
@@ -378,17 +283,17 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_bad_options_exit_2, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_oneway_json_and_hgrm, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_fanout_latency, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_fanout_throughput_table, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_pipeline_json_and_hgrm, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_pingpong_hgrm, tbs_setup,
-	                                    tbs_teardown),
+	                                    bt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

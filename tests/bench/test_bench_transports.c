@@ -9,30 +9,14 @@
  * The binary comes from CMake (SHMBUS_BENCH_BIN); each test gets its own
  * SHMBUS_DIR and output folder under $TMPDIR.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <dirent.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "bench_test_util.h"
 
 #define TBT_ITER   2000
 #define TBT_ROUNDS 2
-
-struct tbt_env {
-	char dir[256];     /* the test's folder: bus dir, outputs */
-	char bus_dir[300]; /* SHMBUS_DIR */
-	char cpus[16];
-	char out[1 << 16]; /* stdout of the last run */
-};
 
 static const char *const tbt_transports[] = {
     "shmbus",  "cacheline", "spsc", "pipe", "unix",
@@ -47,61 +31,7 @@ static const char *const tbt_transports[] = {
 
 static int tbt_setup(void **state)
 {
-	static struct tbt_env e;
-	const char *tmp = getenv("TMPDIR");
-
-	memset(&e, 0, sizeof(e));
-	snprintf(e.dir, sizeof(e.dir), "%s/tbt-XXXXXX", tmp && tmp[0] ? tmp : "/tmp");
-	if (!mkdtemp(e.dir))
-		return -1;
-	snprintf(e.bus_dir, sizeof(e.bus_dir), "%s/bus", e.dir);
-	if (mkdir(e.bus_dir, 0700) < 0)
-		return -1;
-	setenv("SHMBUS_DIR", e.bus_dir, 1);
-	/* Two cores when there are two; one shared core otherwise. */
-	snprintf(e.cpus, sizeof(e.cpus), "%s", sysconf(_SC_NPROCESSORS_ONLN) >= 2 ? "0,1" : "0,0");
-	*state = &e;
-	return 0;
-}
-
-static int tbt_teardown(void **state)
-{
-	struct tbt_env *e = *state;
-	char cmd[600];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-/* Run shmbus-bench with args; stdout into e->out. Returns the exit status. */
-static int tbt_run(struct tbt_env *e, const char *args)
-{
-	char cmd[1024], path[300];
-	FILE *f;
-	size_t n;
-	int st;
-
-	snprintf(path, sizeof(path), "%s/stdout", e->dir);
-	snprintf(cmd, sizeof(cmd), "'%s' %s > '%s' 2> '%s/stderr'", SHMBUS_BENCH_BIN, args, path,
-	         e->dir);
-	st = system(cmd);
-	f = fopen(path, "r");
-	n = f ? fread(e->out, 1, sizeof(e->out) - 1, f) : 0;
-	e->out[n] = '\0';
-	if (f)
-		fclose(f);
-	if (st != -1 && WIFEXITED(st) && WEXITSTATUS(st) != 0) {
-		char err[2048];
-
-		snprintf(path, sizeof(path), "%s/stderr", e->dir);
-		f = fopen(path, "r");
-		n = f ? fread(err, 1, sizeof(err) - 1, f) : 0;
-		err[n] = '\0';
-		if (f)
-			fclose(f);
-		print_message("shmbus-bench %s: exit %d: %s", args, WEXITSTATUS(st), err);
-	}
-	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+	return bt_setup(state, "tbt");
 }
 
 /* Number after "key": in s (before `end` when not NULL); -1 when absent. */
@@ -130,31 +60,16 @@ static const char *tbt_transport(const char *json, const char *name, const char 
 	return p;
 }
 
-static int tbt_dir_empty(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return 1;
-	while ((de = readdir(d)))
-		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-			n++;
-	closedir(d);
-	return n == 0;
-}
-
 static void test_bench_transports_json_and_hgrm(void **state)
 {
-	struct tbt_env *e = *state;
+	struct bt_env *e = *state;
 	char args[512], path[400], hg[8192];
 
 	snprintf(args, sizeof(args),
 	         "transports --cpus %s --iterations %d --warmup 200 --rounds %d --wait yield "
 	         "--json --hgrm '%s/hgrm'",
 	         e->cpus, TBT_ITER, TBT_ROUNDS, e->dir);
-	assert_int_equal(tbt_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	assert_non_null(strstr(e->out, "\"scenario\":\"transports\""));
 	assert_non_null(strstr(e->out, "\"machine\":{"));
 	assert_non_null(strstr(e->out, "\"command\":"));
@@ -164,8 +79,6 @@ static void test_bench_transports_json_and_hgrm(void **state)
 	for (size_t i = 0; i < TBT_N; i++) {
 		const char *rounds, *o = tbt_transport(e->out, tbt_transports[i], &rounds);
 		double p50, p99, max;
-		FILE *f;
-		size_t n;
 
 		print_message("transport %s\n", tbt_transports[i]);
 		assert_non_null(o);
@@ -183,17 +96,8 @@ static void test_bench_transports_json_and_hgrm(void **state)
 		assert_true(tbt_num(o, rounds, "ratio_p99") > 0);
 		/* The histogram: the HdrHistogram footer, both rounds merged. */
 		snprintf(path, sizeof(path), "%s/hgrm/rtt-%s.hgrm", e->dir, tbt_transports[i]);
-		f = fopen(path, "r");
-		assert_non_null(f);
-		n = fread(hg, 1, sizeof(hg) - 1, f);
-		hg[n] = '\0';
-		fclose(f);
-		assert_non_null(strstr(hg, "Value"));
-		const char *mean = strstr(hg, "#[Mean"), *total = strstr(hg, "Total count    =");
-		assert_non_null(mean);
-		assert_non_null(total);
-		assert_int_equal(strtol(total + strlen("Total count    ="), NULL, 10),
-		                 TBT_ITER * TBT_ROUNDS);
+		bt_read_hgrm(path, hg, sizeof(hg));
+		assert_int_equal(bt_hgrm_total(hg), TBT_ITER * TBT_ROUNDS);
 	}
 	/* shmbus's ratio to itself is 1; the bus is gone after the run. */
 	{
@@ -201,30 +105,30 @@ static void test_bench_transports_json_and_hgrm(void **state)
 
 		assert_true(tbt_num(o, rounds, "ratio_p50") == 1.0);
 	}
-	assert_true(tbt_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_transports_table_subset(void **state)
 {
-	struct tbt_env *e = *state;
+	struct bt_env *e = *state;
 	char args[256];
 
 	snprintf(args, sizeof(args),
 	         "compare --cpus %s --iterations 500 --warmup 50 --rounds 1 --wait yield "
 	         "--transports pipe,shmbus",
 	         e->cpus);
-	assert_int_equal(tbt_run(e, args), 0);
+	assert_int_equal(bt_run(e, args), 0);
 	assert_non_null(strstr(e->out, "targets (issue 7)"));
 	assert_non_null(strstr(e->out, "r1 pipe"));
 	assert_non_null(strstr(e->out, "r1 shmbus"));
 	assert_null(strstr(e->out, "r1 unix"));
 	assert_non_null(strstr(e->out, "lower than pipe"));
-	assert_true(tbt_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 static void test_bench_transports_bad_options_exit_2(void **state)
 {
-	struct tbt_env *e = *state;
+	struct bt_env *e = *state;
 	char args[512];
 	const char *bad[] = {
 	    "transports --cpus 0,1 --transports bogus",
@@ -243,27 +147,27 @@ static void test_bench_transports_bad_options_exit_2(void **state)
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		snprintf(args, sizeof(args), "%s", bad[i]);
 		print_message("bad: %s\n", args);
-		assert_int_equal(tbt_run(e, args), 2);
-		assert_true(tbt_dir_empty(e->bus_dir));
+		assert_int_equal(bt_run(e, args), 2);
+		assert_true(bt_dir_empty(e->bus_dir));
 	}
 #ifndef SHMBUS_BENCH_HAVE_ZMQ
-	assert_int_equal(tbt_run(e, "transports --cpus 0,1 --transports zmq"), 2);
+	assert_int_equal(bt_run(e, "transports --cpus 0,1 --transports zmq"), 2);
 #endif
 #ifndef SHMBUS_BENCH_HAVE_ICEORYX
-	assert_int_equal(tbt_run(e, "transports --cpus 0,1 --transports iceoryx"), 2);
+	assert_int_equal(bt_run(e, "transports --cpus 0,1 --transports iceoryx"), 2);
 #endif
-	assert_true(tbt_dir_empty(e->bus_dir));
+	assert_true(bt_dir_empty(e->bus_dir));
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bench_transports_bad_options_exit_2, tbt_setup,
-	                                    tbt_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_transports_table_subset, tbt_setup,
-	                                    tbt_teardown),
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_transports_json_and_hgrm, tbt_setup,
-	                                    tbt_teardown),
+	                                    bt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
