@@ -38,6 +38,7 @@ struct bench_opts {
 	int64_t block_timeout_ns; /* producers' block_timeout_ns; 0: default */
 	uint32_t spsc_batch;      /* SPSC baseline: index publication batch */
 	uint32_t consumer_batch;  /* throughput: shmbus_wait_batch size */
+	uint32_t producer_batch;  /* throughput: events per shmbus_publish_batch */
 	int rounds;
 	int timeout_s; /* per round, then the children are killed */
 	int json;

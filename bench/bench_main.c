@@ -66,6 +66,9 @@ static const char bench_usage[] =
     "  --block-timeout MS  producers wait this long on a full ring before they\n"
     "                    check that the consumer lives (default: the library's)\n"
     "  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
+    "  --producer-batch K throughput: producers publish K events per\n"
+    "                    shmbus_publish_batch() call (default 1: shmbus_publish()\n"
+    "                    per event; with --api publish only)\n"
     "  --consumer-batch K throughput: the shmbus consumer waits with\n"
     "                    shmbus_wait_batch(K) (default 32, the SPSC batch's\n"
     "                    counterpart; 1 = poll every slot as it commits)\n"
@@ -101,6 +104,7 @@ enum {
 	OPT_BLOCK_TIMEOUT,
 	OPT_SPSC_BATCH,
 	OPT_CONSUMER_BATCH,
+	OPT_PRODUCER_BATCH,
 	OPT_ROUNDS,
 	OPT_CLOCK,
 	OPT_TIMEOUT,
@@ -128,6 +132,7 @@ static const struct option bench_long_opts[] = {
     {"block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT},
     {"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
     {"consumer-batch", required_argument, NULL, OPT_CONSUMER_BATCH},
+    {"producer-batch", required_argument, NULL, OPT_PRODUCER_BATCH},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
     {"clock", required_argument, NULL, OPT_CLOCK},
     {"timeout", required_argument, NULL, OPT_TIMEOUT},
@@ -241,6 +246,10 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		rc = bench_opt_range("consumer-batch", arg, 1, 1u << 20, &v);
 		o->consumer_batch = (uint32_t)v;
 		return rc;
+	case OPT_PRODUCER_BATCH:
+		rc = bench_opt_range("producer-batch", arg, 1, 65536, &v);
+		o->producer_batch = (uint32_t)v;
+		return rc;
 	case OPT_SPSC_BATCH:
 		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
 		o->spsc_batch = (uint32_t)v;
@@ -301,6 +310,7 @@ static void bench_defaults(struct bench_opts *o)
 	o->wait = SHMBUS_WAIT_SPIN;
 	o->spsc_batch = 32;
 	o->consumer_batch = 32;
+	o->producer_batch = 1;
 	o->rounds = 5;
 	o->timeout_s = 120;
 }
@@ -387,6 +397,10 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("%s--transports applies to the transports scenario", "");
 	if (o->subscribers && o->scenario != BENCH_FANOUT)
 		return bench_usage_error("%s--subscribers applies to the fanout scenario", "");
+	if (o->producer_batch > 1 && o->scenario != BENCH_THROUGHPUT)
+		return bench_usage_error("%s--producer-batch applies to the throughput scenario", "");
+	if (o->producer_batch > 1 && o->api_claim)
+		return bench_usage_error("%s--producer-batch needs --api publish", "");
 	if (bench_validate_paced(o))
 		return BENCH_EXIT_USAGE;
 	for (int i = 0; i < o->ncpus; i++) {

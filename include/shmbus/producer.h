@@ -11,7 +11,8 @@
  *  - zero copy: shmbus_claim() returns the slot of the first matching ring
  *    to write the event in place, shmbus_commit() makes it visible (and
  *    copies it to any further matching ring);
- *  - copy in: shmbus_publish() copies a finished event into every ring.
+ *  - copy in: shmbus_publish() copies a finished event into every ring;
+ *    shmbus_publish_batch() does so for many, one atomic claim per run.
  * Neither takes a lock, allocates or makes a system call unless a ring is
  * full under `block` policy or a consumer sleeps and must be woken.
  *
@@ -87,6 +88,20 @@ int shmbus_commit(shmbus_producer *p);
  * -EINVAL for a malformed header.
  */
 int shmbus_publish(shmbus_producer *p, const void *ev);
+
+/*
+ * Publish n finished events (n <= 65536) as shmbus_publish() would, one
+ * after the other, but faster: each ring's share is claimed in runs of up
+ * to 32 slots with one atomic operation per run, all events get the same
+ * publish time (one clock read), and a sleeping consumer is woken once per
+ * ring. Each ring receives its events in array order. For bursts a source
+ * already holds together (a feed message with many trades, a replay).
+ * Every header is checked first: if one is malformed nothing is published
+ * and SHMBUS_ETOOBIG / -EINVAL is returned (shmbus_errmsg() names the
+ * index). Otherwise returns the total number of deliveries (events times
+ * rings, >= 0).
+ */
+int shmbus_publish_batch(shmbus_producer *p, const void *const *evs, unsigned n);
 
 /* Source id and the last sequence number this producer assigned. */
 uint32_t shmbus_producer_source(const shmbus_producer *p);

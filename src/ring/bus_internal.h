@@ -56,6 +56,12 @@ bool ring_consumer_alive(const struct ring_desc *d);
 /* Mark ring d orphaned if its consumer is dead. Returns true if it did. */
 bool ring_orphan_if_dead(struct shmbus_bus *bus, struct ring_desc *d);
 
+/* routing.c: a test hook, NULL outside tests. RING_HOOK_MID_RUN runs
+ * when a batch has committed the first of a run of claimed positions and
+ * the others are still claimed, uncommitted (kill tests stop there). */
+enum ring_hook { RING_HOOK_MID_RUN = 1 };
+extern void (*ring_test_hook)(enum ring_hook where);
+
 /* participants.c */
 int part_register(struct shmbus_bus *bus, const char *name, enum shmbus_role role);
 void part_unregister(struct shmbus_bus *bus);

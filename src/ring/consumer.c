@@ -359,14 +359,14 @@ static void consumer_release(shmbus_consumer *c, uint64_t head)
 	}
 }
 
-/* The producer whose latest claim is (this ring, pos), or NULL. */
+/* The producer whose latest claim (a run) covers (this ring, pos), or NULL. */
 static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t pos)
 {
 	const struct shmbus_bus *b = c->bus;
 	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) &&
-		    load_relaxed(&e->claim) == CLAIM_WORD(c->v.index, pos))
+		    claim_covers(load_relaxed(&e->claim), c->v.index, pos))
 			return e;
 	}
 	return NULL;

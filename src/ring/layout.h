@@ -16,6 +16,7 @@
 #define RING_LAYOUT_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,7 +24,7 @@
 #include "atomics.h"
 
 #define SB_MAGIC UINT64_C(0x31305355424D4853) /* "SHMBUS01" little-endian */
-#define SB_ABI_VERSION 1u
+#define SB_ABI_VERSION 2u /* 2: claim records hold a run of positions */
 #define SB_SIZE 512u
 
 enum sb_flags {
@@ -202,7 +203,7 @@ struct prod_entry {
 	_Atomic uint64_t unrouted;
 	_Atomic uint64_t last_seq;
 	/* line 1: the latest claim, read only by consumers hunting a stuck slot */
-	_Atomic uint64_t claim; /* CLAIM_WORD(ring index, position); 0 = none */
+	_Atomic uint64_t claim; /* CLAIM_WORD(ring index, first, n); 0 = none */
 	char pad[56];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
 	 * set once per ring; stat counts a ring's producers from them */
@@ -213,13 +214,28 @@ _Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
 _Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
 
 /* A producer's latest claim in one word, so that a reader never pairs one
- * claim's ring with another's position: ring index + 1 in the top 16 bits
- * (max_rings <= 1024), the position modulo 2^48 below (a ring would need
- * 2^48 events between two looks of the consumer to alias). One store on
- * the producer's hot path instead of two. */
+ * claim's ring with another's position: ring index + 1 in the top 11 bits
+ * (max_rings <= 1024), the run length - 1 in the next 5 (a batch claims up
+ * to CLAIM_RUN_MAX consecutive positions with one read-modify-write), the
+ * first position modulo 2^48 below (a ring would need 2^48 events between
+ * two looks of the consumer to alias). One store on the producer's hot
+ * path, whatever the run. */
+#define CLAIM_RUN_MAX 32u
 #define CLAIM_POS_MASK ((UINT64_C(1) << 48) - 1)
-#define CLAIM_WORD(ring_index, pos) \
-	((((uint64_t)(ring_index) + 1) << 48) | ((uint64_t)(pos) & CLAIM_POS_MASK))
+#define CLAIM_WORD(ring_index, pos, n)                                   \
+	((((uint64_t)(ring_index) + 1) << 53) | ((uint64_t)((n) - 1) << 48) | \
+	 ((uint64_t)(pos) & CLAIM_POS_MASK))
+_Static_assert(1024 + 1 < (1u << 11), "ring index + 1 fits the claim word's 11 bits");
+_Static_assert(CLAIM_RUN_MAX <= 32, "a run's length - 1 fits the claim word's 5 bits");
+
+/* Does claim word w cover position pos of ring ring_index? */
+static inline bool claim_covers(uint64_t w, uint32_t ring_index, uint64_t pos)
+{
+	if (w >> 53 != (uint64_t)ring_index + 1)
+		return false;
+	uint64_t first = w & CLAIM_POS_MASK, n = ((w >> 48) & 31) + 1;
+	return ((pos - first) & CLAIM_POS_MASK) < n;
+}
 
 /* Symbol table entry; id = index + 1. Filled under the lock, then R4. */
 struct sym_entry {

@@ -2,8 +2,9 @@
  * ring.h - the MPSC ring's hot path, inlined into producers and consumers.
  *
  * Positions are 64-bit and never wrap; slot = position & mask. Producers
- * claim a position by CAS on tail (a single-producer ring stores it),
- * record (ring, position) in their own prod_entry line, write the event in
+ * claim a position, or a run of them for a batch, by CAS on tail (a
+ * single-producer ring stores it), record (ring, first position, count)
+ * in their own prod_entry line, write the event in
  * place and commit by storing SLOT_WORD(position) with release. The consumer reads the
  * slot word at its head with acquire: committed means the event is
  * complete. It never reads tail on the fast path, so an idle consumer
@@ -31,7 +32,9 @@
 
 /* Slots ahead of its claim a producer prefetches for writing (measured
  * best on the development VM among 8, 16 and 32; see bench/RESULTS.md). */
+#ifndef RING_PREFETCH_AHEAD
 #define RING_PREFETCH_AHEAD 16
+#endif
 
 /* A process-local view of one ring, cached by producers and consumers. */
 struct ring_view {
@@ -39,6 +42,7 @@ struct ring_view {
 	uint8_t *slots;
 	const uint64_t *bitmap; /* NULL: every symbol */
 	struct ring_desc *desc;
+	uint64_t types; /* SHMBUS_TYPE_BIT()s routed here */
 	uint64_t head_cache; /* producer: last head seen */
 	uint32_t mask;
 	uint32_t slot_shift;
@@ -69,48 +73,76 @@ static inline void *slot_event(struct slot *s)
 	return (uint8_t *)s + SLOT_META;
 }
 
-/* Claim one position; false when the ring is full. rec is the claimer's
- * prod_entry, where the claim is recorded for stuck-slot detection. */
-static inline bool ring_try_claim(struct ring_view *v, struct prod_entry *rec, uint64_t *pos)
+/*
+ * Claim up to `want` (1..CLAIM_RUN_MAX) consecutive positions with one
+ * read-modify-write: as many as the ring has room for. Returns how many
+ * (0 when the ring is full); the first is *pos. rec is the claimer's
+ * prod_entry, where the run is recorded for stuck-slot detection.
+ */
+static inline uint32_t ring_try_claim_run(struct ring_view *v, struct prod_entry *rec,
+					  uint32_t want, uint64_t *pos)
 {
 	struct ring_hdr *h = v->hdr;
 	uint64_t t = load_relaxed(&h->tail);
+	uint32_t n;
 	for (;;) {
-		if (unlikely(t - v->head_cache >= v->capacity)) {
+		if (unlikely(t - v->head_cache + want > v->capacity)) {
 			/* A5 pairs with R5: the consumer finished with slot t-cap. */
 			v->head_cache = load_acquire(&h->head);
 			if (t - v->head_cache >= v->capacity)
-				return false;
+				return 0;
 		}
+		uint64_t room = v->capacity - (t - v->head_cache);
+		n = want < room ? want : (uint32_t)room;
 		if (v->single_producer) {
-			store_relaxed(&h->tail, t + 1);
+			store_relaxed(&h->tail, t + n);
 			break;
 		}
-		if (cas_acq_rel(&h->tail, &t, t + 1))
+		if (cas_acq_rel(&h->tail, &t, t + n))
 			break;
 	}
-	/* Who claimed position t, on the claimer's own line. Relaxed: only
-	 * the commit (R6) publishes anything to the consumer. */
-	store_relaxed(&rec->claim, CLAIM_WORD(v->index, t));
-	/* Start taking the line of a slot a little ahead from the consumer's
-	 * cache, so that its stores, when they come, do not wait for it and
-	 * hold up every later store of this producer (the store buffer
+	/* Who claimed positions t..t+n-1, on the claimer's own line. Relaxed:
+	 * only the commits (R6) publish anything to the consumer. */
+	store_relaxed(&rec->claim, CLAIM_WORD(v->index, t, n));
+	/* Start taking the lines of slots a little ahead from the consumer's
+	 * cache, so that their stores, when they come, do not wait for them
+	 * and hold up every later store of this producer (the store buffer
 	 * drains in order). Only a hint: it changes no data. */
-	prefetch_write(ring_slot(v, t + RING_PREFETCH_AHEAD));
+	for (uint32_t i = 0; i < n; i++)
+		prefetch_write(ring_slot(v, t + RING_PREFETCH_AHEAD + i));
 	*pos = t;
-	return true;
+	return n;
+}
+
+/* Claim one position; false when the ring is full. */
+static inline bool ring_try_claim(struct ring_view *v, struct prod_entry *rec, uint64_t *pos)
+{
+	return ring_try_claim_run(v, rec, 1, pos) != 0;
 }
 
 void ring_wake_consumer(struct ring_hdr *h);
 
-static inline void ring_commit(struct ring_view *v, uint64_t pos)
+/* Make the event at pos visible, without waking a sleeping consumer:
+ * the caller runs ring_wake_check() after its last commit to the ring. */
+static inline void ring_commit_nowake(struct ring_view *v, uint64_t pos)
 {
 	store_release(&ring_slot(v, pos)->word, SLOT_WORD(pos)); /* R6 */
+}
+
+/* After commits: wake the consumer if it announced sleep. */
+static inline void ring_wake_check(struct ring_view *v)
+{
 	if (v->wake_check) {
 		fence_seq_cst(); /* F1, pairs with F2 in ring_sleep() */
 		if (unlikely(load_relaxed(&v->hdr->sleeping)))
 			ring_wake_consumer(v->hdr);
 	}
+}
+
+static inline void ring_commit(struct ring_view *v, uint64_t pos)
+{
+	ring_commit_nowake(v, pos);
+	ring_wake_check(v);
 }
 
 /* Is the event at position pos committed? A6 pairs with R6. */

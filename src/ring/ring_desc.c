@@ -64,6 +64,7 @@ int ring_view_init(struct ring_view *v, const struct shmbus_bus *b, struct ring_
 	v->slot_shift = (uint32_t)__builtin_ctz(d->slot_size);
 	v->payload_max = d->slot_size - SLOT_META;
 	v->max_symbols = b->sb->max_symbols;
+	v->types = d->types;
 	v->group_size = d->group_size;
 	v->group_member = d->group_member;
 	v->index = d->index;

@@ -30,6 +30,10 @@
 
 #define DROP_CHECK_EVERY 4096u /* full drops between consumer liveness checks */
 #define SPACE_NAP_NS 200000    /* a blocked producer re-checks at least this often */
+#define BATCH_CHUNK 64u        /* events a batch publish routes per pass */
+#define BATCH_MAX 65536u       /* events per shmbus_publish_batch() call */
+
+void (*ring_test_hook)(enum ring_hook where);
 
 struct shmbus_producer {
 	struct shmbus_bus *bus;
@@ -45,6 +49,8 @@ struct shmbus_producer {
 	struct ring_view *views;   /* max_rings entries */
 	uint16_t *routes;          /* [type][i] -> view index */
 	uint16_t nroutes[SHMBUS_MAX_TYPES];
+	uint16_t *batch_want;      /* [view]: events of the batch chunk for it */
+	uint16_t *batch_views;     /* views the batch chunk touches */
 	/* the open claim */
 	bool claim_open;
 	int32_t claim_view; /* -1: scratch */
@@ -75,6 +81,15 @@ static __attribute__((noinline)) void view_take_single_producer(struct shmbus_pr
 	}
 	if (!atomic_compare_exchange_strong(&d->sp_owner, &owner, p->pid))
 		v->route_around = load_relaxed(&d->sp_owner) != p->pid;
+}
+
+static void producer_free(struct shmbus_producer *p)
+{
+	free(p->views);
+	free(p->routes);
+	free(p->batch_want);
+	free(p->batch_views);
+	free(p);
 }
 
 static void routes_rebuild(struct shmbus_producer *p)
@@ -124,7 +139,10 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	uint32_t max = b->sb->max_rings;
 	p->views = calloc(max, sizeof(*p->views));
 	p->routes = calloc((size_t)max * SHMBUS_MAX_TYPES, sizeof(*p->routes));
-	int rc = (!p->views || !p->routes) ? -ENOMEM : bus_lock(b);
+	p->batch_want = calloc(max, sizeof(*p->batch_want));
+	p->batch_views = calloc(max, sizeof(*p->batch_views));
+	int rc = (!p->views || !p->routes || !p->batch_want || !p->batch_views) ? -ENOMEM
+										 : bus_lock(b);
 	if (rc)
 		goto fail;
 	int32_t idx = -1;
@@ -157,9 +175,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	*out = p;
 	return 0;
 fail:
-	free(p->views);
-	free(p->routes);
-	free(p);
+	producer_free(p);
 	return rc;
 }
 
@@ -173,9 +189,7 @@ void shmbus_producer_close(shmbus_producer *p)
 		if (p->views[i].single_producer)
 			atomic_compare_exchange_strong(&p->views[i].desc->sp_owner, &me, 0);
 	}
-	free(p->views);
-	free(p->routes);
-	free(p);
+	producer_free(p);
 }
 
 uint32_t shmbus_producer_source(const shmbus_producer *p)
@@ -278,9 +292,10 @@ static __attribute__((noinline)) void view_mark_seen(struct shmbus_producer *p, 
 	v->seen = true;
 }
 
-/* Claim a slot in v under its policy: 1 claimed, 0 not delivered. */
-static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uint16_t size,
-			     uint64_t *pos)
+/* Claim a run of up to `want` slots in v under its policy: how many were
+ * claimed (from *pos on), 0 when not delivered (dropped, routed around). */
+static inline uint32_t view_claim_run(struct shmbus_producer *p, struct ring_view *v,
+				      uint32_t want, uint64_t *pos)
 {
 	if (unlikely(v->sp_unowned) && !v->route_around)
 		view_take_single_producer(p, v);
@@ -288,17 +303,32 @@ static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uin
 		count_routed_around(p, v);
 		return 0;
 	}
-	if (unlikely(size > v->payload_max)) {
-		fetch_add_relaxed(&v->hdr->too_big, 1);
-		return 0;
-	}
 	if (unlikely(!v->seen))
 		view_mark_seen(p, v);
-	if (likely(ring_try_claim(v, p->ctr, pos))) {
+	uint32_t n = ring_try_claim_run(v, p->ctr, want < CLAIM_RUN_MAX ? want : CLAIM_RUN_MAX, pos);
+	if (likely(n)) {
 		v->full_streak = 0;
-		return 1;
+		return n;
 	}
-	return view_full(p, v, pos);
+	return (uint32_t)view_full(p, v, pos);
+}
+
+/* An event too big for v's slots: counted on the ring, not delivered. */
+static inline bool view_too_big(struct ring_view *v, uint16_t size)
+{
+	if (likely(size <= v->payload_max))
+		return false;
+	fetch_add_relaxed(&v->hdr->too_big, 1);
+	return true;
+}
+
+/* Claim a slot in v under its policy: 1 claimed, 0 not delivered. */
+static inline int view_claim(struct shmbus_producer *p, struct ring_view *v, uint16_t size,
+			     uint64_t *pos)
+{
+	if (view_too_big(v, size))
+		return 0;
+	return (int)view_claim_run(p, v, 1, pos);
 }
 
 static inline int check_header(uint16_t type, uint16_t size)
@@ -320,14 +350,20 @@ static inline void routes_refresh(struct shmbus_producer *p)
 		routes_rebuild(p);
 }
 
-static inline void count_publish(struct shmbus_producer *p, unsigned matched, unsigned delivered)
+static inline void count_events(struct shmbus_producer *p, unsigned n, unsigned delivered,
+				unsigned unrouted)
 {
 	struct prod_entry *c = p->ctr;
-	counter_bump(&c->published, 1);
+	counter_bump(&c->published, n);
 	counter_bump(&c->delivered, delivered);
-	if (unlikely(!matched))
-		counter_bump(&c->unrouted, 1);
+	if (unlikely(unrouted))
+		counter_bump(&c->unrouted, unrouted);
 	store_relaxed(&c->last_seq, p->seq);
+}
+
+static inline void count_publish(struct shmbus_producer *p, unsigned matched, unsigned delivered)
+{
+	count_events(p, 1, delivered, !matched);
 }
 
 int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t size, void **out)
@@ -413,6 +449,14 @@ int shmbus_commit(shmbus_producer *p)
  * consumer's cache. Loads that each fall within one store forward.
  * The empty asm keeps the compiler from vectorising the loop back.
  */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "event_copy_in composes header words little-endian");
+_Static_assert(offsetof(struct shmbus_event_header, version) == 2 &&
+		       offsetof(struct shmbus_event_header, flags) == 3 &&
+		       offsetof(struct shmbus_event_header, size) == 4 &&
+		       offsetof(struct shmbus_event_header, source_id) == 8 &&
+		       offsetof(struct shmbus_event_header, symbol_id) == 12,
+	       "event_copy_in's header words");
 static inline void event_copy_in(struct shmbus_event_header *dst,
 				 const struct shmbus_event_header *in, uint32_t src, uint64_t seq,
 				 int64_t pt)
@@ -420,17 +464,17 @@ static inline void event_copy_in(struct shmbus_event_header *dst,
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *d = (unsigned char *)dst;
 	uint32_t size = in->size, off = sizeof(*in);
-	/* The first word field by field (composed in a register): callers
-	 * set these narrow fields one by one, and an 8-byte load across
-	 * several of those stores could not be forwarded either. */
-	struct shmbus_event_header h = {.type = in->type,
-					.version = in->version,
-					.flags = in->flags,
-					.size = in->size};
+	/* The first two words composed in registers from their fields, and
+	 * stored whole: callers set these narrow fields one by one, and an
+	 * 8-byte load across several of those stores could not be forwarded
+	 * either (nor could a struct composed on the stack). Two stores where
+	 * field by field takes six: each store waits its turn to drain. */
+	uint64_t w0 = (uint64_t)in->type | (uint64_t)in->version << 16 |
+		      (uint64_t)in->flags << 24 | (uint64_t)in->size << 32; /* reserved: zero */
+	uint64_t ids = (uint64_t)src | (uint64_t)in->symbol_id << 32;
 	uint64_t w;
-	memcpy(d, &h, 8); /* reserved: zero */
-	dst->source_id = src;
-	dst->symbol_id = in->symbol_id;
+	memcpy(d, &w0, 8);
+	memcpy(d + 8, &ids, 8);
 	dst->seq = seq;
 	dst->event_time_ns = in->event_time_ns;
 	dst->publish_time_ns = pt;
@@ -476,5 +520,230 @@ int shmbus_publish(shmbus_producer *p, const void *evp)
 		delivered++;
 	}
 	count_publish(p, matched, delivered);
+	return (int)delivered;
+}
+
+/* Identity and stamp of the events of one batch chunk. */
+enum batch_idmode {
+	BATCH_ASSIGN, /* every seq 0: this producer's source id, seq0 + i */
+	BATCH_KEEP,   /* every seq set: kept (replays, bridges) */
+	BATCH_MIXED,  /* some of each: from the arrays */
+};
+
+struct batch_ids {
+	enum batch_idmode mode;
+	uint32_t src0;
+	uint64_t seq0;
+	int64_t pt; /* publish time, or -1: keep each event's own */
+	uint64_t seq[BATCH_CHUNK];
+	uint32_t src[BATCH_CHUNK];
+};
+
+/* Is event in for view v? (its type is routed there, its symbol matches,
+ * it fits a slot: what the routing pass counted in batch_want) */
+static inline bool batch_for_view(const struct ring_view *v, const struct shmbus_event_header *in)
+{
+	return (v->types & SHMBUS_TYPE_BIT(in->type)) && view_matches(v, in->symbol_id) &&
+	       in->size <= v->payload_max;
+}
+
+/*
+ * Copy the next `run` events for v from ev[*ip] on into the slots from pos
+ * on, committing each. `all`: every event is for v; `mode`, `stamp`: the
+ * identity mode and whether ids->pt is stamped; constants in the fast
+ * instance, so its loop holds nothing else. The ring's geometry is read
+ * into locals once: the compiler must otherwise reload it after every
+ * store into a slot, which might alias it.
+ */
+static inline __attribute__((always_inline)) void
+batch_fill_run(struct ring_view *v, uint64_t pos, uint32_t run,
+	       const struct shmbus_event_header *const *ev, unsigned *ip, bool all,
+	       enum batch_idmode mode, bool stamp, const struct batch_ids *ids)
+{
+	uint8_t *const slots = v->slots;
+	const uint64_t mask = v->mask;
+	const uint32_t shift = v->slot_shift, src0 = ids->src0;
+	const uint64_t seq0 = ids->seq0;
+	const int64_t pt = ids->pt;
+	unsigned i = *ip;
+	for (uint32_t k = 0; k < run; k++, i++) {
+		while (!all && !batch_for_view(v, ev[i]))
+			i++;
+		const struct shmbus_event_header *in = ev[i];
+		uint64_t at = pos + k;
+		struct slot *s = (struct slot *)(slots + ((at & mask) << shift));
+		uint32_t src = mode == BATCH_ASSIGN ? src0
+			       : mode == BATCH_KEEP ? in->source_id
+						    : ids->src[i];
+		uint64_t seq = mode == BATCH_ASSIGN ? seq0 + i
+			       : mode == BATCH_KEEP ? in->seq
+						    : ids->seq[i];
+		event_copy_in(slot_event(s), in, src, seq, stamp ? pt : in->publish_time_ns);
+		store_release(&s->word, SLOT_WORD(at)); /* R6 */
+		if (unlikely(k == 0 && run > 1 && ring_test_hook != NULL))
+			ring_test_hook(RING_HOOK_MID_RUN);
+	}
+	*ip = i;
+}
+
+/*
+ * Deliver to v, in order, the `want` events of ev[] meant for it: claim
+ * them in runs (one read-modify-write each), copy each in and commit it,
+ * and check for a sleeping consumer once at the end. Each view is filled
+ * before the next is claimed, so a ring never holds claimed slots while
+ * this producer waits on another.
+ */
+static inline __attribute__((always_inline)) unsigned
+batch_to_view(struct shmbus_producer *p, struct ring_view *v,
+	      const struct shmbus_event_header *const *ev, unsigned want, bool all,
+	      enum batch_idmode mode, bool stamp, const struct batch_ids *ids)
+{
+	unsigned delivered = 0, i = 0;
+	while (want) {
+		while (!all && !batch_for_view(v, ev[i]))
+			i++;
+		uint64_t pos;
+		uint32_t run = view_claim_run(p, v, want, &pos);
+		if (run == 0) { /* dropped or routed around, counted */
+			i++;
+			want--;
+			continue;
+		}
+		want -= run;
+		delivered += run;
+		batch_fill_run(v, pos, run, ev, &i, all, mode, stamp, ids);
+	}
+	ring_wake_check(v);
+	return delivered;
+}
+
+/* The common case, compiled for it: every event for v, identities
+ * assigned here, one publish time. */
+static __attribute__((noinline)) unsigned batch_to_view_fast(struct shmbus_producer *p,
+							     struct ring_view *v,
+							     const struct shmbus_event_header *const *ev,
+							     unsigned n, const struct batch_ids *ids)
+{
+	return batch_to_view(p, v, ev, n, true, BATCH_ASSIGN, true, ids);
+}
+
+/* Any case: the events for v among ev[]. */
+static __attribute__((noinline)) unsigned batch_to_view_some(struct shmbus_producer *p,
+							     struct ring_view *v,
+							     const struct shmbus_event_header *const *ev,
+							     unsigned want, const struct batch_ids *ids)
+{
+	return batch_to_view(p, v, ev, want, false, ids->mode, ids->pt >= 0, ids);
+}
+
+/* Every event of the chunk has `type` and fits every slot of its rings,
+ * none of which filters symbols: each ring takes them all. */
+static unsigned batch_uniform(struct shmbus_producer *p, const struct shmbus_event_header *const *ev,
+			      unsigned n, uint16_t type, const struct batch_ids *ids)
+{
+	const uint16_t *r = &p->routes[(size_t)type * p->bus->sb->max_rings];
+	unsigned nr = p->nroutes[type], delivered = 0;
+	bool fast = ids->mode == BATCH_ASSIGN && ids->pt >= 0;
+	for (unsigned k = 0; k < nr; k++)
+		delivered += fast ? batch_to_view_fast(p, &p->views[r[k]], ev, n, ids)
+				  : batch_to_view_some(p, &p->views[r[k]], ev, n, ids);
+	return delivered;
+}
+
+/* Any chunk: count each ring's share, then deliver ring by ring. */
+static unsigned batch_routed(struct shmbus_producer *p, const struct shmbus_event_header *const *ev,
+			     unsigned n, const struct batch_ids *ids, unsigned *unrouted)
+{
+	uint32_t max = p->bus->sb->max_rings;
+	unsigned nviews = 0, delivered = 0;
+	for (unsigned i = 0; i < n; i++) {
+		const struct shmbus_event_header *in = ev[i];
+		const uint16_t *r = &p->routes[(size_t)in->type * max];
+		unsigned nr = p->nroutes[in->type], matched = 0;
+		for (unsigned k = 0; k < nr; k++) {
+			struct ring_view *v = &p->views[r[k]];
+			if (!view_matches(v, in->symbol_id))
+				continue;
+			matched++;
+			if (view_too_big(v, in->size))
+				continue;
+			if (p->batch_want[r[k]]++ == 0)
+				p->batch_views[nviews++] = r[k];
+		}
+		*unrouted += !matched;
+	}
+	for (unsigned k = 0; k < nviews; k++) {
+		uint16_t vi = p->batch_views[k];
+		delivered += batch_to_view_some(p, &p->views[vi], ev, p->batch_want[vi], ids);
+		p->batch_want[vi] = 0;
+	}
+	return delivered;
+}
+
+/* Route and deliver up to BATCH_CHUNK events; returns deliveries. */
+static unsigned batch_chunk(struct shmbus_producer *p, const struct shmbus_event_header *const *ev,
+			    unsigned n, int64_t pt)
+{
+	struct batch_ids ids;
+	uint16_t type = ev[0]->type, size_max = 0;
+	unsigned zero = 0, unrouted = 0, delivered;
+	bool one_type = true;
+	/* Loads only: the stores of earlier events may still be draining. */
+	for (unsigned i = 0; i < n; i++) {
+		const struct shmbus_event_header *in = ev[i];
+		one_type &= in->type == type;
+		size_max = in->size > size_max ? in->size : size_max;
+		zero += in->seq == 0;
+	}
+	ids.pt = pt;
+	ids.src0 = p->source_id;
+	ids.seq0 = p->seq + 1;
+	ids.mode = zero == n ? BATCH_ASSIGN : zero == 0 ? BATCH_KEEP : BATCH_MIXED;
+	for (unsigned i = 0; ids.mode == BATCH_MIXED && i < n; i++) {
+		bool assign = ev[i]->seq == 0;
+		ids.seq[i] = assign ? ++p->seq : ev[i]->seq;
+		ids.src[i] = assign ? p->source_id : ev[i]->source_id;
+	}
+	if (ids.mode == BATCH_ASSIGN)
+		p->seq += n;
+	bool uniform = one_type;
+	const uint16_t *r = &p->routes[(size_t)type * p->bus->sb->max_rings];
+	for (unsigned k = 0; uniform && k < p->nroutes[type]; k++) {
+		const struct ring_view *v = &p->views[r[k]];
+		uniform = !v->bitmap && v->group_size <= 1 && size_max <= v->payload_max;
+	}
+	if (uniform) {
+		delivered = batch_uniform(p, ev, n, type, &ids);
+		unrouted = p->nroutes[type] ? 0 : n;
+	} else {
+		delivered = batch_routed(p, ev, n, &ids, &unrouted);
+	}
+	count_events(p, n, delivered, unrouted);
+	return delivered;
+}
+
+int shmbus_publish_batch(shmbus_producer *p, const void *const *evs, unsigned n)
+{
+	if (unlikely(!p || (!evs && n) || p->claim_open))
+		return bus_err(-EINVAL, "publish batch: %s",
+			       !p ? "producer is NULL"
+				  : !evs ? "events is NULL" : "a claim is open");
+	if (unlikely(n > BATCH_MAX))
+		return bus_err(-EINVAL, "publish batch: %u events, at most %u per call", n,
+			       BATCH_MAX);
+	const struct shmbus_event_header *const *ev = (const struct shmbus_event_header *const *)evs;
+	for (unsigned i = 0; i < n; i++) {
+		int rc = ev[i] ? check_header(ev[i]->type, ev[i]->size) : -EINVAL;
+		if (unlikely(rc))
+			return ev[i] ? bus_err(rc, "publish batch: event %u: type %u, size %u", i,
+					       ev[i]->type, ev[i]->size)
+				     : bus_err(rc, "publish batch: event %u is NULL", i);
+	}
+	routes_refresh(p);
+	int64_t pt = (p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP) ? -1 : ring_now_ns();
+	unsigned delivered = 0;
+	for (unsigned base = 0; base < n; base += BATCH_CHUNK)
+		delivered += batch_chunk(p, ev + base, n - base < BATCH_CHUNK ? n - base : BATCH_CHUNK,
+					 pt);
 	return (int)delivered;
 }
