@@ -5,6 +5,10 @@
  *     While it is only stopped the consumer must not skip its slot; once
  *     it is dead the consumer skips it (counted once) and receives every
  *     event of a second, live producer process.
+ * (a') The same for a batch: the producer is stopped (by the library's
+ *     test hook) after committing the first event of a claimed run of 8,
+ *     then SIGKILLed: the consumer gets that first event, skips the other
+ *     7 claimed slots (counted 7) and goes on with the live producer.
  * (b) A consumer process is SIGKILLed while producers publish into its
  *     `block` ring. The producers must not stall: they detect the death
  *     and route around the ring (counted). The ring shows ORPHANED; a new
@@ -20,6 +24,7 @@
 #include <cmocka.h>
 
 #include "ring/test_util.h"
+#include "ring/bus_internal.h" /* ring_test_hook */
 
 #define SRC_DEAD 501u
 #define SRC_LIVE 502u
@@ -152,6 +157,109 @@ static void test_kill_producer_mid_claim(void **state)
 	shmbus_consumer_close(c);
 	close(claimed[0]);
 	close(claimed[1]);
+	close(rep[0]);
+	close(rep[1]);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+static int hook_fd = -1;
+
+/* In the batch publisher: say so, then stop mid-run (claimed, not committed). */
+static void stop_mid_run(enum ring_hook where)
+{
+	if (where != RING_HOOK_MID_RUN)
+		return;
+	if (write(hook_fd, "h", 1) != 1)
+		_exit(TU_CHILD_FAIL);
+	raise(SIGSTOP);
+}
+
+/* (a') A batch publisher dies inside a claimed run: each slot of the run
+ * after the committed first is skipped once, no other event is lost. */
+static void test_kill_producer_mid_batch(void **state)
+{
+	enum { N = 5000, RUN = 8 };
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	/* Skips must come from finding the dead claimer of each slot of the
+	 * run, not from the timeout for slots whose claimer is unknown. */
+	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	int hooked[2], rep[2];
+	assert_int_equal(pipe(hooked), 0);
+	assert_int_equal(pipe(rep), 0);
+
+	pid_t dead = fork_or_fail();
+	if (dead == 0) {
+		shmbus_bus *cb;
+		shmbus_producer *p = child_producer("batcher", SRC_DEAD, &cb);
+		struct shmbus_trade t[RUN];
+		const void *evs[RUN];
+		for (int i = 0; i < RUN; i++) {
+			t[i] = tu_trade(1, 100.0 + i);
+			evs[i] = &t[i];
+		}
+		hook_fd = hooked[1];
+		ring_test_hook = stop_mid_run;
+		shmbus_publish_batch(p, evs, RUN);
+		_exit(0); /* never reached: killed while stopped */
+	}
+	char ch;
+	assert_int_equal(tu_read_all(hooked[0], &ch, 1, 20000), 0);
+	assert_int_equal(wait_stopped(dead, 20000), 0);
+
+	pid_t live = fork_or_fail();
+	if (live == 0)
+		publisher_main("live", SRC_LIVE, N, -1, rep[1]);
+
+	/* the batcher is alive (stopped): its first event is there, the rest
+	 * of its run heads the ring and is not skipped */
+	struct tu_sink s;
+	tu_sink_init(&s, N + 16);
+	int64_t end = tu_mono_ms() + 300;
+	while (tu_mono_ms() < end)
+		if (shmbus_poll(c, tu_sink_fn, &s, 64) == 0)
+			shmbus_wait(c, 1000000);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ev[0].h.source_id, SRC_DEAD);
+	assert_int_equal(s.ev[0].h.seq, 1);
+	struct shmbus_trade first;
+	memcpy(&first, s.ev[0].bytes, sizeof first);
+	assert_true(first.price == 100.0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, 0);
+	assert_true(rs.claimed >= RUN);
+
+	kill(dead, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	tu_poll_until(c, &s, N + 1, 30000);
+	uint64_t report[2] = {0, 0};
+	int rrc = tu_read_all(rep[0], report, sizeof report, 30000);
+	int wrc = tu_wait_child(live, 30000, &st);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(report[1], N);
+	tu_drain(c, &s);
+	assert_int_equal(s.n, N + 1);
+	for (size_t i = 1; i < s.n; i++) {
+		assert_int_equal(s.ev[i].h.source_id, SRC_LIVE);
+		assert_int_equal(s.ev[i].h.seq, i);
+	}
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, RUN - 1);
+	assert_int_equal(rs.delivered, N + 1);
+	assert_int_equal(rs.depth, 0);
+	assert_int_equal(rs.claimed, N + RUN);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	close(hooked[0]);
+	close(hooked[1]);
 	close(rep[0]);
 	close(rep[1]);
 	assert_int_equal(shmbus_bus_close(bus), 0);
@@ -314,6 +422,7 @@ int main(void)
 	alarm(300);
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_kill_producer_mid_claim),
+	    TU_TEST(test_kill_producer_mid_batch),
 	    TU_TEST(test_kill_consumer_routed_around),
 	};
 	return cmocka_run_group_tests_name("kill", tests, NULL, NULL);

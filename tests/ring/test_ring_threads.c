@@ -1,7 +1,8 @@
 /*
  * test_ring_threads.c - MPSC under real concurrency, threads only (so it
  * also runs under ThreadSanitizer): two producer threads publish into one
- * ring while a consumer thread drains it. The consumer checks there is no
+ * ring (each through publish, claim/commit or batches of 1..40) while a
+ * consumer thread drains it. The consumer checks there is no
  * loss, no duplicate, per-producer order and payload integrity.
  *
  * SHMBUS_TSAN_SMALL in the environment shrinks the counts (TSan is ~10x
@@ -18,12 +19,15 @@
 #include "ring/test_util.h"
 
 #define NPROD 2
+#define BATCH 40
+
+enum { MODE_PUBLISH, MODE_CLAIM, MODE_BATCH };
 
 struct mpsc {
 	shmbus_bus *bus;
 	shmbus_consumer *c;
 	uint64_t per_producer;
-	int use_claim[NPROD]; /* producer i uses claim/commit, else publish */
+	int mode[NPROD]; /* producer i's API: MODE_* */
 	atomic_int fail;
 	atomic_int ready;
 	atomic_int stop; /* a producer gave up: the consumer stops too */
@@ -46,6 +50,27 @@ static uint64_t events_per_producer(void)
 	return small != NULL && small[0] != '\0' && small[0] != '0' ? 20000 : 200000;
 }
 
+/* Publish events first.. in a batch of 1..BATCH (at most left); returns
+ * how many, or -1 on an error. */
+static int64_t publish_some(struct mpsc *m, shmbus_producer *p, uint32_t src, uint64_t first,
+			    uint64_t left, uint64_t *rnd)
+{
+	struct shmbus_trade t[BATCH];
+	const void *evs[BATCH];
+	unsigned n = 1 + (unsigned)(tu_rand(rnd) % BATCH);
+	if (n > left)
+		n = (unsigned)left;
+	for (unsigned k = 0; k < n; k++) {
+		uint64_t i = first + k;
+		t[k] = tu_trade((uint32_t)(i % 13) + 1, (double)tu_mix(src, i));
+		t[k].size = (double)i;
+		evs[k] = &t[k];
+	}
+	int rc = shmbus_publish_batch(p, evs, n);
+	TU_THREAD_CHECK(&m->fail, rc == (int)n);
+	return rc == (int)n ? (int64_t)n : -1;
+}
+
 static void *producer_thread(void *arg)
 {
 	struct prod_arg *pa = arg;
@@ -59,8 +84,18 @@ static void *producer_thread(void *arg)
 	atomic_fetch_add(&m->ready, 1);
 	while (rc == 0 && atomic_load(&m->ready) < NPROD)
 		; /* start together: maximal contention */
+	uint64_t rnd = po.source_id;
 	for (uint64_t i = 1; rc == 0 && i <= m->per_producer; i++) {
-		if (m->use_claim[pa->idx]) {
+		if (m->mode[pa->idx] == MODE_BATCH) {
+			int64_t n = publish_some(m, p, po.source_id, i, m->per_producer - i + 1, &rnd);
+			if (n < 0) {
+				rc = -1;
+				break;
+			}
+			i += (uint64_t)n - 1;
+			continue;
+		}
+		if (m->mode[pa->idx] == MODE_CLAIM) {
 			void *mem;
 			rc = shmbus_claim(p, SHMBUS_EV_TRADE, (uint32_t)(i % 13) + 1,
 			                  sizeof(struct shmbus_trade), &mem);
@@ -126,7 +161,7 @@ static void *consumer_thread(void *arg)
 	return NULL;
 }
 
-static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int claim_mix)
+static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int mode0, int mode1)
 {
 	struct mpsc m;
 	memset(&m, 0, sizeof m);
@@ -134,7 +169,8 @@ static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int clai
 	atomic_init(&m.ready, 0);
 	atomic_init(&m.stop, 0);
 	m.per_producer = events_per_producer();
-	m.use_claim[1] = claim_mix;
+	m.mode[0] = mode0;
+	m.mode[1] = mode1;
 	assert_int_equal(tu_bus_create(NULL, 8, &m.bus), 0);
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
@@ -176,19 +212,33 @@ static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int clai
 /* Two publish() threads into a mid-size ring, default wait. */
 static void test_ring_threads_mpsc_publish(void **state)
 {
-	run_mpsc(1024, SHMBUS_WAIT_ADAPTIVE, 0);
+	run_mpsc(1024, SHMBUS_WAIT_ADAPTIVE, MODE_PUBLISH, MODE_PUBLISH);
 }
 
 /* publish() and claim/commit racing into a small ring: many full waits. */
 static void test_ring_threads_mpsc_claim_small_ring(void **state)
 {
-	run_mpsc(16, SHMBUS_WAIT_ADAPTIVE, 1);
+	run_mpsc(16, SHMBUS_WAIT_ADAPTIVE, MODE_PUBLISH, MODE_CLAIM);
 }
 
 /* The futex path: the consumer sleeps at once whenever the ring is empty. */
 static void test_ring_threads_mpsc_block_wait(void **state)
 {
-	run_mpsc(256, SHMBUS_WAIT_BLOCK, 1);
+	run_mpsc(256, SHMBUS_WAIT_BLOCK, MODE_PUBLISH, MODE_CLAIM);
+}
+
+/* Batches racing publish() into a small ring: runs cut short by a full
+ * ring, claims of other producers between a batch's runs. */
+static void test_ring_threads_mpsc_batch_small_ring(void **state)
+{
+	run_mpsc(16, SHMBUS_WAIT_ADAPTIVE, MODE_BATCH, MODE_PUBLISH);
+}
+
+/* Two batch producers, consumer sleeping whenever empty: one wake check
+ * per batch must never leave it asleep. */
+static void test_ring_threads_mpsc_batch_block_wait(void **state)
+{
+	run_mpsc(256, SHMBUS_WAIT_BLOCK, MODE_BATCH, MODE_BATCH);
 }
 
 int main(void)
@@ -198,6 +248,8 @@ int main(void)
 	    TU_TEST(test_ring_threads_mpsc_publish),
 	    TU_TEST(test_ring_threads_mpsc_claim_small_ring),
 	    TU_TEST(test_ring_threads_mpsc_block_wait),
+	    TU_TEST(test_ring_threads_mpsc_batch_small_ring),
+	    TU_TEST(test_ring_threads_mpsc_batch_block_wait),
 	};
 	return cmocka_run_group_tests_name("ring_threads", tests, NULL, NULL);
 }

@@ -2,8 +2,9 @@
  * test_stress.c - millions of events between processes over a named bus.
  *
  * A consumer process subscribes one ring; 2 or 3 producer processes
- * publish into it (producer 0 through claim/commit, the others through
- * publish). Each event carries (source, seq) and a payload with a
+ * publish into it (producer 0 through claim/commit, the scenario's batch
+ * producer through shmbus_publish_batch in bursts of 1..BATCH_MAX events,
+ * the others through publish). Each event carries (source, seq) and a payload with a
  * checksum derived from them. Under `block` the consumer verifies no
  * loss, no duplicate, per-producer order and payload integrity; under
  * `drop` (a small ring) it verifies order and integrity, and the parent
@@ -25,6 +26,7 @@
 
 #define MAXPROD 3
 #define SRC0    1000u
+#define BATCH_MAX 75 /* bursts of 1..75: runs of 32, chunks of 64 and less */
 
 struct stress_ev {
 	struct shmbus_event_header h;
@@ -38,6 +40,7 @@ struct scenario {
 	uint64_t per_prod;
 	enum shmbus_full_policy policy;
 	uint32_t capacity;
+	int batch_prod; /* which producer publishes in batches; -1: none */
 };
 
 struct prod_report {
@@ -131,6 +134,32 @@ static void consumer_main(const struct scenario *sc, int ready_fd, int done_fd, 
 	_exit(0);
 }
 
+/* The batch producer's loop: bursts of 1..BATCH_MAX events. */
+static void publish_batches(const struct scenario *sc, shmbus_producer *p, uint32_t src,
+			    struct prod_report *r)
+{
+	static struct stress_ev ev[BATCH_MAX];
+	const void *evs[BATCH_MAX];
+	uint64_t rnd = src;
+	for (uint64_t seq = 1; seq <= sc->per_prod;) {
+		unsigned n = 1 + (unsigned)(tu_rand(&rnd) % BATCH_MAX);
+		if (n > sc->per_prod - seq + 1)
+			n = (unsigned)(sc->per_prod - seq + 1);
+		for (unsigned k = 0; k < n; k++) {
+			tu_event(&ev[k], SHMBUS_EV_USER, 1 + (uint32_t)((seq + k) % 7), sizeof ev[k]);
+			fill(&ev[k], src, seq + k); /* the seqs the producer will assign */
+			evs[k] = &ev[k];
+		}
+		int rc = shmbus_publish_batch(p, evs, n);
+		TU_CHILD_CHECK(rc >= 0 && (unsigned)rc <= n);
+		TU_CHILD_CHECK(sc->policy == SHMBUS_POLICY_DROP || (unsigned)rc == n);
+		r->published += n;
+		r->delivered += (uint64_t)rc;
+		r->not_delivered += n - (uint64_t)rc;
+		seq += n;
+	}
+}
+
 /* Producer process i: publish per_prod events, report own counts. */
 static void producer_main(const struct scenario *sc, int i, int go_fd, int report_fd)
 {
@@ -148,6 +177,10 @@ static void producer_main(const struct scenario *sc, int i, int go_fd, int repor
 	TU_CHILD_CHECK(tu_read_all(go_fd, &c, 1, 60000) == 0);
 	struct prod_report r;
 	memset(&r, 0, sizeof r);
+	if (i == sc->batch_prod) {
+		publish_batches(sc, p, po.source_id, &r);
+		goto done;
+	}
 	for (uint64_t seq = 1; seq <= sc->per_prod; seq++) {
 		uint32_t sym = 1 + (uint32_t)(seq % 7);
 		int rc;
@@ -171,6 +204,7 @@ static void producer_main(const struct scenario *sc, int i, int go_fd, int repor
 		r.delivered += (uint64_t)rc;
 		r.not_delivered += (uint64_t)(1 - rc);
 	}
+done:
 	TU_CHILD_CHECK(shmbus_producer_last_seq(p) == sc->per_prod);
 	r.stat_rc = tu_producer_stat(bus, po.source_id, getpid(), &r.stat);
 	TU_CHILD_CHECK(tu_write_all(report_fd, &r, sizeof r) == 0);
@@ -301,21 +335,23 @@ static void run_scenario(const struct scenario *sc)
 /* 2 producer processes x 5M, lossless. */
 static void test_stress_block_2_producers(void **state)
 {
-	struct scenario sc = {2, total_events(10000000) / 2, SHMBUS_POLICY_BLOCK, 4096};
+	struct scenario sc = {2, total_events(10000000) / 2, SHMBUS_POLICY_BLOCK, 4096, -1};
 	run_scenario(&sc);
 }
 
-/* 3 producer processes sharing 10M, lossless, small ring: many waits. */
+/* 3 producer processes sharing 10M (one in batches), lossless, small
+ * ring: many waits, runs cut short by a full ring. */
 static void test_stress_block_3_producers(void **state)
 {
-	struct scenario sc = {3, (total_events(10000000) + 2) / 3, SHMBUS_POLICY_BLOCK, 256};
+	struct scenario sc = {3, (total_events(10000000) + 2) / 3, SHMBUS_POLICY_BLOCK, 256, 2};
 	run_scenario(&sc);
 }
 
-/* 2 producers into a small drop ring: every event accounted for. */
+/* 2 producers (one in batches) into a small drop ring: every event
+ * accounted for, also those of runs the ring had no room for. */
 static void test_stress_drop_2_producers(void **state)
 {
-	struct scenario sc = {2, total_events(10000000) / 2, SHMBUS_POLICY_DROP, 1024};
+	struct scenario sc = {2, total_events(10000000) / 2, SHMBUS_POLICY_DROP, 1024, 1};
 	run_scenario(&sc);
 }
 
