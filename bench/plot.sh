@@ -3,7 +3,8 @@
 #   DIR/latency.png     every DIR/hgrm/rtt-<transport>.hgrm on one chart:
 #                       round trip (ns, log) against the percentile, drawn
 #                       as 1/(1-p) on a log axis as HdrHistogram's plots do
-#   DIR/throughput.png  events/s of shmbus with 1 and 2 producers and of
+#   DIR/throughput.png  events/s of shmbus with 1 and 2 producers (one event
+#                       per publish call, and bursts of 32 when measured) and of
 #                       the SPSC baseline (medians over rounds, from
 #                       DIR/throughput-1p.json and throughput-2p.json)
 # A plot whose inputs are missing is skipped with a note. Exit 1 when
@@ -50,14 +51,20 @@ if [ -s "$t1" ] && [ -s "$t2" ]; then
   dat="$dir/throughput.dat"
   {
     echo "# run  Mevents/s (median over rounds)"
-    jq -r '"\"shmbus 1 producer\" \(.events_per_sec / 1e6)"' "$t1"
-    jq -r '"\"shmbus 2 producers\" \(.events_per_sec / 1e6)"' "$t2"
-    jq -r '"\"SPSC baseline\" \(.baseline_spsc / 1e6)"' "$t1"
+    jq -r '"\"1 producer\" \(.events_per_sec / 1e6)"' "$t1"
+    jq -r '"\"2 producers\" \(.events_per_sec / 1e6)"' "$t2"
+    for b in 1p 2p; do
+      f="$dir/throughput-$b-batch32.json"
+      if [ -s "$f" ]; then
+        jq -r '"\"\(.config.producers)p, bursts \(.config.producer_batch)\" \(.events_per_sec / 1e6)"' "$f"
+      fi
+    done
+    jq -r '"\"SPSC ring\" \(.baseline_spsc / 1e6)"' "$t1"
   } >"$dat"
   gnuplot <<GP || status=1
 set terminal pngcairo size 900,600 font ",11"
 set output "$dir/throughput.png"
-set title "Throughput of 56-byte events, one consumer (median over rounds)"
+set title "shmbus throughput of 56-byte events into one consumer, and the SPSC baseline (medians)"
 set ylabel "million events per second"
 set style data histograms
 set style histogram clustered gap 1

@@ -3,8 +3,9 @@
 # measured in one folder: each scenario's JSON (and stderr), the transports'
 # .hgrm histograms, two PNG plots made with gnuplot, and summary.md.
 #
-# Scenarios: pingpong, transports, throughput with 1 and 2 producers, and
-# oneway, fanout, pipeline when this shmbus-bench has them. Every scenario
+# Scenarios: pingpong, transports, throughput with 1 and 2 producers (one
+# event per publish call, and bursts of 32), and oneway, fanout, pipeline
+# when this shmbus-bench has them. Every scenario
 # runs even when one before it failed; the script exits 1 when any failed.
 # Needs jq (JSON) and gnuplot (plots; without it the plots are skipped with
 # a warning): scripts/install-deps.sh installs both.
@@ -15,9 +16,9 @@ usage() {
 usage: bench/run.sh [--quick] [--out DIR] [--cpus A,B] [--wait W]
 
 Runs the shmbus-bench suite (pingpong, transports, throughput with 1 and 2
-producers, and oneway, fanout, pipeline when built) with --json, writes the
-transports' histograms (--hgrm), plots them with gnuplot and writes
-summary.md, all into one folder.
+producers, per event and in bursts of 32, and oneway, fanout, pipeline when
+built) with --json, writes the transports' histograms (--hgrm), plots them
+with gnuplot and writes summary.md, all into one folder.
 
   --quick      small sizes (seconds, for a smoke run; figures mean little)
   --out DIR    output folder (default bench/results/<UTC date-time>)
@@ -120,6 +121,11 @@ run pingpong pingpong "${common[@]}" "${lat[@]}"
 run transports transports "${common[@]}" "${lat[@]}" --hgrm "$out/hgrm"
 run throughput-1p throughput "${common[@]}" "${rounds[@]}" --producers 1 --events "$events"
 run throughput-2p throughput "${common[@]}" "${rounds[@]}" --producers 2 --events "$events"
+# The same with producers publishing bursts of 32 (shmbus_publish_batch).
+run throughput-1p-batch32 throughput "${common[@]}" "${rounds[@]}" --producers 1 \
+  --events "$events" --producer-batch 32
+run throughput-2p-batch32 throughput "${common[@]}" "${rounds[@]}" --producers 2 \
+  --events "$events" --producer-batch 32
 # The other latency scenarios, when built: their own default sizes, or
 # 2000 events and 2 rounds for --quick; their histograms go to hgrm/ too.
 for s in oneway fanout pipeline; do

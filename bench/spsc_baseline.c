@@ -18,6 +18,8 @@
 #include "spsc_baseline.h"
 
 #include <stdalign.h>
+#include <stdint.h>
+#include <sys/mman.h>
 #include <stdatomic.h>
 #include <string.h>
 
@@ -52,6 +54,19 @@ void spsc_ring_init(struct spsc_ring *r, uint32_t capacity, uint32_t batch)
 	r->batch = batch ? batch : 1;
 	/* Touch every slot now so no page fault lands inside a measurement. */
 	memset(r->slots, 0, (size_t)capacity * sizeof(struct spsc_slot));
+}
+
+void spsc_ring_prefault(struct spsc_ring *r)
+{
+	size_t bytes = spsc_ring_bytes(r->capacity);
+
+#ifdef MADV_POPULATE_WRITE
+	if (madvise(r, bytes, MADV_POPULATE_WRITE) == 0)
+		return;
+#endif
+	/* Read faults at least: the ring's contents must not change here. */
+	for (size_t off = 0; off < bytes; off += 4096)
+		(void)((volatile const uint8_t *)r)[off];
 }
 
 void spsc_produce(struct spsc_ring *r, uint64_t n)

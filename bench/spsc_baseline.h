@@ -20,6 +20,11 @@ size_t spsc_ring_bytes(uint32_t capacity);
 void spsc_ring_init(struct spsc_ring *r, uint32_t capacity, uint32_t batch);
 
 /* Producer side: write trades seq 1..n (price == seq) as source 1. */
+/* Map every page of the ring into the calling process (a forked child
+ * inherits a shared mapping without its page tables), so that no page
+ * fault lands inside a measurement. */
+void spsc_ring_prefault(struct spsc_ring *r);
+
 void spsc_produce(struct spsc_ring *r, uint64_t n);
 
 /* Consumer side: read n events, checking each with tv_check(). */

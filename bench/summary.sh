@@ -55,11 +55,11 @@ tp=("$dir"/throughput-*.json)
 if [ "${#tp[@]}" -gt 0 ]; then
   echo "## Throughput (throughput)"
   echo
-  echo "| producers | shmbus Mev/s | SPSC baseline Mev/s | ratio | lost | dups | corrupt | target |"
-  echo "|---:|---:|---:|---:|---:|---:|---:|---|"
+  echo "| producers | events per publish call | shmbus Mev/s | SPSC baseline Mev/s | ratio | lost | dups | corrupt | target |"
+  echo "|---:|---:|---:|---:|---:|---:|---:|---:|---|"
   for f in "${tp[@]}"; do
     [ -s "$f" ] || continue
-    jq -r '"| \(.config.producers) | \(.events_per_sec / 1e6 * 100 | round / 100) | \(.baseline_spsc / 1e6 * 100 | round / 100) | \(.ratio) | \(.lost) | \(.duplicates) | \(.corrupt) | \(if .target.applies then "\(.target.result) (>= \(.target.ratio_min))" else "-" end) |"' "$f"
+    jq -r '"| \(.config.producers) | \(.config.producer_batch // 1) | \(.events_per_sec / 1e6 * 100 | round / 100) | \(.baseline_spsc / 1e6 * 100 | round / 100) | \(.ratio) | \(.lost) | \(.duplicates) | \(.corrupt) | \(if .target.applies then "\(.target.result) (>= \(.target.ratio_min))" else "-" end) |"' "$f"
   done
   echo
   for f in "${tp[@]}"; do

@@ -98,6 +98,7 @@ static int tp_spsc_producer(void *arg)
 
 	if (rc < 0)
 		return tp_fail(sh, "spsc producer: pin", rc);
+	spsc_ring_prefault(sh->spsc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
 	sh->prod[0].t_start = shmbus_mono_ns();
@@ -118,6 +119,7 @@ static int tp_spsc_consumer(void *arg)
 		return tp_fail(sh, "spsc consumer: pin", rc);
 	if (tv_init(&v, 1, ch->expected) < 0)
 		return tp_fail(sh, "spsc consumer: bitmap", -ENOMEM);
+	spsc_ring_prefault(sh->spsc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
 	sh->t_start = shmbus_mono_ns();

@@ -58,7 +58,9 @@ struct shmbus_bus_opts {
 	uint32_t max_symbols;      /* power of two, default 4096 */
 	uint32_t mode;             /* file permissions, default 0660 */
 	int hugepages;             /* enum shmbus_hugepages */
-	int prefault;              /* touch every page at creation (default 1) */
+	int prefault;              /* map every page at creation, and at each
+				      attach where MADV_POPULATE_WRITE exists
+				      (default 1): no page fault on the hot path */
 	int lock_pages;            /* mlock the mapping (default 0) */
 	const char *participant_name; /* creator's name (default: comm) */
 };

@@ -29,6 +29,7 @@
 
 enum sb_flags {
 	SB_F_ANON = 0x1,
+	SB_F_PREFAULT = 0x2, /* attachers map every page at open, too */
 };
 
 struct sb {

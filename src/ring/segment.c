@@ -236,6 +236,21 @@ static bool dir_is_hugetlbfs(const char *dir)
 	return statfs(dir, &st) == 0 && (unsigned long)st.f_type == HUGETLBFS_MAGIC_;
 }
 
+/* An attacher maps every page of a bus whose creator asked for it, so its
+ * hot path never takes a page fault either; without MADV_POPULATE_WRITE
+ * (Linux < 5.14) it does not: touching live pages is not an option. */
+static void prefault_attached(uint8_t *base, size_t size)
+{
+	const struct sb *sb = (const struct sb *)base;
+	if (!(sb->flags & SB_F_PREFAULT))
+		return;
+	if (sb->backing != SHMBUS_BACKING_HUGETLBFS)
+		madvise(base, size, MADV_HUGEPAGE); /* best effort: THP may be off */
+#ifdef MADV_POPULATE_WRITE
+	madvise(base, size, MADV_POPULATE_WRITE);
+#endif
+}
+
 /* Touch every page so the hot path never takes a page fault. */
 static void prefault(uint8_t *base, size_t size)
 {
@@ -414,6 +429,8 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 	struct sb *sb = (struct sb *)base;
 	g.total = total;
 	sb_fill(sb, &g, name, backing);
+	if (o.prefault)
+		sb->flags |= SB_F_PREFAULT;
 	if ((rc = mutex_init_shared(&sb->lock)))
 		goto fail;
 	struct shmbus_bus *b = handle_new(base, total, false);
@@ -490,6 +507,7 @@ int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role 
 	int rc = segment_map_existing(name, false, &base, &size);
 	if (rc)
 		return rc;
+	prefault_attached(base, size);
 	struct shmbus_bus *b = handle_new(base, size, false);
 	if (!b) {
 		munmap(base, size);
