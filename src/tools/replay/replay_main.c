@@ -30,6 +30,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +67,8 @@ struct ropts {
 	char jbusbuf[128];
 };
 
+#define REPLAY_BATCH 64 /* events per publish call at --speed max */
+
 struct rstate {
 	struct jtool_symtab syms;
 	uint32_t *map; /* journal symbol id -> bus id; 0 = not mapped yet */
@@ -75,6 +78,9 @@ struct rstate {
 	uint64_t events, late_1ms, unmapped;
 	int64_t late_max_ns;
 	double late_sum_ns;
+	/* --speed max: events gathered for one shmbus_publish_batch() */
+	unsigned pending;
+	_Alignas(64) uint8_t batch[REPLAY_BATCH][SHMBUS_EVENT_MAX + 8];
 };
 
 static int usage_err(const char *opt, const char *why)
@@ -225,22 +231,35 @@ static void wait_until(int64_t due)
 		;
 }
 
-static int publish_one(struct rstate *s, const struct shmbus_event_header *ev)
+/* Publish the gathered events, in order, in one call. */
+static int publish_pending(struct rstate *s)
 {
-	_Alignas(64) uint8_t buf[SHMBUS_EVENT_MAX + 8];
-	memcpy(buf, ev, ev->size);
-	struct shmbus_event_header *h = (struct shmbus_event_header *)buf;
+	const void *evs[REPLAY_BATCH];
+	for (unsigned i = 0; i < s->pending; i++)
+		evs[i] = s->batch[i];
+	int rc = s->pending ? shmbus_publish_batch(s->p, evs, s->pending) : 0;
+	if (rc < 0) {
+		const struct shmbus_event_header *h = evs[0];
+		fprintf(stderr, TOOL ": publishing failed: %s (%s; batch from source %u seq %" PRIu64
+		                ")\n",
+		        shmbus_strerror(rc), shmbus_errmsg(), h->source_id, h->seq);
+		return 1;
+	}
+	s->events += s->pending;
+	s->pending = 0;
+	return 0;
+}
+
+/* Gather one event (marked replayed, symbol mapped to this bus); publish
+ * at once when paced (`now`), else when the batch is full. */
+static int publish_one(struct rstate *s, const struct shmbus_event_header *ev, bool now)
+{
+	struct shmbus_event_header *h = (struct shmbus_event_header *)s->batch[s->pending++];
+	memcpy(h, ev, ev->size);
 	h->flags |= SHMBUS_EVF_REPLAYED;
 	h->symbol_id = map_symbol(s, ev->symbol_id);
 	h->publish_time_ns = 0;
-	int rc = shmbus_publish(s->p, h);
-	if (rc < 0) {
-		fprintf(stderr, TOOL ": publishing failed: %s (source %u seq %" PRIu64 ")\n",
-		        shmbus_strerror(rc), ev->source_id, ev->seq);
-		return 1;
-	}
-	s->events++;
-	return 0;
+	return now || s->pending == REPLAY_BATCH ? publish_pending(s) : 0;
 }
 
 static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal_reader *r,
@@ -257,7 +276,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 			ret = 1;
 			continue;
 		}
-		if (s->events == 0) {
+		if (s->events + s->pending == 0) {
 			start = shmbus_mono_ns();
 			t0 = ev->event_time_ns;
 		} else if (o->speed > 0) {
@@ -270,9 +289,11 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 				s->late_1ms += late > 1000000;
 			}
 		}
-		if (publish_one(s, ev))
+		if (publish_one(s, ev, o->speed > 0))
 			return 1;
 	}
+	if (publish_pending(s))
+		return 1;
 	*elapsed = s->events ? shmbus_mono_ns() - start : 0;
 	return ret;
 }
