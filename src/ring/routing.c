@@ -310,6 +310,11 @@ static inline uint32_t view_claim_run(struct shmbus_producer *p, struct ring_vie
 		v->full_streak = 0;
 		return n;
 	}
+	/* A batch checks for a sleeping consumer only after its last commit
+	 * to the ring: one that went to sleep before the commits so far must
+	 * be woken now, or it naps (up to 10 ms) while this producer waits
+	 * for it to make room. */
+	ring_wake_check(v);
 	return (uint32_t)view_full(p, v, pos);
 }
 
