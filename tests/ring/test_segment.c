@@ -689,9 +689,13 @@ static int publish_counting_faults(void *arg)
 static void test_segment_attach_prefaults(void **state)
 {
 #if !defined(MADV_POPULATE_WRITE)
-	skip(); /* kernel headers older than 5.14: attachers fault lazily */
+	(void)publish_counting_faults;
+	print_message("skipped: no MADV_POPULATE_WRITE (headers before Linux 5.14)\n");
+	skip();
 #elif defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-	skip(); /* the sanitizer's shadow memory of the slots faults in */
+	(void)publish_counting_faults;
+	print_message("skipped: a sanitizer's shadow memory faults in on first use\n");
+	skip();
 #else
 	uint32_t cap = 4096;
 	shmbus_bus *bus;
