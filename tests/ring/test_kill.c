@@ -85,6 +85,41 @@ static int wait_stopped(pid_t pid, int timeout_ms)
 	return -ETIMEDOUT;
 }
 
+/* The victim is stopped: fork a live publisher of n events (reporting on
+ * rep_fd) and poll the ring into *s for 300 ms. Returns its pid. */
+static pid_t start_live_and_watch(shmbus_consumer *c, int rep_fd, uint64_t n, struct tu_sink *s)
+{
+	pid_t live = fork_or_fail();
+	if (live == 0)
+		publisher_main("live", SRC_LIVE, n, -1, rep_fd);
+	tu_sink_init(s, n + 16);
+	int64_t end = tu_mono_ms() + 300;
+	while (tu_mono_ms() < end)
+		if (shmbus_poll(c, tu_sink_fn, s, 64) == 0)
+			shmbus_wait(c, 1000000);
+	return live;
+}
+
+/* SIGKILL the stopped victim, then receive until `want` events are in *s,
+ * and check that the live publisher delivered all its n events. */
+static void kill_and_collect(pid_t dead, pid_t live, shmbus_consumer *c, int rep_fd, uint64_t n,
+			     uint64_t want, struct tu_sink *s)
+{
+	kill(dead, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	tu_poll_until(c, s, want, 30000);
+	uint64_t report[2] = {0, 0};
+	int rrc = tu_read_all(rep_fd, report, sizeof report, 30000);
+	int wrc = tu_wait_child(live, 30000, &st);
+	assert_int_equal(rrc, 0);
+	assert_int_equal(wrc, 0);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(report[0], n);
+	assert_int_equal(report[1], n);
+	tu_drain(c, s);
+}
+
 /* (a) A claimer dies between claim and commit: skipped once, no loss. */
 static void test_kill_producer_mid_claim(void **state)
 {
@@ -113,36 +148,16 @@ static void test_kill_producer_mid_claim(void **state)
 	assert_int_equal(tu_read_all(claimed[0], &ch, 1, 20000), 0);
 	assert_int_equal(wait_stopped(dead, 20000), 0);
 
-	pid_t live = fork_or_fail();
-	if (live == 0)
-		publisher_main("live", SRC_LIVE, N, -1, rep[1]);
-
 	/* claimer alive (stopped): its slot heads the ring and is not skipped */
 	struct tu_sink s;
-	tu_sink_init(&s, N + 16);
-	int64_t end = tu_mono_ms() + 300;
-	while (tu_mono_ms() < end)
-		if (shmbus_poll(c, tu_sink_fn, &s, 64) == 0)
-			shmbus_wait(c, 1000000);
+	pid_t live = start_live_and_watch(c, rep[1], N, &s);
 	assert_int_equal(s.n, 0);
 	struct shmbus_ring_stat rs;
 	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
 	assert_int_equal(rs.skipped, 0);
 	assert_true(rs.claimed >= 1);
 
-	kill(dead, SIGKILL);
-	int st;
-	assert_int_equal(waitpid(dead, &st, 0), dead);
-	tu_poll_until(c, &s, N, 30000);
-	uint64_t report[2] = {0, 0};
-	int rrc = tu_read_all(rep[0], report, sizeof report, 30000);
-	int wrc = tu_wait_child(live, 30000, &st);
-	assert_int_equal(rrc, 0);
-	assert_int_equal(wrc, 0);
-	assert_true(tu_exited_ok(st));
-	assert_int_equal(report[0], N);
-	assert_int_equal(report[1], N);
-	tu_drain(c, &s);
+	kill_and_collect(dead, live, c, rep[0], N, N, &s);
 	assert_int_equal(s.n, N);
 	for (size_t i = 0; i < s.n; i++) {
 		assert_int_equal(s.ev[i].h.source_id, SRC_LIVE);
@@ -211,18 +226,10 @@ static void test_kill_producer_mid_batch(void **state)
 	assert_int_equal(tu_read_all(hooked[0], &ch, 1, 20000), 0);
 	assert_int_equal(wait_stopped(dead, 20000), 0);
 
-	pid_t live = fork_or_fail();
-	if (live == 0)
-		publisher_main("live", SRC_LIVE, N, -1, rep[1]);
-
 	/* the batcher is alive (stopped): its first event is there, the rest
 	 * of its run heads the ring and is not skipped */
 	struct tu_sink s;
-	tu_sink_init(&s, N + 16);
-	int64_t end = tu_mono_ms() + 300;
-	while (tu_mono_ms() < end)
-		if (shmbus_poll(c, tu_sink_fn, &s, 64) == 0)
-			shmbus_wait(c, 1000000);
+	pid_t live = start_live_and_watch(c, rep[1], N, &s);
 	assert_int_equal(s.n, 1);
 	assert_int_equal(s.ev[0].h.source_id, SRC_DEAD);
 	assert_int_equal(s.ev[0].h.seq, 1);
@@ -234,18 +241,7 @@ static void test_kill_producer_mid_batch(void **state)
 	assert_int_equal(rs.skipped, 0);
 	assert_true(rs.claimed >= RUN);
 
-	kill(dead, SIGKILL);
-	int st;
-	assert_int_equal(waitpid(dead, &st, 0), dead);
-	tu_poll_until(c, &s, N + 1, 30000);
-	uint64_t report[2] = {0, 0};
-	int rrc = tu_read_all(rep[0], report, sizeof report, 30000);
-	int wrc = tu_wait_child(live, 30000, &st);
-	assert_int_equal(rrc, 0);
-	assert_int_equal(wrc, 0);
-	assert_true(tu_exited_ok(st));
-	assert_int_equal(report[1], N);
-	tu_drain(c, &s);
+	kill_and_collect(dead, live, c, rep[0], N, N + 1, &s);
 	assert_int_equal(s.n, N + 1);
 	for (size_t i = 1; i < s.n; i++) {
 		assert_int_equal(s.ev[i].h.source_id, SRC_LIVE);

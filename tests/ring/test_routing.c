@@ -26,13 +26,7 @@ static void env_open(struct env *e)
 {
 	memset(e, 0, sizeof *e);
 	assert_int_equal(tu_bus_create(NULL, 8, &e->bus), 0);
-	for (int i = 1; i <= NSYM; i++) {
-		char name[16];
-		int len = snprintf(name, sizeof name, "S%d", i);
-		int64_t id = shmbus_symbol_intern(e->bus, name, (size_t)len);
-		assert_true(id >= 1);
-		e->sym[i] = (uint32_t)id;
-	}
+	tu_intern_symbols(e->bus, e->sym, NSYM);
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
 	po.source_id = 11;

@@ -389,6 +389,18 @@ static inline int tu_run_in_child(int (*fn)(void *), void *arg, int timeout_ms)
 	return status;
 }
 
+/* Intern symbols "S1".."Sn" on bus: sym[i] = id of "S<i>" (sym has n + 1). */
+static inline void tu_intern_symbols(shmbus_bus *bus, uint32_t *sym, int n)
+{
+	for (int i = 1; i <= n; i++) {
+		char name[16];
+		int len = snprintf(name, sizeof name, "S%d", i);
+		int64_t id = shmbus_symbol_intern(bus, name, (size_t)len);
+		assert_true(id >= 1);
+		sym[i] = (uint32_t)id;
+	}
+}
+
 /* A deterministic PRNG (splitmix64) for corruption and payloads. */
 static inline uint64_t tu_rand(uint64_t *state)
 {
