@@ -55,7 +55,8 @@ static const char bench_usage[] =
     "  --producers P     producer processes (throughput, 1..64, default 1)\n"
     "  --events N        events per round over all producers (throughput, default 10M)\n"
     "  --slot-size S     ring slot size: 64, 128 or 256 (default 64)\n"
-    "  --capacity C      ring slots, a power of two (default: pingpong 1024,\n"
+    "  --capacity C      ring slots, a power of two (default: pingpong and\n"
+    "                    transports 8: one event in flight, warm slot lines;\n"
     "                    throughput 65536; the SPSC baseline uses the same)\n"
     "  --wait W          ring wait strategy: spin, yield, block, adaptive (default spin,\n"
     "                    adaptive when the processes outnumber the cpus)\n"
@@ -412,7 +413,7 @@ static int bench_validate(struct bench_opts *o)
 	}
 	if (o->capacity == 0)
 		o->capacity =
-		    o->scenario == BENCH_PINGPONG || o->scenario == BENCH_TRANSPORTS ? 1024 : 65536;
+		    o->scenario == BENCH_PINGPONG || o->scenario == BENCH_TRANSPORTS ? 8 : 65536;
 	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
 		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
