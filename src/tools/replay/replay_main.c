@@ -67,7 +67,7 @@ struct ropts {
 	char jbusbuf[128];
 };
 
-#define REPLAY_BATCH 64 /* events per publish call at --speed max */
+#define REPLAY_BATCH 32 /* events per publish call at --speed max: one claim run */
 
 struct rstate {
 	struct jtool_symtab syms;
