@@ -2,8 +2,11 @@
  * shmbus/clock.h - the bus clock: wall-clock nanoseconds since the epoch.
  *
  * Every publish_time_ns is stamped with shmbus_now_ns() so that processes
- * can compare times without exchanging anything. It reads CLOCK_REALTIME
- * through the vDSO (no system call on common clock sources).
+ * can compare times without exchanging anything. Where the CPU has an
+ * invariant TSC (x86-64) it extrapolates the TSC between anchors to
+ * CLOCK_REALTIME taken every millisecond, per thread (one rdtsc and one
+ * multiply, no system call); elsewhere it reads CLOCK_REALTIME through
+ * the vDSO.
  */
 #ifndef SHMBUS_CLOCK_H
 #define SHMBUS_CLOCK_H

@@ -86,6 +86,7 @@ static __attribute__((noinline)) int64_t tsc_reanchor(void)
 		tc.state = -1; /* implausible: TSC unusable */
 		return realtime_ns();
 	}
+	tc.ns_per_tick_q32 = (uint64_t)(tc.ns_per_tick * 4294967296.0 + 0.5);
 	tc.next_anchor = tc.base_tsc + (uint64_t)(ANCHOR_NS / tc.ns_per_tick);
 	return tc.base_ns;
 }

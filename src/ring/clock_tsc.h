@@ -19,6 +19,7 @@ struct tsc_clock {
 	uint64_t first_tsc, base_tsc, next_anchor;
 	int64_t first_ns, base_ns;
 	double ns_per_tick;
+	uint64_t ns_per_tick_q32; /* ns_per_tick in 32.32 fixed point */
 };
 extern _Thread_local struct tsc_clock ring_tsc_clock
 	__attribute__((tls_model("initial-exec"), visibility("hidden")));
@@ -31,8 +32,13 @@ static inline int64_t ring_now_ns(void)
 	struct tsc_clock *tc = &ring_tsc_clock;
 	if (__builtin_expect(tc->state > 0, 1)) {
 		uint64_t t = __rdtsc();
+		/* Within the anchor's window the product stays below 2^53
+		 * (1 ms of ticks times the factor in 32.32): one integer
+		 * multiply, where a double conversion costs three dependent
+		 * instructions on the publish path. */
 		if (__builtin_expect(t - tc->base_tsc < tc->next_anchor - tc->base_tsc, 1))
-			return tc->base_ns + (int64_t)((double)(t - tc->base_tsc) * tc->ns_per_tick);
+			return tc->base_ns +
+			       (int64_t)(((t - tc->base_tsc) * tc->ns_per_tick_q32) >> 32);
 	}
 	return ring_clock_slow();
 }
