@@ -35,11 +35,13 @@ struct tp_prod_result {
 	uint64_t published;
 	uint64_t undelivered;             /* publish returned 0 rings or an error */
 	int last_rc;                      /* the last such return code */
+	double clock_ns;                  /* one shmbus_now_ns() on its core */
 	struct shmbus_producer_stat stat; /* the bus's counters for it */
 };
 
 struct tp_round {
 	double eps;
+	double clock_ns; /* producer 0's shmbus_now_ns() cost, this round */
 	double per_producer[BENCH_MAX_PRODUCERS];
 	uint64_t lost, duplicates, out_of_order, corrupt, foreign, undelivered;
 };
@@ -217,6 +219,25 @@ static void tp_own_stat(shmbus_bus *bus, struct shmbus_producer_stat *out)
 	memset(out, 0, sizeof(*out));
 }
 
+/*
+ * What one shmbus_now_ns() costs on this core (ns), measured before the
+ * barrier: shmbus_publish() reads the clock once per event and
+ * shmbus_publish_batch() once per call, so it is a floor under the
+ * one-event-per-call rate that no ring design removes (--no-timestamp
+ * does). Each read is chained to the last, as a stamp feeds a store.
+ */
+static double tp_clock_cost(void)
+{
+	enum { N = 200000 };
+	int64_t acc = 0, t0 = shmbus_mono_ns();
+
+	for (int i = 0; i < N; i++) {
+		acc += shmbus_now_ns();
+		__asm__ __volatile__("" : "+r"(acc));
+	}
+	return (double)(shmbus_mono_ns() - t0) / N;
+}
+
 static int tp_shmbus_producer(void *arg)
 {
 	struct tp_child *ch = arg;
@@ -242,6 +263,7 @@ static int tp_shmbus_producer(void *arg)
 	rc = shmbus_producer_open(bus, &po, &p);
 	if (rc < 0)
 		return tp_fail(sh, "producer: open producer", rc);
+	res->clock_ns = tp_clock_cost();
 	if (bench_barrier_wait(&sh->bar, ch->o->producers + 1) < 0)
 		return 1;
 	res->t_start = shmbus_mono_ns();
@@ -401,6 +423,7 @@ static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round,
 		return rc;
 	*out = sh->cons;
 	out->eps = (double)o->events * 1e9 / (double)(sh->t_end - sh->t_start);
+	out->clock_ns = shmbus ? sh->prod[0].clock_ns : 0;
 	for (uint32_t i = 0; i < nprod; i++) {
 		int64_t d = sh->prod[i].t_end - sh->prod[i].t_start;
 
@@ -425,6 +448,7 @@ static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round,
 struct tp_summary {
 	double eps, spsc, ratio;
 	double ratio_paired; /* median over rounds of shmbus/spsc of that round */
+	double clock_ns;     /* median over rounds of one clock read's cost */
 	double per_producer[BENCH_MAX_PRODUCERS];
 	uint64_t lost, duplicates, out_of_order, corrupt, foreign, undelivered;
 	uint64_t spsc_errors;
@@ -457,6 +481,9 @@ static void tp_summarise(const struct bench_opts *o, const struct tp_round *sp,
 		s->spsc_errors += sp[r].lost + sp[r].duplicates + sp[r].out_of_order +
 		                  sp[r].corrupt + sp[r].foreign;
 	}
+	for (int r = 0; r < o->rounds; r++)
+		v[r] = sb[r].clock_ns;
+	s->clock_ns = bench_median(v, (size_t)o->rounds);
 	s->ratio = s->spsc > 0 ? s->eps / s->spsc : 0;
 	for (int r = 0; r < o->rounds; r++)
 		v[r] = sp[r].eps > 0 ? sb[r].eps / sp[r].eps : 0;
@@ -499,7 +526,8 @@ static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
 	       (unsigned long long)s->foreign, (unsigned long long)s->undelivered);
 	for (uint32_t i = 0; i < o->producers; i++)
 		printf("%s%.0f", i ? "," : "", s->per_producer[i]);
-	printf("],\"baseline_spsc\":%.0f,\"baseline_spsc_errors\":%llu,\"ratio\":%.3f,\"ratio_"
+	printf("],\"clock_read_ns\":%.1f", s->clock_ns);
+	printf(",\"baseline_spsc\":%.0f,\"baseline_spsc_errors\":%llu,\"ratio\":%.3f,\"ratio_"
 	       "paired\":%.3f,"
 	       "\"target\":{\"ratio_min\":0.8,\"applies\":%s,\"result\":\"%s\"},\"rounds\":[",
 	       s->spsc, (unsigned long long)s->spsc_errors, s->ratio, s->ratio_paired,
@@ -540,6 +568,9 @@ static void tp_print_table(const struct bench_opts *o, const struct tp_round *sp
 	       s->spsc / 1e6, s->eps / 1e6, s->ratio, s->ratio_paired);
 	if (o->producers == 1)
 		printf(" (target >= 0.8: %s)", s->ratio >= 0.8 ? "met" : "MISSED");
+	printf("\n  clock: one shmbus_now_ns() costs %.1f ns on the producer's core (read once per "
+	       "shmbus_publish, once per batch call)",
+	       s->clock_ns);
 	printf("\n  shmbus totals over rounds: lost %llu, duplicates %llu, out of order %llu, "
 	       "corrupt %llu, undelivered %llu; spsc check errors %llu\n",
 	       (unsigned long long)s->lost, (unsigned long long)s->duplicates,
