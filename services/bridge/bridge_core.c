@@ -15,13 +15,13 @@
  * ack of a sink puts that sink in recovery. While it recovers, nothing
  * new is sent to it: entries added meanwhile are only marked to send.
  * Once none of its sends is still awaiting an ack (so no earlier send can
- * still land), the sink is connected and a jittered exponential delay
- * has passed, every marked entry is sent again in window order, stopping
- * at the first one that fails again; when all went out the sink leaves
- * recovery. So no event is ever sent to a sink before an earlier one
+ * still land), the sink is ready (see bridge_sink_ops) and a jittered
+ * exponential delay has passed, every marked entry is sent again in
+ * window order, stopping at the first one that fails again; when all
+ * went out the sink leaves recovery. So no event is ever sent to a sink before an earlier one
  * that sink has not stored, except when the broker stored later sends
  * that were already in flight while rejecting an earlier one (see
- * docs/bridge.md). When the window is full or a sink is disconnected,
+ * docs/bridge.md). When the window is full or a sink is not ready,
  * on_full=block stops polling the ring (so the ring fills and the bus's
  * policy decides what producers see); on_full=drop keeps polling and
  * counts the events it cannot send.
@@ -243,6 +243,20 @@ static int all_connected(struct bridge *b)
 	return 1;
 }
 
+static int sink_ready(struct bridge_sink *s)
+{
+	return s->ops->ready != NULL ? s->ops->ready(s) : s->ops->connected(s);
+}
+
+/* 1 when every sink may be sent to now (see bridge_sink_ops.ready). */
+static int all_ready(struct bridge *b)
+{
+	for (int k = 0; k < b->nsinks; k++)
+		if (!sink_ready(b->sinks[k]))
+			return 0;
+	return 1;
+}
+
 /* 1 when some entry was sent to sink `bit` and its ack is still due. */
 static int awaiting_ack(struct bridge *b, unsigned bit)
 {
@@ -271,14 +285,14 @@ static int resend_in_order(struct bridge *b, int k)
 	return 1;
 }
 
-/* Take sinks out of recovery when due: connected, the backoff passed and
+/* Take sinks out of recovery when due: ready, the backoff passed and
  * no earlier send of theirs is still in flight. */
 static void recover(struct bridge *b, int64_t now)
 {
 	for (int k = 0; k < b->nsinks && b->blocked != 0; k++) {
 		unsigned bit = 1u << k;
 		if (!(b->blocked & bit) || now < b->retry_at_ns[k] ||
-		    !b->sinks[k]->ops->connected(b->sinks[k]) || awaiting_ack(b, bit))
+		    !sink_ready(b->sinks[k]) || awaiting_ack(b, bit))
 			continue;
 		if (resend_in_order(b, k)) {
 			b->blocked &= ~bit;
@@ -329,7 +343,7 @@ static void live_handler(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct bridge *b = ctx;
 	b->st.received++;
-	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->blocked != 0 || !all_connected(b))) {
+	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->blocked != 0 || !all_ready(b))) {
 		b->st.dropped++;
 		return;
 	}
@@ -348,7 +362,7 @@ int bridge_step(struct bridge *b, int64_t wait_ns)
 	int acks = pump(b);
 	int moved = 0;
 	uint64_t room = b->mask + 1 - (b->tail - b->head);
-	int ok = all_connected(b);
+	int ok = all_ready(b);
 	if (!b->no_ring) {
 		if (b->cfg.on_full == BRIDGE_ON_FULL_DROP)
 			moved = shmbus_poll(b->c, live_handler, b, 1024);

@@ -169,6 +169,16 @@ static int kafka_connected(struct bridge_sink *b)
 	return ((struct kafka_sink *)b)->connected;
 }
 
+/* librdkafka says "all brokers down" but nothing when one is back: a
+ * delivery is the only news. With none outstanding no news can come, so
+ * the core may send: librdkafka holds the messages until a broker is up
+ * (message.timeout.ms 0: forever), and their reports say it is. */
+static int kafka_ready(struct bridge_sink *b)
+{
+	struct kafka_sink *s = (struct kafka_sink *)b;
+	return s->connected || rd_kafka_outq_len(s->rk) == 0;
+}
+
 static uint64_t kafka_reconnects(struct bridge_sink *b)
 {
 	return ((struct kafka_sink *)b)->reconnects;
@@ -195,6 +205,7 @@ static const struct bridge_sink_ops kafka_ops = {
 	.send = kafka_send,
 	.poll = kafka_poll,
 	.connected = kafka_connected,
+	.ready = kafka_ready,
 	.reconnects = kafka_reconnects,
 	.flush = kafka_flush,
 	.destroy = kafka_destroy,

@@ -31,8 +31,14 @@ struct bridge_sink_ops {
 		    const char *symbol, const void *payload, size_t len);
 	/* Deliver the acknowledgements received so far. Returns how many. */
 	int (*poll)(struct bridge_sink *s, bridge_ack_fn fn, void *ctx);
-	/* 1 when the sink is connected to its broker. */
+	/* 1 when the sink is connected to its broker (as far as it knows). */
 	int (*connected)(struct bridge_sink *s);
+	/* 1 when the core may send now. NULL: same as connected(). A client
+	 * that learns of a reconnection only from a delivery, and buffers
+	 * sends while disconnected, is ready when nothing of ours is
+	 * outstanding in it: only a send can then find out that the broker
+	 * is back, and the send waits in the client until it is. */
+	int (*ready)(struct bridge_sink *s);
 	/* Reconnections since open. */
 	uint64_t (*reconnects)(struct bridge_sink *s);
 	/* Wait up to timeout_ms for everything sent to be acknowledged. */

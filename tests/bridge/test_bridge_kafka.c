@@ -4,6 +4,9 @@
  * order, each once after dedup on the source/seq headers):
  * - every broker down for a while in the middle: no acknowledgement
  *   while down, then everything, with no copy (one producer session);
+ * - every broker down while nothing is in flight, events arriving during
+ *   the outage: exported once the brokers are back (no delivery report
+ *   is pending to say so);
  * - a crash after a checkpoint and a restart with journal catch-up: the
  *   events sent after the checkpoint reach Kafka twice (a new producer
  *   session), only those, and the headers dedup makes it exactly-once.
@@ -186,16 +189,17 @@ static shmbus_bus *bus_with_events(void)
 	return bus;
 }
 
-/* Publish every event (and journal it first when w is given). The ring
- * must be subscribed already. */
-static void publish_all(shmbus_bus *bus, struct shmbus_journal_writer *w)
+/* Publish events lo..hi-1 (and journal them first when w is given). The
+ * ring must be subscribed already. */
+static void publish_range(shmbus_bus *bus, struct shmbus_journal_writer *w, uint32_t lo,
+			  uint32_t hi)
 {
 	shmbus_producer *p = NULL;
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
 	po.source_id = SOURCE;
 	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
-	for (uint32_t i = 0; i < N_EVENTS; i++) {
+	for (uint32_t i = lo; i < hi; i++) {
 		struct shmbus_quote q;
 		gen(i, &q);
 		if (w != NULL)
@@ -203,6 +207,11 @@ static void publish_all(shmbus_bus *bus, struct shmbus_journal_writer *w)
 		assert_int_equal(shmbus_publish(p, &q), 1);
 	}
 	shmbus_producer_close(p);
+}
+
+static void publish_all(shmbus_bus *bus, struct shmbus_journal_writer *w)
+{
+	publish_range(bus, w, 0, N_EVENTS);
 }
 
 static struct bridge *bridge_new(shmbus_bus *bus, const char *boot,
@@ -292,6 +301,66 @@ static void test_bridge_kafka_export_survives_broker_down(void **state)
 	cluster_down(&cl);
 }
 
+/* Step the bridge until `acked` events are acknowledged or about
+ * `seconds` passed; returns the stats seen last. */
+static struct bridge_stats step_until_acked(struct bridge *b, uint64_t acked, int seconds)
+{
+	struct bridge_stats st;
+	int64_t end = shmbus_mono_ns() + (int64_t)seconds * 1000000000;
+	do {
+		bridge_step(b, 1000000);
+		bridge_get_stats(b, &st);
+	} while (st.acked < acked && shmbus_mono_ns() < end);
+	return st;
+}
+
+/*
+ * Every broker goes down while nothing is in flight (all acknowledged):
+ * no delivery report will ever come to say they are back. The bridge
+ * must still find out and export what the ring received meanwhile
+ * (it once waited for a report that could not come, forever).
+ */
+static void test_bridge_kafka_idle_outage_resumes(void **state)
+{
+	char err[512];
+	struct cluster cl;
+	struct bridge_core_config cc;
+	struct bridge_stats st;
+	(void)state;
+	cluster_up(&cl);
+	shmbus_bus *bus = bus_with_events();
+	core_config(&cc);
+	struct bridge *b = bridge_new(bus, cl.boot, &cc);
+	publish_range(bus, NULL, 0, N_EVENTS / 2);
+	st = step_until_acked(b, N_EVENTS / 2, 60);
+	assert_int_equal(st.acked, N_EVENTS / 2);
+	for (int id = 1; id <= 3; id++)
+		rd_kafka_mock_broker_set_down(cl.mc, id);
+	/* librdkafka reports "all brokers down" once its connections fail */
+	int64_t end = shmbus_mono_ns() + 30 * 1000000000LL;
+	do {
+		bridge_step(b, 1000000);
+		bridge_get_stats(b, &st);
+	} while (st.connected && shmbus_mono_ns() < end);
+	assert_int_equal(st.connected, 0);
+	publish_range(bus, NULL, N_EVENTS / 2, N_EVENTS);
+	for (int i = 0; i < 300; i++) /* ~0.3 s or more down, events waiting */
+		bridge_step(b, 1000000);
+	bridge_get_stats(b, &st);
+	assert_int_equal(st.acked, N_EVENTS / 2);
+	for (int id = 1; id <= 3; id++)
+		rd_kafka_mock_broker_set_up(cl.mc, id);
+	st = step_until_acked(b, N_EVENTS, 60);
+	assert_int_equal(st.acked, N_EVENTS);
+	assert_int_equal(st.connected, 1);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(bridge_drain(b, 5000, err, sizeof err), 0);
+	read_back(cl.boot, 0, 0); /* each once, in per-symbol order */
+	bridge_close(b);
+	shmbus_bus_close(bus);
+	cluster_down(&cl);
+}
+
 static void test_bridge_kafka_crash_copies_dedup_on_headers(void **state)
 {
 	char err[512], dir[] = "/tmp/shmbus-bridge-kafka-XXXXXX", jdir[64], ckpt[64], cmd[128];
@@ -361,6 +430,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bridge_kafka_export_survives_broker_down),
+		cmocka_unit_test(test_bridge_kafka_idle_outage_resumes),
 		cmocka_unit_test(test_bridge_kafka_crash_copies_dedup_on_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
