@@ -11,6 +11,12 @@
  * librdkafka's own (reconnect.backoff.ms doubling up to
  * reconnect.backoff.max.ms, with jitter); "connected" is inferred from
  * the error callback (all brokers down) and successful deliveries.
+ * A fatal error of the idempotent producer (librdkafka's ERR__FATAL, e.g.
+ * an out-of-order sequence it cannot repair) leaves the instance unable
+ * to send anything again: the sink then fails everything outstanding
+ * back to the core (which resends it, in order, after its backoff) and
+ * replaces the instance with a new one (a new producer session: what was
+ * in flight may reach Kafka twice, deduplicated on the headers).
  * librdkafka's log lines are kept from stderr (libraries never print):
  * the last one is kept for status output.
  */
@@ -21,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -33,6 +40,9 @@ struct kafka_sink {
 	bridge_ack_fn fn; /* valid during poll() */
 	void *fn_ctx;
 	int acks;
+	int fatal;          /* the instance hit a fatal error: replace it */
+	int64_t retry_at_ns; /* rk == NULL: when to try creating it again */
+	uint64_t replaced;  /* instances replaced after fatal errors */
 };
 
 static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -57,6 +67,8 @@ static void kafka_error_cb(rd_kafka_t *rk, int err, const char *reason, void *op
 	(void)reason;
 	if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
 		s->connected = 0;
+	if (err == RD_KAFKA_RESP_ERR__FATAL)
+		s->fatal = 1;
 }
 
 static void kafka_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -120,11 +132,82 @@ static int kafka_conf(const struct bridge_kafka_config *c, rd_kafka_conf_t *conf
 	return rc ? -EINVAL : 0;
 }
 
+/* A producer instance with the sink's settings and callbacks. */
+static rd_kafka_t *kafka_new_instance(struct kafka_sink *s, char *err, size_t errlen, int *rc)
+{
+	char e[512];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (conf == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	if (kafka_conf(&s->cfg, conf, err, errlen) < 0) {
+		rd_kafka_conf_destroy(conf);
+		*rc = -EINVAL;
+		return NULL;
+	}
+	rd_kafka_conf_set_opaque(conf, s);
+	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
+	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
+	rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+	if (rk == NULL) {
+		snprintf(err, errlen, "kafka producer: %s (brokers %s)", e, s->cfg.brokers);
+		rd_kafka_conf_destroy(conf);
+		*rc = -EIO;
+	}
+	return rk;
+}
+
+static int64_t kafka_mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * After a fatal error: fail back everything outstanding (purged, each
+ * with a delivery report the core takes as a negative ack), drop the
+ * instance and start a new one; when that fails, try again after the
+ * reconnect backoff. Called from poll(), with the core's ack function.
+ */
+static void kafka_replace(struct kafka_sink *s)
+{
+	if (s->rk != NULL) {
+		rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+		/* Serve every purged message's report; bounded, in case one
+		 * never comes (it would then stay in flight in the core). */
+		int64_t end = kafka_mono_ns() + 2000000000LL;
+		do
+			rd_kafka_poll(s->rk, 10);
+		while (rd_kafka_outq_len(s->rk) > 0 && kafka_mono_ns() < end);
+		rd_kafka_destroy(s->rk);
+		s->rk = NULL;
+		s->replaced++;
+	}
+	if (kafka_mono_ns() < s->retry_at_ns)
+		return;
+	char err[256]; /* a setting that worked at open: not expected */
+	int rc = 0;
+	s->fatal = 0;
+	s->rk = kafka_new_instance(s, err, sizeof err, &rc);
+	if (s->rk == NULL) {
+		s->retry_at_ns = kafka_mono_ns() + 1000000LL * (s->cfg.reconnect_base_ms > 0
+									  ? s->cfg.reconnect_base_ms
+									  : 100);
+		return;
+	}
+	s->reconnects++;
+}
+
 static int kafka_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_event_header *ev,
 		      const char *symbol, const void *payload, size_t len)
 {
 	struct kafka_sink *s = (struct kafka_sink *)b;
 	char topic[256], src[16], seq[24], et[24], key[32];
+	if (s->rk == NULL || s->fatal)
+		return -EAGAIN; /* being replaced: resent once it is */
 	const char *tn = shmbus_event_type_name(ev->type);
 	char tbuf[16];
 	if (bridge_expand_template(s->cfg.topic, ev, symbol, topic, sizeof topic) < 0)
@@ -150,6 +233,8 @@ static int kafka_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_e
 		return 0;
 	if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
 		return -EAGAIN;
+	if (e == RD_KAFKA_RESP_ERR__FATAL)
+		s->fatal = 1; /* replaced at the next poll() */
 	return -EIO;
 }
 
@@ -159,14 +244,18 @@ static int kafka_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	s->fn = fn;
 	s->fn_ctx = ctx;
 	s->acks = 0;
-	rd_kafka_poll(s->rk, 0);
+	if (s->rk != NULL)
+		rd_kafka_poll(s->rk, 0);
+	if (s->fatal || s->rk == NULL)
+		kafka_replace(s);
 	s->fn = NULL;
 	return s->acks;
 }
 
 static int kafka_connected(struct bridge_sink *b)
 {
-	return ((struct kafka_sink *)b)->connected;
+	struct kafka_sink *s = (struct kafka_sink *)b;
+	return s->rk != NULL && !s->fatal && s->connected;
 }
 
 /* librdkafka says "all brokers down" but nothing when one is back: a
@@ -176,6 +265,8 @@ static int kafka_connected(struct bridge_sink *b)
 static int kafka_ready(struct bridge_sink *b)
 {
 	struct kafka_sink *s = (struct kafka_sink *)b;
+	if (s->rk == NULL || s->fatal)
+		return 0;
 	return s->connected || rd_kafka_outq_len(s->rk) == 0;
 }
 
@@ -187,6 +278,8 @@ static uint64_t kafka_reconnects(struct bridge_sink *b)
 static int kafka_flush(struct bridge_sink *b, int timeout_ms)
 {
 	struct kafka_sink *s = (struct kafka_sink *)b;
+	if (s->rk == NULL || s->fatal)
+		return -EIO;
 	return rd_kafka_flush(s->rk, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -ETIMEDOUT;
 }
 
@@ -215,34 +308,34 @@ int bridge_kafka_open(const struct bridge_kafka_config *c, enum bridge_encoding 
 		      struct bridge_sink **out, char *err, size_t errlen)
 {
 	struct kafka_sink *s = calloc(1, sizeof *s);
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char e[512];
-	if (s == NULL || conf == NULL) {
-		free(s);
-		if (conf != NULL)
-			rd_kafka_conf_destroy(conf);
+	int rc = 0;
+	if (s == NULL)
 		return -ENOMEM;
-	}
 	s->base.ops = &kafka_ops;
 	s->base.enc = enc;
 	s->cfg = *c;
 	s->connected = 1; /* optimistic until the first "all brokers down" */
-	if (kafka_conf(c, conf, err, errlen) < 0) {
-		rd_kafka_conf_destroy(conf);
-		free(s);
-		return -EINVAL;
-	}
-	rd_kafka_conf_set_opaque(conf, s);
-	rd_kafka_conf_set_dr_msg_cb(conf, kafka_dr_cb);
-	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
-	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
-	s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, e, sizeof e);
+	s->rk = kafka_new_instance(s, err, errlen, &rc);
 	if (s->rk == NULL) {
-		snprintf(err, errlen, "kafka producer: %s (brokers %s)", e, c->brokers);
-		rd_kafka_conf_destroy(conf);
 		free(s);
-		return -EIO;
+		return rc;
 	}
 	*out = &s->base;
 	return 0;
+}
+
+int bridge_kafka_test_fatal(struct bridge_sink *b, const char *reason)
+{
+	struct kafka_sink *s = (struct kafka_sink *)b;
+	if (b == NULL || b->ops != &kafka_ops || s->rk == NULL)
+		return -EINVAL;
+	return rd_kafka_test_fatal_error(s->rk, RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER,
+					 reason) == RD_KAFKA_RESP_ERR_NO_ERROR
+		       ? 0
+		       : -EIO;
+}
+
+uint64_t bridge_kafka_replaced(const struct bridge_sink *b)
+{
+	return b != NULL && b->ops == &kafka_ops ? ((const struct kafka_sink *)b)->replaced : 0;
 }

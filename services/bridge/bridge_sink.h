@@ -99,4 +99,12 @@ struct bridge_kafka_config {
 int bridge_kafka_open(const struct bridge_kafka_config *c, enum bridge_encoding enc,
 		      struct bridge_sink **out, char *err, size_t errlen);
 
+/* Producer instances replaced after fatal errors since open. */
+uint64_t bridge_kafka_replaced(const struct bridge_sink *s);
+
+/* Fault injection: make the sink's librdkafka instance fail as on a fatal
+ * idempotence error (rd_kafka_test_fatal_error). Returns 0, -EINVAL (not
+ * a Kafka sink, or no instance) or -EIO. */
+int bridge_kafka_test_fatal(struct bridge_sink *s, const char *reason);
+
 #endif

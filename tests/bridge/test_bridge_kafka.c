@@ -7,6 +7,8 @@
  * - every broker down while nothing is in flight, events arriving during
  *   the outage: exported once the brokers are back (no delivery report
  *   is pending to say so);
+ * - a fatal error of the idempotent producer: the instance is replaced,
+ *   everything arrives, copies only of what was in flight then;
  * - a crash after a checkpoint and a restart with journal catch-up: the
  *   events sent after the checkpoint reach Kafka twice (a new producer
  *   session), only those, and the headers dedup makes it exactly-once.
@@ -214,6 +216,8 @@ static void publish_all(shmbus_bus *bus, struct shmbus_journal_writer *w)
 	publish_range(bus, w, 0, N_EVENTS);
 }
 
+static struct bridge_sink *g_sink; /* the last bridge_new()'s sink */
+
 static struct bridge *bridge_new(shmbus_bus *bus, const char *boot,
 				 const struct bridge_core_config *cc)
 {
@@ -224,6 +228,7 @@ static struct bridge *bridge_new(shmbus_bus *bus, const char *boot,
 					 .reconnect_base_ms = 50, .reconnect_max_ms = 500,
 					 .max_pending = 1024};
 	assert_int_equal(bridge_kafka_open(&kc, BRIDGE_ENC_BINARY, &sink, err, sizeof err), 0);
+	g_sink = sink;
 	if (bridge_open(bus, cc, &sink, 1, &b, err, sizeof err) != 0)
 		fail_msg("%s", err);
 	return b;
@@ -361,6 +366,48 @@ static void test_bridge_kafka_idle_outage_resumes(void **state)
 	cluster_down(&cl);
 }
 
+/*
+ * The idempotent producer hits a fatal error mid-export (as on an
+ * out-of-order sequence it cannot repair): that librdkafka instance can
+ * never send again. The sink must fail back what was outstanding,
+ * replace the instance, and the core resend: everything arrives, copies
+ * only of what was in flight then (a new producer session), each
+ * dropped on the headers.
+ */
+static void test_bridge_kafka_fatal_error_replaces_producer(void **state)
+{
+	char err[512];
+	struct cluster cl;
+	struct bridge_core_config cc;
+	struct bridge_stats st;
+	(void)state;
+	cluster_up(&cl);
+	shmbus_bus *bus = bus_with_events();
+	core_config(&cc);
+	struct bridge *b = bridge_new(bus, cl.boot, &cc);
+	publish_all(bus, NULL);
+	st = step_until_acked(b, N_EVENTS / 4, 60);
+	assert_true(st.acked >= N_EVENTS / 4);
+	uint64_t acked_at_fatal = st.acked, reconnects = st.reconnects;
+	assert_int_equal(bridge_kafka_test_fatal(g_sink, "test: injected"), 0);
+	st = step_until_acked(b, N_EVENTS, 60);
+	assert_int_equal(st.acked, N_EVENTS);
+	assert_int_equal(st.dropped, 0);
+	assert_int_equal(bridge_kafka_replaced(g_sink), 1);
+	assert_true(st.reconnects > reconnects);
+	assert_int_equal(bridge_acked_seq(b, SOURCE), N_EVENTS);
+	assert_int_equal(bridge_drain(b, 5000, err, sizeof err), 0);
+	uint64_t dups = read_back(cl.boot, acked_at_fatal, acked_at_fatal + cc.window);
+	print_message("fatal at %llu acked: failed %llu, resent %llu, copies read %llu\n",
+		      (unsigned long long)acked_at_fatal, (unsigned long long)st.failed,
+		      (unsigned long long)st.resent, (unsigned long long)dups);
+	/* not a Kafka sink, or none */
+	assert_int_equal(bridge_kafka_test_fatal(NULL, "x"), -EINVAL);
+	bridge_close(b);
+	shmbus_bus_close(bus);
+	cluster_down(&cl);
+}
+
 static void test_bridge_kafka_crash_copies_dedup_on_headers(void **state)
 {
 	char err[512], dir[] = "/tmp/shmbus-bridge-kafka-XXXXXX", jdir[64], ckpt[64], cmd[128];
@@ -431,6 +478,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bridge_kafka_export_survives_broker_down),
 		cmocka_unit_test(test_bridge_kafka_idle_outage_resumes),
+		cmocka_unit_test(test_bridge_kafka_fatal_error_replaces_producer),
 		cmocka_unit_test(test_bridge_kafka_crash_copies_dedup_on_headers),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
