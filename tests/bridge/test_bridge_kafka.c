@@ -241,18 +241,38 @@ static void core_config(struct bridge_core_config *cc)
 	cc->window = 1024;
 }
 
+/* A mock cluster, a bus and a bridge exporting its ring to the cluster. */
+struct rig {
+	struct cluster cl;
+	shmbus_bus *bus;
+	struct bridge_core_config cc;
+	struct bridge *b;
+};
+
+static void rig_up(struct rig *r)
+{
+	cluster_up(&r->cl);
+	r->bus = bus_with_events();
+	core_config(&r->cc);
+	r->b = bridge_new(r->bus, r->cl.boot, &r->cc);
+}
+
+static void rig_down(struct rig *r)
+{
+	bridge_close(r->b);
+	shmbus_bus_close(r->bus);
+	cluster_down(&r->cl);
+}
+
 static void test_bridge_kafka_export_survives_broker_down(void **state)
 {
 	char err[512];
-	struct cluster cl;
-	struct bridge_core_config cc;
+	struct rig r;
 	struct bridge_stats st;
 	(void)state;
-	cluster_up(&cl);
-	shmbus_bus *bus = bus_with_events();
-	core_config(&cc);
-	struct bridge *b = bridge_new(bus, cl.boot, &cc);
-	publish_all(bus, NULL);
+	rig_up(&r);
+	struct bridge *b = r.b;
+	publish_all(r.bus, NULL);
 	int down = 0, saw_disconnected = 0;
 	uint64_t acked_early = 0, acked_late = 0, failed_at_down = 0, reconnects_at_down = 0;
 	uint64_t acked_at_down = 0;
@@ -261,7 +281,7 @@ static void test_bridge_kafka_export_survives_broker_down(void **state)
 		bridge_get_stats(b, &st);
 		if (!down && st.acked >= N_EVENTS / 4) {
 			for (int id = 1; id <= 3; id++)
-				rd_kafka_mock_broker_set_down(cl.mc, id);
+				rd_kafka_mock_broker_set_down(r.cl.mc, id);
 			down = i;
 			failed_at_down = st.failed;
 			acked_at_down = st.acked;
@@ -274,7 +294,7 @@ static void test_bridge_kafka_export_survives_broker_down(void **state)
 		if (down > 0 && i == down + 1500) { /* ~0.3 s or more of steps */
 			acked_late = st.acked;
 			for (int id = 1; id <= 3; id++)
-				rd_kafka_mock_broker_set_up(cl.mc, id);
+				rd_kafka_mock_broker_set_up(r.cl.mc, id);
 		}
 		if (st.acked == N_EVENTS)
 			break;
@@ -296,14 +316,12 @@ static void test_bridge_kafka_export_survives_broker_down(void **state)
 	 * response the outage cut off, and the idempotent retry appends them
 	 * again), or of what the bridge itself resent after a failed delivery
 	 * report. Each is dropped by a consumer on the source/seq headers. */
-	uint64_t hi = st.resent > 0 ? N_EVENTS : acked_at_down + cc.window;
-	uint64_t dups = read_back(cl.boot, acked_at_down, hi);
+	uint64_t hi = st.resent > 0 ? N_EVENTS : acked_at_down + r.cc.window;
+	uint64_t dups = read_back(r.cl.boot, acked_at_down, hi);
 	print_message("outage at %llu acked: failed %llu, resent %llu, copies read %llu\n",
 		      (unsigned long long)acked_at_down, (unsigned long long)st.failed,
 		      (unsigned long long)st.resent, (unsigned long long)dups);
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	cluster_down(&cl);
+	rig_down(&r);
 }
 
 /* Step the bridge until `acked` events are acknowledged or about
@@ -328,19 +346,16 @@ static struct bridge_stats step_until_acked(struct bridge *b, uint64_t acked, in
 static void test_bridge_kafka_idle_outage_resumes(void **state)
 {
 	char err[512];
-	struct cluster cl;
-	struct bridge_core_config cc;
+	struct rig r;
 	struct bridge_stats st;
 	(void)state;
-	cluster_up(&cl);
-	shmbus_bus *bus = bus_with_events();
-	core_config(&cc);
-	struct bridge *b = bridge_new(bus, cl.boot, &cc);
-	publish_range(bus, NULL, 0, N_EVENTS / 2);
+	rig_up(&r);
+	struct bridge *b = r.b;
+	publish_range(r.bus, NULL, 0, N_EVENTS / 2);
 	st = step_until_acked(b, N_EVENTS / 2, 60);
 	assert_int_equal(st.acked, N_EVENTS / 2);
 	for (int id = 1; id <= 3; id++)
-		rd_kafka_mock_broker_set_down(cl.mc, id);
+		rd_kafka_mock_broker_set_down(r.cl.mc, id);
 	/* librdkafka reports "all brokers down" once its connections fail */
 	int64_t end = shmbus_mono_ns() + 30 * 1000000000LL;
 	do {
@@ -348,22 +363,20 @@ static void test_bridge_kafka_idle_outage_resumes(void **state)
 		bridge_get_stats(b, &st);
 	} while (st.connected && shmbus_mono_ns() < end);
 	assert_int_equal(st.connected, 0);
-	publish_range(bus, NULL, N_EVENTS / 2, N_EVENTS);
+	publish_range(r.bus, NULL, N_EVENTS / 2, N_EVENTS);
 	for (int i = 0; i < 300; i++) /* ~0.3 s or more down, events waiting */
 		bridge_step(b, 1000000);
 	bridge_get_stats(b, &st);
 	assert_int_equal(st.acked, N_EVENTS / 2);
 	for (int id = 1; id <= 3; id++)
-		rd_kafka_mock_broker_set_up(cl.mc, id);
+		rd_kafka_mock_broker_set_up(r.cl.mc, id);
 	st = step_until_acked(b, N_EVENTS, 60);
 	assert_int_equal(st.acked, N_EVENTS);
 	assert_int_equal(st.connected, 1);
 	assert_int_equal(st.dropped, 0);
 	assert_int_equal(bridge_drain(b, 5000, err, sizeof err), 0);
-	read_back(cl.boot, 0, 0); /* each once, in per-symbol order */
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	cluster_down(&cl);
+	read_back(r.cl.boot, 0, 0); /* each once, in per-symbol order */
+	rig_down(&r);
 }
 
 /*
@@ -377,15 +390,12 @@ static void test_bridge_kafka_idle_outage_resumes(void **state)
 static void test_bridge_kafka_fatal_error_replaces_producer(void **state)
 {
 	char err[512];
-	struct cluster cl;
-	struct bridge_core_config cc;
+	struct rig r;
 	struct bridge_stats st;
 	(void)state;
-	cluster_up(&cl);
-	shmbus_bus *bus = bus_with_events();
-	core_config(&cc);
-	struct bridge *b = bridge_new(bus, cl.boot, &cc);
-	publish_all(bus, NULL);
+	rig_up(&r);
+	struct bridge *b = r.b;
+	publish_all(r.bus, NULL);
 	st = step_until_acked(b, N_EVENTS / 4, 60);
 	assert_true(st.acked >= N_EVENTS / 4);
 	uint64_t acked_at_fatal = st.acked, reconnects = st.reconnects;
@@ -397,15 +407,13 @@ static void test_bridge_kafka_fatal_error_replaces_producer(void **state)
 	assert_true(st.reconnects > reconnects);
 	assert_int_equal(bridge_acked_seq(b, SOURCE), N_EVENTS);
 	assert_int_equal(bridge_drain(b, 5000, err, sizeof err), 0);
-	uint64_t dups = read_back(cl.boot, acked_at_fatal, acked_at_fatal + cc.window);
+	uint64_t dups = read_back(r.cl.boot, acked_at_fatal, acked_at_fatal + r.cc.window);
 	print_message("fatal at %llu acked: failed %llu, resent %llu, copies read %llu\n",
 		      (unsigned long long)acked_at_fatal, (unsigned long long)st.failed,
 		      (unsigned long long)st.resent, (unsigned long long)dups);
 	/* not a Kafka sink, or none */
 	assert_int_equal(bridge_kafka_test_fatal(NULL, "x"), -EINVAL);
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	cluster_down(&cl);
+	rig_down(&r);
 }
 
 static void test_bridge_kafka_crash_copies_dedup_on_headers(void **state)
