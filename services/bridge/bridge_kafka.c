@@ -17,8 +17,7 @@
  * back to the core (which resends it, in order, after its backoff) and
  * replaces the instance with a new one (a new producer session: what was
  * in flight may reach Kafka twice, deduplicated on the headers).
- * librdkafka's log lines are kept from stderr (libraries never print):
- * the last one is kept for status output.
+ * librdkafka's log lines are kept from stderr (libraries never print).
  */
 #include "bridge_sink.h"
 
