@@ -91,7 +91,7 @@ static int jb_write(const struct jb_opts *o, const char *name, enum shmbus_journ
 	}
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_flush(w);
-	shmbus_journal_writer_stats(w, &st);
+	shmbus_journal_writer_stats_get(w, &st);
 	shmbus_journal_writer_close(w);
 	*r = (struct jb_result){.name = name, .events = n, .bytes = n * 64,
 	                        .disk_bytes = st.disk_bytes, .lost = st.events_lost,

@@ -146,14 +146,21 @@ struct shmbus_heartbeat {
 /* Layout version of every type above. */
 #define SHMBUS_EVENT_LAYOUT_VERSION 1
 
-#define SHMBUS__ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t " size")
+/* C11 and C++ spell a compile-time assertion differently; the header is
+ * for both (the extern "C" block above). */
+#ifdef __cplusplus
+#define SHMBUS__STATIC_ASSERT(cond, msg) static_assert(cond, msg)
+#else
+#define SHMBUS__STATIC_ASSERT(cond, msg) _Static_assert(cond, msg)
+#endif
+#define SHMBUS__ASSERT_SIZE(t, n) SHMBUS__STATIC_ASSERT(sizeof(t) == (n), #t " size")
 SHMBUS__ASSERT_SIZE(struct shmbus_event_header, 40);
-_Static_assert(offsetof(struct shmbus_event_header, size) == 4, "hdr size");
-_Static_assert(offsetof(struct shmbus_event_header, source_id) == 8, "hdr src");
-_Static_assert(offsetof(struct shmbus_event_header, symbol_id) == 12, "hdr sym");
-_Static_assert(offsetof(struct shmbus_event_header, seq) == 16, "hdr seq");
-_Static_assert(offsetof(struct shmbus_event_header, event_time_ns) == 24, "hdr et");
-_Static_assert(offsetof(struct shmbus_event_header, publish_time_ns) == 32, "hdr pt");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, size) == 4, "hdr size");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, source_id) == 8, "hdr src");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, symbol_id) == 12, "hdr sym");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, seq) == 16, "hdr seq");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, event_time_ns) == 24, "hdr et");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_event_header, publish_time_ns) == 32, "hdr pt");
 SHMBUS__ASSERT_SIZE(struct shmbus_trade, 56); /* + 8 slot bytes = 64 */
 SHMBUS__ASSERT_SIZE(struct shmbus_quote, 72);
 SHMBUS__ASSERT_SIZE(struct shmbus_bar, 104);
@@ -161,12 +168,12 @@ SHMBUS__ASSERT_SIZE(struct shmbus_indicator, 80);
 SHMBUS__ASSERT_SIZE(struct shmbus_threshold, 88);
 SHMBUS__ASSERT_SIZE(struct shmbus_collection_failed, 96);
 SHMBUS__ASSERT_SIZE(struct shmbus_heartbeat, 64);
-_Static_assert(offsetof(struct shmbus_indicator, value) == 48, "ind value");
-_Static_assert(offsetof(struct shmbus_threshold, trigger_seq) == 72, "thr seq");
-_Static_assert(offsetof(struct shmbus_bar, open) == 56, "bar open");
-_Static_assert(offsetof(struct shmbus_bar, origin_ns) == 96, "bar origin");
-_Static_assert(offsetof(struct shmbus_indicator, origin_ns) == 72, "ind origin");
-_Static_assert(offsetof(struct shmbus_threshold, origin_ns) == 80, "thr origin");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_indicator, value) == 48, "ind value");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_threshold, trigger_seq) == 72, "thr seq");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_bar, open) == 56, "bar open");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_bar, origin_ns) == 96, "bar origin");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_indicator, origin_ns) == 72, "ind origin");
+SHMBUS__STATIC_ASSERT(offsetof(struct shmbus_threshold, origin_ns) == 80, "thr origin");
 
 /* A hash of every layout above; stored in bus superblocks and journal
  * headers so readers refuse data written with other layouts. */

@@ -160,8 +160,8 @@ int shmbus_journal_writer_durable_seq(const struct shmbus_journal_writer *w, uin
                                       uint64_t *seq);
 
 /* Counters snapshot into *st. Never fails. */
-void shmbus_journal_writer_stats(const struct shmbus_journal_writer *w,
-                                 struct shmbus_journal_writer_stats *st);
+void shmbus_journal_writer_stats_get(const struct shmbus_journal_writer *w,
+                                     struct shmbus_journal_writer_stats *st);
 
 /*
  * Flush, fdatasync (unless NONE) and free. Returns 0 or the flush error;

@@ -387,8 +387,8 @@ int shmbus_journal_writer_durable_seq(const struct shmbus_journal_writer *w, uin
 	return jrnl_srcmap_get(m, source_id, seq);
 }
 
-void shmbus_journal_writer_stats(const struct shmbus_journal_writer *w,
-                                 struct shmbus_journal_writer_stats *st)
+void shmbus_journal_writer_stats_get(const struct shmbus_journal_writer *w,
+                                     struct shmbus_journal_writer_stats *st)
 {
 	*st = w->st;
 	st->inflight = w->inflight;

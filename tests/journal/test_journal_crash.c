@@ -64,7 +64,7 @@ static void cr_child(const char *dir, int fd, int force_pwrite, uint64_t seed)
 		if (shmbus_journal_writer_append(w, jt_gen_next(&g, slot)))
 			_exit(5);
 		struct shmbus_journal_writer_stats st;
-		shmbus_journal_writer_stats(w, &st);
+		shmbus_journal_writer_stats_get(w, &st);
 		if (st.events_durable == durable_events)
 			continue;
 		durable_events = st.events_durable;
@@ -248,7 +248,7 @@ static void test_journal_crash_recovery_cuts_torn_tail(void **state)
 	assert_int_equal(rec.blocks_kept, blocks);
 	assert_int_equal(rec.events_kept, 1000);
 	assert_true(strlen(rec.detail) > 0);
-	shmbus_journal_writer_stats(w, &st);
+	shmbus_journal_writer_stats_get(w, &st);
 	assert_int_equal(shmbus_journal_writer_close(w), 0);
 	struct stat sb;
 	assert_int_equal(stat(path, &sb), 0);

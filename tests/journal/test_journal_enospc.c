@@ -91,7 +91,7 @@ static void es_run(int force_pwrite)
 	seen |= rc == -ENOSPC;
 	assert_true(seen);
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(w, &st);
+	shmbus_journal_writer_stats_get(w, &st);
 	assert_int_equal(st.last_error, -ENOSPC);
 	assert_true(st.write_errors > 0);
 	assert_true(st.events_lost > 0);

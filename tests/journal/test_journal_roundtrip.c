@@ -42,7 +42,7 @@ static void rt_write(struct rt_journal *j, const struct shmbus_journal_writer_op
 	for (size_t i = 0; i < n; i++)
 		assert_int_equal(shmbus_journal_writer_append(w, jt_gen_next(&g, rt_ev(j, i))), 0);
 	assert_int_equal(shmbus_journal_writer_flush(w), 0);
-	shmbus_journal_writer_stats(w, st);
+	shmbus_journal_writer_stats_get(w, st);
 	for (uint32_t s = 1; s <= JT_SOURCES; s++) {
 		uint64_t seq;
 		assert_int_equal(shmbus_journal_writer_durable_seq(w, s, &seq), 0);

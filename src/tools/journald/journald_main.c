@@ -265,7 +265,7 @@ static int open_all(struct jd *d)
 		return rc;
 	jd_define_counters(d);
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	printf(JD_TOOL ": journaling ring %s of bus %s into %s (%s, fsync %s)\n", d->o.ring,
 	       d->o.bus, d->o.dir, st.io_path == SHMBUS_JOURNAL_IO_URING ? "io_uring" : "pwrite",
 	       d->o.w.fsync_policy == SHMBUS_JOURNAL_FSYNC_NONE    ? "none"
@@ -326,7 +326,7 @@ static int shutdown_all(struct jd *d)
 	jd_publish_counters(d);
 	jd_write_stats(d, 0);
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	printf(JD_TOOL ": stopped: %" PRIu64 " events, %" PRIu64 " blocks, %" PRIu64
 	       " durable, %" PRIu64 " lost, %" PRIu64 " write errors\n",
 	       st.events, st.blocks, st.events_durable, st.events_lost, st.write_errors);

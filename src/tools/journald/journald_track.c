@@ -144,7 +144,7 @@ static void jd_hook_report(struct jd *d)
 void jd_durable_check(struct jd *d)
 {
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	if (st.events_durable == d->durable_seen)
 		return;
 	d->durable_seen = st.events_durable;
@@ -191,7 +191,7 @@ void jd_define_counters(struct jd *d)
 void jd_publish_counters(struct jd *d)
 {
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	const uint64_t v[] = {st.events,         st.bytes,        st.blocks,   st.disk_bytes,
 			      st.events_durable, st.fsyncs,       st.write_errors,
 			      st.events_lost,    st.inflight,     st.segments_created,
@@ -206,7 +206,7 @@ void jd_write_stats(struct jd *d, int running)
 		return;
 	static char b[JD_MAX_SOURCES * 48 + 4096];
 	struct shmbus_journal_writer_stats st;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	size_t n = (size_t)snprintf(
 	    b, sizeof(b),
 	    "{\"tool\":\"" JD_TOOL "\",\"pid\":%d,\"running\":%s,\"time_ns\":%" PRId64
@@ -247,7 +247,7 @@ void jd_report_errors(struct jd *d, int rc, int force)
 		d->reported_err = d->reported_err ? d->reported_err : rc;
 	if (!force && now - d->last_err_print_ns < 1000000000)
 		return;
-	shmbus_journal_writer_stats(d->w, &st);
+	shmbus_journal_writer_stats_get(d->w, &st);
 	if (!d->reported_err && st.events_lost == d->lost_printed)
 		return;
 	fprintf(stderr,
