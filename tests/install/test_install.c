@@ -1,0 +1,72 @@
+/*
+ * test_install.c - `cmake --install` gives other projects what they need:
+ * installed into a fresh prefix, the headers and libshmbus.a are found
+ * through the installed shmbus.pc alone, and a program built with
+ * `cc prog.c $(pkg-config --cflags --libs shmbus)` (libshmbus is static:
+ * its dependencies must be public in the .pc) links and runs; the same
+ * with a C++ compiler when there is one. The prefix is moved after the
+ * install to show the .pc is relocatable.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmp[] = "/tmp/shmbus-install-XXXXXX";
+
+/* Run a shell command; its output goes to the test's log. */
+static int sh(const char *fmt, ...)
+{
+	char cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof cmd, fmt, ap);
+	va_end(ap);
+	print_message("$ %s\n", cmd);
+	fflush(stdout);
+	int rc = system(cmd);
+	return rc == -1 ? -1 : WEXITSTATUS(rc);
+}
+
+static void test_install_then_build_with_pkg_config(void **state)
+{
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	assert_int_equal(sh("'%s' --install '%s' --prefix '%s/stage' >/dev/null", SHMBUS_CMAKE,
+			    SHMBUS_BUILD_DIR, tmp),
+			 0);
+	/* relocatable: the .pc finds its prefix from where it lies */
+	assert_int_equal(sh("mv '%s/stage' '%s/moved'", tmp, tmp), 0);
+	assert_int_equal(sh("test -f '%s/moved/include/shmbus/shmbus.h'", tmp), 0);
+	const char *pc = "export PKG_CONFIG_PATH=\"$(dirname \"$(find '%s/moved' -name shmbus.pc)\")\"";
+	char env[512];
+	snprintf(env, sizeof env, pc, tmp);
+	assert_int_equal(sh("%s; pkg-config --exists shmbus", env), 0);
+	assert_int_equal(sh("%s; cc -std=c11 -Wall -Wextra -Werror '%s' "
+			    "$(pkg-config --cflags --libs shmbus) -o '%s/use_c' && '%s/use_c' | grep -qx ok",
+			    env, SHMBUS_PROBE_SRC, tmp, tmp),
+			 0);
+	if (sh("command -v c++ >/dev/null") == 0)
+		assert_int_equal(sh("%s; c++ -std=c++17 -Wall -Wextra -Werror -x c++ '%s' -x none "
+				    "$(pkg-config --cflags --libs shmbus) -o '%s/use_cxx' && "
+				    "'%s/use_cxx' | grep -qx ok",
+				    env, SHMBUS_PROBE_SRC, tmp, tmp),
+				 0);
+	else
+		print_message("no c++ compiler: the C++ build is not tried\n");
+	assert_int_equal(sh("rm -rf '%s'", tmp), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_install_then_build_with_pkg_config),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
