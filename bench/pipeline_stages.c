@@ -21,6 +21,7 @@
 #include "rules.h"
 #include "ta_state.h"
 #include "threshold_eval.h"
+#include "threshold_inputs.h"
 
 #define PL_MAX_FIRES 8
 
@@ -275,12 +276,6 @@ int pl_ta_stage(void *arg)
 
 /* ---- threshold stage: services/threshold's parser and evaluator ---- */
 
-struct pl_ind_ids {
-	uint16_t kind;
-	uint16_t param[3];
-	int32_t id[3];
-};
-
 struct pl_thr {
 	struct pl_io io;
 	struct pl_shared *sh;
@@ -288,15 +283,12 @@ struct pl_thr {
 	struct shmbus_ruleset rs;
 	struct shmbus_thr_eval *ev;
 	struct shmbus_thr_fire fires[PL_MAX_FIRES];
-	int32_t bar_ids[5]; /* close, open, high, low, volume */
-	struct pl_ind_ids ind[16];
-	unsigned nind;
+	struct shmbus_thr_inputs map; /* bars, indicators -> value updates */
 	struct pl_counts n;
 };
 
 static int pl_thr_init(struct pl_thr *t)
 {
-	static const char *const bar_names[5] = {"close", "open", "high", "low", "volume"};
 	struct shmbus_rule_error err;
 
 	memset(&err, 0, sizeof(err));
@@ -306,34 +298,8 @@ static int pl_thr_init(struct pl_thr *t)
 	}
 	if (shmbus_thr_create(&t->ev, &t->rs) != 0)
 		return -ENOMEM;
-	for (int i = 0; i < 5; i++)
-		t->bar_ids[i] = shmbus_thr_value_id(t->ev, bar_names[i]);
+	shmbus_thr_inputs_init(&t->map, t->ev);
 	return 0;
-}
-
-/* Value ids of an indicator's outputs, cached per (kind, params). */
-static const struct pl_ind_ids *pl_thr_ids(struct pl_thr *t, const struct shmbus_indicator *e)
-{
-	static const struct pl_ind_ids none = {.id = {-1, -1, -1}};
-	struct pl_ind_ids *c;
-	char name[SHMBUS_RULE_NAME_MAX + 16];
-
-	for (unsigned i = 0; i < t->nind; i++)
-		if (t->ind[i].kind == e->kind && memcmp(t->ind[i].param, e->param, 6) == 0)
-			return &t->ind[i];
-	if (t->nind == sizeof(t->ind) / sizeof(t->ind[0]))
-		return &none;
-	c = &t->ind[t->nind++];
-	c->kind = e->kind;
-	memcpy(c->param, e->param, sizeof(c->param));
-	for (unsigned k = 0; k < 3; k++) {
-		c->id[k] = -1;
-		if (shmbus_rule_indicator_value_name(e->kind, e->param, k, name, sizeof(name)) == 0)
-			c->id[k] = shmbus_thr_value_id(t->ev, name);
-		if (c->id[k] < 0)
-			c->id[k] = -1;
-	}
-	return c;
 }
 
 static void pl_thr_publish(struct pl_thr *t, const struct shmbus_event_header *ev, int64_t origin,
@@ -380,28 +346,14 @@ static void pl_thr_feed(struct pl_thr *t, const struct shmbus_event_header *ev, 
 static void pl_thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct pl_thr *t = ctx;
-	struct shmbus_thr_input in[5];
-	size_t n = 0;
+	struct shmbus_thr_input in[SHMBUS_THR_INPUTS_MAX];
+	int64_t origin;
+	int n;
 
 	t->n.events_in++;
-	if (ev->type == SHMBUS_EV_BAR) {
-		const struct shmbus_bar *b = (const struct shmbus_bar *)(const void *)ev;
-		const double v[5] = {b->close, b->open, b->high, b->low, b->volume};
-
-		for (int i = 0; i < 5; i++)
-			if (t->bar_ids[i] >= 0)
-				in[n++] = (struct shmbus_thr_input){t->bar_ids[i], v[i]};
-		pl_thr_feed(t, ev, b->origin_ns, in, n);
-	} else if (ev->type == SHMBUS_EV_INDICATOR) {
-		const struct shmbus_indicator *e =
-		    (const struct shmbus_indicator *)(const void *)ev;
-		const struct pl_ind_ids *ids = pl_thr_ids(t, e);
-
-		for (int i = 0; i < 3; i++)
-			if (ids->id[i] >= 0)
-				in[n++] = (struct shmbus_thr_input){ids->id[i], e->value[i]};
-		pl_thr_feed(t, ev, e->origin_ns, in, n);
-	}
+	n = shmbus_thr_inputs_of(&t->map, ev, in, &origin);
+	if (n > 0)
+		pl_thr_feed(t, ev, origin, in, (size_t)n);
 }
 
 /* Everything ta published was evaluated. */

@@ -34,9 +34,9 @@
 #include "rules.h"
 #include "svc.h"
 #include "threshold_eval.h"
+#include "threshold_inputs.h"
 
 #define TOOL          "shmbus-threshold"
-#define THR_IND_CACHE 32
 
 static const char usage_text[] =
     "usage: shmbus-threshold --rules FILE [options]\n"
@@ -50,12 +50,6 @@ static const char usage_text[] =
     "%s"
     "  --help              this text\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
-
-struct thr_ind_ids {
-	uint16_t kind;
-	uint16_t param[3];
-	int32_t id[3]; /* value id per output, -1 when no rule reads it */
-};
 
 struct thr_sym {
 	char name[SHMBUS_SYMBOL_MAX + 1];
@@ -74,9 +68,7 @@ struct thr_svc {
 	struct shmbus_thr_eval *ev;
 	struct shmbus_thr_fire *fires;
 	uint32_t nrules;
-	int32_t bar_ids[5]; /* close, open, high, low, volume */
-	struct thr_ind_ids ind[THR_IND_CACHE];
-	unsigned nind;
+	struct shmbus_thr_inputs map; /* bars, indicators -> value updates */
 
 	shmbus_bus *bus;
 	shmbus_producer *p;
@@ -157,7 +149,6 @@ static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 /* Load the rules and build the evaluator. Returns 0 or an exit code. */
 static int thr_load_rules(struct thr_svc *t)
 {
-	static const char *const bar_names[5] = {"close", "open", "high", "low", "volume"};
 	struct shmbus_rule_error err;
 	int rc;
 
@@ -184,34 +175,8 @@ static int thr_load_rules(struct thr_svc *t)
 		fprintf(stderr, TOOL ": out of memory\n");
 		return 1;
 	}
-	for (int i = 0; i < 5; i++)
-		t->bar_ids[i] = shmbus_thr_value_id(t->ev, bar_names[i]);
+	shmbus_thr_inputs_init(&t->map, t->ev);
 	return 0;
-}
-
-/* Value ids of an indicator event's outputs (cached per kind and params). */
-static const struct thr_ind_ids *thr_ind_ids(struct thr_svc *t, const struct shmbus_indicator *e)
-{
-	static struct thr_ind_ids none = {.id = {-1, -1, -1}};
-	struct thr_ind_ids *c;
-	char name[SHMBUS_RULE_NAME_MAX + 16];
-
-	for (unsigned i = 0; i < t->nind; i++)
-		if (t->ind[i].kind == e->kind && memcmp(t->ind[i].param, e->param, 6) == 0)
-			return &t->ind[i];
-	if (t->nind == THR_IND_CACHE)
-		return &none; /* absurdly many parameter sets: rules read few */
-	c = &t->ind[t->nind++];
-	c->kind = e->kind;
-	memcpy(c->param, e->param, sizeof(c->param));
-	for (unsigned k = 0; k < 3; k++) {
-		c->id[k] = -1;
-		if (shmbus_rule_indicator_value_name(e->kind, e->param, k, name, sizeof(name)) == 0)
-			c->id[k] = shmbus_thr_value_id(t->ev, name);
-		if (c->id[k] < 0)
-			c->id[k] = -1;
-	}
-	return c;
 }
 
 /* Symbol name of @id, looked up in the bus once. */
@@ -284,40 +249,19 @@ static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, in
 		thr_publish(t, ev, origin, &t->fires[i], sym);
 }
 
-static void thr_on_bar(struct thr_svc *t, const struct shmbus_bar *b)
-{
-	const double v[5] = {b->close, b->open, b->high, b->low, b->volume};
-	struct shmbus_thr_input in[5];
-	size_t n = 0;
-
-	t->bars_in++;
-	for (int i = 0; i < 5; i++)
-		if (t->bar_ids[i] >= 0)
-			in[n++] = (struct shmbus_thr_input){t->bar_ids[i], v[i]};
-	thr_feed(t, &b->h, b->origin_ns, in, n);
-}
-
-static void thr_on_indicator(struct thr_svc *t, const struct shmbus_indicator *e)
-{
-	const struct thr_ind_ids *ids = thr_ind_ids(t, e);
-	struct shmbus_thr_input in[3];
-	size_t n = 0;
-
-	t->indicators_in++;
-	for (int i = 0; i < 3; i++)
-		if (ids->id[i] >= 0)
-			in[n++] = (struct shmbus_thr_input){ids->id[i], e->value[i]};
-	thr_feed(t, &e->h, e->origin_ns, in, n);
-}
-
 static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct thr_svc *t = ctx;
+	struct shmbus_thr_input in[SHMBUS_THR_INPUTS_MAX];
+	int64_t origin;
+	int n = shmbus_thr_inputs_of(&t->map, ev, in, &origin);
 
-	if (ev->type == SHMBUS_EV_BAR && ev->size >= sizeof(struct shmbus_bar)) {
-		thr_on_bar(t, (const struct shmbus_bar *)ev);
-	} else if (ev->type == SHMBUS_EV_INDICATOR && ev->size >= sizeof(struct shmbus_indicator)) {
-		thr_on_indicator(t, (const struct shmbus_indicator *)ev);
+	if (n >= 0) {
+		if (ev->type == SHMBUS_EV_BAR)
+			t->bars_in++;
+		else
+			t->indicators_in++;
+		thr_feed(t, ev, origin, in, (size_t)n);
 	} else if (shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_TA)) {
 		t->eos_in++;
 		if (++t->eos_seen >= t->eos_count) {
