@@ -358,6 +358,17 @@ void bench_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+void bench_json_head(FILE *f, const char *scenario, const struct bench_machine *m,
+                     const char *command)
+{
+	fprintf(f, "{\"scenario\":");
+	bench_json_str(f, scenario);
+	fprintf(f, ",\"machine\":");
+	bench_json_machine(f, m);
+	fprintf(f, ",\"command\":");
+	bench_json_str(f, command);
+}
+
 void bench_json_machine(FILE *f, const struct bench_machine *m)
 {
 	fprintf(f, "{\"nproc\":%ld,\"model\":", m->nproc);
@@ -410,6 +421,20 @@ int bench_parse_cpus(const char *s, int *cpus, int max)
 			return -EINVAL;
 	}
 	return n > 0 ? n : -EINVAL;
+}
+
+int bench_distinct_cpus(const int *cpus, int n)
+{
+	int distinct = 0;
+
+	for (int i = 0; i < n; i++) {
+		int seen = 0;
+
+		for (int j = 0; j < i; j++)
+			seen |= cpus[j] == cpus[i];
+		distinct += !seen;
+	}
+	return distinct;
 }
 
 int bench_parse_u64(const char *s, uint64_t *out)

@@ -141,6 +141,10 @@ void bench_err(const char *what, const char *fmt, ...) __attribute__((format(pri
 void bench_command_line(int argc, char **argv, char *buf, size_t len);
 void bench_json_str(FILE *f, const char *s);
 void bench_json_machine(FILE *f, const struct bench_machine *m);
+/* Open a scenario's JSON report: {"scenario":..,"machine":..,"command":.. (the
+ * caller goes on with ",\"config\":..." and closes it). */
+void bench_json_head(FILE *f, const char *scenario, const struct bench_machine *m,
+                     const char *command);
 void bench_json_lat(FILE *f, const struct bench_lat *l);
 void bench_print_machine(FILE *f, const struct bench_machine *m, const char *command,
                          const struct bench_clock *c);
@@ -157,6 +161,8 @@ void bench_bus_remove(void);
 
 /* Parse "A,B[,C...]" into cpus; returns the count or -EINVAL. */
 int bench_parse_cpus(const char *s, int *cpus, int max);
+/* How many different cpus cpus[0..n-1] name. */
+int bench_distinct_cpus(const int *cpus, int n);
 /* Parse a non-negative integer with optional k/M/G suffix; -EINVAL. */
 int bench_parse_u64(const char *s, uint64_t *out);
 

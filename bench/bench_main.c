@@ -324,20 +324,6 @@ static long bench_paced_parties(const struct bench_opts *o)
 	return o->scenario == BENCH_PIPELINE ? 3 : 2;
 }
 
-static int bench_distinct_cpus(const struct bench_opts *o)
-{
-	int n = 0;
-
-	for (int i = 0; i < o->ncpus; i++) {
-		int seen = 0;
-
-		for (int j = 0; j < i; j++)
-			seen |= o->cpus[j] == o->cpus[i];
-		n += !seen;
-	}
-	return n;
-}
-
 /* oneway, fanout, pipeline: rate, duration, cpus, slot size, wait. */
 static int bench_validate_paced(struct bench_opts *o)
 {
@@ -378,7 +364,7 @@ static int bench_validate_paced(struct bench_opts *o)
 		o->slot_size = 128;
 	}
 	/* Distinct cpus: "0,0" is one core, and two spinners on it starve. */
-	if (!o->wait_set && bench_paced_parties(o) > bench_distinct_cpus(o))
+	if (!o->wait_set && bench_paced_parties(o) > bench_distinct_cpus(o->cpus, o->ncpus))
 		o->wait = SHMBUS_WAIT_ADAPTIVE;
 	return 0;
 }

@@ -36,20 +36,6 @@ struct fo_report {
 	int distinct_cpus;
 };
 
-static int fo_distinct_cpus(const struct bench_opts *o)
-{
-	int n = 0;
-
-	for (int i = 0; i < o->ncpus; i++) {
-		int seen = 0;
-
-		for (int j = 0; j < i; j++)
-			seen |= o->cpus[j] == o->cpus[i];
-		n += !seen;
-	}
-	return n;
-}
-
 static double fo_ratio(double a, double b)
 {
 	return a / (b != 0 ? b : 1);
@@ -93,7 +79,7 @@ static void fo_summarise(const struct bench_opts *o, struct fo_report *r)
 	r->ratio_p50_corr = fo_ratio((double)r->ms_corr.p50, (double)r->mb_corr.p50);
 	r->ratio_p99_corr = fo_ratio((double)r->ms_corr.p99, (double)r->mb_corr.p99);
 	r->ratio_send = fo_ratio(r->bus_send, r->base_send);
-	r->distinct_cpus = fo_distinct_cpus(o);
+	r->distinct_cpus = bench_distinct_cpus(o->cpus, o->ncpus);
 }
 
 /* Why the wait strategy is what it is, in one phrase. */
@@ -156,10 +142,7 @@ static void fo_json_round(const struct bench_opts *o, int r, const char *kind,
 
 static void fo_print_json(const struct bench_opts *o, const struct fo_report *r)
 {
-	printf("{\"scenario\":\"fanout\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "fanout", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[");
 	for (int i = 0; i < o->ncpus; i++)
 		printf("%s%d", i ? "," : "", o->cpus[i]);

@@ -639,10 +639,7 @@ static void ow_json_round(int r, const char *kind, const struct bench_ow_round *
 
 static void ow_print_json(const struct bench_opts *o, const struct ow_report *r)
 {
-	printf("{\"scenario\":\"oneway\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "oneway", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[%d,%d],\"rate\":%llu,\"iterations\":%llu,\"warmup\":%llu,"
 	       "\"rounds\":%d,\"slot_size\":%u,\"capacity\":%u,\"wait\":\"%s\",\"api\":\"%s\","
 	       "\"single_producer\":%s,\"clock\":\"shmbus_now_ns\",\"hgrm_dir\":",

@@ -392,10 +392,7 @@ static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs
 	double r50 = (double)ms->p50 / (double)(mb->p50 ? mb->p50 : 1);
 	double r99 = (double)ms->p99 / (double)(mb->p99 ? mb->p99 : 1);
 
-	printf("{\"scenario\":\"pingpong\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "pingpong", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[%d,%d],\"iterations\":%llu,\"warmup\":%llu,"
 	       "\"rounds\":%d,\"slot_size\":%u,\"capacity\":%u,\"wait\":\"%s\",\"api\":\"%s\","
 	       "\"single_producer\":%s,\"no_timestamp\":%s,\"clock\":\"%s\",\"ns_per_tick\":%.6f},",

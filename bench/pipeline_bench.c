@@ -318,10 +318,7 @@ static void pl_json_round(int r, const char *kind, const struct pl_round *x)
 
 static void pl_print_json(const struct bench_opts *o, const struct pl_report *r)
 {
-	printf("{\"scenario\":\"pipeline\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "pipeline", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":{\"collector\":%d,\"ta\":%d,\"threshold\":%d},\"rate\":%llu,"
 	       "\"iterations\":%llu,\"warmup\":%llu,\"prime\":%u,\"rounds\":%d,\"slot_size\":%u,"
 	       "\"capacity\":%u,\"wait\":\"%s\",\"single_producer\":%s,\"clock\":\"shmbus_now_ns\","

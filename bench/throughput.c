@@ -504,10 +504,7 @@ static void tp_json_round(const char *kind, int r, const struct tp_round *x, uin
 static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
                           const struct tp_round *sb, const struct tp_summary *s)
 {
-	printf("{\"scenario\":\"throughput\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "throughput", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[");
 	for (int i = 0; i < o->ncpus; i++)
 		printf("%s%d", i ? "," : "", o->cpus[i]);

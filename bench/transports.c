@@ -340,10 +340,7 @@ static void tr_print_json(const struct bench_opts *o, const struct tr_result *re
 	char text[96];
 	int first = 1;
 
-	printf("{\"scenario\":\"transports\",\"machine\":");
-	bench_json_machine(stdout, &o->machine);
-	printf(",\"command\":");
-	bench_json_str(stdout, o->command);
+	bench_json_head(stdout, "transports", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[%d,%d],\"iterations\":%llu,\"warmup\":%llu,\"rounds\":%d,"
 	       "\"message_bytes\":%zu,\"slot_size\":%u,\"capacity\":%u,\"wait\":\"%s\","
 	       "\"clock\":\"%s\",\"ns_per_tick\":%.6f,\"hgrm_dir\":",
