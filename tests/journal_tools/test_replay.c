@@ -43,7 +43,7 @@ static void rp_write(struct jtt_rec *recs, int n)
 
 struct rp_cap {
 	int n, max;
-	int64_t *recv;           /* receive times (mono) */
+	int64_t *recv;           /* publish stamps (the replayer's clock) */
 	struct jtt_rec *ev;      /* events with publish time zeroed */
 };
 
@@ -52,8 +52,9 @@ static void rp_on(const struct shmbus_event_header *ev, void *ctx)
 	struct rp_cap *c = ctx;
 	if (c->n >= c->max)
 		return;
-	if (c->recv)
-		c->recv[c->n] = shmbus_mono_ns();
+	if (c->recv) /* when the replayer published it: what its pacing decides,
+		      * free of this consumer's own scheduling */
+		c->recv[c->n] = ev->publish_time_ns;
 	if (c->ev) {
 		memset(&c->ev[c->n], 0, sizeof(c->ev[c->n]));
 		memcpy(c->ev[c->n].b, ev, ev->size);
