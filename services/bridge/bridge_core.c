@@ -203,9 +203,26 @@ static struct bw_entry *find_entry(struct bridge *b, uint64_t pos, uint32_t sour
 	return NULL;
 }
 
+/* The sink lost every send still awaiting its ack: mark each to resend. */
+static void on_all_lost(struct bridge *b)
+{
+	unsigned bit = 1u << b->cur_sink;
+	for (uint64_t p = b->head; p < b->tail; p++) {
+		struct bw_entry *e = &b->w[p & b->mask];
+		if ((e->pending & bit) && !(e->failed & bit)) {
+			b->st.failed++;
+			fail_sink(b, e, b->cur_sink);
+		}
+	}
+}
+
 static void on_ack(void *ctx, uint64_t pos, uint32_t source, uint64_t seq, int err)
 {
 	struct bridge *b = ctx;
+	if (pos == BRIDGE_ACK_ALL_LOST) {
+		on_all_lost(b);
+		return;
+	}
 	struct bw_entry *e = find_entry(b, pos, source, seq);
 	unsigned bit = 1u << b->cur_sink;
 	if (e == NULL || !(e->pending & bit))

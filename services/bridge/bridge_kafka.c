@@ -40,7 +40,8 @@ struct kafka_sink {
 	void *fn_ctx;
 	int acks;
 	int fatal;          /* the instance hit a fatal error: replace it */
-	int64_t retry_at_ns; /* rk == NULL: when to try creating it again */
+	int64_t retry_at_ns; /* rk == NULL: when to create it (again) */
+	uint32_t replace_attempt; /* replacements since the last delivery */
 	uint64_t replaced;  /* instances replaced after fatal errors */
 };
 
@@ -52,6 +53,8 @@ static void kafka_dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 		s->connected = 1;
 		s->reconnects++;
 	}
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		s->replace_attempt = 0;
 	if (s->fn != NULL) {
 		s->fn(s->fn_ctx, (uint64_t)(uintptr_t)m->_private, 0, 0,
 		      m->err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -EIO);
@@ -165,25 +168,40 @@ static int64_t kafka_mono_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The reconnect backoff (jittered, doubling) for attempt n, in ns. */
+static int64_t kafka_backoff_ns(const struct kafka_sink *s, uint32_t n)
+{
+	int64_t base = s->cfg.reconnect_base_ms > 0 ? s->cfg.reconnect_base_ms : 100;
+	int64_t max = s->cfg.reconnect_max_ms > base ? s->cfg.reconnect_max_ms : base;
+	return 1000000LL * bridge_backoff_ms(n, base, max);
+}
+
 /*
  * After a fatal error: fail back everything outstanding (purged, each
- * with a delivery report the core takes as a negative ack), drop the
- * instance and start a new one; when that fails, try again after the
- * reconnect backoff. Called from poll(), with the core's ack function.
+ * with a delivery report the core takes as a negative ack; whatever has
+ * not reported within a short wait is declared lost in one go, since
+ * destroying the instance drops its reports), drop the instance and
+ * start a new one: at once the first time, after the reconnect backoff
+ * when replacements follow each other without a delivery in between
+ * (a fatal cause that persists), and again after it when creating one
+ * fails. Called from poll(), with the core's ack function.
  */
 static void kafka_replace(struct kafka_sink *s)
 {
 	if (s->rk != NULL) {
 		rd_kafka_purge(s->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-		/* Serve every purged message's report; bounded, in case one
-		 * never comes (it would then stay in flight in the core). */
-		int64_t end = kafka_mono_ns() + 2000000000LL;
+		int64_t end = kafka_mono_ns() + 200000000LL;
 		do
 			rd_kafka_poll(s->rk, 10);
 		while (rd_kafka_outq_len(s->rk) > 0 && kafka_mono_ns() < end);
 		rd_kafka_destroy(s->rk);
 		s->rk = NULL;
 		s->replaced++;
+		if (s->fn != NULL)
+			s->fn(s->fn_ctx, BRIDGE_ACK_ALL_LOST, 0, 0, -EIO);
+		s->retry_at_ns = kafka_mono_ns();
+		if (s->replace_attempt++ > 0)
+			s->retry_at_ns += kafka_backoff_ns(s, s->replace_attempt - 1);
 	}
 	if (kafka_mono_ns() < s->retry_at_ns)
 		return;
@@ -192,9 +210,7 @@ static void kafka_replace(struct kafka_sink *s)
 	s->fatal = 0;
 	s->rk = kafka_new_instance(s, err, sizeof err, &rc);
 	if (s->rk == NULL) {
-		s->retry_at_ns = kafka_mono_ns() + 1000000LL * (s->cfg.reconnect_base_ms > 0
-									  ? s->cfg.reconnect_base_ms
-									  : 100);
+		s->retry_at_ns = kafka_mono_ns() + kafka_backoff_ns(s, s->replace_attempt++);
 		return;
 	}
 	s->reconnects++;

@@ -18,8 +18,11 @@
 #include "bridge_codec.h"
 
 /* pos: the core's window position given to send(), or UINT64_MAX when the
- * sink only knows the event identity (source, seq). */
+ * sink only knows the event identity (source, seq), or BRIDGE_ACK_ALL_LOST
+ * (err < 0): every send of this sink still awaiting its ack is lost (the
+ * client that held them is gone) and must be sent again. */
 typedef void (*bridge_ack_fn)(void *ctx, uint64_t pos, uint32_t source, uint64_t seq, int err);
+#define BRIDGE_ACK_ALL_LOST (UINT64_MAX - 1)
 
 struct bridge_sink;
 

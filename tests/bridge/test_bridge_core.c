@@ -51,7 +51,10 @@ struct fake_sink {
 	unsigned sync_fail_pct; /* chance that send() returns -EAGAIN */
 	unsigned outage_every;  /* NAK all in flight every N sends (0: never) */
 	unsigned down_polls;    /* polls left disconnected */
-	uint64_t sends, sync_fails, naks, dups;
+	unsigned lose_every;    /* lose every ack in flight every N sends (0: never),
+				   as a client replaced after a fatal error does */
+	int lost_pending;       /* losses not yet reported (BRIDGE_ACK_ALL_LOST) */
+	uint64_t sends, lose_sends, sync_fails, naks, dups, losses;
 };
 
 static uint32_t g_sym[N_SYMS];
@@ -69,7 +72,7 @@ static int fake_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_ev
 	(void)symbol;
 	(void)payload;
 	(void)len;
-	if (f->down_polls > 0 || fake_rand(f) < f->sync_fail_pct) {
+	if (f->down_polls > 0 || f->lost_pending || fake_rand(f) < f->sync_fail_pct) {
 		f->sync_fails++;
 		return -EAGAIN;
 	}
@@ -82,6 +85,11 @@ static int fake_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_ev
 		}
 		f->down_polls = 20;
 	}
+	if (f->lose_every != 0 && ++f->lose_sends % f->lose_every == 0) {
+		f->losses += f->qt - f->qh; /* never stored, never acked */
+		f->qh = f->qt;
+		f->lost_pending = 1;
+	}
 	return 0;
 }
 
@@ -91,6 +99,11 @@ static int fake_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	int n = 0;
 	if (f->down_polls > 0)
 		f->down_polls--;
+	if (f->lost_pending) {
+		f->lost_pending = 0;
+		fn(ctx, BRIDGE_ACK_ALL_LOST, 0, 0, -EIO);
+		n++;
+	}
 	for (; n < 64 && f->qh < f->qt; n++) {
 		struct fake_ack a = f->q[f->qh++ % QCAP];
 		if (a.err == 0) {
@@ -139,7 +152,8 @@ static const struct bridge_sink_ops fake_ops = {
 	.destroy = fake_destroy,
 };
 
-static struct fake_sink *fake_new(unsigned sync_fail_pct, unsigned outage_every)
+static struct fake_sink *fake_new(unsigned sync_fail_pct, unsigned outage_every,
+				  unsigned lose_every)
 {
 	struct fake_sink *f = calloc(1, sizeof *f);
 	assert_non_null(f);
@@ -148,6 +162,7 @@ static struct fake_sink *fake_new(unsigned sync_fail_pct, unsigned outage_every)
 	f->rng = 12345u;
 	f->sync_fail_pct = sync_fail_pct;
 	f->outage_every = outage_every;
+	f->lose_every = lose_every;
 	return f;
 }
 
@@ -235,14 +250,14 @@ static void check_stored(const struct fake_sink *f, uint64_t from, uint64_t to)
 	}
 }
 
-static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every)
+static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every, unsigned lose_every)
 {
 	char err[512];
 	struct bridge *b = NULL;
 	struct bridge_core_config cc;
 	struct bridge_stats st;
 	shmbus_bus *bus = bus_with_symbols();
-	struct fake_sink *f = fake_new(sync_fail_pct, outage_every);
+	struct fake_sink *f = fake_new(sync_fail_pct, outage_every, lose_every);
 	struct bridge_sink *sink = &f->base;
 	core_config(&cc);
 	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
@@ -250,7 +265,7 @@ static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every)
 	publish(bus, 0, N_EVENTS);
 	run_until_acked(b, N_EVENTS);
 	bridge_get_stats(b, &st);
-	assert_true(f->sync_fails > 0 || f->naks > 0); /* the faults did happen */
+	assert_true(f->sync_fails > 0 || f->naks > 0 || f->losses > 0); /* the faults did happen */
 	assert_true(st.resent > 0);
 	assert_int_equal(st.acked, N_EVENTS);
 	assert_int_equal(bridge_acked_seq(b, SOURCE), N_EVENTS);
@@ -263,13 +278,21 @@ static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every)
 static void test_bridge_core_failed_sends_keep_order(void **state)
 {
 	(void)state;
-	export_with_faults(3, 0);
+	export_with_faults(3, 0, 0);
 }
 
 static void test_bridge_core_outages_keep_order(void **state)
 {
 	(void)state;
-	export_with_faults(1, 2500);
+	export_with_faults(1, 2500, 0);
+}
+
+/* The sink's client is replaced now and then and every ack it held is
+ * lost (BRIDGE_ACK_ALL_LOST): each lost send goes out again, in order. */
+static void test_bridge_core_lost_acks_resent(void **state)
+{
+	(void)state;
+	export_with_faults(0, 0, 3000);
 }
 
 static void make_journal(const char *dir, uint32_t n)
@@ -338,7 +361,7 @@ static void test_bridge_core_handover_sends_each_once(void **state)
 	assert_int_equal(shmbus_subscribe(bus, cc.ring, &cc.sub, &c), 0);
 	publish(bus, 12000, N_EVENTS);
 	shmbus_consumer_close(c); /* the ring keeps them for the next bridge */
-	struct fake_sink *f = fake_new(2, 0);
+	struct fake_sink *f = fake_new(2, 0, 0);
 	uint64_t skipped = 0;
 	int64_t n = catchup_then_live(bus, f, ckpt, jdir, 0, N_EVENTS - 5000, &skipped);
 	assert_true(n >= N_EVENTS - 5000);
@@ -362,13 +385,13 @@ static void test_bridge_core_first_start_from_journal(void **state)
 	shmbus_bus *bus = bus_with_symbols();
 	/* Default: a first start (no checkpoint) begins live and leaves the
 	 * journal alone. */
-	struct fake_sink *f = fake_new(0, 0);
+	struct fake_sink *f = fake_new(0, 0, 0);
 	uint64_t skipped = 0;
 	assert_int_equal(catchup_then_live(bus, f, ckpt, jdir, 0, 0, &skipped), 0);
 	assert_int_equal(f->nstored, 0);
 	free(f);
 	/* from_journal_start: the whole journal first, then live. */
-	f = fake_new(0, 0);
+	f = fake_new(0, 0, 0);
 	assert_int_equal(catchup_then_live(bus, f, ckpt, jdir, 1, 3000, &skipped), 3000);
 	check_stored(f, 1, 3000);
 	free(f);
@@ -384,6 +407,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bridge_core_failed_sends_keep_order),
 		cmocka_unit_test(test_bridge_core_outages_keep_order),
+		cmocka_unit_test(test_bridge_core_lost_acks_resent),
 		cmocka_unit_test(test_bridge_core_handover_sends_each_once),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 	};
