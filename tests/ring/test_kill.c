@@ -365,6 +365,17 @@ static void test_kill_consumer_routed_around(void **state)
 			publisher_main(i ? "pub1" : "pub0", SRC_DEAD + (uint32_t)i, N, go[0],
 			               rep[i][1]);
 	}
+	/* Both producers attached before anything dies: one attaching after
+	 * the consumer's death would take its (dead) participant entry, as
+	 * attaching does, and the check of that entry below would miss it. */
+	struct shmbus_participant_stat pst;
+	int64_t until = tu_mono_ms() + 20000;
+	while ((tu_participant_stat(bus, prod[0], "pub0", &pst) < 0 ||
+	        tu_participant_stat(bus, prod[1], "pub1", &pst) < 0) &&
+	       tu_mono_ms() < until)
+		tu_sleep_us(1000);
+	assert_true(tu_participant_stat(bus, prod[0], "pub0", &pst) >= 0);
+	assert_true(tu_participant_stat(bus, prod[1], "pub1", &pst) >= 0);
 	assert_int_equal(tu_write_all(go[1], "gg", 2), 0);
 	uint64_t took = 0;
 	assert_int_equal(tu_read_all(ready[0], &took, sizeof took, 30000), 0);
@@ -402,7 +413,13 @@ static void test_kill_consumer_routed_around(void **state)
 	assert_int_equal(TAKE + left + routed, 2 * N);
 	assert_int_equal(r[0][1] + r[1][1], TAKE + left);
 	struct shmbus_participant_stat ps;
-	assert_true(tu_participant_stat(bus, cons, "doomed", &ps) >= 0);
+	if (tu_participant_stat(bus, cons, "doomed", &ps) < 0) {
+		for (uint32_t i = 0; shmbus_stat_participant(bus, i, &ps) != -ERANGE; i++)
+			if (shmbus_stat_participant(bus, i, &ps) == 0)
+				print_message("participant %u: %s pid %d state %d alive %d\n", i,
+					      ps.name, (int)ps.pid, (int)ps.state, ps.alive);
+		fail_msg("the dead consumer (pid %d) is not in the participants table", (int)cons);
+	}
 	assert_int_equal(ps.alive, 0);
 	assert_true(shmbus_bus_reap(bus) >= 0);
 
