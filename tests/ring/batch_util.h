@@ -12,71 +12,24 @@
 
 #include "ring/test_util.h"
 
-#define SRC        11                   /* the producer's source id */
-#define NSYM       12                   /* symbols S1..S12 */
+#define SRC        TU_ENV_SRC           /* the producer's source id */
+#define NSYM       12                   /* symbols S1..S12 are used */
 #define USER_TYPE  (SHMBUS_EV_USER + 8) /* an application type, any size */
 #define INPUT_PT   12345                /* publish_time_ns of every input */
 #define ET0        1000                 /* input i has event_time_ns ET0 + i */
 #define SLOT64_MAX (64 - 8)             /* event bytes a 64-byte slot holds */
 
-struct env {
-	shmbus_bus *bus;
-	shmbus_producer *p;
-	uint32_t sym[NSYM + 1]; /* sym[i]: id of "S<i>" */
-};
-
-static inline void env_open_flags(struct env *e, uint32_t flags)
-{
-	memset(e, 0, sizeof *e);
-	assert_int_equal(tu_bus_create(NULL, 16, &e->bus), 0);
-	tu_intern_symbols(e->bus, e->sym, NSYM);
-	struct shmbus_producer_opts po;
-	shmbus_producer_opts_init(&po);
-	po.source_id = SRC;
-	po.flags = flags;
-	assert_int_equal(shmbus_producer_open(e->bus, &po, &e->p), 0);
-	assert_int_equal(shmbus_producer_source(e->p), SRC);
-}
-
-static inline void env_open(struct env *e)
-{
-	env_open_flags(e, 0);
-}
-
-static inline void env_close(struct env *e)
-{
-	shmbus_producer_close(e->p);
-	assert_int_equal(shmbus_bus_close(e->bus), 0);
-}
-
-static inline shmbus_consumer *sub_opts(struct env *e, const char *name,
-                                        const struct shmbus_sub_opts *so)
-{
-	shmbus_consumer *c = NULL;
-	int rc = shmbus_subscribe(e->bus, name, so, &c);
-	if (rc != 0)
-		fail_msg("subscribe %s: %s (%s)", name, shmbus_strerror(rc), shmbus_errmsg());
-	return c;
-}
-
 /* A ring of every symbol for `types` (0: all types). */
-static inline shmbus_consumer *sub(struct env *e, const char *name, uint32_t capacity,
+static inline shmbus_consumer *sub(struct tu_env *e, const char *name, uint32_t capacity,
                                    uint32_t slot, enum shmbus_full_policy policy, uint64_t types)
 {
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, capacity, slot, policy);
 	so.types = types;
-	return sub_opts(e, name, &so);
+	return tu_env_sub(e, name, &so);
 }
 
-static inline struct shmbus_producer_stat prod_stat(const struct env *e)
-{
-	struct shmbus_producer_stat ps;
-	assert_true(tu_producer_stat(e->bus, SRC, getpid(), &ps) >= 0);
-	return ps;
-}
-
-static inline struct shmbus_ring_stat ring_stat(const struct env *e, const char *ring)
+static inline struct shmbus_ring_stat ring_stat(const struct tu_env *e, const char *ring)
 {
 	struct shmbus_ring_stat rs;
 	int rc = tu_ring_stat(e->bus, ring, &rs);

@@ -31,8 +31,8 @@
 static void test_batch_one_ring_in_order(void **state)
 {
 	enum { N = 200 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "all", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
 	batch_init(&b, N);
@@ -59,7 +59,7 @@ static void test_batch_one_ring_in_order(void **state)
 		assert_true(t->size == 2.0 * i);
 		assert_int_equal(t->h.symbol_id, e.sym[1 + i % NSYM]);
 	}
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, N);
 	assert_int_equal(ps.delivered, N);
 	assert_int_equal(ps.unrouted, 0);
@@ -72,7 +72,7 @@ static void test_batch_one_ring_in_order(void **state)
 	tu_sink_free(&s);
 	batch_free(&b);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* Calls of sizes around the chunk (64) and run (32) boundaries: each
@@ -81,8 +81,8 @@ static void test_batch_chunk_and_run_boundaries(void **state)
 {
 	static const unsigned sizes[] = {1, 31, 32, 33, 63, 64, 65, 127, 128, 129};
 	enum { TOTAL = 1 + 31 + 32 + 33 + 63 + 64 + 65 + 127 + 128 + 129 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "all", 1024, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
 	batch_init(&b, TOTAL);
@@ -108,13 +108,13 @@ static void test_batch_chunk_and_run_boundaries(void **state)
 		}
 		at += sizes[k];
 	}
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, TOTAL);
 	assert_int_equal(ps.delivered, TOTAL);
 	tu_sink_free(&s);
 	batch_free(&b);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /*
@@ -127,8 +127,8 @@ static void test_batch_chunk_and_run_boundaries(void **state)
 static void run_wrap_with_drainer(bool filtered)
 {
 	enum { PER_CALL = 200, CALLS = 3, N = PER_CALL * CALLS };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	uint32_t half[NSYM / 2];
 	for (unsigned k = 0; k < NSYM / 2; k++)
 		half[k] = e.sym[1 + 2 * k]; /* S1, S3, S5 ... */
@@ -138,7 +138,7 @@ static void run_wrap_with_drainer(bool filtered)
 		so.symbols = half;
 		so.nsymbols = NSYM / 2;
 	}
-	shmbus_consumer *c = sub_opts(&e, "wrap", &so);
+	shmbus_consumer *c = tu_env_sub(&e, "wrap", &so);
 	struct batch b;
 	batch_init(&b, N);
 	unsigned want = 0;
@@ -187,7 +187,7 @@ static void run_wrap_with_drainer(bool filtered)
 	assert_int_equal(tu_drain(c, &rest), 0); /* the thread took all */
 	tu_sink_free(&rest);
 
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, N);
 	assert_int_equal(ps.delivered, want);
 	assert_int_equal(ps.unrouted, N - want);
@@ -202,7 +202,7 @@ static void run_wrap_with_drainer(bool filtered)
 	tu_sink_free(&d.sink);
 	batch_free(&b);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 static void test_batch_wraps_small_ring_with_drainer(void **state)
@@ -223,15 +223,15 @@ static void test_batch_wraps_filtered_ring_with_drainer(void **state)
 static void test_batch_identity_assigned_kept_mixed(void **state)
 {
 	enum { A = 10, K = 10, M = 130, N = A + K + M };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	uint32_t odd_syms[] = {e.sym[1], e.sym[3], e.sym[5]};
 	shmbus_consumer *all = sub(&e, "all", 1024, 128, SHMBUS_POLICY_BLOCK, 0);
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, 1024, 128, SHMBUS_POLICY_BLOCK);
 	so.symbols = odd_syms;
 	so.nsymbols = 3;
-	shmbus_consumer *some = sub_opts(&e, "some", &so);
+	shmbus_consumer *some = tu_env_sub(&e, "some", &so);
 	struct batch b;
 	batch_init(&b, N);
 	uint64_t seq[N];
@@ -276,7 +276,7 @@ static void test_batch_identity_assigned_kept_mixed(void **state)
 	int rc = shmbus_publish_batch(e.p, b.ptr + A + K, M);
 	assert_int_equal(rc, M + (want_some - A / 2 - K / 2));
 	assert_int_equal(shmbus_producer_last_seq(e.p), next - 1);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.last_seq, next - 1);
 	assert_int_equal(ps.published, N);
 
@@ -302,7 +302,7 @@ static void test_batch_identity_assigned_kept_mixed(void **state)
 	batch_free(&b);
 	shmbus_consumer_close(all);
 	shmbus_consumer_close(some);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* SHMBUS_PRODUCER_NO_TIMESTAMP: each event keeps its own publish time, in
@@ -310,15 +310,15 @@ static void test_batch_identity_assigned_kept_mixed(void **state)
 static void test_batch_no_timestamp_keeps_publish_time(void **state)
 {
 	enum { N = 70 };
-	struct env e;
-	env_open_flags(&e, SHMBUS_PRODUCER_NO_TIMESTAMP);
+	struct tu_env e;
+	tu_env_open_flags(&e, SHMBUS_PRODUCER_NO_TIMESTAMP);
 	uint32_t s1[] = {e.sym[1]};
 	shmbus_consumer *all = sub(&e, "all", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, 256, 64, SHMBUS_POLICY_BLOCK);
 	so.symbols = s1;
 	so.nsymbols = 1;
-	shmbus_consumer *one = sub_opts(&e, "s1", &so);
+	shmbus_consumer *one = tu_env_sub(&e, "s1", &so);
 	struct batch b;
 	batch_init(&b, N);
 	for (unsigned i = 0; i < N; i++) {
@@ -343,16 +343,16 @@ static void test_batch_no_timestamp_keeps_publish_time(void **state)
 	batch_free(&b);
 	shmbus_consumer_close(all);
 	shmbus_consumer_close(one);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* ---- rejected input ---- */
 
 /* Nothing was published by a rejected call: same ring and producer
  * counters as before it. */
-static void expect_unchanged(const struct env *e, uint64_t published, uint64_t claimed)
+static void expect_unchanged(const struct tu_env *e, uint64_t published, uint64_t claimed)
 {
-	struct shmbus_producer_stat ps = prod_stat(e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(e);
 	assert_int_equal(ps.published, published);
 	assert_int_equal(ps.delivered, claimed);
 	assert_int_equal(ps.unrouted, 0);
@@ -364,7 +364,7 @@ static void expect_unchanged(const struct env *e, uint64_t published, uint64_t c
 }
 
 /* Call the batch, expect `code` and an error message naming `what`. */
-static void expect_rejected(struct env *e, const void *const *evs, unsigned n, int code,
+static void expect_rejected(struct tu_env *e, const void *const *evs, unsigned n, int code,
                             const char *what)
 {
 	int rc = shmbus_publish_batch(e->p, evs, n);
@@ -380,8 +380,8 @@ static void expect_rejected(struct env *e, const void *const *evs, unsigned n, i
  * index; bad arguments and an open claim are refused; n 0 does nothing. */
 static void test_batch_rejects_bad_input_publishing_nothing(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "all", 256, 256, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
 	batch_init(&b, 5);
@@ -428,7 +428,7 @@ static void test_batch_rejects_bad_input_publishing_nothing(void **state)
 	((struct shmbus_trade *)mem)->price = 42.0;
 	batch_trade(&b, 4, e.sym[1]);
 	assert_int_equal(shmbus_publish_batch(e.p, b.ptr, 5), -EINVAL);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 2);
 	assert_int_equal(shmbus_producer_last_seq(e.p), 3); /* the claim's */
 	assert_int_equal(shmbus_commit(e.p), 1);
@@ -447,14 +447,14 @@ static void test_batch_rejects_bad_input_publishing_nothing(void **state)
 	assert_true(((const struct shmbus_trade *)(const void *)s.ev[2].bytes)->price == 42.0);
 	for (unsigned i = 0; i < 5; i++)
 		check_event(&s.ev[3 + i], &b.ev[i], SRC, 4 + i);
-	ps = prod_stat(&e);
+	ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 8);
 	assert_int_equal(ps.delivered, 8);
 	assert_int_equal(ps.last_seq, 8);
 	tu_sink_free(&s);
 	batch_free(&b);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* 65536 events in one call (1024 chunks) reach a ring that holds them;
@@ -462,8 +462,8 @@ static void test_batch_rejects_bad_input_publishing_nothing(void **state)
 static void test_batch_limit_65536(void **state)
 {
 	enum { MAX = 65536 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "big", MAX, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct shmbus_trade *t = calloc(MAX + 1, sizeof *t);
 	const void **p = calloc(MAX + 1, sizeof *p);
@@ -474,13 +474,13 @@ static void test_batch_limit_65536(void **state)
 		p[i] = &t[i];
 	}
 	assert_int_equal(shmbus_publish_batch(e.p, p, MAX + 1), -EINVAL);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 0);
 	assert_int_equal(shmbus_producer_last_seq(e.p), 0);
 	assert_int_equal(ring_stat(&e, "big").claimed, 0);
 
 	assert_int_equal(shmbus_publish_batch(e.p, p, MAX), MAX);
-	ps = prod_stat(&e);
+	ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, MAX);
 	assert_int_equal(ps.delivered, MAX);
 	assert_int_equal(ps.last_seq, MAX);
@@ -498,7 +498,7 @@ static void test_batch_limit_65536(void **state)
 	free(t);
 	free(p);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 int main(void)

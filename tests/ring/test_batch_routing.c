@@ -40,7 +40,7 @@ static const char *const ring_name[NRINGS] = {
 #define EQ_N         150
 #define BARSDROP_CAP 8
 
-static void eq_rings(struct env *e, shmbus_consumer *c[NRINGS])
+static void eq_rings(struct tu_env *e, shmbus_consumer *c[NRINGS])
 {
 	uint32_t s123[] = {e->sym[1], e->sym[2], e->sym[3]};
 	uint32_t s45[] = {e->sym[4], e->sym[5]};
@@ -49,13 +49,13 @@ static void eq_rings(struct env *e, shmbus_consumer *c[NRINGS])
 	tu_sub_opts(&so, 256, 128, SHMBUS_POLICY_BLOCK);
 	so.symbols = s123;
 	so.nsymbols = 3;
-	c[R_SYM] = sub_opts(e, ring_name[R_SYM], &so);
+	c[R_SYM] = tu_env_sub(e, ring_name[R_SYM], &so);
 	for (uint32_t k = 0; k < 2; k++) {
 		tu_sub_opts(&so, 256, 128, SHMBUS_POLICY_BLOCK);
 		so.group = "g";
 		so.group_size = 2;
 		so.group_member = k;
-		c[R_GRP0 + k] = sub_opts(e, ring_name[R_GRP0 + k], &so);
+		c[R_GRP0 + k] = tu_env_sub(e, ring_name[R_GRP0 + k], &so);
 	}
 	c[R_TRADES] = sub(e, ring_name[R_TRADES], 256, 64, SHMBUS_POLICY_BLOCK,
 	                  SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
@@ -69,7 +69,7 @@ static void eq_rings(struct env *e, shmbus_consumer *c[NRINGS])
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR);
 	so.symbols = s45;
 	so.nsymbols = 2;
-	c[R_SYMTR] = sub_opts(e, ring_name[R_SYMTR], &so);
+	c[R_SYMTR] = tu_env_sub(e, ring_name[R_SYMTR], &so);
 	c[R_BARSDROP] = sub(e, ring_name[R_BARSDROP], BARSDROP_CAP, 128, SHMBUS_POLICY_DROP,
 	                    SHMBUS_TYPE_BIT(SHMBUS_EV_BAR));
 	tu_sub_opts(&so, 4, 64, SHMBUS_POLICY_BLOCK);
@@ -79,7 +79,7 @@ static void eq_rings(struct env *e, shmbus_consumer *c[NRINGS])
 
 /* A deterministic mix of trades, quotes, bars, user events of 41..80
  * bytes and heartbeats (symbol 0); every 17th keeps a preset identity. */
-static void eq_events(struct batch *b, const struct env *e)
+static void eq_events(struct batch *b, const struct tu_env *e)
 {
 	uint64_t rnd = 42;
 	for (unsigned i = 0; i < b->n; i++) {
@@ -111,7 +111,7 @@ static void eq_events(struct batch *b, const struct env *e)
 }
 
 /* Does input `in` reach ring k (groups: either member; drop: ignored)? */
-static bool eq_wanted(const struct env *e, int k, const struct shmbus_event_header *in)
+static bool eq_wanted(const struct tu_env *e, int k, const struct shmbus_event_header *in)
 {
 	uint32_t s = in->symbol_id;
 	switch (k) {
@@ -137,7 +137,7 @@ static bool eq_wanted(const struct env *e, int k, const struct shmbus_event_head
 
 /* Publish b on e: one by one (split NULL) or in calls of split[] events.
  * Returns the sum of the return values. */
-static long eq_publish(struct env *e, const struct batch *b, const unsigned *split, size_t nsplit)
+static long eq_publish(struct tu_env *e, const struct batch *b, const unsigned *split, size_t nsplit)
 {
 	long total = 0;
 	if (split == NULL) {
@@ -176,7 +176,7 @@ static void eq_same_events(const struct tu_sink *ref, const struct tu_sink *got,
 }
 
 /* Check ring contents of the one-by-one reference against the filters. */
-static void eq_check_reference(const struct env *e, const struct batch *b,
+static void eq_check_reference(const struct tu_env *e, const struct batch *b,
                                struct tu_sink sk[NRINGS])
 {
 	uint64_t seq[EQ_N];
@@ -254,13 +254,13 @@ static void test_batch_routing_matches_publish(void **state)
 	static const unsigned one[] = {EQ_N};
 	static const unsigned odd[] = {1, 63, 65, 21};
 	_Static_assert(1 + 63 + 65 + 21 == EQ_N, "odd split covers the batch");
-	struct env e[3];
+	struct tu_env e[3];
 	shmbus_consumer *c[3][NRINGS];
 	struct tu_sink sk[3][NRINGS];
 	long ret[3];
 	struct batch b;
 	for (int v = 0; v < 3; v++) {
-		env_open(&e[v]);
+		tu_env_open(&e[v]);
 		for (int i = 1; i <= NSYM; i++)
 			assert_int_equal(e[v].sym[i], e[0].sym[i]);
 		eq_rings(&e[v], c[v]);
@@ -312,7 +312,7 @@ static void test_batch_routing_matches_publish(void **state)
 			assert_int_equal(g.too_big, a.too_big);
 			assert_int_equal(g.routed_around, a.routed_around);
 		}
-		struct shmbus_producer_stat a = prod_stat(&e[0]), g = prod_stat(&e[v]);
+		struct shmbus_producer_stat a = tu_env_prod_stat(&e[0]), g = tu_env_prod_stat(&e[v]);
 		assert_int_equal(g.published, a.published);
 		assert_int_equal(g.delivered, a.delivered);
 		assert_int_equal(g.dropped, a.dropped);
@@ -330,7 +330,7 @@ static void test_batch_routing_matches_publish(void **state)
 			if (c[v][k] != NULL)
 				shmbus_consumer_close(c[v][k]);
 		}
-		env_close(&e[v]);
+		tu_env_close(&e[v]);
 	}
 	batch_free(&b);
 }
@@ -341,8 +341,8 @@ static void test_batch_routing_matches_publish(void **state)
  * 24 (a roomy ring beside it takes all 40); after draining, 10 more go in. */
 static void test_batch_drop_policy_counts(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "tiny", 16, 64, SHMBUS_POLICY_DROP, 0);
 	shmbus_consumer *roomy = sub(&e, "roomy", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
@@ -355,7 +355,7 @@ static void test_batch_drop_policy_counts(void **state)
 	assert_int_equal(rs.claimed, 16);
 	assert_int_equal(rs.depth, 16);
 	assert_int_equal(ring_stat(&e, "roomy").dropped, 0);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 40);
 	assert_int_equal(ps.delivered, 56);
 	assert_int_equal(ps.dropped, 24);
@@ -378,7 +378,7 @@ static void test_batch_drop_policy_counts(void **state)
 	assert_int_equal(tu_drain(roomy, &s), 50);
 	for (unsigned i = 0; i < 50; i++)
 		check_event(&s.ev[i], &b.ev[i], SRC, i + 1);
-	ps = prod_stat(&e);
+	ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 50);
 	assert_int_equal(ps.delivered, 76);
 	assert_int_equal(ps.dropped, 24);
@@ -386,7 +386,7 @@ static void test_batch_drop_policy_counts(void **state)
 	batch_free(&b);
 	shmbus_consumer_close(c);
 	shmbus_consumer_close(roomy);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* Events over 56 bytes are counted too_big on a 64-byte-slot ring and
@@ -394,8 +394,8 @@ static void test_batch_drop_policy_counts(void **state)
 static void test_batch_too_big_for_slot(void **state)
 {
 	enum { N = 90 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *small = sub(&e, "small", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	shmbus_consumer *big = sub(&e, "big", 256, 256, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
@@ -439,7 +439,7 @@ static void test_batch_too_big_for_slot(void **state)
 	assert_int_equal(tu_drain(big, &s), N);
 	for (unsigned i = 0; i < N; i++)
 		check_event(&s.ev[i], &b.ev[i], SRC, i + 1);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, N);
 	assert_int_equal(ps.delivered, N + fits);
 	assert_int_equal(ps.unrouted, 0);
@@ -470,7 +470,7 @@ static void test_batch_too_big_for_slot(void **state)
 	batch_free(&b);
 	shmbus_consumer_close(small);
 	shmbus_consumer_close(big);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /*
@@ -481,8 +481,8 @@ static void test_batch_too_big_for_slot(void **state)
 static void test_batch_consumer_group(void **state)
 {
 	enum { N = 120 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *m[2];
 	for (uint32_t k = 0; k < 2; k++) {
 		struct shmbus_sub_opts so;
@@ -490,7 +490,7 @@ static void test_batch_consumer_group(void **state)
 		so.group = "workers";
 		so.group_size = 2;
 		so.group_member = k;
-		m[k] = sub_opts(&e, k ? "worker1" : "worker0", &so);
+		m[k] = tu_env_sub(&e, k ? "worker1" : "worker0", &so);
 	}
 	shmbus_consumer *all = sub(&e, "all", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
@@ -543,7 +543,7 @@ static void test_batch_consumer_group(void **state)
 	shmbus_consumer_close(m[0]);
 	shmbus_consumer_close(m[1]);
 	shmbus_consumer_close(all);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /*
@@ -555,16 +555,16 @@ static void test_batch_consumer_group(void **state)
 static void test_batch_routed_around_detached(void **state)
 {
 	enum { N = 10 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	uint32_t s1[] = {e.sym[1]};
 	struct shmbus_sub_opts so_all, so_s1;
 	tu_sub_opts(&so_all, 4, 64, SHMBUS_POLICY_BLOCK);
 	tu_sub_opts(&so_s1, 4, 64, SHMBUS_POLICY_BLOCK);
 	so_s1.symbols = s1;
 	so_s1.nsymbols = 1;
-	shmbus_consumer *ca = sub_opts(&e, "gone_all", &so_all);
-	shmbus_consumer *cs = sub_opts(&e, "gone_s1", &so_s1);
+	shmbus_consumer *ca = tu_env_sub(&e, "gone_all", &so_all);
+	shmbus_consumer *cs = tu_env_sub(&e, "gone_s1", &so_s1);
 	shmbus_consumer *live = sub(&e, "live", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	shmbus_consumer_close(ca);
 	shmbus_consumer_close(cs);
@@ -583,14 +583,14 @@ static void test_batch_routed_around_detached(void **state)
 	rs = ring_stat(&e, "gone_s1");
 	assert_int_equal(rs.routed_around, N); /* its symbol only */
 	assert_int_equal(rs.claimed, 0);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.routed_around, 3 * N);
 	assert_int_equal(ps.delivered, 2 * N);
 	assert_int_equal(ps.published, 2 * N);
 
 	/* re-attached: delivered to again, from the next batch on */
-	ca = sub_opts(&e, "gone_all", &so_all);
-	cs = sub_opts(&e, "gone_s1", &so_s1);
+	ca = tu_env_sub(&e, "gone_all", &so_all);
+	cs = tu_env_sub(&e, "gone_s1", &so_s1);
 	assert_int_equal(shmbus_publish_batch(e.p, b.ptr + 2 * N, 4), 4 + 4 + 2);
 	struct tu_sink s;
 	tu_sink_init(&s, 4 * N);
@@ -612,7 +612,7 @@ static void test_batch_routed_around_detached(void **state)
 	shmbus_consumer_close(ca);
 	shmbus_consumer_close(cs);
 	shmbus_consumer_close(live);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* A subscription made between batches is routed to by the next batch, an
@@ -621,8 +621,8 @@ static void test_batch_routed_around_detached(void **state)
 static void test_batch_generation_change(void **state)
 {
 	enum { N = 70 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	struct batch b;
 	batch_init(&b, 4 * N);
 	for (unsigned i = 0; i < 4 * N; i++)
@@ -630,7 +630,7 @@ static void test_batch_generation_change(void **state)
 	struct shmbus_bus_info bi0, bi1;
 	assert_int_equal(shmbus_stat_bus(e.bus, &bi0), 0);
 	assert_int_equal(shmbus_publish_batch(e.p, b.ptr, N), 0);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.unrouted, N);
 	assert_int_equal(ps.published, N);
 
@@ -649,7 +649,7 @@ static void test_batch_generation_change(void **state)
 	assert_int_equal(tu_drain(l, &s), 2 * N);
 	for (unsigned i = 0; i < 2 * N; i++)
 		check_event(&s.ev[i], &b.ev[2 * N + i], SRC, 2 * N + i + 1);
-	ps = prod_stat(&e);
+	ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 4 * N);
 	assert_int_equal(ps.delivered, 4 * N);
 	assert_int_equal(ps.unrouted, N);
@@ -658,7 +658,7 @@ static void test_batch_generation_change(void **state)
 	tu_sink_free(&s);
 	batch_free(&b);
 	shmbus_consumer_close(l);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 int main(void)

@@ -14,32 +14,9 @@
 
 #include "ring/test_util.h"
 
-#define NSYM 30
+#define NSYM TU_ENV_NSYM
 
-struct env {
-	shmbus_bus *bus;
-	shmbus_producer *p;
-	uint32_t sym[NSYM + 1]; /* sym[i]: id of "S<i>" */
-};
-
-static void env_open(struct env *e)
-{
-	memset(e, 0, sizeof *e);
-	assert_int_equal(tu_bus_create(NULL, 8, &e->bus), 0);
-	tu_intern_symbols(e->bus, e->sym, NSYM);
-	struct shmbus_producer_opts po;
-	shmbus_producer_opts_init(&po);
-	po.source_id = 11;
-	assert_int_equal(shmbus_producer_open(e->bus, &po, &e->p), 0);
-}
-
-static void env_close(struct env *e)
-{
-	shmbus_producer_close(e->p);
-	assert_int_equal(shmbus_bus_close(e->bus), 0);
-}
-
-static shmbus_consumer *sub(struct env *e, const char *name, uint64_t types, const uint32_t *syms,
+static shmbus_consumer *sub(struct tu_env *e, const char *name, uint64_t types, const uint32_t *syms,
                             size_t nsyms)
 {
 	struct shmbus_sub_opts so;
@@ -47,15 +24,11 @@ static shmbus_consumer *sub(struct env *e, const char *name, uint64_t types, con
 	so.types = types;
 	so.symbols = syms;
 	so.nsymbols = nsyms;
-	shmbus_consumer *c = NULL;
-	int rc = shmbus_subscribe(e->bus, name, &so, &c);
-	if (rc != 0)
-		fail_msg("subscribe %s: %s (%s)", name, shmbus_strerror(rc), shmbus_errmsg());
-	return c;
+	return tu_env_sub(e, name, &so);
 }
 
 /* Publish an event of `type` (its real size) about symbol `sym`. */
-static int pub(struct env *e, uint16_t type, uint32_t sym)
+static int pub(struct tu_env *e, uint16_t type, uint32_t sym)
 {
 	uint8_t buf[SHMBUS_EVENT_MAX];
 	size_t size = shmbus_event_type_size(type);
@@ -63,18 +36,11 @@ static int pub(struct env *e, uint16_t type, uint32_t sym)
 	return shmbus_publish(e->p, buf);
 }
 
-static struct shmbus_producer_stat prod_stat(struct env *e)
-{
-	struct shmbus_producer_stat ps;
-	assert_true(tu_producer_stat(e->bus, 11, getpid(), &ps) >= 0);
-	return ps;
-}
-
 /* Type masks and symbol lists select rings; an event reaches each match. */
 static void test_routing_filters_type_and_symbol(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	uint32_t only1[] = {e.sym[1]};
 	shmbus_consumer *trades = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
 	shmbus_consumer *quotes = sub(&e, "quotes", SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE), NULL, 0);
@@ -114,7 +80,7 @@ static void test_routing_filters_type_and_symbol(void **state)
 	struct shmbus_ring_stat rs;
 	assert_int_equal(tu_ring_stat(e.bus, "s1", &rs), 0);
 	assert_int_equal(rs.nsymbols, 1);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.published, 6);
 	assert_int_equal(ps.delivered, 9);
 	assert_int_equal(ps.unrouted, 1);
@@ -126,14 +92,14 @@ static void test_routing_filters_type_and_symbol(void **state)
 	shmbus_consumer_close(quotes);
 	shmbus_consumer_close(s1);
 	shmbus_consumer_close(both);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* Three catch-all rings each get every event, also via claim/commit. */
 static void test_routing_fan_out(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c[3] = {sub(&e, "f0", 0, NULL, 0), sub(&e, "f1", 0, NULL, 0),
 	                         sub(&e, "f2", 0, NULL, 0)};
 	for (int i = 0; i < 50; i++)
@@ -157,15 +123,15 @@ static void test_routing_fan_out(void **state)
 		tu_sink_free(&s);
 		shmbus_consumer_close(c[k]);
 	}
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* A group of 3: each symbol lands in exactly one member, in order. */
 static void test_routing_consumer_group(void **state)
 {
 	enum { PER_SYM = 20 };
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *m[3];
 	for (uint32_t k = 0; k < 3; k++) {
 		struct shmbus_sub_opts so;
@@ -224,14 +190,14 @@ static void test_routing_consumer_group(void **state)
 	}
 	/* 30 symbols over 3 members: a sane hash uses more than one */
 	assert_true(members_used >= 2);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* A subscription added after the producer published is routed to. */
 static void test_routing_generation_change(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	struct shmbus_bus_info bi0, bi1;
 	assert_int_equal(shmbus_stat_bus(e.bus, &bi0), 0);
 	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 0); /* nothing subscribed */
@@ -257,22 +223,22 @@ static void test_routing_generation_change(void **state)
 	s.n = 0;
 	assert_int_equal(tu_drain(c, &s), 1);
 	assert_int_equal(s.ev[0].h.seq, 4);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.unrouted, 1);
 	assert_int_equal(ps.published, 4);
 	tu_sink_free(&s);
 	shmbus_consumer_close(a);
 	shmbus_consumer_close(b);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* A closed consumer is routed around (never blocks, counted) and a new
  * consumer of the same ring resumes with what the ring still held. */
 static void test_routing_detached_ring_routed_around(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, 4, 64, SHMBUS_POLICY_BLOCK);
 	shmbus_consumer *c = NULL;
@@ -292,7 +258,7 @@ static void test_routing_detached_ring_routed_around(void **state)
 	assert_int_equal(tu_ring_stat(e.bus, "fickle", &rs), 0);
 	assert_int_equal(rs.routed_around, 100);
 	assert_int_equal(rs.depth, 2);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.routed_around, 100);
 
 	/* re-attach: first what was held, then new events */
@@ -315,14 +281,14 @@ static void test_routing_detached_ring_routed_around(void **state)
 	so.capacity = 8;
 	assert_int_equal(shmbus_subscribe(e.bus, "fickle", &so, &c), -EINVAL);
 	shmbus_consumer_close(other);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* Re-attaching with a new filter replaces the old one. */
 static void test_routing_reattach_replaces_filter(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "refilter", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
 	shmbus_consumer_close(c);
 	c = sub(&e, "refilter", SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE), NULL, 0);
@@ -334,14 +300,14 @@ static void test_routing_reattach_replaces_filter(void **state)
 	assert_int_equal(s.ev[0].h.type, SHMBUS_EV_QUOTE);
 	tu_sink_free(&s);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* Events matching no ring are counted unrouted, not dropped. */
 static void test_routing_unrouted_counted(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "barsonly", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), NULL, 0);
 	for (int i = 0; i < 7; i++)
 		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 0);
@@ -351,7 +317,7 @@ static void test_routing_unrouted_counted(void **state)
 	memset((char *)mem + sizeof(struct shmbus_event_header), 0xAB, 24);
 	assert_int_equal(shmbus_commit(e.p), 0);
 	assert_int_equal(pub(&e, SHMBUS_EV_BAR, e.sym[2]), 1);
-	struct shmbus_producer_stat ps = prod_stat(&e);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
 	assert_int_equal(ps.unrouted, 8);
 	assert_int_equal(ps.published, 9);
 	assert_int_equal(ps.delivered, 1);
@@ -362,14 +328,14 @@ static void test_routing_unrouted_counted(void **state)
 	assert_int_equal(rs.dropped, 0);
 	assert_int_equal(rs.claimed, 1);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 /* A ring's producer count: the open producers that delivered to it. */
 static void test_routing_ring_producer_count(void **state)
 {
-	struct env e;
-	env_open(&e);
+	struct tu_env e;
+	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
 	struct shmbus_ring_stat rs;
 	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
@@ -390,7 +356,7 @@ static void test_routing_ring_producer_count(void **state)
 	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
 	assert_int_equal(rs.producers, 1);
 	shmbus_consumer_close(c);
-	env_close(&e);
+	tu_env_close(&e);
 }
 
 int main(void)

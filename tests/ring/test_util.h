@@ -401,6 +401,61 @@ static inline void tu_intern_symbols(shmbus_bus *bus, uint32_t *sym, int n)
 	}
 }
 
+/* ---- a bus with one producer and named symbols (routing, batch tests) ---- */
+
+#define TU_ENV_NSYM 30 /* symbols S1..S30 */
+#define TU_ENV_SRC  11 /* the producer's source id */
+
+struct tu_env {
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	uint32_t sym[TU_ENV_NSYM + 1]; /* sym[i]: id of "S<i>" */
+};
+
+/* An anonymous bus, symbols S1..S30, a producer (source 11, `flags`). */
+static inline void tu_env_open_flags(struct tu_env *e, uint32_t flags)
+{
+	memset(e, 0, sizeof *e);
+	assert_int_equal(tu_bus_create(NULL, 16, &e->bus), 0);
+	tu_intern_symbols(e->bus, e->sym, TU_ENV_NSYM);
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = TU_ENV_SRC;
+	po.flags = flags;
+	assert_int_equal(shmbus_producer_open(e->bus, &po, &e->p), 0);
+	assert_int_equal(shmbus_producer_source(e->p), TU_ENV_SRC);
+}
+
+static inline void tu_env_open(struct tu_env *e)
+{
+	tu_env_open_flags(e, 0);
+}
+
+static inline void tu_env_close(struct tu_env *e)
+{
+	shmbus_producer_close(e->p);
+	assert_int_equal(shmbus_bus_close(e->bus), 0);
+}
+
+/* The bus's counters of this process's producer. */
+static inline struct shmbus_producer_stat tu_env_prod_stat(const struct tu_env *e)
+{
+	struct shmbus_producer_stat ps;
+	assert_true(tu_producer_stat(e->bus, TU_ENV_SRC, getpid(), &ps) >= 0);
+	return ps;
+}
+
+/* Subscribe ring `name` with so; the test fails with the reason if not. */
+static inline shmbus_consumer *tu_env_sub(struct tu_env *e, const char *name,
+                                          const struct shmbus_sub_opts *so)
+{
+	shmbus_consumer *c = NULL;
+	int rc = shmbus_subscribe(e->bus, name, so, &c);
+	if (rc != 0)
+		fail_msg("subscribe %s: %s (%s)", name, shmbus_strerror(rc), shmbus_errmsg());
+	return c;
+}
+
 /* A deterministic PRNG (splitmix64) for corruption and payloads. */
 static inline uint64_t tu_rand(uint64_t *state)
 {
