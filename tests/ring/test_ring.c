@@ -312,6 +312,8 @@ static void test_ring_claim_bad_args(void **state)
 	assert_true(shmbus_publish(r.p, buf) < 0);
 	tu_event(buf, SHMBUS_EV_INVALID, 1, 56);
 	assert_int_equal(shmbus_publish(r.p, buf), -EINVAL);
+	tu_event(buf, SHMBUS_MAX_TYPES, 1, 56);
+	assert_int_equal(shmbus_publish(r.p, buf), -EINVAL);
 	struct tu_sink s;
 	tu_sink_init(&s, 4);
 	assert_int_equal(tu_drain(r.c, &s), 1);
