@@ -305,6 +305,30 @@ static void test_routing_reattach_replaces_filter(void **state)
 	tu_env_close(&e);
 }
 
+/* A type's only ring (publish's fast path) still applies its symbol
+ * filter: other symbols are unrouted, in any order of the two. */
+static void test_routing_sole_ring_filter(void **state)
+{
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *c = sub(&e, "one-sym", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), &e.sym[3], 1);
+	const int order[] = {3, 3, 4, 3, 5, 3, 4};
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
+		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[order[i]]), order[i] == 3);
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(c, &s), 4);
+	for (size_t i = 0; i < s.n; i++)
+		assert_int_equal(s.ev[i].h.symbol_id, e.sym[3]);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
+	assert_int_equal(ps.published, 7);
+	assert_int_equal(ps.delivered, 4);
+	assert_int_equal(ps.unrouted, 3);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	tu_env_close(&e);
+}
+
 /* Events matching no ring are counted unrouted, not dropped. */
 static void test_routing_unrouted_counted(void **state)
 {
@@ -369,6 +393,7 @@ int main(void)
 	    TU_TEST(test_routing_fan_out),
 	    TU_TEST(test_routing_consumer_group),
 	    TU_TEST(test_routing_generation_change),
+	    TU_TEST(test_routing_sole_ring_filter),
 	    TU_TEST(test_routing_detached_ring_routed_around),
 	    TU_TEST(test_routing_reattach_replaces_filter),
 	    TU_TEST(test_routing_unrouted_counted),
