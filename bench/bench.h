@@ -37,6 +37,7 @@ struct bench_opts {
 	int no_timestamp;         /* SHMBUS_PRODUCER_NO_TIMESTAMP on the producers */
 	int64_t block_timeout_ns; /* producers' block_timeout_ns; 0: default */
 	uint32_t spsc_batch;      /* SPSC baseline: index publication batch */
+	int baseline_stamp;       /* throughput: the SPSC baseline stamps each event */
 	uint32_t consumer_batch;  /* throughput: shmbus_wait_batch size */
 	uint32_t producer_batch;  /* throughput: events per shmbus_publish_batch */
 	int rounds;

@@ -67,6 +67,9 @@ static const char bench_usage[] =
     "  --block-timeout MS  producers wait this long on a full ring before they\n"
     "                    check that the consumer lives (default: the library's)\n"
     "  --spsc-batch B    SPSC baseline: publish indexes every B events (default 32)\n"
+    "  --baseline-stamp  throughput: the SPSC baseline also stamps each event (raw\n"
+    "                    TSC ticks), to compare like with like; the 0.8 target is\n"
+    "                    judged against the plain baseline only\n"
     "  --producer-batch K throughput: producers publish K events per\n"
     "                    shmbus_publish_batch() call (default 1: shmbus_publish()\n"
     "                    per event; with --api publish only)\n"
@@ -104,6 +107,7 @@ enum {
 	OPT_NO_TS,
 	OPT_BLOCK_TIMEOUT,
 	OPT_SPSC_BATCH,
+	OPT_BASELINE_STAMP,
 	OPT_CONSUMER_BATCH,
 	OPT_PRODUCER_BATCH,
 	OPT_ROUNDS,
@@ -132,6 +136,7 @@ static const struct option bench_long_opts[] = {
     {"no-timestamp", no_argument, NULL, OPT_NO_TS},
     {"block-timeout", required_argument, NULL, OPT_BLOCK_TIMEOUT},
     {"spsc-batch", required_argument, NULL, OPT_SPSC_BATCH},
+    {"baseline-stamp", no_argument, NULL, OPT_BASELINE_STAMP},
     {"consumer-batch", required_argument, NULL, OPT_CONSUMER_BATCH},
     {"producer-batch", required_argument, NULL, OPT_PRODUCER_BATCH},
     {"rounds", required_argument, NULL, OPT_ROUNDS},
@@ -255,6 +260,9 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
 		o->spsc_batch = (uint32_t)v;
 		return rc;
+	case OPT_BASELINE_STAMP:
+		o->baseline_stamp = 1;
+		return 0;
 	case OPT_ROUNDS:
 		rc = bench_opt_range("rounds", arg, 1, BENCH_MAX_ROUNDS, &v);
 		o->rounds = (int)v;
@@ -386,6 +394,8 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("%s--subscribers applies to the fanout scenario", "");
 	if (o->producer_batch > 1 && o->scenario != BENCH_THROUGHPUT)
 		return bench_usage_error("%s--producer-batch applies to the throughput scenario", "");
+	if (o->baseline_stamp && o->scenario != BENCH_THROUGHPUT)
+		return bench_usage_error("%s--baseline-stamp applies to the throughput scenario", "");
 	if (o->producer_batch > 1 && o->api_claim)
 		return bench_usage_error("%s--producer-batch needs --api publish", "");
 	if (bench_validate_paced(o))

@@ -25,7 +25,7 @@ void spsc_ring_init(struct spsc_ring *r, uint32_t capacity, uint32_t batch);
  * fault lands inside a measurement. */
 void spsc_ring_prefault(struct spsc_ring *r);
 
-void spsc_produce(struct spsc_ring *r, uint64_t n);
+void spsc_produce(struct spsc_ring *r, uint64_t n, int stamp);
 
 /* Consumer side: read n events, checking each with tv_check(). */
 void spsc_consume(struct spsc_ring *r, uint64_t n, struct tv_state *v);

@@ -150,6 +150,29 @@ static void test_bench_scenarios_fanout_latency(void **state)
 	assert_true(bt_dir_empty(e->bus_dir));
 }
 
+/* --baseline-stamp: the SPSC baseline stamps its events too; the report
+ * says so and judges no target against it. */
+static void test_bench_scenarios_throughput_baseline_stamp(void **state)
+{
+	struct bt_env *e = *state;
+	char args[512];
+
+	snprintf(args, sizeof(args),
+	         "throughput --cpus %s --events 20000 --rounds 1 --baseline-stamp --json", e->cpus);
+	assert_int_equal(bt_run(e, args), 0);
+	tbs_find(e->out, "\"baseline_stamp\":true");
+	tbs_find(e->out, "\"applies\":false");
+	assert_true(tbs_num(e->out, "baseline_spsc") > 0);
+	assert_true(tbs_num(e->out, "events_per_sec") > 0);
+	assert_true(tbs_num(e->out, "lost") == 0);
+	snprintf(args, sizeof(args), "throughput --cpus %s --events 20000 --rounds 1 --json",
+	         e->cpus);
+	assert_int_equal(bt_run(e, args), 0);
+	tbs_find(e->out, "\"baseline_stamp\":false");
+	tbs_find(e->out, "\"applies\":true");
+	assert_true(bt_dir_empty(e->bus_dir));
+}
+
 static void test_bench_scenarios_fanout_throughput_table(void **state)
 {
 	struct bt_env *e = *state;
@@ -268,6 +291,7 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 	    "pipeline",
 	    "pingpong --cpus 0,1 --rate 1000",
 	    "throughput --cpus 0,1 --duration 5",
+	    "pingpong --cpus 0,1 --baseline-stamp",
 	    "bogus --cpus 0,1",
 	    "oneway --cpus 0,1 stray",
 	};
@@ -288,6 +312,8 @@ int main(void)
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_fanout_latency, tbs_setup,
 	                                    bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_throughput_baseline_stamp,
+	                                    tbs_setup, bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_fanout_throughput_table, tbs_setup,
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_pipeline_json_and_hgrm, tbs_setup,
