@@ -56,6 +56,7 @@ struct shmbus_producer {
 	/* the open claim */
 	bool claim_open;
 	int32_t claim_view; /* -1: scratch */
+	struct ring_view *claim_sole; /* claimed by the fast path, in this ring */
 	uint64_t claim_pos;
 	struct shmbus_event_header *claim_ev;
 	_Alignas(64) uint8_t scratch[SHMBUS_EVENT_MAX + 8];
@@ -376,10 +377,57 @@ static inline void count_publish(struct shmbus_producer *p, unsigned matched, un
 	count_events(p, 1, delivered, !matched);
 }
 
-int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t size, void **out)
+/*
+ * The ring of the fast paths (shmbus_publish, shmbus_claim), or NULL for
+ * the general routing: the type has one ring (p->sole) whose filter takes
+ * the event, which fits; the ring was delivered to before (seen), is owned
+ * if single-producer, has a live consumer, and the routing table is
+ * current. Only the claim itself (room in the ring) is left to check.
+ */
+static inline struct ring_view *sole_ring(const struct shmbus_producer *p, uint32_t type,
+					  uint32_t symbol_id, uint32_t size)
 {
-	if (unlikely(p->claim_open))
-		return -EALREADY;
+	struct ring_view *v;
+	if (likely(type - 1u < SHMBUS_MAX_TYPES - 1u && (v = p->sole[type]) != NULL &&
+		   size >= sizeof(struct shmbus_event_header) && size <= v->payload_max &&
+		   view_matches(v, symbol_id) && !v->route_around && !v->sp_unowned && v->seen &&
+		   load_relaxed(p->route_gen) == p->gen))
+		return v;
+	return NULL;
+}
+
+/* After a fast-path claim: the ring is no longer full. */
+static inline void sole_claimed(struct ring_view *v)
+{
+	if (unlikely(v->full_streak))
+		v->full_streak = 0; /* a load, not a store, when not full */
+}
+
+/* A claimed event's header, in two whole words and three more stores (a
+ * store per narrow field would take six store-buffer entries more). */
+_Static_assert(offsetof(struct shmbus_event_header, version) == 2 &&
+		       offsetof(struct shmbus_event_header, flags) == 3 &&
+		       offsetof(struct shmbus_event_header, size) == 4 &&
+		       offsetof(struct shmbus_event_header, source_id) == 8 &&
+		       offsetof(struct shmbus_event_header, symbol_id) == 12 &&
+		       __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "claim_header's words");
+static inline void claim_header(struct shmbus_event_header *ev, uint16_t type, uint16_t size,
+				uint32_t src, uint32_t sym, uint64_t seq)
+{
+	uint64_t w0 = (uint64_t)type | (uint64_t)SHMBUS_EVENT_LAYOUT_VERSION << 16 |
+		      (uint64_t)size << 32; /* flags, reserved: zero */
+	uint64_t ids = (uint64_t)src | (uint64_t)sym << 32;
+	memcpy(ev, &w0, 8);
+	memcpy((unsigned char *)ev + 8, &ids, 8);
+	ev->seq = seq;
+	ev->event_time_ns = 0;
+	ev->publish_time_ns = 0;
+}
+
+static __attribute__((noinline)) int claim_routed(shmbus_producer *p, uint16_t type,
+						  uint32_t symbol_id, uint16_t size, void **out)
+{
 	int rc = check_header(type, size);
 	if (rc)
 		return rc;
@@ -400,23 +448,42 @@ int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t
 			break;
 		}
 	}
-	ev->type = type;
-	ev->version = SHMBUS_EVENT_LAYOUT_VERSION;
-	ev->flags = 0;
-	ev->size = size;
-	ev->reserved = 0;
-	ev->source_id = p->source_id;
-	ev->symbol_id = symbol_id;
-	ev->seq = ++p->seq;
-	ev->event_time_ns = 0;
-	ev->publish_time_ns = 0;
+	claim_header(ev, type, size, p->source_id, symbol_id, ++p->seq);
 	p->claim_ev = ev;
+	p->claim_sole = NULL;
 	p->claim_open = true;
 	/* matched rings before the claimed one dropped it; remember whether
 	 * anything matched for the unrouted counter */
 	p->claim_pos = p->claim_view >= 0 ? p->claim_pos : matched;
 	*out = ev;
 	return 0;
+}
+
+/*
+ * Fast path: claim the slot of the type's only ring (sole_ring) and write
+ * the header there; the general routing (fan-out, drops, a full ring,
+ * errors) in claim_routed(). Claim + commit + poll on one core, rings in L1:
+ * 14.6-17.1 -> 8.9 ns per event single-producer without stamp, 19.7-20.0
+ * -> 14.5 multi-producer stamped: on a par with shmbus_publish().
+ */
+int shmbus_claim(shmbus_producer *p, uint16_t type, uint32_t symbol_id, uint16_t size, void **out)
+{
+	if (unlikely(p->claim_open))
+		return -EALREADY;
+	struct ring_view *v = sole_ring(p, type, symbol_id, size);
+	uint64_t pos;
+	if (likely(v && ring_try_claim_run(v, p->ctr, 1, &pos))) {
+		sole_claimed(v);
+		struct shmbus_event_header *ev = slot_event(ring_slot(v, pos));
+		claim_header(ev, type, size, p->source_id, symbol_id, ++p->seq);
+		p->claim_sole = v;
+		p->claim_pos = pos;
+		p->claim_ev = ev;
+		p->claim_open = true;
+		*out = ev;
+		return 0;
+	}
+	return claim_routed(p, type, symbol_id, size, out);
 }
 
 int shmbus_commit(shmbus_producer *p)
@@ -427,6 +494,12 @@ int shmbus_commit(shmbus_producer *p)
 	p->claim_open = false;
 	if (!(p->flags & SHMBUS_PRODUCER_NO_TIMESTAMP))
 		ev->publish_time_ns = ring_now_ns();
+	if (likely(p->claim_sole)) {
+		/* fast-path claim: one ring, nothing to fan out */
+		ring_commit(p->claim_sole, p->claim_pos);
+		count_publish(p, 1, 1);
+		return 1;
+	}
 	if (p->claim_view < 0) {
 		count_publish(p, (unsigned)p->claim_pos, 0);
 		return 0;
@@ -553,10 +626,8 @@ static __attribute__((noinline)) int publish_routed(shmbus_producer *p,
 }
 
 /*
- * The common case inline, everything else in publish_routed(): the type
- * has one ring (p->sole) whose filter takes the event, already
- * delivered to (seen), owned if single-producer, with a live consumer,
- * room for the event, and the routing table is current. Measured on the
+ * The common case inline, everything else in publish_routed(): the
+ * event's type has one ring ready for it (sole_ring) with room. Measured on the
  * development VM (publish + poll on one core, rings in L1): 11.7 -> 7.9
  * ns per event without stamp, 18.1 -> 13.8 with; the general loop keeps
  * more values live (callee-saved registers and stack spills: stores that
@@ -567,18 +638,12 @@ int shmbus_publish(shmbus_producer *p, const void *evp)
 	const struct shmbus_event_header *in = evp;
 	if (unlikely(!in || p->claim_open))
 		return -EINVAL;
-	uint32_t type = in->type, size = in->size;
-	struct ring_view *v;
 	uint64_t pos;
 	int64_t pt = publish_stamp(p, in);
-	if (likely(type - 1u < SHMBUS_MAX_TYPES - 1u && (v = p->sole[type]) != NULL &&
-		   size >= sizeof(*in) && size <= v->payload_max &&
-		   view_matches(v, in->symbol_id) && !v->route_around &&
-		   !v->sp_unowned && v->seen && load_relaxed(p->route_gen) == p->gen &&
-		   ring_try_claim_run(v, p->ctr, 1, &pos))) {
+	struct ring_view *v = sole_ring(p, in->type, in->symbol_id, in->size);
+	if (likely(v && ring_try_claim_run(v, p->ctr, 1, &pos))) {
 		struct pub_id id = publish_id(p, in, pt);
-		if (unlikely(v->full_streak))
-			v->full_streak = 0; /* a load, not a store, when not full */
+		sole_claimed(v);
 		event_copy_in(slot_event(ring_slot(v, pos)), in, id.src, id.seq, id.pt);
 		ring_commit(v, pos);
 		count_publish(p, 1, 1);

@@ -329,6 +329,56 @@ static void test_routing_sole_ring_filter(void **state)
 	tu_env_close(&e);
 }
 
+/* The same through claim/commit (its own fast path): the header is whole
+ * (version, size, ids, flags and reserved zero), the payload and event
+ * time are the caller's, the stamp is the commit's; other symbols go to
+ * scratch memory and count unrouted. */
+static void test_routing_sole_ring_claim(void **state)
+{
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *c = sub(&e, "one-sym", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), &e.sym[3], 1);
+	const int order[] = {3, 3, 4, 3, 5, 3, 4};
+	int64_t before = shmbus_now_ns();
+	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+		void *mem;
+		assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_TRADE, e.sym[order[i]],
+		                              sizeof(struct shmbus_trade), &mem),
+		                 0);
+		struct shmbus_trade *t = mem;
+		t->price = (double)i;
+		t->size = 2.0;
+		t->h.event_time_ns = (int64_t)i + 1000;
+		assert_int_equal(shmbus_commit(e.p), order[i] == 3);
+	}
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(c, &s), 4);
+	const size_t at[] = {0, 1, 3, 5};
+	for (size_t k = 0; k < s.n; k++) {
+		const struct shmbus_trade *t = (const struct shmbus_trade *)(const void *)s.ev[k].bytes;
+		assert_int_equal(t->h.type, SHMBUS_EV_TRADE);
+		assert_int_equal(t->h.version, SHMBUS_EVENT_LAYOUT_VERSION);
+		assert_int_equal(t->h.flags, 0);
+		assert_int_equal(t->h.reserved, 0);
+		assert_int_equal(t->h.size, sizeof(struct shmbus_trade));
+		assert_int_equal(t->h.source_id, TU_ENV_SRC);
+		assert_int_equal(t->h.symbol_id, e.sym[3]);
+		assert_int_equal(t->h.seq, at[k] + 1);
+		assert_int_equal(t->h.event_time_ns, (int64_t)at[k] + 1000);
+		assert_true(t->h.publish_time_ns >= before);
+		assert_true(t->price == (double)at[k] && t->size == 2.0);
+	}
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
+	assert_int_equal(ps.published, 7);
+	assert_int_equal(ps.delivered, 4);
+	assert_int_equal(ps.unrouted, 3);
+	assert_int_equal(ps.last_seq, 7);
+	tu_sink_free(&s);
+	shmbus_consumer_close(c);
+	tu_env_close(&e);
+}
+
 /* Events matching no ring are counted unrouted, not dropped. */
 static void test_routing_unrouted_counted(void **state)
 {
@@ -394,6 +444,7 @@ int main(void)
 	    TU_TEST(test_routing_consumer_group),
 	    TU_TEST(test_routing_generation_change),
 	    TU_TEST(test_routing_sole_ring_filter),
+	    TU_TEST(test_routing_sole_ring_claim),
 	    TU_TEST(test_routing_detached_ring_routed_around),
 	    TU_TEST(test_routing_reattach_replaces_filter),
 	    TU_TEST(test_routing_unrouted_counted),
