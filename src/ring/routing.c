@@ -403,26 +403,42 @@ static inline void sole_claimed(struct ring_view *v)
 		v->full_streak = 0; /* a load, not a store, when not full */
 }
 
-/* A claimed event's header, in two whole words and three more stores (a
- * store per narrow field would take six store-buffer entries more). */
+/*
+ * Write an event header into a slot as five whole 8-byte words: the first
+ * two composed in registers from their narrow fields. Callers set those
+ * fields one by one, and an 8-byte load across several of those stores
+ * could not be store-forwarded (nor could a struct composed on the
+ * stack); and each store takes a store-buffer entry and waits its turn to
+ * drain behind the previous events' slot stores: field by field would
+ * take six more.
+ */
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
+	       "header_store composes header words little-endian");
 _Static_assert(offsetof(struct shmbus_event_header, version) == 2 &&
 		       offsetof(struct shmbus_event_header, flags) == 3 &&
 		       offsetof(struct shmbus_event_header, size) == 4 &&
 		       offsetof(struct shmbus_event_header, source_id) == 8 &&
-		       offsetof(struct shmbus_event_header, symbol_id) == 12 &&
-		       __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "claim_header's words");
+		       offsetof(struct shmbus_event_header, symbol_id) == 12,
+	       "header_store's words");
+static inline void header_store(struct shmbus_event_header *dst, uint16_t type, uint8_t version,
+				uint8_t flags, uint16_t size, uint32_t src, uint32_t sym,
+				uint64_t seq, int64_t event_time, int64_t pt)
+{
+	uint64_t w0 = (uint64_t)type | (uint64_t)version << 16 | (uint64_t)flags << 24 |
+		      (uint64_t)size << 32; /* reserved: zero */
+	uint64_t ids = (uint64_t)src | (uint64_t)sym << 32;
+	memcpy(dst, &w0, 8);
+	memcpy((unsigned char *)dst + 8, &ids, 8);
+	dst->seq = seq;
+	dst->event_time_ns = event_time;
+	dst->publish_time_ns = pt;
+}
+
+/* A claimed event's header: flags, times zero (the commit stamps it). */
 static inline void claim_header(struct shmbus_event_header *ev, uint16_t type, uint16_t size,
 				uint32_t src, uint32_t sym, uint64_t seq)
 {
-	uint64_t w0 = (uint64_t)type | (uint64_t)SHMBUS_EVENT_LAYOUT_VERSION << 16 |
-		      (uint64_t)size << 32; /* flags, reserved: zero */
-	uint64_t ids = (uint64_t)src | (uint64_t)sym << 32;
-	memcpy(ev, &w0, 8);
-	memcpy((unsigned char *)ev + 8, &ids, 8);
-	ev->seq = seq;
-	ev->event_time_ns = 0;
-	ev->publish_time_ns = 0;
+	header_store(ev, type, SHMBUS_EVENT_LAYOUT_VERSION, 0, size, src, sym, seq, 0, 0);
 }
 
 static __attribute__((noinline)) int claim_routed(shmbus_producer *p, uint16_t type,
@@ -532,14 +548,6 @@ int shmbus_commit(shmbus_producer *p)
  * consumer's cache. Loads that each fall within one store forward.
  * The empty asm keeps the compiler from vectorising the loop back.
  */
-_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
-	       "event_copy_in composes header words little-endian");
-_Static_assert(offsetof(struct shmbus_event_header, version) == 2 &&
-		       offsetof(struct shmbus_event_header, flags) == 3 &&
-		       offsetof(struct shmbus_event_header, size) == 4 &&
-		       offsetof(struct shmbus_event_header, source_id) == 8 &&
-		       offsetof(struct shmbus_event_header, symbol_id) == 12,
-	       "event_copy_in's header words");
 static inline void event_copy_in(struct shmbus_event_header *dst,
 				 const struct shmbus_event_header *in, uint32_t src, uint64_t seq,
 				 int64_t pt)
@@ -547,20 +555,9 @@ static inline void event_copy_in(struct shmbus_event_header *dst,
 	const unsigned char *s = (const unsigned char *)in;
 	unsigned char *d = (unsigned char *)dst;
 	uint32_t size = in->size, off = sizeof(*in);
-	/* The first two words composed in registers from their fields, and
-	 * stored whole: callers set these narrow fields one by one, and an
-	 * 8-byte load across several of those stores could not be forwarded
-	 * either (nor could a struct composed on the stack). Two stores where
-	 * field by field takes six: each store waits its turn to drain. */
-	uint64_t w0 = (uint64_t)in->type | (uint64_t)in->version << 16 |
-		      (uint64_t)in->flags << 24 | (uint64_t)in->size << 32; /* reserved: zero */
-	uint64_t ids = (uint64_t)src | (uint64_t)in->symbol_id << 32;
 	uint64_t w;
-	memcpy(d, &w0, 8);
-	memcpy(d + 8, &ids, 8);
-	dst->seq = seq;
-	dst->event_time_ns = in->event_time_ns;
-	dst->publish_time_ns = pt;
+	header_store(dst, in->type, in->version, in->flags, in->size, src, in->symbol_id, seq,
+		     in->event_time_ns, pt);
 	for (; off + 8 <= size; off += 8) {
 		memcpy(&w, s + off, 8);
 		__asm__("" : "+r"(w));
