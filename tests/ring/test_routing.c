@@ -305,6 +305,21 @@ static void test_routing_reattach_replaces_filter(void **state)
 	tu_env_close(&e);
 }
 
+/* Symbols (indexes into tu_env.sym) the sole-ring tests publish in this
+ * order: the ring takes symbol 3 only, so 4 of 7 are delivered. */
+static const int sole_order[] = {3, 3, 4, 3, 5, 3, 4};
+#define SOLE_N (sizeof sole_order / sizeof sole_order[0])
+
+/* The producer's counters after the sole_order events. */
+static void sole_check_counts(struct tu_env *e)
+{
+	struct shmbus_producer_stat ps = tu_env_prod_stat(e);
+	assert_int_equal(ps.published, 7);
+	assert_int_equal(ps.delivered, 4);
+	assert_int_equal(ps.unrouted, 3);
+	assert_int_equal(ps.last_seq, 7);
+}
+
 /* A type's only ring (publish's fast path) still applies its symbol
  * filter: other symbols are unrouted, in any order of the two. */
 static void test_routing_sole_ring_filter(void **state)
@@ -312,18 +327,14 @@ static void test_routing_sole_ring_filter(void **state)
 	struct tu_env e;
 	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "one-sym", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), &e.sym[3], 1);
-	const int order[] = {3, 3, 4, 3, 5, 3, 4};
-	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++)
-		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[order[i]]), order[i] == 3);
+	for (size_t i = 0; i < SOLE_N; i++)
+		assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[sole_order[i]]), sole_order[i] == 3);
 	struct tu_sink s;
 	tu_sink_init(&s, 8);
 	assert_int_equal(tu_drain(c, &s), 4);
 	for (size_t i = 0; i < s.n; i++)
 		assert_int_equal(s.ev[i].h.symbol_id, e.sym[3]);
-	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
-	assert_int_equal(ps.published, 7);
-	assert_int_equal(ps.delivered, 4);
-	assert_int_equal(ps.unrouted, 3);
+	sole_check_counts(&e);
 	tu_sink_free(&s);
 	shmbus_consumer_close(c);
 	tu_env_close(&e);
@@ -338,18 +349,17 @@ static void test_routing_sole_ring_claim(void **state)
 	struct tu_env e;
 	tu_env_open(&e);
 	shmbus_consumer *c = sub(&e, "one-sym", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), &e.sym[3], 1);
-	const int order[] = {3, 3, 4, 3, 5, 3, 4};
 	int64_t before = shmbus_now_ns();
-	for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+	for (size_t i = 0; i < SOLE_N; i++) {
 		void *mem;
-		assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_TRADE, e.sym[order[i]],
+		assert_int_equal(shmbus_claim(e.p, SHMBUS_EV_TRADE, e.sym[sole_order[i]],
 		                              sizeof(struct shmbus_trade), &mem),
 		                 0);
 		struct shmbus_trade *t = mem;
 		t->price = (double)i;
 		t->size = 2.0;
 		t->h.event_time_ns = (int64_t)i + 1000;
-		assert_int_equal(shmbus_commit(e.p), order[i] == 3);
+		assert_int_equal(shmbus_commit(e.p), sole_order[i] == 3);
 	}
 	struct tu_sink s;
 	tu_sink_init(&s, 8);
@@ -369,11 +379,7 @@ static void test_routing_sole_ring_claim(void **state)
 		assert_true(t->h.publish_time_ns >= before);
 		assert_true(t->price == (double)at[k] && t->size == 2.0);
 	}
-	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
-	assert_int_equal(ps.published, 7);
-	assert_int_equal(ps.delivered, 4);
-	assert_int_equal(ps.unrouted, 3);
-	assert_int_equal(ps.last_seq, 7);
+	sole_check_counts(&e);
 	tu_sink_free(&s);
 	shmbus_consumer_close(c);
 	tu_env_close(&e);
