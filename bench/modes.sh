@@ -80,17 +80,9 @@ if [ ${#labels[@]} -eq 0 ]; then
 fi
 command -v jq >/dev/null || { echo "modes.sh: jq is missing (run scripts/install-deps.sh)" >&2; exit 1; }
 
-# The binary: given, or built (incrementally) in build/bench, as run.sh does.
-bin=${SHMBUS_BENCH_BIN:-}
-if [ -z "$bin" ]; then
-  bdir="$root/build/bench"
-  if [ ! -f "$bdir/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DSHMBUS_TESTS=OFF >/dev/null
-  fi
-  cmake --build "$bdir" --target shmbus-bench -j"$(nproc)" >/dev/null
-  bin="$bdir/bench/shmbus-bench"
-fi
-[ -x "$bin" ] || { echo "modes.sh: $bin is not an executable" >&2; exit 1; }
+# The binary: given, or built (incrementally) in build/bench.
+. "$root/bench/bench_bin.sh"
+bin=$(bench_bin modes.sh "$root")
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT

@@ -66,16 +66,8 @@ esac
 command -v jq >/dev/null || { echo "run.sh: jq is missing (run scripts/install-deps.sh)" >&2; exit 1; }
 
 # The binary: given, or built (incrementally) in build/bench.
-bin=${SHMBUS_BENCH_BIN:-}
-if [ -z "$bin" ]; then
-  bdir="$root/build/bench"
-  if [ ! -f "$bdir/CMakeCache.txt" ]; then
-    cmake -S "$root" -B "$bdir" -DCMAKE_BUILD_TYPE=Release -DSHMBUS_TESTS=OFF >/dev/null
-  fi
-  cmake --build "$bdir" --target shmbus-bench -j"$(nproc)" >/dev/null
-  bin="$bdir/bench/shmbus-bench"
-fi
-[ -x "$bin" ] || { echo "run.sh: $bin is not an executable" >&2; exit 1; }
+. "$root/bench/bench_bin.sh"
+bin=$(bench_bin run.sh "$root")
 
 [ -n "$out" ] || out="$root/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out/hgrm"

@@ -10,13 +10,7 @@ command -v jq >/dev/null || { echo "SKIP: jq is not installed (scripts/install-d
 [ -x "${SHMBUS_BENCH_BIN:-}" ] || { echo "FAIL: SHMBUS_BENCH_BIN is not set to shmbus-bench"; exit 1; }
 real_bin=$SHMBUS_BENCH_BIN
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/tbms-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/bus"
-export SHMBUS_DIR="$tmp/bus"
-cpus=0,1
-[ "$(nproc)" -ge 2 ] || cpus=0,0
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/bench_test_env.sh"
 
 "$modes_sh" --help | grep -q -- '--near-below' || fail "--help does not list --near-below"
 for bad in "--no-such-option" "--seconds 0" "--cpus 0" "--variant nolabel" "--near-below x"; do

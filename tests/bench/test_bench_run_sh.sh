@@ -14,13 +14,7 @@ for tool in gnuplot jq; do
 done
 [ -x "${SHMBUS_BENCH_BIN:-}" ] || { echo "FAIL: SHMBUS_BENCH_BIN is not set to shmbus-bench"; exit 1; }
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/tbrs-XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-mkdir "$tmp/bus"
-export SHMBUS_DIR="$tmp/bus"
-cpus=0,1
-[ "$(nproc)" -ge 2 ] || cpus=0,0
-fail() { echo "FAIL: $*"; exit 1; }
+. "$(dirname "$0")/bench_test_env.sh"
 
 "$run_sh" --help | grep -q -- '--quick' || fail "--help does not list --quick"
 set +e
