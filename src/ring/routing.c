@@ -32,6 +32,20 @@
 #define SPACE_NAP_NS 200000    /* a blocked producer re-checks at least this often */
 #define BATCH_CHUNK 64u        /* events a batch publish routes per pass */
 #define BATCH_MAX 65536u       /* events per shmbus_publish_batch() call */
+#define SOLE_CACHE_BITS 6      /* 64 remembered (type, symbol) pairs */
+
+/*
+ * A (type, symbol) pair whose type has several rings but whose symbol
+ * matches exactly one of them in the current routing table (two consumers
+ * of one type filtered by symbol, a consumer group's members): the fast
+ * paths take it like a type's only ring. Learned by the general routing,
+ * forgotten at every routing-table rebuild. view 0 with type 0: empty.
+ */
+struct sole_entry {
+	uint32_t symbol;
+	uint16_t type;
+	uint16_t view;
+};
 
 void (*ring_test_hook)(enum ring_hook where);
 
@@ -51,6 +65,7 @@ struct shmbus_producer {
 	uint16_t nroutes[SHMBUS_MAX_TYPES];
 	const _Atomic uint64_t *route_gen; /* &bus->sb->route_gen */
 	struct ring_view *sole[SHMBUS_MAX_TYPES]; /* the ring a type alone routes to */
+	struct sole_entry sole_cache[1u << SOLE_CACHE_BITS];
 	uint16_t *batch_want;      /* [view]: events of the batch chunk for it */
 	uint16_t *batch_views;     /* views the batch chunk touches */
 	/* the open claim */
@@ -121,6 +136,7 @@ static void routes_rebuild(struct shmbus_producer *p)
 	}
 	for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++)
 		p->sole[t] = p->nroutes[t] == 1 ? &p->views[p->routes[t * max]] : NULL;
+	memset(p->sole_cache, 0, sizeof(p->sole_cache));
 }
 
 int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
@@ -377,19 +393,51 @@ static inline void count_publish(struct shmbus_producer *p, unsigned matched, un
 	count_events(p, 1, delivered, !matched);
 }
 
+static inline struct sole_entry *sole_entry_of(struct shmbus_producer *p, uint32_t type,
+					       uint32_t symbol_id)
+{
+	uint32_t h = (symbol_id ^ (type << 20)) * 0x9E3779B1u;
+	return &p->sole_cache[h >> (32 - SOLE_CACHE_BITS)];
+}
+
+/* The ring a type routes symbol_id to when its table has several: learned
+ * (sole_learn), or NULL. */
+static inline struct ring_view *sole_cached(struct shmbus_producer *p, uint32_t type,
+					    uint32_t symbol_id)
+{
+	const struct sole_entry *e = sole_entry_of(p, type, symbol_id);
+	return e->type == type && e->symbol == symbol_id ? &p->views[e->view] : NULL;
+}
+
+/* The general routing found that symbol_id of type matches only the ring
+ * of route index i: remember it for the fast paths. */
+static void sole_learn(struct shmbus_producer *p, uint32_t type, uint32_t symbol_id,
+		       unsigned i)
+{
+	struct sole_entry *e = sole_entry_of(p, type, symbol_id);
+	e->symbol = symbol_id;
+	e->type = (uint16_t)type;
+	e->view = p->routes[(size_t)type * p->bus->sb->max_rings + i];
+}
+
 /*
  * The ring of the fast paths (shmbus_publish, shmbus_claim), or NULL for
- * the general routing: the type has one ring (p->sole) whose filter takes
+ * the general routing: the type has one ring (p->sole), or the event's
+ * symbol matches one ring of the type's (sole_cached), whose filter takes
  * the event, which fits; the ring was delivered to before (seen), is owned
  * if single-producer, has a live consumer, and the routing table is
  * current. Only the claim itself (room in the ring) is left to check.
  */
-static inline struct ring_view *sole_ring(const struct shmbus_producer *p, uint32_t type,
+static inline struct ring_view *sole_ring(struct shmbus_producer *p, uint32_t type,
 					  uint32_t symbol_id, uint32_t size)
 {
 	struct ring_view *v;
-	if (likely(type - 1u < SHMBUS_MAX_TYPES - 1u && (v = p->sole[type]) != NULL &&
-		   size >= sizeof(struct shmbus_event_header) && size <= v->payload_max &&
+	if (unlikely(type - 1u >= SHMBUS_MAX_TYPES - 1u))
+		return NULL;
+	v = p->sole[type];
+	if (!v && !(v = sole_cached(p, type, symbol_id)))
+		return NULL;
+	if (likely(size >= sizeof(struct shmbus_event_header) && size <= v->payload_max &&
 		   view_matches(v, symbol_id) && !v->route_around && !v->sp_unowned && v->seen &&
 		   load_relaxed(p->route_gen) == p->gen))
 		return v;
@@ -463,6 +511,13 @@ static __attribute__((noinline)) int claim_routed(shmbus_producer *p, uint16_t t
 			ev = slot_event(ring_slot(v, p->claim_pos));
 			break;
 		}
+	}
+	if (p->claim_view >= 0 && matched == 1 && n > 1) {
+		unsigned more = 0; /* does a later ring match too? (fan-out) */
+		for (unsigned i = (unsigned)p->claim_view + 1; i < n && !more; i++)
+			more = view_matches(&p->views[r[i]], symbol_id);
+		if (!more)
+			sole_learn(p, type, symbol_id, (unsigned)p->claim_view);
 	}
 	claim_header(ev, type, size, p->source_id, symbol_id, ++p->seq);
 	p->claim_ev = ev;
@@ -605,19 +660,22 @@ static __attribute__((noinline)) int publish_routed(shmbus_producer *p,
 	struct pub_id id = publish_id(p, in, publish_stamp(p, in));
 	uint32_t max = p->bus->sb->max_rings;
 	const uint16_t *r = &p->routes[(size_t)in->type * max];
-	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0;
+	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0, last = 0;
 	uint64_t pos;
 	for (unsigned i = 0; i < n; i++) {
 		struct ring_view *v = &p->views[r[i]];
 		if (!view_matches(v, in->symbol_id))
 			continue;
 		matched++;
+		last = i;
 		if (!view_claim(p, v, in->size, &pos))
 			continue;
 		event_copy_in(slot_event(ring_slot(v, pos)), in, id.src, id.seq, id.pt);
 		ring_commit(v, pos);
 		delivered++;
 	}
+	if (matched == 1 && n > 1)
+		sole_learn(p, in->type, in->symbol_id, last);
 	count_publish(p, matched, delivered);
 	return (int)delivered;
 }

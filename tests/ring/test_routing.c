@@ -7,6 +7,7 @@
  * at publish time, so the consumer side is simply drained afterwards.
  */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
@@ -441,6 +442,149 @@ static void test_routing_ring_producer_count(void **state)
 	tu_env_close(&e);
 }
 
+/* Publish (even i) or claim/commit (odd i) a trade about sym; returns the
+ * rings it reached. The price is i, to check order at the consumer. */
+static int pub_or_claim(struct tu_env *e, int i, uint32_t sym)
+{
+	if (i % 2 == 0) {
+		struct shmbus_trade t = tu_trade(sym, i);
+		return shmbus_publish(e->p, &t);
+	}
+	void *mem;
+	assert_int_equal(shmbus_claim(e->p, SHMBUS_EV_TRADE, sym, sizeof(struct shmbus_trade), &mem),
+	                 0);
+	((struct shmbus_trade *)mem)->price = i;
+	return shmbus_commit(e->p);
+}
+
+/* Drain c and check that it got exactly the events whose symbol is in
+ * want[0..nwant), in publish order (prices ascending), `expect` of them. */
+static void drain_symbols(shmbus_consumer *c, const uint32_t *want, size_t nwant, size_t expect)
+{
+	struct tu_sink s;
+	tu_sink_init(&s, expect + 1);
+	assert_int_equal(tu_drain(c, &s), expect);
+	for (size_t j = 0; j < s.n; j++) {
+		const struct shmbus_trade *t = (const void *)s.ev[j].bytes;
+		bool ok = false;
+		for (size_t k = 0; k < nwant; k++)
+			ok |= t->h.symbol_id == want[k];
+		assert_true(ok);
+		if (j > 0)
+			assert_true(t->price > ((const struct shmbus_trade *)(const void *)
+			                            s.ev[j - 1].bytes)->price);
+	}
+	tu_sink_free(&s);
+}
+
+/*
+ * A type with several rings whose symbol filters leave one ring per
+ * symbol: the fast paths remember (type, symbol) -> ring, and forget it
+ * when the routing changes: a catch-all ring added later gets every
+ * symbol, a closed ring is routed around (counted), a re-attached one
+ * resumes.
+ */
+static void test_routing_symbol_sole_ring(void **state)
+{
+	enum { N = 96 };
+	struct tu_env e;
+	tu_env_open(&e);
+	const uint32_t sa[] = {e.sym[1]}, sb[] = {e.sym[2], e.sym[3]};
+	const uint64_t trade = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	shmbus_consumer *a = sub(&e, "a", trade, sa, 1);
+	shmbus_consumer *b = sub(&e, "b", trade, sb, 2);
+	/* symbols 1..4 in turn: 1 -> a, 2 and 3 -> b, 4 -> nowhere */
+	for (int i = 0; i < N; i++)
+		assert_int_equal(pub_or_claim(&e, i, e.sym[1 + i % 4]), i % 4 != 3);
+	drain_symbols(a, sa, 1, N / 4);
+	drain_symbols(b, sb, 2, N / 2);
+	struct shmbus_producer_stat ps = tu_env_prod_stat(&e);
+	assert_int_equal(ps.delivered, 3 * N / 4);
+	assert_int_equal(ps.unrouted, N / 4);
+
+	/* a catch-all ring of the type: symbol 1 now reaches a and all */
+	shmbus_consumer *all = sub(&e, "all", trade, NULL, 0);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(pub_or_claim(&e, N + i, e.sym[1 + i % 4]), 1 + (i % 4 != 3));
+	drain_symbols(a, sa, 1, N / 4);
+	drain_symbols(b, sb, 2, N / 2);
+	const uint32_t s4[] = {e.sym[1], e.sym[2], e.sym[3], e.sym[4]};
+	drain_symbols(all, s4, 4, N);
+
+	/* a closed: its symbol goes on to `all`, a's ring is routed around */
+	shmbus_consumer_close(all);
+	for (int i = 0; i < 4; i++) /* learn (type, symbol) -> a again */
+		assert_int_equal(pub_or_claim(&e, 2 * N + i, e.sym[1]), 1);
+	drain_symbols(a, sa, 1, 4);
+	shmbus_consumer_close(a);
+	for (int i = 0; i < N; i++)
+		assert_int_equal(pub_or_claim(&e, 2 * N + 4 + i, e.sym[1 + i % 4]),
+		                 i % 4 == 1 || i % 4 == 2);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
+	assert_int_equal(rs.routed_around, N / 4);
+	assert_int_equal(rs.depth, 0);
+	/* re-attached: delivered to again */
+	a = sub(&e, "a", trade, sa, 1);
+	assert_int_equal(pub_or_claim(&e, 3 * N + 8, e.sym[1]), 1);
+	assert_int_equal(pub_or_claim(&e, 3 * N + 9, e.sym[1]), 1);
+	drain_symbols(a, sa, 1, 2);
+	drain_symbols(b, sb, 2, N / 2);
+	shmbus_consumer_close(a);
+	shmbus_consumer_close(b);
+	tu_env_close(&e);
+}
+
+/* Many more (type, symbol) pairs than the producer remembers, over a
+ * group of two: each symbol reaches exactly one member, in order, also
+ * when remembered pairs are evicted by others. */
+static void test_routing_group_many_symbols(void **state)
+{
+	enum { NS = 500, ROUNDS = 3 };
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *m[2];
+	for (uint32_t k = 0; k < 2; k++) {
+		struct shmbus_sub_opts so;
+		tu_sub_opts(&so, 2048, 64, SHMBUS_POLICY_BLOCK);
+		so.group = "pair";
+		so.group_size = 2;
+		so.group_member = k;
+		char name[16];
+		snprintf(name, sizeof name, "half%u", k);
+		assert_int_equal(shmbus_subscribe(e.bus, name, &so, &m[k]), 0);
+	}
+	for (int r = 0; r < ROUNDS; r++)
+		for (uint32_t sym = 1; sym <= NS; sym++)
+			assert_int_equal(pub_or_claim(&e, r * NS + (int)sym, sym * 7919u), 1);
+	static int owner[NS + 1], seen[NS + 1];
+	memset(owner, -1, sizeof owner);
+	memset(seen, 0, sizeof seen);
+	size_t total = 0;
+	for (int k = 0; k < 2; k++) {
+		struct tu_sink s;
+		tu_sink_init(&s, NS * ROUNDS);
+		total += tu_drain(m[k], &s);
+		for (size_t j = 0; j < s.n; j++) {
+			const struct shmbus_trade *t = (const void *)s.ev[j].bytes;
+			uint32_t i = t->h.symbol_id / 7919u;
+			assert_int_equal(t->h.symbol_id, i * 7919u);
+			assert_true(i >= 1 && i <= NS);
+			assert_true(owner[i] == -1 || owner[i] == k); /* never split */
+			owner[i] = k;
+			assert_true(t->price == (double)(seen[i] * NS + (int)i)); /* in order */
+			seen[i]++;
+		}
+		assert_true(s.n > NS / 4); /* both members used */
+		tu_sink_free(&s);
+		shmbus_consumer_close(m[k]);
+	}
+	assert_int_equal(total, NS * ROUNDS);
+	for (int i = 1; i <= NS; i++)
+		assert_int_equal(seen[i], ROUNDS);
+	tu_env_close(&e);
+}
+
 int main(void)
 {
 	alarm(120);
@@ -455,6 +599,8 @@ int main(void)
 	    TU_TEST(test_routing_reattach_replaces_filter),
 	    TU_TEST(test_routing_unrouted_counted),
 	    TU_TEST(test_routing_ring_producer_count),
+	    TU_TEST(test_routing_symbol_sole_ring),
+	    TU_TEST(test_routing_group_many_symbols),
 	};
 	return cmocka_run_group_tests_name("routing", tests, NULL, NULL);
 }
