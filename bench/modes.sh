@@ -15,7 +15,8 @@ set -euo pipefail
 usage() {
   cat <<'EOF'
 usage: bench/modes.sh [--seconds S] [--near-below NS] [--iterations N]
-                      [--cpus A,B] [--variant LABEL=ARGS]... [--json]
+                      [--cpus A,B] [--variant LABEL=ARGS]... [--binary LABEL=PATH]...
+                      [--json]
 
 Runs `shmbus-bench pingpong --rounds 1 --json` back to back for S seconds,
 variants alternated, and reports each variant's medians separately for the
@@ -29,6 +30,9 @@ runs whose cache-line baseline p50 was below NS ("near") and the others
   --variant L=ARGS  a variant named L: extra pingpong options, space-separated
                     (e.g. 'claim=--api claim'); repeatable; default: one
                     variant 'default' with none
+  --binary L=PATH   a variant named L that runs another shmbus-bench binary
+                    (e.g. one built from an earlier commit) with no extra
+                    options; repeatable, mixes with --variant
   --json            one JSON object on stdout instead of the table
   --help            this text
 
@@ -52,6 +56,7 @@ cpus="0,1"
 json=0
 labels=()
 vargs=()
+vbins=() # per variant: its binary, or empty for the default one
 while [ $# -gt 0 ]; do
   case "$1" in
     --help|-h) usage; exit 0 ;;
@@ -64,6 +69,15 @@ while [ $# -gt 0 ]; do
       [[ "$2" =~ ^[A-Za-z0-9_.+-]+= ]] || die_usage "--variant: '$2' is not LABEL=ARGS"
       labels+=("${2%%=*}")
       vargs+=("${2#*=}")
+      vbins+=("")
+      shift ;;
+    --binary)
+      [ $# -ge 2 ] || die_usage "--binary needs LABEL=PATH"
+      [[ "$2" =~ ^[A-Za-z0-9_.+-]+=. ]] || die_usage "--binary: '$2' is not LABEL=PATH"
+      [ -x "${2#*=}" ] && [ -f "${2#*=}" ] || die_usage "--binary: '${2#*=}' is not an executable file"
+      labels+=("${2%%=*}")
+      vargs+=("")
+      vbins+=("${2#*=}")
       shift ;;
     --json) json=1 ;;
     *) die_usage "unknown argument '$1'" ;;
@@ -77,6 +91,7 @@ done
 if [ ${#labels[@]} -eq 0 ]; then
   labels=(default)
   vargs=("")
+  vbins=("")
 fi
 command -v jq >/dev/null || { echo "modes.sh: jq is missing (run scripts/install-deps.sh)" >&2; exit 1; }
 
@@ -93,7 +108,8 @@ end=$((SECONDS + seconds))
 while [ $SECONDS -lt $end ]; do
   for i in "${!labels[@]}"; do
     read -r -a extra <<<"${vargs[$i]}"
-    if ! "$bin" pingpong --cpus "$cpus" --iterations "$iterations" --rounds 1 --json \
+    vbin=${vbins[$i]:-$bin}
+    if ! "$vbin" pingpong --cpus "$cpus" --iterations "$iterations" --rounds 1 --json \
         "${extra[@]}" >"$tmp/run.json" 2>"$tmp/run.err"; then
       echo "modes.sh: variant ${labels[$i]}: shmbus-bench failed:" >&2
       sed 's/^/  /' "$tmp/run.err" >&2

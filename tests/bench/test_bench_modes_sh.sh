@@ -13,7 +13,8 @@ real_bin=$SHMBUS_BENCH_BIN
 . "$(dirname "$0")/bench_test_env.sh"
 
 "$modes_sh" --help | grep -q -- '--near-below' || fail "--help does not list --near-below"
-for bad in "--no-such-option" "--seconds 0" "--cpus 0" "--variant nolabel" "--near-below x"; do
+for bad in "--no-such-option" "--seconds 0" "--cpus 0" "--variant nolabel" "--near-below x" \
+           "--binary nolabel" "--binary x=/no/such/binary"; do
   set +e
   # shellcheck disable=SC2086 # each case is several words on purpose
   "$modes_sh" $bad >/dev/null 2>&1
@@ -56,6 +57,15 @@ jq -e '[.groups[] | "\(.placement)/\(.variant)"] == ["near/claim", "far/def"]' "
 jq -e '.groups[] | select(.placement == "near" and .variant == "claim") |
        .ratio_p50 == 1.5 and .excess_p50_ns == 50' "$tmp/fake.json" >/dev/null ||
   fail "near/claim group wrong: $(cat "$tmp/fake.json")"
+# --binary: a variant that runs another binary (here one giving 130 on a
+# 100 ns line), next to the default binary's --variant.
+printf '#!/bin/sh\necho "{\\"p50_ns\\": 130, \\"baseline\\": {\\"p50_ns\\": 100}}"\n' >"$tmp/other"
+chmod +x "$tmp/other"
+SHMBUS_BENCH_BIN="$tmp/fake" "$modes_sh" --seconds 1 --variant 'claim=--api claim' \
+  --binary "old=$tmp/other" --json >"$tmp/bin.json" || fail "modes.sh --binary exited $?"
+jq -e '[.groups[] | "\(.placement)/\(.variant)/\(.shmbus_p50_ns)"] ==
+       ["near/claim/150", "near/old/130"]' "$tmp/bin.json" >/dev/null ||
+  fail "--binary: wrong groups: $(cat "$tmp/bin.json")"
 # The threshold moves a run from near to far.
 SHMBUS_BENCH_BIN="$tmp/fake" "$modes_sh" --seconds 1 --near-below 50 --variant 'claim=--api claim' \
   --json >"$tmp/far.json" || fail "modes.sh --near-below 50 exited $?"
