@@ -484,14 +484,7 @@ static void test_batch_consumer_group(void **state)
 	struct tu_env e;
 	tu_env_open(&e);
 	shmbus_consumer *m[2];
-	for (uint32_t k = 0; k < 2; k++) {
-		struct shmbus_sub_opts so;
-		tu_sub_opts(&so, 256, 64, SHMBUS_POLICY_BLOCK);
-		so.group = "workers";
-		so.group_size = 2;
-		so.group_member = k;
-		m[k] = tu_env_sub(&e, k ? "worker1" : "worker0", &so);
-	}
+	tu_env_group(&e, "workers", 2, 256, 64, m);
 	shmbus_consumer *all = sub(&e, "all", 256, 64, SHMBUS_POLICY_BLOCK, 0);
 	struct batch b;
 	batch_init(&b, N);

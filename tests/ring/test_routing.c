@@ -134,16 +134,7 @@ static void test_routing_consumer_group(void **state)
 	struct tu_env e;
 	tu_env_open(&e);
 	shmbus_consumer *m[3];
-	for (uint32_t k = 0; k < 3; k++) {
-		struct shmbus_sub_opts so;
-		tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-		so.group = "workers";
-		so.group_size = 3;
-		so.group_member = k;
-		char name[16];
-		snprintf(name, sizeof name, "worker%u", k);
-		assert_int_equal(shmbus_subscribe(e.bus, name, &so, &m[k]), 0);
-	}
+	tu_env_group(&e, "workers", 3, 1024, 64, m);
 	for (int r = 0; r < PER_SYM; r++)
 		for (int i = 1; i <= NSYM; i++) {
 			struct shmbus_trade t = tu_trade(e.sym[i], r);
@@ -544,16 +535,7 @@ static void test_routing_group_many_symbols(void **state)
 	struct tu_env e;
 	tu_env_open(&e);
 	shmbus_consumer *m[2];
-	for (uint32_t k = 0; k < 2; k++) {
-		struct shmbus_sub_opts so;
-		tu_sub_opts(&so, 2048, 64, SHMBUS_POLICY_BLOCK);
-		so.group = "pair";
-		so.group_size = 2;
-		so.group_member = k;
-		char name[16];
-		snprintf(name, sizeof name, "half%u", k);
-		assert_int_equal(shmbus_subscribe(e.bus, name, &so, &m[k]), 0);
-	}
+	tu_env_group(&e, "pair", 2, 2048, 64, m);
 	for (int r = 0; r < ROUNDS; r++)
 		for (uint32_t sym = 1; sym <= NS; sym++)
 			assert_int_equal(pub_or_claim(&e, r * NS + (int)sym, sym * 7919u), 1);

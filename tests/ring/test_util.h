@@ -456,6 +456,23 @@ static inline shmbus_consumer *tu_env_sub(struct tu_env *e, const char *name,
 	return c;
 }
 
+/* Subscribe the n members of consumer group `group` (rings "<group>0"..,
+ * block policy, capacity slots of slot_size bytes) into m[0..n). */
+static inline void tu_env_group(struct tu_env *e, const char *group, uint32_t n,
+                                uint32_t capacity, uint32_t slot_size, shmbus_consumer **m)
+{
+	for (uint32_t k = 0; k < n; k++) {
+		struct shmbus_sub_opts so;
+		char name[48];
+		tu_sub_opts(&so, capacity, slot_size, SHMBUS_POLICY_BLOCK);
+		so.group = group;
+		so.group_size = n;
+		so.group_member = k;
+		snprintf(name, sizeof name, "%s%u", group, k);
+		m[k] = tu_env_sub(e, name, &so);
+	}
+}
+
 /* A deterministic PRNG (splitmix64) for corruption and payloads. */
 static inline uint64_t tu_rand(uint64_t *state)
 {
