@@ -442,8 +442,8 @@ static int pub_or_claim(struct tu_env *e, int i, uint32_t sym)
 		return shmbus_publish(e->p, &t);
 	}
 	void *mem;
-	assert_int_equal(shmbus_claim(e->p, SHMBUS_EV_TRADE, sym, sizeof(struct shmbus_trade), &mem),
-	                 0);
+	assert_int_equal(
+	    shmbus_claim(e->p, SHMBUS_EV_TRADE, sym, sizeof(struct shmbus_trade), &mem), 0);
 	((struct shmbus_trade *)mem)->price = i;
 	return shmbus_commit(e->p);
 }
@@ -462,8 +462,9 @@ static void drain_symbols(shmbus_consumer *c, const uint32_t *want, size_t nwant
 			ok |= t->h.symbol_id == want[k];
 		assert_true(ok);
 		if (j > 0)
-			assert_true(t->price > ((const struct shmbus_trade *)(const void *)
-			                            s.ev[j - 1].bytes)->price);
+			assert_true(
+			    t->price >
+			    ((const struct shmbus_trade *)(const void *)s.ev[j - 1].bytes)->price);
 	}
 	tu_sink_free(&s);
 }

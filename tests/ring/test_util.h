@@ -458,8 +458,8 @@ static inline shmbus_consumer *tu_env_sub(struct tu_env *e, const char *name,
 
 /* Subscribe the n members of consumer group `group` (rings "<group>0"..,
  * block policy, capacity slots of slot_size bytes) into m[0..n). */
-static inline void tu_env_group(struct tu_env *e, const char *group, uint32_t n,
-                                uint32_t capacity, uint32_t slot_size, shmbus_consumer **m)
+static inline void tu_env_group(struct tu_env *e, const char *group, uint32_t n, uint32_t capacity,
+                                uint32_t slot_size, shmbus_consumer **m)
 {
 	for (uint32_t k = 0; k < n; k++) {
 		struct shmbus_sub_opts so;
