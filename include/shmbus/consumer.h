@@ -99,7 +99,9 @@ typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);
  * makes no system call, except every few thousand empty polls when the
  * slot at the head is claimed but not committed: then it checks whether
  * the claimer is dead (or the slot unstamped past stuck_timeout) and if
- * so skips the slot and counts it.
+ * so skips the slot and counts it. That check also returns SHMBUS_ECORRUPT
+ * when the ring's shared tail was overwritten (behind the head, or more
+ * than a ring ahead): no event can arrive through it again.
  */
 int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max);
 

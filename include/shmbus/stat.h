@@ -67,6 +67,8 @@ struct shmbus_ring_stat {
 	uint64_t wakeups;       /* futex wakes of a sleeping consumer */
 	int64_t oldest_publish_ns; /* publish time of the oldest unconsumed
 				      event, 0 when empty */
+	uint64_t malformed;     /* committed slots whose header was not an
+				   event that fits the slot: skipped */
 };
 
 enum shmbus_participant_state {

@@ -392,7 +392,7 @@ int bridge_step(struct bridge *b, int64_t wait_ns)
 		else
 			nap(wait_ns < 200000 ? wait_ns : 200000);
 	}
-	return moved > 0 ? moved : 0;
+	return moved;
 }
 
 int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,

@@ -93,7 +93,8 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
  * One round: take acknowledgements, resend failures when due, poll the
  * ring when the window has room (or drop under on_full=drop), advance the
  * window and write the checkpoint when due. Waits up to wait_ns on the ring
- * when there was nothing to do. Returns the events moved (>= 0).
+ * when there was nothing to do. Returns the events moved (>= 0), or the
+ * negative error of shmbus_poll() when the ring is unusable.
  */
 int bridge_step(struct bridge *b, int64_t wait_ns);
 

@@ -404,6 +404,7 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 {
 	char err[600] = "";
 	int64_t next_counters = 0;
+	int ring_broken = 0;
 	if (shmbus_counters_define(bus, bus_counter_names,
 				   sizeof(bus_counter_names) / sizeof(bus_counter_names[0])) != 0)
 		fprintf(stderr, PROG ": counters: %s\n", shmbus_errmsg());
@@ -420,7 +421,11 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 		fprintf(stderr, PROG ": %s\n", err);
 	while (!g_stop) {
 		struct bridge_stats st;
-		bridge_step(b, 1000000);
+		if (bridge_step(b, 1000000) < 0) {
+			fprintf(stderr, PROG ": %s\n", shmbus_errmsg());
+			ring_broken = 1;
+			break;
+		}
 		int64_t now = shmbus_mono_ns();
 		if (now >= next_counters) {
 			publish_counters(bus, b);
@@ -444,7 +449,7 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 		fprintf(stderr, PROG ": stopping: %s\n", err);
 		return 1;
 	}
-	return 0;
+	return ring_broken;
 }
 
 int main(int argc, char **argv)

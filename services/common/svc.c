@@ -280,6 +280,10 @@ int shmbus_svc_run(const struct shmbus_svc_loop *l)
 		int got = shmbus_poll(l->c, l->on_event, l->ctx, batch);
 		int64_t now;
 
+		if (got < 0) {
+			fprintf(stderr, "%s: %s\n", shmbus_consumer_name(l->c), shmbus_errmsg());
+			return got;
+		}
 		if (got > 0) {
 			if (l->done && l->done(l->ctx))
 				return 1;

@@ -158,7 +158,8 @@ struct shmbus_svc_loop {
  * if done() says so, or -- once a stop was requested -- after draining the
  * ring; otherwise wait by the ring's strategy (adaptive by default: never
  * a pure spin on a shared core). Calls shmbus_bus_heartbeat() about once a
- * second. Returns 0 after a stop request, 1 when done() ended it.
+ * second. Returns 0 after a stop request, 1 when done() ended it, or the
+ * negative error of shmbus_poll() (printed) when the ring is unusable.
  */
 int shmbus_svc_run(const struct shmbus_svc_loop *l);
 

@@ -516,7 +516,8 @@ int main(int argc, char **argv)
 		return rc;
 	struct shmbus_svc_loop loop = {
 	    .bus = t.bus, .c = c, .on_event = ta_on_event, .ctx = &t, .done = ta_done};
-	shmbus_svc_run(&loop);
+	if (shmbus_svc_run(&loop) < 0)
+		rc = 1;
 	if (t.fatal) {
 		fprintf(stderr, TOOL ": out of memory for symbol state\n");
 		rc = 1;

@@ -375,7 +375,7 @@ int main(int argc, char **argv)
 		return rc;
 	struct shmbus_svc_loop loop = {
 	    .bus = t.bus, .c = c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
-	shmbus_svc_run(&loop);
+	int ran = shmbus_svc_run(&loop);
 	fflush(stdout);
 	thr_report(&t);
 	shmbus_consumer_close(c);
@@ -386,5 +386,5 @@ int main(int argc, char **argv)
 	shmbus_hist_destroy(t.lat);
 	free(t.fires);
 	free(t.syms);
-	return 0;
+	return ran < 0 ? 1 : 0;
 }

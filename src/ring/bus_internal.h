@@ -47,6 +47,8 @@ void bus_bump_generation(struct shmbus_bus *bus);
 
 /* ring_desc.c: bounds-checked access to a ring's region. */
 int ring_desc_check(const struct shmbus_bus *bus, const struct ring_desc *d);
+/* head <= tail <= head + capacity, else SHMBUS_ECORRUPT naming ring `index`. */
+int ring_positions_check(const struct ring_hdr *h, uint32_t index);
 static inline struct ring_hdr *ring_hdr_of(const struct shmbus_bus *bus, const struct ring_desc *d)
 {
 	return (struct ring_hdr *)(bus->base + d->region_off);

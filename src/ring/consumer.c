@@ -119,6 +119,26 @@ static void bind_to_local_node(void *addr, size_t len)
 	      MPOL_MF_MOVE);
 }
 
+/* Does [off, off + bytes) overlap the region of a ring in use other than
+ * `self`? Only a damaged allocation record (arena_used, a freed entry's
+ * region) makes it so; building there would wipe a live ring. */
+static int region_in_use(const struct shmbus_bus *b, const struct ring_desc *self,
+			 uint64_t off, uint64_t bytes)
+{
+	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+		const struct ring_desc *e = &b->rings[i];
+		if (e == self || load_relaxed(&e->state) == RING_STATE_FREE)
+			continue;
+		if (e->region_off < off + bytes && off < e->region_off + e->region_bytes)
+			return bus_err(SHMBUS_ECORRUPT,
+				       "bus '%s': arena bytes %llu+%llu for a new ring overlap ring "
+				       "%u '%.*s' (allocation record damaged)",
+				       b->name, (unsigned long long)off, (unsigned long long)bytes,
+				       i, (int)sizeof(e->name), e->name);
+	}
+	return 0;
+}
+
 /* Find a free entry and arena room for a new ring; under the lock. */
 static int ring_create_locked(struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o, struct ring_desc **out)
@@ -153,8 +173,12 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 				       (unsigned long long)sb->arena_bytes);
 		off = sb->arena_off + sb->arena_used;
 		bytes = need;
-		sb->arena_used += need;
 	}
+	int rc = region_in_use(b, d, off, bytes);
+	if (rc)
+		return rc;
+	if (!reuse)
+		sb->arena_used += need;
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	uint32_t index = (uint32_t)(d - b->rings);
 	memset(d, 0, offsetof(struct ring_desc, pad));
@@ -376,62 +400,87 @@ static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t po
  * The head slot is not committed. If a producer claimed it (tail is past
  * it), skip it once the claimer is dead, or once no claimer can be found
  * for stuck_timeout (one that died between its CAS and recording the
- * claim). Returns true when it skipped the slot.
+ * claim). Returns 1 when it skipped the slot, 0 when not, SHMBUS_ECORRUPT
+ * when the ring's tail is behind the head or more than a ring ahead.
  */
-static __attribute__((noinline)) bool consumer_check_stuck(shmbus_consumer *c)
+static __attribute__((noinline)) int consumer_check_stuck(shmbus_consumer *c)
 {
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
-	if (ring_committed(v, h) || load_acquire(&v->hdr->tail) <= h) {
+	uint64_t t = load_acquire(&v->hdr->tail);
+	if (!ring_committed(v, h) && (t < h || t - h > v->capacity))
+		return bus_err(SHMBUS_ECORRUPT,
+			       "ring '%s': claimed %llu but consumed %llu of %u slots: the tail "
+			       "was overwritten",
+			       c->name, (unsigned long long)t, (unsigned long long)h, v->capacity);
+	if (ring_committed(v, h) || t <= h) {
 		c->unstamped_since = 0;
-		return false; /* ready, or simply empty */
+		return 0; /* ready, or simply empty */
 	}
 	const struct prod_entry *e = claimer_of(c, h);
 	if (e) {
 		if (proc_alive(e->pid, 0))
-			return false;
+			return 0;
 	} else {
 		int64_t now = shmbus_mono_ns();
 		if (c->unstamped_since == 0 || c->unstamped_pos != h) {
 			c->unstamped_pos = h;
 			c->unstamped_since = now;
-			return false;
+			return 0;
 		}
 		if (now - c->unstamped_since < c->stuck_timeout_ns)
-			return false;
+			return 0;
 	}
 	if (ring_committed(v, h))
-		return false; /* committed while we looked */
+		return 0; /* committed while we looked */
 	c->unstamped_since = 0;
 	counter_bump(&v->hdr->skipped, 1);
 	consumer_release(c, h + 1);
-	return true;
+	return 1;
+}
+
+/* Only an event that fits its slot reaches the handler: the slot's bytes
+ * are shared with every process on the bus, and a handler copies size. */
+static inline bool event_sound(const struct ring_view *v, const struct shmbus_event_header *ev)
+{
+	return ev->type != 0 && ev->type < SHMBUS_MAX_TYPES &&
+	       ev->size >= sizeof(struct shmbus_event_header) && ev->size <= v->payload_max;
 }
 
 int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max)
 {
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
-	unsigned n = 0;
+	unsigned n = 0, bad = 0;
 	while (n < max) {
 		struct slot *s = ring_slot(v, h);
 		if (!ring_committed(v, h)) { /* A6 */
 			if (n == 0 && unlikely(++c->empty_polls >= STUCK_CHECK_EVERY)) {
 				c->empty_polls = 0;
-				if (consumer_check_stuck(c)) {
+				int rc = consumer_check_stuck(c);
+				if (rc < 0)
+					return rc;
+				if (rc) {
 					h = c->head;
 					continue;
 				}
 			}
 			break;
 		}
-		fn((const struct shmbus_event_header *)slot_event(s), ctx);
+		const struct shmbus_event_header *ev = slot_event(s);
 		h++;
+		if (unlikely(!event_sound(v, ev))) {
+			bad++;
+			continue;
+		}
+		fn(ev, ctx);
 		n++;
 	}
-	if (n) {
+	if (n | bad) {
 		c->empty_polls = 0;
 		counter_bump(&v->hdr->delivered, n);
+		if (unlikely(bad))
+			counter_bump(&v->hdr->malformed, bad);
 		consumer_release(c, h);
 	}
 	return (int)n;

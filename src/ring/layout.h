@@ -145,7 +145,8 @@ struct ring_hdr {
 	_Atomic uint64_t skipped;
 	_Atomic uint64_t wakeups;
 	_Atomic uint64_t sleeps;
-	char consctr_pad[32];
+	_Atomic uint64_t malformed; /* committed slots whose header was no event */
+	char consctr_pad[24];
 };
 _Static_assert(sizeof(struct ring_hdr) == 9 * CACHE_LINE, "ring_hdr size");
 _Static_assert(offsetof(struct ring_hdr, tail) == 1 * CACHE_LINE, "tail line");

@@ -135,16 +135,25 @@ const char *shmbus_role_name(enum shmbus_role r)
 	return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
 
+/* The first byte of a counter name outside [a-z0-9_], or len. */
+static size_t counter_name_bad_byte(const char *n, size_t len)
+{
+	size_t i = 0;
+	while (i < len && ((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') ||
+			   n[i] == '_'))
+		i++;
+	return i;
+}
+
 static int check_counter_name(const char *n)
 {
 	size_t len = n ? strlen(n) : 0;
 	if (len == 0 || len > SHMBUS_COUNTER_NAME_MAX)
 		return bus_err(-EINVAL, "counter name '%s' is not 1..%d bytes", n ? n : "(null)",
 			       SHMBUS_COUNTER_NAME_MAX);
-	for (size_t i = 0; i < len; i++)
-		if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_'))
-			return bus_err(-EINVAL, "counter name '%s': byte %zu is not [a-z0-9_]", n,
-				       i + 1);
+	size_t i = counter_name_bad_byte(n, len);
+	if (i < len)
+		return bus_err(-EINVAL, "counter name '%s': byte %zu is not [a-z0-9_]", n, i + 1);
 	return 0;
 }
 
@@ -201,6 +210,13 @@ int shmbus_stat_counters(const shmbus_bus *b, uint32_t index, struct shmbus_coun
 			len = SHMBUS_COUNTER_NAME_MAX;
 		memcpy(out[i].name, c[i].name, len);
 		out[i].name[len] = '\0';
+		/* Shared memory: names go into JSON and Prometheus labels. */
+		size_t bad = counter_name_bad_byte(out[i].name, len);
+		if (len == 0 || bad < len)
+			return bus_err(SHMBUS_ECORRUPT,
+				       "participant %u: counter %u: name %s (byte %zu is 0x%02x)",
+				       index, i, len ? "not [a-z0-9_]" : "empty", bad + 1,
+				       (unsigned char)out[i].name[bad]);
 		out[i].value = load_relaxed(&((struct ctr_entry *)c)[i].value);
 	}
 	return (int)n;

@@ -22,6 +22,10 @@ int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
 {
 	const struct sb *sb = b->sb;
 	uint32_t cap = d->capacity, ss = d->slot_size;
+	uint32_t at = (uint32_t)(d - b->rings);
+	if (d->index != at) /* it indexes per-ring tables (rings_seen, claim words) */
+		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: index field says %u", at,
+			       d->index);
 	if (cap < 2 || cap > (1u << 30) || (cap & (cap - 1)))
 		return bus_err(SHMBUS_ECORRUPT, "ring %u: capacity %u invalid", d->index, cap);
 	if (ss != 64 && ss != 128 && ss != 256)
@@ -45,6 +49,28 @@ int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
 	    h->bitmap_off != sizeof(struct ring_hdr))
 		return bus_err(SHMBUS_ECORRUPT, "ring %u: header disagrees with its entry",
 			       d->index);
+	/* Each ring's header names its own entry: two entries pointing at one
+	 * region would mix two subscriptions' events. */
+	if (h->desc_index != d->index)
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: region at %llu belongs to ring %u",
+			       d->index, (unsigned long long)d->region_off, h->desc_index);
+	return ring_positions_check(h, d->index);
+}
+
+int ring_positions_check(const struct ring_hdr *h, uint32_t index)
+{
+	/* head <= tail <= head + capacity. Read head, tail, head again, so
+	 * that a live consumer and live producers moving both cannot make a
+	 * sound ring look broken: both only grow. A1 pairs with R5 and with
+	 * the producers' claims. */
+	uint64_t h1 = load_acquire(&h->head);
+	uint64_t t = load_acquire(&h->tail);
+	uint64_t h2 = load_acquire(&h->head);
+	if (h1 > t || t - h2 > h->capacity)
+		return bus_err(SHMBUS_ECORRUPT,
+			       "ring %u: consumed %llu, claimed %llu, capacity %u: positions "
+			       "inconsistent",
+			       index, (unsigned long long)h1, (unsigned long long)t, h->capacity);
 	return 0;
 }
 

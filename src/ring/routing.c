@@ -260,6 +260,18 @@ static bool view_lost_consumer(struct shmbus_producer *p, struct ring_view *v)
 	return false;
 }
 
+/* The ring's positions were overwritten (head past tail, or tail more than
+ * a ring ahead): it can never make room again. Route around it, counted,
+ * with the reason left in shmbus_errmsg(). */
+static bool view_positions_broken(struct shmbus_producer *p, struct ring_view *v)
+{
+	if (ring_positions_check(v->hdr, v->index) == 0)
+		return false;
+	v->route_around = true;
+	count_routed_around(p, v);
+	return true;
+}
+
 /* Block policy: wait for space, adaptively, never behind a dead consumer. */
 static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 						     struct ring_view *v, uint64_t *pos)
@@ -288,7 +300,7 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 		int64_t now = shmbus_mono_ns();
 		if (now - last >= p->block_timeout_ns) {
 			last = now;
-			if (view_lost_consumer(p, v))
+			if (view_lost_consumer(p, v) || view_positions_broken(p, v))
 				return 0;
 		}
 	}
@@ -299,7 +311,8 @@ static __attribute__((noinline)) int view_full(struct shmbus_producer *p, struct
 {
 	if (v->policy == SHMBUS_POLICY_BLOCK)
 		return view_wait_space(p, v, pos);
-	if (v->full_streak++ % DROP_CHECK_EVERY == 0 && view_lost_consumer(p, v))
+	if (v->full_streak++ % DROP_CHECK_EVERY == 0 &&
+	    (view_lost_consumer(p, v) || view_positions_broken(p, v)))
 		return 0;
 	fetch_add_relaxed(&v->hdr->dropped, 1);
 	counter_bump(&p->ctr->dropped, 1);

@@ -166,9 +166,11 @@ static int segment_validate(const uint8_t *base, size_t size, const char *where)
 			       "%s: table offsets or total size (%llu, file %zu) disagree with "
 			       "the maxima",
 			       where, (unsigned long long)sb->total_bytes, size);
-	if (sb->arena_used > sb->arena_bytes)
-		return bus_err(SHMBUS_ECORRUPT, "%s: arena used %llu > arena size %llu", where,
-			       (unsigned long long)sb->arena_used,
+	if (sb->arena_used > sb->arena_bytes || sb->arena_used % SMALL_PAGE)
+		return bus_err(SHMBUS_ECORRUPT,
+			       "%s: arena used %llu: beyond the arena's %llu bytes or not a "
+			       "multiple of 4096",
+			       where, (unsigned long long)sb->arena_used,
 			       (unsigned long long)sb->arena_bytes);
 	if (memchr(sb->name, '\0', sizeof(sb->name)) == NULL)
 		return bus_err(SHMBUS_ECORRUPT, "%s: bus name not terminated", where);
@@ -573,11 +575,34 @@ static void repair_after_owner_death(struct shmbus_bus *b)
 			store_relaxed(&b->rings[i].state, RING_STATE_FREE);
 }
 
+/* The bus lock guards directory changes of a few microseconds; one held
+ * this long is a damaged lock word, or a holder stopped in a debugger. */
+#define BUS_LOCK_TIMEOUT_S 5
+
+/* The holder's thread id, for the message (glibc keeps it in the word). */
+static int lock_owner(const pthread_mutex_t *m)
+{
+#ifdef __GLIBC__
+	return m->__data.__owner;
+#else
+	(void)m;
+	return 0;
+#endif
+}
+
 int bus_lock(struct shmbus_bus *b)
 {
 	if (b->readonly)
 		return bus_err(-EROFS, "bus '%s' is attached read-only", b->name);
-	int rc = pthread_mutex_lock(&b->sb->lock);
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += BUS_LOCK_TIMEOUT_S;
+	int rc = pthread_mutex_timedlock(&b->sb->lock, &until);
+	if (rc == ETIMEDOUT)
+		return bus_err(-ETIMEDOUT,
+			       "bus '%s': lock still held after %d s by thread %d (stopped, or "
+			       "the lock word is damaged: recreate the bus)",
+			       b->name, BUS_LOCK_TIMEOUT_S, lock_owner(&b->sb->lock));
 	if (rc == EOWNERDEAD) {
 		repair_after_owner_death(b);
 		pthread_mutex_consistent(&b->sb->lock);

@@ -113,6 +113,7 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	o->depth = o->claimed >= o->consumed ? o->claimed - o->consumed : 0;
 	o->delivered = load_relaxed(&h->delivered);
 	o->skipped = load_relaxed(&h->skipped);
+	o->malformed = load_relaxed(&h->malformed);
 	o->dropped = load_relaxed(&h->dropped);
 	o->routed_around = load_relaxed(&h->routed_around);
 	o->too_big = load_relaxed(&h->too_big);

@@ -12,6 +12,19 @@
 #include "shmbus/symbol.h"
 #include "bus_internal.h"
 
+/* The first byte of name that no symbol may hold (a space, a comma, not
+ * printable ASCII): its index, or len when there is none. */
+static size_t symbol_bad_byte(const char *name, size_t len)
+{
+	size_t i = 0;
+	for (; i < len; i++) {
+		unsigned char c = (unsigned char)name[i];
+		if (c <= ' ' || c >= 127 || c == ',')
+			break;
+	}
+	return i;
+}
+
 static int check_symbol(const char *name, size_t len)
 {
 	if (!name || len == 0)
@@ -19,14 +32,12 @@ static int check_symbol(const char *name, size_t len)
 	if (len > SHMBUS_SYMBOL_MAX)
 		return bus_err(-EINVAL, "symbol '%.*s...' is %zu bytes, longer than %d", 12, name,
 			       len, SHMBUS_SYMBOL_MAX);
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)name[i];
-		if (c <= ' ' || c >= 127 || c == ',')
-			return bus_err(-EINVAL,
-				       "symbol '%.*s': byte %zu (0x%02x) is a space, comma or "
-				       "not printable ASCII",
-				       (int)len, name, i + 1, c);
-	}
+	size_t i = symbol_bad_byte(name, len);
+	if (i < len)
+		return bus_err(-EINVAL,
+			       "symbol '%.*s': byte %zu (0x%02x) is a space, comma or "
+			       "not printable ASCII",
+			       (int)len, name, i + 1, (unsigned char)name[i]);
 	return 0;
 }
 
@@ -100,9 +111,17 @@ int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
 	const struct sym_entry *e = &b->syms[id - 1];
 	if (load_acquire(&e->state) != 1) /* A4 */
 		return -ENOENT;
+	/* The table is shared memory: a name read back must still be one the
+	 * interning rules allow (tools write it into CSV and JSON). */
 	size_t n = strnlen(e->name, sizeof(e->name));
-	if (n > SHMBUS_SYMBOL_MAX)
-		return SHMBUS_ECORRUPT;
+	if (n == 0 || n > SHMBUS_SYMBOL_MAX)
+		return bus_err(SHMBUS_ECORRUPT, "bus '%s': symbol %u: name %s", b->name, id,
+			       n ? "not terminated" : "empty");
+	size_t bad = symbol_bad_byte(e->name, n);
+	if (bad < n)
+		return bus_err(SHMBUS_ECORRUPT,
+			       "bus '%s': symbol %u: byte %zu of its name is 0x%02x", b->name, id,
+			       bad + 1, (unsigned char)e->name[bad]);
 	if (!buf || len <= n)
 		return -ENOSPC;
 	memcpy(buf, e->name, n);
