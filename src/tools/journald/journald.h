@@ -44,6 +44,7 @@ struct jd {
 	/* symbols file: ids already named there */
 	uint8_t *sym_seen;
 	uint32_t sym_cap;
+	uint32_t max_symbols; /* the bus's: larger ids name no symbol */
 	int sym_fd;
 	int sym_dirty; /* lines written since the last fdatasync */
 	struct jtool_symtab known;

@@ -251,6 +251,12 @@ static int open_all(struct jd *d)
 		        *shmbus_errmsg() ? ": " : "", shmbus_errmsg(), d->o.bus);
 		return 1;
 	}
+	struct shmbus_bus_info info;
+	if ((rc = shmbus_stat_bus(d->bus, &info)) != 0) {
+		fprintf(stderr, JD_TOOL ": bus %s: %s\n", d->o.bus, shmbus_errmsg());
+		return 1;
+	}
+	d->max_symbols = info.max_symbols;
 	rc = shmbus_journal_writer_open(d->o.dir, d->o.bus, &d->o.w, &d->w, &rec, &err);
 	if (rc) {
 		fprintf(stderr, JD_TOOL ": opening the journal failed: %s (%s offset %" PRIu64 ")\n",
@@ -276,11 +282,15 @@ static int open_all(struct jd *d)
 }
 
 /* Drain, flush, heartbeat and write stats until a signal. */
-static void run(struct jd *d)
+static int run(struct jd *d)
 {
 	int64_t now = shmbus_mono_ns(), dirty_since = 0, next_sec = now + 1000000000;
 	while (!g_stop) {
 		int n = shmbus_poll(d->c, on_event, d, 4096);
+		if (n < 0) {
+			fprintf(stderr, "shmbus-journald: %s\n", shmbus_errmsg());
+			return 1;
+		}
 		now = shmbus_mono_ns();
 		if (n > 0 && !dirty_since)
 			dirty_since = now;
@@ -305,6 +315,7 @@ static void run(struct jd *d)
 			shmbus_wait(d->c, t > 0 ? t : 0);
 		}
 	}
+	return 0;
 }
 
 /* After a signal: take what the ring holds now (bounded: producers may
@@ -363,6 +374,7 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	jd_write_stats(&d, 1);
-	run(&d);
-	return shutdown_all(&d);
+	int ring_rc = run(&d);
+	rc = shutdown_all(&d);
+	return rc ? rc : ring_rc;
 }

@@ -76,7 +76,9 @@ void jd_track(struct jd *d, const struct shmbus_event_header *ev)
 	if (d->nsrc == 0 || d->src[d->last_src].id != ev->source_id)
 		jd_source_add(d, ev->source_id);
 	uint32_t sym = ev->symbol_id;
-	if (sym && (sym >= d->sym_cap || !d->sym_seen[sym]))
+	/* Ids past the bus's table name nothing (the event is still journaled):
+	 * taking them would size the seen-table by whatever a producer wrote. */
+	if (sym && sym <= d->max_symbols && (sym >= d->sym_cap || !d->sym_seen[sym]))
 		jd_symbol_new(d, sym);
 }
 

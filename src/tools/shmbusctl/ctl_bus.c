@@ -182,7 +182,8 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 		e->creator_pid = bi.creator_pid;
 		snprintf(e->backing, sizeof(e->backing), "%s", shmbus_backing_name(bi.backing));
 	} else {
-		snprintf(e->error, sizeof(e->error), "%s", "corrupt tables");
+		snprintf(e->error, sizeof(e->error), "corrupt tables%s%s",
+		         *shmbus_errmsg() ? ": " : "", shmbus_errmsg());
 	}
 	shmbus_bus_close(bus);
 }

@@ -131,14 +131,15 @@ static void json_ring(FILE *f, const struct stat_snap *s, const struct stat_ring
 	        "\"wait\":\"%s\",\"producers\":%u,\"consumer_pid\":%d,\"consumer_alive\":%s,"
 	        "\"consumer_sleeping\":%s,\"depth\":%" PRIu64 ",\"claimed\":%" PRIu64
 	        ",\"consumed\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
-	        ",\"skipped\":%" PRIu64 ",\"routed_around\":%" PRIu64 ",\"too_big\":%" PRIu64
+	        ",\"skipped\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"routed_around\":%" PRIu64
+	        ",\"too_big\":%" PRIu64
 	        ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64,
 	        shmbus_ring_state_name(x->state), x->capacity, x->slot_size,
 	        shmbus_policy_name(x->policy), shmbus_wait_name(x->wait), x->producers,
 	        x->consumer_pid,
 	        x->consumer_alive ? "true" : "false", x->consumer_sleeping ? "true" : "false",
 	        x->depth, x->claimed, x->consumed, x->delivered, x->dropped, x->skipped,
-	        x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns);
+	        x->malformed, x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns);
 	if (s->has_rates)
 		fprintf(f, ",\"events_per_s\":%.3f,\"mb_per_s\":%.6f}", r->events_per_s,
 		        r->mb_per_s);

@@ -66,6 +66,9 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 	     RING_U64(dropped)},
 	    {"ring_skipped_total", "counter", "Stuck slots skipped (dead producer).",
 	     RING_U64(skipped)},
+	    {"ring_malformed_total", "counter",
+	     "Committed slots whose header was not an event fitting the slot (skipped).",
+	     RING_U64(malformed)},
 	    {"ring_routed_around_total", "counter", "Events not delivered: no live consumer.",
 	     RING_U64(routed_around)},
 	    {"ring_too_big_total", "counter", "Events larger than a slot.", RING_U64(too_big)},
@@ -130,8 +133,9 @@ static void part_families(FILE *f, const struct stat_snap *s)
 			label(f, s->bus.name);
 			fputs("\",participant=\"", f);
 			label(f, s->parts[i].name);
-			fprintf(f, "\",counter=\"%s\"} %" PRIu64 "\n", s->counters[i][k].name,
-			        s->counters[i][k].value);
+			fputs("\",counter=\"", f);
+			label(f, s->counters[i][k].name);
+			fprintf(f, "\"} %" PRIu64 "\n", s->counters[i][k].value);
 		}
 }
 

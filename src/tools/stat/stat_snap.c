@@ -82,6 +82,8 @@ static int take_parts(const shmbus_bus *bus, struct stat_snap *s)
 		if (rc)
 			return rc;
 		rc = shmbus_stat_counters(bus, i, s->counters[s->nparts], SHMBUS_MAX_COUNTERS);
+		if (rc < 0 && rc != -ENOENT)
+			return rc; /* damaged counter table: say so, don't show none */
 		s->ncounters[s->nparts] =
 		    rc > 0 ? (unsigned)(rc < SHMBUS_MAX_COUNTERS ? rc : SHMBUS_MAX_COUNTERS) : 0;
 		s->nparts++;
