@@ -85,6 +85,9 @@ struct shmbus_journal_recovery {
 	int removed_file;                      /* 1: header torn, empty file deleted */
 	int bad_header;                        /* 1: header bad but data follows: left as is */
 	char detail[160];                      /* why the tail was bad ("" if intact) */
+	int damaged_kept;        /* 1: damage at damaged_offset with valid blocks after it:
+	                            nothing cut (readers skip the damaged block) */
+	uint64_t damaged_offset; /* first damaged block when damaged_kept */
 };
 
 /* Writer counters (snapshot). */

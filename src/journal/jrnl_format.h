@@ -152,6 +152,10 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path);
  * -EBADMSG (err names the block), -errno. */
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,
                         struct shmbus_journal_error *err);
+/* 1 when a whole valid block starts after offset off (at off + k * align),
+ * 0 when none does, or -errno. Recovery uses it to tell a torn tail (cut)
+ * from damage with committed blocks behind it (kept). */
+int jrnl_seg_valid_block_after(struct jrnl_seg *s, uint64_t off);
 void jrnl_seg_close(struct jrnl_seg *s);
 
 /* Verify a whole segment image in memory (fuzz target, tests). Returns the

@@ -162,6 +162,53 @@ int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap
 	return 0;
 }
 
+/* Is there a whole valid block (header, checksum, events) at one of the
+ * candidate offsets off + k * align, k >= 1? Read in 1 MiB chunks: the
+ * rest of a segment can be tens of MB. */
+int jrnl_seg_valid_block_after(struct jrnl_seg *s, uint64_t off)
+{
+	enum { CHUNK = 1 << 20 };
+	const uint64_t align = s->h.block_align;
+	uint8_t *chunk = malloc(CHUNK), *blk = NULL;
+	size_t cap = 0;
+	char detail[160];
+	int found = 0;
+	if (!chunk)
+		return -ENOMEM;
+	for (uint64_t base = off + align; !found && base + JRNL_BLK_HDR <= s->size;
+	     base += CHUNK / align * align) {
+		ssize_t n = jrnl_pread_full(s->fd, chunk, CHUNK, base);
+		if (n <= 0) {
+			found = (int)n;
+			break;
+		}
+		for (uint64_t p = 0; !found && p + JRNL_BLK_HDR <= (uint64_t)n; p += align) {
+			struct jrnl_blk_header bh;
+			memcpy(&bh, chunk + p, sizeof(bh));
+			if (jrnl_blk_header_check(&bh, s->size - (base + p), detail, sizeof(detail)))
+				continue;
+			uint64_t span = jrnl_blk_span(&bh, (uint32_t)align);
+			if (base + p + span > s->size)
+				continue;
+			if (cap < span) {
+				void *nb = realloc(blk, span);
+				if (!nb) {
+					found = -ENOMEM;
+					break;
+				}
+				blk = nb;
+				cap = span;
+			}
+			if (jrnl_pread_full(s->fd, blk, span, base + p) == (ssize_t)span &&
+			    jrnl_blk_check(&bh, blk + JRNL_BLK_HDR, detail, sizeof(detail)) == 0)
+				found = 1;
+		}
+	}
+	free(blk);
+	free(chunk);
+	return found;
+}
+
 void jrnl_seg_close(struct jrnl_seg *s)
 {
 	if (s->fd >= 0)

@@ -184,26 +184,53 @@ static int jrnl_recover_cut(struct jrnl_seg *s, uint64_t cut, struct shmbus_jour
 	return rc;
 }
 
-/* Check every block of the newest segment; cut at the first bad one. */
+/* Are the block-header bytes at off all zero: never written? */
+static int jrnl_never_written(const struct jrnl_seg *s, uint64_t off)
+{
+	uint8_t h[JRNL_BLK_HDR];
+	ssize_t n = pread(s->fd, h, sizeof(h), (off_t)off);
+	if (n <= 0)
+		return 1;
+	for (ssize_t i = 0; i < n; i++)
+		if (h[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * Check every block of the newest segment. A crash leaves bad blocks only
+ * at the end, or a never-written hole (all zeros: a request lost while a
+ * later one landed) followed by blocks that were never durable, since
+ * durability needs every block before: cut at the first bad block. Damage
+ * to a block that was written (its header bytes are not zero) with a valid
+ * block after it is no crash (a flipped bit, garbage): the blocks after it
+ * may hold committed events, so the file is kept as it is and reported
+ * (readers report the damaged block and go on). The writer starts a new
+ * segment in any case.
+ */
 static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recovery *rec,
                                 struct shmbus_journal_error *err)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
 	uint64_t cut = 0;
+	int valid_after = 0;
 	struct shmbus_journal_error e;
 	for (size_t i = 0; i < s->nblk; i++) {
 		int rc = jrnl_seg_read_block(s, i, &buf, &cap, &e);
 		if (rc == -EBADMSG) {
-			cut = s->blks[i].off;
-			snprintf(rec->detail, sizeof(rec->detail), "%s", e.detail);
-			break;
+			if (!cut) {
+				cut = s->blks[i].off;
+				snprintf(rec->detail, sizeof(rec->detail), "%s", e.detail);
+			}
+			continue;
 		}
 		if (rc) {
 			free(buf);
 			return jrnl_err_set(err, rc, s->path, s->blks[i].off,
 			                    "recovery read failed");
 		}
+		valid_after |= cut != 0;
 		rec->blocks_kept++;
 		rec->events_kept += s->blks[i].count;
 	}
@@ -214,6 +241,20 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 	}
 	if (!cut)
 		return 0;
+	if (jrnl_never_written(s, cut))
+		valid_after = 0;
+	else if (!valid_after && s->bad) {
+		/* The index stops at an unreadable block header: look past it. */
+		int rc = jrnl_seg_valid_block_after(s, s->bad_off);
+		if (rc < 0)
+			return jrnl_err_set(err, rc, s->path, s->bad_off, "recovery scan failed");
+		valid_after = rc;
+	}
+	if (valid_after) {
+		rec->damaged_kept = 1;
+		rec->damaged_offset = cut;
+		return 0;
+	}
 	int rc = jrnl_recover_cut(s, cut, rec);
 	return rc ? jrnl_err_set(err, rc, s->path, cut, "cannot truncate torn tail") : 0;
 }

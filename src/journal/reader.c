@@ -8,9 +8,11 @@
  * max seq is below the resume point, so a narrow time window reads only
  * the blocks that overlap it. A block that is read is checked in full
  * (checksum, every event's bounds) before any event of it is returned, and
- * a bad one is reported with its segment and offset; the iteration then
- * goes on with the next segment, because nothing after a bad block of a
- * segment can be located safely.
+ * a bad one is reported with its segment and offset. The iteration then
+ * goes on with the next block the index located (its header chain was
+ * sound, and each block is checked by its own checksum before use); after
+ * an unreadable block header nothing more of that segment can be located
+ * safely, so it goes on with the next segment.
  */
 #include "journal/jrnl_format.h"
 
@@ -178,9 +180,12 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 		if (jrnl_block_skip(r, &s->blks[i]))
 			continue;
 		int rc = jrnl_seg_read_block(s, i, &r->buf, &r->cap, err);
+		if (rc == -EBADMSG)
+			return rc; /* the next call goes on with block i + 1 */
 		if (rc) {
-			r->si++; /* go on with the next segment on the next call */
+			r->si++; /* I/O error: go on with the next segment */
 			r->bi = 0;
+			r->bad_reported = 0;
 			return rc;
 		}
 		r->have_block = 1;

@@ -245,6 +245,111 @@ static void test_journal_corrupt_time_query_skips_blocks(void **state)
 	free(bytes);
 }
 
+/* Read the whole journal: events returned and -EBADMSG reports. */
+static uint64_t co_read_all(int *bad)
+{
+	struct shmbus_journal_reader *r;
+	struct shmbus_journal_error err;
+	const struct shmbus_event_header *e;
+	uint64_t n = 0;
+	int rc;
+	*bad = 0;
+	assert_int_equal(shmbus_journal_reader_open(co_dir, "co", 0, &r, &err), 0);
+	while ((rc = shmbus_journal_reader_next(r, &e, &err)) != 0) {
+		assert_true(rc == 1 || rc == -EBADMSG);
+		if (rc == 1)
+			n++;
+		else
+			(*bad)++;
+	}
+	shmbus_journal_reader_close(r);
+	return n;
+}
+
+/* Open (recovery) and close a writer; its report in *rec. */
+static void co_recover(struct shmbus_journal_recovery *rec)
+{
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_opts o = {.block_size = 4096};
+	assert_int_equal(shmbus_journal_writer_open(co_dir, "co", &o, &w, rec, &err), 0);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
+/* Damage to a written block of the newest segment with valid blocks after
+ * it is no torn tail: recovery keeps the file whole, and readers report
+ * the block and go on with the next ones. A never-written hole (zeros,
+ * a crash with writes landing out of order) is cut as before. */
+/* Hide (or bring back) the segments after segment i: recovery examines
+ * the newest one, and it must have a few blocks here. */
+static void co_hide_after(size_t i, int hide)
+{
+	char away[SHMBUS_JOURNAL_PATH_MAX + 8];
+	for (size_t k = i + 1; k < co_nseg; k++) {
+		snprintf(away, sizeof(away), "%s.away", co_segs[k].path);
+		assert_int_equal(hide ? rename(co_segs[k].path, away) : rename(away, co_segs[k].path),
+		                 0);
+	}
+}
+
+static void test_journal_corrupt_recovery_keeps_blocks_after_damage(void **state)
+{
+	size_t i = co_nseg - 1;
+	while (i > 0 && co_segs[i].nblk < 3)
+		i--;
+	const struct co_seg *c = &co_segs[i];
+	assert_true(c->nblk >= 3);
+	co_hide_after(i, 1);
+	uint64_t through = c->events_before;
+	for (size_t k = 0; k < c->nblk; k++)
+		through += c->blks[k].count;
+	const struct jrnl_blk_ent *b = &c->blks[1];
+	uint8_t *bytes = malloc(c->size);
+	memcpy(bytes, c->bytes, c->size);
+	bytes[b->off + JRNL_BLK_HDR + 8] ^= 0x5a; /* a flipped bit in block 1 */
+	co_write(c, bytes, c->size);
+	struct shmbus_journal_recovery rec;
+	co_recover(&rec);
+	assert_int_equal(rec.damaged_kept, 1);
+	assert_int_equal(rec.damaged_offset, b->off);
+	assert_int_equal(rec.bytes_removed, 0);
+	assert_int_equal(rec.blocks_kept, c->nblk - 1);
+	struct stat st;
+	assert_int_equal(stat(c->path, &st), 0);
+	assert_int_equal(st.st_size, c->size);
+	int bad;
+	assert_int_equal(co_read_all(&bad), through - b->count);
+	assert_int_equal(bad, 1);
+
+	/* Garbage in block 1's header: the index stops there, recovery looks
+	 * past it and still keeps the blocks behind. */
+	memcpy(bytes, c->bytes, c->size);
+	memset(bytes + b->off, 0xa5, 16);
+	co_write(c, bytes, c->size);
+	co_recover(&rec);
+	assert_int_equal(rec.damaged_kept, 1);
+	assert_int_equal(rec.bytes_removed, 0);
+	assert_int_equal(stat(c->path, &st), 0);
+	assert_int_equal(st.st_size, c->size);
+
+	/* Block 1 never written: everything from it on goes. */
+	memcpy(bytes, c->bytes, c->size);
+	memset(bytes + b->off, 0, c->blks[2].off - b->off);
+	co_write(c, bytes, c->size);
+	co_recover(&rec);
+	assert_int_equal(rec.damaged_kept, 0);
+	assert_int_equal(rec.torn_offset, b->off);
+	assert_int_equal(rec.bytes_removed, c->size - b->off);
+	assert_int_equal(stat(c->path, &st), 0);
+	assert_int_equal(st.st_size, b->off);
+	co_write(c, c->bytes, c->size);
+	co_hide_after(i, 0);
+	struct shmbus_journal_verify_report rep;
+	assert_int_equal(shmbus_journal_verify(co_dir, "co", &rep), 0);
+	assert_int_equal(rep.events, co_total);
+	free(bytes);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +357,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_corrupt_truncation_names_block),
 	    cmocka_unit_test(test_journal_corrupt_garbage_blocks_rejected),
 	    cmocka_unit_test(test_journal_corrupt_time_query_skips_blocks),
+	    cmocka_unit_test(test_journal_corrupt_recovery_keeps_blocks_after_damage),
 	};
 	return cmocka_run_group_tests(tests, co_setup, co_teardown);
 }

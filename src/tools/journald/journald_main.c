@@ -227,6 +227,11 @@ static void print_recovery(const struct jd *d, const struct shmbus_journal_recov
 {
 	if (!r->segment[0])
 		printf(JD_TOOL ": recovery: no previous segment of bus %s in %s\n", d->o.bus, d->o.dir);
+	else if (r->damaged_kept)
+		printf(JD_TOOL ": recovery: %s: damaged block at offset %" PRIu64 " (%s) with %" PRIu64
+		       " valid blocks (%" PRIu64 " events) around it: left as is, readers skip the "
+		       "damaged block\n",
+		       r->segment, r->damaged_offset, r->detail, r->blocks_kept, r->events_kept);
 	else if (!r->bytes_removed && !r->bad_header)
 		printf(JD_TOOL ": recovery: %s intact: %" PRIu64 " blocks, %" PRIu64 " events\n",
 		       r->segment, r->blocks_kept, r->events_kept);
