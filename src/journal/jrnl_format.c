@@ -219,7 +219,10 @@ int jrnl_seg_name_parse(const char *name, const char *bus, uint64_t *start)
 	for (int i = 0; i < 20; i++) {
 		if (digits[i] < '0' || digits[i] > '9')
 			return -1;
-		v = v * 10 + (uint64_t)(digits[i] - '0');
+		uint64_t d = (uint64_t)(digits[i] - '0');
+		if (v > ((uint64_t)INT64_MAX - d) / 10)
+			return -1; /* start numbers are times in ns: never past INT64_MAX */
+		v = v * 10 + d;
 	}
 	*start = v;
 	return 0;

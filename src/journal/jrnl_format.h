@@ -148,6 +148,8 @@ struct jrnl_seg {
 /* Open path read-only, check its header and index its block headers.
  * Returns 0 (s->bad may be set), -errno for I/O, -ENOMEM. */
 int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path);
+/* Why jrnl_seg_open_scan() failed, in words (-EINVAL: not a regular file). */
+const char *jrnl_open_error(int rc);
 /* Read block i into *buf (grown as needed) and check it fully. Returns 0,
  * -EBADMSG (err names the block), -errno. */
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,

@@ -90,16 +90,25 @@ static int jrnl_seg_scan_blocks(struct jrnl_seg *s)
 	return 0;
 }
 
+const char *jrnl_open_error(int rc)
+{
+	return rc == -EINVAL ? "not a regular file" : strerror(-rc);
+}
+
 int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 {
 	memset(s, 0, sizeof(*s));
 	snprintf(s->path, sizeof(s->path), "%s", path);
-	s->fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO named like a segment must not hang the open. */
+	s->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (s->fd < 0)
 		return -errno;
 	struct stat st;
-	if (fstat(s->fd, &st) < 0) {
-		int rc = -errno;
+	int rc = fstat(s->fd, &st) < 0   ? -errno
+	         : S_ISDIR(st.st_mode)   ? -EISDIR
+	         : !S_ISREG(st.st_mode) ? -EINVAL /* FIFO, device, socket */
+	                                 : 0;
+	if (rc) {
 		jrnl_seg_close(s);
 		return rc;
 	}
@@ -115,7 +124,7 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 		jrnl_seg_mark_bad(s, 0, detail);
 		return 0;
 	}
-	int rc = jrnl_seg_scan_blocks(s);
+	rc = jrnl_seg_scan_blocks(s);
 	if (rc)
 		jrnl_seg_close(s);
 	return rc;

@@ -49,6 +49,8 @@ static int jrnl_wseg_open_file(struct shmbus_journal_writer *w, int64_t first_ts
 	if (w->have_last && start <= w->last_start)
 		start = w->last_start + 1;
 	for (int tries = 0; tries < 1000; tries++, start++) {
+		if (start > (uint64_t)INT64_MAX) /* names would no longer sort in write order */
+			return -EOVERFLOW;
 		int rc = jrnl_seg_name(w->seg_path, sizeof(w->seg_path), w->dir, w->bus, start);
 		if (rc)
 			return rc;
@@ -278,7 +280,8 @@ int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery
 	rc = jrnl_seg_open_scan(&s, v[n - 1].path);
 	free(v);
 	if (rc)
-		return jrnl_err_set(err, rc, s.path, 0, "cannot open newest segment");
+		return jrnl_err_set(err, rc, s.path, 0, "cannot open newest segment: %s",
+		                    jrnl_open_error(rc));
 	snprintf(rec->segment, sizeof(rec->segment), "%s", s.path);
 	if (s.bad && s.bad_off == 0) {
 		/* A torn header can only be a crash during creation, when the

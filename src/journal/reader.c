@@ -17,6 +17,7 @@
 #include "journal/jrnl_format.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -62,8 +63,21 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 	for (size_t i = 0; i < n; i++) {
 		struct jrnl_seg *s = &r->segs[r->nseg];
 		int rc = jrnl_seg_open_scan(s, v[i].path);
-		if (rc)
-			return jrnl_err_set(err, rc, v[i].path, 0, "cannot open segment");
+		if (rc == -ENOMEM)
+			return jrnl_err_set(err, rc, v[i].path, 0, "out of memory");
+		if (rc) {
+			/* One unreadable entry (a directory, a FIFO, a dangling
+			 * link named like a segment) is reported where it falls in
+			 * the order; the segments around it are still read. */
+			memset(s, 0, sizeof(*s));
+			s->fd = -1;
+			snprintf(s->path, sizeof(s->path), "%s", v[i].path);
+			s->bad = 1;
+			snprintf(s->bad_detail, sizeof(s->bad_detail), "cannot open segment: %s",
+			         jrnl_open_error(rc));
+			r->nseg++;
+			continue;
+		}
 		r->nseg++;
 		if (expect && !(s->bad && s->bad_off == 0) && s->h.layout_hash != expect)
 			return jrnl_err_set(err, -EPROTO, s->path, 24,

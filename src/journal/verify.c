@@ -14,6 +14,7 @@
 #include "journal/jrnl_srcmap.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,7 +78,8 @@ int shmbus_journal_verify(const char *dir, const char *bus_name,
 		struct jrnl_seg s;
 		rc = jrnl_seg_open_scan(&s, v[i].path);
 		if (rc) {
-			jrnl_err_set(&rep->bad, rc, v[i].path, 0, "cannot open segment");
+			jrnl_err_set(&rep->bad, rc, v[i].path, 0, "cannot open segment: %s",
+			             jrnl_open_error(rc));
 			break;
 		}
 		rep->segments++;
@@ -152,8 +154,16 @@ int shmbus_journal_info_get(const char *dir, const char *bus_name, struct shmbus
 		rc = jrnl_seg_open_scan(&s, v[i].path);
 		if (rc == -ENOENT)
 			continue; /* deleted by retention meanwhile */
-		if (rc)
+		if (rc == -ENOMEM)
 			break;
+		if (rc) { /* listed as a bad segment, like one with a bad header */
+			struct shmbus_journal_segment_info *si = &info->segments[info->n_segments++];
+			memset(si, 0, sizeof(*si));
+			snprintf(si->path, sizeof(si->path), "%s", v[i].path);
+			si->bad = 1;
+			rc = 0;
+			continue;
+		}
 		jrnl_info_segment(&info->segments[info->n_segments++], &s);
 		jrnl_seg_close(&s);
 	}

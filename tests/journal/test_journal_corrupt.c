@@ -266,6 +266,42 @@ static uint64_t co_read_all(int *bad)
 	return n;
 }
 
+/* Entries named like segments that are no files (a FIFO, a directory):
+ * reported where they fall, never waited on, and every real segment
+ * around them is still read, listed and named. A start number past
+ * INT64_MAX is no segment name at all. */
+static void test_journal_corrupt_unopenable_entries(void **state)
+{
+	char fifo[SHMBUS_JOURNAL_PATH_MAX], sub[SHMBUS_JOURNAL_PATH_MAX],
+	    big[SHMBUS_JOURNAL_PATH_MAX];
+	assert_int_equal(jrnl_seg_name(fifo, sizeof(fifo), co_dir, "co", 1), 0);
+	assert_int_equal(jrnl_seg_name(sub, sizeof(sub), co_dir, "co", (uint64_t)INT64_MAX), 0);
+	snprintf(big, sizeof(big), "%s/co-18446744073709551615.shj", co_dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	assert_int_equal(mkdir(sub, 0700), 0);
+	assert_int_equal(mkdir(big, 0700), 0);
+	int bad;
+	assert_int_equal(co_read_all(&bad), co_total);
+	assert_int_equal(bad, 2);
+	struct shmbus_journal_info info;
+	assert_int_equal(shmbus_journal_info_get(co_dir, "co", &info), 0);
+	assert_int_equal(info.n_segments, co_nseg + 2);
+	assert_string_equal(info.segments[0].path, fifo);
+	assert_int_equal(info.segments[0].bad, 1);
+	assert_string_equal(info.segments[co_nseg + 1].path, sub);
+	assert_int_equal(info.segments[co_nseg + 1].bad, 1);
+	assert_int_equal(info.events, co_total);
+	shmbus_journal_info_free(&info);
+	struct shmbus_journal_verify_report rep;
+	assert_true(shmbus_journal_verify(co_dir, "co", &rep) < 0);
+	assert_string_equal(rep.bad.segment, fifo);
+	assert_non_null(strstr(rep.bad.detail, "not a regular file"));
+	unlink(fifo);
+	rmdir(sub);
+	rmdir(big);
+	assert_int_equal(shmbus_journal_verify(co_dir, "co", &rep), 0);
+}
+
 /* Open (recovery) and close a writer; its report in *rec. */
 static void co_recover(struct shmbus_journal_recovery *rec)
 {
@@ -287,8 +323,8 @@ static void co_hide_after(size_t i, int hide)
 	char away[SHMBUS_JOURNAL_PATH_MAX + 8];
 	for (size_t k = i + 1; k < co_nseg; k++) {
 		snprintf(away, sizeof(away), "%s.away", co_segs[k].path);
-		assert_int_equal(hide ? rename(co_segs[k].path, away) : rename(away, co_segs[k].path),
-		                 0);
+		assert_int_equal(
+		    hide ? rename(co_segs[k].path, away) : rename(away, co_segs[k].path), 0);
 	}
 }
 
@@ -357,6 +393,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_corrupt_truncation_names_block),
 	    cmocka_unit_test(test_journal_corrupt_garbage_blocks_rejected),
 	    cmocka_unit_test(test_journal_corrupt_time_query_skips_blocks),
+	    cmocka_unit_test(test_journal_corrupt_unopenable_entries),
 	    cmocka_unit_test(test_journal_corrupt_recovery_keeps_blocks_after_damage),
 	};
 	return cmocka_run_group_tests(tests, co_setup, co_teardown);

@@ -21,6 +21,7 @@
 #include <shmbus/journal.h>
 
 #include "journal_fmt.h"
+#include "tool_json.h"
 #include "jtool.h"
 
 #define TOOL "shmbus-journal"
@@ -224,7 +225,7 @@ static int cmd_cat(const struct jopts *o)
 		p.csv_type = __builtin_ctzll(q.type_mask);
 	const struct shmbus_event_header *ev;
 	while ((rc = shmbus_journal_reader_next(r, &ev, &err)) != 0) {
-		if (rc < 0) { /* a bad block: say where, go on with the next segment */
+		if (rc < 0) { /* a bad block: say where, go on with what follows */
 			ret = report_jerr("reading the journal failed", rc, &err);
 			continue;
 		}
@@ -257,7 +258,9 @@ static int cmd_verify(const struct jopts *o)
 		return 1;
 	}
 	if (rc) {
-		fprintf(stderr, TOOL ": verify failed: %s (%s)\n", shmbus_strerror(rc), o->dir);
+		fprintf(stderr, TOOL ": verify failed: %s (%s)\n",
+		        rep.bad.detail[0] ? rep.bad.detail : shmbus_strerror(rc),
+		        rep.bad.segment[0] ? rep.bad.segment : o->dir);
 		return 1;
 	}
 	printf("OK segments=%" PRIu64 " blocks=%" PRIu64 " events=%" PRIu64 " seq_gaps=%" PRIu64,
@@ -293,11 +296,14 @@ static void info_json(const struct shmbus_journal_info *in)
 	printf("{\"segments\":[");
 	for (size_t i = 0; i < in->n_segments; i++) {
 		const struct shmbus_journal_segment_info *s = &in->segments[i];
-		printf("%s{\"path\":\"%s\",\"bus\":\"%s\",\"layout_hash\":%" PRIu64
-		       ",\"first_ts_ns\":%" PRId64 ",\"created_ns\":%" PRId64 ",\"file_bytes\":%" PRIu64
+		printf("%s{\"path\":", i ? "," : "");
+		tool_json_str(stdout, s->path);
+		printf(",\"bus\":");
+		tool_json_str(stdout, s->bus);
+		printf(",\"layout_hash\":%" PRIu64 ",\"first_ts_ns\":%" PRId64 ",\"created_ns\":%" PRId64 ",\"file_bytes\":%" PRIu64
 		       ",\"blocks\":%" PRIu64 ",\"events\":%" PRIu64 ",\"min_time_ns\":%" PRId64
 		       ",\"max_time_ns\":%" PRId64 ",\"bad\":%d,\"bad_offset\":%" PRIu64 "}",
-		       i ? "," : "", s->path, s->bus, s->layout_hash, s->first_ts_ns, s->created_ns,
+		       s->layout_hash, s->first_ts_ns, s->created_ns,
 		       s->file_bytes, s->blocks, s->events, s->min_time_ns, s->max_time_ns, s->bad,
 		       s->bad_offset);
 	}
