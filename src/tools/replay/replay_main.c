@@ -22,7 +22,18 @@
  * the following ones catch up: the error never accumulates. --json reports
  * the mean and max lateness and how many events were over 1 ms late.
  * Events whose time goes backwards are due at once. `max` does no pacing.
- * Exit codes: 0 ok, 1 runtime failure, 2 usage.
+ * Due times are computed in saturating unsigned arithmetic: journal times
+ * are untrusted, and two int64 times can be 2^64 - 1 ns apart.
+ *
+ * A journal is untrusted input. An event the bus would refuse (type not in
+ * 1..63, size outside header..SHMBUS_EVENT_MAX) is skipped, counted and
+ * named on stderr (the first REPLAY_NOTE_MAX, then a count) instead of
+ * failing the batch it would have joined; the rest is replayed. A symbol id
+ * the symbols file does not name is replayed as "unnamed-<id>" through a
+ * cache bounded by the target bus's max_symbols (at least 65536 entries),
+ * so no id, however large, sizes a table.
+ * Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 replayed but some
+ * events were skipped as malformed (1 wins when both apply).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -43,6 +54,9 @@
 
 #define TOOL "shmbus-replay"
 #define SPIN_NS 50000 /* sleep until this long before due, then spin */
+#define REPLAY_EXIT_SKIPPED 3 /* done, but malformed events were left out */
+#define REPLAY_NOTE_MAX 10    /* lines per kind of warning; then only a count */
+#define UNNAMED_MIN_LIM 65536 /* unnamed ids cached even on a small bus */
 
 static volatile sig_atomic_t g_stop;
 
@@ -58,7 +72,9 @@ static const char usage_text[] =
     "  --types LIST        event types to replay\n"
     "  --symbols LIST      symbol names to replay\n"
     "  --json              print the summary as JSON\n"
-    "exit: 0 ok, 1 runtime failure, 2 usage\n";
+    "events the bus would refuse (type not 1..63, bad size) are skipped and\n"
+    "named on stderr; the rest is replayed\n"
+    "exit: 0 ok, 1 runtime failure, 2 usage, 3 malformed events were skipped\n";
 
 struct ropts {
 	const char *bus, *dir, *jbus, *from, *to, *types, *symbols;
@@ -69,13 +85,26 @@ struct ropts {
 
 #define REPLAY_BATCH 32 /* events per publish call at --speed max: one claim run */
 
+/* Journal ids the symbols file does not name -> bus id of "unnamed-<id>"
+ * (0: interning failed). Open addressing, key 0 = free slot; at most `lim`
+ * entries (the target bus's max_symbols, at least UNNAMED_MIN_LIM so that
+ * failures are remembered too: more distinct names could not be interned
+ * anyway), so memory stays bounded (16 MiB at most) whatever ids a journal
+ * holds. Past the bound, ids are interned per event and counted per event. */
+struct unnamed_map {
+	uint32_t *key, *val;
+	uint64_t cap, n, lim;
+};
+
 struct rstate {
 	struct jtool_symtab syms;
-	uint32_t *map; /* journal symbol id -> bus id; 0 = not mapped yet */
-	uint32_t map_cap;
+	uint32_t *map;    /* named journal symbol id -> bus id; 0 = not mapped yet */
+	uint64_t map_cap; /* never above syms.cap: only named ids index it */
+	struct unnamed_map un;
 	shmbus_bus *bus;
 	shmbus_producer *p;
-	uint64_t events, late_1ms, unmapped;
+	uint64_t events, late_1ms, unmapped, intern_failed;
+	uint64_t read, skipped; /* events read from the range; left out as malformed */
 	int64_t late_max_ns;
 	double late_sum_ns;
 	/* --speed max: events gathered for one shmbus_publish_batch() */
@@ -181,40 +210,140 @@ static int build_query(const struct ropts *o, struct rstate *s, struct shmbus_jo
 	return o->symbols ? query_symbols(o, s, q, ids) : 0;
 }
 
-/* Bus id of journal symbol id (interned on first use). */
+/* Slot of the hash of jid in a table of cap (a power of two) slots. */
+static uint64_t unnamed_slot(uint32_t jid, uint64_t cap)
+{
+	return (uint64_t)((jid * 0x9E3779B97F4A7C15ull) >> 32) & (cap - 1);
+}
+
+/* Index of jid in the cache, or of the free slot where it would go. The
+ * table is at most half full, so a free slot always ends the probe. */
+static uint64_t unnamed_find(const struct unnamed_map *u, uint32_t jid)
+{
+	uint64_t i = unnamed_slot(jid, u->cap);
+	while (u->key[i] && u->key[i] != jid)
+		i = (i + 1) & (u->cap - 1);
+	return i;
+}
+
+/* Remember jid -> id unless the cache holds its bound (then the id is
+ * interned again next time: correct, only slower) or memory is short. */
+static void unnamed_put(struct unnamed_map *u, uint32_t jid, uint32_t id)
+{
+	if (u->n >= u->lim)
+		return;
+	if (2 * (u->n + 1) > u->cap) { /* grow (rehash) to keep probes short */
+		uint64_t cap = u->cap ? 2 * u->cap : 64;
+		struct unnamed_map g = {calloc(cap, sizeof(uint32_t)),
+		                        calloc(cap, sizeof(uint32_t)), cap, 0, u->lim};
+		if (!g.key || !g.val) {
+			free(g.key);
+			free(g.val);
+			return;
+		}
+		for (uint64_t i = 0; i < u->cap; i++)
+			if (u->key[i]) {
+				uint64_t j = unnamed_find(&g, u->key[i]);
+				g.key[j] = u->key[i];
+				g.val[j] = u->val[i];
+				g.n++;
+			}
+		free(u->key);
+		free(u->val);
+		*u = g;
+	}
+	uint64_t i = unnamed_find(u, jid);
+	u->key[i] = jid;
+	u->val[i] = id;
+	u->n++;
+}
+
+/* Bus id of name, or 0 (with a message) when it cannot be interned. */
+static uint32_t intern_name(struct rstate *s, const char *name)
+{
+	int64_t id = shmbus_symbol_intern(s->bus, name, strlen(name));
+	if (id < 0) {
+		if (s->intern_failed++ < REPLAY_NOTE_MAX)
+			fprintf(stderr, TOOL ": interning %s failed: %s (replayed as symbol 0)\n",
+			        name, shmbus_strerror((int)id));
+		else if (s->intern_failed == REPLAY_NOTE_MAX + 1)
+			fprintf(stderr, TOOL ": note: further interning failures are counted, "
+			                "not shown\n");
+		return 0;
+	}
+	return (uint32_t)id;
+}
+
+/* Bus id for a journal id the symbols file does not name: "unnamed-<id>",
+ * kept apart from every named symbol, visibly. */
+static uint32_t map_unnamed(struct rstate *s, uint32_t jid)
+{
+	if (s->un.cap) {
+		uint64_t i = unnamed_find(&s->un, jid);
+		if (s->un.key[i])
+			return s->un.val[i];
+	}
+	char name[24];
+	snprintf(name, sizeof(name), "unnamed-%u", jid);
+	if (s->unmapped++ < REPLAY_NOTE_MAX)
+		fprintf(stderr, TOOL ": warning: symbol id %u has no name in the symbols file; "
+		                "replayed as %s\n", jid, name);
+	else if (s->unmapped == REPLAY_NOTE_MAX + 1)
+		fprintf(stderr, TOOL ": note: further unnamed symbol ids are counted, not shown\n");
+	uint32_t id = intern_name(s, name);
+	unnamed_put(&s->un, jid, id);
+	return id;
+}
+
+/* Bus id of journal symbol id (interned on first use). Only ids the
+ * symbols file names index the direct table, and those are below its own
+ * table's size: an id from a damaged or hostile journal never sizes one. */
 static uint32_t map_symbol(struct rstate *s, uint32_t jid)
 {
 	if (jid == 0)
 		return 0;
 	if (jid < s->map_cap && s->map[jid])
 		return s->map[jid];
-	if (jid >= s->map_cap) {
-		uint32_t cap = s->map_cap ? s->map_cap : 1024;
+	const char *name = jtool_symtab_name(&s->syms, jid);
+	if (!name)
+		return map_unnamed(s, jid);
+	if (jid >= s->map_cap) { /* jid < syms.cap, a power of two: cap stays <= it */
+		uint64_t cap = s->map_cap ? s->map_cap : 1024;
 		while (cap <= jid)
 			cap *= 2;
+		if (cap > s->syms.cap)
+			cap = s->syms.cap;
 		uint32_t *m = realloc(s->map, cap * sizeof(*m));
 		if (!m)
-			return 0;
+			return intern_name(s, name); /* correct, uncached */
 		memset(m + s->map_cap, 0, (cap - s->map_cap) * sizeof(*m));
 		s->map = m;
 		s->map_cap = cap;
 	}
-	const char *name = jtool_symtab_name(&s->syms, jid);
-	char tmp[24];
-	if (!name) { /* journal without a name for it: keep it apart, visibly */
-		snprintf(tmp, sizeof(tmp), "unnamed-%u", jid);
-		name = tmp;
-		s->unmapped++;
-		fprintf(stderr, TOOL ": warning: symbol id %u has no name in the symbols file; "
-		                "replayed as %s\n", jid, name);
+	s->map[jid] = intern_name(s, name);
+	return s->map[jid];
+}
+
+/* Mono time an event of time event_ns is due at when the range's first
+ * event (time t0) left at start: start + (event_ns - t0) / speed. Journal
+ * times are untrusted and two int64 times can be 2^64 - 1 ns apart, so the
+ * span is taken unsigned and the sum saturates at INT64_MAX (as
+ * shmbus_pace_target_ns in services/collector/pacing.c does; this tool does
+ * not link it). Events at or before t0 are due at once. */
+static int64_t due_time(int64_t start, int64_t t0, int64_t event_ns, double speed)
+{
+	if (event_ns <= t0)
+		return start;
+	uint64_t d = (uint64_t)event_ns - (uint64_t)t0, off = d; /* > 0, exact */
+	if (speed != 1.0) {
+		double o = (double)d / speed;
+		if (o >= 9.2233720368547758e18) /* 2^63: would not fit */
+			return INT64_MAX;
+		off = (uint64_t)o;
 	}
-	int64_t id = shmbus_symbol_intern(s->bus, name, strlen(name));
-	if (id < 0) {
-		fprintf(stderr, TOOL ": interning %s failed: %s\n", name, shmbus_strerror((int)id));
-		return 0;
-	}
-	s->map[jid] = (uint32_t)id;
-	return (uint32_t)id;
+	if (off > (uint64_t)INT64_MAX || (start >= 0 && off > (uint64_t)(INT64_MAX - start)))
+		return INT64_MAX;
+	return (int64_t)((uint64_t)start + off);
 }
 
 /* Wait until mono time `due`: sleep to SPIN_NS before, then spin. */
@@ -262,6 +391,37 @@ static int publish_one(struct rstate *s, const struct shmbus_event_header *ev, b
 	return now || s->pending == REPLAY_BATCH ? publish_pending(s) : 0;
 }
 
+/* Why the bus would refuse ev (the header checks shmbus_publish_batch
+ * makes, which fail the whole batch), or NULL when it would take it. */
+static const char *event_defect(const struct shmbus_event_header *ev, char *buf, size_t len)
+{
+	if (ev->type == SHMBUS_EV_INVALID || ev->type >= SHMBUS_MAX_TYPES)
+		snprintf(buf, len, "type %u is not in 1..%d", ev->type, SHMBUS_MAX_TYPES - 1);
+	else if (ev->size < sizeof(*ev) || ev->size > SHMBUS_EVENT_MAX)
+		snprintf(buf, len, "size %u is not in %zu..%u", ev->size, sizeof(*ev),
+		         SHMBUS_EVENT_MAX);
+	else
+		return NULL;
+	return buf;
+}
+
+/* Count a skipped event; name the first REPLAY_NOTE_MAX. The reader does
+ * not tell an event's segment and offset, so the event is located by its
+ * identity, its place in the replayed range and its time. */
+static void skip_event(struct rstate *s, const struct shmbus_event_header *ev, const char *why)
+{
+	if (s->skipped++ < REPLAY_NOTE_MAX) {
+		char t[48];
+		jtool_fmt_time(t, sizeof(t), ev->event_time_ns);
+		fprintf(stderr,
+		        TOOL ": skipping an event the bus would refuse: %s (source %u seq %" PRIu64
+		             ", event %" PRIu64 " of the range, time %s)\n",
+		        why, ev->source_id, ev->seq, s->read, t);
+	} else if (s->skipped == REPLAY_NOTE_MAX + 1) {
+		fprintf(stderr, TOOL ": note: further skipped events are counted, not shown\n");
+	}
+}
+
 static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal_reader *r,
                   int64_t *elapsed)
 {
@@ -269,6 +429,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 	const struct shmbus_event_header *ev;
 	int64_t start = 0, t0 = 0;
 	int rc, ret = 0;
+	char why[64];
 	while (!g_stop && (rc = shmbus_journal_reader_next(r, &ev, &err)) != 0) {
 		if (rc < 0) {
 			fprintf(stderr, TOOL ": reading the journal failed: %s (%s offset %" PRIu64 ")\n",
@@ -276,12 +437,19 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 			ret = 1;
 			continue;
 		}
+		s->read++;
+		if (event_defect(ev, why, sizeof(why))) {
+			skip_event(s, ev, why); /* before pacing: it neither waits nor sets t0 */
+			continue;
+		}
 		if (s->events + s->pending == 0) {
 			start = shmbus_mono_ns();
 			t0 = ev->event_time_ns;
 		} else if (o->speed > 0) {
-			int64_t due = start + (int64_t)((double)(ev->event_time_ns - t0) / o->speed);
+			int64_t due = due_time(start, t0, ev->event_time_ns, o->speed);
 			wait_until(due);
+			if (g_stop) /* interrupted before it was due: not published */
+				break;
 			int64_t late = shmbus_mono_ns() - due;
 			if (late > 0) {
 				s->late_sum_ns += (double)late;
@@ -305,13 +473,24 @@ static void summary(const struct ropts *o, const struct rstate *s, int64_t ns)
 	if (o->json)
 		printf("{\"events\":%" PRIu64 ",\"elapsed_s\":%.6f,\"events_per_sec\":%.0f,"
 		       "\"speed\":%g,\"late_mean_ns\":%.0f,\"late_max_ns\":%" PRId64
-		       ",\"late_over_1ms\":%" PRIu64 ",\"unnamed_symbols\":%" PRIu64 "}\n",
+		       ",\"late_over_1ms\":%" PRIu64 ",\"unnamed_symbols\":%" PRIu64
+		       ",\"skipped\":%" PRIu64 "}\n",
 		       s->events, sec, rate, o->speed, late_mean, s->late_max_ns, s->late_1ms,
-		       s->unmapped);
+		       s->unmapped, s->skipped);
 	else
 		printf(TOOL ": replayed %" PRIu64 " events in %.3f s (%.0f events/s; late mean %.0f "
 		            "ns, max %" PRId64 " ns, %" PRIu64 " over 1 ms)\n",
 		       s->events, sec, rate, late_mean, s->late_max_ns, s->late_1ms);
+	if (s->unmapped > REPLAY_NOTE_MAX)
+		fprintf(stderr, TOOL ": %" PRIu64 " symbol ids had no name in the symbols file\n",
+		        s->unmapped);
+	if (s->intern_failed > REPLAY_NOTE_MAX)
+		fprintf(stderr, TOOL ": %" PRIu64 " symbol lookups failed to intern a name\n",
+		        s->intern_failed);
+	if (s->skipped)
+		fprintf(stderr, TOOL ": skipped %" PRIu64 " malformed events of %" PRIu64
+		                " read (exit status %d)\n",
+		        s->skipped, s->read, REPLAY_EXIT_SKIPPED);
 }
 
 static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_reader **r,
@@ -353,6 +532,10 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 		        *shmbus_errmsg() ? ": " : "", shmbus_errmsg(), o->bus);
 		return 1;
 	}
+	struct shmbus_bus_info bi;
+	s->un.lim = shmbus_stat_bus(s->bus, &bi) == 0 ? bi.max_symbols : 0;
+	if (s->un.lim < UNNAMED_MIN_LIM)
+		s->un.lim = UNNAMED_MIN_LIM;
 	return 0;
 }
 
@@ -376,6 +559,8 @@ int main(int argc, char **argv)
 	if (rc == 0) {
 		rc = replay(&o, &s, r, &elapsed);
 		summary(&o, &s, elapsed);
+		if (rc == 0 && s.skipped)
+			rc = REPLAY_EXIT_SKIPPED;
 	}
 	if (s.p)
 		shmbus_producer_close(s.p);
@@ -385,5 +570,7 @@ int main(int argc, char **argv)
 	jtool_symtab_free(&s.syms);
 	free(ids);
 	free(s.map);
+	free(s.un.key);
+	free(s.un.val);
 	return rc;
 }
