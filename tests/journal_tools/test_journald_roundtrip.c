@@ -24,8 +24,8 @@ static char rt_stats[256];
 static void rt_journal(shmbus_bus *b, struct jtt_gen *g)
 {
 	snprintf(rt_stats, sizeof(rt_stats), "%s/stats.json", jtt_shm);
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "batch",
-	              "--stats-json", rt_stats, NULL};
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus,        "--dir",  jtt_jdir,
+	              "--fsync",    "batch", "--stats-json", rt_stats, NULL};
 	pid_t jd = jtt_spawn(av, "/dev/null", NULL);
 	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
 	shmbus_producer *p[2];
@@ -78,7 +78,8 @@ static void rt_check_data(const char *data, const struct shmbus_event_header *h)
 		                : ind->kind == SHMBUS_IND_BOLLINGER ? "bb_lower"
 		                                                    : "value";
 		double v = ind->kind == SHMBUS_IND_MACD || ind->kind == SHMBUS_IND_BOLLINGER
-		               ? ind->value[2] : ind->value[0];
+		               ? ind->value[2]
+		               : ind->value[0];
 		assert_true(jtt_json_d(data, k) == v);
 		break;
 	}
@@ -126,7 +127,8 @@ static void rt_compare(const char *out, const int *idx, int n, const char *const
 		assert_true(i < n);
 		const struct shmbus_event_header *h = (const void *)rt_recs[idx[i]].b;
 		char buf[2048];
-		size_t len = (size_t)(nl - line) < sizeof(buf) - 1 ? (size_t)(nl - line) : sizeof(buf) - 1;
+		size_t len =
+		    (size_t)(nl - line) < sizeof(buf) - 1 ? (size_t)(nl - line) : sizeof(buf) - 1;
 		memcpy(buf, line, len);
 		buf[len] = '\0';
 		rt_check_line(buf, h);
@@ -171,15 +173,16 @@ static void test_journald_roundtrip_cat_equals_published(void **state)
 	snprintf(fbuf + strlen(fbuf), sizeof(fbuf) - strlen(fbuf), ".%09lldZ",
 	         (long long)(from % 1000000000));
 	snprintf(tbuf, sizeof(tbuf), "%lld", (long long)to);
-	char *fv[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--bus", jtt_bus, "--format", "json",
-	              "--from", fbuf, "--to", tbuf, "--types", "trade,indicator,35",
-	              "--symbols", "SPY,BTC-USD", NULL};
+	char *fv[] = {
+	    JOURNAL_BIN, "cat",         "--dir", jtt_jdir, "--bus", jtt_bus,   "--format",
+	    "json",      "--from",      fbuf,    "--to",   tbuf,    "--types", "trade,indicator,35",
+	    "--symbols", "SPY,BTC-USD", NULL};
 	assert_int_equal(jtt_run(fv, &out), 0);
 	int n = 0;
 	for (int i = 0; i < RT_N; i++) {
 		const struct shmbus_event_header *h = (const void *)rt_recs[i].b;
-		int type_ok = h->type == SHMBUS_EV_TRADE || h->type == SHMBUS_EV_INDICATOR ||
-		              h->type == 35;
+		int type_ok =
+		    h->type == SHMBUS_EV_TRADE || h->type == SHMBUS_EV_INDICATOR || h->type == 35;
 		int sym_ok = h->symbol_id == g.sym[0] || h->symbol_id == g.sym[3];
 		if (h->event_time_ns >= from && h->event_time_ns < to && type_ok && sym_ok)
 			idx[n++] = i;
@@ -268,8 +271,8 @@ static void test_journal_cat_indicator_csv_rows(void **state)
 	assert_int_equal(jtt_wait(jd, 30), 0);
 	shmbus_producer_close(p);
 	char *out;
-	char *cv[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--format", "csv", "--types",
-	              "indicator", NULL};
+	char *cv[] = {JOURNAL_BIN, "cat",     "--dir",     jtt_jdir, "--format",
+	              "csv",       "--types", "indicator", NULL};
 	assert_int_equal(jtt_run(cv, &out), 0);
 	assert_string_equal(out, "event_time_ns,symbol,indicator,value\n"
 	                         "1700000001000000000,SPY,sma20,101.25\n"
@@ -283,12 +286,68 @@ static void test_journal_cat_indicator_csv_rows(void **state)
 	jtt_teardown(b);
 }
 
+/* Events no producer of ours would write, taken from the bus as they
+ * are: journald must not size a table by a symbol id past the bus's
+ * (2^31 looped forever), and a one-type CSV takes its header and rows
+ * only from events of that type's own size. */
+static void test_journal_odd_events_csv(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "none", NULL};
+	pid_t jd = jtt_spawn(av, "/dev/null", NULL);
+	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	uint32_t spy = (uint32_t)shmbus_symbol_intern(b, "SPY", 3);
+	struct {
+		struct shmbus_trade t;
+		uint64_t extra;
+	} big;
+	struct shmbus_trade t[2];
+	memset(&big, 0, sizeof(big));
+	memset(t, 0, sizeof(t));
+	big.t.h.type = SHMBUS_EV_TRADE;
+	big.t.h.size = sizeof(big); /* 64 bytes: not a trade's 56 */
+	big.t.h.symbol_id = spy;
+	big.t.h.event_time_ns = 1700000002000000000ll;
+	for (int i = 0; i < 2; i++) {
+		t[i].h.type = SHMBUS_EV_TRADE;
+		t[i].h.version = 1;
+		t[i].h.size = sizeof(t[i]);
+		t[i].h.event_time_ns = 1700000002000000001ll + i;
+		t[i].price = 10.5 + i;
+		t[i].size = 100;
+	}
+	t[0].h.symbol_id = spy;
+	t[1].h.symbol_id = 0x80000000u;
+	assert_int_equal(shmbus_publish(p, &big), 1);
+	for (int i = 0; i < 2; i++)
+		assert_int_equal(shmbus_publish(p, &t[i]), 1);
+	assert_int_equal(jtt_wait_drained(b, "journal", 20), 0);
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+	shmbus_producer_close(p);
+	char *out;
+	char *cv[] = {JOURNAL_BIN, "cat",     "--dir", jtt_jdir, "--format",
+	              "csv",       "--types", "trade", NULL};
+	assert_int_equal(jtt_run(cv, &out), 1); /* one event left out */
+	assert_non_null(strstr(out, "event_time_ns,symbol,source_id,seq,price,size\n"
+	                            "1700000002000000001,SPY,"));
+	assert_non_null(strstr(out, ",10.5,100\n1700000002000000002,#2147483648,"));
+	assert_non_null(strstr(out, ",11.5,100\n"));
+	assert_null(strstr(out, "payload_hex"));
+	free(out);
+	jtt_teardown(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_journald_roundtrip_cat_equals_published),
 	    cmocka_unit_test(test_journal_verify_names_bad_block),
 	    cmocka_unit_test(test_journal_cat_indicator_csv_rows),
+	    cmocka_unit_test(test_journal_odd_events_csv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

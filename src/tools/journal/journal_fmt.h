@@ -17,6 +17,8 @@ struct jf_printer {
 	enum jf_format format;
 	int csv_type;  /* CSV: the one type selected (its own columns), 0 = mixed */
 	int header_done;
+	uint64_t csv_skipped; /* one-type CSV: events of that type with the wrong
+	                         size, left out (their columns would not match) */
 	const struct jtool_symtab *syms; /* names of symbol ids (may be empty) */
 	FILE *out;
 };

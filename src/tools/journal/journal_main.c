@@ -238,6 +238,11 @@ static int cmd_cat(const struct jopts *o)
 	}
 	if (fflush(stdout))
 		ret = 1;
+	if (p.csv_skipped) {
+		fprintf(stderr, TOOL ": %" PRIu64 " events of the wrong size left out of the CSV\n",
+		        p.csv_skipped);
+		ret = 1;
+	}
 out:
 	shmbus_journal_reader_close(r);
 	free(ids);

@@ -19,7 +19,7 @@
 
 #include <shmbus/symbol.h>
 
-#define JT_SYM_ID_MAX (1u << 24)
+#define JT_SYM_ID_MAX (1u << 20) /* a bus's largest max_symbols */
 
 int jtool_symbols_path(const char *dir, const char *bus, char *path, size_t len)
 {
@@ -46,6 +46,8 @@ int jtool_symtab_set(struct jtool_symtab *t, uint32_t id, const char *name)
 		uint32_t cap = t->cap ? t->cap : 256;
 		while (cap <= id)
 			cap *= 2;
+		if (cap > JT_SYM_ID_MAX + 1)
+			cap = JT_SYM_ID_MAX + 1; /* 32 MiB at most, whatever one line says */
 		char(*nn)[32] = realloc(t->names, cap * sizeof(*nn));
 		if (!nn)
 			return -ENOMEM;
