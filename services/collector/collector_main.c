@@ -16,8 +16,15 @@
  * stream marker (a heartbeat with status SHMBUS_SVC_EOS_MARKET) so the
  * stages downstream flush and pass the end on.
  *
- * Exit codes: 0 ok (malformed rows included: they are data, not failures),
- * 1 runtime failure (bus, input file), 2 usage.
+ * Pacing sleeps in slices of at most COL_PACE_SLICE_NS and checks the stop
+ * request between them, so SIGTERM/SIGINT stop a paced replay at once, as
+ * they stop an unpaced one: the record being waited for is not published,
+ * the end-of-stream marker and the report are.
+ *
+ * Exit codes: 0 ok (a few malformed rows included: they are data, not
+ * failures), 1 runtime failure (bus, input file) or more than half of the
+ * data rows malformed (the wrong file, columns or unit: publishing the rest
+ * as a success would hide it), 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,8 +42,9 @@
 #include "svc.h"
 #include "synth.h"
 
-#define TOOL       "shmbus-collector"
-#define COL_SYMTAB 8192 /* local name -> id table, power of two */
+#define TOOL              "shmbus-collector"
+#define COL_SYMTAB        8192     /* local name -> id table, power of two */
+#define COL_PACE_SLICE_NS 50000000 /* longest sleep between stop checks */
 
 static const char usage_text[] =
     "usage: shmbus-collector [options]\n"
@@ -60,7 +68,8 @@ static const char usage_text[] =
     "  --eos-only          publish only the end-of-stream marker and exit\n"
     "%s"
     "  --help              this text\n"
-    "Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
+    "Exit codes: 0 ok (malformed rows are skipped and reported), 1 runtime failure\n"
+    "or more than half of the CSV data rows malformed, 2 usage.\n";
 
 struct col_sym {
 	char name[SHMBUS_MD_SYMBOL_MAX + 1];
@@ -270,22 +279,29 @@ static void col_on_bad_row(void *user, const struct shmbus_csv_error *e)
 	col_publish_failure(c, -EBADMSG, e->line, reason);
 }
 
-/* Sleep until the record of @event_ns is due. */
-static void col_pace(struct shmbus_pacer *pc, int64_t event_ns)
+/* Sleep until the record of @event_ns is due. Returns 0 when it is, -1
+ * when a stop was requested first (a record due in a year must not keep
+ * SIGTERM waiting: sleeps are sliced, and the flag is checked between). */
+static int col_pace(struct shmbus_pacer *pc, int64_t event_ns)
 {
 	int64_t wait;
 
 	if (pc->speed <= 0)
-		return;
+		return 0;
 	while ((wait = shmbus_pacer_wait(pc, event_ns, shmbus_mono_ns())) > 0) {
 		struct timespec ts;
+		if (shmbus_svc_stop_requested())
+			return -1;
 		if (wait < 50000)
 			continue; /* the last few microseconds: spin */
 		wait -= 20000;
+		if (wait > COL_PACE_SLICE_NS)
+			wait = COL_PACE_SLICE_NS;
 		ts.tv_sec = wait / 1000000000;
 		ts.tv_nsec = wait % 1000000000;
 		nanosleep(&ts, NULL);
 	}
+	return 0;
 }
 
 /* Publish one record. Returns 0, or a negative code (symbol table). */
@@ -327,6 +343,20 @@ static int col_fail_symbol(const struct shmbus_md_record *r, int rc)
 	return 1;
 }
 
+/* More than half of the data rows malformed is not a file with a few bad
+ * rows but the wrong file, columns or timestamp unit: exit 1 (after the
+ * end-of-stream marker and the report, so downstream still flushes). */
+static int col_check_majority(const struct collector *c)
+{
+	if (c->malformed == 0 || c->malformed * 2 <= c->rows)
+		return 0;
+	fprintf(stderr,
+	        TOOL ": %s: %llu of %llu data rows malformed (more than half: the wrong "
+	             "file, --columns or --ts-unit?)\n",
+	        c->input, (unsigned long long)c->malformed, (unsigned long long)c->rows);
+	return 1;
+}
+
 static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 {
 	struct shmbus_csv_options o = {.kind = c->kind,
@@ -339,7 +369,7 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	struct shmbus_csv_stats st;
 	struct shmbus_md_record rec;
 	char line[320];
-	int rc;
+	int rc, stopped = 0;
 
 	memset(&err, 0, sizeof(err));
 	if ((rc = shmbus_csv_open(&r, c->input, &o, &err)) != 0) {
@@ -349,14 +379,17 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	}
 	while (!shmbus_svc_stop_requested() && (!c->events || c->trades + c->quotes < c->events) &&
 	       shmbus_csv_next(r, &rec) == 1) {
-		col_pace(pc, rec.time_ns);
+		if (col_pace(pc, rec.time_ns) != 0) {
+			stopped = 1; /* read, not published: not counted */
+			break;
+		}
 		if ((rc = col_publish(c, &rec, 0)) != 0) {
 			shmbus_csv_close(r);
 			return col_fail_symbol(&rec, rc);
 		}
 	}
 	shmbus_csv_get_stats(r, &st);
-	c->rows = st.rows_ok + st.rows_bad;
+	c->rows = st.rows_ok + st.rows_bad - (uint64_t)stopped;
 	shmbus_csv_close(r);
 	if (c->malformed > c->reported)
 		fprintf(stderr, TOOL ": ... %llu more malformed rows not shown\n",
@@ -385,7 +418,8 @@ static int col_run_synth(struct collector *c, struct shmbus_pacer *pc)
 	}
 	for (uint64_t i = 0; i < c->events && !shmbus_svc_stop_requested(); i++) {
 		shmbus_synth_next(g, &rec);
-		col_pace(pc, rec.time_ns);
+		if (col_pace(pc, rec.time_ns) != 0)
+			break;
 		if ((rc = col_publish(c, &rec, SHMBUS_EVF_SYNTHETIC)) != 0) {
 			shmbus_synth_destroy(g);
 			return col_fail_symbol(&rec, rc);
@@ -485,6 +519,8 @@ int main(int argc, char **argv)
 		shmbus_svc_publish_status(c.p, SHMBUS_SVC_EOS_MARKET, c.rows, c.trades + c.quotes);
 	if (rc == 0)
 		col_report(&c, (shmbus_mono_ns() - t0) / 1e9);
+	if (rc == 0 && c.input)
+		rc = col_check_majority(&c);
 	shmbus_producer_close(c.p);
 	shmbus_bus_close(c.bus);
 	free(c.symtab);

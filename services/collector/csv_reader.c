@@ -9,6 +9,11 @@
  * allocations are at open (reader, header copy). A bad row is described once
  * into the reader's error struct, handed to the callback, counted per kind,
  * and skipped: one malformed line never ends a replay.
+ *
+ * Only regular files are read: a pipe or device would have to be copied
+ * into memory, and an endless one (/dev/zero) would never be done. Line
+ * ends are found in bounded chunks so that a '\r'-only file or a huge line
+ * costs one pass, not one pass per line.
  */
 #include "csv_reader.h"
 
@@ -18,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -32,19 +38,25 @@ static const char *const csv_field_default[CF_N] = {"ts_ns",     "symbol",   "pr
 						    "ask_price", "ask_size"};
 
 #define CSV_NAME_MAX 64
+#define CSV_EOL_CHUNK 4096
+
+/* Where the unit of the timestamp column came from (for messages). */
+enum csv_unit_src { CSV_UNIT_OPTION, CSV_UNIT_NAME, CSV_UNIT_GUESS };
 
 struct shmbus_csv_reader {
-	const char *buf; /* the input: map, owned copy or the caller's buffer */
+	const char *buf; /* the input: the file's map or the caller's buffer */
 	size_t len;
 	size_t pos;
 	void *map;
 	size_t map_len;
-	char *owned;
 	char *name;
 	enum shmbus_md_kind kind;
 	char delim;
 	uint32_t max_line;
 	enum shmbus_ts_unit unit;
+	enum shmbus_ts_unit row_unit; /* the unit of the row being parsed */
+	enum csv_unit_src unit_src;
+	uint64_t unit_line; /* line the unit was guessed from */
 	shmbus_csv_error_fn on_error;
 	void *user;
 	uint32_t ncols;
@@ -156,6 +168,14 @@ static int csv_number(struct shmbus_csv_reader *r, int col, const char *s, size_
 			       "trailing garbage in number");
 	case SHMBUS_MD_NONFINITE:
 		return csv_bad(r, SHMBUS_CSV_E_NOT_FINITE, col, s, n, "non-finite number");
+	case SHMBUS_MD_TOO_LONG: {
+		char what[128];
+		snprintf(what, sizeof(what),
+			 "number too long to read exactly (%zu characters, more than 19 "
+			 "significant digits; limit %d)",
+			 n, SHMBUS_MD_NUMBER_TEXT_MAX);
+		return csv_bad(r, SHMBUS_CSV_E_NUMBER_TOO_LONG, col, s, n, what);
+	}
 	default:
 		return csv_bad(r, SHMBUS_CSV_E_BAD_NUMBER, col, s, n, "bad number");
 	}
@@ -168,27 +188,46 @@ static int csv_number(struct shmbus_csv_reader *r, int col, const char *s, size_
 	return 0;
 }
 
+/* "ns", "ns, from the column name", "s, guessed from line 2", ... */
+static void csv_unit_desc(const struct shmbus_csv_reader *r, char *buf, size_t cap)
+{
+	const char *name = shmbus_ts_unit_name(r->row_unit);
+
+	if (r->unit == SHMBUS_TS_AUTO)
+		snprintf(buf, cap, "%s, guessed from this value", name);
+	else if (r->unit_src == CSV_UNIT_NAME)
+		snprintf(buf, cap, "%s, from the column name", name);
+	else if (r->unit_src == CSV_UNIT_GUESS)
+		snprintf(buf, cap, "%s, guessed from line %llu", name,
+			 (unsigned long long)r->unit_line);
+	else
+		snprintf(buf, cap, "%s", name);
+}
+
+/* Parses the timestamp field. While the unit is not known each row is read
+ * in the unit its own value suggests; csv_row locks that unit in only once
+ * a whole row has parsed, so a bad first row cannot poison the file. */
 static int csv_time(struct shmbus_csv_reader *r, int col, const char *s, size_t n, int64_t *out)
 {
 	const char *why = NULL;
-	char msg[160], q[64];
+	char msg[192], q[64], unit[48];
 	int rc;
 
+	r->row_unit = r->unit;
 	if (r->unit == SHMBUS_TS_AUTO) {
-		enum shmbus_ts_unit u = shmbus_md_guess_unit(s, n);
-		if (u == SHMBUS_TS_AUTO)
+		r->row_unit = shmbus_md_guess_unit(s, n);
+		if (r->row_unit == SHMBUS_TS_AUTO)
 			return csv_bad(r, SHMBUS_CSV_E_BAD_TIMESTAMP, col, s, n,
 				       "bad timestamp (cannot tell its unit)");
-		r->unit = u;
-		r->st.ts_unit = u;
 	}
-	rc = shmbus_md_parse_time(s, n, r->unit, out, &why);
+	rc = shmbus_md_parse_time(s, n, r->row_unit, out, &why);
 	if (rc == SHMBUS_MD_OK)
 		return 0;
 	csv_quote(q, sizeof(q), s, n);
+	csv_unit_desc(r, unit, sizeof(unit));
 	snprintf(msg, sizeof(msg), "%s '%s' (unit %s): %s",
-		 rc == SHMBUS_MD_RANGE ? "timestamp out of range" : "bad timestamp", q,
-		 shmbus_ts_unit_name(r->unit), why ? why : "unparsable");
+		 rc == SHMBUS_MD_RANGE ? "timestamp out of range" : "bad timestamp", q, unit,
+		 why ? why : "unparsable");
 	return csv_bad_msg(r, rc == SHMBUS_MD_RANGE ? SHMBUS_CSV_E_TIME_RANGE
 						    : SHMBUS_CSV_E_BAD_TIMESTAMP,
 			   col, msg);
@@ -287,7 +326,50 @@ static int csv_row(struct shmbus_csv_reader *r, const char *p, const char *e,
 	memset(rec, 0, sizeof(*rec));
 	rec->kind = r->kind;
 	rec->line = r->st.lines;
-	return csv_fields(r, fs, fe, rec);
+	if (csv_fields(r, fs, fe, rec) != 0)
+		return -1;
+	if (r->unit == SHMBUS_TS_AUTO) { /* the first good row decides */
+		r->unit = r->row_unit;
+		r->st.ts_unit = r->row_unit;
+		r->unit_src = CSV_UNIT_GUESS;
+		r->unit_line = r->st.lines;
+	}
+	return 0;
+}
+
+/* First line end in [p, end): a '\n' or a '\r'; NULL when there is none.
+ * Searches in chunks so that the cost is the line's length, not the rest
+ * of the input's (a '\r'-only file has no '\n' to find). */
+static const char *csv_eol(const char *p, const char *end)
+{
+	while (p < end) {
+		size_t n = (size_t)(end - p) < CSV_EOL_CHUNK ? (size_t)(end - p) : CSV_EOL_CHUNK;
+		const char *lf = memchr(p, '\n', n);
+		const char *cr = memchr(p, '\r', lf ? (size_t)(lf - p) : n);
+
+		if (cr)
+			return cr;
+		if (lf)
+			return lf;
+		p += n;
+	}
+	return NULL;
+}
+
+/* The line at @pos ends (its text, line end excluded) at the returned
+ * offset; *next is where the following line starts. "\r\n" is one end. */
+static size_t csv_line(const char *buf, size_t len, size_t pos, size_t *next)
+{
+	const char *e = csv_eol(buf + pos, buf + len);
+	size_t at;
+
+	if (!e) {
+		*next = len;
+		return len;
+	}
+	at = (size_t)(e - buf);
+	*next = at + 1 + (*e == '\r' && at + 1 < len && buf[at + 1] == '\n');
+	return at;
 }
 
 int shmbus_csv_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec)
@@ -296,13 +378,9 @@ int shmbus_csv_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec)
 
 	while (r->pos < r->len) {
 		const char *p = r->buf + r->pos;
-		const char *nl = memchr(p, '\n', r->len - r->pos);
-		const char *e = nl ? nl : r->buf + r->len;
+		const char *e = r->buf + csv_line(r->buf, r->len, r->pos, &r->pos);
 
-		r->pos = (size_t)(e - r->buf) + (nl != NULL);
 		r->st.lines++;
-		if (e > p && e[-1] == '\r')
-			e--;
 		if ((size_t)(e - p) > r->max_line) {
 			snprintf(msg, sizeof(msg), "line too long (%zu bytes, limit %u)",
 				 (size_t)(e - p), r->max_line);
@@ -378,31 +456,93 @@ static int csv_mapping(struct shmbus_csv_reader *r, const char *m, const char *f
 	return 0;
 }
 
+/* Rejects a NUL or another control byte in the header line h[0..n) (a
+ * tab is a blank, the delimiter is whatever it is): such a header is not
+ * text, and names cut or joined by it would mislead every later message. */
+static int csv_header_bytes(const struct shmbus_csv_reader *r, const char *h, size_t n,
+			    const char *file, struct shmbus_csv_error *err)
+{
+	size_t start = 0, stop;
+	uint32_t col = 1;
+	char q[64];
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)h[i];
+		if (c == (unsigned char)r->delim) {
+			col++;
+			start = i + 1;
+			continue;
+		}
+		if ((c >= 0x20 && c != 0x7f) || c == '\t')
+			continue;
+		for (stop = i + 1; stop < n && h[stop] != r->delim; stop++)
+			;
+		csv_quote(q, sizeof(q), h + start, stop - start);
+		if (c == 0)
+			csv_set_error(err, SHMBUS_CSV_E_BAD_HEADER, file, 1, NULL,
+				      "NUL byte in the header, in column %u '%s': not a text file?",
+				      col, q);
+		else
+			csv_set_error(err, SHMBUS_CSV_E_BAD_HEADER, file, 1, NULL,
+				      "control character 0x%02x in the header, in column %u '%s'", c,
+				      col, q);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* The timestamp unit a column name states by its suffix, or AUTO. */
+static enum shmbus_ts_unit csv_unit_from_name(const char *name)
+{
+	static const struct {
+		const char *suffix;
+		enum shmbus_ts_unit unit;
+	} sfx[] = {{"_ns", SHMBUS_TS_NS},
+		   {"_us", SHMBUS_TS_US},
+		   {"_ms", SHMBUS_TS_MS},
+		   {"_s", SHMBUS_TS_S}};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		size_t k = strlen(sfx[i].suffix);
+		if (n > k && strcasecmp(name + n - k, sfx[i].suffix) == 0)
+			return sfx[i].unit;
+	}
+	return SHMBUS_TS_AUTO;
+}
+
 /* Reads the header line and finds every mapped column. */
 static int csv_header(struct shmbus_csv_reader *r, const char *file, struct shmbus_csv_error *err)
 {
-	const char *p = r->buf, *nl, *e;
-	size_t hl;
+	size_t start, end, hl;
 	char *q;
+	int rc;
 
-	if (r->len >= 3 && memcmp(p, "\xef\xbb\xbf", 3) == 0)
+	if (r->len >= 3 && memcmp(r->buf, "\xef\xbb\xbf", 3) == 0)
 		r->pos = 3; /* UTF-8 byte order mark */
-	nl = memchr(p + r->pos, '\n', r->len - r->pos);
-	e = nl ? nl : p + r->len;
-	hl = (size_t)(e - (p + r->pos));
-	if (hl > 0 && e[-1] == '\r')
-		hl--;
+	start = r->pos;
+	end = csv_line(r->buf, r->len, start, &r->pos);
+	hl = end - start;
 	if (hl == 0) {
 		csv_set_error(err, SHMBUS_CSV_E_NO_HEADER, file, 1, NULL,
-			      "no header row (empty input); a header naming the columns is required");
+			      r->pos < r->len
+				      ? "line 1 is blank; the header naming the columns must come first"
+				      : "no header row (empty input); a header naming the columns is "
+					"required");
 		return -ENODATA;
 	}
+	if (hl > r->max_line) {
+		csv_set_error(err, SHMBUS_CSV_E_BAD_HEADER, file, 1, NULL,
+			      "header line too long (%zu bytes, limit %u)", hl, r->max_line);
+		return -EBADMSG;
+	}
+	if ((rc = csv_header_bytes(r, r->buf + start, hl, file, err)) != 0)
+		return rc;
 	r->header = malloc(hl + 1);
 	if (!r->header)
 		return -ENOMEM;
-	memcpy(r->header, p + r->pos, hl);
+	memcpy(r->header, r->buf + start, hl);
 	r->header[hl] = '\0';
-	r->pos = (size_t)(e - p) + (nl != NULL);
 	r->st.lines = 1;
 	for (q = r->header;; q++) {
 		char *d = strchr(q, r->delim);
@@ -435,6 +575,11 @@ static int csv_header(struct shmbus_csv_reader *r, const char *file, struct shmb
 				      r->want[f], csv_field_key[f]);
 			return -ENOENT;
 		}
+	}
+	if (r->unit == SHMBUS_TS_AUTO &&
+	    (r->unit = csv_unit_from_name(r->colname[r->col[CF_TS]])) != SHMBUS_TS_AUTO) {
+		r->st.ts_unit = r->unit;
+		r->unit_src = CSV_UNIT_NAME;
 	}
 	return 0;
 }
@@ -501,60 +646,57 @@ int shmbus_csv_open_buffer(struct shmbus_csv_reader **out, const char *name, con
 	return 0;
 }
 
-/* Reads a non-regular file (pipe, fifo) into memory. */
-static int csv_slurp(struct shmbus_csv_reader *r, int fd)
+/* What a non-regular file is, for the message refusing it. */
+static const char *csv_file_type(mode_t m)
 {
-	size_t cap = 1 << 20;
-	ssize_t got;
-
-	r->owned = malloc(cap);
-	if (!r->owned)
-		return -ENOMEM;
-	while ((got = read(fd, r->owned + r->len, cap - r->len)) != 0) {
-		if (got < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		r->len += (size_t)got;
-		if (r->len == cap) {
-			char *n = realloc(r->owned, cap * 2);
-			if (!n)
-				return -ENOMEM;
-			r->owned = n;
-			cap *= 2;
-		}
-	}
-	r->buf = r->owned;
-	return 0;
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISCHR(m))
+		return "a character device";
+	if (S_ISBLK(m))
+		return "a block device";
+	if (S_ISFIFO(m))
+		return "a pipe or FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	return "not a regular file";
 }
 
-static int csv_load(struct shmbus_csv_reader *r, const char *path)
+/* Maps @path, which must be a regular file. O_NONBLOCK: opening a FIFO
+ * with no writer must not hang before it can be refused. */
+static int csv_load(struct shmbus_csv_reader *r, const char *path, struct shmbus_csv_error *err)
 {
 	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
 
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &sb) != 0) {
+	if (fd < 0 || fstat(fd, &sb) != 0) {
 		rc = -errno;
-	} else if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
+		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL, "cannot read the file: %s",
+			      strerror(-rc));
+	} else if (!S_ISREG(sb.st_mode)) {
+		rc = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL,
+			      "not a regular file (%s); the reader maps its input whole, so save "
+			      "a stream to a file first",
+			      csv_file_type(sb.st_mode));
+	} else if (sb.st_size == 0) {
+		r->buf = "";
+	} else {
 		r->map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (r->map == MAP_FAILED) {
 			r->map = NULL;
 			rc = -errno;
+			csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL,
+				      "cannot map the file: %s", strerror(-rc));
 		} else {
 			r->map_len = (size_t)sb.st_size;
 			(void)madvise(r->map, r->map_len, MADV_SEQUENTIAL | MADV_WILLNEED);
 			r->buf = r->map;
 			r->len = r->map_len;
 		}
-	} else if (S_ISREG(sb.st_mode)) {
-		r->buf = "";
-	} else {
-		rc = csv_slurp(r, fd);
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return rc;
 }
 
@@ -570,10 +712,8 @@ int shmbus_csv_open(struct shmbus_csv_reader **out, const char *path,
 	r = csv_alloc(path);
 	if (!r)
 		return -ENOMEM;
-	rc = csv_load(r, path);
+	rc = csv_load(r, path, err);
 	if (rc != 0) {
-		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL, "cannot read the file: %s",
-			      strerror(-rc));
 		shmbus_csv_close(r);
 		return rc;
 	}
@@ -597,7 +737,6 @@ void shmbus_csv_close(struct shmbus_csv_reader *r)
 		return;
 	if (r->map)
 		munmap(r->map, r->map_len);
-	free(r->owned);
 	free(r->header);
 	free(r->name);
 	free(r);
@@ -609,10 +748,13 @@ const char *shmbus_csv_errkind_name(enum shmbus_csv_errkind kind)
 		"none",           "too few columns",  "too many columns", "empty field",
 		"bad number",     "trailing garbage", "non-finite number", "bad price",
 		"negative size",  "bad timestamp",    "timestamp out of range",
-		"symbol too long", "bad symbol",      "line too long",    "cannot open",
+		"symbol too long", "bad symbol",      "line too long",    "number too long",
+		"cannot open",
 		"no header",      "bad header",       "missing column",   "bad column mapping",
 		"bad option"};
 
+	_Static_assert(sizeof(names) / sizeof(names[0]) == SHMBUS_CSV_E_BAD_OPTION + 1,
+		       "one name per error kind");
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
 		return "unknown";
 	return names[kind];
@@ -620,6 +762,8 @@ const char *shmbus_csv_errkind_name(enum shmbus_csv_errkind kind)
 
 int shmbus_csv_format_error(const struct shmbus_csv_error *e, char *buf, size_t n)
 {
+	if (e->line == 0) /* about the file, not one of its lines */
+		return snprintf(buf, n, "%s: %s", e->file ? e->file : "?", e->message);
 	if (e->column[0])
 		return snprintf(buf, n, "%s:%llu: column '%s': %s", e->file ? e->file : "?",
 				(unsigned long long)e->line, e->column, e->message);

@@ -2,14 +2,21 @@
  * csv_reader.h - streaming reader of trade and quote CSV files.
  *
  * Format: one header row (required), then one record per line; comma (or
- * another one-byte delimiter), no quoting, "\n" or "\r\n" line ends, blank
- * lines ignored, blanks around fields trimmed. Columns are found by header
- * name through a column mapping (logical field = header name):
+ * another one-byte delimiter), no quoting, "\n", "\r\n" or "\r" line ends,
+ * blank lines ignored, blanks around fields trimmed. A line is at most
+ * max_line bytes (a longer row is malformed, a longer header fatal); a
+ * header with a NUL or another control byte is fatal. Columns are found by
+ * header name through a column mapping (logical field = header name):
  *   trades: ts=ts_ns,symbol=symbol,price=price,size=size          (defaults)
  *   quotes: ts=ts_ns,symbol=symbol,bid=bid_price,bid_size=bid_size,
  *           ask=ask_price,ask_size=ask_size                       (defaults)
  * A mapping string names only what differs ("ts=time,size=qty"). Other
  * columns are ignored, but every row must have as many fields as the header.
+ *
+ * Timestamp unit: the option when given; else the suffix of the timestamp
+ * column's header name (_ns, _us, _ms, _s); else guessed from the first row
+ * that parses in full (then a later row in another unit is reported as
+ * malformed, its message naming the line the unit was guessed from).
  *
  * Malformed rows are never returned: each is counted, described in a
  * struct shmbus_csv_error (file, line, column, message) and handed to the
@@ -49,11 +56,12 @@ enum shmbus_csv_errkind {
 	SHMBUS_CSV_E_SYMBOL_TOO_LONG,
 	SHMBUS_CSV_E_BAD_SYMBOL,    /* a blank, control or non-ASCII byte */
 	SHMBUS_CSV_E_LINE_TOO_LONG,
+	SHMBUS_CSV_E_NUMBER_TOO_LONG, /* see shmbus_md_parse_number */
 	SHMBUS_CSV_E_ROW_KINDS,     /* number of row error kinds */
 	/* Fatal, from open only: */
-	SHMBUS_CSV_E_OPEN = SHMBUS_CSV_E_ROW_KINDS, /* cannot open/read the file */
+	SHMBUS_CSV_E_OPEN = SHMBUS_CSV_E_ROW_KINDS, /* cannot open/read, not a regular file */
 	SHMBUS_CSV_E_NO_HEADER,                     /* empty input */
-	SHMBUS_CSV_E_BAD_HEADER,                    /* too many columns, ... */
+	SHMBUS_CSV_E_BAD_HEADER,                    /* too many columns, NUL, too long */
 	SHMBUS_CSV_E_MISSING_COLUMN,                /* mapped column not in header */
 	SHMBUS_CSV_E_BAD_MAPPING,                   /* bad column mapping string */
 	SHMBUS_CSV_E_BAD_OPTION,                    /* bad options (kind, unit) */
@@ -73,7 +81,7 @@ typedef void (*shmbus_csv_error_fn)(void *user, const struct shmbus_csv_error *e
 struct shmbus_csv_options {
 	enum shmbus_md_kind kind;    /* SHMBUS_MD_TRADE or SHMBUS_MD_QUOTE */
 	const char *columns;         /* mapping string; NULL or "" = defaults */
-	enum shmbus_ts_unit ts_unit; /* SHMBUS_TS_AUTO: decided on the first row */
+	enum shmbus_ts_unit ts_unit; /* SHMBUS_TS_AUTO: header name, else first row */
 	char delimiter;              /* 0 = ',' */
 	uint32_t max_line;           /* longest accepted line; 0 = default */
 	shmbus_csv_error_fn on_error; /* may be NULL (errors are still counted) */
@@ -92,14 +100,18 @@ struct shmbus_csv_stats {
 struct shmbus_csv_reader;
 
 /*
- * Open @path (mapped read-only when it is a regular file, read into memory
- * otherwise) and read its header.
+ * Open @path, a regular file (mapped read-only), and read its header.
+ * Anything else (a pipe, FIFO, device, socket, directory) is refused: the
+ * reader needs the whole input mapped, and an endless stream would never
+ * end; save a stream to a file first.
  * @out: the new reader. @opt: options (copied; the mapping string need not
  * outlive the call). @err: filled on failure (may be NULL).
- * Returns 0, -EINVAL (bad options or mapping), -ENOENT (a mapped column
- * missing from the header: err->column names it), -ENODATA (empty file),
- * -E2BIG (more than SHMBUS_CSV_MAX_COLUMNS columns), -ENOMEM, or the
- * negated errno of open/read/mmap. Thread-safe.
+ * Returns 0, -EINVAL (bad options or mapping, or not a regular file),
+ * -EISDIR (a directory), -ENOENT (a mapped column missing from the header:
+ * err->column names it), -ENODATA (empty file), -E2BIG (more than
+ * SHMBUS_CSV_MAX_COLUMNS columns), -EBADMSG (a NUL or control byte in the
+ * header, or a header longer than max_line), -ENOMEM, or the negated errno
+ * of open/mmap. Thread-safe.
  */
 int shmbus_csv_open(struct shmbus_csv_reader **out, const char *path,
 		    const struct shmbus_csv_options *opt, struct shmbus_csv_error *err);
@@ -133,8 +145,9 @@ void shmbus_csv_close(struct shmbus_csv_reader *r);
 const char *shmbus_csv_errkind_name(enum shmbus_csv_errkind kind);
 
 /*
- * Format @e as one line "file:line: column 'c': message" into @buf (at most
- * @n bytes, NUL-terminated). Returns what snprintf returns.
+ * Format @e as one line "file:line: column 'c': message" ("file: message"
+ * when e->line is 0) into @buf (at most @n bytes, NUL-terminated). Returns
+ * what snprintf returns.
  */
 int shmbus_csv_format_error(const struct shmbus_csv_error *e, char *buf, size_t n);
 

@@ -14,10 +14,11 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define MDP_MAX_NUMBER_TEXT 127
+#define MDP_MAX_NUMBER_TEXT SHMBUS_MD_NUMBER_TEXT_MAX
 
 static const double mdp_pow10[23] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 				     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -44,15 +45,27 @@ static int mdp_word_eq(const char *s, size_t n, const char *w)
 	return w[n] == '\0';
 }
 
-static int mdp_slow_number(const char *s, size_t n, double *out)
+/*
+ * The slow path: strtod on a NUL-terminated copy. A text longer than the
+ * copy buffer is still exact when every digit past the 19 significant ones
+ * the fast path kept is a zero (!@inexact): @mant * 10^@exp10 is then the
+ * whole value, and its short spelling rounds exactly as the long one would.
+ */
+static int mdp_slow_number(const char *s, size_t n, uint64_t mant, int exp10, int inexact,
+			   int neg, double *out)
 {
 	char buf[MDP_MAX_NUMBER_TEXT + 1];
 	double v;
 
-	if (n > MDP_MAX_NUMBER_TEXT)
-		return SHMBUS_MD_BAD;
-	memcpy(buf, s, n);
-	buf[n] = '\0';
+	if (n > MDP_MAX_NUMBER_TEXT) {
+		if (inexact)
+			return SHMBUS_MD_TOO_LONG;
+		snprintf(buf, sizeof(buf), "%s%llue%d", neg ? "-" : "", (unsigned long long)mant,
+			 exp10);
+	} else {
+		memcpy(buf, s, n);
+		buf[n] = '\0';
+	}
 	errno = 0;
 	v = strtod(buf, NULL);
 	if (!isfinite(v))
@@ -120,7 +133,7 @@ int shmbus_md_parse_number(const char *s, size_t n, double *out)
 	if (i != n)
 		return SHMBUS_MD_TRAILING;
 	if (inexact || mant > (UINT64_C(1) << 53) || exp10 > 22 || exp10 < -22)
-		return mdp_slow_number(s, n, out);
+		return mdp_slow_number(s, n, mant, exp10, inexact, neg, out);
 	v = exp10 < 0 ? (double)mant / mdp_pow10[-exp10] : (double)mant * mdp_pow10[exp10];
 	*out = neg ? -v : v;
 	return SHMBUS_MD_OK;

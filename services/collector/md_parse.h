@@ -15,6 +15,9 @@
 extern "C" {
 #endif
 
+/* Longest number text that may have more than 19 significant digits. */
+#define SHMBUS_MD_NUMBER_TEXT_MAX 127
+
 /* Result of a field parser: 0 or one of these negative codes. */
 enum shmbus_md_status {
 	SHMBUS_MD_OK = 0,
@@ -23,6 +26,7 @@ enum shmbus_md_status {
 	SHMBUS_MD_TRAILING = -3,  /* a valid prefix followed by garbage */
 	SHMBUS_MD_NONFINITE = -4, /* nan, inf, or overflows a double */
 	SHMBUS_MD_RANGE = -5,     /* timestamp outside 1970-01-01 .. 2262-04-11 */
+	SHMBUS_MD_TOO_LONG = -6,  /* number text too long to round exactly */
 };
 
 /* Units of a timestamp column. */
@@ -39,9 +43,12 @@ enum shmbus_ts_unit {
  * Parse a decimal number: [+-]digits[.digits][(e|E)[+-]digits] (also
  * ".5" and "5."). Up to 19 significant digits and |exponent| <= 22 take an
  * exact fast path (correctly rounded); longer forms fall back to strtod.
+ * A text longer than 127 characters is accepted when its digits past the
+ * 19th significant one are all zeros ("1" and 200 zeros is 1e200), and is
+ * SHMBUS_MD_TOO_LONG otherwise (it cannot be rounded without a copy).
  * @s, @n: the text (no surrounding blanks). @out: the value on success.
- * Returns SHMBUS_MD_OK, _EMPTY, _BAD, _TRAILING or _NONFINITE ("nan",
- * "inf", "1e999"). Thread-safe.
+ * Returns SHMBUS_MD_OK, _EMPTY, _BAD, _TRAILING, _NONFINITE ("nan",
+ * "inf", "1e999") or _TOO_LONG. Thread-safe.
  */
 int shmbus_md_parse_number(const char *s, size_t n, double *out);
 

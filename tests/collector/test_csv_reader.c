@@ -1,6 +1,7 @@
 /*
  * test_csv_reader.c - the collector's CSV reader: mapping, units, quotes,
- * fractional sizes, and one expected message per kind of malformed row.
+ * fractional sizes, and one expected message per kind of malformed row;
+ * '\r' line ends, hostile headers, non-regular inputs, long numbers.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,9 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "csv_reader.h"
@@ -40,6 +45,20 @@ static const char *write_file(const char *name, const char *text)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs(text, f);
+	fclose(f);
+	return path;
+}
+
+/* Like write_file, for text with NUL bytes. */
+static const char *write_bytes(const char *name, const char *bytes, size_t n)
+{
+	static char path[160];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(bytes, 1, n, f), n);
 	fclose(f);
 	return path;
 }
@@ -404,6 +423,285 @@ static void test_csv_reader_batch(void **state)
 	shmbus_csv_close(r);
 }
 
+/* A lone '\r' ends a line, as '\n' and "\r\n" do; "\r\r" is a blank line. */
+static void test_csv_reader_cr_line_ends(void **state)
+{
+	static const char text[] = "ts_ns,symbol,price,size\r"
+				   "1381236469457000000,IBM,182.1,300\r"
+				   "\r"
+				   "1381236469457000001,SPY,167.42,210\r\n"
+				   "1381236469457000002,SPY,167.43,10\n"
+				   "1381236469457000003,SPY,167.44,20\r";
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
+	struct shmbus_csv_reader *r;
+	struct shmbus_md_record rec;
+	struct shmbus_csv_stats st;
+	static const uint64_t lines[] = {2, 4, 5, 6};
+	static const double sizes[] = {300, 210, 10, 20};
+
+	assert_int_equal(shmbus_csv_open_buffer(&r, "cr", text, sizeof(text) - 1, &o, NULL), 0);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(shmbus_csv_next(r, &rec), 1);
+		assert_int_equal(rec.line, lines[i]);
+		assert_true(rec.size == sizes[i]);
+	}
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.rows_bad, 0);
+	assert_int_equal(st.blank, 1);
+	assert_int_equal(st.lines, 6);
+	shmbus_csv_close(r);
+}
+
+static void expect_bad_header(const char *name, const char *bytes, size_t n, int want_rc,
+			      const char *want_msg)
+{
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
+	struct shmbus_csv_reader *r = (void *)1;
+	struct shmbus_csv_error err;
+	char line[400], want[400];
+	const char *path = write_bytes(name, bytes, n);
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(shmbus_csv_open(&r, path, &o, &err), want_rc);
+	assert_null(r);
+	assert_int_equal(err.line, 1);
+	assert_string_equal(err.message, want_msg);
+	shmbus_csv_format_error(&err, line, sizeof(line));
+	snprintf(want, sizeof(want), "%s:1: %s", path, want_msg);
+	assert_string_equal(line, want);
+}
+
+/* A NUL or control byte in the header is named as such, at file:1, not
+ * taken for the end of the header (NUL) or a part of a name. */
+static void test_csv_reader_header_control_bytes(void **state)
+{
+	static const char nul[] = "ts_ns,symbol,price,size\0,exchange\n"
+				  "1381219217000000000,SPY,1,1,P\n";
+	static const char ctl[] = "ts_ns,sym\001bol,price,size\n1381219217000000000,SPY,1,1\n";
+	char *big = malloc(6000);
+
+	expect_bad_header("nul.csv", nul, sizeof(nul) - 1, -EBADMSG,
+			  "NUL byte in the header, in column 4 'size\\x00': not a text file?");
+	expect_bad_header("ctl.csv", ctl, sizeof(ctl) - 1, -EBADMSG,
+			  "control character 0x01 in the header, in column 2 'sym\\x01bol'");
+	expect_bad_header("blank.csv", "\nts_ns,symbol,price,size\n", 25, -ENODATA,
+			  "line 1 is blank; the header naming the columns must come first");
+	/* The header is bounded like any line (it is copied). */
+	memcpy(big, "ts_ns,symbol,price,size,", 24);
+	memset(big + 24, 'x', 4976);
+	big[5000] = '\n';
+	expect_bad_header("long.csv", big, 5001, -EBADMSG,
+			  "header line too long (5000 bytes, limit 4096)");
+	free(big);
+	expect_bad_header("crlf-ok-then-ctl.csv", "ts_ns,symbol,price,size\v\r\n", 26, -EBADMSG,
+			  "control character 0x0b in the header, in column 4 'size\\x0b'");
+}
+
+static void expect_not_regular(const char *path, int want_rc, const char *what)
+{
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
+	struct shmbus_csv_reader *r = (void *)1;
+	struct shmbus_csv_error err;
+	char want[200], line[400];
+
+	memset(&err, 0, sizeof(err));
+	assert_int_equal(shmbus_csv_open(&r, path, &o, &err), want_rc);
+	assert_null(r);
+	assert_int_equal(err.kind, SHMBUS_CSV_E_OPEN);
+	snprintf(want, sizeof(want), "not a regular file (%s)", what);
+	if (!strstr(err.message, want))
+		fail_msg("%s: '%s' lacks '%s'", path, err.message, want);
+	shmbus_csv_format_error(&err, line, sizeof(line));
+	assert_true(strncmp(line, path, strlen(path)) == 0 && line[strlen(path)] == ':');
+}
+
+/* Devices, directories and FIFOs are refused at once: /dev/zero would be
+ * read into memory for ever, a FIFO with no writer would block the open. */
+static void test_csv_reader_refuses_non_regular(void **state)
+{
+	char fifo[160];
+	pid_t writer;
+
+	expect_not_regular("/dev/null", -EINVAL, "a character device");
+	expect_not_regular("/dev/zero", -EINVAL, "a character device");
+	expect_not_regular(tmpdir, -EISDIR, "a directory");
+	snprintf(fifo, sizeof(fifo), "%s/fifo", tmpdir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	/* A writer with a valid CSV: still refused (not read whole). */
+	writer = fork();
+	assert_true(writer >= 0);
+	if (writer == 0) {
+		static const char text[] = "ts_ns,symbol,price,size\n1381219217000000000,SPY,1,1\n";
+		int fd;
+		signal(SIGPIPE, SIG_IGN);
+		alarm(10);
+		fd = open(fifo, O_WRONLY);
+		if (fd >= 0 && write(fd, text, sizeof(text) - 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	expect_not_regular(fifo, -EINVAL, "a pipe or FIFO");
+	kill(writer, SIGKILL);
+	waitpid(writer, NULL, 0);
+	unlink(fifo);
+}
+
+/* The unit comes from the column name's suffix when it has one: a first
+ * row in another unit is that row's problem, not the file's. */
+static void test_csv_reader_unit_from_header_name(void **state)
+{
+	static const struct {
+		const char *column, *first;
+		enum shmbus_ts_unit unit;
+		int64_t want;
+	} cases[] = {
+		{"ts_ns", "1381219217", SHMBUS_TS_NS, INT64_C(1381219217)},
+		{"time_ms", "1381219217", SHMBUS_TS_MS, INT64_C(1381219217000000)},
+		{"t_us", "1381219217123", SHMBUS_TS_US, INT64_C(1381219217123000)},
+		{"Epoch_S", "1381219217.5", SHMBUS_TS_S, INT64_C(1381219217500000000)},
+	};
+	char text[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char map[64];
+		struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE, .columns = map};
+		struct shmbus_csv_reader *r;
+		struct shmbus_md_record rec;
+		struct shmbus_csv_stats st;
+
+		snprintf(map, sizeof(map), "ts=%s", cases[i].column);
+		snprintf(text, sizeof(text), "%s,symbol,price,size\n%s,SPY,1,1\n%s,SPY,2,1\n",
+			 cases[i].column, cases[i].first, cases[i].first);
+		r = open_text("n.csv", text, &o);
+		shmbus_csv_get_stats(r, &st);
+		assert_int_equal(st.ts_unit, cases[i].unit); /* known before any row */
+		assert_int_equal(shmbus_csv_next(r, &rec), 1);
+		assert_true(rec.time_ns == cases[i].want);
+		assert_int_equal(shmbus_csv_next(r, &rec), 1);
+		assert_int_equal(shmbus_csv_next(r, &rec), 0);
+		shmbus_csv_close(r);
+	}
+
+	/* The reviewer's file: ts_ns, first row in seconds, the rest in ns. */
+	struct seen *seen = calloc(1, sizeof(*seen));
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE, .on_error = collect, .user = seen};
+	struct shmbus_csv_reader *r =
+		open_text("poison.csv",
+			  "ts_ns,symbol,price,size\n"
+			  "1381219217,SPY,167.5,100\n"
+			  "1381219217000000000,SPY,167.5,100\n"
+			  "1381219218000000000,SPY,167.6,100\n"
+			  "abc,SPY,167.6,100\n",
+			  &o);
+	struct shmbus_md_record rec;
+	int64_t last = 0;
+	int n = 0;
+
+	while (shmbus_csv_next(r, &rec) == 1) {
+		last = rec.time_ns;
+		n++;
+	}
+	assert_int_equal(n, 3);
+	assert_true(last == INT64_C(1381219218000000000));
+	assert_int_equal(seen->n, 1);
+	assert_string_equal(seen->e[0].message,
+			    "bad timestamp 'abc' (unit ns, from the column name): not a number");
+	shmbus_csv_close(r);
+	free(seen);
+}
+
+/* Without a unit in the name, the unit is guessed from the first row that
+ * parses in full; a bad first row does not decide it, and a later row that
+ * contradicts the guess says where the guess came from. */
+static void test_csv_reader_unit_guess_from_good_row(void **state)
+{
+	struct seen *seen = calloc(1, sizeof(*seen));
+	struct shmbus_csv_options o = {
+		.kind = SHMBUS_MD_TRADE, .columns = "ts=time", .on_error = collect, .user = seen};
+	struct shmbus_csv_reader *r = open_text("g.csv",
+						"time,symbol,price,size\n"
+						"12x,SPY,1,1\n"                 /* 2: bad ts */
+						"1381219217,SPY,-1,1\n"         /* 3: bad price */
+						"1381219217000000000,SPY,1,1\n" /* 4: ok, ns */
+						"1381219218000000000,SPY,1,1\n" /* 5: ok */
+						"99999999999999999999,SPY,1,1\n", /* 6: range */
+						&o);
+	struct shmbus_md_record rec;
+	struct shmbus_csv_stats st;
+
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.ts_unit, SHMBUS_TS_AUTO);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.line, 4);
+	assert_true(rec.time_ns == INT64_C(1381219217000000000));
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.ts_unit, SHMBUS_TS_NS);
+	assert_int_equal(seen->n, 3);
+	assert_string_equal(seen->e[0].message,
+			    "bad timestamp '12x' (unit s, guessed from this value): "
+			    "trailing characters after the number");
+	assert_string_equal(seen->e[1].message, "price must be positive, got '-1'");
+	assert_string_equal(seen->e[2].message,
+			    "timestamp out of range '99999999999999999999' (unit ns, guessed from "
+			    "line 4): after 2262-04-11 (does not fit 64-bit nanoseconds)");
+	shmbus_csv_close(r);
+
+	/* Guessed from a seconds row, contradicted by ns rows: each says so. */
+	memset(seen, 0, sizeof(*seen));
+	r = open_text("g2.csv",
+		      "time,symbol,price,size\n"
+		      "1381219217,SPY,1,1\n"
+		      "1381219217000000000,SPY,1,1\n",
+		      &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	assert_int_equal(seen->n, 1);
+	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_TIME_RANGE);
+	assert_non_null(strstr(seen->e[0].message, "(unit s, guessed from line 2)"));
+	shmbus_csv_close(r);
+	free(seen);
+}
+
+/* A long but exact number is read; one that cannot be rounded without a
+ * longer copy is "number too long", not "bad number". */
+static void test_csv_reader_long_numbers(void **state)
+{
+	struct seen *seen = calloc(1, sizeof(*seen));
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE, .on_error = collect, .user = seen};
+	char *text = malloc(1024), *p = text;
+	struct shmbus_csv_reader *r;
+	struct shmbus_md_record rec;
+	struct shmbus_csv_stats st;
+
+	p += sprintf(p, "ts_ns,symbol,price,size\n1381219217000000000,SPY,1");
+	memset(p, '0', 200);
+	p += 200;
+	p += sprintf(p, ",1\n1381219217000000001,SPY,1");
+	memset(p, '0', 150);
+	p += 150;
+	p += sprintf(p, "1,1\n");
+	r = open_text("long.csv", text, &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_true(rec.price == 1e200);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	assert_int_equal(seen->n, 1);
+	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_NUMBER_TOO_LONG);
+	assert_string_equal(seen->e[0].column, "price");
+	assert_string_equal(seen->e[0].message,
+			    "number too long to read exactly (152 characters, more than 19 "
+			    "significant digits; limit 127) '1000000000000000000000000000000000000000...'");
+	assert_string_equal(shmbus_csv_errkind_name(SHMBUS_CSV_E_NUMBER_TOO_LONG),
+			    "number too long");
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.by_kind[SHMBUS_CSV_E_NUMBER_TOO_LONG], 1);
+	shmbus_csv_close(r);
+	free(text);
+	free(seen);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -417,6 +715,12 @@ int main(void)
 		cmocka_unit_test(test_csv_reader_quote_checks),
 		cmocka_unit_test(test_csv_reader_open_errors),
 		cmocka_unit_test(test_csv_reader_batch),
+		cmocka_unit_test(test_csv_reader_cr_line_ends),
+		cmocka_unit_test(test_csv_reader_header_control_bytes),
+		cmocka_unit_test(test_csv_reader_refuses_non_regular),
+		cmocka_unit_test(test_csv_reader_unit_from_header_name),
+		cmocka_unit_test(test_csv_reader_unit_guess_from_good_row),
+		cmocka_unit_test(test_csv_reader_long_numbers),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -67,6 +67,47 @@ static void test_md_parse_number_bad(void **state)
 	assert_int_equal(num("1e999", &v), SHMBUS_MD_NONFINITE);
 }
 
+/* Longer than the 127-character copy: exact when the digits past the 19th
+ * significant one are zeros, else "too long" (never "bad"). */
+static void test_md_parse_number_long(void **state)
+{
+	char t[400];
+	double v;
+
+	t[0] = '1';
+	memset(t + 1, '0', 200);
+	t[201] = '\0';
+	assert_int_equal(num(t, &v), SHMBUS_MD_OK);
+	assert_true(v == 1e200);
+	t[0] = '-';
+	t[1] = '1';
+	assert_int_equal(num(t, &v), SHMBUS_MD_OK);
+	assert_true(v == -1e199);
+	memcpy(t, "0.", 2);
+	memset(t + 2, '0', 200);
+	memcpy(t + 202, "15", 3);
+	assert_int_equal(num(t, &v), SHMBUS_MD_OK);
+	assert_true(v == 1.5e-201);
+	memcpy(t, "1.5", 3);
+	memset(t + 3, '0', 200);
+	memcpy(t + 203, "e3", 3);
+	assert_int_equal(num(t, &v), SHMBUS_MD_OK);
+	assert_true(v == 1500.0);
+	/* A non-zero digit far past the 19th: too long to round exactly. */
+	t[0] = '1';
+	memset(t + 1, '0', 150);
+	memcpy(t + 151, "1", 2);
+	assert_int_equal(num(t, &v), SHMBUS_MD_TOO_LONG);
+	memcpy(t, "0.1", 3);
+	memset(t + 3, '7', 140);
+	t[143] = '\0';
+	assert_int_equal(num(t, &v), SHMBUS_MD_TOO_LONG);
+	/* Up to 127 characters strtod still reads any digits. */
+	t[127] = '\0';
+	assert_int_equal(num(t, &v), SHMBUS_MD_OK);
+	assert_true(fabs(v - 0.17777777777777777) < 1e-16);
+}
+
 static void test_md_parse_time_units(void **state)
 {
 	int64_t v;
@@ -169,6 +210,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_md_parse_number_good),
 		cmocka_unit_test(test_md_parse_number_bad),
+		cmocka_unit_test(test_md_parse_number_long),
 		cmocka_unit_test(test_md_parse_time_units),
 		cmocka_unit_test(test_md_parse_time_bad),
 		cmocka_unit_test(test_md_parse_iso8601_forms),

@@ -1,0 +1,169 @@
+/*
+ * test_collector_process.c - shmbus-collector as a process, for what only
+ * a process shows: SIGTERM stops a paced replay that waits for a record due
+ * far in the future (and the end-of-stream marker still goes out), and a
+ * file where most rows are malformed exits 1 instead of passing for a run.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <time.h>
+
+#include "pipeline/pl_test.h"
+
+struct counts {
+	unsigned trades, eos;
+	uint64_t eos_out;
+};
+
+static void on_event(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct counts *n = ctx;
+	const struct shmbus_heartbeat *hb = shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_MARKET);
+
+	if (ev->type == SHMBUS_EV_TRADE)
+		n->trades++;
+	if (hb) {
+		n->eos++;
+		n->eos_out = hb->events_out;
+	}
+}
+
+static void write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void nap_ms(long ms)
+{
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
+/* Exit status of @pid within @ms, or -1 (then it is killed). */
+static int wait_exit(pid_t pid, long ms)
+{
+	int st;
+
+	for (long t = 0; t < ms; t += 10) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		nap_ms(10);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void test_collector_process_sigterm_while_pacing(void **state)
+{
+	const char *csv = pt_path("gap.csv");
+	char *argv[] = {COL_BIN, "--bus", "ct-pace", "--input", (char *)csv, "--speed", "1", NULL};
+	struct counts n = {0};
+	struct shmbus_sub_opts so;
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	pid_t pid;
+	int rc;
+
+	/* The second record is due some 240 years after the first. */
+	write_text(csv, "ts_ns,symbol,price,size\n"
+	                "1381219217000000000,SPY,167.5,100\n"
+	                "9000000000000000000,SPY,167.7,100\n");
+	assert_int_equal(shmbus_bus_create("ct-pace", NULL, &bus), 0);
+	shmbus_sub_opts_init(&so);
+	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int fd = open(pt_path("pace.err"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	/* Once the first trade is out, the collector is pacing the second. */
+	for (int t = 0; t < 1000 && n.trades == 0; t++) {
+		shmbus_poll(c, on_event, &n, 64);
+		if (n.trades == 0)
+			nap_ms(10);
+	}
+	assert_int_equal(n.trades, 1);
+	nap_ms(100);
+	kill(pid, SIGTERM);
+	rc = wait_exit(pid, 3000);
+	if (rc != 0)
+		pt_show(pt_path("pace.err"));
+	assert_int_equal(rc, 0); /* -1: SIGTERM ignored while pacing */
+	while (shmbus_poll(c, on_event, &n, 64) > 0)
+		;
+	assert_int_equal(n.trades, 1);
+	assert_int_equal(n.eos, 1); /* a stop is a normal end: the marker goes out */
+	assert_int_equal(n.eos_out, 1);
+	shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-pace");
+}
+
+static void test_collector_process_majority_malformed_fails(void **state)
+{
+	const char *bad = pt_path("poison.csv"), *few = pt_path("few.csv");
+	/* No unit in the column name: guessed (seconds) from line 2, and the
+	 * three ns rows after it are out of range. */
+	char *argv_bad[] = {COL_BIN,     "--bus",     "ct-maj",  "--input",
+	                    (char *)bad, "--columns", "ts=time", NULL};
+	char *argv_few[] = {COL_BIN, "--bus", "ct-maj", "--input", (char *)few, NULL};
+	char *argv_help[] = {COL_BIN, "--help", NULL};
+	shmbus_bus *bus;
+	char *text;
+
+	write_text(bad, "time,symbol,price,size\n"
+	                "1381219217,SPY,167.5,100\n"
+	                "1381219217000000000,SPY,167.5,100\n"
+	                "1381219218000000000,SPY,167.6,100\n"
+	                "1381219219000000000,SPY,167.6,100\n");
+	write_text(few, "ts_ns,symbol,price,size\n"
+	                "1381219217000000000,SPY,167.5,100\n"
+	                "1381219218000000000,SPY,abc,100\n"
+	                "1381219219000000000,SPY,167.6,100\n");
+	assert_int_equal(shmbus_bus_create("ct-maj", NULL, &bus), 0);
+	assert_int_equal(pt_run(argv_bad, pt_path("bad.out"), pt_path("bad.err")), 1);
+	assert_non_null(text = pt_slurp(pt_path("bad.err")));
+	if (!strstr(text, "3 of 4 data rows malformed (more than half"))
+		fprintf(stderr, "%s", text);
+	assert_non_null(strstr(text, "3 of 4 data rows malformed (more than half"));
+	assert_non_null(strstr(text, "(unit s, guessed from line 2)"));
+	free(text);
+	/* The report still comes: the run ended, its data was wrong. */
+	assert_non_null(text = pt_slurp(pt_path("bad.out")));
+	assert_non_null(strstr(text, "4 rows, 1 published"));
+	free(text);
+	/* One bad row in three is data, not a failure. */
+	assert_int_equal(pt_run(argv_few, "/dev/null", "/dev/null"), 0);
+	assert_int_equal(pt_run(argv_help, pt_path("help.out"), "/dev/null"), 0);
+	assert_non_null(text = pt_slurp(pt_path("help.out")));
+	assert_non_null(strstr(text, "more than half"));
+	free(text);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-maj");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_collector_process_sigterm_while_pacing),
+	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
+	};
+	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
+}
