@@ -5,7 +5,10 @@
  * a bus has at most a few hundred sources, and lookups happen once per
  * exported event, so it must not allocate or scan. The file is rewritten
  * whole each time: it is a few lines, and rename(2) over the old one is
- * the only way to make the update atomic on every filesystem.
+ * the only way to make the update atomic on every filesystem. Loading
+ * trusts nothing in the file: a value that sscanf would wrap or saturate
+ * (a seq of -1 read as 2^64-1 makes the bridge skip every event of that
+ * source for good, silently) is an error naming the file and line.
  */
 #include "bridge_ckpt.h"
 
@@ -16,9 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define CKPT_MAGIC "shmbus-bridge-checkpoint 1"
+#define CKPT_MAGIC_WORD "shmbus-bridge-checkpoint"
+#define CKPT_VERSION 1
+#define CKPT_MAGIC CKPT_MAGIC_WORD " 1" /* with CKPT_VERSION */
 
 int bridge_srcmap_init(struct bridge_srcmap *m)
 {
@@ -78,47 +84,231 @@ void bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *s
 	dst->n = src->n;
 }
 
-int bridge_ckpt_load(const char *path, struct bridge_srcmap *m, char *err, size_t errlen)
+/* Longest line the loader takes: a valid one is at most 52 bytes
+ * ("4294967295 18446744073709551615 -9223372036854775808"). */
+#define CKPT_LINE_MAX 255
+/* Largest file the loader reads: BRIDGE_MAX_SOURCES valid lines take
+ * about 220 KiB. */
+#define CKPT_FILE_MAX (1u << 20)
+
+/* Decimal digits only (no sign, no blank, no base prefix) that fit in 64
+ * bits. strtoull alone takes "-1" (as UINT64_MAX), "+1" and " 1", and
+ * sscanf saturates an overflow to UINT64_MAX. */
+static int ckpt_parse_u64(const char *s, uint64_t *out)
 {
-	FILE *f = fopen(path, "r");
-	char line[256];
-	unsigned lineno = 0;
-	int rc = 0;
-	if (f == NULL) {
+	char *end;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* An optional '-', then decimal digits that fit in int64_t. */
+static int ckpt_parse_i64(const char *s, int64_t *out)
+{
+	char *end;
+	const char *d = s[0] == '-' ? s + 1 : s;
+	if (*d < '0' || *d > '9')
+		return -EINVAL;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+/* Split line (NUL-terminated, no newline) at blanks into fields; trailing
+ * blanks (and a '\r') are ignored. Stores at most max + 1 fields and
+ * returns their number: max + 1 means there are more than max. */
+static int ckpt_split(char *line, char **f, int max)
+{
+	int n = 0;
+	for (char *p = line;;) {
+		p += strspn(p, " \t\r");
+		if (*p == '\0' || n > max)
+			return n;
+		f[n++] = p;
+		p += strcspn(p, " \t\r");
+		if (*p != '\0')
+			*p++ = '\0';
+	}
+}
+
+/* Line 1: "shmbus-bridge-checkpoint <version>", the version exactly 1. */
+static int ckpt_check_magic(char *line, char *why, size_t whylen)
+{
+	char *f[3];
+	uint64_t v;
+	int n = ckpt_split(line, f, 2);
+	if (n < 2 || strcmp(f[0], CKPT_MAGIC_WORD) != 0) {
+		snprintf(why, whylen, "not a bridge checkpoint (line 1 is not '%s')", CKPT_MAGIC);
+		return -EBADMSG;
+	}
+	if (n > 2 || ckpt_parse_u64(f[1], &v) < 0) {
+		snprintf(why, whylen, "bad checkpoint version '%.32s%s'", f[1],
+			 n > 2 ? " ..." : "");
+		return -EBADMSG;
+	}
+	if (v != CKPT_VERSION) {
+		snprintf(why, whylen,
+			 "unsupported checkpoint version %" PRIu64
+			 " (this bridge reads version %d)",
+			 v, CKPT_VERSION);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* One "<source> <seq> <event_time_ns>" line into m. */
+static int ckpt_parse_entry(struct bridge_srcmap *m, char *line, char *why, size_t whylen)
+{
+	char *f[4];
+	uint64_t src, seq;
+	int64_t t;
+	int n = ckpt_split(line, f, 3);
+	if (n != 3) {
+		if (n > 3)
+			snprintf(why, whylen, "unexpected text '%.32s' after the event time", f[3]);
+		else if (n == 0)
+			snprintf(why, whylen, "empty line");
+		else
+			snprintf(why, whylen,
+				 "expected '<source> <seq> <event_time_ns>', found %d field%s", n,
+				 n == 1 ? "" : "s");
+		return -EBADMSG;
+	}
+	if (ckpt_parse_u64(f[0], &src) < 0 || src > UINT32_MAX) {
+		snprintf(why, whylen, "source id '%.32s' is not a number in 0..%" PRIu32, f[0],
+			 UINT32_MAX);
+		return -EBADMSG;
+	}
+	if (ckpt_parse_u64(f[1], &seq) < 0 || seq == 0) {
+		snprintf(why, whylen, "seq '%.32s' is not a number in 1..%" PRIu64, f[1],
+			 UINT64_MAX);
+		return -EBADMSG;
+	}
+	if (ckpt_parse_i64(f[2], &t) < 0) {
+		snprintf(why, whylen, "event time '%.32s' is not a number in %" PRId64 "..%" PRId64,
+			 f[2], INT64_MIN, INT64_MAX);
+		return -EBADMSG;
+	}
+	if (bridge_srcmap_get(m, (uint32_t)src) != NULL) {
+		snprintf(why, whylen, "source %" PRIu64 " appears twice", src);
+		return -EBADMSG;
+	}
+	if (bridge_srcmap_set(m, (uint32_t)src, seq, t) < 0) {
+		snprintf(why, whylen, "too many sources (at most %d)", BRIDGE_MAX_SOURCES - 1);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/* All of regular file `path` (at most CKPT_FILE_MAX bytes) into a malloc'd
+ * buffer. Returns 0, or a negative code with why filled. */
+static int ckpt_read_file(const char *path, char **buf, size_t *len, char *why, size_t whylen)
+{
+	struct stat st;
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
+	*buf = NULL;
+	*len = 0;
+	if (fd < 0) {
 		rc = -errno;
-		if (rc != -ENOENT)
-			snprintf(err, errlen, "cannot open: %s (%s)", strerror(errno), path);
+		snprintf(why, whylen, "cannot open: %s", strerror(-rc));
 		return rc;
 	}
-	while (rc == 0 && fgets(line, sizeof line, f) != NULL) {
-		uint32_t src;
-		uint64_t seq;
-		int64_t t;
-		char extra;
-		lineno++;
-		if (lineno == 1) {
-			if (strncmp(line, CKPT_MAGIC, strlen(CKPT_MAGIC)) != 0) {
-				snprintf(err, errlen, "not a bridge checkpoint (%s:1)", path);
-				rc = -EBADMSG;
-			}
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		snprintf(why, whylen, "cannot stat: %s", strerror(-rc));
+	} else if (S_ISDIR(st.st_mode)) {
+		rc = -EISDIR;
+		snprintf(why, whylen, "is a directory, not a checkpoint file");
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = -EINVAL;
+		snprintf(why, whylen, "not a regular file");
+	} else if (st.st_size > (off_t)CKPT_FILE_MAX) {
+		rc = -EFBIG;
+		snprintf(why, whylen, "%lld bytes, a checkpoint file is at most %u",
+			 (long long)st.st_size, CKPT_FILE_MAX);
+	} else if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
+		rc = -ENOMEM;
+		snprintf(why, whylen, "out of memory");
+	}
+	while (rc == 0 && *len < (size_t)st.st_size) {
+		ssize_t n = read(fd, *buf + *len, (size_t)st.st_size - *len);
+		if (n < 0 && errno == EINTR)
 			continue;
-		}
-		if (sscanf(line, "%" SCNu32 " %" SCNu64 " %" SCNd64 " %c", &src, &seq, &t,
-			   &extra) != 3 ||
-		    seq == 0) {
-			snprintf(err, errlen, "expected '<source> <seq> <event_time_ns>' (%s:%u)",
-				 path, lineno);
-			rc = -EBADMSG;
-		} else if (bridge_srcmap_set(m, src, seq, t) < 0) {
-			snprintf(err, errlen, "too many sources (%s:%u)", path, lineno);
-			rc = -EBADMSG;
+		if (n <= 0) { /* 0: the file shrank while we read it */
+			rc = n < 0 ? -errno : -EIO;
+			snprintf(why, whylen, "cannot read: %s", strerror(-rc));
+		} else {
+			*len += (size_t)n;
 		}
 	}
-	if (rc == 0 && lineno == 0) {
-		snprintf(err, errlen, "empty checkpoint file (%s)", path);
+	close(fd);
+	if (rc < 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return rc;
+}
+
+/* Check one line of the file (s, len bytes, without its newline) and take
+ * it. has_nl: a newline ended it. */
+static int ckpt_take_line(struct bridge_srcmap *m, const char *s, size_t len, int has_nl,
+			  unsigned lineno, char *why, size_t whylen)
+{
+	char line[CKPT_LINE_MAX + 1];
+	if (len > CKPT_LINE_MAX) {
+		snprintf(why, whylen, "line too long (%zu bytes, at most %d)", len, CKPT_LINE_MAX);
+		return -EBADMSG;
+	}
+	if (memchr(s, '\0', len) != NULL) {
+		snprintf(why, whylen, "NUL byte in line");
+		return -EBADMSG;
+	}
+	memcpy(line, s, len);
+	line[len] = '\0';
+	int rc = lineno == 1 ? ckpt_check_magic(line, why, whylen)
+			     : ckpt_parse_entry(m, line, why, whylen);
+	if (rc == 0 && !has_nl) { /* the writer ends every line: cut short? */
+		snprintf(why, whylen, "no newline at the end of the last line (truncated?)");
 		rc = -EBADMSG;
 	}
-	fclose(f);
+	return rc;
+}
+
+int bridge_ckpt_load(const char *path, struct bridge_srcmap *m, char *err, size_t errlen)
+{
+	char why[160], *buf;
+	size_t len, off = 0;
+	unsigned lineno = 0;
+	int rc = ckpt_read_file(path, &buf, &len, why, sizeof why);
+	if (rc == -ENOENT)
+		return rc; /* no checkpoint yet: a first start */
+	if (rc < 0) {
+		snprintf(err, errlen, "checkpoint: %s (%s)", why, path);
+		return rc;
+	}
+	if (len == 0) {
+		snprintf(err, errlen, "checkpoint: empty file (%s)", path);
+		free(buf);
+		return -EBADMSG;
+	}
+	while (rc == 0 && off < len) {
+		const char *nl = memchr(buf + off, '\n', len - off);
+		size_t n = nl != NULL ? (size_t)(nl - (buf + off)) : len - off;
+		rc = ckpt_take_line(m, buf + off, n, nl != NULL, ++lineno, why, sizeof why);
+		off += n + 1;
+	}
+	free(buf);
+	if (rc < 0)
+		snprintf(err, errlen, "checkpoint: %s (%s:%u)", why, path, lineno);
 	return rc;
 }
 

@@ -43,8 +43,14 @@ int bridge_srcmap_set(struct bridge_srcmap *m, uint32_t source, uint64_t seq, in
 void bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *src);
 
 /*
- * Load checkpoint `path` into m. Returns 0, -ENOENT (no file: fresh start),
- * -EBADMSG with "why (path:line)" in err for bad content, or -errno.
+ * Load checkpoint `path` into m. Every value is checked: the magic line
+ * names version 1 exactly; a source id fits in 32 bits, a seq is 1..2^64-1
+ * and a time fits in int64_t, all plain decimal (no sign but the time's
+ * '-'); each line ends with a newline and has no other text; no source
+ * appears twice. Returns 0, -ENOENT (no file: fresh start; err untouched),
+ * -EBADMSG with "checkpoint: why (path:line)" in err for bad content, or
+ * another negative code with "checkpoint: why (path)" (-EISDIR: path is a
+ * directory). m may hold part of the file after an error.
  */
 int bridge_ckpt_load(const char *path, struct bridge_srcmap *m, char *err, size_t errlen);
 

@@ -29,9 +29,12 @@
 #include "bridge_core.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <shmbus/clock.h>
@@ -462,30 +465,137 @@ static void catchup_query(struct bridge *b, struct shmbus_journal_query *q)
 		q->t_from = tmin - b->cfg.catchup_slack_ns;
 }
 
+/* A catch-up warning: to cfg->warn, or left in err when there is none. */
+static void catchup_warn(struct bridge *b, char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void catchup_warn(struct bridge *b, char *err, size_t errlen, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	if (b->cfg.warn != NULL)
+		b->cfg.warn(b->cfg.warn_ctx, msg);
+	else
+		snprintf(err, errlen, "%s", msg);
+}
+
+/* Sources named one by one (and journal look-ups made) at most, per
+ * catch-up: a checkpoint can list thousands, and a look-up of a source
+ * the journal lacks reads the whole journal. */
+#define CATCHUP_WARN_MAX 8
+
+/*
+ * After a full catch-up, warn about each checkpoint source (ck) whose
+ * checkpoint lies past the journal's end: a seq above the journal's last
+ * seq of that source, a time after the journal's latest event, or no
+ * event of the source read at all. None of its events was caught up, and
+ * none will be until its seq passes the checkpoint's, which is silent
+ * loss when the journal was rotated or replaced (or belongs to another
+ * bus). Not an error: the operator decides. seen holds the highest seq
+ * read per checkpoint source.
+ */
+static void catchup_check_ahead(struct bridge *b, struct shmbus_journal_reader *r,
+				const struct bridge_srcmap *ck, const struct bridge_srcmap *seen,
+				int64_t t_from, char *err, size_t errlen)
+{
+	struct shmbus_journal_error jerr = {0};
+	int64_t latest = 0;
+	int have_latest = shmbus_journal_reader_latest_time(r, &latest) == 0;
+	unsigned warned = 0, more = 0;
+	char last_s[64], latest_s[32];
+	if (have_latest)
+		snprintf(latest_s, sizeof latest_s, "%" PRId64, latest);
+	else
+		snprintf(latest_s, sizeof latest_s, "none (empty journal)");
+	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
+		const struct bridge_src *c = &ck->e[i];
+		if (c->seq == 0)
+			continue;
+		const struct bridge_src *s = bridge_srcmap_get(seen, c->source);
+		int late = !have_latest || c->event_time_ns > latest;
+		if (s != NULL && !late && s->seq >= c->seq)
+			continue; /* the journal reaches the checkpoint */
+		if (warned == CATCHUP_WARN_MAX) {
+			more++;
+			continue;
+		}
+		warned++;
+		uint64_t last;
+		if (s != NULL)
+			snprintf(last_s, sizeof last_s, "%" PRIu64, s->seq);
+		else if (!late && t_from != INT64_MIN) /* read from t_from on: none there */
+			snprintf(last_s, sizeof last_s, "none since %" PRId64, t_from);
+		else if (have_latest &&
+			 shmbus_journal_reader_last_seq(r, c->source, &last, &jerr) == 0)
+			snprintf(last_s, sizeof last_s, "%" PRIu64, last);
+		else
+			snprintf(last_s, sizeof last_s, "none");
+		catchup_warn(b, err, errlen,
+			     "checkpoint of source %" PRIu32 " (seq %" PRIu64
+			     ", event time %" PRId64 ") is past the end of journal %s (last "
+			     "seq of that source: %s, latest event time: %s): none of its events "
+			     "was caught up; was the journal rotated or replaced?",
+			     c->source, c->seq, c->event_time_ns, b->cfg.journal_dir, last_s,
+			     latest_s);
+	}
+	if (more > 0)
+		catchup_warn(b, err, errlen,
+			     "checkpoint of %u more source%s is past the end of journal %s", more,
+			     more == 1 ? "" : "s", b->cfg.journal_dir);
+}
+
+/* Open the journal; -ENOENT only when there is no journal directory. */
+static int catchup_open(struct bridge *b, struct shmbus_journal_reader **r, char *err,
+			size_t errlen)
+{
+	struct shmbus_journal_error jerr = {0};
+	const char *jbus = b->cfg.journal_bus ? b->cfg.journal_bus : shmbus_bus_name(b->bus);
+	struct stat st;
+	int rc = shmbus_journal_reader_open(b->cfg.journal_dir, jbus[0] ? jbus : NULL,
+					    shmbus_event_layout_hash(), r, &jerr);
+	if (rc == 0)
+		return 0;
+	if (rc == -ENOENT && stat(b->cfg.journal_dir, &st) < 0 && errno == ENOENT)
+		return rc; /* no journal: the caller starts live */
+	snprintf(err, errlen, "journal open: %s%s%s (%s)", strerror(-rc),
+		 jerr.detail[0] ? ": " : "", jerr.detail,
+		 jerr.segment[0] ? jerr.segment : b->cfg.journal_dir);
+	/* A segment that vanished (a dangling link, a race with retention)
+	 * is a damaged journal, not a missing one. */
+	return rc == -ENOENT ? -EIO : rc;
+}
+
 int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	struct shmbus_journal_reader *r = NULL;
 	struct shmbus_journal_error jerr = {0};
 	struct shmbus_journal_query q;
-	const char *jbus = b->cfg.journal_bus ? b->cfg.journal_bus : shmbus_bus_name(b->bus);
+	struct bridge_srcmap ck = {0}, seen = {0};
 	int64_t n = 0;
 	if (b->cfg.journal_dir == NULL)
 		return -ENOENT;
 	if (!b->had_checkpoint && !b->cfg.from_journal_start)
 		return 0; /* first start: begin live unless asked for the journal */
-	int rc = shmbus_journal_reader_open(b->cfg.journal_dir, jbus[0] ? jbus : NULL,
-					    shmbus_event_layout_hash(), &r, &jerr);
-	if (rc < 0) {
-		if (rc != -ENOENT)
-			snprintf(err, errlen, "journal open: %s (%s)", strerror(-rc),
-				 jerr.segment[0] ? jerr.segment : b->cfg.journal_dir);
+	int rc = catchup_open(b, &r, err, errlen);
+	if (rc < 0)
 		return rc;
-	}
 	catchup_query(b, &q);
 	if ((rc = shmbus_journal_reader_seek(r, &q)) < 0) {
 		snprintf(err, errlen, "journal seek: %s (%s)", strerror(-rc), b->cfg.journal_dir);
 		shmbus_journal_reader_close(r);
 		return rc;
+	}
+	/* The checkpoint as loaded (acked moves on as the catch-up is acked). */
+	if (b->had_checkpoint) {
+		if (bridge_srcmap_init(&ck) < 0 || bridge_srcmap_init(&seen) < 0) {
+			snprintf(err, errlen, "journal catch-up: out of memory");
+			n = -ENOMEM;
+			goto out;
+		}
+		bridge_srcmap_copy(&ck, &b->acked);
 	}
 	for (;;) {
 		const struct shmbus_event_header *ev;
@@ -496,13 +606,28 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 		rc = shmbus_journal_reader_next(r, &ev, &jerr);
 		if (rc == 0)
 			break;
-		if (rc < 0) { /* a bad block: reported, the reader goes on */
-			snprintf(err, errlen, "journal read: %s (%s at byte %llu)", jerr.detail,
-				 jerr.segment, (unsigned long long)jerr.offset);
+		if (rc == -EBADMSG) { /* damaged data: reported, the reader goes on */
+			catchup_warn(b, err, errlen,
+				     "journal read: %s (%s at byte %llu): its events were skipped",
+				     jerr.detail, jerr.segment, (unsigned long long)jerr.offset);
+			jerr.segment[0] = '\0'; /* not to be named by a later error */
+			jerr.offset = 0;
 			continue;
+		}
+		if (rc < 0) { /* an I/O error may pass: fail rather than skip */
+			snprintf(err, errlen, "journal read: %s (%s at byte %llu)", strerror(-rc),
+				 jerr.segment[0] ? jerr.segment : b->cfg.journal_dir,
+				 (unsigned long long)jerr.offset);
+			n = rc;
+			break;
 		}
 		n++;
 		b->st.journal++;
+		if (ck.e != NULL && bridge_srcmap_get(&ck, ev->source_id) != NULL) {
+			const struct bridge_src *s = bridge_srcmap_get(&seen, ev->source_id);
+			if (s == NULL || ev->seq > s->seq)
+				bridge_srcmap_set(&seen, ev->source_id, ev->seq, ev->event_time_ns);
+		}
 		while (!offer(b, ev)) {
 			if (stop != NULL && *stop)
 				break;
@@ -510,6 +635,11 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 				nap(100000);
 		}
 	}
+	if (n >= 0 && ck.e != NULL)
+		catchup_check_ahead(b, r, &ck, &seen, q.t_from, err, errlen);
+out:
+	bridge_srcmap_free(&ck);
+	bridge_srcmap_free(&seen);
 	shmbus_journal_reader_close(r);
 	return n;
 }

@@ -46,6 +46,12 @@ struct bridge_core_config {
 	int from_journal_start;        /* no checkpoint: export the whole journal
 					* first (default 0: start live) */
 	int64_t retry_base_ms, retry_max_ms; /* resend backoff (100, 5000) */
+	/* Catch-up warnings (a damaged journal block skipped, a checkpoint
+	 * past the journal's end), one line each without a newline, called on
+	 * the bridge's thread. NULL: the last one is left in bridge_catchup's
+	 * err. */
+	void (*warn)(void *ctx, const char *msg);
+	void *warn_ctx;
 };
 
 void bridge_core_config_init(struct bridge_core_config *c);
@@ -83,9 +89,20 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
  * Send what the journal holds after the checkpoint (same filter), waiting
  * for window room as needed. Without a checkpoint (first start) nothing
  * is read unless cfg->from_journal_start, which sends the whole journal.
+ * Damaged data (-EBADMSG from the reader: a bad block, an entry that is
+ * no segment file) is warned about (cfg->warn) and skipped; the reader
+ * goes on. After a full read, every checkpoint source whose seq is past
+ * the journal's last seq of that source, whose time is past the
+ * journal's latest event, or of which the journal holds nothing since
+ * the checkpoint, is warned about: nothing of it was caught up, e.g.
+ * because the journal was rotated or replaced.
  * Returns the number of events read, -ENOENT when there is no journal
- * (nothing done), -EINTR when *stop was set, or another negative code
- * with err filled. Not thread-safe (the bridge's thread).
+ * directory (nothing done), -EINTR when *stop was set, or another
+ * negative code with err filled when the journal cannot be opened or
+ * read (an I/O error): the caller should not go live then, as that would
+ * skip the rest of the journal for good (see bridge_main.c); what was
+ * sent is in the window and reaches the checkpoint on drain. Not
+ * thread-safe (the bridge's thread).
  */
 int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen);
 

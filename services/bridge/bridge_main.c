@@ -7,7 +7,8 @@
  * (NATS_URL, NATS_CREDS, NATS_TLS_*, KAFKA_BROKERS, KAFKA_SASL_*, ...),
  * a --config file of "key = value" lines (keys are the long option names)
  * and the command line. Secrets are never printed.
- * Exit codes: 0 clean stop, 1 runtime failure, 2 usage or config error.
+ * Exit codes: 0 clean stop, 1 runtime failure (a journal catch-up that
+ * fails included), 2 usage or config error.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -87,7 +88,12 @@ static void usage(FILE *f)
 		"  --quiet                 no status lines\n"
 		"  --help                  this text\n"
 		"Templates: {type} {symbol} {symbol_id} {source}.\n"
-		"Exit: 0 stopped cleanly, 1 runtime failure, 2 usage error.\n");
+		"Exit: 0 stopped cleanly, 1 runtime failure, 2 usage error. A journal that\n"
+		"cannot be opened or read for catch-up (not a directory, another event\n"
+		"layout, an I/O error) is a runtime failure: the bridge exits 1 instead of\n"
+		"going live past what the journal holds, so that a supervisor restarts it\n"
+		"once the journal is repaired. A missing journal directory starts live; a\n"
+		"damaged block is a warning and its events are skipped.\n");
 }
 
 static const struct option long_opts[] = {
@@ -253,11 +259,18 @@ static const char *env(const char *name)
 	return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
+static void warn_stderr(void *ctx, const char *msg)
+{
+	(void)ctx;
+	fprintf(stderr, PROG ": warning: %s\n", msg);
+}
+
 static void defaults(struct opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->bus = SHMBUS_DEFAULT_BUS;
 	bridge_core_config_init(&o->core);
+	o->core.warn = warn_stderr;
 	o->stats_interval = 5;
 	o->nats = (struct bridge_nats_config){
 		.url = env("NATS_URL"), .creds = env("NATS_CREDS"), .user = env("NATS_USER"),
@@ -404,7 +417,7 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 {
 	char err[600] = "";
 	int64_t next_counters = 0;
-	int ring_broken = 0;
+	int ring_broken = 0, catchup_failed = 0;
 	if (shmbus_counters_define(bus, bus_counter_names,
 				   sizeof(bus_counter_names) / sizeof(bus_counter_names[0])) != 0)
 		fprintf(stderr, PROG ": counters: %s\n", shmbus_errmsg());
@@ -415,11 +428,21 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 				"bridge was down are not exported)\n",
 			o->core.journal_dir ? " at " : "",
 			o->core.journal_dir ? o->core.journal_dir : " given");
-	else if (caught < 0 && caught != -EINTR)
-		fprintf(stderr, PROG ": journal catch-up failed: %s\n", err);
-	else if (err[0] != '\0')
+	else if (caught < 0 && caught != -EINTR) {
+		/* Going live now would move the hand-over point past what the
+		 * journal holds after the checkpoint: those events would never
+		 * be exported. Exit 1 instead, so that a supervisor retries
+		 * once the journal is readable again. */
+		fprintf(stderr,
+			PROG ": journal catch-up failed: %s: not starting live (the journal's "
+			     "events after the checkpoint would never be exported); repair the "
+			     "journal, or drop --journal to start live without it, and restart\n",
+			err);
+		catchup_failed = 1;
+	} else if (err[0] != '\0') {
 		fprintf(stderr, PROG ": %s\n", err);
-	while (!g_stop) {
+	}
+	while (!g_stop && !catchup_failed) {
 		struct bridge_stats st;
 		if (bridge_step(b, 1000000) < 0) {
 			fprintf(stderr, PROG ": %s\n", shmbus_errmsg());
@@ -449,7 +472,7 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 		fprintf(stderr, PROG ": stopping: %s\n", err);
 		return 1;
 	}
-	return ring_broken;
+	return ring_broken || catchup_failed;
 }
 
 int main(int argc, char **argv)
