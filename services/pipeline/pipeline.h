@@ -23,9 +23,12 @@
 #include "rules.h"
 #include "svc.h"
 
-#define PL_TOOL      "shmbus-pipeline"
-#define PL_MAX_SHOWN 64 /* alert lines kept for the summary */
-#define PL_PATH_MAX  1024
+#define PL_TOOL          "shmbus-pipeline"
+#define PL_MAX_SHOWN     64 /* alert lines kept for the summary */
+#define PL_PATH_MAX      1024
+#define PL_TIMEOUT_MAX_S 1e6   /* --timeout bound: ~11 days, far from int64 ns */
+#define PL_RATE_MIN      0.001 /* --rate bounds: shmbus-collector's own */
+#define PL_RATE_MAX      1e9
 
 /* The child processes, in start order. */
 enum pl_child_id {
@@ -106,6 +109,8 @@ void pl_stop(struct pipeline *p, enum pl_child_id id);
 void pl_wait_stopped(struct pipeline *p, double timeout_s);
 void pl_kill_all(struct pipeline *p);
 int pl_child_ok(const struct pl_child *c);
+/* "exited with status N" / "killed by signal S (NAME)" for a wait status. */
+const char *pl_exit_text(int status, char *buf, size_t n);
 void pl_print_log_tail(const struct pl_child *c, FILE *f);
 int pl_wait_rings(struct pipeline *p, const char *const *rings, int n, double timeout_s);
 

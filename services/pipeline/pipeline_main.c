@@ -63,8 +63,8 @@ static const char usage_text[] =
     "Other:\n"
     "  --bus NAME          bus to create (default pipeline-PID); removed at the end\n"
     "  --keep-bus          leave the bus in place\n"
-    "  --timeout SEC       give up after SEC seconds (default 110)\n"
-    "  --help              this text\n"
+    "  --timeout SEC       give up after SEC seconds (default 110, at most 1000000)\n"
+    "  -h, --help          this text\n"
     "Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
 
 enum {
@@ -169,8 +169,12 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 		o->keep_bus = 1;
 		return 0;
 	case OPT_TIMEOUT:
-		if (shmbus_svc_parse_double(arg, &o->timeout_s) != 0 || o->timeout_s <= 0)
-			return pl_usage_error("--timeout '%s': expected a positive number", arg);
+		/* bounded: the deadline is timeout_s * 1e9 in an int64_t */
+		if (shmbus_svc_parse_double(arg, &o->timeout_s) != 0 || !(o->timeout_s > 0) ||
+		    o->timeout_s > PL_TIMEOUT_MAX_S)
+			return pl_usage_error("--timeout '%s': expected seconds, more than 0 and "
+			                      "at most 1000000",
+			                      arg);
 		return 0;
 	case OPT_HELP:
 		fputs(usage_text, stdout);
@@ -179,6 +183,36 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 		fputs(usage_text, stderr);
 		return 2;
 	}
+}
+
+/* The collector's numbers, checked here with the collector's rules: a
+ * bad one is a usage error of this command, not a failed run. */
+static int pl_check_numbers(const struct pl_opts *o)
+{
+	uint64_t v;
+	double d;
+
+	if (o->events && shmbus_svc_parse_u64(o->events, &v) != 0)
+		return pl_usage_error("--events '%s': expected a whole number", o->events);
+	if (o->seed && shmbus_svc_parse_u64(o->seed, &v) != 0)
+		return pl_usage_error("--seed '%s': expected a whole number", o->seed);
+	if (o->rate &&
+	    (shmbus_svc_parse_double(o->rate, &d) != 0 || !(d >= PL_RATE_MIN) || d > PL_RATE_MAX))
+		return pl_usage_error("--rate '%s': expected events per second in 0.001..1e9",
+		                      o->rate);
+	return 0;
+}
+
+/* The bus name names the run folder (TMPDIR/shmbus-NAME), where old
+ * stats files are removed: it must be what the library accepts (no '/',
+ * no leading '.'), checked before anything touches the disk. */
+static int pl_check_bus(const char *bus)
+{
+	char path[PL_PATH_MAX];
+
+	if (bus && shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
+		return pl_usage_error("--bus: %s", shmbus_errmsg());
+	return 0;
 }
 
 static int pl_parse_args(struct pipeline *p, int argc, char **argv)
@@ -213,8 +247,10 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	o->speed = "max";
 	o->show_alerts = 10;
 	o->timeout_s = 110;
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char **slot = pl_string_opt(o, opt);
+		if (opt == 'h')
+			opt = OPT_HELP;
 		if (slot)
 			*slot = optarg;
 		else if ((rc = pl_other_opt(o, opt, optarg)) != 0)
@@ -226,8 +262,8 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 		return pl_usage_error("--dir '%s': path too long", o->dir);
 	if (o->input && o->replay_dir)
 		return pl_usage_error("%s", "--input and --replay exclude each other");
-	if (o->bus && (!*o->bus || strlen(o->bus) > SHMBUS_NAME_MAX))
-		return pl_usage_error("--bus '%s': a name of 1..47 characters", o->bus);
+	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0)
+		return rc;
 	if (o->input && access(o->input, R_OK) != 0)
 		return pl_usage_error("--input '%s': cannot read the file", o->input);
 	if (o->replay_dir && access(o->replay_dir, R_OK | X_OK) != 0)
@@ -301,8 +337,12 @@ static int pl_prepare(struct pipeline *p)
 	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
 	memset(&err, 0, sizeof(err));
 	if ((rc = shmbus_rules_load(p->rules_path, &p->rules, &err)) != 0) {
-		fprintf(stderr, PL_TOOL ": rules %s:%u:%u: %s\n", p->rules_path, err.line,
-		        err.column, err.message[0] ? err.message : strerror(-rc));
+		if (err.line)
+			fprintf(stderr, PL_TOOL ": rules %s:%u:%u: %s\n", p->rules_path, err.line,
+			        err.column, err.message);
+		else /* the message names the file */
+			fprintf(stderr, PL_TOOL ": rules: %s\n",
+			        err.message[0] ? err.message : strerror(-rc));
 		return 2;
 	}
 	return 0;
@@ -410,7 +450,7 @@ static void pl_source_done(struct pipeline *p)
 
 static void pl_fail(struct pipeline *p, const char *msg)
 {
-	if (!p->failed)
+	if (!p->failed && msg != p->fail_msg) /* no overlapping copy */
 		snprintf(p->fail_msg, sizeof(p->fail_msg), "%s", msg);
 	p->failed = 1;
 }

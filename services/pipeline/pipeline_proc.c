@@ -164,6 +164,18 @@ int pl_child_ok(const struct pl_child *c)
 	return !c->started || (c->exited && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0);
 }
 
+const char *pl_exit_text(int status, char *buf, size_t n)
+{
+	if (WIFEXITED(status))
+		snprintf(buf, n, "exited with status %d", WEXITSTATUS(status));
+	else if (WIFSIGNALED(status))
+		snprintf(buf, n, "killed by signal %d (%s)", WTERMSIG(status),
+		         strsignal(WTERMSIG(status)));
+	else
+		snprintf(buf, n, "wait status %#x", (unsigned)status);
+	return buf;
+}
+
 void pl_print_log_tail(const struct pl_child *c, FILE *f)
 {
 	char *text = NULL;
@@ -207,9 +219,10 @@ int pl_wait_rings(struct pipeline *p, const char *const *rings, int n, double ti
 		pl_reap(p);
 		for (int i = 0; i < PL_NCHILD; i++)
 			if (p->child[i].started && p->child[i].exited) {
+				char how[64];
 				snprintf(p->fail_msg, sizeof(p->fail_msg),
-				         "%s exited before subscribing (status %d)",
-				         p->child[i].name, p->child[i].status);
+				         "%s ended before subscribing (%s)", p->child[i].name,
+				         pl_exit_text(p->child[i].status, how, sizeof(how)));
 				return -ECHILD;
 			}
 		if (shmbus_mono_ns() > deadline) {

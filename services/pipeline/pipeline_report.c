@@ -47,9 +47,13 @@ static void pl_verify(struct pipeline *p, const struct pl_stats *s)
 	for (int i = 0; i < PL_NCHILD; i++)
 		if (!pl_child_ok(&p->child[i])) {
 			size_t used = strlen(p->fail_msg);
+			char how[64];
 			snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
-			         "%s%s failed (wait status %d, see %s)", used ? "; " : "",
-			         p->child[i].name, p->child[i].status, p->child[i].log);
+			         "%s%s failed (%s, see %s)", used ? "; " : "", p->child[i].name,
+			         p->child[i].exited
+			             ? pl_exit_text(p->child[i].status, how, sizeof(how))
+			             : "did not exit",
+			         p->child[i].log);
 			p->failed = 1;
 		}
 	if (!p->failed && p->tap.eos_threshold == 0) {

@@ -119,8 +119,10 @@ int shmbus_rule_parse_line(const char *line, size_t len, uint32_t lineno, struct
 int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 		       struct shmbus_rule_error *err);
 
-/* Same as shmbus_rules_parse on the contents of file @path; also returns
- * the negated errno of open/read (err->message says which). */
+/* Same as shmbus_rules_parse on the contents of file @path, which must be
+ * a regular file; also returns the negated errno of open/read, -EISDIR for
+ * a directory and -EINVAL for another kind of file (a device, a FIFO);
+ * err->message says which, naming @path, with err->line 0. */
 int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbus_rule_error *err);
 
 /* Free what a parse stored in @rs and zero it (safe on a zeroed set). */

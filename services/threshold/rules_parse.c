@@ -16,11 +16,14 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <shmbus/event.h>
 
@@ -67,6 +70,16 @@ static int rp_is_word_end(char c)
 	return c == ' ' || c == '\t' || c == '<' || c == '>' || c == ':' || c == '#' || c == '\r';
 }
 
+/* A byte no rule can contain: C0 controls but tab and CR, and DEL. A NUL
+ * in particular would end the token early for strtod and friends, so
+ * "70\0junk" must not read as 70. */
+static int rp_is_control(char c)
+{
+	unsigned char u = (unsigned char)c;
+
+	return (u < 0x20 && c != '\t' && c != '\r') || u == 0x7f;
+}
+
 static int rp_tokenize(struct rp_line *L, const char *s, size_t len)
 {
 	size_t i = 0;
@@ -75,6 +88,11 @@ static int rp_tokenize(struct rp_line *L, const char *s, size_t len)
 	L->end_col = (uint32_t)len + 1;
 	while (i < len) {
 		size_t j = i;
+		if (rp_is_control(s[i])) {
+			struct rp_tok t = {s + i, 0, (uint32_t)i + 1};
+			return rp_err(L, &t, "control byte 0x%02x in the rule (rules are text)",
+				      (unsigned char)s[i]);
+		}
 		if (rp_is_word_end(s[i]) && s[i] != '<' && s[i] != '>' && s[i] != ':') {
 			if (s[i] == '#') {
 				L->end_col = (uint32_t)i + 1;
@@ -88,7 +106,7 @@ static int rp_tokenize(struct rp_line *L, const char *s, size_t len)
 		else if (s[i] == ':')
 			j = i + 1;
 		else
-			while (j < len && !rp_is_word_end(s[j]))
+			while (j < len && !rp_is_word_end(s[j]) && !rp_is_control(s[j]))
 				j++;
 		if (L->n == RP_MAX_TOKENS) {
 			struct rp_tok t = {s + i, (uint32_t)(j - i), (uint32_t)i + 1};
@@ -521,18 +539,49 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 	return rc < 0 ? rc : 0;
 }
 
+static const char *rp_file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+			     : "not a plain file";
+}
+
+/* Open @path for reading if it is a regular file. A directory would fail
+ * only at read time with a bare EISDIR (reported as EIO before), a device
+ * like /dev/zero would be read without end, a FIFO would block: all are
+ * refused with what they are. O_NONBLOCK keeps the open of a FIFO from
+ * waiting; it is cleared once the file is known to be regular. */
+static int rp_open_regular(const char *path, FILE **out, const char **kind)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
+
+	*kind = NULL;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = -errno;
+	} else if (!S_ISREG(st.st_mode)) {
+		*kind = rp_file_kind(st.st_mode);
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+	} else if (fcntl(fd, F_SETFL, 0) != 0 || !(*out = fdopen(fd, "r"))) {
+		rc = -errno;
+	}
+	if (rc && fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbus_rule_error *err)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f = NULL;
+	const char *kind;
 	char *buf = NULL;
 	size_t len = 0, cap = 0, got;
-	int rc;
+	int rc = rp_open_regular(path, &f, &kind);
 
 	memset(out, 0, sizeof(*out));
-	if (!f)
-		rc = -errno;
-	else
-		rc = 0;
 	while (rc == 0) {
 		if (len == cap) {
 			char *n = realloc(buf, cap ? cap * 2 : 65536);
@@ -546,15 +595,20 @@ int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbu
 		got = fread(buf + len, 1, cap - len, f);
 		len += got;
 		if (got == 0)
-			rc = ferror(f) ? -EIO : 1;
+			rc = ferror(f) ? -(errno ? errno : EIO) : 1;
 	}
 	if (f)
 		fclose(f);
 	if (rc < 0) {
 		if (err) {
 			memset(err, 0, sizeof(*err));
-			snprintf(err->message, sizeof(err->message), "cannot read rules file %s: %s",
-				 path, strerror(-rc));
+			if (kind)
+				snprintf(err->message, sizeof(err->message),
+					 "cannot read rules file %s: not a regular file (%s)", path,
+					 kind);
+			else
+				snprintf(err->message, sizeof(err->message),
+					 "cannot read rules file %s: %s", path, strerror(-rc));
 		}
 		free(buf);
 		return rc;

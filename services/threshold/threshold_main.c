@@ -48,7 +48,7 @@ static const char usage_text[] =
     "  --eos-count N       ta end-of-stream markers to wait for (default 1)\n"
     "  --exit-on-eos       exit after forwarding the end of stream\n"
     "%s"
-    "  --help              this text\n"
+    "  -h, --help          this text\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
 
 struct thr_sym {
@@ -103,7 +103,7 @@ static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 	uint64_t v;
 	int opt, rc;
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		rc = shmbus_svc_opt(&t->so, opt, optarg, err, sizeof(err));
 		if (rc < 0)
 			return thr_usage_error("%s", err);
@@ -157,10 +157,12 @@ static int thr_load_rules(struct thr_svc *t)
 		if (err.line)
 			fprintf(stderr, TOOL ": %s:%u:%u: %s\n", t->rules_path, err.line,
 			        err.column, err.message);
+		else if (err.message[0]) /* it names the file */
+			fprintf(stderr, TOOL ": %s\n", err.message);
 		else
-			fprintf(stderr, TOOL ": %s: %s\n", t->rules_path,
-			        err.message[0] ? err.message : strerror(-rc));
-		return rc == -EINVAL ? 2 : 1;
+			fprintf(stderr, TOOL ": %s: %s\n", t->rules_path, strerror(-rc));
+		/* a bad file, or a path that is no file (a directory, a device) */
+		return rc == -EINVAL || rc == -EISDIR ? 2 : 1;
 	}
 	if (t->rs.count == 0) {
 		fprintf(stderr, TOOL ": %s: no rules\n", t->rules_path);

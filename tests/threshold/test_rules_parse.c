@@ -2,6 +2,7 @@
  * test_rules_parse.c - threshold rules parser: good rules, and bad ones with
  * the exact message, column and token each must report.
  */
+#define _GNU_SOURCE /* mkdtemp */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,7 +11,9 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "rules.h"
 
@@ -175,6 +178,63 @@ static void test_rules_parse_bad_rules(void **state)
 	}
 }
 
+/* Control bytes (a NUL above all) used to ride inside tokens: "7\0junk"
+ * read as 7. Each is refused at its own column; tab and CR still separate. */
+static void test_rules_parse_control_bytes(void **state)
+{
+	static const struct {
+		const char *line;
+		size_t len; /* the lines hold NULs */
+		uint32_t column;
+		const char *message;
+	} bad[] = {
+#define TEXT(s) s, sizeof(s) - 1
+		{TEXT("rule a: rsi14 > 7\0garbage"), 18, "control byte 0x00 in the rule (rules are text)"},
+		{TEXT("rule a: rsi14 > 70 cooldown=5\0s"), 30,
+		 "control byte 0x00 in the rule (rules are text)"},
+		{TEXT("rule a: rsi14 > 70 symbols=SP\0Y"), 30,
+		 "control byte 0x00 in the rule (rules are text)"},
+		{TEXT("\0rule a: rsi14 > 70"), 1, "control byte 0x00 in the rule (rules are text)"},
+		{TEXT("rule a: rsi14\x01 > 70"), 14, "control byte 0x01 in the rule (rules are text)"},
+		{TEXT("rule a: rsi14 > 70 \x7f"), 20, "control byte 0x7f in the rule (rules are text)"},
+	};
+	static const char comment[] = "rsi14 > 70 # \x01\0";
+	struct shmbus_rule r;
+	struct shmbus_rule_error e;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		int rc = shmbus_rule_parse_line(bad[i].line, bad[i].len, 7, &r, &e);
+		if (rc != -EINVAL || e.line != 7 || e.column != bad[i].column ||
+		    strcmp(e.message, bad[i].message) != 0)
+			fail_msg("case %zu: rc %d line %u column %u message '%s'", i, rc, e.line,
+				 e.column, e.message);
+	}
+	assert_int_equal(parse("rule a:\trsi14\t>\t70\r", &r, &e), 1);
+	assert_true(r.b.constant == 70);
+	/* after a comment, anything goes */
+	assert_int_equal(shmbus_rule_parse_line(comment, sizeof(comment) - 1, 7, &r, &e), 1);
+#undef TEXT
+}
+
+/* A rules path that is no regular file says what it is (a directory once
+ * gave "Input/output error"; a device would be read without end). */
+static void test_rules_parse_load_refuses_non_regular(void **state)
+{
+	char dir[] = "/tmp/shmbus-rulestest-XXXXXX";
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+
+	assert_non_null(mkdtemp(dir));
+	assert_int_equal(shmbus_rules_load(dir, &rs, &e), -EISDIR);
+	assert_int_equal(e.line, 0);
+	assert_non_null(strstr(e.message, dir));
+	assert_non_null(strstr(e.message, "not a regular file (a directory)"));
+	assert_int_equal(shmbus_rules_load("/dev/null", &rs, &e), -EINVAL);
+	assert_non_null(strstr(e.message, "/dev/null: not a regular file (a character device)"));
+	assert_int_equal(rmdir(dir), 0);
+}
+
 static void test_rules_parse_file(void **state)
 {
 	static const char text[] = "# alerts\n"
@@ -221,6 +281,8 @@ int main(void)
 		cmocka_unit_test(test_rules_parse_cross_and_sign),
 		cmocka_unit_test(test_rules_parse_indicator_names),
 		cmocka_unit_test(test_rules_parse_bad_rules),
+		cmocka_unit_test(test_rules_parse_control_bytes),
+		cmocka_unit_test(test_rules_parse_load_refuses_non_regular),
 		cmocka_unit_test(test_rules_parse_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -3,6 +3,7 @@
  * full file load cleanly with the right values; each bad file fails with
  * a message naming the file, the line and the key.
  */
+#define _GNU_SOURCE /* mkdtemp, mkfifo */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +12,10 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "shmbus_config.h"
 
@@ -200,6 +204,24 @@ static const struct bad_case bad[] = {
     {"[service s]\ncommand = x\nnuma_node = -1\n",
      "bad.ini:3: [service s] numa_node: '-1' is not a number"},
     {"[service s]\ncommand = x\nargs = \"open\n", "bad.ini:3: [service s] args: unterminated"},
+    /* max_rings may come after the rings: checked at the end, at the first ring too many */
+    {"[ring a]\n[ring b]\n[ring c]\n[bus]\nmax_rings = 1\n",
+     "bad.ini:2: [ring b]: ring 2 of 3: more rings than [bus] max_rings (1, set at line 5)"},
+    {"[bus]\nmode = +0660\n", "bad.ini:2: [bus] mode: '+0660' is not an octal file mode"},
+    {"[bus]\nmode = -0\n", "bad.ini:2: [bus] mode: '-0' is not an octal file mode"},
+    {"[bus]\nmode = 0x1ff\n", "bad.ini:2: [bus] mode: '0x1ff' is not an octal file mode"},
+    {"[launcher]\nbackoff_initial_ms = 6000\n",
+     "bad.ini:2: [launcher] backoff_initial_ms: 6000 is above backoff_max_ms (5000, the "
+     "default)"},
+    {"[launcher]\nbackoff_max_ms = 50\n",
+     "bad.ini:2: [launcher] backoff_max_ms: 50 is below backoff_initial_ms (100, the default)"},
+    {"[launcher]\nbackoff_max_ms = 200\nbackoff_initial_ms = 300\n",
+     "bad.ini:3: [launcher] backoff_initial_ms: 300 is above backoff_max_ms (200, set at line "
+     "2)"},
+    {"[launcher]\nstop_grace_ms = 1\n[launcher]\nstop_grace_ms = 2\n",
+     "bad.ini:3: [launcher]: duplicate section (first at line 1)"},
+    /* the first error wins over a later syntax error */
+    {"[bus]\nfoo = 1\n[x\n[ring a]\ncapacity = 1024\n", "bad.ini:2: [bus] foo: unknown key"},
 };
 
 static void test_config_bad_files_name_line_and_key(void **state)
@@ -229,6 +251,92 @@ static void test_config_long_line_is_refused(void **state)
 	                 -EINVAL);
 	assert_non_null(strstr(err, "long.ini:3:"));
 	assert_non_null(strstr(err, "longer than"));
+}
+
+static void test_config_bom_is_skipped(void **state)
+{
+	(void)state;
+	struct shmbus_config *c;
+	char err[SHMBUS_CFG_ERR_MAX];
+	int rc = shmbus_config_parse_string("\xEF\xBB\xBF[bus]\nname = bom\n", "bom.ini", &c, err,
+	                                    sizeof(err));
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(c->bus.name, "bom");
+	assert_int_equal(c->bus.line, 1);
+	shmbus_config_free(c);
+}
+
+/* A private folder for files the loader reads (removed by the test). */
+static void tmp_file(char *dir, size_t dlen, char *path, size_t plen, const char *name)
+{
+	snprintf(dir, dlen, "/tmp/shmbus-cfgtest-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, plen, "%s/%s", dir, name);
+}
+
+static void load_fails(const char *path, int want_rc, const char *want)
+{
+	struct shmbus_config *c = (void *)1;
+	char err[SHMBUS_CFG_ERR_MAX] = "";
+	int rc = shmbus_config_load(path, &c, err, sizeof(err));
+	if (rc != want_rc || !strstr(err, want))
+		print_error("%s: rc %d\n  got:    %s\n  wanted: %s\n", path, rc, err, want);
+	assert_int_equal(rc, want_rc);
+	assert_null(c);
+	assert_non_null(strstr(err, want));
+}
+
+static void test_config_file_nul_bytes_are_refused(void **state)
+{
+	(void)state;
+	char dir[64], path[128];
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "nul.ini");
+	static const char mid[] = "[bus]\nname=abc\0garbage\n";
+	static const char first[] = "[bus]\n\0name=abc\n";
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fwrite(mid, 1, sizeof(mid) - 1, f), sizeof(mid) - 1);
+	fclose(f);
+	load_fails(path, -EINVAL, "nul.ini:2: [bus]: NUL byte at column 9");
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(fwrite(first, 1, sizeof(first) - 1, f), sizeof(first) - 1);
+	fclose(f);
+	load_fails(path, -EINVAL, "nul.ini:2: [bus]: NUL byte at column 1");
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_config_file_must_be_regular(void **state)
+{
+	(void)state;
+	char dir[64], path[128];
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "fifo.ini");
+	load_fails(dir, -EISDIR, ": cannot read: not a regular file (a directory)");
+	load_fails("/dev/null", -EINVAL, "/dev/null: cannot read: not a regular file (a character");
+	/* a FIFO with no writer: refused at once, not waited on */
+	assert_int_equal(mkfifo(path, 0600), 0);
+	load_fails(path, -EINVAL, "fifo.ini: cannot read: not a regular file (a FIFO)");
+	unlink(path);
+	rmdir(dir);
+}
+
+static void test_config_file_huge_line_stops_the_reader(void **state)
+{
+	(void)state;
+	char dir[64], path[128];
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "huge.ini");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[bus]\nname = ", f);
+	for (int i = 0; i < 100000; i++)
+		fputc('x', f);
+	fputs("\n[bus]\n", f); /* never read: the reader stopped */
+	fclose(f);
+	load_fails(path, -EINVAL, "huge.ini:2: [bus]: line is longer than 4096 bytes");
+	unlink(path);
+	rmdir(dir);
 }
 
 static void test_config_cpulist_parses_ranges(void **state)
@@ -273,6 +381,10 @@ int main(void)
 	    cmocka_unit_test(test_config_missing_file_names_it),
 	    cmocka_unit_test(test_config_bad_files_name_line_and_key),
 	    cmocka_unit_test(test_config_long_line_is_refused),
+	    cmocka_unit_test(test_config_bom_is_skipped),
+	    cmocka_unit_test(test_config_file_nul_bytes_are_refused),
+	    cmocka_unit_test(test_config_file_must_be_regular),
+	    cmocka_unit_test(test_config_file_huge_line_stops_the_reader),
 	    cmocka_unit_test(test_config_cpulist_parses_ranges),
 	    cmocka_unit_test(test_config_host_check_refuses_missing_cpu),
 	};

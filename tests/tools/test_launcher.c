@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -153,11 +154,55 @@ static void test_launcher_refuses_bad_config(void **state)
 	tu_rmdir(dir);
 }
 
+/* A status file that cannot be written is refused before anything starts
+ * (it used to run blind, exit 0, and leave FILE.tmp beside a directory). */
+static void test_launcher_refuses_unwritable_status_file(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	char cfg[256], sdir[256], stmp[320], bus_file[256], out[4096];
+	snprintf(cfg, sizeof(cfg), "%s/st.ini", dir);
+	snprintf(sdir, sizeof(sdir), "%s/sd", dir);
+	snprintf(stmp, sizeof(stmp), "%s.tmp", sdir);
+	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.sttest", dir);
+	assert_int_equal(tu_write(cfg, "[bus]\nname = sttest\narena_mb = 2\n"
+	                               "[service a]\ncommand = /bin/true\nrestart = never\n"),
+	                 0);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+
+	assert_int_equal(tu_run(out, sizeof(out), "timeout 10 %s up --status %s/none/st %s",
+	                        SHMBUSCTL_BIN, dir, cfg),
+	                 1);
+	assert_non_null(strstr(out, "/none/st: cannot create"));
+	assert_null(strstr(out, "started"));
+	assert_int_not_equal(access(bus_file, F_OK), 0);
+
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "timeout 10 %s up --status %s %s", SHMBUSCTL_BIN, sdir, cfg),
+	    1);
+	assert_non_null(strstr(out, "/sd: not a regular file (a directory)"));
+	assert_int_not_equal(access(stmp, F_OK), 0);
+	assert_int_not_equal(access(bus_file, F_OK), 0);
+
+	/* A writable one is written, and no temporary is left. */
+	char st[300], buf[1024];
+	snprintf(st, sizeof(st), "%s/ok.status", dir);
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "timeout 10 %s up --status %s %s", SHMBUSCTL_BIN, st, cfg), 0);
+	assert_true(tu_read(st, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "state=stopped"));
+	snprintf(stmp, sizeof(stmp), "%s.tmp", st);
+	assert_int_not_equal(access(stmp, F_OK), 0);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
+	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

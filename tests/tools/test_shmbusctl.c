@@ -64,6 +64,36 @@ static void test_shmbusctl_check_reports_bad_config(void **state)
 	assert_non_null(strstr(out, "\"rings\":2"));
 }
 
+static void test_shmbusctl_config_must_be_a_regular_file(void **state)
+{
+	(void)state;
+	/* A directory once read as an empty config: "ok", and create made
+	 * bus 'default'. */
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, dir), 1);
+	assert_non_null(strstr(out, "not a regular file (a directory)"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s", SHMBUSCTL_BIN, dir), 1);
+	char path[512];
+	snprintf(path, sizeof(path), "%s/shmbus.default", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
+	/* A device once hung, reading without end. */
+	assert_int_equal(tu_run(out, sizeof(out), "timeout 10 %s check /dev/zero", SHMBUSCTL_BIN),
+	                 1);
+	assert_non_null(strstr(out, "/dev/zero: cannot read: not a regular file"));
+}
+
+static void test_shmbusctl_bus_option_is_a_bus_name(void **state)
+{
+	(void)state;
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "%s --bus ../x check %s/ctl.ini", SHMBUSCTL_BIN, dir), 2);
+	assert_non_null(strstr(out, "--bus: bus name '../x'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus .hidden list", SHMBUSCTL_BIN), 2);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus '' list", SHMBUSCTL_BIN), 2);
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "%s --bus ok-name check %s/ctl.ini", SHMBUSCTL_BIN, dir), 0);
+	assert_non_null(strstr(out, "bus 'ok-name'"));
+}
+
 static void test_shmbusctl_create_info_list_destroy(void **state)
 {
 	(void)state;
@@ -124,6 +154,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_shmbusctl_usage_and_help_exit_codes),
 	    cmocka_unit_test(test_shmbusctl_check_reports_bad_config),
+	    cmocka_unit_test(test_shmbusctl_config_must_be_a_regular_file),
+	    cmocka_unit_test(test_shmbusctl_bus_option_is_a_bus_name),
 	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
 	};

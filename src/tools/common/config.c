@@ -7,16 +7,24 @@
  * lines: when the handler runs, the reader's count is the key's line. The
  * reader also sees each "[section]" line first, which lets us open empty
  * sections, report duplicates at their own line and refuse lines longer
- * than libinih's buffer instead of letting it split them silently.
+ * than libinih's buffer instead of letting it split them silently; it
+ * skips a UTF-8 byte order mark, refuses NUL bytes (libinih would cut the
+ * line there) and reads at most CFG_LINE_CAP bytes of a line, from a
+ * regular file only, so no input makes it block or grow without bound.
  * Only the first error is kept; parsing goes on so libinih stays simple,
- * but nothing after the first error changes the message.
+ * but nothing after the first error changes the message. Sections come in
+ * any order, so what one says about another (max_rings and the rings, the
+ * two backoffs) is checked once the file is read (finish()).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <shmbus/event.h>
 
@@ -27,6 +35,7 @@ int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char 
 	if (p->rc)
 		return rc;
 	p->rc = rc;
+	p->err_line = line;
 	if (!p->err || !p->errlen)
 		return rc;
 	char why[256];
@@ -131,9 +140,10 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		o->arena_bytes = (size_t)x << 20;
 	} else if (strcmp(key, "max_rings") == 0) {
-		if (!cfg_parse_u64(v, 1, 1024, &x, why, sizeof(why)))
+		if (!cfg_parse_u64(v, 1, CFG_MAX_RINGS, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		o->max_rings = (uint32_t)x;
+		p->max_rings_line = p->line; /* checked against the rings at the end */
 	} else if (strcmp(key, "max_participants") == 0) {
 		if (!cfg_parse_u64(v, 1, 4096, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
@@ -170,9 +180,11 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 		else
 			o->lock_pages = b;
 	} else if (strcmp(key, "mode") == 0) {
+		/* Octal digits only: strtoul alone would take "+0660", "-0" and
+		 * leading blanks. */
 		char *end;
 		unsigned long m = strtoul(v, &end, 8);
-		if (!*v || *end || m > 0777)
+		if (!*v || *end || m > 0777 || strspn(v, "01234567") != strlen(v))
 			return cfg_fail(p, p->line, key, -EINVAL,
 			                "'%s' is not an octal file mode (e.g. 0660)", v);
 		o->mode = (uint32_t)m;
@@ -192,12 +204,15 @@ static int launcher_key(struct cfg_parse *p, const char *key, const char *v)
 	char why[200];
 	uint64_t x;
 	unsigned *dst = NULL;
-	if (strcmp(key, "stop_grace_ms") == 0)
+	if (strcmp(key, "stop_grace_ms") == 0) {
 		dst = &c->launcher.stop_grace_ms;
-	else if (strcmp(key, "backoff_initial_ms") == 0)
+	} else if (strcmp(key, "backoff_initial_ms") == 0) {
 		dst = &c->launcher.backoff_initial_ms;
-	else if (strcmp(key, "backoff_max_ms") == 0)
+		p->backoff_initial_line = p->line;
+	} else if (strcmp(key, "backoff_max_ms") == 0) {
 		dst = &c->launcher.backoff_max_ms;
+		p->backoff_max_line = p->line;
+	}
 	if (dst) {
 		if (!cfg_parse_u64(v, 1, 3600000, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
@@ -424,9 +439,12 @@ static int named_section(struct cfg_parse *p, const char *kind, const char *name
 			                "duplicate %s '%s' (first at line %d)", kind, name, line);
 	}
 	if (ring) {
-		if (c->nrings >= c->bus.opts.max_rings)
-			return cfg_fail(p, p->line, NULL, -EINVAL, "more rings than max_rings (%u)",
-			                c->bus.opts.max_rings);
+		/* [bus] max_rings may come later in the file: finish() checks
+		 * the count against it; this only bounds the parse. */
+		if (c->nrings >= CFG_MAX_RINGS)
+			return cfg_fail(p, p->line, NULL, -EINVAL,
+			                "more than %d rings (the largest max_rings)",
+			                CFG_MAX_RINGS);
 		struct shmbus_cfg_ring *r = grow((void **)&c->rings, &c->nrings, sizeof(*r));
 		if (!r)
 			return cfg_fail(p, p->line, NULL, -ENOMEM, "no memory");
@@ -472,14 +490,13 @@ static void section_begin(struct cfg_parse *p, const char *sec)
 		int *line = plain[i].kind == CFG_BUS       ? &c->bus.line
 		            : plain[i].kind == CFG_JOURNAL ? &c->journal.line
 		            : plain[i].kind == CFG_BRIDGE  ? &c->bridge.line
-		                                           : NULL;
-		if (line && *line) {
+		                                           : &c->launcher.line;
+		if (*line) {
 			cfg_fail(p, p->line, NULL, -EINVAL, "duplicate section (first at line %d)",
 			         *line);
 			return;
 		}
-		if (line)
-			*line = p->line;
+		*line = p->line;
 		if (plain[i].kind == CFG_JOURNAL)
 			c->journal.present = 1;
 		if (plain[i].kind == CFG_BRIDGE)
@@ -543,15 +560,40 @@ static int handler(void *user, const char *section, const char *key, const char 
 
 /* ---- the line reader ---------------------------------------------------- */
 
+/* One line of the file, '\n' included, into p->linebuf. A line longer
+ * than CFG_LINE_CAP or a read error ends the file with an error: nothing
+ * after it could be trusted, and a file without newlines (a device, a
+ * huge binary) must not be read into memory whole. */
+static bool next_file_line(struct cfg_parse *p, size_t *len)
+{
+	size_t n = 0;
+	int ch;
+	errno = 0;
+	while ((ch = getc(p->file)) != EOF) {
+		if (n == CFG_LINE_CAP && ch != '\n') {
+			cfg_fail(p, p->line + 1, NULL, -EINVAL,
+			         "line is longer than %d bytes (is this a config file?)",
+			         CFG_LINE_CAP);
+			return false;
+		}
+		p->linebuf[n++] = (char)ch;
+		if (ch == '\n')
+			break;
+	}
+	if (ch == EOF && ferror(p->file)) {
+		int e = errno ? errno : EIO;
+		cfg_fail(p, p->line + 1, NULL, -e, "read error: %s", strerror(e));
+		return false;
+	}
+	*len = n;
+	return n > 0;
+}
+
 static bool next_line(struct cfg_parse *p, const char **line, size_t *len)
 {
 	if (p->file) {
-		ssize_t n = getline(&p->linebuf, &p->linecap, p->file);
-		if (n < 0)
-			return false;
 		*line = p->linebuf;
-		*len = (size_t)n;
-		return true;
+		return next_file_line(p, len);
 	}
 	if (!p->text[p->pos])
 		return false;
@@ -593,10 +635,22 @@ static char *reader(char *str, int num, void *stream)
 	if (!next_line(p, &line, &len))
 		return NULL;
 	p->line++;
+	/* A UTF-8 byte order mark: libinih would skip it too, but the
+	 * section detection below sees the line first. */
+	if (p->line == 1 && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0) {
+		line += 3;
+		len -= 3;
+	}
 	size_t body = len;
 	while (body && (line[body - 1] == '\n' || line[body - 1] == '\r'))
 		body--;
-	if (body >= (size_t)num - 1) {
+	/* libinih works on C strings: a NUL would silently cut the line. */
+	const char *nul = memchr(line, '\0', body);
+	if (nul) {
+		cfg_fail(p, p->line, NULL, -EINVAL, "NUL byte at column %zu (not a text line)",
+		         (size_t)(nul - line) + 1);
+		body = 0; /* hand libinih an empty line */
+	} else if (body >= (size_t)num - 1) {
 		cfg_fail(p, p->line, NULL, -EINVAL, "line is %zu bytes, longer than %d", body,
 		         num - 2);
 		body = 0; /* hand libinih an empty line */
@@ -612,10 +666,44 @@ static char *reader(char *str, int num, void *stream)
 
 /* ---- load / free --------------------------------------------------------- */
 
+/* Checks between keys of different sections, which may come in any order. */
+static int finish_cross(struct cfg_parse *p)
+{
+	struct shmbus_config *c = p->cfg;
+	char where[48];
+	if (c->nrings > c->bus.opts.max_rings) {
+		const struct shmbus_cfg_ring *r = &c->rings[c->bus.opts.max_rings];
+		snprintf(where, sizeof(where), p->max_rings_line ? "set at line %d" : "the default",
+		         p->max_rings_line);
+		snprintf(p->section, sizeof(p->section), "ring %s", r->name);
+		return cfg_fail(p, r->line, NULL, -EINVAL,
+		                "ring %zu of %zu: more rings than [bus] max_rings (%u, %s)",
+		                (size_t)c->bus.opts.max_rings + 1, c->nrings, c->bus.opts.max_rings,
+		                where);
+	}
+	if (c->launcher.backoff_initial_ms > c->launcher.backoff_max_ms) {
+		bool at_max = p->backoff_max_line && !p->backoff_initial_line;
+		snprintf(p->section, sizeof(p->section), "launcher");
+		if (at_max)
+			return cfg_fail(p, p->backoff_max_line, "backoff_max_ms", -EINVAL,
+			                "%u is below backoff_initial_ms (%u, the default)",
+			                c->launcher.backoff_max_ms, c->launcher.backoff_initial_ms);
+		snprintf(where, sizeof(where),
+		         p->backoff_max_line ? "set at line %d" : "the default",
+		         p->backoff_max_line);
+		return cfg_fail(p, p->backoff_initial_line, "backoff_initial_ms", -EINVAL,
+		                "%u is above backoff_max_ms (%u, %s)",
+		                c->launcher.backoff_initial_ms, c->launcher.backoff_max_ms, where);
+	}
+	return 0;
+}
+
 static int finish(struct cfg_parse *p)
 {
 	struct shmbus_config *c = p->cfg;
 	uint64_t need = 0;
+	if (finish_cross(p))
+		return p->rc;
 	for (size_t i = 0; i < c->nrings && !p->rc; i++) {
 		ring_check(p, &c->rings[i], c->rings[i].line);
 		need += (uint64_t)c->rings[i].opts.capacity * c->rings[i].opts.slot_size;
@@ -648,8 +736,8 @@ static int parse(struct cfg_parse *p, struct shmbus_config **out)
 	c->launcher.backoff_initial_ms = 100;
 	c->launcher.backoff_max_ms = 5000;
 	int line = ini_parse_stream(reader, p, handler, p);
-	free(p->linebuf);
-	if (line > 0 && (!p->rc || line < p->line)) {
+	/* libinih's syntax error replaces ours only when it comes first. */
+	if (line > 0 && (!p->rc || line < p->err_line)) {
 		p->rc = 0;
 		p->section[0] = '\0';
 		cfg_fail(p, line, NULL, -EINVAL,
@@ -667,6 +755,44 @@ static int parse(struct cfg_parse *p, struct shmbus_config **out)
 	return 0;
 }
 
+static const char *file_kind(mode_t m)
+{
+	return S_ISDIR(m)    ? "a directory"
+	       : S_ISCHR(m)  ? "a character device"
+	       : S_ISBLK(m)  ? "a block device"
+	       : S_ISFIFO(m) ? "a FIFO"
+	       : S_ISSOCK(m) ? "a socket"
+	                     : "not a plain file";
+}
+
+/* Open `path` for reading, refusing anything but a regular file: a
+ * directory would read as an empty (valid!) config, a device or FIFO
+ * would block or never end. O_NONBLOCK keeps the open itself from
+ * waiting on a FIFO; it is cleared once the file is known to be regular. */
+static int open_regular(const char *path, FILE **out, char *err, size_t errlen)
+{
+	struct stat st;
+	int rc = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+	} else if (!S_ISREG(st.st_mode)) {
+		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot read: not a regular file (%s)", path,
+			         file_kind(st.st_mode));
+	} else if (fcntl(fd, F_SETFL, 0) != 0 || !(*out = fdopen(fd, "r"))) {
+		rc = -errno;
+		if (err && errlen)
+			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+	}
+	if (rc && fd >= 0)
+		close(fd);
+	return rc;
+}
+
 int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, size_t errlen)
 {
 	if (err && errlen)
@@ -675,14 +801,10 @@ int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, 
 		return -EINVAL;
 	*out = NULL;
 	struct cfg_parse p = {.path = path, .err = err, .errlen = errlen};
-	p.file = fopen(path, "re");
-	if (!p.file) {
-		int rc = -errno;
-		if (err && errlen)
-			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
+	int rc = open_regular(path, &p.file, err, errlen);
+	if (rc)
 		return rc;
-	}
-	int rc = parse(&p, out);
+	rc = parse(&p, out);
 	fclose(p.file);
 	return rc;
 }

@@ -23,6 +23,12 @@ enum cfg_kind {
 };
 
 #define CFG_MAX_KEYS 64
+/* Longest line the file reader takes before it gives up on the file: far
+ * above what libinih accepts (INI_MAX_LINE), so a merely long line still
+ * gets its exact length reported, while a file with no newline at all
+ * cannot make the reader grow without bound. */
+#define CFG_LINE_CAP  4096
+#define CFG_MAX_RINGS 1024 /* the largest [bus] max_rings */
 
 struct cfg_parse {
 	struct shmbus_config *cfg;
@@ -30,19 +36,21 @@ struct cfg_parse {
 	int line; /* line the reader returned last */
 	char *err;
 	size_t errlen;
-	int rc; /* first error (0 while none) */
+	int rc;       /* first error (0 while none) */
+	int err_line; /* line of that error */
 	enum cfg_kind kind;
 	char section[96];            /* as written between the brackets */
 	void *cur;                   /* the ring or service being filled */
 	char keys[CFG_MAX_KEYS][32]; /* keys seen in this section */
 	int key_lines[CFG_MAX_KEYS];
 	int nkeys;
+	/* lines of keys that the end-of-file checks name (0: not given) */
+	int max_rings_line, backoff_initial_line, backoff_max_line;
 	/* reader */
 	FILE *file;
 	const char *text;
 	size_t pos;
-	char *linebuf;
-	size_t linecap;
+	char linebuf[CFG_LINE_CAP + 1]; /* a file line and its '\n' */
 };
 
 /* Record the first error: "PATH:LINE: [SECTION] KEY: why" (key may be

@@ -85,6 +85,7 @@ struct shmbus_config {
 		unsigned backoff_initial_ms; /* first restart delay (default 100) */
 		unsigned backoff_max_ms;     /* cap of the doubling (default 5000) */
 		char *status_file;           /* NULL: none */
+		int line;                    /* line of [launcher] (0: absent) */
 	} launcher;
 	struct shmbus_cfg_ring *rings;
 	size_t nrings;
@@ -94,10 +95,13 @@ struct shmbus_config {
 };
 
 /*
- * Parse the file at `path`. Returns 0 and *out (free with
- * shmbus_config_free), -ENOENT/-EACCES/... when it cannot be read, -EINVAL
- * for a bad file, -ENOMEM. On error `err` (errlen bytes, may be NULL)
- * holds "PATH:LINE: [SECTION] KEY: why". Thread-safe.
+ * Parse the file at `path`, which must be a regular file. Returns 0 and
+ * *out (free with shmbus_config_free), -ENOENT/-EACCES/... when it cannot
+ * be opened, -EISDIR for a directory, -EINVAL for another kind of file
+ * (device, FIFO, socket: "PATH: cannot read: not a regular file (...)")
+ * or a bad file, -EIO/... for a read error, -ENOMEM. On error `err`
+ * (errlen bytes, may be NULL) holds "PATH:LINE: [SECTION] KEY: why".
+ * Thread-safe.
  */
 int shmbus_config_load(const char *path, struct shmbus_config **out, char *err, size_t errlen);
 

@@ -5,6 +5,7 @@
  * subcommand lives in ctl_bus.c (one-shot operations on segments) or
  * ctl_up.c (the launcher). Exit codes: 0 ok, 1 failure, 2 usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -119,5 +120,11 @@ int main(int argc, char **argv)
 		fputs(usage_text, stderr);
 		return CTL_USAGE;
 	}
+	/* The name becomes a file name in the bus directory: refuse what the
+	 * library would (a '/', "..", a leading '.') before any command runs
+	 * on it, `check` included. */
+	char path[4096];
+	if (o.bus && shmbus_bus_path(o.bus, path, sizeof(path)) == -EINVAL)
+		return usage_error("--bus: %s", shmbus_errmsg());
 	return dispatch(&o, argc - optind, argv + optind);
 }

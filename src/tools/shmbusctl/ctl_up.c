@@ -29,6 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -64,6 +65,7 @@ struct launcher {
 	sigset_t mask, oldmask;
 	pid_t self;
 	int stopping;
+	int status_failed; /* the last status write failed (warned once) */
 };
 
 static int64_t mono_ns(void)
@@ -79,15 +81,18 @@ static const char *state_name(enum svc_state s)
 	return n[s];
 }
 
-static void write_status(const struct launcher *l)
+/* Write the status file: a temporary beside it, then rename. Returns 0 or
+ * -errno with *what naming the step that failed; the temporary never
+ * stays behind. */
+static int write_status_file(const struct launcher *l, const char **what)
 {
-	if (!l->status_path)
-		return;
 	char tmp[PATH_MAX + 8];
 	snprintf(tmp, sizeof(tmp), "%s.tmp", l->status_path);
 	FILE *f = fopen(tmp, "we");
-	if (!f)
-		return;
+	if (!f) {
+		*what = "create";
+		return -errno;
+	}
 	fprintf(f, "launcher pid=%d bus=%s state=%s\n", (int)l->self, l->bus_name,
 	        l->stopping == 2 ? "stopped"
 	        : l->stopping    ? "stopping"
@@ -98,8 +103,56 @@ static void write_status(const struct launcher *l)
 		        s->cfg->name, (int)s->pid, state_name(s->state), s->restarts,
 		        s->last_exit[0] ? s->last_exit : "-");
 	}
-	if (fclose(f) == 0)
-		rename(tmp, l->status_path);
+	int rc = ferror(f) ? -EIO : 0;
+	if (fclose(f) != 0 && !rc)
+		rc = -errno;
+	*what = "write";
+	if (!rc && rename(tmp, l->status_path) != 0) {
+		rc = -errno;
+		*what = "rename into place";
+	}
+	if (rc)
+		unlink(tmp);
+	return rc;
+}
+
+/* Rewrite the status file after a change. A failure while services run
+ * is only reported (once until a write succeeds again): stopping the
+ * services over a status file would be worse. */
+static void write_status(struct launcher *l)
+{
+	if (!l->status_path)
+		return;
+	const char *what = "";
+	int rc = write_status_file(l, &what);
+	if (rc && !l->status_failed)
+		fprintf(stderr, TOOL ": warning: status file %s: %s failed: %s\n", l->status_path,
+		        what, strerror(-rc));
+	l->status_failed = rc != 0;
+}
+
+/* Before anything starts: the status file must be writable where it is
+ * (its folder exists and takes files, it is not a folder itself), or the
+ * launcher would run blind for scripts that wait on it. */
+static int check_status_path(const char *path)
+{
+	struct stat st;
+	char tmp[PATH_MAX + 8];
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+		fprintf(stderr, TOOL ": status file %s: not a regular file%s\n", path,
+		        S_ISDIR(st.st_mode) ? " (a directory)" : "");
+		return CTL_FAIL;
+	}
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		fprintf(stderr, TOOL ": status file %s: cannot create %s: %s\n", path, tmp,
+		        strerror(errno));
+		return CTL_FAIL;
+	}
+	close(fd);
+	unlink(tmp);
+	return CTL_OK;
 }
 
 /* ${bus}, ${config} and ${service} in an argument. */
@@ -400,6 +453,27 @@ static int launcher_init(struct launcher *l, const struct ctl_opts *o,
 	return 0;
 }
 
+/* The bus is built: run the services until a signal or until none is
+ * left, stop them, and remove the bus unless it is kept. */
+static int launcher_run(struct launcher *l, const struct ctl_opts *o)
+{
+	const struct shmbus_config *cfg = l->cfg;
+	printf("%s: bus '%s' (%s): %zu rings, %zu services; launcher pid %d\n", TOOL, l->bus_name,
+	       shmbus_backing_name(shmbus_bus_backing(l->bus)), cfg->nrings, l->n, (int)l->self);
+	write_status(l);
+	int by_signal = run_loop(l);
+	stop_all(l);
+	bool any_failed = false;
+	for (size_t i = 0; i < l->n; i++)
+		any_failed |= l->svcs[i].state == SVC_FAILED;
+	shmbus_bus_close(l->bus);
+	if (cfg->bus.keep || o->keep)
+		printf("%s: bus '%s' kept\n", TOOL, l->bus_name);
+	else if (shmbus_bus_destroy(l->bus_name) == 0)
+		printf("%s: bus '%s' removed\n", TOOL, l->bus_name);
+	return !by_signal && any_failed ? CTL_FAIL : CTL_OK;
+}
+
 int ctl_up(const struct ctl_opts *o, const char *path)
 {
 	struct shmbus_config *cfg;
@@ -411,27 +485,12 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 		shmbus_config_free(cfg);
 		return tool_fail(TOOL, "init", -ENOMEM);
 	}
-	int rc = ctl_build_bus(cfg, l.bus_name, &l.bus);
-	if (rc) {
+	int rc = l.status_path ? check_status_path(l.status_path) : CTL_OK;
+	if (rc == CTL_OK && (rc = ctl_build_bus(cfg, l.bus_name, &l.bus)) != CTL_OK)
 		fprintf(stderr, TOOL ": (a dead bus of that name can be removed with "
 		                     "`shmbusctl reclaim`)\n");
-	} else {
-		printf("%s: bus '%s' (%s): %zu rings, %zu services; launcher pid %d\n", TOOL,
-		       l.bus_name, shmbus_backing_name(shmbus_bus_backing(l.bus)), cfg->nrings, l.n,
-		       (int)l.self);
-		write_status(&l);
-		int by_signal = run_loop(&l);
-		stop_all(&l);
-		bool any_failed = false;
-		for (size_t i = 0; i < l.n; i++)
-			any_failed |= l.svcs[i].state == SVC_FAILED;
-		rc = !by_signal && any_failed ? CTL_FAIL : CTL_OK;
-		shmbus_bus_close(l.bus);
-		if (cfg->bus.keep || o->keep)
-			printf("%s: bus '%s' kept\n", TOOL, l.bus_name);
-		else if (shmbus_bus_destroy(l.bus_name) == 0)
-			printf("%s: bus '%s' removed\n", TOOL, l.bus_name);
-	}
+	if (rc == CTL_OK)
+		rc = launcher_run(&l, o);
 	free(l.svcs);
 	shmbus_config_free(cfg);
 	return rc;

@@ -1,0 +1,159 @@
+/*
+ * test_pipeline_cli.c - the command lines of shmbus-pipeline and
+ * shmbus-threshold: what they refuse before touching anything (a bus name
+ * that would lead the run folder elsewhere, numbers out of range, a rules
+ * path that is no file), -h, and how a failed child is described. Each
+ * case exits in well under a second: no run goes past its start.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "pl_test.h"
+
+/* Run @argv with stdout and stderr kept in the work folder; *err gets
+ * stderr (free it). Returns the exit status. */
+static int run_cli(char *const argv[], char **out, char **err)
+{
+	int rc = pt_run(argv, pt_path("cli.out"), pt_path("cli.err"));
+
+	*out = pt_slurp(pt_path("cli.out"));
+	*err = pt_slurp(pt_path("cli.err"));
+	assert_non_null(*out);
+	assert_non_null(*err);
+	return rc;
+}
+
+static void expect_usage(char *const argv[], const char *want)
+{
+	char *out, *err;
+	int rc = run_cli(argv, &out, &err);
+
+	if (rc != 2 || !strstr(err, want))
+		fprintf(stderr, "%s %s: rc %d, stderr:\n%s\n", argv[1], argv[2], rc, err);
+	assert_int_equal(rc, 2);
+	assert_non_null(strstr(err, want));
+	free(out);
+	free(err);
+}
+
+/* A bus name with '/' once became part of the run folder
+ * (TMPDIR/shmbus-NAME): "x/../../victim" removed victim/ta.json and more
+ * before the bus creation refused the name. */
+static void test_pipeline_cli_bus_name_checked_first(void **state)
+{
+	char tmp[300], victim[300], file[340];
+	char *argv[] = {PL_BIN_PIPELINE, "--bus", "x/../../victim", "--events", "10", NULL};
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	snprintf(tmp, sizeof(tmp), "%s/tmp", pt_dir);
+	snprintf(victim, sizeof(victim), "%s/victim", pt_dir);
+	snprintf(file, sizeof(file), "%s/ta.json", victim);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	assert_int_equal(mkdir(victim, 0700), 0);
+	assert_non_null(f = fopen(file, "w"));
+	fputs("{}\n", f);
+	fclose(f);
+	setenv("TMPDIR", tmp, 1);
+	expect_usage(argv, "--bus: bus name 'x/../../victim'");
+	unsetenv("TMPDIR");
+	assert_int_equal(stat(file, &st), 0);
+	snprintf(file, sizeof(file), "%s/shmbus-x", tmp);
+	assert_int_not_equal(stat(file, &st), 0); /* no run folder made */
+}
+
+static void test_pipeline_cli_numbers_are_usage_errors(void **state)
+{
+	char *big[] = {PL_BIN_PIPELINE, "--timeout", "1e10", NULL};
+	char *zero[] = {PL_BIN_PIPELINE, "--timeout", "0", NULL};
+	char *events[] = {PL_BIN_PIPELINE, "--events", "abc", NULL};
+	char *seed[] = {PL_BIN_PIPELINE, "--seed", "-1", NULL};
+	char *rate[] = {PL_BIN_PIPELINE, "--rate", "0", NULL};
+
+	(void)state;
+	expect_usage(big, "--timeout '1e10'");
+	expect_usage(zero, "--timeout '0'");
+	expect_usage(events, "--events 'abc': expected a whole number");
+	expect_usage(seed, "--seed '-1': expected a whole number");
+	expect_usage(rate, "--rate '0': expected events per second in 0.001..1e9");
+}
+
+static void test_pipeline_cli_short_help(void **state)
+{
+	char *pl[] = {PL_BIN_PIPELINE, "-h", NULL};
+	char *thr[] = {PL_BIN_THRESHOLD, "-h", NULL};
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(run_cli(pl, &out, &err), 0);
+	assert_non_null(strstr(out, "usage: shmbus-pipeline"));
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(thr, &out, &err), 0);
+	assert_non_null(strstr(out, "usage: shmbus-threshold"));
+	free(out);
+	free(err);
+}
+
+/* A directory as rules file: said so (it once read "Input/output error"). */
+static void test_pipeline_cli_rules_must_be_a_file(void **state)
+{
+	char *thr[] = {PL_BIN_THRESHOLD, "--rules", pt_dir, NULL};
+	char *pl[] = {PL_BIN_PIPELINE,
+	              "--rules",
+	              pt_dir,
+	              "--bus",
+	              "pt-cli-rules",
+	              "--dir",
+	              (char *)pt_path("run-rules"),
+	              NULL};
+
+	(void)state;
+	expect_usage(thr, "not a regular file (a directory)");
+	expect_usage(pl, "not a regular file (a directory)");
+}
+
+/* A child that fails is described by how it ended, not by a raw wait
+ * status ("wait status 512"). */
+static void test_pipeline_cli_child_failure_is_described(void **state)
+{
+	char *argv[] = {PL_BIN_PIPELINE,
+	                "--bus",
+	                "pt-cli",
+	                "--events",
+	                "10",
+	                "--no-journal",
+	                "--ta-config",
+	                "/nonexistent/ta.ini",
+	                "--dir",
+	                (char *)pt_path("run-cli"),
+	                "--timeout",
+	                "20",
+	                NULL};
+	char *out, *err;
+
+	(void)state;
+	assert_int_equal(run_cli(argv, &out, &err), 1);
+	if (!strstr(err, "ta failed (exited with status 2"))
+		fprintf(stderr, "stderr:\n%s\n", err);
+	assert_non_null(strstr(err, "ta failed (exited with status 2"));
+	assert_null(strstr(err, "wait status"));
+	free(out);
+	free(err);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_pipeline_cli_bus_name_checked_first),
+	    cmocka_unit_test(test_pipeline_cli_numbers_are_usage_errors),
+	    cmocka_unit_test(test_pipeline_cli_short_help),
+	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
+	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
+	};
+	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
+}
