@@ -13,10 +13,13 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <shmbus/shmbus.h>
@@ -24,6 +27,12 @@
 #include "bridge_core.h"
 
 #define PROG "shmbus-bridge"
+#define OWNED_MAX 256 /* settings a --config file may hold */
+#define CONFIG_LINE_MAX 4096 /* bytes of a config line, its newline aside */
+#define STATS_INTERVAL_MIN 0.01
+#define STATS_INTERVAL_MAX 86400.0
+/* The slack is converted to ns: larger values would overflow int64. */
+#define SLACK_MS_MAX (INT64_MAX / 1000000)
 
 struct opts {
 	const char *bus;
@@ -35,6 +44,8 @@ struct opts {
 	int json, quiet;
 	uint64_t max_events;
 	uint32_t symbol_ids[SHMBUS_SUB_MAX_SYMBOLS];
+	char *owned[OWNED_MAX]; /* config values the options point into, freed at exit */
+	size_t nowned;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -55,7 +66,7 @@ static void usage(FILE *f)
 		"  --ring NAME             ring to subscribe (default bridge)\n"
 		"  --types LIST            event types, e.g. trade,quote (default all)\n"
 		"  --symbols LIST          symbol names (default all)\n"
-		"  --capacity N            ring slots (default 65536)\n"
+		"  --capacity N            ring slots, a power of two (default 65536)\n"
 		"  --ring-policy block|drop  ring full policy (default block)\n"
 		"  --encoding json|binary  payload encoding (default json)\n"
 		"  --window N              events in flight, power of two (default 8192)\n"
@@ -63,7 +74,8 @@ static void usage(FILE *f)
 		"  --checkpoint PATH       checkpoint file (resume point)\n"
 		"  --journal DIR           journal directory for catch-up after a restart\n"
 		"  --journal-bus NAME      bus name in the journal (default: --bus)\n"
-		"  --catchup-slack-ms N    read the journal from checkpoint time - N (-1: all)\n"
+		"  --catchup-slack-ms N    read the journal from checkpoint time - N ms\n"
+		"                          (default 60000; -1: all)\n"
 		"  --from-journal-start    without a checkpoint, export the whole journal\n"
 		"                          first (default: a first start begins live; in a\n"
 		"                          --config file: from-journal-start = 1)\n"
@@ -80,13 +92,15 @@ static void usage(FILE *f)
 		"                          KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,\n"
 		"                          KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERT_LOCATION,\n"
 		"                          KAFKA_SSL_KEY_LOCATION are read\n"
-		"  --stats-interval SEC    status line period (default 5; 0: none)\n"
+		"  --stats-interval SEC    status line period, 0.01..86400 (default 5; 0: none)\n"
 		"  --stats-json FILE       write the counters as JSON each period\n"
 		"  --json                  status lines as JSON\n"
 		"  --max-events N          stop after N events acknowledged (tests, benches)\n"
-		"  --config FILE           read 'key = value' lines (long option names)\n"
+		"  --config FILE           read 'key = value' lines (long option names; json,\n"
+		"                          quiet and from-journal-start take a boolean:\n"
+		"                          1/0, yes/no, true/false)\n"
 		"  --quiet                 no status lines\n"
-		"  --help                  this text\n"
+		"  --help                  this text (command line only)\n"
 		"Templates: {type} {symbol} {symbol_id} {source}.\n"
 		"Exit: 0 stopped cleanly, 1 runtime failure, 2 usage error. A journal that\n"
 		"cannot be opened or read for catch-up (not a directory, another event\n"
@@ -115,42 +129,103 @@ static int bad(const char *what, const char *why, const char *where)
 	return 2;
 }
 
+/* Decimal digits only: no sign, no blank, no hex. */
 static int parse_u64(const char *s, uint64_t *out)
 {
 	char *end;
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *end != '\0' || s[0] == '-')
+	if (errno != 0 || *end != '\0')
 		return -1;
 	*out = v;
 	return 0;
 }
 
-static char *xstrdup(const char *s)
+/* 1/0, yes/no, true/false (any case). Returns 1, 0 or -1. A flag given on
+ * the command line has no value (NULL): true. */
+static int parse_bool(const char *v)
 {
-	char *d = strdup(s);
-	if (d == NULL) {
-		fprintf(stderr, PROG ": out of memory\n");
-		exit(1);
+	static const char *const t[] = {"1", "yes", "true"}, *const f[] = {"0", "no", "false"};
+	if (v == NULL)
+		return 1;
+	for (size_t i = 0; i < 3; i++) {
+		if (strcasecmp(v, t[i]) == 0)
+			return 1;
+		if (strcasecmp(v, f[i]) == 0)
+			return 0;
 	}
-	return d;
+	return -1;
+}
+
+/* Seconds: 0 (off) or STATS_INTERVAL_MIN..MAX; nan, inf and words refused. */
+static int parse_interval(const char *s, double *out)
+{
+	char *end;
+	if ((s[0] < '0' || s[0] > '9') && s[0] != '.')
+		return -1;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno != 0 || *end != '\0' || !isfinite(v) ||
+	    (v != 0 && (v < STATS_INTERVAL_MIN || v > STATS_INTERVAL_MAX)))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Milliseconds: -1 (the whole journal) or 0..SLACK_MS_MAX, into ns. */
+static int parse_slack(const char *s, int64_t *ns)
+{
+	uint64_t ms;
+	if (strcmp(s, "-1") == 0) {
+		*ns = -1;
+		return 0;
+	}
+	if (parse_u64(s, &ms) < 0 || ms > (uint64_t)SLACK_MS_MAX)
+		return -1;
+	*ns = (int64_t)ms * 1000000;
+	return 0;
 }
 
 static int config_file(struct opts *o, const char *path);
+static int parse_types(struct opts *o, const char *list, const char *where);
+static int check_symbols(const char *list, const char *where);
+
+/* Long name of option key, for messages. */
+static const char *opt_name(int key)
+{
+	for (const struct option *lo = long_opts; lo->name != NULL; lo++)
+		if (lo->val == key)
+			return lo->name;
+	return "?";
+}
+
+/* A boolean option: the flag alone (v NULL) or a config value. */
+static int apply_bool(int *out, int key, const char *v, const char *where)
+{
+	char what[64];
+	int b = parse_bool(v);
+	if (b < 0) {
+		snprintf(what, sizeof what, "--%s '%.24s'", opt_name(key), v);
+		return bad(what, "expected 1, 0, yes, no, true or false", where);
+	}
+	*out = b;
+	return 0;
+}
 
 /* Apply one option; `where` names its origin for errors. Returns 0 or 2. */
 static int apply(struct opts *o, int key, const char *v, const char *where)
 {
 	uint64_t n;
-	int64_t sn;
 	switch (key) {
 	case 'b': o->bus = v; break;
 	case 'r': o->core.ring = v; break;
-	case 't': o->types = v; break;
-	case 's': o->symbols = v; break;
+	case 't': o->types = v; return parse_types(o, v, where);
+	case 's': o->symbols = v; return check_symbols(v, where);
 	case 'C':
-		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30))
-			return bad("--capacity", "expected a power of two >= 2", where);
+		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30) || (n & (n - 1)))
+			return bad("--capacity", "expected a power of two in 2..1073741824", where);
 		o->core.sub.capacity = (uint32_t)n;
 		break;
 	case 'P':
@@ -177,19 +252,15 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 	case 'j': o->core.journal_dir = v; break;
 	case 'J': o->core.journal_bus = v; break;
 	case 'S':
-		sn = strtoll(v, NULL, 10);
-		o->core.catchup_slack_ns = sn < 0 ? -1 : sn * 1000000LL;
+		if (parse_slack(v, &o->core.catchup_slack_ns) < 0)
+			return bad("--catchup-slack-ms", "expected -1 or milliseconds in "
+							 "0..9223372036854", where);
 		break;
-	case 'A':
-		if (v != NULL && strcmp(v, "0") && strcmp(v, "1") && strcmp(v, "no") &&
-		    strcmp(v, "yes"))
-			return bad("--from-journal-start", "expected 0 or 1", where);
-		o->core.from_journal_start = v == NULL || !strcmp(v, "1") || !strcmp(v, "yes");
-		break;
+	case 'A': return apply_bool(&o->core.from_journal_start, key, v, where);
 	case 'n': o->nats.url = v; break;
 	case 'N': o->nats.stream = v; break;
 	case 'u': o->nats.subject = v; break;
-	case 'c': o->nats.create_stream = strcmp(v, "0") != 0 && strcmp(v, "no") != 0; break;
+	case 'c': return apply_bool(&o->nats.create_stream, key, v, where);
 	case 'R': o->nats.creds = v; break;
 	case 'K': o->kafka.brokers = v; break;
 	case 'T': o->kafka.topic = v; break;
@@ -198,59 +269,112 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 			return bad("--kafka-set", "expected KEY=VALUE (at most 32)", where);
 		o->kafka.props[o->kafka.nprops++] = v;
 		break;
-	case 'i': o->stats_interval = strtod(v, NULL); break;
+	case 'i':
+		if (parse_interval(v, &o->stats_interval) < 0)
+			return bad("--stats-interval", "expected 0 (none) or seconds in 0.01..86400",
+				   where);
+		break;
 	case 'o': o->stats_json = v; break;
-	case 'O': o->json = 1; break;
+	case 'O': return apply_bool(&o->json, key, v, where);
 	case 'm':
 		if (parse_u64(v, &o->max_events) < 0)
 			return bad("--max-events", "expected a count", where);
 		break;
 	case 'f': return config_file(o, v);
-	case 'q': o->quiet = 1; break;
-	default: return 2;
+	case 'q': return apply_bool(&o->quiet, key, v, where);
+	default: return bad("option", "not handled", where); /* a long_opts entry without a case */
 	}
 	return 0;
 }
 
+/* The option of config key k, or 0 with a message (unknown key, or a
+ * command-line-only flag). */
+static int config_key(const char *k, const char *where)
+{
+	if (strcmp(k, "help") == 0)
+		return bad("config 'help'", "a command-line flag, not a setting", where), 0;
+	if (strcmp(k, "config") == 0)
+		return bad("config 'config'", "a config file cannot include another", where), 0;
+	for (const struct option *lo = long_opts; lo->name != NULL; lo++)
+		if (strcmp(lo->name, k) == 0)
+			return lo->val;
+	char what[64];
+	snprintf(what, sizeof what, "config key '%.40s'", k);
+	return bad(what, "unknown (keys are the long option names)", where), 0;
+}
+
+/* One "key = value" line (no newline, no NUL inside). 0 or 2. */
+static int config_line(struct opts *o, char *k, const char *where)
+{
+	char *v, *e;
+	k += strspn(k, " \t");
+	if (*k == '#' || *k == '\0')
+		return 0;
+	for (const char *p = k; *p; p++)
+		if ((unsigned char)*p < 0x20 && *p != '\t')
+			return bad("config", "control character in the line", where);
+	if ((v = strchr(k, '=')) == NULL)
+		return bad("config", "expected 'key = value'", where);
+	for (e = v; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	*e = '\0';
+	v++;
+	v += strspn(v, " \t");
+	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
+		;
+	*e = '\0';
+	int key = config_key(k, where);
+	if (key == 0)
+		return 2;
+	if (o->nowned == OWNED_MAX)
+		return bad("config", "too many settings (at most 256)", where);
+	char *d = strdup(v);
+	if (d == NULL) {
+		fprintf(stderr, PROG ": out of memory (%s)\n", where);
+		return 2;
+	}
+	o->owned[o->nowned++] = d;
+	return apply(o, key, d, where);
+}
+
+/* Read a --config file: a regular file of "key = value" lines of at most
+ * CONFIG_LINE_MAX bytes ("#" comments, blank lines). Returns 0 or 2. */
 static int config_file(struct opts *o, const char *path)
 {
-	FILE *f = fopen(path, "r");
-	char line[1024], where[600];
+	char where[600], *line = NULL;
+	size_t cap = 0;
 	unsigned lineno = 0;
+	ssize_t n;
+	struct stat st;
+	int rc = 0;
+	FILE *f = fopen(path, "r");
 	if (f == NULL)
 		return bad("cannot read config", strerror(errno), path);
-	while (fgets(line, sizeof line, f) != NULL) {
-		char *k = line, *v, *e;
-		lineno++;
-		snprintf(where, sizeof where, "%s:%u", path, lineno);
-		k += strspn(k, " \t");
-		if (*k == '#' || *k == '\n' || *k == '\0')
-			continue;
-		if ((v = strchr(k, '=')) == NULL) {
-			fclose(f);
-			return bad("config", "expected 'key = value'", where);
-		}
-		for (e = v; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
-			;
-		*e = '\0';
-		v++;
-		v += strspn(v, " \t");
-		v[strcspn(v, "\r\n")] = '\0';
-		int key = 0;
-		for (const struct option *lo = long_opts; lo->name != NULL; lo++)
-			if (strcmp(lo->name, k) == 0 && strcmp(k, "config") != 0)
-				key = lo->val;
-		if (key == 0) {
-			fclose(f);
-			return bad("config", "unknown key", where);
-		}
-		if (apply(o, key, xstrdup(v), where) != 0) {
-			fclose(f);
-			return 2;
-		}
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fclose(f);
+		return bad("cannot read config", "not a regular file", path);
 	}
+	errno = 0;
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
+		lineno++;
+		snprintf(where, sizeof where, "%.500s:%u", path, lineno);
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		if (n > CONFIG_LINE_MAX)
+			rc = bad("config", "line longer than 4096 bytes", where);
+		else if (memchr(line, '\0', (size_t)n) != NULL)
+			rc = bad("config", "NUL byte in the line", where);
+		else
+			rc = config_line(o, line, where);
+		errno = 0;
+	}
+	if (rc == 0 && ferror(f))
+		rc = bad("cannot read config", strerror(errno ? errno : EIO), path);
+	free(line);
 	fclose(f);
-	return 0;
+	return rc;
 }
 
 static const char *env(const char *name)
@@ -291,34 +415,84 @@ static void defaults(struct opts *o)
 		.reconnect_max_ms = 5000};
 }
 
-/* --types and --symbols into the subscription (symbols are interned so a
- * filter may name symbols no collector registered yet). */
-static int resolve_filter(struct opts *o, shmbus_bus *bus)
+/* Items of a comma list, strictly: an empty item ("a,,b", a trailing
+ * comma) is an error, not skipped. Returns the next item's length, 0 at
+ * the end, or -1 (message printed). *p advances past the item. */
+static int list_item(const char **p, const char *opt, char *item, size_t len, const char *where)
 {
-	char buf[8192], *save = NULL;
-	if (o->types != NULL) {
-		snprintf(buf, sizeof buf, "%s", o->types);
-		for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-			int id = shmbus_event_type_from_name(t);
-			if (id < 0)
-				return bad("--types", "unknown event type", t);
-			o->core.sub.types |= SHMBUS_TYPE_BIT(id);
-		}
+	if (**p == '\0')
+		return 0;
+	size_t n = strcspn(*p, ",");
+	if (n == 0 || n >= len || ((*p)[n] == ',' && (*p)[n + 1] == '\0')) {
+		bad(opt, n >= len ? "item too long" : "empty item in the list", where);
+		return -1;
 	}
-	if (o->symbols != NULL) {
-		size_t n = 0;
-		snprintf(buf, sizeof buf, "%s", o->symbols);
-		for (char *t = strtok_r(buf, ",", &save); t != NULL; t = strtok_r(NULL, ",", &save)) {
-			int64_t id = shmbus_symbol_intern(bus, t, strlen(t));
-			if (id < 0)
-				return bad("--symbols", shmbus_strerror((int)id), t);
-			if (n == SHMBUS_SUB_MAX_SYMBOLS)
-				return bad("--symbols", "too many symbols", "command line");
-			o->symbol_ids[n++] = (uint32_t)id;
+	memcpy(item, *p, n);
+	item[n] = '\0';
+	*p += n + ((*p)[n] == ',');
+	return (int)n;
+}
+
+/* --types into the subscription, when given (a later one replaces an
+ * earlier one). 0 or 2. */
+static int parse_types(struct opts *o, const char *list, const char *where)
+{
+	char t[64], what[96];
+	int n;
+	const char *p = list;
+	o->core.sub.types = 0;
+	if (*p == '\0')
+		return bad("--types", "empty list", where);
+	while ((n = list_item(&p, "--types", t, sizeof t, where)) != 0) {
+		if (n < 0)
+			return 2;
+		int id = shmbus_event_type_from_name(t);
+		if (id < 0) {
+			snprintf(what, sizeof what, "--types '%s'", t);
+			return bad(what, "unknown event type", where);
 		}
-		o->core.sub.symbols = o->symbol_ids;
-		o->core.sub.nsymbols = n;
+		o->core.sub.types |= SHMBUS_TYPE_BIT(id);
 	}
+	return 0;
+}
+
+/* The syntax of a --symbols list (interned once the bus is attached). */
+static int check_symbols(const char *list, const char *where)
+{
+	char t[256];
+	int n;
+	size_t k = 0;
+	if (*list == '\0')
+		return bad("--symbols", "empty list", where);
+	while ((n = list_item(&list, "--symbols", t, sizeof t, where)) != 0) {
+		if (n < 0)
+			return 2;
+		if (++k > SHMBUS_SUB_MAX_SYMBOLS)
+			return bad("--symbols", "too many symbols", where);
+	}
+	return 0;
+}
+
+/* --symbols into the subscription (symbols are interned so a filter may
+ * name symbols no collector registered yet). 0 or 2. */
+static int resolve_symbols(struct opts *o, shmbus_bus *bus)
+{
+	char t[256];
+	int n;
+	size_t k = 0;
+	const char *p = o->symbols;
+	if (p == NULL)
+		return 0;
+	/* check_symbols saw the list: no empty item, at most SHMBUS_SUB_MAX_SYMBOLS */
+	while ((n = list_item(&p, "--symbols", t, sizeof t, "--symbols")) > 0 &&
+	       k < SHMBUS_SUB_MAX_SYMBOLS) {
+		int64_t id = shmbus_symbol_intern(bus, t, strlen(t));
+		if (id < 0)
+			return bad("--symbols", shmbus_strerror((int)id), t);
+		o->symbol_ids[k++] = (uint32_t)id;
+	}
+	o->core.sub.symbols = o->symbol_ids;
+	o->core.sub.nsymbols = k;
 	return 0;
 }
 
@@ -475,35 +649,55 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 	return ring_broken || catchup_failed;
 }
 
+/* Command line, config files included. Returns -1 to go on, else the
+ * exit code. A --config file is applied first wherever it stands, so that
+ * the command line overrides it (the priority the header comment gives). */
+static int parse_args(struct opts *o, int argc, char **argv)
+{
+	int c;
+	for (int pass = 0; pass < 2; pass++) {
+		optind = 0; /* glibc: a full rescan */
+		opterr = pass == 0;
+		while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+			if (c == '?') {
+				usage(stderr);
+				return 2;
+			}
+			if (c == 'h') {
+				usage(stdout);
+				return 0;
+			}
+			if ((c == 'f') == (pass == 0) && apply(o, c, optarg, "command line") != 0)
+				return 2;
+		}
+	}
+	if (optind < argc)
+		return bad("unexpected argument", argv[optind], "command line");
+	/* What needs no bus is checked before attaching to it. */
+	if (o->nats.url == NULL && o->kafka.brokers == NULL)
+		return bad("no sink", "give --nats URL and/or --kafka BROKERS", "command line");
+	return -1;
+}
+
 int main(int argc, char **argv)
 {
 	struct opts o;
-	int c, rc, nsinks = 0;
+	int rc, nsinks = 0;
 	struct bridge_sink *sinks[BRIDGE_MAX_SINKS];
 	shmbus_bus *bus = NULL;
 	struct bridge *b = NULL;
 	char err[600];
 	defaults(&o);
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		if (c == 'h') {
-			usage(stdout);
-			return 0;
-		}
-		if (c == '?' || apply(&o, c, optarg, "command line") != 0) {
-			if (c == '?')
-				usage(stderr);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return bad("unexpected argument", argv[optind], "command line");
+	if ((rc = parse_args(&o, argc, argv)) >= 0)
+		goto out;
 	rc = shmbus_bus_open(o.bus, "shmbus-bridge", SHMBUS_ROLE_CONSUMER, &bus);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": attach bus: %s (bus %s%s%s)\n", shmbus_strerror(rc), o.bus,
 			shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());
-		return 1;
+		rc = 1;
+		goto out;
 	}
-	if ((rc = resolve_filter(&o, bus)) != 0 || (rc = make_sinks(&o, sinks, &nsinks)) != 0)
+	if ((rc = resolve_symbols(&o, bus)) != 0 || (rc = make_sinks(&o, sinks, &nsinks)) != 0)
 		goto out;
 	if (bridge_open(bus, &o.core, sinks, nsinks, &b, err, sizeof err) < 0) {
 		fprintf(stderr, PROG ": %s\n", err);
@@ -519,5 +713,7 @@ int main(int argc, char **argv)
 out:
 	bridge_close(b);
 	shmbus_bus_close(bus);
+	for (size_t k = 0; k < o.nowned; k++)
+		free(o.owned[k]);
 	return rc;
 }

@@ -59,7 +59,8 @@ static const char usage_text[] =
     "  --speed S           max (default), 1 = original timing, N = N times faster\n"
     "  --synthetic         use the generator (default when --input is not given)\n"
     "  --symbols LIST      generator symbols, e.g. AAA,BBB (default SYN00..SYN07)\n"
-    "  --rate R            generator events per second of event time (default 1000)\n"
+    "  --rate R            generator events per second of event time, 0.001..1e9\n"
+    "                      (default 1000)\n"
     "  --events N          generator: events to publish (default 100000);\n"
     "                      CSV: stop after N records (default: all)\n"
     "  --seed S            generator seed (default 1)\n"
@@ -148,8 +149,13 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 		c->symbols = arg;
 		return 0;
 	case 'r':
-		if (shmbus_svc_parse_double(arg, &c->rate) != 0 || c->rate <= 0)
-			return col_usage_error("--rate '%s': expected a positive number", arg);
+		/* A gap of 1/rate seconds on average: below the minimum, a few
+		 * events would already run past year 2262 (int64 ns). */
+		if (shmbus_svc_parse_double(arg, &c->rate) != 0 || !(c->rate >= SHMBUS_SYNTH_MIN_RATE) ||
+		    c->rate > SHMBUS_SYNTH_MAX_RATE)
+			return col_usage_error("--rate '%s': expected events per second in "
+			                       "0.001..1e9",
+			                       arg);
 		return 0;
 	case 'n':
 		if (shmbus_svc_parse_u64(arg, &c->events) != 0)

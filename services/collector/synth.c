@@ -106,7 +106,11 @@ static void synth_recompute(struct shmbus_synth *g)
 		g->total += synth_sym_rate(g, &g->sym[i]);
 }
 
-/* Advances the clock to the next event and returns its symbol. */
+/* Advances the clock to the next event and returns its symbol. The clock
+ * saturates at INT64_MAX instead of wrapping: a tiny rate draws gaps of up
+ * to 9e18 ns, more than is left after any start time. A toggle at
+ * INT64_MAX means "never" (it is where saturated schedules land), so the
+ * loop cannot spin on it once the clock is there. */
 static struct synth_sym *synth_advance(struct shmbus_synth *g)
 {
 	for (;;) {
@@ -117,14 +121,15 @@ static struct synth_sym *synth_advance(struct shmbus_synth *g)
 		for (uint32_t i = 1; i < g->n; i++)
 			if (g->sym[i].toggle_ns < first->toggle_ns)
 				first = &g->sym[i];
-		if (g->now_ns + dt >= first->toggle_ns) {
+		/* toggles are never behind the clock: the difference is >= 0 */
+		if (first->toggle_ns != INT64_MAX && dt >= first->toggle_ns - g->now_ns) {
 			g->now_ns = first->toggle_ns;
 			first->in_burst = !first->in_burst;
 			synth_schedule_toggle(g, first);
 			synth_recompute(g);
 			continue;
 		}
-		g->now_ns += dt;
+		g->now_ns = dt > INT64_MAX - g->now_ns ? INT64_MAX : g->now_ns + dt;
 		u = synth_unif(g) * g->total;
 		for (uint32_t i = 0; i < g->n; i++) {
 			u -= synth_sym_rate(g, &g->sym[i]);
@@ -147,7 +152,7 @@ static double synth_round(double px, double tick)
 
 static void synth_move(struct shmbus_synth *g, struct synth_sym *s)
 {
-	double dt = (double)(g->now_ns - s->last_ns) * 1e-9;
+	double dt = ((double)g->now_ns - (double)s->last_ns) * 1e-9; /* no int64 overflow */
 	double vol = g->o.volatility * (s->in_burst ? g->o.burst_vol : 1.0);
 	double floor_px = 100 * synth_tick(s->mid);
 
@@ -280,6 +285,8 @@ static int synth_defaults(struct shmbus_synth_options *o, char *eb, size_t el)
 			return synth_err(eb, el, "option must be a positive finite number:", d[i].name,
 					 strlen(d[i].name));
 	}
+	if (o->rate < SHMBUS_SYNTH_MIN_RATE || o->rate > SHMBUS_SYNTH_MAX_RATE)
+		return synth_err(eb, el, "option must be in 0.001..1e9:", "rate", 4);
 	if (o->trade_fraction > 1)
 		return synth_err(eb, el, "option must be in (0, 1]:", "trade_fraction", 14);
 	if (o->nsymbols == 0)

@@ -27,6 +27,11 @@ extern "C" {
 #endif
 
 #define SHMBUS_SYNTH_MAX_SYMBOLS 1024
+/* Bounds of rate, events/s. Below the minimum the generator would step
+ * through ~1e9 burst toggles per event and times would run past year 2262
+ * (int64 ns); the clock saturates at INT64_MAX anyway, never wraps. */
+#define SHMBUS_SYNTH_MIN_RATE 0.001
+#define SHMBUS_SYNTH_MAX_RATE 1e9
 /* Default first event time: 2024-01-02T14:30:00Z. */
 #define SHMBUS_SYNTH_DEFAULT_START_NS INT64_C(1704205800000000000)
 
@@ -34,7 +39,8 @@ extern "C" {
 struct shmbus_synth_options {
 	const char *symbols;     /* comma-separated names; NULL or "" = SYN00.. */
 	uint32_t nsymbols;       /* count of SYNnn names when symbols is unset [8] */
-	double rate;             /* mean events/s (event time), all symbols, calm [1000] */
+	double rate;             /* mean events/s (event time), all symbols, calm, in
+				    SHMBUS_SYNTH_MIN_RATE..MAX_RATE [1000] */
 	uint64_t seed;           /* any value, 0 included */
 	int64_t start_ns;        /* event time of the start [DEFAULT_START_NS] */
 	double trade_fraction;   /* share of events that are trades, (0, 1] [0.25] */
@@ -53,7 +59,8 @@ struct shmbus_synth;
  * @out: the new generator. @opt: options (copied; NULL = all defaults).
  * @errbuf, @errlen: on -EINVAL a message naming the bad option or symbol
  * (may be NULL/0).
- * Returns 0, -EINVAL (bad option value, empty/too long/duplicate symbol,
+ * Returns 0, -EINVAL (bad option value, rate out of bounds, empty/too
+ * long/duplicate symbol,
  * more than SHMBUS_SYNTH_MAX_SYMBOLS) or -ENOMEM. Thread-safe.
  */
 int shmbus_synth_create(struct shmbus_synth **out, const struct shmbus_synth_options *opt,

@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <shmbus/shmbus.h>
 
@@ -34,6 +35,7 @@
 #include "ta_state.h"
 
 #define TOOL "shmbus-ta"
+#define TA_CONFIG_LINE_MAX 4096 /* bytes of a config line, newline aside */
 
 static const char usage_text[] =
     "usage: shmbus-ta [options]\n"
@@ -46,8 +48,8 @@ static const char usage_text[] =
     "  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
     "  --bb N,K            Bollinger period and whole-number width (default 20,2)\n"
     "  --config FILE       the same settings as key=value lines (sma=20, macd=12,26,9,\n"
-    "                      bb=20,2, interval_ms=1000; # comments); flags given after\n"
-    "                      --config override it\n"
+    "                      bb=20,2, interval_ms=1000; # comments; lines of at most\n"
+    "                      4096 bytes); flags given after --config override it\n"
     "  --eos-count N       end-of-stream markers to wait for before flushing (default 1)\n"
     "  --exit-on-eos       exit after forwarding the end of stream\n"
     "%s"
@@ -91,22 +93,26 @@ static int ta_usage_error(const char *fmt, const char *arg)
 }
 
 /* "a,b,c" of up to @max whole numbers 1..65535 into @v; returns the count
- * or -EINVAL. */
+ * or -EINVAL. Every item must be a number: "12,,26" or a trailing comma is
+ * refused, not read as fewer items. */
 static int ta_parse_list(const char *s, uint32_t *v, int max)
 {
 	int n = 0;
-	char buf[64], *save = NULL, *tok;
+	char buf[64], *p, *comma;
 
 	if (strlen(s) >= sizeof(buf))
 		return -EINVAL;
 	strcpy(buf, s);
-	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+	for (p = buf;; p = comma + 1) {
 		uint64_t x;
-		if (n == max || shmbus_svc_parse_u64(tok, &x) != 0 || x < 1 || x > UINT16_MAX)
+		if ((comma = strchr(p, ',')) != NULL)
+			*comma = '\0';
+		if (n == max || shmbus_svc_parse_u64(p, &x) != 0 || x < 1 || x > UINT16_MAX)
 			return -EINVAL;
 		v[n++] = (uint32_t)x;
+		if (!comma)
+			return n;
 	}
-	return n;
 }
 
 /* One setting by key (flag name without "--", or config key). Returns 0 or
@@ -147,47 +153,93 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 	return 0;
 }
 
-/* Read a key=value config file. Returns 0 or 2 (message printed). */
+/* One config line (comment and newline already cut). Returns 0, or 2 with
+ * the message printed. */
+static int ta_config_line(struct ta_svc *t, char *p, const char *path, unsigned lineno)
+{
+	char *eq, *end;
+	int rc;
+
+	while (*p == ' ' || *p == '\t')
+		p++;
+	end = p + strlen(p);
+	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+		*--end = '\0';
+	if (!*p)
+		return 0;
+	if (!(eq = strchr(p, '='))) {
+		fprintf(stderr, TOOL ": %s:%u: expected key=value, got '%.80s'\n", path, lineno, p);
+		return 2;
+	}
+	for (end = eq; end > p && (end[-1] == ' ' || end[-1] == '\t'); end--)
+		; /* "sma = 20": blanks around '=' are not part of the key or value */
+	*end = '\0';
+	for (eq++; *eq == ' ' || *eq == '\t'; eq++)
+		;
+	if ((rc = ta_setting(t, p, eq)) != 0) {
+		fprintf(stderr, TOOL ": %s:%u: %s '%.40s'%s\n", path, lineno,
+		        rc == -EINVAL ? "unknown key" : "bad value for", p,
+		        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
+		                      : " (whole numbers 1..65535; macd F,S,G; bb N,K)");
+		return 2;
+	}
+	return 0;
+}
+
+/* Read a key=value config file: a regular file of lines of at most
+ * TA_CONFIG_LINE_MAX bytes, no NUL or other control byte (a tab aside).
+ * getline, so a long line is one line: never cut in pieces whose tail
+ * would be read as a setting. Returns 0 or 2 (message printed). */
 static int ta_load_config(struct ta_svc *t, const char *path)
 {
 	FILE *f = fopen(path, "r");
-	char line[256];
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 	unsigned lineno = 0;
+	struct stat st;
+	int rc = 0;
 
 	if (!f) {
 		fprintf(stderr, TOOL ": cannot open config '%s': %s\n", path, strerror(errno));
 		return 2;
 	}
-	while (fgets(line, sizeof(line), f)) {
-		char *p = line, *eq, *end;
-		int rc;
+	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, TOOL ": cannot read config '%s': not a regular file\n", path);
+		fclose(f);
+		return 2;
+	}
+	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
 		lineno++;
-		line[strcspn(line, "#\r\n")] = '\0';
-		while (*p == ' ' || *p == '\t')
-			p++;
-		end = p + strlen(p);
-		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-			*--end = '\0';
-		if (!*p)
-			continue;
-		if (!(eq = strchr(p, '='))) {
-			fprintf(stderr, TOOL ": %s:%u: expected key=value, got '%s'\n", path,
-			        lineno, p);
-			fclose(f);
-			return 2;
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (n > 0 && line[n - 1] == '\r')
+			line[--n] = '\0';
+		if (n > TA_CONFIG_LINE_MAX) {
+			fprintf(stderr, TOOL ": %s:%u: line longer than %d bytes\n", path, lineno,
+			        TA_CONFIG_LINE_MAX);
+			rc = 2;
+			break;
 		}
-		*eq = '\0';
-		if ((rc = ta_setting(t, p, eq + 1)) != 0) {
-			fprintf(stderr, TOOL ": %s:%u: %s '%s'%s\n", path, lineno,
-			        rc == -EINVAL ? "unknown key" : "bad value for", p,
-			        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
-			                      : " (whole numbers 1..65535)");
-			fclose(f);
-			return 2;
+		for (ssize_t i = 0; i < n; i++)
+			if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
+				fprintf(stderr, TOOL ": %s:%u: control byte 0x%02x at column %zd\n",
+				        path, lineno, (unsigned char)line[i], i + 1);
+				rc = 2;
+				break;
+			}
+		if (rc == 0) {
+			line[strcspn(line, "#")] = '\0';
+			rc = ta_config_line(t, line, path, lineno);
 		}
 	}
+	if (rc == 0 && ferror(f)) {
+		fprintf(stderr, TOOL ": reading config '%s' failed: %s\n", path, strerror(errno));
+		rc = 2;
+	}
+	free(line);
 	fclose(f);
-	return 0;
+	return rc;
 }
 
 static int ta_own_opt(struct ta_svc *t, int opt, const char *name, const char *arg)

@@ -7,6 +7,9 @@
  * rejects every malformed value with its file and line; a checkpoint past
  * the journal's end is warned about; a journal that cannot be read makes
  * bridge_catchup (and shmbus-bridge) fail instead of going live.
+ * shmbus-bridge's options: bad values and config lines are usage errors
+ * named with their origin, found before the bus is attached; config
+ * booleans mean what they say; the command line wins over --config.
  *
  * The fake stores a message when it delivers its positive ack (acks go
  * out in send order, a few per poll, so some are always in flight), drops
@@ -777,8 +780,213 @@ static void test_bridge_core_exe_exits_when_catchup_fails(void **state)
 	free(saved);
 	rm_rf(dir);
 }
+
+/* Run shmbus-bridge with args (NULL-terminated, after the program name),
+ * stdout to outpath, stderr to errpath. When wait_for is not NULL, stop it
+ * (SIGTERM) settle_ms after errpath shows that text. Returns the exit
+ * status (0..255), 128 + signal, or -1 when it ran on for 30 s. */
+static int run_bridge(const char *const *args, const char *outpath, const char *errpath,
+		      const char *wait_for, int settle_ms)
+{
+	char *argv[40] = {BRIDGE_EXE};
+	int n = 1;
+	for (; args[n - 1] != NULL && n < 39; n++)
+		argv[n] = (char *)args[n - 1];
+	argv[n] = NULL;
+	pid_t p = fork();
+	assert_true(p >= 0);
+	if (p == 0) {
+		if (freopen(errpath, "w", stderr) == NULL || freopen(outpath, "w", stdout) == NULL)
+			_exit(126);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	int status = -1;
+	int64_t stop_at = -1;
+	for (int i = 0; i < 3000; i++) {
+		if (waitpid(p, &status, WNOHANG) == p)
+			return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+		if (wait_for != NULL && stop_at < 0 && access(errpath, R_OK) == 0 &&
+		    file_has(errpath, wait_for))
+			stop_at = i + settle_ms / 10;
+		if (stop_at >= 0 && i == stop_at)
+			kill(p, SIGTERM);
+		struct timespec ts = {0, 10000000};
+		nanosleep(&ts, NULL);
+	}
+	kill(p, SIGKILL);
+	waitpid(p, &status, 0);
+	return -1;
+}
+
+/* Bad values are usage errors (exit 2) naming the option and where it
+ * came from, found before the bus is attached (the bus named here does
+ * not exist: attaching would be exit 1). They were taken silently:
+ * strtoll/strtod without checks ("abc" = 0, 1e300 s = a status line per
+ * loop, nan), sn * 1000000 overflowed, any word but 0/no meant true, a
+ * capacity that is no power of two passed, and "help = 1" in a config
+ * exited 2 without a word. */
+static void test_bridge_core_exe_rejects_bad_options(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", out[64], err[64], conf[64];
+	static const char *const bad[][3] = {
+		{"--catchup-slack-ms", "99999999999999999", "--catchup-slack-ms"},
+		{"--catchup-slack-ms", "abc", "--catchup-slack-ms"},
+		{"--catchup-slack-ms", "-5", "--catchup-slack-ms"},
+		{"--stats-interval", "1e300", "--stats-interval"},
+		{"--stats-interval", "banana", "--stats-interval"},
+		{"--stats-interval", "-5", "--stats-interval"},
+		{"--stats-interval", "nan", "--stats-interval"},
+		{"--stats-interval", "0.001", "--stats-interval"},
+		{"--capacity", "1000", "power of two"},
+		{"--nats-create-stream", "maybe", "--nats-create-stream 'maybe'"},
+		{"--max-events", " 5", "--max-events"},
+		{"--types", "trade,,quote", "empty item"},
+	};
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(err, sizeof err, "%s/err", dir);
+	snprintf(conf, sizeof conf, "%s/conf", dir);
+	setenv("SHMBUS_DIR", dir, 1); /* no bus there */
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		const char *args[] = {"--bus", "none", "--kafka", "127.0.0.1:1", bad[i][0], bad[i][1],
+				      NULL};
+		int st = run_bridge(args, out, err, NULL, 0);
+		if (st != 2 || !file_has(err, bad[i][2]) || !file_has(err, "(command line)"))
+			fail_msg("%s %s: status %d, want 2 naming '%s'", bad[i][0], bad[i][1], st,
+				 bad[i][2]);
+	}
+	/* In a config file: the key and file:line are named. */
+	static const char *const conf_bad[][2] = {
+		{"bus = x\nhelp = 1\n", "'help': a command-line flag"},
+		{"# c\n\njson = maybe\n", "--json 'maybe'"},
+		{"quiet = 2\n", "--quiet '2'"},
+		{"from-journal-start = on\n", "--from-journal-start 'on'"},
+		{"config = /etc/passwd\n", "cannot include another"},
+		{"stats-interval = banana\n", "--stats-interval"},
+		{"bogus = 1\n", "config key 'bogus'"},
+	};
+	static const unsigned conf_line[] = {2, 3, 1, 1, 1, 1, 1};
+	for (size_t i = 0; i < sizeof conf_bad / sizeof conf_bad[0]; i++) {
+		char where[128];
+		const char *args[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", conf,
+				      NULL};
+		write_file(conf, conf_bad[i][0], strlen(conf_bad[i][0]));
+		snprintf(where, sizeof where, "(%s:%u)", conf, conf_line[i]);
+		int st = run_bridge(args, out, err, NULL, 0);
+		if (st != 2 || !file_has(err, conf_bad[i][1]) || !file_has(err, where))
+			fail_msg("config '%s': status %d, want 2 with '%s' %s", conf_bad[i][0], st,
+				 conf_bad[i][1], where);
+	}
+	/* A line longer than the old 1024-byte buffer is one line (its tail
+	 * used to be read as the next one); past 4096 bytes it is refused. */
+	char big[5200];
+	memset(big, 'x', sizeof big);
+	memcpy(big, "# ", 2);
+	memcpy(big + 2000, "\nbogus = 1\n", 11); /* line 2 */
+	big[sizeof big - 1] = '\n';
+	write_file(conf, big, sizeof big);
+	const char *cargs[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", conf, NULL};
+	char where[128];
+	snprintf(where, sizeof where, "(%s:2)", conf);
+	assert_int_equal(run_bridge(cargs, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "config key 'bogus'") && file_has(err, where));
+	memset(big, '#', sizeof big);
+	big[sizeof big - 1] = '\n';
+	write_file(conf, big, sizeof big);
+	snprintf(where, sizeof where, "(%s:1)", conf);
+	assert_int_equal(run_bridge(cargs, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "longer than 4096") && file_has(err, where));
+	write_file(conf, "json = 1\0garbage\n", 17);
+	assert_int_equal(run_bridge(cargs, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "NUL byte"));
+	/* A directory is no config file. */
+	const char *dargs[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", dir, NULL};
+	assert_int_equal(run_bridge(dargs, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "not a regular file"));
+	/* Good values get past the parser, to attaching the bus (absent). */
+	write_file(conf, "json = false\nquiet = No\nnats-create-stream = true\n"
+			 "stats-interval = 0.5\ncatchup-slack-ms = -1\n", 93);
+	const char *good[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", conf,
+			      "--capacity", "1024", "--nats-create-stream", "false",
+			      "--catchup-slack-ms", "9223372036854", "--stats-interval", "0", NULL};
+	assert_int_equal(run_bridge(good, out, err, NULL, 0), 1);
+	assert_true(file_has(err, "attach bus"));
+	unsetenv("SHMBUS_DIR");
+	rm_rf(dir);
+}
+
+/* Status lines as the config's booleans say: "json = 0" is text and
+ * "quiet = no" prints (both used to turn the flag on, whatever the
+ * value); a command-line option wins over the --config file wherever the
+ * file stands. (Kafka at a closed port: nothing is sent.) */
+static void test_bridge_core_exe_config_booleans(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", out[64], err[64], conf[64];
+	shmbus_bus *bus = NULL;
+	static const struct {
+		const char *conf, *flag, *flag_value;
+		int lines, json;
+	} cases[] = {
+		{"json = 0\n", NULL, NULL, 1, 0},
+		{"json = yes\nquiet = no\n", NULL, NULL, 1, 1},
+		{"quiet = no\n", NULL, NULL, 1, 0},
+		{"quiet = true\n", NULL, NULL, 0, 0},
+		{"stats-interval = 0\n", "--stats-interval", "0.05", 1, 0},
+	};
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(err, sizeof err, "%s/err", dir);
+	snprintf(conf, sizeof conf, "%s/conf", dir);
+	setenv("SHMBUS_DIR", dir, 1);
+	assert_int_equal(shmbus_bus_create("bbool", NULL, &bus), 0);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		const char *args[12] = {"--bus", "bbool", "--kafka", "127.0.0.1:1",
+					"--stats-interval", "0.05"};
+		int k = 6;
+		if (cases[i].flag != NULL) { /* the flag before the file: it still wins */
+			args[4] = cases[i].flag;
+			args[5] = cases[i].flag_value;
+		}
+		args[k++] = "--config";
+		args[k++] = conf;
+		args[k] = NULL;
+		write_file(conf, cases[i].conf, strlen(cases[i].conf));
+		int st = run_bridge(args, out, err, "starting live", 300);
+		char text[4096] = "";
+		FILE *f = fopen(out, "r");
+		assert_non_null(f);
+		text[fread(text, 1, sizeof text - 1, f)] = '\0';
+		fclose(f);
+		int lines = text[0] != '\0', json = text[0] == '{';
+		if (st != 0 || lines != cases[i].lines || (lines && json != cases[i].json) ||
+		    (lines && !json && strncmp(text, "connected=", 10) != 0))
+			fail_msg("config '%s': status %d, want %s; stdout: '%.200s'", cases[i].conf,
+				 st, !cases[i].lines ? "no status line" : cases[i].json ? "JSON lines"
+												 : "text lines",
+				 text);
+	}
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("bbool");
+	unsetenv("SHMBUS_DIR");
+	rm_rf(dir);
+}
 #else
 static void test_bridge_core_exe_exits_when_catchup_fails(void **state)
+{
+	(void)state;
+	skip(); /* built without BRIDGE_EXE */
+}
+
+static void test_bridge_core_exe_rejects_bad_options(void **state)
+{
+	(void)state;
+	skip(); /* built without BRIDGE_EXE */
+}
+
+static void test_bridge_core_exe_config_booleans(void **state)
 {
 	(void)state;
 	skip(); /* built without BRIDGE_EXE */
@@ -798,6 +1006,8 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_catchup_warns_checkpoint_past_journal),
 		cmocka_unit_test(test_bridge_core_catchup_fails_on_unreadable_journal),
 		cmocka_unit_test(test_bridge_core_exe_exits_when_catchup_fails),
+		cmocka_unit_test(test_bridge_core_exe_rejects_bad_options),
+		cmocka_unit_test(test_bridge_core_exe_config_booleans),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

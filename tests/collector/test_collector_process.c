@@ -2,7 +2,8 @@
  * test_collector_process.c - shmbus-collector as a process, for what only
  * a process shows: SIGTERM stops a paced replay that waits for a record due
  * far in the future (and the end-of-stream marker still goes out), and a
- * file where most rows are malformed exits 1 instead of passing for a run.
+ * file where most rows are malformed exits 1 instead of passing for a run;
+ * a --rate outside 0.001..1e9 is a usage error (exit 2).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -159,10 +160,35 @@ static void test_collector_process_majority_malformed_fails(void **state)
 	shmbus_bus_destroy("ct-maj");
 }
 
+/* --rate outside 0.001..1e9 is a usage error naming the flag (exit 2,
+ * before the bus is attached): 1e-300 used to overflow the generator's
+ * clock (signed overflow; nonsense times in a release build). */
+static void test_collector_process_rate_range(void **state)
+{
+	static const char *const bad[] = {"1e-300", "0.0009", "0", "-1", "nan", "inf", "1e10",
+	                                  "abc"};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {COL_BIN, "--bus", "ct-none", "--events", "10", "--rate",
+		                (char *)bad[i], NULL};
+		assert_int_equal(pt_run(argv, "/dev/null", pt_path("rate.err")), 2);
+		assert_non_null(text = pt_slurp(pt_path("rate.err")));
+		if (!strstr(text, "--rate") || !strstr(text, bad[i]))
+			fail_msg("--rate %s: %s", bad[i], text);
+		free(text);
+	}
+	/* In range: on to attaching the bus (absent here: exit 1). */
+	char *ok[] = {COL_BIN, "--bus", "ct-none", "--events", "10", "--rate", "0.001", NULL};
+	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_collector_process_sigterm_while_pacing),
+	    cmocka_unit_test(test_collector_process_rate_range),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);

@@ -167,12 +167,57 @@ static void test_synth_fractional_and_options(void **state)
 	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
 }
 
+/* A rate of 1e-300 drew gaps of 9e18 ns, past INT64_MAX from any start
+ * (signed overflow): rates outside 0.001..1e9 are refused, and the clock
+ * saturates at INT64_MAX instead of wrapping (times never decrease) when
+ * the start is near the end of the int64 range. Records keep coming: the
+ * generator never spins on a toggle at INT64_MAX. */
+static void test_synth_clock_saturates(void **state)
+{
+	struct shmbus_synth_options o = {.seed = 7, .rate = 1e-300};
+	struct shmbus_synth *g;
+	struct shmbus_md_record r;
+	char eb[128];
+	int64_t prev;
+
+	(void)state;
+	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
+	assert_string_equal(eb, "option must be in 0.001..1e9: 'rate'");
+	o.rate = 2e9;
+	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
+
+	o.rate = SHMBUS_SYNTH_MIN_RATE;
+	o.start_ns = INT64_MAX - 10000000000000; /* 10000 s left */
+	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), 0);
+	prev = o.start_ns;
+	for (int i = 0; i < 200; i++) { /* 1000 s apart on average */
+		shmbus_synth_next(g, &r);
+		assert_true(r.time_ns >= prev);
+		prev = r.time_ns;
+	}
+	assert_int_equal(prev, INT64_MAX);
+	shmbus_synth_destroy(g);
+
+	o.rate = 0;
+	o.start_ns = INT64_MAX - 1000000;
+	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), 0);
+	prev = o.start_ns;
+	for (int i = 0; i < 20000; i++) {
+		shmbus_synth_next(g, &r);
+		assert_true(r.time_ns >= prev);
+		prev = r.time_ns;
+	}
+	assert_int_equal(prev, INT64_MAX);
+	shmbus_synth_destroy(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_synth_deterministic),
 		cmocka_unit_test(test_synth_statistics),
 		cmocka_unit_test(test_synth_fractional_and_options),
+		cmocka_unit_test(test_synth_clock_saturates),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -40,7 +40,9 @@ static const char usage_text[] =
     "verify: check every header and block checksum; exit 0 when clean, 1 with the\n"
     "  first bad segment and byte offset printed when not\n"
     "info: segments, time ranges, counts and sizes\n"
-    "  --json             machine-readable output\n"
+    "  --json             (verify, info) one JSON object instead of text\n"
+    "An option that does not apply to the command is a usage error. A --bus\n"
+    "with no segment in DIR is an error (exit 1), not an empty journal.\n"
     "exit: 0 ok, 1 runtime failure or bad journal, 2 usage\n";
 
 struct jopts {
@@ -69,9 +71,36 @@ static int parse_format(const char *s, enum jf_format *f)
 	return 0;
 }
 
+/* Options that apply to only some commands: a silently ignored option
+ * would print something else than what was asked for. */
+static int check_applies(const struct jopts *o, const char *given)
+{
+	static const struct {
+		char opt;
+		const char *name, *cmds, *hint;
+	} only[] = {
+	    {'f', "--format", "cat", " (verify and info take --json)"},
+	    {'F', "--from", "cat", ""},
+	    {'T', "--to", "cat", ""},
+	    {'t', "--types", "cat", ""},
+	    {'s', "--symbols", "cat", ""},
+	    {'j', "--json", "verify info", " (cat takes --format json)"},
+	};
+	char why[160];
+	for (size_t i = 0; i < sizeof(only) / sizeof(only[0]); i++) {
+		if (!strchr(given, only[i].opt) || strstr(only[i].cmds, o->cmd))
+			continue;
+		snprintf(why, sizeof(why), "%s does not apply to %s%s", only[i].name, o->cmd,
+		         only[i].hint);
+		return usage_err(why);
+	}
+	return -1;
+}
+
 /* Returns -1 to go on, else the exit code. */
 static int parse_args(int argc, char **argv, struct jopts *o)
 {
+	char given[16] = ""; /* option letters seen, for check_applies */
 	static const struct option lo[] = {
 	    {"dir", 1, 0, 'd'},   {"bus", 1, 0, 'b'},     {"format", 1, 0, 'f'},
 	    {"from", 1, 0, 'F'},  {"to", 1, 0, 'T'},      {"types", 1, 0, 't'},
@@ -89,6 +118,8 @@ static int parse_args(int argc, char **argv, struct jopts *o)
 	optind = 2;
 	int c;
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+		if (c != '?' && !strchr(given, c) && strlen(given) < sizeof(given) - 1)
+			given[strlen(given)] = (char)c;
 		switch (c) {
 		case 'd': o->dir = optarg; break;
 		case 'b': o->bus = optarg; break;
@@ -112,6 +143,20 @@ static int parse_args(int argc, char **argv, struct jopts *o)
 		return usage_err("unexpected argument");
 	if (!o->dir)
 		return usage_err("--dir is required");
+	int rc = check_applies(o, given);
+	if (rc >= 0)
+		return rc;
+	/* Values checked before any file is read: a usage error is exit 2
+	 * whatever the journal holds (build_query parses them again). */
+	char why[JTOOL_WHY];
+	int64_t t;
+	uint64_t mask;
+	if (o->from && jtool_parse_time(o->from, &t, why))
+		return fprintf(stderr, TOOL ": --from: %s\n", why), 2;
+	if (o->to && jtool_parse_time(o->to, &t, why))
+		return fprintf(stderr, TOOL ": --to: %s\n", why), 2;
+	if (o->types && jtool_parse_types(o->types, &mask, why))
+		return fprintf(stderr, TOOL ": --types: %s\n", why), 2;
 	return -1;
 }
 
@@ -119,9 +164,17 @@ static int parse_args(int argc, char **argv, struct jopts *o)
 static int resolve_bus(struct jopts *o)
 {
 	char why[JTOOL_WHY];
-	if (o->bus)
+	int rc;
+	if (o->bus) {
+		/* A misspelt bus would otherwise read as an empty journal: "OK
+		 * segments=0" from verify, nothing from cat, exit 0. */
+		if ((rc = jtool_check_bus(o->dir, o->bus, why)) < 0) {
+			fprintf(stderr, TOOL ": --bus %s: %s\n", o->bus, why);
+			return 1;
+		}
 		return 0;
-	int rc = jtool_find_bus(o->dir, o->busbuf, sizeof(o->busbuf), why);
+	}
+	rc = jtool_find_bus(o->dir, o->busbuf, sizeof(o->busbuf), why);
 	if (rc) {
 		fprintf(stderr, TOOL ": finding the journal bus failed: %s (%s)\n", why, o->dir);
 		return rc == -ENOTUNIQ ? 2 : 1;
@@ -250,6 +303,26 @@ out:
 	return ret;
 }
 
+/* verify --json: the report as one object; "ok" false with the first bad
+ * block when the journal is damaged. */
+static void verify_json(const struct shmbus_journal_verify_report *rep, int ok)
+{
+	printf("{\"ok\":%s,\"segments\":%" PRIu64 ",\"blocks\":%" PRIu64 ",\"events\":%" PRIu64
+	       ",\"seq_gaps\":%" PRIu64,
+	       ok ? "true" : "false", rep->segments, rep->blocks, rep->events, rep->seq_gaps);
+	if (rep->seq_gaps)
+		printf(",\"first_gap\":{\"source\":%u,\"expected\":%" PRIu64 ",\"got\":%" PRIu64 "}",
+		       rep->first_gap_source, rep->first_gap_expected, rep->first_gap_seq);
+	if (!ok) {
+		printf(",\"bad\":{\"segment\":");
+		tool_json_str(stdout, rep->bad.segment);
+		printf(",\"offset\":%" PRIu64 ",\"detail\":", rep->bad.offset);
+		tool_json_str(stdout, rep->bad.detail);
+		printf("}");
+	}
+	printf("}\n");
+}
+
 static int cmd_verify(const struct jopts *o)
 {
 	struct shmbus_journal_verify_report rep;
@@ -258,8 +331,11 @@ static int cmd_verify(const struct jopts *o)
 	if (rc == -EBADMSG) {
 		fprintf(stderr, TOOL ": verify failed: %s (%s offset %" PRIu64 ")\n", rep.bad.detail,
 		        rep.bad.segment, rep.bad.offset);
-		printf("BAD segment=%s offset=%" PRIu64 " detail=%s\n", rep.bad.segment, rep.bad.offset,
-		       rep.bad.detail);
+		if (o->json)
+			verify_json(&rep, 0);
+		else
+			printf("BAD segment=%s offset=%" PRIu64 " detail=%s\n", rep.bad.segment,
+			       rep.bad.offset, rep.bad.detail);
 		return 1;
 	}
 	if (rc) {
@@ -267,6 +343,10 @@ static int cmd_verify(const struct jopts *o)
 		        rep.bad.detail[0] ? rep.bad.detail : shmbus_strerror(rc),
 		        rep.bad.segment[0] ? rep.bad.segment : o->dir);
 		return 1;
+	}
+	if (o->json) {
+		verify_json(&rep, 1);
+		return 0;
 	}
 	printf("OK segments=%" PRIu64 " blocks=%" PRIu64 " events=%" PRIu64 " seq_gaps=%" PRIu64,
 	       rep.segments, rep.blocks, rep.events, rep.seq_gaps);

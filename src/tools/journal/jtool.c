@@ -128,7 +128,17 @@ static int jt_parse_iso(const char *s, int64_t *out)
 	time_t t = timegm(&tm);
 	if (tm.tm_mday != d) /* 2024-02-31 normalised into March */
 		return -1;
-	*out = ((int64_t)t - east) * 1000000000 + frac;
+	/* Years 0000..9999 parse, but only 1677-09-21..2262-04-11 fit int64
+	 * nanoseconds: checked, as a wrapped time would select another range. */
+	int64_t secs = (int64_t)t - east, ns;
+	if (secs < 0 && frac > 0) { /* so that the last second before 1677 fits */
+		secs++;
+		frac -= 1000000000;
+	}
+	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
+	    __builtin_add_overflow(ns, frac, &ns))
+		return -ERANGE;
+	*out = ns;
 	return 0;
 }
 
@@ -147,8 +157,16 @@ int jtool_parse_time(const char *s, int64_t *out, char *why)
 		*out = v;
 		return 0;
 	}
-	if (jt_parse_iso(s, out) == 0)
+	int rc = jt_parse_iso(s, out);
+	if (rc == 0)
 		return 0;
+	if (rc == -ERANGE) {
+		snprintf(why, JTOOL_WHY,
+		         "'%s' is out of range: times are int64 ns since 1970, "
+		         "1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z",
+		         s);
+		return -ERANGE;
+	}
 bad:
 	snprintf(why, JTOOL_WHY,
 	         "'%s' is not a time: want epoch ns or ISO-8601 like 2024-03-01T14:30:00.5Z",
@@ -272,8 +290,8 @@ int jtool_find_bus(const char *dir, char *bus, size_t len, char *why)
 			snprintf(first, sizeof(first), "%s", cur);
 			rc = 0;
 		} else if (strcmp(first, cur)) {
-			snprintf(why, JTOOL_WHY, "%s holds journals of several buses (%s, %s, ...): "
-			         "name one with --bus", dir, first, cur);
+			snprintf(why, JTOOL_WHY, "%.80s holds journals of several buses (%.40s, "
+			         "%.40s, ...): name one with --bus", dir, first, cur);
 			rc = -ENOTUNIQ;
 			break;
 		}
@@ -284,6 +302,28 @@ int jtool_find_bus(const char *dir, char *bus, size_t len, char *why)
 	else if (rc == 0)
 		snprintf(bus, len, "%s", first);
 	return rc;
+}
+
+int jtool_check_bus(const char *dir, const char *bus, char *why)
+{
+	DIR *d = opendir(dir);
+	if (!d) {
+		int e = errno;
+		snprintf(why, JTOOL_WHY, "cannot open journal dir %.200s: %s", dir, strerror(e));
+		return -e;
+	}
+	char cur[128];
+	int n = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL)
+		if (!jt_segment_bus(de->d_name, cur, sizeof(cur)) && !strcmp(cur, bus))
+			n++;
+	closedir(d);
+	if (n == 0) {
+		snprintf(why, JTOOL_WHY, "no segment of bus %.64s in %.160s", bus, dir);
+		return -ENOENT;
+	}
+	return n;
 }
 
 void jtool_fmt_double(char *buf, size_t len, double v)

@@ -21,7 +21,9 @@
 
 /* Parse an epoch-ns integer or an ISO-8601 UTC time
  * ("2024-03-01", "2024-03-01T14:30:00", "...:00.123456789Z", "...+02:00").
- * A time without zone is UTC. Returns 0 or -EINVAL. */
+ * A time without zone is UTC. Returns 0, -EINVAL (not a time) or -ERANGE
+ * (a valid date outside int64 ns: before 1677-09-21T00:12:44Z or after
+ * 2262-04-11T23:47:16Z). */
 int jtool_parse_time(const char *s, int64_t *out, char *why);
 
 /* Parse "trade,quote,33" into a SHMBUS_TYPE_BIT mask (names or ids below
@@ -44,6 +46,13 @@ int jtool_pin_cpus(const char *list, char *why);
  * (several buses: why lists them) or -errno.
  */
 int jtool_find_bus(const char *dir, char *bus, size_t len, char *why);
+
+/*
+ * Count the segment files of bus in dir (BUS-<20 digits>.shj). Returns the
+ * count (> 0), -ENOENT when there is none (why: "no segment of bus X in
+ * DIR") or -errno when dir cannot be read.
+ */
+int jtool_check_bus(const char *dir, const char *bus, char *why);
 
 /* ------------------------------------------------------ the symbols file */
 

@@ -16,6 +16,7 @@
 
 struct jd_opts {
 	const char *bus, *dir, *ring, *types, *symbols, *stats_json, *cpus;
+	uint64_t type_mask; /* --types, parsed */
 	enum shmbus_full_policy policy;
 	int policy_set;
 	struct shmbus_journal_writer_opts w;

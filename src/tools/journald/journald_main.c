@@ -40,12 +40,13 @@ static const char usage_text[] =
     "  --retention-age SEC    delete segments older than SEC (event time)\n"
     "  --retention-mb N       keep at most N MiB of segments\n"
     "  --direct               O_DIRECT segment files\n"
-    "  --block-kb N           journal block size in KiB (default 64)\n"
-    "  --capacity N           slots of a new ring (default 65536)\n"
+    "  --block-kb N           journal block size in KiB, a multiple of 4 (default 64)\n"
+    "  --capacity N           slots of a new ring, a power of two (default 65536)\n"
     "  --flush-ms N           flush a partial block N ms after its first event (default 50)\n"
     "  --stats-json FILE      counters as JSON, rewritten every second and at exit\n"
     "  --cpus LIST            pin to these CPUs (e.g. 1 or 2-3)\n"
     "Writes DIR/<bus>-<start>.shj segments and DIR/<bus>.symbols (id,name lines).\n"
+    "Every option is checked before the bus is attached or DIR is written.\n"
     "exit: 0 ok, 1 runtime failure, 2 usage\n";
 
 static int usage_err(const char *opt, const char *why)
@@ -79,9 +80,16 @@ static int parse_num(struct jd_opts *o, int c, const char *arg)
 	const char *name = c == 'm' ? "--segment-mb" : c == 'a' ? "--segment-age"
 	                 : c == 'A' ? "--retention-age" : c == 'M' ? "--retention-mb"
 	                 : c == 'k' ? "--block-kb" : c == 'q' ? "--capacity" : "--flush-ms";
+	uint64_t min = c == 'q' ? 2 : 1;
 	uint64_t max = c == 'k' ? 16384 : c == 'q' ? (1u << 30) : UINT32_MAX;
-	if (jtool_parse_u64(arg, 1, max, &v, why))
+	if (jtool_parse_u64(arg, min, max, &v, why))
 		return usage_err(name, why);
+	/* what the journal writer and the ring would refuse later, after the
+	 * bus is attached and DIR/<bus>.symbols created, and without the flag */
+	if (c == 'k' && v % 4)
+		return usage_err(name, "want a multiple of 4 (whole 4 KiB pages) in 4..16384");
+	if (c == 'q' && (v & (v - 1)))
+		return usage_err(name, "want a power of two in 2..1073741824");
 	switch (c) {
 	case 'm': o->w.segment_max_bytes = v << 20; break;
 	case 'a': o->w.segment_max_age_ns = (int64_t)v * 1000000000; break;
@@ -143,6 +151,13 @@ static int parse_args(int argc, char **argv, struct jd_opts *o)
 		return usage_err(argv[optind], "unexpected argument");
 	if (!o->bus || !o->dir)
 		return usage_err("command line", "--bus and --dir are required");
+	/* Lists checked here, before anything is attached or created. */
+	if (o->types && jtool_parse_types(o->types, &o->type_mask, why))
+		return usage_err("--types", why);
+	static char names[SHMBUS_SUB_MAX_SYMBOLS][32];
+	if (o->symbols &&
+	    jtool_split_list(o->symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why) < 0)
+		return usage_err("--symbols", why);
 	return -1;
 }
 
@@ -184,14 +199,13 @@ static int sub_symbols(struct jd *d, uint32_t *ids, size_t *n)
 static int subscribe(struct jd *d)
 {
 	static uint32_t ids[SHMBUS_SUB_MAX_SYMBOLS];
-	char why[JTOOL_WHY];
 	struct shmbus_sub_opts so;
 	shmbus_sub_opts_init(&so);
 	so.slot_size = 256;
 	so.capacity = d->o.capacity ? d->o.capacity : 65536;
 	so.policy = d->o.policy;
-	if (d->o.types && jtool_parse_types(d->o.types, &so.types, why))
-		return usage_err("--types", why);
+	if (d->o.types)
+		so.types = d->o.type_mask; /* checked by parse_args */
 	if (d->o.symbols) {
 		int rc = sub_symbols(d, ids, &so.nsymbols);
 		if (rc)

@@ -166,6 +166,17 @@ static int parse_args(int argc, char **argv, struct ropts *o)
 		return usage_err(argv[optind], "unexpected argument");
 	if (!o->bus || !o->dir)
 		return usage_err("command line", "--bus and --dir are required");
+	/* Values checked before any file is read or bus attached (build_query
+	 * parses them again into the query). */
+	char why[JTOOL_WHY];
+	int64_t t;
+	uint64_t mask;
+	if (o->from && jtool_parse_time(o->from, &t, why))
+		return usage_err("--from", why);
+	if (o->to && jtool_parse_time(o->to, &t, why))
+		return usage_err("--to", why);
+	if (o->types && jtool_parse_types(o->types, &mask, why))
+		return usage_err("--types", why);
 	return -1;
 }
 
@@ -507,6 +518,10 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 			return rc == -ENOTUNIQ ? 2 : 1;
 		}
 		o->jbus = o->jbusbuf;
+	} else if (jtool_check_bus(o->dir, o->jbus, why) < 0) {
+		/* a misspelt name would otherwise replay nothing and exit 0 */
+		fprintf(stderr, TOOL ": --journal-bus %s: %s\n", o->jbus, why);
+		return 1;
 	}
 	if (jtool_symbols_path(o->dir, o->jbus, path, sizeof(path)) ||
 	    jtool_symtab_load(&s->syms, path, why)) {

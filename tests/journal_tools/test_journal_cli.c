@@ -1,0 +1,272 @@
+/*
+ * test_journal_cli.c - the command lines of the journal tools: what they
+ * refuse, with which exit status and message, and when.
+ *
+ * - Times: a date outside int64 ns (before 1677-09-21, after 2262-04-11,
+ *   zones included) is a usage error naming the option, not a signed
+ *   overflow that selects some other range (jtool_parse_time, and --from
+ *   of shmbus-journal and shmbus-replay).
+ * - A bus name with no segment in the directory is an error (exit 1), not
+ *   an empty journal: verify said "OK segments=0", replay "replayed 0".
+ * - shmbus-journal options that do not apply to the command are refused;
+ *   verify --json prints one object.
+ * - shmbus-journald checks every option before it attaches the bus or
+ *   writes DIR/<bus>.symbols: --block-kb not a multiple of 4, --types,
+ *   --symbols, --capacity not a power of two.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "jtool.h"
+#include "jtt.h"
+
+/* Run argv; exit status; stdout and stderr in malloc'd strings. */
+static int run2(char *const argv[], char **out, char **err)
+{
+	char po[200], pe[200];
+	snprintf(po, sizeof(po), "%s/cli.out", jtt_shm);
+	snprintf(pe, sizeof(pe), "%s/cli.err", jtt_shm);
+	int rc = jtt_wait(jtt_spawn(argv, po, pe), 30);
+	*out = jtt_slurp(po);
+	*err = jtt_slurp(pe);
+	unlink(po);
+	unlink(pe);
+	return rc;
+}
+
+/* argv must exit `want` with `msg` (and `msg2` when not NULL) on the first
+ * line of stderr (the usage text may follow). */
+static void expect(char *const argv[], int want, const char *msg, const char *msg2)
+{
+	char *out, *err;
+	int rc = run2(argv, &out, &err);
+	err[strcspn(err, "\n")] = '\0';
+	if (rc != want || !strstr(err, msg) || (msg2 && !strstr(err, msg2)))
+		fail_msg("%s %s %s: exit %d (want %d with '%s' '%s'); stderr: %s", argv[0], argv[1],
+		         argv[2] ? argv[2] : "", rc, want, msg, msg2 ? msg2 : "", err);
+	free(out);
+	free(err);
+}
+
+/* n trades of bus jtt_bus into jtt_jdir, written by the library. */
+static void write_journal(int n)
+{
+	struct shmbus_journal_writer *w = NULL;
+	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
+	for (int i = 0; i < n; i++) {
+		struct shmbus_trade t;
+		memset(&t, 0, sizeof(t));
+		t.h.type = SHMBUS_EV_TRADE;
+		t.h.version = 1;
+		t.h.size = sizeof(t);
+		t.h.source_id = 3;
+		t.h.seq = (uint64_t)i + 1;
+		t.h.event_time_ns = 1700000000000000000ll + i;
+		t.price = 1.5;
+		t.size = 1;
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
+/* The int64 ns range, exactly, and what lies past it. */
+static void test_jtool_parse_time_range(void **state)
+{
+	(void)state;
+	char why[JTOOL_WHY];
+	int64_t t = 0;
+	assert_int_equal(jtool_parse_time("2262-04-11T23:47:16.854775807Z", &t, why), 0);
+	assert_true(t == INT64_MAX);
+	assert_int_equal(jtool_parse_time("1677-09-21T00:12:43.145224192Z", &t, why), 0);
+	assert_true(t == INT64_MIN);
+	assert_int_equal(jtool_parse_time("1677-09-21T00:12:44Z", &t, why), 0);
+	assert_true(t == -9223372036000000000ll);
+	assert_int_equal(jtool_parse_time("1970-01-01T01:00:00+01:00", &t, why), 0);
+	assert_true(t == 0);
+	static const char *const out[] = {
+	    "9999-01-01",
+	    "0000-01-01",
+	    "1000-01-01T00:00:00-23:59",
+	    "2262-04-11T23:47:16.854775808Z",
+	    "1677-09-21T00:12:43.145224191Z",
+	    "2262-04-12",
+	    "2262-04-11T23:47:17Z",
+	    "2262-04-11T23:00:00-01:00",
+	};
+	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
+		why[0] = '\0';
+		if (jtool_parse_time(out[i], &t, why) != -ERANGE || !strstr(why, "out of range"))
+			fail_msg("%s: want -ERANGE, got t=%lld why='%s'", out[i], (long long)t,
+			         why);
+	}
+	assert_int_equal(jtool_parse_time("2024-02-31", &t, why), -EINVAL);
+}
+
+/* --from / --to out of range: exit 2 naming the option, before any file. */
+static void test_journal_cli_time_out_of_range(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	char *cat[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--from", "9999-01-01", NULL};
+	expect(cat, 2, "--from", "out of range");
+	char *cat2[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--to", "0000-01-01", NULL};
+	expect(cat2, 2, "--to", "out of range");
+	char *cat3[] = {
+	    JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--from", "1000-01-01T00:00:00-23:59", NULL};
+	expect(cat3, 2, "--from", "out of range");
+	char *rp[] = {REPLAY_BIN, "--bus",  jtt_bus,      "--dir",
+	              jtt_jdir,   "--from", "9999-01-01", NULL};
+	expect(rp, 2, "--from", "out of range");
+	/* The last representable time still reads (no event is that late). */
+	char *edge[] = {JOURNAL_BIN, "cat",    "--dir",
+	                jtt_jdir,    "--from", "2262-04-11T23:47:16.854775807Z",
+	                NULL};
+	char *out, *err;
+	assert_int_equal(run2(edge, &out, &err), 0);
+	assert_string_equal(out, "");
+	free(out);
+	free(err);
+	jtt_teardown(b);
+}
+
+/* A --bus (--journal-bus) with no segment in DIR: exit 1, saying so. */
+static void test_journal_cli_unknown_bus_fails(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	static const char *const cmds[] = {"verify", "info", "cat"};
+	for (int i = 0; i < 3; i++) {
+		char *av[] = {JOURNAL_BIN, (char *)cmds[i], "--dir", jtt_jdir,
+		              "--bus",     "nonexist",      NULL};
+		expect(av, 1, "no segment of bus nonexist in", jtt_jdir);
+	}
+	char *rp[] = {REPLAY_BIN, "--bus",         jtt_bus,    "--dir",
+	              jtt_jdir,   "--journal-bus", "nonexist", NULL};
+	expect(rp, 1, "no segment of bus nonexist in", jtt_jdir);
+	/* The right name still works. */
+	char *ok[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--bus", jtt_bus, NULL};
+	char *out, *err;
+	assert_int_equal(run2(ok, &out, &err), 0);
+	assert_non_null(strstr(out, "OK segments=1 blocks=1 events=10"));
+	free(out);
+	free(err);
+	/* An empty directory (no --bus) was, and stays, an error. */
+	char empty[200];
+	snprintf(empty, sizeof(empty), "%s/empty", jtt_shm);
+	assert_int_equal(mkdir(empty, 0700), 0);
+	char *ev[] = {JOURNAL_BIN, "verify", "--dir", empty, NULL};
+	expect(ev, 1, "no journal segment", empty);
+	rmdir(empty);
+	jtt_teardown(b);
+}
+
+/* Options of one command are refused by the others; verify --json. */
+static void test_journal_cli_options_per_command(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	char *a[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--json", NULL};
+	expect(a, 2, "--json does not apply to cat", "--format json");
+	char *c[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--format", "csv", NULL};
+	expect(c, 2, "--format does not apply to info", NULL);
+	char *d[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--from", "0", NULL};
+	expect(d, 2, "--from does not apply to verify", NULL);
+	char *e[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--types", "trade", NULL};
+	expect(e, 2, "--types does not apply to info", NULL);
+
+	char *v[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--json", NULL};
+	char *out, *err;
+	assert_int_equal(run2(v, &out, &err), 0);
+	if (strncmp(out, "{\"ok\":true,", 11) || jtt_json_i64(out, "segments") != 1 ||
+	    jtt_json_i64(out, "events") != 10 || jtt_json_i64(out, "seq_gaps") != 0)
+		fail_msg("verify --json: %s", out);
+	free(out);
+	free(err);
+
+	/* A damaged block: "ok":false and where, exit 1. */
+	char seg[600];
+	DIR *dd = opendir(jtt_jdir);
+	struct dirent *de;
+	seg[0] = '\0';
+	while ((de = readdir(dd)) != NULL)
+		if (strstr(de->d_name, ".shj"))
+			snprintf(seg, sizeof(seg), "%.300s/%.255s", jtt_jdir, de->d_name);
+	closedir(dd);
+	int fd = open(seg, O_RDWR);
+	assert_true(fd >= 0);
+	uint8_t x;
+	assert_int_equal(pread(fd, &x, 1, 4096 + 64 + 100), 1);
+	x ^= 0x5a;
+	assert_int_equal(pwrite(fd, &x, 1, 4096 + 64 + 100), 1);
+	close(fd);
+	assert_int_equal(run2(v, &out, &err), 1);
+	if (strncmp(out, "{\"ok\":false,", 12) || jtt_json_i64(out, "offset") != 4096 ||
+	    !strstr(out, seg))
+		fail_msg("verify --json on a bad block: %s", out);
+	free(out);
+	free(err);
+	jtt_teardown(b);
+}
+
+/* Number of entries in jtt_jdir. */
+static int dir_entries(void)
+{
+	int n = 0;
+	DIR *d = opendir(jtt_jdir);
+	struct dirent *de;
+	while (d && (de = readdir(d)) != NULL)
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	if (d)
+		closedir(d);
+	return n;
+}
+
+/* Every bad option is exit 2 naming the flag, with nothing written to the
+ * journal directory and no ring made (the bus exists). */
+static void test_journald_cli_checks_options_first(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	static const char *const bad[][3] = {
+	    {"--block-kb", "3", "multiple of 4"},   {"--block-kb", "6", "multiple of 4"},
+	    {"--block-kb", "0", "not a number"},    {"--types", "bogus", "unknown event type"},
+	    {"--symbols", ",,", "empty"},           {"--symbols", "SPY,", "comma"},
+	    {"--capacity", "1000", "power of two"}, {"--capacity", "1", "not a number"},
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *av[] = {JOURNALD_BIN, "--bus", jtt_bus,           "--dir",           jtt_jdir,
+		              "--ring",     "jcli",  (char *)bad[i][0], (char *)bad[i][1], NULL};
+		expect(av, 2, bad[i][0], bad[i][2]);
+		if (dir_entries() != 0)
+			fail_msg("%s %s: the journal dir was written to", bad[i][0], bad[i][1]);
+		assert_true(shmbus_stat_find_ring(b, "jcli") < 0);
+	}
+	/* A good --block-kb (4 KiB) and --capacity still run. */
+	char *ok[] = {JOURNALD_BIN, "--bus",      jtt_bus, "--dir",      jtt_jdir, "--ring",
+	              "jcli",       "--block-kb", "4",     "--capacity", "1024",   NULL};
+	char po[200];
+	snprintf(po, sizeof(po), "%s/jd.out", jtt_shm);
+	pid_t pid = jtt_spawn(ok, po, po);
+	assert_int_equal(jtt_wait_ring(b, "jcli", pid), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(jtt_wait(pid, 10), 0);
+	jtt_teardown(b);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_jtool_parse_time_range),
+	    cmocka_unit_test(test_journal_cli_time_out_of_range),
+	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
+	    cmocka_unit_test(test_journal_cli_options_per_command),
+	    cmocka_unit_test(test_journald_cli_checks_options_first),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
