@@ -11,6 +11,7 @@
  * source for good, silently) is an error naming the file and line.
  */
 #include "bridge_ckpt.h"
+#include "tool_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -212,35 +213,32 @@ static int ckpt_parse_entry(struct bridge_srcmap *m, char *line, char *why, size
  * buffer. Returns 0, or a negative code with why filled. */
 static int ckpt_read_file(const char *path, char **buf, size_t *len, char *why, size_t whylen)
 {
-	struct stat st;
-	/* O_NONBLOCK: opening a FIFO must not wait for a writer. */
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
+	const char *kind;
+	off_t size = 0;
+	int fd = tool_open_regular(path, &kind, &size), rc = 0;
 	*buf = NULL;
 	*len = 0;
-	if (fd < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot open: %s", strerror(-rc));
-		return rc;
-	}
-	if (fstat(fd, &st) < 0) {
-		rc = -errno;
-		snprintf(why, whylen, "cannot stat: %s", strerror(-rc));
-	} else if (S_ISDIR(st.st_mode)) {
-		rc = -EISDIR;
+	if (fd == -EISDIR) {
 		snprintf(why, whylen, "is a directory, not a checkpoint file");
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = -EINVAL;
-		snprintf(why, whylen, "not a regular file");
-	} else if (st.st_size > (off_t)CKPT_FILE_MAX) {
+		return fd;
+	}
+	if (fd < 0) {
+		if (kind)
+			snprintf(why, whylen, "not a regular file (%s)", kind);
+		else
+			snprintf(why, whylen, "cannot open: %s", strerror(-fd));
+		return fd;
+	}
+	if (size > (off_t)CKPT_FILE_MAX) {
 		rc = -EFBIG;
 		snprintf(why, whylen, "%lld bytes, a checkpoint file is at most %u",
-			 (long long)st.st_size, CKPT_FILE_MAX);
-	} else if ((*buf = malloc((size_t)st.st_size + 1)) == NULL) {
+			 (long long)size, CKPT_FILE_MAX);
+	} else if ((*buf = malloc((size_t)size + 1)) == NULL) {
 		rc = -ENOMEM;
 		snprintf(why, whylen, "out of memory");
 	}
-	while (rc == 0 && *len < (size_t)st.st_size) {
-		ssize_t n = read(fd, *buf + *len, (size_t)st.st_size - *len);
+	while (rc == 0 && *len < (size_t)size) {
+		ssize_t n = read(fd, *buf + *len, (size_t)size - *len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) { /* 0: the file shrank while we read it */

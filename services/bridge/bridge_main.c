@@ -25,6 +25,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bridge_core.h"
+#include "tool_file.h"
 
 #define PROG "shmbus-bridge"
 #define OWNED_MAX 256 /* settings a --config file may hold */
@@ -345,14 +346,16 @@ static int config_file(struct opts *o, const char *path)
 	size_t cap = 0;
 	unsigned lineno = 0;
 	ssize_t n;
-	struct stat st;
 	int rc = 0;
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return bad("cannot read config", strerror(errno), path);
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fclose(f);
-		return bad("cannot read config", "not a regular file", path);
+	const char *kind;
+	int fd = tool_open_regular(path, &kind, NULL);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
+	if (f == NULL) {
+		char why[64];
+		snprintf(why, sizeof why, "not a regular file (%s)", kind ? kind : "");
+		if (fd >= 0)
+			close(fd);
+		return bad("cannot read config", kind ? why : strerror(fd < 0 ? -fd : errno), path);
 	}
 	errno = 0;
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {

@@ -16,6 +16,7 @@
  * costs one pass, not one pass per line.
  */
 #include "csv_reader.h"
+#include "tool_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -646,50 +647,35 @@ int shmbus_csv_open_buffer(struct shmbus_csv_reader **out, const char *name, con
 	return 0;
 }
 
-/* What a non-regular file is, for the message refusing it. */
-static const char *csv_file_type(mode_t m)
-{
-	if (S_ISDIR(m))
-		return "a directory";
-	if (S_ISCHR(m))
-		return "a character device";
-	if (S_ISBLK(m))
-		return "a block device";
-	if (S_ISFIFO(m))
-		return "a pipe or FIFO";
-	if (S_ISSOCK(m))
-		return "a socket";
-	return "not a regular file";
-}
-
 /* Maps @path, which must be a regular file. O_NONBLOCK: opening a FIFO
  * with no writer must not hang before it can be refused. */
 static int csv_load(struct shmbus_csv_reader *r, const char *path, struct shmbus_csv_error *err)
 {
-	struct stat sb;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
+	const char *kind;
+	off_t size = 0;
+	int fd = tool_open_regular(path, &kind, &size), rc = 0;
 
-	if (fd < 0 || fstat(fd, &sb) != 0) {
-		rc = -errno;
-		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL, "cannot read the file: %s",
-			      strerror(-rc));
-	} else if (!S_ISREG(sb.st_mode)) {
-		rc = S_ISDIR(sb.st_mode) ? -EISDIR : -EINVAL;
+	if (fd < 0 && kind) {
+		rc = fd;
 		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL,
 			      "not a regular file (%s); the reader maps its input whole, so save "
 			      "a stream to a file first",
-			      csv_file_type(sb.st_mode));
-	} else if (sb.st_size == 0) {
+			      kind);
+	} else if (fd < 0) {
+		rc = fd;
+		csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL, "cannot read the file: %s",
+			      strerror(-rc));
+	} else if (size == 0) {
 		r->buf = "";
 	} else {
-		r->map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		r->map = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
 		if (r->map == MAP_FAILED) {
 			r->map = NULL;
 			rc = -errno;
 			csv_set_error(err, SHMBUS_CSV_E_OPEN, path, 0, NULL,
 				      "cannot map the file: %s", strerror(-rc));
 		} else {
-			r->map_len = (size_t)sb.st_size;
+			r->map_len = (size_t)size;
 			(void)madvise(r->map, r->map_len, MADV_SEQUENTIAL | MADV_WILLNEED);
 			r->buf = r->map;
 			r->len = r->map_len;

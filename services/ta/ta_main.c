@@ -28,11 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <shmbus/shmbus.h>
 
 #include "svc.h"
 #include "ta_state.h"
+#include "tool_file.h"
 
 #define TOOL "shmbus-ta"
 #define TA_CONFIG_LINE_MAX 4096 /* bytes of a config line, newline aside */
@@ -192,21 +194,24 @@ static int ta_config_line(struct ta_svc *t, char *p, const char *path, unsigned 
  * would be read as a setting. Returns 0 or 2 (message printed). */
 static int ta_load_config(struct ta_svc *t, const char *path)
 {
-	FILE *f = fopen(path, "r");
+	const char *kind;
+	int fd = tool_open_regular(path, &kind, NULL);
+	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
 	unsigned lineno = 0;
-	struct stat st;
 	int rc = 0;
 
 	if (!f) {
-		fprintf(stderr, TOOL ": cannot open config '%s': %s\n", path, strerror(errno));
-		return 2;
-	}
-	if (fstat(fileno(f), &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, TOOL ": cannot read config '%s': not a regular file\n", path);
-		fclose(f);
+		if (kind)
+			fprintf(stderr, TOOL ": cannot read config '%s': not a regular file (%s)\n",
+			        path, kind);
+		else
+			fprintf(stderr, TOOL ": cannot open config '%s': %s\n", path,
+			        strerror(fd < 0 ? -fd : errno));
+		if (fd >= 0)
+			close(fd);
 		return 2;
 	}
 	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {

@@ -27,6 +27,8 @@
 
 #include <shmbus/event.h>
 
+#include "tool_file.h"
+
 #define RP_MAX_TOKENS 64
 
 struct rp_tok {
@@ -539,38 +541,19 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 	return rc < 0 ? rc : 0;
 }
 
-static const char *rp_file_kind(mode_t m)
-{
-	return S_ISDIR(m)    ? "a directory"
-	       : S_ISCHR(m)  ? "a character device"
-	       : S_ISBLK(m)  ? "a block device"
-	       : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket"
-			     : "not a plain file";
-}
-
-/* Open @path for reading if it is a regular file. A directory would fail
- * only at read time with a bare EISDIR (reported as EIO before), a device
- * like /dev/zero would be read without end, a FIFO would block: all are
- * refused with what they are. O_NONBLOCK keeps the open of a FIFO from
- * waiting; it is cleared once the file is known to be regular. */
+/* Open @path for reading if it is a regular file (tool_file.h): a
+ * directory, device or FIFO is refused with what it is. */
 static int rp_open_regular(const char *path, FILE **out, const char **kind)
 {
-	struct stat st;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), rc = 0;
-
-	*kind = NULL;
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		rc = -errno;
-	} else if (!S_ISREG(st.st_mode)) {
-		*kind = rp_file_kind(st.st_mode);
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-	} else if (fcntl(fd, F_SETFL, 0) != 0 || !(*out = fdopen(fd, "r"))) {
-		rc = -errno;
-	}
-	if (rc && fd >= 0)
+	int fd = tool_open_regular(path, kind, NULL);
+	if (fd < 0)
+		return fd;
+	if (!(*out = fdopen(fd, "r"))) {
+		int rc = -errno;
 		close(fd);
-	return rc;
+		return rc;
+	}
+	return 0;
 }
 
 int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbus_rule_error *err)

@@ -541,7 +541,7 @@ static void test_csv_reader_refuses_non_regular(void **state)
 			_exit(1);
 		_exit(0);
 	}
-	expect_not_regular(fifo, -EINVAL, "a pipe or FIFO");
+	expect_not_regular(fifo, -EINVAL, "a FIFO");
 	kill(writer, SIGKILL);
 	waitpid(writer, NULL, 0);
 	unlink(fifo);

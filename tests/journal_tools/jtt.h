@@ -126,6 +126,21 @@ static inline int jtt_wait(pid_t pid, int timeout_s)
 	return -1;
 }
 
+/* Flip the bits of one byte of file path (a damaged block, for verify and
+ * readers to name). Returns 0, or -1 when the file cannot be changed. */
+static inline int jtt_flip_byte(const char *path, off_t off)
+{
+	uint8_t x;
+	int fd = open(path, O_RDWR), rc = -1;
+	if (fd >= 0 && pread(fd, &x, 1, off) == 1) {
+		x ^= 0x5a;
+		rc = pwrite(fd, &x, 1, off) == 1 ? 0 : -1;
+	}
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
 /* Run to completion; stdout into a malloc'd string (*out), exit status. */
 static inline int jtt_run(char *const argv[], char **out)
 {

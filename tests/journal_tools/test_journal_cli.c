@@ -198,13 +198,7 @@ static void test_journal_cli_options_per_command(void **state)
 		if (strstr(de->d_name, ".shj"))
 			snprintf(seg, sizeof(seg), "%.300s/%.255s", jtt_jdir, de->d_name);
 	closedir(dd);
-	int fd = open(seg, O_RDWR);
-	assert_true(fd >= 0);
-	uint8_t x;
-	assert_int_equal(pread(fd, &x, 1, 4096 + 64 + 100), 1);
-	x ^= 0x5a;
-	assert_int_equal(pwrite(fd, &x, 1, 4096 + 64 + 100), 1);
-	close(fd);
+	assert_int_equal(jtt_flip_byte(seg, 4096 + 64 + 100), 0);
 	assert_int_equal(run2(v, &out, &err), 1);
 	if (strncmp(out, "{\"ok\":false,", 12) || jtt_json_i64(out, "offset") != 4096 ||
 	    !strstr(out, seg))

@@ -225,13 +225,7 @@ static void test_journal_verify_names_bad_block(void **state)
 	snprintf(cmd, sizeof(cmd), "cp -r %s %s", jtt_jdir, copy);
 	assert_int_equal(system(cmd), 0);
 	rt_first_segment(copy, seg, sizeof(seg));
-	int fd = open(seg, O_RDWR);
-	assert_true(fd >= 0);
-	uint8_t c;
-	assert_int_equal(pread(fd, &c, 1, 4096 + 64 + 100), 1);
-	c ^= 0x5a;
-	assert_int_equal(pwrite(fd, &c, 1, 4096 + 64 + 100), 1);
-	close(fd);
+	assert_int_equal(jtt_flip_byte(seg, 4096 + 64 + 100), 0);
 	char *bad[] = {JOURNAL_BIN, "verify", "--dir", copy, NULL};
 	assert_int_equal(jtt_run(bad, &out), 1);
 	snprintf(want, sizeof(want), "BAD segment=%s offset=4096 ", seg);
@@ -240,15 +234,32 @@ static void test_journal_verify_names_bad_block(void **state)
 	jtt_teardown(b);
 }
 
+/* A bus with journald (fsync none) on it and a producer. */
+static shmbus_bus *od_start(pid_t *jd, shmbus_producer **p)
+{
+	shmbus_bus *b = jtt_setup();
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "none", NULL};
+	*jd = jtt_spawn(av, "/dev/null", NULL);
+	assert_int_equal(jtt_wait_ring(b, "journal", *jd), 0);
+	assert_int_equal(shmbus_producer_open(b, NULL, p), 0);
+	return b;
+}
+
+/* Let journald take everything, stop it (it must exit 0), close p. */
+static void od_stop(shmbus_bus *b, pid_t jd, shmbus_producer *p)
+{
+	assert_int_equal(jtt_wait_drained(b, "journal", 20), 0);
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+	shmbus_producer_close(p);
+}
+
 static void test_journal_cat_indicator_csv_rows(void **state)
 {
 	(void)state;
-	shmbus_bus *b = jtt_setup();
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "none", NULL};
-	pid_t jd = jtt_spawn(av, "/dev/null", NULL);
-	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
 	shmbus_producer *p;
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	pid_t jd;
+	shmbus_bus *b = od_start(&jd, &p);
 	uint32_t spy = (uint32_t)shmbus_symbol_intern(b, "SPY", 3);
 	struct shmbus_indicator ind[3];
 	memset(ind, 0, sizeof(ind));
@@ -266,10 +277,7 @@ static void test_journal_cat_indicator_csv_rows(void **state)
 	ind[2].value[0] = 100, ind[2].value[1] = 104.5, ind[2].value[2] = 95.5;
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(shmbus_publish(p, &ind[i]), 1);
-	assert_int_equal(jtt_wait_drained(b, "journal", 20), 0);
-	kill(jd, SIGTERM);
-	assert_int_equal(jtt_wait(jd, 30), 0);
-	shmbus_producer_close(p);
+	od_stop(b, jd, p);
 	char *out;
 	char *cv[] = {JOURNAL_BIN, "cat",     "--dir",     jtt_jdir, "--format",
 	              "csv",       "--types", "indicator", NULL};
@@ -293,12 +301,9 @@ static void test_journal_cat_indicator_csv_rows(void **state)
 static void test_journal_odd_events_csv(void **state)
 {
 	(void)state;
-	shmbus_bus *b = jtt_setup();
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "none", NULL};
-	pid_t jd = jtt_spawn(av, "/dev/null", NULL);
-	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
 	shmbus_producer *p;
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	pid_t jd;
+	shmbus_bus *b = od_start(&jd, &p);
 	uint32_t spy = (uint32_t)shmbus_symbol_intern(b, "SPY", 3);
 	struct {
 		struct shmbus_trade t;
@@ -324,10 +329,7 @@ static void test_journal_odd_events_csv(void **state)
 	assert_int_equal(shmbus_publish(p, &big), 1);
 	for (int i = 0; i < 2; i++)
 		assert_int_equal(shmbus_publish(p, &t[i]), 1);
-	assert_int_equal(jtt_wait_drained(b, "journal", 20), 0);
-	kill(jd, SIGTERM);
-	assert_int_equal(jtt_wait(jd, 30), 0);
-	shmbus_producer_close(p);
+	od_stop(b, jd, p);
 	char *out;
 	char *cv[] = {JOURNAL_BIN, "cat",     "--dir", jtt_jdir, "--format",
 	              "csv",       "--types", "trade", NULL};

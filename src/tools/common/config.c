@@ -29,6 +29,7 @@
 #include <shmbus/event.h>
 
 #include "config_internal.h"
+#include "tool_file.h"
 
 int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char *fmt, ...)
 {
@@ -755,41 +756,25 @@ static int parse(struct cfg_parse *p, struct shmbus_config **out)
 	return 0;
 }
 
-static const char *file_kind(mode_t m)
-{
-	return S_ISDIR(m)    ? "a directory"
-	       : S_ISCHR(m)  ? "a character device"
-	       : S_ISBLK(m)  ? "a block device"
-	       : S_ISFIFO(m) ? "a FIFO"
-	       : S_ISSOCK(m) ? "a socket"
-	                     : "not a plain file";
-}
-
-/* Open `path` for reading, refusing anything but a regular file: a
- * directory would read as an empty (valid!) config, a device or FIFO
- * would block or never end. O_NONBLOCK keeps the open itself from
- * waiting on a FIFO; it is cleared once the file is known to be regular. */
+/* Open `path` for reading, refusing anything but a regular file
+ * (tool_file.h): a directory would read as an empty (valid!) config, a
+ * device or FIFO would block or never end. */
 static int open_regular(const char *path, FILE **out, char *err, size_t errlen)
 {
-	struct stat st;
-	int rc = 0;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (fd < 0 || fstat(fd, &st) != 0) {
+	const char *kind;
+	int rc = 0, fd = tool_open_regular(path, &kind, NULL);
+	if (fd >= 0 && !(*out = fdopen(fd, "r"))) {
 		rc = -errno;
-		if (err && errlen)
-			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
-	} else if (!S_ISREG(st.st_mode)) {
-		rc = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
-		if (err && errlen)
-			snprintf(err, errlen, "%s: cannot read: not a regular file (%s)", path,
-			         file_kind(st.st_mode));
-	} else if (fcntl(fd, F_SETFL, 0) != 0 || !(*out = fdopen(fd, "r"))) {
-		rc = -errno;
-		if (err && errlen)
+		close(fd);
+	} else if (fd < 0) {
+		rc = fd;
+	}
+	if (rc && err && errlen) {
+		if (kind)
+			snprintf(err, errlen, "%s: cannot read: not a regular file (%s)", path, kind);
+		else
 			snprintf(err, errlen, "%s: cannot open: %s", path, strerror(-rc));
 	}
-	if (rc && fd >= 0)
-		close(fd);
 	return rc;
 }
 
