@@ -49,6 +49,13 @@ void bus_bump_generation(struct shmbus_bus *bus);
 int ring_desc_check(const struct shmbus_bus *bus, const struct ring_desc *d);
 /* head <= tail <= head + capacity, else SHMBUS_ECORRUPT naming ring `index`. */
 int ring_positions_check(const struct ring_hdr *h, uint32_t index);
+/* The test behind it, on head read before tail (h1), tail (t) and head
+ * read after (h2): both only grow, so a sound ring gives h1 <= t <=
+ * h2 + cap, and h2 may already be past t. */
+static inline bool ring_positions_sound(uint64_t h1, uint64_t t, uint64_t h2, uint32_t cap)
+{
+	return h1 <= t && t <= h2 + cap;
+}
 static inline struct ring_hdr *ring_hdr_of(const struct shmbus_bus *bus, const struct ring_desc *d)
 {
 	return (struct ring_hdr *)(bus->base + d->region_off);

@@ -61,12 +61,14 @@ int ring_positions_check(const struct ring_hdr *h, uint32_t index)
 {
 	/* head <= tail <= head + capacity. Read head, tail, head again, so
 	 * that a live consumer and live producers moving both cannot make a
-	 * sound ring look broken: both only grow. A1 pairs with R5 and with
-	 * the producers' claims. */
+	 * sound ring look broken: both only grow, so h1 <= (head when t was
+	 * read) <= t, and t <= (that head) + capacity <= h2 + capacity. h2
+	 * may be past t by then: compare, never subtract. A1 pairs with R5
+	 * and with the producers' claims. */
 	uint64_t h1 = load_acquire(&h->head);
 	uint64_t t = load_acquire(&h->tail);
 	uint64_t h2 = load_acquire(&h->head);
-	if (h1 > t || t - h2 > h->capacity)
+	if (!ring_positions_sound(h1, t, h2, h->capacity))
 		return bus_err(SHMBUS_ECORRUPT,
 			       "ring %u: consumed %llu, claimed %llu, capacity %u: positions "
 			       "inconsistent",

@@ -19,6 +19,7 @@
 
 #include <sys/mman.h>
 
+#include "ring/bus_internal.h"
 #include "ring/layout.h"
 #include "ring/test_util.h"
 
@@ -182,6 +183,21 @@ static void test_corrupt_positions_at_attach(void **state)
 		tu_sink_free(&s);
 		fixture_close(&f);
 	}
+}
+
+/* The positions test on values a live ring can give: the consumer may
+ * pass the tail read between the two head reads (a subtraction there
+ * wrapped and called a sound, busy ring broken, routing around it). */
+static void test_corrupt_positions_sound_when_live(void **state)
+{
+	(void)state;
+	assert_true(ring_positions_sound(0, 5, 7, 8)); /* head passed t meanwhile */
+	assert_true(ring_positions_sound(1024, 2048, 2100, 1024));
+	assert_true(ring_positions_sound(3, 3, 3, 8));        /* empty */
+	assert_true(ring_positions_sound(0, 8, 0, 8));        /* full */
+	assert_false(ring_positions_sound(1000, 4, 1000, 8)); /* head past tail */
+	assert_false(ring_positions_sound(2, 1000000, 2, 8)); /* tail a ring ahead */
+	assert_false(ring_positions_sound(0, 9, 0, 8));
 }
 
 /* A live producer on a full block-policy ring whose head was overwritten
@@ -372,6 +388,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_corrupt_ring_index, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_region_alias, tu_setup, tu_teardown),
+	    cmocka_unit_test(test_corrupt_positions_sound_when_live),
 	    cmocka_unit_test_setup_teardown(test_corrupt_positions_at_attach, tu_setup,
 	                                    tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_head_live_producer, tu_setup, tu_teardown),

@@ -3,7 +3,9 @@
  * also runs under ThreadSanitizer): two producer threads publish into one
  * ring (each through publish, claim/commit or batches of 1..40) while a
  * consumer thread drains it. The consumer checks there is no
- * loss, no duplicate, per-producer order and payload integrity.
+ * loss, no duplicate, per-producer order and payload integrity; a stat
+ * thread reads the ring's counters all along, as shmbus-stat does, and
+ * must never find a live ring's positions inconsistent.
  *
  * SHMBUS_TSAN_SMALL in the environment shrinks the counts (TSan is ~10x
  * slower); SHMBUS_TSAN builds shrink them too.
@@ -31,6 +33,8 @@ struct mpsc {
 	atomic_int fail;
 	atomic_int ready;
 	atomic_int stop; /* a producer gave up: the consumer stops too */
+	atomic_int done; /* producers and consumer finished: the stat thread stops */
+	uint64_t stat_reads, stat_errors; /* stat thread's findings */
 	/* consumer's findings */
 	uint64_t got[NPROD];
 	uint64_t out_of_order, bad_payload, unknown_source, total;
@@ -53,7 +57,7 @@ static uint64_t events_per_producer(void)
 /* Publish events first.. in a batch of 1..BATCH (at most left); returns
  * how many, or -1 on an error. */
 static int64_t publish_some(struct mpsc *m, shmbus_producer *p, uint32_t src, uint64_t first,
-			    uint64_t left, uint64_t *rnd)
+                            uint64_t left, uint64_t *rnd)
 {
 	struct shmbus_trade t[BATCH];
 	const void *evs[BATCH];
@@ -87,7 +91,8 @@ static void *producer_thread(void *arg)
 	uint64_t rnd = po.source_id;
 	for (uint64_t i = 1; rc == 0 && i <= m->per_producer; i++) {
 		if (m->mode[pa->idx] == MODE_BATCH) {
-			int64_t n = publish_some(m, p, po.source_id, i, m->per_producer - i + 1, &rnd);
+			int64_t n =
+			    publish_some(m, p, po.source_id, i, m->per_producer - i + 1, &rnd);
 			if (n < 0) {
 				rc = -1;
 				break;
@@ -161,6 +166,24 @@ static void *consumer_thread(void *arg)
 	return NULL;
 }
 
+/* shmbus-stat's view while the ring runs: every read must succeed. */
+static void *stat_thread(void *arg)
+{
+	struct mpsc *m = arg;
+	uint32_t ring = shmbus_consumer_ring(m->c);
+	while (!atomic_load(&m->done)) {
+		struct shmbus_ring_stat rs;
+		int rc = shmbus_stat_ring(m->bus, ring, &rs);
+		m->stat_reads++;
+		if (rc != 0) {
+			if (m->stat_errors++ == 0)
+				fprintf(stderr, "stat: %s (%s)\n", shmbus_strerror(rc),
+				        shmbus_errmsg());
+		}
+	}
+	return NULL;
+}
+
 static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int mode0, int mode1)
 {
 	struct mpsc m;
@@ -177,8 +200,10 @@ static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int mode
 	so.wait = wait;
 	assert_int_equal(shmbus_subscribe(m.bus, "mpsc", &so, &m.c), 0);
 
-	pthread_t cons, prod[NPROD];
+	pthread_t cons, stat, prod[NPROD];
 	struct prod_arg pa[NPROD];
+	atomic_init(&m.done, 0);
+	assert_int_equal(pthread_create(&stat, NULL, stat_thread, &m), 0);
 	assert_int_equal(pthread_create(&cons, NULL, consumer_thread, &m), 0);
 	for (int i = 0; i < NPROD; i++) {
 		pa[i] = (struct prod_arg){.m = &m, .idx = i};
@@ -187,8 +212,12 @@ static void run_mpsc(uint32_t capacity, enum shmbus_wait_strategy wait, int mode
 	for (int i = 0; i < NPROD; i++)
 		pthread_join(prod[i], NULL);
 	pthread_join(cons, NULL);
+	atomic_store(&m.done, 1);
+	pthread_join(stat, NULL);
 
 	assert_int_equal(atomic_load(&m.fail), 0);
+	assert_true(m.stat_reads > 0);
+	assert_int_equal(m.stat_errors, 0);
 	assert_int_equal(m.unknown_source, 0);
 	assert_int_equal(m.out_of_order, 0);
 	assert_int_equal(m.bad_payload, 0);
