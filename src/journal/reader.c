@@ -63,12 +63,15 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 	for (size_t i = 0; i < n; i++) {
 		struct jrnl_seg *s = &r->segs[r->nseg];
 		int rc = jrnl_seg_open_scan(s, v[i].path);
-		if (rc == -ENOMEM)
-			return jrnl_err_set(err, rc, v[i].path, 0, "out of memory");
+		if (rc && rc != -EISDIR && rc != -EINVAL && rc != -ENOENT && rc != -ELOOP)
+			return jrnl_err_set(err, rc, v[i].path, 0, "cannot open segment: %s",
+			                    jrnl_open_error(rc)); /* EACCES, EMFILE, EIO ... */
 		if (rc) {
-			/* One unreadable entry (a directory, a FIFO, a dangling
-			 * link named like a segment) is reported where it falls in
-			 * the order; the segments around it are still read. */
+			/* An entry that is no segment file (a directory, a FIFO, a
+			 * dangling or looping link named like a segment) is
+			 * reported where it falls in the order, as damaged data;
+			 * the segments around it are still read. Any other error
+			 * stops the open, as it did: it says nothing of the data. */
 			memset(s, 0, sizeof(*s));
 			s->fd = -1;
 			snprintf(s->path, sizeof(s->path), "%s", v[i].path);
