@@ -186,26 +186,43 @@ static int jrnl_recover_cut(struct jrnl_seg *s, uint64_t cut, struct shmbus_jour
 	return rc;
 }
 
-/* Are the block-header bytes at off all zero: never written? */
-static int jrnl_never_written(const struct jrnl_seg *s, uint64_t off)
+/*
+ * Does the block at off (len bytes: header and payload) show what only a
+ * crash leaves: never-written bytes? The writer only writes past the end
+ * of the file, so what a crash did not write is zeros, in whole sectors:
+ * an all-zero block header, or an all-zero 512-byte sector inside the
+ * block. A flipped bit or garbage leaves none, and neither does a sound
+ * payload: every event (at most 256 bytes) starts with a non-zero type.
+ */
+static int jrnl_crash_torn(const struct jrnl_seg *s, uint64_t off, uint64_t len)
 {
-	uint8_t h[JRNL_BLK_HDR];
-	ssize_t n = pread(s->fd, h, sizeof(h), (off_t)off);
-	if (n <= 0)
+	enum { SECTOR = 512 };
+	uint8_t buf[SECTOR];
+	int zero = 1;
+	ssize_t n = pread(s->fd, buf, JRNL_BLK_HDR, (off_t)off);
+	for (ssize_t i = 0; i < n && zero; i++)
+		zero = buf[i] == 0;
+	if (n <= 0 || zero)
 		return 1;
-	for (ssize_t i = 0; i < n; i++)
-		if (h[i])
-			return 0;
-	return 1;
+	for (uint64_t o = jrnl_align_up(off, SECTOR); o + SECTOR <= off + len; o += SECTOR) {
+		if (pread(s->fd, buf, SECTOR, (off_t)o) != SECTOR)
+			return 1;
+		zero = 1;
+		for (int i = 0; i < SECTOR && zero; i++)
+			zero = buf[i] == 0;
+		if (zero)
+			return 1;
+	}
+	return 0;
 }
 
 /*
  * Check every block of the newest segment. A crash leaves bad blocks only
- * at the end, or a never-written hole (all zeros: a request lost while a
- * later one landed) followed by blocks that were never durable, since
+ * at the end, or a block torn or never written (requests in flight land
+ * out of order) followed by blocks that were never durable, since
  * durability needs every block before: cut at the first bad block. Damage
- * to a block that was written (its header bytes are not zero) with a valid
- * block after it is no crash (a flipped bit, garbage): the blocks after it
+ * that shows no never-written bytes (jrnl_crash_torn: a flipped bit,
+ * garbage) with a valid block after it is no crash: the blocks after it
  * may hold committed events, so the file is kept as it is and reported
  * (readers report the damaged block and go on). The writer starts a new
  * segment in any case.
@@ -215,7 +232,7 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
-	uint64_t cut = 0;
+	uint64_t cut = 0, cut_len = JRNL_BLK_HDR;
 	int valid_after = 0;
 	struct shmbus_journal_error e;
 	for (size_t i = 0; i < s->nblk; i++) {
@@ -223,6 +240,7 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 		if (rc == -EBADMSG) {
 			if (!cut) {
 				cut = s->blks[i].off;
+				cut_len = JRNL_BLK_HDR + (uint64_t)s->blks[i].payload_len;
 				snprintf(rec->detail, sizeof(rec->detail), "%s", e.detail);
 			}
 			continue;
@@ -243,7 +261,7 @@ static int jrnl_recover_segment(struct jrnl_seg *s, struct shmbus_journal_recove
 	}
 	if (!cut)
 		return 0;
-	if (jrnl_never_written(s, cut))
+	if (jrnl_crash_torn(s, cut, cut_len))
 		valid_after = 0;
 	else if (!valid_after && s->bad) {
 		/* The index stops at an unreadable block header: look past it. */
