@@ -49,6 +49,8 @@ struct pl_child {
 	int status;  /* wait status once it exited */
 	int exited;
 	int stopping; /* we sent SIGTERM */
+	int done_status; /* an exit status other than 0 that still means done
+	                    (shmbus-replay's 3: malformed events skipped) */
 };
 
 struct pl_opts {

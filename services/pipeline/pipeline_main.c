@@ -419,6 +419,9 @@ static int pl_start_source(struct pipeline *p)
 		pl_arg2(&a, "--dir", p->o.replay_dir);
 		pl_arg2(&a, "--types", "trade");
 		pl_arg2(&a, "--speed", p->o.speed);
+		/* 3: replayed, but events the bus refuses were skipped (each
+		 * named in replay.log): the run goes on and says so. */
+		p->child[PL_SOURCE].done_status = 3;
 		return pl_start(p, PL_SOURCE, a.v);
 	}
 	pl_service_args(p, &a, PL_SOURCE, "1");
@@ -471,17 +474,14 @@ static void pl_follow(struct pipeline *p)
 				return;
 			}
 		if (src->exited && !p->t_source_done) {
-			/* shmbus-replay exits 3 when it skipped events the bus
-			 * refuses (each named on its stderr): the rest went on. */
-			int skipped = p->o.replay_dir && WIFEXITED(src->status) &&
-			              WEXITSTATUS(src->status) == 3;
-			if (skipped)
-				fprintf(stderr, PL_TOOL ": the replay skipped malformed events "
-				                "(named above); going on with the rest\n");
-			else if (!pl_child_ok(src)) {
+			if (!pl_child_ok(src)) {
 				pl_fail(p, "the source failed");
 				return;
 			}
+			if (WEXITSTATUS(src->status) != 0)
+				fprintf(stderr, PL_TOOL ": the replay skipped malformed events (named "
+				                "in %s); going on with the rest\n",
+				        src->log);
 			pl_source_done(p);
 		}
 		if (shmbus_svc_stop_requested()) {

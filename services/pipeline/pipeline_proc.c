@@ -161,7 +161,10 @@ void pl_kill_all(struct pipeline *p)
 
 int pl_child_ok(const struct pl_child *c)
 {
-	return !c->started || (c->exited && WIFEXITED(c->status) && WEXITSTATUS(c->status) == 0);
+	return !c->started ||
+	       (c->exited && WIFEXITED(c->status) &&
+	        (WEXITSTATUS(c->status) == 0 ||
+	         (c->done_status && WEXITSTATUS(c->status) == c->done_status)));
 }
 
 const char *pl_exit_text(int status, char *buf, size_t n)
