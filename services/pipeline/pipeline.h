@@ -96,6 +96,7 @@ struct pipeline {
 	struct shmbus_ruleset rules;
 	shmbus_bus *bus;
 	shmbus_consumer *tap_c;
+	int tap_broken; /* its poll reported the ring unusable (printed once) */
 	shmbus_producer *prod; /* end-of-stream marker after a replay */
 	struct pl_tap tap;
 	int64_t t_start, t_source_done, t_end;

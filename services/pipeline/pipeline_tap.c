@@ -146,6 +146,10 @@ int pl_tap_poll(struct pipeline *p)
 		return 0;
 	while ((got = shmbus_poll(p->tap_c, pl_on_tap, &p->tap, 512)) > 0)
 		total += got;
+	if (got < 0 && !p->tap_broken) { /* the tap's ring is unusable: say so once */
+		p->tap_broken = 1;
+		fprintf(stderr, PL_TOOL ": tap: %s\n", shmbus_errmsg());
+	}
 	return total;
 }
 
