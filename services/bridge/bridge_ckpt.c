@@ -12,6 +12,7 @@
  */
 #include "bridge_ckpt.h"
 #include "tool_file.h"
+#include "tool_parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,19 +96,6 @@ void bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *s
 /* Decimal digits only (no sign, no blank, no base prefix) that fit in 64
  * bits. strtoull alone takes "-1" (as UINT64_MAX), "+1" and " 1", and
  * sscanf saturates an overflow to UINT64_MAX. */
-static int ckpt_parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	if (*s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -EINVAL;
-	*out = v;
-	return 0;
-}
-
 /* An optional '-', then decimal digits that fit in int64_t. */
 static int ckpt_parse_i64(const char *s, int64_t *out)
 {
@@ -150,7 +138,7 @@ static int ckpt_check_magic(char *line, char *why, size_t whylen)
 		snprintf(why, whylen, "not a bridge checkpoint (line 1 is not '%s')", CKPT_MAGIC);
 		return -EBADMSG;
 	}
-	if (n > 2 || ckpt_parse_u64(f[1], &v) < 0) {
+	if (n > 2 || tool_parse_u64(f[1], &v) < 0) {
 		snprintf(why, whylen, "bad checkpoint version '%.32s%s'", f[1],
 			 n > 2 ? " ..." : "");
 		return -EBADMSG;
@@ -183,12 +171,12 @@ static int ckpt_parse_entry(struct bridge_srcmap *m, char *line, char *why, size
 				 n == 1 ? "" : "s");
 		return -EBADMSG;
 	}
-	if (ckpt_parse_u64(f[0], &src) < 0 || src > UINT32_MAX) {
+	if (tool_parse_u64(f[0], &src) < 0 || src > UINT32_MAX) {
 		snprintf(why, whylen, "source id '%.32s' is not a number in 0..%" PRIu32, f[0],
 			 UINT32_MAX);
 		return -EBADMSG;
 	}
-	if (ckpt_parse_u64(f[1], &seq) < 0 || seq == 0) {
+	if (tool_parse_u64(f[1], &seq) < 0 || seq == 0) {
 		snprintf(why, whylen, "seq '%.32s' is not a number in 1..%" PRIu64, f[1],
 			 UINT64_MAX);
 		return -EBADMSG;

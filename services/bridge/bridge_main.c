@@ -26,6 +26,7 @@
 
 #include "bridge_core.h"
 #include "tool_file.h"
+#include "tool_parse.h"
 
 #define PROG "shmbus-bridge"
 #define OWNED_MAX 256 /* settings a --config file may hold */
@@ -99,7 +100,7 @@ static void usage(FILE *f)
 		"  --max-events N          stop after N events acknowledged (tests, benches)\n"
 		"  --config FILE           read 'key = value' lines (long option names; json,\n"
 		"                          quiet and from-journal-start take a boolean:\n"
-		"                          1/0, yes/no, true/false)\n"
+		"                          1/0, yes/no, true/false, on/off)\n"
 		"  --quiet                 no status lines\n"
 		"  --help                  this text (command line only)\n"
 		"Templates: {type} {symbol} {symbol_id} {source}.\n"
@@ -130,35 +131,7 @@ static int bad(const char *what, const char *why, const char *where)
 	return 2;
 }
 
-/* Decimal digits only: no sign, no blank, no hex. */
-static int parse_u64(const char *s, uint64_t *out)
-{
-	char *end;
-	if (s[0] < '0' || s[0] > '9')
-		return -1;
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno != 0 || *end != '\0')
-		return -1;
-	*out = v;
-	return 0;
-}
 
-/* 1/0, yes/no, true/false (any case). Returns 1, 0 or -1. A flag given on
- * the command line has no value (NULL): true. */
-static int parse_bool(const char *v)
-{
-	static const char *const t[] = {"1", "yes", "true"}, *const f[] = {"0", "no", "false"};
-	if (v == NULL)
-		return 1;
-	for (size_t i = 0; i < 3; i++) {
-		if (strcasecmp(v, t[i]) == 0)
-			return 1;
-		if (strcasecmp(v, f[i]) == 0)
-			return 0;
-	}
-	return -1;
-}
 
 /* Seconds: 0 (off) or STATS_INTERVAL_MIN..MAX; nan, inf and words refused. */
 static int parse_interval(const char *s, double *out)
@@ -183,7 +156,7 @@ static int parse_slack(const char *s, int64_t *ns)
 		*ns = -1;
 		return 0;
 	}
-	if (parse_u64(s, &ms) < 0 || ms > (uint64_t)SLACK_MS_MAX)
+	if (tool_parse_u64(s, &ms) < 0 || ms > (uint64_t)SLACK_MS_MAX)
 		return -1;
 	*ns = (int64_t)ms * 1000000;
 	return 0;
@@ -206,10 +179,10 @@ static const char *opt_name(int key)
 static int apply_bool(int *out, int key, const char *v, const char *where)
 {
 	char what[64];
-	int b = parse_bool(v);
+	int b = v ? tool_parse_bool(v) : 1; /* the flag alone: true */
 	if (b < 0) {
 		snprintf(what, sizeof what, "--%s '%.24s'", opt_name(key), v);
-		return bad(what, "expected 1, 0, yes, no, true or false", where);
+		return bad(what, "expected 1, 0, yes, no, true, false, on or off", where);
 	}
 	*out = b;
 	return 0;
@@ -225,7 +198,7 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 	case 't': o->types = v; return parse_types(o, v, where);
 	case 's': o->symbols = v; return check_symbols(v, where);
 	case 'C':
-		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30) || (n & (n - 1)))
+		if (tool_parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30) || (n & (n - 1)))
 			return bad("--capacity", "expected a power of two in 2..1073741824", where);
 		o->core.sub.capacity = (uint32_t)n;
 		break;
@@ -240,7 +213,7 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 		o->core.enc = (enum bridge_encoding)bridge_encoding_from_name(v);
 		break;
 	case 'w':
-		if (parse_u64(v, &n) < 0 || n < 2 || n > (1u << 24) || (n & (n - 1)))
+		if (tool_parse_u64(v, &n) < 0 || n < 2 || n > (1u << 24) || (n & (n - 1)))
 			return bad("--window", "expected a power of two in 2..16777216", where);
 		o->core.window = (uint32_t)n;
 		break;
@@ -278,7 +251,7 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 	case 'o': o->stats_json = v; break;
 	case 'O': return apply_bool(&o->json, key, v, where);
 	case 'm':
-		if (parse_u64(v, &o->max_events) < 0)
+		if (tool_parse_u64(v, &o->max_events) < 0)
 			return bad("--max-events", "expected a count", where);
 		break;
 	case 'f': return config_file(o, v);

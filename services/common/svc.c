@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "svc.h"
+#include "tool_parse.h"
 
 #include <errno.h>
 #include <math.h>
@@ -197,17 +198,7 @@ int shmbus_svc_pin(const char *list, char *err, size_t n)
 
 int shmbus_svc_parse_u64(const char *s, uint64_t *out)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!s || *s < '0' || *s > '9')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return tool_parse_u64(s, out);
 }
 
 int shmbus_svc_parse_double(const char *s, double *out)

@@ -862,7 +862,7 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"bus = x\nhelp = 1\n", "'help': a command-line flag"},
 		{"# c\n\njson = maybe\n", "--json 'maybe'"},
 		{"quiet = 2\n", "--quiet '2'"},
-		{"from-journal-start = on\n", "--from-journal-start 'on'"},
+		{"from-journal-start = enabled\n", "--from-journal-start 'enabled'"},
 		{"config = /etc/passwd\n", "cannot include another"},
 		{"stats-interval = banana\n", "--stats-interval"},
 		{"bogus = 1\n", "config key 'bogus'"},

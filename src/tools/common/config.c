@@ -30,6 +30,7 @@
 
 #include "config_internal.h"
 #include "tool_file.h"
+#include "tool_parse.h"
 
 int cfg_fail(struct cfg_parse *p, int line, const char *key, int rc, const char *fmt, ...)
 {
@@ -88,14 +89,9 @@ bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, cha
 
 bool cfg_parse_bool(const char *v, int *out, char *why, size_t n)
 {
-	static const char *const yes[] = {"1", "true", "yes", "on"};
-	static const char *const no[] = {"0", "false", "no", "off"};
-	for (size_t i = 0; i < 4; i++) {
-		if (strcasecmp(v, yes[i]) == 0)
-			return *out = 1, true;
-		if (strcasecmp(v, no[i]) == 0)
-			return *out = 0, true;
-	}
+	int b = tool_parse_bool(v);
+	if (b >= 0)
+		return *out = b, true;
 	snprintf(why, n, "'%s' is not a boolean (true/false, yes/no, on/off, 1/0)", v);
 	return false;
 }

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "jtool.h"
+#include "tool_parse.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -28,16 +29,14 @@
 
 int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why)
 {
-	char *end;
+	uint64_t v;
 	if (!s || !isdigit((unsigned char)*s)) {
-		snprintf(why, JTOOL_WHY, "'%s' is not an unsigned number", s ? s : "");
+		snprintf(why, JTOOL_WHY, "'%.100s' is not an unsigned number", s ? s : "");
 		return -EINVAL;
 	}
-	errno = 0;
-	unsigned long long v = strtoull(s, &end, 10);
-	if (errno || *end || v < min || v > max) {
-		snprintf(why, JTOOL_WHY, "'%s' is not a number in %" PRIu64 "..%" PRIu64, s, min,
-		         max);
+	if (tool_parse_u64(s, &v) || v < min || v > max) {
+		snprintf(why, JTOOL_WHY, "'%.100s' is not a number in %" PRIu64 "..%" PRIu64, s,
+		         min, max);
 		return -EINVAL;
 	}
 	*out = v;
