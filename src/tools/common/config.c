@@ -119,6 +119,19 @@ bool cfg_valid_name(const char *v, size_t max, char *why, size_t n)
 	return true;
 }
 
+int cfg_parse_enum(struct cfg_parse *p, const char *key, const char *v, const char *const *names,
+                   int n, int *out)
+{
+	for (int i = 0; i < n; i++)
+		if (strcmp(v, names[i]) == 0)
+			return *out = i, 0;
+	char list[128] = "";
+	for (int i = 0; i < n; i++)
+		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "|" : "",
+		         names[i]);
+	return cfg_fail(p, p->line, key, -EINVAL, "unknown %s '%s' (expected %s)", key, v, list);
+}
+
 /* ---- [bus] and [launcher] ---------------------------------------------- */
 
 static int bus_key(struct cfg_parse *p, const char *key, const char *v)
@@ -307,19 +320,6 @@ static int ring_symbols(struct cfg_parse *p, struct shmbus_cfg_ring *r, const ch
 	return rc;
 }
 
-static int ring_enum(struct cfg_parse *p, const char *key, const char *v, const char *const *names,
-                     int n, int *out)
-{
-	for (int i = 0; i < n; i++)
-		if (strcmp(v, names[i]) == 0)
-			return *out = i, 0;
-	char list[128] = "";
-	for (int i = 0; i < n; i++)
-		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? "|" : "",
-		         names[i]);
-	return cfg_fail(p, p->line, key, -EINVAL, "unknown %s '%s' (expected %s)", key, v, list);
-}
-
 static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *key, const char *v)
 {
 	static const char *const policies[] = {"block", "drop"};
@@ -341,11 +341,11 @@ static int ring_key(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char *
 			                (unsigned long long)x);
 		r->opts.capacity = (uint32_t)x;
 	} else if (strcmp(key, "policy") == 0) {
-		if (ring_enum(p, key, v, policies, 2, &e))
+		if (cfg_parse_enum(p, key, v, policies, 2, &e))
 			return p->rc;
 		r->opts.policy = (enum shmbus_full_policy)e;
 	} else if (strcmp(key, "wait") == 0) {
-		if (ring_enum(p, key, v, waits, 4, &e))
+		if (cfg_parse_enum(p, key, v, waits, 4, &e))
 			return p->rc;
 		r->opts.wait = (enum shmbus_wait_strategy)e;
 	} else if (strcmp(key, "types") == 0) {

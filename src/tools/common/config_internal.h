@@ -63,6 +63,11 @@ bool cfg_parse_u64(const char *v, uint64_t min, uint64_t max, uint64_t *out, cha
 bool cfg_parse_bool(const char *v, int *out, char *why, size_t n);
 bool cfg_valid_name(const char *v, size_t max, char *why, size_t n);
 
+/* v is one of the n names: *out = its index and 0; else the error
+ * "unknown KEY 'V' (expected a|b|c)" is recorded (cfg_fail) and returned. */
+int cfg_parse_enum(struct cfg_parse *p, const char *key, const char *v, const char *const *names,
+                   int n, int *out);
+
 /* Service keys ([service NAME]) and its final checks (config_service.c). */
 int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const char *key,
                     const char *value);

@@ -18,17 +18,17 @@
 
 #include "config_internal.h"
 
+/* Names of the restart policies, by value: written and read by the same table. */
+static const char *const restart_names[] = {
+    [SHMBUS_RESTART_NEVER] = "never",
+    [SHMBUS_RESTART_ON_FAILURE] = "on-failure",
+    [SHMBUS_RESTART_ALWAYS] = "always",
+};
+#define RESTART_NAMES (int)(sizeof(restart_names) / sizeof(restart_names[0]))
+
 const char *shmbus_restart_name(enum shmbus_cfg_restart r)
 {
-	switch (r) {
-	case SHMBUS_RESTART_NEVER:
-		return "never";
-	case SHMBUS_RESTART_ON_FAILURE:
-		return "on-failure";
-	case SHMBUS_RESTART_ALWAYS:
-		return "always";
-	}
-	return "unknown";
+	return (unsigned)r < RESTART_NAMES ? restart_names[r] : "unknown";
 }
 
 static int cmp_int(const void *a, const void *b)
@@ -171,16 +171,10 @@ int cfg_service_key(struct cfg_parse *p, struct shmbus_cfg_service *s, const cha
 		s->numa_node = (int)x;
 		s->numa_line = p->line;
 	} else if (strcmp(key, "restart") == 0) {
-		if (strcmp(v, "never") == 0)
-			s->restart = SHMBUS_RESTART_NEVER;
-		else if (strcmp(v, "on-failure") == 0)
-			s->restart = SHMBUS_RESTART_ON_FAILURE;
-		else if (strcmp(v, "always") == 0)
-			s->restart = SHMBUS_RESTART_ALWAYS;
-		else
-			return cfg_fail(p, p->line, key, -EINVAL,
-			                "unknown restart '%s' (expected never|on-failure|always)",
-			                v);
+		int r, rc = cfg_parse_enum(p, key, v, restart_names, RESTART_NAMES, &r);
+		if (rc)
+			return rc;
+		s->restart = (enum shmbus_cfg_restart)r;
 	} else if (strcmp(key, "restart_max") == 0) {
 		if (!cfg_parse_u64(v, 0, 1000000, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);

@@ -1,10 +1,12 @@
 /*
- * tool_parse.h - the strict number and boolean readers every tool and
- * service uses for command-line and file values.
+ * tool_parse.h - the strict number, boolean and list readers every tool
+ * and service uses for command-line and file values. Cold path; nothing
+ * here prints, exits or allocates; thread-safe.
  */
 #ifndef SHMBUS_TOOL_PARSE_H
 #define SHMBUS_TOOL_PARSE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* s is decimal digits only (no sign, no space, no 0x) that fit in 64 bits:
@@ -14,5 +16,24 @@ int tool_parse_u64(const char *s, uint64_t *out);
 /* s is a boolean: 1 for 1/true/yes/on, 0 for 0/false/no/off (any case),
  * -1 for anything else (NULL included). */
 int tool_parse_bool(const char *s);
+
+/*
+ * Split the comma-separated list "a,b,c" into at most max NUL-terminated
+ * items of fewer than len bytes each, the i-th stored at names + i * len.
+ * An empty list (or NULL), an empty item ("a,,b"), a trailing comma
+ * ("a,"), an item of len bytes or more and more than max items are
+ * errors. Returns the item count (>= 1), or -EINVAL with a one-line reason
+ * naming the list in why (n bytes).
+ */
+int tool_split_list(const char *list, char *names, size_t len, size_t max, char *why, size_t n);
+
+/*
+ * Read the event-type list "trade,quote,33" into *mask, one
+ * SHMBUS_TYPE_BIT per item: a type name (shmbus_event_type_from_name) or
+ * a decimal id in 1..SHMBUS_MAX_TYPES-1; items follow tool_split_list
+ * (names under 24 bytes, at most SHMBUS_MAX_TYPES of them). Returns 0, or
+ * -EINVAL with the reason in why (n bytes); *mask is undefined then.
+ */
+int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n);
 
 #endif

@@ -11,6 +11,7 @@
  * shape the pipeline's checks and spreadsheets want.
  */
 #include "journal_fmt.h"
+#include "tool_json.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -48,19 +49,25 @@ const char jf_csv_help[] =
     "    mixed:      event_time_ns,type,symbol,source_id,seq,fields\n"
     "                (fields: \"key=value key=value ...\" as in the text format)\n";
 
-static void jf_add_str(struct jf_fields *fs, const char *key, const char *v)
+/* The next field of fs, named key; str 1 quotes its value in JSON. The
+ * longest list (a bar) has 9 fields, well under JF_MAXF. */
+static struct jf_field *jf_add(struct jf_fields *fs, const char *key, int str)
 {
 	struct jf_field *f = &fs->f[fs->n++];
 	f->key = key;
-	f->str = 1;
+	f->str = str;
+	return f;
+}
+
+static void jf_add_str(struct jf_fields *fs, const char *key, const char *v)
+{
+	struct jf_field *f = jf_add(fs, key, 1);
 	snprintf(f->val, sizeof(f->val), "%s", v);
 }
 
 static void jf_add_d(struct jf_fields *fs, const char *key, double v)
 {
-	struct jf_field *f = &fs->f[fs->n++];
-	f->key = key;
-	f->str = 0;
+	struct jf_field *f = jf_add(fs, key, 0);
 	jtool_fmt_double(f->val, sizeof(f->val), v);
 	if (!strcmp(f->val, "nan") || !strcmp(f->val, "inf") || !strcmp(f->val, "-inf"))
 		f->str = 1; /* JSON has no NaN: a string keeps the line valid */
@@ -68,17 +75,13 @@ static void jf_add_d(struct jf_fields *fs, const char *key, double v)
 
 static void jf_add_i(struct jf_fields *fs, const char *key, int64_t v)
 {
-	struct jf_field *f = &fs->f[fs->n++];
-	f->key = key;
-	f->str = 0;
+	struct jf_field *f = jf_add(fs, key, 0);
 	snprintf(f->val, sizeof(f->val), "%" PRId64, v);
 }
 
 static void jf_add_u(struct jf_fields *fs, const char *key, uint64_t v)
 {
-	struct jf_field *f = &fs->f[fs->n++];
-	f->key = key;
-	f->str = 0;
+	struct jf_field *f = jf_add(fs, key, 0);
 	snprintf(f->val, sizeof(f->val), "%" PRIu64, v);
 }
 
@@ -108,11 +111,9 @@ static const char *const *jf_ind_outputs(unsigned kind, int *n)
 static void jf_payload_hex(struct jf_fields *fs, const struct shmbus_event_header *ev)
 {
 	static const char hex[] = "0123456789abcdef";
-	struct jf_field *f = &fs->f[fs->n++];
+	struct jf_field *f = jf_add(fs, "payload_hex", 1);
 	const uint8_t *p = (const uint8_t *)ev + sizeof(*ev);
 	size_t n = ev->size - sizeof(*ev), o = 0;
-	f->key = "payload_hex";
-	f->str = 1;
 	for (size_t i = 0; i < n && o + 3 < sizeof(f->val); i++) {
 		f->val[o++] = hex[p[i] >> 4];
 		f->val[o++] = hex[p[i] & 15];
@@ -204,22 +205,6 @@ static void jf_fields(struct jf_fields *fs, const struct shmbus_event_header *ev
 	}
 }
 
-/* Write s as a JSON string (quotes included). */
-static void jf_json_str(FILE *o, const char *s)
-{
-	fputc('"', o);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(o, "\\%c", c);
-		else if (c < 0x20 || c >= 0x7f)
-			fprintf(o, "\\u%04x", c);
-		else
-			fputc(c, o);
-	}
-	fputc('"', o);
-}
-
 /* Write s as one CSV cell: quoted when it holds a comma, quote or space. */
 static void jf_csv_cell(FILE *o, const char *s)
 {
@@ -263,13 +248,13 @@ static void jf_print_json(struct jf_printer *p, const struct shmbus_event_header
 	           "\"source_id\":%u,\"seq\":%" PRIu64 ",\"symbol_id\":%u,\"symbol\":",
 	        jf_type(ev->type, tb, sizeof(tb)), ev->type, ev->version, ev->flags, ev->size,
 	        ev->source_id, ev->seq, ev->symbol_id);
-	jf_json_str(o, jf_symbol(p, ev->symbol_id, sb, sizeof(sb)));
+	tool_json_str_ascii(o, jf_symbol(p, ev->symbol_id, sb, sizeof(sb)));
 	fprintf(o, ",\"event_time_ns\":%" PRId64 ",\"publish_time_ns\":%" PRId64 ",\"data\":{",
 	        ev->event_time_ns, ev->publish_time_ns);
 	for (int i = 0; i < fs->n; i++) {
 		fprintf(o, "%s\"%s\":", i ? "," : "", fs->f[i].key);
 		if (fs->f[i].str)
-			jf_json_str(o, fs->f[i].val);
+			tool_json_str_ascii(o, fs->f[i].val);
 		else
 			fputs(fs->f[i].val, o);
 	}

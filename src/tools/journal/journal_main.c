@@ -22,6 +22,7 @@
 
 #include "journal_fmt.h"
 #include "tool_json.h"
+#include "tool_parse.h"
 #include "jtool.h"
 
 #define TOOL "shmbus-journal"
@@ -49,6 +50,7 @@ struct jopts {
 	const char *cmd, *dir, *bus, *from, *to, *types, *symbols;
 	enum jf_format format;
 	int json;
+	struct shmbus_journal_query q; /* --from, --to, --types, parsed */
 	char busbuf[128];
 };
 
@@ -146,17 +148,12 @@ static int parse_args(int argc, char **argv, struct jopts *o)
 	int rc = check_applies(o, given);
 	if (rc >= 0)
 		return rc;
-	/* Values checked before any file is read: a usage error is exit 2
-	 * whatever the journal holds (build_query parses them again). */
+	/* Values parsed before any file is read: a usage error is exit 2
+	 * whatever the journal holds. */
 	char why[JTOOL_WHY];
-	int64_t t;
-	uint64_t mask;
-	if (o->from && jtool_parse_time(o->from, &t, why))
-		return fprintf(stderr, TOOL ": --from: %s\n", why), 2;
-	if (o->to && jtool_parse_time(o->to, &t, why))
-		return fprintf(stderr, TOOL ": --to: %s\n", why), 2;
-	if (o->types && jtool_parse_types(o->types, &mask, why))
-		return fprintf(stderr, TOOL ": --types: %s\n", why), 2;
+	const char *opt;
+	if (jtool_parse_query(o->from, o->to, o->types, &o->q, &opt, why))
+		return fprintf(stderr, TOOL ": %s: %s\n", opt, why), 2;
 	return -1;
 }
 
@@ -189,7 +186,8 @@ static int query_symbols(const struct jtool_symtab *st, const char *list, uint32
 {
 	static char names[SHMBUS_SUB_MAX_SYMBOLS][32];
 	char why[JTOOL_WHY];
-	int k = jtool_split_list(list, &names[0][0], sizeof(names[0]), SHMBUS_SUB_MAX_SYMBOLS, why);
+	int k = tool_split_list(list, &names[0][0], sizeof(names[0]), SHMBUS_SUB_MAX_SYMBOLS, why,
+	                        sizeof(why));
 	if (k < 0) {
 		fprintf(stderr, TOOL ": --symbols: %s\n", why);
 		return 2;
@@ -216,14 +214,7 @@ static int query_symbols(const struct jtool_symtab *st, const char *list, uint32
 static int build_query(const struct jopts *o, const struct jtool_symtab *st,
                        struct shmbus_journal_query *q, uint32_t **ids)
 {
-	char why[JTOOL_WHY];
-	shmbus_journal_query_init(q);
-	if (o->from && jtool_parse_time(o->from, &q->t_from, why))
-		return fprintf(stderr, TOOL ": --from: %s\n", why), 2;
-	if (o->to && jtool_parse_time(o->to, &q->t_to, why))
-		return fprintf(stderr, TOOL ": --to: %s\n", why), 2;
-	if (o->types && jtool_parse_types(o->types, &q->type_mask, why))
-		return fprintf(stderr, TOOL ": --types: %s\n", why), 2;
+	*q = o->q;
 	if (o->symbols) {
 		int rc = query_symbols(st, o->symbols, ids, &q->n_symbols);
 		if (rc)
@@ -237,9 +228,8 @@ static int build_query(const struct jopts *o, const struct jtool_symtab *st,
 
 static int load_symbols(const struct jopts *o, struct jtool_symtab *st)
 {
-	char path[1024], why[JTOOL_WHY];
-	if (jtool_symbols_path(o->dir, o->bus, path, sizeof(path)) ||
-	    jtool_symtab_load(st, path, why)) {
+	char why[JTOOL_WHY];
+	if (jtool_symtab_load_bus(st, o->dir, o->bus, why)) {
 		fprintf(stderr, TOOL ": reading the symbols file failed: %s\n", why);
 		return 1;
 	}

@@ -25,8 +25,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <shmbus/event.h>
-
 int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why)
 {
 	uint64_t v;
@@ -173,68 +171,24 @@ bad:
 	return -EINVAL;
 }
 
-int jtool_split_list(const char *list, char *names, size_t len, size_t max, char *why)
+int jtool_parse_query(const char *from, const char *to, const char *types,
+                      struct shmbus_journal_query *q, const char **opt, char *why)
 {
-	size_t n = 0;
-	const char *p = list;
-	while (p && *p) {
-		const char *c = strchr(p, ',');
-		size_t l = c ? (size_t)(c - p) : strlen(p);
-		if (l == 0 || l >= len) {
-			snprintf(why, JTOOL_WHY, "bad item '%.*s' in list '%s' (empty or too long)",
-			         (int)l, p, list);
-			return -EINVAL;
-		}
-		if (n == max) {
-			snprintf(why, JTOOL_WHY, "list '%.40s...' has more than %zu items", list, max);
-			return -EINVAL;
-		}
-		memcpy(names + n * len, p, l);
-		names[n * len + l] = '\0';
-		n++;
-		p = c ? c + 1 : NULL;
-		if (c && !*p) {
-			snprintf(why, JTOOL_WHY, "list '%s' ends with a comma", list);
-			return -EINVAL;
-		}
-	}
-	if (n == 0) {
-		snprintf(why, JTOOL_WHY, "empty list");
-		return -EINVAL;
-	}
-	return (int)n;
-}
-
-int jtool_parse_types(const char *list, uint64_t *mask, char *why)
-{
-	char names[SHMBUS_MAX_TYPES][24];
-	int n = jtool_split_list(list, &names[0][0], sizeof(names[0]), SHMBUS_MAX_TYPES, why);
-	if (n < 0)
-		return n;
-	*mask = 0;
-	for (int i = 0; i < n; i++) {
-		uint64_t id;
-		int t = shmbus_event_type_from_name(names[i]);
-		if (t <= 0) {
-			char w2[JTOOL_WHY];
-			if (jtool_parse_u64(names[i], 1, SHMBUS_MAX_TYPES - 1, &id, w2)) {
-				snprintf(why, JTOOL_WHY,
-				         "unknown event type '%.23s' (trade, quote, bar, indicator, "
-				         "threshold, collection_failed, heartbeat, or an id 1..63)",
-				         names[i]);
-				return -EINVAL;
-			}
-			t = (int)id;
-		}
-		*mask |= SHMBUS_TYPE_BIT(t);
-	}
-	return 0;
+	int rc = 0;
+	shmbus_journal_query_init(q);
+	if (from && (rc = jtool_parse_time(from, &q->t_from, why)) != 0)
+		*opt = "--from";
+	else if (to && (rc = jtool_parse_time(to, &q->t_to, why)) != 0)
+		*opt = "--to";
+	else if (types && (rc = tool_parse_types(types, &q->type_mask, why, JTOOL_WHY)) != 0)
+		*opt = "--types";
+	return rc;
 }
 
 int jtool_pin_cpus(const char *list, char *why)
 {
 	char items[CPU_SETSIZE > 256 ? 256 : CPU_SETSIZE][16];
-	int n = jtool_split_list(list, &items[0][0], sizeof(items[0]), 256, why);
+	int n = tool_split_list(list, &items[0][0], sizeof(items[0]), 256, why, JTOOL_WHY);
 	if (n < 0)
 		return n;
 	cpu_set_t set;

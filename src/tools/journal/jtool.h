@@ -1,9 +1,10 @@
 /*
  * jtool.h - helpers shared by the journal tools (shmbus-journal,
- * shmbus-journald, shmbus-replay): parsing of times, type and symbol
- * lists, the journal's symbols file, finding the bus of a journal
- * directory, and CPU pinning. Built as the static library shmbus_jtool in
- * src/tools/journal; the tools see only the public shmbus API through it.
+ * shmbus-journald, shmbus-replay): parsing of times and query filters,
+ * the journal's symbols file, finding the bus of a journal directory, and
+ * CPU pinning (lists are split by tool_split_list, tool_parse.h). Built
+ * as the static library shmbus_jtool in src/tools/journal; the tools see
+ * only the public shmbus API through it.
  *
  * Every function returns 0 (or a count) or a negative errno-style code and
  * writes a one-line reason into the caller's `why` buffer; nothing here
@@ -16,6 +17,7 @@
 #include <stdint.h>
 
 #include <shmbus/bus.h>
+#include <shmbus/journal.h>
 
 #define JTOOL_WHY 256 /* size of every `why` buffer */
 
@@ -26,16 +28,18 @@
  * 2262-04-11T23:47:16Z). */
 int jtool_parse_time(const char *s, int64_t *out, char *why);
 
-/* Parse "trade,quote,33" into a SHMBUS_TYPE_BIT mask (names or ids below
- * SHMBUS_MAX_TYPES). Returns 0 or -EINVAL. */
-int jtool_parse_types(const char *list, uint64_t *mask, char *why);
+/*
+ * Set q to shmbus_journal_query_init()'s "everything", then apply the
+ * --from, --to and --types values (each NULL when not given): t_from and
+ * t_to by jtool_parse_time, type_mask by tool_parse_types, in that order.
+ * Returns 0, or -EINVAL / -ERANGE with *opt set to the option at fault
+ * ("--from", "--to" or "--types") and the reason in why.
+ */
+int jtool_parse_query(const char *from, const char *to, const char *types,
+                      struct shmbus_journal_query *q, const char **opt, char *why);
 
 /* Parse an unsigned decimal with an optional range check. -EINVAL. */
 int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, char *why);
-
-/* Split "a,b,c" into at most max NUL-terminated names of < len bytes
- * each (stored at names + i*len). Returns the count or -EINVAL. */
-int jtool_split_list(const char *list, char *names, size_t len, size_t max, char *why);
 
 /* Pin the calling process to the CPUs of "0,2-3". Returns 0, -EINVAL, -errno. */
 int jtool_pin_cpus(const char *list, char *why);
@@ -73,6 +77,10 @@ int jtool_symbols_path(const char *dir, const char *bus, char *path, size_t len)
 /* Load the file (a missing file gives an empty table). Bad lines are an
  * error naming the line. Returns 0, -EINVAL, -ENOMEM, -errno. */
 int jtool_symtab_load(struct jtool_symtab *t, const char *path, char *why);
+
+/* jtool_symtab_load of the symbols file of bus in dir; -ENAMETOOLONG (with
+ * why set) when its path does not fit. */
+int jtool_symtab_load_bus(struct jtool_symtab *t, const char *dir, const char *bus, char *why);
 
 /* Set id's name. Returns 0, -EINVAL (id 0 or > 1<<24, bad name), -ENOMEM. */
 int jtool_symtab_set(struct jtool_symtab *t, uint32_t id, const char *name);

@@ -104,6 +104,16 @@ int jtool_symtab_load(struct jtool_symtab *t, const char *path, char *why)
 	return rc;
 }
 
+int jtool_symtab_load_bus(struct jtool_symtab *t, const char *dir, const char *bus, char *why)
+{
+	char path[1024];
+	if (jtool_symbols_path(dir, bus, path, sizeof(path))) {
+		snprintf(why, JTOOL_WHY, "symbols file path too long (%.200s)", dir);
+		return -ENAMETOOLONG;
+	}
+	return jtool_symtab_load(t, path, why);
+}
+
 const char *jtool_symtab_name(const struct jtool_symtab *t, uint32_t id)
 {
 	return id < t->cap && t->names[id][0] ? t->names[id] : NULL;

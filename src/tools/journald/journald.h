@@ -17,6 +17,9 @@
 struct jd_opts {
 	const char *bus, *dir, *ring, *types, *symbols, *stats_json, *cpus;
 	uint64_t type_mask; /* --types, parsed */
+	/* --symbols, split (n_symbols names) */
+	char sym_names[SHMBUS_SUB_MAX_SYMBOLS][32];
+	size_t n_symbols;
 	enum shmbus_full_policy policy;
 	int policy_set;
 	struct shmbus_journal_writer_opts w;

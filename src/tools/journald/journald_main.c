@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "journald.h"
+#include "tool_parse.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -152,12 +153,15 @@ static int parse_args(int argc, char **argv, struct jd_opts *o)
 	if (!o->bus || !o->dir)
 		return usage_err("command line", "--bus and --dir are required");
 	/* Lists checked here, before anything is attached or created. */
-	if (o->types && jtool_parse_types(o->types, &o->type_mask, why))
+	if (o->types && tool_parse_types(o->types, &o->type_mask, why, sizeof(why)))
 		return usage_err("--types", why);
-	static char names[SHMBUS_SUB_MAX_SYMBOLS][32];
-	if (o->symbols &&
-	    jtool_split_list(o->symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why) < 0)
-		return usage_err("--symbols", why);
+	if (o->symbols) {
+		rc = tool_split_list(o->symbols, &o->sym_names[0][0], sizeof(o->sym_names[0]),
+		                     SHMBUS_SUB_MAX_SYMBOLS, why, sizeof(why));
+		if (rc < 0)
+			return usage_err("--symbols", why);
+		o->n_symbols = (size_t)rc;
+	}
 	return -1;
 }
 
@@ -175,24 +179,21 @@ static void on_event(const struct shmbus_event_header *ev, void *ctx)
 		d->append_errors++; /* malformed event: cannot happen from a ring */
 }
 
-/* Symbol names of --symbols into ids of the bus (interned if new). */
+/* Symbol names of --symbols (split by parse_args) into ids of the bus
+ * (interned if new). */
 static int sub_symbols(struct jd *d, uint32_t *ids, size_t *n)
 {
-	static char names[SHMBUS_SUB_MAX_SYMBOLS][32];
-	char why[JTOOL_WHY];
-	int k = jtool_split_list(d->o.symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why);
-	if (k < 0)
-		return usage_err("--symbols", why);
-	for (int i = 0; i < k; i++) {
-		int64_t id = shmbus_symbol_intern(d->bus, names[i], strlen(names[i]));
+	for (size_t i = 0; i < d->o.n_symbols; i++) {
+		const char *name = d->o.sym_names[i];
+		int64_t id = shmbus_symbol_intern(d->bus, name, strlen(name));
 		if (id < 0) {
-			fprintf(stderr, JD_TOOL ": interning symbol %s failed: %s (bus %s)\n", names[i],
+			fprintf(stderr, JD_TOOL ": interning symbol %s failed: %s (bus %s)\n", name,
 			        shmbus_strerror((int)id), d->o.bus);
 			return 1;
 		}
 		ids[i] = (uint32_t)id;
 	}
-	*n = (size_t)k;
+	*n = d->o.n_symbols;
 	return 0;
 }
 

@@ -22,8 +22,9 @@
  * the following ones catch up: the error never accumulates. --json reports
  * the mean and max lateness and how many events were over 1 ms late.
  * Events whose time goes backwards are due at once. `max` does no pacing.
- * Due times are computed in saturating unsigned arithmetic: journal times
- * are untrusted, and two int64 times can be 2^64 - 1 ns apart.
+ * Due times are computed in saturating unsigned arithmetic
+ * (tool_pace_target_ns): journal times are untrusted, and two int64 times
+ * can be 2^64 - 1 ns apart.
  *
  * A journal is untrusted input. An event the bus would refuse (type not in
  * 1..63, size outside header..SHMBUS_EVENT_MAX) is skipped, counted and
@@ -51,6 +52,8 @@
 #include <shmbus/shmbus.h>
 
 #include "jtool.h"
+#include "tool_pace.h"
+#include "tool_parse.h"
 
 #define TOOL "shmbus-replay"
 #define SPIN_NS 50000 /* sleep until this long before due, then spin */
@@ -80,6 +83,7 @@ struct ropts {
 	const char *bus, *dir, *jbus, *from, *to, *types, *symbols;
 	double speed; /* 0 = max */
 	int json;
+	struct shmbus_journal_query q; /* --from, --to, --types, parsed */
 	char jbusbuf[128];
 };
 
@@ -166,17 +170,11 @@ static int parse_args(int argc, char **argv, struct ropts *o)
 		return usage_err(argv[optind], "unexpected argument");
 	if (!o->bus || !o->dir)
 		return usage_err("command line", "--bus and --dir are required");
-	/* Values checked before any file is read or bus attached (build_query
-	 * parses them again into the query). */
+	/* Values parsed before any file is read or bus attached. */
 	char why[JTOOL_WHY];
-	int64_t t;
-	uint64_t mask;
-	if (o->from && jtool_parse_time(o->from, &t, why))
-		return usage_err("--from", why);
-	if (o->to && jtool_parse_time(o->to, &t, why))
-		return usage_err("--to", why);
-	if (o->types && jtool_parse_types(o->types, &mask, why))
-		return usage_err("--types", why);
+	const char *opt;
+	if (jtool_parse_query(o->from, o->to, o->types, &o->q, &opt, why))
+		return usage_err(opt, why);
 	return -1;
 }
 
@@ -186,7 +184,8 @@ static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_
 {
 	static char names[SHMBUS_SUB_MAX_SYMBOLS][32];
 	char why[JTOOL_WHY];
-	int k = jtool_split_list(o->symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why);
+	int k =
+	    tool_split_list(o->symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why, sizeof(why));
 	if (k < 0)
 		return usage_err("--symbols", why);
 	*ids = calloc((size_t)k, sizeof(**ids));
@@ -210,14 +209,7 @@ static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_
 static int build_query(const struct ropts *o, struct rstate *s, struct shmbus_journal_query *q,
                        uint32_t **ids)
 {
-	char why[JTOOL_WHY];
-	shmbus_journal_query_init(q);
-	if (o->from && jtool_parse_time(o->from, &q->t_from, why))
-		return usage_err("--from", why);
-	if (o->to && jtool_parse_time(o->to, &q->t_to, why))
-		return usage_err("--to", why);
-	if (o->types && jtool_parse_types(o->types, &q->type_mask, why))
-		return usage_err("--types", why);
+	*q = o->q;
 	return o->symbols ? query_symbols(o, s, q, ids) : 0;
 }
 
@@ -335,28 +327,6 @@ static uint32_t map_symbol(struct rstate *s, uint32_t jid)
 	return s->map[jid];
 }
 
-/* Mono time an event of time event_ns is due at when the range's first
- * event (time t0) left at start: start + (event_ns - t0) / speed. Journal
- * times are untrusted and two int64 times can be 2^64 - 1 ns apart, so the
- * span is taken unsigned and the sum saturates at INT64_MAX (as
- * shmbus_pace_target_ns in services/collector/pacing.c does; this tool does
- * not link it). Events at or before t0 are due at once. */
-static int64_t due_time(int64_t start, int64_t t0, int64_t event_ns, double speed)
-{
-	if (event_ns <= t0)
-		return start;
-	uint64_t d = (uint64_t)event_ns - (uint64_t)t0, off = d; /* > 0, exact */
-	if (speed != 1.0) {
-		double o = (double)d / speed;
-		if (o >= 9.2233720368547758e18) /* 2^63: would not fit */
-			return INT64_MAX;
-		off = (uint64_t)o;
-	}
-	if (off > (uint64_t)INT64_MAX || (start >= 0 && off > (uint64_t)(INT64_MAX - start)))
-		return INT64_MAX;
-	return (int64_t)((uint64_t)start + off);
-}
-
 /* Wait until mono time `due`: sleep to SPIN_NS before, then spin. */
 static void wait_until(int64_t due)
 {
@@ -457,7 +427,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 			start = shmbus_mono_ns();
 			t0 = ev->event_time_ns;
 		} else if (o->speed > 0) {
-			int64_t due = due_time(start, t0, ev->event_time_ns, o->speed);
+			int64_t due = tool_pace_target_ns(start, t0, ev->event_time_ns, o->speed);
 			wait_until(due);
 			if (g_stop) /* interrupted before it was due: not published */
 				break;
@@ -507,7 +477,7 @@ static void summary(const struct ropts *o, const struct rstate *s, int64_t ns)
 static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_reader **r,
                     uint32_t **ids)
 {
-	char why[JTOOL_WHY], path[1024];
+	char why[JTOOL_WHY];
 	struct shmbus_journal_error err;
 	struct shmbus_journal_query q;
 	memset(&err, 0, sizeof(err));
@@ -523,8 +493,7 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 		fprintf(stderr, TOOL ": --journal-bus %s: %s\n", o->jbus, why);
 		return 1;
 	}
-	if (jtool_symbols_path(o->dir, o->jbus, path, sizeof(path)) ||
-	    jtool_symtab_load(&s->syms, path, why)) {
+	if (jtool_symtab_load_bus(&s->syms, o->dir, o->jbus, why)) {
 		fprintf(stderr, TOOL ": reading the symbols file failed: %s\n", why);
 		return 1;
 	}

@@ -103,18 +103,13 @@ void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 {
 	if (clear)
 		fputs("\033[H\033[2J", f);
-	uint64_t published = 0, unrouted = 0;
-	for (size_t i = 0; i < s->nprods; i++) {
-		published += s->prods[i].published;
-		unrouted += s->prods[i].unrouted;
-	}
 	fprintf(f,
 	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u  "
 	        "producers %zu  published %" PRIu64 "  unrouted %" PRIu64 "\n\n",
 	        s->bus.name, shmbus_backing_name(s->bus.backing),
 	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
-	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->nprods, published,
-	        unrouted);
+	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->nprods, s->published,
+	        s->unrouted);
 	screen_rings(f, s);
 	screen_parts(f, s);
 	screen_counters(f, s);

@@ -145,11 +145,6 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 	FILE *f = open_memstream(&buf, len);
 	if (!f)
 		return NULL;
-	uint64_t published = 0, unrouted = 0;
-	for (size_t i = 0; i < s->nprods; i++) {
-		published += s->prods[i].published;
-		unrouted += s->prods[i].unrouted;
-	}
 	family(f, "up", "gauge", "1 when the bus segment was read successfully.");
 	fputs("shmbus_up{bus=\"", f);
 	label(f, s->bus.name);
@@ -157,11 +152,11 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 	family(f, "published_total", "counter", "Events given to producers (live producers).");
 	fputs("shmbus_published_total{bus=\"", f);
 	label(f, s->bus.name);
-	fprintf(f, "\"} %" PRIu64 "\n", published);
+	fprintf(f, "\"} %" PRIu64 "\n", s->published);
 	family(f, "unrouted_total", "counter", "Events that matched no ring (live producers).");
 	fputs("shmbus_unrouted_total{bus=\"", f);
 	label(f, s->bus.name);
-	fprintf(f, "\"} %" PRIu64 "\n", unrouted);
+	fprintf(f, "\"} %" PRIu64 "\n", s->unrouted);
 	ring_families(f, s);
 	part_families(f, s);
 	if (fclose(f) != 0) {

@@ -98,12 +98,15 @@ static int take_prods(const shmbus_bus *bus, struct stat_snap *s)
 		return -ENOMEM;
 	s->prods = p;
 	s->nprods = 0;
+	s->published = s->unrouted = 0;
 	for (uint32_t i = 0; i < s->bus.max_producers; i++) {
 		int rc = shmbus_stat_producer(bus, i, &p[s->nprods]);
 		if (rc == -ENOENT)
 			continue;
 		if (rc)
 			return rc;
+		s->published += p[s->nprods].published;
+		s->unrouted += p[s->nprods].unrouted;
 		s->nprods++;
 	}
 	return 0;
