@@ -19,18 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <shmbus/shmbus.h>
 
 #include "bridge_core.h"
-#include "tool_file.h"
+#include "svc_conf.h"
 #include "tool_parse.h"
 
 #define PROG "shmbus-bridge"
 #define OWNED_MAX 256 /* settings a --config file may hold */
-#define CONFIG_LINE_MAX 4096 /* bytes of a config line, its newline aside */
 #define STATS_INTERVAL_MIN 0.01
 #define STATS_INTERVAL_MAX 86400.0
 /* The slack is converted to ns: larger values would overflow int64. */
@@ -280,23 +277,14 @@ static int config_key(const char *k, const char *where)
 /* One "key = value" line (no newline, no NUL inside). 0 or 2. */
 static int config_line(struct opts *o, char *k, const char *where)
 {
-	char *v, *e;
+	char *v;
 	k += strspn(k, " \t");
 	if (*k == '#' || *k == '\0')
 		return 0;
-	for (const char *p = k; *p; p++)
-		if ((unsigned char)*p < 0x20 && *p != '\t')
-			return bad("config", "control character in the line", where);
-	if ((v = strchr(k, '=')) == NULL)
+	if (shmbus_svc_conf_ctrl(k, strlen(k)) != 0)
+		return bad("config", "control character in the line", where);
+	if (shmbus_svc_conf_split(k, &k, &v) != 1)
 		return bad("config", "expected 'key = value'", where);
-	for (e = v; e > k && (e[-1] == ' ' || e[-1] == '\t'); e--)
-		;
-	*e = '\0';
-	v++;
-	v += strspn(v, " \t");
-	for (e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--)
-		;
-	*e = '\0';
 	int key = config_key(k, where);
 	if (key == 0)
 		return 2;
@@ -312,44 +300,33 @@ static int config_line(struct opts *o, char *k, const char *where)
 }
 
 /* Read a --config file: a regular file of "key = value" lines of at most
- * CONFIG_LINE_MAX bytes ("#" comments, blank lines). Returns 0 or 2. */
+ * SHMBUS_SVC_CONF_LINE_MAX bytes ("#" comments, blank lines). Returns 0
+ * or 2. */
 static int config_file(struct opts *o, const char *path)
 {
-	char where[600], *line = NULL;
-	size_t cap = 0;
-	unsigned lineno = 0;
-	ssize_t n;
-	int rc = 0;
+	char where[600], why[64];
+	struct shmbus_svc_conf cf;
 	const char *kind;
-	int fd = tool_open_regular(path, &kind, NULL);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	if (f == NULL) {
-		char why[64];
+	int rc = shmbus_svc_conf_open(&cf, path, &kind);
+	if (rc != 0) {
 		snprintf(why, sizeof why, "not a regular file (%s)", kind ? kind : "");
-		if (fd >= 0)
-			close(fd);
-		return bad("cannot read config", kind ? why : strerror(fd < 0 ? -fd : errno), path);
+		return bad("cannot read config", kind ? why : strerror(-rc), path);
 	}
-	errno = 0;
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		snprintf(where, sizeof where, "%.500s:%u", path, lineno);
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = '\0';
-		if (n > CONFIG_LINE_MAX)
-			rc = bad("config", "line longer than 4096 bytes", where);
-		else if (memchr(line, '\0', (size_t)n) != NULL)
+	while ((rc = shmbus_svc_conf_next(&cf)) != 0) {
+		snprintf(where, sizeof where, "%.500s:%u", path, cf.lineno);
+		if (rc == -E2BIG) {
+			snprintf(why, sizeof why, "line longer than %d bytes", SHMBUS_SVC_CONF_LINE_MAX);
+			rc = bad("config", why, where);
+		} else if (rc < 0)
+			rc = bad("cannot read config", strerror(-rc), path);
+		else if (memchr(cf.line, '\0', cf.len) != NULL)
 			rc = bad("config", "NUL byte in the line", where);
 		else
-			rc = config_line(o, line, where);
-		errno = 0;
+			rc = config_line(o, cf.line, where);
+		if (rc != 0)
+			break;
 	}
-	if (rc == 0 && ferror(f))
-		rc = bad("cannot read config", strerror(errno ? errno : EIO), path);
-	free(line);
-	fclose(f);
+	shmbus_svc_conf_close(&cf);
 	return rc;
 }
 
@@ -413,22 +390,9 @@ static int list_item(const char **p, const char *opt, char *item, size_t len, co
  * earlier one). 0 or 2. */
 static int parse_types(struct opts *o, const char *list, const char *where)
 {
-	char t[64], what[96];
-	int n;
-	const char *p = list;
-	o->core.sub.types = 0;
-	if (*p == '\0')
-		return bad("--types", "empty list", where);
-	while ((n = list_item(&p, "--types", t, sizeof t, where)) != 0) {
-		if (n < 0)
-			return 2;
-		int id = shmbus_event_type_from_name(t);
-		if (id < 0) {
-			snprintf(what, sizeof what, "--types '%s'", t);
-			return bad(what, "unknown event type", where);
-		}
-		o->core.sub.types |= SHMBUS_TYPE_BIT(id);
-	}
+	char why[160];
+	if (tool_parse_types(list, &o->core.sub.types, why, sizeof why))
+		return bad("--types", why, where);
 	return 0;
 }
 

@@ -101,14 +101,6 @@ struct collector {
 	uint64_t rows;
 };
 
-static int col_usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, TOOL ": ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see " TOOL " --help)\n");
-	return 2;
-}
-
 static int col_parse_kind(struct collector *c, const char *arg)
 {
 	if (strcmp(arg, "trades") == 0 || strcmp(arg, "trade") == 0)
@@ -116,15 +108,18 @@ static int col_parse_kind(struct collector *c, const char *arg)
 	else if (strcmp(arg, "quotes") == 0 || strcmp(arg, "quote") == 0)
 		c->kind = SHMBUS_MD_QUOTE;
 	else
-		return col_usage_error("--kind '%s': expected trades or quotes", arg);
+		return shmbus_svc_usage_error(TOOL, "--kind '%s': expected trades or quotes", arg);
 	return 0;
 }
 
-/* One option of the collector's own; returns 0, 2 on a usage error. */
-static int col_own_opt(struct collector *c, int opt, const char *arg)
+/* One option of the collector's own (struct shmbus_svc_cli.own): 0, 2
+ * on a usage error, -ENOENT for no option of the collector. */
+static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 {
+	struct collector *c = ctx;
 	int u;
 
+	(void)name;
 	switch (opt) {
 	case 'i':
 		c->input = arg;
@@ -136,14 +131,14 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 		return 0;
 	case 'u':
 		if ((u = shmbus_ts_unit_from_name(arg)) < 0)
-			return col_usage_error(
-			    "--ts-unit '%s': expected auto, ns, us, ms, s or iso", arg);
+			return shmbus_svc_usage_error(
+			    TOOL, "--ts-unit '%s': expected auto, ns, us, ms, s or iso", arg);
 		c->ts_unit = (enum shmbus_ts_unit)u;
 		return 0;
 	case 's':
 		if (shmbus_svc_parse_speed(arg, &c->speed) != 0)
-			return col_usage_error("--speed '%s': expected max or a positive number",
-			                       arg);
+			return shmbus_svc_usage_error(
+			    TOOL, "--speed '%s': expected max or a positive number", arg);
 		return 0;
 	case 'y':
 		c->symbols = arg;
@@ -153,22 +148,26 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 		 * events would already run past year 2262 (int64 ns). */
 		if (shmbus_svc_parse_double(arg, &c->rate) != 0 || !(c->rate >= SHMBUS_SYNTH_MIN_RATE) ||
 		    c->rate > SHMBUS_SYNTH_MAX_RATE)
-			return col_usage_error("--rate '%s': expected events per second in "
-			                       "0.001..1e9",
-			                       arg);
+			return shmbus_svc_usage_error(TOOL,
+			                              "--rate '%s': expected events per second in "
+			                              "0.001..1e9",
+			                              arg);
 		return 0;
 	case 'n':
 		if (shmbus_svc_parse_u64(arg, &c->events) != 0)
-			return col_usage_error("--events '%s': expected a whole number", arg);
+			return shmbus_svc_usage_error(
+			    TOOL, "--events '%s': expected a whole number", arg);
 		c->events_set = 1;
 		return 0;
 	case 'e':
 		if (shmbus_svc_parse_u64(arg, &c->seed) != 0)
-			return col_usage_error("--seed '%s': expected a whole number", arg);
+			return shmbus_svc_usage_error(TOOL, "--seed '%s': expected a whole number",
+			                              arg);
 		return 0;
 	case 'm':
 		if (shmbus_svc_parse_u64(arg, &c->max_report) != 0)
-			return col_usage_error("--max-report '%s': expected a whole number", arg);
+			return shmbus_svc_usage_error(
+			    TOOL, "--max-report '%s': expected a whole number", arg);
 		return 0;
 	case 'S':
 	case 'E':
@@ -179,11 +178,11 @@ static int col_own_opt(struct collector *c, int opt, const char *arg)
 			c->eos_only = 1;
 		return 0;
 	default:
-		fprintf(stderr, usage_text, shmbus_svc_common_usage);
-		return 2;
+		return -ENOENT;
 	}
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int col_parse_args(struct collector *c, int argc, char **argv)
 {
 	static const struct option opts[] = {{"input", required_argument, 0, 'i'},
@@ -202,25 +201,18 @@ static int col_parse_args(struct collector *c, int argc, char **argv)
 	                                     {"help", no_argument, 0, 'h'},
 	                                     SHMBUS_SVC_LONGOPTS,
 	                                     {0, 0, 0, 0}};
-	char err[256];
-	int opt, rc;
+	const struct shmbus_svc_cli cli = {.tool = TOOL,
+	                                   .usage = usage_text,
+	                                   .longopts = opts,
+	                                   .shortopts = "",
+	                                   .so = &c->so,
+	                                   .own = col_own_opt,
+	                                   .ctx = c};
+	int rc = shmbus_svc_parse_args(&cli, argc, argv);
 
-	while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (opt == 'h') {
-			printf(usage_text, shmbus_svc_common_usage);
-			exit(0);
-		}
-		rc = shmbus_svc_opt(&c->so, opt, optarg, err, sizeof(err));
-		if (rc < 0)
-			return col_usage_error("%s", err);
-		if (rc == 0 && (rc = col_own_opt(c, opt, optarg)) != 0)
-			return rc;
-	}
-	if (optind < argc)
-		return col_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!c->input && !c->events_set)
+	if (rc < 0 && !c->input && !c->events_set)
 		c->events = 100000;
-	return 0;
+	return rc;
 }
 
 /* Id of symbol @s (@len bytes) in the bus: the local table first, the bus's
@@ -440,7 +432,6 @@ static void col_report(struct collector *c, double secs)
 {
 	uint64_t pub = c->trades + c->quotes;
 	struct shmbus_svc_json j;
-	int rc;
 
 	printf(TOOL ": %s: %llu rows, %llu published (%llu trades, %llu quotes), %llu malformed, "
 	            "%u symbols, %.3f s (%.0f events/s)\n",
@@ -464,23 +455,16 @@ static void col_report(struct collector *c, double secs)
 	shmbus_svc_json_u64(&j, "failure_events", c->failures_published);
 	shmbus_svc_json_u64(&j, "symbols", c->nsyms);
 	shmbus_svc_json_f64(&j, "elapsed_s", secs);
-	shmbus_svc_json_end(&j);
-	if ((rc = shmbus_svc_json_write(&j, c->so.stats_json)) != 0)
-		fprintf(stderr, TOOL ": writing %s failed: %s\n", c->so.stats_json, strerror(-rc));
-	shmbus_svc_json_free(&j);
+	shmbus_svc_json_save(&j, TOOL, c->so.stats_json);
 }
 
-/* Attach, make the producer, pin. Returns 0 or an exit code. */
+/* Attach, make the producer. Returns 0 or an exit code. */
 static int col_attach(struct collector *c)
 {
 	struct shmbus_producer_opts po;
 	char err[256];
 	int rc;
 
-	if (shmbus_svc_pin(c->so.cpus, err, sizeof(err)) != 0) {
-		fprintf(stderr, TOOL ": pinning failed: %s\n", err);
-		return 1;
-	}
 	if ((rc = shmbus_bus_open(c->so.bus, c->so.name, SHMBUS_ROLE_PRODUCER, &c->bus)) != 0) {
 		fprintf(stderr, TOOL ": attaching bus '%s' failed: %s\n", c->so.bus,
 		        shmbus_svc_strerror(rc, err, sizeof(err)));
@@ -508,14 +492,13 @@ int main(int argc, char **argv)
 	c.kind = SHMBUS_MD_TRADE;
 	c.seed = 1;
 	c.max_report = 100;
-	if ((rc = col_parse_args(&c, argc, argv)) != 0)
+	if ((rc = col_parse_args(&c, argc, argv)) >= 0)
 		return rc;
 	if (!(c.symtab = calloc(COL_SYMTAB, sizeof(*c.symtab)))) {
 		fprintf(stderr, TOOL ": out of memory\n");
 		return 1;
 	}
-	shmbus_svc_signals_install();
-	if ((rc = col_attach(&c)) != 0)
+	if ((rc = shmbus_svc_start(TOOL, &c.so)) != 0 || (rc = col_attach(&c)) != 0)
 		return rc;
 	t0 = shmbus_mono_ns();
 	shmbus_pacer_init(&pc, c.speed, t0);

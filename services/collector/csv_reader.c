@@ -118,22 +118,8 @@ static void csv_set_error(struct shmbus_csv_error *e, enum shmbus_csv_errkind ki
 	va_end(ap);
 }
 
-/* Reports one bad row: fills r->err, counts it, calls back. Returns -1. */
-static int csv_bad(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, int col,
-		   const char *txt, size_t n, const char *what)
-{
-	char q[64];
-
-	csv_quote(q, sizeof(q), txt, n);
-	csv_set_error(&r->err, kind, r->name, r->st.lines,
-		      col >= 0 ? r->colname[col] : NULL, "%s '%s'", what, q);
-	r->st.rows_bad++;
-	r->st.by_kind[kind]++;
-	if (r->on_error)
-		r->on_error(r->user, &r->err);
-	return -1;
-}
-
+/* Reports one bad row: fills r->err with @msg, counts it, calls back.
+ * Returns -1. */
 static int csv_bad_msg(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, int col,
 		       const char *msg)
 {
@@ -144,6 +130,17 @@ static int csv_bad_msg(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind
 	if (r->on_error)
 		r->on_error(r->user, &r->err);
 	return -1;
+}
+
+/* The same, the message "@what 'TXT'" quoting the @n bytes at @txt. */
+static int csv_bad(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, int col,
+		   const char *txt, size_t n, const char *what)
+{
+	char q[64], msg[sizeof(r->err.message)];
+
+	csv_quote(q, sizeof(q), txt, n);
+	snprintf(msg, sizeof(msg), "%s '%s'", what, q);
+	return csv_bad_msg(r, kind, col, msg);
 }
 
 static void csv_trim(const char **s, const char **e)

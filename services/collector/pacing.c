@@ -1,12 +1,12 @@
 /*
  * pacing.c - replay pacing arithmetic (see pacing.h for the contract).
  *
- * Design: targets are computed from the origin every time (never by adding
- * waits) so rounding and sleep lateness cannot accumulate. Speed 1 stays in
- * integer arithmetic; other speeds divide in double, which is exact to the
- * nanosecond for any span a trading day can produce.
+ * Design: the arithmetic is tool_pace_target_ns() (shared with
+ * shmbus-replay): targets are computed from the origin every time, never
+ * by adding waits, so rounding and sleep lateness cannot accumulate.
  */
 #include "pacing.h"
+#include "tool_pace.h"
 
 #include <errno.h>
 #include <math.h>
@@ -14,23 +14,7 @@
 int64_t shmbus_pace_target_ns(int64_t wall_start_ns, int64_t first_event_ns, int64_t event_ns,
 			      double speed)
 {
-	uint64_t d, off;
-
-	if (!(speed > 0) || event_ns <= first_event_ns)
-		return wall_start_ns;
-	d = (uint64_t)event_ns - (uint64_t)first_event_ns; /* > 0, fits */
-	if (speed == 1.0) {
-		off = d;
-	} else {
-		double o = nearbyint((double)d / speed);
-		if (o >= 9.2233720368547758e18)
-			return INT64_MAX;
-		off = (uint64_t)o;
-	}
-	if (off > (uint64_t)INT64_MAX ||
-	    (wall_start_ns >= 0 && off > (uint64_t)(INT64_MAX - wall_start_ns)))
-		return INT64_MAX;
-	return (int64_t)((uint64_t)wall_start_ns + off);
+	return tool_pace_target_ns(wall_start_ns, first_event_ns, event_ns, speed);
 }
 
 int shmbus_pacer_init(struct shmbus_pacer *p, double speed, int64_t wall_start_ns)

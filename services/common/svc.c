@@ -1,6 +1,6 @@
 /*
- * svc.c - common flags, pinning, signals, the poll/wait loop and the
- * end-of-stream marker of the service processes.
+ * svc.c - common flags, pinning, signals, start-up, the poll/wait loop
+ * and the end-of-stream marker of the service processes.
  *
  * The loop is the one place that decides how a service waits: it polls in
  * batches while events flow and, when the ring is empty, hands over to
@@ -150,36 +150,6 @@ int shmbus_svc_parse_cpus(const char *list, cpu_set_t *set, char *err, size_t n)
 	return 0;
 }
 
-int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, uint64_t types,
-                            uint32_t capacity, struct shmbus_svc_stage *st, const char **what)
-{
-	struct shmbus_sub_opts so;
-	struct shmbus_producer_opts po;
-	struct shmbus_bus_info bi;
-	int rc;
-
-	*what = "attaching the bus";
-	if ((rc = shmbus_bus_open(o->bus, o->name, SHMBUS_ROLE_SERVICE, &st->bus)) != 0)
-		return rc;
-	*what = "reading the bus";
-	if ((rc = shmbus_stat_bus(st->bus, &bi)) != 0)
-		return rc;
-	st->max_symbols = bi.max_symbols;
-	shmbus_producer_opts_init(&po);
-	po.source_id = o->source_id;
-	*what = "opening the producer";
-	if ((rc = shmbus_producer_open(st->bus, &po, &st->p)) != 0)
-		return rc;
-	shmbus_sub_opts_init(&so);
-	so.types = types;
-	so.capacity = capacity;
-	so.slot_size = 128;
-	so.policy = SHMBUS_POLICY_BLOCK;
-	so.wait = o->wait;
-	*what = "subscribing";
-	return shmbus_subscribe(st->bus, ring, &so, &st->c);
-}
-
 int shmbus_svc_pin(const char *list, char *err, size_t n)
 {
 	cpu_set_t set;
@@ -259,6 +229,18 @@ int shmbus_svc_stop_requested(void)
 void shmbus_svc_request_stop(void)
 {
 	svc_stop = 1;
+}
+
+int shmbus_svc_start(const char *tool, const struct shmbus_svc_opts *o)
+{
+	char err[256];
+
+	shmbus_svc_signals_install();
+	if (shmbus_svc_pin(o->cpus, err, sizeof(err)) != 0) {
+		fprintf(stderr, "%s: pinning failed: %s\n", tool, err);
+		return 1;
+	}
+	return 0;
 }
 
 int shmbus_svc_run(const struct shmbus_svc_loop *l)

@@ -1,9 +1,10 @@
 /*
  * svc.h - code shared by the service processes (collector, ta, threshold,
- * pipeline): common command-line flags, stop signals, CPU pinning, the
+ * pipeline): common command-line flags and the parser of a service's
+ * command line, stop signals, CPU pinning, a stage's hold on the bus, the
  * poll/wait loop with its participant heartbeat, the end-of-stream marker
  * and a tiny JSON writer/reader for the stats file each service leaves at
- * exit.
+ * exit. The config file reader is svc_conf.h.
  *
  * End of stream: a stage that has published everything of a stream
  * publishes a heartbeat event (struct shmbus_heartbeat) whose status says
@@ -13,7 +14,11 @@
  * events keep their order in a ring), flushes what it holds and forwards
  * its own marker. Status 0 remains "alive, nothing special".
  *
- * Nothing here prints or exits: the service mains own their output.
+ * Nothing here exits. The start-up and exit helpers that take a @tool
+ * (the command line, pinning, attaching, saving the stats file) print
+ * their errors to stderr as "tool: what failed: why" on behalf of the
+ * service main, which owns every other line of output; so does the loop
+ * when a ring breaks. The rest prints nothing.
  * Thread-safety: the flag and JSON helpers are pure; the signal state is
  * process-wide; a loop belongs to one thread.
  */
@@ -75,8 +80,72 @@ enum shmbus_svc_optval {
 	{"quiet", no_argument, 0, SHMBUS_SVC_OPT_QUIET}
 /* clang-format on */
 
+/* Flags of a processing stage (ta, threshold) beside the common ones. */
+struct shmbus_svc_stage_opts {
+	const char *ring;   /* --ring NAME: the ring to subscribe */
+	uint32_t capacity;  /* --capacity N: its slots, a power of two (default 65536) */
+	uint64_t eos_count; /* --eos-count N: upstream markers that end a stream (default 1) */
+	int exit_on_eos;    /* --exit-on-eos: leave once the end is forwarded */
+};
+
+/* getopt_long values of the stage flags. */
+enum shmbus_svc_stage_optval {
+	SHMBUS_SVC_OPT_RING = 0x1100,
+	SHMBUS_SVC_OPT_CAPACITY,
+	SHMBUS_SVC_OPT_EOS_COUNT,
+	SHMBUS_SVC_OPT_EXIT_ON_EOS,
+};
+
+/* struct option entries for the stage flags, to put in a stage's table. */
+/* clang-format off */
+#define SHMBUS_SVC_STAGE_LONGOPTS                                         \
+	{"ring", required_argument, 0, SHMBUS_SVC_OPT_RING},              \
+	{"capacity", required_argument, 0, SHMBUS_SVC_OPT_CAPACITY},      \
+	{"eos-count", required_argument, 0, SHMBUS_SVC_OPT_EOS_COUNT},    \
+	{"exit-on-eos", no_argument, 0, SHMBUS_SVC_OPT_EXIT_ON_EOS}
+/* clang-format on */
+
 /* Usage text of the common flags (one option per line, indented). */
 extern const char shmbus_svc_common_usage[];
+
+/* Fill @o with the defaults of the stage flags; @ring is the ring's name. */
+void shmbus_svc_stage_opts_init(struct shmbus_svc_stage_opts *o, const char *ring);
+
+/*
+ * Print "@tool: MESSAGE" (MESSAGE: @fmt formatted) and "(see @tool --help)"
+ * to stderr. Returns 2, the usage exit code, to return from main.
+ */
+int shmbus_svc_usage_error(const char *tool, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+struct option;
+
+/* A service's command line: the common flags, the stage flags when @stage
+ * is set, and the tool's own, handled by @own. */
+struct shmbus_svc_cli {
+	const char *tool;              /* "shmbus-ta": the name messages start with */
+	const char *usage;             /* --help text: a printf format whose one %s is
+	                                  shmbus_svc_common_usage */
+	const struct option *longopts; /* the table: the tool's flags, {"help", .., 'h'},
+	                                  SHMBUS_SVC_LONGOPTS (and SHMBUS_SVC_STAGE_LONGOPTS) */
+	const char *shortopts;         /* getopt_long's: "" or "h" */
+	struct shmbus_svc_opts *so;
+	struct shmbus_svc_stage_opts *stage; /* NULL: a tool that is no stage */
+	/* One option of the tool's own: @opt as getopt_long returned it, @name
+	 * its long name (NULL for a short option), @arg its argument. Returns
+	 * 0 (applied), an exit code (its message printed) or -ENOENT (not an
+	 * option of the tool: the usage text is printed). */
+	int (*own)(void *ctx, int opt, const char *name, const char *arg);
+	void *ctx;
+};
+
+/*
+ * Parse the command line as @cli says ('h' is --help: the usage text goes
+ * to stdout). Returns -1 to go on, else the exit code for main to return:
+ * 0 after --help, 2 for a usage error (printed, naming the flag), or what
+ * cli->own returned. Uses getopt_long's global state: call once, from main.
+ */
+int shmbus_svc_parse_args(const struct shmbus_svc_cli *cli, int argc, char **argv);
 
 /* Fill @o with the defaults; @name is the participant name. */
 void shmbus_svc_opts_init(struct shmbus_svc_opts *o, const char *name);
@@ -122,6 +191,13 @@ int shmbus_svc_signals_install(void);
 int shmbus_svc_stop_requested(void);
 void shmbus_svc_request_stop(void);
 
+/*
+ * Start a service process: catch the stop signals and pin it to o->cpus.
+ * Returns 0, or 1 (the runtime-failure exit code) when pinning failed,
+ * with "@tool: pinning failed: why" printed.
+ */
+int shmbus_svc_start(const char *tool, const struct shmbus_svc_opts *o);
+
 /* What a processing stage (ta, threshold) attaches: its bus, the producer
  * it publishes with and the ring it consumes. */
 struct shmbus_svc_stage {
@@ -141,6 +217,28 @@ struct shmbus_svc_stage {
  */
 int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, uint64_t types,
                             uint32_t capacity, struct shmbus_svc_stage *st, const char **what);
+
+/*
+ * Print "@tool: @what (bus 'B', ring '@ring') failed: why" for the error
+ * @rc of a stage's start-up step @what (shmbus_svc_stage_attach's, or the
+ * stage's own allocations). Returns 1, the runtime-failure exit code.
+ */
+int shmbus_svc_stage_fail(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
+                          const char *what, int rc);
+
+/* Close what shmbus_svc_stage_attach opened: the consumer, the producer,
+ * the bus. */
+void shmbus_svc_stage_close(struct shmbus_svc_stage *st);
+
+/*
+ * Count the upstream end-of-stream marker @ev, if it is one (a heartbeat
+ * with @status): *in counts every marker, *seen those since the last end
+ * of stream. Returns 1 when @ev is the @count-th marker since then (the
+ * stream ended: *seen restarts at 0), 0 for another marker, -1 when @ev is
+ * no marker.
+ */
+int shmbus_svc_eos_arrived(const struct shmbus_event_header *ev, uint32_t status, uint64_t count,
+                           uint64_t *seen, uint64_t *in);
 
 /* The poll/wait loop of a consuming service. */
 struct shmbus_svc_loop {
@@ -204,6 +302,13 @@ void shmbus_svc_json_f64(struct shmbus_svc_json *j, const char *key, double v); 
 void shmbus_svc_json_str(struct shmbus_svc_json *j, const char *key, const char *v);
 /* A value already formatted as JSON (an object from another writer). */
 void shmbus_svc_json_raw(struct shmbus_svc_json *j, const char *key, const char *json);
+/*
+ * Begin the stats object of a stage with the fields every stage writes
+ * first and the pipeline reads: "service" (@service), "source_id" (of
+ * @p), "events_in", "events_out".
+ */
+void shmbus_svc_json_begin_stage(struct shmbus_svc_json *j, const char *service, shmbus_producer *p,
+                                 uint64_t events_in, uint64_t events_out);
 /* Close the object; the text is then j->buf (NUL-terminated). */
 void shmbus_svc_json_end(struct shmbus_svc_json *j);
 void shmbus_svc_json_free(struct shmbus_svc_json *j);
@@ -213,6 +318,13 @@ void shmbus_svc_json_free(struct shmbus_svc_json *j);
  * file renamed over it). Returns 0, -ENOMEM (building failed) or -errno.
  */
 int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path);
+
+/*
+ * Close the object, write it to @path (shmbus_svc_json_write) and free it.
+ * A failed write is printed as "@tool: writing PATH failed: why" (the
+ * stats file is a by-product: the caller's exit code does not change).
+ */
+void shmbus_svc_json_save(struct shmbus_svc_json *j, const char *tool, const char *path);
 
 /*
  * Read the number of top-level key @key from the JSON text @text (the

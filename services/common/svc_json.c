@@ -87,6 +87,16 @@ void shmbus_svc_json_u64(struct shmbus_svc_json *j, const char *key, uint64_t v)
 	svc_json_add(j, "%llu", (unsigned long long)v);
 }
 
+void shmbus_svc_json_begin_stage(struct shmbus_svc_json *j, const char *service, shmbus_producer *p,
+                                 uint64_t events_in, uint64_t events_out)
+{
+	shmbus_svc_json_begin(j);
+	shmbus_svc_json_str(j, "service", service);
+	shmbus_svc_json_u64(j, "source_id", shmbus_producer_source(p));
+	shmbus_svc_json_u64(j, "events_in", events_in);
+	shmbus_svc_json_u64(j, "events_out", events_out);
+}
+
 void shmbus_svc_json_i64(struct shmbus_svc_json *j, const char *key, int64_t v)
 {
 	svc_json_key(j, key);
@@ -146,6 +156,16 @@ int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path)
 	if (rc != 0)
 		unlink(tmp);
 	return rc;
+}
+
+void shmbus_svc_json_save(struct shmbus_svc_json *j, const char *tool, const char *path)
+{
+	int rc;
+
+	shmbus_svc_json_end(j);
+	if ((rc = shmbus_svc_json_write(j, path)) != 0)
+		fprintf(stderr, "%s: writing %s failed: %s\n", tool, path, strerror(-rc));
+	shmbus_svc_json_free(j);
 }
 
 int shmbus_svc_json_get_f64(const char *text, const char *key, double *out)

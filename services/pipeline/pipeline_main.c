@@ -93,14 +93,6 @@ enum {
 	OPT_HELP,
 };
 
-static int pl_usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, PL_TOOL ": ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see " PL_TOOL " --help)\n");
-	return 2;
-}
-
 /* Options whose value is kept as given (checked by the child). */
 static const char **pl_string_opt(struct pl_opts *o, int opt)
 {
@@ -150,8 +142,8 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 	switch (opt) {
 	case OPT_SPEED:
 		if (shmbus_svc_parse_speed(arg, &d) != 0)
-			return pl_usage_error("--speed '%s': expected max or a positive number",
-			                      arg);
+			return shmbus_svc_usage_error(
+			    PL_TOOL, "--speed '%s': expected max or a positive number", arg);
 		o->speed = arg;
 		return 0;
 	case OPT_NOJOURNAL:
@@ -159,7 +151,8 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 		return 0;
 	case OPT_SHOW:
 		if (shmbus_svc_parse_u64(arg, &v) != 0 || v > PL_MAX_SHOWN)
-			return pl_usage_error("--show-alerts '%s': expected 0..64", arg);
+			return shmbus_svc_usage_error(PL_TOOL, "--show-alerts '%s': expected 0..64",
+			                              arg);
 		o->show_alerts = (unsigned)v;
 		return 0;
 	case OPT_JSON:
@@ -172,9 +165,10 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 		/* bounded: the deadline is timeout_s * 1e9 in an int64_t */
 		if (shmbus_svc_parse_double(arg, &o->timeout_s) != 0 || !(o->timeout_s > 0) ||
 		    o->timeout_s > PL_TIMEOUT_MAX_S)
-			return pl_usage_error("--timeout '%s': expected seconds, more than 0 and "
-			                      "at most 1000000",
-			                      arg);
+			return shmbus_svc_usage_error(PL_TOOL,
+			                              "--timeout '%s': expected seconds, more "
+			                              "than 0 and at most 1000000",
+			                              arg);
 		return 0;
 	case OPT_HELP:
 		fputs(usage_text, stdout);
@@ -193,13 +187,15 @@ static int pl_check_numbers(const struct pl_opts *o)
 	double d;
 
 	if (o->events && shmbus_svc_parse_u64(o->events, &v) != 0)
-		return pl_usage_error("--events '%s': expected a whole number", o->events);
+		return shmbus_svc_usage_error(PL_TOOL, "--events '%s': expected a whole number",
+		                              o->events);
 	if (o->seed && shmbus_svc_parse_u64(o->seed, &v) != 0)
-		return pl_usage_error("--seed '%s': expected a whole number", o->seed);
+		return shmbus_svc_usage_error(PL_TOOL, "--seed '%s': expected a whole number",
+		                              o->seed);
 	if (o->rate &&
 	    (shmbus_svc_parse_double(o->rate, &d) != 0 || !(d >= PL_RATE_MIN) || d > PL_RATE_MAX))
-		return pl_usage_error("--rate '%s': expected events per second in 0.001..1e9",
-		                      o->rate);
+		return shmbus_svc_usage_error(
+		    PL_TOOL, "--rate '%s': expected events per second in 0.001..1e9", o->rate);
 	return 0;
 }
 
@@ -211,7 +207,7 @@ static int pl_check_bus(const char *bus)
 	char path[PL_PATH_MAX];
 
 	if (bus && shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
-		return pl_usage_error("--bus: %s", shmbus_errmsg());
+		return shmbus_svc_usage_error(PL_TOOL, "--bus: %s", shmbus_errmsg());
 	return 0;
 }
 
@@ -257,17 +253,20 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 			return rc;
 	}
 	if (optind < argc)
-		return pl_usage_error("unexpected argument '%s'", argv[optind]);
+		return shmbus_svc_usage_error(PL_TOOL, "unexpected argument '%s'", argv[optind]);
 	if (o->dir && strlen(o->dir) >= PL_PATH_MAX - 64)
-		return pl_usage_error("--dir '%s': path too long", o->dir);
+		return shmbus_svc_usage_error(PL_TOOL, "--dir '%s': path too long", o->dir);
 	if (o->input && o->replay_dir)
-		return pl_usage_error("%s", "--input and --replay exclude each other");
+		return shmbus_svc_usage_error(PL_TOOL, "%s",
+		                              "--input and --replay exclude each other");
 	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0)
 		return rc;
 	if (o->input && access(o->input, R_OK) != 0)
-		return pl_usage_error("--input '%s': cannot read the file", o->input);
+		return shmbus_svc_usage_error(PL_TOOL, "--input '%s': cannot read the file",
+		                              o->input);
 	if (o->replay_dir && access(o->replay_dir, R_OK | X_OK) != 0)
-		return pl_usage_error("--replay '%s': cannot read the folder", o->replay_dir);
+		return shmbus_svc_usage_error(PL_TOOL, "--replay '%s': cannot read the folder",
+		                              o->replay_dir);
 	return 0;
 }
 

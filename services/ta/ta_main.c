@@ -27,17 +27,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include <shmbus/shmbus.h>
 
 #include "svc.h"
+#include "svc_conf.h"
 #include "ta_state.h"
-#include "tool_file.h"
 
 #define TOOL "shmbus-ta"
-#define TA_CONFIG_LINE_MAX 4096 /* bytes of a config line, newline aside */
 
 static const char usage_text[] =
     "usage: shmbus-ta [options]\n"
@@ -66,17 +63,12 @@ struct ta_sym {
 
 struct ta_svc {
 	struct shmbus_svc_opts so;
-	const char *ring;
-	uint32_t capacity;
+	struct shmbus_svc_stage_opts stage;
 	uint32_t interval_ms;
 	struct ta_params params;
-	uint64_t eos_count;
-	int exit_on_eos;
 
-	shmbus_bus *bus;
-	shmbus_producer *p;
-	struct ta_sym **syms; /* by symbol id, 1..max_symbols */
-	uint32_t max_symbols;
+	struct shmbus_svc_stage st; /* bus, producer, consumer */
+	struct ta_sym **syms;       /* by symbol id, 1..st.max_symbols */
 	uint32_t nsyms;
 	uint64_t eos_seen;
 	int dirty; /* trades since the last forwarded end of stream */
@@ -85,14 +77,6 @@ struct ta_svc {
 
 	uint64_t trades_in, late, invalid, bad_bars, bars, indicators, eos_in, eos_out;
 };
-
-static int ta_usage_error(const char *fmt, const char *arg)
-{
-	fprintf(stderr, TOOL ": ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see " TOOL " --help)\n");
-	return 2;
-}
 
 /* "a,b,c" of up to @max whole numbers 1..65535 into @v; returns the count
  * or -EINVAL. Every item must be a number: "12,,26" or a trailing comma is
@@ -155,32 +139,30 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 	return 0;
 }
 
-/* One config line (comment and newline already cut). Returns 0, or 2 with
- * the message printed. */
-static int ta_config_line(struct ta_svc *t, char *p, const char *path, unsigned lineno)
+/* One config line (newline already cut). Returns 0, or 2 with the
+ * message printed. */
+static int ta_config_line(struct ta_svc *t, struct shmbus_svc_conf *cf, const char *path)
 {
-	char *eq, *end;
+	char *key, *val;
+	size_t col = shmbus_svc_conf_ctrl(cf->line, cf->len);
 	int rc;
 
-	while (*p == ' ' || *p == '\t')
-		p++;
-	end = p + strlen(p);
-	while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
-		*--end = '\0';
-	if (!*p)
-		return 0;
-	if (!(eq = strchr(p, '='))) {
-		fprintf(stderr, TOOL ": %s:%u: expected key=value, got '%.80s'\n", path, lineno, p);
+	if (col) {
+		fprintf(stderr, TOOL ": %s:%u: control byte 0x%02x at column %zu\n", path,
+		        cf->lineno, (unsigned char)cf->line[col - 1], col);
 		return 2;
 	}
-	for (end = eq; end > p && (end[-1] == ' ' || end[-1] == '\t'); end--)
-		; /* "sma = 20": blanks around '=' are not part of the key or value */
-	*end = '\0';
-	for (eq++; *eq == ' ' || *eq == '\t'; eq++)
-		;
-	if ((rc = ta_setting(t, p, eq)) != 0) {
-		fprintf(stderr, TOOL ": %s:%u: %s '%.40s'%s\n", path, lineno,
-		        rc == -EINVAL ? "unknown key" : "bad value for", p,
+	cf->line[strcspn(cf->line, "#")] = '\0';
+	if ((rc = shmbus_svc_conf_split(cf->line, &key, &val)) == 0)
+		return 0;
+	if (rc < 0) {
+		fprintf(stderr, TOOL ": %s:%u: expected key=value, got '%.80s'\n", path, cf->lineno,
+		        key);
+		return 2;
+	}
+	if ((rc = ta_setting(t, key, val)) != 0) {
+		fprintf(stderr, TOOL ": %s:%u: %s '%.40s'%s\n", path, cf->lineno,
+		        rc == -EINVAL ? "unknown key" : "bad value for", key,
 		        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
 		                      : " (whole numbers 1..65535; macd F,S,G; bb N,K)");
 		return 2;
@@ -189,86 +171,43 @@ static int ta_config_line(struct ta_svc *t, char *p, const char *path, unsigned 
 }
 
 /* Read a key=value config file: a regular file of lines of at most
- * TA_CONFIG_LINE_MAX bytes, no NUL or other control byte (a tab aside).
- * getline, so a long line is one line: never cut in pieces whose tail
- * would be read as a setting. Returns 0 or 2 (message printed). */
+ * SHMBUS_SVC_CONF_LINE_MAX bytes, no NUL or other control byte (a tab
+ * aside), "#" starting a comment anywhere. Returns 0 or 2 (message
+ * printed). */
 static int ta_load_config(struct ta_svc *t, const char *path)
 {
+	struct shmbus_svc_conf cf;
 	const char *kind;
-	int fd = tool_open_regular(path, &kind, NULL);
-	FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	unsigned lineno = 0;
-	int rc = 0;
+	int rc = shmbus_svc_conf_open(&cf, path, &kind);
 
-	if (!f) {
+	if (rc != 0) {
 		if (kind)
 			fprintf(stderr, TOOL ": cannot read config '%s': not a regular file (%s)\n",
 			        path, kind);
 		else
 			fprintf(stderr, TOOL ": cannot open config '%s': %s\n", path,
-			        strerror(fd < 0 ? -fd : errno));
-		if (fd >= 0)
-			close(fd);
+			        strerror(-rc));
 		return 2;
 	}
-	while (rc == 0 && (n = getline(&line, &cap, f)) >= 0) {
-		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (n > 0 && line[n - 1] == '\r')
-			line[--n] = '\0';
-		if (n > TA_CONFIG_LINE_MAX) {
-			fprintf(stderr, TOOL ": %s:%u: line longer than %d bytes\n", path, lineno,
-			        TA_CONFIG_LINE_MAX);
-			rc = 2;
-			break;
-		}
-		for (ssize_t i = 0; i < n; i++)
-			if ((unsigned char)line[i] < 0x20 && line[i] != '\t') {
-				fprintf(stderr, TOOL ": %s:%u: control byte 0x%02x at column %zd\n",
-				        path, lineno, (unsigned char)line[i], i + 1);
-				rc = 2;
-				break;
-			}
-		if (rc == 0) {
-			line[strcspn(line, "#")] = '\0';
-			rc = ta_config_line(t, line, path, lineno);
-		}
-	}
-	if (rc == 0 && ferror(f)) {
-		fprintf(stderr, TOOL ": reading config '%s' failed: %s\n", path, strerror(errno));
-		rc = 2;
-	}
-	free(line);
-	fclose(f);
-	return rc;
+	while ((rc = shmbus_svc_conf_next(&cf)) == 1 && (rc = ta_config_line(t, &cf, path)) == 0)
+		;
+	if (rc == -E2BIG)
+		fprintf(stderr, TOOL ": %s:%u: line longer than %d bytes\n", path, cf.lineno,
+		        SHMBUS_SVC_CONF_LINE_MAX);
+	else if (rc < 0)
+		fprintf(stderr, TOOL ": reading config '%s' failed: %s\n", path, strerror(-rc));
+	shmbus_svc_conf_close(&cf);
+	return rc == 0 ? 0 : 2;
 }
 
-static int ta_own_opt(struct ta_svc *t, int opt, const char *name, const char *arg)
+/* One option of the tool's own (struct shmbus_svc_cli.own). */
+static int ta_own_opt(void *ctx, int opt, const char *name, const char *arg)
 {
-	uint64_t v;
+	struct ta_svc *t = ctx;
 
 	switch (opt) {
-	case 'r':
-		t->ring = arg;
-		return 0;
-	case 'c':
-		if (shmbus_svc_parse_u64(arg, &v) != 0 || v < 2 || v > (1u << 24) || (v & (v - 1)))
-			return ta_usage_error("--capacity '%s': a power of two 2..16777216", arg);
-		t->capacity = (uint32_t)v;
-		return 0;
 	case 'C':
 		return ta_load_config(t, arg);
-	case 'n':
-		if (shmbus_svc_parse_u64(arg, &t->eos_count) != 0 || t->eos_count == 0)
-			return ta_usage_error("--eos-count '%s': a whole number >= 1", arg);
-		return 0;
-	case 'x':
-		t->exit_on_eos = 1;
-		return 0;
 	case 's':
 		if (ta_setting(t, name, arg) != 0) {
 			fprintf(stderr,
@@ -279,44 +218,44 @@ static int ta_own_opt(struct ta_svc *t, int opt, const char *name, const char *a
 		}
 		return 0;
 	default:
-		fprintf(stderr, usage_text, shmbus_svc_common_usage);
-		return 2;
+		return -ENOENT;
 	}
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 {
-	static const struct option opts[] = {{"ring", required_argument, 0, 'r'},
-	                                     {"capacity", required_argument, 0, 'c'},
-	                                     {"interval-ms", required_argument, 0, 's'},
-	                                     {"sma", required_argument, 0, 's'},
-	                                     {"ema", required_argument, 0, 's'},
-	                                     {"rsi", required_argument, 0, 's'},
-	                                     {"macd", required_argument, 0, 's'},
-	                                     {"bb", required_argument, 0, 's'},
-	                                     {"config", required_argument, 0, 'C'},
-	                                     {"eos-count", required_argument, 0, 'n'},
-	                                     {"exit-on-eos", no_argument, 0, 'x'},
-	                                     {"help", no_argument, 0, 'h'},
-	                                     SHMBUS_SVC_LONGOPTS,
-	                                     {0, 0, 0, 0}};
+	/* The stage flags one by one, not SHMBUS_SVC_STAGE_LONGOPTS: getopt
+	 * lists the candidates of an ambiguous abbreviation ("--r": ring, rsi)
+	 * in table order, and this is the order they always had. */
+	static const struct option opts[] = {
+	    {"ring", required_argument, 0, SHMBUS_SVC_OPT_RING},
+	    {"capacity", required_argument, 0, SHMBUS_SVC_OPT_CAPACITY},
+	    {"interval-ms", required_argument, 0, 's'},
+	    {"sma", required_argument, 0, 's'},
+	    {"ema", required_argument, 0, 's'},
+	    {"rsi", required_argument, 0, 's'},
+	    {"macd", required_argument, 0, 's'},
+	    {"bb", required_argument, 0, 's'},
+	    {"config", required_argument, 0, 'C'},
+	    {"eos-count", required_argument, 0, SHMBUS_SVC_OPT_EOS_COUNT},
+	    {"exit-on-eos", no_argument, 0, SHMBUS_SVC_OPT_EXIT_ON_EOS},
+	    {"help", no_argument, 0, 'h'},
+	    SHMBUS_SVC_LONGOPTS,
+	    {0, 0, 0, 0}};
+	const struct shmbus_svc_cli cli = {.tool = TOOL,
+	                                   .usage = usage_text,
+	                                   .longopts = opts,
+	                                   .shortopts = "",
+	                                   .so = &t->so,
+	                                   .stage = &t->stage,
+	                                   .own = ta_own_opt,
+	                                   .ctx = t};
 	static struct ta_symbol_state probe;
-	char err[256];
-	int opt, idx = 0, rc;
+	int rc = shmbus_svc_parse_args(&cli, argc, argv);
 
-	while ((opt = getopt_long(argc, argv, "", opts, &idx)) != -1) {
-		if (opt == 'h') {
-			printf(usage_text, shmbus_svc_common_usage);
-			exit(0);
-		}
-		rc = shmbus_svc_opt(&t->so, opt, optarg, err, sizeof(err));
-		if (rc < 0)
-			return ta_usage_error("%s", err);
-		if (rc == 0 && (rc = ta_own_opt(t, opt, opts[idx].name, optarg)) != 0)
-			return rc;
-	}
-	if (optind < argc)
-		return ta_usage_error("unexpected argument '%s'", argv[optind]);
+	if (rc >= 0)
+		return rc;
 	if (ta_symbol_init(&probe, &t->params) != 0 || t->interval_ms > TA_BAR_MAX_INTERVAL_MS) {
 		fprintf(stderr,
 		        TOOL ": invalid indicator parameters (MACD needs fast < slow; "
@@ -325,7 +264,7 @@ static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 		        TA_MAX_PERIOD);
 		return 2;
 	}
-	return 0;
+	return -1;
 }
 
 static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, int64_t origin,
@@ -333,7 +272,7 @@ static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, i
 {
 	struct shmbus_indicator *e;
 
-	if (shmbus_claim(t->p, SHMBUS_EV_INDICATOR, sym, sizeof(*e), (void **)&e) != 0)
+	if (shmbus_claim(t->st.p, SHMBUS_EV_INDICATOR, sym, sizeof(*e), (void **)&e) != 0)
 		return;
 	e->h.event_time_ns = when;
 	e->kind = (uint16_t)kind;
@@ -342,7 +281,7 @@ static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, i
 		e->value[i] = val[i];
 	}
 	e->origin_ns = origin;
-	shmbus_commit(t->p);
+	shmbus_commit(t->st.p);
 	t->indicators++;
 }
 
@@ -386,7 +325,7 @@ static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const 
 {
 	struct shmbus_bar *e;
 
-	if (shmbus_claim(t->p, SHMBUS_EV_BAR, id, sizeof(*e), (void **)&e) == 0) {
+	if (shmbus_claim(t->st.p, SHMBUS_EV_BAR, id, sizeof(*e), (void **)&e) == 0) {
 		e->h.event_time_ns = b->end_ns;
 		e->start_ns = b->start_ns;
 		e->interval_ms = t->interval_ms;
@@ -397,7 +336,7 @@ static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const 
 		e->close = b->close;
 		e->volume = b->volume;
 		e->origin_ns = origin;
-		shmbus_commit(t->p);
+		shmbus_commit(t->st.p);
 		t->bars++;
 	}
 	if (ta_on_bar(&s->st, b) < 0) {
@@ -411,7 +350,7 @@ static struct ta_sym *ta_symbol(struct ta_svc *t, uint32_t id)
 {
 	struct ta_sym *s;
 
-	if (id == 0 || id > t->max_symbols)
+	if (id == 0 || id > t->st.max_symbols)
 		return NULL;
 	if ((s = t->syms[id]) != NULL)
 		return s;
@@ -431,12 +370,13 @@ static void ta_end_of_stream(struct ta_svc *t)
 {
 	struct ta_bar b;
 
-	for (uint32_t id = 1; id <= t->max_symbols; id++) {
+	for (uint32_t id = 1; id <= t->st.max_symbols; id++) {
 		struct ta_sym *s = t->syms[id];
 		if (s && ta_bar_builder_flush(&s->b, &b) == 1)
 			ta_close_bar(t, id, s, &b, s->last_publish_ns);
 	}
-	shmbus_svc_publish_status(t->p, SHMBUS_SVC_EOS_TA, t->trades_in, t->bars + t->indicators);
+	shmbus_svc_publish_status(t->st.p, SHMBUS_SVC_EOS_TA, t->trades_in,
+	                          t->bars + t->indicators);
 	t->eos_out++;
 	t->dirty = 0;
 }
@@ -470,14 +410,11 @@ static void ta_on_event(const struct shmbus_event_header *ev, void *ctx)
 
 	if (ev->type == SHMBUS_EV_TRADE && ev->size >= sizeof(struct shmbus_trade)) {
 		ta_on_trade(t, (const struct shmbus_trade *)ev);
-	} else if (shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_MARKET)) {
-		t->eos_in++;
-		if (++t->eos_seen >= t->eos_count) {
-			t->eos_seen = 0;
-			ta_end_of_stream(t);
-			if (t->exit_on_eos)
-				t->done = 1;
-		}
+	} else if (shmbus_svc_eos_arrived(ev, SHMBUS_SVC_EOS_MARKET, t->stage.eos_count,
+	                                  &t->eos_seen, &t->eos_in) == 1) {
+		ta_end_of_stream(t);
+		if (t->stage.exit_on_eos)
+			t->done = 1;
 	}
 }
 
@@ -491,7 +428,6 @@ static int ta_done(void *ctx)
 static void ta_report(struct ta_svc *t)
 {
 	struct shmbus_svc_json j;
-	int rc;
 
 	printf(TOOL ": %llu trades in (%llu late, %llu invalid), %llu bars, %llu indicators out, "
 	            "%u symbols, %llu end-of-stream markers forwarded\n",
@@ -501,11 +437,7 @@ static void ta_report(struct ta_svc *t)
 	fflush(stdout);
 	if (!t->so.stats_json)
 		return;
-	shmbus_svc_json_begin(&j);
-	shmbus_svc_json_str(&j, "service", "ta");
-	shmbus_svc_json_u64(&j, "source_id", shmbus_producer_source(t->p));
-	shmbus_svc_json_u64(&j, "events_in", t->trades_in);
-	shmbus_svc_json_u64(&j, "events_out", t->bars + t->indicators);
+	shmbus_svc_json_begin_stage(&j, "ta", t->st.p, t->trades_in, t->bars + t->indicators);
 	shmbus_svc_json_u64(&j, "trades_in", t->trades_in);
 	shmbus_svc_json_u64(&j, "late", t->late);
 	shmbus_svc_json_u64(&j, "invalid", t->invalid);
@@ -515,64 +447,43 @@ static void ta_report(struct ta_svc *t)
 	shmbus_svc_json_u64(&j, "symbols", t->nsyms);
 	shmbus_svc_json_u64(&j, "eos_in", t->eos_in);
 	shmbus_svc_json_u64(&j, "eos_out", t->eos_out);
-	shmbus_svc_json_end(&j);
-	if ((rc = shmbus_svc_json_write(&j, t->so.stats_json)) != 0)
-		fprintf(stderr, TOOL ": writing %s failed: %s\n", t->so.stats_json, strerror(-rc));
-	shmbus_svc_json_free(&j);
+	shmbus_svc_json_save(&j, TOOL, t->so.stats_json);
 }
 
-/* Attach, subscribe, open the producer, size the symbol table. */
-static int ta_attach(struct ta_svc *t, shmbus_consumer **c)
+/* Attach, subscribe, open the producer, size the symbol table. Returns 0
+ * or an exit code (message printed). */
+static int ta_attach(struct ta_svc *t)
 {
-	struct shmbus_svc_stage st = {0};
-	char err[256];
 	const char *what;
-	int rc = shmbus_svc_stage_attach(&t->so, t->ring,
+	int rc = shmbus_svc_stage_attach(&t->so, t->stage.ring,
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
-	                                 t->capacity, &st, &what);
+	                                 t->stage.capacity, &t->st, &what);
 
-	t->bus = st.bus;
-	t->p = st.p;
-	*c = st.c;
 	if (rc == 0) {
-		t->max_symbols = st.max_symbols;
-		t->syms = calloc((size_t)st.max_symbols + 1, sizeof(*t->syms));
+		t->syms = calloc((size_t)t->st.max_symbols + 1, sizeof(*t->syms));
 		what = "allocating symbol state";
 		if (!t->syms)
 			rc = -ENOMEM;
 	}
-	if (rc == 0)
-		return 0;
-	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
-	        shmbus_svc_strerror(rc, err, sizeof(err)));
-	return 1;
+	return rc == 0 ? 0 : shmbus_svc_stage_fail(TOOL, &t->so, t->stage.ring, what, rc);
 }
 
 int main(int argc, char **argv)
 {
 	static struct ta_svc t;
-	shmbus_consumer *c = NULL;
-	char err[256];
 	int rc;
 
 	shmbus_svc_opts_init(&t.so, "ta");
-	t.ring = "ta";
-	t.capacity = 65536;
+	shmbus_svc_stage_opts_init(&t.stage, "ta");
 	t.interval_ms = 1000;
-	t.eos_count = 1;
 	ta_params_default(&t.params);
-	if ((rc = ta_parse_args(&t, argc, argv)) != 0)
+	if ((rc = ta_parse_args(&t, argc, argv)) >= 0)
 		return rc;
-	shmbus_svc_signals_install();
-	if (shmbus_svc_pin(t.so.cpus, err, sizeof(err)) != 0) {
-		fprintf(stderr, TOOL ": pinning failed: %s\n", err);
-		return 1;
-	}
-	if ((rc = ta_attach(&t, &c)) != 0)
+	if ((rc = shmbus_svc_start(TOOL, &t.so)) != 0 || (rc = ta_attach(&t)) != 0)
 		return rc;
 	struct shmbus_svc_loop loop = {
-	    .bus = t.bus, .c = c, .on_event = ta_on_event, .ctx = &t, .done = ta_done};
+	    .bus = t.st.bus, .c = t.st.c, .on_event = ta_on_event, .ctx = &t, .done = ta_done};
 	if (shmbus_svc_run(&loop) < 0)
 		rc = 1;
 	if (t.fatal) {
@@ -582,10 +493,8 @@ int main(int argc, char **argv)
 		ta_end_of_stream(&t); /* SIGTERM before the marker: flush anyway */
 	}
 	ta_report(&t);
-	shmbus_consumer_close(c);
-	shmbus_producer_close(t.p);
-	shmbus_bus_close(t.bus);
-	for (uint32_t i = 0; i <= t.max_symbols; i++)
+	shmbus_svc_stage_close(&t.st);
+	for (uint32_t i = 0; i <= t.st.max_symbols; i++)
 		free(t.syms[i]);
 	free(t.syms);
 	return rc;

@@ -58,11 +58,8 @@ struct thr_sym {
 
 struct thr_svc {
 	struct shmbus_svc_opts so;
+	struct shmbus_svc_stage_opts stage;
 	const char *rules_path;
-	const char *ring;
-	uint32_t capacity;
-	uint64_t eos_count;
-	int exit_on_eos;
 
 	struct shmbus_ruleset rs;
 	struct shmbus_thr_eval *ev;
@@ -70,80 +67,46 @@ struct thr_svc {
 	uint32_t nrules;
 	struct shmbus_thr_inputs map; /* bars, indicators -> value updates */
 
-	shmbus_bus *bus;
-	shmbus_producer *p;
-	struct thr_sym *syms;
-	uint32_t max_symbols;
-	struct shmbus_hist *lat; /* commit time - origin, ns */
+	struct shmbus_svc_stage st; /* bus, producer, consumer */
+	struct thr_sym *syms;       /* by symbol id, 1..st.max_symbols */
+	struct shmbus_hist *lat;    /* commit time - origin, ns */
 	uint64_t eos_seen;
 	int done;
 
 	uint64_t bars_in, indicators_in, alerts, eval_errors, eos_in, eos_out;
 };
 
-static int thr_usage_error(const char *fmt, const char *arg)
+/* One option of the tool's own (struct shmbus_svc_cli.own): --rules. */
+static int thr_own_opt(void *ctx, int opt, const char *name, const char *arg)
 {
-	fprintf(stderr, TOOL ": ");
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\n(see " TOOL " --help)\n");
-	return 2;
+	(void)name;
+	if (opt != 'R')
+		return -ENOENT;
+	((struct thr_svc *)ctx)->rules_path = arg;
+	return 0;
 }
 
+/* Returns -1 to go on, else the exit code. */
 static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 {
 	static const struct option opts[] = {{"rules", required_argument, 0, 'R'},
-	                                     {"ring", required_argument, 0, 'r'},
-	                                     {"capacity", required_argument, 0, 'c'},
-	                                     {"eos-count", required_argument, 0, 'n'},
-	                                     {"exit-on-eos", no_argument, 0, 'x'},
+	                                     SHMBUS_SVC_STAGE_LONGOPTS,
 	                                     {"help", no_argument, 0, 'h'},
 	                                     SHMBUS_SVC_LONGOPTS,
 	                                     {0, 0, 0, 0}};
-	char err[256];
-	uint64_t v;
-	int opt, rc;
+	const struct shmbus_svc_cli cli = {.tool = TOOL,
+	                                   .usage = usage_text,
+	                                   .longopts = opts,
+	                                   .shortopts = "h",
+	                                   .so = &t->so,
+	                                   .stage = &t->stage,
+	                                   .own = thr_own_opt,
+	                                   .ctx = t};
+	int rc = shmbus_svc_parse_args(&cli, argc, argv);
 
-	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-		rc = shmbus_svc_opt(&t->so, opt, optarg, err, sizeof(err));
-		if (rc < 0)
-			return thr_usage_error("%s", err);
-		if (rc > 0)
-			continue;
-		switch (opt) {
-		case 'h':
-			printf(usage_text, shmbus_svc_common_usage);
-			exit(0);
-		case 'R':
-			t->rules_path = optarg;
-			break;
-		case 'r':
-			t->ring = optarg;
-			break;
-		case 'c':
-			if (shmbus_svc_parse_u64(optarg, &v) != 0 || v < 2 || v > (1u << 24) ||
-			    (v & (v - 1)))
-				return thr_usage_error(
-				    "--capacity '%s': a power of two 2..16777216", optarg);
-			t->capacity = (uint32_t)v;
-			break;
-		case 'n':
-			if (shmbus_svc_parse_u64(optarg, &t->eos_count) != 0 || !t->eos_count)
-				return thr_usage_error("--eos-count '%s': a whole number >= 1",
-				                       optarg);
-			break;
-		case 'x':
-			t->exit_on_eos = 1;
-			break;
-		default:
-			fprintf(stderr, usage_text, shmbus_svc_common_usage);
-			return 2;
-		}
-	}
-	if (optind < argc)
-		return thr_usage_error("unexpected argument '%s'", argv[optind]);
-	if (!t->rules_path)
-		return thr_usage_error("%s", "--rules FILE is required");
-	return 0;
+	if (rc < 0 && !t->rules_path)
+		return shmbus_svc_usage_error(TOOL, "%s", "--rules FILE is required");
+	return rc;
 }
 
 /* Load the rules and build the evaluator. Returns 0 or an exit code. */
@@ -187,11 +150,11 @@ static const struct thr_sym *thr_symbol(struct thr_svc *t, uint32_t id)
 	struct thr_sym *s;
 	int n;
 
-	if (id == 0 || id > t->max_symbols)
+	if (id == 0 || id > t->st.max_symbols)
 		return NULL;
 	s = &t->syms[id];
 	if (s->len == 0) {
-		n = shmbus_symbol_name(t->bus, id, s->name, sizeof(s->name));
+		n = shmbus_symbol_name(t->st.bus, id, s->name, sizeof(s->name));
 		if (n <= 0)
 			return NULL;
 		s->len = (uint8_t)n;
@@ -206,7 +169,7 @@ static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev,
 	struct shmbus_threshold copy;
 	char line[320];
 
-	if (shmbus_claim(t->p, SHMBUS_EV_THRESHOLD, ev->symbol_id, sizeof(*e), (void **)&e) != 0)
+	if (shmbus_claim(t->st.p, SHMBUS_EV_THRESHOLD, ev->symbol_id, sizeof(*e), (void **)&e) != 0)
 		return;
 	e->h.event_time_ns = ev->event_time_ns;
 	e->rule_id = f->rule_index;
@@ -219,7 +182,7 @@ static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev,
 	e->trigger_seq = ev->seq;
 	e->origin_ns = origin;
 	copy = *e;
-	shmbus_commit(t->p);
+	shmbus_commit(t->st.p);
 	shmbus_hist_record(t->lat, shmbus_now_ns() - origin);
 	t->alerts++;
 	if (!t->so.quiet) {
@@ -264,16 +227,13 @@ static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 		else
 			t->indicators_in++;
 		thr_feed(t, ev, origin, in, (size_t)n);
-	} else if (shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_TA)) {
-		t->eos_in++;
-		if (++t->eos_seen >= t->eos_count) {
-			t->eos_seen = 0;
-			fflush(stdout);
-			shmbus_svc_publish_status(t->p, SHMBUS_SVC_EOS_THRESHOLD,
-			                          t->bars_in + t->indicators_in, t->alerts);
-			t->eos_out++;
-			t->done = t->exit_on_eos;
-		}
+	} else if (shmbus_svc_eos_arrived(ev, SHMBUS_SVC_EOS_TA, t->stage.eos_count, &t->eos_seen,
+	                                  &t->eos_in) == 1) {
+		fflush(stdout);
+		shmbus_svc_publish_status(t->st.p, SHMBUS_SVC_EOS_THRESHOLD,
+		                          t->bars_in + t->indicators_in, t->alerts);
+		t->eos_out++;
+		t->done = t->stage.exit_on_eos;
 	}
 }
 
@@ -289,7 +249,6 @@ static void thr_report(struct thr_svc *t)
 	char *lat = NULL;
 	size_t latlen = 0;
 	FILE *mf;
-	int rc;
 
 	shmbus_thr_get_stats(t->ev, &st);
 	fprintf(stderr,
@@ -304,11 +263,8 @@ static void thr_report(struct thr_svc *t)
 		shmbus_hist_write_json_summary(t->lat, mf, 1.0);
 		fclose(mf);
 	}
-	shmbus_svc_json_begin(&j);
-	shmbus_svc_json_str(&j, "service", "threshold");
-	shmbus_svc_json_u64(&j, "source_id", shmbus_producer_source(t->p));
-	shmbus_svc_json_u64(&j, "events_in", t->bars_in + t->indicators_in);
-	shmbus_svc_json_u64(&j, "events_out", t->alerts);
+	shmbus_svc_json_begin_stage(&j, "threshold", t->st.p, t->bars_in + t->indicators_in,
+	                            t->alerts);
 	shmbus_svc_json_u64(&j, "bars_in", t->bars_in);
 	shmbus_svc_json_u64(&j, "indicators_in", t->indicators_in);
 	shmbus_svc_json_u64(&j, "alerts", t->alerts);
@@ -319,70 +275,49 @@ static void thr_report(struct thr_svc *t)
 	shmbus_svc_json_u64(&j, "eos_in", t->eos_in);
 	shmbus_svc_json_u64(&j, "eos_out", t->eos_out);
 	shmbus_svc_json_raw(&j, "commit_latency", lat);
-	shmbus_svc_json_end(&j);
-	if ((rc = shmbus_svc_json_write(&j, t->so.stats_json)) != 0)
-		fprintf(stderr, TOOL ": writing %s failed: %s\n", t->so.stats_json, strerror(-rc));
-	shmbus_svc_json_free(&j);
+	shmbus_svc_json_save(&j, TOOL, t->so.stats_json);
 	free(lat);
 }
 
-static int thr_attach(struct thr_svc *t, shmbus_consumer **c)
+/* Attach, subscribe, open the producer, size the symbol table and make
+ * the latency histogram. Returns 0 or an exit code (message printed). */
+static int thr_attach(struct thr_svc *t)
 {
-	struct shmbus_svc_stage st = {0};
-	char err[256];
 	const char *what;
-	int rc = shmbus_svc_stage_attach(&t->so, t->ring,
+	int rc = shmbus_svc_stage_attach(&t->so, t->stage.ring,
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
-	                                 t->capacity, &st, &what);
+	                                 t->stage.capacity, &t->st, &what);
 
-	t->bus = st.bus;
-	t->p = st.p;
-	*c = st.c;
 	if (rc == 0) {
-		t->max_symbols = st.max_symbols;
 		what = "allocating";
-		if (!(t->syms = calloc((size_t)st.max_symbols + 1, sizeof(*t->syms))))
+		if (!(t->syms = calloc((size_t)t->st.max_symbols + 1, sizeof(*t->syms))))
 			rc = -ENOMEM;
 		else
 			rc = shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &t->lat);
 	}
-	if (rc == 0)
-		return 0;
-	fprintf(stderr, TOOL ": %s (bus '%s', ring '%s') failed: %s\n", what, t->so.bus, t->ring,
-	        shmbus_svc_strerror(rc, err, sizeof(err)));
-	return 1;
+	return rc == 0 ? 0 : shmbus_svc_stage_fail(TOOL, &t->so, t->stage.ring, what, rc);
 }
 
 int main(int argc, char **argv)
 {
 	static struct thr_svc t;
-	shmbus_consumer *c = NULL;
-	char err[256];
 	int rc;
 
 	shmbus_svc_opts_init(&t.so, "threshold");
-	t.ring = "threshold";
-	t.capacity = 65536;
-	t.eos_count = 1;
-	if ((rc = thr_parse_args(&t, argc, argv)) != 0 || (rc = thr_load_rules(&t)) != 0)
+	shmbus_svc_stage_opts_init(&t.stage, "threshold");
+	if ((rc = thr_parse_args(&t, argc, argv)) >= 0)
 		return rc;
-	shmbus_svc_signals_install();
-	if (shmbus_svc_pin(t.so.cpus, err, sizeof(err)) != 0) {
-		fprintf(stderr, TOOL ": pinning failed: %s\n", err);
-		return 1;
-	}
-	if ((rc = thr_attach(&t, &c)) != 0)
+	if ((rc = thr_load_rules(&t)) != 0 || (rc = shmbus_svc_start(TOOL, &t.so)) != 0 ||
+	    (rc = thr_attach(&t)) != 0)
 		return rc;
 	struct shmbus_svc_loop loop = {
-	    .bus = t.bus, .c = c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
+	    .bus = t.st.bus, .c = t.st.c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
 	int ran = shmbus_svc_run(&loop);
 	fflush(stdout);
 	thr_report(&t);
-	shmbus_consumer_close(c);
-	shmbus_producer_close(t.p);
-	shmbus_bus_close(t.bus);
+	shmbus_svc_stage_close(&t.st);
 	shmbus_thr_destroy(t.ev);
 	shmbus_rules_free(&t.rs);
 	shmbus_hist_destroy(t.lat);

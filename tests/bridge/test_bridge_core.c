@@ -37,6 +37,7 @@
 
 #include "bridge_ckpt.h"
 #include "bridge_core.h"
+#include "test_fs.h"
 
 #define N_EVENTS 20000u
 #define N_SYMS 8u
@@ -400,9 +401,7 @@ static void test_bridge_core_handover_sends_each_once(void **state)
 		fail_msg("unexpected warning: %s", g_warn);
 	free(f);
 	shmbus_bus_close(bus);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
 static void test_bridge_core_first_start_from_journal(void **state)
@@ -428,16 +427,12 @@ static void test_bridge_core_first_start_from_journal(void **state)
 	free(f);
 	assert_int_equal(access(ckpt, F_OK), 0); /* progress recorded */
 	shmbus_bus_close(bus);
-	char cmd[128];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
 static void rm_rf(const char *dir)
 {
-	char cmd[600];
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
 static void write_file(const char *path, const char *text, size_t len)
@@ -841,7 +836,8 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--capacity", "1000", "power of two"},
 		{"--nats-create-stream", "maybe", "--nats-create-stream 'maybe'"},
 		{"--max-events", " 5", "--max-events"},
-		{"--types", "trade,,quote", "empty item"},
+		{"--types", "trade,,quote", "bad item ''"},
+		{"--types", "trade,tick", "tick"},
 	};
 	(void)state;
 	assert_non_null(mkdtemp(dir));

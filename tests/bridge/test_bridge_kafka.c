@@ -32,6 +32,7 @@
 #include <shmbus/journal.h>
 
 #include "bridge_core.h"
+#include "test_fs.h"
 
 #define N_EVENTS 20000u
 #define N_SYMS 8u
@@ -418,7 +419,7 @@ static void test_bridge_kafka_fatal_error_replaces_producer(void **state)
 
 static void test_bridge_kafka_crash_copies_dedup_on_headers(void **state)
 {
-	char err[512], dir[] = "/tmp/shmbus-bridge-kafka-XXXXXX", jdir[64], ckpt[64], cmd[128];
+	char err[512], dir[] = "/tmp/shmbus-bridge-kafka-XXXXXX", jdir[64], ckpt[64];
 	struct cluster cl;
 	struct bridge_core_config cc;
 	struct bridge_stats st;
@@ -477,8 +478,7 @@ static void test_bridge_kafka_crash_copies_dedup_on_headers(void **state)
 	bridge_close(b);
 	shmbus_bus_close(bus);
 	cluster_down(&cl);
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
+	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
 int main(void)

@@ -29,6 +29,7 @@
 #include <shmbus/journal.h>
 
 #include "bridge_codec.h"
+#include "test_fs.h"
 
 #define N_EVENTS 100000u
 #define N_SYMS 8u
@@ -270,14 +271,12 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[400];
 	(void)state;
 	if (g_server > 0) {
 		kill(g_server, SIGTERM);
 		waitpid(g_server, NULL, 0);
 	}
-	snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-	return system(cmd) == 0 ? 0 : -1;
+	return tfs_rm_rf(g_tmp);
 }
 
 int main(void)
