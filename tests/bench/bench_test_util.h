@@ -25,6 +25,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "test_fs.h"
+
 struct bt_env {
 	char dir[256];     /* the test's folder: bus dir, outputs */
 	char bus_dir[300]; /* SHMBUS_DIR */
@@ -59,10 +61,8 @@ static int bt_setup(void **state, const char *prefix)
 static int bt_teardown(void **state)
 {
 	struct bt_env *e = *state;
-	char cmd[600];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", e->dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tfs_rm_rf(e->dir);
 }
 
 /* Run shmbus-bench with args; stdout into e->out. Returns the exit status. */

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "csv_reader.h"
+#include "test_fs.h"
 
 static char tmpdir[64];
 
@@ -71,10 +72,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	char cmd[96];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tfs_rm_rf(tmpdir);
 }
 
 static struct shmbus_csv_reader *open_text(const char *name, const char *text,

@@ -18,6 +18,8 @@
 #include <shmbus/event.h>
 #include <shmbus/journal.h>
 
+#include "test_fs.h"
+
 #define JT_SLOT    256 /* bytes per stored event in test arrays */
 #define JT_SOURCES 3
 
@@ -88,23 +90,6 @@ static inline void jt_mkdtemp(char *out, size_t n, const char *tag)
 	snprintf(out, n, "/tmp/shmbus-jt-%s-XXXXXX", tag);
 	if (!mkdtemp(out))
 		abort();
-}
-
-static inline void jt_rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	char p[1024];
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%s/%s", dir, de->d_name);
-		unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* Copy every file of src into dst (created). Returns 0 or -1. */

@@ -83,7 +83,7 @@ static int co_teardown(void **state)
 		free(co_segs[i].bytes);
 		free(co_segs[i].blks);
 	}
-	jt_rm_rf(co_dir);
+	tfs_rm_rf(co_dir);
 	return 0;
 }
 

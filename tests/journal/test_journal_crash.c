@@ -208,7 +208,7 @@ static void test_journal_crash_sigkill_keeps_durable_events(void **state)
 	       (unsigned long long)durable[1], (unsigned long long)durable[2],
 	       (unsigned long long)durable[3], (unsigned long long)cut_bytes);
 	assert_true(durable[1] > 0 && durable[2] > 0 && durable[3] > 0);
-	jt_rm_rf(dir);
+	tfs_rm_rf(dir);
 }
 
 /* A torn tail made by hand is cut exactly at the last good block. */
@@ -258,7 +258,7 @@ static void test_journal_crash_recovery_cuts_torn_tail(void **state)
 	assert_int_equal(rec.bytes_removed, 0);
 	assert_int_equal(rec.blocks_kept, blocks);
 	assert_int_equal(shmbus_journal_writer_close(w), 0);
-	jt_rm_rf(dir);
+	tfs_rm_rf(dir);
 }
 
 int main(void)

@@ -118,7 +118,7 @@ static void test_journal_enospc_pwrite(void **state)
 static int es_clean(void **state)
 {
 	/* remove the journal between runs, keep the mount */
-	jt_rm_rf(es_dir);
+	tfs_rm_rf(es_dir);
 	mkdir(es_dir, 0750);
 	return 0;
 }

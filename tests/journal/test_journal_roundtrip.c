@@ -73,7 +73,7 @@ static void rt_check_all(struct rt_journal *j, size_t first)
 
 static void rt_free(struct rt_journal *j)
 {
-	jt_rm_rf(j->dir);
+	tfs_rm_rf(j->dir);
 	free(j->ev);
 }
 
@@ -283,7 +283,7 @@ static void test_journal_roundtrip_rejects_bad_input(void **state)
 	struct shmbus_journal_reader *r;
 	assert_int_equal(shmbus_journal_reader_open("/nonexistent/j", NULL, 0, &r, &err), -ENOENT);
 	assert_string_equal(err.segment, "/nonexistent/j");
-	jt_rm_rf(dir);
+	tfs_rm_rf(dir);
 }
 
 static void test_journal_roundtrip_layout_hash_checked(void **state)

@@ -24,6 +24,8 @@
 #include <shmbus/journal.h>
 #include <shmbus/shmbus.h>
 
+#include "test_fs.h"
+
 static char jtt_shm[160], jtt_jdir[160], jtt_bus[48];
 
 static inline uint64_t jtt_rand(uint64_t *s)
@@ -32,26 +34,6 @@ static inline uint64_t jtt_rand(uint64_t *s)
 	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
 	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
 	return z ^ (z >> 31);
-}
-
-static inline void jtt_rm_rf(const char *dir)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		return;
-	struct dirent *de;
-	char p[1024];
-	while ((de = readdir(d)) != NULL) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		snprintf(p, sizeof(p), "%.500s/%.255s", dir, de->d_name);
-		if (de->d_type == DT_DIR)
-			jtt_rm_rf(p);
-		else
-			unlink(p);
-	}
-	closedir(d);
-	rmdir(dir);
 }
 
 /* Fresh SHMBUS_DIR and journal dir; bus jtt<pid> created with 256 MiB. */
@@ -86,8 +68,8 @@ static inline void jtt_teardown(shmbus_bus *b)
 	if (b)
 		shmbus_bus_close(b);
 	shmbus_bus_destroy(jtt_bus);
-	jtt_rm_rf(jtt_shm);
-	jtt_rm_rf(jtt_jdir);
+	tfs_rm_rf(jtt_shm);
+	tfs_rm_rf(jtt_jdir);
 }
 
 /* Start argv[0] with stdout/stderr to files (NULL: inherit). */
@@ -141,45 +123,25 @@ static inline int jtt_flip_byte(const char *path, off_t off)
 	return rc;
 }
 
+/* Read a whole file into a malloc'd string ("" when missing). */
+static inline char *jtt_slurp(const char *path)
+{
+	char *s = tfs_slurp(path);
+	return s ? s : strdup("");
+}
+
 /* Run to completion; stdout into a malloc'd string (*out), exit status. */
 static inline int jtt_run(char *const argv[], char **out)
 {
 	char path[200];
 	snprintf(path, sizeof(path), "%s/run.out", jtt_shm);
 	int rc = jtt_wait(jtt_spawn(argv, path, NULL), 60);
-	FILE *f = fopen(path, "r");
-	size_t cap = 1 << 16, n = 0;
-	char *buf = malloc(cap);
-	size_t k;
-	while (f && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += k;
-		if (cap - n < 2)
-			buf = realloc(buf, cap *= 2);
-	}
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
+	char *buf = jtt_slurp(path);
 	unlink(path);
 	*out = buf;
 	return rc;
 }
 
-/* Read a whole file into a malloc'd string ("" when missing). */
-static inline char *jtt_slurp(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	size_t cap = 1 << 12, n = 0, k;
-	char *buf = malloc(cap);
-	while (f && (k = fread(buf + n, 1, cap - n - 1, f)) > 0) {
-		n += k;
-		if (cap - n < 2)
-			buf = realloc(buf, cap *= 2);
-	}
-	buf[n] = '\0';
-	if (f)
-		fclose(f);
-	return buf;
-}
 
 /* Wait until ring `name` has a live consumer with pid (10 s). 0 or -1. */
 static inline int jtt_wait_ring(shmbus_bus *b, const char *name, pid_t pid)

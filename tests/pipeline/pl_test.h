@@ -23,6 +23,7 @@
 #include <shmbus/shmbus.h>
 
 #include "svc.h"
+#include "test_fs.h"
 
 static char pt_dir[256]; /* work folder (and SHMBUS_DIR) of this test file */
 
@@ -40,19 +41,12 @@ static inline int pt_setup(void **state)
 	return 0;
 }
 
-/* rm -rf of the work folder (nftw-free: fork rm, it is a test). */
+/* Remove the work folder and everything in it. */
 static inline int pt_teardown(void **state)
 {
 	(void)state;
-	if (pt_dir[0]) {
-		pid_t pid = fork();
-		if (pid == 0) {
-			execlp("rm", "rm", "-rf", pt_dir, (char *)NULL);
-			_exit(127);
-		}
-		if (pid > 0)
-			waitpid(pid, NULL, 0);
-	}
+	if (pt_dir[0])
+		tfs_rm_rf(pt_dir);
 	return 0;
 }
 
@@ -101,11 +95,7 @@ static inline int pt_run(char *const argv[], const char *out_file, const char *e
 /* Contents of a file (malloc'd, NUL-terminated) or NULL. */
 static inline char *pt_slurp(const char *path)
 {
-	char *text = NULL;
-
-	if (shmbus_svc_read_file(path, &text, NULL) != 0)
-		return NULL;
-	return text;
+	return tfs_slurp(path);
 }
 
 /* Number @key of a flat JSON text, or -1 when absent. */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "tool_util.h"
+#include "test_fs.h"
 
 const char *tu_tmpdir(void)
 {
@@ -27,11 +28,9 @@ const char *tu_tmpdir(void)
 
 void tu_rmdir(const char *dir)
 {
-	char cmd[128];
 	if (!dir || strncmp(dir, "/tmp/shmbus-tools-", 18) != 0)
 		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
+	if (tfs_rm_rf(dir) != 0)
 		fprintf(stderr, "could not remove %s\n", dir);
 }
 
