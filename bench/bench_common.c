@@ -183,13 +183,40 @@ int bench_lat_compute(int64_t *samples, size_t n, struct bench_lat *out)
 	}
 	out->count = n;
 	out->mean = sum / (double)n;
+	bench_lat_percentiles(h, out);
+	shmbus_hist_destroy(h);
+	return 0;
+}
+
+void bench_lat_percentiles(const struct shmbus_hist *h, struct bench_lat *out)
+{
 	out->p50 = shmbus_hist_value_at_percentile(h, 50.0);
 	out->p90 = shmbus_hist_value_at_percentile(h, 90.0);
 	out->p99 = shmbus_hist_value_at_percentile(h, 99.0);
 	out->p999 = shmbus_hist_value_at_percentile(h, 99.9);
 	out->max = shmbus_hist_max(h);
-	shmbus_hist_destroy(h);
-	return 0;
+}
+
+int bench_rtt_summarise(const struct bench_clock *c, const char *what, uint64_t errors,
+                        uint64_t *samples, uint64_t n, struct shmbus_hist *h, struct bench_lat *lat)
+{
+	int64_t *ns = (int64_t *)samples; /* converted in place */
+
+	if (errors) {
+		bench_err(what, "%llu replies carried the wrong payload",
+		          (unsigned long long)errors);
+		return BENCH_EXIT_FAIL;
+	}
+	for (uint64_t i = 0; i < n; i++) {
+		ns[i] = bench_ticks_to_ns(c, samples[i]);
+		if (h)
+			shmbus_hist_record(h, ns[i] < 0 ? 0 : ns[i]);
+	}
+	if (bench_lat_compute(ns, n, lat) < 0) {
+		bench_err(what, "histogram: out of memory");
+		return BENCH_EXIT_FAIL;
+	}
+	return BENCH_EXIT_OK;
 }
 
 static int bench_cmp_double(const void *a, const void *b)
@@ -305,6 +332,22 @@ int bench_children_wait(pid_t *pids, int n, int timeout_s, char *why, size_t len
 	return 0;
 }
 
+int bench_round_wait(pid_t *pids, int n, int spawn_rc, int timeout_s, const char *what)
+{
+	char why[160];
+
+	if (spawn_rc < 0) {
+		bench_err("fork", "%s", strerror(-spawn_rc));
+		bench_children_wait(pids, n, 0, why, sizeof(why));
+		return BENCH_EXIT_FAIL;
+	}
+	if (bench_children_wait(pids, n, timeout_s, why, sizeof(why)) < 0) {
+		bench_err(what, "%s", why);
+		return BENCH_EXIT_FAIL;
+	}
+	return BENCH_EXIT_OK;
+}
+
 int bench_interrupted(void)
 {
 	sigset_t pending;
@@ -387,6 +430,21 @@ void bench_json_lat(FILE *f, const struct bench_lat *l)
 	        "\"p99_ns\":%lld,\"p999_ns\":%lld,\"max_ns\":%lld",
 	        (unsigned long long)l->count, (long long)l->min, l->mean, (long long)l->p50,
 	        (long long)l->p90, (long long)l->p99, (long long)l->p999, (long long)l->max);
+}
+
+void bench_json_str_or_null(FILE *f, const char *s)
+{
+	if (s)
+		bench_json_str(f, s);
+	else
+		fputs("null", f);
+}
+
+void bench_lat_row(int label_width, const char *label, const struct bench_lat *l)
+{
+	printf("  %-*s %8lld %8lld %8lld %8lld %9lld %10lld %10.1f\n", label_width, label,
+	       (long long)l->min, (long long)l->p50, (long long)l->p90, (long long)l->p99,
+	       (long long)l->p999, (long long)l->max, l->mean);
 }
 
 void bench_print_machine(FILE *f, const struct bench_machine *m, const char *command,

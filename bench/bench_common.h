@@ -17,6 +17,9 @@
 #include <sys/types.h>
 
 #include <shmbus/clock.h>
+#include <shmbus/error.h>
+
+struct shmbus_hist;
 
 #define BENCH_LINE          64
 #define BENCH_MAX_CPUS      64
@@ -113,6 +116,26 @@ void bench_lat_median(const struct bench_lat *r, int n, struct bench_lat *out);
 /* Median of n doubles (n >= 1); reorders them. */
 double bench_median(double *v, size_t n);
 
+/* out's p50, p90, p99, p999 and max from the histogram h. */
+void bench_lat_percentiles(const struct shmbus_hist *h, struct bench_lat *out);
+
+/*
+ * A round-trip round's samples into figures: when errors (replies that
+ * carried the wrong payload) is not 0, print "what: N replies carried the
+ * wrong payload" and fail; else convert the n samples from ticks to ns in
+ * place, record each into h (when not NULL) and summarise them into lat.
+ * Returns a BENCH_EXIT_* code after printing why on failure.
+ */
+int bench_rtt_summarise(const struct bench_clock *c, const char *what, uint64_t errors,
+                        uint64_t *samples, uint64_t n, struct shmbus_hist *h,
+                        struct bench_lat *lat);
+
+/* a / b, with b taken as 1 when it is 0 (a ratio of two figures). */
+static inline double bench_ratio(int64_t a, int64_t b)
+{
+	return (double)a / (double)(b ? b : 1);
+}
+
 /*
  * Child processes. bench_proc_init() blocks SIGCHLD/SIGINT/SIGTERM in the
  * parent so that bench_children_wait() can sleep in sigtimedwait without
@@ -131,11 +154,36 @@ int bench_spawn(pid_t *pid, int (*fn)(void *), void *arg);
  */
 int bench_children_wait(pid_t *pids, int n, int timeout_s, char *why, size_t len);
 
+/*
+ * The end of a round's fork: spawn_rc is 0, or the error of the first
+ * bench_spawn() that failed (pids[] holds those that ran, 0 elsewhere).
+ * On a failed spawn prints "fork: why" and kills the children already
+ * running; else waits for all n (bench_children_wait) and prints
+ * "what: why" when one failed or the round timed out. Returns a
+ * BENCH_EXIT_* code.
+ */
+int bench_round_wait(pid_t *pids, int n, int spawn_rc, int timeout_s, const char *what);
+
 /* Whether SIGINT/SIGTERM arrived while waiting: the caller exits 130. */
 int bench_interrupted(void);
 
 /* Print "shmbus-bench: what: why" to stderr. */
 void bench_err(const char *what, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * In a child: flag the round as failed (the peers waiting at barrier b
+ * give up), print "shmbus-bench: what: <shmbus_strerror(rc)>[: detail]"
+ * and return 1, the child's exit code. Inline on purpose: the functions
+ * that hold the timed loops call it, and an out-of-line call would change
+ * their code (its layout moves the figures).
+ */
+static inline int bench_fail(struct bench_barrier *b, const char *what, int rc)
+{
+	atomic_store(&b->abort, 1);
+	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
+	          shmbus_errmsg());
+	return 1;
+}
 
 /* argv joined by spaces, JSON-escaped when written with bench_json_str. */
 void bench_command_line(int argc, char **argv, char *buf, size_t len);
@@ -146,6 +194,11 @@ void bench_json_machine(FILE *f, const struct bench_machine *m);
 void bench_json_head(FILE *f, const char *scenario, const struct bench_machine *m,
                      const char *command);
 void bench_json_lat(FILE *f, const struct bench_lat *l);
+/* s as a JSON string, or null when s is NULL. */
+void bench_json_str_or_null(FILE *f, const char *s);
+/* One table row on stdout: the label left-aligned in label_width columns,
+ * then min, p50, p90, p99, p99.9, max and mean. */
+void bench_lat_row(int label_width, const char *label, const struct bench_lat *l);
 void bench_print_machine(FILE *f, const struct bench_machine *m, const char *command,
                          const struct bench_clock *c);
 

@@ -174,6 +174,16 @@ static int bench_opt_range(const char *name, const char *arg, uint64_t lo, uint6
 	return 0;
 }
 
+/* bench_opt_range for a 32-bit field (hi < 2^32). */
+static int bench_opt_u32(const char *name, const char *arg, uint32_t lo, uint32_t hi, uint32_t *out)
+{
+	uint64_t v = 0;
+	int rc = bench_opt_range(name, arg, lo, hi, &v);
+
+	*out = (uint32_t)v;
+	return rc;
+}
+
 static int bench_parse_wait(const char *arg, enum shmbus_wait_strategy *w)
 {
 	static const struct {
@@ -212,23 +222,19 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 	case OPT_WARMUP:
 		return bench_opt_range("warmup", arg, 0, UINT64_C(1) << 30, &o->warmup);
 	case OPT_PRODUCERS:
-		rc = bench_opt_range("producers", arg, 1, BENCH_MAX_PRODUCERS, &v);
-		o->producers = (uint32_t)v;
-		return rc;
+		return bench_opt_u32("producers", arg, 1, BENCH_MAX_PRODUCERS, &o->producers);
 	case OPT_EVENTS:
 		return bench_opt_range("events", arg, 1, UINT64_C(1) << 36, &o->events);
 	case OPT_SLOT:
 		o->slot_set = 1;
-		rc = bench_opt_range("slot-size", arg, 64, 256, &v);
-		if (rc == 0 && v != 64 && v != 128 && v != 256)
+		rc = bench_opt_u32("slot-size", arg, 64, 256, &o->slot_size);
+		if (rc == 0 && o->slot_size != 64 && o->slot_size != 128 && o->slot_size != 256)
 			return bench_usage_error("--slot-size: '%s' is not 64, 128 or 256", arg);
-		o->slot_size = (uint32_t)v;
 		return rc;
 	case OPT_CAPACITY:
-		rc = bench_opt_range("capacity", arg, 2, UINT64_C(1) << 24, &v);
-		if (rc == 0 && (v & (v - 1)))
+		rc = bench_opt_u32("capacity", arg, 2, 1u << 24, &o->capacity);
+		if (rc == 0 && (o->capacity & (o->capacity - 1)))
 			return bench_usage_error("--capacity: '%s' is not a power of two", arg);
-		o->capacity = (uint32_t)v;
 		return rc;
 	case OPT_WAIT:
 		o->wait_set = 1;
@@ -249,17 +255,11 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 		o->block_timeout_ns = (int64_t)v * 1000000;
 		return rc;
 	case OPT_CONSUMER_BATCH:
-		rc = bench_opt_range("consumer-batch", arg, 1, 1u << 20, &v);
-		o->consumer_batch = (uint32_t)v;
-		return rc;
+		return bench_opt_u32("consumer-batch", arg, 1, 1u << 20, &o->consumer_batch);
 	case OPT_PRODUCER_BATCH:
-		rc = bench_opt_range("producer-batch", arg, 1, 65536, &v);
-		o->producer_batch = (uint32_t)v;
-		return rc;
+		return bench_opt_u32("producer-batch", arg, 1, 65536, &o->producer_batch);
 	case OPT_SPSC_BATCH:
-		rc = bench_opt_range("spsc-batch", arg, 1, 1u << 20, &v);
-		o->spsc_batch = (uint32_t)v;
-		return rc;
+		return bench_opt_u32("spsc-batch", arg, 1, 1u << 20, &o->spsc_batch);
 	case OPT_BASELINE_STAMP:
 		o->baseline_stamp = 1;
 		return 0;
@@ -297,9 +297,7 @@ static int bench_apply(struct bench_opts *o, int opt, const char *arg, int *want
 	case OPT_DURATION:
 		return bench_opt_range("duration", arg, 1, 86400, &o->duration_s);
 	case OPT_SUBSCRIBERS:
-		rc = bench_opt_range("subscribers", arg, 1, 16, &v);
-		o->subscribers = (uint32_t)v;
-		return rc;
+		return bench_opt_u32("subscribers", arg, 1, 16, &o->subscribers);
 	case OPT_HELP:
 		*help = 1;
 		return 0;

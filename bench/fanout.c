@@ -154,10 +154,7 @@ static void fo_print_json(const struct bench_opts *o, const struct fo_report *r)
 	bench_json_str(stdout, fo_wait_reason(o, r));
 	printf(",\"api\":\"%s\",\"single_producer\":%s,\"clock\":\"shmbus_now_ns\",\"hgrm_dir\":",
 	       o->api_claim ? "claim" : "publish", o->single_producer ? "true" : "false");
-	if (o->hgrm_dir)
-		bench_json_str(stdout, o->hgrm_dir);
-	else
-		printf("null");
+	bench_json_str_or_null(stdout, o->hgrm_dir);
 	printf(",\"hgrm_unit\":\"ns\"},\"mode\":\"%s\",", o->rate ? "latency" : "throughput");
 	fo_json_kind(o, "shmbus", r->ms_sub, &r->ms_corr, &r->ms_unc, r->bus_send, r->bus_recv);
 	printf(",");
@@ -179,9 +176,7 @@ static void fo_print_json(const struct bench_opts *o, const struct fo_report *r)
 
 static void fo_row(const char *label, const struct bench_lat *l)
 {
-	printf("  %-24s %8lld %8lld %8lld %8lld %9lld %10lld %10.1f\n", label, (long long)l->min,
-	       (long long)l->p50, (long long)l->p90, (long long)l->p99, (long long)l->p999,
-	       (long long)l->max, l->mean);
+	bench_lat_row(24, label, l);
 }
 
 static void fo_table_latency(const struct bench_opts *o, const struct fo_report *r)

@@ -65,11 +65,7 @@ void bench_hs_lat(const struct shmbus_hist *h, struct bench_lat *out)
 		return;
 	out->min = shmbus_hist_min(h);
 	out->mean = shmbus_hist_mean(h);
-	out->p50 = shmbus_hist_value_at_percentile(h, 50.0);
-	out->p90 = shmbus_hist_value_at_percentile(h, 90.0);
-	out->p99 = shmbus_hist_value_at_percentile(h, 99.0);
-	out->p999 = shmbus_hist_value_at_percentile(h, 99.9);
-	out->max = shmbus_hist_max(h);
+	bench_lat_percentiles(h, out);
 }
 
 int bench_hs_write_hgrm(const char *dir, const char *name, const struct shmbus_hist *h)

@@ -71,14 +71,6 @@ struct ow_sub_state {
 	struct shmbus_hist *corr, *unc;
 };
 
-static int ow_fail(struct ow_shared *sh, const char *what, int rc)
-{
-	atomic_store(&sh->bar.abort, 1);
-	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
-	          shmbus_errmsg());
-	return 1;
-}
-
 static uint64_t ow_total(const struct bench_opts *o)
 {
 	return o->warmup + o->iterations;
@@ -211,17 +203,17 @@ static int ow_shmbus_publisher(void *arg)
 	int rc = bench_pin(o->cpus[0]);
 
 	if (rc < 0)
-		return ow_fail(sh, "publisher: pin", rc);
+		return bench_fail(&sh->bar, "publisher: pin", rc);
 	rc = shmbus_bus_open(o->bus, "bench-ow-pub", SHMBUS_ROLE_PRODUCER, &bus);
 	if (rc < 0)
-		return ow_fail(sh, "publisher: open bus", rc);
+		return bench_fail(&sh->bar, "publisher: open bus", rc);
 	shmbus_producer_opts_init(&po);
 	po.source_id = 1;
 	if (o->block_timeout_ns)
 		po.block_timeout_ns = o->block_timeout_ns;
 	rc = shmbus_producer_open(bus, &po, &p);
 	if (rc < 0)
-		return ow_fail(sh, "publisher: open producer", rc);
+		return bench_fail(&sh->bar, "publisher: open producer", rc);
 	if (bench_barrier_wait(&sh->bar, sh->nsubs + 1) < 0)
 		return 1;
 	sh->t_start_ns = shmbus_now_ns() + (o->rate ? OW_LEAD_NS : 0);
@@ -263,7 +255,7 @@ static int ow_base_publisher(void *arg)
 	int rc = bench_pin(o->cpus[0]);
 
 	if (rc < 0)
-		return ow_fail(sh, "baseline publisher: pin", rc);
+		return bench_fail(&sh->bar, "baseline publisher: pin", rc);
 	for (uint32_t j = 0; j < sh->nsubs; j++)
 		prod[j] = (struct lr_prod){.r = sh->ring[j]};
 	if (bench_barrier_wait(&sh->bar, sh->nsubs + 1) < 0)
@@ -330,9 +322,9 @@ static int ow_sub_init(struct ow_child *ch, struct ow_sub_state *s)
 	s->res.cpu = bench_ow_sub_cpu(o, ch->index);
 	rc = bench_pin(s->res.cpu);
 	if (rc < 0)
-		return ow_fail(ch->sh, "subscriber: pin", rc);
+		return bench_fail(&ch->sh->bar, "subscriber: pin", rc);
 	if (bench_hs_create(&s->corr) < 0 || bench_hs_create(&s->unc) < 0)
-		return ow_fail(ch->sh, "subscriber: histogram", -ENOMEM);
+		return bench_fail(&ch->sh->bar, "subscriber: histogram", -ENOMEM);
 	return 0;
 }
 
@@ -348,7 +340,7 @@ static int ow_sub_finish(struct ow_child *ch, struct ow_sub_state *s)
 	shmbus_hist_destroy(s->corr);
 	shmbus_hist_destroy(s->unc);
 	if (rc < 0)
-		return ow_fail(sh, "subscriber: export histogram", rc);
+		return bench_fail(&sh->bar, "subscriber: export histogram", rc);
 	return 0;
 }
 
@@ -370,7 +362,7 @@ static int ow_shmbus_subscriber(void *arg)
 	snprintf(name, sizeof(name), "bench-ow-s%u", ch->index);
 	rc = shmbus_bus_open(o->bus, name, SHMBUS_ROLE_CONSUMER, &bus);
 	if (rc < 0)
-		return ow_fail(ch->sh, "subscriber: open bus", rc);
+		return bench_fail(&ch->sh->bar, "subscriber: open bus", rc);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
 	so.symbols = &sym;
@@ -383,7 +375,7 @@ static int ow_shmbus_subscriber(void *arg)
 	snprintf(name, sizeof(name), "ow-r%d-s%u", ch->round, ch->index);
 	rc = shmbus_subscribe(bus, name, &so, &c);
 	if (rc < 0)
-		return ow_fail(ch->sh, "subscriber: subscribe", rc);
+		return bench_fail(&ch->sh->bar, "subscriber: subscribe", rc);
 	if (bench_barrier_wait(&ch->sh->bar, ch->sh->nsubs + 1) < 0)
 		return 1;
 	while (s.res.received < total) {
@@ -572,11 +564,6 @@ struct ow_report {
 	int64_t max_behind_ns;         /* shmbus, worst round */
 };
 
-static double ow_ratio(int64_t a, int64_t b)
-{
-	return (double)a / (double)(b ? b : 1);
-}
-
 static void ow_summarise(const struct bench_opts *o, struct ow_report *r)
 {
 	struct bench_lat v[BENCH_MAX_ROUNDS] = {{0}};
@@ -594,15 +581,15 @@ static void ow_summarise(const struct bench_opts *o, struct ow_report *r)
 	OW_MED(bus, corrected, &r->ms_corr);
 	OW_MED(bus, uncorrected, &r->ms_unc);
 #undef OW_MED
-	r->r50_corr = ow_ratio(r->ms_corr.p50, r->mb_corr.p50);
-	r->r99_corr = ow_ratio(r->ms_corr.p99, r->mb_corr.p99);
-	r->r50_unc = ow_ratio(r->ms_unc.p50, r->mb_unc.p50);
-	r->r99_unc = ow_ratio(r->ms_unc.p99, r->mb_unc.p99);
+	r->r50_corr = bench_ratio(r->ms_corr.p50, r->mb_corr.p50);
+	r->r99_corr = bench_ratio(r->ms_corr.p99, r->mb_corr.p99);
+	r->r50_unc = bench_ratio(r->ms_unc.p50, r->mb_unc.p50);
+	r->r99_unc = bench_ratio(r->ms_unc.p99, r->mb_unc.p99);
 	for (int i = 0; i < n; i++)
-		d[i] = ow_ratio(r->bus[i].sub[0].corrected.p50, r->base[i].sub[0].corrected.p50);
+		d[i] = bench_ratio(r->bus[i].sub[0].corrected.p50, r->base[i].sub[0].corrected.p50);
 	r->p50_paired = bench_median(d, (size_t)n);
 	for (int i = 0; i < n; i++)
-		d[i] = ow_ratio(r->bus[i].sub[0].corrected.p99, r->base[i].sub[0].corrected.p99);
+		d[i] = bench_ratio(r->bus[i].sub[0].corrected.p99, r->base[i].sub[0].corrected.p99);
 	r->p99_paired = bench_median(d, (size_t)n);
 	for (int i = 0; i < n; i++)
 		d[i] = r->bus[i].send_rate;
@@ -647,10 +634,7 @@ static void ow_print_json(const struct bench_opts *o, const struct ow_report *r)
 	       (unsigned long long)o->iterations, (unsigned long long)o->warmup, o->rounds,
 	       o->slot_size, o->capacity, shmbus_wait_name(o->wait),
 	       o->api_claim ? "claim" : "publish", o->single_producer ? "true" : "false");
-	if (o->hgrm_dir)
-		bench_json_str(stdout, o->hgrm_dir);
-	else
-		printf("null");
+	bench_json_str_or_null(stdout, o->hgrm_dir);
 	printf(",\"hgrm_unit\":\"ns\"},");
 	ow_json_pair("shmbus", &r->ms_corr, &r->ms_unc);
 	printf(",");

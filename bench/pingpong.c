@@ -67,14 +67,6 @@ struct pp_party {
 	uint64_t fails; /* publish/claim failures */
 };
 
-static int pp_fail(struct pp_shared *sh, const char *what, int rc)
-{
-	atomic_store(&sh->bar.abort, 1);
-	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
-	          shmbus_errmsg());
-	return 1;
-}
-
 /* Publish one trade about `sym` with `price`, by the API chosen. */
 static int pp_send(struct pp_party *pp, uint32_t sym, double price)
 {
@@ -145,11 +137,11 @@ static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *w
 	rc = bench_pin(cpu);
 	snprintf(what, sizeof(what), "%s: pin to cpu %d", who, cpu);
 	if (rc < 0)
-		return pp_fail(ch->sh, what, rc);
+		return bench_fail(&ch->sh->bar, what, rc);
 	rc = shmbus_bus_open(ch->o->bus, who, SHMBUS_ROLE_SERVICE, &pp->bus);
 	snprintf(what, sizeof(what), "%s: open bus %s", who, ch->o->bus);
 	if (rc < 0)
-		return pp_fail(ch->sh, what, rc);
+		return bench_fail(&ch->sh->bar, what, rc);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
 	so.symbols = &sym;
@@ -162,7 +154,7 @@ static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *w
 	rc = shmbus_subscribe(pp->bus, ring, &so, &pp->c);
 	snprintf(what, sizeof(what), "%s: subscribe ring %s", who, ring);
 	if (rc < 0)
-		return pp_fail(ch->sh, what, rc);
+		return bench_fail(&ch->sh->bar, what, rc);
 	shmbus_producer_opts_init(&po);
 	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
 	if (ch->o->block_timeout_ns)
@@ -170,7 +162,7 @@ static int pp_party_open(struct pp_party *pp, struct pp_child *ch, const char *w
 	rc = shmbus_producer_open(pp->bus, &po, &pp->p);
 	snprintf(what, sizeof(what), "%s: open producer", who);
 	if (rc < 0)
-		return pp_fail(ch->sh, what, rc);
+		return bench_fail(&ch->sh->bar, what, rc);
 	return 0;
 }
 
@@ -198,7 +190,7 @@ static int pp_shmbus_a(void *arg)
 		uint64_t t0 = bench_ticks(&o->clock), t1;
 
 		if (pp_send(&pp, PP_SYM_PING, (double)i) != 1)
-			return pp_fail(ch->sh, "bench-pp-a: publish to ring ping", -EPIPE);
+			return bench_fail(&ch->sh->bar, "bench-pp-a: publish to ring ping", -EPIPE);
 		while (shmbus_poll(pp.c, pp_on_pong, &pp, 1) == 0)
 			pp_idle(&pp);
 		t1 = bench_ticks(&o->clock);
@@ -229,7 +221,7 @@ static int pp_shmbus_b(void *arg)
 			pp_idle(&pp);
 	}
 	if (pp.fails)
-		return pp_fail(ch->sh, "bench-pp-b: publish to ring pong", -EPIPE);
+		return bench_fail(&ch->sh->bar, "bench-pp-b: publish to ring pong", -EPIPE);
 	pp_party_close(&pp);
 	return 0;
 }
@@ -255,7 +247,7 @@ static int pp_base_a(void *arg)
 	int rc = bench_pin(o->cpus[0]);
 
 	if (rc < 0)
-		return pp_fail(sh, "baseline a: pin", rc);
+		return bench_fail(&sh->bar, "baseline a: pin", rc);
 	memset(&t, 0, sizeof(t));
 	t.h.type = SHMBUS_EV_TRADE;
 	t.h.size = sizeof(t);
@@ -294,7 +286,7 @@ static int pp_base_b(void *arg)
 	int rc = bench_pin(o->cpus[1]);
 
 	if (rc < 0)
-		return pp_fail(sh, "baseline b: pin", rc);
+		return bench_fail(&sh->bar, "baseline b: pin", rc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
 	for (uint64_t i = 0; i < total; i++) {
@@ -324,7 +316,6 @@ int bench_pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
 	int shmbus = kind == BENCH_PP_SHMBUS;
 	struct pp_child ch = {.o = o, .sh = sh, .round = round};
 	pid_t pids[2] = {0, 0};
-	char why[160];
 	int rc;
 
 	atomic_store(&sh->bar.arrived, 0);
@@ -335,33 +326,12 @@ int bench_pp_round(const struct bench_opts *o, struct pp_shared *sh, int round,
 	rc = bench_spawn(&pids[0], shmbus ? pp_shmbus_a : pp_base_a, &ch);
 	if (rc == 0)
 		rc = bench_spawn(&pids[1], shmbus ? pp_shmbus_b : pp_base_b, &ch);
-	if (rc < 0) {
-		bench_err("fork", "%s", strerror(-rc));
-		bench_children_wait(pids, 2, 0, why, sizeof(why));
-		return BENCH_EXIT_FAIL;
-	}
-	rc = bench_children_wait(pids, 2, o->timeout_s, why, sizeof(why));
-	if (rc < 0) {
-		bench_err(shmbus ? "pingpong shmbus round" : "pingpong baseline round", "%s", why);
-		return BENCH_EXIT_FAIL;
-	}
-	if (atomic_load(&sh->errors)) {
-		bench_err("pingpong", "%llu replies carried the wrong payload",
-		          (unsigned long long)atomic_load(&sh->errors));
-		return BENCH_EXIT_FAIL;
-	}
-	int64_t *ns = (int64_t *)sh->samples;
-
-	for (uint64_t i = 0; i < o->iterations; i++) {
-		ns[i] = bench_ticks_to_ns(&o->clock, sh->samples[i]);
-		if (h)
-			shmbus_hist_record(h, ns[i] < 0 ? 0 : ns[i]);
-	}
-	if (bench_lat_compute(ns, o->iterations, lat) < 0) {
-		bench_err("pingpong", "histogram: out of memory");
-		return BENCH_EXIT_FAIL;
-	}
-	return BENCH_EXIT_OK;
+	rc = bench_round_wait(pids, 2, rc, o->timeout_s,
+	                      shmbus ? "pingpong shmbus round" : "pingpong baseline round");
+	if (rc != BENCH_EXIT_OK)
+		return rc;
+	return bench_rtt_summarise(&o->clock, "pingpong", atomic_load(&sh->errors), sh->samples,
+	                           o->iterations, h, lat);
 }
 
 /* Median over rounds of shmbus/baseline for one percentile of the same
@@ -375,7 +345,7 @@ static double pp_paired(const struct bench_lat *bs, const struct bench_lat *sb, 
 		int64_t b = which ? bs[i].p99 : bs[i].p50;
 		int64_t x = which ? sb[i].p99 : sb[i].p50;
 
-		v[i] = (double)x / (double)(b ? b : 1);
+		v[i] = bench_ratio(x, b);
 	}
 	return bench_median(v, (size_t)n);
 }
@@ -389,8 +359,8 @@ static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs
                           const struct bench_lat *sb, const struct bench_lat *mb,
                           const struct bench_lat *ms)
 {
-	double r50 = (double)ms->p50 / (double)(mb->p50 ? mb->p50 : 1);
-	double r99 = (double)ms->p99 / (double)(mb->p99 ? mb->p99 : 1);
+	double r50 = bench_ratio(ms->p50, mb->p50);
+	double r99 = bench_ratio(ms->p99, mb->p99);
 
 	bench_json_head(stdout, "pingpong", &o->machine, o->command);
 	printf(",\"config\":{\"cpus\":[%d,%d],\"iterations\":%llu,\"warmup\":%llu,"
@@ -422,17 +392,15 @@ static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs
 
 static void pp_row(const char *label, const struct bench_lat *l)
 {
-	printf("  %-16s %8lld %8lld %8lld %8lld %9lld %10lld %10.1f\n", label, (long long)l->min,
-	       (long long)l->p50, (long long)l->p90, (long long)l->p99, (long long)l->p999,
-	       (long long)l->max, l->mean);
+	bench_lat_row(16, label, l);
 }
 
 static void pp_print_table(const struct bench_opts *o, const struct bench_lat *bs,
                            const struct bench_lat *sb, const struct bench_lat *mb,
                            const struct bench_lat *ms)
 {
-	double r50 = (double)ms->p50 / (double)(mb->p50 ? mb->p50 : 1);
-	double r99 = (double)ms->p99 / (double)(mb->p99 ? mb->p99 : 1);
+	double r50 = bench_ratio(ms->p50, mb->p50);
+	double r99 = bench_ratio(ms->p99, mb->p99);
 	char label[32];
 
 	bench_print_machine(stdout, &o->machine, o->command, &o->clock);

@@ -205,24 +205,14 @@ static int pl_spawn(const struct bench_opts *o, struct pl_shared *sh, int round,
 	int (*const fn[3])(void *) = {pl_thr_stage, pl_ta_stage, pl_collector};
 	struct pl_child ch = {.o = o, .sh = sh, .round = round, .shmbus = shmbus};
 	pid_t pids[3] = {0, 0, 0};
-	char why[160];
 	int rc = 0;
 
 	/* Downstream first, though the barrier makes the order moot: every
 	 * ring exists before the collector publishes. */
 	for (int i = 0; i < 3 && rc == 0; i++)
 		rc = bench_spawn(&pids[i], fn[i], &ch);
-	if (rc < 0) {
-		bench_err("fork", "%s", strerror(-rc));
-		bench_children_wait(pids, 3, 0, why, sizeof(why));
-		return BENCH_EXIT_FAIL;
-	}
-	rc = bench_children_wait(pids, 3, o->timeout_s, why, sizeof(why));
-	if (rc < 0) {
-		bench_err(shmbus ? "pipeline shmbus round" : "pipeline cacheline round", "%s", why);
-		return BENCH_EXIT_FAIL;
-	}
-	return BENCH_EXIT_OK;
+	return bench_round_wait(pids, 3, rc, o->timeout_s,
+	                        shmbus ? "pipeline shmbus round" : "pipeline cacheline round");
 }
 
 static int pl_round(const struct bench_opts *o, struct pl_shared *sh, int round, int shmbus,
@@ -283,11 +273,10 @@ static void pl_summarise(const struct bench_opts *o, struct pl_report *r)
 			v[i] = r->bus[i].fig[f];
 		bench_lat_median(v, n, &r->ms[f]);
 	}
-	r->ratio_p50 = (double)r->ms[0].p50 / (double)(r->mb[0].p50 ? r->mb[0].p50 : 1);
-	r->ratio_p99 = (double)r->ms[0].p99 / (double)(r->mb[0].p99 ? r->mb[0].p99 : 1);
+	r->ratio_p50 = bench_ratio(r->ms[0].p50, r->mb[0].p50);
+	r->ratio_p99 = bench_ratio(r->ms[0].p99, r->mb[0].p99);
 	for (int i = 0; i < n; i++)
-		d[i] = (double)r->bus[i].fig[0].p50 /
-		       (double)(r->base[i].fig[0].p50 ? r->base[i].fig[0].p50 : 1);
+		d[i] = bench_ratio(r->bus[i].fig[0].p50, r->base[i].fig[0].p50);
 	r->ratio_p50_paired = bench_median(d, (size_t)n);
 }
 
@@ -329,10 +318,7 @@ static void pl_print_json(const struct bench_opts *o, const struct pl_report *r)
 	       o->single_producer ? "true" : "false", PL_INTERVAL_MS);
 	bench_json_str(stdout, pl_rules);
 	printf(",\"hgrm_dir\":");
-	if (o->hgrm_dir)
-		bench_json_str(stdout, o->hgrm_dir);
-	else
-		printf("null");
+	bench_json_str_or_null(stdout, o->hgrm_dir);
 	printf(",\"hgrm_unit\":\"ns\"},\"shmbus\":{");
 	pl_json_figs(r->ms);
 	printf("},\"baseline\":{");
@@ -349,20 +335,13 @@ static void pl_print_json(const struct bench_opts *o, const struct pl_report *r)
 	printf("]}\n");
 }
 
-static void pl_row(const char *label, const struct bench_lat *l)
-{
-	printf("  %-34s %8lld %8lld %8lld %8lld %9lld %10lld %10.1f\n", label, (long long)l->min,
-	       (long long)l->p50, (long long)l->p90, (long long)l->p99, (long long)l->p999,
-	       (long long)l->max, l->mean);
-}
-
 static void pl_rows(const char *who, const struct bench_lat *f)
 {
 	char label[64];
 
 	for (int i = 0; i < PL_FIGS; i++) {
 		snprintf(label, sizeof(label), "%s %s", who, pl_fig_names[i]);
-		pl_row(label, &f[i]);
+		bench_lat_row(34, label, &f[i]);
 	}
 }
 

@@ -63,14 +63,6 @@ struct tp_child {
 	uint64_t expected[BENCH_MAX_PRODUCERS];
 };
 
-static int tp_fail(struct tp_shared *sh, const char *what, int rc)
-{
-	atomic_store(&sh->bar.abort, 1);
-	bench_err(what, "%s%s%s", shmbus_strerror(rc), shmbus_errmsg()[0] ? ": " : "",
-	          shmbus_errmsg());
-	return 1;
-}
-
 static int tp_consumer_cpu(const struct bench_opts *o)
 {
 	return o->cpus[o->ncpus - 1];
@@ -99,7 +91,7 @@ static int tp_spsc_producer(void *arg)
 	int rc = bench_pin(tp_producer_cpu(ch->o, 0));
 
 	if (rc < 0)
-		return tp_fail(sh, "spsc producer: pin", rc);
+		return bench_fail(&sh->bar, "spsc producer: pin", rc);
 	spsc_ring_prefault(sh->spsc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
@@ -118,9 +110,9 @@ static int tp_spsc_consumer(void *arg)
 	int rc = bench_pin(tp_consumer_cpu(ch->o));
 
 	if (rc < 0)
-		return tp_fail(sh, "spsc consumer: pin", rc);
+		return bench_fail(&sh->bar, "spsc consumer: pin", rc);
 	if (tv_init(&v, 1, ch->expected) < 0)
-		return tp_fail(sh, "spsc consumer: bitmap", -ENOMEM);
+		return bench_fail(&sh->bar, "spsc consumer: bitmap", -ENOMEM);
 	spsc_ring_prefault(sh->spsc);
 	if (bench_barrier_wait(&sh->bar, 2) < 0)
 		return 1;
@@ -250,11 +242,11 @@ static int tp_shmbus_producer(void *arg)
 	int rc = bench_pin(tp_producer_cpu(ch->o, ch->index));
 
 	if (rc < 0)
-		return tp_fail(sh, "producer: pin", rc);
+		return bench_fail(&sh->bar, "producer: pin", rc);
 	snprintf(name, sizeof(name), "bench-tp-p%u", ch->index);
 	rc = shmbus_bus_open(ch->o->bus, name, SHMBUS_ROLE_PRODUCER, &bus);
 	if (rc < 0)
-		return tp_fail(sh, "producer: open bus", rc);
+		return bench_fail(&sh->bar, "producer: open bus", rc);
 	shmbus_producer_opts_init(&po);
 	po.source_id = ch->index + 1;
 	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
@@ -262,7 +254,7 @@ static int tp_shmbus_producer(void *arg)
 		po.block_timeout_ns = ch->o->block_timeout_ns;
 	rc = shmbus_producer_open(bus, &po, &p);
 	if (rc < 0)
-		return tp_fail(sh, "producer: open producer", rc);
+		return bench_fail(&sh->bar, "producer: open producer", rc);
 	res->clock_ns = tp_clock_cost();
 	if (bench_barrier_wait(&sh->bar, ch->o->producers + 1) < 0)
 		return 1;
@@ -339,10 +331,10 @@ static int tp_shmbus_consumer(void *arg)
 	int rc = bench_pin(tp_consumer_cpu(o));
 
 	if (rc < 0)
-		return tp_fail(sh, "consumer: pin", rc);
+		return bench_fail(&sh->bar, "consumer: pin", rc);
 	rc = shmbus_bus_open(o->bus, "bench-tp-c", SHMBUS_ROLE_CONSUMER, &bus);
 	if (rc < 0)
-		return tp_fail(sh, "consumer: open bus", rc);
+		return bench_fail(&sh->bar, "consumer: open bus", rc);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
 	so.capacity = o->capacity;
@@ -353,9 +345,9 @@ static int tp_shmbus_consumer(void *arg)
 	snprintf(ring, sizeof(ring), "tput-r%d", ch->round);
 	rc = shmbus_subscribe(bus, ring, &so, &c);
 	if (rc < 0)
-		return tp_fail(sh, "consumer: subscribe", rc);
+		return bench_fail(&sh->bar, "consumer: subscribe", rc);
 	if (tv_init(&v, o->producers, ch->expected) < 0)
-		return tp_fail(sh, "consumer: bitmap", -ENOMEM);
+		return bench_fail(&sh->bar, "consumer: bitmap", -ENOMEM);
 	if (bench_barrier_wait(&sh->bar, o->producers + 1) < 0)
 		return 1;
 	sh->t_start = shmbus_mono_ns();
@@ -384,7 +376,6 @@ static int tp_spawn_round(const struct bench_opts *o, struct tp_child *ch, int s
 	uint32_t nprod = shmbus ? o->producers : 1;
 	pid_t pids[BENCH_MAX_PRODUCERS + 1] = {0};
 	struct tp_child kids[BENCH_MAX_PRODUCERS];
-	char why[160];
 	int rc = bench_spawn(&pids[0], shmbus ? tp_shmbus_consumer : tp_spsc_consumer, ch);
 
 	for (uint32_t i = 0; i < nprod && rc == 0; i++) {
@@ -393,17 +384,8 @@ static int tp_spawn_round(const struct bench_opts *o, struct tp_child *ch, int s
 		rc = bench_spawn(&pids[i + 1], shmbus ? tp_shmbus_producer : tp_spsc_producer,
 		                 &kids[i]);
 	}
-	if (rc < 0) {
-		bench_err("fork", "%s", strerror(-rc));
-		bench_children_wait(pids, (int)nprod + 1, 0, why, sizeof(why));
-		return BENCH_EXIT_FAIL;
-	}
-	rc = bench_children_wait(pids, (int)nprod + 1, o->timeout_s, why, sizeof(why));
-	if (rc < 0) {
-		bench_err(shmbus ? "throughput shmbus round" : "throughput spsc round", "%s", why);
-		return BENCH_EXIT_FAIL;
-	}
-	return BENCH_EXIT_OK;
+	return bench_round_wait(pids, (int)nprod + 1, rc, o->timeout_s,
+	                        shmbus ? "throughput shmbus round" : "throughput spsc round");
 }
 
 static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round, int shmbus,

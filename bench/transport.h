@@ -91,6 +91,9 @@ void tr_idle(const struct tr_round *r);
  * transfers and EINTR. Return 0, -errno, or -EPIPE at end of file. */
 int tr_write_full(int fd, const void *buf, size_t n);
 int tr_read_full(int fd, void *buf, size_t n);
+/* The teardown of a transport whose setup() made only descriptors: close
+ * every one of r->fds that is open and mark it -1. */
+void tr_close_fds(struct tr_round *r);
 
 static inline uint64_t tr_total(const struct tr_round *r)
 {

@@ -73,20 +73,11 @@ static int pipe_side_b(struct tr_round *r)
 	return 0;
 }
 
-static void pipe_teardown(struct tr_round *r)
-{
-	for (int i = 0; i < 4; i++) {
-		if (r->fds[i] >= 0)
-			close(r->fds[i]);
-		r->fds[i] = -1;
-	}
-}
-
 const struct bench_transport bench_tr_pipe = {
     .name = "pipe",
     .what = "two pipes, blocking read/write",
     .setup = pipe_setup,
     .side_a = pipe_side_a,
     .side_b = pipe_side_b,
-    .teardown = pipe_teardown,
+    .teardown = tr_close_fds,
 };

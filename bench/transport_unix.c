@@ -99,20 +99,11 @@ static int unix_side_b(struct tr_round *r)
 	return 0;
 }
 
-static void unix_teardown(struct tr_round *r)
-{
-	for (int i = 0; i < 2; i++) {
-		if (r->fds[i] >= 0)
-			close(r->fds[i]);
-		r->fds[i] = -1;
-	}
-}
-
 const struct bench_transport bench_tr_unix = {
     .name = "unix",
     .what = "Unix domain SOCK_SEQPACKET socketpair, blocking send/recv",
     .setup = unix_setup,
     .side_a = unix_side_a,
     .side_b = unix_side_b,
-    .teardown = unix_teardown,
+    .teardown = tr_close_fds,
 };

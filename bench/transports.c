@@ -26,6 +26,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bench.h"
+#include "hist_share.h"
 #include "pingpong.h"
 #include "transport.h"
 
@@ -209,6 +210,15 @@ int tr_read_full(int fd, void *buf, size_t n)
 	return 0;
 }
 
+void tr_close_fds(struct tr_round *r)
+{
+	for (size_t i = 0; i < sizeof(r->fds) / sizeof(r->fds[0]); i++) {
+		if (r->fds[i] >= 0)
+			close(r->fds[i]);
+		r->fds[i] = -1;
+	}
+}
+
 /* The generic round: setup, fork both sides, wait, teardown. */
 
 static int tr_child(struct tr_round *r, int side)
@@ -240,7 +250,7 @@ static int tr_generic_round(const struct bench_opts *o, const struct bench_trans
 {
 	struct tr_round r;
 	pid_t pids[2] = {0, 0};
-	char why[160], what[64];
+	char what[64];
 	int rc;
 
 	memset(&r, 0, sizeof(r));
@@ -262,40 +272,14 @@ static int tr_generic_round(const struct bench_opts *o, const struct bench_trans
 	rc = bench_spawn(&pids[0], tr_child_a, &r);
 	if (rc == 0)
 		rc = bench_spawn(&pids[1], tr_child_b, &r);
-	if (rc < 0) {
-		bench_err("fork", "%s", strerror(-rc));
-		bench_children_wait(pids, 2, 0, why, sizeof(why));
-	} else {
-		rc = bench_children_wait(pids, 2, o->timeout_s, why, sizeof(why));
-		snprintf(what, sizeof(what), "transports %s round %d", t->name, round);
-		if (rc < 0)
-			bench_err(what, "%s", why);
-	}
+	snprintf(what, sizeof(what), "transports %s round %d", t->name, round);
+	rc = bench_round_wait(pids, 2, rc, o->timeout_s, what);
 	if (t->teardown)
 		t->teardown(&r);
-	if (rc < 0)
-		return BENCH_EXIT_FAIL;
-	if (atomic_load(&sh->errors)) {
-		bench_err(t->name, "%llu replies carried the wrong payload",
-		          (unsigned long long)atomic_load(&sh->errors));
-		return BENCH_EXIT_FAIL;
-	}
-	int64_t *ns = (int64_t *)sh->samples;
-
-	for (uint64_t i = 0; i < o->iterations; i++) {
-		ns[i] = bench_ticks_to_ns(&o->clock, sh->samples[i]);
-		shmbus_hist_record(h, ns[i] < 0 ? 0 : ns[i]);
-	}
-	if (bench_lat_compute(ns, o->iterations, lat) < 0) {
-		bench_err(t->name, "histogram: out of memory");
-		return BENCH_EXIT_FAIL;
-	}
-	return BENCH_EXIT_OK;
-}
-
-static double tr_div(int64_t a, int64_t b)
-{
-	return (double)a / (double)(b ? b : 1);
+	if (rc != BENCH_EXIT_OK)
+		return rc;
+	return bench_rtt_summarise(&o->clock, t->name, atomic_load(&sh->errors), sh->samples,
+	                           o->iterations, h, lat);
 }
 
 static const struct tr_result *tr_find(const struct tr_result *res, int n, const char *name)
@@ -317,10 +301,12 @@ static const char *tr_verdict(const struct tr_target *tg, const struct tr_result
 	if (!s || !x)
 		return "n/a";
 	if (tg->shmbus_over) {
-		*value = tg->p99 ? tr_div(s->med.p99, x->med.p99) : tr_div(s->med.p50, x->med.p50);
+		*value = tg->p99 ? bench_ratio(s->med.p99, x->med.p99)
+		                 : bench_ratio(s->med.p50, x->med.p50);
 		return *value <= tg->limit ? "met" : "MISSED";
 	}
-	*value = tg->p99 ? tr_div(x->med.p99, s->med.p99) : tr_div(x->med.p50, s->med.p50);
+	*value =
+	    tg->p99 ? bench_ratio(x->med.p99, s->med.p99) : bench_ratio(x->med.p50, s->med.p50);
 	return *value >= tg->limit ? "met" : "MISSED";
 }
 
@@ -348,10 +334,7 @@ static void tr_print_json(const struct bench_opts *o, const struct tr_result *re
 	       (unsigned long long)o->warmup, o->rounds, sizeof(struct shmbus_trade), o->slot_size,
 	       o->capacity, shmbus_wait_name(o->wait), o->clock.tsc ? "tsc" : "monotonic",
 	       o->clock.ns_per_tick);
-	if (o->hgrm_dir)
-		bench_json_str(stdout, o->hgrm_dir);
-	else
-		printf("null");
+	bench_json_str_or_null(stdout, o->hgrm_dir);
 	printf(",\"hgrm_unit\":\"ns\"},\"transports\":[");
 	for (int i = 0; i < n; i++) {
 		printf("%s{\"name\":\"%s\",\"what\":", i ? "," : "", res[i].e->name);
@@ -360,8 +343,8 @@ static void tr_print_json(const struct bench_opts *o, const struct tr_result *re
 		bench_json_lat(stdout, &res[i].med);
 		if (s)
 			printf(",\"ratio_p50\":%.3f,\"ratio_p99\":%.3f",
-			       tr_div(res[i].med.p50, s->med.p50),
-			       tr_div(res[i].med.p99, s->med.p99));
+			       bench_ratio(res[i].med.p50, s->med.p50),
+			       bench_ratio(res[i].med.p99, s->med.p99));
 		printf(",\"rounds\":[");
 		for (int r = 0; r < o->rounds; r++) {
 			printf("%s{\"round\":%d,", r ? "," : "", r + 1);
@@ -426,8 +409,8 @@ static void tr_print_table(const struct bench_opts *o, const struct tr_result *r
 		       (long long)res[i].med.p90, (long long)res[i].med.p99,
 		       (long long)res[i].med.p999, (long long)res[i].med.max);
 		if (s)
-			printf("   %10.2f  %10.2f", tr_div(res[i].med.p50, s->med.p50),
-			       tr_div(res[i].med.p99, s->med.p99));
+			printf("   %10.2f  %10.2f", bench_ratio(res[i].med.p50, s->med.p50),
+			       bench_ratio(res[i].med.p99, s->med.p99));
 		printf("\n");
 	}
 	printf("\n  targets (issue 7):\n");
@@ -448,24 +431,10 @@ static void tr_print_table(const struct bench_opts *o, const struct tr_result *r
 
 static int tr_write_hgrm(const struct bench_opts *o, const struct tr_result *x)
 {
-	char path[4096];
-	FILE *f;
-	int rc;
+	char name[64];
 
-	snprintf(path, sizeof(path), "%s/rtt-%s.hgrm", o->hgrm_dir, x->e->name);
-	f = fopen(path, "w");
-	if (!f) {
-		bench_err("write histogram", "%s: %s", path, strerror(errno));
-		return BENCH_EXIT_FAIL;
-	}
-	rc = shmbus_hist_write_hgrm(x->all, f, 5, 1.0);
-	if (fclose(f) != 0 && rc == 0)
-		rc = -EIO;
-	if (rc < 0) {
-		bench_err("write histogram", "%s: %s", path, strerror(-rc));
-		return BENCH_EXIT_FAIL;
-	}
-	return BENCH_EXIT_OK;
+	snprintf(name, sizeof(name), "rtt-%s", x->e->name);
+	return bench_hs_write_hgrm(o->hgrm_dir, name, x->all);
 }
 
 /* One round of one transport into x->rounds[round - 1] and x->all. */
@@ -491,7 +460,7 @@ static int tr_round(const struct bench_opts *o, struct tr_result *x, struct pp_s
 static int tr_prepare(const struct bench_opts *o, struct tr_result *res, int n)
 {
 	for (int i = 0; i < n; i++) {
-		if (shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &res[i].all) < 0) {
+		if (bench_hs_create(&res[i].all) < 0) {
 			bench_err("transports", "histogram: out of memory");
 			return BENCH_EXIT_FAIL;
 		}
@@ -519,7 +488,7 @@ static int tr_measure(const struct bench_opts *o, struct tr_result *res, int n,
 	struct shmbus_hist *h;
 	int rc = BENCH_EXIT_OK;
 
-	if (shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &h) < 0) {
+	if (bench_hs_create(&h) < 0) {
 		bench_err("transports", "histogram: out of memory");
 		return BENCH_EXIT_FAIL;
 	}
