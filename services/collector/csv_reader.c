@@ -139,7 +139,7 @@ static int csv_bad(struct shmbus_csv_reader *r, enum shmbus_csv_errkind kind, in
 	char q[64], msg[sizeof(r->err.message)];
 
 	csv_quote(q, sizeof(q), txt, n);
-	snprintf(msg, sizeof(msg), "%s '%s'", what, q);
+	snprintf(msg, sizeof(msg), "%.120s '%s'", what, q);
 	return csv_bad_msg(r, kind, col, msg);
 }
 
