@@ -390,7 +390,7 @@ static int list_item(const char **p, const char *opt, char *item, size_t len, co
  * earlier one). 0 or 2. */
 static int parse_types(struct opts *o, const char *list, const char *where)
 {
-	char why[160];
+	char why[320];
 	if (tool_parse_types(list, &o->core.sub.types, why, sizeof why))
 		return bad("--types", why, where);
 	return 0;

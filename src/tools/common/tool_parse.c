@@ -42,30 +42,46 @@ int tool_parse_bool(const char *s)
 	return -1;
 }
 
+/*
+ * The next item of list at *p into item (len bytes): 1 and *p moved past
+ * it, 0 at the end, or -EINVAL with the reason in why (n bytes) for an
+ * empty or too long item or a trailing comma. *p starts at list.
+ */
+static int list_next(const char **p, const char *list, char *item, size_t len, char *why,
+		     size_t n)
+{
+	if (!*p || !**p)
+		return 0;
+	const char *c = strchr(*p, ',');
+	size_t l = c ? (size_t)(c - *p) : strlen(*p);
+	if (l == 0 || l >= len) {
+		snprintf(why, n, "bad item '%.*s' in list '%s' (empty or too long)", (int)l, *p,
+		         list);
+		return -EINVAL;
+	}
+	memcpy(item, *p, l);
+	item[l] = '\0';
+	*p = c ? c + 1 : NULL;
+	if (c && !**p) {
+		snprintf(why, n, "list '%s' ends with a comma", list);
+		return -EINVAL;
+	}
+	return 1;
+}
+
 int tool_split_list(const char *list, char *names, size_t len, size_t max, char *why, size_t n)
 {
 	size_t k = 0;
 	const char *p = list;
 	while (p && *p) {
-		const char *c = strchr(p, ',');
-		size_t l = c ? (size_t)(c - p) : strlen(p);
-		if (l == 0 || l >= len) {
-			snprintf(why, n, "bad item '%.*s' in list '%s' (empty or too long)", (int)l,
-			         p, list);
-			return -EINVAL;
-		}
 		if (k == max) {
 			snprintf(why, n, "list '%.40s...' has more than %zu items", list, max);
 			return -EINVAL;
 		}
-		memcpy(names + k * len, p, l);
-		names[k * len + l] = '\0';
+		int rc = list_next(&p, list, names + k * len, len, why, n);
+		if (rc < 0)
+			return rc;
 		k++;
-		p = c ? c + 1 : NULL;
-		if (c && !*p) {
-			snprintf(why, n, "list '%s' ends with a comma", list);
-			return -EINVAL;
-		}
 	}
 	if (k == 0) {
 		snprintf(why, n, "empty list");
@@ -76,26 +92,30 @@ int tool_split_list(const char *list, char *names, size_t len, size_t max, char 
 
 int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n)
 {
-	char names[SHMBUS_MAX_TYPES][24];
-	int k = tool_split_list(list, &names[0][0], sizeof(names[0]), SHMBUS_MAX_TYPES, why, n);
-	if (k < 0)
-		return k;
+	char name[24];
+	const char *p = list;
+	int rc;
 	*mask = 0;
-	for (int i = 0; i < k; i++) {
+	/* No count limit: the result is a set, so a repeated type is harmless. */
+	while ((rc = list_next(&p, list, name, sizeof(name), why, n)) > 0) {
 		uint64_t id;
-		int t = shmbus_event_type_from_name(names[i]);
+		int t = shmbus_event_type_from_name(name);
 		if (t <= 0) {
-			if (tool_parse_u64(names[i], &id) || id < 1 || id >= SHMBUS_MAX_TYPES) {
+			if (tool_parse_u64(name, &id) || id < 1 || id >= SHMBUS_MAX_TYPES) {
 				snprintf(
 				    why, n,
 				    "unknown event type '%.23s' (trade, quote, bar, indicator, "
 				    "threshold, collection_failed, heartbeat, or an id 1..63)",
-				    names[i]);
+				    name);
 				return -EINVAL;
 			}
 			t = (int)id;
 		}
 		*mask |= SHMBUS_TYPE_BIT(t);
 	}
-	return 0;
+	if (rc == 0 && *mask == 0) {
+		snprintf(why, n, "empty list");
+		return -EINVAL;
+	}
+	return rc;
 }

@@ -31,7 +31,7 @@ int tool_split_list(const char *list, char *names, size_t len, size_t max, char 
  * Read the event-type list "trade,quote,33" into *mask, one
  * SHMBUS_TYPE_BIT per item: a type name (shmbus_event_type_from_name) or
  * a decimal id in 1..SHMBUS_MAX_TYPES-1; items follow tool_split_list
- * (names under 24 bytes, at most SHMBUS_MAX_TYPES of them). Returns 0, or
+ * (names under 24 bytes, any number of them: it is a set). Returns 0, or
  * -EINVAL with the reason in why (n bytes); *mask is undefined then.
  */
 int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n);
