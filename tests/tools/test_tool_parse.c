@@ -1,0 +1,102 @@
+/*
+ * test_tool_parse.c - the strict readers of shmbus_toolcommon that every
+ * tool and service takes its numbers, booleans and lists from.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <string.h>
+
+#include <shmbus/event.h>
+
+#include "tool_parse.h"
+
+static void test_tool_parse_u64(void **state)
+{
+	static const char *const bad[] = {"", "-1", "+1", " 1", "1 ", "0x10", "1e3",
+					  "18446744073709551616", "abc", NULL};
+	uint64_t v = 7;
+	(void)state;
+	assert_int_equal(tool_parse_u64("0", &v), 0);
+	assert_int_equal(v, 0);
+	assert_int_equal(tool_parse_u64("18446744073709551615", &v), 0);
+	assert_true(v == UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		assert_int_equal(tool_parse_u64(bad[i], &v), -EINVAL);
+		assert_int_equal(v, 7); /* untouched on error */
+	}
+}
+
+static void test_tool_parse_bool(void **state)
+{
+	(void)state;
+	assert_int_equal(tool_parse_bool("ON"), 1);
+	assert_int_equal(tool_parse_bool("yes"), 1);
+	assert_int_equal(tool_parse_bool("1"), 1);
+	assert_int_equal(tool_parse_bool("False"), 0);
+	assert_int_equal(tool_parse_bool("off"), 0);
+	assert_int_equal(tool_parse_bool("2"), -1);
+	assert_int_equal(tool_parse_bool(""), -1);
+	assert_int_equal(tool_parse_bool(NULL), -1);
+}
+
+static void test_tool_split_list(void **state)
+{
+	char names[3][8], why[256];
+	(void)state;
+	assert_int_equal(tool_split_list("a,bb,ccc", &names[0][0], 8, 3, why, sizeof(why)), 3);
+	assert_string_equal(names[0], "a");
+	assert_string_equal(names[1], "bb");
+	assert_string_equal(names[2], "ccc");
+	assert_int_equal(tool_split_list("a,b,c,d", &names[0][0], 8, 3, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "more than 3 items"));
+	assert_int_equal(tool_split_list("a,,b", &names[0][0], 8, 3, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "bad item ''"));
+	assert_int_equal(tool_split_list("a,", &names[0][0], 8, 3, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "ends with a comma"));
+	assert_int_equal(tool_split_list("a,12345678", &names[0][0], 8, 3, why, sizeof(why)),
+			 -EINVAL);
+	assert_non_null(strstr(why, "12345678"));
+	assert_int_equal(tool_split_list("", &names[0][0], 8, 3, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "empty list");
+	assert_int_equal(tool_split_list(NULL, &names[0][0], 8, 3, why, sizeof(why)), -EINVAL);
+}
+
+static void test_tool_parse_types(void **state)
+{
+	char why[256], many[1024] = "";
+	uint64_t mask = 0;
+	(void)state;
+	assert_int_equal(tool_parse_types("trade,quote,33", &mask, why, sizeof(why)), 0);
+	assert_true(mask == (SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE) |
+			     SHMBUS_TYPE_BIT(33)));
+	/* A set: any number of items, repeats included (70 here). */
+	for (int i = 0; i < 70; i++)
+		strcat(many, i ? ",trade" : "trade");
+	assert_int_equal(tool_parse_types(many, &mask, why, sizeof(why)), 0);
+	assert_true(mask == SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
+	assert_int_equal(tool_parse_types("trade,tick", &mask, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "unknown event type 'tick'"));
+	assert_int_equal(tool_parse_types("0", &mask, why, sizeof(why)), -EINVAL);
+	assert_int_equal(tool_parse_types("64", &mask, why, sizeof(why)), -EINVAL);
+	assert_int_equal(tool_parse_types("trade,", &mask, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "ends with a comma"));
+	assert_int_equal(tool_parse_types("", &mask, why, sizeof(why)), -EINVAL);
+	assert_string_equal(why, "empty list");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_tool_parse_u64),
+	    cmocka_unit_test(test_tool_parse_bool),
+	    cmocka_unit_test(test_tool_split_list),
+	    cmocka_unit_test(test_tool_parse_types),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
