@@ -37,7 +37,7 @@ runs whose cache-line baseline p50 was below NS ("near") and the others
   --help            this text
 
 Environment: SHMBUS_BENCH_BIN runs that binary instead of building
-build/bench; SHMBUS_DIR as for shmbus.
+build/bench-release; SHMBUS_DIR as for shmbus.
 Exit status: 0 sampled, 1 a run failed or no run finished, 2 usage.
 EOF
 }
@@ -95,7 +95,7 @@ if [ ${#labels[@]} -eq 0 ]; then
 fi
 command -v jq >/dev/null || { echo "modes.sh: jq is missing (run scripts/install-deps.sh)" >&2; exit 1; }
 
-# The binary: given, or built (incrementally) in build/bench.
+# The binary: given, or built (incrementally) in build/bench-release.
 . "$root/bench/bench_bin.sh"
 bin=$(bench_bin modes.sh "$root")
 

@@ -28,7 +28,7 @@ with gnuplot and writes summary.md, all into one folder.
   --help       this text
 
 Environment: SHMBUS_BENCH_BIN runs that binary instead of building
-build/bench (cmake -DCMAKE_BUILD_TYPE=Release); SHMBUS_DIR as for shmbus.
+build/bench-release (cmake -DCMAKE_BUILD_TYPE=Release); SHMBUS_DIR as for shmbus.
 Output: <DIR>/<scenario>.json and .err, <DIR>/hgrm/rtt-<transport>.hgrm
 (values in ns), <DIR>/latency.png, <DIR>/throughput.png, <DIR>/summary.md.
 Exit status: 0 all scenarios ran, 1 a scenario or a plot failed, 2 usage.
@@ -65,7 +65,7 @@ case "$wait_opt" in
 esac
 command -v jq >/dev/null || { echo "run.sh: jq is missing (run scripts/install-deps.sh)" >&2; exit 1; }
 
-# The binary: given, or built (incrementally) in build/bench.
+# The binary: given, or built (incrementally) in build/bench-release.
 . "$root/bench/bench_bin.sh"
 bin=$(bench_bin run.sh "$root")
 
