@@ -368,24 +368,6 @@ static void defaults(struct opts *o)
 		.reconnect_max_ms = 5000};
 }
 
-/* Items of a comma list, strictly: an empty item ("a,,b", a trailing
- * comma) is an error, not skipped. Returns the next item's length, 0 at
- * the end, or -1 (message printed). *p advances past the item. */
-static int list_item(const char **p, const char *opt, char *item, size_t len, const char *where)
-{
-	if (**p == '\0')
-		return 0;
-	size_t n = strcspn(*p, ",");
-	if (n == 0 || n >= len || ((*p)[n] == ',' && (*p)[n + 1] == '\0')) {
-		bad(opt, n >= len ? "item too long" : "empty item in the list", where);
-		return -1;
-	}
-	memcpy(item, *p, n);
-	item[n] = '\0';
-	*p += n + ((*p)[n] == ',');
-	return (int)n;
-}
-
 /* --types into the subscription, when given (a later one replaces an
  * earlier one). 0 or 2. */
 static int parse_types(struct opts *o, const char *list, const char *where)
@@ -399,33 +381,30 @@ static int parse_types(struct opts *o, const char *list, const char *where)
 /* The syntax of a --symbols list (interned once the bus is attached). */
 static int check_symbols(const char *list, const char *where)
 {
-	char t[256];
-	int n;
+	char t[256], why[320];
+	const char *p = list;
 	size_t k = 0;
+	int rc;
 	if (*list == '\0')
 		return bad("--symbols", "empty list", where);
-	while ((n = list_item(&list, "--symbols", t, sizeof t, where)) != 0) {
-		if (n < 0)
-			return 2;
+	while ((rc = tool_list_next(&p, list, t, sizeof t, why, sizeof why)) > 0)
 		if (++k > SHMBUS_SUB_MAX_SYMBOLS)
 			return bad("--symbols", "too many symbols", where);
-	}
-	return 0;
+	return rc < 0 ? bad("--symbols", why, where) : 0;
 }
 
 /* --symbols into the subscription (symbols are interned so a filter may
  * name symbols no collector registered yet). 0 or 2. */
 static int resolve_symbols(struct opts *o, shmbus_bus *bus)
 {
-	char t[256];
-	int n;
+	char t[256], why[320];
 	size_t k = 0;
 	const char *p = o->symbols;
 	if (p == NULL)
 		return 0;
-	/* check_symbols saw the list: no empty item, at most SHMBUS_SUB_MAX_SYMBOLS */
-	while ((n = list_item(&p, "--symbols", t, sizeof t, "--symbols")) > 0 &&
-	       k < SHMBUS_SUB_MAX_SYMBOLS) {
+	/* check_symbols saw the list: no bad item, at most SHMBUS_SUB_MAX_SYMBOLS */
+	while (k < SHMBUS_SUB_MAX_SYMBOLS &&
+	       tool_list_next(&p, o->symbols, t, sizeof t, why, sizeof why) > 0) {
 		int64_t id = shmbus_symbol_intern(bus, t, strlen(t));
 		if (id < 0)
 			return bad("--symbols", shmbus_strerror((int)id), t);

@@ -838,6 +838,8 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--max-events", " 5", "--max-events"},
 		{"--types", "trade,,quote", "bad item ''"},
 		{"--types", "trade,tick", "tick"},
+		{"--symbols", "AAPL,,MSFT", "bad item ''"},
+		{"--symbols", "AAPL,", "ends with a comma"},
 	};
 	(void)state;
 	assert_non_null(mkdtemp(dir));

@@ -42,13 +42,7 @@ int tool_parse_bool(const char *s)
 	return -1;
 }
 
-/*
- * The next item of list at *p into item (len bytes): 1 and *p moved past
- * it, 0 at the end, or -EINVAL with the reason in why (n bytes) for an
- * empty or too long item or a trailing comma. *p starts at list.
- */
-static int list_next(const char **p, const char *list, char *item, size_t len, char *why,
-		     size_t n)
+int tool_list_next(const char **p, const char *list, char *item, size_t len, char *why, size_t n)
 {
 	if (!*p || !**p)
 		return 0;
@@ -78,7 +72,7 @@ int tool_split_list(const char *list, char *names, size_t len, size_t max, char 
 			snprintf(why, n, "list '%.40s...' has more than %zu items", list, max);
 			return -EINVAL;
 		}
-		int rc = list_next(&p, list, names + k * len, len, why, n);
+		int rc = tool_list_next(&p, list, names + k * len, len, why, n);
 		if (rc < 0)
 			return rc;
 		k++;
@@ -97,7 +91,7 @@ int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n)
 	int rc;
 	*mask = 0;
 	/* No count limit: the result is a set, so a repeated type is harmless. */
-	while ((rc = list_next(&p, list, name, sizeof(name), why, n)) > 0) {
+	while ((rc = tool_list_next(&p, list, name, sizeof(name), why, n)) > 0) {
 		uint64_t id;
 		int t = shmbus_event_type_from_name(name);
 		if (t <= 0) {

@@ -18,6 +18,14 @@ int tool_parse_u64(const char *s, uint64_t *out);
 int tool_parse_bool(const char *s);
 
 /*
+ * The next item of the comma-separated list at *p (which starts at list)
+ * into item (len bytes): 1 and *p moved past it, 0 at the end, or -EINVAL
+ * with a one-line reason naming the list in why (n bytes) for an empty
+ * item ("a,,b"), a trailing comma or an item of len bytes or more.
+ */
+int tool_list_next(const char **p, const char *list, char *item, size_t len, char *why, size_t n);
+
+/*
  * Split the comma-separated list "a,b,c" into at most max NUL-terminated
  * items of fewer than len bytes each, the i-th stored at names + i * len.
  * An empty list (or NULL), an empty item ("a,,b"), a trailing comma
