@@ -228,6 +228,17 @@ int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *
 int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
                                    uint64_t *seq, struct shmbus_journal_error *err);
 
+/*
+ * Call fn(ev, ctx) for each of the last max_events events of the journal,
+ * oldest first (whole blocks are read from the end until they hold
+ * max_events; the excess at the front is not passed). For a restarted
+ * journaller to recognise what it wrote just before it died. Returns 0,
+ * -ENOMEM, or an I/O or -EBADMSG error (*err) of a block it had to read.
+ */
+int shmbus_journal_reader_tail(struct shmbus_journal_reader *r, uint64_t max_events,
+                               void (*fn)(const struct shmbus_event_header *ev, void *ctx),
+                               void *ctx, struct shmbus_journal_error *err);
+
 /* Free the reader. NULL is a no-op. */
 void shmbus_journal_reader_close(struct shmbus_journal_reader *r);
 

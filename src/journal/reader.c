@@ -281,3 +281,41 @@ int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t sou
 	free(buf);
 	return rc;
 }
+
+int shmbus_journal_reader_tail(struct shmbus_journal_reader *r, uint64_t max_events,
+                               void (*fn)(const struct shmbus_event_header *ev, void *ctx),
+                               void *ctx, struct shmbus_journal_error *err)
+{
+	/* The first block of the tail: walk back until max_events are covered. */
+	size_t first_seg = r->nseg, first_blk = 0;
+	uint64_t have = 0;
+	for (size_t i = r->nseg; i-- > 0 && have < max_events;) {
+		const struct jrnl_seg *s = &r->segs[i];
+		for (size_t j = s->nblk; j-- > 0 && have < max_events;) {
+			have += s->blks[j].count;
+			first_seg = i;
+			first_blk = j;
+		}
+	}
+	uint64_t skip = have > max_events ? have - max_events : 0;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int rc = 0;
+	for (size_t i = first_seg; i < r->nseg && rc == 0; i++) {
+		struct jrnl_seg *s = &r->segs[i];
+		for (size_t j = i == first_seg ? first_blk : 0; j < s->nblk && rc == 0; j++) {
+			rc = jrnl_seg_read_block(s, j, &buf, &cap, err);
+			uint32_t pos = 0;
+			const struct shmbus_event_header *e;
+			while (rc == 0 && (e = jrnl_next_event(buf + JRNL_BLK_HDR,
+			                                       s->blks[j].payload_len, &pos))) {
+				if (skip)
+					skip--;
+				else
+					fn(e, ctx);
+			}
+		}
+	}
+	free(buf);
+	return rc;
+}

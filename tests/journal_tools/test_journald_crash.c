@@ -187,10 +187,103 @@ static void test_journald_crash_durable_events_survive_sigkill(void **state)
 	jtt_teardown(b);
 }
 
+/*
+ * The state a journald killed between writing a block and releasing its
+ * ring slots leaves: events 1..100 of source 201 wait in its ring, and
+ * the journal ends with events 1..60 stamped at journal_base + seq. When
+ * journal_base is the ring events' own base, those 60 are the same events
+ * and the next journald must write 61..100 only; with another base they
+ * are an earlier producer's that reused the source id and sequence, and
+ * all 100 are new. Returns how many events the journal holds.
+ */
+static int cr_restart_case(int64_t journal_base, int expect_skipped)
+{
+	const int64_t ring_base = 1700000000000000000LL;
+	shmbus_bus *b = jtt_setup();
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.slot_size = 256;
+	so.capacity = 1024;
+	shmbus_consumer *c = NULL; /* the journald that dies */
+	assert_int_equal(shmbus_subscribe(b, "journal", &so, &c), 0);
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 201;
+	po.flags = SHMBUS_PRODUCER_NO_TIMESTAMP; /* publish times as given */
+	shmbus_producer *p = NULL;
+	assert_int_equal(shmbus_producer_open(b, &po, &p), 0);
+	struct shmbus_trade t;
+	memset(&t, 0, sizeof(t));
+	t.h.type = SHMBUS_EV_TRADE;
+	t.h.version = SHMBUS_EVENT_LAYOUT_VERSION;
+	t.h.size = sizeof(t);
+	t.h.symbol_id = 1;
+	for (int i = 1; i <= 100; i++) {
+		t.h.event_time_ns = t.h.publish_time_ns = ring_base + i;
+		assert_int_equal(shmbus_publish(p, &t), 1);
+	}
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c); /* detached, its 100 events left in the ring */
+	struct shmbus_journal_writer *w = NULL;
+	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
+	t.h.source_id = 201;
+	for (int i = 1; i <= 60; i++) {
+		t.h.seq = (uint64_t)i;
+		t.h.event_time_ns = t.h.publish_time_ns = journal_base + i;
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+
+	char out[300];
+	snprintf(out, sizeof(out), "%s/jd.out", jtt_shm);
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, NULL};
+	pid_t jd = jtt_spawn(av, out, NULL);
+	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
+	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+
+	struct shmbus_journal_reader *r;
+	struct shmbus_journal_error err;
+	assert_int_equal(shmbus_journal_reader_open(jtt_jdir, jtt_bus, 0, &r, &err), 0);
+	int count[101] = {0}, total = 0, rc;
+	const struct shmbus_event_header *ev;
+	while ((rc = shmbus_journal_reader_next(r, &ev, &err)) == 1) {
+		assert_int_equal(ev->source_id, 201);
+		assert_true(ev->seq >= 1 && ev->seq <= 100);
+		if (ev->publish_time_ns == ring_base + (int64_t)ev->seq)
+			count[ev->seq]++;
+		total++;
+	}
+	assert_int_equal(rc, 0);
+	shmbus_journal_reader_close(r);
+	for (int i = 1; i <= 100; i++)
+		if (count[i] != 1)
+			fail_msg("ring event %d is in the journal %d times", i, count[i]);
+	char *said = jtt_slurp(out), note[96];
+	snprintf(note, sizeof(note), "%d events waiting in the ring were already journaled",
+	         expect_skipped);
+	if (expect_skipped && !strstr(said, note))
+		fail_msg("journald did not say '%s': %s", note, said);
+	free(said);
+	jtt_teardown(b);
+	return total;
+}
+
+static void test_journald_crash_restart_skips_what_was_journaled(void **state)
+{
+	(void)state;
+	/* the same 60 events: written once */
+	assert_int_equal(cr_restart_case(1700000000000000000LL, 60), 100);
+	/* another producer's 60 with the same identities: all 100 written */
+	assert_int_equal(cr_restart_case(1600000000000000000LL, 0), 160);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_journald_crash_durable_events_survive_sigkill),
+	    cmocka_unit_test(test_journald_crash_restart_skips_what_was_journaled),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

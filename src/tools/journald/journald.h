@@ -4,6 +4,7 @@
 #ifndef SHMBUS_JOURNALD_H
 #define SHMBUS_JOURNALD_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include <shmbus/shmbus.h>
@@ -32,6 +33,22 @@ struct jd_source {
 	uint64_t reported; /* durable seq last reported to the hook fd */
 };
 
+/* One journaled event's identity. */
+struct jd_ident {
+	uint32_t source;
+	uint64_t seq;
+	int64_t publish_ns, event_ns;
+};
+
+/* Events of the ring's backlog already journaled (journald_dedup.c). */
+struct jd_dedup {
+	int active;          /* checking the ring's first events */
+	struct jd_ident *id; /* the journal's last events, oldest first */
+	size_t n, cap;
+	size_t pos;          /* the next to match; SIZE_MAX: not located yet */
+	uint64_t skipped;    /* ring events not written again */
+};
+
 struct jd {
 	struct jd_opts o;
 	shmbus_bus *bus;
@@ -54,6 +71,7 @@ struct jd {
 	struct jtool_symtab known;
 
 	int hook_fd;          /* SHMBUS_JOURNALD_DURABLE_FD, -1 when unset */
+	struct jd_dedup dd;
 	uint64_t append_errors;
 	int reported_err;     /* last write error printed */
 	int64_t last_err_print_ns;
@@ -71,6 +89,17 @@ int jd_symbols_open(struct jd *d);
 /* After writes completed: fsync the symbols file when new lines wait, and
  * report newly durable (source, seq) to the hook fd. */
 void jd_durable_check(struct jd *d);
+
+/* After attaching: load the journal's last events when the ring holds a
+ * backlog (a warning, not an error, when they cannot be read). */
+void jd_dedup_load(struct jd *d);
+
+/* While d->dd.active: 1 when ev was journaled before the last stop (skip
+ * it), 0 when it is new (the check then ends for good). */
+int jd_dedup_skip(struct jd *d, const struct shmbus_event_header *ev);
+
+/* End the check, saying how many events it skipped. */
+void jd_dedup_end(struct jd *d);
 
 /* Write the stats JSON file atomically (no-op without --stats-json). */
 /* Define / refresh the journaller's named counters in the bus. */

@@ -174,6 +174,8 @@ static void on_signal(int sig)
 static void on_event(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct jd *d = ctx;
+	if (__builtin_expect(d->dd.active, 0) && jd_dedup_skip(d, ev))
+		return; /* journaled before the last stop */
 	jd_track(d, ev);
 	if (shmbus_journal_writer_append(d->w, ev) != 0)
 		d->append_errors++; /* malformed event: cannot happen from a ring */
@@ -289,6 +291,7 @@ static int open_all(struct jd *d)
 		return 1;
 	if ((rc = subscribe(d)) != 0)
 		return rc;
+	jd_dedup_load(d);
 	jd_define_counters(d);
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats_get(d->w, &st);

@@ -173,8 +173,9 @@ static size_t jd_stats_ring(struct jd *d, char *b, size_t len)
 	return (size_t)snprintf(b, len,
 	                        ",\"ring_depth\":%" PRIu64 ",\"ring_dropped\":%" PRIu64
 	                        ",\"ring_delivered\":%" PRIu64 ",\"ring_too_big\":%" PRIu64
-	                        ",\"ring_routed_around\":%" PRIu64,
-	                        rs.depth, rs.dropped, rs.delivered, rs.too_big, rs.routed_around);
+	                        ",\"ring_routed_around\":%" PRIu64 ",\"duplicates_skipped\":%" PRIu64,
+	                        rs.depth, rs.dropped, rs.delivered, rs.too_big, rs.routed_around,
+	                        d->dd.skipped);
 }
 
 /* The writer's counters as named bus counters, for shmbus-stat. */
