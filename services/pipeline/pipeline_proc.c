@@ -120,6 +120,7 @@ void pl_stop(struct pipeline *p, enum pl_child_id id)
 
 	if (c->pid > 0 && !c->stopping) {
 		kill(c->pid, SIGTERM);
+		kill(c->pid, SIGCONT); /* a stopped child handles SIGTERM only once continued */
 		c->stopping = 1;
 	}
 }
