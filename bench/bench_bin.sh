@@ -15,5 +15,10 @@ bench_bin() {
     bin="$bdir/bench/shmbus-bench"
   fi
   [ -x "$bin" ] || { echo "$script: $bin is not an executable" >&2; exit 1; }
+  local newer
+  newer=$(find "$root/src" "$root/include" "$root/bench" -name '*.[ch]' -newer "$bin" \
+    2>/dev/null | head -1)
+  [ -z "$newer" ] || echo "$script: warning: $bin is older than $newer:" \
+    "it may not be built from this tree" >&2
   echo "$bin"
 }

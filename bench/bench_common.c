@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -73,6 +74,15 @@ void bench_machine_get(struct bench_machine *m)
 		         u.machine);
 	else
 		snprintf(m->kernel, sizeof(m->kernel), "?");
+	struct stat st;
+	struct tm tm;
+	ssize_t n = readlink("/proc/self/exe", m->binary, sizeof(m->binary) - 1);
+	m->binary[n > 0 ? n : 0] = '\0';
+	if (n <= 0 || stat(m->binary, &st) != 0 || !gmtime_r(&st.st_mtime, &tm) ||
+	    !strftime(m->built, sizeof(m->built), "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(m->built, sizeof(m->built), "?");
+	if (n <= 0)
+		snprintf(m->binary, sizeof(m->binary), "?");
 }
 
 int bench_pin(int cpu)
@@ -420,6 +430,10 @@ void bench_json_machine(FILE *f, const struct bench_machine *m)
 	bench_json_str(f, m->kernel);
 	fprintf(f, ",\"clocksource\":");
 	bench_json_str(f, m->clocksource);
+	fprintf(f, ",\"binary\":");
+	bench_json_str(f, m->binary);
+	fprintf(f, ",\"binary_built\":");
+	bench_json_str(f, m->built);
 	fputc('}', f);
 }
 
@@ -453,6 +467,7 @@ void bench_print_machine(FILE *f, const struct bench_machine *m, const char *com
 	fprintf(f, "machine: %ld cpus, %s, %s, clocksource %s\n", m->nproc, m->model, m->kernel,
 	        m->clocksource);
 	fprintf(f, "command: %s\n", command);
+	fprintf(f, "binary:  %s (built %s)\n", m->binary, m->built);
 	if (c)
 		fprintf(f, "clock:   %s (%.4f ns/tick)\n", c->tsc ? "tsc" : "CLOCK_MONOTONIC",
 		        c->ns_per_tick);

@@ -36,6 +36,8 @@ struct bench_machine {
 	char model[128];
 	char kernel[160];
 	char clocksource[32];
+	char binary[256]; /* this executable */
+	char built[32];   /* its modification time, UTC: a stale build shows */
 };
 
 /* Fill m from sysconf, /proc/cpuinfo, uname and sysfs ("?" when unknown). */

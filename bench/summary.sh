@@ -19,6 +19,7 @@ echo
 echo "Folder \`$(basename "$(cd "$dir" && pwd)")\`, written $(date -u +%Y-%m-%dT%H:%M:%SZ) by bench/run.sh."
 if [ -n "$first" ]; then
   jq -r '.machine | "Machine: \(.nproc) cpus, \(.model), \(.kernel), clocksource \(.clocksource)."' "$first"
+  jq -r '.machine | select(.binary) | "Binary: `\(.binary)`, built \(.binary_built)."' "$first"
 fi
 echo "Benchmarks report numbers; nothing here is asserted. Latencies are in ns."
 echo
