@@ -399,15 +399,15 @@ static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t po
 /*
  * The head slot is not committed. If a producer claimed it (tail is past
  * it), skip it once the claimer is dead, or once no claimer can be found
- * for stuck_timeout (one that died between its CAS and recording the
- * claim). Returns 1 when it skipped the slot, 0 when not, SHMBUS_ECORRUPT
+ * for stuck_timeout (its record was overwritten or lost: a claimer records
+ * before it moves the tail, R9). Returns 1 when it skipped the slot, 0 when not, SHMBUS_ECORRUPT
  * when the ring's tail is behind the head or more than a ring ahead.
  */
 static __attribute__((noinline)) int consumer_check_stuck(shmbus_consumer *c)
 {
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
-	uint64_t t = load_acquire(&v->hdr->tail);
+	uint64_t t = load_acquire(&v->hdr->tail); /* A9 pairs with R9: t's claim records */
 	if (!ring_committed(v, h) && (t < h || t - h > v->capacity))
 		return bus_err(SHMBUS_ECORRUPT,
 			       "ring '%s': claimed %llu but consumed %llu of %u slots: the tail "

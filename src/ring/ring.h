@@ -94,16 +94,22 @@ static inline uint32_t ring_try_claim_run(struct ring_view *v, struct prod_entry
 		}
 		uint64_t room = v->capacity - (t - v->head_cache);
 		n = want < room ? want : (uint32_t)room;
+		/* Who claims positions t..t+n-1, on the claimer's own line, and
+		 * before the tail moves: a consumer that sees the tail past an
+		 * uncommitted slot always finds its claimer's record, so a live
+		 * claimer stalled between the two (stopped, preempted) is waited
+		 * for, never skipped as claimer-less. A record left by a lost CAS
+		 * only delays a skip until the retry rewrites it. */
+		store_relaxed(&rec->claim, CLAIM_WORD(v->index, t, n));
 		if (v->single_producer) {
-			store_relaxed(&h->tail, t + n);
+			/* R9 publishes the record; pairs with A9 in
+			 * consumer_check_stuck(). */
+			store_release(&h->tail, t + n);
 			break;
 		}
-		if (cas_acq_rel(&h->tail, &t, t + n))
+		if (cas_acq_rel(&h->tail, &t, t + n)) /* R9 as above */
 			break;
 	}
-	/* Who claimed positions t..t+n-1, on the claimer's own line. Relaxed:
-	 * only the commits (R6) publish anything to the consumer. */
-	store_relaxed(&rec->claim, CLAIM_WORD(v->index, t, n));
 	/* Start taking the lines of slots a little ahead from the consumer's
 	 * cache, so that their stores, when they come, do not wait for them
 	 * and hold up every later store of this producer (the store buffer
