@@ -16,6 +16,8 @@
 #include <math.h>
 #include <signal.h>
 
+#include <sys/prctl.h>
+
 #include "pl_test.h"
 
 #define MAX_SEEN 256
@@ -332,6 +334,68 @@ static void test_pipeline_eos_threshold_alert_identity(void **state)
 	shmbus_bus_destroy("pt-thr");
 }
 
+/* The pid of pid's child named comm (/proc children list), or -1. */
+static pid_t pt_child_named(pid_t pid, const char *comm)
+{
+	char path[96], name[32], *list;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if (!(list = pt_slurp(path)))
+		return -1;
+	pid_t found = -1;
+	for (char *tok = strtok(list, " \n"); tok && found < 0; tok = strtok(NULL, " \n")) {
+		snprintf(path, sizeof(path), "/proc/%s/comm", tok);
+		FILE *f = fopen(path, "r");
+		if (f && fgets(name, sizeof(name), f) && strncmp(name, comm, strlen(comm)) == 0 &&
+		    name[strlen(comm)] == '\n')
+			found = (pid_t)atoi(tok);
+		if (f)
+			fclose(f);
+	}
+	free(list);
+	return found;
+}
+
+/* A stage stopped (SIGSTOP) when the run times out: the launcher's SIGTERM
+ * must reach it (it continues the child), not wait out the grace period
+ * and SIGKILL it. */
+static void test_pipeline_timeout_with_a_stopped_stage(void **state)
+{
+	char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-stop", "--events", "500000000",
+	                "--no-journal", "--timeout", "3", "--dir", (char *)pt_path("run-stop"),
+	                NULL};
+	const char *out = pt_path("stop.out");
+	pid_t parent = getpid(), pid = fork(), ta = -1;
+	int st;
+	(void)state;
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 500 && ta < 0; i++) {
+		usleep(10000);
+		ta = pt_child_named(pid, "shmbus-ta");
+	}
+	assert_true(ta > 0);
+	usleep(200000); /* let it take some events first */
+	assert_int_equal(kill(ta, SIGSTOP), 0);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	char *text = pt_slurp(out);
+	assert_non_null(text);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 1 || strstr(text, "signal 9"))
+		fail_msg("expected a timeout failure with ta stopped by SIGTERM: %s", text);
+	assert_non_null(strstr(text, "timed out"));
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -339,6 +403,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_synth_usage_errors),
 	    cmocka_unit_test(test_pipeline_eos_ta_flushes_open_bars),
 	    cmocka_unit_test(test_pipeline_eos_threshold_alert_identity),
+	    cmocka_unit_test(test_pipeline_timeout_with_a_stopped_stage),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
