@@ -294,7 +294,6 @@ static int pl_prepare(struct pipeline *p)
 	static const char *const names[PL_NCHILD] = {"journald", "ta", "threshold", "collector"};
 	static const char *const bins[PL_NCHILD] = {"shmbus-journald", "shmbus-ta",
 	                                            "shmbus-threshold", "shmbus-collector"};
-	struct shmbus_rule_error err;
 	const char *tmp = getenv("TMPDIR");
 	int rc;
 
@@ -334,17 +333,7 @@ static int pl_prepare(struct pipeline *p)
 	}
 	snprintf(p->rules_path, sizeof(p->rules_path), "%s",
 	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
-	memset(&err, 0, sizeof(err));
-	if ((rc = shmbus_rules_load(p->rules_path, &p->rules, &err)) != 0) {
-		if (err.line)
-			fprintf(stderr, PL_TOOL ": rules %s:%u:%u: %s\n", p->rules_path, err.line,
-			        err.column, err.message);
-		else /* the message names the file */
-			fprintf(stderr, PL_TOOL ": rules: %s\n",
-			        err.message[0] ? err.message : strerror(-rc));
-		return 2;
-	}
-	return 0;
+	return shmbus_rules_load_cli(PL_TOOL, p->rules_path, &p->rules);
 }
 
 struct pl_argv {

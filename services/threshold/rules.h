@@ -125,6 +125,15 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
  * err->message says which, naming @path, with err->line 0. */
 int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbus_rule_error *err);
 
+/*
+ * shmbus_rules_load for a program's --rules FILE: on failure, say why on
+ * stderr as "@tool: FILE:LINE:COLUMN: message" (or the message naming the
+ * file) and return the program's exit code: 2 when the file is absent, no
+ * regular file, has a bad rule or no rule at all (the argument is wrong),
+ * 1 when it could not be read (-EIO, -ENOMEM). Returns 0 on success.
+ */
+int shmbus_rules_load_cli(const char *tool, const char *path, struct shmbus_ruleset *out);
+
 /* Free what a parse stored in @rs and zero it (safe on a zeroed set). */
 void shmbus_rules_free(struct shmbus_ruleset *rs);
 

@@ -601,6 +601,29 @@ int shmbus_rules_load(const char *path, struct shmbus_ruleset *out, struct shmbu
 	return rc;
 }
 
+int shmbus_rules_load_cli(const char *tool, const char *path, struct shmbus_ruleset *out)
+{
+	struct shmbus_rule_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	if ((rc = shmbus_rules_load(path, out, &err)) != 0) {
+		if (err.line)
+			fprintf(stderr, "%s: %s:%u:%u: %s\n", tool, path, err.line, err.column,
+			        err.message);
+		else /* the message names the file */
+			fprintf(stderr, "%s: %s\n", tool,
+			        err.message[0] ? err.message : strerror(-rc));
+		return rc == -EIO || rc == -ENOMEM ? 1 : 2;
+	}
+	if (out->count == 0) {
+		fprintf(stderr, "%s: %s: no rules (only blank and comment lines)\n", tool, path);
+		shmbus_rules_free(out);
+		return 2;
+	}
+	return 0;
+}
+
 void shmbus_rules_free(struct shmbus_ruleset *rs)
 {
 	if (!rs)

@@ -112,25 +112,10 @@ static int thr_parse_args(struct thr_svc *t, int argc, char **argv)
 /* Load the rules and build the evaluator. Returns 0 or an exit code. */
 static int thr_load_rules(struct thr_svc *t)
 {
-	struct shmbus_rule_error err;
 	int rc;
 
-	memset(&err, 0, sizeof(err));
-	if ((rc = shmbus_rules_load(t->rules_path, &t->rs, &err)) != 0) {
-		if (err.line)
-			fprintf(stderr, TOOL ": %s:%u:%u: %s\n", t->rules_path, err.line,
-			        err.column, err.message);
-		else if (err.message[0]) /* it names the file */
-			fprintf(stderr, TOOL ": %s\n", err.message);
-		else
-			fprintf(stderr, TOOL ": %s: %s\n", t->rules_path, strerror(-rc));
-		/* a bad file, or a path that is no file (a directory, a device) */
-		return rc == -EINVAL || rc == -EISDIR ? 2 : 1;
-	}
-	if (t->rs.count == 0) {
-		fprintf(stderr, TOOL ": %s: no rules\n", t->rules_path);
-		return 2;
-	}
+	if ((rc = shmbus_rules_load_cli(TOOL, t->rules_path, &t->rs)) != 0)
+		return rc;
 	if ((rc = shmbus_thr_create(&t->ev, &t->rs)) != 0) {
 		fprintf(stderr, TOOL ": evaluator: %s\n", strerror(-rc));
 		return 1;

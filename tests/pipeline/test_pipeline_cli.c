@@ -117,6 +117,47 @@ static void test_pipeline_cli_rules_must_be_a_file(void **state)
 	expect_usage(pl, "not a regular file (a directory)");
 }
 
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Both programs that take --rules refuse a missing file, a bad rule and a
+ * file with no rule in the same words and with the same exit code (2): the
+ * pipeline once printed "rules: ..." and the threshold engine exited 1 for
+ * a missing file, 2 for a bad one. */
+static void test_pipeline_cli_rules_errors_are_usage_errors(void **state)
+{
+	char bad[300], empty[300], missing[300], want[360];
+	const char *bin[] = {PL_BIN_THRESHOLD, PL_BIN_PIPELINE};
+
+	(void)state;
+	snprintf(bad, sizeof(bad), "%s", pt_path("bad.rules"));
+	snprintf(empty, sizeof(empty), "%s", pt_path("empty.rules"));
+	snprintf(missing, sizeof(missing), "%s", pt_path("missing.rules"));
+	write_file(bad, "# a comment\nhot: trade.price >> 10\n");
+	write_file(empty, "# only a comment\n\n");
+	for (int i = 0; i < 2; i++) {
+		char *argv[] = {(char *)bin[i], "--rules", bad, "--bus", "pt-cli-rules2", "--dir",
+		                (char *)pt_path("run-rules2"), NULL};
+
+		if (i == 0) /* the threshold engine takes no --bus/--dir here */
+			argv[3] = NULL;
+		snprintf(want, sizeof(want), "%s:2:", bad);
+		expect_usage(argv, want);
+		argv[2] = empty;
+		snprintf(want, sizeof(want), "%s: no rules", empty);
+		expect_usage(argv, want);
+		argv[2] = missing;
+		snprintf(want, sizeof(want), "cannot read rules file %s: No such file", missing);
+		expect_usage(argv, want);
+	}
+}
+
 /* A child that fails is described by how it ended, not by a raw wait
  * status ("wait status 512"). */
 static void test_pipeline_cli_child_failure_is_described(void **state)
@@ -153,6 +194,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_numbers_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
+	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
