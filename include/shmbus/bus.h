@@ -11,7 +11,8 @@
  *
  * Backing: a file on a hugetlbfs mount with enough free 2 MiB pages when
  * one exists, else a /dev/shm file with MADV_HUGEPAGE. The environment
- * variable SHMBUS_DIR names another directory (tests use it).
+ * variable SHMBUS_DIR names another directory (tests use it); a bus there
+ * is on 2 MiB pages when that directory is a hugetlbfs mount.
  */
 #ifndef SHMBUS_BUS_H
 #define SHMBUS_BUS_H
@@ -40,14 +41,18 @@ enum shmbus_role {
 
 enum shmbus_backing {
 	SHMBUS_BACKING_ANON = 0,     /* anonymous: threads and forked children */
-	SHMBUS_BACKING_HUGETLBFS = 1, /* hugetlbfs file, 2 MiB pages */
+	SHMBUS_BACKING_HUGETLBFS = 1, /* 2 MiB pages: a hugetlbfs file, or an
+					 anonymous bus made with hugepages
+					 always (MAP_HUGETLB) */
 	SHMBUS_BACKING_SHM = 2,       /* tmpfs file with MADV_HUGEPAGE */
 };
 
 enum shmbus_hugepages {
-	SHMBUS_HUGEPAGES_AUTO = 0, /* hugetlbfs when mounted with free pages */
-	SHMBUS_HUGEPAGES_NEVER = 1,
-	SHMBUS_HUGEPAGES_ALWAYS = 2, /* fail with -ENOMEM when none */
+	SHMBUS_HUGEPAGES_AUTO = 0,   /* named bus: hugetlbfs when mounted with
+					the pages free; anonymous: small pages */
+	SHMBUS_HUGEPAGES_NEVER = 1,  /* /dev/shm (or SHMBUS_DIR as it is) */
+	SHMBUS_HUGEPAGES_ALWAYS = 2, /* 2 MiB pages (anonymous: MAP_HUGETLB) or
+					fail with -ENOMEM */
 };
 
 struct shmbus_bus_opts {
@@ -105,8 +110,17 @@ int shmbus_bus_close(shmbus_bus *bus);
  * mapping until they close. Returns 0, -ENOENT or -errno. */
 int shmbus_bus_destroy(const char *name);
 
-/* Directory the named buses live in (SHMBUS_DIR, a hugetlbfs mount or
- * /dev/shm), and the path of bus `name` there. Return 0 or -ENAMETOOLONG. */
+/*
+ * Directories named buses live in, in search order: SHMBUS_DIR alone when
+ * set; else every writable hugetlbfs mount of 2 MiB pages, then /dev/shm.
+ * Calls fn(dir, ctx) for each until fn returns non-zero, and returns that
+ * value (0 when every call returned 0). Lists of buses use it.
+ */
+int shmbus_bus_dirs_each(int (*fn)(const char *dir, void *ctx), void *ctx);
+
+/* The default bus directory (SHMBUS_DIR, else /dev/shm), and the path of
+ * bus `name`: the first directory above that holds it, else its path in
+ * the default directory. Return 0, -EINVAL (bad name) or -ENAMETOOLONG. */
 int shmbus_bus_dir(char *buf, size_t len);
 int shmbus_bus_path(const char *name, char *buf, size_t len);
 

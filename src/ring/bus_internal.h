@@ -71,6 +71,19 @@ bool ring_orphan_if_dead(struct shmbus_bus *bus, struct ring_desc *d);
 enum ring_hook { RING_HOOK_MID_RUN = 1 };
 extern void (*ring_test_hook)(enum ring_hook where);
 
+/* bus_dir.c: where named buses live (see there). */
+#define BUS_HUGE_PAGE (2u << 20)
+bool bus_dir_is_hugetlbfs(const char *dir);
+/* Bytes of 2 MiB pages a new bus in hugetlbfs directory dir can get (0:
+ * no such directory). */
+uint64_t bus_dir_huge_free(const char *dir);
+/* Directory a new bus of need bytes goes to: SHMBUS_DIR; else, unless
+ * hugepages (enum shmbus_hugepages) is never, the first hugetlbfs mount
+ * with the pages free; else /dev/shm, or NULL when hugepages is always. */
+const char *bus_dir_for_create(uint64_t need, int hugepages, char *buf, size_t len);
+/* dir/shmbus.name into buf; 0 or -ENAMETOOLONG. */
+int bus_path_in(const char *dir, const char *name, char *buf, size_t len);
+
 /* participants.c */
 int part_register(struct shmbus_bus *bus, const char *name, enum shmbus_role role);
 void part_unregister(struct shmbus_bus *bus);

@@ -11,13 +11,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <mntent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -26,8 +24,6 @@
 #include "shmbus/event.h"
 #include "bus_internal.h"
 
-#define HUGETLBFS_MAGIC_ 0x958458f6
-#define HUGE_PAGE (2u << 20)
 #define SMALL_PAGE 4096u
 #define MIN_ARENA (64u << 10)
 #define MAX_ARENA ((size_t)64 << 30)
@@ -177,67 +173,6 @@ static int segment_validate(const uint8_t *base, size_t size, const char *where)
 	return 0;
 }
 
-/* First hugetlbfs mount with at least `need` bytes free, or NULL. */
-static const char *hugetlbfs_dir(uint64_t need, char *buf, size_t len)
-{
-	FILE *f = setmntent("/proc/mounts", "re");
-	if (!f)
-		return NULL;
-	const char *found = NULL;
-	struct mntent *m;
-	while (!found && (m = getmntent(f))) {
-		if (strcmp(m->mnt_type, "hugetlbfs") != 0)
-			continue;
-		struct statfs st;
-		if (statfs(m->mnt_dir, &st) != 0 || (uint64_t)st.f_bsize != HUGE_PAGE)
-			continue;
-		if (need && (uint64_t)st.f_bfree * st.f_bsize < need)
-			continue;
-		if (access(m->mnt_dir, W_OK | X_OK) == 0) {
-			snprintf(buf, len, "%s", m->mnt_dir);
-			found = buf;
-		}
-	}
-	endmntent(f);
-	return found;
-}
-
-int shmbus_bus_dir(char *buf, size_t len)
-{
-	const char *env = getenv("SHMBUS_DIR");
-	int n = snprintf(buf, len, "%s", env && *env ? env : "/dev/shm");
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-static int path_in(const char *dir, const char *name, char *buf, size_t len)
-{
-	int n = snprintf(buf, len, "%s/shmbus.%s", dir, name);
-	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
-}
-
-int shmbus_bus_path(const char *name, char *buf, size_t len)
-{
-	int rc = bus_check_name("bus", name);
-	if (rc)
-		return rc;
-	const char *env = getenv("SHMBUS_DIR");
-	if (env && *env)
-		return path_in(env, name, buf, len);
-	char hdir[256];
-	if (hugetlbfs_dir(0, hdir, sizeof(hdir))) {
-		rc = path_in(hdir, name, buf, len);
-		if (rc == 0 && access(buf, F_OK) == 0)
-			return 0;
-	}
-	return path_in("/dev/shm", name, buf, len);
-}
-
-static bool dir_is_hugetlbfs(const char *dir)
-{
-	struct statfs st;
-	return statfs(dir, &st) == 0 && (unsigned long)st.f_type == HUGETLBFS_MAGIC_;
-}
-
 /* An attacher maps every page of a bus whose creator asked for it, so its
  * hot path never takes a page fault either; without MADV_POPULATE_WRITE
  * (Linux < 5.14) it does not: touching live pages is not an option. */
@@ -327,19 +262,22 @@ static void sb_fill(struct sb *sb, const struct geometry *g, const char *name, u
 static int segment_map_new(const char *name, const char *dir, const struct shmbus_bus_opts *o,
 			   uint64_t *total, uint8_t **out, char *path, size_t plen)
 {
-	bool huge = dir && dir_is_hugetlbfs(dir);
+	/* An anonymous bus takes 2 MiB pages from the pool only when told to. */
+	bool huge = dir ? bus_dir_is_hugetlbfs(dir) : o->hugepages == SHMBUS_HUGEPAGES_ALWAYS;
 	if (huge)
-		*total = align_up(*total, HUGE_PAGE);
+		*total = align_up(*total, BUS_HUGE_PAGE);
 	if (!name) {
-		void *p = mmap(NULL, *total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
-			       0);
+		void *p = mmap(NULL, *total, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS | (huge ? MAP_HUGETLB : 0), -1, 0);
 		if (p == MAP_FAILED)
-			return bus_err(-errno, "anonymous bus: mmap %llu bytes: %s",
-				       (unsigned long long)*total, strerror(errno));
+			return bus_err(-errno, "anonymous bus: mmap %llu bytes%s: %s",
+				       (unsigned long long)*total,
+				       huge ? " of 2 MiB pages (hugepages always)" : "",
+				       strerror(errno));
 		*out = p;
 		return 0;
 	}
-	int rc = path_in(dir, name, path, plen);
+	int rc = bus_path_in(dir, name, path, plen);
 	if (rc)
 		return bus_err(rc, "bus '%s': path in '%s' too long", name, dir);
 	int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, o->mode);
@@ -396,19 +334,19 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 
 	char dirbuf[256], path[512] = "";
 	const char *dir = NULL;
-	uint32_t backing = SHMBUS_BACKING_ANON;
+	uint32_t backing = o.hugepages == SHMBUS_HUGEPAGES_ALWAYS ? SHMBUS_BACKING_HUGETLBFS
+								   : SHMBUS_BACKING_ANON;
 	if (name) {
-		const char *env = getenv("SHMBUS_DIR");
-		if (env && *env)
-			dir = env;
-		else if (o.hugepages != SHMBUS_HUGEPAGES_NEVER)
-			dir = hugetlbfs_dir(align_up(g.total, HUGE_PAGE), dirbuf, sizeof(dirbuf));
-		if (!dir && o.hugepages == SHMBUS_HUGEPAGES_ALWAYS)
-			return bus_err(-ENOMEM, "bus '%s': no hugetlbfs mount with %llu bytes free",
-				       name, (unsigned long long)g.total);
-		if (!dir)
-			dir = "/dev/shm";
-		backing = dir_is_hugetlbfs(dir) ? SHMBUS_BACKING_HUGETLBFS : SHMBUS_BACKING_SHM;
+		bool always = o.hugepages == SHMBUS_HUGEPAGES_ALWAYS;
+		uint64_t need = align_up(g.total, BUS_HUGE_PAGE);
+		if (!(dir = bus_dir_for_create(need, o.hugepages, dirbuf, sizeof(dirbuf))))
+			return bus_err(-ENOMEM, "bus '%s': hugepages always, but no hugetlbfs "
+				       "mount has %llu bytes of 2 MiB pages free", name,
+				       (unsigned long long)need);
+		backing = bus_dir_is_hugetlbfs(dir) ? SHMBUS_BACKING_HUGETLBFS : SHMBUS_BACKING_SHM;
+		if (always && backing != SHMBUS_BACKING_HUGETLBFS)
+			return bus_err(-ENOMEM, "bus '%s': hugepages always, but SHMBUS_DIR %s is "
+				       "not a hugetlbfs mount", name, dir);
 		/* Another directory may already hold a bus of that name. */
 		char existing[512];
 		if (shmbus_bus_path(name, existing, sizeof(existing)) == 0 &&

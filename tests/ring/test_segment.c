@@ -120,6 +120,20 @@ static void test_segment_mode_option(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* hugepages always is a promise of 2 MiB pages: a SHMBUS_DIR that is no
+ * hugetlbfs mount (this test's is tmpfs) is refused, not used silently. */
+static void test_segment_hugepages_always_needs_hugetlbfs(void **state)
+{
+	struct shmbus_bus_opts o;
+	shmbus_bus *bus;
+	(void)state;
+	tu_bus_opts(&o, 4);
+	o.hugepages = SHMBUS_HUGEPAGES_ALWAYS;
+	assert_int_equal(shmbus_bus_create("always", &o, &bus), -ENOMEM);
+	assert_non_null(strstr(shmbus_errmsg(), "is not a hugetlbfs mount"));
+	assert_int_equal(tu_dir_entries(), 0);
+}
+
 /* A second create fails with -EEXIST and leaves the first bus intact. */
 static void test_segment_create_twice_eexist(void **state)
 {
@@ -715,6 +729,7 @@ int main(void)
 	alarm(120);
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_segment_lifecycle),           TU_TEST(test_segment_mode_option),
+	    TU_TEST(test_segment_hugepages_always_needs_hugetlbfs),
 	    TU_TEST(test_segment_create_twice_eexist), TU_TEST(test_segment_open_missing_enoent),
 	    TU_TEST(test_segment_bad_names),           TU_TEST(test_segment_bad_options),
 	    TU_TEST(test_segment_bad_magic),           TU_TEST(test_segment_version_mismatch),

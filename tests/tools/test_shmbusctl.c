@@ -14,6 +14,7 @@
 
 #include <shmbus/shmbus.h>
 
+#include "test_huge.h"
 #include "tool_util.h"
 
 static const char *dir;
@@ -26,6 +27,7 @@ static const char cfg_text[] = "[bus]\nname = ctl\narena_mb = 4\n"
 static int setup(void **state)
 {
 	(void)state;
+	th_setup(12);
 	dir = tu_tmpdir();
 	char path[256];
 	snprintf(path, sizeof(path), "%s/ctl.ini", dir);
@@ -36,7 +38,7 @@ static int teardown(void **state)
 {
 	(void)state;
 	tu_rmdir(dir);
-	return 0;
+	return th_teardown();
 }
 
 static void test_shmbusctl_usage_and_help_exit_codes(void **state)
@@ -149,6 +151,37 @@ static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
 	shmbus_bus_destroy("live");
 }
 
+/* Without SHMBUS_DIR a bus goes to a hugetlbfs mount with pages free (one
+ * without size= once looked full), and list, info and destroy find it
+ * there: list once read /dev/shm only. */
+static void test_shmbusctl_lists_buses_on_hugetlbfs(void **state)
+{
+	char name[32], want[64];
+	(void)state;
+	TH_REQUIRE_MOUNT();
+	snprintf(name, sizeof(name), "ctl-huge-%d", (int)getpid());
+	unsetenv("SHMBUS_DIR");
+	int rc =
+	    tu_run(out, sizeof(out), "%s --bus %s create %s/ctl.ini", SHMBUSCTL_BIN, name, dir);
+	if (rc == 0)
+		rc = tu_run(out, sizeof(out), "%s list --json", SHMBUSCTL_BIN);
+	snprintf(want, sizeof(want), "{\"name\":\"%s\",", name);
+	const char *entry = strstr(out, want);
+	const char *b = entry ? strstr(entry, "\"backing\":") : NULL;
+	const char *huge = "\"backing\":\"hugetlbfs\"";
+	int backing_ok = b && strncmp(b, huge, strlen(huge)) == 0;
+	if (!backing_ok)
+		fprintf(stderr, "list: %s\n", out);
+	int info = tu_run(out, sizeof(out), "%s info %s --json", SHMBUSCTL_BIN, name);
+	int destroyed = tu_run(out, sizeof(out), "%s destroy %s", SHMBUSCTL_BIN, name);
+	setenv("SHMBUS_DIR", dir, 1);
+	assert_int_equal(rc, 0);
+	assert_non_null(entry);
+	assert_true(backing_ok);
+	assert_int_equal(info, 0);
+	assert_int_equal(destroyed, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +191,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_bus_option_is_a_bus_name),
 	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
+	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -188,26 +188,42 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 	shmbus_bus_close(bus);
 }
 
-/* Calls fn for each shmbus.* file in the bus directory; returns count or -errno. */
-static int for_each_bus(void (*fn)(const char *dir, const char *file, void *ctx), void *ctx,
-                        char *dir, size_t dirlen)
+struct bus_walk {
+	void (*fn)(const char *dir, const char *file, void *ctx);
+	void *ctx;
+	int n;
+	char *dir; /* the directory that failed */
+	size_t dirlen;
+};
+
+static int walk_dir(const char *dir, void *arg)
 {
-	int rc = shmbus_bus_dir(dir, dirlen);
-	if (rc)
-		return rc;
+	struct bus_walk *w = arg;
 	DIR *d = opendir(dir);
-	if (!d)
+	if (!d) {
+		snprintf(w->dir, w->dirlen, "%s", dir);
 		return -errno;
-	int n = 0;
+	}
 	struct dirent *de;
 	while ((de = readdir(d))) {
 		if (strncmp(de->d_name, "shmbus.", 7) != 0 || !de->d_name[7])
 			continue;
-		fn(dir, de->d_name, ctx);
-		n++;
+		w->fn(dir, de->d_name, w->ctx);
+		w->n++;
 	}
 	closedir(d);
-	return n;
+	return 0;
+}
+
+/* Calls fn for each shmbus.* file in every bus directory (SHMBUS_DIR, else
+ * the hugetlbfs mounts and /dev/shm); returns the count, or -errno with the
+ * directory that could not be read in dir. */
+static int for_each_bus(void (*fn)(const char *dir, const char *file, void *ctx), void *ctx,
+                        char *dir, size_t dirlen)
+{
+	struct bus_walk w = {.fn = fn, .ctx = ctx, .dir = dir, .dirlen = dirlen};
+	int rc = shmbus_bus_dirs_each(walk_dir, &w);
+	return rc ? rc : w.n;
 }
 
 static void list_one(const char *dir, const char *file, void *ctx)

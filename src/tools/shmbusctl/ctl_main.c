@@ -35,7 +35,8 @@ static const char *const usage_text =
     "  --dry-run       reclaim: say what would be removed, remove nothing\n"
     "  -h, --help      this text\n"
     "\n"
-    "The bus directory is $SHMBUS_DIR, else /dev/shm (or a hugetlbfs mount).\n"
+    "Buses live in $SHMBUS_DIR when set, else on hugetlbfs mounts (2 MiB pages)\n"
+    "and in /dev/shm; list and reclaim look in all of them.\n"
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
 static int usage_error(const char *fmt, const char *arg)
