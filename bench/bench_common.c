@@ -434,6 +434,8 @@ void bench_json_machine(FILE *f, const struct bench_machine *m)
 	bench_json_str(f, m->binary);
 	fprintf(f, ",\"binary_built\":");
 	bench_json_str(f, m->built);
+	fprintf(f, ",\"bus_backing\":");
+	bench_json_str(f, bench_bus_backing());
 	fputc('}', f);
 }
 
@@ -468,6 +470,7 @@ void bench_print_machine(FILE *f, const struct bench_machine *m, const char *com
 	        m->clocksource);
 	fprintf(f, "command: %s\n", command);
 	fprintf(f, "binary:  %s (built %s)\n", m->binary, m->built);
+	fprintf(f, "bus:     %s pages\n", bench_bus_backing());
 	if (c)
 		fprintf(f, "clock:   %s (%.4f ns/tick)\n", c->tsc ? "tsc" : "CLOCK_MONOTONIC",
 		        c->ns_per_tick);
@@ -551,6 +554,11 @@ void bench_bus_remove(void)
 	bench_bus = NULL;
 	shmbus_bus_destroy(bench_bus_name);
 	bench_bus_name[0] = '\0';
+}
+
+const char *bench_bus_backing(void)
+{
+	return bench_bus ? shmbus_backing_name(shmbus_bus_backing(bench_bus)) : "no bus";
 }
 
 int bench_bus_create(size_t arena_bytes, const char **name)

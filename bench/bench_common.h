@@ -213,6 +213,9 @@ void bench_print_machine(FILE *f, const struct bench_machine *m, const char *com
  */
 int bench_bus_create(size_t arena_bytes, const char **name);
 void bench_bus_remove(void);
+/* The backing of that bus (shmbus_backing_name: "hugetlbfs", "shm+thp"),
+ * which reports print beside the machine: 2 MiB pages or small ones. */
+const char *bench_bus_backing(void);
 
 /* Parse "A,B[,C...]" into cpus; returns the count or -EINVAL. */
 int bench_parse_cpus(const char *s, int *cpus, int max);
