@@ -63,33 +63,46 @@ static off_t file_size(const char *path)
 	return stat(path, &st) == 0 ? st.st_size : -1;
 }
 
-/* In a child: attach bus `name` by name and publish N_EVENTS trades. */
-static int publish_by_name(void *arg)
+/* In a child: publish N_EVENTS trades on bus. */
+static int publish_trades(shmbus_bus *bus)
 {
-	const char *name = arg;
-	shmbus_bus *bus;
 	shmbus_producer *p;
-	TU_CHILD_CHECK(shmbus_bus_open(name, "hp-child", SHMBUS_ROLE_PRODUCER, &bus) == 0);
-	TU_CHILD_CHECK(shmbus_bus_backing(bus) == SHMBUS_BACKING_HUGETLBFS);
 	TU_CHILD_CHECK(shmbus_producer_open(bus, NULL, &p) == 0);
 	for (int i = 0; i < N_EVENTS; i++) {
 		struct shmbus_trade t = tu_trade(1, 100.0 + i);
 		TU_CHILD_CHECK(shmbus_publish(p, &t) == 1);
 	}
 	shmbus_producer_close(p);
+	return 0;
+}
+
+/* In a child: attach bus `name` by name, as another process would. */
+static int publish_by_name(void *arg)
+{
+	const char *name = arg;
+	shmbus_bus *bus;
+	TU_CHILD_CHECK(shmbus_bus_open(name, "hp-child", SHMBUS_ROLE_PRODUCER, &bus) == 0);
+	TU_CHILD_CHECK(shmbus_bus_backing(bus) == SHMBUS_BACKING_HUGETLBFS);
+	publish_trades(bus);
 	TU_CHILD_CHECK(shmbus_bus_close(bus) == 0);
 	return 0;
 }
 
-/* A consumer on bus, a child publishing by name, every event in order. */
-static void expect_exchange(shmbus_bus *bus, const char *name)
+/* In a child: the anonymous bus inherited through fork. */
+static int publish_inherited(void *arg)
+{
+	return publish_trades(arg);
+}
+
+/* A consumer on bus, a child running publish(arg): every event, in order. */
+static void expect_exchange(shmbus_bus *bus, int (*publish)(void *), void *arg)
 {
 	struct shmbus_sub_opts so;
 	shmbus_consumer *c;
 	struct tu_sink s;
 	tu_sub_opts(&so, 4096, 64, SHMBUS_POLICY_BLOCK);
 	assert_int_equal(shmbus_subscribe(bus, "hp-ring", &so, &c), 0);
-	assert_true(tu_exited_ok(tu_run_in_child(publish_by_name, (void *)name, 30000)));
+	assert_true(tu_exited_ok(tu_run_in_child(publish, arg, 30000)));
 	tu_sink_init(&s, N_EVENTS + 1);
 	assert_int_equal(tu_poll_until(c, &s, N_EVENTS, 10000), N_EVENTS);
 	for (size_t i = 0; i < s.n; i++) {
@@ -145,7 +158,7 @@ static void test_hugetlbfs_auto_finds_the_mount(void **state)
 	assert_true(is_hugetlbfs_file(path));
 	assert_true(file_size(path) > 0 && file_size(path) % (off_t)TH_PAGE == 0);
 	assert_true(th_available() < before);
-	expect_exchange(bus, name);
+	expect_exchange(bus, publish_by_name, name);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 	assert_int_equal(shmbus_bus_destroy(name), 0);
 	assert_int_equal(file_size(path), -1);
@@ -165,7 +178,7 @@ static void test_hugetlbfs_dir_named_by_env(void **state)
 	assert_int_equal(shmbus_bus_backing(bus), SHMBUS_BACKING_HUGETLBFS);
 	assert_int_equal(shmbus_bus_path("hp-env", path, sizeof(path)), 0);
 	assert_int_equal(strncmp(path, th_mount, strlen(th_mount)), 0);
-	expect_exchange(bus, "hp-env");
+	expect_exchange(bus, publish_by_name, "hp-env");
 	assert_int_equal(shmbus_bus_close(bus), 0);
 	assert_int_equal(shmbus_bus_destroy("hp-env"), 0);
 	unsetenv("SHMBUS_DIR");
@@ -177,7 +190,7 @@ static void test_hugetlbfs_bus_larger_than_the_free_pages(void **state)
 	TH_REQUIRE_MOUNT();
 	long long avail = th_available();
 	size_t arena = (size_t)(avail + 2) * TH_PAGE;
-	if (arena > (256u << 20)) {
+	if (arena > ((size_t)2 << 30)) {
 		print_message("skipped: %lld pages free, a bus larger than that is too big here\n",
 		              avail);
 		skip();
@@ -216,19 +229,6 @@ static void test_hugetlbfs_bus_larger_than_the_free_pages(void **state)
 	assert_int_equal(th_available(), avail);
 }
 
-static int publish_in_child(void *arg)
-{
-	shmbus_bus *bus = arg;
-	shmbus_producer *p;
-	TU_CHILD_CHECK(shmbus_producer_open(bus, NULL, &p) == 0);
-	for (int i = 0; i < N_EVENTS; i++) {
-		struct shmbus_trade t = tu_trade(1, 100.0 + i);
-		TU_CHILD_CHECK(shmbus_publish(p, &t) == 1);
-	}
-	shmbus_producer_close(p);
-	return 0;
-}
-
 static void test_hugetlbfs_anonymous_always(void **state)
 {
 	(void)state;
@@ -241,16 +241,7 @@ static void test_hugetlbfs_anonymous_always(void **state)
 	assert_int_equal(shmbus_bus_backing(bus), SHMBUS_BACKING_HUGETLBFS);
 	assert_true(th_available() < before);
 
-	struct shmbus_sub_opts so;
-	shmbus_consumer *c;
-	struct tu_sink s;
-	tu_sub_opts(&so, 4096, 64, SHMBUS_POLICY_BLOCK);
-	assert_int_equal(shmbus_subscribe(bus, "hp-anon", &so, &c), 0);
-	assert_true(tu_exited_ok(tu_run_in_child(publish_in_child, bus, 30000)));
-	tu_sink_init(&s, N_EVENTS + 1);
-	assert_int_equal(tu_poll_until(c, &s, N_EVENTS, 10000), N_EVENTS);
-	tu_sink_free(&s);
-	shmbus_consumer_close(c);
+	expect_exchange(bus, publish_inherited, bus);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 	assert_int_equal(th_available(), before);
 
