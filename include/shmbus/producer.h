@@ -49,7 +49,11 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
 
 /*
  * Make a producer on `bus` (opts may be NULL). Takes a producer counter
- * slot in the bus. Returns 0, -ENOSPC (no free slot), -EROFS, -ENOMEM.
+ * slot in the bus. Its sequence goes on after the highest seq that a
+ * producer of the same source id left in the bus's counter slots (a
+ * service restarted with its --source-id), so (source, seq) names one
+ * event for as long as the bus lives; a new bus starts at 1.
+ * Returns 0, -ENOSPC (no free slot), -EROFS, -ENOMEM.
  * Call from the thread that will publish.
  */
 int shmbus_producer_open(shmbus_bus *bus, const struct shmbus_producer_opts *opts,

@@ -167,9 +167,17 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	if (rc)
 		goto fail;
 	int32_t idx = -1;
-	for (uint32_t i = 0; i < b->sb->max_producers && idx < 0; i++) {
+	uint32_t source = o.source_id ? o.source_id : (uint32_t)b->pid;
+	uint64_t seq = 0;
+	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
-		if (!load_relaxed(&e->state) || !proc_alive(e->pid, 0))
+		/* A source id used before on this bus (a restarted service, a
+		 * recycled pid) goes on from its last seq, so that (source,
+		 * seq) stays unique for the journal, the bridge and brokers'
+		 * dedup. A slot keeps its counters until it is reused. */
+		if (e->source_id == source && load_relaxed(&e->last_seq) > seq)
+			seq = load_relaxed(&e->last_seq);
+		if (idx < 0 && (!load_relaxed(&e->state) || !proc_alive(e->pid, 0)))
 			idx = (int32_t)i;
 	}
 	if (idx < 0) {
@@ -181,7 +189,8 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	p->bus = b;
 	p->route_gen = &b->sb->route_gen;
 	p->pid = b->pid;
-	p->source_id = o.source_id ? o.source_id : (uint32_t)b->pid;
+	p->source_id = source;
+	p->seq = seq;
 	p->flags = o.flags;
 	p->block_timeout_ns = o.block_timeout_ns;
 	p->ctr_index = (uint32_t)idx;
@@ -191,6 +200,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	p->ctr->participant = (uint32_t)(b->part_index < 0 ? 0 : b->part_index);
 	p->ctr->pid = p->pid;
 	p->ctr->source_id = p->source_id;
+	store_relaxed(&p->ctr->last_seq, seq);
 	store_release(&p->ctr->state, 1);
 	bus_unlock(b);
 	routes_rebuild(p);
