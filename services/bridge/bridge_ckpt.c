@@ -361,3 +361,23 @@ int bridge_ckpt_save(const char *path, const struct bridge_srcmap *m, char *err,
 	}
 	return rc;
 }
+
+int bridge_ckpt_probe(const char *path, char *err, size_t errlen)
+{
+	char tmp[4200];
+	snprintf(tmp, sizeof tmp, "%s.tmp", path);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		int rc = -errno;
+		snprintf(err, errlen, "checkpoint: cannot create %s: %s", tmp, strerror(-rc));
+		return rc;
+	}
+	int rc = ckpt_write_all(fd, CKPT_MAGIC "\n", sizeof(CKPT_MAGIC "\n") - 1);
+	if (rc == 0 && fsync(fd) < 0)
+		rc = -errno;
+	close(fd);
+	unlink(tmp);
+	if (rc < 0)
+		snprintf(err, errlen, "checkpoint: cannot write %s: %s", tmp, strerror(-rc));
+	return rc;
+}

@@ -60,4 +60,12 @@ int bridge_ckpt_load(const char *path, struct bridge_srcmap *m, char *err, size_
  */
 int bridge_ckpt_save(const char *path, const struct bridge_srcmap *m, char *err, size_t errlen);
 
+/*
+ * Check that a checkpoint can be written at `path`: write and fsync
+ * path.tmp, then remove it. Returns 0 or -errno with "checkpoint: cannot
+ * create|write path.tmp: why" in err (a missing directory, a read-only or
+ * full file system).
+ */
+int bridge_ckpt_probe(const char *path, char *err, size_t errlen);
+
 #endif

@@ -11,6 +11,7 @@
  */
 #include "bridge_codec.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -269,4 +270,47 @@ int bridge_expand_template(const char *tpl, const struct shmbus_event_header *ev
 	}
 	buf[pos] = '\0';
 	return (int)pos;
+}
+
+int bridge_check_template(const char *tpl, enum bridge_name_kind kind, char *why, size_t n)
+{
+	struct shmbus_event_header ev = {.type = SHMBUS_EV_COLLECTION_FAILED,
+					 .symbol_id = UINT32_MAX,
+					 .source_id = UINT32_MAX};
+	char sym[SHMBUS_SYMBOL_MAX + 1], buf[BRIDGE_NAME_MAX + 1];
+	memset(sym, 'X', SHMBUS_SYMBOL_MAX);
+	sym[SHMBUS_SYMBOL_MAX] = '\0';
+	int len = bridge_expand_template(tpl, &ev, sym, buf, sizeof buf);
+	if (len == -EINVAL) {
+		snprintf(why, n, "unknown or unclosed {placeholder} (known: {type}, {symbol}, "
+				 "{symbol_id}, {source})");
+		return -EINVAL;
+	}
+	if (len < 0) {
+		snprintf(why, n, "expands to more than %d bytes", BRIDGE_NAME_MAX);
+		return -EINVAL;
+	}
+	if (len == 0) {
+		snprintf(why, n, "empty");
+		return -EINVAL;
+	}
+	for (int i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)buf[i];
+		if (kind == BRIDGE_NAME_KAFKA_TOPIC) {
+			if (!isalnum(c) && c != '.' && c != '_' && c != '-') {
+				snprintf(why, n, "character '%c' is not allowed in a Kafka topic "
+						 "([A-Za-z0-9._-])", c);
+				return -EINVAL;
+			}
+		} else if (c == '*' || c == '>' || isspace(c) || c < 0x20 || c == 0x7f) {
+			snprintf(why, n, "a NATS publish subject cannot hold a wildcard or white "
+					 "space (byte 0x%02x)", c);
+			return -EINVAL;
+		} else if (c == '.' && (i == 0 || i == len - 1 || buf[i + 1] == '.')) {
+			snprintf(why, n, "a NATS subject has no empty token ('.' first, last or "
+					 "twice in a row)");
+			return -EINVAL;
+		}
+	}
+	return 0;
 }

@@ -67,11 +67,15 @@ struct bridge {
 	uint64_t hint[BRIDGE_MAX_SINKS];
 	int cur_sink;
 	struct bridge_srcmap acked, sent;
+	struct bridge_srcmap published; /* the bus's last seq per source at subscription */
+	struct bridge_srcmap live;      /* the last seq per source seen in the ring */
 	int dirty, had_checkpoint, no_ring;
 	unsigned blocked; /* sinks in recovery (bit k: sinks[k]) */
 	int64_t last_ckpt_ns, last_hb_ns;
 	int64_t retry_at_ns[BRIDGE_MAX_SINKS];
 	uint32_t retry_attempt[BRIDGE_MAX_SINKS];
+	int64_t ckpt_warn_ns, enc_warn_ns, back_warn_ns; /* rate limits of warnings */
+	uint64_t ckpt_failing;                            /* failed writes in a row */
 	struct bridge_stats st;
 	char enc_buf[BRIDGE_ENCODED_MAX];
 };
@@ -88,6 +92,7 @@ void bridge_core_config_init(struct bridge_core_config *c)
 	c->catchup_slack_ns = 60 * 1000000000LL;
 	c->retry_base_ms = 100;
 	c->retry_max_ms = 5000;
+	c->handover_timeout_ms = 5000;
 }
 
 int64_t bridge_backoff_ms(uint32_t attempt, int64_t base_ms, int64_t max_ms)
@@ -106,6 +111,33 @@ static int64_t mono_ns(void)
 	return shmbus_mono_ns();
 }
 
+/* Runtime warnings: at most one a WARN_EVERY_NS per kind (*last). */
+#define WARN_EVERY_NS (10 * 1000000000LL)
+
+static void core_warn(struct bridge *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void core_warn(struct bridge *b, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	if (b->cfg.warn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	b->cfg.warn(b->cfg.warn_ctx, msg);
+}
+
+/* 1 when a warning of the kind whose last time is *last may go now. */
+static int warn_due(int64_t *last)
+{
+	int64_t now = mono_ns();
+	if (*last != 0 && now - *last < WARN_EVERY_NS)
+		return 0;
+	*last = now;
+	return 1;
+}
+
 /* Put sink k in recovery (if not yet) with e marked to send again. */
 static void fail_sink(struct bridge *b, struct bw_entry *e, int k)
 {
@@ -117,6 +149,10 @@ static void fail_sink(struct bridge *b, struct bw_entry *e, int k)
 	b->retry_at_ns[k] = mono_ns() + 1000000LL * bridge_backoff_ms(b->retry_attempt[k],
 									b->cfg.retry_base_ms,
 									b->cfg.retry_max_ms);
+	/* A negative ack of a resend starts the next streak one step longer;
+	 * an ack (on_ack) brings it back to retry_base_ms. */
+	if (b->retry_attempt[k] < 32)
+		b->retry_attempt[k]++;
 }
 
 /* Encode e once and send it to every sink in `mask`. A sink that fails
@@ -143,6 +179,14 @@ static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
 		} else if (n < 0 || rc == -EINVAL) {
 			e->pending &= (uint8_t)~bit; /* never exportable: released */
 			e->failed &= (uint8_t)~bit;
+			if (warn_due(&b->enc_warn_ns))
+				core_warn(b,
+					  "event of source %" PRIu32 " seq %" PRIu64 " (type %u, symbol "
+					  "'%s') cannot be %s: not exported (counted in encode_errors; "
+					  "%" PRIu64 " before it)",
+					  e->source, e->seq, e->ev.h.type, sym,
+					  n < 0 ? "encoded" : "sent: the sink refuses it as invalid",
+					  b->st.encode_errors);
 		} else {
 			if (rc != -EAGAIN)
 				b->st.failed++;
@@ -152,6 +196,24 @@ static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
 	if (n < 0 || (mask & ~ok & ~(unsigned)e->failed) != 0)
 		b->st.encode_errors++;
 	return ok;
+}
+
+/* A source's seq going back in the ring: one producer's events arrive in
+ * order, so a producer of that source id started again at a lower seq (on
+ * a new bus: the bus itself goes on from a reused id's last seq). */
+static void check_live_seq(struct bridge *b, const struct shmbus_event_header *ev)
+{
+	const struct bridge_src *l = bridge_srcmap_get(&b->live, ev->source_id);
+	const struct bridge_src *s = bridge_srcmap_get(&b->sent, ev->source_id);
+	if (l != NULL && ev->seq < l->seq && s != NULL && ev->seq <= s->seq &&
+	    warn_due(&b->back_warn_ns))
+		core_warn(b,
+			  "source %" PRIu32 " went back from seq %" PRIu64 " to %" PRIu64
+			  " in the ring: a producer reused that source id with a new sequence "
+			  "(a new bus?); its events are skipped as exported until seq passes %" PRIu64
+			  " (remove the checkpoint to export them)",
+			  ev->source_id, l->seq, ev->seq, s->seq);
+	bridge_srcmap_set(&b->live, ev->source_id, ev->seq, ev->event_time_ns);
 }
 
 /* 1: sent (or skipped as already exported), 0: window full. */
@@ -333,6 +395,13 @@ int bridge_checkpoint(struct bridge *b, char *err, size_t errlen)
 	if (rc == 0) {
 		b->dirty = 0;
 		b->st.checkpoints++;
+		if (b->ckpt_failing != 0)
+			core_warn(b, "checkpoint %s written again after %" PRIu64 " failed writes",
+				  b->cfg.checkpoint, b->ckpt_failing);
+		b->ckpt_failing = 0;
+	} else {
+		b->st.checkpoint_errors++;
+		b->ckpt_failing++;
 	}
 	b->last_ckpt_ns = mono_ns();
 	return rc;
@@ -350,8 +419,14 @@ static int pump(struct bridge *b)
 	int64_t now = mono_ns();
 	recover(b, now);
 	advance(b);
-	if (b->dirty && now - b->last_ckpt_ns >= b->cfg.checkpoint_interval_ns)
-		bridge_checkpoint(b, err, sizeof err); /* retried next time on failure */
+	if (b->dirty && now - b->last_ckpt_ns >= b->cfg.checkpoint_interval_ns &&
+	    bridge_checkpoint(b, err, sizeof err) < 0 && warn_due(&b->ckpt_warn_ns))
+		core_warn(b,
+			  "checkpoint %s (%" PRIu64 " failed write%s in a row; retried every %lld "
+			  "ms): after a crash the bridge would resume from the last one written and "
+			  "send again what followed",
+			  err, b->ckpt_failing, b->ckpt_failing == 1 ? "" : "s",
+			  (long long)(b->cfg.checkpoint_interval_ns / 1000000));
 	if (now - b->last_hb_ns > 1000000000LL) {
 		shmbus_bus_heartbeat(b->bus);
 		b->last_hb_ns = now;
@@ -363,6 +438,7 @@ static void live_handler(const struct shmbus_event_header *ev, void *ctx)
 {
 	struct bridge *b = ctx;
 	b->st.received++;
+	check_live_seq(b, ev);
 	if (b->cfg.on_full == BRIDGE_ON_FULL_DROP && (b->blocked != 0 || !all_ready(b))) {
 		b->st.dropped++;
 		return;
@@ -398,6 +474,40 @@ int bridge_step(struct bridge *b, int64_t wait_ns)
 	return moved;
 }
 
+/*
+ * What the bus had published per source when the ring was subscribed
+ * (its producers' counters, the highest seq of each source id): events up
+ * to there may have missed the ring and come only from the journal (the
+ * hand-over, bridge_catchup). A checkpoint beyond it means the source's
+ * seq started again (a new bus): its events would be skipped as exported.
+ */
+static void snapshot_published(struct bridge *b)
+{
+	struct shmbus_bus_info bi;
+	struct shmbus_producer_stat ps;
+	if (shmbus_stat_bus(b->bus, &bi) < 0)
+		return;
+	for (uint32_t i = 0; i < bi.max_producers; i++) {
+		if (shmbus_stat_producer(b->bus, i, &ps) < 0 || ps.last_seq == 0)
+			continue; /* a free slot (a closed producer's is not shown) */
+		const struct bridge_src *p = bridge_srcmap_get(&b->published, ps.source_id);
+		if (p == NULL || ps.last_seq > p->seq)
+			bridge_srcmap_set(&b->published, ps.source_id, ps.last_seq, 0);
+	}
+	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
+		const struct bridge_src *c = &b->acked.e[i], *p;
+		if (c->seq == 0 || (p = bridge_srcmap_get(&b->published, c->source)) == NULL ||
+		    p->seq >= c->seq)
+			continue;
+		core_warn(b,
+			  "checkpoint of source %" PRIu32 " is at seq %" PRIu64
+			  " but the bus's producers of that source are at seq %" PRIu64
+			  " (a new bus?): its events are skipped as exported until seq passes %" PRIu64
+			  " (remove the checkpoint to export them)",
+			  c->source, c->seq, p->seq, c->seq);
+	}
+}
+
 int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,
 		int nsinks, struct bridge **out, char *err, size_t errlen)
 {
@@ -416,7 +526,8 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 	b->cfg = *cfg;
 	b->mask = cfg->window - 1;
 	b->w = calloc(cfg->window, sizeof *b->w);
-	if (b->w == NULL || bridge_srcmap_init(&b->acked) < 0 || bridge_srcmap_init(&b->sent) < 0) {
+	if (b->w == NULL || bridge_srcmap_init(&b->acked) < 0 || bridge_srcmap_init(&b->sent) < 0 ||
+	    bridge_srcmap_init(&b->published) < 0 || bridge_srcmap_init(&b->live) < 0) {
 		rc = -ENOMEM;
 		goto fail;
 	}
@@ -426,6 +537,10 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 			goto fail;
 		b->had_checkpoint = rc == 0;
 		bridge_srcmap_copy(&b->sent, &b->acked);
+		/* A checkpoint that cannot be written would only show at the
+		 * next crash: find out now. */
+		if ((rc = bridge_ckpt_probe(cfg->checkpoint, err, errlen)) < 0)
+			goto fail;
 	}
 	/* Subscribe before any catch-up: whatever is published from now on
 	 * waits in the ring while the journal is read. */
@@ -439,11 +554,14 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 		b->sinks[k] = sinks[k];
 	b->nsinks = nsinks;
 	b->last_ckpt_ns = mono_ns();
+	snapshot_published(b);
 	*out = b;
 	return 0;
 fail:
 	bridge_srcmap_free(&b->acked);
 	bridge_srcmap_free(&b->sent);
+	bridge_srcmap_free(&b->published);
+	bridge_srcmap_free(&b->live);
 	free(b->w);
 	free(b);
 	return rc;
@@ -451,10 +569,8 @@ fail:
 
 static void catchup_query(struct bridge *b, struct shmbus_journal_query *q)
 {
+	/* No type or symbol filter here: see catchup_wanted. */
 	shmbus_journal_query_init(q);
-	q->type_mask = b->cfg.sub.types;
-	q->symbols = b->cfg.sub.symbols;
-	q->n_symbols = b->cfg.sub.symbols != NULL ? b->cfg.sub.nsymbols : 0;
 	if (b->cfg.catchup_slack_ns < 0)
 		return;
 	int64_t tmin = INT64_MAX;
@@ -568,44 +684,46 @@ static int catchup_open(struct bridge *b, struct shmbus_journal_reader **r, char
 	return rc == -ENOENT ? -EIO : rc;
 }
 
-int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen)
+/* 1 when ev passes the ring's filter: the catch-up reads the journal
+ * unfiltered, so that it sees how far every source got (the hand-over). */
+static int catchup_wanted(const struct bridge *b, const struct shmbus_event_header *ev)
 {
-	struct shmbus_journal_reader *r = NULL;
-	struct shmbus_journal_error jerr = {0};
+	const struct shmbus_sub_opts *f = &b->cfg.sub;
+	if (f->types != 0 && (ev->type >= SHMBUS_MAX_TYPES || !(f->types & SHMBUS_TYPE_BIT(ev->type))))
+		return 0;
+	if (f->symbols == NULL)
+		return 1;
+	for (size_t i = 0; i < f->nsymbols; i++)
+		if (f->symbols[i] == ev->symbol_id)
+			return 1;
+	return 0;
+}
+
+struct catchup_state {
+	struct shmbus_journal_reader *r;
 	struct shmbus_journal_query q;
-	struct bridge_srcmap ck = {0}, seen = {0};
+	struct bridge_srcmap ck;   /* the checkpoint as loaded */
+	struct bridge_srcmap seen; /* highest seq read per checkpoint source */
+	struct bridge_srcmap jmax; /* highest seq read per source */
+	int have_last;             /* the last event read, to read on after it */
+	uint32_t last_source;
+	uint64_t last_seq;
+};
+
+/* Read to the journal's end, sending what passes the filter. Returns the
+ * events sent, -EINTR, or a read error (err filled). */
+static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
+			    volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	struct shmbus_journal_error jerr = {0};
 	int64_t n = 0;
-	if (b->cfg.journal_dir == NULL)
-		return -ENOENT;
-	if (!b->had_checkpoint && !b->cfg.from_journal_start)
-		return 0; /* first start: begin live unless asked for the journal */
-	int rc = catchup_open(b, &r, err, errlen);
-	if (rc < 0)
-		return rc;
-	catchup_query(b, &q);
-	if ((rc = shmbus_journal_reader_seek(r, &q)) < 0) {
-		snprintf(err, errlen, "journal seek: %s (%s)", strerror(-rc), b->cfg.journal_dir);
-		shmbus_journal_reader_close(r);
-		return rc;
-	}
-	/* The checkpoint as loaded (acked moves on as the catch-up is acked). */
-	if (b->had_checkpoint) {
-		if (bridge_srcmap_init(&ck) < 0 || bridge_srcmap_init(&seen) < 0) {
-			snprintf(err, errlen, "journal catch-up: out of memory");
-			n = -ENOMEM;
-			goto out;
-		}
-		bridge_srcmap_copy(&ck, &b->acked);
-	}
 	for (;;) {
 		const struct shmbus_event_header *ev;
-		if (stop != NULL && *stop) {
-			n = -EINTR;
-			break;
-		}
-		rc = shmbus_journal_reader_next(r, &ev, &jerr);
+		if (stop != NULL && *stop)
+			return -EINTR;
+		int rc = shmbus_journal_reader_next(cs->r, &ev, &jerr);
 		if (rc == 0)
-			break;
+			return n;
 		if (rc == -EBADMSG) { /* damaged data: reported, the reader goes on */
 			catchup_warn(b, err, errlen,
 				     "journal read: %s (%s at byte %llu): its events were skipped",
@@ -618,29 +736,155 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 			snprintf(err, errlen, "journal read: %s (%s at byte %llu)", strerror(-rc),
 				 jerr.segment[0] ? jerr.segment : b->cfg.journal_dir,
 				 (unsigned long long)jerr.offset);
-			n = rc;
-			break;
+			return rc;
 		}
+		cs->have_last = 1;
+		cs->last_source = ev->source_id;
+		cs->last_seq = ev->seq;
+		const struct bridge_src *m = bridge_srcmap_get(&cs->jmax, ev->source_id);
+		if (m == NULL || ev->seq > m->seq)
+			bridge_srcmap_set(&cs->jmax, ev->source_id, ev->seq, ev->event_time_ns);
+		if (cs->ck.e != NULL && bridge_srcmap_get(&cs->ck, ev->source_id) != NULL) {
+			const struct bridge_src *s = bridge_srcmap_get(&cs->seen, ev->source_id);
+			if (s == NULL || ev->seq > s->seq)
+				bridge_srcmap_set(&cs->seen, ev->source_id, ev->seq, ev->event_time_ns);
+		}
+		if (!catchup_wanted(b, ev))
+			continue;
 		n++;
 		b->st.journal++;
-		if (ck.e != NULL && bridge_srcmap_get(&ck, ev->source_id) != NULL) {
-			const struct bridge_src *s = bridge_srcmap_get(&seen, ev->source_id);
-			if (s == NULL || ev->seq > s->seq)
-				bridge_srcmap_set(&seen, ev->source_id, ev->seq, ev->event_time_ns);
-		}
 		while (!offer(b, ev)) {
 			if (stop != NULL && *stop)
-				break;
+				return -EINTR;
 			if (pump(b) == 0)
 				nap(100000);
 		}
 	}
-	if (n >= 0 && ck.e != NULL)
-		catchup_check_ahead(b, r, &ck, &seen, q.t_from, err, errlen);
+}
+
+/*
+ * Sources whose events up to their seq at subscription (b->published) the
+ * journal read so far does not reach, and that the checkpoint does not
+ * cover either: those events may have missed the ring. On the first call
+ * a source not read since t_from is looked up at the journal's end.
+ * Warns about each when `warn`. Returns how many.
+ */
+static unsigned handover_behind(struct bridge *b, struct catchup_state *cs, int first, int warn,
+				char *err, size_t errlen)
+{
+	struct shmbus_journal_error jerr = {0};
+	unsigned behind = 0;
+	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
+		const struct bridge_src *p = &b->published.e[i], *a, *j;
+		if (p->seq == 0)
+			continue;
+		if ((a = bridge_srcmap_get(&b->acked, p->source)) != NULL && a->seq >= p->seq)
+			continue; /* exported before the restart */
+		j = bridge_srcmap_get(&cs->jmax, p->source);
+		uint64_t have = j != NULL ? j->seq : 0, last;
+		if (have < p->seq && first &&
+		    shmbus_journal_reader_last_seq(cs->r, p->source, &last, &jerr) == 0 &&
+		    last > have) {
+			have = last;
+			bridge_srcmap_set(&cs->jmax, p->source, last, 0);
+		}
+		if (have >= p->seq)
+			continue;
+		if (warn && behind < CATCHUP_WARN_MAX)
+			catchup_warn(b, err, errlen,
+				     "hand-over: journal %s holds source %" PRIu32 " up to seq %" PRIu64
+				     " after %lld ms, but the bus had published up to seq %" PRIu64
+				     " when the bridge subscribed its ring: those events of it were "
+				     "not exported (is the journaller running, keeping up, and taking "
+				     "every event?)",
+				     b->cfg.journal_dir, p->source, have,
+				     (long long)b->cfg.handover_timeout_ms, p->seq);
+		behind++;
+	}
+	if (warn && behind > CATCHUP_WARN_MAX)
+		catchup_warn(b, err, errlen, "hand-over: %u more sources behind in journal %s",
+			     behind - CATCHUP_WARN_MAX, b->cfg.journal_dir);
+	return behind;
+}
+
+/* Reopen the journal (it grew) and read on after the last event read. */
+static int catchup_reopen(struct bridge *b, struct catchup_state *cs, char *err, size_t errlen)
+{
+	struct shmbus_journal_query q = cs->q;
+	shmbus_journal_reader_close(cs->r);
+	cs->r = NULL;
+	int rc = catchup_open(b, &cs->r, err, errlen);
+	if (rc < 0)
+		return rc == -ENOENT ? -EIO : rc; /* it was there a moment ago */
+	if (cs->have_last) {
+		q.after = 1;
+		q.after_source = cs->last_source;
+		q.after_seq = cs->last_seq;
+	}
+	if ((rc = shmbus_journal_reader_seek(cs->r, &q)) < 0)
+		snprintf(err, errlen, "journal seek: %s (%s)", strerror(-rc), b->cfg.journal_dir);
+	return rc;
+}
+
+int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen)
+{
+	struct catchup_state cs;
+	int64_t n = 0, got;
+	memset(&cs, 0, sizeof cs);
+	if (b->cfg.journal_dir == NULL)
+		return -ENOENT;
+	if (!b->had_checkpoint && !b->cfg.from_journal_start)
+		return 0; /* first start: begin live unless asked for the journal */
+	int rc = catchup_open(b, &cs.r, err, errlen);
+	if (rc < 0)
+		return rc;
+	catchup_query(b, &cs.q);
+	if ((rc = shmbus_journal_reader_seek(cs.r, &cs.q)) < 0) {
+		snprintf(err, errlen, "journal seek: %s (%s)", strerror(-rc), b->cfg.journal_dir);
+		shmbus_journal_reader_close(cs.r);
+		return rc;
+	}
+	if (bridge_srcmap_init(&cs.jmax) < 0 ||
+	    (b->had_checkpoint &&
+	     (bridge_srcmap_init(&cs.ck) < 0 || bridge_srcmap_init(&cs.seen) < 0))) {
+		snprintf(err, errlen, "journal catch-up: out of memory");
+		n = -ENOMEM;
+		goto out;
+	}
+	/* The checkpoint as loaded (acked moves on as the catch-up is acked). */
+	if (b->had_checkpoint)
+		bridge_srcmap_copy(&cs.ck, &b->acked);
+	/* The hand-over waits only for this bus's own journal. */
+	const char *jbus = b->cfg.journal_bus;
+	int handover = jbus == NULL || strcmp(jbus, shmbus_bus_name(b->bus)) == 0;
+	int64_t deadline = mono_ns() + b->cfg.handover_timeout_ms * 1000000LL;
+	for (int first = 1;; first = 0) {
+		if ((got = catchup_read(b, &cs, stop, err, errlen)) < 0) {
+			n = got;
+			break;
+		}
+		n += got;
+		if (!handover || handover_behind(b, &cs, first, 0, err, errlen) == 0)
+			break;
+		if (mono_ns() >= deadline) {
+			handover_behind(b, &cs, 0, 1, err, errlen);
+			break;
+		}
+		for (int64_t until = mono_ns() + 5000000; mono_ns() < until;)
+			if (pump(b) == 0)
+				nap(500000);
+		if ((rc = catchup_reopen(b, &cs, err, errlen)) < 0) {
+			n = rc;
+			break;
+		}
+	}
+	if (n >= 0 && cs.ck.e != NULL)
+		catchup_check_ahead(b, cs.r, &cs.ck, &cs.seen, cs.q.t_from, err, errlen);
 out:
-	bridge_srcmap_free(&ck);
-	bridge_srcmap_free(&seen);
-	shmbus_journal_reader_close(r);
+	bridge_srcmap_free(&cs.ck);
+	bridge_srcmap_free(&cs.seen);
+	bridge_srcmap_free(&cs.jmax);
+	shmbus_journal_reader_close(cs.r);
 	return n;
 }
 
@@ -689,6 +933,8 @@ void bridge_close(struct bridge *b)
 		b->sinks[k]->ops->destroy(b->sinks[k]);
 	bridge_srcmap_free(&b->acked);
 	bridge_srcmap_free(&b->sent);
+	bridge_srcmap_free(&b->published);
+	bridge_srcmap_free(&b->live);
 	free(b->w);
 	free(b);
 }

@@ -46,10 +46,16 @@ struct bridge_core_config {
 	int from_journal_start;        /* no checkpoint: export the whole journal
 					* first (default 0: start live) */
 	int64_t retry_base_ms, retry_max_ms; /* resend backoff (100, 5000) */
-	/* Catch-up warnings (a damaged journal block skipped, a checkpoint
-	 * past the journal's end), one line each without a newline, called on
-	 * the bridge's thread. NULL: the last one is left in bridge_catchup's
-	 * err. */
+	/* Hand-over: how long catch-up waits for the journal to hold what the
+	 * bus had published when the ring was subscribed (default 5000; 0:
+	 * no wait). See bridge_catchup. */
+	int64_t handover_timeout_ms;
+	/* Warnings (a damaged journal block skipped, a checkpoint past the
+	 * journal's end, a journal behind the bus at the hand-over, a
+	 * checkpoint that cannot be written, an event no sink can take, a
+	 * source whose seq went back), one line each without a newline,
+	 * called on the bridge's thread. NULL: catch-up's are left in
+	 * bridge_catchup's err, the others only counted. */
 	void (*warn)(void *ctx, const char *msg);
 	void *warn_ctx;
 };
@@ -67,6 +73,7 @@ struct bridge_stats {
 	uint64_t dropped;    /* dropped under on_full=drop */
 	uint64_t encode_errors;
 	uint64_t checkpoints;
+	uint64_t checkpoint_errors; /* checkpoint writes that failed */
 	uint64_t reconnects;
 	uint32_t inflight;
 	int connected;       /* every sink connected */
@@ -96,6 +103,13 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
  * journal's latest event, or of which the journal holds nothing since
  * the checkpoint, is warned about: nothing of it was caught up, e.g.
  * because the journal was rotated or replaced.
+ * Hand-over: events a producer published before bridge_open subscribed
+ * the ring reach the bridge only through the journal, and the journaller
+ * may not have written the last of them yet. So at the journal's end the
+ * catch-up checks, per source, that the journal holds the seq the bus's
+ * counters showed at subscription; while it does not, it reads on as the
+ * journal grows, for up to cfg->handover_timeout_ms, then warns naming
+ * the sources and seqs it could not catch up.
  * Returns the number of events read, -ENOENT when there is no journal
  * directory (nothing done), -EINTR when *stop was set, or another
  * negative code with err filled when the journal cannot be opened or

@@ -319,6 +319,16 @@ static const struct bridge_sink_ops kafka_ops = {
 	.destroy = kafka_destroy,
 };
 
+int bridge_kafka_check(const struct bridge_kafka_config *c, char *err, size_t errlen)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	if (conf == NULL)
+		return -ENOMEM;
+	int rc = kafka_conf(c, conf, err, errlen);
+	rd_kafka_conf_destroy(conf);
+	return rc;
+}
+
 int bridge_kafka_open(const struct bridge_kafka_config *c, enum bridge_encoding enc,
 		      struct bridge_sink **out, char *err, size_t errlen)
 {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include <shmbus/shmbus.h>
 
@@ -41,6 +42,7 @@ struct opts {
 	const char *types, *symbols, *stats_json;
 	double stats_interval;
 	int json, quiet;
+	int stats_json_failing; /* the last --stats-json write failed (said once) */
 	uint64_t max_events;
 	uint32_t symbol_ids[SHMBUS_SUB_MAX_SYMBOLS];
 	char *owned[OWNED_MAX]; /* config values the options point into, freed at exit */
@@ -75,6 +77,9 @@ static void usage(FILE *f)
 		"  --journal-bus NAME      bus name in the journal (default: --bus)\n"
 		"  --catchup-slack-ms N    read the journal from checkpoint time - N ms\n"
 		"                          (default 60000; -1: all)\n"
+		"  --handover-timeout-ms N after a restart, wait up to N ms for the journal\n"
+		"                          to hold what the bus published before the ring\n"
+		"                          was subscribed (default 5000; 0: no wait)\n"
 		"  --from-journal-start    without a checkpoint, export the whole journal\n"
 		"                          first (default: a first start begins live; in a\n"
 		"                          --config file: from-journal-start = 1)\n"
@@ -114,7 +119,7 @@ static const struct option long_opts[] = {
 	{"capacity", 1, 0, 'C'}, {"ring-policy", 1, 0, 'P'}, {"encoding", 1, 0, 'e'},
 	{"window", 1, 0, 'w'}, {"on-full", 1, 0, 'F'}, {"checkpoint", 1, 0, 'k'},
 	{"journal", 1, 0, 'j'}, {"journal-bus", 1, 0, 'J'}, {"catchup-slack-ms", 1, 0, 'S'},
-	{"from-journal-start", 0, 0, 'A'},
+	{"from-journal-start", 0, 0, 'A'}, {"handover-timeout-ms", 1, 0, 'H'},
 	{"nats", 1, 0, 'n'}, {"nats-stream", 1, 0, 'N'}, {"nats-subject", 1, 0, 'u'},
 	{"nats-create-stream", 1, 0, 'c'}, {"nats-creds", 1, 0, 'R'}, {"kafka", 1, 0, 'K'},
 	{"kafka-topic", 1, 0, 'T'}, {"kafka-set", 1, 0, 'x'}, {"stats-interval", 1, 0, 'i'},
@@ -228,6 +233,12 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 							 "0..9223372036854", where);
 		break;
 	case 'A': return apply_bool(&o->core.from_journal_start, key, v, where);
+	case 'H':
+		if (tool_parse_u64(v, &n) < 0 || n > 3600000)
+			return bad("--handover-timeout-ms", "expected milliseconds in 0..3600000",
+				   where);
+		o->core.handover_timeout_ms = (int64_t)n;
+		break;
 	case 'n': o->nats.url = v; break;
 	case 'N': o->nats.stream = v; break;
 	case 'u': o->nats.subject = v; break;
@@ -421,17 +432,22 @@ static int make_sinks(struct opts *o, struct bridge_sink **sinks, int *n)
 	*n = 0;
 	o->nats.max_pending = o->core.window;
 	o->kafka.max_pending = o->core.window;
+	int rc;
+	/* -EINVAL: a setting the sink refuses, a usage error (exit 2) */
 	if (o->nats.url != NULL) {
-		if (bridge_nats_open(&o->nats, o->core.enc, &sinks[*n], err, sizeof err) < 0) {
+		if ((rc = bridge_nats_open(&o->nats, o->core.enc, &sinks[*n], err, sizeof err)) < 0) {
 			fprintf(stderr, PROG ": %s\n", err);
-			return 1;
+			return rc == -EINVAL ? 2 : 1;
 		}
 		(*n)++;
 	}
 	if (o->kafka.brokers != NULL) {
-		if (bridge_kafka_open(&o->kafka, o->core.enc, &sinks[*n], err, sizeof err) < 0) {
+		if ((rc = bridge_kafka_open(&o->kafka, o->core.enc, &sinks[*n], err, sizeof err)) <
+		    0) {
 			fprintf(stderr, PROG ": %s\n", err);
-			return 1;
+			for (; *n > 0; (*n)--) /* the NATS sink opened above */
+				sinks[*n - 1]->ops->destroy(sinks[*n - 1]);
+			return rc == -EINVAL ? 2 : 1;
 		}
 		(*n)++;
 	}
@@ -448,21 +464,24 @@ static void stats_text(const struct bridge_stats *st, int json, char *buf, size_
 			 ",\"journal\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"resent\":%" PRIu64
 			 ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"skipped\":%" PRIu64
 			 ",\"dropped\":%" PRIu64 ",\"encode_errors\":%" PRIu64
-			 ",\"checkpoints\":%" PRIu64 ",\"reconnects\":%" PRIu64
-			 ",\"lag_ns\":%" PRId64 ",\"ring_depth\":%" PRIu64 "}",
+			 ",\"checkpoints\":%" PRIu64 ",\"checkpoint_errors\":%" PRIu64
+			 ",\"reconnects\":%" PRIu64 ",\"lag_ns\":%" PRId64
+			 ",\"ring_depth\":%" PRIu64 "}",
 			 st->connected, st->inflight, st->received, st->journal, st->sent,
 			 st->resent, st->acked, st->failed, st->skipped, st->dropped,
-			 st->encode_errors, st->checkpoints, st->reconnects, st->lag_ns,
-			 st->ring_depth);
+			 st->encode_errors, st->checkpoints, st->checkpoint_errors, st->reconnects,
+			 st->lag_ns, st->ring_depth);
 	else
 		snprintf(buf, len,
 			 "connected=%d inflight=%u acked=%" PRIu64 " sent=%" PRIu64
 			 " resent=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
-			 " dropped=%" PRIu64 " journal=%" PRIu64 " reconnects=%" PRIu64
+			 " dropped=%" PRIu64 " encode_errors=%" PRIu64 " journal=%" PRIu64
+			 " checkpoint_errors=%" PRIu64 " reconnects=%" PRIu64
 			 " lag_ms=%.1f ring_depth=%" PRIu64,
 			 st->connected, st->inflight, st->acked, st->sent, st->resent, st->failed,
-			 st->skipped, st->dropped, st->journal, st->reconnects,
-			 (double)st->lag_ns / 1e6, st->ring_depth);
+			 st->skipped, st->dropped, st->encode_errors, st->journal,
+			 st->checkpoint_errors, st->reconnects, (double)st->lag_ns / 1e6,
+			 st->ring_depth);
 }
 
 static void report(struct opts *o, struct bridge *b)
@@ -479,11 +498,17 @@ static void report(struct opts *o, struct bridge *b)
 		stats_text(&st, 1, line, sizeof line);
 		snprintf(tmp, sizeof tmp, "%s.tmp", o->stats_json);
 		FILE *f = fopen(tmp, "w");
+		int ok = f != NULL;
 		if (f != NULL) {
 			fprintf(f, "%s\n", line);
-			if (fclose(f) == 0)
-				rename(tmp, o->stats_json);
+			ok = fclose(f) == 0 && rename(tmp, o->stats_json) == 0;
 		}
+		if (!ok && !o->stats_json_failing)
+			fprintf(stderr, PROG ": warning: --stats-json %s not written: %s\n",
+				o->stats_json, strerror(errno));
+		else if (ok && o->stats_json_failing)
+			fprintf(stderr, PROG ": --stats-json %s written again\n", o->stats_json);
+		o->stats_json_failing = !ok;
 	}
 }
 
@@ -568,6 +593,38 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 	return ring_broken || catchup_failed;
 }
 
+/* A subject or topic template that cannot expand to a valid name would
+ * have every event refused by its sink, so it is a usage error; so is a
+ * librdkafka setting it refuses, and a --stats-json path that cannot be
+ * written. Returns -1 (all good) or 2. */
+static int check_outputs(struct opts *o)
+{
+	char why[256], what[300];
+	if (o->nats.url != NULL &&
+	    bridge_check_template(o->nats.subject, BRIDGE_NAME_NATS_SUBJECT, why, sizeof why) < 0) {
+		snprintf(what, sizeof what, "--nats-subject '%.200s'", o->nats.subject);
+		return bad(what, why, "command line or config");
+	}
+	if (o->kafka.brokers != NULL) {
+		if (bridge_check_template(o->kafka.topic, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why) <
+		    0) {
+			snprintf(what, sizeof what, "--kafka-topic '%.200s'", o->kafka.topic);
+			return bad(what, why, "command line or config");
+		}
+		if (bridge_kafka_check(&o->kafka, why, sizeof why) < 0)
+			return bad("--kafka-set", why, "command line, config or environment");
+	}
+	if (o->stats_json != NULL) {
+		snprintf(what, sizeof what, "%.290s.tmp", o->stats_json);
+		FILE *f = fopen(what, "w");
+		if (f == NULL)
+			return bad("--stats-json", strerror(errno), what);
+		fclose(f);
+		unlink(what);
+	}
+	return -1;
+}
+
 /* Command line, config files included. Returns -1 to go on, else the
  * exit code. A --config file is applied first wherever it stands, so that
  * the command line overrides it (the priority the header comment gives). */
@@ -595,7 +652,7 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	/* What needs no bus is checked before attaching to it. */
 	if (o->nats.url == NULL && o->kafka.brokers == NULL)
 		return bad("no sink", "give --nats URL and/or --kafka BROKERS", "command line");
-	return -1;
+	return check_outputs(o);
 }
 
 int main(int argc, char **argv)

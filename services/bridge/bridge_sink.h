@@ -102,6 +102,11 @@ struct bridge_kafka_config {
 int bridge_kafka_open(const struct bridge_kafka_config *c, enum bridge_encoding enc,
 		      struct bridge_sink **out, char *err, size_t errlen);
 
+/* Check c's librdkafka settings (--kafka-set included) without making a
+ * producer, so that a bad one is a usage error before anything starts.
+ * Returns 0 or -EINVAL with "kafka setting k=v: why (config)" in err. */
+int bridge_kafka_check(const struct bridge_kafka_config *c, char *err, size_t errlen);
+
 /* Producer instances replaced after fatal errors since open. */
 uint64_t bridge_kafka_replaced(const struct bridge_sink *s);
 

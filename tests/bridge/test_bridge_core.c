@@ -23,6 +23,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -64,7 +65,8 @@ struct fake_sink {
 	unsigned lose_every;    /* lose every ack in flight every N sends (0: never),
 				   as a client replaced after a fatal error does */
 	int lost_pending;       /* losses not yet reported (BRIDGE_ACK_ALL_LOST) */
-	uint64_t sends, lose_sends, sync_fails, naks, dups, losses;
+	int refuse;             /* NAK every send, as a broker that refuses them */
+	uint64_t sends, lose_sends, sync_fails, naks, dups, losses, calls;
 };
 
 static uint32_t g_sym[N_SYMS];
@@ -87,7 +89,9 @@ static int fake_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_ev
 		return -EAGAIN;
 	}
 	assert_true(f->qt - f->qh < QCAP);
-	f->q[f->qt++ % QCAP] = (struct fake_ack){.pos = pos, .seq = ev->seq, .source = ev->source_id};
+	f->calls++;
+	f->q[f->qt++ % QCAP] = (struct fake_ack){
+	    .pos = pos, .seq = ev->seq, .source = ev->source_id, .err = f->refuse ? -EIO : 0};
 	if (f->outage_every != 0 && ++f->sends % f->outage_every == 0) {
 		for (size_t i = f->qh; i < f->qt; i++) { /* the connection dies */
 			f->q[i % QCAP].err = -EIO;
@@ -324,6 +328,88 @@ static void test_bridge_core_lost_acks_resent(void **state)
 	export_with_faults(0, 0, 3000);
 }
 
+/* A broker that refuses every publish (a subject outside the stream) was
+ * sent the same events again every 5-10 ms for as long as it refused: a
+ * resend's NAK came back after the retry count was reset. The delay now
+ * doubles with each refusal (here 10 ms up to 2 s) until an ack. */
+static void test_bridge_core_refusals_back_off(void **state)
+{
+	char err[512];
+	struct bridge *b = NULL;
+	struct bridge_core_config cc;
+	shmbus_bus *bus = bus_with_symbols();
+	struct fake_sink *f = fake_new(0, 0, 0);
+	struct bridge_sink *sink = &f->base;
+	(void)state;
+	core_config(&cc);
+	cc.retry_base_ms = 10;
+	cc.retry_max_ms = 2000;
+	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	f->refuse = 1;
+	publish(bus, 0, 10);
+	for (int64_t end = shmbus_mono_ns() + 1000000000LL; shmbus_mono_ns() < end;)
+		bridge_step(b, 200000);
+	/* 10 events: at 5-10 ms a round, ~1500 sends in 1 s; doubling, < 100 */
+	if (f->calls > 300)
+		fail_msg("%llu sends in 1 s of refusals: no backoff", (unsigned long long)f->calls);
+	assert_true(f->calls >= 20); /* the first send and at least one resend */
+	f->refuse = 0;
+	run_until_acked(b, 10);
+	check_stored(f, 1, 10);
+	bridge_close(b);
+	shmbus_bus_close(bus);
+	free(f);
+}
+
+/* Counts and names checkpoint writes that fail; a checkpoint that cannot
+ * be written at all stops bridge_open. Both used to be silent until the
+ * stop (or a crash resumed from a stale checkpoint). */
+static void test_bridge_core_checkpoint_failures_are_told(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", sub[64], ckpt[96], err[512] = "";
+	struct bridge *b = NULL;
+	struct bridge_core_config cc;
+	struct bridge_stats st;
+	shmbus_bus *bus = bus_with_symbols();
+	struct fake_sink *f = fake_new(0, 0, 0);
+	struct bridge_sink *sink = &f->base;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(sub, sizeof sub, "%s/gone", dir);
+	snprintf(ckpt, sizeof ckpt, "%s/ckpt", sub);
+	core_config(&cc);
+	cc.checkpoint = ckpt;
+	cc.checkpoint_interval_ns = 1000000;
+	assert_int_equal(bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err), -ENOENT);
+	assert_non_null(strstr(err, "checkpoint: cannot create"));
+	assert_non_null(strstr(err, sub));
+	assert_int_equal(mkdir(sub, 0700), 0);
+	warn_reset();
+	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	assert_int_equal(tfs_rm_rf(sub), 0); /* the directory goes away */
+	publish(bus, 0, 100);
+	run_until_acked(b, 100);
+	for (int i = 0; i < 20; i++)
+		bridge_step(b, 1000000);
+	bridge_get_stats(b, &st);
+	assert_true(st.checkpoint_errors > 0);
+	if (g_nwarn != 1 || strstr(g_warn, "checkpoint") == NULL || strstr(g_warn, sub) == NULL)
+		fail_msg("want one warning naming the checkpoint, got %u: %s", g_nwarn, g_warn);
+	assert_int_equal(mkdir(sub, 0700), 0); /* back: said so, and written */
+	publish(bus, 100, 110);
+	run_until_acked(b, 110);
+	for (int i = 0; i < 20; i++)
+		bridge_step(b, 1000000);
+	assert_non_null(strstr(g_warn, "written again"));
+	assert_int_equal(access(ckpt, F_OK), 0);
+	bridge_close(b);
+	shmbus_bus_close(bus);
+	free(f);
+	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
 static void make_journal(const char *dir, uint32_t n)
 {
 	struct shmbus_journal_writer *w = NULL;
@@ -402,6 +488,113 @@ static void test_bridge_core_handover_sends_each_once(void **state)
 	free(f);
 	shmbus_bus_close(bus);
 	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
+/* Journal events from..to-1 (gen) in a new segment of journal dir. */
+static void append_journal(const char *dir, uint32_t from, uint32_t to)
+{
+	struct shmbus_journal_writer *w = NULL;
+	mkdir(dir, 0700);
+	assert_int_equal(shmbus_journal_writer_open(dir, "jt", NULL, &w, NULL, NULL), 0);
+	for (uint32_t i = from; i < to; i++) {
+		struct shmbus_trade t;
+		gen(i, &t);
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
+struct late_journal {
+	const char *dir;
+	uint32_t from, to;
+	int delay_ms;
+};
+
+/* A journaller behind the bus: what it writes lands delay_ms late. */
+static void *late_journal_thread(void *arg)
+{
+	struct late_journal *l = arg;
+	struct timespec ts = {l->delay_ms / 1000, (l->delay_ms % 1000) * 1000000L};
+	nanosleep(&ts, NULL);
+	append_journal(l->dir, l->from, l->to);
+	return NULL;
+}
+
+/*
+ * Events published while the bridge was down (3000 of them, before its
+ * ring was subscribed) reach it only through the journal, and the
+ * journaller had written 1000 when the bridge came back: the catch-up
+ * read to the journal's end and went live, and 1001..3000 were never
+ * exported, silently (the fault probe lost 3556 that way). It now reads
+ * on until the journal holds what the bus's counters showed at
+ * subscription; when the journal never gets there it says which source
+ * and seqs are missing.
+ */
+static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64], err[512] = "";
+	struct bridge_srcmap m;
+	struct shmbus_producer_opts po;
+	shmbus_producer *p = NULL;
+	pthread_t th;
+	(void)state;
+	for (int late = 1; late >= 0; late--) {
+		assert_non_null(mkdtemp(dir));
+		snprintf(jdir, sizeof jdir, "%s/journal", dir);
+		snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+		shmbus_bus *bus = bus_with_symbols();
+		shmbus_producer_opts_init(&po);
+		po.source_id = SOURCE;
+		assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+		for (uint32_t i = 0; i < 3000; i++) { /* the bus numbers them 1..3000 */
+			struct shmbus_trade t;
+			gen(i, &t);
+			t.h.seq = 0;
+			assert_int_equal(shmbus_publish(p, &t), 0); /* no ring takes trades yet */
+		}
+		append_journal(jdir, 0, 1000);
+		assert_int_equal(bridge_srcmap_init(&m), 0);
+		assert_int_equal(bridge_srcmap_set(&m, SOURCE, 500, 1700000000000000000LL + 499),
+				 0);
+		assert_int_equal(bridge_ckpt_save(ckpt, &m, err, sizeof err), 0);
+		bridge_srcmap_free(&m);
+
+		struct fake_sink *f = fake_new(0, 0, 0);
+		struct bridge_sink *sink = &f->base;
+		struct bridge *b = NULL;
+		struct bridge_core_config cc;
+		core_config(&cc);
+		cc.checkpoint = ckpt;
+		cc.journal_dir = jdir; /* journal_bus NULL: this bus's own journal */
+		cc.handover_timeout_ms = late ? 10000 : 300;
+		warn_reset();
+		if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+			fail_msg("%s", err);
+		struct late_journal lj = {jdir, 1000, 3000, 300};
+		if (late)
+			assert_int_equal(pthread_create(&th, NULL, late_journal_thread, &lj), 0);
+		int64_t n = bridge_catchup(b, NULL, err, sizeof err);
+		if (late)
+			pthread_join(th, NULL);
+		if (n < 0)
+			fail_msg("catch-up: %s", err);
+		assert_int_equal(n, late ? 3000 : 1000); /* read; 1..500 skipped as exported */
+		run_until_acked(b, late ? 2500 : 500);
+		check_stored(f, 501, late ? 3000 : 1000);
+		if (late && g_nwarn != 0)
+			fail_msg("unexpected warning: %s", g_warn);
+		if (!late && (g_nwarn != 1 || strstr(g_warn, "hand-over") == NULL ||
+			      strstr(g_warn, "up to seq 1000") == NULL ||
+			      strstr(g_warn, "up to seq 3000") == NULL))
+			fail_msg("want one hand-over warning naming seqs 1000 and 3000, got %u: %s",
+				 g_nwarn, g_warn);
+		bridge_close(b);
+		shmbus_producer_close(p);
+		shmbus_bus_close(bus);
+		free(f);
+		assert_int_equal(tfs_rm_rf(dir), 0);
+		memcpy(dir + strlen(dir) - 6, "XXXXXX", 6);
+	}
 }
 
 static void test_bridge_core_first_start_from_journal(void **state)
@@ -840,6 +1033,19 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--types", "trade,tick", "tick"},
 		{"--symbols", "AAPL,,MSFT", "bad item ''"},
 		{"--symbols", "AAPL,", "ends with a comma"},
+		{"--handover-timeout-ms", "soon", "--handover-timeout-ms"},
+	};
+	/* Outputs that could never take an event: every event used to be
+	 * counted as acknowledged and dropped (a subject with a typo), or the
+	 * error came after the bus was attached (exit 1). */
+	static const char *const bad_out[][3] = {
+		{"--nats-subject", "S2.{tpye}.{symbol}", "unknown or unclosed {placeholder}"},
+		{"--nats-subject", "x.{type", "unknown or unclosed {placeholder}"},
+		{"--nats-subject", "a..{type}", "no empty token"},
+		{"--nats-subject", "a.*", "wildcard"},
+		{"--kafka-topic", "trades {type}", "not allowed in a Kafka topic"},
+		{"--kafka-set", "no.such.prop=1", "no.such.prop"},
+		{"--stats-json", "/nonexistent/dir/s.json", "--stats-json"},
 	};
 	(void)state;
 	assert_non_null(mkdtemp(dir));
@@ -854,6 +1060,15 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		if (st != 2 || !file_has(err, bad[i][2]) || !file_has(err, "(command line)"))
 			fail_msg("%s %s: status %d, want 2 naming '%s'", bad[i][0], bad[i][1], st,
 				 bad[i][2]);
+	}
+	for (size_t i = 0; i < sizeof bad_out / sizeof bad_out[0]; i++) {
+		const char *args[] = {"--bus",        "none",       "--kafka",   "127.0.0.1:1",
+				      "--nats",       "nats://127.0.0.1:1",  bad_out[i][0], bad_out[i][1],
+				      NULL};
+		int st = run_bridge(args, out, err, NULL, 0);
+		if (st != 2 || !file_has(err, bad_out[i][2]) || file_has(err, "attach bus"))
+			fail_msg("%s %s: status %d, want 2 naming '%s' before attaching",
+				 bad_out[i][0], bad_out[i][1], st, bad_out[i][2]);
 	}
 	/* In a config file: the key and file:line are named. */
 	static const char *const conf_bad[][2] = {
@@ -997,7 +1212,10 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_failed_sends_keep_order),
 		cmocka_unit_test(test_bridge_core_outages_keep_order),
 		cmocka_unit_test(test_bridge_core_lost_acks_resent),
+		cmocka_unit_test(test_bridge_core_refusals_back_off),
+		cmocka_unit_test(test_bridge_core_checkpoint_failures_are_told),
 		cmocka_unit_test(test_bridge_core_handover_sends_each_once),
+		cmocka_unit_test(test_bridge_core_handover_waits_for_a_late_journal),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),
