@@ -514,8 +514,9 @@ static void report(struct opts *o, struct bridge *b)
 
 /* The bridge's state as named counters in the bus, for shmbus-stat. */
 static const char *const bus_counter_names[] = {
-	"connected", "inflight", "acked",   "sent",    "resent",     "failed",
+	"connected", "inflight", "acked",   "sent",       "resent", "failed",
 	"skipped",   "dropped",  "journal", "reconnects", "lag_ns", "ring_depth",
+	"encode_errors", "checkpoint_errors",
 };
 
 static void publish_counters(shmbus_bus *bus, struct bridge *b)
@@ -525,7 +526,10 @@ static void publish_counters(shmbus_bus *bus, struct bridge *b)
 	const uint64_t v[] = {(uint64_t)st.connected, st.inflight, st.acked,   st.sent,
 			      st.resent,   st.failed,  st.skipped,  st.dropped, st.journal,
 			      st.reconnects, (uint64_t)(st.lag_ns > 0 ? st.lag_ns : 0),
-			      st.ring_depth};
+			      st.ring_depth, st.encode_errors, st.checkpoint_errors};
+	_Static_assert(sizeof(v) / sizeof(v[0]) ==
+			       sizeof(bus_counter_names) / sizeof(bus_counter_names[0]),
+		       "one value per counter name");
 	for (unsigned i = 0; i < sizeof(v) / sizeof(v[0]); i++)
 		shmbus_counter_set(bus, i, v[i]);
 	shmbus_bus_heartbeat(bus);
