@@ -7,7 +7,8 @@
  * round-robin over the others (over all of them when only one is given).
  * Every party is a fresh process per round; they meet at a barrier after
  * attaching and subscribing, so setup is never timed. Producer i publishes
- * its share of the events as source i + 1, price == seq; the consumer
+ * its share of the events as source TP_SOURCE_BASE(round) + i + 1, price
+ * == seq; the consumer
  * checks every event (tput_verify.h: losses, duplicates, order, payload)
  * and times from the barrier to the last event. Per-producer rates are
  * each producer's events over its own publishing time. Rounds alternate
@@ -27,6 +28,10 @@
 #include "bench.h"
 #include "spsc_baseline.h"
 #include "tput_verify.h"
+
+/* Source ids of round r's producers start above this: the bus goes on
+ * from a reused source id's last seq, and each round counts from 1. */
+#define TP_SOURCE_BASE(r) ((uint32_t)(r) * BENCH_MAX_PRODUCERS)
 
 #define TP_POLL_BATCH 256
 
@@ -248,7 +253,7 @@ static int tp_shmbus_producer(void *arg)
 	if (rc < 0)
 		return bench_fail(&sh->bar, "producer: open bus", rc);
 	shmbus_producer_opts_init(&po);
-	po.source_id = ch->index + 1;
+	po.source_id = TP_SOURCE_BASE(ch->round) + ch->index + 1;
 	po.flags = ch->o->no_timestamp ? SHMBUS_PRODUCER_NO_TIMESTAMP : 0;
 	if (ch->o->block_timeout_ns)
 		po.block_timeout_ns = ch->o->block_timeout_ns;
@@ -348,6 +353,7 @@ static int tp_shmbus_consumer(void *arg)
 		return bench_fail(&sh->bar, "consumer: subscribe", rc);
 	if (tv_init(&v, o->producers, ch->expected) < 0)
 		return bench_fail(&sh->bar, "consumer: bitmap", -ENOMEM);
+	v.source_base = TP_SOURCE_BASE(ch->round);
 	if (bench_barrier_wait(&sh->bar, o->producers + 1) < 0)
 		return 1;
 	sh->t_start = shmbus_mono_ns();

@@ -3,8 +3,9 @@
  * by the shmbus consumer and the SPSC baseline so that both do the same
  * work per event.
  *
- * Producer i (source id i + 1) publishes events seq 1..expected[i] with
- * price == seq. A bitmap per producer gives exact duplicates and, at the
+ * Producer i (source id source_base + i + 1) publishes events seq
+ * 1..expected[i] with price == seq. Each shmbus round takes new source ids
+ * (source_base): the bus goes on from a reused id's last seq. A bitmap per producer gives exact duplicates and, at the
  * end, exact losses; a sequence that is not last + 1 counts as out of
  * order; a price that does not match its seq counts as corrupt (a torn or
  * recycled slot).
@@ -22,6 +23,7 @@
 
 struct tv_state {
 	uint32_t nprod;
+	uint32_t source_base; /* producer i is source source_base + i + 1 */
 	uint64_t received; /* every event seen */
 	uint64_t duplicates, out_of_order, corrupt, foreign;
 	uint64_t expected[BENCH_MAX_PRODUCERS];
@@ -55,7 +57,7 @@ static inline void tv_free(struct tv_state *s)
 
 static inline void tv_check(struct tv_state *s, const struct shmbus_trade *t)
 {
-	uint32_t idx = t->h.source_id - 1;
+	uint32_t idx = t->h.source_id - s->source_base - 1;
 	uint64_t seq = t->h.seq, k, mask;
 
 	s->received++;
