@@ -105,6 +105,32 @@ void *bench_shared_alloc(size_t bytes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+static shmbus_bus *bench_bus; /* the run's bus (bench_bus_create) */
+static const char *bench_baseline_kind = "none";
+
+void *bench_baseline_alloc(size_t *bytes)
+{
+	if (bench_bus != NULL && shmbus_bus_backing(bench_bus) == SHMBUS_BACKING_HUGETLBFS) {
+		size_t huge = (*bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+		void *p = mmap(NULL, huge, PROT_READ | PROT_WRITE,
+		               MAP_SHARED | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (p != MAP_FAILED) {
+			*bytes = huge;
+			bench_baseline_kind = "2 MiB";
+			return p;
+		}
+		bench_baseline_kind = "4 KiB (no 2 MiB pages free)";
+	} else {
+		bench_baseline_kind = "4 KiB";
+	}
+	return bench_shared_alloc(*bytes);
+}
+
+const char *bench_baseline_pages(void)
+{
+	return bench_baseline_kind;
+}
+
 void bench_shared_free(void *p, size_t bytes)
 {
 	if (p)
@@ -436,6 +462,8 @@ void bench_json_machine(FILE *f, const struct bench_machine *m)
 	bench_json_str(f, m->built);
 	fprintf(f, ",\"bus_backing\":");
 	bench_json_str(f, bench_bus_backing());
+	fprintf(f, ",\"baseline_ring_pages\":");
+	bench_json_str(f, bench_baseline_pages());
 	fputc('}', f);
 }
 
@@ -470,7 +498,8 @@ void bench_print_machine(FILE *f, const struct bench_machine *m, const char *com
 	        m->clocksource);
 	fprintf(f, "command: %s\n", command);
 	fprintf(f, "binary:  %s (built %s)\n", m->binary, m->built);
-	fprintf(f, "bus:     %s pages\n", bench_bus_backing());
+	fprintf(f, "bus:     %s pages; baseline rings: %s pages\n", bench_bus_backing(),
+	        bench_baseline_pages());
 	if (c)
 		fprintf(f, "clock:   %s (%.4f ns/tick)\n", c->tsc ? "tsc" : "CLOCK_MONOTONIC",
 		        c->ns_per_tick);
@@ -539,7 +568,6 @@ int bench_parse_u64(const char *s, uint64_t *out)
 	return 0;
 }
 
-static shmbus_bus *bench_bus;
 static char bench_bus_name[SHMBUS_NAME_MAX + 1];
 static pid_t bench_bus_owner;
 

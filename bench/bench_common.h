@@ -46,6 +46,17 @@ void bench_machine_get(struct bench_machine *m);
 /* Pin the calling process to `cpu`. Returns 0 or -errno. */
 int bench_pin(int cpu);
 
+/*
+ * Memory for a hand-written baseline ring, on pages of the bus's kind, so
+ * that a ratio compares like with like: 2 MiB pages (MAP_HUGETLB, *bytes
+ * rounded up) when the run's bus is on hugetlbfs and the pool has them,
+ * else bench_shared_alloc(*bytes). Free with bench_shared_free(p, *bytes).
+ * Call after bench_bus_create. bench_baseline_pages() says which ("2 MiB",
+ * "4 KiB", "none"), for the reports.
+ */
+void *bench_baseline_alloc(size_t *bytes);
+const char *bench_baseline_pages(void);
+
 /* A zeroed MAP_SHARED anonymous mapping, shared with children forked
  * later. Returns NULL on failure (errno set). */
 void *bench_shared_alloc(size_t bytes);

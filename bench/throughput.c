@@ -581,7 +581,7 @@ int bench_throughput_run(const struct bench_opts *o)
 	int rc = BENCH_EXIT_OK;
 
 	if (sh)
-		sh->spsc = bench_shared_alloc(rb);
+		sh->spsc = bench_baseline_alloc(&rb);
 	if (!sh || !sp || !sh->spsc) {
 		bench_err("throughput", "cannot allocate shared memory (%zu bytes)", rb);
 		rc = BENCH_EXIT_FAIL;

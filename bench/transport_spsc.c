@@ -29,7 +29,7 @@ static int spsc_tr_setup(struct tr_round *r)
 	size_t one = spsc_ring_bytes(r->o->capacity);
 
 	r->mem_bytes = 2 * one;
-	r->mem = bench_shared_alloc(r->mem_bytes);
+	r->mem = bench_baseline_alloc(&r->mem_bytes);
 	if (!r->mem) {
 		bench_err("spsc: shared rings", "%s", strerror(errno));
 		return -ENOMEM;
