@@ -20,6 +20,9 @@ echo "Folder \`$(basename "$(cd "$dir" && pwd)")\`, written $(date -u +%Y-%m-%dT
 if [ -n "$first" ]; then
   jq -r '.machine | "Machine: \(.nproc) cpus, \(.model), \(.kernel), clocksource \(.clocksource)."' "$first"
   jq -r '.machine | select(.binary) | "Binary: `\(.binary)`, built \(.binary_built)."' "$first"
+  jq -r '.machine | select(.bus_backing) | "Bus pages: \(.bus_backing) (run.sh leaves SHMBUS_DIR as given; scripts/hugepages.sh sets up 2 MiB pages)."' "$first"
+  ts="$dir/transports.json"
+  [ -s "$ts" ] && jq -r '.machine | select(.baseline_ring_pages) | "Baseline SPSC rings: \(.baseline_ring_pages) pages."' "$ts"
 fi
 echo "Benchmarks report numbers; nothing here is asserted. Latencies are in ns."
 echo
