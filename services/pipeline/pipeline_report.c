@@ -129,6 +129,11 @@ static void pl_print_text(struct pipeline *p, const struct pl_stats *s)
 	pl_print_latency(&p->tap);
 	printf("elapsed %.3f s (source finished after %.3f s); run folder %s\n", secs,
 	       p->t_source_done ? (p->t_source_done - p->t_start) / 1e9 : secs, p->dir);
+	printf("bus: %s on %s pages%s\n", p->bus_name,
+	       shmbus_backing_name(shmbus_bus_backing(p->bus)),
+	       shmbus_bus_backing(p->bus) == SHMBUS_BACKING_HUGETLBFS
+	           ? ""
+	           : " (scripts/hugepages.sh puts buses on 2 MiB pages)");
 	if (p->child[PL_JOURNALD].started)
 		printf("journal: %s  (backtest: shmbus-pipeline --replay %s)\n", p->journal_dir,
 		       p->journal_dir);
@@ -182,6 +187,7 @@ static void pl_print_json(struct pipeline *p, const struct pl_stats *s)
 	shmbus_svc_json_str(&j, "result", p->failed ? "failed" : "ok");
 	shmbus_svc_json_str(&j, "error", p->failed ? p->fail_msg : "");
 	shmbus_svc_json_str(&j, "bus", p->bus_name);
+	shmbus_svc_json_str(&j, "bus_backing", shmbus_backing_name(shmbus_bus_backing(p->bus)));
 	shmbus_svc_json_str(&j, "input",
 	                    p->o.replay_dir ? p->o.replay_dir
 	                    : p->o.input    ? p->o.input
