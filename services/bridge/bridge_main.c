@@ -670,6 +670,13 @@ int main(int argc, char **argv)
 	defaults(&o);
 	if ((rc = parse_args(&o, argc, argv)) >= 0)
 		goto out;
+	/* From here on a SIGTERM stops the bridge cleanly (catch-up and the
+	 * loop look at g_stop; the window is drained and checkpointed): one
+	 * that came while the sinks connected or the ring was subscribed
+	 * used to kill it by the default action. */
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
 	rc = shmbus_bus_open(o.bus, "shmbus-bridge", SHMBUS_ROLE_CONSUMER, &bus);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": attach bus: %s (bus %s%s%s)\n", shmbus_strerror(rc), o.bus,
@@ -686,9 +693,6 @@ int main(int argc, char **argv)
 		rc = 1;
 		goto out;
 	}
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
 	rc = run(&o, bus, b);
 out:
 	bridge_close(b);
