@@ -166,19 +166,29 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 										 : bus_lock(b);
 	if (rc)
 		goto fail;
+	/* A source id used before on this bus (a restarted service, a
+	 * recycled pid) goes on from its last seq, so that (source, seq)
+	 * stays unique for the journal, the bridge and brokers' dedup. A slot
+	 * keeps its counters until it is reused, so the slot taken is, in
+	 * this order: one this source had, one never used, any other that is
+	 * free or whose producer died (its source's last seq is then lost,
+	 * once every slot of the bus has been used). */
 	int32_t idx = -1;
+	int rank = 3; /* of idx: 0 own, 1 never used, 2 another's */
 	uint32_t source = o.source_id ? o.source_id : (uint32_t)b->pid;
 	uint64_t seq = 0;
 	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
-		/* A source id used before on this bus (a restarted service, a
-		 * recycled pid) goes on from its last seq, so that (source,
-		 * seq) stays unique for the journal, the bridge and brokers'
-		 * dedup. A slot keeps its counters until it is reused. */
-		if (e->source_id == source && load_relaxed(&e->last_seq) > seq)
-			seq = load_relaxed(&e->last_seq);
-		if (idx < 0 && (!load_relaxed(&e->state) || !proc_alive(e->pid, 0)))
+		uint64_t last = load_relaxed(&e->last_seq);
+		if (e->source_id == source && last > seq)
+			seq = last;
+		if (load_relaxed(&e->state) && proc_alive(e->pid, 0))
+			continue; /* in use */
+		int r = e->source_id == source ? 0 : e->source_id == 0 && last == 0 ? 1 : 2;
+		if (r < rank) {
+			rank = r;
 			idx = (int32_t)i;
+		}
 	}
 	if (idx < 0) {
 		bus_unlock(b);
