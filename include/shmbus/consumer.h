@@ -126,6 +126,25 @@ int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns);
  */
 int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int64_t timeout_ns);
 
+/*
+ * Hold the slots of polled events (on != 0): shmbus_poll delivers as
+ * usual but leaves the slots taken, so producers cannot reuse them, until
+ * shmbus_consumer_release(). For a consumer that must make events durable
+ * before letting them go (the journaller): if it dies first, the consumer
+ * that attaches next gets them again. Turning it off releases every slot
+ * polled so far. The ring fills by what is held: release regularly.
+ */
+void shmbus_consumer_hold(shmbus_consumer *c, int on);
+
+/* Ring position after the last event delivered (the argument for
+ * shmbus_consumer_release). */
+uint64_t shmbus_consumer_position(const shmbus_consumer *c);
+
+/* Free the held slots before position pos (at most
+ * shmbus_consumer_position(), at least the last released one).
+ * Returns 0 or -EINVAL. */
+int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos);
+
 /* Index of the consumer's ring (for shmbus_stat_ring) and its name. */
 uint32_t shmbus_consumer_ring(const shmbus_consumer *c);
 const char *shmbus_consumer_name(const shmbus_consumer *c);

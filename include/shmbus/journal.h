@@ -97,6 +97,9 @@ struct shmbus_journal_writer_stats {
 	uint64_t blocks;         /* blocks written successfully */
 	uint64_t disk_bytes;     /* bytes written to segment files (headers included) */
 	uint64_t events_durable; /* events durable under the fsync policy */
+	uint64_t events_written; /* events whose block write completed (in the
+	                            page cache at least: a crash of the writing
+	                            process no longer loses them) */
 	uint64_t fsyncs;         /* fdatasync calls completed */
 	uint64_t write_errors;   /* failed block or segment writes */
 	uint64_t events_lost;    /* events dropped because their block failed */

@@ -392,6 +392,7 @@ void shmbus_journal_writer_stats_get(const struct shmbus_journal_writer *w,
 {
 	*st = w->st;
 	st->inflight = w->inflight;
+	st->events_written = w->written_events;
 	st->events_durable = w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL ? w->durable_events
 	                                                                        : w->written_events;
 }

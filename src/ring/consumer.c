@@ -37,7 +37,9 @@
 struct shmbus_consumer {
 	struct ring_view v;
 	struct shmbus_bus *bus;
-	uint64_t head;
+	uint64_t head;     /* read position: the next slot to deliver */
+	uint64_t released; /* the ring's head: slots before it are free */
+	int hold;          /* shmbus_consumer_hold: polls leave slots taken */
 	uint32_t empty_polls;
 	uint64_t unstamped_pos;
 	int64_t unstamped_since;
@@ -302,6 +304,7 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	}
 	c->bus = b;
 	c->head = load_acquire(&c->v.hdr->head);
+	c->released = c->head;
 	c->stuck_timeout_ns = d->stuck_timeout_ns;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	*out = c;
@@ -372,15 +375,47 @@ const char *shmbus_consumer_name(const shmbus_consumer *c)
 	return c->name;
 }
 
-static void consumer_release(shmbus_consumer *c, uint64_t head)
+/* Free the slots before head for producers. */
+static void consumer_publish_head(shmbus_consumer *c, uint64_t head)
 {
 	struct ring_hdr *h = c->v.hdr;
-	c->head = head;
+	c->released = head;
 	store_release(&h->head, head); /* R5, pairs with A5 in ring_try_claim() */
 	if (unlikely(load_relaxed(&h->prod_waiting))) {
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
 		futex_wake_all(&h->space_seq);
 	}
+}
+
+/* Move the read position; free the slots too unless they are held. */
+static void consumer_release(shmbus_consumer *c, uint64_t head)
+{
+	c->head = head;
+	if (!c->hold)
+		consumer_publish_head(c, head);
+}
+
+void shmbus_consumer_hold(shmbus_consumer *c, int on)
+{
+	c->hold = on != 0;
+	if (!c->hold && c->released != c->head)
+		consumer_publish_head(c, c->head);
+}
+
+uint64_t shmbus_consumer_position(const shmbus_consumer *c)
+{
+	return c->head;
+}
+
+int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos)
+{
+	if (!c || pos < c->released || pos > c->head)
+		return bus_err(-EINVAL, "release: position %llu is outside the held %llu..%llu",
+			       (unsigned long long)pos, (unsigned long long)(c ? c->released : 0),
+			       (unsigned long long)(c ? c->head : 0));
+	if (pos != c->released)
+		consumer_publish_head(c, pos);
+	return 0;
 }
 
 /* The producer whose latest claim (a run) covers (this ring, pos), or NULL. */

@@ -521,6 +521,56 @@ static void test_ring_source_id_reused_goes_on(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* Held slots stay taken until released, and a consumer that attaches
+ * after the holder closed gets the held events again. */
+static void test_ring_hold_and_release(void **state)
+{
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	shmbus_consumer *c;
+	struct shmbus_sub_opts so;
+	struct shmbus_ring_stat rs;
+	struct tu_sink s;
+	(void)state;
+	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+	tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
+	assert_int_equal(shmbus_subscribe(bus, "hold", &so, &c), 0);
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	shmbus_consumer_hold(c, 1);
+	uint64_t start = shmbus_consumer_position(c);
+	for (int i = 0; i < 10; i++) {
+		struct shmbus_trade t = tu_trade(1, i);
+		assert_int_equal(shmbus_publish(p, &t), 1);
+	}
+	tu_sink_init(&s, 64);
+	assert_int_equal(tu_drain(c, &s), 10);
+	assert_int_equal(shmbus_consumer_position(c), start + 10);
+	assert_int_equal(tu_ring_stat(bus, "hold", &rs), 0);
+	assert_int_equal(rs.depth, 10); /* delivered, still taken */
+	int took = 0;
+	for (int i = 0; i < 10; i++) {
+		struct shmbus_trade t = tu_trade(1, 100 + i);
+		took += shmbus_publish(p, &t);
+	}
+	assert_int_equal(took, 6); /* 16 slots, 10 held */
+	assert_int_equal(shmbus_consumer_release(c, start + 17), -EINVAL);
+	assert_int_equal(shmbus_consumer_release(c, start + 4), 0);
+	assert_int_equal(shmbus_consumer_release(c, start + 3), -EINVAL); /* behind */
+	assert_int_equal(tu_ring_stat(bus, "hold", &rs), 0);
+	assert_int_equal(rs.depth, 12); /* 6 held + 6 new */
+	shmbus_consumer_close(c);       /* dies holding 6 */
+	assert_int_equal(shmbus_subscribe(bus, "hold", &so, &c), 0);
+	s.n = 0;
+	assert_int_equal(tu_drain(c, &s), 12);
+	assert_true(((const struct shmbus_trade *)(const void *)s.ev[0].bytes)->price == 4.0);
+	assert_int_equal(tu_ring_stat(bus, "hold", &rs), 0);
+	assert_int_equal(rs.depth, 0); /* not held: released by the poll */
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 struct feed_arg {
 	shmbus_bus *bus;
 	int n;
@@ -765,6 +815,7 @@ int main(void)
 	    TU_TEST(test_ring_publish_keeps_identity),
 	    TU_TEST(test_ring_default_source_is_pid),
 	    TU_TEST(test_ring_source_id_reused_goes_on),
+	    TU_TEST(test_ring_hold_and_release),
 	    TU_TEST(test_ring_wait_spin),
 	    TU_TEST(test_ring_wait_yield),
 	    TU_TEST(test_ring_wait_block),

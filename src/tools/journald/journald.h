@@ -49,6 +49,16 @@ struct jd_dedup {
 	uint64_t skipped;    /* ring events not written again */
 };
 
+/* Polls whose slots wait for their events' writes (journald_release.c). */
+#define JD_RELEASE_Q 1024
+struct jd_release {
+	uint64_t appended[JD_RELEASE_Q]; /* events appended after that poll */
+	uint64_t pos[JD_RELEASE_Q];      /* ring position after that poll */
+	uint32_t head, n;
+	uint64_t released; /* slots before it are free */
+	uint64_t capacity; /* of the ring */
+};
+
 struct jd {
 	struct jd_opts o;
 	shmbus_bus *bus;
@@ -72,11 +82,20 @@ struct jd {
 
 	int hook_fd;          /* SHMBUS_JOURNALD_DURABLE_FD, -1 when unset */
 	struct jd_dedup dd;
+	struct jd_release rel;
 	uint64_t append_errors;
 	int reported_err;     /* last write error printed */
 	int64_t last_err_print_ns;
 	uint64_t lost_printed;
 };
+
+/* Hold the ring's slots from now on (journald_release.c); after each
+ * poll, note where it ended; release what the writer has written; 1 when
+ * half the ring is held (flush now). */
+void jd_release_init(struct jd *d);
+void jd_release_note(struct jd *d);
+void jd_release_done(struct jd *d);
+int jd_release_pressing(const struct jd *d);
 
 /* Track ev's source and symbol (journald_track.c). Hot path: a compare
  * per event, a system call only the first time a symbol id is seen. */

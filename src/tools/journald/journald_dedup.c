@@ -2,10 +2,10 @@
  * journald_dedup.c - what a restarted journald must not write twice.
  *
  * journald writes a block, then releases the ring slots its events came
- * from (shmbus_poll releases at the end of a batch). Killed between the
- * two, it leaves those events both in the journal and in the ring, which
- * hands them over again to the journald that attaches next. Releasing
- * first would lose them instead. They are the head of the ring's backlog
+ * from (it holds them, journald_release.c). Killed between the two, it
+ * leaves those events both in the journal and in the ring, which hands
+ * them over again to the journald that attaches next. Releasing first
+ * would lose them instead. They are the head of the ring's backlog
  * and the tail of the journal, in the same order: at start the last
  * `backlog` events of the journal are loaded as identities (source, seq,
  * publish and event time: a producer that reuses a source id restarts

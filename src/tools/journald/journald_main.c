@@ -292,6 +292,7 @@ static int open_all(struct jd *d)
 	if ((rc = subscribe(d)) != 0)
 		return rc;
 	jd_dedup_load(d);
+	jd_release_init(d);
 	jd_define_counters(d);
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats_get(d->w, &st);
@@ -315,14 +316,18 @@ static int run(struct jd *d)
 			return 1;
 		}
 		now = shmbus_mono_ns();
-		if (n > 0 && !dirty_since)
-			dirty_since = now;
+		if (n > 0) {
+			jd_release_note(d);
+			if (!dirty_since)
+				dirty_since = now;
+		}
 		int rc = shmbus_journal_writer_poll(d->w);
-		if (dirty_since && now - dirty_since >= d->o.flush_ns) {
+		if (dirty_since && (now - dirty_since >= d->o.flush_ns || jd_release_pressing(d))) {
 			int frc = shmbus_journal_writer_flush(d->w);
 			rc = rc ? rc : frc;
 			dirty_since = 0;
 		}
+		jd_release_done(d);
 		jd_durable_check(d);
 		if (rc)
 			jd_report_errors(d, rc, 0);
@@ -346,9 +351,15 @@ static int run(struct jd *d)
 static int shutdown_all(struct jd *d)
 {
 	int64_t until = shmbus_mono_ns() + 2000000000;
-	while (shmbus_poll(d->c, on_event, d, 4096) > 0 && shmbus_mono_ns() < until)
+	while (shmbus_poll(d->c, on_event, d, 4096) > 0 && shmbus_mono_ns() < until) {
+		jd_release_note(d);
 		shmbus_journal_writer_poll(d->w);
+		if (jd_release_pressing(d))
+			shmbus_journal_writer_flush(d->w);
+		jd_release_done(d);
+	}
 	int rc = shmbus_journal_writer_flush(d->w);
+	jd_release_done(d);
 	jd_durable_check(d);
 	if (rc)
 		jd_report_errors(d, rc, 1);
