@@ -2,6 +2,9 @@
  * test_stat.c - shmbus-stat against a live bus: `--once --json` reports
  * exactly what this test published, consumed and dropped, and the
  * Prometheus endpoint serves a well-formed exposition of the same numbers.
+ * The exporter follows its bus: removed, it answers 503 on /health and
+ * shmbus_up 0; created again (or not there yet at start), it serves the
+ * new one.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,11 +237,161 @@ static void test_stat_prometheus_endpoint_parses(void **state)
 	close(fd);
 }
 
+/* The exporter a test started; killed by its teardown even when it fails. */
+static pid_t exporter = -1;
+
+static int kill_exporter(void **state)
+{
+	(void)state;
+	if (exporter > 0) {
+		kill(exporter, SIGKILL);
+		waitpid(exporter, NULL, 0);
+	}
+	exporter = -1;
+	return 0;
+}
+
+/* Start `shmbus-stat --prometheus` for `bus`; returns its port. */
+static int start_exporter(const char *bus)
+{
+	int fd;
+	char *argv[] = {SHMBUS_STAT_BIN, "--bus", (char *)bus, "--prometheus", "127.0.0.1:0", NULL};
+	exporter = tu_spawn(argv, &fd);
+	assert_true(exporter > 0);
+	char line[256];
+	size_t got = 0;
+	ssize_t n;
+	while (got < sizeof(line) - 1 && (n = read(fd, line + got, sizeof(line) - 1 - got)) > 0) {
+		got += (size_t)n;
+		if (memchr(line, '\n', got))
+			break;
+	}
+	line[got] = '\0';
+	close(fd);
+	const char *colon = strrchr(line, ':');
+	if (!colon)
+		fail_msg("exporter for '%s' printed no port: '%s'", bus, line);
+	int port = atoi(colon + 1);
+	assert_true(port > 0);
+	return port;
+}
+
+static void stop_exporter(void)
+{
+	assert_int_equal(kill(exporter, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(exporter, &st, 0), exporter);
+	exporter = -1;
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* GET path: the HTTP status (0 when none) and *body, the part after the headers. */
+static int http_status(int port, const char *path, char *buf, size_t len, const char **body)
+{
+	int code = 0;
+	*body = "";
+	if (http_get(port, path, buf, len) <= 0 || sscanf(buf, "HTTP/1.%*d %d", &code) != 1)
+		return 0;
+	const char *b = strstr(buf, "\r\n\r\n");
+	*body = b ? b + 4 : "";
+	return code;
+}
+
+/* A bus whose creator publishes one named counter, "generation". */
+static shmbus_bus *counter_bus(const char *name, uint64_t generation)
+{
+	struct shmbus_bus_opts bo;
+	shmbus_bus_opts_init(&bo);
+	bo.arena_bytes = 1u << 20;
+	shmbus_bus *b;
+	assert_int_equal(shmbus_bus_create(name, &bo, &b), 0);
+	static const char *const names[] = {"generation"};
+	assert_int_equal(shmbus_counters_define(b, names, 1), 0);
+	shmbus_counter_set(b, 0, generation);
+	return b;
+}
+
+/* Scrape /metrics until it is 200 and shows `want`: a new bus is opened on
+ * the next scrape, or within a second when an open was just tried. */
+static void wait_metrics(int port, const char *want)
+{
+	static char buf[131072];
+	const char *body = "";
+	for (int i = 0; i < 40; i++) {
+		if (http_status(port, "/metrics", buf, sizeof(buf), &body) == 200 &&
+		    strstr(body, want))
+			return;
+		tu_msleep(100);
+	}
+	fail_msg("/metrics never showed '%s'; last body:\n%s", want, body);
+}
+
+static void test_stat_prometheus_follows_recreated_bus(void **state)
+{
+	(void)state;
+	static char buf[131072];
+	const char *body;
+	shmbus_bus *b = counter_bus("re", 11);
+	int port = start_exporter("re");
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"re\"} 1\n"));
+	assert_non_null(strstr(body, ",counter=\"generation\"} 11\n"));
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 200);
+
+	/* Removed (shmbusctl stopping): unhealthy at once, and no stale series. */
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("re"), 0);
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 503);
+	assert_non_null(strstr(body, "bus 're' was removed"));
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"re\"} 0\n"));
+	assert_null(strstr(body, "generation"));
+
+	/* Created again: the new bus's numbers, healthy again. */
+	b = counter_bus("re", 22);
+	wait_metrics(port, ",counter=\"generation\"} 22\n");
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"re\"} 1\n"));
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 200);
+
+	/* Replaced between two scrapes: same path, a new file. */
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("re"), 0);
+	b = counter_bus("re", 33);
+	wait_metrics(port, ",counter=\"generation\"} 33\n");
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 200);
+
+	stop_exporter();
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("re"), 0);
+}
+
+static void test_stat_prometheus_waits_for_bus(void **state)
+{
+	(void)state;
+	static char buf[16384];
+	const char *body;
+	int port = start_exporter("late"); /* no such bus yet: it waits */
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 503);
+	assert_non_null(strstr(body, "bus 'late' does not exist"));
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"late\"} 0\n"));
+	shmbus_bus *b = counter_bus("late", 5);
+	wait_metrics(port, ",counter=\"generation\"} 5\n");
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 200);
+	stop_exporter();
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("late"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
+	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

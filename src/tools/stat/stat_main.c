@@ -9,6 +9,10 @@
  * shmbus_errmsg()) with exit status 1. If the file is truncated under the
  * mapping, the kernel raises SIGBUS on the next read; a handler turns
  * that into the same kind of message instead of a crash.
+ * With --prometheus it is a long-running exporter instead: it waits for a
+ * bus that does not exist yet, follows the bus being removed and created
+ * again, and a SIGBUS during a scrape is reported on /health and the bus
+ * opened again (stat_prom.c); it exits only on a signal or a usage error.
  * Exit codes: 0 ok, 1 failure (no bus, corrupt bus), 2 usage.
  */
 #include <getopt.h>
@@ -34,7 +38,8 @@ static const char *const usage_text =
     "                       measured over one interval, else they are null/0\n"
     "  --json               JSON instead of the table (with --once or a loop)\n"
     "  --prometheus A:P     serve Prometheus /metrics and /health on A:P (port 0:\n"
-    "                       any free port, printed); runs until SIGINT/SIGTERM\n"
+    "                       any free port, printed); runs until SIGINT/SIGTERM,\n"
+    "                       waiting for the bus and reopening it when re-created\n"
     "  -h, --help           this text\n"
     "Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
 
@@ -49,6 +54,8 @@ struct stat_opts {
 
 static volatile int stop_flag;
 
+_Thread_local sigjmp_buf *stat_sigbus_jmp;
+
 static void on_stop(int sig)
 {
 	(void)sig;
@@ -60,6 +67,8 @@ static void on_sigbus(int sig)
 	static const char msg[] = STAT_TOOL ": the bus segment was truncated while being read "
 	                                    "(SIGBUS): it is no longer a valid bus\n";
 	(void)sig;
+	if (stat_sigbus_jmp) /* a guarded read (stat_prom.c): back there */
+		siglongjmp(*stat_sigbus_jmp, 1);
 	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	(void)w;
 	_exit(1);
@@ -183,11 +192,14 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 	if (rc)
 		return rc;
-	signal(SIGBUS, on_sigbus);
+	struct sigaction sb = {.sa_handler = on_sigbus};
+	sigaction(SIGBUS, &sb, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct sigaction sa = {.sa_handler = on_stop};
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	if (o.prometheus) /* opens, waits for and reopens the bus itself */
+		return stat_serve(o.bus, o.prometheus, &stop_flag);
 	shmbus_bus *bus;
 	rc = shmbus_bus_open_readonly(o.bus, &bus);
 	if (rc) {
@@ -195,15 +207,7 @@ int main(int argc, char **argv)
 		snprintf(what, sizeof(what), "open bus '%s'", o.bus);
 		return tool_fail(STAT_TOOL, what, rc);
 	}
-	if (o.prometheus) {
-		/* Refuse to serve a bus that is already unreadable. */
-		struct stat_snap s = {0};
-		rc = stat_snap_take(bus, NULL, &s);
-		stat_snap_free(&s);
-		rc = rc ? snap_failed(o.bus, rc) : stat_serve(bus, o.prometheus, &stop_flag);
-	} else {
-		rc = run(&o, bus);
-	}
+	rc = run(&o, bus);
 	shmbus_bus_close(bus);
 	return rc;
 }

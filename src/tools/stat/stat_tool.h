@@ -6,6 +6,7 @@
 #ifndef SHMBUS_STAT_TOOL_H
 #define SHMBUS_STAT_TOOL_H
 
+#include <setjmp.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -55,8 +56,14 @@ void stat_print_json(FILE *f, const struct stat_snap *s);
 /* Prometheus text exposition of a snapshot, into a malloc'd string. */
 char *stat_prometheus_text(const struct stat_snap *s, size_t *len);
 
-/* Serve /metrics and /health on "ADDR:PORT" until *stop; prints the bound
- * port. Returns the exit code. */
-int stat_serve(const shmbus_bus *bus, const char *addr, volatile int *stop);
+/* Serve /metrics and /health of bus `bus` on "ADDR:PORT" until *stop;
+ * prints the bound port. The bus is opened read-only, waited for while it
+ * does not exist, and opened again when it is removed or replaced (see
+ * stat_prom.c). Returns the exit code. */
+int stat_serve(const char *bus, const char *addr, volatile int *stop);
+
+/* Where this thread's SIGBUS (the bus file truncated under the mapping)
+ * jumps to while it reads the bus; NULL: report it and exit 1. */
+extern _Thread_local sigjmp_buf *stat_sigbus_jmp;
 
 #endif
