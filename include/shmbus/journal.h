@@ -189,7 +189,9 @@ struct shmbus_journal_query {
 	size_t n_symbols;
 	int after;             /* 1: start after event (after_source, after_seq) */
 	uint32_t after_source; /* start just after that event in journal order; */
-	uint64_t after_seq;    /* if absent: at the first later seq of that source */
+	uint64_t after_seq;    /* if absent: at the first later seq of that source.
+	                          The event must be at or after t_from (one this
+	                          query returned): earlier blocks are not searched */
 };
 
 /* Set q to "everything": no time bound, no filter. */

@@ -708,7 +708,21 @@ struct catchup_state {
 	int have_last;             /* the last event read, to read on after it */
 	uint32_t last_source;
 	uint64_t last_seq;
+	/* Damage met last and not yet told: a reader reports it and goes on
+	 * with the next segment, so when the journal's end follows it lies in
+	 * the newest segment, where it may be a block the journaller is still
+	 * writing. It is told when events follow it, or when the catch-up
+	 * ends; a read that goes on after the last event drops it (that read
+	 * meets it again if it is still there). */
+	char bad[1024];
 };
+
+static void catchup_tell_bad(struct bridge *b, struct catchup_state *cs, char *err, size_t errlen)
+{
+	if (cs->bad[0] != '\0')
+		catchup_warn(b, err, errlen, "%s", cs->bad);
+	cs->bad[0] = '\0';
+}
 
 /* Read to the journal's end, sending what passes the filter. Returns the
  * events sent, -EINTR, or a read error (err filled). */
@@ -725,9 +739,10 @@ static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
 		if (rc == 0)
 			return n;
 		if (rc == -EBADMSG) { /* damaged data: reported, the reader goes on */
-			catchup_warn(b, err, errlen,
-				     "journal read: %s (%s at byte %llu): its events were skipped",
-				     jerr.detail, jerr.segment, (unsigned long long)jerr.offset);
+			catchup_tell_bad(b, cs, err, errlen); /* a segment followed it */
+			snprintf(cs->bad, sizeof cs->bad,
+				 "journal read: %s (%s at byte %llu): its events were skipped",
+				 jerr.detail, jerr.segment, (unsigned long long)jerr.offset);
 			jerr.segment[0] = '\0'; /* not to be named by a later error */
 			jerr.offset = 0;
 			continue;
@@ -738,6 +753,7 @@ static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
 				 (unsigned long long)jerr.offset);
 			return rc;
 		}
+		catchup_tell_bad(b, cs, err, errlen); /* events follow it: not a write in progress */
 		cs->have_last = 1;
 		cs->last_source = ev->source_id;
 		cs->last_seq = ev->seq;
@@ -811,6 +827,7 @@ static unsigned handover_behind(struct bridge *b, struct catchup_state *cs, int 
 static int catchup_reopen(struct bridge *b, struct catchup_state *cs, char *err, size_t errlen)
 {
 	struct shmbus_journal_query q = cs->q;
+	cs->bad[0] = '\0'; /* read again below, if it is still there */
 	shmbus_journal_reader_close(cs->r);
 	cs->r = NULL;
 	int rc = catchup_open(b, &cs->r, err, errlen);
@@ -878,6 +895,7 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 			break;
 		}
 	}
+	catchup_tell_bad(b, &cs, err, errlen);
 	if (n >= 0 && cs.ck.e != NULL)
 		catchup_check_ahead(b, cs.r, &cs.ck, &cs.seen, cs.q.t_from, err, errlen);
 out:

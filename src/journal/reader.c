@@ -153,8 +153,8 @@ int shmbus_journal_reader_seek(struct shmbus_journal_reader *r,
 /* 1 if the index alone proves block b holds no match. */
 static int jrnl_block_skip(const struct shmbus_journal_reader *r, const struct jrnl_blk_ent *b)
 {
-	if (r->searching) /* the resume point may be here whatever its time */
-		return b->max_seq < r->q.after_seq;
+	if (r->searching) /* the resume point: at its seq or later, not before t_from */
+		return b->max_seq < r->q.after_seq || b->max_time_ns < r->q.t_from;
 	return b->max_time_ns < r->q.t_from || b->min_time_ns >= r->q.t_to;
 }
 

@@ -165,7 +165,12 @@ static void rt_random_query(struct rt_journal *j, uint64_t *rng, struct shmbus_j
 		q->symbols = syms;
 	}
 	if (jt_range(rng, 3) == 0) {
+		/* a resume point the query itself returned: at or after t_from */
 		const struct shmbus_event_header *a = rt_ev(j, jt_range(rng, j->n));
+		for (int k = 0; k < 64 && a->event_time_ns < q->t_from; k++)
+			a = rt_ev(j, jt_range(rng, j->n));
+		if (a->event_time_ns < q->t_from)
+			return;
 		q->after = 1;
 		q->after_source = a->source_id;
 		q->after_seq = a->seq + jt_range(rng, 2); /* present or absent */
