@@ -140,7 +140,9 @@ int shmbus_stat_ring(const shmbus_bus *bus, uint32_t index, struct shmbus_ring_s
 int shmbus_stat_participant(const shmbus_bus *bus, uint32_t index,
 			    struct shmbus_participant_stat *out);
 
-/* Producer counter slot `index`. Returns 0, -ENOENT (free), -ERANGE. */
+/* Producer counter slot `index`. Returns 0, -ENOENT (free: out holds only
+ * the source_id and last_seq its last producer left, 0 when never used),
+ * -ERANGE. */
 int shmbus_stat_producer(const shmbus_bus *bus, uint32_t index, struct shmbus_producer_stat *out);
 
 /* Index of the ring named `name`, or -ENOENT. */

@@ -488,8 +488,9 @@ static void snapshot_published(struct bridge *b)
 	if (shmbus_stat_bus(b->bus, &bi) < 0)
 		return;
 	for (uint32_t i = 0; i < bi.max_producers; i++) {
-		if (shmbus_stat_producer(b->bus, i, &ps) < 0 || ps.last_seq == 0)
-			continue; /* a free slot (a closed producer's is not shown) */
+		int rc = shmbus_stat_producer(b->bus, i, &ps);
+		if ((rc < 0 && rc != -ENOENT) || ps.last_seq == 0)
+			continue; /* a closed producer's slot counts: its events may be unjournaled */
 		const struct bridge_src *p = bridge_srcmap_get(&b->published, ps.source_id);
 		if (p == NULL || ps.last_seq > p->seq)
 			bridge_srcmap_set(&b->published, ps.source_id, ps.last_seq, 0);

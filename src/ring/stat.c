@@ -166,9 +166,14 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 	if (index >= b->sb->max_producers)
 		return -ERANGE;
 	struct prod_entry *e = &b->prods[index];
-	if (!load_acquire(&e->state))
-		return -ENOENT;
 	memset(o, 0, sizeof(*o));
+	if (!load_acquire(&e->state)) {
+		/* what the slot's last producer left (until the slot is reused) */
+		o->index = index;
+		o->source_id = e->source_id;
+		o->last_seq = load_relaxed(&e->last_seq);
+		return -ENOENT;
+	}
 	o->index = index;
 	o->participant = e->participant;
 	o->pid = e->pid;
