@@ -55,7 +55,12 @@ case "${1:-256}" in
   --off)
     need_root
     if [ -f "$marker" ] && mountpoint -q "$mnt"; then
-      umount "$mnt" && rm -f "$marker" && echo "hugepages: unmounted $mnt"
+      if ! umount "$mnt"; then
+        echo "hugepages: cannot unmount $mnt (a bus still mapped there?)" >&2
+        exit 1
+      fi
+      rm -f "$marker"
+      echo "hugepages: unmounted $mnt"
     fi
     # Pages in use (buses still mapped or on a mount) stay; the rest go back.
     in_use=$(( $(cat "$pool/nr_hugepages") - $(cat "$pool/free_hugepages") ))
@@ -80,7 +85,10 @@ if [ "$have" -lt "$want" ]; then
 fi
 if [ -z "$(huge_mount)" ]; then
   mkdir -p "$mnt"
-  mount -t hugetlbfs -o pagesize=2M,mode=1777 none "$mnt"
+  if ! mount -t hugetlbfs -o pagesize=2M,mode=1777 none "$mnt"; then
+    echo "hugepages: cannot mount hugetlbfs on $mnt" >&2
+    exit 1
+  fi
   : > "$marker"
 fi
 state

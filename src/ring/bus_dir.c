@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -74,11 +75,24 @@ int shmbus_bus_dirs_each(int (*fn)(const char *dir, void *ctx), void *ctx)
 	FILE *f = setmntent("/proc/mounts", "re");
 	int rc = 0;
 	struct mntent *m;
+	dev_t seen[16];
+	unsigned nseen = 0;
 	while (f && rc == 0 && (m = getmntent(f))) {
-		struct statfs st;
-		if (strcmp(m->mnt_type, "hugetlbfs") == 0 && statfs(m->mnt_dir, &st) == 0 &&
-		    (uint64_t)st.f_bsize == BUS_HUGE_PAGE && access(m->mnt_dir, W_OK | X_OK) == 0)
-			rc = fn(m->mnt_dir, ctx);
+		struct statfs sf;
+		struct stat st;
+		if (strcmp(m->mnt_type, "hugetlbfs") != 0 || statfs(m->mnt_dir, &sf) != 0 ||
+		    (uint64_t)sf.f_bsize != BUS_HUGE_PAGE || access(m->mnt_dir, W_OK | X_OK) != 0 ||
+		    stat(m->mnt_dir, &st) != 0)
+			continue;
+		/* one file system mounted twice (a bind mount) is one directory */
+		unsigned k = 0;
+		while (k < nseen && seen[k] != st.st_dev)
+			k++;
+		if (k < nseen)
+			continue;
+		if (nseen < sizeof(seen) / sizeof(seen[0]))
+			seen[nseen++] = st.st_dev;
+		rc = fn(m->mnt_dir, ctx);
 	}
 	if (f)
 		endmntent(f);

@@ -145,6 +145,16 @@ static void test_hugetlbfs_auto_finds_the_mount(void **state)
 	assert_true(mine >= 0);
 	assert_true(l.n >= 2);
 	assert_string_equal(l.dirs[l.n - 1], "/dev/shm");
+	/* The same mount at a second path (a bind mount) is searched once. */
+	char bind[] = "/tmp/shmbus-huge-bind-XXXXXX";
+	assert_non_null(mkdtemp(bind));
+	if (mount(th_mount, bind, NULL, MS_BIND, NULL) == 0) {
+		struct dir_list l2 = {.n = 0};
+		assert_int_equal(shmbus_bus_dirs_each(collect_dir, &l2), 0);
+		umount(bind);
+		assert_int_equal(l2.n, l.n);
+	}
+	rmdir(bind);
 
 	struct shmbus_bus_opts o;
 	shmbus_bus *bus;
