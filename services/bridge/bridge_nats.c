@@ -611,6 +611,10 @@ static void nats_close(struct nats_sink *s)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* Sinks destroyed, kept (reachable) rather than freed: see nats_destroy. */
+static struct nats_sink *nats_graveyard[8];
+static unsigned nats_ngraves;
+
 static void nats_destroy(struct bridge_sink *b)
 {
 	struct nats_sink *s = (struct nats_sink *)b;
@@ -621,7 +625,17 @@ static void nats_destroy(struct bridge_sink *b)
 	jsCtx_Destroy(s->js);
 	natsConnection_Destroy(s->nc);
 	natsOptions_Destroy(s->opts);
-	free(s->q);
+	/* cnats runs the publish-ack handler on the reply subscription's own
+	 * thread, and closing the connection does not join it: a handler
+	 * already running may still take s->mu and fill s->q, and a closed
+	 * callback later than NATS_CLOSE_WAIT_S still touches s. So s and its
+	 * queues are not freed while cnats may call into them: a bridge
+	 * destroys its sink once, at exit. */
+	if (nats_ngraves < sizeof(nats_graveyard) / sizeof(nats_graveyard[0])) {
+		nats_graveyard[nats_ngraves++] = s;
+		return;
+	}
+	free(s->q); /* more sinks than a bridge ever makes: the old way */
 	free(s->q2);
 	pthread_cond_destroy(&s->closed_cv);
 	pthread_mutex_destroy(&s->mu);
