@@ -355,7 +355,18 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 	}
 	uint64_t total = g.total;
 	uint8_t *base = NULL;
-	if ((rc = segment_map_new(name, dir, &o, &total, &base, path, sizeof(path))))
+	rc = segment_map_new(name, dir, &o, &total, &base, path, sizeof(path));
+	if (rc == -ENOMEM && name && o.hugepages == SHMBUS_HUGEPAGES_AUTO &&
+	    backing == SHMBUS_BACKING_HUGETLBFS && !(getenv("SHMBUS_DIR") && *getenv("SHMBUS_DIR"))) {
+		/* The mount's pages went to another mapping since they were
+		 * counted: auto takes /dev/shm instead. */
+		bus_err_clear();
+		dir = "/dev/shm";
+		backing = SHMBUS_BACKING_SHM;
+		total = g.total;
+		rc = segment_map_new(name, dir, &o, &total, &base, path, sizeof(path));
+	}
+	if (rc)
 		return rc;
 	if (backing != SHMBUS_BACKING_HUGETLBFS)
 		madvise(base, total, MADV_HUGEPAGE); /* best effort: THP may be off */
