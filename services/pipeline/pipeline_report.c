@@ -30,6 +30,18 @@ static double pl_get(const struct pl_stats *s, enum pl_child_id id, const char *
 	return v;
 }
 
+/* A stage without stats (it died before writing them) gets a line saying
+ * so instead of a row of nan. Returns 1 when it printed that line. */
+static int pl_no_stats(const struct pipeline *p, const struct pl_stats *s, enum pl_child_id id,
+                       const char *name)
+{
+	if (s->text[id])
+		return 0;
+	printf("%-10s %12s %12s  no stats (it did not write them: see %s)\n", name, "?", "?",
+	       p->child[id].log);
+	return 1;
+}
+
 static void pl_check(struct pipeline *p, double a, double b, const char *what)
 {
 	size_t used = strlen(p->fail_msg);
@@ -103,20 +115,24 @@ static void pl_print_text(struct pipeline *p, const struct pl_stats *s)
 	if (p->o.replay_dir)
 		printf("%-10s %12s %12s  trades replayed from the journal (see %s)\n", src, "-",
 		       "-", p->child[PL_SOURCE].log);
-	else
+	else if (!pl_no_stats(p, s, PL_SOURCE, src))
 		printf("%-10s %12.0f %12.0f  %.0f trades, %.0f quotes, %.0f malformed rows\n", src,
 		       pl_get(s, PL_SOURCE, "rows"), pl_get(s, PL_SOURCE, "events_out"),
 		       pl_get(s, PL_SOURCE, "trades"), pl_get(s, PL_SOURCE, "quotes"),
 		       pl_get(s, PL_SOURCE, "malformed"));
-	printf("%-10s %12.0f %12.0f  %.0f bars, %.0f indicators, %.0f late trades, %.0f symbols\n",
-	       "ta", pl_get(s, PL_TA, "events_in"), pl_get(s, PL_TA, "events_out"),
-	       pl_get(s, PL_TA, "bars"), pl_get(s, PL_TA, "indicators"), pl_get(s, PL_TA, "late"),
-	       pl_get(s, PL_TA, "symbols"));
-	printf("%-10s %12.0f %12.0f  %.0f alerts (%.0f suppressed by cooldown), %.0f rules\n",
-	       "threshold", pl_get(s, PL_THRESHOLD, "events_in"),
-	       pl_get(s, PL_THRESHOLD, "events_out"), pl_get(s, PL_THRESHOLD, "alerts"),
-	       pl_get(s, PL_THRESHOLD, "suppressed"), pl_get(s, PL_THRESHOLD, "rules"));
-	if (p->child[PL_JOURNALD].started)
+	if (!pl_no_stats(p, s, PL_TA, "ta"))
+		printf("%-10s %12.0f %12.0f  %.0f bars, %.0f indicators, %.0f late trades, %.0f "
+		       "symbols\n",
+		       "ta", pl_get(s, PL_TA, "events_in"), pl_get(s, PL_TA, "events_out"),
+		       pl_get(s, PL_TA, "bars"), pl_get(s, PL_TA, "indicators"),
+		       pl_get(s, PL_TA, "late"), pl_get(s, PL_TA, "symbols"));
+	if (!pl_no_stats(p, s, PL_THRESHOLD, "threshold"))
+		printf(
+		    "%-10s %12.0f %12.0f  %.0f alerts (%.0f suppressed by cooldown), %.0f rules\n",
+		    "threshold", pl_get(s, PL_THRESHOLD, "events_in"),
+		    pl_get(s, PL_THRESHOLD, "events_out"), pl_get(s, PL_THRESHOLD, "alerts"),
+		    pl_get(s, PL_THRESHOLD, "suppressed"), pl_get(s, PL_THRESHOLD, "rules"));
+	if (p->child[PL_JOURNALD].started && !pl_no_stats(p, s, PL_JOURNALD, "journal"))
 		printf("%-10s %12.0f %12s  every event of the bus, in %s\n", "journal",
 		       pl_get(s, PL_JOURNALD, "events"), "-", p->journal_dir);
 	printf("%-10s %12llu %12s  alerts seen by the pipeline's tap\n", "tap",

@@ -183,6 +183,9 @@ static void test_pipeline_cli_child_failure_is_described(void **state)
 		fprintf(stderr, "stderr:\n%s\n", err);
 	assert_non_null(strstr(err, "ta failed (exited with status 2"));
 	assert_null(strstr(err, "wait status"));
+	/* the summary's row of a stage without stats said "nan" */
+	assert_non_null(strstr(out, "no stats (it did not write them"));
+	assert_null(strstr(out, "nan"));
 	free(out);
 	free(err);
 }

@@ -331,7 +331,8 @@ int ctl_reclaim(const struct ctl_opts *o)
 	if (o->json)
 		printf("]\n");
 	else if (n >= 0)
-		printf("%d removed, %d kept\n", r.removed, r.kept);
+		printf("%d %s, %d kept\n", r.removed, o->dry_run ? "would be removed" : "removed",
+		       r.kept);
 	if (n < 0) {
 		fprintf(stderr, TOOL ": reclaim %s: %s\n", dir, shmbus_strerror(n));
 		return CTL_FAIL;
