@@ -168,6 +168,15 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 	snprintf(e->name, sizeof(e->name), "%s", file + strlen("shmbus."));
 	snprintf(path, sizeof(path), "%s/%s", dir, file);
 	e->size = stat(path, &st) == 0 ? (long long)st.st_size : -1;
+	/* The library opens a bus by name, in the first directory holding
+	 * it: a file of the same name further down the search is another
+	 * bus, which this entry must not describe (nor reclaim remove). */
+	char first[1024];
+	if (shmbus_bus_path(e->name, first, sizeof(first)) == 0 && strcmp(first, path) != 0) {
+		snprintf(e->error, sizeof(e->error), "shadowed by %.200s (same name, searched first)",
+		         first);
+		return;
+	}
 	shmbus_bus *bus;
 	int rc = shmbus_bus_open_readonly(e->name, &bus);
 	if (rc) {
