@@ -1,7 +1,10 @@
 /*
  * test_launcher.c - `shmbusctl up`: two services start pinned, a service
  * killed with SIGKILL is restarted and counted, and SIGTERM to the
- * launcher stops every service and removes the segment.
+ * launcher stops every service and removes the segment. Consumers start
+ * before sources and are stopped after them (this program doubles as the
+ * services of a small pipeline: `--svc src|stage|sink`), a closed stdout
+ * does not kill the launcher, and a crashed service's group dies with it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,6 +20,8 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <shmbus/shmbus.h>
 
 #include "tool_util.h"
 
@@ -197,12 +202,275 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 	tu_rmdir(dir);
 }
 
-int main(void)
+/* ---- the pipeline services: this program run as `--svc ROLE ...` ----
+ * src:   publishes 200 events of type 32 at once, then idles; on SIGTERM
+ *        it flushes late (300 ms) one event of type 33.
+ * stage: subscribes RING after 300 ms, forwards each event as type 34; on
+ *        SIGTERM drains, then flushes late one event of type 35.
+ * sink:  subscribes RING after 300 ms, counts types 32..35; on SIGTERM
+ *        drains and writes the four counts to FILE.
+ * A sink stopped with or before its producers misses their late flushes;
+ * a source started before the consumers subscribe is routed around them. */
+static volatile sig_atomic_t svc_stop;
+static unsigned svc_counts[4];
+static shmbus_producer *svc_out;
+
+static void svc_on_term(int sig)
 {
+	(void)sig;
+	svc_stop = 1;
+}
+
+static void svc_publish(uint16_t type)
+{
+	struct shmbus_event_header ev;
+	memset(&ev, 0, sizeof(ev));
+	ev.type = type;
+	ev.size = sizeof(ev);
+	shmbus_publish(svc_out, &ev);
+}
+
+static void svc_on_event(const struct shmbus_event_header *ev, void *ctx)
+{
+	(void)ctx;
+	if (ev->type >= 32 && ev->type <= 35)
+		svc_counts[ev->type - 32]++;
+	if (svc_out && ev->type == 32)
+		svc_publish(34);
+}
+
+static int svc_main(int argc, char **argv)
+{
+	const char *role = argv[2];
+	shmbus_bus *bus;
+	shmbus_consumer *c = NULL;
+	struct shmbus_producer_opts po;
+	signal(SIGTERM, svc_on_term);
+	if (shmbus_bus_open(getenv("SHMBUS_BUS"), role, SHMBUS_ROLE_SERVICE, &bus) != 0)
+		return 1;
+	shmbus_producer_opts_init(&po);
+	if (strcmp(role, "sink") != 0 && shmbus_producer_open(bus, &po, &svc_out) != 0)
+		return 1;
+	if (strcmp(role, "src") == 0)
+		for (int i = 0; i < 200; i++)
+			svc_publish(32);
+	else if (argc < 4 || (tu_msleep(300), shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
+		return 1;
+	while (!svc_stop)
+		if (!c || shmbus_poll(c, svc_on_event, NULL, 64) == 0)
+			tu_msleep(1);
+	while (c && shmbus_poll(c, svc_on_event, NULL, 64) > 0)
+		;
+	if (svc_out) {
+		tu_msleep(300);
+		svc_publish(strcmp(role, "src") == 0 ? 33 : 35);
+		shmbus_producer_close(svc_out);
+	}
+	if (strcmp(role, "sink") == 0 && argc > 4) {
+		char text[128];
+		snprintf(text, sizeof(text), "%u %u %u %u\n", svc_counts[0], svc_counts[1],
+		         svc_counts[2], svc_counts[3]);
+		tu_write(argv[4], text);
+	}
+	if (c)
+		shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+	return 0;
+}
+
+/* Run src -> stage -> sink (listed in that order: sources first) under
+ * the launcher, stop it, and read what the sink counted. */
+static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
+{
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	char self[256], cfg[256], sink_out[256], text[2048];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	snprintf(cfg, sizeof(cfg), "%s/pl.ini", dir);
+	snprintf(status_path, sizeof(status_path), "%s/pl.status", dir);
+	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = pltest\narena_mb = 4\n"
+	         "[launcher]\nstop_grace_ms = 5000\nstatus_file = %s\n"
+	         "[ring stage.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[ring sink.in]\ntypes = 32, 33, 34, 35\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\nrestart = never\n",
+	         status_path, self, self, self, sink_out);
+	assert_int_equal(tu_write(cfg, text), 0);
+	int fd;
+	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
+	pid_t launcher = tu_spawn(argv, &fd);
+	assert_true(launcher > 0);
+	assert_true(wait_running("src", 0) > 0);
+	assert_true(wait_running("stage", 0) > 0);
+	assert_true(wait_running("sink", 0) > 0);
+	tu_msleep(500); /* the consumers are up; let the burst flow */
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	size_t len = 0; /* everything: the launcher and its services are gone */
+	for (ssize_t got; len < outlen - 1 && (got = read(fd, out + len, outlen - 1 - len)) > 0;)
+		len += (size_t)got;
+	out[len] = '\0';
+	close(fd);
+	char res[128] = "";
+	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
+	assert_int_equal(sscanf(res, "%u %u %u %u", &counts[0], &counts[1], &counts[2], &counts[3]),
+	                 4);
+	tu_rmdir(dir);
+}
+
+/* The source waits until its consumers have subscribed, though it is
+ * listed first: none of its first events is routed around them. */
+static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
+{
+	(void)state;
+	unsigned c[4];
+	char out[8192];
+	run_pipeline(c, out, sizeof(out));
+	assert_int_equal(c[0], 200); /* src's burst, directly */
+	assert_int_equal(c[2], 200); /* src's burst, through the stage */
+}
+
+/* Stop: src first, then the stage once src is gone, then the sink once the
+ * stage is gone: the sink gets both late flushes. */
+static void test_launcher_stops_producers_before_consumers(void **state)
+{
+	(void)state;
+	unsigned c[4];
+	char out[8192];
+	run_pipeline(c, out, sizeof(out));
+	assert_int_equal(c[1], 1); /* src's flush */
+	assert_int_equal(c[3], 1); /* the stage's flush */
+	const char *src = strstr(out, "service src ended");
+	const char *stage = strstr(out, "service stage ended");
+	const char *sink = strstr(out, "service sink ended");
+	assert_true(src && stage && sink && src < stage && stage < sink);
+}
+
+/* A reader of the launcher's stdout that goes away does not kill it (it
+ * used to die of SIGPIPE, and its services with it); services get SIGPIPE
+ * back at its default. */
+static void test_launcher_survives_closed_stdout(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	char cfg[256], text[2048], sig[256], buf[4096];
+	snprintf(cfg, sizeof(cfg), "%s/sp.ini", dir);
+	snprintf(status_path, sizeof(status_path), "%s/sp.status", dir);
+	snprintf(sig, sizeof(sig), "%s/sigign", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = sptest\narena_mb = 2\n"
+	         "[launcher]\nbackoff_initial_ms = 20\nstatus_file = %s\n"
+	         "[service a]\ncommand = /bin/sh\n"
+	         "args = -c \"grep SigIgn /proc/self/status > %s.tmp; mv %s.tmp %s; "
+	         "exec sleep 1000\"\n",
+	         status_path, sig, sig, sig);
+	assert_int_equal(tu_write(cfg, text), 0);
+	int fd;
+	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
+	pid_t launcher = tu_spawn(argv, &fd);
+	assert_true(launcher > 0);
+	close(fd); /* before its first line */
+	pid_t a = wait_running("a", 0);
+	assert_true(a > 0);
+	assert_int_equal(kill(a, SIGKILL), 0); /* the launcher prints about it */
+	assert_true(wait_running("a", 1) > 0);
+	assert_int_equal(kill(launcher, 0), 0);
+	unsigned long long ign = ~0ULL;
+	for (int i = 0; i < 500 && tu_read(sig, buf, sizeof(buf)) <= 0; i++)
+		tu_msleep(10);
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	assert_int_equal(sscanf(buf, "SigIgn: %llx", &ign), 1);
+	assert_int_equal(ign & (1ULL << (SIGPIPE - 1)), 0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	char ls[32];
+	assert_int_equal(status_field("launcher", "state", ls, sizeof(ls)), 0);
+	assert_string_equal(ls, "stopped");
+	tu_rmdir(dir);
+}
+
+/* Gone or a zombie (an orphan waiting for init to reap it). */
+static bool pid_gone(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (tu_read(path, buf, sizeof(buf)) <= 0)
+		return true;
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' && p[2] == 'Z';
+}
+
+/* A service whose main process dies takes its process group with it: the
+ * child it left does not outlive it (it would hold its ring). */
+static void test_launcher_kills_group_of_crashed_service(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	char cfg[256], text[2048], pidf[256], buf[64];
+	snprintf(cfg, sizeof(cfg), "%s/pg.ini", dir);
+	snprintf(status_path, sizeof(status_path), "%s/pg.status", dir);
+	snprintf(pidf, sizeof(pidf), "%s/child.pid", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = pgtest\narena_mb = 2\n"
+	         "[launcher]\nbackoff_initial_ms = 20\nstatus_file = %s\n"
+	         "[service w]\ncommand = /bin/sh\n"
+	         "args = -c \"sleep 1000 & echo $! > %s.tmp; mv %s.tmp %s; wait\"\n",
+	         status_path, pidf, pidf, pidf);
+	assert_int_equal(tu_write(cfg, text), 0);
+	int fd;
+	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
+	pid_t launcher = tu_spawn(argv, &fd);
+	assert_true(launcher > 0);
+	pid_t w = wait_running("w", 0);
+	assert_true(w > 0);
+	pid_t child = 0;
+	for (int i = 0; i < 500 && child <= 0; i++) {
+		if (tu_read(pidf, buf, sizeof(buf)) > 0)
+			child = (pid_t)atoi(buf);
+		if (child <= 0)
+			tu_msleep(10);
+	}
+	assert_true(child > 0);
+	assert_int_equal(getpgid(child), w);
+	assert_int_equal(kill(w, SIGKILL), 0);
+	assert_true(wait_running("w", 1) > 0);
+	bool gone = false;
+	for (int i = 0; i < 300 && !(gone = pid_gone(child)); i++)
+		tu_msleep(10);
+	if (!gone) /* it would outlive the test and hold its stderr */
+		kill(child, SIGKILL);
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	close(fd);
+	tu_rmdir(dir);
+	assert_true(gone);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc > 2 && strcmp(argv[1], "--svc") == 0)
+		return svc_main(argc, argv);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
+	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
+	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
+	    cmocka_unit_test(test_launcher_survives_closed_stdout),
+	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

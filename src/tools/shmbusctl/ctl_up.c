@@ -5,10 +5,21 @@
  * cores (sched_setaffinity) and NUMA node (numa_run_on_node + a preferred
  * memory policy, both inherited across exec), restarts the ones that die
  * by their restart policy with an exponential backoff, and on SIGINT,
- * SIGTERM or SIGHUP stops them all: SIGTERM to each child's process group,
- * a grace period, then SIGKILL. Children ask the kernel for SIGTERM when
- * the launcher dies (PR_SET_PDEATHSIG), so a kill -9 of the launcher
- * leaves no orphans either.
+ * SIGTERM or SIGHUP stops them all. Children ask the kernel for SIGTERM
+ * when the launcher dies (PR_SET_PDEATHSIG), so a kill -9 of the launcher
+ * leaves no orphans either. A service is its process group: when its main
+ * process ends, whatever is left in the group is SIGKILLed before any
+ * restart (a leftover would hold the service's ring).
+ *
+ * Data flows from sources to consumers, and the launcher follows it both
+ * ways. At start, consumers (services that name a declared ring in their
+ * arguments, or pass ${config}) start first, and the sources wait until
+ * those consumers have subscribed (bounded by START_WAIT_NS): a ring is
+ * routed around until its consumer subscribes. At stop, a service gets
+ * SIGTERM only once no open producer feeds the rings it consumes (sources
+ * first, then each stage after its upstream has flushed and exited), so
+ * that every final flush reaches a consumer that still runs; each service
+ * has stop_grace_ms from its SIGTERM before its group is SIGKILLed.
  *
  * One thread, no signal handlers doing work: the signals are blocked and
  * taken synchronously with sigtimedwait(), whose timeout is the next
@@ -37,8 +48,11 @@
 #include "ctl.h"
 #include "tool_json.h"
 
-#define TOOL        "shmbusctl up"
-#define LONG_RUN_NS (10 * INT64_C(1000000000)) /* a run this long resets the backoff */
+#define TOOL          "shmbusctl up"
+#define LONG_RUN_NS   (10 * INT64_C(1000000000)) /* a run this long resets the backoff */
+#define START_WAIT_NS (5 * INT64_C(1000000000))  /* sources wait this long for consumers */
+#define POLL_NS       (10 * INT64_C(1000000))    /* ring state is polled this often */
+#define STALL_NS      (300 * INT64_C(1000000))   /* stop: no progress this long, see stop_step */
 
 enum svc_state { SVC_PENDING, SVC_RUNNING, SVC_BACKOFF, SVC_STOPPED, SVC_FAILED };
 
@@ -50,6 +64,10 @@ struct svc {
 	unsigned backoff_ms;
 	int64_t started_ns;
 	int64_t next_start_ns;
+	int64_t term_ns; /* when the stop sent it SIGTERM (0: not yet) */
+	pid_t lingering; /* stopping: group whose main process ended, still draining */
+	bool killed;     /* stopping: SIGKILLed after its grace */
+	bool consumer;   /* names a declared ring or ${config}: started before sources */
 	char last_exit[32];
 };
 
@@ -65,6 +83,9 @@ struct launcher {
 	sigset_t mask, oldmask;
 	pid_t self;
 	int stopping;
+	int stop_signals; /* signals received while stopping: 1 all at once, 2+ SIGKILL */
+	bool sources_go;  /* the consumers subscribed (or START_WAIT_NS passed) */
+	int64_t sources_deadline;
 	int status_failed; /* the last status write failed (warned once) */
 };
 
@@ -211,6 +232,8 @@ static void child_exec(const struct launcher *l, const struct svc *s)
 {
 	const struct shmbus_cfg_service *c = s->cfg;
 	signal(SIGCHLD, SIG_DFL);
+	signal(SIGPIPE,
+	       SIG_DFL); /* ignored in the launcher; an ignored signal stays so across exec */
 	sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != l->self) /* the launcher died before prctl */
@@ -304,18 +327,136 @@ static void on_exit_of(struct launcher *l, struct svc *s, int status)
 	printf("; restart %u in %u ms\n", s->restarts, delay);
 }
 
+/* Is `pid` one of service s's processes (its main one, or in its group)? */
+static bool svc_owns(const struct svc *s, pid_t pid)
+{
+	return s->pid > 0 && pid > 0 && (pid == s->pid || getpgid(pid) == s->pid);
+}
+
+/* Does argument `arg` name ring `ring` (`--ring NAME` or `--ring=NAME`)? */
+static bool arg_names(const char *arg, const char *ring)
+{
+	const char *eq = strrchr(arg, '=');
+	return strcmp(arg, ring) == 0 || (eq && strcmp(eq + 1, ring) == 0);
+}
+
+/* A consumer names a declared ring in its arguments, or passes ${config}
+ * (it reads its ring from the file, as journald and the bridge do). */
+static bool svc_is_consumer(const struct launcher *l, const struct shmbus_cfg_service *c)
+{
+	for (size_t a = 0; a < c->nargs; a++) {
+		if (strstr(c->args[a], "${config}"))
+			return true;
+		for (size_t r = 0; r < l->cfg->nrings; r++)
+			if (arg_names(c->args[a], l->cfg->rings[r].name))
+				return true;
+	}
+	return false;
+}
+
+/* Has consumer s subscribed? Every declared ring it names is ACTIVE, or,
+ * naming none, one of its processes consumes some ring. */
+static bool svc_subscribed(const struct launcher *l, const struct svc *s)
+{
+	struct shmbus_ring_stat st;
+	bool named = false, own = false;
+	for (size_t r = 0; r < l->cfg->nrings; r++) {
+		const char *ring = l->cfg->rings[r].name;
+		bool names = false;
+		for (size_t a = 0; a < s->cfg->nargs && !names; a++)
+			names = arg_names(s->cfg->args[a], ring);
+		if (!names)
+			continue;
+		named = true;
+		int i = shmbus_stat_find_ring(l->bus, ring);
+		if (i < 0 || shmbus_stat_ring(l->bus, (uint32_t)i, &st) != 0 ||
+		    st.state != SHMBUS_RING_ACTIVE)
+			return false;
+	}
+	for (uint32_t i = 0; !named && !own; i++) {
+		int rc = shmbus_stat_ring(l->bus, i, &st);
+		if (rc != 0 && rc != -ENOENT)
+			break;
+		own = rc == 0 && st.state == SHMBUS_RING_ACTIVE && svc_owns(s, st.consumer_pid);
+	}
+	return named || own;
+}
+
+/* May the sources start? Once every consumer that runs (or is about to)
+ * has subscribed, or START_WAIT_NS after the start, whichever is first. */
+static bool sources_may_start(struct launcher *l)
+{
+	if (l->sources_go)
+		return true;
+	const struct svc *late = NULL;
+	for (size_t i = 0; i < l->n && !late; i++) {
+		const struct svc *s = &l->svcs[i];
+		bool coming = s->state == SVC_PENDING || s->state == SVC_BACKOFF;
+		if (s->consumer && (coming || (s->state == SVC_RUNNING && !svc_subscribed(l, s))))
+			late = s;
+	}
+	if (late && mono_ns() < l->sources_deadline)
+		return false;
+	if (late)
+		fprintf(stderr,
+		        TOOL ": warning: service %s has not subscribed its rings after %d s: "
+		             "starting the sources anyway\n",
+		        late->cfg->name, (int)(START_WAIT_NS / 1000000000));
+	l->sources_go = true;
+	return true;
+}
+
+/* How many open producers have delivered to the rings one of s's
+ * processes consumes (0: nothing feeds s any more). */
+static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
+{
+	struct shmbus_ring_stat st;
+	unsigned n = 0;
+	for (uint32_t i = 0;; i++) {
+		int rc = shmbus_stat_ring(l->bus, i, &st);
+		if (rc != 0 && rc != -ENOENT)
+			return n;
+		if (rc == 0 && st.state == SHMBUS_RING_ACTIVE && svc_owns(s, st.consumer_pid))
+			n += st.producers;
+	}
+}
+
+/* How many open producers s's own processes have. */
+static unsigned svc_producers(const struct launcher *l, const struct svc *s)
+{
+	struct shmbus_producer_stat st;
+	unsigned n = 0;
+	for (uint32_t i = 0;; i++) {
+		int rc = shmbus_stat_producer(l->bus, i, &st);
+		if (rc != 0 && rc != -ENOENT)
+			return n;
+		n += rc == 0 && svc_owns(s, st.pid);
+	}
+}
+
 static void reap_children(struct launcher *l)
 {
 	int status;
 	pid_t pid;
+	int64_t grace = (int64_t)l->cfg->launcher.stop_grace_ms * 1000000;
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		for (size_t i = 0; i < l->n; i++)
-			if (l->svcs[i].pid == pid) {
-				on_exit_of(l, &l->svcs[i], status);
-				if (l->stopping) /* stragglers the service left in its group */
-					kill(-pid, SIGKILL);
-				break;
-			}
+		for (size_t i = 0; i < l->n; i++) {
+			struct svc *s = &l->svcs[i];
+			if (s->pid != pid)
+				continue;
+			on_exit_of(l, s, status);
+			/* A service is its process group: what its main process
+			 * left there dies with it, or it would hold the service's
+			 * ring against the restart. When stopping, the rest of a
+			 * group that got SIGTERM may finish its drain within the
+			 * grace (stop_all SIGKILLs it after). */
+			if (l->stopping && s->term_ns && !s->killed && kill(-pid, 0) == 0 &&
+			    mono_ns() < s->term_ns + grace)
+				s->lingering = pid;
+			else
+				kill(-pid, SIGKILL);
+			break;
+		}
 	}
 }
 
@@ -323,34 +464,75 @@ static size_t count_running(const struct launcher *l)
 {
 	size_t n = 0;
 	for (size_t i = 0; i < l->n; i++)
-		n += l->svcs[i].state == SVC_RUNNING;
+		n += l->svcs[i].state == SVC_RUNNING || l->svcs[i].lingering;
 	return n;
 }
 
-static void signal_all(const struct launcher *l, int sig)
+static void signal_svc(struct svc *s, int sig)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (l->svcs[i].state == SVC_RUNNING) {
-			kill(-l->svcs[i].pid, sig);
-			kill(l->svcs[i].pid, sig);
-		}
+	pid_t g = s->pid ? s->pid : s->lingering;
+	kill(-g, sig);
+	if (s->pid)
+		kill(s->pid, sig);
+	if (sig == SIGKILL)
+		s->killed = true;
+	else if (!s->term_ns)
+		s->term_ns = mono_ns();
 }
 
-/* Wait for SIGCHLDs until no child runs or `deadline` (monotonic ns). */
-static void wait_children(struct launcher *l, int64_t deadline)
+/* Services s may be stopped after: feeders of its rings that are not its
+ * own producers (a stage's end-of-stream marker may reach its own input
+ * ring, so its own producers are counted out). A lower bound: the bus
+ * counts producers per ring, not which. */
+static unsigned svc_foreign_feeders(const struct launcher *l, const struct svc *s)
 {
-	sigset_t chld;
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	reap_children(l);
-	while (count_running(l) && mono_ns() < deadline) {
-		int64_t left = deadline - mono_ns();
-		if (left > 100000000)
-			left = 100000000; /* re-check: SIGCHLDs coalesce */
-		struct timespec ts = {left / 1000000000, left % 1000000000};
-		sigtimedwait(&chld, NULL, &ts);
-		reap_children(l);
+	unsigned f = svc_feeders(l, s), own = f ? svc_producers(l, s) : 0;
+	return f > own ? f - own : 0;
+}
+
+/* One step of the stop: SIGKILL what outlived its grace; when no SIGTERMed
+ * service is still running, SIGTERM the next ones: those no open producer
+ * feeds (sources first); or, `stalled` (none of those for STALL_NS), the
+ * ones with the fewest feeders other than themselves (a stage fed by its
+ * own marker, a cycle, a producer outside the launcher). Returns true when
+ * it sent a SIGTERM. */
+static bool stop_step(struct launcher *l, bool stalled)
+{
+	int64_t now = mono_ns(), grace = (int64_t)l->cfg->launcher.stop_grace_ms * 1000000;
+	bool in_flight = false, sent = false;
+	for (size_t i = 0; i < l->n; i++) {
+		struct svc *s = &l->svcs[i];
+		if (s->lingering && (kill(-s->lingering, 0) != 0 || s->killed))
+			s->lingering = 0;
+		if (s->state != SVC_RUNNING && !s->lingering)
+			continue;
+		if (s->term_ns && !s->killed && now - s->term_ns >= grace) {
+			printf("%s: service %s still running %u ms after SIGTERM: SIGKILL\n", TOOL,
+			       s->cfg->name, l->cfg->launcher.stop_grace_ms);
+			signal_svc(s, SIGKILL);
+		}
+		in_flight |= s->term_ns != 0 && !s->killed;
 	}
+	if (in_flight && l->stop_signals == 0)
+		return false;
+	unsigned least = UINT_MAX;
+	if (stalled && l->stop_signals == 0)
+		for (size_t i = 0; i < l->n; i++)
+			if (l->svcs[i].state == SVC_RUNNING && !l->svcs[i].term_ns) {
+				unsigned f = svc_foreign_feeders(l, &l->svcs[i]);
+				least = f < least ? f : least;
+			}
+	for (size_t i = 0; i < l->n; i++) {
+		struct svc *s = &l->svcs[i];
+		if (s->state != SVC_RUNNING || s->term_ns)
+			continue;
+		if (l->stop_signals == 0 && svc_feeders(l, s) != 0 &&
+		    !(stalled && svc_foreign_feeders(l, s) == least))
+			continue;
+		signal_svc(s, SIGTERM);
+		sent = true;
+	}
+	return sent;
 }
 
 static void stop_all(struct launcher *l)
@@ -360,36 +542,63 @@ static void stop_all(struct launcher *l)
 		if (l->svcs[i].state != SVC_RUNNING && l->svcs[i].state != SVC_FAILED)
 			l->svcs[i].state = SVC_STOPPED;
 	write_status(l);
-	printf("%s: stopping %zu services (SIGTERM, then SIGKILL after %u ms)\n", TOOL,
-	       count_running(l), l->cfg->launcher.stop_grace_ms);
-	signal_all(l, SIGTERM);
-	wait_children(l, mono_ns() + (int64_t)l->cfg->launcher.stop_grace_ms * 1000000);
-	if (count_running(l)) {
-		printf("%s: %zu services still running: SIGKILL\n", TOOL, count_running(l));
-		signal_all(l, SIGKILL);
-		wait_children(l, INT64_MAX);
+	printf("%s: stopping %zu services, producers before their consumers (SIGTERM, then "
+	       "SIGKILL after %u ms)\n",
+	       TOOL, count_running(l), l->cfg->launcher.stop_grace_ms);
+	int64_t progress = mono_ns(); /* the last SIGTERM sent or service ended */
+	reap_children(l);
+	while (count_running(l)) {
+		shmbus_bus_reap(l->bus); /* frees the producers of dead processes */
+		if (stop_step(l, mono_ns() - progress >= STALL_NS))
+			progress = mono_ns();
+		struct timespec ts = {0, POLL_NS};
+		siginfo_t si;
+		int sig = sigtimedwait(&l->mask, &si, &ts);
+		if (sig == SIGCHLD) {
+			reap_children(l);
+			write_status(l);
+			progress = mono_ns();
+		} else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+			l->stop_signals++;
+			printf("%s: %s received again: %s\n", TOOL, strsignal(sig),
+			       l->stop_signals > 1 ? "SIGKILL to every service"
+			                           : "SIGTERM to every service at once");
+			if (l->stop_signals > 1)
+				for (size_t i = 0; i < l->n; i++)
+					if (l->svcs[i].state == SVC_RUNNING || l->svcs[i].lingering)
+						signal_svc(&l->svcs[i], SIGKILL);
+		}
 	}
 	l->stopping = 2;
 	write_status(l);
 }
 
-/* Start due services; returns ns until the next one is due (or 1 s). */
+/* Start what is due: the consumers, then, once they have subscribed, the
+ * sources. Returns ns until the next one is due (or 1 s). */
 static int64_t start_due(struct launcher *l, bool *active)
 {
 	int64_t now = mono_ns(), wait = 1000000000;
 	*active = false;
-	for (size_t i = 0; i < l->n; i++) {
-		struct svc *s = &l->svcs[i];
-		if ((s->state == SVC_PENDING || s->state == SVC_BACKOFF) &&
-		    s->next_start_ns <= now) {
-			start(l, s);
-			write_status(l);
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < l->n; i++) {
+			struct svc *s = &l->svcs[i];
+			if (s->consumer != (pass == 0))
+				continue;
+			if ((s->state == SVC_PENDING || s->state == SVC_BACKOFF) &&
+			    s->next_start_ns <= now) {
+				if (pass == 1 && !sources_may_start(l)) {
+					wait = POLL_NS;
+				} else {
+					start(l, s);
+					write_status(l);
+				}
+			}
+			if (s->state == SVC_BACKOFF && s->next_start_ns - now < wait)
+				wait = s->next_start_ns - now;
+			if (s->state == SVC_PENDING || s->state == SVC_RUNNING ||
+			    s->state == SVC_BACKOFF)
+				*active = true;
 		}
-		if (s->state == SVC_BACKOFF && s->next_start_ns - now < wait)
-			wait = s->next_start_ns - now;
-		if (s->state == SVC_PENDING || s->state == SVC_RUNNING || s->state == SVC_BACKOFF)
-			*active = true;
-	}
 	return wait > 0 ? wait : 0;
 }
 
@@ -442,8 +651,13 @@ static int launcher_init(struct launcher *l, const struct ctl_opts *o,
 	for (size_t i = 0; i < l->n; i++) {
 		l->svcs[i].cfg = &cfg->services[i];
 		l->svcs[i].backoff_ms = cfg->launcher.backoff_initial_ms;
+		l->svcs[i].consumer = svc_is_consumer(l, &cfg->services[i]);
 	}
 	signal(SIGCHLD, on_sigchld);
+	/* A reader of our stdout that goes away must not kill the launcher
+	 * (and with it, by PDEATHSIG, every service): lines to a closed pipe
+	 * are lost, nothing else. */
+	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&l->mask);
 	sigaddset(&l->mask, SIGCHLD);
 	sigaddset(&l->mask, SIGINT);
@@ -461,6 +675,7 @@ static int launcher_run(struct launcher *l, const struct ctl_opts *o)
 	printf("%s: bus '%s' (%s): %zu rings, %zu services; launcher pid %d\n", TOOL, l->bus_name,
 	       shmbus_backing_name(shmbus_bus_backing(l->bus)), cfg->nrings, l->n, (int)l->self);
 	write_status(l);
+	l->sources_deadline = mono_ns() + START_WAIT_NS;
 	int by_signal = run_loop(l);
 	stop_all(l);
 	bool any_failed = false;
