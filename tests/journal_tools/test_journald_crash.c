@@ -77,8 +77,8 @@ static pid_t cr_start_journald(shmbus_bus *b, int *rfd)
 	char fdstr[16];
 	snprintf(fdstr, sizeof(fdstr), "%d", pfd[1]);
 	setenv("SHMBUS_JOURNALD_DURABLE_FD", fdstr, 1);
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--fsync", "batch",
-	              "--block-kb", "16", "--capacity", "16384", NULL};
+	char *av[] = {JOURNALD_BIN, "--bus",      jtt_bus, "--dir",      jtt_jdir, "--fsync",
+	              "batch",      "--block-kb", "16",    "--capacity", "16384",  NULL};
 	char err[200];
 	snprintf(err, sizeof(err), "%s/journald.err", jtt_shm);
 	pid_t pid = jtt_spawn(av, "/dev/null", err);
@@ -136,8 +136,8 @@ static void cr_check_present(void)
 		if (cr_rep[i].seq >= (1u << 24))
 			continue;
 		if (!seen[cr_rep[i].src - 201][cr_rep[i].seq])
-			fail_msg("durable source %u seq %llu missing from the journal", cr_rep[i].src,
-			         (unsigned long long)cr_rep[i].seq);
+			fail_msg("durable source %u seq %llu missing from the journal",
+			         cr_rep[i].src, (unsigned long long)cr_rep[i].seq);
 	}
 	free(seen[0]);
 	free(seen[1]);
@@ -187,6 +187,25 @@ static void test_journald_crash_durable_events_survive_sigkill(void **state)
 	jtt_teardown(b);
 }
 
+/* A producer of `source` on b (flags: SHMBUS_PRODUCER_*) and a trade of
+ * symbol 1 for it to publish. */
+static shmbus_producer *cr_producer(shmbus_bus *b, uint32_t source, uint32_t flags,
+                                    struct shmbus_trade *t)
+{
+	struct shmbus_producer_opts po;
+	shmbus_producer *p = NULL;
+	shmbus_producer_opts_init(&po);
+	po.source_id = source;
+	po.flags = flags;
+	assert_int_equal(shmbus_producer_open(b, &po, &p), 0);
+	memset(t, 0, sizeof(*t));
+	t->h.type = SHMBUS_EV_TRADE;
+	t->h.version = SHMBUS_EVENT_LAYOUT_VERSION;
+	t->h.size = sizeof(*t);
+	t->h.symbol_id = 1;
+	return p;
+}
+
 /*
  * The state a journald killed between writing a block and releasing its
  * ring slots leaves: events 1..100 of source 201 wait in its ring, and
@@ -206,18 +225,9 @@ static int cr_restart_case(int64_t journal_base, int expect_skipped)
 	so.capacity = 1024;
 	shmbus_consumer *c = NULL; /* the journald that dies */
 	assert_int_equal(shmbus_subscribe(b, "journal", &so, &c), 0);
-	struct shmbus_producer_opts po;
-	shmbus_producer_opts_init(&po);
-	po.source_id = 201;
-	po.flags = SHMBUS_PRODUCER_NO_TIMESTAMP; /* publish times as given */
-	shmbus_producer *p = NULL;
-	assert_int_equal(shmbus_producer_open(b, &po, &p), 0);
 	struct shmbus_trade t;
-	memset(&t, 0, sizeof(t));
-	t.h.type = SHMBUS_EV_TRADE;
-	t.h.version = SHMBUS_EVENT_LAYOUT_VERSION;
-	t.h.size = sizeof(t);
-	t.h.symbol_id = 1;
+	/* publish times as given */
+	shmbus_producer *p = cr_producer(b, 201, SHMBUS_PRODUCER_NO_TIMESTAMP, &t);
 	for (int i = 1; i <= 100; i++) {
 		t.h.event_time_ns = t.h.publish_time_ns = ring_base + i;
 		assert_int_equal(shmbus_publish(p, &t), 1);
@@ -292,21 +302,12 @@ static void test_journald_crash_polled_not_written_survive(void **state)
 	shmbus_bus *b = jtt_setup();
 	char out[300];
 	snprintf(out, sizeof(out), "%s/jd1.out", jtt_shm);
-	char *slow[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--flush-ms", "60000",
-	                "--block-kb", "1024", NULL};
+	char *slow[] = {JOURNALD_BIN, "--bus", jtt_bus,      "--dir", jtt_jdir,
+	                "--flush-ms", "60000", "--block-kb", "1024",  NULL};
 	pid_t jd = jtt_spawn(slow, out, NULL);
 	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
-	struct shmbus_producer_opts po;
-	shmbus_producer_opts_init(&po);
-	po.source_id = 203;
-	shmbus_producer *p = NULL;
-	assert_int_equal(shmbus_producer_open(b, &po, &p), 0);
 	struct shmbus_trade t;
-	memset(&t, 0, sizeof(t));
-	t.h.type = SHMBUS_EV_TRADE;
-	t.h.version = SHMBUS_EVENT_LAYOUT_VERSION;
-	t.h.size = sizeof(t);
-	t.h.symbol_id = 1;
+	shmbus_producer *p = cr_producer(b, 203, 0, &t);
 	for (int i = 1; i <= 500; i++) {
 		t.h.event_time_ns = 1700000000000000000LL + i;
 		assert_int_equal(shmbus_publish(p, &t), 1);
@@ -316,8 +317,8 @@ static void test_journald_crash_polled_not_written_survive(void **state)
 	int idx = shmbus_stat_find_ring(b, "journal");
 	assert_true(idx >= 0);
 	struct shmbus_ring_stat rs = {0};
-	for (int i = 0; i < 500 && (shmbus_stat_ring(b, (uint32_t)idx, &rs) != 0 || rs.delivered < 500);
-	     i++)
+	for (int i = 0;
+	     i < 500 && (shmbus_stat_ring(b, (uint32_t)idx, &rs) != 0 || rs.delivered < 500); i++)
 		usleep(10000);
 	assert_int_equal(rs.delivered, 500);
 	/* ... and dies before its 60 s flush */
