@@ -206,6 +206,18 @@ static shmbus_producer *cr_producer(shmbus_bus *b, uint32_t source, uint32_t fla
 	return p;
 }
 
+/* Run a journald (output to `out`) until it drained b's journal ring, then
+ * stop it with SIGTERM. */
+static void cr_journald_drain(shmbus_bus *b, const char *out)
+{
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, NULL};
+	pid_t jd = jtt_spawn(av, out, NULL);
+	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
+	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+}
+
 /*
  * The state a journald killed between writing a block and releasing its
  * ring slots leaves: events 1..100 of source 201 wait in its ring, and
@@ -246,12 +258,7 @@ static int cr_restart_case(int64_t journal_base, int expect_skipped)
 
 	char out[300];
 	snprintf(out, sizeof(out), "%s/jd.out", jtt_shm);
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, NULL};
-	pid_t jd = jtt_spawn(av, out, NULL);
-	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
-	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
-	kill(jd, SIGTERM);
-	assert_int_equal(jtt_wait(jd, 30), 0);
+	cr_journald_drain(b, out);
 
 	struct shmbus_journal_reader *r;
 	struct shmbus_journal_error err;
@@ -324,12 +331,7 @@ static void test_journald_crash_polled_not_written_survive(void **state)
 	/* ... and dies before its 60 s flush */
 	kill(jd, SIGKILL);
 	waitpid(jd, NULL, 0);
-	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, NULL};
-	jd = jtt_spawn(av, out, NULL);
-	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
-	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
-	kill(jd, SIGTERM);
-	assert_int_equal(jtt_wait(jd, 30), 0);
+	cr_journald_drain(b, out);
 
 	struct shmbus_journal_reader *r;
 	struct shmbus_journal_error err;
