@@ -203,15 +203,16 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 }
 
 /* ---- the pipeline services: this program run as `--svc ROLE ...` ----
- * src:   publishes 200 events of type 32 at once, then idles; on SIGTERM
- *        it flushes late (300 ms) one event of type 33.
+ * src:   publishes 200 events of type 32 at once, then idles (another 200
+ *        on each SIGUSR1); on SIGTERM it flushes late (300 ms) one event of
+ *        type 33.
  * stage: subscribes RING after 300 ms, forwards each event as type 34; on
  *        SIGTERM drains, then flushes late one event of type 35.
  * sink:  subscribes RING after 300 ms, counts types 32..35; on SIGTERM
  *        drains and writes the four counts to FILE.
  * A sink stopped with or before its producers misses their late flushes;
  * a source started before the consumers subscribe is routed around them. */
-static volatile sig_atomic_t svc_stop;
+static volatile sig_atomic_t svc_stop, svc_burst;
 static unsigned svc_counts[4];
 static shmbus_producer *svc_out;
 
@@ -219,6 +220,12 @@ static void svc_on_term(int sig)
 {
 	(void)sig;
 	svc_stop = 1;
+}
+
+static void svc_on_usr1(int sig)
+{
+	(void)sig;
+	svc_burst = 1;
 }
 
 static void svc_publish(uint16_t type)
@@ -246,6 +253,7 @@ static int svc_main(int argc, char **argv)
 	shmbus_consumer *c = NULL;
 	struct shmbus_producer_opts po;
 	signal(SIGTERM, svc_on_term);
+	signal(SIGUSR1, svc_on_usr1);
 	if (shmbus_bus_open(getenv("SHMBUS_BUS"), role, SHMBUS_ROLE_SERVICE, &bus) != 0)
 		return 1;
 	shmbus_producer_opts_init(&po);
@@ -256,9 +264,15 @@ static int svc_main(int argc, char **argv)
 			svc_publish(32);
 	else if (argc < 4 || (tu_msleep(300), shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
 		return 1;
-	while (!svc_stop)
+	while (!svc_stop) {
+		if (svc_burst && svc_out) {
+			svc_burst = 0;
+			for (int i = 0; i < 200; i++)
+				svc_publish(32);
+		}
 		if (!c || shmbus_poll(c, svc_on_event, NULL, 64) == 0)
 			tu_msleep(1);
+	}
 	while (c && shmbus_poll(c, svc_on_event, NULL, 64) > 0)
 		;
 	if (svc_out) {
@@ -323,6 +337,54 @@ static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
 	assert_int_equal(sscanf(res, "%u %u %u %u", &counts[0], &counts[1], &counts[2], &counts[3]),
 	                 4);
+	tu_rmdir(dir);
+}
+
+/* A consumer that dies and is restarted keeps its ring meanwhile: what
+ * the source publishes before the new instance subscribes waits for it.
+ * The launcher used to orphan the ring at once, so those events were
+ * routed around: a gap in the journal at every journald restart. */
+static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	char self[256], cfg[256], sink_out[256], text[2048], res[128] = "";
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	snprintf(cfg, sizeof(cfg), "%s/rs.ini", dir);
+	snprintf(status_path, sizeof(status_path), "%s/rs.status", dir);
+	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = rstest\narena_mb = 4\n"
+	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
+	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\n",
+	         status_path, self, self, sink_out);
+	assert_int_equal(tu_write(cfg, text), 0);
+	int fd;
+	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
+	pid_t launcher = tu_spawn(argv, &fd);
+	assert_true(launcher > 0);
+	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
+	assert_true(src > 0 && sink > 0);
+	tu_msleep(300); /* the first burst is through */
+	assert_int_equal(kill(sink, SIGKILL), 0);
+	/* restarted: it subscribes 300 ms after its start; burst before that */
+	assert_true(wait_running("sink", 1) > 0);
+	assert_int_equal(kill(src, SIGUSR1), 0);
+	tu_msleep(800);
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	close(fd);
+	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
+	unsigned c[4];
+	assert_int_equal(sscanf(res, "%u %u %u %u", &c[0], &c[1], &c[2], &c[3]), 4);
+	assert_int_equal(c[0], 200); /* the second burst, all of it */
+	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
 	tu_rmdir(dir);
 }
 
@@ -469,6 +531,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
+	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};

@@ -602,6 +602,23 @@ static int64_t start_due(struct launcher *l, bool *active)
 	return wait > 0 ? wait : 0;
 }
 
+/*
+ * Orphan the rings of dead consumers and free dead producers' slots,
+ * except while a service waits to be restarted: then the ring of the
+ * consumer that died keeps what producers publish meanwhile (up to its
+ * capacity; a full ring makes producers check its consumer and route
+ * around it themselves), and the new instance, journald above all, gets
+ * it. Orphaned at once, the ring lost everything published during the
+ * restart's backoff: a gap in the journal at every journald restart.
+ */
+static void reap_unless_restarting(struct launcher *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (l->svcs[i].state == SVC_BACKOFF)
+			return;
+	shmbus_bus_reap(l->bus);
+}
+
 static int run_loop(struct launcher *l)
 {
 	for (;;) {
@@ -615,11 +632,12 @@ static int run_loop(struct launcher *l)
 		siginfo_t si;
 		int sig = sigtimedwait(&l->mask, &si, &ts);
 		shmbus_bus_heartbeat(l->bus);
-		shmbus_bus_reap(l->bus);
 		if (sig == SIGCHLD) {
 			reap_children(l);
 			write_status(l);
-		} else if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+		}
+		reap_unless_restarting(l);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
 			printf("%s: %s received\n", TOOL, strsignal(sig));
 			return 1;
 		}
