@@ -292,6 +292,23 @@ static int svc_main(int argc, char **argv)
 	return 0;
 }
 
+/* Wait (up to 20 s) until ring `ring` of bus `bus` delivered `n` events. */
+static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
+{
+	shmbus_bus *b = NULL;
+	struct shmbus_ring_stat st = {0};
+	for (int i = 0; i < 2000; i++, tu_msleep(10)) {
+		if (!b && shmbus_bus_open_readonly(bus, &b) != 0)
+			continue;
+		int idx = shmbus_stat_find_ring(b, ring);
+		if (idx >= 0 && shmbus_stat_ring(b, (uint32_t)idx, &st) == 0 && st.delivered >= n)
+			break;
+	}
+	if (b)
+		shmbus_bus_close(b);
+	return st.delivered >= n;
+}
+
 /* Run src -> stage -> sink (listed in that order: sources first) under
  * the launcher, stop it, and read what the sink counted. */
 static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
@@ -322,7 +339,10 @@ static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 	assert_true(wait_running("src", 0) > 0);
 	assert_true(wait_running("stage", 0) > 0);
 	assert_true(wait_running("sink", 0) > 0);
-	tu_msleep(500); /* the consumers are up; let the burst flow */
+	/* the burst is through: 200 events straight and 200 via the stage (a
+	 * fixed 500 ms did not always suffice on a loaded machine, and a stop
+	 * before src published anything saw no producer feeding any ring) */
+	assert_true(wait_delivered("pltest", "sink.in", 400));
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(launcher, &st, 0), launcher);
@@ -370,12 +390,12 @@ static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 	assert_true(launcher > 0);
 	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
 	assert_true(src > 0 && sink > 0);
-	tu_msleep(300); /* the first burst is through */
+	assert_true(wait_delivered("rstest", "sink.in", 200)); /* the first burst */
 	assert_int_equal(kill(sink, SIGKILL), 0);
 	/* restarted: it subscribes 300 ms after its start; burst before that */
 	assert_true(wait_running("sink", 1) > 0);
 	assert_int_equal(kill(src, SIGUSR1), 0);
-	tu_msleep(800);
+	assert_true(wait_delivered("rstest", "sink.in", 400)); /* the second */
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(launcher, &st, 0), launcher);
@@ -413,7 +433,8 @@ static void test_launcher_stops_producers_before_consumers(void **state)
 	const char *src = strstr(out, "service src ended");
 	const char *stage = strstr(out, "service stage ended");
 	const char *sink = strstr(out, "service sink ended");
-	assert_true(src && stage && sink && src < stage && stage < sink);
+	if (!(src && stage && sink && src < stage && stage < sink))
+		fail_msg("services did not end src, stage, sink; the launcher said:\n%s", out);
 }
 
 /* A reader of the launcher's stdout that goes away does not kill it (it
