@@ -154,16 +154,22 @@ static void part_families(FILE *f, const struct stat_snap *s)
 		}
 }
 
+/* The shmbus_up family: 1 when the bus was read, 0 while it cannot be. */
+static void up_sample(FILE *f, const char *bus, int up)
+{
+	family(f, "up", "gauge", "1 when the bus segment was read successfully.");
+	fputs("shmbus_up{bus=\"", f);
+	label(f, bus);
+	fprintf(f, "\"} %d\n", up);
+}
+
 char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 {
 	char *buf = NULL;
 	FILE *f = open_memstream(&buf, len);
 	if (!f)
 		return NULL;
-	family(f, "up", "gauge", "1 when the bus segment was read successfully.");
-	fputs("shmbus_up{bus=\"", f);
-	label(f, s->bus.name);
-	fputs("\"} 1\n", f);
+	up_sample(f, s->bus.name, 1);
 	family(f, "published_total", "counter", "Events given to producers (live producers).");
 	fputs("shmbus_published_total{bus=\"", f);
 	label(f, s->bus.name);
@@ -363,10 +369,7 @@ static char *down_text(const char *bus, size_t *len)
 	FILE *f = open_memstream(&buf, len);
 	if (!f)
 		return NULL;
-	family(f, "up", "gauge", "1 when the bus segment was read successfully.");
-	fputs("shmbus_up{bus=\"", f);
-	label(f, bus);
-	fputs("\"} 0\n", f);
+	up_sample(f, bus, 0);
 	if (fclose(f) != 0) {
 		free(buf);
 		return NULL;
