@@ -84,14 +84,41 @@ static bool cpus_allowed_is(pid_t pid, const char *want)
 	return false;
 }
 
+/* A launcher test's folder (dir) and status file (status_path, named
+ * TAG.status), for the config text to name. */
+static void up_begin(const char *tag)
+{
+	dir = tu_tmpdir();
+	assert_non_null(dir);
+	snprintf(status_path, sizeof(status_path), "%s/%s.status", dir, tag);
+}
+
+/* Write `text` as TAG.ini in dir and start `shmbusctl up` on it; *fd reads
+ * its stdout and stderr. Returns the launcher's pid. */
+static pid_t up_start(const char *tag, const char *text, int *fd)
+{
+	char cfg[256];
+	snprintf(cfg, sizeof(cfg), "%s/%s.ini", dir, tag);
+	assert_int_equal(tu_write(cfg, text), 0);
+	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
+	pid_t launcher = tu_spawn(argv, fd);
+	assert_true(launcher > 0);
+	return launcher;
+}
+
+/* This test program's path: it doubles as the pipeline's services. */
+static void self_exe(char *buf, size_t len)
+{
+	ssize_t n = readlink("/proc/self/exe", buf, len - 1);
+	assert_true(n > 0);
+	buf[n] = '\0';
+}
+
 static void test_launcher_restarts_and_stops_cleanly(void **state)
 {
 	(void)state;
-	dir = tu_tmpdir();
-	assert_non_null(dir);
-	char cfg[256], text[1024], bus_file[256];
-	snprintf(cfg, sizeof(cfg), "%s/up.ini", dir);
-	snprintf(status_path, sizeof(status_path), "%s/up.status", dir);
+	up_begin("up");
+	char text[1024], bus_file[256];
 	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.uptest", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = uptest\narena_mb = 2\n"
@@ -101,12 +128,9 @@ static void test_launcher_restarts_and_stops_cleanly(void **state)
 	         "[service a]\ncommand = sleep\nargs = 1000\ncores = 0\nrestart = on-failure\n"
 	         "[service b]\ncommand = /bin/sh\nargs = -c \"exec sleep 1000\"\n",
 	         status_path);
-	assert_int_equal(tu_write(cfg, text), 0);
 
 	int fd;
-	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, &fd);
-	assert_true(launcher > 0);
+	pid_t launcher = up_start("up", text, &fd);
 
 	pid_t a = wait_running("a", 0), b = wait_running("b", 0);
 	assert_true(a > 0);
@@ -313,14 +337,9 @@ static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
  * the launcher, stop it, and read what the sink counted. */
 static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 {
-	dir = tu_tmpdir();
-	assert_non_null(dir);
-	char self[256], cfg[256], sink_out[256], text[2048];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = '\0';
-	snprintf(cfg, sizeof(cfg), "%s/pl.ini", dir);
-	snprintf(status_path, sizeof(status_path), "%s/pl.status", dir);
+	up_begin("pl");
+	char self[256], sink_out[256], text[2048];
+	self_exe(self, sizeof(self));
 	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = pltest\narena_mb = 4\n"
@@ -331,11 +350,8 @@ static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
 	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\nrestart = never\n",
 	         status_path, self, self, self, sink_out);
-	assert_int_equal(tu_write(cfg, text), 0);
 	int fd;
-	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, &fd);
-	assert_true(launcher > 0);
+	pid_t launcher = up_start("pl", text, &fd);
 	assert_true(wait_running("src", 0) > 0);
 	assert_true(wait_running("stage", 0) > 0);
 	assert_true(wait_running("sink", 0) > 0);
@@ -367,14 +383,9 @@ static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 {
 	(void)state;
-	dir = tu_tmpdir();
-	assert_non_null(dir);
-	char self[256], cfg[256], sink_out[256], text[2048], res[128] = "";
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	assert_true(n > 0);
-	self[n] = '\0';
-	snprintf(cfg, sizeof(cfg), "%s/rs.ini", dir);
-	snprintf(status_path, sizeof(status_path), "%s/rs.status", dir);
+	up_begin("rs");
+	char self[256], sink_out[256], text[2048], res[128] = "";
+	self_exe(self, sizeof(self));
 	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = rstest\narena_mb = 4\n"
@@ -383,11 +394,8 @@ static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
 	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\n",
 	         status_path, self, self, sink_out);
-	assert_int_equal(tu_write(cfg, text), 0);
 	int fd;
-	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, &fd);
-	assert_true(launcher > 0);
+	pid_t launcher = up_start("rs", text, &fd);
 	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
 	assert_true(src > 0 && sink > 0);
 	assert_true(wait_delivered("rstest", "sink.in", 200)); /* the first burst */
@@ -443,11 +451,8 @@ static void test_launcher_stops_producers_before_consumers(void **state)
 static void test_launcher_survives_closed_stdout(void **state)
 {
 	(void)state;
-	dir = tu_tmpdir();
-	assert_non_null(dir);
-	char cfg[256], text[2048], sig[256], buf[4096];
-	snprintf(cfg, sizeof(cfg), "%s/sp.ini", dir);
-	snprintf(status_path, sizeof(status_path), "%s/sp.status", dir);
+	up_begin("sp");
+	char text[2048], sig[256], buf[4096];
 	snprintf(sig, sizeof(sig), "%s/sigign", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = sptest\narena_mb = 2\n"
@@ -456,11 +461,8 @@ static void test_launcher_survives_closed_stdout(void **state)
 	         "args = -c \"grep SigIgn /proc/self/status > %s.tmp; mv %s.tmp %s; "
 	         "exec sleep 1000\"\n",
 	         status_path, sig, sig, sig);
-	assert_int_equal(tu_write(cfg, text), 0);
 	int fd;
-	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, &fd);
-	assert_true(launcher > 0);
+	pid_t launcher = up_start("sp", text, &fd);
 	close(fd); /* before its first line */
 	pid_t a = wait_running("a", 0);
 	assert_true(a > 0);
@@ -499,11 +501,8 @@ static bool pid_gone(pid_t pid)
 static void test_launcher_kills_group_of_crashed_service(void **state)
 {
 	(void)state;
-	dir = tu_tmpdir();
-	assert_non_null(dir);
-	char cfg[256], text[2048], pidf[256], buf[64];
-	snprintf(cfg, sizeof(cfg), "%s/pg.ini", dir);
-	snprintf(status_path, sizeof(status_path), "%s/pg.status", dir);
+	up_begin("pg");
+	char text[2048], pidf[256], buf[64];
 	snprintf(pidf, sizeof(pidf), "%s/child.pid", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = pgtest\narena_mb = 2\n"
@@ -511,11 +510,8 @@ static void test_launcher_kills_group_of_crashed_service(void **state)
 	         "[service w]\ncommand = /bin/sh\n"
 	         "args = -c \"sleep 1000 & echo $! > %s.tmp; mv %s.tmp %s; wait\"\n",
 	         status_path, pidf, pidf, pidf);
-	assert_int_equal(tu_write(cfg, text), 0);
 	int fd;
-	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, &fd);
-	assert_true(launcher > 0);
+	pid_t launcher = up_start("pg", text, &fd);
 	pid_t w = wait_running("w", 0);
 	assert_true(w > 0);
 	pid_t child = 0;
