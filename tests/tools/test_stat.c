@@ -4,7 +4,7 @@
  * Prometheus endpoint serves a well-formed exposition of the same numbers.
  * The exporter follows its bus: removed, it answers 503 on /health and
  * shmbus_up 0; created again (or not there yet at start), it serves the
- * new one.
+ * new one. The live view (its JSON lines) follows the bus the same way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +14,7 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <regex.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <shmbus/clock.h>
 #include <shmbus/shmbus.h>
 
 #include "tool_util.h"
@@ -385,6 +387,68 @@ static void test_stat_prometheus_waits_for_bus(void **state)
 	assert_int_equal(shmbus_bus_destroy("late"), 0);
 }
 
+/* Read the live view's lines from fd until one holds every string of
+ * want[] (NULL-terminated); fails after 10 s. */
+static void wait_line(int fd, const char *const want[])
+{
+	static char buf[65536];
+	size_t got = 0;
+	int64_t deadline = shmbus_mono_ns() + 10 * INT64_C(1000000000);
+	while (shmbus_mono_ns() < deadline) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+		assert_true(n > 0);
+		got += (size_t)n;
+		buf[got] = '\0';
+		char *nl;
+		while ((nl = strchr(buf, '\n')) != NULL) {
+			*nl = '\0';
+			bool all = true;
+			for (size_t i = 0; want[i]; i++)
+				all = all && strstr(buf, want[i]) != NULL;
+			if (all)
+				return;
+			got -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, got + 1);
+		}
+		if (got == sizeof(buf) - 1)
+			got = 0; /* a line longer than the buffer: not one of ours */
+	}
+	fail_msg("the live view never printed a line with '%s'", want[0]);
+}
+
+static void test_stat_live_follows_recreated_bus(void **state)
+{
+	(void)state;
+	shmbus_bus *b = counter_bus("lv", 11);
+	int fd;
+	char *argv[] = {SHMBUS_STAT_BIN, "--bus", "lv", "--json", "--interval", "0.05", NULL};
+	exporter = tu_spawn(argv, &fd);
+	assert_true(exporter > 0);
+	wait_line(fd, (const char *const[]){"\"up\":true", "\"generation\":11", NULL});
+
+	/* Removed: it says so instead of repeating the dead mapping's numbers. */
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("lv"), 0);
+	wait_line(fd, (const char *const[]){"\"up\":false", "bus 'lv' was removed", NULL});
+
+	/* Created again: the new bus's numbers. */
+	b = counter_bus("lv", 22);
+	wait_line(fd, (const char *const[]){"\"up\":true", "\"generation\":22", NULL});
+
+	/* Replaced between two refreshes: same path, a new file. */
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("lv"), 0);
+	b = counter_bus("lv", 33);
+	wait_line(fd, (const char *const[]){"\"up\":true", "\"generation\":33", NULL});
+	close(fd);
+	stop_exporter();
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("lv"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -392,6 +456,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

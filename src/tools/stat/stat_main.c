@@ -8,13 +8,18 @@
  * never disturb it. A damaged segment is reported (what and where, from
  * shmbus_errmsg()) with exit status 1. If the file is truncated under the
  * mapping, the kernel raises SIGBUS on the next read; a handler turns
- * that into the same kind of message instead of a crash.
+ * that into the same kind of message instead of a crash (--once), or the
+ * live view into a "bus down" line.
+ * The live view needs a bus to start, then follows it (stat_watch.c):
+ * removed or replaced (shmbusctl re-creates a bus on each start), it
+ * says so and shows the new one once it is there.
  * With --prometheus it is a long-running exporter instead: it waits for a
  * bus that does not exist yet, follows the bus being removed and created
  * again, and a SIGBUS during a scrape is reported on /health and the bus
  * opened again (stat_prom.c); it exits only on a signal or a usage error.
  * Exit codes: 0 ok, 1 failure (no bus, corrupt bus), 2 usage.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -41,6 +46,8 @@ static const char *const usage_text =
     "                       any free port, printed); runs until SIGINT/SIGTERM,\n"
     "                       waiting for the bus and reopening it when re-created\n"
     "  -h, --help           this text\n"
+    "The live view (and its --json lines) follows the bus: while it is removed or\n"
+    "being re-created it shows DOWN and why (JSON \"up\": false), then the new bus.\n"
     "Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
 
 struct stat_opts {
@@ -159,28 +166,57 @@ static int snap_failed(const char *bus, int rc)
 	return tool_fail(STAT_TOOL, what, rc);
 }
 
-static int run(const struct stat_opts *o, const shmbus_bus *bus)
+/* --once: one snapshot (two with --interval, for the rates). */
+static int run_once(const struct stat_opts *o, const shmbus_bus *bus)
+{
+	struct stat_snap first = {0}, snap = {0};
+	int rc = 0;
+	if (o->interval_set) { /* a first sample, for the rates */
+		if ((rc = stat_snap_take(bus, NULL, &first)) != 0)
+			goto out;
+		sleep_interval(o->interval);
+	}
+	if ((rc = stat_snap_take(bus, &first, &snap)) != 0)
+		goto out;
+	if (o->json)
+		stat_print_json(stdout, &snap);
+	else
+		stat_print_screen(stdout, &snap, false);
+out:
+	stat_snap_free(&first);
+	stat_snap_free(&snap);
+	return rc ? snap_failed(o->bus, rc) : 0;
+}
+
+/*
+ * The live view: a snapshot each interval. It follows the bus
+ * (stat_watch.c): while the bus is removed, replaced or truncated it
+ * says so and waits, and it shows the new bus once there is one (rates
+ * start again). A bus that cannot be read is a failure, as with --once.
+ */
+static int run_live(const struct stat_opts *o, struct stat_watch *w)
 {
 	struct stat_snap snaps[2] = {{0}};
 	int cur = 0, rc = 0;
-	if (o->once && o->interval_set) { /* a first sample, for the rates */
-		if ((rc = stat_snap_take(bus, NULL, &snaps[1])) != 0)
-			goto out;
-		sleep_interval(o->interval);
-	}
 	for (long n = 0; !stop_flag; n++) {
-		if ((rc = stat_snap_take(bus, &snaps[!cur], &snaps[cur])) != 0)
-			goto out;
-		if (o->json)
-			stat_print_json(stdout, &snaps[cur]);
-		else
-			stat_print_screen(stdout, &snaps[cur], !o->no_clear && !o->once);
-		if (o->once || (o->count && n + 1 >= o->count))
+		char *why;
+		rc = stat_watch_snap(w, &snaps[!cur], &snaps[cur], &why);
+		if (rc == -ENOENT) {
+			stat_print_down(stdout, o->bus, why ? why : "no bus", o->json,
+			                !o->no_clear);
+			rc = 0;
+		} else if (rc == 0) {
+			if (o->json)
+				stat_print_json(stdout, &snaps[cur]);
+			else
+				stat_print_screen(stdout, &snaps[cur], !o->no_clear);
+			cur = !cur;
+		}
+		free(why);
+		if (rc || (o->count && n + 1 >= o->count))
 			break;
-		cur = !cur;
 		sleep_interval(o->interval);
 	}
-out:
 	stat_snap_free(&snaps[0]);
 	stat_snap_free(&snaps[1]);
 	return rc ? snap_failed(o->bus, rc) : 0;
@@ -202,12 +238,20 @@ int main(int argc, char **argv)
 		return stat_serve(o.bus, o.prometheus, &stop_flag);
 	shmbus_bus *bus;
 	rc = shmbus_bus_open_readonly(o.bus, &bus);
-	if (rc) {
+	if (rc) { /* no bus (or a damaged one) to start with: a failure */
 		char what[128];
 		snprintf(what, sizeof(what), "open bus '%s'", o.bus);
 		return tool_fail(STAT_TOOL, what, rc);
 	}
-	rc = run(&o, bus);
-	shmbus_bus_close(bus);
+	if (o.once) {
+		rc = run_once(&o, bus);
+		shmbus_bus_close(bus);
+		return rc;
+	}
+	shmbus_bus_close(bus); /* the watch maps it again, knowing its file */
+	struct stat_watch w;
+	stat_watch_init(&w, o.bus, false);
+	rc = run_live(&o, &w);
+	stat_watch_close(&w);
 	return rc;
 }

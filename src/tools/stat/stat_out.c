@@ -162,7 +162,7 @@ static void json_part(FILE *f, const struct stat_snap *s, size_t i)
 
 void stat_print_json(FILE *f, const struct stat_snap *s)
 {
-	fprintf(f, "{\"time_ns\":%" PRId64 ",\"bus\":{\"name\":", s->now_ns);
+	fprintf(f, "{\"time_ns\":%" PRId64 ",\"up\":true,\"bus\":{\"name\":", s->now_ns);
 	tool_json_str(f, s->bus.name);
 	fprintf(f,
 	        ",\"backing\":\"%s\",\"total_bytes\":%" PRIu64 ",\"arena_bytes\":%" PRIu64
@@ -190,5 +190,22 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 		        p->dropped, p->routed_around, p->unrouted, p->last_seq);
 	}
 	fputs("]}\n", f);
+	fflush(f);
+}
+
+void stat_print_down(FILE *f, const char *bus, const char *why, bool json, bool clear)
+{
+	if (json) {
+		fprintf(f, "{\"time_ns\":%" PRId64 ",\"up\":false,\"bus\":{\"name\":",
+		        shmbus_now_ns());
+		tool_json_str(f, bus);
+		fputs("},\"reason\":", f);
+		tool_json_str(f, why);
+		fputs("}\n", f);
+	} else {
+		if (clear)
+			fputs("\033[H\033[2J", f);
+		fprintf(f, "shmbus-stat  bus %s  DOWN: %s\n", bus, why);
+	}
 	fflush(f);
 }

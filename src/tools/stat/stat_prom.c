@@ -8,12 +8,9 @@
  * its HELP and TYPE line, labels bus/ring/participant escaped as the
  * format requires.
  *
- * The exporter outlives the bus it serves: shmbusctl removes the bus
- * when it stops and makes a new file when it starts again. On every
- * scrape, and once a second between scrapes, the file now at the bus's
- * path is compared (device, inode) with the mapped one; a bus removed or
- * replaced is unmapped, and the name opened again, at most once a second,
- * until a bus is there. While there is none, or it does not read cleanly,
+ * The exporter outlives the bus it serves: on every scrape, and once a
+ * second between scrapes, it follows the bus across removal and
+ * re-creation (stat_watch.c). While there is none, or it does not read cleanly,
  * /health answers 503 with the reason and /metrics answers 200 with only
  * shmbus_up{bus="NAME"} 0: the exporter itself is up, the bus is not, and
  * the bus's series go stale instead of repeating a dead mapping's values.
@@ -25,7 +22,6 @@
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -201,164 +197,16 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 	return ok;
 }
 
-/* The bus being served; the HTTP thread scrapes it, the main thread
- * checks it between scrapes, both under lock. */
-struct watch {
-	pthread_mutex_t lock;
-	const char *name;
-	shmbus_bus *bus; /* NULL while there is no readable bus */
-	dev_t dev;       /* of the file bus maps */
-	ino_t ino;
-	int64_t next_open_ns; /* no open attempt before this (monotonic) */
-	bool removed;         /* bus is NULL because its file went away */
-	char why[512];        /* why bus is NULL, for /health and the log */
-};
+/* The bus being served: the HTTP thread scrapes it, the main thread
+ * checks it between scrapes, both under this lock. */
+static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#define WATCH_RETRY_NS 1000000000 /* one open attempt a second at most */
-
-/* The bus's path now, and what is there (0, or -errno of stat). */
-static int watch_stat(const struct watch *w, char *path, size_t len, struct stat *st)
+/* A snapshot for a scrape: stat_watch_snap() under the lock. */
+static int watch_snap(struct stat_watch *w, struct stat_snap *s, char **why)
 {
-	int rc = shmbus_bus_path(w->name, path, len);
-	if (rc)
-		return rc;
-	return stat(path, st) == 0 ? 0 : -errno;
-}
-
-/* Say why there is no bus, on stderr once per new reason. */
-static void watch_why(struct watch *w, const char *fmt, ...)
-{
-	char why[sizeof(w->why)];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	if (strcmp(why, w->why) != 0)
-		fprintf(stderr, STAT_TOOL ": %s\n", why);
-	memcpy(w->why, why, sizeof(why));
-}
-
-/* Unmap the bus: its file is gone, replaced, or truncated under us. */
-static void watch_drop(struct watch *w)
-{
-	shmbus_bus_close(w->bus);
-	w->bus = NULL;
-	w->next_open_ns = 0;
-}
-
-/*
- * Open the bus when none is mapped, at most once a second. Its file is
- * looked at before and after the open: the mapping is kept only when both
- * are the same file, so the device and inode kept are those of the file
- * mapped, even when the bus is replaced during the open.
- */
-static void watch_open(struct watch *w)
-{
-	int64_t now = shmbus_mono_ns();
-	if (w->bus || now < w->next_open_ns)
-		return;
-	w->next_open_ns = now + WATCH_RETRY_NS;
-	char path[512];
-	struct stat before, after;
-	int rc = watch_stat(w, path, sizeof(path), &before);
-	if (rc) {
-		if (rc != -ENOENT)
-			watch_why(w, "bus '%s': stat %s: %s; retrying", w->name, path,
-			          strerror(-rc));
-		else if (!w->removed) /* else keep saying it was removed */
-			watch_why(w, "bus '%s' does not exist (%s: %s); waiting for it", w->name,
-			          path, strerror(-rc));
-		return;
-	}
-	shmbus_bus *bus;
-	rc = shmbus_bus_open_readonly(w->name, &bus);
-	if (rc) {
-		const char *detail = shmbus_errmsg();
-		w->removed = false;
-		watch_why(w, "open bus '%s': %s%s%s; retrying", w->name, shmbus_strerror(rc),
-		          *detail ? " - " : "", detail);
-		return;
-	}
-	if (watch_stat(w, path, sizeof(path), &after) != 0 || after.st_dev != before.st_dev ||
-	    after.st_ino != before.st_ino) {
-		shmbus_bus_close(bus); /* replaced while we opened it: next time */
-		w->next_open_ns = 0;
-		return;
-	}
-	w->bus = bus;
-	w->dev = before.st_dev;
-	w->ino = before.st_ino;
-	w->removed = false;
-	w->why[0] = '\0';
-	fprintf(stderr, STAT_TOOL ": serving bus '%s' (%s)\n", w->name, path);
-}
-
-/* Is the file at the bus's path still the one mapped? Drop the mapping
- * when not, then (re)open when possible. Returns the bus or NULL. */
-static shmbus_bus *watch_check(struct watch *w)
-{
-	if (w->bus) {
-		char path[512];
-		struct stat st;
-		int rc = watch_stat(w, path, sizeof(path), &st);
-		if (rc) {
-			watch_drop(w);
-			w->removed = true;
-			watch_why(w, "bus '%s' was removed (%s: %s); waiting for it", w->name, path,
-			          strerror(-rc));
-		} else if (st.st_dev != w->dev || st.st_ino != w->ino) {
-			watch_drop(w);
-			watch_why(w, "bus '%s' was replaced (%s is a new file); reopening", w->name,
-			          path);
-		}
-	}
-	watch_open(w);
-	return w->bus;
-}
-
-/*
- * A snapshot that survives the file being truncated under the mapping:
- * the SIGBUS handler (stat_main.c) jumps back here instead of exiting.
- * Returns stat_snap_take()'s code, or 1 for SIGBUS.
- */
-static int guarded_snap(const shmbus_bus *bus, struct stat_snap *s)
-{
-	sigjmp_buf jb;
-	if (sigsetjmp(jb, 1) != 0) {
-		stat_sigbus_jmp = NULL;
-		return 1;
-	}
-	stat_sigbus_jmp = &jb;
-	int rc = stat_snap_take(bus, NULL, s);
-	stat_sigbus_jmp = NULL;
-	return rc;
-}
-
-/* Take a snapshot of the bus being served. Returns 0, or non-zero with
- * the reason in why (a malloc'd string, NULL when out of memory). */
-static int watch_snap(struct watch *w, struct stat_snap *s, char **why)
-{
-	pthread_mutex_lock(&w->lock);
-	shmbus_bus *bus = watch_check(w);
-	int rc = bus ? guarded_snap(bus, s) : -ENOENT;
-	*why = NULL;
-	if (!bus) {
-		*why = strdup(w->why);
-	} else if (rc == 1) {
-		watch_drop(w);
-		w->next_open_ns = shmbus_mono_ns() + WATCH_RETRY_NS;
-		watch_why(w,
-		          "bus '%s': the segment was truncated while being read (SIGBUS); "
-		          "reopening",
-		          w->name);
-		*why = strdup(w->why);
-	} else if (rc) {
-		const char *detail = shmbus_errmsg();
-		if (asprintf(why, "bus '%s' unreadable: %s%s%s", w->name, shmbus_strerror(rc),
-		             *detail ? " - " : "", detail) < 0)
-			*why = NULL;
-	}
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&watch_lock);
+	int rc = stat_watch_snap(w, NULL, s, why);
+	pthread_mutex_unlock(&watch_lock);
 	return rc;
 }
 
@@ -381,7 +229,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                   const char *method, const char *version, const char *data,
                                   size_t *data_len, void **req)
 {
-	struct watch *w = cls;
+	struct stat_watch *w = cls;
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(c, 405, strdup("method not allowed\n"), 19, "text/plain");
 	bool metrics = strcmp(url, "/metrics") == 0;
@@ -455,16 +303,16 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 		snprintf(what, sizeof(what), "bus '%s'", bus);
 		return tool_fail(STAT_TOOL, what, rc);
 	}
-	static struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER};
-	w.name = bus;
-	watch_check(&w); /* serve at once; a missing bus is waited for */
+	static struct stat_watch w;
+	stat_watch_init(&w, bus, true);
+	stat_watch_check(&w); /* serve at once; a missing bus is waited for */
 	struct MHD_Daemon *d =
 	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 	                     on_request, &w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
 	                     MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, STAT_TOOL ": cannot serve on %s: %s\n", addr, strerror(errno));
-		shmbus_bus_close(w.bus);
+		stat_watch_close(&w);
 		return 1;
 	}
 	const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
@@ -479,13 +327,12 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 		struct timespec ts = {0, 100000000};
 		nanosleep(&ts, NULL);
 		if (tick % 10 == 0) {
-			pthread_mutex_lock(&w.lock);
-			watch_check(&w);
-			pthread_mutex_unlock(&w.lock);
+			pthread_mutex_lock(&watch_lock);
+			stat_watch_check(&w);
+			pthread_mutex_unlock(&watch_lock);
 		}
 	}
 	MHD_stop_daemon(d);
-	shmbus_bus_close(w.bus);
-	w.bus = NULL;
+	stat_watch_close(&w);
 	return 0;
 }

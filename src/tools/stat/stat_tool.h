@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <sys/types.h>
 
 #include <shmbus/shmbus.h>
 
@@ -52,6 +53,9 @@ void stat_snap_free(struct stat_snap *snap);
 /* Live screen (clears it first when `clear`), and one JSON document. */
 void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear);
 void stat_print_json(FILE *f, const struct stat_snap *s);
+/* The live view while there is no readable bus: why, as a screen or as a
+ * JSON document with "up": false (a snapshot's has "up": true). */
+void stat_print_down(FILE *f, const char *bus, const char *why, bool json, bool clear);
 
 /* Prometheus text exposition of a snapshot, into a malloc'd string. */
 char *stat_prometheus_text(const struct stat_snap *s, size_t *len);
@@ -61,6 +65,40 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len);
  * does not exist, and opened again when it is removed or replaced (see
  * stat_prom.c). Returns the exit code. */
 int stat_serve(const char *bus, const char *addr, volatile int *stop);
+
+/*
+ * The bus a long-running view follows (stat_watch.c): it is mapped while
+ * the file at the bus's path is the one mapped, unmapped when that file
+ * is removed, replaced or truncated, and opened again (at most once a
+ * second) when a bus is there. Not thread-safe.
+ */
+struct stat_watch {
+	const char *name;
+	shmbus_bus *bus;          /* NULL while there is no readable bus */
+	dev_t dev;                /* of the file bus maps */
+	ino_t ino;
+	int64_t next_open_ns;     /* no open attempt before this (monotonic) */
+	unsigned generation;      /* mappings dropped so far */
+	unsigned snap_generation; /* generation of the last snapshot taken */
+	bool removed;             /* bus is NULL because its file went away */
+	bool log;                 /* say each new reason and re-open on stderr */
+	char why[512];            /* why bus is NULL */
+};
+
+void stat_watch_init(struct stat_watch *w, const char *name, bool log);
+void stat_watch_close(struct stat_watch *w);
+/* Drop the mapping when its file is no longer the bus's, then open the
+ * bus when none is mapped and a try is due. Returns the bus or NULL. */
+shmbus_bus *stat_watch_check(struct stat_watch *w);
+/*
+ * stat_watch_check(), then a snapshot that survives SIGBUS, with rates
+ * against prev only when prev was taken of the same mapping. Returns 0;
+ * -ENOENT when there is no bus (now or after a SIGBUS), with the reason
+ * in *why; or stat_snap_take()'s error, *why saying it. *why is a
+ * malloc'd string (NULL on success or when out of memory).
+ */
+int stat_watch_snap(struct stat_watch *w, const struct stat_snap *prev, struct stat_snap *s,
+                    char **why);
 
 /* Where this thread's SIGBUS (the bus file truncated under the mapping)
  * jumps to while it reads the bus; NULL: report it and exit 1. */
