@@ -92,6 +92,7 @@ int shmbus_svc_opt(struct shmbus_svc_opts *o, int opt, const char *arg, char *er
 			return -EINVAL;
 		}
 		o->wait = (enum shmbus_wait_strategy)w;
+		o->wait_set = 1;
 		return 1;
 	case SHMBUS_SVC_OPT_QUIET:
 		o->quiet = 1;

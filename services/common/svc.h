@@ -54,6 +54,7 @@ struct shmbus_svc_opts {
 	const char *stats_json;         /* --stats-json FILE: counters written at exit */
 	uint32_t source_id;             /* --source-id N (0: the pid) */
 	enum shmbus_wait_strategy wait; /* --wait adaptive|spin|yield|block */
+	int wait_set;                   /* --wait was given */
 	int quiet;                      /* --quiet: no per-event lines */
 };
 
@@ -83,10 +84,13 @@ enum shmbus_svc_optval {
 /* Flags of a processing stage (ta, threshold) beside the common ones. */
 struct shmbus_svc_stage_opts {
 	const char *ring;   /* --ring NAME: the ring to subscribe */
-	uint32_t capacity;  /* --capacity N: its slots, a power of two (default 65536) */
+	uint32_t capacity;  /* --capacity N: its slots, a power of two; 0 (default): an
+	                       existing ring's, else SHMBUS_SVC_STAGE_CAPACITY */
 	uint64_t eos_count; /* --eos-count N: upstream markers that end a stream (default 1) */
 	int exit_on_eos;    /* --exit-on-eos: leave once the end is forwarded */
 };
+
+#define SHMBUS_SVC_STAGE_CAPACITY 65536u /* slots of a ring a stage creates */
 
 /* getopt_long values of the stage flags. */
 enum shmbus_svc_stage_optval {
@@ -209,14 +213,19 @@ struct shmbus_svc_stage {
 
 /*
  * Attach a stage: open bus o->bus as participant o->name, open a producer
- * with o->source_id, and subscribe `ring` to the event types `types`
- * (policy block, 128-byte slots since a heartbeat does not fit 64,
- * `capacity` slots, wait o->wait). Returns 0, or a negative code with
- * *what naming the step that failed (what was opened stays open: the
- * caller exits).
+ * with o->source_id, and subscribe `ring`. A new ring takes the event
+ * types `types` (policy block, 128-byte slots since a heartbeat does not
+ * fit 64, `capacity` slots or SHMBUS_SVC_STAGE_CAPACITY when 0, wait
+ * o->wait). An existing ring (declared from the config by shmbusctl, or
+ * left by an earlier run) keeps its geometry, filter and policy, and its
+ * wait unless --wait was given; a `capacity` other than its own fails;
+ * what of `types` it will never deliver is warned about as @tool.
+ * Returns 0, or a negative code with *what naming the step that failed
+ * (what was opened stays open: the caller exits).
  */
-int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, uint64_t types,
-                            uint32_t capacity, struct shmbus_svc_stage *st, const char **what);
+int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
+                            uint64_t types, uint32_t capacity, struct shmbus_svc_stage *st,
+                            const char **what);
 
 /*
  * Print "@tool: @what (bus 'B', ring '@ring') failed: why" for the error

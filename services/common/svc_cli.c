@@ -30,7 +30,7 @@ int shmbus_svc_usage_error(const char *tool, const char *fmt, ...)
 void shmbus_svc_stage_opts_init(struct shmbus_svc_stage_opts *o, const char *ring)
 {
 	o->ring = ring;
-	o->capacity = 65536;
+	o->capacity = 0; /* the existing ring's, else SHMBUS_SVC_STAGE_CAPACITY */
 	o->eos_count = 1;
 	o->exit_on_eos = 0;
 }

@@ -14,12 +14,73 @@
 
 #include <stdio.h>
 
-int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, uint64_t types,
-                            uint32_t capacity, struct shmbus_svc_stage *st, const char **what)
+/* Name the types of @mask into buf: "trade, heartbeat". */
+static void type_list(uint64_t mask, char *buf, size_t len)
+{
+	size_t used = 0;
+	buf[0] = '\0';
+	for (unsigned t = 0; t < 64 && used < len; t++) {
+		if (!(mask & SHMBUS_TYPE_BIT(t)))
+			continue;
+		const char *name = shmbus_event_type_name(t);
+		int n = name ? snprintf(buf + used, len - used, "%s%s", used ? ", " : "", name)
+		             : snprintf(buf + used, len - used, "%s%u", used ? ", " : "", t);
+		used += n > 0 ? (size_t)n : 0;
+	}
+}
+
+/*
+ * A ring that exists already (declared by shmbusctl from the config, or
+ * left by an earlier run) is adopted as it is: its geometry unless
+ * --capacity says otherwise (then a differing ring is an error), its
+ * filter, policy and wait strategy unless --wait says otherwise. What
+ * the stage reads but the ring will never hold is said on stderr.
+ */
+static void stage_adopt(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
+                        const struct shmbus_ring_stat *rs, uint64_t needs, uint32_t capacity,
+                        struct shmbus_sub_opts *so)
+{
+	char names[256];
+	if (!capacity)
+		so->capacity = rs->capacity;
+	so->slot_size = rs->slot_size;
+	so->types = 0; /* with no symbols either: the ring keeps its filter */
+	so->policy = rs->policy;
+	if (!o->wait_set)
+		so->wait = rs->wait;
+	uint64_t missing = rs->types ? needs & ~rs->types : 0;
+	if (missing) {
+		type_list(missing, names, sizeof(names));
+		fprintf(stderr, "%s: warning: ring '%s' takes no %s events: those never reach it\n",
+		        tool, ring, names);
+	}
+	uint64_t too_big = 0;
+	for (unsigned t = 0; t < 64; t++)
+		if ((needs & SHMBUS_TYPE_BIT(t)) &&
+		    shmbus_event_type_size(t) + 8 > rs->slot_size)
+			too_big |= SHMBUS_TYPE_BIT(t);
+	if (too_big) {
+		type_list(too_big, names, sizeof(names));
+		fprintf(stderr,
+		        "%s: warning: ring '%s' has %u-byte slots: its %s events do not fit and "
+		        "never reach it\n",
+		        tool, ring, rs->slot_size, names);
+	}
+	if (rs->policy == SHMBUS_POLICY_DROP)
+		fprintf(stderr,
+		        "%s: note: ring '%s' has policy drop: events are dropped (counted) while "
+		        "this stage falls behind\n",
+		        tool, ring);
+}
+
+int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
+                            uint64_t types, uint32_t capacity, struct shmbus_svc_stage *st,
+                            const char **what)
 {
 	struct shmbus_sub_opts so;
 	struct shmbus_producer_opts po;
 	struct shmbus_bus_info bi;
+	struct shmbus_ring_stat rs;
 	int rc;
 
 	*what = "attaching the bus";
@@ -36,10 +97,13 @@ int shmbus_svc_stage_attach(const struct shmbus_svc_opts *o, const char *ring, u
 		return rc;
 	shmbus_sub_opts_init(&so);
 	so.types = types;
-	so.capacity = capacity;
+	so.capacity = capacity ? capacity : SHMBUS_SVC_STAGE_CAPACITY;
 	so.slot_size = 128;
 	so.policy = SHMBUS_POLICY_BLOCK;
 	so.wait = o->wait;
+	int idx = shmbus_stat_find_ring(st->bus, ring);
+	if (idx >= 0 && shmbus_stat_ring(st->bus, (uint32_t)idx, &rs) == 0)
+		stage_adopt(tool, o, ring, &rs, types, capacity, &so);
 	*what = "subscribing";
 	return shmbus_subscribe(st->bus, ring, &so, &st->c);
 }

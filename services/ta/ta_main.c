@@ -41,7 +41,9 @@ static const char usage_text[] =
     "Builds per-symbol time bars from the trades of a bus and publishes bars and\n"
     "indicator events (SMA, EMA, RSI, MACD, VWAP, Bollinger) when each bar closes.\n"
     "  --ring NAME         ring to subscribe (default \"ta\")\n"
-    "  --capacity N        ring slots, a power of two (default 65536)\n"
+    "  --capacity N        slots of the ring it creates, a power of two (default\n"
+    "                      65536); an existing (declared) ring keeps its own, and\n"
+    "                      its filter, policy and wait (unless --wait is given)\n"
     "  --interval-ms MS    bar length (default 1000)\n"
     "  --sma N --ema N --rsi N   periods (defaults 20, 20, 14)\n"
     "  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
@@ -455,7 +457,7 @@ static void ta_report(struct ta_svc *t)
 static int ta_attach(struct ta_svc *t)
 {
 	const char *what;
-	int rc = shmbus_svc_stage_attach(&t->so, t->stage.ring,
+	int rc = shmbus_svc_stage_attach(TOOL, &t->so, t->stage.ring,
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
 	                                 t->stage.capacity, &t->st, &what);

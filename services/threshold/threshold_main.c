@@ -44,7 +44,9 @@ static const char usage_text[] =
     "threshold event (and prints a line) for each alert.\n"
     "  --rules FILE        rules, one per line (docs/threshold-rules.md)\n"
     "  --ring NAME         ring to subscribe (default \"threshold\")\n"
-    "  --capacity N        ring slots, a power of two (default 65536)\n"
+    "  --capacity N        slots of the ring it creates, a power of two (default\n"
+    "                      65536); an existing (declared) ring keeps its own, and\n"
+    "                      its filter, policy and wait (unless --wait is given)\n"
     "  --eos-count N       ta end-of-stream markers to wait for (default 1)\n"
     "  --exit-on-eos       exit after forwarding the end of stream\n"
     "%s"
@@ -269,7 +271,7 @@ static void thr_report(struct thr_svc *t)
 static int thr_attach(struct thr_svc *t)
 {
 	const char *what;
-	int rc = shmbus_svc_stage_attach(&t->so, t->stage.ring,
+	int rc = shmbus_svc_stage_attach(TOOL, &t->so, t->stage.ring,
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),

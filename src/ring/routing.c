@@ -5,6 +5,7 @@
  * type, the list of rings whose type mask includes it. Per event it tests
  * the symbol filter (a bitmap) and the consumer group (symbol hash modulo
  * group size) of each candidate: matching happens once, at the source.
+ * An event about no symbol (id 0) passes both.
  * The table is rebuilt when the bus's routing generation moves (A1 pairs
  * with R1 in bus_bump_generation()), which costs one load of a read-mostly
  * cache line per event.
@@ -251,10 +252,15 @@ static inline uint32_t group_of(uint32_t sym, uint32_t n)
 	return (uint32_t)(((uint64_t)(sym * 0x9E3779B1u) * n) >> 32);
 }
 
+/* Does the ring take an event about symbol sym? An event about no symbol
+ * (0: heartbeats, end-of-stream markers, status) passes a symbol filter
+ * and reaches every member of a group: each of them needs it. */
 static inline bool view_matches(const struct ring_view *v, uint32_t sym)
 {
+	if (sym == 0)
+		return true;
 	if (v->bitmap) {
-		if (sym == 0 || sym > v->max_symbols)
+		if (sym > v->max_symbols)
 			return false;
 		if (!((v->bitmap[(sym - 1) >> 6] >> ((sym - 1) & 63)) & 1))
 			return false;

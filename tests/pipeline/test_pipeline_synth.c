@@ -255,6 +255,107 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 	shmbus_bus_destroy("pt-ta");
 }
 
+/* Does file @path contain @text? */
+static int file_has(const char *path, const char *text)
+{
+	static char buf[8192];
+	FILE *f = fopen(path, "r");
+	size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	return strstr(buf, text) != NULL;
+}
+
+/* A ring declared before the stage starts (shmbusctl does it from the
+ * config) keeps its geometry, filter and wait: ta adopts it instead of
+ * failing on its own default capacity, and receives only the declared
+ * symbol. What the declaration can never deliver to it is warned about. */
+static void test_pipeline_ta_adopts_declared_ring(void **state)
+{
+	char *argv[] = {PL_BIN_TA, "--bus", "pt-decl", "--exit-on-eos", NULL};
+	char *argv2[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "narrow", NULL};
+	static struct seen s;
+	shmbus_bus *bus;
+	shmbus_consumer *c;
+	shmbus_producer *p;
+	struct shmbus_sub_opts so;
+	struct shmbus_ring_stat rs;
+	const int64_t t0 = 1700000000;
+
+	(void)state;
+	memset(&s, 0, sizeof(s));
+	s.eos_status = SHMBUS_SVC_EOS_TA;
+	assert_int_equal(shmbus_bus_create("pt-decl", NULL, &bus), 0);
+	int64_t xyz = shmbus_symbol_intern(bus, "XYZ", 3), abc = shmbus_symbol_intern(bus, "ABC", 3);
+	assert_true(xyz > 0 && abc > 0);
+	uint32_t only = (uint32_t)xyz;
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	so.symbols = &only;
+	so.nsymbols = 1;
+	so.capacity = 1024;
+	so.wait = SHMBUS_WAIT_YIELD;
+	assert_int_equal(shmbus_ring_declare(bus, "ta", &so), 0);
+	shmbus_sub_opts_init(&so); /* trades too: each published event reaches a ring */
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
+	           SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
+
+	pid_t pid = spawn(argv, pt_path("ta-decl.out"));
+	assert_int_equal(wait_ring(bus, "ta"), 0);
+	int idx = shmbus_stat_find_ring(bus, "ta");
+	assert_true(idx >= 0);
+	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
+	assert_int_equal(rs.capacity, 1024);
+	assert_int_equal(rs.nsymbols, 1);
+	assert_int_equal(rs.wait, SHMBUS_WAIT_YIELD);
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	put_trade(p, (uint32_t)abc, t0, 100, 50.0); /* not declared: never reaches ta */
+	put_trade(p, (uint32_t)xyz, t0, 100, 10.0);
+	put_trade(p, (uint32_t)abc, t0 + 1, 100, 51.0);
+	put_trade(p, (uint32_t)xyz, t0 + 1, 200, 12.0); /* closes XYZ's bar t0 */
+	assert_int_equal(shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_MARKET, 4, 4), 2);
+	collect_until_eos(c, &s);
+	assert_true(s.eos);
+	assert_int_equal(wait_exit(pid), 0);
+	unsigned bars = 0;
+	for (unsigned i = 0; i < s.n; i++)
+		if (s.ev[i].h.type == SHMBUS_EV_BAR) {
+			bars++;
+			assert_int_equal(s.ev[i].h.symbol_id, (uint32_t)xyz);
+		}
+	assert_int_equal(bars, 2); /* XYZ's t0 closed, t0+1 flushed; no ABC bar */
+	const struct shmbus_heartbeat *hb = (const struct shmbus_heartbeat *)&s.ev[s.n - 1].h;
+	assert_int_equal(hb->events_in, 2); /* only XYZ's trades came in */
+
+	/* Declared without heartbeats, in 64-byte slots: adopted, with warnings. */
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	so.slot_size = 64;
+	so.capacity = 256;
+	assert_int_equal(shmbus_ring_declare(bus, "narrow", &so), 0);
+	pid = spawn(argv2, pt_path("ta-narrow.out"));
+	assert_int_equal(wait_ring(bus, "narrow"), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(wait_exit(pid), 0);
+	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' takes no heartbeat events"));
+	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' has 64-byte slots"));
+
+	/* An explicit --capacity other than the ring's is still an error. */
+	char *argv3[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "narrow", "--capacity", "512",
+	                 NULL};
+	pid = spawn(argv3, pt_path("ta-cap.out"));
+	assert_int_equal(wait_exit(pid), 1);
+	assert_true(file_has(pt_path("ta-cap.out"), "exists with capacity 256"));
+
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("pt-decl");
+}
+
 static uint64_t put_bar(shmbus_producer *p, uint32_t sym, int64_t end_s, double close,
                         int64_t origin)
 {
@@ -394,6 +495,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_synth_counts_match_per_stage),
 	    cmocka_unit_test(test_pipeline_synth_usage_errors),
 	    cmocka_unit_test(test_pipeline_eos_ta_flushes_open_bars),
+	    cmocka_unit_test(test_pipeline_ta_adopts_declared_ring),
 	    cmocka_unit_test(test_pipeline_eos_threshold_alert_identity),
 	    cmocka_unit_test(test_pipeline_timeout_with_a_stopped_stage),
 	};
