@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,42 @@ static void test_launcher_restarts_and_stops_cleanly(void **state)
 	char ls[32];
 	assert_int_equal(status_field("launcher", "state", ls, sizeof(ls)), 0);
 	assert_string_equal(ls, "stopped");
+	tu_rmdir(dir);
+}
+
+/* ${bus}, ${config}, ${configdir} and ${service} in args: a config names
+ * its files by ${configdir} wherever the launcher runs. */
+static void test_launcher_substitutes_placeholders(void **state)
+{
+	(void)state;
+	up_begin("subst");
+	static char text[1024], out_path[PATH_MAX + 16], want[2 * PATH_MAX + 64],
+	    got[2 * PATH_MAX + 64], real[PATH_MAX];
+	assert_non_null(realpath(dir, real));
+	snprintf(out_path, sizeof(out_path), "%s/subst.out", real);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = substbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
+	         "[service echoer]\ncommand = /bin/sh\nargs = -c \"echo ${bus} ${service} "
+	         "${config} ${configdir} > ${configdir}/subst.tmp && mv ${configdir}/subst.tmp "
+	         "${configdir}/subst.out; exec sleep 1000\"\n",
+	         status_path);
+	int fd;
+	pid_t launcher = up_start("subst", text, &fd);
+	long n = -1;
+	for (int i = 0; i < 500 && n <= 0; i++) {
+		n = tu_read(out_path, got, sizeof(got));
+		if (n <= 0)
+			tu_msleep(10);
+	}
+	assert_true(n > 0);
+	snprintf(want, sizeof(want), "substbus echoer %s/subst.ini %s\n", real, real);
+	assert_string_equal(got, want);
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	close(fd);
 	tu_rmdir(dir);
 }
 
@@ -544,6 +581,7 @@ int main(int argc, char **argv)
 		return svc_main(argc, argv);
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
+	    cmocka_unit_test(test_launcher_substitutes_placeholders),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),

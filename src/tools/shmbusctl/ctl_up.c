@@ -176,13 +176,16 @@ static int check_status_path(const char *path)
 	return CTL_OK;
 }
 
-/* ${bus}, ${config} and ${service} in an argument. */
+/* ${bus}, ${config}, ${configdir} and ${service} in an argument.
+ * ${configdir} lets a config name its files (rules ...) wherever the
+ * launcher runs: services start in the launcher's working directory. */
 static char *expand(const struct launcher *l, const struct svc *s, const char *arg)
 {
-	const char *keys[] = {"${bus}", "${config}", "${service}"};
-	const char *vals[] = {l->bus_name, l->config_abs, s->cfg->name};
+	enum { NKEYS = 4 };
+	const char *keys[NKEYS] = {"${bus}", "${config}", "${configdir}", "${service}"};
+	const char *vals[NKEYS] = {l->bus_name, l->config_abs, l->config_dir, s->cfg->name};
 	size_t cap = strlen(arg) + 1;
-	for (int k = 0; k < 3; k++)
+	for (int k = 0; k < NKEYS; k++)
 		for (const char *p = strstr(arg, keys[k]); p; p = strstr(p + 1, keys[k]))
 			cap += strlen(vals[k]);
 	char *out = malloc(cap), *o = out;
@@ -190,9 +193,9 @@ static char *expand(const struct launcher *l, const struct svc *s, const char *a
 		return NULL;
 	while (*arg) {
 		int k = 0;
-		while (k < 3 && strncmp(arg, keys[k], strlen(keys[k])) != 0)
+		while (k < NKEYS && strncmp(arg, keys[k], strlen(keys[k])) != 0)
 			k++;
-		if (k < 3) {
+		if (k < NKEYS) {
 			o = stpcpy(o, vals[k]);
 			arg += strlen(keys[k]);
 		} else {
