@@ -309,17 +309,17 @@ static int pl_prepare(struct pipeline *p)
 	         p->o.journal_dir ? p->o.journal_dir : "");
 	if (!p->o.journal_dir)
 		snprintf(p->journal_dir, sizeof(p->journal_dir), "%s/journal", p->dir);
-	if ((rc = pl_mkdirs(p->dir)) != 0) {
-		fprintf(stderr, PL_TOOL ": creating run folder %s failed: %s\n", p->dir,
-		        strerror(-rc));
-		return 1;
-	}
+	/* The rules are the last usage check: read them before the disk is
+	 * touched, so a bad file leaves no run folder behind. */
+	snprintf(p->rules_path, sizeof(p->rules_path), "%s",
+	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
+	if ((rc = shmbus_rules_load_cli(PL_TOOL, p->rules_path, &p->rules)) != 0)
+		return rc;
 	for (int i = 0; i < PL_NCHILD; i++) {
 		struct pl_child *c = &p->child[i];
 		c->name = (i == PL_SOURCE && p->o.replay_dir) ? "replay" : names[i];
 		snprintf(c->log, sizeof(c->log), "%s/%s.log", p->dir, c->name);
 		snprintf(c->stats, sizeof(c->stats), "%s/%s.json", p->dir, c->name);
-		unlink(c->stats); /* never report a previous run's numbers */
 		rc = pl_find_binary(i == PL_SOURCE && p->o.replay_dir ? "shmbus-replay" : bins[i],
 		                    c->bin, sizeof(c->bin));
 		if (rc != 0 && i != PL_JOURNALD) {
@@ -331,9 +331,14 @@ static int pl_prepare(struct pipeline *p)
 		if (rc != 0)
 			c->bin[0] = '\0';
 	}
-	snprintf(p->rules_path, sizeof(p->rules_path), "%s",
-	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
-	return shmbus_rules_load_cli(PL_TOOL, p->rules_path, &p->rules);
+	if ((rc = pl_mkdirs(p->dir)) != 0) {
+		fprintf(stderr, PL_TOOL ": creating run folder %s failed: %s\n", p->dir,
+		        strerror(-rc));
+		return 1;
+	}
+	for (int i = 0; i < PL_NCHILD; i++)
+		unlink(p->child[i].stats); /* never report a previous run's numbers */
+	return 0;
 }
 
 struct pl_argv {
@@ -511,8 +516,12 @@ int main(int argc, char **argv)
 	static struct pipeline p;
 	int rc;
 
-	if ((rc = pl_parse_args(&p, argc, argv)) != 0 || (rc = pl_prepare(&p)) != 0)
+	if ((rc = pl_parse_args(&p, argc, argv)) != 0)
 		return rc;
+	if ((rc = pl_prepare(&p)) != 0) {
+		shmbus_rules_free(&p.rules);
+		return rc;
+	}
 	shmbus_svc_signals_install();
 	if (pl_create_bus(&p) != 0) {
 		shmbus_rules_free(&p.rules);

@@ -115,6 +115,8 @@ static void test_pipeline_cli_rules_must_be_a_file(void **state)
 	(void)state;
 	expect_usage(thr, "not a regular file (a directory)");
 	expect_usage(pl, "not a regular file (a directory)");
+	/* checked before the run folder is made */
+	assert_int_equal(access(pt_path("run-rules"), F_OK), -1);
 }
 
 static void write_file(const char *path, const char *text)
@@ -156,6 +158,7 @@ static void test_pipeline_cli_rules_errors_are_usage_errors(void **state)
 		snprintf(want, sizeof(want), "cannot read rules file %s: No such file", missing);
 		expect_usage(argv, want);
 	}
+	assert_int_equal(access(pt_path("run-rules2"), F_OK), -1); /* never made */
 }
 
 /* A child that fails is described by how it ended, not by a raw wait
