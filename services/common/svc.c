@@ -59,14 +59,15 @@ int shmbus_svc_opt(struct shmbus_svc_opts *o, int opt, const char *arg, char *er
 	int w;
 
 	switch (opt) {
-	case SHMBUS_SVC_OPT_BUS:
-		if (!*arg || strlen(arg) > SHMBUS_NAME_MAX) {
-			snprintf(err, n, "--bus '%s': a name of 1..%d characters", arg,
-			         SHMBUS_NAME_MAX);
+	case SHMBUS_SVC_OPT_BUS: {
+		char path[4096];
+		if (shmbus_bus_path(arg, path, sizeof(path)) == -EINVAL) { /* a usage error */
+			snprintf(err, n, "--bus: %s", shmbus_errmsg());
 			return -EINVAL;
 		}
 		o->bus = arg;
 		return 1;
+	}
 	case SHMBUS_SVC_OPT_NAME:
 		o->name = arg;
 		return 1;

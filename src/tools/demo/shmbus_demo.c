@@ -144,9 +144,15 @@ static int parse_args(int argc, char **argv, struct demo *d, char *namebuf, size
 	while ((c = getopt_long(argc, argv, "b:n:jh", opts, NULL)) != -1) {
 		char *end;
 		switch (c) {
-		case 'b':
+		case 'b': {
+			char path[4096];
+			if (shmbus_bus_path(optarg, path, sizeof(path)) == -EINVAL) {
+				fprintf(stderr, "shmbus-demo: --bus: %s\n", shmbus_errmsg());
+				return 2;
+			}
 			d->bus_name = optarg;
 			break;
+		}
 		case 'n':
 			errno = 0;
 			d->events = strtol(optarg, &end, 10);

@@ -170,6 +170,9 @@ static int parse_args(int argc, char **argv, struct ropts *o)
 		return usage_err(argv[optind], "unexpected argument");
 	if (!o->bus || !o->dir)
 		return usage_err("command line", "--bus and --dir are required");
+	char path[4096];
+	if (shmbus_bus_path(o->bus, path, sizeof(path)) == -EINVAL)
+		return usage_err("--bus", shmbus_errmsg());
 	/* Values parsed before any file is read or bus attached. */
 	char why[JTOOL_WHY];
 	const char *opt;

@@ -102,9 +102,13 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'b':
+		case 'b': {
+			char path[4096];
+			if (shmbus_bus_path(optarg, path, sizeof(path)) == -EINVAL)
+				return fprintf(stderr, STAT_TOOL ": --bus: %s\n", shmbus_errmsg()), 2;
 			o->bus = optarg;
 			break;
+		}
 		case 'i':
 			o->interval = strtod(optarg, &end);
 			if (*end || !(o->interval >= 0.01 && o->interval <= 3600))
