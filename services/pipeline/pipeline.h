@@ -104,8 +104,17 @@ struct pipeline {
 	char fail_msg[512];
 };
 
+/* The source tree's rules (the build defines it with its absolute path). */
+#ifndef SHMBUS_PIPELINE_DEFAULT_RULES
+#define SHMBUS_PIPELINE_DEFAULT_RULES "config/rules/default.rules"
+#endif
+
 /* pipeline_proc.c */
 int pl_find_binary(const char *name, char *out, size_t n);
+/* The default rules file: share/shmbus/rules/default.rules beside this
+ * program's bin/ (an installed tree, wherever it was moved), else the
+ * source tree's config/rules/default.rules it was built from. */
+void pl_default_rules(char *out, size_t n);
 int pl_start(struct pipeline *p, enum pl_child_id id, char *const argv[]);
 void pl_reap(struct pipeline *p);
 void pl_stop(struct pipeline *p, enum pl_child_id id);

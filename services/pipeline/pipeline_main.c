@@ -30,9 +30,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#ifndef SHMBUS_PIPELINE_DEFAULT_RULES
-#define SHMBUS_PIPELINE_DEFAULT_RULES "config/rules/default.rules"
-#endif
 
 static const char usage_text[] =
     "usage: shmbus-pipeline [options]\n"
@@ -48,7 +45,9 @@ static const char usage_text[] =
     "                      of running the collector (implies --no-journal unless\n"
     "                      --journal-dir is given)\n"
     "Services:\n"
-    "  --rules FILE        threshold rules (default " SHMBUS_PIPELINE_DEFAULT_RULES ")\n"
+    "  --rules FILE        threshold rules (default: share/shmbus/rules/default.rules\n"
+    "                      beside an installed bin/, else the source tree's; here:\n"
+    "                      %s)\n"
     "  --ta-config FILE    indicator settings for shmbus-ta --config\n"
     "  --journal-dir DIR   where the journal goes (default RUNDIR/journal)\n"
     "  --no-journal        do not start shmbus-journald\n"
@@ -66,6 +65,13 @@ static const char usage_text[] =
     "  --timeout SEC       give up after SEC seconds (default 110, at most 1000000)\n"
     "  -h, --help          this text\n"
     "Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
+
+static void pl_usage(FILE *f)
+{
+	char rules[PL_PATH_MAX];
+	pl_default_rules(rules, sizeof(rules));
+	fprintf(f, usage_text, rules);
+}
 
 enum {
 	OPT_INPUT = 0x100,
@@ -171,10 +177,10 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 			                              arg);
 		return 0;
 	case OPT_HELP:
-		fputs(usage_text, stdout);
+		pl_usage(stdout);
 		exit(0);
 	default:
-		fputs(usage_text, stderr);
+		pl_usage(stderr);
 		return 2;
 	}
 }
@@ -311,8 +317,10 @@ static int pl_prepare(struct pipeline *p)
 		snprintf(p->journal_dir, sizeof(p->journal_dir), "%s/journal", p->dir);
 	/* The rules are the last usage check: read them before the disk is
 	 * touched, so a bad file leaves no run folder behind. */
-	snprintf(p->rules_path, sizeof(p->rules_path), "%s",
-	         p->o.rules ? p->o.rules : SHMBUS_PIPELINE_DEFAULT_RULES);
+	if (p->o.rules)
+		snprintf(p->rules_path, sizeof(p->rules_path), "%s", p->o.rules);
+	else
+		pl_default_rules(p->rules_path, sizeof(p->rules_path));
 	if ((rc = shmbus_rules_load_cli(PL_TOOL, p->rules_path, &p->rules)) != 0)
 		return rc;
 	for (int i = 0; i < PL_NCHILD; i++) {

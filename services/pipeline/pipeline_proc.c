@@ -34,6 +34,23 @@ static int pl_is_exec(const char *path)
 	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && access(path, X_OK) == 0;
 }
 
+void pl_default_rules(char *out, size_t n)
+{
+	char self[PATH_MAX];
+	ssize_t len = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (len > 0) {
+		self[len] = '\0';
+		if ((slash = strrchr(self, '/')) != NULL)
+			*slash = '\0';
+		snprintf(out, n, "%s/../share/shmbus/rules/default.rules", self);
+		if (access(out, R_OK) == 0)
+			return;
+	}
+	snprintf(out, n, "%s", SHMBUS_PIPELINE_DEFAULT_RULES);
+}
+
 int pl_find_binary(const char *name, char *out, size_t n)
 {
 	static const char *const patterns[] = {"%s/%s", "%s/../*/%s", "%s/../../src/tools/*/%s",

@@ -5,7 +5,8 @@
  * `cc prog.c $(pkg-config --cflags --libs shmbus)` (libshmbus is static:
  * its dependencies must be public in the .pc) links and runs; the same
  * with a C++ compiler when there is one. The prefix is moved after the
- * install to show the .pc is relocatable.
+ * install to show the .pc is relocatable. The rules, example configs,
+ * docs and systemd units are installed too.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -71,6 +72,22 @@ static void test_install_then_build_with_pkg_config(void **state)
 				 0);
 	else
 		print_message("no c++ compiler: the C++ build is not tried\n");
+	/* Beside the library: the rules, example configs, docs, and systemd
+	 * units naming the prefix they were installed to. */
+	assert_int_equal(sh("test -f '%s/moved/share/shmbus/rules/default.rules'", tmp), 0);
+	assert_int_equal(sh("test -f '%s/moved/share/shmbus/examples/demo.ini'", tmp), 0);
+	assert_int_equal(sh("test -f \"$(find '%s/moved/share/doc' -name config.md)\"", tmp), 0);
+	assert_int_equal(sh("grep -q '^ExecStart=%s/stage/bin/shmbusctl up' "
+			    "'%s/moved/share/shmbus/systemd/shmbus@.service'",
+			    tmp, tmp),
+			 0);
+	/* the installed pipeline's default rules are the installed ones, where
+	 * the tree now lies */
+	if (sh("test -x '%s/moved/bin/shmbus-pipeline'", tmp) == 0)
+		assert_int_equal(sh("'%s/moved/bin/shmbus-pipeline' --help | tr -d ' \\n' | "
+				    "grep -qF '%s/moved/bin/../share/shmbus/rules/default.rules'",
+				    tmp, tmp),
+				 0);
 }
 
 int main(void)
