@@ -234,6 +234,16 @@ int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t sou
                                    uint64_t *seq, struct shmbus_journal_error *err);
 
 /*
+ * shmbus_journal_reader_last_seq for n sources in one pass from the end,
+ * which stops once every source is found: seqs[i] is the highest seq of
+ * sources[i] in the most recent block that has it, 0 when no block has
+ * it. Returns how many distinct sources were found, -ENOMEM, or -EBADMSG
+ * (*err).
+ */
+int shmbus_journal_reader_last_seqs(struct shmbus_journal_reader *r, const uint32_t *sources,
+                                    size_t n, uint64_t *seqs, struct shmbus_journal_error *err);
+
+/*
  * Call fn(ev, ctx) for each of the last max_events events of the journal,
  * oldest first (whole blocks are read from the end until they hold
  * max_events; the excess at the front is not passed). For a restarted

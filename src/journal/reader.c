@@ -253,33 +253,91 @@ int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *
 	return 0;
 }
 
-int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
-                                   uint64_t *seq, struct shmbus_journal_error *err)
+/* A wanted source and where its answer goes, sorted by source. */
+struct jrnl_want {
+	uint32_t source;
+	uint32_t index; /* into the caller's arrays */
+	uint64_t block; /* 1 + the block (counted from the end) that had it; 0: none yet */
+};
+
+static int jrnl_want_cmp(const void *a, const void *b)
 {
+	const struct jrnl_want *x = a, *y = b;
+	return x->source < y->source ? -1 : x->source > y->source;
+}
+
+int shmbus_journal_reader_last_seqs(struct shmbus_journal_reader *r, const uint32_t *sources,
+                                    size_t n, uint64_t *seqs, struct shmbus_journal_error *err)
+{
+	if (n == 0)
+		return 0;
+	struct jrnl_want *w = calloc(n, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		w[i].source = sources[i];
+		w[i].index = (uint32_t)i;
+		seqs[i] = 0;
+	}
+	qsort(w, n, sizeof(*w), jrnl_want_cmp);
+	size_t distinct = 0; /* a source named twice is one to find */
+	for (size_t i = 0; i < n; i++)
+		distinct += i == 0 || w[i].source != w[i - 1].source;
 	uint8_t *buf = NULL;
-	size_t cap = 0;
-	int rc = -ENOENT;
-	for (size_t i = r->nseg; i-- > 0 && rc == -ENOENT;) {
-		struct jrnl_seg *s = &r->segs[i];
-		for (size_t j = s->nblk; j-- > 0 && rc == -ENOENT;) {
-			int rr = jrnl_seg_read_block(s, j, &buf, &cap, err);
-			if (rr) {
-				rc = rr;
+	size_t cap = 0, found = 0;
+	uint64_t nblock = 0;
+	int rc = 0;
+	/* One pass from the end, block by block, until every source is found:
+	 * a source's answer is the highest seq in the most recent block that
+	 * has it. */
+	for (size_t i = r->nseg; i-- > 0 && found < distinct && rc == 0;) {
+		struct jrnl_seg *sg = &r->segs[i];
+		for (size_t j = sg->nblk; j-- > 0 && found < distinct;) {
+			if ((rc = jrnl_seg_read_block(sg, j, &buf, &cap, err)) != 0)
 				break;
-			}
+			nblock++;
 			uint32_t pos = 0;
 			const struct shmbus_event_header *e;
-			while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, s->blks[j].payload_len,
+			while ((e = jrnl_next_event(buf + JRNL_BLK_HDR, sg->blks[j].payload_len,
 			                            &pos))) {
-				if (e->source_id == source_id && (rc == -ENOENT || e->seq > *seq)) {
-					*seq = e->seq;
-					rc = 0;
+				struct jrnl_want key = {.source = e->source_id};
+				struct jrnl_want *hit = bsearch(&key, w, n, sizeof(*w), jrnl_want_cmp);
+				if (!hit)
+					continue;
+				while (hit > w && hit[-1].source == e->source_id)
+					hit--; /* the first of its run answers for all */
+				if (hit->block != 0 && hit->block != nblock)
+					continue; /* found in a more recent block */
+				if (hit->block == 0) {
+					hit->block = nblock;
+					found++;
 				}
+				if (e->seq > seqs[hit->index])
+					seqs[hit->index] = e->seq;
 			}
 		}
 	}
 	free(buf);
-	return rc;
+	for (size_t i = 1; i < n; i++) /* the duplicates of a source */
+		if (w[i].source == w[i - 1].source) {
+			seqs[w[i].index] = seqs[w[i - 1].index];
+			w[i].block = w[i - 1].block;
+		}
+	free(w);
+	return rc ? rc : (int)found;
+}
+
+int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
+                                   uint64_t *seq, struct shmbus_journal_error *err)
+{
+	uint64_t s;
+	int rc = shmbus_journal_reader_last_seqs(r, &source_id, 1, &s, err);
+	if (rc < 0)
+		return rc;
+	if (rc == 0)
+		return -ENOENT;
+	*seq = s;
+	return 0;
 }
 
 int shmbus_journal_reader_tail(struct shmbus_journal_reader *r, uint64_t max_events,

@@ -241,6 +241,16 @@ static void test_journal_roundtrip_queries_match_bruteforce(void **state)
 		jt_gen_next(&g, slot);
 	assert_int_equal(seq, g.seq[2]);
 	assert_int_equal(shmbus_journal_reader_last_seq(r, 99, &seq, &err), -ENOENT);
+	/* Many at once, in one pass: absent ones 0, a repeated one twice. */
+	const uint32_t src[] = {3, 99, 1, 2, 1};
+	uint64_t seqs[5];
+	assert_int_equal(shmbus_journal_reader_last_seqs(r, src, 5, seqs, &err), 3);
+	assert_int_equal(seqs[0], g.seq[3]);
+	assert_int_equal(seqs[1], 0);
+	assert_int_equal(seqs[2], g.seq[1]);
+	assert_int_equal(seqs[3], g.seq[2]);
+	assert_int_equal(seqs[4], g.seq[1]);
+	assert_int_equal(shmbus_journal_reader_last_seqs(r, src, 0, seqs, &err), 0);
 	shmbus_journal_reader_close(r);
 	rt_free(&j);
 }
