@@ -1,11 +1,17 @@
 /*
  * bridge_ckpt.c - source map and atomic checkpoint file.
  *
- * The map is a fixed open-addressing table (linear probing, no deletion):
- * a bus has at most a few hundred sources, and lookups happen once per
- * exported event, so it must not allocate or scan. The file is rewritten
+ * The map is an open-addressing table (linear probing, no deletion) that
+ * doubles when 3/4 full: lookups happen several times per exported event,
+ * so they must not scan, and source ids (pids by default) are never
+ * removed, so a long-lived bridge accumulates thousands of them; a fixed
+ * table that filled up dropped their progress silently and made every
+ * lookup of a missing source scan all of it. Growth allocates on the
+ * event path, but only log2(n) times in a map's life. The file is rewritten
  * whole each time: it is a few lines, and rename(2) over the old one is
- * the only way to make the update atomic on every filesystem. Loading
+ * the only way to make the update atomic on every filesystem; it holds
+ * every source of the map, so the loader takes files of up to
+ * BRIDGE_SRCMAP_MAX lines. Loading
  * trusts nothing in the file: a value that sscanf would wrap or saturate
  * (a seq of -1 read as 2^64-1 makes the bridge skip every event of that
  * source for good, silently) is an error naming the file and line.
@@ -28,9 +34,13 @@
 #define CKPT_VERSION 1
 #define CKPT_MAGIC CKPT_MAGIC_WORD " 1" /* with CKPT_VERSION */
 
+/* Slots of a new map: a few hundred sources never grow it twice. */
+#define SRCMAP_CAP0 256u
+
 int bridge_srcmap_init(struct bridge_srcmap *m)
 {
-	m->e = calloc(BRIDGE_MAX_SOURCES, sizeof *m->e);
+	m->e = calloc(SRCMAP_CAP0, sizeof *m->e);
+	m->cap = m->e == NULL ? 0 : SRCMAP_CAP0;
 	m->n = 0;
 	return m->e == NULL ? -ENOMEM : 0;
 }
@@ -39,59 +49,120 @@ void bridge_srcmap_free(struct bridge_srcmap *m)
 {
 	free(m->e);
 	m->e = NULL;
+	m->cap = 0;
 	m->n = 0;
 }
 
-static uint32_t srcmap_slot(uint32_t source)
+/* Home slot of source in a table of cap slots. Source ids are pids or
+ * small configured numbers, often consecutive: the murmur3 finaliser
+ * spreads them over the table. */
+static uint32_t srcmap_slot(uint32_t source, uint32_t cap)
 {
-	return (source * 2654435761u) & (BRIDGE_MAX_SOURCES - 1);
+	uint32_t h = source;
+	h ^= h >> 16;
+	h *= 0x85ebca6bu;
+	h ^= h >> 13;
+	h *= 0xc2b2ae35u;
+	h ^= h >> 16;
+	return h & (cap - 1);
+}
+
+/* Slot holding source, or the empty slot where it would go. The table is
+ * never full (at most 3/4), so the probe ends. */
+static uint32_t srcmap_find(const struct bridge_src *e, uint32_t cap, uint32_t source)
+{
+	uint32_t i = srcmap_slot(source, cap);
+	while (e[i].seq != 0 && e[i].source != source)
+		i = (i + 1) & (cap - 1);
+	return i;
 }
 
 const struct bridge_src *bridge_srcmap_get(const struct bridge_srcmap *m, uint32_t source)
 {
-	uint32_t i = srcmap_slot(source);
-	for (uint32_t k = 0; k < BRIDGE_MAX_SOURCES; k++, i = (i + 1) & (BRIDGE_MAX_SOURCES - 1)) {
-		if (m->e[i].seq == 0)
-			return NULL;
-		if (m->e[i].source == source)
-			return &m->e[i];
-	}
-	return NULL;
+	if (m->cap == 0)
+		return NULL;
+	uint32_t i = srcmap_find(m->e, m->cap, source);
+	return m->e[i].seq != 0 ? &m->e[i] : NULL;
+}
+
+/* Double the table (rehashing every entry). 0 or -ENOMEM (m unchanged). */
+static int srcmap_grow(struct bridge_srcmap *m)
+{
+	uint32_t cap = m->cap != 0 ? m->cap * 2 : SRCMAP_CAP0;
+	struct bridge_src *e = calloc(cap, sizeof *e);
+	if (e == NULL)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < m->cap; i++)
+		if (m->e[i].seq != 0)
+			e[srcmap_find(e, cap, m->e[i].source)] = m->e[i];
+	free(m->e);
+	m->e = e;
+	m->cap = cap;
+	return 0;
 }
 
 int bridge_srcmap_set(struct bridge_srcmap *m, uint32_t source, uint64_t seq, int64_t t_ns)
 {
-	uint32_t i = srcmap_slot(source);
 	if (seq == 0)
 		return -EINVAL;
-	for (uint32_t k = 0; k < BRIDGE_MAX_SOURCES; k++, i = (i + 1) & (BRIDGE_MAX_SOURCES - 1)) {
-		if (m->e[i].seq == 0) {
-			if (m->n + 1 >= BRIDGE_MAX_SOURCES)
-				return -ENOSPC;
-			m->n++;
-			m->e[i].source = source;
-		} else if (m->e[i].source != source) {
-			continue;
+	uint32_t i = m->cap != 0 ? srcmap_find(m->e, m->cap, source) : 0;
+	if (m->cap == 0 || m->e[i].seq == 0) { /* a new source */
+		if (m->n >= BRIDGE_SRCMAP_MAX)
+			return -ENOSPC;
+		if ((uint64_t)(m->n + 1) * 4 > (uint64_t)m->cap * 3) {
+			int rc = srcmap_grow(m);
+			if (rc < 0)
+				return rc;
+			i = srcmap_find(m->e, m->cap, source);
 		}
-		m->e[i].seq = seq;
-		m->e[i].event_time_ns = t_ns;
-		return 0;
+		m->n++;
+		m->e[i].source = source;
 	}
-	return -ENOSPC;
+	m->e[i].seq = seq;
+	m->e[i].event_time_ns = t_ns;
+	return 0;
 }
 
-void bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *src)
+int bridge_srcmap_copy(struct bridge_srcmap *dst, const struct bridge_srcmap *src)
 {
-	memcpy(dst->e, src->e, BRIDGE_MAX_SOURCES * sizeof *dst->e);
+	if (src->cap == 0) {
+		if (dst->cap != 0)
+			memset(dst->e, 0, (size_t)dst->cap * sizeof *dst->e);
+		dst->n = 0;
+		return 0;
+	}
+	if (dst->cap != src->cap) {
+		struct bridge_src *e = malloc((size_t)src->cap * sizeof *e);
+		if (e == NULL)
+			return -ENOMEM;
+		free(dst->e);
+		dst->e = e;
+		dst->cap = src->cap;
+	}
+	memcpy(dst->e, src->e, (size_t)src->cap * sizeof *dst->e);
 	dst->n = src->n;
+	return 0;
+}
+
+const struct bridge_src *bridge_srcmap_next(const struct bridge_srcmap *m, uint32_t *it)
+{
+	while (*it < m->cap) {
+		const struct bridge_src *s = &m->e[(*it)++];
+		if (s->seq != 0)
+			return s;
+	}
+	return NULL;
 }
 
 /* Longest line the loader takes: a valid one is at most 52 bytes
  * ("4294967295 18446744073709551615 -9223372036854775808"). */
 #define CKPT_LINE_MAX 255
-/* Largest file the loader reads: BRIDGE_MAX_SOURCES valid lines take
- * about 220 KiB. */
-#define CKPT_FILE_MAX (1u << 20)
+/* Longest line the writer writes, its newline included. */
+#define CKPT_LINE_WRITTEN 53
+/* Largest file the loader reads: BRIDGE_SRCMAP_MAX lines as the writer
+ * writes them (at most 53 bytes each, 53 MiB) and room to spare (a fixed
+ * 1 MiB bound cut a checkpoint of about 20000 sources). */
+#define CKPT_FILE_MAX ((uint64_t)BRIDGE_SRCMAP_MAX * 64)
 
 /* Decimal digits only (no sign, no blank, no base prefix) that fit in 64
  * bits. strtoull alone takes "-1" (as UINT64_MAX), "+1" and " 1", and
@@ -190,8 +261,13 @@ static int ckpt_parse_entry(struct bridge_srcmap *m, char *line, char *why, size
 		snprintf(why, whylen, "source %" PRIu64 " appears twice", src);
 		return -EBADMSG;
 	}
-	if (bridge_srcmap_set(m, (uint32_t)src, seq, t) < 0) {
-		snprintf(why, whylen, "too many sources (at most %d)", BRIDGE_MAX_SOURCES - 1);
+	int rc = bridge_srcmap_set(m, (uint32_t)src, seq, t);
+	if (rc == -ENOMEM) {
+		snprintf(why, whylen, "out of memory");
+		return rc;
+	}
+	if (rc < 0) {
+		snprintf(why, whylen, "too many sources (at most %u)", BRIDGE_SRCMAP_MAX);
 		return -EBADMSG;
 	}
 	return 0;
@@ -217,9 +293,9 @@ static int ckpt_read_file(const char *path, char **buf, size_t *len, char *why, 
 			snprintf(why, whylen, "cannot open: %s", strerror(-fd));
 		return fd;
 	}
-	if (size > (off_t)CKPT_FILE_MAX) {
+	if ((uint64_t)size > CKPT_FILE_MAX) {
 		rc = -EFBIG;
-		snprintf(why, whylen, "%lld bytes, a checkpoint file is at most %u",
+		snprintf(why, whylen, "%lld bytes, a checkpoint file is at most %" PRIu64,
 			 (long long)size, CKPT_FILE_MAX);
 	} else if ((*buf = malloc((size_t)size + 1)) == NULL) {
 		rc = -ENOMEM;
@@ -327,17 +403,19 @@ static int ckpt_write_all(int fd, const char *buf, size_t len)
 int bridge_ckpt_save(const char *path, const struct bridge_srcmap *m, char *err, size_t errlen)
 {
 	char tmp[4200];
-	size_t cap = 64 + (size_t)m->n * 64, len;
+	const struct bridge_src *s;
+	/* + 1: snprintf's NUL after the last line */
+	size_t cap = sizeof(CKPT_MAGIC "\n") + (size_t)m->n * CKPT_LINE_WRITTEN + 1, len;
 	char *buf = malloc(cap);
 	int rc, fd;
-	if (buf == NULL)
+	if (buf == NULL) {
+		snprintf(err, errlen, "out of memory for %" PRIu32 " sources (%s)", m->n, path);
 		return -ENOMEM;
+	}
 	len = (size_t)snprintf(buf, cap, CKPT_MAGIC "\n");
-	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++)
-		if (m->e[i].seq != 0)
-			len += (size_t)snprintf(buf + len, cap - len, "%" PRIu32 " %" PRIu64
-						" %" PRId64 "\n", m->e[i].source, m->e[i].seq,
-						m->e[i].event_time_ns);
+	for (uint32_t it = 0; (s = bridge_srcmap_next(m, &it)) != NULL;)
+		len += (size_t)snprintf(buf + len, cap - len, "%" PRIu32 " %" PRIu64 " %" PRId64 "\n",
+					s->source, s->seq, s->event_time_ns);
 	snprintf(tmp, sizeof tmp, "%s.tmp", path);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0) {

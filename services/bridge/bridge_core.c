@@ -75,6 +75,7 @@ struct bridge {
 	int64_t retry_at_ns[BRIDGE_MAX_SINKS];
 	uint32_t retry_attempt[BRIDGE_MAX_SINKS];
 	int64_t ckpt_warn_ns, enc_warn_ns, back_warn_ns; /* rate limits of warnings */
+	int64_t progress_warn_ns;
 	uint64_t ckpt_failing;                            /* failed writes in a row */
 	struct bridge_stats st;
 	char enc_buf[BRIDGE_ENCODED_MAX];
@@ -136,6 +137,38 @@ static int warn_due(int64_t *last)
 		return 0;
 	*last = now;
 	return 1;
+}
+
+/* What a source's progress missing from each map costs. */
+#define LOSS_ACKED "the checkpoint lacks it, so after a restart its events are exported again"
+#define LOSS_SENT "a second copy of its events (journal hand-over, a replay) is exported again"
+#define LOSS_LIVE "a producer restarting its sequence goes unnoticed"
+#define LOSS_PUBLISHED "the journal hand-over does not wait for its events"
+#define LOSS_CATCHUP "the catch-up's warnings about it may be missing"
+
+/*
+ * Record source's progress in m (`what`: the map, for the warning). A
+ * failure (out of memory, or BRIDGE_SRCMAP_MAX sources) is counted in
+ * progress_errors and warned about, the first at once, then at most one
+ * a WARN_EVERY_NS, naming the source and what its missing progress costs
+ * (`loss`). Returns bridge_srcmap_set's code.
+ */
+static int progress_set(struct bridge *b, struct bridge_srcmap *m, const char *what,
+			const char *loss, uint32_t source, uint64_t seq, int64_t t_ns)
+{
+	int rc = bridge_srcmap_set(m, source, seq, t_ns);
+	if (rc == 0)
+		return 0;
+	b->st.progress_errors++;
+	if (warn_due(&b->progress_warn_ns))
+		core_warn(b,
+			  "cannot record the %s seq %" PRIu64 " of source %" PRIu32
+			  ": %s (%" PRIu32 " sources held, at most %u): %s (%" PRIu64
+			  " such error%s so far, counted in progress_errors)",
+			  what, seq, source, rc == -ENOSPC ? "too many sources" : strerror(-rc),
+			  m->n, BRIDGE_SRCMAP_MAX, loss, b->st.progress_errors,
+			  b->st.progress_errors == 1 ? "" : "s");
+	return rc;
 }
 
 /* Put sink k in recovery (if not yet) with e marked to send again. */
@@ -213,7 +246,7 @@ static void check_live_seq(struct bridge *b, const struct shmbus_event_header *e
 			  "(a new bus?); its events are skipped as exported until seq passes %" PRIu64
 			  " (remove the checkpoint to export them)",
 			  ev->source_id, l->seq, ev->seq, s->seq);
-	bridge_srcmap_set(&b->live, ev->source_id, ev->seq, ev->event_time_ns);
+	progress_set(b, &b->live, "last", LOSS_LIVE, ev->source_id, ev->seq, ev->event_time_ns);
 }
 
 /* 1: sent (or skipped as already exported), 0: window full. */
@@ -238,7 +271,8 @@ static int offer(struct bridge *b, const struct shmbus_event_header *ev)
 	/* A sink in recovery gets it later, in order, behind its failed ones. */
 	e->failed = (uint8_t)(e->pending & b->blocked);
 	memcpy(e->ev.bytes, ev, ev->size);
-	bridge_srcmap_set(&b->sent, ev->source_id, ev->seq, ev->event_time_ns);
+	/* On failure the event still goes: only a later copy of it would. */
+	progress_set(b, &b->sent, "sent", LOSS_SENT, ev->source_id, ev->seq, ev->event_time_ns);
 	b->tail++;
 	b->st.sent++;
 	if (e->pending & ~b->blocked)
@@ -309,7 +343,8 @@ static void advance(struct bridge *b)
 		struct bw_entry *e = &b->w[b->head & b->mask];
 		if (e->pending != 0)
 			break;
-		bridge_srcmap_set(&b->acked, e->source, e->seq, e->ev.h.event_time_ns);
+		progress_set(b, &b->acked, "acknowledged", LOSS_ACKED, e->source, e->seq,
+			     e->ev.h.event_time_ns);
 		b->st.lag_ns = shmbus_now_ns() - e->ev.h.publish_time_ns;
 		b->st.acked++;
 		b->head++;
@@ -493,12 +528,12 @@ static void snapshot_published(struct bridge *b)
 			continue; /* a closed producer's slot counts: its events may be unjournaled */
 		const struct bridge_src *p = bridge_srcmap_get(&b->published, ps.source_id);
 		if (p == NULL || ps.last_seq > p->seq)
-			bridge_srcmap_set(&b->published, ps.source_id, ps.last_seq, 0);
+			progress_set(b, &b->published, "published", LOSS_PUBLISHED, ps.source_id,
+				     ps.last_seq, 0);
 	}
-	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
-		const struct bridge_src *c = &b->acked.e[i], *p;
-		if (c->seq == 0 || (p = bridge_srcmap_get(&b->published, c->source)) == NULL ||
-		    p->seq >= c->seq)
+	const struct bridge_src *c, *p;
+	for (uint32_t it = 0; (c = bridge_srcmap_next(&b->acked, &it)) != NULL;) {
+		if ((p = bridge_srcmap_get(&b->published, c->source)) == NULL || p->seq >= c->seq)
 			continue;
 		core_warn(b,
 			  "checkpoint of source %" PRIu32 " is at seq %" PRIu64
@@ -537,7 +572,11 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 		if (rc < 0 && rc != -ENOENT)
 			goto fail;
 		b->had_checkpoint = rc == 0;
-		bridge_srcmap_copy(&b->sent, &b->acked);
+		if ((rc = bridge_srcmap_copy(&b->sent, &b->acked)) < 0) {
+			snprintf(err, errlen, "checkpoint: out of memory for %" PRIu32 " sources (%s)",
+				 b->acked.n, cfg->checkpoint);
+			goto fail;
+		}
 		/* A checkpoint that cannot be written would only show at the
 		 * next crash: find out now. */
 		if ((rc = bridge_ckpt_probe(cfg->checkpoint, err, errlen)) < 0)
@@ -575,9 +614,10 @@ static void catchup_query(struct bridge *b, struct shmbus_journal_query *q)
 	if (b->cfg.catchup_slack_ns < 0)
 		return;
 	int64_t tmin = INT64_MAX;
-	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++)
-		if (b->acked.e[i].seq != 0 && b->acked.e[i].event_time_ns < tmin)
-			tmin = b->acked.e[i].event_time_ns;
+	const struct bridge_src *c;
+	for (uint32_t it = 0; (c = bridge_srcmap_next(&b->acked, &it)) != NULL;)
+		if (c->event_time_ns < tmin)
+			tmin = c->event_time_ns;
 	if (tmin != INT64_MAX && tmin > INT64_MIN + b->cfg.catchup_slack_ns)
 		q->t_from = tmin - b->cfg.catchup_slack_ns;
 }
@@ -627,10 +667,8 @@ static void catchup_check_ahead(struct bridge *b, struct shmbus_journal_reader *
 		snprintf(latest_s, sizeof latest_s, "%" PRId64, latest);
 	else
 		snprintf(latest_s, sizeof latest_s, "none (empty journal)");
-	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
-		const struct bridge_src *c = &ck->e[i];
-		if (c->seq == 0)
-			continue;
+	const struct bridge_src *c;
+	for (uint32_t it = 0; (c = bridge_srcmap_next(ck, &it)) != NULL;) {
 		const struct bridge_src *s = bridge_srcmap_get(seen, c->source);
 		int late = !have_latest || c->event_time_ns > latest;
 		if (s != NULL && !late && s->seq >= c->seq)
@@ -760,11 +798,13 @@ static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
 		cs->last_seq = ev->seq;
 		const struct bridge_src *m = bridge_srcmap_get(&cs->jmax, ev->source_id);
 		if (m == NULL || ev->seq > m->seq)
-			bridge_srcmap_set(&cs->jmax, ev->source_id, ev->seq, ev->event_time_ns);
+			progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, ev->source_id,
+				     ev->seq, ev->event_time_ns);
 		if (cs->ck.e != NULL && bridge_srcmap_get(&cs->ck, ev->source_id) != NULL) {
 			const struct bridge_src *s = bridge_srcmap_get(&cs->seen, ev->source_id);
 			if (s == NULL || ev->seq > s->seq)
-				bridge_srcmap_set(&cs->seen, ev->source_id, ev->seq, ev->event_time_ns);
+				progress_set(b, &cs->seen, "journal's last", LOSS_CATCHUP,
+					     ev->source_id, ev->seq, ev->event_time_ns);
 		}
 		if (!catchup_wanted(b, ev))
 			continue;
@@ -791,10 +831,8 @@ static unsigned handover_behind(struct bridge *b, struct catchup_state *cs, int 
 {
 	struct shmbus_journal_error jerr = {0};
 	unsigned behind = 0;
-	for (uint32_t i = 0; i < BRIDGE_MAX_SOURCES; i++) {
-		const struct bridge_src *p = &b->published.e[i], *a, *j;
-		if (p->seq == 0)
-			continue;
+	const struct bridge_src *p, *a, *j;
+	for (uint32_t it = 0; (p = bridge_srcmap_next(&b->published, &it)) != NULL;) {
 		if ((a = bridge_srcmap_get(&b->acked, p->source)) != NULL && a->seq >= p->seq)
 			continue; /* exported before the restart */
 		j = bridge_srcmap_get(&cs->jmax, p->source);
@@ -803,7 +841,7 @@ static unsigned handover_behind(struct bridge *b, struct catchup_state *cs, int 
 		    shmbus_journal_reader_last_seq(cs->r, p->source, &last, &jerr) == 0 &&
 		    last > have) {
 			have = last;
-			bridge_srcmap_set(&cs->jmax, p->source, last, 0);
+			progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, p->source, last, 0);
 		}
 		if (have >= p->seq)
 			continue;
@@ -870,8 +908,11 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 		goto out;
 	}
 	/* The checkpoint as loaded (acked moves on as the catch-up is acked). */
-	if (b->had_checkpoint)
-		bridge_srcmap_copy(&cs.ck, &b->acked);
+	if (b->had_checkpoint && bridge_srcmap_copy(&cs.ck, &b->acked) < 0) {
+		snprintf(err, errlen, "journal catch-up: out of memory");
+		n = -ENOMEM;
+		goto out;
+	}
 	/* The hand-over waits only for this bus's own journal. */
 	const char *jbus = b->cfg.journal_bus;
 	int handover = jbus == NULL || strcmp(jbus, shmbus_bus_name(b->bus)) == 0;

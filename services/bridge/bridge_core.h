@@ -53,7 +53,8 @@ struct bridge_core_config {
 	/* Warnings (a damaged journal block skipped, a checkpoint past the
 	 * journal's end, a journal behind the bus at the hand-over, a
 	 * checkpoint that cannot be written, an event no sink can take, a
-	 * source whose seq went back), one line each without a newline,
+	 * source whose seq went back, a source whose progress cannot be
+	 * recorded), one line each without a newline,
 	 * called on the bridge's thread. NULL: catch-up's are left in
 	 * bridge_catchup's err, the others only counted. */
 	void (*warn)(void *ctx, const char *msg);
@@ -74,6 +75,10 @@ struct bridge_stats {
 	uint64_t encode_errors;
 	uint64_t checkpoints;
 	uint64_t checkpoint_errors; /* checkpoint writes that failed */
+	/* Progress of a source that could not be recorded (out of memory, or
+	 * BRIDGE_SRCMAP_MAX sources), each also warned about (cfg.warn): if
+	 * acknowledged progress, the checkpoint lacks that source. */
+	uint64_t progress_errors;
 	uint64_t reconnects;
 	uint32_t inflight;
 	int connected;       /* every sink connected */

@@ -13,7 +13,8 @@
 #include "jtool.h"
 
 #define JD_TOOL "shmbus-journald"
-#define JD_MAX_SOURCES 4096 /* sources whose durable seq is tracked */
+#define JD_MAX_SOURCES (1u << 20) /* sources whose durable seq is tracked */
+#define JD_STATS_SOURCES 65536     /* listed in the stats JSON at most */
 
 struct jd_opts {
 	const char *bus, *dir, *ring, *types, *symbols, *stats_json, *cpus;
@@ -66,10 +67,15 @@ struct jd {
 	struct shmbus_journal_writer *w;
 	uint32_t ring_index;
 
-	/* sources seen, for the durable seq per source */
-	struct jd_source src[JD_MAX_SOURCES];
-	uint32_t nsrc;
+	/* sources seen, in order of arrival, for the durable seq per source
+	 * (journald_track.c): src[0..nsrc-1], found through src_slot, an
+	 * open-addressing index (slot_cap slots, each 0 or an index + 1) */
+	struct jd_source *src;
+	uint32_t nsrc, src_cap;
+	uint32_t *src_slot;
+	uint32_t slot_cap;
 	uint32_t last_src; /* index of the previous event's source */
+	uint64_t untracked; /* events whose source could not be tracked */
 	uint64_t durable_seen; /* events_durable at the last check */
 
 	/* symbols file: ids already named there */
@@ -98,7 +104,10 @@ void jd_release_done(struct jd *d);
 int jd_release_pressing(const struct jd *d);
 
 /* Track ev's source and symbol (journald_track.c). Hot path: a compare
- * per event, a system call only the first time a symbol id is seen. */
+ * per event (a hash look-up when the source changes), an allocation only
+ * when the source table grows, a system call only the first time a
+ * symbol id is seen. A source that cannot be tracked (out of memory,
+ * JD_MAX_SOURCES) is said once on stderr and counted. */
 void jd_track(struct jd *d, const struct shmbus_event_header *ev);
 
 /* Open DIR/<bus>.symbols for appending (cutting a torn last line) and load

@@ -3,9 +3,13 @@
  * symbols file, the durable sequence per source, the stats JSON file and
  * the error reports.
  *
- * Sources are few (collectors and services) and arrive in runs, so the
- * per-event cost is one compare against the previous event's source; a
- * linear search runs only when the source changes. Symbol ids are dense
+ * Sources arrive in runs, so the per-event cost is one compare against
+ * the previous event's source; a hash look-up runs only when the source
+ * changes. They are not few: the default source id is the pid, so a
+ * long-lived journaller meets one per producer process ever started. The
+ * table grows on demand (a fixed one of 4096 dropped every later source
+ * from the durable list without a word) up to JD_MAX_SOURCES, and the
+ * stats JSON lists at most JD_STATS_SOURCES, saying how many it left out. Symbol ids are dense
  * and small, so "already named in the symbols file" is one byte per id.
  * A new symbol line is written at once (it survives a crash of this
  * process) and fdatasync'ed as soon as the writer reports more events
@@ -29,17 +33,77 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Home slot of id in the index (slot_cap a power of two): the murmur3
+ * finaliser, as ids are often consecutive pids. */
+static uint32_t jd_source_hash(uint32_t id, uint32_t cap)
+{
+	id ^= id >> 16;
+	id *= 0x85ebca6bu;
+	id ^= id >> 13;
+	id *= 0xc2b2ae35u;
+	id ^= id >> 16;
+	return id & (cap - 1);
+}
+
+/* Slot of id in the index, or the empty slot where it would go (the
+ * index is at most half full, so the probe ends). */
+static uint32_t jd_source_slot(const struct jd *d, uint32_t id)
+{
+	uint32_t i = jd_source_hash(id, d->slot_cap);
+	while (d->src_slot[i] != 0 && d->src[d->src_slot[i] - 1].id != id)
+		i = (i + 1) & (d->slot_cap - 1);
+	return i;
+}
+
+/* Room for one more source: grow the array and, past half full, the
+ * index (rehashed). 0, -ENOMEM or -ENOSPC (JD_MAX_SOURCES). */
+static int jd_source_room(struct jd *d)
+{
+	if (d->nsrc >= JD_MAX_SOURCES)
+		return -ENOSPC;
+	if (d->nsrc == d->src_cap) {
+		uint32_t cap = d->src_cap ? d->src_cap * 2 : 64;
+		struct jd_source *n = realloc(d->src, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		d->src = n;
+		d->src_cap = cap;
+	}
+	if ((uint64_t)(d->nsrc + 1) * 2 > d->slot_cap) {
+		uint32_t cap = d->slot_cap ? d->slot_cap * 2 : 128;
+		uint32_t *slot = calloc(cap, sizeof(*slot));
+		if (!slot)
+			return -ENOMEM;
+		free(d->src_slot);
+		d->src_slot = slot;
+		d->slot_cap = cap;
+		for (uint32_t k = 0; k < d->nsrc; k++)
+			d->src_slot[jd_source_slot(d, d->src[k].id)] = k + 1;
+	}
+	return 0;
+}
+
 static void jd_source_add(struct jd *d, uint32_t id)
 {
-	for (uint32_t i = 0; i < d->nsrc; i++) {
-		if (d->src[i].id == id) {
-			d->last_src = i;
-			return;
-		}
+	uint32_t i = d->slot_cap ? jd_source_slot(d, id) : 0;
+	if (d->slot_cap && d->src_slot[i] != 0) {
+		d->last_src = d->src_slot[i] - 1;
+		return;
 	}
-	if (d->nsrc == JD_MAX_SOURCES)
-		return; /* still journaled; its durable seq is just not listed */
+	int rc = jd_source_room(d);
+	if (rc) { /* still journaled; its durable seq is just not listed */
+		if (d->untracked++ == 0)
+			fprintf(stderr,
+			        JD_TOOL ": warning: cannot track source %u: %s (%u sources "
+			                "tracked, at most %u): the durable seqs of it and of any "
+			                "later new source are left out of the stats (its events "
+			                "are journaled; counted in untracked_events)\n",
+			        id, rc == -ENOSPC ? "too many sources" : strerror(-rc), d->nsrc,
+			        JD_MAX_SOURCES);
+		return;
+	}
 	d->src[d->nsrc] = (struct jd_source){.id = id};
+	d->src_slot[jd_source_slot(d, id)] = d->nsrc + 1;
 	d->last_src = d->nsrc++;
 }
 
@@ -207,11 +271,22 @@ void jd_write_stats(struct jd *d, int running)
 {
 	if (!d->o.stats_json)
 		return;
-	static char b[JD_MAX_SOURCES * 48 + 4096];
+	/* The counters take < 2 KiB besides the names; 64 bytes hold the
+	 * longest {"source_id":..,"seq":..}, */
+	static char small[16384];
+	uint32_t listed = d->nsrc < JD_STATS_SOURCES ? d->nsrc : JD_STATS_SOURCES;
+	size_t cap = 2048 + strlen(d->o.bus) + strlen(d->o.ring) + strlen(d->o.dir) +
+	             (size_t)listed * 64;
+	char *b = malloc(cap);
+	if (!b) { /* the counters still go out; the list is said to be left out */
+		b = small;
+		cap = sizeof(small);
+		listed = 0;
+	}
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats_get(d->w, &st);
 	size_t n = (size_t)snprintf(
-	    b, sizeof(b),
+	    b, cap,
 	    "{\"tool\":\"" JD_TOOL "\",\"pid\":%d,\"running\":%s,\"time_ns\":%" PRId64
 	    ",\"bus\":\"%s\",\"ring\":\"%s\",\"dir\":\"%s\",\"fsync\":\"%s\",\"io_path\":\"%s\","
 	    "\"o_direct\":%d,\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64
@@ -226,17 +301,28 @@ void jd_write_stats(struct jd *d, int running)
 	    st.write_errors + d->append_errors, st.events_lost, st.last_error,
 	    st.last_error ? strerror(-st.last_error) : "", st.segments_created,
 	    st.segments_deleted);
-	n += jd_stats_ring(d, b + n, sizeof(b) - n);
-	n += (size_t)snprintf(b + n, sizeof(b) - n, ",\"durable\":[");
-	for (uint32_t i = 0, k = 0; i < d->nsrc && n < sizeof(b) - 64; i++) {
+	n = n < cap ? n : cap - 1; /* never past b, even if a name outgrew small */
+	n += jd_stats_ring(d, b + n, cap - n);
+	n = n < cap ? n : cap - 1;
+	/* The sources, in order of arrival: the first `listed`; the others
+	 * are counted in durable_omitted, never cut without a word. */
+	n += (size_t)snprintf(b + n, cap - n,
+	                      ",\"sources\":%u,\"durable_omitted\":%u,\"untracked_events\":%" PRIu64
+	                      ",\"durable\":[",
+	                      d->nsrc, d->nsrc - listed, d->untracked);
+	for (uint32_t i = 0, k = 0; i < listed && n < cap; i++) {
 		uint64_t seq;
 		if (shmbus_journal_writer_durable_seq(d->w, d->src[i].id, &seq) == 0)
-			n += (size_t)snprintf(b + n, sizeof(b) - n,
+			n += (size_t)snprintf(b + n, cap - n,
 			                      "%s{\"source_id\":%u,\"seq\":%" PRIu64 "}", k++ ? "," : "",
 			                      d->src[i].id, seq);
 	}
-	n += (size_t)snprintf(b + n, sizeof(b) - n, "]}\n");
+	n = n < cap ? n : cap - 1;
+	n += (size_t)snprintf(b + n, cap - n, "]}\n");
+	n = n < cap ? n : cap - 1;
 	int rc = jtool_write_atomic(d->o.stats_json, b, n);
+	if (b != small)
+		free(b);
 	if (rc && running < 2)
 		fprintf(stderr, JD_TOOL ": writing stats failed: %s (%s)\n", strerror(-rc),
 		        d->o.stats_json);
