@@ -826,23 +826,58 @@ static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
  * a source not read since t_from is looked up at the journal's end.
  * Warns about each when `warn`. Returns how many.
  */
+/* Does the hand-over still wait for source p (published, not yet
+ * exported, and beyond what the journal read so far holds)? */
+static int handover_wants(struct bridge *b, struct catchup_state *cs, const struct bridge_src *p)
+{
+	const struct bridge_src *a = bridge_srcmap_get(&b->acked, p->source);
+	const struct bridge_src *j = bridge_srcmap_get(&cs->jmax, p->source);
+	return (a == NULL || a->seq < p->seq) && (j == NULL || j->seq < p->seq);
+}
+
+/* The sources not read since t_from are looked up at the journal's end,
+ * all in one backward pass (a source the journal lacks costs that pass
+ * once, not once per source). */
+static void handover_lookup(struct bridge *b, struct catchup_state *cs)
+{
+	struct shmbus_journal_error jerr = {0};
+	const struct bridge_src *p;
+	uint32_t n = 0, k = 0;
+	for (uint32_t it = 0; (p = bridge_srcmap_next(&b->published, &it)) != NULL;)
+		n += handover_wants(b, cs, p);
+	uint32_t *src = n ? calloc(n, sizeof(*src)) : NULL;
+	uint64_t *seq = n ? calloc(n, sizeof(*seq)) : NULL;
+	if (n && (!src || !seq)) {
+		free(src);
+		free(seq);
+		return; /* the waits go by what the journal read shows */
+	}
+	for (uint32_t it = 0; (p = bridge_srcmap_next(&b->published, &it)) != NULL && k < n;)
+		if (handover_wants(b, cs, p))
+			src[k++] = p->source;
+	if (k && shmbus_journal_reader_last_seqs(cs->r, src, k, seq, &jerr) > 0)
+		for (uint32_t i = 0; i < k; i++) {
+			const struct bridge_src *j = bridge_srcmap_get(&cs->jmax, src[i]);
+			if (seq[i] > 0 && (j == NULL || seq[i] > j->seq))
+				progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, src[i],
+					     seq[i], 0);
+		}
+	free(src);
+	free(seq);
+}
+
 static unsigned handover_behind(struct bridge *b, struct catchup_state *cs, int first, int warn,
 				char *err, size_t errlen)
 {
-	struct shmbus_journal_error jerr = {0};
 	unsigned behind = 0;
 	const struct bridge_src *p, *a, *j;
+	if (first)
+		handover_lookup(b, cs);
 	for (uint32_t it = 0; (p = bridge_srcmap_next(&b->published, &it)) != NULL;) {
 		if ((a = bridge_srcmap_get(&b->acked, p->source)) != NULL && a->seq >= p->seq)
 			continue; /* exported before the restart */
 		j = bridge_srcmap_get(&cs->jmax, p->source);
-		uint64_t have = j != NULL ? j->seq : 0, last;
-		if (have < p->seq && first &&
-		    shmbus_journal_reader_last_seq(cs->r, p->source, &last, &jerr) == 0 &&
-		    last > have) {
-			have = last;
-			progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, p->source, last, 0);
-		}
+		uint64_t have = j != NULL ? j->seq : 0;
 		if (have >= p->seq)
 			continue;
 		if (warn && behind < CATCHUP_WARN_MAX)
