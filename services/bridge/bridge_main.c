@@ -4,8 +4,9 @@
  * bridge_core.c.
  *
  * Options come from, in increasing priority: environment variables
- * (NATS_URL, NATS_CREDS, NATS_TLS_*, KAFKA_BROKERS, KAFKA_SASL_*, ...),
- * a --config file of "key = value" lines (keys are the long option names)
+ * (SHMBUS_BUS, NATS_URL, NATS_CREDS, NATS_TLS_*, KAFKA_BROKERS,
+ * KAFKA_SASL_*, ...), --config files (keys are the long option names:
+ * "key = value" lines, or the [bridge] section of the host's INI config)
  * and the command line. Secrets are never printed.
  * Exit codes: 0 clean stop, 1 runtime failure (a journal catch-up that
  * fails included), 2 usage or config error.
@@ -24,7 +25,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bridge_core.h"
-#include "svc_conf.h"
+#include "tool_conf.h"
 #include "tool_parse.h"
 
 #define PROG "shmbus-bridge"
@@ -63,7 +64,8 @@ static void usage(FILE *f)
 		"usage: " PROG " [options]\n"
 		"Export bus events to NATS JetStream and/or Kafka, resumable without gap or\n"
 		"duplicate (checkpoint + journal catch-up).\n\n"
-		"  --bus NAME              bus to attach (default " SHMBUS_DEFAULT_BUS ")\n"
+		"  --bus NAME              bus to attach (default $SHMBUS_BUS, else "
+		SHMBUS_DEFAULT_BUS ")\n"
 		"  --ring NAME             ring to subscribe (default bridge)\n"
 		"  --types LIST            event types, e.g. trade,quote (default all)\n"
 		"  --symbols LIST          symbol names (default all)\n"
@@ -100,11 +102,17 @@ static void usage(FILE *f)
 		"  --stats-json FILE       write the counters as JSON each period\n"
 		"  --json                  status lines as JSON\n"
 		"  --max-events N          stop after N events acknowledged (tests, benches)\n"
-		"  --config FILE           read 'key = value' lines (long option names; json,\n"
-		"                          quiet and from-journal-start take a boolean:\n"
-		"                          1/0, yes/no, true/false, on/off)\n"
+		"  --config FILE           settings from FILE: 'key = value' lines, or the\n"
+		"                          [bridge] section of a shmbusctl INI config (other\n"
+		"                          sections skipped); keys are the long option names\n"
+		"                          but help and config, values as on the command line\n"
+		"                          (json, quiet and from-journal-start take a boolean:\n"
+		"                          1/0, yes/no, true/false, on/off); '#' and ';' lines\n"
+		"                          are comments\n"
 		"  --quiet                 no status lines\n"
 		"  --help                  this text (command line only)\n"
+		"Precedence: the command line wins over --config files (read first, in\n"
+		"their order, wherever they stand), which win over the environment.\n"
 		"Templates: {type} {symbol} {symbol_id} {source}.\n"
 		"Exit: 0 stopped cleanly, 1 runtime failure, 2 usage error. A journal that\n"
 		"cannot be opened or read for catch-up (not a directory, another event\n"
@@ -285,17 +293,10 @@ static int config_key(const char *k, const char *where)
 	return bad(what, "unknown (keys are the long option names)", where), 0;
 }
 
-/* One "key = value" line (no newline, no NUL inside). 0 or 2. */
-static int config_line(struct opts *o, char *k, const char *where)
+/* One setting of a --config file (tool_conf_read calls it). 0 or 2. */
+static int config_setting(void *ctx, const char *k, const char *v, const char *where)
 {
-	char *v;
-	k += strspn(k, " \t");
-	if (*k == '#' || *k == '\0')
-		return 0;
-	if (shmbus_svc_conf_ctrl(k, strlen(k)) != 0)
-		return bad("config", "control character in the line", where);
-	if (shmbus_svc_conf_split(k, &k, &v) != 1)
-		return bad("config", "expected 'key = value'", where);
+	struct opts *o = ctx;
 	int key = config_key(k, where);
 	if (key == 0)
 		return 2;
@@ -310,35 +311,13 @@ static int config_line(struct opts *o, char *k, const char *where)
 	return apply(o, key, d, where);
 }
 
-/* Read a --config file: a regular file of "key = value" lines of at most
- * SHMBUS_SVC_CONF_LINE_MAX bytes ("#" comments, blank lines). Returns 0
- * or 2. */
+/* Read a --config file (tool_conf.h): "key = value" lines, or the [bridge]
+ * section of the host's INI config. Returns 0 or 2. */
 static int config_file(struct opts *o, const char *path)
 {
-	char where[600], why[64];
-	struct shmbus_svc_conf cf;
-	const char *kind;
-	int rc = shmbus_svc_conf_open(&cf, path, &kind);
-	if (rc != 0) {
-		snprintf(why, sizeof why, "not a regular file (%s)", kind ? kind : "");
-		return bad("cannot read config", kind ? why : strerror(-rc), path);
-	}
-	while ((rc = shmbus_svc_conf_next(&cf)) != 0) {
-		snprintf(where, sizeof where, "%.500s:%u", path, cf.lineno);
-		if (rc == -E2BIG) {
-			snprintf(why, sizeof why, "line longer than %d bytes", SHMBUS_SVC_CONF_LINE_MAX);
-			rc = bad("config", why, where);
-		} else if (rc < 0)
-			rc = bad("cannot read config", strerror(-rc), path);
-		else if (memchr(cf.line, '\0', cf.len) != NULL)
-			rc = bad("config", "NUL byte in the line", where);
-		else
-			rc = config_line(o, cf.line, where);
-		if (rc != 0)
-			break;
-	}
-	shmbus_svc_conf_close(&cf);
-	return rc;
+	struct tool_conf_error err;
+	int rc = tool_conf_read(path, "bridge", config_setting, o, &err);
+	return rc < 0 ? bad(err.what, err.why, err.where) : rc;
 }
 
 static const char *env(const char *name)
@@ -356,7 +335,7 @@ static void warn_stderr(void *ctx, const char *msg)
 static void defaults(struct opts *o)
 {
 	memset(o, 0, sizeof *o);
-	o->bus = SHMBUS_DEFAULT_BUS;
+	o->bus = env("SHMBUS_BUS") ? env("SHMBUS_BUS") : SHMBUS_DEFAULT_BUS; /* the launcher's */
 	bridge_core_config_init(&o->core);
 	o->core.warn = warn_stderr;
 	o->stats_interval = 5;

@@ -645,6 +645,73 @@ static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
 	}
 }
 
+/*
+ * A source whose events all lie before the catch-up's t_from (another
+ * collector that published long before the checkpointed one) is not read
+ * by the catch-up; the hand-over finds its last seq at the journal's end
+ * (one backward pass for all such sources) instead of waiting for events
+ * the journal already holds and then warning that they are missing.
+ */
+static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64], err[512] = "";
+	struct bridge_srcmap m;
+	struct shmbus_producer_opts po;
+	shmbus_producer *p[3] = {NULL, NULL, NULL};
+	struct shmbus_journal_writer *w = NULL;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	snprintf(ckpt, sizeof ckpt, "%s/ckpt", dir);
+	shmbus_bus *bus = bus_with_symbols();
+	mkdir(jdir, 0700);
+	assert_int_equal(shmbus_journal_writer_open(jdir, "jt", NULL, &w, NULL, NULL), 0);
+	for (uint32_t k = 0; k < 3; k++) { /* SOURCE, then two early ones */
+		shmbus_producer_opts_init(&po);
+		po.source_id = SOURCE + k;
+		assert_int_equal(shmbus_producer_open(bus, &po, &p[k]), 0);
+		for (uint32_t i = 0; i < 1000; i++) {
+			struct shmbus_trade t;
+			gen(i, &t);
+			t.h.source_id = SOURCE + k;
+			if (k > 0) /* an hour before SOURCE's events */
+				t.h.event_time_ns -= 3600 * 1000000000LL;
+			assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+			t.h.seq = 0;
+			assert_int_equal(shmbus_publish(p[k], &t), 0); /* no ring yet */
+		}
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	assert_int_equal(bridge_srcmap_init(&m), 0);
+	assert_int_equal(bridge_srcmap_set(&m, SOURCE, 500, 1700000000000000000LL + 499), 0);
+	assert_int_equal(bridge_ckpt_save(ckpt, &m, err, sizeof err), 0);
+	bridge_srcmap_free(&m);
+
+	struct fake_sink *f = fake_new(0, 0, 0);
+	struct bridge_sink *sink = &f->base;
+	struct bridge *b = NULL;
+	struct bridge_core_config cc;
+	core_config(&cc);
+	cc.checkpoint = ckpt;
+	cc.journal_dir = jdir;
+	cc.handover_timeout_ms = 300;
+	cc.catchup_slack_ns = 1000; /* t_from: 1 us before SOURCE's checkpoint */
+	warn_reset();
+	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	int64_t n = bridge_catchup(b, NULL, err, sizeof err);
+	if (n < 0)
+		fail_msg("catch-up: %s", err);
+	if (g_nwarn != 0)
+		fail_msg("unexpected warning: %s", g_warn);
+	bridge_close(b);
+	for (int k = 0; k < 3; k++)
+		shmbus_producer_close(p[k]);
+	shmbus_bus_close(bus);
+	free(f);
+	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
 static void test_bridge_core_first_start_from_journal(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64];
@@ -1234,6 +1301,62 @@ static void test_bridge_core_exe_config_booleans(void **state)
 	unsetenv("SHMBUS_DIR");
 	rm_rf(dir);
 }
+
+/* --config on the host's INI file (what `shmbusctl up` passes as
+ * ${config}): the bridge reads its [bridge] section, with the line of a
+ * bad value named, skips the others ([journal] holds keys it does not
+ * know), and refuses a file without [bridge]; the bus comes from
+ * SHMBUS_BUS (the launcher's) when --bus is absent. (Kafka at a closed
+ * port: nothing is sent.) */
+static void test_bridge_core_exe_config_ini(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", out[64], err[64], ini[64], where[128];
+	shmbus_bus *bus = NULL;
+	static const char good[] = "; the host's config\n"
+	                           "[bus]\n"
+	                           "name = bini\n"
+	                           "[journal]\n"
+	                           "dir = /nonexistent\n"
+	                           "fsync = interval:100\n"
+	                           "[bridge]\n"
+	                           "kafka = 127.0.0.1:1   ; no broker there\n"
+	                           "json = yes\n"
+	                           "stats-interval = 0.05\n";
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, sizeof out, "%s/out", dir);
+	snprintf(err, sizeof err, "%s/err", dir);
+	snprintf(ini, sizeof ini, "%s/host.ini", dir);
+	setenv("SHMBUS_DIR", dir, 1);
+	assert_int_equal(shmbus_bus_create("bini", NULL, &bus), 0);
+	setenv("SHMBUS_BUS", "bini", 1);
+	const char *args[] = {"--config", ini, NULL};
+	write_file(ini, good, strlen(good));
+	int st = run_bridge(args, out, err, "starting live", 300);
+	char text[4096] = "";
+	FILE *f = fopen(out, "r");
+	assert_non_null(f);
+	text[fread(text, 1, sizeof text - 1, f)] = '\0';
+	fclose(f);
+	if (st != 0 || text[0] != '{')
+		fail_msg("INI [bridge]: status %d, want 0 and JSON status lines; stdout '%.200s'",
+		         st, text);
+	static const char bad[] = "[bridge]\nkafka = 127.0.0.1:1\n\nwindow = 3\n";
+	write_file(ini, bad, strlen(bad));
+	snprintf(where, sizeof where, "(%s:4)", ini);
+	assert_int_equal(run_bridge(args, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "--window") && file_has(err, where));
+	static const char none[] = "[bus]\nname = bini\n[journal]\ndir = /tmp\n";
+	write_file(ini, none, strlen(none));
+	snprintf(where, sizeof where, "(%s)", ini);
+	assert_int_equal(run_bridge(args, out, err, NULL, 0), 2);
+	assert_true(file_has(err, "no [bridge] section") && file_has(err, where));
+	unsetenv("SHMBUS_BUS");
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("bini");
+	unsetenv("SHMBUS_DIR");
+	rm_rf(dir);
+}
 #else
 static void test_bridge_core_exe_exits_when_catchup_fails(void **state)
 {
@@ -1252,6 +1375,12 @@ static void test_bridge_core_exe_config_booleans(void **state)
 	(void)state;
 	skip(); /* built without BRIDGE_EXE */
 }
+
+static void test_bridge_core_exe_config_ini(void **state)
+{
+	(void)state;
+	skip(); /* built without BRIDGE_EXE */
+}
 #endif
 
 int main(void)
@@ -1264,6 +1393,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_checkpoint_failures_are_told),
 		cmocka_unit_test(test_bridge_core_handover_sends_each_once),
 		cmocka_unit_test(test_bridge_core_handover_waits_for_a_late_journal),
+		cmocka_unit_test(test_bridge_core_handover_finds_sources_before_t_from),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),
@@ -1272,6 +1402,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_exe_exits_when_catchup_fails),
 		cmocka_unit_test(test_bridge_core_exe_rejects_bad_options),
 		cmocka_unit_test(test_bridge_core_exe_config_booleans),
+		cmocka_unit_test(test_bridge_core_exe_config_ini),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

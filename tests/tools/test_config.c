@@ -1,7 +1,8 @@
 /*
  * test_config.c - the host configuration parser: the shipped files and a
  * full file load cleanly with the right values; each bad file fails with
- * a message naming the file, the line and the key.
+ * a message naming the file, the line and the key; [journal] and [bridge]
+ * accept exactly the long options of shmbus-journald and shmbus-bridge.
  */
 #define _GNU_SOURCE /* mkdtemp, mkfifo */
 #include <stdarg.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "shmbus_config.h"
+#include "tool_util.h"
 
 static const char full_ini[] = "; a full file\n"
                                "[bus]\n"
@@ -48,12 +50,12 @@ static const char full_ini[] = "; a full file\n"
                                "\n"
                                "[journal]\n"
                                "dir = /var/lib/shmbus/journal\n"
-                               "fsync = interval\n"
-                               "segment_mb = 256\n"
+                               "fsync = interval:100\n"
+                               "segment-mb = 256\n"
                                "\n"
                                "[bridge]\n"
-                               "target = nats\n"
-                               "url = nats://localhost:4222\n"
+                               "nats = nats://localhost:4222\n"
+                               "window = 16\n"
                                "\n"
                                "[service ta]\n"
                                "command = shmbus-ta\n"
@@ -96,10 +98,10 @@ static void test_config_full_file_loads(void **state)
 	assert_int_equal(c->rings[1].opts.group_member, 1);
 	assert_true(c->journal.present);
 	int line = 0;
-	assert_string_equal(shmbus_config_get(&c->journal, "fsync", &line), "interval");
+	assert_string_equal(shmbus_config_get(&c->journal, "fsync", &line), "interval:100");
 	assert_int_equal(line, 30);
 	assert_null(shmbus_config_get(&c->journal, "nope", NULL));
-	assert_string_equal(shmbus_config_get(&c->bridge, "target", NULL), "nats");
+	assert_string_equal(shmbus_config_get(&c->bridge, "nats", NULL), "nats://localhost:4222");
 	assert_int_equal(c->nservices, 1);
 	const struct shmbus_cfg_service *s = &c->services[0];
 	assert_string_equal(s->command, "shmbus-ta");
@@ -187,9 +189,27 @@ static const struct bad_case bad[] = {
     {"[ring bad/name]\n", "bad.ini:1: [ring bad/name]: name 'bad/name': character 4"},
     {"[service s]\ncommand = x\nrestart = sometimes\n",
      "bad.ini:3: [service s] restart: unknown restart 'sometimes'"},
-    {"[journal]\nfsync = often\n", "bad.ini:2: [journal] fsync: unknown value 'often'"},
+    {"[journal]\nfsync = often\n", "bad.ini:2: [journal] fsync: 'often' is not none, batch"},
+    {"[journal]\nfsync = interval\n", "bad.ini:2: [journal] fsync: 'interval' is not none"},
     {"[journal]\ndirectory = /x\n", "bad.ini:2: [journal] directory: unknown key"},
-    {"[bridge]\ntarget = pulsar\n", "bad.ini:2: [bridge] target: unknown value 'pulsar'"},
+    /* the keys are journald's and the bridge's long options, not the old names */
+    {"[journal]\ndir = /x\nsegment_mb = 256\n", "bad.ini:3: [journal] segment_mb: unknown key"},
+    {"[journal]\nblock-kb = 6\n", "bad.ini:2: [journal] block-kb: 6 is not a multiple of 4"},
+    {"[journal]\ncapacity = 1000\n", "bad.ini:2: [journal] capacity: 1000 is not a power"},
+    {"[journal]\ndirect = maybe\n", "bad.ini:2: [journal] direct: 'maybe' is not a boolean"},
+    {"[journal]\ntypes = trade,tick\n", "bad.ini:2: [journal] types: unknown event type"},
+    {"[journal]\nring = a/b\n", "bad.ini:2: [journal] ring: name 'a/b'"},
+    {"[journal]\nhelp = 1\n", "bad.ini:2: [journal] help: unknown key"},
+    {"[bridge]\ntarget = nats\n", "bad.ini:2: [bridge] target: unknown key"},
+    {"[bridge]\nurl = nats://x\n", "bad.ini:2: [bridge] url: unknown key"},
+    {"[bridge]\nencoding = avro\n", "bad.ini:2: [bridge] encoding: unknown value 'avro'"},
+    {"[bridge]\nwindow = 5\n", "bad.ini:2: [bridge] window: 5 is not a power of two"},
+    {"[bridge]\nstats-interval = 5s\n", "bad.ini:2: [bridge] stats-interval: '5s'"},
+    {"[bridge]\nstats-interval = 0.001\n", "bad.ini:2: [bridge] stats-interval: '0.001'"},
+    {"[bridge]\ncatchup-slack-ms = -5\n", "bad.ini:2: [bridge] catchup-slack-ms: '-5'"},
+    {"[bridge]\nkafka-set = acks\n", "bad.ini:2: [bridge] kafka-set: 'acks' is not KEY=VALUE"},
+    {"[bridge]\nnats = a\nnats = b\n", "bad.ini:3: [bridge] nats: duplicate key"},
+    {"[bridge]\nconfig = /x\n", "bad.ini:2: [bridge] config: unknown key"},
     {"name = x\n", "bad.ini:1: name: key outside any section"},
     {"[bus]\nname = x\nthis line has no equals\n", "bad.ini:3: syntax error"},
     {"[bus]\n[bus]\n", "bad.ini:2: [bus]: duplicate section (first at line 1)"},
@@ -339,6 +359,146 @@ static void test_config_file_huge_line_stops_the_reader(void **state)
 	rmdir(dir);
 }
 
+/* [journal] and [bridge] take the long options of shmbus-journald and
+ * shmbus-bridge, with their values as the command line takes them
+ * ("fsync = interval:100" and "window = 5" were refused, "url" taken). */
+static void test_config_kept_keys_are_the_programs_options(void **state)
+{
+	(void)state;
+	static const char text[] = "[journal]\n"
+	                           "dir = /srv/j\n"
+	                           "ring = journal.in\n"
+	                           "fsync = interval:20\n"
+	                           "segment-mb = 64\n"
+	                           "segment-age = 3600\n"
+	                           "retention-age = 86400\n"
+	                           "retention-mb = 4096\n"
+	                           "direct = on\n"
+	                           "block-kb = 128\n"
+	                           "capacity = 1024\n"
+	                           "flush-ms = 10\n"
+	                           "types = trade,quote,33\n"
+	                           "policy = drop\n"
+	                           "\n"
+	                           "[bridge]\n"
+	                           "ring = bridge.out\n"
+	                           "kafka = k1:9092\n"
+	                           "kafka-topic = md.{type}\n"
+	                           "kafka-set = acks=all\n"
+	                           "kafka-set = linger.ms=5\n"
+	                           "window = 4096\n"
+	                           "catchup-slack-ms = -1\n"
+	                           "stats-interval = 0.5\n"
+	                           "max-events = 18446744073709551615\n"
+	                           "from-journal-start = yes\n"
+	                           "ring-policy = drop ; a comment\n";
+	struct shmbus_config *c;
+	char err[SHMBUS_CFG_ERR_MAX];
+	int line = 0, rc = shmbus_config_parse_string(text, "keys.ini", &c, err, sizeof(err));
+	if (rc)
+		print_error("%s\n", err);
+	assert_int_equal(rc, 0);
+	assert_string_equal(shmbus_config_get(&c->journal, "fsync", NULL), "interval:20");
+	assert_string_equal(shmbus_config_get(&c->journal, "block-kb", &line), "128");
+	assert_int_equal(line, 10);
+	assert_string_equal(shmbus_config_get(&c->bridge, "window", NULL), "4096");
+	assert_string_equal(shmbus_config_get(&c->bridge, "ring-policy", NULL), "drop");
+	size_t sets = 0;
+	for (size_t i = 0; i < c->bridge.nkv; i++)
+		sets += strcmp(c->bridge.kv[i].key, "kafka-set") == 0;
+	assert_int_equal(sets, 2); /* repeatable, as on the command line */
+	shmbus_config_free(c);
+	assert_string_equal(shmbus_config_kept_key("journal", 0), "bus");
+	assert_null(shmbus_config_kept_key("bus", 0));
+}
+
+/* shmbusctl check, end to end: the new keys pass, an unknown one is named
+ * with its line. */
+static void test_config_shmbusctl_check_kept_keys(void **state)
+{
+	(void)state;
+	char dir[64], path[128], out[2048];
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "kept.ini");
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs("[journal]\ndir = /tmp/j\nfsync = interval:100\n[bridge]\nwindow = 5\n", f);
+	fclose(f);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "kept.ini:5: [bridge] window: 5 is not a power of two"));
+	assert_non_null(f = fopen(path, "w"));
+	fputs("[journal]\ndir = /tmp/j\nfsync = interval:100\nsegment-mb = 8\n[bridge]\n"
+	      "nats = nats://127.0.0.1:4222\nnats-subject = md.{type}\nwindow = 8\n",
+	      f);
+	fclose(f);
+	if (tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path) != 0)
+		fail_msg("shmbusctl check: %s", out);
+	assert_non_null(f = fopen(path, "w"));
+	fputs("[bus]\nname = k\n\n[journal]\ndir = /tmp/j\nsegment_mb = 8\n", f);
+	fclose(f);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "kept.ini:6: [journal] segment_mb: unknown key"));
+	unlink(path);
+	rmdir(dir);
+}
+
+/* The option lines ("  --NAME ...") of `prog --help`, help and config
+ * aside, into names (at most max of them). Returns the count. */
+static size_t help_options(const char *prog, char names[][32], size_t max)
+{
+	static char out[16384];
+	size_t n = 0;
+	assert_int_equal(tu_run(out, sizeof(out), "%s --help", prog), 0);
+	for (char *l = out; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL) {
+		l += strspn(l, " ");
+		if (strncmp(l, "--", 2) != 0)
+			continue;
+		size_t len = strspn(l + 2, "abcdefghijklmnopqrstuvwxyz-");
+		assert_true(len > 0 && len < 32 && n < max);
+		snprintf(names[n], 32, "%.*s", (int)len, l + 2);
+		if (strcmp(names[n], "help") != 0 && strcmp(names[n], "config") != 0)
+			n++;
+	}
+	return n;
+}
+
+/* [section]'s keys and prog's settable options are the same set. */
+static void keys_match_help(const char *section, const char *prog)
+{
+	char names[64][32];
+	size_t n = help_options(prog, names, 64), k = 0;
+	const char *key;
+	for (; (key = shmbus_config_kept_key(section, k)) != NULL; k++) {
+		size_t i = 0;
+		while (i < n && strcmp(names[i], key) != 0)
+			i++;
+		if (i == n)
+			fail_msg("[%s] %s: no --%s in %s --help", section, key, key, prog);
+	}
+	for (size_t i = 0; i < n; i++) {
+		size_t j = 0;
+		while ((key = shmbus_config_kept_key(section, j)) && strcmp(key, names[i]) != 0)
+			j++;
+		if (!key)
+			fail_msg("%s --help: --%s is no [%s] key of shmbusctl", prog, names[i],
+			         section);
+	}
+	assert_int_equal(k, n);
+}
+
+/* shmbusctl checks [journal] and [bridge] against tables of the programs'
+ * options: a new option must be added there too, or `shmbusctl check`
+ * refuses a file that the program would take. */
+static void test_config_kept_keys_match_programs(void **state)
+{
+	(void)state;
+	keys_match_help("journal", JOURNALD_BIN);
+#ifdef BRIDGE_BIN
+	keys_match_help("bridge", BRIDGE_BIN);
+#else
+	skip(); /* shmbus-bridge not built (libnats-dev, librdkafka-dev) */
+#endif
+}
+
 static void test_config_cpulist_parses_ranges(void **state)
 {
 	(void)state;
@@ -380,6 +540,9 @@ int main(void)
 	    cmocka_unit_test(test_config_shipped_files_load),
 	    cmocka_unit_test(test_config_missing_file_names_it),
 	    cmocka_unit_test(test_config_bad_files_name_line_and_key),
+	    cmocka_unit_test(test_config_kept_keys_are_the_programs_options),
+	    cmocka_unit_test(test_config_shmbusctl_check_kept_keys),
+	    cmocka_unit_test(test_config_kept_keys_match_programs),
 	    cmocka_unit_test(test_config_long_line_is_refused),
 	    cmocka_unit_test(test_config_bom_is_skipped),
 	    cmocka_unit_test(test_config_file_nul_bytes_are_refused),

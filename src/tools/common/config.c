@@ -424,7 +424,10 @@ static int handler(void *user, const char *section, const char *key, const char 
 		cfg_fail(p, p->line, key, -EINVAL, "key outside any section");
 		return 1;
 	}
-	if (key_seen(p, key, &first)) {
+	/* a repeatable [bridge] key (kafka-set) counts each time */
+	if (!((p->kind == CFG_JOURNAL || p->kind == CFG_BRIDGE) &&
+	      cfg_kept_repeatable(p->kind, key)) &&
+	    key_seen(p, key, &first)) {
 		cfg_fail(p, p->line, key, -EINVAL, "duplicate key (first at line %d)", first);
 		return 1;
 	}

@@ -77,5 +77,8 @@ void cfg_service_free(struct shmbus_cfg_service *s);
 /* Kept sections ([journal], [bridge]): known keys and value checks. */
 int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kind kind,
                  const char *key, const char *value);
+/* Whether the kept key may appear more than once in its section
+ * ([bridge] kafka-set): the duplicate-key check skips it. */
+bool cfg_kept_repeatable(enum cfg_kind kind, const char *key);
 
 #endif

@@ -7,8 +7,9 @@
  * depends on the machine (does CPU 40 exist, is there a NUMA node 1) is a
  * separate call, shmbus_config_check_host(), so that a production file can
  * be validated on a laptop. [journal] and [bridge] are kept as key/value
- * pairs for their services, but their keys and simple value shapes are
- * checked here so a typo fails at load, not at 3 a.m.
+ * pairs for shmbus-journald and shmbus-bridge (which read them with
+ * --config), but their keys (the programs' long option names) and simple
+ * value shapes are checked here so a typo fails at load, not at 3 a.m.
  */
 #include <errno.h>
 #include <numa.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #include "config_internal.h"
+#include "tool_parse.h"
 
 /* Names of the restart policies, by value: written and read by the same table. */
 static const char *const restart_names[] = {
@@ -206,35 +208,123 @@ void cfg_service_free(struct shmbus_cfg_service *s)
 
 /* ---- [journal] and [bridge] ------------------------------------------- */
 
-enum kept_shape { K_TEXT, K_UINT, K_BOOL, K_ENUM };
+/* [journal] and [bridge] hold shmbus-journald's and shmbus-bridge's own
+ * settings, read by them with --config ${config}: the keys are their long
+ * option names (help and config aside), the values what their command
+ * lines take. Values are checked here where the check is the programs'
+ * own (ranges, powers of two, booleans, the type list); the rest (paths,
+ * URLs, templates, symbol and CPU lists) is the program's to check when
+ * it starts. test_config keeps these tables and the programs' --help in
+ * step. */
+enum kept_shape {
+	K_TEXT,    /* any non-empty text */
+	K_NAME,    /* a bus or ring name */
+	K_UINT,    /* decimal in min..max */
+	K_POW2,    /* a power of two in min..max */
+	K_BOOL,    /* tool_parse_bool */
+	K_ENUM,    /* one of choices */
+	K_TYPES,   /* an event-type list (tool_parse_types) */
+	K_FSYNC,   /* none, batch or interval:MS with MS in 1..3600000 */
+	K_SLACK,   /* -1 or min..max */
+	K_SECONDS, /* 0, or seconds in 0.01..86400 */
+	K_KV,      /* KEY=VALUE */
+};
+
+#define KEPT_REPEAT 1u /* may be given more than once (each one counts) */
+#define KEPT_MULT4  2u /* K_UINT: a multiple of 4 */
 
 struct kept_key {
 	const char *key;
 	enum kept_shape shape;
+	uint64_t min, max;
 	const char *choices; /* K_ENUM: "a|b|c" */
+	unsigned flags;
 };
 
+#define U32 UINT32_MAX
 static const struct kept_key journal_keys[] = {
-    {"dir", K_TEXT, NULL},
-    {"ring", K_TEXT, NULL},
-    {"fsync", K_ENUM, "none|interval|batch"},
-    {"fsync_interval_ms", K_UINT, NULL},
-    {"segment_mb", K_UINT, NULL},
-    {"segment_max_age_s", K_UINT, NULL},
-    {"retention_mb", K_UINT, NULL},
-    {"retention_days", K_UINT, NULL},
-    {"o_direct", K_BOOL, NULL},
-    {"block_events", K_UINT, NULL},
-    {NULL, K_TEXT, NULL},
+    {"bus", K_NAME, 0, 0, NULL, 0},
+    {"dir", K_TEXT, 0, 0, NULL, 0},
+    {"ring", K_NAME, 0, 0, NULL, 0},
+    {"types", K_TYPES, 0, 0, NULL, 0},
+    {"symbols", K_TEXT, 0, 0, NULL, 0},
+    {"policy", K_ENUM, 0, 0, "block|drop", 0},
+    {"fsync", K_FSYNC, 1, 3600000, NULL, 0},
+    {"segment-mb", K_UINT, 1, U32, NULL, 0},
+    {"segment-age", K_UINT, 1, U32, NULL, 0},
+    {"retention-age", K_UINT, 1, U32, NULL, 0},
+    {"retention-mb", K_UINT, 1, U32, NULL, 0},
+    {"direct", K_BOOL, 0, 0, NULL, 0},
+    {"block-kb", K_UINT, 4, 16384, NULL, KEPT_MULT4},
+    {"capacity", K_POW2, 2, 1u << 30, NULL, 0},
+    {"flush-ms", K_UINT, 1, U32, NULL, 0},
+    {"stats-json", K_TEXT, 0, 0, NULL, 0},
+    {"cpus", K_TEXT, 0, 0, NULL, 0},
+    {NULL, K_TEXT, 0, 0, NULL, 0},
 };
 
 static const struct kept_key bridge_keys[] = {
-    {"ring", K_TEXT, NULL},       {"target", K_ENUM, "nats|kafka"},
-    {"url", K_TEXT, NULL},        {"subject", K_TEXT, NULL},
-    {"topic", K_TEXT, NULL},      {"encoding", K_ENUM, "json|binary"},
-    {"checkpoint", K_TEXT, NULL}, {"journal_dir", K_TEXT, NULL},
-    {"batch", K_UINT, NULL},      {NULL, K_TEXT, NULL},
+    {"bus", K_NAME, 0, 0, NULL, 0},
+    {"ring", K_NAME, 0, 0, NULL, 0},
+    {"types", K_TYPES, 0, 0, NULL, 0},
+    {"symbols", K_TEXT, 0, 0, NULL, 0},
+    {"capacity", K_POW2, 2, 1u << 30, NULL, 0},
+    {"ring-policy", K_ENUM, 0, 0, "block|drop", 0},
+    {"encoding", K_ENUM, 0, 0, "json|binary", 0},
+    {"window", K_POW2, 2, 1u << 24, NULL, 0},
+    {"on-full", K_ENUM, 0, 0, "block|drop", 0},
+    {"checkpoint", K_TEXT, 0, 0, NULL, 0},
+    {"journal", K_TEXT, 0, 0, NULL, 0},
+    {"journal-bus", K_TEXT, 0, 0, NULL, 0},
+    {"catchup-slack-ms", K_SLACK, 0, INT64_MAX / 1000000, NULL, 0},
+    {"handover-timeout-ms", K_UINT, 0, 3600000, NULL, 0},
+    {"from-journal-start", K_BOOL, 0, 0, NULL, 0},
+    {"nats", K_TEXT, 0, 0, NULL, 0},
+    {"nats-stream", K_TEXT, 0, 0, NULL, 0},
+    {"nats-subject", K_TEXT, 0, 0, NULL, 0},
+    {"nats-create-stream", K_BOOL, 0, 0, NULL, 0},
+    {"nats-creds", K_TEXT, 0, 0, NULL, 0},
+    {"kafka", K_TEXT, 0, 0, NULL, 0},
+    {"kafka-topic", K_TEXT, 0, 0, NULL, 0},
+    {"kafka-set", K_KV, 0, 0, NULL, KEPT_REPEAT},
+    {"stats-interval", K_SECONDS, 0, 0, NULL, 0},
+    {"stats-json", K_TEXT, 0, 0, NULL, 0},
+    {"json", K_BOOL, 0, 0, NULL, 0},
+    {"max-events", K_UINT, 0, UINT64_MAX, NULL, 0},
+    {"quiet", K_BOOL, 0, 0, NULL, 0},
+    {NULL, K_TEXT, 0, 0, NULL, 0},
 };
+#undef U32
+
+static const struct kept_key *kept_table(enum cfg_kind kind)
+{
+	return kind == CFG_JOURNAL ? journal_keys : bridge_keys;
+}
+
+static const struct kept_key *kept_find(enum cfg_kind kind, const char *key)
+{
+	const struct kept_key *k = kept_table(kind);
+	while (k->key && strcmp(k->key, key) != 0)
+		k++;
+	return k->key ? k : NULL;
+}
+
+bool cfg_kept_repeatable(enum cfg_kind kind, const char *key)
+{
+	const struct kept_key *k = kept_find(kind, key);
+	return k && (k->flags & KEPT_REPEAT);
+}
+
+const char *shmbus_config_kept_key(const char *section, size_t i)
+{
+	const struct kept_key *t = strcmp(section, "journal") == 0  ? journal_keys
+	                           : strcmp(section, "bridge") == 0 ? bridge_keys
+	                                                            : NULL;
+	for (size_t k = 0; t && t[k].key; k++)
+		if (k == i)
+			return t[k].key;
+	return NULL;
+}
 
 static bool enum_has(const char *choices, const char *v)
 {
@@ -249,50 +339,111 @@ static bool enum_has(const char *choices, const char *v)
 	return false;
 }
 
-static int kept_value(struct cfg_parse *p, const struct kept_key *k, const char *v)
+/* A decimal in k->min..max, parsed as the programs parse it
+ * (tool_parse_u64: digits only, the whole uint64_t range). */
+static bool kept_u64(const struct kept_key *k, const char *v, uint64_t *x, char *why, size_t n)
 {
-	char why[200];
+	if (tool_parse_u64(v, x) == 0 && *x >= k->min && *x <= k->max)
+		return true;
+	snprintf(why, n, "'%s' is not a number in %llu..%llu", v, (unsigned long long)k->min,
+	         (unsigned long long)k->max);
+	return false;
+}
+
+/* The fsync policy: none, batch or interval:MS (MS in k->min..max). */
+static bool kept_fsync(const struct kept_key *k, const char *v, char *why, size_t n)
+{
+	uint64_t x;
+	if (strcmp(v, "none") == 0 || strcmp(v, "batch") == 0)
+		return true;
+	if (strncmp(v, "interval:", 9) == 0 && kept_u64(k, v + 9, &x, why, n))
+		return true;
+	snprintf(why, n, "'%s' is not none, batch or interval:MS (MS in %llu..%llu)", v,
+	         (unsigned long long)k->min, (unsigned long long)k->max);
+	return false;
+}
+
+/* Seconds as the bridge's --stats-interval takes them (parse_interval):
+ * 0 (none) or 0.01..86400, starting with a digit or '.' (no sign, no
+ * blank, no nan or inf), strtod to the end. */
+static bool kept_seconds(const char *v, char *why, size_t n)
+{
+	char *end;
+	double s = -1;
+	if ((*v >= '0' && *v <= '9') || *v == '.') {
+		errno = 0;
+		s = strtod(v, &end);
+		if (errno || *end)
+			s = -1;
+	}
+	if (s == 0 || (s >= 0.01 && s <= 86400))
+		return true;
+	snprintf(why, n, "'%s' is not 0 (none) or seconds in 0.01..86400", v);
+	return false;
+}
+
+static bool kept_check(const struct kept_key *k, const char *v, char *why, size_t n)
+{
 	uint64_t x;
 	int b;
 	switch (k->shape) {
-	case K_TEXT:
-		if (!*v)
-			return cfg_fail(p, p->line, k->key, -EINVAL, "empty value");
-		return 0;
+	case K_NAME:
+		return cfg_valid_name(v, SHMBUS_NAME_MAX, why, n);
 	case K_UINT:
-		if (!cfg_parse_u64(v, 0, UINT32_MAX, &x, why, sizeof(why)))
-			return cfg_fail(p, p->line, k->key, -EINVAL, "%s", why);
-		return 0;
+		if (!kept_u64(k, v, &x, why, n))
+			return false;
+		if ((k->flags & KEPT_MULT4) && x % 4)
+			return snprintf(why, n, "%llu is not a multiple of 4",
+			                (unsigned long long)x),
+			       false;
+		return true;
+	case K_POW2:
+		if (!kept_u64(k, v, &x, why, n))
+			return false;
+		if (x & (x - 1))
+			return snprintf(why, n, "%llu is not a power of two",
+			                (unsigned long long)x),
+			       false;
+		return true;
+	case K_SLACK:
+		return strcmp(v, "-1") == 0 || kept_u64(k, v, &x, why, n);
 	case K_BOOL:
-		if (!cfg_parse_bool(v, &b, why, sizeof(why)))
-			return cfg_fail(p, p->line, k->key, -EINVAL, "%s", why);
-		return 0;
+		return cfg_parse_bool(v, &b, why, n);
 	case K_ENUM:
-		if (!enum_has(k->choices, v))
-			return cfg_fail(p, p->line, k->key, -EINVAL,
-			                "unknown value '%s' (expected %s)", v, k->choices);
-		return 0;
+		if (enum_has(k->choices, v))
+			return true;
+		return snprintf(why, n, "unknown value '%s' (expected %s)", v, k->choices), false;
+	case K_TYPES:
+		return tool_parse_types(v, &x, why, n) == 0;
+	case K_FSYNC:
+		return kept_fsync(k, v, why, n);
+	case K_SECONDS:
+		return kept_seconds(v, why, n);
+	case K_KV:
+		if (strchr(v, '=')) /* as the bridge checks it */
+			return true;
+		return snprintf(why, n, "'%s' is not KEY=VALUE", v), false;
+	case K_TEXT:
+		break;
 	}
-	return 0;
+	if (!*v)
+		return snprintf(why, n, "empty value"), false;
+	return true;
 }
 
 int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kind kind,
                  const char *key, const char *v)
 {
-	const struct kept_key *table = kind == CFG_JOURNAL ? journal_keys : bridge_keys;
-	const struct kept_key *k = table;
-	while (k->key && strcmp(k->key, key) != 0)
-		k++;
-	if (!k->key) {
-		char known[256] = "";
-		for (const struct kept_key *t = table; t->key; t++)
-			snprintf(known + strlen(known), sizeof(known) - strlen(known), "%s%s",
-			         known[0] ? ", " : "", t->key);
-		return cfg_fail(p, p->line, key, -EINVAL, "unknown key (known: %s)", known);
-	}
-	int rc = kept_value(p, k, v);
-	if (rc)
-		return rc;
+	char why[200];
+	const struct kept_key *k = kept_find(kind, key);
+	if (!k)
+		return cfg_fail(p, p->line, key, -EINVAL,
+		                "unknown key (the keys are the long options of %s --help, e.g. %s)",
+		                kind == CFG_JOURNAL ? "shmbus-journald" : "shmbus-bridge",
+		                kind == CFG_JOURNAL ? "dir, fsync, segment-mb"
+		                                    : "nats, kafka, kafka-topic");
+	if (!kept_check(k, v, why, sizeof(why)))
+		return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 	struct shmbus_cfg_kv *kv = realloc(s->kv, (s->nkv + 1) * sizeof(*kv));
 	if (!kv)
 		return cfg_fail(p, p->line, key, -ENOMEM, "no memory");

@@ -3,8 +3,9 @@
  * the launcher and the services.
  *
  * One file describes a bus ([bus]), its rings ([ring NAME]), the journal
- * and bridge settings ([journal], [bridge], kept as validated key/value
- * pairs for those services), the launcher ([launcher]) and the services it
+ * and bridge settings ([journal], [bridge]: the long options of
+ * shmbus-journald and shmbus-bridge, which read them with --config,
+ * kept as validated key/value pairs), the launcher ([launcher]) and the services it
  * starts ([service NAME]). The format is documented in docs/config.md.
  *
  * Parsing is pure: no global state, nothing printed; results are owned by
@@ -116,6 +117,13 @@ void shmbus_config_free(struct shmbus_config *cfg);
 /* Value of `key` in a kept section ([journal], [bridge]), or NULL; *line
  * (may be NULL) gets its line. */
 const char *shmbus_config_get(const struct shmbus_cfg_section *s, const char *key, int *line);
+
+/*
+ * The keys [journal] or [bridge] (section "journal" or "bridge") accept:
+ * shmbus-journald's and shmbus-bridge's long option names. The i-th one,
+ * or NULL past the last (or for another section). Pure.
+ */
+const char *shmbus_config_kept_key(const char *section, size_t i);
 
 /*
  * Check what only the running host can tell: every core exists (below the

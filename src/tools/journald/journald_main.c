@@ -11,12 +11,12 @@
  * the last events on disk soon, not when a 64 KiB block finally fills.
  * Once a second it heartbeats its bus participant and rewrites the stats
  * JSON (tmp + rename, so readers never see half a file). SIGTERM/SIGINT:
- * drain the ring, flush, write the stats, exit 0.
+ * drain the ring, flush, write the stats, exit 0. Options and --config
+ * files: journald_args.c.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,145 +25,9 @@
 #include <unistd.h>
 
 #include "journald.h"
-#include "tool_parse.h"
+#include "journald_args.h"
 
 static volatile sig_atomic_t g_stop;
-
-static const char usage_text[] =
-    "usage: shmbus-journald --bus NAME --dir DIR [options]\n"
-    "  --ring NAME            ring to own (default journal)\n"
-    "  --types LIST           event types to journal (default all)\n"
-    "  --symbols LIST         symbol names to journal (default all)\n"
-    "  --policy block|drop    ring full policy (default block)\n"
-    "  --fsync none|interval:MS|batch   durability (default interval:100)\n"
-    "  --segment-mb N         rotate segments at N MiB (default 1024)\n"
-    "  --segment-age SEC      rotate when events are SEC newer than the segment start\n"
-    "  --retention-age SEC    delete segments older than SEC (event time)\n"
-    "  --retention-mb N       keep at most N MiB of segments\n"
-    "  --direct               O_DIRECT segment files\n"
-    "  --block-kb N           journal block size in KiB, a multiple of 4 (default 64)\n"
-    "  --capacity N           slots of a new ring, a power of two (default 65536)\n"
-    "  --flush-ms N           flush a partial block N ms after its first event (default 50)\n"
-    "  --stats-json FILE      counters as JSON, rewritten every second and at exit\n"
-    "  --cpus LIST            pin to these CPUs (e.g. 1 or 2-3)\n"
-    "Writes DIR/<bus>-<start>.shj segments and DIR/<bus>.symbols (id,name lines).\n"
-    "Every option is checked before the bus is attached or DIR is written.\n"
-    "exit: 0 ok, 1 runtime failure, 2 usage\n";
-
-static int usage_err(const char *opt, const char *why)
-{
-	fprintf(stderr, JD_TOOL ": %s: %s\n%s", opt, why, usage_text);
-	return 2;
-}
-
-static int parse_fsync(const char *s, struct shmbus_journal_writer_opts *w, char *why)
-{
-	uint64_t ms;
-	if (!strcmp(s, "none")) {
-		w->fsync_policy = SHMBUS_JOURNAL_FSYNC_NONE;
-	} else if (!strcmp(s, "batch")) {
-		w->fsync_policy = SHMBUS_JOURNAL_FSYNC_BATCH;
-	} else if (!strncmp(s, "interval:", 9) && !jtool_parse_u64(s + 9, 1, 3600000, &ms, why)) {
-		w->fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL;
-		w->fsync_interval_ms = (uint32_t)ms;
-	} else {
-		snprintf(why, JTOOL_WHY, "'%s': want none, interval:MS or batch", s);
-		return -EINVAL;
-	}
-	return 0;
-}
-
-/* Numeric options: returns 0 or the usage exit code. */
-static int parse_num(struct jd_opts *o, int c, const char *arg)
-{
-	char why[JTOOL_WHY];
-	uint64_t v;
-	const char *name = c == 'm' ? "--segment-mb" : c == 'a' ? "--segment-age"
-	                 : c == 'A' ? "--retention-age" : c == 'M' ? "--retention-mb"
-	                 : c == 'k' ? "--block-kb" : c == 'q' ? "--capacity" : "--flush-ms";
-	uint64_t min = c == 'q' ? 2 : 1;
-	uint64_t max = c == 'k' ? 16384 : c == 'q' ? (1u << 30) : UINT32_MAX;
-	if (jtool_parse_u64(arg, min, max, &v, why))
-		return usage_err(name, why);
-	/* what the journal writer and the ring would refuse later, after the
-	 * bus is attached and DIR/<bus>.symbols created, and without the flag */
-	if (c == 'k' && v % 4)
-		return usage_err(name, "want a multiple of 4 (whole 4 KiB pages) in 4..16384");
-	if (c == 'q' && (v & (v - 1)))
-		return usage_err(name, "want a power of two in 2..1073741824");
-	switch (c) {
-	case 'm': o->w.segment_max_bytes = v << 20; break;
-	case 'a': o->w.segment_max_age_ns = (int64_t)v * 1000000000; break;
-	case 'A': o->w.retention_max_age_ns = (int64_t)v * 1000000000; break;
-	case 'M': o->w.retention_max_bytes = v << 20; break;
-	case 'k': o->w.block_size = (uint32_t)(v << 10); break;
-	case 'q': o->capacity = (uint32_t)v; break;
-	default: o->flush_ns = (int64_t)v * 1000000; break;
-	}
-	return 0;
-}
-
-static const struct option long_opts[] = {
-    {"bus", 1, 0, 'b'},         {"dir", 1, 0, 'd'},          {"ring", 1, 0, 'r'},
-    {"types", 1, 0, 't'},       {"symbols", 1, 0, 's'},      {"policy", 1, 0, 'p'},
-    {"fsync", 1, 0, 'f'},       {"segment-mb", 1, 0, 'm'},   {"segment-age", 1, 0, 'a'},
-    {"retention-age", 1, 0, 'A'}, {"retention-mb", 1, 0, 'M'}, {"direct", 0, 0, 'D'},
-    {"block-kb", 1, 0, 'k'},    {"capacity", 1, 0, 'q'},     {"flush-ms", 1, 0, 'F'},
-    {"stats-json", 1, 0, 'S'},  {"cpus", 1, 0, 'c'},         {"help", 0, 0, 'h'},
-    {0, 0, 0, 0}};
-
-/* Returns -1 to go on, else the exit code. */
-static int parse_args(int argc, char **argv, struct jd_opts *o)
-{
-	char why[JTOOL_WHY];
-	int c, rc;
-	o->ring = "journal";
-	o->w.fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL;
-	o->w.fsync_interval_ms = 100;
-	o->flush_ns = 50000000;
-	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
-		switch (c) {
-		case 'b': o->bus = optarg; break;
-		case 'd': o->dir = optarg; break;
-		case 'r': o->ring = optarg; break;
-		case 't': o->types = optarg; break;
-		case 's': o->symbols = optarg; break;
-		case 'S': o->stats_json = optarg; break;
-		case 'c': o->cpus = optarg; break;
-		case 'D': o->w.o_direct = 1; break;
-		case 'p':
-			if (strcmp(optarg, "block") && strcmp(optarg, "drop"))
-				return usage_err("--policy", "want block or drop");
-			o->policy = optarg[0] == 'd' ? SHMBUS_POLICY_DROP : SHMBUS_POLICY_BLOCK;
-			o->policy_set = 1;
-			break;
-		case 'f':
-			if (parse_fsync(optarg, &o->w, why))
-				return usage_err("--fsync", why);
-			break;
-		case 'h': fputs(usage_text, stdout); return 0;
-		case '?': return usage_err("command line", "bad option");
-		default:
-			if ((rc = parse_num(o, c, optarg)) != 0)
-				return rc;
-		}
-	}
-	if (optind < argc)
-		return usage_err(argv[optind], "unexpected argument");
-	if (!o->bus || !o->dir)
-		return usage_err("command line", "--bus and --dir are required");
-	/* Lists checked here, before anything is attached or created. */
-	if (o->types && tool_parse_types(o->types, &o->type_mask, why, sizeof(why)))
-		return usage_err("--types", why);
-	if (o->symbols) {
-		rc = tool_split_list(o->symbols, &o->sym_names[0][0], sizeof(o->sym_names[0]),
-		                     SHMBUS_SUB_MAX_SYMBOLS, why, sizeof(why));
-		if (rc < 0)
-			return usage_err("--symbols", why);
-		o->n_symbols = (size_t)rc;
-	}
-	return -1;
-}
 
 static void on_signal(int sig)
 {
@@ -386,12 +250,12 @@ int main(int argc, char **argv)
 	static struct jd d; /* large: the source table */
 	d.sym_fd = -1;
 	d.hook_fd = -1;
-	int rc = parse_args(argc, argv, &d.o);
+	int rc = jd_parse_args(argc, argv, &d.o);
 	if (rc >= 0)
 		return rc;
 	char why[JTOOL_WHY];
 	if (d.o.cpus && jtool_pin_cpus(d.o.cpus, why))
-		return usage_err("--cpus", why);
+		return jd_usage_err("--cpus", why, NULL);
 	const char *hook = getenv("SHMBUS_JOURNALD_DURABLE_FD");
 	if (hook && *hook)
 		d.hook_fd = atoi(hook);
