@@ -544,6 +544,33 @@ static void snapshot_published(struct bridge *b)
 	}
 }
 
+/*
+ * A ring that exists already (declared by shmbusctl from the config, or
+ * left by an earlier run) is adopted as it is: its geometry unless
+ * --capacity was given (then a differing ring is an error), its policy
+ * unless --ring-policy was, its filter unless --types or --symbols were
+ * (the library keeps it when so has neither). Slots smaller than those
+ * the bridge would make are warned about.
+ */
+static void adopt_ring(struct bridge *b, struct shmbus_sub_opts *so)
+{
+	struct shmbus_ring_stat rs;
+	int idx = shmbus_stat_find_ring(b->bus, b->cfg.ring);
+	if (idx < 0 || shmbus_stat_ring(b->bus, (uint32_t)idx, &rs) != 0)
+		return;
+	if (!(b->cfg.sub_given & BRIDGE_SUB_CAPACITY))
+		so->capacity = rs.capacity;
+	so->slot_size = rs.slot_size;
+	if (!(b->cfg.sub_given & BRIDGE_SUB_POLICY))
+		so->policy = rs.policy;
+	so->wait = rs.wait;
+	if (rs.slot_size < b->cfg.sub.slot_size)
+		core_warn(b,
+			  "ring %s has %u-byte slots: events larger than %u bytes never reach it "
+			  "(counted as too_big)",
+			  b->cfg.ring, rs.slot_size, rs.slot_size - 8);
+}
+
 int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,
 		int nsinks, struct bridge **out, char *err, size_t errlen)
 {
@@ -584,7 +611,9 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 	}
 	/* Subscribe before any catch-up: whatever is published from now on
 	 * waits in the ring while the journal is read. */
-	rc = shmbus_subscribe(bus, cfg->ring, &cfg->sub, &b->c);
+	struct shmbus_sub_opts so = cfg->sub;
+	adopt_ring(b, &so);
+	rc = shmbus_subscribe(bus, cfg->ring, &so, &b->c);
 	if (rc < 0) {
 		snprintf(err, errlen, "subscribe: %s (ring %s%s%s)", shmbus_strerror(rc), cfg->ring,
 			 shmbus_errmsg()[0] ? ": " : "", shmbus_errmsg());

@@ -32,9 +32,15 @@ enum bridge_on_full {
 	BRIDGE_ON_FULL_DROP = 1,  /* keep polling, count and drop what cannot go */
 };
 
+/* Which of sub's geometry and policy the user set (bridge_core_config.sub_given). */
+#define BRIDGE_SUB_CAPACITY 0x1u
+#define BRIDGE_SUB_POLICY   0x2u
+
 struct bridge_core_config {
 	const char *ring;              /* ring name (default "bridge") */
 	struct shmbus_sub_opts sub;    /* filter, capacity, policy of the ring */
+	unsigned sub_given;            /* BRIDGE_SUB_*: set by the user; an existing
+	                                  (declared) ring keeps the rest as it is */
 	enum bridge_encoding enc;
 	uint32_t window;               /* in-flight events, power of two (default 8192) */
 	enum bridge_on_full on_full;

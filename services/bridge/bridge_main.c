@@ -211,11 +211,13 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 		if (tool_parse_u64(v, &n) < 0 || n < 2 || n > (1u << 30) || (n & (n - 1)))
 			return bad("--capacity", "expected a power of two in 2..1073741824", where);
 		o->core.sub.capacity = (uint32_t)n;
+		o->core.sub_given |= BRIDGE_SUB_CAPACITY;
 		break;
 	case 'P':
 		if (strcmp(v, "block") && strcmp(v, "drop"))
 			return bad("--ring-policy", "expected block or drop", where);
 		o->core.sub.policy = strcmp(v, "drop") == 0 ? SHMBUS_POLICY_DROP : SHMBUS_POLICY_BLOCK;
+		o->core.sub_given |= BRIDGE_SUB_POLICY;
 		break;
 	case 'e':
 		if (bridge_encoding_from_name(v) < 0)
@@ -444,23 +446,24 @@ static void stats_text(const struct bridge_stats *st, int json, char *buf, size_
 			 ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"skipped\":%" PRIu64
 			 ",\"dropped\":%" PRIu64 ",\"encode_errors\":%" PRIu64
 			 ",\"checkpoints\":%" PRIu64 ",\"checkpoint_errors\":%" PRIu64
-			 ",\"reconnects\":%" PRIu64 ",\"lag_ns\":%" PRId64
-			 ",\"ring_depth\":%" PRIu64 "}",
+			 ",\"progress_errors\":%" PRIu64 ",\"reconnects\":%" PRIu64
+			 ",\"lag_ns\":%" PRId64 ",\"ring_depth\":%" PRIu64 "}",
 			 st->connected, st->inflight, st->received, st->journal, st->sent,
 			 st->resent, st->acked, st->failed, st->skipped, st->dropped,
-			 st->encode_errors, st->checkpoints, st->checkpoint_errors, st->reconnects,
-			 st->lag_ns, st->ring_depth);
+			 st->encode_errors, st->checkpoints, st->checkpoint_errors,
+			 st->progress_errors, st->reconnects, st->lag_ns, st->ring_depth);
 	else
 		snprintf(buf, len,
-			 "connected=%d inflight=%u acked=%" PRIu64 " sent=%" PRIu64
-			 " resent=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
+			 "connected=%d inflight=%u received=%" PRIu64 " acked=%" PRIu64
+			 " sent=%" PRIu64 " resent=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
 			 " dropped=%" PRIu64 " encode_errors=%" PRIu64 " journal=%" PRIu64
-			 " checkpoint_errors=%" PRIu64 " reconnects=%" PRIu64
+			 " checkpoints=%" PRIu64 " checkpoint_errors=%" PRIu64
+			 " progress_errors=%" PRIu64 " reconnects=%" PRIu64
 			 " lag_ms=%.1f ring_depth=%" PRIu64,
-			 st->connected, st->inflight, st->acked, st->sent, st->resent, st->failed,
-			 st->skipped, st->dropped, st->encode_errors, st->journal,
-			 st->checkpoint_errors, st->reconnects, (double)st->lag_ns / 1e6,
-			 st->ring_depth);
+			 st->connected, st->inflight, st->received, st->acked, st->sent, st->resent,
+			 st->failed, st->skipped, st->dropped, st->encode_errors, st->journal,
+			 st->checkpoints, st->checkpoint_errors, st->progress_errors, st->reconnects,
+			 (double)st->lag_ns / 1e6, st->ring_depth);
 }
 
 static void report(struct opts *o, struct bridge *b)
@@ -495,7 +498,7 @@ static void report(struct opts *o, struct bridge *b)
 static const char *const bus_counter_names[] = {
 	"connected", "inflight", "acked",   "sent",       "resent", "failed",
 	"skipped",   "dropped",  "journal", "reconnects", "lag_ns", "ring_depth",
-	"encode_errors", "checkpoint_errors",
+	"encode_errors", "checkpoint_errors", "progress_errors",
 };
 
 static void publish_counters(shmbus_bus *bus, struct bridge *b)
@@ -505,7 +508,8 @@ static void publish_counters(shmbus_bus *bus, struct bridge *b)
 	const uint64_t v[] = {(uint64_t)st.connected, st.inflight, st.acked,   st.sent,
 			      st.resent,   st.failed,  st.skipped,  st.dropped, st.journal,
 			      st.reconnects, (uint64_t)(st.lag_ns > 0 ? st.lag_ns : 0),
-			      st.ring_depth, st.encode_errors, st.checkpoint_errors};
+			      st.ring_depth, st.encode_errors, st.checkpoint_errors,
+			      st.progress_errors};
 	_Static_assert(sizeof(v) / sizeof(v[0]) ==
 			       sizeof(bus_counter_names) / sizeof(bus_counter_names[0]),
 		       "one value per counter name");
@@ -633,6 +637,9 @@ static int parse_args(struct opts *o, int argc, char **argv)
 	if (optind < argc)
 		return bad("unexpected argument", argv[optind], "command line");
 	/* What needs no bus is checked before attaching to it. */
+	char path[4096];
+	if (shmbus_bus_path(o->bus, path, sizeof path) == -EINVAL)
+		return bad("--bus", shmbus_errmsg(), "command line");
 	if (o->nats.url == NULL && o->kafka.brokers == NULL)
 		return bad("no sink", "give --nats URL and/or --kafka BROKERS", "command line");
 	return check_outputs(o);

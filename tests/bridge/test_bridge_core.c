@@ -712,6 +712,49 @@ static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
 	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
+/* A ring declared before the bridge starts (shmbusctl does it from the
+ * config) keeps its size, policy and filter: the bridge no longer fails on
+ * its own default capacity nor replaces the declared filter. A --capacity
+ * given and different is still an error. */
+static void test_bridge_core_adopts_a_declared_ring(void **state)
+{
+	char err[512] = "";
+	(void)state;
+	shmbus_bus *bus = bus_with_symbols();
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	so.symbols = &g_sym[1];
+	so.nsymbols = 1;
+	so.capacity = 1024;
+	so.policy = SHMBUS_POLICY_DROP;
+	assert_int_equal(shmbus_ring_declare(bus, "bridge", &so), 0);
+	struct fake_sink *f = fake_new(0, 0, 0);
+	struct bridge_sink *sink = &f->base;
+	struct bridge *b = NULL;
+	struct bridge_core_config cc;
+	core_config(&cc); /* capacity 32768, policy block: the bridge's own defaults */
+	warn_reset();
+	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	struct shmbus_ring_stat rs;
+	int idx = shmbus_stat_find_ring(bus, "bridge");
+	assert_true(idx >= 0);
+	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
+	assert_int_equal(rs.capacity, 1024);
+	assert_int_equal(rs.policy, SHMBUS_POLICY_DROP);
+	assert_int_equal(rs.types, SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
+	assert_int_equal(rs.nsymbols, 1);
+	bridge_close(b);
+	b = NULL;
+	cc.sub_given = BRIDGE_SUB_CAPACITY; /* --capacity 32768 */
+	assert_true(bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) < 0);
+	if (strstr(err, "exists with capacity 1024") == NULL)
+		fail_msg("want the ring's capacity named, got: %s", err);
+	free(f);
+	shmbus_bus_close(bus);
+}
+
 static void test_bridge_core_first_start_from_journal(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64];
@@ -1394,6 +1437,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_handover_sends_each_once),
 		cmocka_unit_test(test_bridge_core_handover_waits_for_a_late_journal),
 		cmocka_unit_test(test_bridge_core_handover_finds_sources_before_t_from),
+		cmocka_unit_test(test_bridge_core_adopts_a_declared_ring),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),

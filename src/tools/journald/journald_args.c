@@ -278,5 +278,8 @@ int jd_parse_args(int argc, char **argv, struct jd_opts *o)
 		                    "--bus (or $SHMBUS_BUS) and --dir (or a --config file's dir) "
 		                    "are required",
 		                    NULL);
+	char path[4096];
+	if (shmbus_bus_path(o->bus, path, sizeof(path)) == -EINVAL)
+		return jd_usage_err("--bus", shmbus_errmsg(), NULL);
 	return -1;
 }
