@@ -120,8 +120,12 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_non_null(strstr(out, "\"alive\":true"));
 	assert_non_null(strstr(out, "\"events_per_s\":null"));
 	assert_non_null(strstr(out, "\"counters\":{\"journal_events\":7,\"journal_bytes\":4096}"));
+	/* how full each table is: used and the limit */
+	assert_non_null(strstr(out, "\"symbols\":1,\"max_symbols\":4096,\"max_rings\":64,"
+	                            "\"max_participants\":128,\"max_producers\":256,"));
 	/* The table form names the rings too; rates over an interval are numbers. */
 	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once", SHMBUS_STAT_BIN), 0);
+	assert_non_null(strstr(out, "symbols 1/4096  rings 2/64  participants 1/128  producers 1/256"));
 	assert_non_null(strstr(out, "journal_events=7 journal_bytes=4096"));
 	assert_non_null(strstr(out, "fast"));
 	assert_non_null(strstr(out, "small"));

@@ -104,12 +104,14 @@ void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 	if (clear)
 		fputs("\033[H\033[2J", f);
 	fprintf(f,
-	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u  "
-	        "producers %zu  published %" PRIu64 "  unrouted %" PRIu64 "\n\n",
+	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u/%u  "
+	        "rings %zu/%u  participants %zu/%u  producers %zu/%u  published %" PRIu64
+	        "  unrouted %" PRIu64 "\n\n",
 	        s->bus.name, shmbus_backing_name(s->bus.backing),
 	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
-	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->nprods, s->published,
-	        s->unrouted);
+	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->bus.max_symbols,
+	        s->nrings, s->bus.max_rings, s->nparts, s->bus.max_participants, s->nprods,
+	        s->bus.max_producers, s->published, s->unrouted);
 	screen_rings(f, s);
 	screen_parts(f, s);
 	screen_counters(f, s);
@@ -166,9 +168,11 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 	tool_json_str(f, s->bus.name);
 	fprintf(f,
 	        ",\"backing\":\"%s\",\"total_bytes\":%" PRIu64 ",\"arena_bytes\":%" PRIu64
-	        ",\"arena_used\":%" PRIu64 ",\"symbols\":%u,\"creator_pid\":%d},\"rings\":[",
+	        ",\"arena_used\":%" PRIu64 ",\"symbols\":%u,\"max_symbols\":%u,\"max_rings\":%u"
+	        ",\"max_participants\":%u,\"max_producers\":%u,\"creator_pid\":%d},\"rings\":[",
 	        shmbus_backing_name(s->bus.backing), s->bus.total_bytes, s->bus.arena_bytes,
-	        s->bus.arena_used, s->bus.symbols, s->bus.creator_pid);
+	        s->bus.arena_used, s->bus.symbols, s->bus.max_symbols, s->bus.max_rings,
+	        s->bus.max_participants, s->bus.max_producers, s->bus.creator_pid);
 	for (size_t i = 0; i < s->nrings; i++) {
 		fputs(i ? "," : "", f);
 		json_ring(f, s, &s->rings[i]);
