@@ -217,7 +217,11 @@ static const struct bad_case bad[] = {
      "bad.ini:1: [ring a] group_member: 2 is not below group_size 2"},
     {"[bus]\nhugepages = maybe\n", "bad.ini:2: [bus] hugepages: 'maybe' is not one of auto"},
     {"[bus]\narena_mb = 1\n[ring a]\ncapacity = 65536\nslot_size = 256\n",
-     "bad.ini:1: [bus] arena_mb: the rings need 16 MiB"},
+     "bad.ini:2: [bus] arena_mb: the rings need 16 MiB"},
+    {"[bus]\nmax_symbols = 16\n[ring a]\nsymbols = A,B,C,D,E,F,G,H,I\n"
+     "[ring b]\nsymbols = J,K,L,M,N,O,P,Q,R,A\n",
+     "bad.ini:2: [bus] max_symbols: the rings name 18 distinct symbols, more than the "
+     "table's 16"},
     {"[bus]\nmax_symbols = 1000\n", "bad.ini:2: [bus] max_symbols: 1000 is not a power of two"},
     {"[ring a]\nsymbols = SPY,THIS-SYMBOL-IS-FAR-TOO-LONG\n",
      "bad.ini:2: [ring a] symbols: symbol 'THIS-SYMBOL-IS-FAR-TOO-LONG'"},

@@ -47,6 +47,7 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 		if (!cfg_parse_u64(v, 1, 65536, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
 		o->arena_bytes = (size_t)x << 20;
+		p->arena_line = p->line;
 	} else if (strcmp(key, "max_rings") == 0) {
 		if (!cfg_parse_u64(v, 1, CFG_MAX_RINGS, &x, why, sizeof(why)))
 			return cfg_fail(p, p->line, key, -EINVAL, "%s", why);
@@ -67,6 +68,7 @@ static int bus_key(struct cfg_parse *p, const char *key, const char *v)
 			return cfg_fail(p, p->line, key, -EINVAL, "%llu is not a power of two",
 			                (unsigned long long)x);
 		o->max_symbols = (uint32_t)x;
+		p->max_symbols_line = p->line;
 	} else if (strcmp(key, "hugepages") == 0) {
 		if (strcmp(v, "auto") == 0)
 			o->hugepages = SHMBUS_HUGEPAGES_AUTO;
@@ -596,6 +598,43 @@ static int finish_cross(struct cfg_parse *p)
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The rings' symbols are interned into the bus's table at creation: more
+ * distinct names than max_symbols would fail there, after check said ok. */
+static void symbols_check(struct cfg_parse *p)
+{
+	struct shmbus_config *c = p->cfg;
+	size_t total = 0, distinct = 0;
+	for (size_t i = 0; i < c->nrings; i++)
+		total += c->rings[i].nsymbols;
+	if (total <= c->bus.opts.max_symbols)
+		return; /* cannot be more distinct ones than that */
+	const char **all = malloc(total * sizeof(*all));
+	if (!all) {
+		p->rc = -ENOMEM;
+		return;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < c->nrings; i++)
+		for (size_t j = 0; j < c->rings[i].nsymbols; j++)
+			all[k++] = c->rings[i].symbols[j];
+	qsort(all, total, sizeof(*all), cmp_str);
+	for (size_t i = 0; i < total; i++)
+		distinct += i == 0 || strcmp(all[i], all[i - 1]) != 0;
+	free(all);
+	if (distinct > c->bus.opts.max_symbols) {
+		snprintf(p->section, sizeof(p->section), "bus");
+		cfg_fail(p, p->max_symbols_line ? p->max_symbols_line : c->bus.line ? c->bus.line : 1,
+		         "max_symbols", -EINVAL,
+		         "the rings name %zu distinct symbols, more than the table's %u",
+		         distinct, c->bus.opts.max_symbols);
+	}
+}
+
 static int finish(struct cfg_parse *p)
 {
 	struct shmbus_config *c = p->cfg;
@@ -610,9 +649,12 @@ static int finish(struct cfg_parse *p)
 		snprintf(p->section, sizeof(p->section), "service %s", c->services[i].name);
 		cfg_service_check(p, &c->services[i]);
 	}
+	if (!p->rc)
+		symbols_check(p);
 	if (!p->rc && need > c->bus.opts.arena_bytes) {
 		snprintf(p->section, sizeof(p->section), "bus");
-		cfg_fail(p, c->bus.line ? c->bus.line : 1, "arena_mb", -EINVAL,
+		cfg_fail(p, p->arena_line ? p->arena_line : c->bus.line ? c->bus.line : 1, "arena_mb",
+		         -EINVAL,
 		         "the rings need %llu MiB of slots, more than the arena's %zu MiB",
 		         (unsigned long long)((need + (1u << 20) - 1) >> 20),
 		         c->bus.opts.arena_bytes >> 20);

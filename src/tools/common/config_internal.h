@@ -46,6 +46,7 @@ struct cfg_parse {
 	int nkeys;
 	/* lines of keys that the end-of-file checks name (0: not given) */
 	int max_rings_line, backoff_initial_line, backoff_max_line;
+	int arena_line, max_symbols_line; /* checked against the rings at the end */
 	/* reader */
 	FILE *file;
 	const char *text;
