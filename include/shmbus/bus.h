@@ -27,7 +27,7 @@ extern "C" {
 typedef struct shmbus_bus shmbus_bus;
 
 #define SHMBUS_NAME_MAX 47        /* bus and ring names: [A-Za-z0-9._-] */
-#define SHMBUS_PARTICIPANT_NAME_MAX 31
+#define SHMBUS_PARTICIPANT_NAME_MAX 31 /* participant names: [A-Za-z0-9._-] too */
 #define SHMBUS_DEFAULT_BUS "default"
 
 enum shmbus_role {
@@ -85,10 +85,13 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 
 /*
  * Attach to an existing bus and register as a participant named
- * `participant` (NULL: the process name) with `role`. Returns 0, -ENOENT
- * (no such bus), SHMBUS_EBADMAGIC / SHMBUS_EVERSION / SHMBUS_ELAYOUT (a
- * segment of another kind or version), SHMBUS_ECORRUPT (an offset or size
- * out of bounds), -ENOSPC (participants table full) or -errno.
+ * `participant` with `role`. The name is 1..31 bytes of [A-Za-z0-9._-]
+ * (else -EINVAL, the detail naming the first bad byte and its position);
+ * NULL or "": the process name, each byte outside that set made '_'.
+ * Returns 0, -ENOENT (no such bus), -EINVAL, SHMBUS_EBADMAGIC /
+ * SHMBUS_EVERSION / SHMBUS_ELAYOUT (a segment of another kind or version),
+ * SHMBUS_ECORRUPT (an offset or size out of bounds), -ENOSPC
+ * (participants table full) or -errno.
  */
 int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
 		    shmbus_bus **out);
@@ -132,6 +135,9 @@ void shmbus_bus_heartbeat(shmbus_bus *bus);
  * Look for dead consumers (process gone) and stop routing to their rings;
  * free the entries of dead participants and producers. Any participant may
  * call it; producers also do it themselves when a ring stays full.
+ * An orphaned ring stays for its consumer to re-attach, until the ring
+ * directory is full: then shmbus_subscribe() recycles an empty one, and
+ * shmbus_ring_remove() removes one holding events.
  * Returns the number of rings newly marked orphaned, or -errno.
  */
 int shmbus_bus_reap(shmbus_bus *bus);

@@ -65,8 +65,15 @@ void shmbus_sub_opts_init(struct shmbus_sub_opts *opts);
  * existing ring is re-attached if its consumer is gone (its filter is
  * replaced by opts when opts->types or opts->symbols are set), failing
  * with SHMBUS_EBUSY while a live consumer holds it, and with -EINVAL if
- * capacity or slot size differ. Other errors: -EINVAL (bad option, see
- * shmbus_errmsg()), -ENOSPC (no ring entry or arena room), -EROFS.
+ * capacity or slot size differ. A new member of a consumer group must
+ * give the group's size and a member index no other ring of the group
+ * holds (-EINVAL naming the other ring). When every ring entry is taken,
+ * an orphaned ring (its consumer died and shmbus_bus_reap() or a producer
+ * marked it so) that holds no unconsumed event is recycled for the new
+ * one, the one whose consumer started first; shmbus_errmsg() then names
+ * it although the call succeeds. Other errors: -EINVAL (bad option, see
+ * shmbus_errmsg()), -ENOSPC (no ring entry or arena room; the detail
+ * counts orphaned rings still holding events), -EROFS.
  */
 int shmbus_subscribe(shmbus_bus *bus, const char *ring_name, const struct shmbus_sub_opts *opts,
 		     shmbus_consumer **out);
@@ -85,9 +92,20 @@ int shmbus_ring_declare(shmbus_bus *bus, const char *ring_name, const struct shm
  * around it until a consumer re-attaches. */
 void shmbus_consumer_close(shmbus_consumer *c);
 
-/* Detach and free the ring entry (its memory is reused by a later ring of
- * at most the same size). */
+/* Detach and free the ring entry (its memory goes to a later ring, or
+ * back to the arena). Returns 0, or -EINVAL when c is NULL. */
 int shmbus_unsubscribe(shmbus_consumer *c);
+
+/*
+ * Remove ring `ring_name` from the bus, whatever it holds, and free its
+ * entry as shmbus_unsubscribe() does: for the ring of a consumer that
+ * died (orphaned) or will not come back, or a declared ring no longer
+ * wanted (`shmbusctl ring-remove`). Any participant may call it; unread
+ * events in the ring are lost. Returns 0, SHMBUS_EBUSY while a live
+ * consumer holds the ring, -ENOENT (no such ring), -EINVAL (bad name),
+ * -EROFS (read-only handle).
+ */
+int shmbus_ring_remove(shmbus_bus *bus, const char *ring_name);
 
 /* Called once per event, in ring order. The event is valid only during
  * the call (its slot is released after the batch). */

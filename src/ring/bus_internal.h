@@ -65,6 +65,23 @@ bool ring_consumer_alive(const struct ring_desc *d);
 /* Mark ring d orphaned if its consumer is dead. Returns true if it did. */
 bool ring_orphan_if_dead(struct shmbus_bus *bus, struct ring_desc *d);
 
+/* ring_desc.c, the arena; every call under the bus lock. */
+struct ring_alloc {
+	struct ring_desc *desc; /* a FREE entry for the new ring */
+	uint64_t off, bytes;    /* its region to be */
+	bool fresh;             /* from the arena's top: arena_used grows by bytes */
+};
+/* Pick an entry and a region of at least need bytes (a multiple of 4096)
+ * for ring `name`: a freed region (best fit, else merged from free
+ * neighbours) or fresh arena bytes. 0, or -ENOSPC / -ENOMEM with a detail. */
+int ring_region_alloc_locked(struct shmbus_bus *bus, const char *name, uint64_t need,
+			     struct ring_alloc *a);
+/* Give free regions that end at the arena's top back to it. */
+void ring_arena_trim_locked(struct shmbus_bus *bus);
+/* Free entry d (unsubscribe, removal, recycling): nameless and FREE (R2),
+ * a new routing generation (R1), then the arena trimmed. */
+void ring_entry_free_locked(struct shmbus_bus *bus, struct ring_desc *d);
+
 /* routing.c: a test hook, NULL outside tests. RING_HOOK_MID_RUN runs
  * when a batch has committed the first of a run of claimed positions and
  * the others are still claimed, uncommitted (kill tests stop there). */

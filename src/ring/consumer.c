@@ -10,6 +10,11 @@
  * who claimed it: a claimer that is dead (or a claim never stamped for
  * stuck_timeout) is skipped and counted, so a producer SIGKILLed between
  * claim and commit cannot stall the ring.
+ *
+ * A new ring needs a free directory entry: when none is left, an empty
+ * orphaned ring is recycled (ring_recycle_locked); which arena bytes it
+ * gets is decided in ring_desc.c. Unsubscribe, shmbus_ring_remove() and
+ * recycling all free an entry the same way (ring_entry_free_locked).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -141,6 +146,98 @@ static int region_in_use(const struct shmbus_bus *b, const struct ring_desc *sel
 	return 0;
 }
 
+/* A new member of group o->group must agree with the group's rings: the
+ * same size, and a member index no other ring of the group holds (else
+ * some symbols reach no member and others two). */
+static int group_check_locked(const struct shmbus_bus *b, const char *name,
+			      const struct shmbus_sub_opts *o)
+{
+	for (uint32_t i = 0; o->group && i < b->sb->max_rings; i++) {
+		const struct ring_desc *e = &b->rings[i];
+		uint32_t st = load_relaxed(&e->state);
+		if (st == RING_STATE_FREE || st == RING_STATE_BUILDING || e->group_size == 0 ||
+		    strncmp(e->group, o->group, sizeof(e->group)) != 0)
+			continue;
+		if (e->group_size != o->group_size)
+			return bus_err(-EINVAL,
+				       "ring '%s': group '%s' has %u members (ring '%.*s'), not %u",
+				       name, o->group, e->group_size, (int)sizeof(e->name), e->name,
+				       o->group_size);
+		if (e->group_member == o->group_member)
+			return bus_err(-EINVAL,
+				       "ring '%s': member %u of group '%s' is ring '%.*s' already",
+				       name, o->group_member, o->group, (int)sizeof(e->name),
+				       e->name);
+	}
+	return 0;
+}
+
+/* Is ring d, orphaned (its consumer died, producers route around it since
+ * then), free of unconsumed events? A damaged entry is not. */
+static bool orphan_empty(const struct shmbus_bus *b, struct ring_desc *d)
+{
+	if (ring_desc_check(b, d) != 0)
+		return false;
+	const struct ring_hdr *h = ring_hdr_of(b, d);
+	/* A5 pairs with R5 (the consumer's last release), A9 with R9 (claims) */
+	return load_acquire(&h->head) == load_acquire(&h->tail);
+}
+
+/*
+ * The directory is full. Recycle an orphaned ring that holds nothing:
+ * ORPHANED (set by shmbus_bus_reap() or by a producer that found the
+ * consumer dead; a declared ring never attached is DETACHED and stays, and
+ * a dead consumer's ACTIVE ring is kept for its restart until reaped) and
+ * empty; of those, the one whose consumer started first. It is freed as
+ * unsubscribe frees (ring_entry_free_locked), so a ring created in it
+ * later is as safe from stale producers as any reuse (see ring_desc.c).
+ * Returns 0, after saying which ring went in shmbus_errmsg(), or -ENOSPC.
+ * Should the arena then refuse the new ring, the orphan stays freed: it
+ * held nothing, and its region is kept with its entry for a later ring.
+ */
+static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
+{
+	uint32_t max = b->sb->max_rings;
+	for (uint32_t i = 0; i < max; i++)
+		if (load_relaxed(&b->rings[i].state) == RING_STATE_FREE)
+			return 0;
+	struct ring_desc *best = NULL;
+	uint32_t full = 0, unreaped = 0;
+	for (uint32_t i = 0; i < max; i++) {
+		struct ring_desc *d = &b->rings[i];
+		uint32_t st = load_relaxed(&d->state);
+		if ((st != RING_STATE_ORPHANED && st != RING_STATE_ACTIVE) || ring_consumer_alive(d))
+			continue;
+		if (st == RING_STATE_ACTIVE)
+			unreaped++;
+		else if (!orphan_empty(b, d))
+			full++;
+		else if (!best || load_relaxed(&d->consumer_start) < load_relaxed(&best->consumer_start))
+			best = d;
+	}
+	if (!best && full)
+		return bus_err(-ENOSPC,
+			       "bus '%s': all %u ring entries in use (%u of them orphaned: consumers "
+			       "dead, events unconsumed; remove one with `shmbusctl ring-remove %s "
+			       "RING`)",
+			       b->name, max, full, b->name);
+	if (!best && unreaped)
+		return bus_err(-ENOSPC,
+			       "bus '%s': all %u ring entries in use (%u by consumers that died, not "
+			       "yet reaped: shmbus_bus_reap() orphans them, then an empty one is "
+			       "recycled)",
+			       b->name, max, unreaped);
+	if (!best)
+		return bus_err(-ENOSPC, "bus '%s': all %u ring entries in use", b->name, max);
+	char old[sizeof(best->name) + 1];
+	snprintf(old, sizeof(old), "%.*s", (int)sizeof(best->name), best->name);
+	int32_t pid = load_relaxed(&best->consumer_pid);
+	ring_entry_free_locked(b, best);
+	bus_err(0, "ring '%s' took the entry of orphaned ring '%s' (consumer pid %d dead, "
+		   "nothing unconsumed)", name, old, (int)pid);
+	return 0;
+}
+
 /* Find a free entry and arena room for a new ring; under the lock. */
 static int ring_create_locked(struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o, struct ring_desc **out)
@@ -148,39 +245,16 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	struct sb *sb = b->sb;
 	uint64_t need = align_up(ring_region_bytes(o->capacity, o->slot_size, sb->max_symbols),
 				 4096);
-	struct ring_desc *d = NULL, *reuse = NULL;
-	for (uint32_t i = 0; i < sb->max_rings; i++) {
-		struct ring_desc *e = &b->rings[i];
-		if (load_relaxed(&e->state) != RING_STATE_FREE)
-			continue;
-		if (!d)
-			d = e;
-		if (e->region_bytes >= need && (!reuse || e->region_bytes < reuse->region_bytes))
-			reuse = e; /* best fit among freed regions */
-	}
-	if (!d)
-		return bus_err(-ENOSPC, "bus '%s': all %u ring entries in use", b->name,
-			       sb->max_rings);
-	uint64_t off, bytes;
-	if (reuse) {
-		d = reuse;
-		off = d->region_off;
-		bytes = d->region_bytes;
-	} else {
-		if (sb->arena_bytes - sb->arena_used < need)
-			return bus_err(-ENOSPC,
-				       "ring '%s': needs %llu bytes, arena has %llu of %llu free",
-				       name, (unsigned long long)need,
-				       (unsigned long long)(sb->arena_bytes - sb->arena_used),
-				       (unsigned long long)sb->arena_bytes);
-		off = sb->arena_off + sb->arena_used;
-		bytes = need;
-	}
-	int rc = region_in_use(b, d, off, bytes);
-	if (rc)
+	struct ring_alloc a;
+	int rc = group_check_locked(b, name, o);
+	if (rc || (rc = ring_recycle_locked(b, name)) ||
+	    (rc = ring_region_alloc_locked(b, name, need, &a)) ||
+	    (rc = region_in_use(b, a.desc, a.off, a.bytes)))
 		return rc;
-	if (!reuse)
-		sb->arena_used += need;
+	struct ring_desc *d = a.desc;
+	uint64_t off = a.off, bytes = a.bytes;
+	if (a.fresh)
+		sb->arena_used += bytes;
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	uint32_t index = (uint32_t)(d - b->rings);
 	memset(d, 0, offsetof(struct ring_desc, pad));
@@ -339,10 +413,12 @@ static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
 	if (bus_lock(b) == 0) {
 		if (load_relaxed(&d->consumer_pid) == b->pid &&
 		    load_relaxed(&d->state) == RING_STATE_ACTIVE) {
-			if (new_state == RING_STATE_FREE)
-				memset(d->name, 0, sizeof(d->name));
-			store_release(&d->state, new_state); /* R2 */
-			bus_bump_generation(b);              /* R1 */
+			if (new_state == RING_STATE_FREE) {
+				ring_entry_free_locked(b, d);
+			} else {
+				store_release(&d->state, new_state); /* R2 */
+				bus_bump_generation(b);              /* R1 */
+			}
 		}
 		bus_unlock(b);
 	}
@@ -363,6 +439,26 @@ int shmbus_unsubscribe(shmbus_consumer *c)
 	consumer_detach(c, RING_STATE_FREE);
 	free(c);
 	return 0;
+}
+
+int shmbus_ring_remove(shmbus_bus *b, const char *name)
+{
+	bus_err_clear();
+	if (!b)
+		return bus_err(-EINVAL, "ring remove: bus is NULL");
+	int rc = bus_check_name("ring", name);
+	if (rc || (rc = bus_lock(b)))
+		return rc;
+	struct ring_desc *d = ring_find_locked(b, name);
+	if (!d)
+		rc = bus_err(-ENOENT, "bus '%s' has no ring '%s'", b->name, name);
+	else if (load_relaxed(&d->state) == RING_STATE_ACTIVE && ring_consumer_alive(d))
+		rc = bus_err(SHMBUS_EBUSY, "ring '%s' has a live consumer (pid %d)", name,
+			     (int)load_relaxed(&d->consumer_pid));
+	else
+		ring_entry_free_locked(b, d); /* as unsubscribe does */
+	bus_unlock(b);
+	return rc;
 }
 
 uint32_t shmbus_consumer_ring(const shmbus_consumer *c)

@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <sched.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -19,6 +20,32 @@
 #include "shmbus/stat.h"
 #include "bus_internal.h"
 
+/* May a participant name hold byte c? The rule of ring and bus names,
+ * [A-Za-z0-9._-]: names go into stat tables, JSON and Prometheus labels,
+ * where a control byte, a quote or invalid UTF-8 forges or breaks output. */
+static bool part_name_byte_ok(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+	       c == '_' || c == '-' || c == '.';
+}
+
+static int check_part_name(const char *name)
+{
+	size_t n = strlen(name);
+	if (n > SHMBUS_PARTICIPANT_NAME_MAX)
+		return bus_err(-EINVAL, "participant name '%.16s...' longer than %d bytes", name,
+			       SHMBUS_PARTICIPANT_NAME_MAX);
+	for (size_t i = 0; i < n; i++)
+		if (!part_name_byte_ok((unsigned char)name[i]))
+			return bus_err(-EINVAL,
+				       "participant name '%.*s...': byte %zu (0x%02x) is not one of "
+				       "[A-Za-z0-9._-]",
+				       (int)i, name, i + 1, (unsigned char)name[i]);
+	return 0;
+}
+
+/* The default name: the process name, which any process may set to
+ * anything (prctl PR_SET_NAME), with each byte the rule refuses made '_'. */
 static void self_comm(char *buf, size_t len)
 {
 	FILE *f = fopen("/proc/self/comm", "re");
@@ -28,6 +55,9 @@ static void self_comm(char *buf, size_t len)
 			buf[strcspn(buf, "\n")] = '\0';
 		fclose(f);
 	}
+	for (char *c = buf; *c; c++)
+		if (!part_name_byte_ok((unsigned char)*c))
+			*c = '_';
 	if (!buf[0])
 		snprintf(buf, len, "pid%d", (int)getpid());
 }
@@ -46,16 +76,16 @@ static uint64_t self_cpus(void)
 int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 {
 	char comm[32];
-	if (name && strlen(name) > SHMBUS_PARTICIPANT_NAME_MAX)
-		return bus_err(-EINVAL, "participant name '%.16s...' longer than %d bytes", name,
-			       SHMBUS_PARTICIPANT_NAME_MAX);
+	int rc = name && *name ? check_part_name(name) : 0;
+	if (rc)
+		return rc;
 	if ((unsigned)role > SHMBUS_ROLE_CREATOR)
 		return bus_err(-EINVAL, "participant role %d unknown", (int)role);
 	if (!name || !*name) {
 		self_comm(comm, sizeof(comm));
 		name = comm;
 	}
-	int rc = bus_lock(b);
+	rc = bus_lock(b);
 	if (rc)
 		return rc;
 	int32_t idx = -1;

@@ -62,18 +62,28 @@ static int64_t probe(const struct shmbus_bus *b, const char *name, size_t len, u
 	return -(int64_t)UINT32_MAX - 2; /* full, not found */
 }
 
+/* Every public call below leaves shmbus_errmsg() saying why it failed, or
+ * empty when it did not: a caller never reads an earlier call's reason. */
+
 int64_t shmbus_symbol_lookup(const shmbus_bus *b, const char *name, size_t len)
 {
-	if (!b || check_symbol(name, len))
-		return -EINVAL;
+	bus_err_clear();
+	if (!b)
+		return bus_err(-EINVAL, "symbol lookup: bus is NULL");
+	int rc = check_symbol(name, len);
+	if (rc)
+		return rc;
 	int64_t i = probe(b, name, len, fnv1a32(name, len));
-	return i >= 0 ? i + 1 : -ENOENT;
+	if (i < 0)
+		return bus_err(-ENOENT, "bus '%s': no symbol '%.*s'", b->name, (int)len, name);
+	return i + 1;
 }
 
 int64_t shmbus_symbol_intern(shmbus_bus *b, const char *name, size_t len)
 {
+	bus_err_clear();
 	if (!b)
-		return -EINVAL;
+		return bus_err(-EINVAL, "symbol intern: bus is NULL");
 	int rc = check_symbol(name, len);
 	if (rc)
 		return rc;
@@ -106,11 +116,15 @@ int64_t shmbus_symbol_intern(shmbus_bus *b, const char *name, size_t len)
 
 int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
 {
-	if (!b || id == 0 || id > b->sb->max_symbols)
-		return -ENOENT;
+	bus_err_clear();
+	if (!b)
+		return bus_err(-ENOENT, "symbol name: bus is NULL");
+	if (id == 0 || id > b->sb->max_symbols)
+		return bus_err(-ENOENT, "bus '%s': symbol id %u is not in 1..%u", b->name, id,
+			       b->sb->max_symbols);
 	const struct sym_entry *e = &b->syms[id - 1];
 	if (load_acquire(&e->state) != 1) /* A4 */
-		return -ENOENT;
+		return bus_err(-ENOENT, "bus '%s': no symbol has id %u", b->name, id);
 	/* The table is shared memory: a name read back must still be one the
 	 * interning rules allow (tools write it into CSV and JSON). */
 	size_t n = strnlen(e->name, sizeof(e->name));
@@ -123,7 +137,8 @@ int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
 			       "bus '%s': symbol %u: byte %zu of its name is 0x%02x", b->name, id,
 			       bad + 1, (unsigned char)e->name[bad]);
 	if (!buf || len <= n)
-		return -ENOSPC;
+		return bus_err(-ENOSPC, "bus '%s': symbol %u: name of %zu bytes, buffer of %zu",
+			       b->name, id, n, buf ? len : 0);
 	memcpy(buf, e->name, n);
 	buf[n] = '\0';
 	return (int)n;
