@@ -208,6 +208,79 @@ static void test_launcher_substitutes_placeholders(void **state)
 	tu_rmdir(dir);
 }
 
+/* Stop launcher pid with SIGTERM; returns its stdout+stderr (from fd) and
+ * checks it exited with `want`. */
+static char *up_stop(pid_t launcher, int fd, int want)
+{
+	static char out[8192];
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), want);
+	ssize_t n = read(fd, out, sizeof(out) - 1);
+	out[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return out;
+}
+
+/* keep = true: the next `up` takes the kept bus again (it once failed with
+ * "already exists" until someone ran reclaim), keeping what its rings
+ * hold; a config that no longer matches it is refused, saying how. */
+static void test_launcher_keep_reuses_the_bus(void **state)
+{
+	(void)state;
+	up_begin("keep");
+	char text[1024], out[8192];
+	const char *fmt = "[bus]\nname = keptbus\narena_mb = 2\nkeep = true\n"
+	                  "[launcher]\nstatus_file = %s\n[ring r]\ncapacity = %d\n"
+	                  "[service s]\ncommand = sleep\nargs = 1000\n";
+	snprintf(text, sizeof(text), fmt, status_path, 64);
+	int fd;
+	pid_t launcher = up_start("keep", text, &fd);
+	assert_true(wait_running("s", 0) > 0);
+	assert_non_null(strstr(up_stop(launcher, fd, 0), "bus 'keptbus' kept"));
+
+	/* Something for the kept ring to hold across the restart. */
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	assert_int_equal(shmbus_bus_open("keptbus", "test", SHMBUS_ROLE_PRODUCER, &bus), 0);
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "r", NULL, &c), 0);
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	struct shmbus_heartbeat hb = {.h = {.type = SHMBUS_EV_HEARTBEAT,
+	                                    .version = SHMBUS_EVENT_LAYOUT_VERSION,
+	                                    .size = sizeof(hb)}};
+	assert_int_equal(shmbus_publish(p, &hb.h), 1);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+
+	launcher = up_start("keep", text, &fd);
+	assert_true(wait_running("s", 0) > 0);
+	snprintf(out, sizeof(out), "%s", up_stop(launcher, fd, 0));
+	assert_non_null(strstr(out, "bus 'keptbus' kept from an earlier run: taken again "
+	                            "(1 rings kept, 0 declared)"));
+	assert_int_equal(shmbus_bus_open("keptbus", "test", SHMBUS_ROLE_CONSUMER, &bus), 0);
+	int idx = shmbus_stat_find_ring(bus, "r");
+	struct shmbus_ring_stat rs;
+	assert_true(idx >= 0);
+	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
+	assert_int_equal(rs.depth, 1); /* the event is still there */
+	shmbus_bus_close(bus);
+
+	/* The ring's size changed in the config: refused, naming the ring. */
+	snprintf(text, sizeof(text), fmt, status_path, 128);
+	char cfg[256];
+	snprintf(cfg, sizeof(cfg), "%s/keep.ini", dir);
+	assert_int_equal(tu_write(cfg, text), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 1);
+	if (!strstr(out, "has ring 'r' with 64 slots of 128 bytes (config: 128 of 128)"))
+		fail_msg("want the ring's size named, got: %s", out);
+	assert_int_equal(shmbus_bus_destroy("keptbus"), 0);
+	tu_rmdir(dir);
+}
+
 static void test_launcher_refuses_bad_config(void **state)
 {
 	(void)state;
@@ -582,6 +655,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
 	    cmocka_unit_test(test_launcher_substitutes_placeholders),
+	    cmocka_unit_test(test_launcher_keep_reuses_the_bus),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),

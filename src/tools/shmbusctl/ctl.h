@@ -27,6 +27,8 @@ int ctl_list(const struct ctl_opts *o);
 int ctl_info(const struct ctl_opts *o, const char *bus);
 int ctl_destroy(const struct ctl_opts *o, const char *bus);
 int ctl_reclaim(const struct ctl_opts *o);
+/* Remove ring `ring` of bus `bus` (shmbus_ring_remove). */
+int ctl_ring_remove(const struct ctl_opts *o, const char *bus, const char *ring);
 int ctl_up(const struct ctl_opts *o, const char *config);
 
 /* Load and host-check a config; prints the error. 0 or CTL_FAIL. */
@@ -38,5 +40,9 @@ int ctl_load_config(const char *path, struct shmbus_config **out);
  * the error is printed, and CTL_FAIL is returned.
  */
 int ctl_build_bus(const struct shmbus_config *cfg, const char *name, shmbus_bus **out);
+
+/* Declare ring r of a config on bus (interning its symbols). Returns 0 or
+ * shmbus_ring_declare's / shmbus_symbol_intern's error. */
+int ctl_declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r);
 
 #endif

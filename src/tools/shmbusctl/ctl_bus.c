@@ -1,6 +1,6 @@
 /*
  * ctl_bus.c - one-shot shmbusctl commands: check, create, list, info,
- * destroy, reclaim.
+ * destroy, reclaim, ring-remove.
  *
  * Everything here goes through the public API; inspection uses read-only
  * attaches (shmbus_bus_open_readonly), so `list` and `info` never register
@@ -36,7 +36,7 @@ int ctl_load_config(const char *path, struct shmbus_config **out)
 	return CTL_OK;
 }
 
-static int declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r)
+int ctl_declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r)
 {
 	struct shmbus_sub_opts o = r->opts;
 	uint32_t *ids = NULL;
@@ -73,7 +73,7 @@ int ctl_build_bus(const struct shmbus_config *cfg, const char *name, shmbus_bus 
 		return tool_fail(TOOL, what, rc);
 	}
 	for (size_t i = 0; i < cfg->nrings; i++) {
-		rc = declare_ring(bus, &cfg->rings[i]);
+		rc = ctl_declare_ring(bus, &cfg->rings[i]);
 		if (rc) {
 			char what[256];
 			snprintf(what, sizeof(what), "%s:%d: [ring %s]: declare", cfg->path,
@@ -347,4 +347,33 @@ int ctl_reclaim(const struct ctl_opts *o)
 		return CTL_FAIL;
 	}
 	return r.failed ? CTL_FAIL : CTL_OK;
+}
+
+/* ring-remove attaches read-write as a participant (the library takes the
+ * bus lock and bumps the routing generation, as unsubscribe does) and
+ * detaches at once. */
+int ctl_ring_remove(const struct ctl_opts *o, const char *name, const char *ring)
+{
+	shmbus_bus *bus;
+	char what[160];
+	int rc = shmbus_bus_open(name, TOOL, SHMBUS_ROLE_TOOL, &bus);
+	if (rc) {
+		snprintf(what, sizeof(what), "open bus '%s'", name);
+		return tool_fail(TOOL, what, rc);
+	}
+	rc = shmbus_ring_remove(bus, ring);
+	if (rc) {
+		snprintf(what, sizeof(what), "remove ring '%s' of bus '%s'", ring, name);
+		tool_fail(TOOL, what, rc);
+	} else if (o->json) {
+		printf("{\"bus\":");
+		tool_json_str(stdout, name);
+		printf(",\"ring\":");
+		tool_json_str(stdout, ring);
+		printf(",\"removed\":true}\n");
+	} else {
+		printf("removed ring '%s' of bus '%s'\n", ring, name);
+	}
+	shmbus_bus_close(bus);
+	return rc ? CTL_FAIL : CTL_OK;
 }

@@ -14,7 +14,7 @@
 #include "ctl.h"
 
 static const char *const usage_text =
-    "usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG]\n"
+    "usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG...]\n"
     "\n"
     "commands:\n"
     "  check CONFIG    parse CONFIG and check it against this host\n"
@@ -23,15 +23,21 @@ static const char *const usage_text =
     "  info [BUS]      layout, rings, subscriptions, participants, symbol count\n"
     "  destroy [BUS]   remove a bus (attached processes keep their mapping)\n"
     "  reclaim         remove every bus whose participants are all dead\n"
+    "  ring-remove [BUS] RING\n"
+    "                  remove a ring (one whose consumer died holding events, or a\n"
+    "                  declared ring no longer wanted) and free its entry; refused\n"
+    "                  while a live consumer holds it; its unread events are lost\n"
     "  up CONFIG       create the bus and run its services pinned to their cores,\n"
     "                  restarting crashed ones; SIGINT/SIGTERM stops everything\n"
     "\n"
     "options:\n"
     "  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
     "                  default 'default' where a BUS argument is optional)\n"
-    "  --json          machine-readable output (list, info, reclaim, check)\n"
+    "  --json          machine-readable output (list, info, reclaim, check,\n"
+    "                  ring-remove)\n"
     "  --status FILE   up: write service states to FILE on every change\n"
-    "  --keep          up: leave the bus segment in place on exit\n"
+    "  --keep          up: leave the bus segment in place on exit (and take a kept,\n"
+    "                  idle, matching bus again at start)\n"
     "  --dry-run       reclaim: say what would be removed, remove nothing\n"
     "  -h, --help      this text\n"
     "\n"
@@ -54,6 +60,16 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 	bool needs_config =
 	    strcmp(cmd, "check") == 0 || strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0;
 	bool takes_bus = strcmp(cmd, "info") == 0 || strcmp(cmd, "destroy") == 0;
+	if (strcmp(cmd, "ring-remove") == 0) {
+		/* ring-remove BUS RING, or ring-remove RING on --bus (or the default) */
+		if (argc < 2 || argc > 3)
+			return usage_error("'%s' needs [BUS] RING", cmd);
+		char path[4096];
+		const char *bus = argc == 3 ? argv[1] : o->bus ? o->bus : SHMBUS_DEFAULT_BUS;
+		if (shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
+			return usage_error("ring-remove: %s", shmbus_errmsg());
+		return ctl_ring_remove(o, bus, argv[argc - 1]);
+	}
 	int max_args = needs_config || takes_bus ? 2 : 1;
 	if (argc > max_args)
 		return usage_error("too many arguments for '%s'", cmd);

@@ -710,6 +710,110 @@ static int launcher_run(struct launcher *l, const struct ctl_opts *o)
 	return !by_signal && any_failed ? CTL_FAIL : CTL_OK;
 }
 
+/* A kept bus that differs from the config in `what`: refused. */
+static int kept_differs(const char *bus, const char *what, uint64_t has, uint64_t want)
+{
+	fprintf(stderr,
+	        TOOL ": bus '%s' (kept from an earlier run) has %s %llu, the config %llu: "
+	        "remove it with `shmbusctl destroy %s` (what its rings hold is lost) or "
+	        "give another --bus\n",
+	        bus, what, (unsigned long long)has, (unsigned long long)want, bus);
+	return CTL_FAIL;
+}
+
+/*
+ * [bus] keep = true (or --keep) leaves the segment when the launcher stops
+ * so that what its rings hold outlives the services; the next `up` takes
+ * that bus again instead of failing on "already exists". It must be idle
+ * (no live participant but us: another launcher may be running it) and
+ * match the config: the same table sizes, and each configured ring of the
+ * same geometry (rings the config adds are declared). Returns CTL_OK with
+ * l->bus set, CTL_OK with l->bus NULL when there is no such bus, or
+ * CTL_FAIL (said why).
+ */
+static int reuse_kept_bus(struct launcher *l)
+{
+	const struct shmbus_config *cfg = l->cfg;
+	shmbus_bus *bus;
+	int rc = shmbus_bus_open(l->bus_name, "shmbusctl", SHMBUS_ROLE_CREATOR, &bus);
+	if (rc == -ENOENT)
+		return CTL_OK;
+	if (rc) {
+		char what[160];
+		snprintf(what, sizeof(what), "open kept bus '%s'", l->bus_name);
+		return tool_fail(TOOL, what, rc);
+	}
+	shmbus_bus_reap(bus); /* the dead of the earlier run */
+	struct shmbus_bus_info bi;
+	if ((rc = shmbus_stat_bus(bus, &bi)) != 0) {
+		shmbus_bus_close(bus);
+		return tool_fail(TOOL, "read kept bus", rc);
+	}
+	for (uint32_t i = 0; i < bi.max_participants; i++) {
+		struct shmbus_participant_stat ps;
+		if (shmbus_stat_participant(bus, i, &ps) != 0 || !ps.alive || ps.pid == getpid())
+			continue;
+		fprintf(stderr,
+		        TOOL ": bus '%s' (kept from an earlier run) is in use by pid %d ('%s'): "
+		        "is another launcher running it?\n",
+		        l->bus_name, (int)ps.pid, ps.name);
+		shmbus_bus_close(bus);
+		return CTL_FAIL;
+	}
+	const struct shmbus_bus_opts *want = &cfg->bus.opts;
+	rc = bi.arena_bytes != want->arena_bytes
+	         ? kept_differs(l->bus_name, "arena_mb", bi.arena_bytes >> 20, want->arena_bytes >> 20)
+	     : bi.max_rings != want->max_rings
+	         ? kept_differs(l->bus_name, "max_rings", bi.max_rings, want->max_rings)
+	     : bi.max_participants != want->max_participants
+	         ? kept_differs(l->bus_name, "max_participants", bi.max_participants,
+	                        want->max_participants)
+	     : bi.max_producers != want->max_producers
+	         ? kept_differs(l->bus_name, "max_producers", bi.max_producers, want->max_producers)
+	     : bi.max_symbols != want->max_symbols
+	         ? kept_differs(l->bus_name, "max_symbols", bi.max_symbols, want->max_symbols)
+	         : CTL_OK;
+	size_t declared = 0;
+	for (size_t i = 0; rc == CTL_OK && i < cfg->nrings; i++) {
+		const struct shmbus_cfg_ring *r = &cfg->rings[i];
+		struct shmbus_ring_stat rs;
+		int idx = shmbus_stat_find_ring(bus, r->name);
+		if (idx < 0) {
+			int drc = ctl_declare_ring(bus, r);
+			if (drc) {
+				char what[256];
+				snprintf(what, sizeof(what), "%s:%d: [ring %s]: declare", cfg->path,
+				         r->line, r->name);
+				rc = tool_fail(TOOL, what, drc);
+			}
+			declared++;
+		} else if (shmbus_stat_ring(bus, (uint32_t)idx, &rs) != 0) {
+			continue; /* freed meanwhile: services re-create it */
+		} else if (rs.capacity != r->opts.capacity || rs.slot_size != r->opts.slot_size) {
+			char what[96];
+			snprintf(what, sizeof(what), "ring '%s' with %u slots of %u bytes (config: %u of %u)",
+			         r->name, rs.capacity, rs.slot_size, r->opts.capacity, r->opts.slot_size);
+			fprintf(stderr,
+			        TOOL ": bus '%s' (kept from an earlier run) has %s: remove the ring with "
+			        "`shmbusctl ring-remove %s %s` or the bus with `shmbusctl destroy %s`\n",
+			        l->bus_name, what, l->bus_name, r->name, l->bus_name);
+			rc = CTL_FAIL;
+		} else if (rs.types != r->opts.types || rs.nsymbols != r->nsymbols) {
+			printf("%s: warning: ring '%s' of the kept bus keeps the filter of the earlier "
+			       "run, which differs from the config's\n",
+			       TOOL, r->name);
+		}
+	}
+	if (rc != CTL_OK) {
+		shmbus_bus_close(bus);
+		return rc;
+	}
+	printf("%s: bus '%s' kept from an earlier run: taken again (%zu rings kept, %zu declared)\n",
+	       TOOL, l->bus_name, cfg->nrings - declared, declared);
+	l->bus = bus;
+	return CTL_OK;
+}
+
 int ctl_up(const struct ctl_opts *o, const char *path)
 {
 	struct shmbus_config *cfg;
@@ -722,7 +826,9 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 		return tool_fail(TOOL, "init", -ENOMEM);
 	}
 	int rc = l.status_path ? check_status_path(l.status_path) : CTL_OK;
-	if (rc == CTL_OK && (rc = ctl_build_bus(cfg, l.bus_name, &l.bus)) != CTL_OK)
+	if (rc == CTL_OK && (cfg->bus.keep || o->keep))
+		rc = reuse_kept_bus(&l);
+	if (rc == CTL_OK && !l.bus && (rc = ctl_build_bus(cfg, l.bus_name, &l.bus)) != CTL_OK)
 		fprintf(stderr, TOOL ": (a dead bus of that name can be removed with "
 		                     "`shmbusctl reclaim`)\n");
 	if (rc == CTL_OK)
