@@ -11,6 +11,10 @@
  * A consumer group is N rings sharing one subscription (same group name
  * and size, members 0..N-1): each symbol hashes to exactly one member,
  * so per-symbol order is kept while a slow stage is scaled out.
+ *
+ * An event about no symbol (symbol id 0: heartbeats, status and
+ * end-of-stream markers) passes every symbol filter and reaches every
+ * member of a group; the type filter still applies.
  */
 #ifndef SHMBUS_CONSUMER_H
 #define SHMBUS_CONSUMER_H
