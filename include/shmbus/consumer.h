@@ -111,6 +111,12 @@ int shmbus_unsubscribe(shmbus_consumer *c);
  */
 int shmbus_ring_remove(shmbus_bus *bus, const char *ring_name);
 
+/* Arena bytes a ring of `capacity` slots of `slot_size` bytes takes on a
+ * bus whose symbol table has `max_symbols` entries: its slots, header and
+ * symbol-filter bitmap, rounded up to whole 4 KiB pages (what a config's
+ * arena must hold for it). */
+size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols);
+
 /* Called once per event, in ring order. The event is valid only during
  * the call (its slot is released after the batch). */
 typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);

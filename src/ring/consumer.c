@@ -243,8 +243,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o, struct ring_desc **out)
 {
 	struct sb *sb = b->sb;
-	uint64_t need = align_up(ring_region_bytes(o->capacity, o->slot_size, sb->max_symbols),
-				 4096);
+	uint64_t need = shmbus_ring_arena_bytes(o->capacity, o->slot_size, sb->max_symbols);
 	struct ring_alloc a;
 	int rc = group_check_locked(b, name, o);
 	if (rc || (rc = ring_recycle_locked(b, name)) ||

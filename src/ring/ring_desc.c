@@ -22,6 +22,11 @@ size_t ring_region_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_sym
 	       (size_t)capacity * slot_size;
 }
 
+size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols)
+{
+	return align_up(ring_region_bytes(capacity, slot_size, max_symbols), 4096);
+}
+
 int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
 {
 	const struct sb *sb = b->sb;

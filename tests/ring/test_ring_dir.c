@@ -110,6 +110,8 @@ static void test_ring_dir_churn_returns_the_arena(void **state)
 		for (uint32_t cap = 1024; cap <= 8192; cap *= 2) {
 			shmbus_consumer *c = sub(bus, "md", cap);
 			assert_int_equal(arena_used(bus), region(cap));
+			/* what a config's arena check counts per ring */
+			assert_int_equal(shmbus_ring_arena_bytes(cap, 64, NSYM), region(cap));
 			assert_int_equal(shmbus_unsubscribe(c), 0);
 			assert_int_equal(arena_used(bus), 0);
 		}

@@ -217,7 +217,10 @@ static const struct bad_case bad[] = {
      "bad.ini:1: [ring a] group_member: 2 is not below group_size 2"},
     {"[bus]\nhugepages = maybe\n", "bad.ini:2: [bus] hugepages: 'maybe' is not one of auto"},
     {"[bus]\narena_mb = 1\n[ring a]\ncapacity = 65536\nslot_size = 256\n",
-     "bad.ini:2: [bus] arena_mb: the rings need 16 MiB"},
+     "bad.ini:2: [bus] arena_mb: the rings need 17 MiB"},
+    /* exactly the arena in slots: the headers and bitmaps do not fit too */
+    {"[bus]\narena_mb = 1\n[ring a]\ncapacity = 16384\nslot_size = 64\n",
+     "bad.ini:2: [bus] arena_mb: the rings need 2 MiB"},
     {"[bus]\nmax_symbols = 16\n[ring a]\nsymbols = A,B,C,D,E,F,G,H,I\n"
      "[ring b]\nsymbols = J,K,L,M,N,O,P,Q,R,A\n",
      "bad.ini:2: [bus] max_symbols: the rings name 18 distinct symbols, more than the "

@@ -643,7 +643,8 @@ static int finish(struct cfg_parse *p)
 		return p->rc;
 	for (size_t i = 0; i < c->nrings && !p->rc; i++) {
 		ring_check(p, &c->rings[i], c->rings[i].line);
-		need += (uint64_t)c->rings[i].opts.capacity * c->rings[i].opts.slot_size;
+		need += shmbus_ring_arena_bytes(c->rings[i].opts.capacity, c->rings[i].opts.slot_size,
+		                                c->bus.opts.max_symbols);
 	}
 	for (size_t i = 0; i < c->nservices && !p->rc; i++) {
 		snprintf(p->section, sizeof(p->section), "service %s", c->services[i].name);
@@ -655,7 +656,8 @@ static int finish(struct cfg_parse *p)
 		snprintf(p->section, sizeof(p->section), "bus");
 		cfg_fail(p, p->arena_line ? p->arena_line : c->bus.line ? c->bus.line : 1, "arena_mb",
 		         -EINVAL,
-		         "the rings need %llu MiB of slots, more than the arena's %zu MiB",
+		         "the rings need %llu MiB (slots, headers, symbol filters), more than the "
+		         "arena's %zu MiB",
 		         (unsigned long long)((need + (1u << 20) - 1) >> 20),
 		         c->bus.opts.arena_bytes >> 20);
 	}
