@@ -560,6 +560,37 @@ static void torn_segment(const char *dir, uint32_t from, uint32_t to, struct lat
 }
 
 /*
+ * A bridge restarting on bus with the checkpoint ckpt saying SOURCE was
+ * exported up to seq 500, catching up from journal jdir with a hand-over
+ * timeout and a catch-up slack (-2: the default), into a fake sink *f.
+ * Warnings are reset.
+ */
+static struct bridge *restarted_bridge(shmbus_bus *bus, const char *ckpt, const char *jdir,
+				       int64_t timeout_ms, int64_t slack_ns, struct fake_sink **f)
+{
+	struct bridge_srcmap m;
+	char err[512] = "";
+	assert_int_equal(bridge_srcmap_init(&m), 0);
+	assert_int_equal(bridge_srcmap_set(&m, SOURCE, 500, 1700000000000000000LL + 499), 0);
+	assert_int_equal(bridge_ckpt_save(ckpt, &m, err, sizeof err), 0);
+	bridge_srcmap_free(&m);
+	*f = fake_new(0, 0, 0);
+	struct bridge_sink *sink = &(*f)->base;
+	struct bridge *b = NULL;
+	struct bridge_core_config cc;
+	core_config(&cc);
+	cc.checkpoint = ckpt;
+	cc.journal_dir = jdir; /* journal_bus NULL: this bus's own journal */
+	cc.handover_timeout_ms = timeout_ms;
+	if (slack_ns != -2)
+		cc.catchup_slack_ns = slack_ns;
+	warn_reset();
+	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	return b;
+}
+
+/*
  * Events published while the bridge was down (3000 of them, before its
  * ring was subscribed) reach it only through the journal, and the
  * journaller had written 1000 when the bridge came back: the catch-up
@@ -572,7 +603,6 @@ static void torn_segment(const char *dir, uint32_t from, uint32_t to, struct lat
 static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64], err[512] = "";
-	struct bridge_srcmap m;
 	struct shmbus_producer_opts po;
 	shmbus_producer *p = NULL;
 	pthread_t th;
@@ -598,23 +628,8 @@ static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
 			p = NULL;
 		}
 		append_journal(jdir, 0, 1000);
-		assert_int_equal(bridge_srcmap_init(&m), 0);
-		assert_int_equal(bridge_srcmap_set(&m, SOURCE, 500, 1700000000000000000LL + 499),
-				 0);
-		assert_int_equal(bridge_ckpt_save(ckpt, &m, err, sizeof err), 0);
-		bridge_srcmap_free(&m);
-
-		struct fake_sink *f = fake_new(0, 0, 0);
-		struct bridge_sink *sink = &f->base;
-		struct bridge *b = NULL;
-		struct bridge_core_config cc;
-		core_config(&cc);
-		cc.checkpoint = ckpt;
-		cc.journal_dir = jdir; /* journal_bus NULL: this bus's own journal */
-		cc.handover_timeout_ms = late ? 10000 : 300;
-		warn_reset();
-		if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
-			fail_msg("%s", err);
+		struct fake_sink *f;
+		struct bridge *b = restarted_bridge(bus, ckpt, jdir, late ? 10000 : 300, -2, &f);
 		struct late_journal lj = {.dir = jdir, .from = 1000, .to = 3000, .delay_ms = 300};
 		if (late == 2)
 			torn_segment(jdir, 1000, 3000, &lj);
@@ -655,7 +670,6 @@ static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
 static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64], ckpt[64], err[512] = "";
-	struct bridge_srcmap m;
 	struct shmbus_producer_opts po;
 	shmbus_producer *p[3] = {NULL, NULL, NULL};
 	struct shmbus_journal_writer *w = NULL;
@@ -682,23 +696,9 @@ static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
 		}
 	}
 	assert_int_equal(shmbus_journal_writer_close(w), 0);
-	assert_int_equal(bridge_srcmap_init(&m), 0);
-	assert_int_equal(bridge_srcmap_set(&m, SOURCE, 500, 1700000000000000000LL + 499), 0);
-	assert_int_equal(bridge_ckpt_save(ckpt, &m, err, sizeof err), 0);
-	bridge_srcmap_free(&m);
-
-	struct fake_sink *f = fake_new(0, 0, 0);
-	struct bridge_sink *sink = &f->base;
-	struct bridge *b = NULL;
-	struct bridge_core_config cc;
-	core_config(&cc);
-	cc.checkpoint = ckpt;
-	cc.journal_dir = jdir;
-	cc.handover_timeout_ms = 300;
-	cc.catchup_slack_ns = 1000; /* t_from: 1 us before SOURCE's checkpoint */
-	warn_reset();
-	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	struct fake_sink *f;
+	/* t_from: 1 us before SOURCE's checkpoint */
+	struct bridge *b = restarted_bridge(bus, ckpt, jdir, 300, 1000, &f);
 	int64_t n = bridge_catchup(b, NULL, err, sizeof err);
 	if (n < 0)
 		fail_msg("catch-up: %s", err);
