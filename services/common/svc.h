@@ -219,13 +219,15 @@ struct shmbus_svc_stage {
  * o->wait). An existing ring (declared from the config by shmbusctl, or
  * left by an earlier run) keeps its geometry, filter and policy, and its
  * wait unless --wait was given; a `capacity` other than its own fails;
- * what of `types` it will never deliver is warned about as @tool.
+ * the stage's own `outputs` (bar, indicator ...; heartbeats aside) are
+ * kept out of its filter (a ring of its own output would stall it); what
+ * of `types` it will never deliver is warned about as @tool.
  * Returns 0, or a negative code with *what naming the step that failed
  * (what was opened stays open: the caller exits).
  */
 int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
-                            uint64_t types, uint32_t capacity, struct shmbus_svc_stage *st,
-                            const char **what);
+                            uint64_t types, uint64_t outputs, uint32_t capacity,
+                            struct shmbus_svc_stage *st, const char **what);
 
 /*
  * Print "@tool: @what (bus 'B', ring '@ring') failed: why" for the error

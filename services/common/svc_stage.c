@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "svc.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 /* Name the types of @mask into buf: "trade, heartbeat". */
@@ -33,18 +34,43 @@ static void type_list(uint64_t mask, char *buf, size_t len)
  * A ring that exists already (declared by shmbusctl from the config, or
  * left by an earlier run) is adopted as it is: its geometry unless
  * --capacity says otherwise (then a differing ring is an error), its
- * filter, policy and wait strategy unless --wait says otherwise. What
- * the stage reads but the ring will never hold is said on stderr.
+ * filter, policy and wait strategy unless --wait says otherwise. One
+ * exception: the types the stage publishes itself (`outputs`, e.g. ta's
+ * bars) are taken out of the filter, since a ring of its own output
+ * would feed the stage back and, under block, stall it for good; with a
+ * declared symbol list too that cannot be done here (the list is not
+ * readable through the API) and is refused. What the stage reads but the
+ * ring will never hold is said on stderr. Returns 0 or -EINVAL.
  */
-static void stage_adopt(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
-                        const struct shmbus_ring_stat *rs, uint64_t needs, uint32_t capacity,
-                        struct shmbus_sub_opts *so)
+static int stage_adopt(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
+                       const struct shmbus_ring_stat *rs, uint64_t needs, uint64_t outputs,
+                       uint32_t capacity, struct shmbus_sub_opts *so)
 {
 	char names[256];
+	uint64_t declared = rs->types ? rs->types : ~UINT64_C(1); /* 0: every type */
+	uint64_t feedback = declared & outputs;
+	if (feedback && rs->nsymbols) {
+		type_list(feedback, names, sizeof(names));
+		fprintf(stderr,
+		        "%s: ring '%s' takes %s events, which %s publishes itself: it would feed "
+		        "itself; declare it with the types it reads (and heartbeat)\n",
+		        tool, ring, names, tool);
+		return -EINVAL;
+	}
+	if (feedback) {
+		type_list(feedback, names, sizeof(names));
+		fprintf(stderr,
+		        "%s: note: ring '%s' takes %s events, which %s publishes itself: "
+		        "subscribed without them\n",
+		        tool, ring, names, tool);
+	}
 	if (!capacity)
 		so->capacity = rs->capacity;
 	so->slot_size = rs->slot_size;
-	so->types = 0; /* with no symbols either: the ring keeps its filter */
+	/* Without a symbol list the declared types are set again explicitly
+	 * (a ring removed meanwhile is then made with them, not with every
+	 * type); with one, types 0 and no symbols keep the whole filter. */
+	so->types = rs->nsymbols ? 0 : declared & ~outputs;
 	so->policy = rs->policy;
 	if (!o->wait_set)
 		so->wait = rs->wait;
@@ -71,11 +97,12 @@ static void stage_adopt(const char *tool, const struct shmbus_svc_opts *o, const
 		        "%s: note: ring '%s' has policy drop: events are dropped (counted) while "
 		        "this stage falls behind\n",
 		        tool, ring);
+	return 0;
 }
 
 int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, const char *ring,
-                            uint64_t types, uint32_t capacity, struct shmbus_svc_stage *st,
-                            const char **what)
+                            uint64_t types, uint64_t outputs, uint32_t capacity,
+                            struct shmbus_svc_stage *st, const char **what)
 {
 	struct shmbus_sub_opts so;
 	struct shmbus_producer_opts po;
@@ -102,8 +129,11 @@ int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, c
 	so.policy = SHMBUS_POLICY_BLOCK;
 	so.wait = o->wait;
 	int idx = shmbus_stat_find_ring(st->bus, ring);
-	if (idx >= 0 && shmbus_stat_ring(st->bus, (uint32_t)idx, &rs) == 0)
-		stage_adopt(tool, o, ring, &rs, types, capacity, &so);
+	*what = "adopting the declared ring";
+	if (idx >= 0 && shmbus_stat_ring(st->bus, (uint32_t)idx, &rs) == 0 &&
+	    (rc = stage_adopt(tool, o, ring, &rs, types, outputs & ~SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
+	                      capacity, &so)) != 0)
+		return rc;
 	*what = "subscribing";
 	return shmbus_subscribe(st->bus, ring, &so, &st->c);
 }

@@ -460,6 +460,8 @@ static int ta_attach(struct ta_svc *t)
 	int rc = shmbus_svc_stage_attach(TOOL, &t->so, t->stage.ring,
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
+	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
+	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR),
 	                                 t->stage.capacity, &t->st, &what);
 
 	if (rc == 0) {

@@ -275,6 +275,7 @@ static int thr_attach(struct thr_svc *t)
 	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) |
 	                                     SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT),
+	                                 SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD),
 	                                 t->stage.capacity, &t->st, &what);
 
 	if (rc == 0) {

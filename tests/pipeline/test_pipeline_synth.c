@@ -343,6 +343,41 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' takes no heartbeat events"));
 	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' has 64-byte slots"));
 
+	/* Declared with every type (the default): ta's own bars and indicators
+	 * are kept out, or under block it would fill its ring with its own
+	 * output and stall for good (300 bars against 64 slots here). */
+	shmbus_sub_opts_init(&so);
+	so.capacity = 64;
+	assert_int_equal(shmbus_ring_declare(bus, "all", &so), 0);
+	char *argv4[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "all", "--exit-on-eos", NULL};
+	memset(&s, 0, sizeof(s));
+	s.eos_status = SHMBUS_SVC_EOS_TA;
+	pid = spawn(argv4, pt_path("ta-all.out"));
+	assert_int_equal(wait_ring(bus, "all"), 0);
+	idx = shmbus_stat_find_ring(bus, "all");
+	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
+	assert_int_equal(rs.types & (SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR)),
+	                 0);
+	for (int i = 0; i < 300; i++) /* each trade closes the previous second's bar */
+		put_trade(p, (uint32_t)xyz, t0 + 10 + i, 0, 10.0 + i);
+	assert_int_equal(shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_MARKET, 300, 300), 2);
+	for (int i = 0; i < 3000 && !s.eos; i++) /* drain check: ta must never wait on it */
+		if (shmbus_poll(c, on_seen, &s, 64) == 0)
+			shmbus_wait(c, 10 * 1000 * 1000);
+	assert_true(s.eos);
+	assert_int_equal(wait_exit(pid), 0);
+	assert_true(file_has(pt_path("ta-all.out"), "which shmbus-ta publishes itself: subscribed "
+	                                            "without them"));
+	/* ... and with a symbol list as well, which cannot be rewritten here: refused. */
+	shmbus_sub_opts_init(&so);
+	so.symbols = &only;
+	so.nsymbols = 1;
+	assert_int_equal(shmbus_ring_declare(bus, "allsym", &so), 0);
+	char *argv5[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "allsym", NULL};
+	pid = spawn(argv5, pt_path("ta-allsym.out"));
+	assert_int_equal(wait_exit(pid), 1);
+	assert_true(file_has(pt_path("ta-allsym.out"), "it would feed itself"));
+
 	/* An explicit --capacity other than the ring's is still an error. */
 	char *argv3[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "narrow", "--capacity", "512",
 	                 NULL};

@@ -277,6 +277,22 @@ static void test_launcher_keep_reuses_the_bus(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 1);
 	if (!strstr(out, "has ring 'r' with 64 slots of 128 bytes (config: 128 of 128)"))
 		fail_msg("want the ring's size named, got: %s", out);
+
+	/* Same ring, no services: taken again quietly when it matches (types
+	 * "all" of the config is the ring's every type), with a warning when
+	 * its filter differs. */
+	const char *quiet = "[bus]\nname = keptbus\narena_mb = 2\nkeep = true\n"
+	                    "[ring r]\ncapacity = 64\n%s";
+	snprintf(text, sizeof(text), quiet, "types = all\n");
+	assert_int_equal(tu_write(cfg, text), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 0);
+	if (!strstr(out, "taken again") || strstr(out, "warning"))
+		fail_msg("want the kept bus taken again without a warning, got: %s", out);
+	snprintf(text, sizeof(text), quiet, "types = trade\n");
+	assert_int_equal(tu_write(cfg, text), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 0);
+	if (!strstr(out, "warning: ring 'r' of the kept bus keeps the filter"))
+		fail_msg("want the changed filter warned about, got: %s", out);
 	assert_int_equal(shmbus_bus_destroy("keptbus"), 0);
 	tu_rmdir(dir);
 }

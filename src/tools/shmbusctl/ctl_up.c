@@ -798,10 +798,16 @@ static int reuse_kept_bus(struct launcher *l)
 			        "`shmbusctl ring-remove %s %s` or the bus with `shmbusctl destroy %s`\n",
 			        l->bus_name, what, l->bus_name, r->name, l->bus_name);
 			rc = CTL_FAIL;
-		} else if (rs.types != r->opts.types || rs.nsymbols != r->nsymbols) {
-			printf("%s: warning: ring '%s' of the kept bus keeps the filter of the earlier "
-			       "run, which differs from the config's\n",
-			       TOOL, r->name);
+		} else if (rs.types != (r->opts.types ? r->opts.types : ~UINT64_C(1)) ||
+		           rs.nsymbols != r->nsymbols || rs.policy != r->opts.policy ||
+		           strncmp(rs.group, r->group, sizeof(rs.group)) != 0 ||
+		           rs.group_size != (r->opts.group_size ? r->opts.group_size : 0) ||
+		           rs.group_member != r->opts.group_member) {
+			fprintf(stderr,
+			        "%s: warning: ring '%s' of the kept bus keeps the filter, policy and "
+			        "group of the earlier run, which differ from the config's (remove it "
+			        "with `shmbusctl ring-remove %s %s` to declare it anew)\n",
+			        TOOL, r->name, l->bus_name, r->name);
 		}
 	}
 	if (rc != CTL_OK) {
