@@ -68,18 +68,18 @@ bool ring_orphan_if_dead(struct shmbus_bus *bus, struct ring_desc *d);
 /* ring_desc.c, the arena; every call under the bus lock. */
 struct ring_alloc {
 	struct ring_desc *desc; /* a FREE entry for the new ring */
-	uint64_t off, bytes;    /* its region to be */
-	bool fresh;             /* from the arena's top: arena_used grows by bytes */
+	uint64_t off, bytes;    /* its region to be (arena_used already covers it) */
 };
-/* Pick an entry and a region of at least need bytes (a multiple of 4096)
- * for ring `name`: a freed region (best fit, else merged from free
- * neighbours) or fresh arena bytes. 0, or -ENOSPC / -ENOMEM with a detail. */
+/* Pick a FREE entry and the best-fitting gap of at least need bytes (a
+ * multiple of 4096) between the regions of the entries in use, for ring
+ * `name`. 0, or -ENOSPC / -ENOMEM with a detail. */
 int ring_region_alloc_locked(struct shmbus_bus *bus, const char *name, uint64_t need,
 			     struct ring_alloc *a);
-/* Give free regions that end at the arena's top back to it. */
+/* arena_used := the end of the highest region in use. */
 void ring_arena_trim_locked(struct shmbus_bus *bus);
 /* Free entry d (unsubscribe, removal, recycling): nameless and FREE (R2),
- * a new routing generation (R1), then the arena trimmed. */
+ * a new routing generation (R1), its region record cleared, the arena's
+ * high-water mark recomputed. */
 void ring_entry_free_locked(struct shmbus_bus *bus, struct ring_desc *d);
 
 /* routing.c: a test hook, NULL outside tests. RING_HOOK_MID_RUN runs

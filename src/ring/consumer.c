@@ -252,8 +252,6 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 		return rc;
 	struct ring_desc *d = a.desc;
 	uint64_t off = a.off, bytes = a.bytes;
-	if (a.fresh)
-		sb->arena_used += bytes;
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	uint32_t index = (uint32_t)(d - b->rings);
 	memset(d, 0, offsetof(struct ring_desc, pad));

@@ -140,76 +140,78 @@ bool ring_orphan_if_dead(struct shmbus_bus *b, struct ring_desc *d)
 /*
  * ---- The arena: which entry and region a new ring gets ----
  *
- * Regions are carved from the bottom of the arena upwards (arena_used).
- * A freed ring's region stays with its directory entry, for a later ring
- * of at most that size (best fit). So that churn cannot leak the arena, a
- * region is never lost while anything else is possible: free regions
- * that end at the top go back to the arena (arena_used shrinks), a fresh
- * allocation takes an entry that holds no region, free regions that touch
- * are merged when that makes a fit (or frees an entry for a fresh one);
- * only when none of that helps is a region dropped, the smallest.
+ * The arena's bytes in use are exactly the regions of the entries that
+ * are not FREE; every other byte is free, whatever a FREE entry's stale
+ * region record says (it is cleared at the free and never trusted). A new
+ * ring gets the smallest gap between used regions that holds it (best
+ * fit; the gap above the highest one included), so churn in any order
+ * cannot leak a byte, and no record can be reused that is damaged.
+ * arena_used is the high-water mark: the end of the highest used region,
+ * recomputed at every allocation and free (shmbus-stat shows it).
  *
- * Reuse and stale producers. A region changes hands only once its entry
- * is FREE, which unsubscribe, shmbus_ring_remove() and the recycling of
- * an orphaned ring all store with release (R2) and publish with a new
+ * Reuse and stale producers. Bytes change hands only once their entry is
+ * FREE, which unsubscribe, shmbus_ring_remove() and the recycling of an
+ * orphaned ring all store with release (R2) and publish with a new
  * routing generation (R1, ring_entry_free_locked()). A producer compares
  * the generation at every publish or claim call and rebuilds its table
  * (A1), so only a producer that read the old generation and is still
- * between its claim and its commit can write into the old ring once it
- * is freed. The
- * best-fit reuse has always lived with that window (the next subscribe
- * wipes the region and builds a new ring in it); a region given back at
- * the top and allocated again, or merged with a free neighbour, changes
- * hands under exactly the same condition (a FREE entry, a later
- * generation, under the bus lock) and is wiped the same way by
- * ring_create_locked(), so these paths are no less safe. Merged bytes
- * beyond the new ring's own size are never read by it: a later ring in
- * that region wipes what it uses.
+ * between its claim and its commit can write into the old ring once it is
+ * freed; ring_create_locked() wipes the bytes a new ring uses before it
+ * builds there. Reuse has always lived with that window.
  *
- * Crash safety: the next owner of the lock after a holder died frees only
- * BUILDING entries (segment.c). So each step takes a region away from an
- * entry before it gives the bytes elsewhere (to arena_used, to the merged
- * entry): a holder dying in between leaks bytes, it never leaves two
- * entries holding the same bytes.
+ * Crash safety: a lock holder that dies leaves at worst a BUILDING entry,
+ * which the next owner of the lock frees (segment.c); its bytes are then
+ * free again by the rule above.
  */
 
-/* Take e's region away. The compiler barrier keeps the stores that give
- * the bytes elsewhere after these ones (see "Crash safety"; the CPU's own
- * order does not matter: a killed process's stores all land). */
-static void region_forget(struct ring_desc *e)
+struct used_reg {
+	uint64_t off, end; /* relative to the arena */
+};
+
+static int used_reg_cmp(const void *a, const void *b)
 {
-	e->region_off = 0;
-	e->region_bytes = 0;
-	atomic_signal_fence(memory_order_seq_cst);
+	const struct used_reg *x = a, *y = b;
+	return x->off < y->off ? -1 : x->off > y->off;
 }
 
-/* Does FREE entry e hold a region inside the arena's used part? Shared
- * memory: a damaged record is treated as none (never reused). */
-static bool free_region(const struct shmbus_bus *b, const struct ring_desc *e)
+/* The regions of non-FREE entries, clamped to the arena, sorted by
+ * offset, into r (max_rings entries). Returns how many. */
+static uint32_t used_regions(const struct shmbus_bus *b, struct used_reg *r)
 {
 	const struct sb *sb = b->sb;
-	if (load_relaxed(&e->state) != RING_STATE_FREE || e->region_bytes == 0)
-		return false;
-	return e->region_off >= sb->arena_off && e->region_bytes <= sb->arena_used &&
-	       e->region_off - sb->arena_off <= sb->arena_used - e->region_bytes;
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < sb->max_rings; i++) {
+		const struct ring_desc *e = &b->rings[i];
+		if (load_relaxed(&e->state) == RING_STATE_FREE || e->region_bytes == 0)
+			continue;
+		uint64_t off = e->region_off >= sb->arena_off ? e->region_off - sb->arena_off : 0;
+		if (off >= sb->arena_bytes)
+			continue; /* damaged: ring_desc_check() refuses such a ring */
+		uint64_t end = e->region_bytes > sb->arena_bytes - off ? sb->arena_bytes
+		                                                       : off + e->region_bytes;
+		r[n++] = (struct used_reg){off, end};
+	}
+	qsort(r, n, sizeof(*r), used_reg_cmp);
+	return n;
+}
+
+/* arena_used := the end of the highest used region (n sorted regions). */
+static void arena_high_water(struct sb *sb, const struct used_reg *r, uint32_t n)
+{
+	uint64_t top = 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (r[i].end > top)
+			top = r[i].end;
+	sb->arena_used = align_up(top, 4096);
 }
 
 void ring_arena_trim_locked(struct shmbus_bus *b)
 {
-	struct sb *sb = b->sb;
-	for (bool again = true; again;) {
-		again = false;
-		for (uint32_t i = 0; i < sb->max_rings; i++) {
-			struct ring_desc *e = &b->rings[i];
-			if (!free_region(b, e) ||
-			    e->region_off + e->region_bytes != sb->arena_off + sb->arena_used)
-				continue;
-			uint64_t bytes = e->region_bytes;
-			region_forget(e); /* first: "Crash safety" */
-			sb->arena_used -= bytes;
-			again = true;
-		}
-	}
+	struct used_reg *r = malloc(b->sb->max_rings * sizeof(*r));
+	if (!r)
+		return; /* arena_used stays a high-water mark: nothing is lost */
+	arena_high_water(b->sb, r, used_regions(b, r));
+	free(r);
 }
 
 void ring_entry_free_locked(struct shmbus_bus *b, struct ring_desc *d)
@@ -217,118 +219,50 @@ void ring_entry_free_locked(struct shmbus_bus *b, struct ring_desc *d)
 	memset(d->name, 0, sizeof(d->name));
 	store_release(&d->state, RING_STATE_FREE); /* R2, pairs with A2 */
 	bus_bump_generation(b);                    /* R1 */
+	d->region_off = 0; /* a FREE entry's record is never used again */
+	d->region_bytes = 0;
 	ring_arena_trim_locked(b);
-}
-
-struct free_reg {
-	uint64_t off, bytes;
-	uint32_t index;
-};
-
-static int free_reg_cmp(const void *a, const void *b)
-{
-	const struct free_reg *x = a, *y = b;
-	return x->off < y->off ? -1 : x->off > y->off;
-}
-
-/*
- * Merge a run of free regions that touch (each ends where the next
- * starts) into the run's first entry; the others keep none. The run is
- * the one of smallest union among those of at least two regions and of at
- * least want bytes (want 0: any two, to free an entry). Returns the entry
- * that took the union and in *freed one that gave its region away, NULL
- * when no run qualifies, or sets *err (-ENOMEM).
- */
-static struct ring_desc *merge_free_regions(struct shmbus_bus *b, uint64_t want,
-					     struct ring_desc **freed, int *err)
-{
-	uint32_t n = 0, max = b->sb->max_rings;
-	struct free_reg *r = malloc(max * sizeof(*r));
-	if (!r) {
-		*err = bus_err(-ENOMEM, "bus '%s': no memory to sort free regions", b->name);
-		return NULL;
-	}
-	for (uint32_t i = 0; i < max; i++)
-		if (free_region(b, &b->rings[i]))
-			r[n++] = (struct free_reg){b->rings[i].region_off, b->rings[i].region_bytes, i};
-	qsort(r, n, sizeof(*r), free_reg_cmp);
-	uint32_t best_i = 0, best_j = 0;
-	uint64_t best = UINT64_MAX;
-	for (uint32_t i = 0; i < n; i++) {
-		uint64_t sum = r[i].bytes;
-		for (uint32_t j = i + 1; j < n && r[j - 1].off + r[j - 1].bytes == r[j].off; j++) {
-			sum += r[j].bytes;
-			if (sum >= want) {
-				if (sum < best) {
-					best = sum;
-					best_i = i;
-					best_j = j;
-				}
-				break;
-			}
-		}
-	}
-	struct ring_desc *into = NULL;
-	if (best != UINT64_MAX) {
-		for (uint32_t k = best_i + 1; k <= best_j; k++)
-			region_forget(&b->rings[r[k].index]); /* first: "Crash safety" */
-		into = &b->rings[r[best_i].index];
-		into->region_bytes = best;
-		*freed = &b->rings[r[best_i + 1].index];
-	}
-	free(r);
-	return into;
 }
 
 int ring_region_alloc_locked(struct shmbus_bus *b, const char *name, uint64_t need,
 			     struct ring_alloc *a)
 {
 	struct sb *sb = b->sb;
-	ring_arena_trim_locked(b);
-	struct ring_desc *bare = NULL, *fit = NULL, *smallest = NULL, *freed = NULL;
-	uint64_t held = 0;
-	uint32_t nheld = 0;
-	for (uint32_t i = 0; i < sb->max_rings; i++) {
-		struct ring_desc *e = &b->rings[i];
-		if (load_relaxed(&e->state) != RING_STATE_FREE)
-			continue;
-		if (!free_region(b, e)) {
-			if (!bare)
-				bare = e;
-			continue;
-		}
-		held += e->region_bytes;
-		nheld++;
-		if (e->region_bytes >= need && (!fit || e->region_bytes < fit->region_bytes))
-			fit = e; /* best fit among freed regions */
-		if (!smallest || e->region_bytes < smallest->region_bytes)
-			smallest = e;
-	}
-	if (!bare && !smallest)
+	struct ring_desc *entry = NULL;
+	for (uint32_t i = 0; i < sb->max_rings && !entry; i++)
+		if (load_relaxed(&b->rings[i].state) == RING_STATE_FREE)
+			entry = &b->rings[i];
+	if (!entry)
 		return bus_err(-ENOSPC, "bus '%s': no free ring entry", b->name);
-	int err = 0;
-	bool room = sb->arena_bytes - sb->arena_used >= need;
-	if (!fit && !room)
-		fit = merge_free_regions(b, need, &freed, &err);
-	if (fit) {
-		*a = (struct ring_alloc){fit, fit->region_off, fit->region_bytes, false};
-		return 0;
+	struct used_reg *r = malloc(sb->max_rings * sizeof(*r));
+	if (!r)
+		return bus_err(-ENOMEM, "bus '%s': no memory to sort the arena", b->name);
+	uint32_t n = used_regions(b, r);
+	/* Best fit among the gaps: below each used region, and above all. */
+	uint64_t at = UINT64_MAX, best = UINT64_MAX, prev = 0, free_bytes = 0, largest = 0;
+	for (uint32_t i = 0; i <= n; i++) {
+		uint64_t start = align_up(prev, 4096), stop = i < n ? r[i].off : sb->arena_bytes;
+		uint64_t gap = stop > start ? stop - start : 0;
+		free_bytes += gap;
+		largest = gap > largest ? gap : largest;
+		if (gap >= need && gap < best) {
+			best = gap;
+			at = start;
+		}
+		if (i < n && r[i].end > prev)
+			prev = r[i].end;
 	}
-	if (err)
-		return err;
-	if (!room)
+	if (at == UINT64_MAX) {
+		free(r);
 		return bus_err(-ENOSPC,
-			       "ring '%s': needs %llu bytes, arena has %llu of %llu free (and %llu "
-			       "in %u freed regions, none large enough)",
-			       name, (unsigned long long)need,
-			       (unsigned long long)(sb->arena_bytes - sb->arena_used),
-			       (unsigned long long)sb->arena_bytes, (unsigned long long)held, nheld);
-	/* Fresh bytes from the top: an entry holding no region; else one that
-	 * a merge empties; else (nothing else possible) drop the smallest. */
-	if (!bare && merge_free_regions(b, 0, &freed, &err))
-		bare = freed;
-	if (err)
-		return err;
-	*a = (struct ring_alloc){bare ? bare : smallest, sb->arena_off + sb->arena_used, need, true};
+			       "ring '%s': needs %llu bytes, arena has %llu of %llu free (largest "
+			       "gap %llu)",
+			       name, (unsigned long long)need, (unsigned long long)free_bytes,
+			       (unsigned long long)sb->arena_bytes, (unsigned long long)largest);
+	}
+	r[n++] = (struct used_reg){at, at + need};
+	arena_high_water(sb, r, n);
+	free(r);
+	*a = (struct ring_alloc){entry, sb->arena_off + at, need};
 	return 0;
 }

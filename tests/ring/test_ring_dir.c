@@ -126,20 +126,19 @@ static void test_ring_dir_churn_returns_the_arena(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
-/* A fresh allocation takes an entry holding no region, so the freed
- * region stays for a later ring of its size. */
-static void test_ring_dir_fresh_ring_takes_an_entry_without_region(void **state)
+/* A freed ring's bytes are a gap: a bigger ring goes elsewhere, a later
+ * ring of the same size fills the gap (best fit), nothing grows. */
+static void test_ring_dir_reuses_the_best_fitting_gap(void **state)
 {
 	(void)state;
 	shmbus_bus *bus = dir_bus(NULL, 3, 1u << 20);
 	shmbus_consumer *a = sub(bus, "a", 1024), *keep = sub(bus, "keep", 1024);
-	assert_int_equal(shmbus_unsubscribe(a), 0); /* entry 0 keeps its region */
+	assert_int_equal(shmbus_unsubscribe(a), 0); /* a gap below keep */
+	assert_int_equal(arena_used(bus), 2 * region(1024));
 	shmbus_consumer *b = sub(bus, "b", 4096);
-	assert_int_equal(shmbus_consumer_ring(b), 2);
 	uint64_t used = arena_used(bus);
 	assert_int_equal(used, 2 * region(1024) + region(4096));
-	shmbus_consumer *c = sub(bus, "c", 1024); /* a's region again */
-	assert_int_equal(shmbus_consumer_ring(c), 0);
+	shmbus_consumer *c = sub(bus, "c", 1024); /* a's bytes again */
 	assert_int_equal(arena_used(bus), used);
 	shmbus_consumer_close(c);
 	shmbus_consumer_close(b);
@@ -147,64 +146,88 @@ static void test_ring_dir_fresh_ring_takes_an_entry_without_region(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
-/* Two free neighbours, each too small, merged for a ring that fits only
- * their union; the live ring above them keeps its events. */
+/* Two freed neighbours are one gap, taken by a ring only their union
+ * holds; the live ring above keeps its events, the new one starts empty. */
 static void test_ring_dir_merges_free_neighbours(void **state)
 {
 	(void)state;
 	uint64_t r1k = region(1024), r2k = region(2048), small = region(8);
-	assert_true(2 * r1k >= r2k && small == 4096);
-	shmbus_bus *bus = dir_bus(NULL, 4, 3 * r1k + small); /* room for one small ring */
+	assert_true(2 * r1k == r2k + small && small == 4096);
+	shmbus_bus *bus = dir_bus(NULL, 6, 3 * r1k + small); /* room for one small ring */
 	shmbus_consumer *a = sub(bus, "a", 1024), *b = sub(bus, "b", 1024);
 	shmbus_consumer *top = sub(bus, "top", 1024);
 	assert_int_equal(publish_one(bus, 7.0), 3);
 	assert_int_equal(shmbus_unsubscribe(a), 0);
 	assert_int_equal(shmbus_unsubscribe(b), 0);
-	assert_int_equal(arena_used(bus), 3 * r1k); /* not at the top: kept */
+	assert_int_equal(arena_used(bus), 3 * r1k); /* top is still there */
 	shmbus_consumer *d = sub(bus, "d", 2048);
 	assert_int_equal(arena_used(bus), 3 * r1k);
-	/* the entry b gave away, and the small page left at the top */
+	/* the page d left of the gap, then the one at the top, then none */
 	shmbus_consumer *e = sub(bus, "e", 8);
+	assert_int_equal(arena_used(bus), 3 * r1k);
+	shmbus_consumer *f = sub(bus, "f", 8);
 	assert_int_equal(arena_used(bus), 3 * r1k + small);
-	assert_int_equal(try_sub(bus, "f", 8), -ENOSPC);
+	assert_int_equal(try_sub(bus, "g", 8), -ENOSPC);
 	assert_msg_has("arena has 0 of");
 	struct tu_sink s;
 	tu_sink_init(&s, 4);
 	assert_int_equal(tu_drain(top, &s), 1);
 	assert_true(((const struct shmbus_trade *)&s.ev[0])->price == 7.0);
 	assert_int_equal(tu_drain(d, &s), 0); /* a wiped region: nothing stale */
-	assert_int_equal(publish_one(bus, 8.0), 3);
+	assert_int_equal(publish_one(bus, 8.0), 4); /* top, d, e, f */
 	assert_int_equal(tu_drain(d, &s), 1);
 	assert_true(((const struct shmbus_trade *)&s.ev[1])->price == 8.0);
 	tu_sink_free(&s);
+	shmbus_consumer_close(f);
 	shmbus_consumer_close(e);
 	shmbus_consumer_close(d);
 	shmbus_consumer_close(top);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
-/* Every free entry holds a region, none fits, none touches another: the
- * smallest is dropped for a fresh ring, the larger kept for reuse. */
-static void test_ring_dir_drops_the_smallest_region_last(void **state)
+/* Random churn of rings of random sizes in any order (the review's fuzz
+ * left 1036288 of 1 MiB to no one with the previous allocator): once
+ * every ring is gone the whole arena is free, and rings of most of it fit
+ * side by side from its bottom. */
+static void test_ring_dir_churn_in_any_order_loses_nothing(void **state)
 {
 	(void)state;
-	shmbus_bus *bus = dir_bus(NULL, 4, 1u << 20);
-	shmbus_consumer *a = sub(bus, "a", 1024), *k1 = sub(bus, "k1", 8);
-	shmbus_consumer *b = sub(bus, "b", 64), *k2 = sub(bus, "k2", 8);
-	assert_int_equal(shmbus_unsubscribe(a), 0);
-	assert_int_equal(shmbus_unsubscribe(b), 0);
-	uint64_t used = arena_used(bus);
-	shmbus_consumer *c = sub(bus, "c", 4096);
-	assert_int_equal(shmbus_consumer_ring(c), 2); /* b's entry: the smaller region */
-	assert_int_equal(arena_used(bus), used + region(4096));
-	used = arena_used(bus);
-	shmbus_consumer *d = sub(bus, "d", 1024); /* a's region, still there */
-	assert_int_equal(shmbus_consumer_ring(d), 0);
-	assert_int_equal(arena_used(bus), used);
-	shmbus_consumer_close(d);
-	shmbus_consumer_close(c);
-	shmbus_consumer_close(k2);
-	shmbus_consumer_close(k1);
+	enum { SLOTS = 6 };
+	shmbus_bus *bus = dir_bus(NULL, SLOTS, 1u << 20);
+	shmbus_consumer *c[SLOTS] = {0};
+	uint64_t rnd = 7;
+	for (int step = 0; step < 3000; step++) {
+		uint64_t r = tu_rand(&rnd);
+		int k = (int)(r % SLOTS);
+		char name[8];
+		snprintf(name, sizeof(name), "r%d", k);
+		if (c[k]) { /* freed one way or the other */
+			if ((r >> 8) & 1) {
+				assert_int_equal(shmbus_unsubscribe(c[k]), 0);
+			} else {
+				shmbus_consumer_close(c[k]);
+				assert_int_equal(shmbus_ring_remove(bus, name), 0);
+			}
+			c[k] = NULL;
+			continue;
+		}
+		uint32_t cap = 8u << ((r >> 16) % 9); /* 8 .. 2048 slots */
+		struct shmbus_sub_opts so;
+		tu_sub_opts(&so, cap, 64, SHMBUS_POLICY_DROP);
+		int rc = shmbus_subscribe(bus, name, &so, &c[k]);
+		if (rc == -ENOSPC)
+			c[k] = NULL; /* fragmented for now: fine, later steps free bytes */
+		else
+			assert_int_equal(rc, 0);
+	}
+	for (int k = 0; k < SLOTS; k++)
+		if (c[k])
+			assert_int_equal(shmbus_unsubscribe(c[k]), 0);
+	assert_int_equal(arena_used(bus), 0);
+	shmbus_consumer *big = sub(bus, "big", 8192), *mid = sub(bus, "mid", 4096);
+	assert_int_equal(arena_used(bus), region(8192) + region(4096)); /* ~80% of it */
+	(void)big;
+	(void)mid;
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
@@ -456,9 +479,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_ring_dir_churn_returns_the_arena),
-	    TU_TEST(test_ring_dir_fresh_ring_takes_an_entry_without_region),
+	    TU_TEST(test_ring_dir_reuses_the_best_fitting_gap),
 	    TU_TEST(test_ring_dir_merges_free_neighbours),
-	    TU_TEST(test_ring_dir_drops_the_smallest_region_last),
+	    TU_TEST(test_ring_dir_churn_in_any_order_loses_nothing),
 	    TU_TEST(test_ring_dir_full_directory_recycles_empty_orphans),
 	    TU_TEST(test_ring_dir_full_directory_keeps_orphans_with_events),
 	    TU_TEST(test_ring_dir_remove_moves_the_generation),
