@@ -18,7 +18,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <ini.h>
+
 #include "shmbus_config.h"
+#include "tool_conf.h"
 #include "tool_util.h"
 
 static const char full_ini[] = "; a full file\n"
@@ -448,6 +451,158 @@ static void test_config_shmbusctl_check_kept_keys(void **state)
 	rmdir(dir);
 }
 
+/* ---- continuation lines: tool_conf (journald, bridge) reads as libinih --- */
+
+/* Settings as "key=value@where\n", appended to a buffer (ctx). */
+struct conf_seen {
+	char text[2048];
+	int with_where;
+};
+
+static int conf_collect(void *ctx, const char *key, const char *value, const char *where)
+{
+	struct conf_seen *c = ctx;
+	size_t n = strlen(c->text);
+	if (c->with_where)
+		snprintf(c->text + n, sizeof(c->text) - n, "%s=%s@%s\n", key, value,
+		         strrchr(where, ':') + 1); /* the LINE of FILE:LINE */
+	else
+		snprintf(c->text + n, sizeof(c->text) - n, "%s=%s\n", key, value);
+	return 0;
+}
+
+/* tool_conf_read of text (written to a file) into seen; returns its rc. */
+static int conf_read_text(const char *text, int with_where, struct conf_seen *seen,
+                          struct tool_conf_error *err)
+{
+	char dir[64], path[128];
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "cont.ini");
+	assert_int_equal(tu_write(path, text), 0);
+	memset(seen, 0, sizeof(*seen));
+	seen->with_where = with_where;
+	int rc = tool_conf_read(path, "bridge", conf_collect, seen, err);
+	unlink(path);
+	rmdir(dir);
+	return rc;
+}
+
+/* The [bridge] settings that the linked libinih gives (shmbusctl's view). */
+static int inih_bridge(void *ctx, const char *section, const char *key, const char *value)
+{
+	if (strcmp(section, "bridge") == 0)
+		conf_collect(ctx, key, value, "-:0");
+	return 1;
+}
+
+/* An indented line after a key line is one more value of that key, at
+ * its own line, as shmbusctl's libinih (INI_ALLOW_MULTILINE) reads it. */
+static void test_config_tool_conf_reads_continuations(void **state)
+{
+	(void)state;
+	struct conf_seen seen;
+	struct tool_conf_error err;
+	static const char cont[] = "[bus]\nname = c1\n\n[bridge]\nring = bridge.out\n"
+	                           "kafka = localhost:9092\nkafka-topic = t\n"
+	                           "kafka-set = acks=all\n   linger.ms=5\n";
+	if (conf_read_text(cont, 1, &seen, &err) != 0)
+		fail_msg("%s: %s (%s)", err.what, err.why, err.where);
+	assert_string_equal(seen.text, "ring=bridge.out@5\nkafka=localhost:9092@6\n"
+	                               "kafka-topic=t@7\nkafka-set=acks=all@8\n"
+	                               "kafka-set=linger.ms=5@9\n");
+	/* Comment and blank lines keep the run going; an indented "[x]" or
+	 * "a = b" is a value; libinih 55 keeps a ';' comment there. */
+	static const char runs[] = "[bridge]\nkafka-set = a=1 ; cut\n\n; note\n"
+	                           "\t b=2 ; kept\n  # note\n  [c=3]\n  d = 4\n"
+	                           "kafka : k:1\n  k:2\n";
+	assert_int_equal(conf_read_text(runs, 1, &seen, &err), 0);
+	assert_string_equal(seen.text, "kafka-set=a=1@2\nkafka-set=b=2 ; kept@5\n"
+	                               "kafka-set=[c=3]@7\nkafka-set=d = 4@8\n"
+	                               "kafka=k:1@9\nkafka=k:2@10\n");
+	/* A header ends the run: an indented line with no key before it in
+	 * its section is a key line, an error without '=' (libinih's too). */
+	assert_int_equal(
+	    conf_read_text("[journal]\ndir = /j\n[bridge]\n  window = 8\n", 1, &seen, &err), 0);
+	assert_string_equal(seen.text, "window=8@4\n");
+	assert_int_equal(conf_read_text("[journal]\ndir = /j\n[bridge]\n  acks=all\n"
+	                                "kafka = k\n",
+	                                1, &seen, &err),
+	                 0); /* "acks=all" is key acks, which the bridge refuses */
+	assert_string_equal(seen.text, "acks=all@4\nkafka=k@5\n");
+	assert_int_equal(
+	    conf_read_text("[journal]\ndir = /j\n[bridge]\n  lingerms\n", 1, &seen, &err), -EINVAL);
+	assert_non_null(strstr(err.where, "cont.ini:4"));
+	/* Another section's continuation is skipped, never read as a header. */
+	assert_int_equal(
+	    conf_read_text("[journal]\ndir = /j\n  [bridge]\nkafka = k\n", 1, &seen, &err),
+	    -ENOENT);
+	assert_string_equal(seen.text, "");
+	/* A flat file has no continuations: indented lines stay key lines. */
+	assert_int_equal(conf_read_text("kafka = k\n  window = 8\n", 1, &seen, &err), 0);
+	assert_string_equal(seen.text, "kafka=k@1\nwindow=8@2\n");
+}
+
+/* tool_conf and the libinih that shmbusctl links give the same [bridge]
+ * settings: a libinih that reads continuations differently (a later one
+ * cuts their ';' comments) fails here instead of in production. */
+static void test_config_tool_conf_matches_libinih(void **state)
+{
+	(void)state;
+	static const char *const texts[] = {
+	    "[bridge]\nkafka-set = acks=all\n   linger.ms=5\n",
+	    "[bridge]\nkafka-set = a=1 ; x\n\n; c\n\t b=2 ; y\n  # c\n  [c]\n  d = 4 ;z\n",
+	    "[journal]\ndir = /j\n  more\n[bridge]\n  window = 8\nkafka: k\n   k2\n",
+	    "[journal]\ndir = /j\n  [bridge]\nkafka = k\n[bridge]\nnats = n\n  n2 ; q\n",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct conf_seen mine, inih = {.with_where = 0};
+		struct tool_conf_error err;
+		assert_int_equal(ini_parse_string(texts[i], inih_bridge, &inih), 0);
+		if (conf_read_text(texts[i], 0, &mine, &err) != 0)
+			fail_msg("text %zu: %s: %s (%s)", i, err.what, err.why, err.where);
+		if (strcmp(mine.text, inih.text) != 0)
+			fail_msg("text %zu: tool_conf read\n%slibinih read\n%s", i, mine.text,
+			         inih.text);
+	}
+}
+
+/* The reviewer's cont.ini: `shmbusctl check` and the bridge agree on a
+ * continued kafka-set, and name the same line when it is bad. */
+static void test_config_check_and_bridge_agree_on_continuations(void **state)
+{
+	(void)state;
+#ifdef BRIDGE_BIN
+	char dir[64], path[128], out[2048], where[160];
+	static const char good[] = "[bus]\nname = c1\n\n[bridge]\nring = bridge.out\n"
+	                           "kafka = 127.0.0.1:1\nkafka-topic = t\n"
+	                           "kafka-set = acks=all\n   linger.ms=5\n";
+	static const char bad_text[] = "[bus]\nname = c1\n\n[bridge]\nring = bridge.out\n"
+	                               "kafka = 127.0.0.1:1\nkafka-topic = t\n"
+	                               "kafka-set = acks=all\n   lingerms\n";
+	tmp_file(dir, sizeof(dir), path, sizeof(path), "cont.ini");
+	assert_int_equal(tu_write(path, good), 0);
+	if (tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path) != 0)
+		fail_msg("shmbusctl check: %s", out);
+	/* No bus in an empty SHMBUS_DIR: the bridge stops at attaching it,
+	 * once its config (kafka-set values checked by librdkafka) is read. */
+	int st = tu_run(out, sizeof(out), "SHMBUS_DIR=%s %s --bus nosuch --config %s", dir,
+	                BRIDGE_BIN, path);
+	if (st != 1 || !strstr(out, "attach bus"))
+		fail_msg("shmbus-bridge: status %d, want 1 at 'attach bus': %s", st, out);
+	assert_int_equal(tu_write(path, bad_text), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "cont.ini:9: [bridge] kafka-set: 'lingerms' is not KEY=VALUE"));
+	st = tu_run(out, sizeof(out), "SHMBUS_DIR=%s %s --bus nosuch --config %s", dir, BRIDGE_BIN,
+	            path);
+	snprintf(where, sizeof(where), "(%s:9)", path);
+	if (st != 2 || !strstr(out, "--kafka-set") || !strstr(out, where))
+		fail_msg("shmbus-bridge: status %d, want 2 at --kafka-set %s: %s", st, where, out);
+	unlink(path);
+	rmdir(dir);
+#else
+	skip(); /* shmbus-bridge not built */
+#endif
+}
+
 /* The option lines ("  --NAME ...") of `prog --help`, help and config
  * aside, into names (at most max of them). Returns the count. */
 static size_t help_options(const char *prog, char names[][32], size_t max)
@@ -550,6 +705,9 @@ int main(void)
 	    cmocka_unit_test(test_config_kept_keys_are_the_programs_options),
 	    cmocka_unit_test(test_config_shmbusctl_check_kept_keys),
 	    cmocka_unit_test(test_config_kept_keys_match_programs),
+	    cmocka_unit_test(test_config_tool_conf_reads_continuations),
+	    cmocka_unit_test(test_config_tool_conf_matches_libinih),
+	    cmocka_unit_test(test_config_check_and_bridge_agree_on_continuations),
 	    cmocka_unit_test(test_config_long_line_is_refused),
 	    cmocka_unit_test(test_config_bom_is_skipped),
 	    cmocka_unit_test(test_config_file_nul_bytes_are_refused),

@@ -15,6 +15,21 @@
  * '=' or ':' ends the key), so that a service sees exactly the values that
  * `shmbusctl check` validated; anything else makes it a flat file, where a
  * header later on is an error (the file would mean two things).
+ *
+ * shmbusctl's libinih is built with INI_ALLOW_MULTILINE, so an INI file
+ * has continuation lines, read here as libinih (55, the version shmbusctl
+ * links) reads them: a line that starts with a blank and is no comment or
+ * blank line, after a key line of the same section (comment and blank
+ * lines in between do not break the run; a "[section]" line does), is one
+ * more value of that key, called back with the key and its own FILE:LINE.
+ * Its text is taken whole: libinih 55 cuts no inline comment there (later
+ * upstream releases do; test_config compares this reader with the linked
+ * libinih so that a change of version is noticed), and an indented "[x]"
+ * or "a = b" there is a value, not a header or a key. An indented line
+ * with no key before it in its section is an ordinary key line, an error
+ * when it holds no '=' or ':', as in libinih. A flat file has no
+ * continuations: its indented lines have always been "key = value" lines
+ * of their own, and existing flat files must keep their meaning.
  */
 #include "tool_conf.h"
 #include "tool_file.h"
@@ -33,6 +48,10 @@ struct conf_reader {
 	unsigned lineno;                   /* the line last read, from 1 */
 	size_t len;                        /* its bytes (NUL bytes among them) */
 	char line[TOOL_CONF_LINE_MAX + 2]; /* room for a CR and the final NUL */
+	/* INI: the key of the section's last key line (libinih's prev_name), ""
+	 * when none since the last header; any section's, so that a
+	 * continuation of another section is never read as a header. */
+	char prev[TOOL_CONF_LINE_MAX + 1];
 	char where[sizeof(((struct tool_conf_error *)0)->where)];
 };
 
@@ -131,6 +150,31 @@ static int conf_section(const char *s, char *sec, size_t len)
 	return 0;
 }
 
+/* Refuse a control byte (a tab aside) in s. 0 or -EINVAL with err filled. */
+static int conf_text(struct conf_reader *r, const char *s, struct tool_conf_error *err)
+{
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c < 0x20 && *c != '\t')
+			return conf_fail(err, r, r->lineno, -EINVAL, "config",
+			                 "control character in the line");
+	return 0;
+}
+
+/* An INI continuation line s (blanks skipped): one more value of r->prev.
+ * Skipped outside the section read. 0, the callback's return, or -errno. */
+static int conf_continue(struct conf_reader *r, char *s, int in_own, tool_conf_fn fn, void *ctx,
+                         struct tool_conf_error *err)
+{
+	int rc;
+	if (!in_own)
+		return 0;
+	if ((rc = conf_text(r, s, err)) != 0)
+		return rc;
+	conf_rtrim(s); /* the whole text: libinih 55 cuts no ';' comment here */
+	snprintf(r->where, sizeof(r->where), "%.600s:%u", r->path, r->lineno);
+	return fn(ctx, r->prev, s, r->where);
+}
+
 /* One line of the file, checked. *in_own: whether the line is in the
  * section read (always, for a flat file). 0, the callback's return, or
  * -errno with err filled. */
@@ -139,13 +183,18 @@ static int conf_line(struct conf_reader *r, enum conf_shape *shape, const char *
                      struct tool_conf_error *err)
 {
 	char *s = r->line, *key, *val;
+	int rc;
 	if (r->lineno == 1 && r->len >= 3 && memcmp(s, "\xEF\xBB\xBF", 3) == 0)
 		s += 3; /* a UTF-8 byte order mark, skipped as shmbusctl does */
 	if (memchr(r->line, '\0', r->len) != NULL)
 		return conf_fail(err, r, r->lineno, -EINVAL, "config", "NUL byte in the line");
 	s += strspn(s, " \t");
 	if (*s == '\0' || *s == '#' || *s == ';')
-		return 0;
+		return 0; /* libinih keeps prev_name over these too */
+	/* libinih tests for a continuation before a header: an indented
+	 * "[x]" after a key line is a value. */
+	if (*shape == SHAPE_INI && r->prev[0] != '\0' && s != r->line)
+		return conf_continue(r, s, *in_own, fn, ctx, err);
 	if (*s == '[') {
 		char sec[128];
 		if (*shape == SHAPE_FLAT)
@@ -158,20 +207,26 @@ static int conf_line(struct conf_reader *r, enum conf_shape *shape, const char *
 			                 "expected ']' closing the section name");
 		*in_own = strcmp(sec, section) == 0;
 		*seen |= *in_own;
+		r->prev[0] = '\0';
 		return 0;
 	}
 	if (*shape == SHAPE_UNKNOWN) {
 		*shape = SHAPE_FLAT;
 		*in_own = 1;
 	}
-	if (!*in_own)
-		return 0; /* another section of an INI file: shmbusctl's to check */
-	for (const char *c = s; *c; c++)
-		if ((unsigned char)*c < 0x20 && *c != '\t')
-			return conf_fail(err, r, r->lineno, -EINVAL, "config",
-			                 "control character in the line");
+	if (!*in_own) {
+		/* another section of an INI file: shmbusctl's to check, but its
+		 * key lines start continuations there */
+		if (conf_split(s, *shape, &key, &val))
+			snprintf(r->prev, sizeof(r->prev), "%s", key);
+		return 0;
+	}
+	if ((rc = conf_text(r, s, err)) != 0)
+		return rc;
 	if (!conf_split(s, *shape, &key, &val) || *key == '\0')
 		return conf_fail(err, r, r->lineno, -EINVAL, "config", "expected 'key = value'");
+	if (*shape == SHAPE_INI)
+		snprintf(r->prev, sizeof(r->prev), "%s", key);
 	snprintf(r->where, sizeof(r->where), "%.600s:%u", r->path, r->lineno);
 	return fn(ctx, key, val, r->where);
 }

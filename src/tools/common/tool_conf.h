@@ -8,7 +8,9 @@
  *    "[section]" header as its first setting line: only the tool's own
  *    section ([journal], [bridge]) is read, every other one is skipped
  *    (shmbusctl validates those). Comments are ";" or "#" lines and a ";"
- *    after a blank, as libinih reads them for shmbusctl.
+ *    after a blank, and an indented line after a key line continues that
+ *    key (one more value, with its own line), as libinih reads them for
+ *    shmbusctl. A flat file has no continuation lines.
  * Lines are read into a fixed buffer (a line is bounded before it is held),
  * and the file must be a regular file (tool_open_regular). Nothing here
  * prints: each tool words its messages as `tool: what: why (where)`.
