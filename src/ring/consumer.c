@@ -163,6 +163,15 @@ static int group_check_locked(const struct shmbus_bus *b, const char *name,
 				       "ring '%s': group '%s' has %u members (ring '%.*s'), not %u",
 				       name, o->group, e->group_size, (int)sizeof(e->name), e->name,
 				       o->group_size);
+		if (e->group_member == o->group_member && !ring_consumer_alive(e) &&
+		    st != RING_STATE_DETACHED)
+			return bus_err(-EINVAL,
+				       "ring '%s': member %u of group '%s' is ring '%.*s' already, "
+				       "whose consumer (pid %d) died: subscribe that ring again, or "
+				       "remove it with `shmbusctl ring-remove %s %.*s`",
+				       name, o->group_member, o->group, (int)sizeof(e->name), e->name,
+				       (int)load_relaxed(&e->consumer_pid), b->name,
+				       (int)sizeof(e->name), e->name);
 		if (e->group_member == o->group_member)
 			return bus_err(-EINVAL,
 				       "ring '%s': member %u of group '%s' is ring '%.*s' already",
@@ -193,7 +202,9 @@ static bool orphan_empty(const struct shmbus_bus *b, struct ring_desc *d)
  * later is as safe from stale producers as any reuse (see ring_desc.c).
  * Returns 0, after saying which ring went in shmbus_errmsg(), or -ENOSPC.
  * Should the arena then refuse the new ring, the orphan stays freed: it
- * held nothing, and its region is kept with its entry for a later ring.
+ * held nothing, and its bytes are free for the new one. A declared ring
+ * (shmbusctl made it from the config: its group and filter are the
+ * config's) is never recycled; ring-remove can free it.
  */
 static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 {
@@ -208,7 +219,9 @@ static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 		uint32_t st = load_relaxed(&d->state);
 		if ((st != RING_STATE_ORPHANED && st != RING_STATE_ACTIVE) || ring_consumer_alive(d))
 			continue;
-		if (st == RING_STATE_ACTIVE)
+		if (d->flags & RING_F_DECLARED)
+			full++; /* kept: its settings are the config's */
+		else if (st == RING_STATE_ACTIVE)
 			unreaped++;
 		else if (!orphan_empty(b, d))
 			full++;
@@ -218,8 +231,8 @@ static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 	if (!best && full)
 		return bus_err(-ENOSPC,
 			       "bus '%s': all %u ring entries in use (%u of them orphaned: consumers "
-			       "dead, events unconsumed; remove one with `shmbusctl ring-remove %s "
-			       "RING`)",
+			       "dead, events unconsumed or the ring declared by the config; remove "
+			       "one with `shmbusctl ring-remove %s RING`)",
 			       b->name, max, full, b->name);
 	if (!best && unreaped)
 		return bus_err(-ENOSPC,
@@ -396,6 +409,7 @@ int shmbus_ring_declare(shmbus_bus *b, const char *name, const struct shmbus_sub
 		rc = bus_err(-EEXIST, "ring '%s' already exists", name);
 	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
 		desc_set_filter(b, d, &o);
+		d->flags |= RING_F_DECLARED;
 		store_release(&d->state, RING_STATE_DETACHED); /* R2 */
 		bus_bump_generation(b);                        /* R1 */
 	}

@@ -263,6 +263,10 @@ _Static_assert(SHMBUS_MAX_COUNTERS == CTR_SLOTS, "counter slots");
 #define RING_STATE_DETACHED 3u
 #define RING_STATE_ORPHANED 4u
 
+/* ring_desc.flags beside the public SHMBUS_SUB_* ones: made by
+ * shmbus_ring_declare() (from a config), so never recycled when empty. */
+#define RING_F_DECLARED 0x80000000u
+
 /* Hash of every structure above and of the event layouts. */
 uint64_t ring_layout_hash(void);
 

@@ -107,7 +107,7 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	o->state = (enum shmbus_ring_state)st;
 	o->capacity = d->capacity;
 	o->slot_size = d->slot_size;
-	o->flags = d->flags;
+	o->flags = d->flags & ~RING_F_DECLARED; /* the public SHMBUS_SUB_* ones */
 	o->policy = (enum shmbus_full_policy)d->policy;
 	o->wait = (enum shmbus_wait_strategy)d->wait;
 	o->group_size = d->group_size;

@@ -311,6 +311,17 @@ static void test_ring_dir_full_directory_recycles_empty_orphans(void **state)
 	assert_int_equal(try_sub(bus, "z", 64), 0);
 	assert_true(shmbus_stat_find_ring(bus, "decl") >= 0);
 	assert_true(shmbus_stat_find_ring(bus, "w2") >= 0);
+	/* A declared ring whose consumer died is an empty orphan too, but its
+	 * group and filter are the config's: never recycled (it was before,
+	 * and the restarted service re-made it without them). */
+	pid_t dp = doomed_consumer("orph", "decl");
+	kill_and_reap(dp);
+	assert_true(shmbus_bus_reap(bus) >= 1);
+	assert_int_equal(shmbus_ring_remove(bus, "z"), 0);
+	assert_int_equal(try_sub(bus, "z", 64), 0); /* the free entry z left */
+	assert_int_equal(try_sub(bus, "zz", 64), -ENOSPC);
+	assert_msg_has("ring-remove");
+	assert_true(shmbus_stat_find_ring(bus, "decl") >= 0);
 	shmbus_consumer_close(y);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 	assert_int_equal(shmbus_bus_destroy("orph"), 0);
@@ -475,6 +486,35 @@ static void test_ring_dir_group_members_must_agree(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* A member whose consumer died holds its index until its ring is taken
+ * again or removed; the refusal of a replacement says both ways. */
+static void test_ring_dir_dead_group_member_names_the_way_out(void **state)
+{
+	(void)state;
+	shmbus_bus *bus = dir_bus("grp", 8, 1u << 20);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_bus *b;
+		shmbus_consumer *c;
+		TU_CHILD_CHECK(shmbus_bus_open("grp", "member", SHMBUS_ROLE_CONSUMER, &b) == 0);
+		TU_CHILD_CHECK(group_sub(b, "m0", 2, 0, &c) == 0);
+		_exit(0); /* dies holding it */
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	shmbus_consumer *c = NULL;
+	assert_int_equal(group_sub(bus, "m0b", 2, 0, &c), -EINVAL);
+	assert_msg_has("whose consumer (pid");
+	assert_msg_has("`shmbusctl ring-remove grp m0`");
+	assert_int_equal(group_sub(bus, "m0", 2, 0, &c), 0); /* taken again */
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+	assert_int_equal(shmbus_bus_destroy("grp"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +527,7 @@ int main(void)
 	    TU_TEST(test_ring_dir_remove_moves_the_generation),
 	    TU_TEST(test_ring_dir_shmbusctl_ring_remove),
 	    TU_TEST(test_ring_dir_group_members_must_agree),
+	    TU_TEST(test_ring_dir_dead_group_member_names_the_way_out),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
