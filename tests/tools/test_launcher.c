@@ -359,12 +359,27 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
  * stage: subscribes RING after 300 ms, forwards each event as type 34; on
  *        SIGTERM drains, then flushes late one event of type 35.
  * sink:  subscribes RING after 300 ms, counts types 32..35; on SIGTERM
- *        drains and writes the four counts to FILE.
+ *        drains and writes the four counts to FILE, then whether src's and
+ *        stage's producers had closed when its SIGTERM came (1 or 0).
+ * Each producer, once closed, leaves ROLE.closed beside the config.
  * A sink stopped with or before its producers misses their late flushes;
  * a source started before the consumers subscribe is routed around them. */
 static volatile sig_atomic_t svc_stop, svc_burst;
-static unsigned svc_counts[4];
+static unsigned svc_counts[4], svc_closed_at_term[2];
 static shmbus_producer *svc_out;
+
+/* ROLE.closed beside the launcher's config ($SHMBUS_CONFIG). */
+static const char *svc_marker(const char *role)
+{
+	static char path[2][512];
+	static int k;
+	char *p = path[k++ % 2];
+	const char *cfg = getenv("SHMBUS_CONFIG");
+	const char *slash = cfg ? strrchr(cfg, '/') : NULL;
+	snprintf(p, 512, "%.*s/%s.closed", slash ? (int)(slash - cfg) : 1, slash ? cfg : ".",
+	         role);
+	return p;
+}
 
 static void svc_on_term(int sig)
 {
@@ -423,17 +438,24 @@ static int svc_main(int argc, char **argv)
 		if (!c || shmbus_poll(c, svc_on_event, NULL, 64) == 0)
 			tu_msleep(1);
 	}
+	/* What had stopped feeding it when its SIGTERM came (the launcher stops
+	 * a consumer once no producer feeds it; a process may still be
+	 * finishing after it closed its producer, so "ended" lines may come in
+	 * either order). */
+	svc_closed_at_term[0] = access(svc_marker("src"), F_OK) == 0;
+	svc_closed_at_term[1] = access(svc_marker("stage"), F_OK) == 0;
 	while (c && shmbus_poll(c, svc_on_event, NULL, 64) > 0)
 		;
 	if (svc_out) {
 		tu_msleep(300);
 		svc_publish(strcmp(role, "src") == 0 ? 33 : 35);
 		shmbus_producer_close(svc_out);
+		tu_write(svc_marker(role), "closed\n");
 	}
 	if (strcmp(role, "sink") == 0 && argc > 4) {
 		char text[128];
-		snprintf(text, sizeof(text), "%u %u %u %u\n", svc_counts[0], svc_counts[1],
-		         svc_counts[2], svc_counts[3]);
+		snprintf(text, sizeof(text), "%u %u %u %u %u %u\n", svc_counts[0], svc_counts[1],
+		         svc_counts[2], svc_counts[3], svc_closed_at_term[0], svc_closed_at_term[1]);
 		tu_write(argv[4], text);
 	}
 	if (c)
@@ -461,7 +483,7 @@ static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
 
 /* Run src -> stage -> sink (listed in that order: sources first) under
  * the launcher, stop it, and read what the sink counted. */
-static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
+static void run_pipeline(unsigned counts[6], char *out, size_t outlen)
 {
 	up_begin("pl");
 	char self[256], sink_out[256], text[2048];
@@ -497,8 +519,9 @@ static void run_pipeline(unsigned counts[4], char *out, size_t outlen)
 	close(fd);
 	char res[128] = "";
 	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
-	assert_int_equal(sscanf(res, "%u %u %u %u", &counts[0], &counts[1], &counts[2], &counts[3]),
-	                 4);
+	assert_int_equal(sscanf(res, "%u %u %u %u %u %u", &counts[0], &counts[1], &counts[2],
+	                        &counts[3], &counts[4], &counts[5]),
+	                 6);
 	tu_rmdir(dir);
 }
 
@@ -547,7 +570,7 @@ static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
 {
 	(void)state;
-	unsigned c[4];
+	unsigned c[6];
 	char out[8192];
 	run_pipeline(c, out, sizeof(out));
 	assert_int_equal(c[0], 200); /* src's burst, directly */
@@ -559,16 +582,19 @@ static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
 static void test_launcher_stops_producers_before_consumers(void **state)
 {
 	(void)state;
-	unsigned c[4];
+	unsigned c[6];
 	char out[8192];
 	run_pipeline(c, out, sizeof(out));
 	assert_int_equal(c[1], 1); /* src's flush */
 	assert_int_equal(c[3], 1); /* the stage's flush */
+	/* the sink was stopped only once both its feeders had closed */
+	if (c[4] != 1 || c[5] != 1)
+		fail_msg("sink stopped with src closed %u, stage closed %u; the launcher said:\n%s",
+		         c[4], c[5], out);
 	const char *src = strstr(out, "service src ended");
 	const char *stage = strstr(out, "service stage ended");
-	const char *sink = strstr(out, "service sink ended");
-	if (!(src && stage && sink && src < stage && stage < sink))
-		fail_msg("services did not end src, stage, sink; the launcher said:\n%s", out);
+	if (!(src && stage && src < stage))
+		fail_msg("services did not end src, then stage; the launcher said:\n%s", out);
 }
 
 /* A reader of the launcher's stdout that goes away does not kill it (it
