@@ -1165,6 +1165,18 @@ static int run_bridge(const char *const *args, const char *outpath, const char *
 	return -1;
 }
 
+/* A fresh folder for a run of the bridge executable: dir (a mkdtemp
+ * template) made, out and err paths and a third file (name) in it, and
+ * SHMBUS_DIR pointing there. */
+static void exe_dir(char *dir, char out[64], char err[64], char file[64], const char *name)
+{
+	assert_non_null(mkdtemp(dir));
+	snprintf(out, 64, "%s/out", dir);
+	snprintf(err, 64, "%s/err", dir);
+	snprintf(file, 64, "%s/%s", dir, name);
+	setenv("SHMBUS_DIR", dir, 1);
+}
+
 /* Bad values are usage errors (exit 2) naming the option and where it
  * came from, found before the bus is attached (the bus named here does
  * not exist: attaching would be exit 1). They were taken silently:
@@ -1206,11 +1218,7 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--stats-json", "/nonexistent/dir/s.json", "--stats-json"},
 	};
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(out, sizeof out, "%s/out", dir);
-	snprintf(err, sizeof err, "%s/err", dir);
-	snprintf(conf, sizeof conf, "%s/conf", dir);
-	setenv("SHMBUS_DIR", dir, 1); /* no bus there */
+	exe_dir(dir, out, err, conf, "conf"); /* no bus there */
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		const char *args[] = {"--bus", "none", "--kafka", "127.0.0.1:1", bad[i][0], bad[i][1],
 				      NULL};
@@ -1307,11 +1315,7 @@ static void test_bridge_core_exe_config_booleans(void **state)
 		{"stats-interval = 0\n", "--stats-interval", "0.05", 1, 0},
 	};
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(out, sizeof out, "%s/out", dir);
-	snprintf(err, sizeof err, "%s/err", dir);
-	snprintf(conf, sizeof conf, "%s/conf", dir);
-	setenv("SHMBUS_DIR", dir, 1);
+	exe_dir(dir, out, err, conf, "conf");
 	assert_int_equal(shmbus_bus_create("bbool", NULL, &bus), 0);
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		const char *args[12] = {"--bus", "bbool", "--kafka", "127.0.0.1:1",
@@ -1366,11 +1370,7 @@ static void test_bridge_core_exe_config_ini(void **state)
 	                           "json = yes\n"
 	                           "stats-interval = 0.05\n";
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(out, sizeof out, "%s/out", dir);
-	snprintf(err, sizeof err, "%s/err", dir);
-	snprintf(ini, sizeof ini, "%s/host.ini", dir);
-	setenv("SHMBUS_DIR", dir, 1);
+	exe_dir(dir, out, err, ini, "host.ini");
 	assert_int_equal(shmbus_bus_create("bini", NULL, &bus), 0);
 	setenv("SHMBUS_BUS", "bini", 1);
 	const char *args[] = {"--config", ini, NULL};
