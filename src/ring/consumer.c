@@ -369,17 +369,23 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 		return rc;
 	}
 	struct ring_desc *d = ring_find_locked(b, name);
+	bool created = false;
 	if (d) {
 		rc = ring_reattach_locked(b, d, name, &o, opts != NULL);
 	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
 		desc_set_filter(b, d, &o);
+		created = true;
 	}
+	/* The view first: a damaged entry is refused before it is marked
+	 * ours (it once stayed ACTIVE with this pid, so ring-remove said
+	 * "live consumer" until the process exited). */
+	if (rc == 0 && (rc = ring_view_init(&c->v, b, d)) != 0 && created)
+		ring_entry_free_locked(b, d);
 	if (rc == 0) {
 		store_relaxed(&d->consumer_pid, b->pid);
 		store_relaxed(&d->consumer_start, b->start_time);
 		store_release(&d->state, RING_STATE_ACTIVE); /* R2, pairs with A2 */
 		bus_bump_generation(b);                      /* R1 */
-		rc = ring_view_init(&c->v, b, d);
 	}
 	bus_unlock(b);
 	if (rc) {
