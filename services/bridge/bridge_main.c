@@ -37,6 +37,7 @@
 
 struct opts {
 	const char *bus;
+	int bus_set; /* by $SHMBUS_BUS or a bus setting: an INI file's [bus] name does not count */
 	struct bridge_core_config core;
 	struct bridge_nats_config nats;
 	struct bridge_kafka_config kafka;
@@ -64,8 +65,8 @@ static void usage(FILE *f)
 		"usage: " PROG " [options]\n"
 		"Export bus events to NATS JetStream and/or Kafka, resumable without gap or\n"
 		"duplicate (checkpoint + journal catch-up).\n\n"
-		"  --bus NAME              bus to attach (default $SHMBUS_BUS, else "
-		SHMBUS_DEFAULT_BUS ")\n"
+		"  --bus NAME              bus to attach (default $SHMBUS_BUS, else the [bus]\n"
+		"                          name of an INI --config file, else " SHMBUS_DEFAULT_BUS ")\n"
 		"  --ring NAME             ring to subscribe (default bridge)\n"
 		"  --types LIST            event types, e.g. trade,quote (default all)\n"
 		"  --symbols LIST          symbol names (default all; events about no\n"
@@ -204,7 +205,10 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 {
 	uint64_t n;
 	switch (key) {
-	case 'b': o->bus = v; break;
+	case 'b':
+		o->bus = v;
+		o->bus_set = 1;
+		break;
 	case 'r': o->core.ring = v; break;
 	case 't': o->types = v; return parse_types(o, v, where);
 	case 's': o->symbols = v; return check_symbols(v, where);
@@ -319,8 +323,19 @@ static int config_setting(void *ctx, const char *k, const char *v, const char *w
 static int config_file(struct opts *o, const char *path)
 {
 	struct tool_conf_error err;
-	int rc = tool_conf_read(path, "bridge", config_setting, o, &err);
-	return rc < 0 ? bad(err.what, err.why, err.where) : rc;
+	char bus[SHMBUS_NAME_MAX + 1];
+	int rc = tool_conf_read(path, "bridge", config_setting, o, bus, sizeof(bus), &err);
+	if (rc < 0)
+		return bad(err.what, err.why, err.where);
+	if (rc == 0 && !o->bus_set && bus[0]) { /* neither $SHMBUS_BUS nor a bus key: */
+		char *d = o->nowned < OWNED_MAX ? strdup(bus) : NULL;
+		if (d == NULL)
+			return bad("config", "out of memory", path);
+		o->owned[o->nowned++] = d;
+		o->bus = d; /* the INI file's [bus] name; --bus still wins */
+		o->bus_set = 1;
+	}
+	return rc;
 }
 
 static const char *env(const char *name)
@@ -339,6 +354,7 @@ static void defaults(struct opts *o)
 {
 	memset(o, 0, sizeof *o);
 	o->bus = env("SHMBUS_BUS") ? env("SHMBUS_BUS") : SHMBUS_DEFAULT_BUS; /* the launcher's */
+	o->bus_set = env("SHMBUS_BUS") != NULL;
 	bridge_core_config_init(&o->core);
 	o->core.warn = warn_stderr;
 	o->stats_interval = 5;

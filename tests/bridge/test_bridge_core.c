@@ -1352,9 +1352,9 @@ static void test_bridge_core_exe_config_booleans(void **state)
 /* --config on the host's INI file (what `shmbusctl up` passes as
  * ${config}): the bridge reads its [bridge] section, with the line of a
  * bad value named, skips the others ([journal] holds keys it does not
- * know), and refuses a file without [bridge]; the bus comes from
- * SHMBUS_BUS (the launcher's) when --bus is absent. (Kafka at a closed
- * port: nothing is sent.) */
+ * know), and refuses a file without [bridge]; with no --bus the bus is
+ * SHMBUS_BUS (the launcher's), else the file's [bus] name. (Kafka at a
+ * closed port: nothing is sent.) */
 static void test_bridge_core_exe_config_ini(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", out[64], err[64], ini[64], where[128];
@@ -1372,7 +1372,7 @@ static void test_bridge_core_exe_config_ini(void **state)
 	(void)state;
 	exe_dir(dir, out, err, ini, "host.ini");
 	assert_int_equal(shmbus_bus_create("bini", NULL, &bus), 0);
-	setenv("SHMBUS_BUS", "bini", 1);
+	unsetenv("SHMBUS_BUS"); /* the bus: the file's [bus] name */
 	const char *args[] = {"--config", ini, NULL};
 	write_file(ini, good, strlen(good));
 	int st = run_bridge(args, out, err, "starting live", 300);
@@ -1384,6 +1384,9 @@ static void test_bridge_core_exe_config_ini(void **state)
 	if (st != 0 || text[0] != '{')
 		fail_msg("INI [bridge]: status %d, want 0 and JSON status lines; stdout '%.200s'",
 		         st, text);
+	setenv("SHMBUS_BUS", "bnone", 1); /* the launcher's wins over the file's */
+	assert_int_equal(run_bridge(args, out, err, NULL, 0), 1);
+	assert_true(file_has(err, "bnone"));
 	static const char bad[] = "[bridge]\nkafka = 127.0.0.1:1\n\nwindow = 3\n";
 	write_file(ini, bad, strlen(bad));
 	snprintf(where, sizeof where, "(%s:4)", ini);

@@ -59,8 +59,9 @@ static void jc_paths(void)
 
 /* The INI file's [journal] sets dir, ring, fsync and stats-json; the other
  * sections are skipped ([bridge] holds a value journald would refuse);
- * --fsync on the command line, given before --config, still wins; the bus
- * is SHMBUS_BUS's. */
+ * --fsync on the command line, given before --config, still wins; with
+ * neither --bus nor SHMBUS_BUS the bus is the file's [bus] name, and
+ * SHMBUS_BUS (the launcher's) wins over that name. */
 static void test_journald_config_ini_section(void **state)
 {
 	(void)state;
@@ -86,10 +87,12 @@ static void test_journald_config_ini_section(void **state)
 	         "dir = not-journald's\n",
 	         jtt_bus, jtt_jdir, stats);
 	jc_write(jc_ini, text);
-	setenv("SHMBUS_BUS", jtt_bus, 1);
 	char *av[] = {JOURNALD_BIN, "--fsync", "none", "--config", jc_ini, NULL};
-	pid_t jd = jtt_spawn(av, jc_out, jc_err);
+	setenv("SHMBUS_BUS", "jc-nosuchbus", 1);
+	assert_int_equal(jtt_wait(jtt_spawn(av, jc_out, jc_err), 10), 1);
+	assert_true(jc_has(jc_err, "jc-nosuchbus"));
 	unsetenv("SHMBUS_BUS");
+	pid_t jd = jtt_spawn(av, jc_out, jc_err);
 	if (jtt_wait_ring(b, "jc.in", jd) != 0) {
 		kill(jd, SIGKILL);
 		jtt_wait(jd, 10);

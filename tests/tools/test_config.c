@@ -480,7 +480,7 @@ static int conf_read_text(const char *text, int with_where, struct conf_seen *se
 	assert_int_equal(tu_write(path, text), 0);
 	memset(seen, 0, sizeof(*seen));
 	seen->with_where = with_where;
-	int rc = tool_conf_read(path, "bridge", conf_collect, seen, err);
+	int rc = tool_conf_read(path, "bridge", conf_collect, seen, NULL, 0, err);
 	unlink(path);
 	rmdir(dir);
 	return rc;

@@ -53,6 +53,9 @@ struct conf_reader {
 	 * continuation of another section is never read as a header. */
 	char prev[TOOL_CONF_LINE_MAX + 1];
 	char where[sizeof(((struct tool_conf_error *)0)->where)];
+	int in_bus;     /* INI: in the [bus] section */
+	char *bus;      /* where its name goes (NULL: not wanted) */
+	size_t bus_len;
 };
 
 /* Fill err; where is "PATH:LINE" (line != 0) or PATH. Returns rc. */
@@ -207,6 +210,7 @@ static int conf_line(struct conf_reader *r, enum conf_shape *shape, const char *
 			                 "expected ']' closing the section name");
 		*in_own = strcmp(sec, section) == 0;
 		*seen |= *in_own;
+		r->in_bus = strcmp(sec, "bus") == 0;
 		r->prev[0] = '\0';
 		return 0;
 	}
@@ -217,8 +221,11 @@ static int conf_line(struct conf_reader *r, enum conf_shape *shape, const char *
 	if (!*in_own) {
 		/* another section of an INI file: shmbusctl's to check, but its
 		 * key lines start continuations there */
-		if (conf_split(s, *shape, &key, &val))
+		if (conf_split(s, *shape, &key, &val)) {
 			snprintf(r->prev, sizeof(r->prev), "%s", key);
+			if (r->in_bus && r->bus && strcmp(key, "name") == 0)
+				snprintf(r->bus, r->bus_len, "%s", val); /* the bus it describes */
+		}
 		return 0;
 	}
 	if ((rc = conf_text(r, s, err)) != 0)
@@ -232,9 +239,11 @@ static int conf_line(struct conf_reader *r, enum conf_shape *shape, const char *
 }
 
 int tool_conf_read(const char *path, const char *section, tool_conf_fn fn, void *ctx,
-                   struct tool_conf_error *err)
+                   char *bus, size_t bus_len, struct tool_conf_error *err)
 {
-	struct conf_reader r = {.path = path};
+	struct conf_reader r = {.path = path, .bus = bus_len ? bus : NULL, .bus_len = bus_len};
+	if (r.bus)
+		r.bus[0] = '\0';
 	enum conf_shape shape = SHAPE_UNKNOWN;
 	const char *kind;
 	int in_own = 0, seen = 0, rc;

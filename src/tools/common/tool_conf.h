@@ -43,7 +43,10 @@ typedef int (*tool_conf_fn)(void *ctx, const char *key, const char *value, const
 
 /*
  * Read @path, flat or INI (only [@section] is read from an INI file), and
- * call @fn for each setting. Returns 0; the callback's positive return
+ * call @fn for each setting. @bus (@bus_len bytes, NULL/0 when not
+ * wanted) gets the name of an INI file's [bus] section, "" when it has
+ * none: the bus the file describes, for a tool given neither --bus nor
+ * $SHMBUS_BUS. Returns 0; the callback's positive return
  * (@err untouched: the callback said why); or -errno with @err filled: the
  * file cannot be opened or read (-EISDIR / -EINVAL when it is no regular
  * file, why naming what it is), a line is too long (-E2BIG), holds a NUL or
@@ -51,6 +54,6 @@ typedef int (*tool_conf_fn)(void *ctx, const char *key, const char *value, const
  * [@section] (-ENOENT, naming the file and the section).
  */
 int tool_conf_read(const char *path, const char *section, tool_conf_fn fn, void *ctx,
-                   struct tool_conf_error *err);
+                   char *bus, size_t bus_len, struct tool_conf_error *err);
 
 #endif /* SHMBUS_TOOL_CONF_H */

@@ -26,7 +26,8 @@
 
 static const char usage_text[] =
     "usage: shmbus-journald --bus NAME --dir DIR [options]\n"
-    "  --bus NAME             bus to attach (default $SHMBUS_BUS; one is required)\n"
+    "  --bus NAME             bus to attach (default $SHMBUS_BUS, else the [bus] name\n"
+    "                         of an INI --config file; one is required)\n"
     "  --dir DIR              journal directory (required)\n"
     "  --ring NAME            ring to own (default journal)\n"
     "  --types LIST           event types to journal (default all)\n"
@@ -239,8 +240,16 @@ static int config_setting(void *ctx, const char *k, const char *v, const char *w
 static int config_file(struct jd_opts *o, const char *path)
 {
 	struct tool_conf_error err;
-	int rc = tool_conf_read(path, "journal", config_setting, o, &err);
-	return rc < 0 ? jd_usage_err(err.what, err.why, err.where) : rc;
+	char bus[SHMBUS_NAME_MAX + 1];
+	int rc = tool_conf_read(path, "journal", config_setting, o, bus, sizeof(bus), &err);
+	if (rc < 0)
+		return jd_usage_err(err.what, err.why, err.where);
+	if (rc == 0 && !o->bus && bus[0]) { /* neither $SHMBUS_BUS nor a bus key: */
+		if (nowned == JD_OWNED_MAX || !(owned[nowned] = strdup(bus)))
+			return jd_usage_err("config", "out of memory", path);
+		o->bus = owned[nowned++]; /* the INI file's [bus] name */
+	}
+	return rc;
 }
 
 int jd_parse_args(int argc, char **argv, struct jd_opts *o)
