@@ -9,6 +9,9 @@ foreach(u ${units})
   file(READ "${u}" text)
   string(REPLACE "/usr/bin/shmbus" "${CMAKE_INSTALL_PREFIX}/${SHMBUS_BINDIR}/shmbus" text
     "${text}")
+  # services named without a path: this prefix's programs first
+  string(REPLACE "Environment=PATH=/usr/bin:"
+    "Environment=PATH=${CMAKE_INSTALL_PREFIX}/${SHMBUS_BINDIR}:/usr/bin:" text "${text}")
   string(REPLACE "file:///usr/share/doc/shmbus" "file://${CMAKE_INSTALL_PREFIX}/${SHMBUS_DOCDIR}"
     text "${text}")
   set(dest "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/${SHMBUS_UNITDIR}/${n}")

@@ -82,9 +82,14 @@ static void test_install_then_build_with_pkg_config(void **state)
 	/* Beside the library: the rules, example configs, docs, and systemd
 	 * units naming the prefix they were installed to. */
 	assert_int_equal(sh("test -f '%s/moved/share/shmbus/rules/default.rules'", tmp), 0);
-	assert_int_equal(sh("test -f '%s/moved/share/shmbus/examples/demo.ini'", tmp), 0);
+	/* demo.ini beside the rules it names as ${configdir}/rules/default.rules */
+	assert_int_equal(sh("test -f '%s/moved/share/shmbus/demo.ini'", tmp), 0);
 	assert_int_equal(sh("test -f \"$(find '%s/moved/share/doc' -name config.md)\"", tmp), 0);
 	assert_int_equal(sh("grep -q '^ExecStart=%s/stage/bin/shmbusctl up' "
+			    "'%s/moved/share/shmbus/systemd/shmbus@.service'",
+			    tmp, tmp),
+			 0);
+	assert_int_equal(sh("grep -q '^Environment=PATH=%s/stage/bin:/usr/bin:' "
 			    "'%s/moved/share/shmbus/systemd/shmbus@.service'",
 			    tmp, tmp),
 			 0);
