@@ -297,6 +297,35 @@ static void test_launcher_keep_reuses_the_bus(void **state)
 	tu_rmdir(dir);
 }
 
+/* A service that exits 2 (a usage error: a bad option or config value)
+ * is not restarted under on-failure: it would fail the same way each time
+ * (an operator probe saw threshold restarted six times in 4 s over a
+ * rules path). Another failure is. */
+static void test_launcher_does_not_restart_usage_errors(void **state)
+{
+	(void)state;
+	up_begin("ue");
+	char text[1024], cfg[256];
+	static char out[8192];
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = uebus\narena_mb = 2\n[launcher]\nbackoff_initial_ms = 20\n"
+	         "status_file = %s\n"
+	         "[service bad]\ncommand = /bin/sh\nargs = -c \"exit 2\"\nrestart = on-failure\n"
+	         "[service flaky]\ncommand = /bin/sh\nargs = -c \"exit 1\"\nrestart = on-failure\n"
+	         "restart_max = 2\n",
+	         status_path);
+	snprintf(cfg, sizeof(cfg), "%s/ue.ini", dir);
+	assert_int_equal(tu_write(cfg, text), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 1);
+	const char *first = strstr(out, "service bad started");
+	if (!strstr(out, "service bad ended (exit:2); exit 2 is a usage error: not restarted") ||
+	    !first || strstr(first + 1, "service bad started") != NULL)
+		fail_msg("want bad started once and not restarted, got:\n%s", out);
+	if (!strstr(out, "service flaky ended (exit:1); gave up after 2 restarts"))
+		fail_msg("want flaky restarted twice, got:\n%s", out);
+	tu_rmdir(dir);
+}
+
 static void test_launcher_refuses_bad_config(void **state)
 {
 	(void)state;
@@ -698,6 +727,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_restarts_and_stops_cleanly),
 	    cmocka_unit_test(test_launcher_substitutes_placeholders),
 	    cmocka_unit_test(test_launcher_keep_reuses_the_bus),
+	    cmocka_unit_test(test_launcher_does_not_restart_usage_errors),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),

@@ -313,6 +313,14 @@ static void on_exit_of(struct launcher *l, struct svc *s, int status)
 		printf("\n");
 		return;
 	}
+	/* Exit 2 is a usage error by every shmbus tool's convention (a bad
+	 * option or config value): it fails the same way each time. */
+	if (c->restart == SHMBUS_RESTART_ON_FAILURE && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 2) {
+		s->state = SVC_FAILED;
+		printf("; exit 2 is a usage error: not restarted (fix its args or config)\n");
+		return;
+	}
 	if (c->restart_max && s->restarts >= c->restart_max) {
 		s->state = SVC_FAILED;
 		printf("; gave up after %u restarts (restart_max)\n", s->restarts);
