@@ -1330,11 +1330,8 @@ static void test_bridge_core_exe_config_booleans(void **state)
 		args[k] = NULL;
 		write_file(conf, cases[i].conf, strlen(cases[i].conf));
 		int st = run_bridge(args, out, err, "starting live", 300);
-		char text[4096] = "";
-		FILE *f = fopen(out, "r");
-		assert_non_null(f);
-		text[fread(text, 1, sizeof text - 1, f)] = '\0';
-		fclose(f);
+		char *text = tfs_slurp(out);
+		assert_non_null(text);
 		int lines = text[0] != '\0', json = text[0] == '{';
 		if (st != 0 || lines != cases[i].lines || (lines && json != cases[i].json) ||
 		    (lines && !json && strncmp(text, "connected=", 10) != 0))
@@ -1342,6 +1339,7 @@ static void test_bridge_core_exe_config_booleans(void **state)
 				 st, !cases[i].lines ? "no status line" : cases[i].json ? "JSON lines"
 												 : "text lines",
 				 text);
+		free(text);
 	}
 	shmbus_bus_close(bus);
 	shmbus_bus_destroy("bbool");
@@ -1376,14 +1374,12 @@ static void test_bridge_core_exe_config_ini(void **state)
 	const char *args[] = {"--config", ini, NULL};
 	write_file(ini, good, strlen(good));
 	int st = run_bridge(args, out, err, "starting live", 300);
-	char text[4096] = "";
-	FILE *f = fopen(out, "r");
-	assert_non_null(f);
-	text[fread(text, 1, sizeof text - 1, f)] = '\0';
-	fclose(f);
+	char *text = tfs_slurp(out);
+	assert_non_null(text);
 	if (st != 0 || text[0] != '{')
 		fail_msg("INI [bridge]: status %d, want 0 and JSON status lines; stdout '%.200s'",
 		         st, text);
+	free(text);
 	setenv("SHMBUS_BUS", "bnone", 1); /* the launcher's wins over the file's */
 	assert_int_equal(run_bridge(args, out, err, NULL, 0), 1);
 	assert_true(file_has(err, "bnone"));
