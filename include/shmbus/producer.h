@@ -107,6 +107,18 @@ int shmbus_publish(shmbus_producer *p, const void *ev);
  */
 int shmbus_publish_batch(shmbus_producer *p, const void *const *evs, unsigned n);
 
+/*
+ * Announce the event types this producer publishes (SHMBUS_TYPE_BIT()s;
+ * a later call replaces them, 0 withdraws). Every ring that takes one of
+ * them counts the producer among its feeders (shmbus_ring_stat.producers,
+ * shmbus_stat_ring_fed_by()) from now on, before its first event and for
+ * rings made later, not only once it delivered there. A launcher stopping
+ * services upstream first relies on it: a stage that has not published yet
+ * still feeds its consumers its final flush. Routing does not change.
+ * Returns 0, or -EINVAL for a NULL producer or type bit 0 (no such type).
+ */
+int shmbus_producer_announce(shmbus_producer *p, uint64_t types);
+
 /* Source id and the last sequence number this producer assigned. */
 uint32_t shmbus_producer_source(const shmbus_producer *p);
 uint64_t shmbus_producer_last_seq(const shmbus_producer *p);

@@ -51,7 +51,8 @@ struct shmbus_ring_stat {
 	uint32_t group_size, group_member;
 	uint64_t types;
 	uint32_t nsymbols;      /* 0 = all symbols */
-	uint32_t producers;     /* open producers that have routed to it */
+	uint32_t producers;     /* open producers that have routed to it or
+				   announced a type it takes */
 	int32_t consumer_pid;
 	int consumer_alive;
 	int consumer_sleeping;
@@ -100,6 +101,7 @@ struct shmbus_producer_stat {
 	uint64_t routed_around;
 	uint64_t unrouted;      /* matched no ring */
 	uint64_t last_seq;
+	uint64_t announced;     /* types announced (shmbus_producer_announce) */
 };
 
 /*
@@ -144,6 +146,13 @@ int shmbus_stat_participant(const shmbus_bus *bus, uint32_t index,
  * the source_id and last_seq its last producer left, 0 when never used),
  * -ERANGE. */
 int shmbus_stat_producer(const shmbus_bus *bus, uint32_t index, struct shmbus_producer_stat *out);
+
+/*
+ * Does open producer `producer` feed ring `ring`: has it delivered there,
+ * or announced a type the ring takes? Returns 1 or 0; -ENOENT when either
+ * entry is free (or the producer closed), -ERANGE past either table.
+ */
+int shmbus_stat_ring_fed_by(const shmbus_bus *bus, uint32_t ring, uint32_t producer);
 
 /* Index of the ring named `name`, or -ENOENT. */
 int shmbus_stat_find_ring(const shmbus_bus *bus, const char *name);

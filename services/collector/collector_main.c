@@ -478,6 +478,19 @@ static int col_attach(struct collector *c)
 		shmbus_bus_close(c->bus);
 		return 1;
 	}
+	/* Its consumers count it as a feeder before its first event (the
+	 * launcher stops them after its end-of-stream marker). */
+	rc = shmbus_producer_announce(c->p, SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
+	                                        SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE) |
+	                                        SHMBUS_TYPE_BIT(SHMBUS_EV_COLLECTION_FAILED) |
+	                                        SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT));
+	if (rc != 0) {
+		fprintf(stderr, TOOL ": announcing the producer's types failed: %s\n",
+		        shmbus_svc_strerror(rc, err, sizeof(err)));
+		shmbus_producer_close(c->p);
+		shmbus_bus_close(c->bus);
+		return 1;
+	}
 	return 0;
 }
 

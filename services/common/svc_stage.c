@@ -122,6 +122,12 @@ int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, c
 	*what = "opening the producer";
 	if ((rc = shmbus_producer_open(st->bus, &po, &st->p)) != 0)
 		return rc;
+	/* What it publishes (its end-of-stream marker is a heartbeat): its
+	 * consumers count it as a feeder before its first event, so that the
+	 * launcher stops them after its final flush. */
+	*what = "announcing the producer's types";
+	if ((rc = shmbus_producer_announce(st->p, outputs | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT))) != 0)
+		return rc;
 	shmbus_sub_opts_init(&so);
 	so.types = types;
 	so.capacity = capacity ? capacity : SHMBUS_SVC_STAGE_CAPACITY;

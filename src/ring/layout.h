@@ -206,14 +206,20 @@ struct prod_entry {
 	_Atomic uint64_t last_seq;
 	/* line 1: the latest claim, read only by consumers hunting a stuck slot */
 	_Atomic uint64_t claim; /* CLAIM_WORD(ring index, first, n); 0 = none */
-	char pad[56];
+	/* types the producer announced it publishes (shmbus_producer_announce);
+	 * written by it once, read by stat. Was padding (zero) before, so a
+	 * bus made by an older library reads as "none announced". */
+	_Atomic uint64_t announced;
+	char pad[48];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
-	 * set once per ring; stat counts a ring's producers from them */
+	 * set once per ring; stat counts a ring's producers from them and
+	 * from `announced` */
 	_Atomic uint64_t rings_seen[16];
 };
 _Static_assert(sizeof(struct prod_entry) == 4 * CACHE_LINE, "prod_entry size");
 _Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
 _Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
+_Static_assert(offsetof(struct prod_entry, announced) == CACHE_LINE + 8, "announced beside claim");
 
 /* A producer's latest claim in one word, so that a reader never pairs one
  * claim's ring with another's position: ring index + 1 in the top 11 bits

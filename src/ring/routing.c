@@ -235,6 +235,17 @@ void shmbus_producer_close(shmbus_producer *p)
 	producer_free(p);
 }
 
+int shmbus_producer_announce(shmbus_producer *p, uint64_t types)
+{
+	if (!p)
+		return bus_err(-EINVAL, "producer announce: producer is NULL");
+	if (types & SHMBUS_TYPE_BIT(SHMBUS_EV_INVALID))
+		return bus_err(-EINVAL, "producer announce: type 0 is not a type");
+	/* Relaxed: a reader's count is a snapshot either way. */
+	store_relaxed(&p->ctr->announced, types);
+	return 0;
+}
+
 uint32_t shmbus_producer_source(const shmbus_producer *p)
 {
 	return p->source_id;

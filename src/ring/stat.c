@@ -70,16 +70,38 @@ oldest_publish(const struct ring_view *v, uint64_t head, uint64_t tail)
 	return ev->publish_time_ns;
 }
 
+/* Does producer entry e feed ring entry d (index `index`): delivered there
+ * or announced one of its types? Whether e is open is the caller's. */
+static bool prod_feeds(const struct prod_entry *e, const struct ring_desc *d, uint32_t index)
+{
+	return ((load_relaxed(&e->rings_seen[index >> 6]) >> (index & 63)) & 1) ||
+	       (load_relaxed(&e->announced) & d->types) != 0;
+}
+
 static uint32_t ring_producers(const shmbus_bus *b, uint32_t index)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
-		if (load_acquire(&e->state) &&
-		    (load_relaxed(&e->rings_seen[index >> 6]) >> (index & 63)) & 1)
+		if (load_acquire(&e->state) && prod_feeds(e, &b->rings[index], index))
 			n++;
 	}
 	return n;
+}
+
+int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t producer)
+{
+	if (!b)
+		return -EINVAL;
+	if (ring >= b->sb->max_rings || producer >= b->sb->max_producers)
+		return -ERANGE;
+	uint32_t st = load_acquire(&b->rings[ring].state); /* A2 */
+	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
+		return -ENOENT;
+	struct prod_entry *e = &b->prods[producer];
+	if (!load_acquire(&e->state))
+		return -ENOENT;
+	return prod_feeds(e, &b->rings[ring], ring);
 }
 
 int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
@@ -184,6 +206,7 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 	o->routed_around = load_relaxed(&e->routed_around);
 	o->unrouted = load_relaxed(&e->unrouted);
 	o->last_seq = load_relaxed(&e->last_seq);
+	o->announced = load_relaxed(&e->announced);
 	return 0;
 }
 

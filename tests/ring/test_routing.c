@@ -433,6 +433,72 @@ static void test_routing_ring_producer_count(void **state)
 	tu_env_close(&e);
 }
 
+/* An announced producer feeds the rings of its types before its first
+ * event, rings made later included; a ring of other types does not count
+ * it; closing it ends it. The launcher's stop order stands on this. */
+static void test_routing_announced_producer_feeds(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *bars = sub(&e, "bars", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), NULL, 0);
+	shmbus_consumer *trades = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	shmbus_producer *p;
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 4343;
+	assert_int_equal(shmbus_producer_open(e.bus, &po, &p), 0);
+	int ib = shmbus_stat_find_ring(e.bus, "bars"), it = shmbus_stat_find_ring(e.bus, "trades");
+	assert_true(ib >= 0 && it >= 0);
+	struct shmbus_producer_stat ps;
+	uint32_t pi = UINT32_MAX;
+	for (uint32_t i = 0; shmbus_stat_producer(e.bus, i, &ps) != -ERANGE; i++)
+		if (ps.source_id == 4343 && ps.pid != 0)
+			pi = i;
+	assert_int_not_equal(pi, UINT32_MAX);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)ib, pi), 0);
+
+	assert_int_equal(shmbus_producer_announce(p, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
+	                                                 SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT)),
+	                 0);
+	assert_int_equal(shmbus_stat_producer(e.bus, pi, &ps), 0);
+	assert_int_equal(ps.announced,
+	                 SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT));
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)ib, pi), 1);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, pi), 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "bars", &rs), 0);
+	assert_int_equal(rs.producers, 1);
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	/* a ring made after the announcement */
+	shmbus_consumer *hb = sub(&e, "beats", SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT), NULL, 0);
+	assert_int_equal(tu_ring_stat(e.bus, "beats", &rs), 0);
+	assert_int_equal(rs.producers, 1);
+	/* delivered there counts too, announced or not */
+	struct shmbus_trade t = tu_trade(e.sym[1], 1.0);
+	assert_int_equal(shmbus_publish(p, &t), 1);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, pi), 1);
+	/* withdrawn: what it delivered to still counts */
+	assert_int_equal(shmbus_producer_announce(p, 0), 0);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)ib, pi), 0);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, pi), 1);
+	/* bad input */
+	assert_int_equal(shmbus_producer_announce(p, 1), -EINVAL); /* type 0 */
+	assert_int_equal(shmbus_producer_announce(NULL, 2), -EINVAL);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, 100000, pi), -ERANGE);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)ib, 100000), -ERANGE);
+	assert_int_equal(shmbus_producer_announce(p, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR)), 0);
+	shmbus_producer_close(p);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)ib, pi), -ENOENT);
+	assert_int_equal(tu_ring_stat(e.bus, "bars", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	shmbus_consumer_close(hb);
+	shmbus_consumer_close(trades);
+	shmbus_consumer_close(bars);
+	tu_env_close(&e);
+}
+
 /* Publish (even i) or claim/commit (odd i) a trade about sym; returns the
  * rings it reached. The price is i, to check order at the consumer. */
 static int pub_or_claim(struct tu_env *e, int i, uint32_t sym)
@@ -582,6 +648,7 @@ int main(void)
 	    TU_TEST(test_routing_reattach_replaces_filter),
 	    TU_TEST(test_routing_unrouted_counted),
 	    TU_TEST(test_routing_ring_producer_count),
+	    TU_TEST(test_routing_announced_producer_feeds),
 	    TU_TEST(test_routing_symbol_sole_ring),
 	    TU_TEST(test_routing_group_many_symbols),
 	};

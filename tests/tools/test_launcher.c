@@ -384,9 +384,10 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 /* ---- the pipeline services: this program run as `--svc ROLE ...` ----
  * src:   publishes 200 events of type 32 at once, then idles (another 200
  *        on each SIGUSR1); on SIGTERM it flushes late (300 ms) one event of
- *        type 33.
+ *        type 33. It announces types 32 and 33.
  * stage: subscribes RING after 300 ms, forwards each event as type 34; on
- *        SIGTERM drains, then flushes late one event of type 35.
+ *        SIGTERM drains, then flushes late one event of type 35. It
+ *        announces types 34 and 35.
  * sink:  subscribes RING after 300 ms, counts types 32..35; on SIGTERM
  *        drains and writes the four counts to FILE, then whether src's and
  *        stage's producers had closed when its SIGTERM came (1 or 0).
@@ -451,9 +452,13 @@ static int svc_main(int argc, char **argv)
 	if (shmbus_bus_open(getenv("SHMBUS_BUS"), role, SHMBUS_ROLE_SERVICE, &bus) != 0)
 		return 1;
 	shmbus_producer_opts_init(&po);
-	if (strcmp(role, "sink") != 0 && shmbus_producer_open(bus, &po, &svc_out) != 0)
+	bool src = strcmp(role, "src") == 0;
+	if (strcmp(role, "sink") != 0 &&
+	    (shmbus_producer_open(bus, &po, &svc_out) != 0 ||
+	     shmbus_producer_announce(svc_out, SHMBUS_TYPE_BIT(src ? 32 : 34) |
+	                                           SHMBUS_TYPE_BIT(src ? 33 : 35)) != 0))
 		return 1;
-	if (strcmp(role, "src") == 0)
+	if (src)
 		for (int i = 0; i < 200; i++)
 			svc_publish(32);
 	else if (argc < 4 || (tu_msleep(300), shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
@@ -477,7 +482,7 @@ static int svc_main(int argc, char **argv)
 		;
 	if (svc_out) {
 		tu_msleep(300);
-		svc_publish(strcmp(role, "src") == 0 ? 33 : 35);
+		svc_publish(src ? 33 : 35);
 		shmbus_producer_close(svc_out);
 		tu_write(svc_marker(role), "closed\n");
 	}
@@ -511,8 +516,10 @@ static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
 }
 
 /* Run src -> stage -> sink (listed in that order: sources first) under
- * the launcher, stop it, and read what the sink counted. */
-static void run_pipeline(unsigned counts[6], char *out, size_t outlen)
+ * the launcher, stop it, and read what the sink counted. The stage's ring
+ * takes `stage_types` (with type 33 alone: src's late flush, which the
+ * stage does not forward, so it publishes only its own late flush). */
+static void run_pipeline(const char *stage_types, unsigned counts[6], char *out, size_t outlen)
 {
 	up_begin("pl");
 	char self[256], sink_out[256], text[2048];
@@ -521,12 +528,12 @@ static void run_pipeline(unsigned counts[6], char *out, size_t outlen)
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = pltest\narena_mb = 4\n"
 	         "[launcher]\nstop_grace_ms = 5000\nstatus_file = %s\n"
-	         "[ring stage.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[ring stage.in]\ntypes = %s\ncapacity = 1024\n"
 	         "[ring sink.in]\ntypes = 32, 33, 34, 35\ncapacity = 1024\n"
 	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
 	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
 	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\nrestart = never\n",
-	         status_path, self, self, self, sink_out);
+	         status_path, stage_types, self, self, self, sink_out);
 	int fd;
 	pid_t launcher = up_start("pl", text, &fd);
 	assert_true(wait_running("src", 0) > 0);
@@ -535,7 +542,7 @@ static void run_pipeline(unsigned counts[6], char *out, size_t outlen)
 	/* the burst is through: 200 events straight and 200 via the stage (a
 	 * fixed 500 ms did not always suffice on a loaded machine, and a stop
 	 * before src published anything saw no producer feeding any ring) */
-	assert_true(wait_delivered("pltest", "sink.in", 400));
+	assert_true(wait_delivered("pltest", "sink.in", strcmp(stage_types, "33") ? 400 : 200));
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(launcher, &st, 0), launcher);
@@ -601,7 +608,7 @@ static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
 	(void)state;
 	unsigned c[6];
 	char out[8192];
-	run_pipeline(c, out, sizeof(out));
+	run_pipeline("32, 33", c, out, sizeof(out));
 	assert_int_equal(c[0], 200); /* src's burst, directly */
 	assert_int_equal(c[2], 200); /* src's burst, through the stage */
 }
@@ -613,7 +620,7 @@ static void test_launcher_stops_producers_before_consumers(void **state)
 	(void)state;
 	unsigned c[6];
 	char out[8192];
-	run_pipeline(c, out, sizeof(out));
+	run_pipeline("32, 33", c, out, sizeof(out));
 	assert_int_equal(c[1], 1); /* src's flush */
 	assert_int_equal(c[3], 1); /* the stage's flush */
 	/* the sink was stopped only once both its feeders had closed */
@@ -624,6 +631,26 @@ static void test_launcher_stops_producers_before_consumers(void **state)
 	const char *stage = strstr(out, "service stage ended");
 	if (!(src && stage && src < stage))
 		fail_msg("services did not end src, then stage; the launcher said:\n%s", out);
+}
+
+/* A stage that has published nothing yet still feeds the sink: it
+ * announced its types, so the sink is stopped only after the stage's late
+ * flush. The launcher used to count only producers that had delivered to
+ * a ring, and stopped the sink together with the stage (once src, which
+ * feeds both, had exited). */
+static void test_launcher_waits_for_quiet_stage(void **state)
+{
+	(void)state;
+	unsigned c[6];
+	char out[8192];
+	run_pipeline("33", c, out, sizeof(out));
+	assert_int_equal(c[0], 200);
+	assert_int_equal(c[1], 1); /* src's flush */
+	assert_int_equal(c[2], 0); /* the stage got nothing to forward */
+	if (c[3] != 1 || c[5] != 1)
+		fail_msg("sink got %u stage flushes, stage closed %u at its SIGTERM; the launcher "
+		         "said:\n%s",
+		         c[3], c[5], out);
 }
 
 /* A reader of the launcher's stdout that goes away does not kill it (it
@@ -732,6 +759,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
+	    cmocka_unit_test(test_launcher_waits_for_quiet_stage),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),

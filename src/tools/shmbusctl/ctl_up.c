@@ -417,32 +417,36 @@ static bool sources_may_start(struct launcher *l)
 	return true;
 }
 
-/* How many open producers have delivered to the rings one of s's
- * processes consumes (0: nothing feeds s any more). */
+/* How many open producers other than s's own feed the rings one of s's
+ * processes consumes: delivered there, or announced a type they take
+ * (0: nothing upstream feeds s any more). s's own producers are left out:
+ * a stage's end-of-stream marker may reach its own input ring. */
 static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
 {
-	struct shmbus_ring_stat st;
-	unsigned n = 0;
-	for (uint32_t i = 0;; i++) {
-		int rc = shmbus_stat_ring(l->bus, i, &st);
+	struct shmbus_ring_stat rs;
+	struct shmbus_producer_stat ps;
+	uint32_t rings[1024], nrings = 0; /* a bus has at most 1024 rings */
+	for (uint32_t i = 0; nrings < 1024; i++) {
+		int rc = shmbus_stat_ring(l->bus, i, &rs);
 		if (rc != 0 && rc != -ENOENT)
-			return n;
-		if (rc == 0 && st.state == SHMBUS_RING_ACTIVE && svc_owns(s, st.consumer_pid))
-			n += st.producers;
+			break;
+		if (rc == 0 && rs.state == SHMBUS_RING_ACTIVE && svc_owns(s, rs.consumer_pid))
+			rings[nrings++] = i;
 	}
-}
-
-/* How many open producers s's own processes have. */
-static unsigned svc_producers(const struct launcher *l, const struct svc *s)
-{
-	struct shmbus_producer_stat st;
 	unsigned n = 0;
-	for (uint32_t i = 0;; i++) {
-		int rc = shmbus_stat_producer(l->bus, i, &st);
+	for (uint32_t p = 0; nrings; p++) {
+		int rc = shmbus_stat_producer(l->bus, p, &ps);
 		if (rc != 0 && rc != -ENOENT)
-			return n;
-		n += rc == 0 && svc_owns(s, st.pid);
+			break;
+		if (rc != 0 || svc_owns(s, ps.pid))
+			continue;
+		for (uint32_t r = 0; r < nrings; r++)
+			if (shmbus_stat_ring_fed_by(l->bus, rings[r], p) == 1) {
+				n++;
+				break;
+			}
 	}
+	return n;
 }
 
 static void reap_children(struct launcher *l)
@@ -491,22 +495,11 @@ static void signal_svc(struct svc *s, int sig)
 		s->term_ns = mono_ns();
 }
 
-/* Services s may be stopped after: feeders of its rings that are not its
- * own producers (a stage's end-of-stream marker may reach its own input
- * ring, so its own producers are counted out). A lower bound: the bus
- * counts producers per ring, not which. */
-static unsigned svc_foreign_feeders(const struct launcher *l, const struct svc *s)
-{
-	unsigned f = svc_feeders(l, s), own = f ? svc_producers(l, s) : 0;
-	return f > own ? f - own : 0;
-}
-
 /* One step of the stop: SIGKILL what outlived its grace; when no SIGTERMed
  * service is still running, SIGTERM the next ones: those no open producer
- * feeds (sources first); or, `stalled` (none of those for STALL_NS), the
- * ones with the fewest feeders other than themselves (a stage fed by its
- * own marker, a cycle, a producer outside the launcher). Returns true when
- * it sent a SIGTERM. */
+ * of another service feeds (sources first); or, `stalled` (none of those
+ * for STALL_NS), the ones with the fewest feeders (a cycle, a producer
+ * outside the launcher). Returns true when it sent a SIGTERM. */
 static bool stop_step(struct launcher *l, bool stalled)
 {
 	int64_t now = mono_ns(), grace = (int64_t)l->cfg->launcher.stop_grace_ms * 1000000;
@@ -530,15 +523,15 @@ static bool stop_step(struct launcher *l, bool stalled)
 	if (stalled && l->stop_signals == 0)
 		for (size_t i = 0; i < l->n; i++)
 			if (l->svcs[i].state == SVC_RUNNING && !l->svcs[i].term_ns) {
-				unsigned f = svc_foreign_feeders(l, &l->svcs[i]);
+				unsigned f = svc_feeders(l, &l->svcs[i]);
 				least = f < least ? f : least;
 			}
 	for (size_t i = 0; i < l->n; i++) {
 		struct svc *s = &l->svcs[i];
 		if (s->state != SVC_RUNNING || s->term_ns)
 			continue;
-		if (l->stop_signals == 0 && svc_feeders(l, s) != 0 &&
-		    !(stalled && svc_foreign_feeders(l, s) == least))
+		unsigned f = l->stop_signals == 0 ? svc_feeders(l, s) : 0;
+		if (f != 0 && !(stalled && f == least))
 			continue;
 		signal_svc(s, SIGTERM);
 		sent = true;
