@@ -52,7 +52,10 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
  * slot in the bus. Its sequence goes on after the highest seq that a
  * producer of the same source id left in the bus's counter slots (a
  * service restarted with its --source-id), so (source, seq) names one
- * event for as long as the bus lives; a new bus starts at 1.
+ * event for as long as the bus lives; a new bus starts at 1. Once every
+ * slot has been used, a new source takes first a slot a pid-named source
+ * (source_id 0) left, and only then one that holds a named source's last
+ * seq (which that source then loses).
  * Returns 0, -ENOSPC (no free slot), -EROFS, -ENOMEM.
  * Call from the thread that will publish.
  */

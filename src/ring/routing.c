@@ -171,11 +171,12 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	 * recycled pid) goes on from its last seq, so that (source, seq)
 	 * stays unique for the journal, the bridge and brokers' dedup. A slot
 	 * keeps its counters until it is reused, so the slot taken is, in
-	 * this order: one this source had, one never used, any other that is
-	 * free or whose producer died (its source's last seq is then lost,
-	 * once every slot of the bus has been used). */
+	 * this order: one this source had, one never used, one a pid-named
+	 * source left (it never comes back: a new process is a new source),
+	 * any other that is free or whose producer died (its source's last
+	 * seq is then lost, once every slot of the bus has been used). */
 	int32_t idx = -1;
-	int rank = 3; /* of idx: 0 own, 1 never used, 2 another's */
+	int rank = 4; /* of idx: 0 own, 1 never used, 2 a pid's, 3 another's */
 	uint32_t source = o.source_id ? o.source_id : (uint32_t)b->pid;
 	uint64_t seq = 0;
 	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
@@ -185,7 +186,10 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 			seq = last;
 		if (load_relaxed(&e->state) && proc_alive(e->pid, 0))
 			continue; /* in use */
-		int r = e->source_id == source ? 0 : e->source_id == 0 && last == 0 ? 1 : 2;
+		int r = e->source_id == source                  ? 0
+			: e->source_id == 0 && last == 0        ? 1
+			: e->source_id == (uint32_t)e->pid      ? 2
+								: 3;
 		if (r < rank) {
 			rank = r;
 			idx = (int32_t)i;

@@ -521,6 +521,58 @@ static void test_ring_source_id_reused_goes_on(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* In a child: publish one trade as an anonymous source (its pid), then
+ * die without closing. */
+static int publish_anonymous(void *arg)
+{
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	(void)arg;
+	TU_CHILD_CHECK(shmbus_bus_open("slots", "anon", SHMBUS_ROLE_PRODUCER, &bus) == 0);
+	TU_CHILD_CHECK(shmbus_producer_open(bus, NULL, &p) == 0);
+	struct shmbus_trade t = tu_trade(1, 1);
+	TU_CHILD_CHECK(shmbus_publish(p, &t) == 1);
+	return 0;
+}
+
+/* Every producer slot used: a new anonymous source takes the slot another
+ * pid-named source left (that source never comes back), not the one that
+ * remembers a named source's last seq. It took the first free slot, and a
+ * restarted service then published seq 1.. again: duplicate identities
+ * for the journal and the bridge's dedup. */
+static void test_ring_full_slots_keep_named_source_seq(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	shmbus_consumer *c;
+	struct shmbus_bus_opts bo;
+	struct shmbus_producer_opts po;
+	struct shmbus_sub_opts so;
+	tu_bus_opts(&bo, 4);
+	bo.max_producers = 3;
+	assert_int_equal(shmbus_bus_create("slots", &bo, &bus), 0);
+	tu_sub_opts(&so, 64, 64, SHMBUS_POLICY_DROP);
+	assert_int_equal(shmbus_subscribe(bus, "slots", &so, &c), 0);
+	shmbus_producer_opts_init(&po);
+	po.source_id = 50;
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0); /* slot 0 */
+	for (int i = 0; i < 3; i++) {
+		struct shmbus_trade t = tu_trade(1, i);
+		assert_int_equal(shmbus_publish(p, &t), 1);
+	}
+	shmbus_producer_close(p);
+	/* slots 1 and 2, then one of them again (slot 0 is free too) */
+	for (int i = 0; i < 3; i++)
+		assert_true(tu_exited_ok(tu_run_in_child(publish_anonymous, bus, 10000)));
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	assert_int_equal(shmbus_producer_last_seq(p), 3);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+	assert_int_equal(shmbus_bus_destroy("slots"), 0);
+}
+
 /* Held slots stay taken until released, and a consumer that attaches
  * after the holder closed gets the held events again. */
 static void test_ring_hold_and_release(void **state)
@@ -815,6 +867,7 @@ int main(void)
 	    TU_TEST(test_ring_publish_keeps_identity),
 	    TU_TEST(test_ring_default_source_is_pid),
 	    TU_TEST(test_ring_source_id_reused_goes_on),
+	    TU_TEST(test_ring_full_slots_keep_named_source_seq),
 	    TU_TEST(test_ring_hold_and_release),
 	    TU_TEST(test_ring_wait_spin),
 	    TU_TEST(test_ring_wait_yield),
