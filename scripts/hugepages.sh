@@ -10,6 +10,7 @@
 #        scripts/hugepages.sh --status  print the state only
 #        scripts/hugepages.sh --off     unmount what this script mounted and
 #                                       release the free pages
+# (`cmake --install` puts it in bin/ as shmbus-hugepages.)
 # Needs root. Nothing here survives a reboot; for that put vm.nr_hugepages in
 # /etc/sysctl.d/ and the mount in /etc/fstab.
 # Exit status: 0 ok, 1 failure (fewer pages than asked, mount refused), 2 usage.

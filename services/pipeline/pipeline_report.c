@@ -149,7 +149,8 @@ static void pl_print_text(struct pipeline *p, const struct pl_stats *s)
 	       shmbus_backing_name(shmbus_bus_backing(p->bus)),
 	       shmbus_bus_backing(p->bus) == SHMBUS_BACKING_HUGETLBFS
 	           ? ""
-	           : " (scripts/hugepages.sh puts buses on 2 MiB pages)");
+	           : " (shmbus-hugepages, scripts/hugepages.sh in the source tree, puts "
+	             "buses on 2 MiB pages)");
 	if (p->child[PL_JOURNALD].started)
 		printf("journal: %s  (backtest: shmbus-pipeline --replay %s)\n", p->journal_dir,
 		       p->journal_dir);

@@ -85,6 +85,9 @@ static void test_install_then_build_with_pkg_config(void **state)
 	/* demo.ini beside the rules it names as ${configdir}/rules/default.rules */
 	assert_int_equal(sh("test -f '%s/moved/share/shmbus/demo.ini'", tmp), 0);
 	assert_int_equal(sh("test -f \"$(find '%s/moved/share/doc' -name config.md)\"", tmp), 0);
+	/* the hugepage set-up the tools' hints name, runnable */
+	assert_int_equal(sh("'%s/moved/bin/shmbus-hugepages' --help | grep -q 'vm.nr_hugepages'", tmp),
+			 0);
 	assert_int_equal(sh("grep -q '^ExecStart=%s/stage/bin/shmbusctl up' "
 			    "'%s/moved/share/shmbus/systemd/shmbus@.service'",
 			    tmp, tmp),
