@@ -391,6 +391,9 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
  * sink:  subscribes RING after 300 ms, counts types 32..35; on SIGTERM
  *        drains and writes the four counts to FILE, then whether src's and
  *        stage's producers had closed when its SIGTERM came (1 or 0).
+ *        With a 5th argument `hb` it has a producer that announces
+ *        heartbeats (publishing none), as every stage with an
+ *        end-of-stream marker does.
  * Each producer, once closed, leaves ROLE.closed beside the config.
  * A sink stopped with or before its producers misses their late flushes;
  * a source started before the consumers subscribe is routed around them. */
@@ -463,6 +466,11 @@ static int svc_main(int argc, char **argv)
 			svc_publish(32);
 	else if (argc < 4 || (tu_msleep(300), shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
 		return 1;
+	shmbus_producer *hb = NULL;
+	if (argc > 5 && strcmp(argv[5], "hb") == 0 &&
+	    (shmbus_producer_open(bus, &po, &hb) != 0 ||
+	     shmbus_producer_announce(hb, SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT)) != 0))
+		return 1;
 	while (!svc_stop) {
 		if (svc_burst && svc_out) {
 			svc_burst = 0;
@@ -492,6 +500,8 @@ static int svc_main(int argc, char **argv)
 		         svc_counts[2], svc_counts[3], svc_closed_at_term[0], svc_closed_at_term[1]);
 		tu_write(argv[4], text);
 	}
+	if (hb)
+		shmbus_producer_close(hb);
 	if (c)
 		shmbus_consumer_close(c);
 	shmbus_bus_close(bus);
@@ -518,8 +528,10 @@ static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
 /* Run src -> stage -> sink (listed in that order: sources first) under
  * the launcher, stop it, and read what the sink counted. The stage's ring
  * takes `stage_types` (with type 33 alone: src's late flush, which the
- * stage does not forward, so it publishes only its own late flush). */
-static void run_pipeline(const char *stage_types, unsigned counts[6], char *out, size_t outlen)
+ * stage does not forward, so it publishes only its own late flush);
+ * `sink_hb`: the sink announces heartbeats. */
+static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[6], char *out,
+                         size_t outlen)
 {
 	up_begin("pl");
 	char self[256], sink_out[256], text[2048];
@@ -532,8 +544,8 @@ static void run_pipeline(const char *stage_types, unsigned counts[6], char *out,
 	         "[ring sink.in]\ntypes = 32, 33, 34, 35\ncapacity = 1024\n"
 	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
 	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
-	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\nrestart = never\n",
-	         status_path, stage_types, self, self, self, sink_out);
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s%s\nrestart = never\n",
+	         status_path, stage_types, self, self, self, sink_out, sink_hb ? " hb" : "");
 	int fd;
 	pid_t launcher = up_start("pl", text, &fd);
 	assert_true(wait_running("src", 0) > 0);
@@ -543,6 +555,8 @@ static void run_pipeline(const char *stage_types, unsigned counts[6], char *out,
 	 * fixed 500 ms did not always suffice on a loaded machine, and a stop
 	 * before src published anything saw no producer feeding any ring) */
 	assert_true(wait_delivered("pltest", "sink.in", strcmp(stage_types, "33") ? 400 : 200));
+	if (sink_hb) /* a routing change: the sink's producer sees the rings */
+		tu_msleep(100);
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(launcher, &st, 0), launcher);
@@ -608,7 +622,7 @@ static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
 	(void)state;
 	unsigned c[6];
 	char out[8192];
-	run_pipeline("32, 33", c, out, sizeof(out));
+	run_pipeline("32, 33", false, c, out, sizeof(out));
 	assert_int_equal(c[0], 200); /* src's burst, directly */
 	assert_int_equal(c[2], 200); /* src's burst, through the stage */
 }
@@ -620,7 +634,7 @@ static void test_launcher_stops_producers_before_consumers(void **state)
 	(void)state;
 	unsigned c[6];
 	char out[8192];
-	run_pipeline("32, 33", c, out, sizeof(out));
+	run_pipeline("32, 33", false, c, out, sizeof(out));
 	assert_int_equal(c[1], 1); /* src's flush */
 	assert_int_equal(c[3], 1); /* the stage's flush */
 	/* the sink was stopped only once both its feeders had closed */
@@ -643,7 +657,7 @@ static void test_launcher_waits_for_quiet_stage(void **state)
 	(void)state;
 	unsigned c[6];
 	char out[8192];
-	run_pipeline("33", c, out, sizeof(out));
+	run_pipeline("33", false, c, out, sizeof(out));
 	assert_int_equal(c[0], 200);
 	assert_int_equal(c[1], 1); /* src's flush */
 	assert_int_equal(c[2], 0); /* the stage got nothing to forward */
@@ -651,6 +665,25 @@ static void test_launcher_waits_for_quiet_stage(void **state)
 		fail_msg("sink got %u stage flushes, stage closed %u at its SIGTERM; the launcher "
 		         "said:\n%s",
 		         c[3], c[5], out);
+}
+
+/* Every stage announces heartbeats (its end-of-stream marker), and a
+ * stage's input ring takes them: the sink's marker reaches the stage's
+ * ring. That does not make the sink the stage's upstream: the sink still
+ * stops after the stage's late flush. Counted, it made the two feed each
+ * other, and the stall fallback stopped them together. */
+static void test_launcher_heartbeats_make_no_cycle(void **state)
+{
+	(void)state;
+	unsigned c[6];
+	char out[8192];
+	run_pipeline("32, 33, heartbeat", true, c, out, sizeof(out));
+	assert_int_equal(c[0], 200);
+	assert_int_equal(c[2], 200);
+	if (c[1] != 1 || c[3] != 1 || c[4] != 1 || c[5] != 1)
+		fail_msg("sink got %u src and %u stage flushes, src closed %u and stage %u at its "
+		         "SIGTERM; the launcher said:\n%s",
+		         c[1], c[3], c[4], c[5], out);
 }
 
 /* A reader of the launcher's stdout that goes away does not kill it (it
@@ -760,6 +793,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
 	    cmocka_unit_test(test_launcher_waits_for_quiet_stage),
+	    cmocka_unit_test(test_launcher_heartbeats_make_no_cycle),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),

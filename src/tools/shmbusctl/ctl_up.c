@@ -417,21 +417,41 @@ static bool sources_may_start(struct launcher *l)
 	return true;
 }
 
+/* Does open producer `p` (stat ps) feed ring `r` (types `types`) for the
+ * stop order? One that announced its types: when it publishes a type the
+ * ring takes other than heartbeats, or the ring takes heartbeats alone.
+ * Every stage's end-of-stream marker is a heartbeat, and reaches every
+ * ring that takes heartbeats, its upstream's included: counted, they
+ * would make every two stages feed each other. One that announced
+ * nothing: once it delivered there. */
+static bool feeds_for_stop(const struct launcher *l, uint32_t p,
+                           const struct shmbus_producer_stat *ps, uint32_t r, uint64_t types)
+{
+	const uint64_t hb = SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	if (ps->announced)
+		return (ps->announced & types & ~hb) != 0 ||
+		       ((types & ~hb) == 0 && (ps->announced & hb) != 0);
+	return shmbus_stat_ring_fed_by(l->bus, r, p) == 1;
+}
+
 /* How many open producers other than s's own feed the rings one of s's
- * processes consumes: delivered there, or announced a type they take
- * (0: nothing upstream feeds s any more). s's own producers are left out:
- * a stage's end-of-stream marker may reach its own input ring. */
+ * processes consumes (feeds_for_stop; 0: nothing upstream feeds s any
+ * more). s's own producers are left out: a stage's end-of-stream marker
+ * may reach its own input ring. */
 static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
 {
 	struct shmbus_ring_stat rs;
 	struct shmbus_producer_stat ps;
 	uint32_t rings[1024], nrings = 0; /* a bus has at most 1024 rings */
+	uint64_t types[1024];
 	for (uint32_t i = 0; nrings < 1024; i++) {
 		int rc = shmbus_stat_ring(l->bus, i, &rs);
 		if (rc != 0 && rc != -ENOENT)
 			break;
-		if (rc == 0 && rs.state == SHMBUS_RING_ACTIVE && svc_owns(s, rs.consumer_pid))
+		if (rc == 0 && rs.state == SHMBUS_RING_ACTIVE && svc_owns(s, rs.consumer_pid)) {
+			types[nrings] = rs.types;
 			rings[nrings++] = i;
+		}
 	}
 	unsigned n = 0;
 	for (uint32_t p = 0; nrings; p++) {
@@ -441,7 +461,7 @@ static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
 		if (rc != 0 || svc_owns(s, ps.pid))
 			continue;
 		for (uint32_t r = 0; r < nrings; r++)
-			if (shmbus_stat_ring_fed_by(l->bus, rings[r], p) == 1) {
+			if (feeds_for_stop(l, p, &ps, rings[r], types[r])) {
 				n++;
 				break;
 			}
