@@ -30,6 +30,8 @@ typedef struct shmbus_bus shmbus_bus;
 #define SHMBUS_PARTICIPANT_NAME_MAX 31 /* participant names: [A-Za-z0-9._-] too */
 #define SHMBUS_DEFAULT_BUS "default"
 
+/* A participant's role is a label shmbus-stat shows; it grants nothing:
+ * a handle of any role may produce and consume. */
 enum shmbus_role {
 	SHMBUS_ROLE_CLIENT = 0,
 	SHMBUS_ROLE_PRODUCER = 1,
@@ -75,11 +77,13 @@ void shmbus_bus_opts_init(struct shmbus_bus_opts *opts);
 
 /*
  * Create bus `name` (NULL: an anonymous bus, shared only with threads and
- * children forked after this call) and attach to it as its creator.
- * opts may be NULL for defaults. Returns 0 and *out, or -EEXIST (a bus of
- * that name exists), -EINVAL (bad name or option; see shmbus_errmsg()),
- * -ENOMEM, -EACCES or another negative errno. The superblock's version is
- * written last, with release, so attachers never see a half-built bus.
+ * children forked after this call) and attach to it as its creator; the
+ * handle produces and consumes like any other. A named bus outlives the
+ * handle until shmbus_bus_destroy(). opts may be NULL for defaults.
+ * Returns 0 and *out, or -EEXIST (a bus of that name exists), -EINVAL
+ * (bad name or option; see shmbus_errmsg()), -ENOMEM, -EACCES or another
+ * negative errno. The superblock's version is written last, with release,
+ * so attachers never see a half-built bus.
  */
 int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmbus_bus **out);
 
@@ -91,7 +95,9 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
  * Returns 0, -ENOENT (no such bus), -EINVAL, SHMBUS_EBADMAGIC /
  * SHMBUS_EVERSION / SHMBUS_ELAYOUT (a segment of another kind or version),
  * SHMBUS_ECORRUPT (an offset or size out of bounds), -ENOSPC
- * (participants table full) or -errno.
+ * (participants table full) or -errno. Create the bus before starting the
+ * processes that open it: an open racing the creation may fail with
+ * SHMBUS_EBADMAGIC or SHMBUS_ECORRUPT instead of waiting for it.
  */
 int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
 		    shmbus_bus **out);

@@ -9,8 +9,12 @@
  * batches, in ring order, and releases their slots after the batch.
  *
  * A consumer group is N rings sharing one subscription (same group name
- * and size, members 0..N-1): each symbol hashes to exactly one member,
- * so per-symbol order is kept while a slow stage is scaled out.
+ * and size, members 0..N-1, a ring name of its own each): each symbol
+ * hashes to exactly one member, so per-symbol order is kept while a slow
+ * stage is scaled out. Only the size and member indexes are checked: give
+ * every member the same filter. Subscribe every member before publishing:
+ * an event whose symbol hashes to a member not yet subscribed reaches no
+ * ring (the producer counts it as unrouted).
  *
  * An event about no symbol (symbol id 0: heartbeats, status and
  * end-of-stream markers) passes every symbol filter and reaches every
@@ -48,9 +52,11 @@ enum shmbus_wait_strategy {
 
 struct shmbus_sub_opts {
 	uint64_t types;           /* SHMBUS_TYPE_BIT(t) mask; 0 = every type */
-	const uint32_t *symbols;  /* symbol ids to receive; NULL = all */
+	const uint32_t *symbols;  /* symbol ids to receive (copied); NULL = all */
 	size_t nsymbols;
-	uint32_t capacity;        /* slots, power of two >= 2 (default 65536) */
+	uint32_t capacity;        /* slots, power of two >= 2 (default 65536:
+				     8 MiB of 128-byte slots, of the bus's
+				     64 MiB default arena) */
 	uint32_t slot_size;       /* 64, 128 or 256 (default 128) */
 	enum shmbus_full_policy policy;
 	enum shmbus_wait_strategy wait;

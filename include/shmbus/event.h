@@ -9,7 +9,9 @@
  *
  * Sizes: a ring slot carries 8 bytes of ring metadata, so an event fits a
  * 64-byte slot when it is at most 56 bytes (trades do; quote, bar,
- * indicator, threshold and failure events need 128-byte slots).
+ * indicator, threshold, failure and heartbeat events need 128-byte slots).
+ * An event too big for a ring's slot is not delivered to that ring: it is
+ * counted in the ring's too_big (shmbus_ring_stat).
  *
  * Derived events (bar, indicator, threshold) carry origin_ns, the publish
  * time of the market event that started their chain, so any stage can

@@ -19,6 +19,9 @@
  * When a ring is full its subscription's policy decides: `block` waits for
  * space (lossless), `drop` counts the event as dropped for that ring.
  * Rings whose consumer died or detached are routed around (counted).
+ * None of these is an error: commit and publish return the number of rings
+ * that received the event, and 0 (no ring, all full, too big) is success.
+ * A ring receives only events published after it was subscribed.
  */
 #ifndef SHMBUS_PRODUCER_H
 #define SHMBUS_PRODUCER_H
@@ -72,8 +75,10 @@ void shmbus_producer_close(shmbus_producer *p);
  * id, the next sequence number and layout version; the caller fills the
  * event time and payload, then calls shmbus_commit(). When no ring
  * matches (or every match dropped it) *ev is a private scratch buffer and
- * commit delivers nothing. Returns 0, or SHMBUS_ETOOBIG / -EINVAL for a
- * bad size or type, -EALREADY when a claim is already open.
+ * commit delivers nothing (nor to a ring whose slot is smaller than size:
+ * counted there as too_big). Returns 0, or SHMBUS_ETOOBIG (size above
+ * SHMBUS_EVENT_MAX) / -EINVAL (size below the header, bad type), or
+ * -EALREADY when a claim is already open (that claim stays open).
  *
  * Between claim and commit the slot is stamped with this process's pid: a
  * consumer that finds it stuck skips it only once this process is dead.
@@ -88,16 +93,21 @@ int shmbus_commit(shmbus_producer *p);
 
 /*
  * Copy one finished event (header.size bytes) into every matching ring.
+ * The caller fills type, size, symbol_id, version
+ * (SHMBUS_EVENT_LAYOUT_VERSION: publish neither stamps nor checks it),
+ * event_time_ns, the payload, and flags (SHMBUS_EVF_*); reserved is zero.
  * If header.seq is 0 the producer assigns its source id and next
  * sequence; otherwise the event keeps its identity (replay, bridges).
  * publish_time_ns is stamped unless SHMBUS_PRODUCER_NO_TIMESTAMP.
- * Returns the number of rings delivered to (>= 0), or SHMBUS_ETOOBIG /
- * -EINVAL for a malformed header.
+ * Returns the number of rings delivered to (>= 0; a ring whose slot is
+ * too small counts the event as too_big), or SHMBUS_ETOOBIG (size above
+ * SHMBUS_EVENT_MAX) / -EINVAL (size below the header, bad type).
  */
 int shmbus_publish(shmbus_producer *p, const void *ev);
 
 /*
- * Publish n finished events (n <= 65536) as shmbus_publish() would, one
+ * Publish n finished events (evs: n pointers, each to an event filled as
+ * for shmbus_publish(); n <= 65536) as shmbus_publish() would, one
  * after the other, but faster: each ring's share is claimed in runs of up
  * to 32 slots with one atomic operation per run, all events get the same
  * publish time (one clock read), and a sleeping consumer is woken once per
@@ -115,9 +125,11 @@ int shmbus_publish_batch(shmbus_producer *p, const void *const *evs, unsigned n)
  * a later call replaces them, 0 withdraws). Every ring that takes one of
  * them counts the producer among its feeders (shmbus_ring_stat.producers,
  * shmbus_stat_ring_fed_by()) from now on, before its first event and for
- * rings made later, not only once it delivered there. A launcher stopping
- * services upstream first relies on it: a stage that has not published yet
- * still feeds its consumers its final flush. Routing does not change.
+ * rings made later, not only once it delivered there. Announce every type
+ * it may publish: `shmbusctl up` stops services upstream first by what
+ * they announced (heartbeats aside, see docs/config.md), so that a stage
+ * that has not published yet still has its consumers wait for its final
+ * flush. Routing does not change.
  * Returns 0, or -EINVAL for a NULL producer or type bit 0 (no such type).
  */
 int shmbus_producer_announce(shmbus_producer *p, uint64_t types);

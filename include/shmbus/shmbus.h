@@ -1,4 +1,6 @@
-/* shmbus/shmbus.h - the whole public API in one include. */
+/* shmbus/shmbus.h - the bus API in one include: errors, clock, events, bus,
+ * symbols, producer, consumer, stat. The journal (shmbus/journal.h) and the
+ * latency histogram (shmbus/histogram.h) are included on their own. */
 #ifndef SHMBUS_SHMBUS_H
 #define SHMBUS_SHMBUS_H
 

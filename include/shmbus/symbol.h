@@ -2,9 +2,11 @@
  * shmbus/symbol.h - the bus's symbol table (a small security master).
  *
  * Symbols ("SPY", "BTC-USDT") are interned once into the bus and referred
- * to by small ids (1 .. max_symbols) in every event. Ids never change
- * while the bus exists. Lookups are lock-free; interning takes the bus's
- * cold-path lock.
+ * to by small ids (1 .. max_symbols) in every event. Ids are not dense (the
+ * first symbol may get id 780): index arrays by id with max_symbols + 1
+ * entries, or map them. Ids never change while the bus exists: intern once
+ * at start, not per event. Lookups are lock-free; interning takes the
+ * bus's cold-path lock.
  */
 #ifndef SHMBUS_SYMBOL_H
 #define SHMBUS_SYMBOL_H
