@@ -24,6 +24,14 @@ struct shmbus_bus {
 	struct prod_entry *prods;
 	struct sym_entry *syms;
 	struct ctr_entry *ctrs;
+	/* The geometry segment_validate() checked at attach. Every bound and
+	 * offset is taken from here, never read again from the superblock:
+	 * any process may overwrite that while we run, and a table walked
+	 * to a max_rings grown since, or a region bounded by a moved arena,
+	 * is memory outside the mapping (shmbus_stat_bus() reports such a
+	 * change). */
+	uint32_t max_rings, max_participants, max_producers, max_symbols;
+	uint64_t arena_off, arena_bytes;
 	int32_t part_index; /* -1: not a participant (read-only) */
 	pid_t pid;
 	uint64_t start_time;

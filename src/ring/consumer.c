@@ -89,9 +89,9 @@ static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus
 		return bus_err(-EINVAL, "ring '%s': %zu symbols (1..%d)", ring, o->nsymbols,
 			       SHMBUS_SUB_MAX_SYMBOLS);
 	for (size_t i = 0; o->symbols && i < o->nsymbols; i++)
-		if (o->symbols[i] == 0 || o->symbols[i] > b->sb->max_symbols)
+		if (o->symbols[i] == 0 || o->symbols[i] > b->max_symbols)
 			return bus_err(-EINVAL, "ring '%s': symbol id %u is not in 1..%u", ring,
-				       o->symbols[i], b->sb->max_symbols);
+				       o->symbols[i], b->max_symbols);
 	if (o->stuck_timeout_ns <= 0)
 		return bus_err(-EINVAL, "ring '%s': stuck_timeout_ns must be > 0", ring);
 	if (o->flags & ~SHMBUS_SUB_SINGLE_PRODUCER)
@@ -103,9 +103,10 @@ static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus
 static void desc_set_filter(struct shmbus_bus *b, struct ring_desc *d,
 			    const struct shmbus_sub_opts *o)
 {
-	struct ring_hdr *h = ring_hdr_of(b, d);
-	uint64_t *bm = (uint64_t *)((uint8_t *)h + h->bitmap_off);
-	memset(bm, 0, align_up(b->sb->max_symbols / 8, CACHE_LINE));
+	/* Where the bitmap always is (ring_desc_check() holds the header's
+	 * bitmap_off to it), not where the shared header says now. */
+	uint64_t *bm = (uint64_t *)((uint8_t *)ring_hdr_of(b, d) + sizeof(struct ring_hdr));
+	memset(bm, 0, align_up(b->max_symbols / 8, CACHE_LINE));
 	d->types = o->types ? o->types : ~UINT64_C(1);
 	d->nsymbols = o->symbols ? (uint32_t)o->nsymbols : 0;
 	for (size_t i = 0; o->symbols && i < o->nsymbols; i++)
@@ -132,7 +133,7 @@ static void bind_to_local_node(void *addr, size_t len)
 static int region_in_use(const struct shmbus_bus *b, const struct ring_desc *self,
 			 uint64_t off, uint64_t bytes)
 {
-	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+	for (uint32_t i = 0; i < b->max_rings; i++) {
 		const struct ring_desc *e = &b->rings[i];
 		if (e == self || load_relaxed(&e->state) == RING_STATE_FREE)
 			continue;
@@ -152,7 +153,7 @@ static int region_in_use(const struct shmbus_bus *b, const struct ring_desc *sel
 static int group_check_locked(const struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o)
 {
-	for (uint32_t i = 0; o->group && i < b->sb->max_rings; i++) {
+	for (uint32_t i = 0; o->group && i < b->max_rings; i++) {
 		const struct ring_desc *e = &b->rings[i];
 		uint32_t st = load_relaxed(&e->state);
 		if (st == RING_STATE_FREE || st == RING_STATE_BUILDING || e->group_size == 0 ||
@@ -185,11 +186,11 @@ static int group_check_locked(const struct shmbus_bus *b, const char *name,
  * then), free of unconsumed events? A damaged entry is not. */
 static bool orphan_empty(const struct shmbus_bus *b, struct ring_desc *d)
 {
-	if (ring_desc_check(b, d) != 0)
+	struct ring_view v; /* the header where the entry said when checked */
+	if (ring_view_init(&v, b, d) != 0)
 		return false;
-	const struct ring_hdr *h = ring_hdr_of(b, d);
 	/* A5 pairs with R5 (the consumer's last release), A9 with R9 (claims) */
-	return load_acquire(&h->head) == load_acquire(&h->tail);
+	return load_acquire(&v.hdr->head) == load_acquire(&v.hdr->tail);
 }
 
 /*
@@ -208,7 +209,7 @@ static bool orphan_empty(const struct shmbus_bus *b, struct ring_desc *d)
  */
 static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 {
-	uint32_t max = b->sb->max_rings;
+	uint32_t max = b->max_rings;
 	for (uint32_t i = 0; i < max; i++)
 		if (load_relaxed(&b->rings[i].state) == RING_STATE_FREE)
 			return 0;
@@ -255,8 +256,7 @@ static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 static int ring_create_locked(struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o, struct ring_desc **out)
 {
-	struct sb *sb = b->sb;
-	uint64_t need = shmbus_ring_arena_bytes(o->capacity, o->slot_size, sb->max_symbols);
+	uint64_t need = shmbus_ring_arena_bytes(o->capacity, o->slot_size, b->max_symbols);
 	struct ring_alloc a;
 	int rc = group_check_locked(b, name, o);
 	if (rc || (rc = ring_recycle_locked(b, name)) ||
@@ -276,7 +276,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	d->slot_size = o->slot_size;
 	struct ring_hdr *h = ring_hdr_of(b, d);
 	/* A reused region holds old slot stamps that could look committed. */
-	memset(h, 0, ring_region_bytes(o->capacity, o->slot_size, sb->max_symbols));
+	memset(h, 0, ring_region_bytes(o->capacity, o->slot_size, b->max_symbols));
 	bind_to_local_node(h, bytes);
 	h->capacity = o->capacity;
 	h->mask = o->capacity - 1;
@@ -284,7 +284,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	h->slot_shift = (uint32_t)__builtin_ctz(o->slot_size);
 	h->desc_index = index;
 	h->bitmap_off = sizeof(struct ring_hdr);
-	h->slots_off = sizeof(struct ring_hdr) + align_up(sb->max_symbols / 8, CACHE_LINE);
+	h->slots_off = sizeof(struct ring_hdr) + align_up(b->max_symbols / 8, CACHE_LINE);
 	snprintf(d->name, sizeof(d->name), "%s", name);
 	d->policy = o->policy;
 	d->wait = o->wait;
@@ -302,7 +302,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 
 static struct ring_desc *ring_find_locked(struct shmbus_bus *b, const char *name)
 {
-	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+	for (uint32_t i = 0; i < b->max_rings; i++) {
 		struct ring_desc *d = &b->rings[i];
 		uint32_t st = load_relaxed(&d->state);
 		if (st != RING_STATE_FREE && st != RING_STATE_BUILDING &&
@@ -535,7 +535,7 @@ int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos)
 static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t pos)
 {
 	const struct shmbus_bus *b = c->bus;
-	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) &&
 		    claim_covers(load_relaxed(&e->claim), c->v.index, pos))
@@ -668,10 +668,13 @@ int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int
 		} else if (round % 64 == 0) {
 			/* Nothing at the head for a while: fall back to the
 			 * ring's own strategy, which may sleep. */
-			int64_t left = deadline == INT64_MAX ? -1 : deadline - now;
-			if (left == 0)
-				return SHMBUS_ETIMEDOUT;
-			return shmbus_wait(c, left);
+			if (deadline == INT64_MAX)
+				return shmbus_wait(c, -1);
+			/* Past the deadline already: what is left is negative,
+			 * which shmbus_wait() would take for "no timeout". */
+			if (now >= deadline)
+				return consumer_ready(c) ? 0 : SHMBUS_ETIMEDOUT;
+			return shmbus_wait(c, deadline - now);
 		}
 		if (now >= deadline)
 			return consumer_ready(c) ? 0 : SHMBUS_ETIMEDOUT;

@@ -89,7 +89,7 @@ int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 	if (rc)
 		return rc;
 	int32_t idx = -1;
-	for (uint32_t i = 0; i < b->sb->max_participants && idx < 0; i++) {
+	for (uint32_t i = 0; i < b->max_participants && idx < 0; i++) {
 		struct part_entry *p = &b->parts[i];
 		uint32_t st = load_relaxed(&p->state);
 		if (st != SHMBUS_PART_ALIVE || !proc_alive(p->pid, p->start_time))
@@ -98,7 +98,7 @@ int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 	if (idx < 0) {
 		bus_unlock(b);
 		return bus_err(-ENOSPC, "bus '%s': participants table full (%u entries)", b->name,
-			       b->sb->max_participants);
+			       b->max_participants);
 	}
 	struct part_entry *p = &b->parts[idx];
 	store_relaxed(&p->state, SHMBUS_PART_FREE);
@@ -135,7 +135,7 @@ int shmbus_bus_reap(shmbus_bus *b)
 	if (!b)
 		return -EINVAL;
 	int orphaned = 0;
-	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+	for (uint32_t i = 0; i < b->max_rings; i++) {
 		struct ring_desc *d = &b->rings[i];
 		if (load_acquire(&d->state) == RING_STATE_ACTIVE && ring_orphan_if_dead(b, d))
 			orphaned++;
@@ -143,13 +143,13 @@ int shmbus_bus_reap(shmbus_bus *b)
 	int rc = bus_lock(b);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < b->sb->max_participants; i++) {
+	for (uint32_t i = 0; i < b->max_participants; i++) {
 		struct part_entry *p = &b->parts[i];
 		if (load_relaxed(&p->state) == SHMBUS_PART_ALIVE &&
 		    !proc_alive(p->pid, p->start_time))
 			store_release(&p->state, SHMBUS_PART_GONE);
 	}
-	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) && !proc_alive(e->pid, 0))
 			store_release(&e->state, 0);
@@ -225,7 +225,7 @@ int shmbus_stat_counters(const shmbus_bus *b, uint32_t index, struct shmbus_coun
 {
 	if (!b || (max && !out))
 		return -EINVAL;
-	if (index >= b->sb->max_participants)
+	if (index >= b->max_participants)
 		return -ERANGE;
 	struct part_entry *p = &b->parts[index];
 	if (load_acquire(&p->state) == SHMBUS_PART_FREE)

@@ -27,43 +27,69 @@ size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t m
 	return align_up(ring_region_bytes(capacity, slot_size, max_symbols), 4096);
 }
 
-int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
+/* One read of each field of an entry that the view of its ring is built
+ * from: the entry is shared memory, and a field read again after the
+ * check could be a value never checked. */
+struct desc_snap {
+	uint32_t index, capacity, slot_size, policy, wait, flags, nsymbols;
+	uint32_t group_size, group_member;
+	uint64_t region_off, region_bytes, types;
+};
+
+static int desc_snap_check(const struct shmbus_bus *b, const struct ring_desc *d,
+			   struct desc_snap *s)
 {
-	const struct sb *sb = b->sb;
-	uint32_t cap = d->capacity, ss = d->slot_size;
 	uint32_t at = (uint32_t)(d - b->rings);
-	if (d->index != at) /* it indexes per-ring tables (rings_seen, claim words) */
+	*s = (struct desc_snap){.index = d->index,
+				.capacity = d->capacity,
+				.slot_size = d->slot_size,
+				.policy = d->policy,
+				.wait = d->wait,
+				.flags = d->flags,
+				.nsymbols = d->nsymbols,
+				.group_size = d->group_size,
+				.group_member = d->group_member,
+				.region_off = d->region_off,
+				.region_bytes = d->region_bytes,
+				.types = d->types};
+	uint32_t cap = s->capacity, ss = s->slot_size;
+	if (s->index != at) /* it indexes per-ring tables (rings_seen, claim words) */
 		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: index field says %u", at,
-			       d->index);
+			       s->index);
 	if (cap < 2 || cap > (1u << 30) || (cap & (cap - 1)))
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: capacity %u invalid", d->index, cap);
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: capacity %u invalid", at, cap);
 	if (ss != 64 && ss != 128 && ss != 256)
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: slot size %u invalid", d->index, ss);
-	uint64_t need = ring_region_bytes(cap, ss, sb->max_symbols);
-	if (d->region_off < sb->arena_off || d->region_off % CACHE_LINE ||
-	    d->region_bytes < need || d->region_bytes > sb->arena_bytes ||
-	    d->region_off - sb->arena_off > sb->arena_bytes - d->region_bytes)
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: slot size %u invalid", at, ss);
+	uint64_t need = ring_region_bytes(cap, ss, b->max_symbols);
+	if (s->region_off < b->arena_off || s->region_off % CACHE_LINE ||
+	    s->region_bytes < need || s->region_bytes > b->arena_bytes ||
+	    s->region_off - b->arena_off > b->arena_bytes - s->region_bytes)
 		return bus_err(SHMBUS_ECORRUPT, "ring %u: region %llu+%llu outside the arena",
-			       d->index, (unsigned long long)d->region_off,
-			       (unsigned long long)d->region_bytes);
-	if (d->group_size > 64 || (d->group_size && d->group_member >= d->group_size))
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: group member %u of %u", d->index,
-			       d->group_member, d->group_size);
-	if (d->policy > SHMBUS_POLICY_DROP || d->wait > SHMBUS_WAIT_BLOCK)
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: policy %u or wait %u unknown", d->index,
-			       d->policy, d->wait);
-	const struct ring_hdr *h = ring_hdr_of(b, d);
+			       at, (unsigned long long)s->region_off,
+			       (unsigned long long)s->region_bytes);
+	if (s->group_size > 64 || (s->group_size && s->group_member >= s->group_size))
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: group member %u of %u", at,
+			       s->group_member, s->group_size);
+	if (s->policy > SHMBUS_POLICY_DROP || s->wait > SHMBUS_WAIT_BLOCK)
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: policy %u or wait %u unknown", at,
+			       s->policy, s->wait);
+	const struct ring_hdr *h = (const struct ring_hdr *)(b->base + s->region_off);
 	if (h->capacity != cap || h->slot_size != ss || h->mask != cap - 1 ||
-	    h->slots_off != sizeof(struct ring_hdr) + align_up(sb->max_symbols / 8, CACHE_LINE) ||
+	    h->slots_off != sizeof(struct ring_hdr) + align_up(b->max_symbols / 8, CACHE_LINE) ||
 	    h->bitmap_off != sizeof(struct ring_hdr))
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: header disagrees with its entry",
-			       d->index);
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: header disagrees with its entry", at);
 	/* Each ring's header names its own entry: two entries pointing at one
 	 * region would mix two subscriptions' events. */
-	if (h->desc_index != d->index)
-		return bus_err(SHMBUS_ECORRUPT, "ring %u: region at %llu belongs to ring %u",
-			       d->index, (unsigned long long)d->region_off, h->desc_index);
-	return ring_positions_check(h, d->index);
+	if (h->desc_index != at)
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: region at %llu belongs to ring %u", at,
+			       (unsigned long long)s->region_off, h->desc_index);
+	return ring_positions_check(h, at);
+}
+
+int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
+{
+	struct desc_snap s;
+	return desc_snap_check(b, d, &s);
 }
 
 int ring_positions_check(const struct ring_hdr *h, uint32_t index)
@@ -87,28 +113,30 @@ int ring_positions_check(const struct ring_hdr *h, uint32_t index)
 
 int ring_view_init(struct ring_view *v, const struct shmbus_bus *b, struct ring_desc *d)
 {
-	int rc = ring_desc_check(b, d);
+	struct desc_snap s;
+	int rc = desc_snap_check(b, d, &s);
 	if (rc)
 		return rc;
-	struct ring_hdr *h = ring_hdr_of(b, d);
+	/* From the checked snapshot and the attach-time geometry only. */
+	struct ring_hdr *h = (struct ring_hdr *)(b->base + s.region_off);
 	memset(v, 0, sizeof(*v));
 	v->hdr = h;
 	v->desc = d;
-	v->slots = (uint8_t *)h + h->slots_off;
-	v->bitmap = d->nsymbols ? (const uint64_t *)((uint8_t *)h + h->bitmap_off) : NULL;
-	v->capacity = d->capacity;
-	v->mask = d->capacity - 1;
-	v->slot_shift = (uint32_t)__builtin_ctz(d->slot_size);
-	v->payload_max = d->slot_size - SLOT_META;
-	v->max_symbols = b->sb->max_symbols;
-	v->types = d->types;
-	v->group_size = d->group_size;
-	v->group_member = d->group_member;
-	v->index = d->index;
-	v->policy = (uint8_t)d->policy;
-	v->wait = (uint8_t)d->wait;
-	v->single_producer = (d->flags & SHMBUS_SUB_SINGLE_PRODUCER) != 0;
-	v->wake_check = d->wait == SHMBUS_WAIT_ADAPTIVE || d->wait == SHMBUS_WAIT_BLOCK;
+	v->slots = (uint8_t *)h + sizeof(struct ring_hdr) + align_up(b->max_symbols / 8, CACHE_LINE);
+	v->bitmap = s.nsymbols ? (const uint64_t *)((uint8_t *)h + sizeof(struct ring_hdr)) : NULL;
+	v->capacity = s.capacity;
+	v->mask = s.capacity - 1;
+	v->slot_shift = (uint32_t)__builtin_ctz(s.slot_size);
+	v->payload_max = s.slot_size - SLOT_META;
+	v->max_symbols = b->max_symbols;
+	v->types = s.types;
+	v->group_size = s.group_size;
+	v->group_member = s.group_member;
+	v->index = s.index;
+	v->policy = (uint8_t)s.policy;
+	v->wait = (uint8_t)s.wait;
+	v->single_producer = (s.flags & SHMBUS_SUB_SINGLE_PRODUCER) != 0;
+	v->wake_check = s.wait == SHMBUS_WAIT_ADAPTIVE || s.wait == SHMBUS_WAIT_BLOCK;
 	v->head_cache = load_acquire(&h->head); /* A5 */
 	return 0;
 }
@@ -178,17 +206,16 @@ static int used_reg_cmp(const void *a, const void *b)
  * offset, into r (max_rings entries). Returns how many. */
 static uint32_t used_regions(const struct shmbus_bus *b, struct used_reg *r)
 {
-	const struct sb *sb = b->sb;
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < sb->max_rings; i++) {
+	for (uint32_t i = 0; i < b->max_rings; i++) {
 		const struct ring_desc *e = &b->rings[i];
-		if (load_relaxed(&e->state) == RING_STATE_FREE || e->region_bytes == 0)
+		uint64_t roff = e->region_off, rbytes = e->region_bytes;
+		if (load_relaxed(&e->state) == RING_STATE_FREE || rbytes == 0)
 			continue;
-		uint64_t off = e->region_off >= sb->arena_off ? e->region_off - sb->arena_off : 0;
-		if (off >= sb->arena_bytes)
+		uint64_t off = roff >= b->arena_off ? roff - b->arena_off : 0;
+		if (off >= b->arena_bytes)
 			continue; /* damaged: ring_desc_check() refuses such a ring */
-		uint64_t end = e->region_bytes > sb->arena_bytes - off ? sb->arena_bytes
-		                                                       : off + e->region_bytes;
+		uint64_t end = rbytes > b->arena_bytes - off ? b->arena_bytes : off + rbytes;
 		r[n++] = (struct used_reg){off, end};
 	}
 	qsort(r, n, sizeof(*r), used_reg_cmp);
@@ -207,7 +234,7 @@ static void arena_high_water(struct sb *sb, const struct used_reg *r, uint32_t n
 
 void ring_arena_trim_locked(struct shmbus_bus *b)
 {
-	struct used_reg *r = malloc(b->sb->max_rings * sizeof(*r));
+	struct used_reg *r = malloc(b->max_rings * sizeof(*r));
 	if (!r)
 		return; /* arena_used stays a high-water mark: nothing is lost */
 	arena_high_water(b->sb, r, used_regions(b, r));
@@ -229,19 +256,19 @@ int ring_region_alloc_locked(struct shmbus_bus *b, const char *name, uint64_t ne
 {
 	struct sb *sb = b->sb;
 	struct ring_desc *entry = NULL;
-	for (uint32_t i = 0; i < sb->max_rings && !entry; i++)
+	for (uint32_t i = 0; i < b->max_rings && !entry; i++)
 		if (load_relaxed(&b->rings[i].state) == RING_STATE_FREE)
 			entry = &b->rings[i];
 	if (!entry)
 		return bus_err(-ENOSPC, "bus '%s': no free ring entry", b->name);
-	struct used_reg *r = malloc(sb->max_rings * sizeof(*r));
+	struct used_reg *r = malloc(b->max_rings * sizeof(*r));
 	if (!r)
 		return bus_err(-ENOMEM, "bus '%s': no memory to sort the arena", b->name);
 	uint32_t n = used_regions(b, r);
 	/* Best fit among the gaps: below each used region, and above all. */
 	uint64_t at = UINT64_MAX, best = UINT64_MAX, prev = 0, free_bytes = 0, largest = 0;
 	for (uint32_t i = 0; i <= n; i++) {
-		uint64_t start = align_up(prev, 4096), stop = i < n ? r[i].off : sb->arena_bytes;
+		uint64_t start = align_up(prev, 4096), stop = i < n ? r[i].off : b->arena_bytes;
 		uint64_t gap = stop > start ? stop - start : 0;
 		free_bytes += gap;
 		largest = gap > largest ? gap : largest;
@@ -258,11 +285,11 @@ int ring_region_alloc_locked(struct shmbus_bus *b, const char *name, uint64_t ne
 			       "ring '%s': needs %llu bytes, arena has %llu of %llu free (largest "
 			       "gap %llu)",
 			       name, (unsigned long long)need, (unsigned long long)free_bytes,
-			       (unsigned long long)sb->arena_bytes, (unsigned long long)largest);
+			       (unsigned long long)b->arena_bytes, (unsigned long long)largest);
 	}
 	r[n++] = (struct used_reg){at, at + need};
 	arena_high_water(sb, r, n);
 	free(r);
-	*a = (struct ring_alloc){entry, sb->arena_off + at, need};
+	*a = (struct ring_alloc){entry, b->arena_off + at, need};
 	return 0;
 }

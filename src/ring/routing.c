@@ -114,7 +114,7 @@ static void producer_free(struct shmbus_producer *p)
 static void routes_rebuild(struct shmbus_producer *p)
 {
 	struct shmbus_bus *b = p->bus;
-	uint32_t max = b->sb->max_rings;
+	uint32_t max = b->max_rings;
 	/* A1 pairs with R1: the directory as of this generation is visible. */
 	p->gen = load_acquire(&b->sb->route_gen);
 	p->nviews = 0;
@@ -158,7 +158,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	if (posix_memalign((void **)&p, 64, sizeof(*p)) != 0)
 		return -ENOMEM;
 	memset(p, 0, sizeof(*p));
-	uint32_t max = b->sb->max_rings;
+	uint32_t max = b->max_rings;
 	p->views = calloc(max, sizeof(*p->views));
 	p->routes = calloc((size_t)max * SHMBUS_MAX_TYPES, sizeof(*p->routes));
 	p->batch_want = calloc(max, sizeof(*p->batch_want));
@@ -179,7 +179,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	int rank = 4; /* of idx: 0 own, 1 never used, 2 a pid's, 3 another's */
 	uint32_t source = o.source_id ? o.source_id : (uint32_t)b->pid;
 	uint64_t seq = 0;
-	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		uint64_t last = load_relaxed(&e->last_seq);
 		if (e->source_id == source && last > seq)
@@ -198,7 +198,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	if (idx < 0) {
 		bus_unlock(b);
 		rc = bus_err(-ENOSPC, "bus '%s': all %u producer slots in use", b->name,
-			     b->sb->max_producers);
+			     b->max_producers);
 		goto fail;
 	}
 	p->bus = b;
@@ -471,7 +471,7 @@ static void sole_learn(struct shmbus_producer *p, uint32_t type, uint32_t symbol
 	struct sole_entry *e = sole_entry_of(p, type, symbol_id);
 	e->symbol = symbol_id;
 	e->type = (uint16_t)type;
-	e->view = p->routes[(size_t)type * p->bus->sb->max_rings + i];
+	e->view = p->routes[(size_t)type * p->bus->max_rings + i];
 }
 
 /*
@@ -550,7 +550,7 @@ static __attribute__((noinline)) int claim_routed(shmbus_producer *p, uint16_t t
 	if (rc)
 		return rc;
 	routes_refresh(p);
-	uint32_t max = p->bus->sb->max_rings;
+	uint32_t max = p->bus->max_rings;
 	const uint16_t *r = &p->routes[(size_t)type * max];
 	unsigned n = p->nroutes[type], matched = 0;
 	struct shmbus_event_header *ev = (struct shmbus_event_header *)p->scratch;
@@ -629,7 +629,7 @@ int shmbus_commit(shmbus_producer *p)
 		count_publish(p, (unsigned)p->claim_pos, 0);
 		return 0;
 	}
-	uint32_t max = p->bus->sb->max_rings;
+	uint32_t max = p->bus->max_rings;
 	const uint16_t *r = &p->routes[(size_t)ev->type * max];
 	unsigned n = p->nroutes[ev->type], delivered = 1;
 	uint64_t pos;
@@ -712,7 +712,7 @@ static __attribute__((noinline)) int publish_routed(shmbus_producer *p,
 		return rc;
 	routes_refresh(p);
 	struct pub_id id = publish_id(p, in, publish_stamp(p, in));
-	uint32_t max = p->bus->sb->max_rings;
+	uint32_t max = p->bus->max_rings;
 	const uint16_t *r = &p->routes[(size_t)in->type * max];
 	unsigned n = p->nroutes[in->type], matched = 0, delivered = 0, last = 0;
 	uint64_t pos;
@@ -879,7 +879,7 @@ static __attribute__((noinline)) unsigned batch_to_view_some(struct shmbus_produ
 static unsigned batch_uniform(struct shmbus_producer *p, const struct shmbus_event_header *const *ev,
 			      unsigned n, uint16_t type, const struct batch_ids *ids)
 {
-	const uint16_t *r = &p->routes[(size_t)type * p->bus->sb->max_rings];
+	const uint16_t *r = &p->routes[(size_t)type * p->bus->max_rings];
 	unsigned nr = p->nroutes[type], delivered = 0;
 	bool fast = ids->mode == BATCH_ASSIGN && ids->pt >= 0;
 	for (unsigned k = 0; k < nr; k++)
@@ -892,7 +892,7 @@ static unsigned batch_uniform(struct shmbus_producer *p, const struct shmbus_eve
 static unsigned batch_routed(struct shmbus_producer *p, const struct shmbus_event_header *const *ev,
 			     unsigned n, const struct batch_ids *ids, unsigned *unrouted)
 {
-	uint32_t max = p->bus->sb->max_rings;
+	uint32_t max = p->bus->max_rings;
 	unsigned nviews = 0, delivered = 0;
 	for (unsigned i = 0; i < n; i++) {
 		const struct shmbus_event_header *in = ev[i];
@@ -945,7 +945,7 @@ static unsigned batch_chunk(struct shmbus_producer *p, const struct shmbus_event
 	if (ids.mode == BATCH_ASSIGN)
 		p->seq += n;
 	bool uniform = one_type;
-	const uint16_t *r = &p->routes[(size_t)type * p->bus->sb->max_rings];
+	const uint16_t *r = &p->routes[(size_t)type * p->bus->max_rings];
 	for (unsigned k = 0; uniform && k < p->nroutes[type]; k++) {
 		const struct ring_view *v = &p->views[r[k]];
 		uniform = !v->bitmap && v->group_size <= 1 && size_max <= v->payload_max;

@@ -124,8 +124,11 @@ static int geometry_compute(struct geometry *g, uint64_t arena_bytes)
 	return 0;
 }
 
-/* Compare a mapped superblock with the geometry its maxima imply. */
-static int segment_validate(const uint8_t *base, size_t size, const char *where)
+/* Compare a mapped superblock with the geometry its maxima imply; *out
+ * gets that geometry, computed from one read of each maximum, so that
+ * what the handle keeps is exactly what was checked here. */
+static int segment_validate(const uint8_t *base, size_t size, const char *where,
+			    struct geometry *out)
 {
 	const struct sb *sb = (const struct sb *)base;
 	if (size < SB_SIZE)
@@ -150,26 +153,28 @@ static int segment_validate(const uint8_t *base, size_t size, const char *where)
 			     .max_participants = sb->max_participants,
 			     .max_producers = sb->max_producers,
 			     .max_symbols = sb->max_symbols};
-	int rc = geometry_compute(&g, sb->arena_bytes);
+	uint64_t arena_bytes = sb->arena_bytes, total_bytes = sb->total_bytes;
+	int rc = geometry_compute(&g, arena_bytes);
 	if (rc)
 		return bus_err(SHMBUS_ECORRUPT, "%s: superblock geometry: %s", where,
 			       shmbus_errmsg());
 	if (g.rings_off != sb->rings_off || g.parts_off != sb->parts_off ||
 	    g.prods_off != sb->prods_off || g.syms_off != sb->syms_off ||
-	    g.ctrs_off != sb->ctrs_off ||
-	    g.arena_off != sb->arena_off || g.total > sb->total_bytes || sb->total_bytes > size)
+	    g.ctrs_off != sb->ctrs_off || g.arena_off != sb->arena_off ||
+	    g.arena_bytes != arena_bytes || g.total > total_bytes || total_bytes > size)
 		return bus_err(SHMBUS_ECORRUPT,
 			       "%s: table offsets or total size (%llu, file %zu) disagree with "
 			       "the maxima",
-			       where, (unsigned long long)sb->total_bytes, size);
-	if (sb->arena_used > sb->arena_bytes || sb->arena_used % SMALL_PAGE)
+			       where, (unsigned long long)total_bytes, size);
+	uint64_t used = sb->arena_used;
+	if (used > g.arena_bytes || used % SMALL_PAGE)
 		return bus_err(SHMBUS_ECORRUPT,
 			       "%s: arena used %llu: beyond the arena's %llu bytes or not a "
 			       "multiple of 4096",
-			       where, (unsigned long long)sb->arena_used,
-			       (unsigned long long)sb->arena_bytes);
+			       where, (unsigned long long)used, (unsigned long long)g.arena_bytes);
 	if (memchr(sb->name, '\0', sizeof(sb->name)) == NULL)
 		return bus_err(SHMBUS_ECORRUPT, "%s: bus name not terminated", where);
+	*out = g;
 	return 0;
 }
 
@@ -210,7 +215,10 @@ static int mutex_init_shared(pthread_mutex_t *m)
 	return -rc;
 }
 
-static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro)
+/* A handle on a mapped segment of geometry g (checked, or just built):
+ * its tables and bounds come from g, never from the superblock again. */
+static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro,
+				     const struct geometry *g)
 {
 	struct shmbus_bus *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -220,11 +228,17 @@ static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro)
 	b->size = size;
 	b->readonly = ro;
 	b->sb = sb;
-	b->rings = (struct ring_desc *)(base + sb->rings_off);
-	b->parts = (struct part_entry *)(base + sb->parts_off);
-	b->prods = (struct prod_entry *)(base + sb->prods_off);
-	b->syms = (struct sym_entry *)(base + sb->syms_off);
-	b->ctrs = (struct ctr_entry *)(base + sb->ctrs_off);
+	b->rings = (struct ring_desc *)(base + g->rings_off);
+	b->parts = (struct part_entry *)(base + g->parts_off);
+	b->prods = (struct prod_entry *)(base + g->prods_off);
+	b->syms = (struct sym_entry *)(base + g->syms_off);
+	b->ctrs = (struct ctr_entry *)(base + g->ctrs_off);
+	b->max_rings = g->max_rings;
+	b->max_participants = g->max_participants;
+	b->max_producers = g->max_producers;
+	b->max_symbols = g->max_symbols;
+	b->arena_off = g->arena_off;
+	b->arena_bytes = g->arena_bytes;
 	b->part_index = -1;
 	b->pid = getpid();
 	b->start_time = proc_self_start_time();
@@ -384,7 +398,7 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 		sb->flags |= SB_F_PREFAULT;
 	if ((rc = mutex_init_shared(&sb->lock)))
 		goto fail;
-	struct shmbus_bus *b = handle_new(base, total, false);
+	struct shmbus_bus *b = handle_new(base, total, false, &g);
 	if (!b) {
 		rc = -ENOMEM;
 		goto fail;
@@ -404,7 +418,8 @@ fail:
 }
 
 /* Map an existing bus file; waits up to 2 s for a bus still being built. */
-static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_t *size)
+static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_t *size,
+				struct geometry *g)
 {
 	char path[512];
 	int rc = shmbus_bus_path(name, path, sizeof(path));
@@ -436,7 +451,7 @@ static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_
 		struct timespec ts = {0, 10 * 1000 * 1000};
 		nanosleep(&ts, NULL);
 	}
-	rc = segment_validate(p, (size_t)st.st_size, path);
+	rc = segment_validate(p, (size_t)st.st_size, path, g);
 	if (rc) {
 		munmap(p, (size_t)st.st_size);
 		return rc;
@@ -455,11 +470,12 @@ int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role 
 	*out = NULL;
 	uint8_t *base;
 	size_t size;
-	int rc = segment_map_existing(name, false, &base, &size);
+	struct geometry g;
+	int rc = segment_map_existing(name, false, &base, &size, &g);
 	if (rc)
 		return rc;
 	prefault_attached(base, size);
-	struct shmbus_bus *b = handle_new(base, size, false);
+	struct shmbus_bus *b = handle_new(base, size, false, &g);
 	if (!b) {
 		munmap(base, size);
 		return -ENOMEM;
@@ -481,10 +497,11 @@ int shmbus_bus_open_readonly(const char *name, shmbus_bus **out)
 	*out = NULL;
 	uint8_t *base;
 	size_t size;
-	int rc = segment_map_existing(name, true, &base, &size);
+	struct geometry g;
+	int rc = segment_map_existing(name, true, &base, &size, &g);
 	if (rc)
 		return rc;
-	struct shmbus_bus *b = handle_new(base, size, true);
+	struct shmbus_bus *b = handle_new(base, size, true, &g);
 	if (!b) {
 		munmap(base, size);
 		return -ENOMEM;
@@ -519,7 +536,7 @@ int shmbus_bus_destroy(const char *name)
 /* Free what a lock holder that died mid-operation left half-built. */
 static void repair_after_owner_death(struct shmbus_bus *b)
 {
-	for (uint32_t i = 0; i < b->sb->max_rings; i++)
+	for (uint32_t i = 0; i < b->max_rings; i++)
 		if (load_relaxed(&b->rings[i].state) == RING_STATE_BUILDING)
 			store_relaxed(&b->rings[i].state, RING_STATE_FREE);
 }

@@ -24,16 +24,36 @@ int shmbus_stat_bus(const shmbus_bus *b, struct shmbus_bus_info *o)
 	o->abi_version = load_relaxed(&((struct sb *)sb)->abi_version);
 	o->layout_hash = sb->layout_hash;
 	o->total_bytes = sb->total_bytes;
-	o->arena_bytes = sb->arena_bytes;
+	/* The geometry checked at attach, which every call here is bounded
+	 * by; the superblock's copy must not have moved since. */
+	o->arena_bytes = b->arena_bytes;
 	o->arena_used = sb->arena_used;
-	o->max_rings = sb->max_rings;
-	o->max_participants = sb->max_participants;
-	o->max_producers = sb->max_producers;
-	o->max_symbols = sb->max_symbols;
+	o->max_rings = b->max_rings;
+	o->max_participants = b->max_participants;
+	o->max_producers = b->max_producers;
+	o->max_symbols = b->max_symbols;
 	o->symbols = load_relaxed(&((struct sb *)sb)->nsymbols);
 	o->route_generation = load_relaxed(&((struct sb *)sb)->route_gen);
 	o->creator_pid = sb->creator_pid;
 	o->created_ns = sb->created_ns;
+	const struct {
+		const char *what;
+		uint64_t now, then;
+	} geo[] = {
+		{"max_rings", sb->max_rings, b->max_rings},
+		{"max_participants", sb->max_participants, b->max_participants},
+		{"max_producers", sb->max_producers, b->max_producers},
+		{"max_symbols", sb->max_symbols, b->max_symbols},
+		{"arena_off", sb->arena_off, b->arena_off},
+		{"arena_bytes", sb->arena_bytes, b->arena_bytes},
+	};
+	for (size_t i = 0; i < sizeof(geo) / sizeof(geo[0]); i++)
+		if (geo[i].now != geo[i].then)
+			return bus_err(SHMBUS_ECORRUPT,
+				       "bus '%s': superblock %s is %llu, was %llu at attach "
+				       "(overwritten)",
+				       b->name, geo[i].what, (unsigned long long)geo[i].now,
+				       (unsigned long long)geo[i].then);
 	if (o->arena_used > o->arena_bytes || o->symbols > o->max_symbols)
 		return bus_err(SHMBUS_ECORRUPT, "bus '%s': arena or symbol count out of bounds",
 			       b->name);
@@ -81,7 +101,7 @@ static bool prod_feeds(const struct prod_entry *e, const struct ring_desc *d, ui
 static uint32_t ring_producers(const shmbus_bus *b, uint32_t index)
 {
 	uint32_t n = 0;
-	for (uint32_t i = 0; i < b->sb->max_producers; i++) {
+	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		if (load_acquire(&e->state) && prod_feeds(e, &b->rings[index], index))
 			n++;
@@ -93,7 +113,7 @@ int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t produce
 {
 	if (!b)
 		return -EINVAL;
-	if (ring >= b->sb->max_rings || producer >= b->sb->max_producers)
+	if (ring >= b->max_rings || producer >= b->max_producers)
 		return -ERANGE;
 	uint32_t st = load_acquire(&b->rings[ring].state); /* A2 */
 	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
@@ -108,7 +128,7 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 {
 	if (!b || !o)
 		return -EINVAL;
-	if (index >= b->sb->max_rings)
+	if (index >= b->max_rings)
 		return -ERANGE;
 	struct ring_desc *d = &b->rings[index];
 	uint32_t st = load_acquire(&d->state); /* A2 */
@@ -160,7 +180,7 @@ int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,
 {
 	if (!b || !o)
 		return -EINVAL;
-	if (index >= b->sb->max_participants)
+	if (index >= b->max_participants)
 		return -ERANGE;
 	const struct part_entry *p = &b->parts[index];
 	uint32_t st = load_acquire(&((struct part_entry *)p)->state); /* A3 pairs with R3 */
@@ -185,7 +205,7 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 {
 	if (!b || !o)
 		return -EINVAL;
-	if (index >= b->sb->max_producers)
+	if (index >= b->max_producers)
 		return -ERANGE;
 	struct prod_entry *e = &b->prods[index];
 	memset(o, 0, sizeof(*o));
@@ -214,7 +234,7 @@ int shmbus_stat_find_ring(const shmbus_bus *b, const char *name)
 {
 	if (!b || !name)
 		return -EINVAL;
-	for (uint32_t i = 0; i < b->sb->max_rings; i++) {
+	for (uint32_t i = 0; i < b->max_rings; i++) {
 		const struct ring_desc *d = &b->rings[i];
 		uint32_t st = load_acquire(&((struct ring_desc *)d)->state);
 		if (st >= RING_STATE_ACTIVE && st <= RING_STATE_ORPHANED &&

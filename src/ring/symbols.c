@@ -50,7 +50,7 @@ static bool entry_is(const struct sym_entry *e, uint32_t h, const char *name, si
 /* Probe for name: its index, or -(first free index) - 1. */
 static int64_t probe(const struct shmbus_bus *b, const char *name, size_t len, uint32_t h)
 {
-	uint32_t mask = b->sb->max_symbols - 1;
+	uint32_t mask = b->max_symbols - 1;
 	for (uint32_t n = 0, i = h & mask; n <= mask; n++, i = (i + 1) & mask) {
 		const struct sym_entry *e = &b->syms[i];
 		/* A4 pairs with R4 in shmbus_symbol_intern(): name is complete. */
@@ -119,9 +119,9 @@ int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
 	bus_err_clear();
 	if (!b)
 		return bus_err(-ENOENT, "symbol name: bus is NULL");
-	if (id == 0 || id > b->sb->max_symbols)
+	if (id == 0 || id > b->max_symbols)
 		return bus_err(-ENOENT, "bus '%s': symbol id %u is not in 1..%u", b->name, id,
-			       b->sb->max_symbols);
+			       b->max_symbols);
 	const struct sym_entry *e = &b->syms[id - 1];
 	if (load_acquire(&e->state) != 1) /* A4 */
 		return bus_err(-ENOENT, "bus '%s': no symbol has id %u", b->name, id);

@@ -365,6 +365,96 @@ static void test_corrupt_counter_name(void **state)
 	fixture_close(&f);
 }
 
+/*
+ * The superblock's geometry overwritten while the bus is attached (found
+ * by a random mutation probe of whole segments). Every bound and offset
+ * was read from the superblock at each use, so a max_rings grown since
+ * attach walked tables past the mapping and overflowed a producer's
+ * routing table (heap write), a moved arena let a ring region outside
+ * the file pass the check, and a larger max_symbols made a filter's
+ * memset overrun its ring. The handle's attach-time copy bounds all of
+ * it now, and shmbus_stat_bus() reports the change.
+ */
+static void test_corrupt_geometry_after_attach(void **state)
+{
+	(void)state;
+	static const struct {
+		size_t off, size;
+		uint64_t bad;
+		const char *what;
+	} cases[] = {
+	    {offsetof(struct sb, max_rings), 4, 0xffffffffu, "max_rings"},
+	    {offsetof(struct sb, max_rings), 4, 1024, "max_rings"},
+	    {offsetof(struct sb, max_producers), 4, 0x200008u, "max_producers"},
+	    {offsetof(struct sb, max_participants), 4, 0xffffffffu, "max_participants"},
+	    {offsetof(struct sb, max_symbols), 4, 1u << 30, "max_symbols"},
+	    {offsetof(struct sb, arena_off), 8, UINT64_C(0x4000000000000000), "arena_off"},
+	    {offsetof(struct sb, arena_off), 8, 0xab, "arena_off"},
+	    {offsetof(struct sb, arena_bytes), 8, UINT64_C(1) << 40, "arena_bytes"},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		struct fixture f;
+		fixture_open(&f, SHMBUS_POLICY_DROP, 2);
+		shmbus_bus *ro;
+		assert_int_equal(shmbus_bus_open_readonly("b", &ro), 0);
+		uint8_t *field = f.m.base + cases[k].off;
+		uint64_t saved = 0;
+		memcpy(&saved, field, cases[k].size);
+		memcpy(field, &cases[k].bad, cases[k].size);
+
+		struct shmbus_bus_info bi;
+		assert_int_equal(shmbus_stat_bus(ro, &bi), SHMBUS_ECORRUPT);
+		assert_msg_has(cases[k].what);
+		assert_msg_has("at attach");
+		assert_int_equal(bi.max_rings, 16); /* the attach-time geometry */
+		struct shmbus_ring_stat rs;
+		for (uint32_t i = 0; i < 64; i++) /* bounded by 16, not the new value */
+			assert_true(shmbus_stat_ring(ro, i, &rs) == (i < 2 ? 0 : i < 16 ? -ENOENT
+			                                                               : -ERANGE));
+		struct shmbus_participant_stat ps;
+		assert_int_equal(shmbus_stat_participant(ro, 40, &ps), -ERANGE);
+		struct shmbus_counter ctr[SHMBUS_MAX_COUNTERS];
+		assert_int_equal(shmbus_stat_counters(ro, 40, ctr, SHMBUS_MAX_COUNTERS), -ERANGE);
+		struct shmbus_producer_stat pr;
+		assert_int_equal(shmbus_stat_producer(ro, 40, &pr), -ERANGE);
+		char name[SHMBUS_SYMBOL_MAX + 1];
+		assert_int_equal(shmbus_symbol_name(ro, 2000, name, sizeof name), -ENOENT);
+		assert_int_equal(shmbus_symbol_lookup(ro, "NOPE", 4), -ENOENT);
+
+		/* A new ring, with a symbol filter (bumps the generation). */
+		int64_t sym = shmbus_symbol_intern(f.bus, "IBM", 3);
+		assert_true(sym >= 1 && sym <= 1024);
+		uint32_t ids[1] = {(uint32_t)sym};
+		struct shmbus_sub_opts so;
+		tu_sub_opts(&so, 8, 64, SHMBUS_POLICY_DROP);
+		so.symbols = ids;
+		so.nsymbols = 1;
+		shmbus_consumer *c2 = NULL;
+		assert_int_equal(shmbus_subscribe(f.bus, "r2", &so, &c2), 0);
+		/* The producer rebuilds its routes now: r0, r1 and r2. */
+		struct shmbus_trade t = tu_trade((uint32_t)sym, 5.0);
+		assert_int_equal(shmbus_publish(f.p, &t), 3);
+		const void *evs[2] = {&t, &t};
+		assert_int_equal(shmbus_publish_batch(f.p, evs, 2), 6);
+		shmbus_producer *p2;
+		assert_int_equal(shmbus_producer_open(f.bus, NULL, &p2), 0);
+		assert_int_equal(shmbus_publish(p2, &t), 3);
+		shmbus_producer_close(p2);
+		struct tu_sink s;
+		tu_sink_init(&s, 16);
+		assert_int_equal(tu_drain(c2, &s), 4);
+		assert_int_equal(tu_drain(f.c[0], &s), 2 + 4);
+		tu_sink_free(&s);
+		assert_true(shmbus_bus_reap(f.bus) >= 0);
+		assert_int_equal(shmbus_unsubscribe(c2), 0);
+
+		memcpy(field, &saved, cases[k].size);
+		assert_int_equal(shmbus_stat_bus(ro, &bi), 0);
+		assert_int_equal(shmbus_bus_close(ro), 0);
+		fixture_close(&f);
+	}
+}
+
 #ifdef __GLIBC__
 /* A lock word held by a thread that does not exist (never on the robust
  * list, so no EOWNERDEAD): operations that need the lock fail after a
@@ -401,6 +491,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupt_event_header, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_symbol_name, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_counter_name, tu_setup, tu_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_geometry_after_attach, tu_setup,
+	                                    tu_teardown),
 #ifdef __GLIBC__
 	    cmocka_unit_test_setup_teardown(test_corrupt_lock_word, tu_setup, tu_teardown),
 #endif

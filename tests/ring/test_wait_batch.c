@@ -70,6 +70,41 @@ static void test_wait_batch_full_partial_empty(void **state)
 	env_close(&e);
 }
 
+/*
+ * Every timeout returns, whatever the length. A deadline that passed
+ * during the 64th round of the batch spin (where it falls back to
+ * shmbus_wait() for the time left) left a negative time, which
+ * shmbus_wait() took for "no timeout": the call then slept until an event
+ * came, forever on an idle ring. Timeouts of 10 ns to 100 us in 10 ns
+ * steps put the deadline in that round (a few spins wide) for some of
+ * them; they run in a child with an alarm, so a hang fails instead of
+ * stalling the suite.
+ */
+static void test_wait_batch_timeout_any_length(void **state)
+{
+	(void)state;
+	struct env e;
+	env_open(&e, 64);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(10);
+		for (int64_t ns = 10; ns <= 100000; ns += 10) {
+			int rc = shmbus_wait_batch(e.c, 8, 1000, ns);
+			TU_CHILD_CHECK(rc == SHMBUS_ETIMEDOUT);
+		}
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("shmbus_wait_batch with a short timeout hung (child killed by signal %d)",
+		         WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	env_close(&e);
+}
+
 struct prod_arg {
 	struct env *e;
 	int n;
@@ -115,6 +150,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TU_TEST(test_wait_batch_full_partial_empty),
+		TU_TEST(test_wait_batch_timeout_any_length),
 		TU_TEST(test_wait_batch_delivers_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
