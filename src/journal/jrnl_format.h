@@ -150,14 +150,19 @@ struct jrnl_seg {
 int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path);
 /* Why jrnl_seg_open_scan() failed, in words (-EINVAL: not a regular file). */
 const char *jrnl_open_error(int rc);
-/* Read block i into *buf (grown as needed) and check it fully. Returns 0,
- * -EBADMSG (err names the block), -errno. */
+/* Read block i into *buf (grown as needed) and check it fully; a parked
+ * segment's file is opened again first. Returns 0, -EBADMSG (err names
+ * the block), -errno (err names the segment). */
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,
                         struct shmbus_journal_error *err);
 /* 1 when a whole valid block starts after offset off (at off + k * align),
  * 0 when none does, or -errno. Recovery uses it to tell a torn tail (cut)
  * from damage with committed blocks behind it (kept). */
 int jrnl_seg_valid_block_after(struct jrnl_seg *s, uint64_t off);
+/* Close the file but keep the index: a reader of a journal with more
+ * segments than the process may hold open files parks those it is not
+ * reading; jrnl_seg_read_block() opens the file again when needed. */
+void jrnl_seg_park(struct jrnl_seg *s);
 void jrnl_seg_close(struct jrnl_seg *s);
 
 /* Verify a whole segment image in memory (fuzz target, tests). Returns the

@@ -130,11 +130,46 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 	return rc;
 }
 
+/* Open the file of a parked segment again. Its index was built from the
+ * file that had this name then: every block read is checked again (header
+ * against the index, checksum), so a file replaced meanwhile is reported
+ * as damage, never misread. */
+static int jrnl_seg_reopen(struct jrnl_seg *s, struct shmbus_journal_error *err)
+{
+	int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	struct stat st;
+	int rc = fd < 0                  ? -errno
+	         : fstat(fd, &st) < 0    ? -errno
+	         : S_ISDIR(st.st_mode)   ? -EISDIR
+	         : !S_ISREG(st.st_mode) ? -EINVAL
+	                                 : 0;
+	if (rc) {
+		if (fd >= 0)
+			close(fd);
+		return jrnl_err_set(err, rc, s->path, 0, "cannot reopen segment: %s",
+		                    jrnl_open_error(rc));
+	}
+	s->fd = fd;
+	return 0;
+}
+
+void jrnl_seg_park(struct jrnl_seg *s)
+{
+	if (s->fd >= 0)
+		close(s->fd);
+	s->fd = -1;
+}
+
 int jrnl_seg_read_block(struct jrnl_seg *s, size_t i, uint8_t **buf, size_t *cap,
                         struct shmbus_journal_error *err)
 {
 	const struct jrnl_blk_ent *b = &s->blks[i];
 	struct jrnl_blk_header bh;
+	if (s->fd < 0) {
+		int rc = jrnl_seg_reopen(s, err);
+		if (rc)
+			return rc;
+	}
 	uint64_t span = jrnl_align_up((uint64_t)JRNL_BLK_HDR + b->payload_len, s->h.block_align);
 	if (*cap < span) {
 		void *nb = realloc(*buf, span);

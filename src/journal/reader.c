@@ -13,6 +13,15 @@
  * sound, and each block is checked by its own checksum before use); after
  * an unreadable block header nothing more of that segment can be located
  * safely, so it goes on with the next segment.
+ *
+ * Open files are bounded: a journal can hold more segments than the
+ * process may open (one per journald restart, or per --segment-age
+ * period, for months), and holding one descriptor per segment made cat
+ * and replay of such a journal fail with EMFILE. Only the first
+ * JRNL_READER_FDS segments keep their file open after the index is built
+ * (the oldest, which retention would delete first); every other one is
+ * parked and opened again when one of its blocks is read, and a segment
+ * is parked again once the iteration has left it.
  */
 #include "journal/jrnl_format.h"
 
@@ -20,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define JRNL_READER_FDS 16 /* segment files kept open after the index is built */
 
 struct shmbus_journal_reader {
 	struct jrnl_seg *segs;
@@ -82,6 +93,8 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 			continue;
 		}
 		r->nseg++;
+		if (r->nseg > JRNL_READER_FDS)
+			jrnl_seg_park(s); /* reopened when one of its blocks is read */
 		if (expect && !(s->bad && s->bad_off == 0) && s->h.layout_hash != expect)
 			return jrnl_err_set(err, -EPROTO, s->path, 24,
 			                    "event layout hash 0x%016llx, expected 0x%016llx",
@@ -188,6 +201,7 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 				return jrnl_err_set(err, -EBADMSG, s->path, s->bad_off, "%s",
 				                    s->bad_detail);
 			}
+			jrnl_seg_park(s); /* done with it: free the descriptor */
 			r->si++;
 			r->bi = 0;
 			r->bad_reported = 0;
@@ -200,6 +214,7 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 		if (rc == -EBADMSG)
 			return rc; /* the next call goes on with block i + 1 */
 		if (rc) {
+			jrnl_seg_park(s);
 			r->si++; /* I/O error: go on with the next segment */
 			r->bi = 0;
 			r->bad_reported = 0;
@@ -316,6 +331,7 @@ int shmbus_journal_reader_last_seqs(struct shmbus_journal_reader *r, const uint3
 					seqs[hit->index] = e->seq;
 			}
 		}
+		jrnl_seg_park(sg);
 	}
 	free(buf);
 	for (size_t i = 1; i < n; i++) /* the duplicates of a source */
@@ -373,6 +389,7 @@ int shmbus_journal_reader_tail(struct shmbus_journal_reader *r, uint64_t max_eve
 					fn(e, ctx);
 			}
 		}
+		jrnl_seg_park(s);
 	}
 	free(buf);
 	return rc;

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sys/resource.h>
 
 #include "jtest.h"
 
@@ -280,6 +281,47 @@ static void test_journal_roundtrip_retention_keeps_newest(void **state)
 	rt_free(&j);
 }
 
+static void rt_count_tail(const struct shmbus_event_header *ev, void *ctx)
+{
+	(void)ev;
+	++*(size_t *)ctx;
+}
+
+/* A journal of more segments than the process may open files (one per
+ * journald restart, for months) reads whole: the reader used to hold
+ * every segment's file open and failed with EMFILE. */
+static void test_journal_roundtrip_more_segments_than_fds(void **state)
+{
+	struct rt_journal j;
+	struct shmbus_journal_writer_stats st;
+	/* room for one 4 KiB block per segment: every block starts a segment */
+	struct shmbus_journal_writer_opts o = {.block_size = 4096,
+	                                       .segment_max_bytes = 8192,
+	                                       .force_pwrite = 1};
+	jt_mkdtemp(j.dir, sizeof(j.dir), "fds");
+	rt_write(&j, &o, 12000, 17, &st);
+	assert_true(st.segments_created > 150);
+	struct rlimit old, low;
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &old), 0);
+	low = old;
+	low.rlim_cur = 64; /* far fewer than the segments */
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	rt_check_all(&j, 0);
+	struct shmbus_journal_reader *r;
+	struct shmbus_journal_error err;
+	assert_int_equal(shmbus_journal_reader_open(j.dir, "rt", 0, &r, &err), 0);
+	size_t n = 0; /* what a restarted journald reads to skip duplicates */
+	assert_int_equal(shmbus_journal_reader_tail(r, j.n, rt_count_tail, &n, &err), 0);
+	assert_int_equal(n, j.n);
+	uint64_t seq;
+	assert_int_equal(shmbus_journal_reader_last_seq(r, 99, &seq, &err), -ENOENT);
+	shmbus_journal_reader_close(r);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &old), 0);
+	printf("# %llu segments read with at most 64 open files\n",
+	       (unsigned long long)st.segments_created);
+	rt_free(&j);
+}
+
 static void test_journal_roundtrip_rejects_bad_input(void **state)
 {
 	struct shmbus_journal_writer *w;
@@ -326,6 +368,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_roundtrip_o_direct),
 	    cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
 	    cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
+	    cmocka_unit_test(test_journal_roundtrip_more_segments_than_fds),
 	    cmocka_unit_test(test_journal_roundtrip_rejects_bad_input),
 	    cmocka_unit_test(test_journal_roundtrip_layout_hash_checked),
 	};
