@@ -78,12 +78,16 @@ struct jd {
 	uint64_t untracked; /* events whose source could not be tracked */
 	uint64_t durable_seen; /* events_durable at the last check */
 
-	/* symbols file: ids already named there */
+	/* symbols file: ids already named there (sym_seen 1), or whose line
+	 * could not be written (2: retried each second, see sym_pending) */
 	uint8_t *sym_seen;
 	uint32_t sym_cap;
 	uint32_t max_symbols; /* the bus's: larger ids name no symbol */
 	int sym_fd;
 	int sym_dirty; /* lines written since the last fdatasync */
+	int sym_pending;      /* some ids are marked 2 in sym_seen */
+	uint64_t sym_size;    /* bytes of whole lines: a short write is cut back to it */
+	uint64_t sym_failed;  /* failed line writes (full disk, I/O error) */
 	struct jtool_symtab known;
 
 	int hook_fd;          /* SHMBUS_JOURNALD_DURABLE_FD, -1 when unset */
@@ -113,6 +117,10 @@ void jd_track(struct jd *d, const struct shmbus_event_header *ev);
 /* Open DIR/<bus>.symbols for appending (cutting a torn last line) and load
  * the ids it already names. 0 or -errno (message printed). */
 int jd_symbols_open(struct jd *d);
+
+/* Write the lines that failed before (a full disk): called once a second
+ * and at exit, never per event. Says on stderr when they are all written. */
+void jd_symbols_retry(struct jd *d);
 
 /* After writes completed: fsync the symbols file when new lines wait, and
  * report newly durable (source, seq) to the hook fd. */

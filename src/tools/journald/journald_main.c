@@ -113,7 +113,7 @@ static void print_recovery(const struct jd *d, const struct shmbus_journal_recov
 		       " valid blocks (%" PRIu64 " events) around it: left as is, readers skip the "
 		       "damaged block\n",
 		       r->segment, r->damaged_offset, r->detail, r->blocks_kept, r->events_kept);
-	else if (!r->bytes_removed && !r->bad_header)
+	else if (!r->bytes_removed && !r->bad_header && !r->removed_file)
 		printf(JD_TOOL ": recovery: %s intact: %" PRIu64 " blocks, %" PRIu64 " events\n",
 		       r->segment, r->blocks_kept, r->events_kept);
 	else
@@ -200,6 +200,7 @@ static int run(struct jd *d)
 			jd_publish_counters(d);
 			jd_write_stats(d, 1);
 			jd_report_errors(d, 0, 0);
+			jd_symbols_retry(d);
 			next_sec = now + 1000000000;
 		}
 		if (n == 0) {
@@ -228,6 +229,7 @@ static int shutdown_all(struct jd *d)
 	if (rc)
 		jd_report_errors(d, rc, 1);
 	jd_report_errors(d, 0, 1);
+	jd_symbols_retry(d);
 	if (d->sym_fd >= 0) {
 		fdatasync(d->sym_fd);
 		close(d->sym_fd);

@@ -14,7 +14,13 @@
  * A new symbol line is written at once (it survives a crash of this
  * process) and fdatasync'ed as soon as the writer reports more events
  * durable, so a durable block never names an id that a power loss could
- * take away from the symbols file for longer than that window.
+ * take away from the symbols file for longer than that window. A line
+ * that cannot be written (full disk) is cut back to the last whole line,
+ * so that no torn line ends up in the middle of the file, and written
+ * again once a second until it succeeds: the id was marked as named
+ * before the write, so a full disk at a symbol's first event left it
+ * unnamed for the life of the process (cat printed "#id", replay
+ * "unnamed-id", --symbols NAME matched nothing) even after space returned.
  *
  * Test hook: with SHMBUS_JOURNALD_DURABLE_FD=N in the environment, every
  * advance of a source's durable seq is written to fd N as "source seq\n"
@@ -107,6 +113,59 @@ static void jd_source_add(struct jd *d, uint32_t id)
 	d->last_src = d->nsrc++;
 }
 
+/* Append "id,name" for id unless the file already names it so. Returns 0,
+ * or -errno when the line could not be written whole (it is then cut
+ * back, and said on stderr the first time). */
+static int jd_symbol_write(struct jd *d, uint32_t id)
+{
+	char name[SHMBUS_SYMBOL_MAX + 8], line[64];
+	if (shmbus_symbol_name(d->bus, id, name, sizeof(name)) < 0)
+		return 0; /* not interned in this bus: nothing to name */
+	const char *had = jtool_symtab_name(&d->known, id);
+	if (had && !strcmp(had, name))
+		return 0;
+	if (d->sym_fd < 0)
+		return 0; /* no symbols file (not opened): nothing to retry */
+	int n = snprintf(line, sizeof(line), "%u,%s\n", id, name);
+	ssize_t w = write(d->sym_fd, line, (size_t)n);
+	if (w == n) {
+		d->sym_size += (uint64_t)n;
+		jtool_symtab_set(&d->known, id, name);
+		d->sym_dirty = 1;
+		return 0;
+	}
+	int rc = w < 0 ? -errno : -ENOSPC;
+	/* a torn line followed by the next one would make one bad line */
+	if (w > 0 && ftruncate(d->sym_fd, (off_t)d->sym_size) < 0)
+		fprintf(stderr, JD_TOOL ": cutting a torn symbols line failed: %s\n",
+		        strerror(errno));
+	if (d->sym_failed++ == 0)
+		fprintf(stderr,
+		        JD_TOOL ": warning: naming symbol %u (%s) in the symbols file failed: %s; "
+		                "retried every second (its events are journaled)\n",
+		        id, name, strerror(-rc));
+	return rc;
+}
+
+void jd_symbols_retry(struct jd *d)
+{
+	if (!d->sym_pending)
+		return;
+	d->sym_pending = 0;
+	for (uint32_t id = 1; id < d->sym_cap; id++) {
+		if (d->sym_seen[id] != 2)
+			continue;
+		if (jd_symbol_write(d, id) != 0) {
+			d->sym_pending = 1; /* still failing: the next try is in a second */
+			return;
+		}
+		d->sym_seen[id] = 1;
+	}
+	fprintf(stderr, JD_TOOL ": symbols file: every name written (after %" PRIu64
+	                " failed tries)\n", d->sym_failed);
+	d->sym_failed = 0;
+}
+
 /* First event of symbol id: name it in the symbols file. */
 static void jd_symbol_new(struct jd *d, uint32_t id)
 {
@@ -122,16 +181,9 @@ static void jd_symbol_new(struct jd *d, uint32_t id)
 		d->sym_cap = cap;
 	}
 	d->sym_seen[id] = 1;
-	char name[SHMBUS_SYMBOL_MAX + 8], line[64];
-	if (shmbus_symbol_name(d->bus, id, name, sizeof(name)) < 0)
-		return; /* not interned in this bus: nothing to name */
-	const char *had = jtool_symtab_name(&d->known, id);
-	if (had && !strcmp(had, name))
-		return;
-	int n = snprintf(line, sizeof(line), "%u,%s\n", id, name);
-	if (d->sym_fd >= 0 && write(d->sym_fd, line, (size_t)n) == n) {
-		jtool_symtab_set(&d->known, id, name);
-		d->sym_dirty = 1;
+	if (jd_symbol_write(d, id) != 0) {
+		d->sym_seen[id] = 2; /* jd_symbols_retry() writes it later */
+		d->sym_pending = 1;
 	}
 }
 
@@ -179,6 +231,8 @@ int jd_symbols_open(struct jd *d)
 		        strerror(-rc), path);
 		return rc;
 	}
+	struct stat sb;
+	d->sym_size = fstat(d->sym_fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
 	rc = jtool_symtab_load(&d->known, path, why);
 	if (rc) /* a bad line: keep appending; readers report it */
 		fprintf(stderr, JD_TOOL ": warning: %s\n", why);
