@@ -208,6 +208,68 @@ static void test_journal_cli_options_per_command(void **state)
 	jtt_teardown(b);
 }
 
+/* Output that cannot be written (stdout on a full disk: /dev/full) is a
+ * failure, exit 1 with a message: verify, info and replay exited 0 with
+ * their report lost, so a script saw success and read nothing. */
+static void test_journal_cli_output_failure_fails(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	char pe[200];
+	snprintf(pe, sizeof(pe), "%s/full.err", jtt_shm);
+	char *verify[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, NULL};
+	char *verifyj[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--json", NULL};
+	char *info[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, NULL};
+	char *infoj[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--json", NULL};
+	char *cat[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--format", "json", NULL};
+	char *rp[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--json", NULL};
+	char **all[] = {verify, verifyj, info, infoj, cat, rp};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		int rc = jtt_wait(jtt_spawn(all[i], "/dev/full", pe), 30);
+		char *err = jtt_slurp(pe);
+		if (rc != 1 || !strstr(err, "No space left on device (stdout)"))
+			fail_msg("%s %s > /dev/full: exit %d (want 1, saying so); stderr: %s",
+			         all[i][0], all[i][1], rc, err);
+		/* one message, not one per failed line */
+		assert_ptr_equal(strstr(err, "(stdout)"), strrchr(err, '('));
+		free(err);
+		/* the same command to a file still succeeds */
+		char *out;
+		assert_int_equal(jtt_run(all[i], &out), 0);
+		assert_true(out[0] != '\0');
+		free(out);
+	}
+	jtt_teardown(b);
+}
+
+/* An empty newest segment (a crash before its header was written) is
+ * deleted by recovery, and journald must say so: it printed "intact: 0
+ * blocks" for a file it had just deleted. */
+static void test_journald_cli_recovery_says_empty_segment_deleted(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	char seg[400], po[200];
+	snprintf(seg, sizeof(seg), "%s/%s-09000000000000000000.shj", jtt_jdir, jtt_bus);
+	int fd = open(seg, O_WRONLY | O_CREAT | O_TRUNC, 0640);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(po, sizeof(po), "%s/jd.out", jtt_shm);
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--ring", "jrec", NULL};
+	pid_t pid = jtt_spawn(av, po, po);
+	assert_int_equal(jtt_wait_ring(b, "jrec", pid), 0);
+	kill(pid, SIGTERM);
+	assert_int_equal(jtt_wait(pid, 10), 0);
+	char *out = jtt_slurp(po);
+	if (!strstr(out, "(file deleted)") || strstr(out, "intact"))
+		fail_msg("journald on an empty newest segment: %s", out);
+	assert_int_equal(access(seg, F_OK), -1);
+	free(out);
+	jtt_teardown(b);
+}
+
 /* Number of entries in jtt_jdir. */
 static int dir_entries(void)
 {
@@ -260,7 +322,9 @@ int main(void)
 	    cmocka_unit_test(test_journal_cli_time_out_of_range),
 	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
 	    cmocka_unit_test(test_journal_cli_options_per_command),
+	    cmocka_unit_test(test_journal_cli_output_failure_fails),
 	    cmocka_unit_test(test_journald_cli_checks_options_first),
+	    cmocka_unit_test(test_journald_cli_recovery_says_empty_segment_deleted),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -46,6 +46,10 @@ static const char usage_text[] =
     "with no segment in DIR is an error (exit 1), not an empty journal.\n"
     "exit: 0 ok, 1 runtime failure or bad journal, 2 usage\n";
 
+/* The output failed and that was said already (cat stops at the first
+ * failed event). */
+static int g_out_failed;
+
 struct jopts {
 	const char *cmd, *dir, *bus, *from, *to, *types, *symbols;
 	enum jf_format format;
@@ -275,12 +279,11 @@ static int cmd_cat(const struct jopts *o)
 		if (jf_print(&p, ev)) {
 			fprintf(stderr, TOOL ": writing the output failed: %s (stdout)\n",
 			        strerror(errno));
+			g_out_failed = 1;
 			ret = 1;
 			break;
 		}
 	}
-	if (fflush(stdout))
-		ret = 1;
 	if (p.csv_skipped) {
 		fprintf(stderr, TOOL ": %" PRIu64 " events of the wrong size left out of the CSV\n",
 		        p.csv_skipped);
@@ -406,6 +409,19 @@ static int cmd_info(const struct jopts *o)
 	return 0;
 }
 
+/* rc, or 1 when stdout could not be written (a full disk, a closed pipe):
+ * a report that did not reach its reader is no success. verify and info
+ * used to exit 0 with their output lost. */
+static int out_check(int rc)
+{
+	errno = 0;
+	if ((fflush(stdout) == 0 && !ferror(stdout)) || g_out_failed)
+		return g_out_failed ? 1 : rc;
+	fprintf(stderr, TOOL ": writing the output failed: %s (stdout)\n",
+	        errno ? strerror(errno) : "write error");
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	struct jopts o;
@@ -416,8 +432,8 @@ int main(int argc, char **argv)
 	if ((rc = resolve_bus(&o)) != 0)
 		return rc;
 	if (!strcmp(o.cmd, "cat"))
-		return cmd_cat(&o);
+		return out_check(cmd_cat(&o));
 	if (!strcmp(o.cmd, "verify"))
-		return cmd_verify(&o);
-	return cmd_info(&o);
+		return out_check(cmd_verify(&o));
+	return out_check(cmd_info(&o));
 }

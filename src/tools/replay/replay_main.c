@@ -507,8 +507,9 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	if (!rc)
 		rc = shmbus_journal_reader_seek(*r, &q);
 	if (rc) {
-		fprintf(stderr, TOOL ": opening the journal failed: %s (%s)\n",
-		        err.detail[0] ? err.detail : shmbus_strerror(rc), o->dir);
+		fprintf(stderr, TOOL ": opening the journal failed: %s (%s offset %" PRIu64 ")\n",
+		        err.detail[0] ? err.detail : shmbus_strerror(rc),
+		        err.segment[0] ? err.segment : o->dir, err.offset);
 		return 1;
 	}
 	struct shmbus_producer_opts po;
@@ -548,6 +549,14 @@ int main(int argc, char **argv)
 		summary(&o, &s, elapsed);
 		if (rc == 0 && s.skipped)
 			rc = REPLAY_EXIT_SKIPPED;
+		/* the summary is the result of the run (--json is read by
+		 * scripts): one that could not be written is a failure */
+		errno = 0;
+		if (fflush(stdout) != 0 || ferror(stdout)) {
+			fprintf(stderr, TOOL ": writing the summary failed: %s (stdout)\n",
+			        errno ? strerror(errno) : "write error");
+			rc = 1;
+		}
 	}
 	if (s.p)
 		shmbus_producer_close(s.p);
