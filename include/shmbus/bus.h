@@ -95,9 +95,9 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
  * Returns 0, -ENOENT (no such bus), -EINVAL, SHMBUS_EBADMAGIC /
  * SHMBUS_EVERSION / SHMBUS_ELAYOUT (a segment of another kind or version),
  * SHMBUS_ECORRUPT (an offset or size out of bounds), -ENOSPC
- * (participants table full) or -errno. Create the bus before starting the
- * processes that open it: an open racing the creation may fail with
- * SHMBUS_EBADMAGIC or SHMBUS_ECORRUPT instead of waiting for it.
+ * (participants table full) or -errno. An open racing the creation of the
+ * bus waits for it to be built (while its file is under 2 s old); a file
+ * left unbuilt by a creator that died is SHMBUS_ECORRUPT, saying so.
  */
 int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
 		    shmbus_bus **out);

@@ -417,7 +417,71 @@ fail:
 	return rc;
 }
 
-/* Map an existing bus file; waits up to 2 s for a bus still being built. */
+/*
+ * A creator builds its bus in the file under its final name: the file is
+ * empty until sized, then all zero until the superblock is filled (after a
+ * prefault that may take a while on a large bus), then has its magic but
+ * version 0 until segment_publish(). An opener that comes in between
+ * waits, while the file is younger than BUILD_GRACE_NS (by its mtime, which
+ * creation and sizing set), instead of taking the bus for damaged; a file
+ * still unbuilt past that was left by a creator that died while building.
+ */
+#define BUILD_GRACE_NS (2 * 1000000000LL)
+
+static bool segment_unbuilt(const uint8_t *p, size_t size)
+{
+	if (size == 0)
+		return true;
+	const struct sb *sb = (const struct sb *)p;
+	return size >= SB_SIZE && (sb->magic == 0 ||
+				   (sb->magic == SB_MAGIC && load_acquire(&sb->abi_version) == 0));
+}
+
+/* How long ago the file was created or last sized, in ns (0 if later). */
+static int64_t file_age_ns(const struct stat *st)
+{
+	struct timespec now;
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t age = (int64_t)(now.tv_sec - st->st_mtim.tv_sec) * 1000000000LL +
+		      (now.tv_nsec - st->st_mtim.tv_nsec);
+	return age > 0 ? age : 0;
+}
+
+/* One look at the bus file: maps it into *base (size *size), or fails. */
+static int segment_map_once(const char *name, const char *path, bool ro, uint8_t **base,
+			    size_t *size, struct stat *st)
+{
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	if (fd < 0)
+		return bus_err(-errno, "bus '%s': open %s: %s", name, path, strerror(errno));
+	int rc = 0;
+	if (fstat(fd, st) != 0) {
+		rc = -errno;
+		close(fd);
+		return bus_err(rc, "bus '%s': stat %s: %s", name, path, strerror(-rc));
+	}
+	*base = NULL;
+	*size = (size_t)st->st_size;
+	if (st->st_size == 0) {
+		close(fd);
+		return 0;
+	}
+	if ((size_t)st->st_size < SB_SIZE) {
+		close(fd);
+		return bus_err(SHMBUS_ECORRUPT, "bus '%s': %s is %lld bytes, smaller than a "
+			       "superblock", name, path, (long long)st->st_size);
+	}
+	void *p = mmap(NULL, (size_t)st->st_size, ro ? PROT_READ : PROT_READ | PROT_WRITE,
+		       MAP_SHARED, fd, 0);
+	rc = -errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return bus_err(rc, "bus '%s': mmap %s: %s", name, path, strerror(-rc));
+	*base = p;
+	return 0;
+}
+
+/* Map an existing bus file, waiting for one still being built. */
 static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_t *size,
 				struct geometry *g)
 {
@@ -425,39 +489,34 @@ static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_
 	int rc = shmbus_bus_path(name, path, sizeof(path));
 	if (rc)
 		return rc;
-	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (fd < 0)
-		return bus_err(-errno, "bus '%s': open %s: %s", name, path, strerror(errno));
+	uint8_t *p = NULL;
+	size_t sz = 0;
 	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		rc = -errno;
-		close(fd);
-		return bus_err(rc, "bus '%s': stat %s: %s", name, path, strerror(-rc));
+	for (;;) {
+		if ((rc = segment_map_once(name, path, ro, &p, &sz, &st)))
+			return rc;
+		if (!segment_unbuilt(p, sz))
+			break;
+		if (p)
+			munmap(p, sz);
+		int64_t age = file_age_ns(&st);
+		if (age >= BUILD_GRACE_NS)
+			return bus_err(SHMBUS_ECORRUPT,
+				       "bus '%s': %s is %s %lld ms after it was created: its "
+				       "creator died while building it (remove the file and "
+				       "create the bus again)",
+				       name, path, sz ? "not initialised" : "empty",
+				       (long long)(age / 1000000));
+		struct timespec ts = {0, 5 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* the file is opened again: it may be replaced */
 	}
-	if ((size_t)st.st_size < SB_SIZE) {
-		close(fd);
-		return bus_err(SHMBUS_ECORRUPT, "bus '%s': %s is %lld bytes, smaller than a "
-			       "superblock", name, path, (long long)st.st_size);
-	}
-	void *p = mmap(NULL, (size_t)st.st_size, ro ? PROT_READ : PROT_READ | PROT_WRITE,
-		       MAP_SHARED, fd, 0);
-	rc = -errno;
-	close(fd);
-	if (p == MAP_FAILED)
-		return bus_err(rc, "bus '%s': mmap %s: %s", name, path, strerror(-rc));
-	const struct sb *sb = p;
-	for (int i = 0; i < 200 && sb->magic == SB_MAGIC && load_acquire(&sb->abi_version) == 0;
-	     i++) {
-		struct timespec ts = {0, 10 * 1000 * 1000};
-		nanosleep(&ts, NULL);
-	}
-	rc = segment_validate(p, (size_t)st.st_size, path, g);
+	rc = segment_validate(p, sz, path, g);
 	if (rc) {
-		munmap(p, (size_t)st.st_size);
+		munmap(p, sz);
 		return rc;
 	}
 	*base = p;
-	*size = (size_t)st.st_size;
+	*size = sz;
 	return 0;
 }
 

@@ -225,6 +225,16 @@ static void test_segment_bad_options(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* Set a file's modification time to `secs` seconds ago. */
+static void backdate(const char *path, int secs)
+{
+	struct timespec ts[2];
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec -= secs;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
 /* A file that is not a bus: SHMBUS_EBADMAGIC; empty file: an error. */
 static void test_segment_bad_magic(void **state)
 {
@@ -242,12 +252,16 @@ static void test_segment_bad_magic(void **state)
 	assert_true(shmbus_errmsg()[0] != '\0');
 	assert_int_equal(shmbus_bus_open_readonly("junk", &bus), SHMBUS_EBADMAGIC);
 
+	/* empty and old: a creator that died before sizing it (refused at
+	 * once; a young one is waited for, see test_segment_open_races_create) */
 	bus_file("empty", path, sizeof path);
 	fd = open(path, O_CREAT | O_WRONLY, 0660);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_true(shmbus_bus_open("empty", NULL, SHMBUS_ROLE_CLIENT, &bus) < 0);
-	assert_true(shmbus_bus_open_readonly("empty", &bus) < 0);
+	backdate(path, 60);
+	assert_int_equal(shmbus_bus_open("empty", NULL, SHMBUS_ROLE_CLIENT, &bus), SHMBUS_ECORRUPT);
+	assert_non_null(strstr(shmbus_errmsg(), "died while building"));
+	assert_int_equal(shmbus_bus_open_readonly("empty", &bus), SHMBUS_ECORRUPT);
 }
 
 /* Another ABI version: SHMBUS_EVERSION. */
@@ -370,6 +384,71 @@ static int probe(const char *name, int readonly, int stat_all)
 	if (!WIFEXITED(st))
 		fail_msg("bad child status %d", st);
 	return WEXITSTATUS(st);
+}
+
+/*
+ * An opener racing the creator of the same bus waits for it: the file
+ * exists, empty and then all zero, before its superblock is published,
+ * and open() failed with SHMBUS_EBADMAGIC or SHMBUS_ECORRUPT then (found
+ * by a walk through the API). The opener child retries only on ENOENT,
+ * as a service started beside the creator does; a prefaulted 64 MiB bus
+ * keeps the window wide. Each of several rounds must attach.
+ */
+static void test_segment_open_races_create(void **state)
+{
+	for (int round = 0; round < 8; round++) {
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			alarm(20);
+			shmbus_bus *b = NULL;
+			int rc;
+			while ((rc = shmbus_bus_open("race", "opener", SHMBUS_ROLE_CLIENT, &b)) ==
+			       -ENOENT)
+				;
+			if (rc != 0)
+				fprintf(stderr, "round %d: open -> %s (%s)\n", round,
+					shmbus_strerror(rc), shmbus_errmsg());
+			_exit(rc == 0 && shmbus_bus_close(b) == 0 ? 0 : 1);
+		}
+		usleep(2000 + round * 3000);
+		struct shmbus_bus_opts o;
+		shmbus_bus_opts_init(&o);
+		o.arena_bytes = 64u << 20;
+		o.prefault = 1;
+		shmbus_bus *bus;
+		assert_int_equal(shmbus_bus_create("race", &o, &bus), 0);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			fail_msg("round %d: the opener failed (status 0x%x)", round, st);
+		assert_int_equal(shmbus_bus_close(bus), 0);
+		assert_int_equal(shmbus_bus_destroy("race"), 0);
+	}
+}
+
+/* A bus file sized but never built, by a creator that died: refused with
+ * a message that says so, after the grace while the file is young. */
+static void test_segment_abandoned_build(void **state)
+{
+	char path[256];
+	bus_file("dead", path, sizeof path);
+	int fd = open(path, O_CREAT | O_RDWR, 0660);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 1 << 20), 0);
+	close(fd);
+	shmbus_bus *bus = NULL;
+	int64_t t0 = shmbus_now_ns();
+	assert_int_equal(shmbus_bus_open("dead", NULL, SHMBUS_ROLE_CLIENT, &bus), SHMBUS_ECORRUPT);
+	int64_t waited = shmbus_now_ns() - t0;
+	assert_non_null(strstr(shmbus_errmsg(), "not initialised"));
+	assert_non_null(strstr(shmbus_errmsg(), "died while building"));
+	assert_true(waited >= 1000000000LL); /* young: waited for its creator */
+	assert_null(bus);
+	backdate(path, 60); /* old: refused without a wait */
+	assert_int_equal(shmbus_bus_open_readonly("dead", &bus), SHMBUS_ECORRUPT);
+	assert_non_null(strstr(shmbus_errmsg(), "not initialised"));
+	assert_int_equal(unlink(path), 0);
 }
 
 /* Truncated segments are refused, never mapped past the end. */
@@ -737,7 +816,8 @@ int main(void)
 	    TU_TEST(test_segment_random_tables),       TU_TEST(test_segment_random_superblock),
 	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
 	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
-	    TU_TEST(test_segment_attach_prefaults),
+	    TU_TEST(test_segment_attach_prefaults),    TU_TEST(test_segment_open_races_create),
+	    TU_TEST(test_segment_abandoned_build),
 	};
 	return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }
