@@ -177,6 +177,74 @@ static void rp_fresh_run(struct jtt_rec *out)
 	jtt_teardown(b);
 }
 
+/* Subscribe a ring of name that takes only `types`. */
+static shmbus_consumer *rp_subscribe_types(shmbus_bus *b, const char *name, uint64_t types)
+{
+	shmbus_consumer *c;
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.slot_size = 256;
+	so.types = types;
+	assert_int_equal(shmbus_subscribe(b, name, &so, &c), 0);
+	return c;
+}
+
+/* Feeders of ring `name` by the bus's count. */
+static uint32_t rp_feeders(shmbus_bus *b, const char *name)
+{
+	struct shmbus_ring_stat rs;
+	int idx = shmbus_stat_find_ring(b, name);
+	assert_true(idx >= 0);
+	assert_int_equal(shmbus_stat_ring(b, (uint32_t)idx, &rs), 0);
+	return rs.producers;
+}
+
+/*
+ * Replay announces what it may publish (the --types given, else every
+ * type): a ring it has not delivered to yet counts it as a feeder, which
+ * the launcher's stop order reads. Two trades 3 s apart at speed 1: while
+ * replay waits for the second, the bars ring (never fed) counts it, and
+ * with --types trade a bars ring does not.
+ */
+static void test_replay_announces_types(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	for (int i = 0; i < 2; i++) {
+		struct shmbus_trade *tr = (void *)rp_journal[i].b;
+		memset(&rp_journal[i], 0, sizeof(rp_journal[i]));
+		tr->h.type = SHMBUS_EV_TRADE;
+		tr->h.version = 1;
+		tr->h.size = sizeof(*tr);
+		tr->h.source_id = 1;
+		tr->h.seq = (uint64_t)i + 1;
+		tr->h.symbol_id = 7;
+		tr->h.event_time_ns = 1700000000000000000ll + i * 3000000000ll;
+	}
+	rp_write(rp_journal, 2);
+	shmbus_consumer *trades = rp_subscribe_types(b, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
+	shmbus_consumer *bars = rp_subscribe_types(b, "bars", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR));
+	const char *types[] = {NULL, "trade"};
+	for (int k = 0; k < 2; k++) {
+		char *av[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--speed", "1",
+		              types[k] ? "--types" : NULL, (char *)types[k], NULL};
+		pid_t pid = jtt_spawn(av, "/dev/null", NULL);
+		struct rp_cap cap = {.max = 1};
+		int64_t until = shmbus_mono_ns() + 10000000000ll;
+		while (cap.n < 1 && shmbus_mono_ns() < until)
+			shmbus_poll(trades, rp_on, &cap, 16); /* the first trade: replay is up */
+		assert_int_equal(cap.n, 1);
+		assert_int_equal(rp_feeders(b, "trades"), 1);
+		assert_int_equal(rp_feeders(b, "bars"), k == 0 ? 1 : 0);
+		assert_int_equal(jtt_wait(pid, 30), 0);
+		while (shmbus_poll(trades, rp_on, &cap, 16) > 0)
+			;
+	}
+	shmbus_consumer_close(bars);
+	shmbus_consumer_close(trades);
+	jtt_teardown(b);
+}
+
 static void test_replay_twice_is_byte_identical(void **state)
 {
 	(void)state;
@@ -203,6 +271,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_pacing_within_tolerance),
+	    cmocka_unit_test(test_replay_announces_types),
 	    cmocka_unit_test(test_replay_twice_is_byte_identical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -515,7 +515,10 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
 	if ((rc = shmbus_bus_open(o->bus, TOOL, SHMBUS_ROLE_PRODUCER, &s->bus)) != 0 ||
-	    (rc = shmbus_producer_open(s->bus, &po, &s->p)) != 0) {
+	    (rc = shmbus_producer_open(s->bus, &po, &s->p)) != 0 ||
+	    /* what it may publish: the rings that take it count replay among
+	     * their feeders before its first event (shmbusctl's stop order) */
+	    (rc = shmbus_producer_announce(s->p, q.type_mask ? q.type_mask : ~UINT64_C(1))) != 0) {
 		fprintf(stderr, TOOL ": attaching failed: %s%s%s (bus %s)\n", shmbus_strerror(rc),
 		        *shmbus_errmsg() ? ": " : "", shmbus_errmsg(), o->bus);
 		return 1;
