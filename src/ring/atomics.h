@@ -16,6 +16,8 @@
 #define store_relaxed(p, v) atomic_store_explicit((p), (v), memory_order_relaxed)
 #define store_release(p, v) atomic_store_explicit((p), (v), memory_order_release)
 #define fetch_add_relaxed(p, v) atomic_fetch_add_explicit((p), (v), memory_order_relaxed)
+#define fetch_or_relaxed(p, v) atomic_fetch_or_explicit((p), (v), memory_order_relaxed)
+#define fetch_and_relaxed(p, v) atomic_fetch_and_explicit((p), (v), memory_order_relaxed)
 #define cas_acq_rel(p, expp, v)                                                                    \
 	atomic_compare_exchange_weak_explicit((p), (expp), (v), memory_order_acq_rel,              \
 					      memory_order_relaxed)

@@ -270,6 +270,12 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	memset(d, 0, offsetof(struct ring_desc, pad));
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	d->index = index;
+	/* The producers that delivered to the ring this index held before did
+	 * not deliver to this one: their rings_seen bit would count them among
+	 * its feeders (shmbus-stat, and the launcher's stop order). */
+	for (uint32_t i = 0; i < b->max_producers; i++)
+		fetch_and_relaxed(&b->prods[i].rings_seen[index >> 6],
+				  ~(UINT64_C(1) << (index & 63)));
 	d->region_off = off;
 	d->region_bytes = bytes;
 	d->capacity = o->capacity;

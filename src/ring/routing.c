@@ -360,11 +360,13 @@ static __attribute__((noinline)) int view_full(struct shmbus_producer *p, struct
 	return 0;
 }
 
-/* First delivery to a ring: record it for the ring's producer count. */
+/* First delivery to a ring: record it for the ring's producer count. An
+ * atomic or: a new ring at a reused index clears the bit from another
+ * process (ring_create_locked()), and a plain store of the old word could
+ * bring a cleared bit of another ring back. */
 static __attribute__((noinline)) void view_mark_seen(struct shmbus_producer *p, struct ring_view *v)
 {
-	_Atomic uint64_t *w = &p->ctr->rings_seen[v->index >> 6];
-	store_relaxed(w, load_relaxed(w) | (UINT64_C(1) << (v->index & 63)));
+	fetch_or_relaxed(&p->ctr->rings_seen[v->index >> 6], UINT64_C(1) << (v->index & 63));
 	v->seen = true;
 }
 

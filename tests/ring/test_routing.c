@@ -436,6 +436,47 @@ static void test_routing_ring_producer_count(void **state)
 /* An announced producer feeds the rings of its types before its first
  * event, rings made later included; a ring of other types does not count
  * it; closing it ends it. The launcher's stop order stands on this. */
+/*
+ * A ring made at the index of a removed one has none of its feeders: a
+ * producer's rings_seen bit for the index was kept, so an open producer
+ * that had delivered to the old ring counted as a feeder of the new one
+ * (shmbus-stat, and the launcher waited for it before stopping the new
+ * ring's consumer).
+ */
+static void test_routing_reused_index_forgets_feeders(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *old = sub(&e, "old", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	int io = shmbus_stat_find_ring(e.bus, "old");
+	assert_true(io >= 0);
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(e.bus, NULL, &p), 0);
+	struct shmbus_trade t = tu_trade(e.sym[1], 1.0);
+	assert_int_equal(shmbus_publish(p, &t), 1);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "old", &rs), 0);
+	assert_int_equal(rs.producers, 1);
+	assert_int_equal(shmbus_unsubscribe(old), 0);
+	shmbus_consumer *nw = sub(&e, "new", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), NULL, 0);
+	assert_int_equal(shmbus_stat_find_ring(e.bus, "new"), io); /* the same index */
+	assert_int_equal(tu_ring_stat(e.bus, "new", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	/* delivering there counts it again */
+	struct shmbus_bar bar;
+	memset(&bar, 0, sizeof bar);
+	bar.h.type = SHMBUS_EV_BAR;
+	bar.h.size = sizeof bar;
+	bar.h.symbol_id = e.sym[1];
+	assert_int_equal(shmbus_publish(p, &bar), 1);
+	assert_int_equal(tu_ring_stat(e.bus, "new", &rs), 0);
+	assert_int_equal(rs.producers, 1);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(nw);
+	tu_env_close(&e);
+}
+
 static void test_routing_announced_producer_feeds(void **state)
 {
 	(void)state;
@@ -649,6 +690,7 @@ int main(void)
 	    TU_TEST(test_routing_unrouted_counted),
 	    TU_TEST(test_routing_ring_producer_count),
 	    TU_TEST(test_routing_announced_producer_feeds),
+	    TU_TEST(test_routing_reused_index_forgets_feeders),
 	    TU_TEST(test_routing_symbol_sole_ring),
 	    TU_TEST(test_routing_group_many_symbols),
 	};
