@@ -148,6 +148,20 @@ int shmbus_stat_participant(const shmbus_bus *bus, uint32_t index,
 int shmbus_stat_producer(const shmbus_bus *bus, uint32_t index, struct shmbus_producer_stat *out);
 
 /*
+ * The bus's producer counters summed over every producer it has had: the
+ * open ones and those that closed or died (their counts kept by the bus
+ * as their entry leaves the table), so that each figure only grows, as a
+ * monitoring counter must (a producer's restart is no counter reset).
+ * Fills published, delivered, dropped, routed_around, unrouted, and
+ * announced (the union over open producers); the other fields are 0.
+ * Returns 0, -EINVAL, or -EAGAIN when a closing producer's counters were
+ * still moving after 10 ms (its process died mid-close; the next call
+ * that locks the bus repairs it): out then holds a sum that may count
+ * that producer twice or not at all.
+ */
+int shmbus_stat_producer_totals(const shmbus_bus *bus, struct shmbus_producer_stat *out);
+
+/*
  * Does open producer `producer` feed ring `ring`: has it delivered there,
  * or announced a type the ring takes? Returns 1 or 0; -ENOENT when either
  * entry is free (or the producer closed), -ERANGE past either table.

@@ -118,6 +118,17 @@ static inline uint64_t align_up(uint64_t v, uint64_t a)
 	return (v + a - 1) & ~(a - 1);
 }
 
+/*
+ * A producer entry leaving the table (closed, reaped, or a dead one's slot
+ * taken) moves its counters into the superblock's retired totals, so that
+ * shmbus_stat_producer_totals() never goes back. Under the bus lock (one
+ * mover at a time), between prod_retire_begin() and prod_retire_end(),
+ * which make retire_seq odd then even again; readers retry around it.
+ */
+void prod_retire_begin(struct shmbus_bus *b);
+void prod_retire_counts(struct shmbus_bus *b, const struct prod_entry *e);
+void prod_retire_end(struct shmbus_bus *b);
+
 /* FNV-1a, for name hashes (symbols, groups) and the layout hash. */
 static inline uint32_t fnv1a32(const void *p, size_t n)
 {

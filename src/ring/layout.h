@@ -68,9 +68,16 @@ struct sb {
 	/* line 7: allocation state, under the lock */
 	uint64_t arena_used;
 	_Atomic uint32_t nsymbols;
-	uint32_t reserved1;
+	_Atomic uint32_t retire_seq; /* odd while a producer's counters move (was 0) */
 	uint64_t ctrs_off; /* named counters: max_participants x CTR_SLOTS */
-	char tail_pad[40];
+	/* Counters of the producers that closed or died (reaped, or their
+	 * slot taken), added as their entry leaves the table, so that a
+	 * bus-wide total never goes back (Prometheus reads a drop as a
+	 * counter reset). Moved under the lock, inside retire_seq odd
+	 * (shmbus_stat_producer_totals() reads around it). Was padding
+	 * (zero) before: an older library's buses read as none retired. */
+	_Atomic uint64_t retired_published, retired_delivered, retired_dropped;
+	_Atomic uint64_t retired_routed_around, retired_unrouted;
 };
 _Static_assert(sizeof(pthread_mutex_t) <= 128, "mutex fits its lines");
 _Static_assert(sizeof(struct sb) == SB_SIZE, "superblock size");
@@ -79,6 +86,9 @@ _Static_assert(offsetof(struct sb, name) == 128, "name line");
 _Static_assert(offsetof(struct sb, lock) % CACHE_LINE == 0, "lock line");
 _Static_assert(offsetof(struct sb, route_gen) % CACHE_LINE == 0, "gen line");
 _Static_assert(offsetof(struct sb, arena_used) % CACHE_LINE == 0, "alloc line");
+_Static_assert(offsetof(struct sb, retired_published) == offsetof(struct sb, ctrs_off) + 8 &&
+		       offsetof(struct sb, retired_unrouted) + 8 == SB_SIZE,
+	       "retired totals fill the old tail padding");
 
 /* Ring directory entry: the subscription. Written under the lock. */
 struct ring_desc {

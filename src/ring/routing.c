@@ -210,6 +210,13 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	p->block_timeout_ns = o.block_timeout_ns;
 	p->ctr_index = (uint32_t)idx;
 	p->ctr = &b->prods[idx];
+	/* A dead producer's entry (not reaped): its counts go to the totals. */
+	bool dead = load_relaxed(&p->ctr->state) != 0;
+	if (dead) {
+		prod_retire_begin(b);
+		prod_retire_counts(b, p->ctr);
+		store_relaxed(&p->ctr->state, 0);
+	}
 	memset((uint8_t *)p->ctr + sizeof(p->ctr->state), 0,
 	       sizeof(*p->ctr) - sizeof(p->ctr->state));
 	p->ctr->participant = (uint32_t)(b->part_index < 0 ? 0 : b->part_index);
@@ -217,6 +224,8 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	p->ctr->source_id = p->source_id;
 	store_relaxed(&p->ctr->last_seq, seq);
 	store_release(&p->ctr->state, 1);
+	if (dead)
+		prod_retire_end(b);
 	bus_unlock(b);
 	routes_rebuild(p);
 	*out = p;
@@ -230,7 +239,16 @@ void shmbus_producer_close(shmbus_producer *p)
 {
 	if (!p)
 		return;
+	/* Its counters move to the bus's totals, under the lock that makes
+	 * it the only mover; a lock that cannot be taken (damaged: 5 s) does
+	 * not keep it open, the move is made anyway. */
+	int locked = bus_lock(p->bus) == 0;
+	prod_retire_begin(p->bus);
+	prod_retire_counts(p->bus, p->ctr);
 	store_release(&p->ctr->state, 0);
+	prod_retire_end(p->bus);
+	if (locked)
+		bus_unlock(p->bus);
 	for (uint32_t i = 0; i < p->nviews; i++) {
 		int32_t me = p->pid;
 		if (p->views[i].single_producer)

@@ -598,6 +598,11 @@ static void repair_after_owner_death(struct shmbus_bus *b)
 	for (uint32_t i = 0; i < b->max_rings; i++)
 		if (load_relaxed(&b->rings[i].state) == RING_STATE_BUILDING)
 			store_relaxed(&b->rings[i].state, RING_STATE_FREE);
+	/* A producer's counters cut short mid-move (prod_retire_begin()):
+	 * readers of the totals wait for an even seq. */
+	uint32_t seq = load_relaxed(&b->sb->retire_seq);
+	if (seq & 1)
+		store_release(&b->sb->retire_seq, seq + 1);
 }
 
 /* The bus lock guards directory changes of a few microseconds; one held

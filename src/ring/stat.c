@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "shmbus/clock.h"
 #include "shmbus/error.h"
 #include "shmbus/stat.h"
 #include "ring.h"
@@ -228,6 +229,86 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 	o->last_seq = load_relaxed(&e->last_seq);
 	o->announced = load_relaxed(&e->announced);
 	return 0;
+}
+
+/* W1: the odd seq is visible before any counter moves (pairs with the
+ * reader's A12 fence). */
+void prod_retire_begin(struct shmbus_bus *b)
+{
+	fetch_add_relaxed(&b->sb->retire_seq, 1);
+	atomic_thread_fence(memory_order_release);
+}
+
+void prod_retire_counts(struct shmbus_bus *b, const struct prod_entry *e)
+{
+	struct sb *sb = b->sb;
+	fetch_add_relaxed(&sb->retired_published, load_relaxed(&e->published));
+	fetch_add_relaxed(&sb->retired_delivered, load_relaxed(&e->delivered));
+	fetch_add_relaxed(&sb->retired_dropped, load_relaxed(&e->dropped));
+	fetch_add_relaxed(&sb->retired_routed_around, load_relaxed(&e->routed_around));
+	fetch_add_relaxed(&sb->retired_unrouted, load_relaxed(&e->unrouted));
+}
+
+/* R12: the moved counters and the entry's new state before the even seq. */
+void prod_retire_end(struct shmbus_bus *b)
+{
+	atomic_fetch_add_explicit(&b->sb->retire_seq, 1, memory_order_release);
+}
+
+/* One read of the totals; the caller checks retire_seq around it. */
+static void totals_read(const shmbus_bus *b, struct shmbus_producer_stat *o)
+{
+	struct sb *sb = b->sb;
+	memset(o, 0, sizeof(*o));
+	o->published = load_relaxed(&sb->retired_published);
+	o->delivered = load_relaxed(&sb->retired_delivered);
+	o->dropped = load_relaxed(&sb->retired_dropped);
+	o->routed_around = load_relaxed(&sb->retired_routed_around);
+	o->unrouted = load_relaxed(&sb->retired_unrouted);
+	for (uint32_t i = 0; i < b->max_producers; i++) {
+		struct prod_entry *e = &b->prods[i];
+		if (!load_acquire(&e->state))
+			continue;
+		o->published += load_relaxed(&e->published);
+		o->delivered += load_relaxed(&e->delivered);
+		o->dropped += load_relaxed(&e->dropped);
+		o->routed_around += load_relaxed(&e->routed_around);
+		o->unrouted += load_relaxed(&e->unrouted);
+		o->announced |= load_relaxed(&e->announced);
+	}
+}
+
+int shmbus_stat_producer_totals(const shmbus_bus *b, struct shmbus_producer_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	int64_t give_up = 0;
+	for (unsigned round = 0;; round++) {
+		/* A12 pairs with R12: what the last mover did is visible. */
+		uint32_t s0 = load_acquire(&b->sb->retire_seq);
+		if (!(s0 & 1)) {
+			totals_read(b, o);
+			atomic_thread_fence(memory_order_acquire); /* pairs with W1 */
+			if (load_relaxed(&b->sb->retire_seq) == s0)
+				return 0;
+		}
+		/* A move takes nanoseconds: one still going after 10 ms was
+		 * cut short (its process died holding the lock, which the next
+		 * locker repairs). */
+		if (round % 64 == 63) {
+			int64_t now = shmbus_mono_ns();
+			if (!give_up)
+				give_up = now + 10000000;
+			else if (now > give_up) {
+				totals_read(b, o);
+				return bus_err(-EAGAIN,
+					       "bus '%s': producer totals: a closing producer's "
+					       "counters were being moved for 10 ms (its process "
+					       "died?); the figures may count it twice or not",
+					       b->name);
+			}
+		}
+	}
 }
 
 int shmbus_stat_find_ring(const shmbus_bus *b, const char *name)

@@ -166,11 +166,11 @@ char *stat_prometheus_text(const struct stat_snap *s, size_t *len)
 	if (!f)
 		return NULL;
 	up_sample(f, s->bus.name, 1);
-	family(f, "published_total", "counter", "Events given to producers (live producers).");
+	family(f, "published_total", "counter", "Events given to producers (every producer the bus has had).");
 	fputs("shmbus_published_total{bus=\"", f);
 	label(f, s->bus.name);
 	fprintf(f, "\"} %" PRIu64 "\n", s->published);
-	family(f, "unrouted_total", "counter", "Events that matched no ring (live producers).");
+	family(f, "unrouted_total", "counter", "Events that matched no ring (every producer the bus has had).");
 	fputs("shmbus_unrouted_total{bus=\"", f);
 	label(f, s->bus.name);
 	fprintf(f, "\"} %" PRIu64 "\n", s->unrouted);

@@ -98,17 +98,22 @@ static int take_prods(const shmbus_bus *bus, struct stat_snap *s)
 		return -ENOMEM;
 	s->prods = p;
 	s->nprods = 0;
-	s->published = s->unrouted = 0;
 	for (uint32_t i = 0; i < s->bus.max_producers; i++) {
 		int rc = shmbus_stat_producer(bus, i, &p[s->nprods]);
 		if (rc == -ENOENT)
 			continue;
 		if (rc)
 			return rc;
-		s->published += p[s->nprods].published;
-		s->unrouted += p[s->nprods].unrouted;
 		s->nprods++;
 	}
+	/* Over every producer the bus has had, so that they never go back
+	 * when one closes (-EAGAIN: a best-effort sum, said in the message). */
+	struct shmbus_producer_stat t;
+	int rc = shmbus_stat_producer_totals(bus, &t);
+	if (rc && rc != -EAGAIN)
+		return rc;
+	s->published = t.published;
+	s->unrouted = t.unrouted;
 	return 0;
 }
 

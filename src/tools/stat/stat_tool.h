@@ -37,7 +37,7 @@ struct stat_snap {
 	unsigned *ncounters;
 	struct shmbus_producer_stat *prods;
 	size_t nprods;
-	uint64_t published, unrouted; /* sums over prods, for the bus totals */
+	uint64_t published, unrouted; /* bus totals, over every producer it has had */
 	/* The journaller and the bridge publish their counters as named
 	 * participant counters (above); they are shown per participant. */
 };
