@@ -55,18 +55,15 @@ void bus_bump_generation(struct shmbus_bus *bus);
 
 /* ring_desc.c: bounds-checked access to a ring's region. */
 int ring_desc_check(const struct shmbus_bus *bus, const struct ring_desc *d);
-/* head <= tail <= head + capacity, else SHMBUS_ECORRUPT naming ring `index`. */
-int ring_positions_check(const struct ring_hdr *h, uint32_t index);
+/* head <= tail <= head + cap (the checked capacity, not the header's live
+ * word), else SHMBUS_ECORRUPT naming ring `index`. */
+int ring_positions_check(const struct ring_hdr *h, uint32_t index, uint32_t cap);
 /* The test behind it, on head read before tail (h1), tail (t) and head
  * read after (h2): both only grow, so a sound ring gives h1 <= t <=
  * h2 + cap, and h2 may already be past t. */
 static inline bool ring_positions_sound(uint64_t h1, uint64_t t, uint64_t h2, uint32_t cap)
 {
 	return h1 <= t && t <= h2 + cap;
-}
-static inline struct ring_hdr *ring_hdr_of(const struct shmbus_bus *bus, const struct ring_desc *d)
-{
-	return (struct ring_hdr *)(bus->base + d->region_off);
 }
 size_t ring_region_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols);
 bool ring_consumer_alive(const struct ring_desc *d);
@@ -128,6 +125,13 @@ static inline uint64_t align_up(uint64_t v, uint64_t a)
 void prod_retire_begin(struct shmbus_bus *b);
 void prod_retire_counts(struct shmbus_bus *b, const struct prod_entry *e);
 void prod_retire_end(struct shmbus_bus *b);
+
+/* now + timeout_ns, INT64_MAX for a negative timeout (none) or one so
+ * large that the sum would overflow. */
+static inline int64_t deadline_after(int64_t now, int64_t timeout_ns)
+{
+	return timeout_ns < 0 || timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
 
 /* FNV-1a, for name hashes (symbols, groups) and the layout hash. */
 static inline uint32_t fnv1a32(const void *p, size_t n)

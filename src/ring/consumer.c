@@ -100,12 +100,12 @@ static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus
 }
 
 /* Filter part of an entry: types and the symbol bitmap. */
-static void desc_set_filter(struct shmbus_bus *b, struct ring_desc *d,
+static void desc_set_filter(struct shmbus_bus *b, struct ring_desc *d, struct ring_hdr *h,
 			    const struct shmbus_sub_opts *o)
 {
-	/* Where the bitmap always is (ring_desc_check() holds the header's
-	 * bitmap_off to it), not where the shared header says now. */
-	uint64_t *bm = (uint64_t *)((uint8_t *)ring_hdr_of(b, d) + sizeof(struct ring_hdr));
+	/* h: the header at the region checked (or just allocated) under the
+	 * lock, never d->region_off read again. */
+	uint64_t *bm = (uint64_t *)((uint8_t *)h + sizeof(struct ring_hdr));
 	memset(bm, 0, align_up(b->max_symbols / 8, CACHE_LINE));
 	d->types = o->types ? o->types : ~UINT64_C(1);
 	d->nsymbols = o->symbols ? (uint32_t)o->nsymbols : 0;
@@ -280,7 +280,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	d->region_bytes = bytes;
 	d->capacity = o->capacity;
 	d->slot_size = o->slot_size;
-	struct ring_hdr *h = ring_hdr_of(b, d);
+	struct ring_hdr *h = (struct ring_hdr *)(b->base + off);
 	/* A reused region holds old slot stamps that could look committed. */
 	memset(h, 0, ring_region_bytes(o->capacity, o->slot_size, b->max_symbols));
 	bind_to_local_node(h, bytes);
@@ -302,6 +302,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 		d->group_size = o->group_size;
 		d->group_member = o->group_member;
 	}
+	desc_set_filter(b, d, h, o);
 	*out = d;
 	return 0;
 }
@@ -322,7 +323,8 @@ static struct ring_desc *ring_find_locked(struct shmbus_bus *b, const char *name
 static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const char *name,
 				const struct shmbus_sub_opts *o, bool explicit_opts)
 {
-	int rc = ring_desc_check(b, d);
+	struct ring_view v;
+	int rc = ring_view_init(&v, b, d);
 	if (rc)
 		return rc;
 	if (load_relaxed(&d->state) == RING_STATE_ACTIVE && ring_consumer_alive(d))
@@ -335,7 +337,7 @@ static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const
 	if (!explicit_opts)
 		return 0; /* opts NULL: keep everything as declared */
 	if (o->types || o->symbols)
-		desc_set_filter(b, d, o);
+		desc_set_filter(b, d, v.hdr, o);
 	d->policy = o->policy;
 	d->wait = o->wait;
 	return 0;
@@ -379,7 +381,6 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	if (d) {
 		rc = ring_reattach_locked(b, d, name, &o, opts != NULL);
 	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
-		desc_set_filter(b, d, &o);
 		created = true;
 	}
 	/* The view first: a damaged entry is refused before it is marked
@@ -401,7 +402,10 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	c->bus = b;
 	c->head = load_acquire(&c->v.hdr->head);
 	c->released = c->head;
-	c->stuck_timeout_ns = d->stuck_timeout_ns;
+	/* One read of a shared word checked by no one since: a damaged one
+	 * (<= 0 would skip every slot not yet stamped) takes the default. */
+	int64_t stuck = *(volatile int64_t *)&d->stuck_timeout_ns;
+	c->stuck_timeout_ns = stuck > 0 ? stuck : 1000000000;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	*out = c;
 	return 0;
@@ -420,7 +424,6 @@ int shmbus_ring_declare(shmbus_bus *b, const char *name, const struct shmbus_sub
 	if (d) {
 		rc = bus_err(-EEXIST, "ring '%s' already exists", name);
 	} else if ((rc = ring_create_locked(b, name, &o, &d)) == 0) {
-		desc_set_filter(b, d, &o);
 		d->flags |= RING_F_DECLARED;
 		store_release(&d->state, RING_STATE_DETACHED); /* R2 */
 		bus_bump_generation(b);                        /* R1 */
@@ -656,7 +659,7 @@ int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int
 	if (ring_committed(&c->v, last))
 		return 0;
 	int64_t start = shmbus_mono_ns(), first_ready = 0;
-	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	int64_t deadline = deadline_after(start, timeout_ns);
 	for (uint32_t round = 1;; round++) {
 		/* Spin on the far slot; glance at the head only every 16 rounds
 		 * (that read disturbs the producer's current line). */
@@ -692,7 +695,7 @@ int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns)
 	if (consumer_ready(c))
 		return 0;
 	int64_t start = shmbus_mono_ns();
-	int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+	int64_t deadline = deadline_after(start, timeout_ns);
 	uint8_t strategy = c->v.wait;
 	for (uint64_t round = 1;; round++) {
 		if (consumer_ready(c))

@@ -40,18 +40,21 @@ static int desc_snap_check(const struct shmbus_bus *b, const struct ring_desc *d
 			   struct desc_snap *s)
 {
 	uint32_t at = (uint32_t)(d - b->rings);
-	*s = (struct desc_snap){.index = d->index,
-				.capacity = d->capacity,
-				.slot_size = d->slot_size,
-				.policy = d->policy,
-				.wait = d->wait,
-				.flags = d->flags,
-				.nsymbols = d->nsymbols,
-				.group_size = d->group_size,
-				.group_member = d->group_member,
-				.region_off = d->region_off,
-				.region_bytes = d->region_bytes,
-				.types = d->types};
+	/* volatile: each field read exactly once, never again from shared
+	 * memory in place of the copy (which a compiler could otherwise do). */
+	const volatile struct ring_desc *vd = d;
+	*s = (struct desc_snap){.index = vd->index,
+				.capacity = vd->capacity,
+				.slot_size = vd->slot_size,
+				.policy = vd->policy,
+				.wait = vd->wait,
+				.flags = vd->flags,
+				.nsymbols = vd->nsymbols,
+				.group_size = vd->group_size,
+				.group_member = vd->group_member,
+				.region_off = vd->region_off,
+				.region_bytes = vd->region_bytes,
+				.types = vd->types};
 	uint32_t cap = s->capacity, ss = s->slot_size;
 	if (s->index != at) /* it indexes per-ring tables (rings_seen, claim words) */
 		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: index field says %u", at,
@@ -83,7 +86,7 @@ static int desc_snap_check(const struct shmbus_bus *b, const struct ring_desc *d
 	if (h->desc_index != at)
 		return bus_err(SHMBUS_ECORRUPT, "ring %u: region at %llu belongs to ring %u", at,
 			       (unsigned long long)s->region_off, h->desc_index);
-	return ring_positions_check(h, at);
+	return ring_positions_check(h, at, cap);
 }
 
 int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
@@ -92,7 +95,7 @@ int ring_desc_check(const struct shmbus_bus *b, const struct ring_desc *d)
 	return desc_snap_check(b, d, &s);
 }
 
-int ring_positions_check(const struct ring_hdr *h, uint32_t index)
+int ring_positions_check(const struct ring_hdr *h, uint32_t index, uint32_t cap)
 {
 	/* head <= tail <= head + capacity. Read head, tail, head again, so
 	 * that a live consumer and live producers moving both cannot make a
@@ -103,11 +106,11 @@ int ring_positions_check(const struct ring_hdr *h, uint32_t index)
 	uint64_t h1 = load_acquire(&h->head);
 	uint64_t t = load_acquire(&h->tail);
 	uint64_t h2 = load_acquire(&h->head);
-	if (!ring_positions_sound(h1, t, h2, h->capacity))
+	if (!ring_positions_sound(h1, t, h2, cap))
 		return bus_err(SHMBUS_ECORRUPT,
 			       "ring %u: consumed %llu, claimed %llu, capacity %u: positions "
 			       "inconsistent",
-			       index, (unsigned long long)h1, (unsigned long long)t, h->capacity);
+			       index, (unsigned long long)h1, (unsigned long long)t, cap);
 	return 0;
 }
 

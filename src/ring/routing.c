@@ -131,8 +131,8 @@ static void routes_rebuild(struct shmbus_producer *p)
 		v->route_around = st != RING_STATE_ACTIVE;
 		v->sp_unowned = v->single_producer;
 		uint16_t vi = (uint16_t)p->nviews++;
-		for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++)
-			if (d->types & SHMBUS_TYPE_BIT(t))
+		for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++) /* the checked copy */
+			if (v->types & SHMBUS_TYPE_BIT(t))
 				p->routes[t * max + p->nroutes[t]++] = vi;
 	}
 	for (unsigned t = 0; t < SHMBUS_MAX_TYPES; t++)
@@ -324,7 +324,7 @@ static bool view_lost_consumer(struct shmbus_producer *p, struct ring_view *v)
  * with the reason left in shmbus_errmsg(). */
 static bool view_positions_broken(struct shmbus_producer *p, struct ring_view *v)
 {
-	if (ring_positions_check(v->hdr, v->index) == 0)
+	if (ring_positions_check(v->hdr, v->index, v->capacity) == 0)
 		return false;
 	v->route_around = true;
 	count_routed_around(p, v);

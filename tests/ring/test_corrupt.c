@@ -17,7 +17,9 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 
 #include "ring/bus_internal.h"
 #include "ring/layout.h"
@@ -455,6 +457,76 @@ static void test_corrupt_geometry_after_attach(void **state)
 	}
 }
 
+static _Atomic int flip_stop;
+static volatile uint64_t *flip_word;
+static uint64_t flip_good, flip_bad;
+
+static void *flip_fn(void *arg)
+{
+	(void)arg;
+	while (!flip_stop) {
+		*flip_word = flip_bad;
+		*flip_word = flip_good;
+	}
+	return NULL;
+}
+
+/*
+ * A ring entry's region offset flipped by another process between the
+ * check of the entry and its use, while a consumer subscribes again (found
+ * by review): the symbol bitmap was cleared through the offset read again
+ * after the check, a write of max_symbols/8 bytes anywhere (a crash in
+ * 4 runs of 4 within 2.5k..214k subscribes). Now every write goes through
+ * the checked copy: subscribes are refused or succeed, in a child that
+ * would die of the stray write, for about a second.
+ */
+static void test_corrupt_region_flipped_during_subscribe(void **state)
+{
+	(void)state;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(30);
+		shmbus_bus *b;
+		TU_CHILD_CHECK(tu_bus_create("flip", 4, &b) == 0);
+		struct shmbus_sub_opts o;
+		tu_sub_opts(&o, 1024, 64, SHMBUS_POLICY_DROP);
+		o.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+		shmbus_consumer *c;
+		TU_CHILD_CHECK(shmbus_subscribe(b, "r", &o, &c) == 0);
+		struct ring_desc *d = &b->rings[shmbus_consumer_ring(c)];
+		shmbus_consumer_close(c);
+		flip_word = (volatile uint64_t *)&d->region_off;
+		flip_good = d->region_off;
+		flip_bad = flip_good + (UINT64_C(1) << 44); /* far outside the mapping */
+		pthread_t th;
+		TU_CHILD_CHECK(pthread_create(&th, NULL, flip_fn, NULL) == 0);
+		int64_t end = shmbus_mono_ns() + 1000000000;
+		unsigned long n = 0, refused = 0;
+		for (; shmbus_mono_ns() < end; n++) {
+			if (shmbus_subscribe(b, "r", &o, &c) == 0)
+				shmbus_consumer_close(c);
+			else
+				refused++;
+		}
+		flip_stop = 1;
+		pthread_join(th, NULL);
+		*flip_word = flip_good;
+		printf("# %lu subscribes, %lu refused\n", n, refused);
+		fflush(stdout);
+		shmbus_bus_close(b);
+		shmbus_bus_destroy("flip");
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (WIFSIGNALED(st))
+		fail_msg("subscribe with a flipping region offset: child killed by signal %d",
+		         WTERMSIG(st));
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
 #ifdef __GLIBC__
 /* A lock word held by a thread that does not exist (never on the robust
  * list, so no EOWNERDEAD): operations that need the lock fail after a
@@ -492,6 +564,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_corrupt_symbol_name, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_counter_name, tu_setup, tu_teardown),
 	    cmocka_unit_test_setup_teardown(test_corrupt_geometry_after_attach, tu_setup,
+	                                    tu_teardown),
+	    cmocka_unit_test_setup_teardown(test_corrupt_region_flipped_during_subscribe, tu_setup,
 	                                    tu_teardown),
 #ifdef __GLIBC__
 	    cmocka_unit_test_setup_teardown(test_corrupt_lock_word, tu_setup, tu_teardown),
