@@ -136,6 +136,7 @@ struct jrnl_blk_ent {
 struct jrnl_seg {
 	char path[SHMBUS_JOURNAL_PATH_MAX];
 	int fd;
+	uint64_t dev, ino; /* the file indexed: a reopen must find the same */
 	uint64_t size;
 	struct jrnl_seg_header h;
 	struct jrnl_blk_ent *blks;

@@ -113,6 +113,8 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 		return rc;
 	}
 	s->size = (uint64_t)st.st_size;
+	s->dev = (uint64_t)st.st_dev;
+	s->ino = (uint64_t)st.st_ino;
 	static _Thread_local uint8_t area[JRNL_HEADER_SIZE];
 	ssize_t n = jrnl_pread_full(s->fd, area, sizeof(area), 0);
 	if (n < 0) {
@@ -131,9 +133,9 @@ int jrnl_seg_open_scan(struct jrnl_seg *s, const char *path)
 }
 
 /* Open the file of a parked segment again. Its index was built from the
- * file that had this name then: every block read is checked again (header
- * against the index, checksum), so a file replaced meanwhile is reported
- * as damage, never misread. */
+ * file that had this name then: another file under the name now (same
+ * device and inode, else -ESTALE) is reported, never read, since a block
+ * of the same length at the same offset would pass every block check. */
 static int jrnl_seg_reopen(struct jrnl_seg *s, struct shmbus_journal_error *err)
 {
 	int fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -142,10 +144,15 @@ static int jrnl_seg_reopen(struct jrnl_seg *s, struct shmbus_journal_error *err)
 	         : fstat(fd, &st) < 0    ? -errno
 	         : S_ISDIR(st.st_mode)   ? -EISDIR
 	         : !S_ISREG(st.st_mode) ? -EINVAL
+	         : (uint64_t)st.st_dev != s->dev || (uint64_t)st.st_ino != s->ino ? -ESTALE
 	                                 : 0;
 	if (rc) {
 		if (fd >= 0)
 			close(fd);
+		if (rc == -ESTALE) /* its blocks could pass every check and be another's */
+			return jrnl_err_set(err, rc, s->path, 0,
+			                    "cannot reopen segment: the file was replaced since "
+			                    "the journal was opened");
 		return jrnl_err_set(err, rc, s->path, 0, "cannot reopen segment: %s",
 		                    jrnl_open_error(rc));
 	}

@@ -152,6 +152,10 @@ int shmbus_journal_reader_seek(struct shmbus_journal_reader *r,
 		memcpy(syms, q->symbols, q->n_symbols * sizeof(*syms));
 		qsort(syms, q->n_symbols, sizeof(*syms), jrnl_u32_cmp);
 	}
+	/* A segment the iteration leaves here gives its file back, as when
+	 * it walks off one (repeated seeks back held them all open). */
+	if (r->si < r->nseg && r->si >= JRNL_READER_FDS)
+		jrnl_seg_park(&r->segs[r->si]);
 	free(r->syms);
 	r->syms = syms;
 	r->q = *q;
