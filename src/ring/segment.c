@@ -423,8 +423,11 @@ fail:
  * prefault that may take a while on a large bus), then has its magic but
  * version 0 until segment_publish(). An opener that comes in between
  * waits, while the file is younger than BUILD_GRACE_NS (by its mtime, which
- * creation and sizing set), instead of taking the bus for damaged; a file
- * still unbuilt past that was left by a creator that died while building.
+ * creation and sizing set, and a prefault of /dev/shm pages moves) and has
+ * changed within that time by the opener's own clock, instead of taking
+ * the bus for damaged; a file still unbuilt past that was left by a
+ * creator that died while building. (A prefault of hugetlbfs pages longer
+ * than that, which does not move the mtime, is taken for a dead creator.)
  */
 #define BUILD_GRACE_NS (2 * 1000000000LL)
 
@@ -491,7 +494,8 @@ static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_
 		return rc;
 	uint8_t *p = NULL;
 	size_t sz = 0;
-	struct stat st;
+	struct stat st, seen = {0};
+	int64_t still_since = 0; /* monotonic: when the file last changed */
 	for (;;) {
 		if ((rc = segment_map_once(name, path, ro, &p, &sz, &st)))
 			return rc;
@@ -499,14 +503,24 @@ static int segment_map_existing(const char *name, bool ro, uint8_t **base, size_
 			break;
 		if (p)
 			munmap(p, sz);
-		int64_t age = file_age_ns(&st);
-		if (age >= BUILD_GRACE_NS)
+		/* Old by its mtime, or not changed for the grace by our own
+		 * clock (an mtime in the future, after the wall clock stepped
+		 * back, would never age). */
+		int64_t now = shmbus_mono_ns(), age = file_age_ns(&st);
+		if (!still_since || st.st_ino != seen.st_ino || st.st_size != seen.st_size ||
+		    st.st_mtim.tv_sec != seen.st_mtim.tv_sec ||
+		    st.st_mtim.tv_nsec != seen.st_mtim.tv_nsec) {
+			seen = st;
+			still_since = now;
+		}
+		if (age >= BUILD_GRACE_NS || now - still_since >= BUILD_GRACE_NS)
 			return bus_err(SHMBUS_ECORRUPT,
-				       "bus '%s': %s is %s %lld ms after it was created: its "
-				       "creator died while building it (remove the file and "
-				       "create the bus again)",
+				       "bus '%s': %s is %s %lld ms after it was created or "
+				       "last changed: its creator died while building it "
+				       "(remove the file and create the bus again)",
 				       name, path, sz ? "not initialised" : "empty",
-				       (long long)(age / 1000000));
+				       (long long)((age > now - still_since ? age : now - still_since) /
+						   1000000));
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL); /* the file is opened again: it may be replaced */
 	}
