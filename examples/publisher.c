@@ -12,7 +12,8 @@
  * filter and reaches every member of a consumer group.
  *
  * Start the consumers first: a ring receives only what is published after
- * it was subscribed. Exit status: 0 ok, 1 failure, 2 usage.
+ * it was subscribed, and it waits at most 5 s for a first one
+ * (shmbus_wait_subscribers). Exit status: 0 ok, 1 failure, 2 usage.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -84,6 +85,14 @@ int main(int argc, char **argv)
 	shmbus_producer *p; /* one per publishing thread */
 	if ((rc = shmbus_producer_open(bus, NULL, &p)) < 0)
 		return fail("open producer", rc);
+
+	/* A ring receives only what is published after it was subscribed:
+	 * wait (up to 5 s) until a consumer of trades or quotes is there. */
+	rc = shmbus_wait_subscribers(bus, SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) |
+	                                      SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE),
+	                             1, 5000000000LL);
+	if (rc < 0)
+		return fail("wait for a consumer", rc);
 
 	long trades = 0, quotes = 0, deliveries = 0;
 	for (int r = 0; r < rounds; r++) {

@@ -117,6 +117,19 @@ int shmbus_unsubscribe(shmbus_consumer *c);
  */
 int shmbus_ring_remove(shmbus_bus *bus, const char *ring_name);
 
+/*
+ * Wait until at least `min` rings with a live consumer take an event of
+ * one of `types` (SHMBUS_TYPE_BIT()s; 0: any type): a publisher whose
+ * first events must not be lost calls it before publishing, since a ring
+ * receives only what is published after it was subscribed. Each member
+ * of a consumer group is a ring of its own, and a symbol filter is not
+ * looked at. timeout_ns < 0 waits without end. Polls every millisecond:
+ * a start-up call, not for the hot path. Returns the number of such rings
+ * (>= min), -ETIMEDOUT (the detail says how many there were), -EINVAL
+ * (NULL bus, type bit 0, min 0 or above the bus's max_rings).
+ */
+int shmbus_wait_subscribers(shmbus_bus *bus, uint64_t types, unsigned min, int64_t timeout_ns);
+
 /* Arena bytes a ring of `capacity` slots of `slot_size` bytes takes on a
  * bus whose symbol table has `max_symbols` entries: its slots, header and
  * symbol-filter bitmap, rounded up to whole 4 KiB pages (what a config's

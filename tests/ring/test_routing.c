@@ -13,6 +13,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+
 #include "ring/test_util.h"
 
 #define NSYM TU_ENV_NSYM
@@ -477,6 +479,64 @@ static void test_routing_reused_index_forgets_feeders(void **state)
 	tu_env_close(&e);
 }
 
+struct late_sub {
+	struct tu_env *e;
+	shmbus_consumer *c;
+};
+
+static void *late_sub_fn(void *arg)
+{
+	struct late_sub *ls = arg;
+	tu_sleep_us(50000);
+	ls->c = sub(ls->e, "late", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	return NULL;
+}
+
+/*
+ * shmbus_wait_subscribers(): a publisher waits for its consumers, so that
+ * its first event is not published to no ring. Counts only rings with a
+ * live consumer (not detached ones) that take one of the types.
+ */
+static void test_routing_wait_subscribers(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	tu_env_open(&e);
+	uint64_t trade = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 1, 20000000), -ETIMEDOUT);
+	assert_non_null(strstr(shmbus_errmsg(), "0 of the 1"));
+	shmbus_consumer *bars = sub(&e, "bars", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), NULL, 0);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 1, 1000000), -ETIMEDOUT);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, 0, 1, 0), 1); /* any type */
+	shmbus_consumer *gone = sub(&e, "gone", trade, NULL, 0);
+	shmbus_consumer_close(gone); /* detached: routed around, not counted */
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 1, 1000000), -ETIMEDOUT);
+
+	struct late_sub ls = {&e, NULL};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, late_sub_fn, &ls), 0);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 1, 10000000000LL), 1);
+	/* the first event after the wait reaches it */
+	struct shmbus_trade t = tu_trade(e.sym[1], 1.0);
+	assert_int_equal(shmbus_publish(e.p, &t), 1);
+	pthread_join(th, NULL);
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	assert_int_equal(tu_drain(ls.c, &s), 1);
+	tu_sink_free(&s);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 2,
+	                                         -1),
+	                 2);
+	/* bad input */
+	assert_int_equal(shmbus_wait_subscribers(NULL, trade, 1, 0), -EINVAL);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, 1, 1, 0), -EINVAL);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 0, 0), -EINVAL);
+	assert_int_equal(shmbus_wait_subscribers(e.bus, trade, 100000, 0), -EINVAL);
+	shmbus_consumer_close(ls.c);
+	shmbus_consumer_close(bars);
+	tu_env_close(&e);
+}
+
 static void test_routing_announced_producer_feeds(void **state)
 {
 	(void)state;
@@ -691,6 +751,7 @@ int main(void)
 	    TU_TEST(test_routing_ring_producer_count),
 	    TU_TEST(test_routing_announced_producer_feeds),
 	    TU_TEST(test_routing_reused_index_forgets_feeders),
+	    TU_TEST(test_routing_wait_subscribers),
 	    TU_TEST(test_routing_symbol_sole_ring),
 	    TU_TEST(test_routing_group_many_symbols),
 	};
