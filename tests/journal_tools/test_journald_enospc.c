@@ -44,9 +44,10 @@ static void es_on(const struct shmbus_event_header *ev, void *ctx)
 	++*(int *)ctx;
 }
 
-static void test_journald_enospc_keeps_draining(void **state)
+/* A bus, and a 1 MiB tmpfs on the journal directory (skips the test
+ * without the right to mount one). */
+static shmbus_bus *es_setup_small_disk(void)
 {
-	(void)state;
 	shmbus_bus *b = jtt_setup();
 	if (mount("tmpfs", jtt_jdir, "tmpfs", 0, "size=1m") != 0) {
 		printf("skip: cannot mount a 1 MiB tmpfs on %s: %s (needs CAP_SYS_ADMIN)\n", jtt_jdir,
@@ -54,6 +55,13 @@ static void test_journald_enospc_keeps_draining(void **state)
 		jtt_teardown(b);
 		exit(77);
 	}
+	return b;
+}
+
+static void test_journald_enospc_keeps_draining(void **state)
+{
+	(void)state;
+	shmbus_bus *b = es_setup_small_disk();
 	shmbus_consumer *obs;
 	struct shmbus_sub_opts so;
 	shmbus_sub_opts_init(&so);
@@ -134,13 +142,7 @@ static void es_publish_sym(shmbus_bus *b, const char *name, int n, int64_t t0)
 static void test_journald_enospc_symbol_named_after_space_returns(void **state)
 {
 	(void)state;
-	shmbus_bus *b = jtt_setup();
-	if (mount("tmpfs", jtt_jdir, "tmpfs", 0, "size=1m") != 0) {
-		printf("skip: cannot mount a 1 MiB tmpfs on %s: %s (needs CAP_SYS_ADMIN)\n", jtt_jdir,
-		       strerror(errno));
-		jtt_teardown(b);
-		exit(77);
-	}
+	shmbus_bus *b = es_setup_small_disk();
 	char filler[256], errf[256], syms[512];
 	snprintf(filler, sizeof(filler), "%s/filler", jtt_jdir);
 	snprintf(errf, sizeof(errf), "%s/journald.err", jtt_shm);

@@ -125,6 +125,21 @@ static void rp_paced(shmbus_bus *b, const char *speed, double factor)
 	assert_true(errs[(RP_PACED - 1) / 2] < 1000000);
 }
 
+/* rp_journal[i]: trade i of source 1, symbol id 7, at event time t. */
+static void rp_trade(int i, int64_t t)
+{
+	struct shmbus_trade *tr = (void *)rp_journal[i].b;
+	memset(&rp_journal[i], 0, sizeof(rp_journal[i]));
+	tr->h.type = SHMBUS_EV_TRADE;
+	tr->h.version = 1;
+	tr->h.size = sizeof(*tr);
+	tr->h.source_id = 1;
+	tr->h.seq = (uint64_t)i + 1;
+	tr->h.symbol_id = 7;
+	tr->h.event_time_ns = t;
+	tr->price = i;
+}
+
 static void test_replay_pacing_within_tolerance(void **state)
 {
 	(void)state;
@@ -132,17 +147,8 @@ static void test_replay_pacing_within_tolerance(void **state)
 	uint64_t rng = 5;
 	int64_t t = 1700000000000000000ll;
 	for (int i = 0; i < RP_PACED; i++) {
-		struct shmbus_trade *tr = (void *)rp_journal[i].b;
-		memset(&rp_journal[i], 0, sizeof(rp_journal[i]));
-		tr->h.type = SHMBUS_EV_TRADE;
-		tr->h.version = 1;
-		tr->h.size = sizeof(*tr);
-		tr->h.source_id = 1;
-		tr->h.seq = (uint64_t)i + 1;
-		tr->h.symbol_id = 7;
 		t += 1000000 + (int64_t)(jtt_rand(&rng) % 4000000); /* 1..5 ms */
-		tr->h.event_time_ns = t;
-		tr->price = i;
+		rp_trade(i, t);
 	}
 	rp_write(rp_journal, RP_PACED);
 	rp_paced(b, "1", 1.0);
@@ -210,17 +216,8 @@ static void test_replay_announces_types(void **state)
 {
 	(void)state;
 	shmbus_bus *b = jtt_setup();
-	for (int i = 0; i < 2; i++) {
-		struct shmbus_trade *tr = (void *)rp_journal[i].b;
-		memset(&rp_journal[i], 0, sizeof(rp_journal[i]));
-		tr->h.type = SHMBUS_EV_TRADE;
-		tr->h.version = 1;
-		tr->h.size = sizeof(*tr);
-		tr->h.source_id = 1;
-		tr->h.seq = (uint64_t)i + 1;
-		tr->h.symbol_id = 7;
-		tr->h.event_time_ns = 1700000000000000000ll + i * 3000000000ll;
-	}
+	for (int i = 0; i < 2; i++)
+		rp_trade(i, 1700000000000000000ll + i * 3000000000ll);
 	rp_write(rp_journal, 2);
 	shmbus_consumer *trades = rp_subscribe_types(b, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
 	shmbus_consumer *bars = rp_subscribe_types(b, "bars", SHMBUS_TYPE_BIT(SHMBUS_EV_BAR));
