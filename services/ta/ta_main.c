@@ -44,7 +44,7 @@ static const char usage_text[] =
     "  --capacity N        slots of the ring it creates, a power of two (default\n"
     "                      65536); an existing (declared) ring keeps its own, and\n"
     "                      its filter, policy and wait (unless --wait is given)\n"
-    "  --interval-ms MS    bar length (default 1000)\n"
+    "  --interval-ms MS    bar length, 1..86400000 (one day; default 1000)\n"
     "  --sma N --ema N --rsi N   periods (defaults 20, 20, 14)\n"
     "  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
     "  --bb N,K            Bollinger period and whole-number width (default 20,2)\n"
@@ -111,10 +111,13 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 	int n;
 
 	if (strcmp(key, "interval_ms") == 0 || strcmp(key, "interval-ms") == 0) {
-		n = ta_parse_list(val, v, 1);
-		if (n != 1)
+		uint64_t ms;
+
+		/* Not a list item: those are 16-bit event parameters, a bar length
+		 * is not, and minute, hour or daily bars need more than 65535. */
+		if (shmbus_svc_parse_u64(val, &ms) != 0 || ms < 1 || ms > TA_BAR_MAX_INTERVAL_MS)
 			return -ERANGE;
-		t->interval_ms = v[0];
+		t->interval_ms = (uint32_t)ms;
 		return 0;
 	}
 	n = ta_parse_list(val, v, 3);
@@ -166,7 +169,8 @@ static int ta_config_line(struct ta_svc *t, struct shmbus_svc_conf *cf, const ch
 		fprintf(stderr, TOOL ": %s:%u: %s '%.40s'%s\n", path, cf->lineno,
 		        rc == -EINVAL ? "unknown key" : "bad value for", key,
 		        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
-		                      : " (whole numbers 1..65535; macd F,S,G; bb N,K)");
+		                      : " (whole numbers 1..65535; macd F,S,G; bb N,K; "
+		                        "interval_ms 1..86400000)");
 		return 2;
 	}
 	return 0;
@@ -214,7 +218,7 @@ static int ta_own_opt(void *ctx, int opt, const char *name, const char *arg)
 		if (ta_setting(t, name, arg) != 0) {
 			fprintf(stderr,
 			        TOOL ": --%s '%s': bad value (whole numbers 1..65535; "
-			             "macd F,S,G; bb N,K)\n",
+			             "macd F,S,G; bb N,K; interval-ms 1..86400000)\n",
 			        name, arg);
 			return 2;
 		}

@@ -5,7 +5,8 @@
  * file and the line. Covers what fgets(256) and strtok used to get wrong: a
  * long comment whose tail was read as a setting (at the wrong line), empty
  * list items skipped, a NUL byte ending the line early, and a directory
- * read as an empty config.
+ * read as an empty config, and bar lengths over 65535 ms (minute bars and
+ * longer) refused as if they were 16-bit indicator periods.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -113,8 +114,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	const char *names[] = {"stderr", "a.conf", "b.conf", "c.conf", "d.conf", "e.conf",
-	                       "f.conf", "g.conf", "h.conf", "i.conf", "j.conf"};
+	const char *names[] = {"stderr", "a.conf", "b.conf", "c.conf", "d.conf", "e.conf", "f.conf",
+	                       "g.conf", "h.conf", "i.conf", "j.conf", "k.conf", "l.conf"};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -187,6 +188,33 @@ static void test_ta_config_requires_regular_file(void **state)
 	expect_ok(put("i.conf", "", 0));
 }
 
+/* A bar length is not a 16-bit parameter: 5-minute, hourly and daily bars
+ * (up to TA_BAR_MAX_INTERVAL_MS, one day) are accepted, in the file and as
+ * a flag; 0 and more than a day are usage errors. */
+static void test_ta_config_accepts_intervals_up_to_a_day(void **state)
+{
+	static const char *const ok[] = {"300000", "3600000", "86400000"};
+	char *err;
+
+	(void)state;
+	expect_ok(put("k.conf", "interval_ms=86400000\n", 21));
+	expect_ok(put("k.conf", "interval_ms = 300000 # 5-minute bars\n", 37));
+	expect_bad(put("l.conf", "interval_ms=86400001\n", 21), "l.conf:1:", "interval_ms");
+	expect_bad(put("l.conf", "interval_ms=0\n", 14), "l.conf:1:", "bad value");
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		const char *args[] = {"--bus", "ta-cfg-none", "--interval-ms", ok[i], NULL};
+		int rc = run_ta(args, &err);
+		if (rc != 1 || !strstr(err, "attaching"))
+			fail_msg("--interval-ms %s: exit %d (want 1 at attaching): %s", ok[i], rc,
+			         err);
+		free(err);
+	}
+	const char *bad[] = {"--bus", "ta-cfg-none", "--interval-ms", "86400001", NULL};
+	assert_int_equal(run_ta(bad, &err), 2);
+	assert_non_null(strstr(err, "--interval-ms"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -194,6 +222,7 @@ int main(void)
 	    cmocka_unit_test(test_ta_config_rejects_empty_list_items),
 	    cmocka_unit_test(test_ta_config_rejects_control_bytes),
 	    cmocka_unit_test(test_ta_config_requires_regular_file),
+	    cmocka_unit_test(test_ta_config_accepts_intervals_up_to_a_day),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
