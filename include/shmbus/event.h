@@ -46,6 +46,11 @@ enum shmbus_event_type {
 /* Header flags. */
 #define SHMBUS_EVF_REPLAYED 0x01u  /* republished from a journal */
 #define SHMBUS_EVF_SYNTHETIC 0x02u /* produced by a generator, not a feed */
+/* More events of this source, symbol and event time follow at once (a
+ * bar's indicators after it, all but the last): a consumer that compares
+ * values across them evaluates at the last one, never on a mix of this
+ * group's values and the previous group's. */
+#define SHMBUS_EVF_MORE 0x04u
 
 /* Largest event a ring can carry (256-byte slot minus slot metadata). */
 #define SHMBUS_EVENT_MAX 248u

@@ -273,66 +273,84 @@ static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 	return -1;
 }
 
+/* One indicator event to publish after a bar. */
+struct ta_ind {
+	unsigned kind;
+	uint32_t param[3];
+	double val[3];
+};
+
 static void ta_publish_indicator(struct ta_svc *t, uint32_t sym, int64_t when, int64_t origin,
-                                 unsigned kind, const uint32_t *param, const double *val)
+                                 const struct ta_ind *ind, int more)
 {
 	struct shmbus_indicator *e;
 
 	if (shmbus_claim(t->st.p, SHMBUS_EV_INDICATOR, sym, sizeof(*e), (void **)&e) != 0)
 		return;
 	e->h.event_time_ns = when;
-	e->kind = (uint16_t)kind;
+	e->h.flags = more ? SHMBUS_EVF_MORE : 0;
+	e->kind = (uint16_t)ind->kind;
 	for (int i = 0; i < 3; i++) {
-		e->param[i] = (uint16_t)param[i];
-		e->value[i] = val[i];
+		e->param[i] = (uint16_t)ind->param[i];
+		e->value[i] = ind->val[i];
 	}
 	e->origin_ns = origin;
 	shmbus_commit(t->st.p);
 	t->indicators++;
 }
 
-/* Publish the indicators that have a value after a bar, in kind order. */
-static void ta_publish_indicators(struct ta_svc *t, uint32_t sym, const struct ta_symbol_state *st,
-                                  int64_t when, int64_t origin)
+/* The indicators that have a value after a bar, in kind order, into
+ * out[6]: how many. */
+static int ta_indicators_of(const struct ta_symbol_state *st, struct ta_ind *out)
 {
 	const struct ta_params *pp = &st->params;
 	struct ta_values v;
-	uint32_t none[3] = {0, 0, 0};
+	int n = 0;
 
 	ta_symbol_values(st, &v);
 	if (v.ready & TA_OUT_SMA)
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_SMA,
-		                     (uint32_t[3]){pp->sma_n, 0, 0}, (double[3]){v.sma, 0, 0});
+		out[n++] = (struct ta_ind){SHMBUS_IND_SMA, {pp->sma_n, 0, 0}, {v.sma, 0, 0}};
 	if (v.ready & TA_OUT_EMA)
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_EMA,
-		                     (uint32_t[3]){pp->ema_n, 0, 0}, (double[3]){v.ema, 0, 0});
+		out[n++] = (struct ta_ind){SHMBUS_IND_EMA, {pp->ema_n, 0, 0}, {v.ema, 0, 0}};
 	if (v.ready & TA_OUT_RSI)
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_RSI,
-		                     (uint32_t[3]){pp->rsi_n, 0, 0}, (double[3]){v.rsi, 0, 0});
+		out[n++] = (struct ta_ind){SHMBUS_IND_RSI, {pp->rsi_n, 0, 0}, {v.rsi, 0, 0}};
 	if (v.ready & TA_OUT_MACD) {
 		int sig = (v.ready & TA_OUT_MACD_SIGNAL) != 0;
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_MACD,
-		                     (uint32_t[3]){pp->macd_fast, pp->macd_slow, pp->macd_signal},
-		                     (double[3]){v.macd.macd, sig ? v.macd.signal : NAN,
-		                                 sig ? v.macd.histogram : NAN});
+		out[n++] = (struct ta_ind){SHMBUS_IND_MACD,
+		                           {pp->macd_fast, pp->macd_slow, pp->macd_signal},
+		                           {v.macd.macd, sig ? v.macd.signal : NAN,
+		                            sig ? v.macd.histogram : NAN}};
 	}
 	if (v.ready & TA_OUT_VWAP)
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_VWAP, none,
-		                     (double[3]){v.vwap, 0, 0});
+		out[n++] = (struct ta_ind){SHMBUS_IND_VWAP, {0, 0, 0}, {v.vwap, 0, 0}};
 	if (v.ready & TA_OUT_BOLLINGER)
-		ta_publish_indicator(t, sym, when, origin, SHMBUS_IND_BOLLINGER,
-		                     (uint32_t[3]){pp->boll_n, (uint32_t)pp->boll_k, 0},
-		                     (double[3]){v.boll.middle, v.boll.upper, v.boll.lower});
+		out[n++] = (struct ta_ind){SHMBUS_IND_BOLLINGER,
+		                           {pp->boll_n, (uint32_t)pp->boll_k, 0},
+		                           {v.boll.middle, v.boll.upper, v.boll.lower}};
+	return n;
 }
 
-/* Publish a closed bar, then feed it to the indicators and publish them. */
+/*
+ * Publish a closed bar and the indicators it moved. Every event of the
+ * group but the last carries SHMBUS_EVF_MORE, so that a consumer which
+ * compares values across them (threshold: close against a band) waits for
+ * the whole group instead of pairing this bar's close with the last bar's
+ * band.
+ */
 static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const struct ta_bar *b,
                          int64_t origin)
 {
 	struct shmbus_bar *e;
+	struct ta_ind ind[6];
+	int nind = 0;
 
+	if (ta_on_bar(&s->st, b) < 0)
+		t->bad_bars++;
+	else
+		nind = ta_indicators_of(&s->st, ind);
 	if (shmbus_claim(t->st.p, SHMBUS_EV_BAR, id, sizeof(*e), (void **)&e) == 0) {
 		e->h.event_time_ns = b->end_ns;
+		e->h.flags = nind > 0 ? SHMBUS_EVF_MORE : 0;
 		e->start_ns = b->start_ns;
 		e->interval_ms = t->interval_ms;
 		e->trade_count = b->trade_count;
@@ -345,11 +363,8 @@ static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const 
 		shmbus_commit(t->st.p);
 		t->bars++;
 	}
-	if (ta_on_bar(&s->st, b) < 0) {
-		t->bad_bars++;
-		return;
-	}
-	ta_publish_indicators(t, id, &s->st, b->end_ns, origin);
+	for (int i = 0; i < nind; i++)
+		ta_publish_indicator(t, id, b->end_ns, origin, &ind[i], i + 1 < nind);
 }
 
 static struct ta_sym *ta_symbol(struct ta_svc *t, uint32_t id)

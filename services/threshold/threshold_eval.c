@@ -31,6 +31,7 @@ struct thr_sym {
 	uint32_t len;
 	double *val;
 	uint8_t *has;
+	uint8_t *dirty; /* series applied since the symbol's last evaluation */
 	struct thr_state *st;
 };
 
@@ -180,7 +181,7 @@ static int thr_rule_allows(const struct shmbus_rule *r, const char *s, size_t n)
 static struct thr_sym *thr_sym_new(const struct shmbus_thr_eval *e, const char *s, size_t n)
 {
 	size_t sz = sizeof(struct thr_sym) + e->nvals * sizeof(double) +
-		    e->nrules * sizeof(struct thr_state) + e->nvals;
+		    e->nrules * sizeof(struct thr_state) + 2 * (size_t)e->nvals;
 	struct thr_sym *y = calloc(1, sz);
 
 	if (!y)
@@ -190,6 +191,7 @@ static struct thr_sym *thr_sym_new(const struct shmbus_thr_eval *e, const char *
 	y->val = (double *)(y + 1);
 	y->st = (struct thr_state *)(y->val + e->nvals);
 	y->has = (uint8_t *)(y->st + e->nrules);
+	y->dirty = y->has + e->nvals;
 	for (uint32_t i = 0; i < e->nrules; i++) {
 		y->st[i].armed = 1;
 		y->st[i].allowed = (uint8_t)thr_rule_allows(&e->rules[i], s, n);
@@ -336,28 +338,68 @@ static int thr_eval_rule(struct shmbus_thr_eval *e, uint32_t i, struct thr_sym *
 	return 1;
 }
 
+/* Checks, then the symbol's entry (made at first sight); NULL with *rc. */
+static struct thr_sym *thr_sym_for(struct shmbus_thr_eval *e, const char *sym, size_t sym_len,
+				   const struct shmbus_thr_input *in, size_t n, int *rc)
+{
+	struct thr_sym *y;
+
+	*rc = -EINVAL;
+	if (!sym || sym_len == 0 || sym_len > SHMBUS_RULE_SYMBOL_MAX)
+		return NULL;
+	for (size_t k = 0; k < n; k++)
+		if (in[k].value_id < 0 || (uint32_t)in[k].value_id >= e->nvals)
+			return NULL;
+	y = thr_lookup(e, sym, sym_len);
+	*rc = y ? 0 : -ENOMEM;
+	return y;
+}
+
+/* Take the values; their rules are evaluated at the symbol's next update. */
+static void thr_apply(struct shmbus_thr_eval *e, struct thr_sym *y,
+		      const struct shmbus_thr_input *in, size_t n)
+{
+	e->st.updates++;
+	for (size_t k = 0; k < n; k++) {
+		uint32_t v = (uint32_t)in[k].value_id;
+		y->val[v] = in[k].value;
+		y->has[v] = !isnan(in[k].value);
+		y->dirty[v] = 1;
+	}
+}
+
+int shmbus_thr_apply(struct shmbus_thr_eval *e, const char *sym, size_t sym_len,
+		     const struct shmbus_thr_input *in, size_t n)
+{
+	int rc;
+	struct thr_sym *y = thr_sym_for(e, sym, sym_len, in, n, &rc);
+
+	if (y)
+		thr_apply(e, y, in, n);
+	return rc;
+}
+
 int shmbus_thr_update(struct shmbus_thr_eval *e, const char *sym, size_t sym_len,
 		      const struct shmbus_thr_input *in, size_t n,
 		      const struct shmbus_thr_trigger *trig, struct shmbus_thr_fire *fires,
 		      size_t max_fires)
 {
 	struct shmbus_thr_fire f;
-	struct thr_sym *y;
 	size_t out = 0;
+	int rc;
 
-	if (!sym || sym_len == 0 || sym_len > SHMBUS_RULE_SYMBOL_MAX || !trig)
+	if (!trig)
 		return -EINVAL;
-	for (size_t k = 0; k < n; k++)
-		if (in[k].value_id < 0 || (uint32_t)in[k].value_id >= e->nvals)
-			return -EINVAL;
-	y = thr_lookup(e, sym, sym_len);
+	struct thr_sym *y = thr_sym_for(e, sym, sym_len, in, n, &rc);
 	if (!y)
-		return -ENOMEM;
-	e->st.updates++;
-	for (size_t k = 0; k < n; k++) {
-		uint32_t v = (uint32_t)in[k].value_id;
-		y->val[v] = in[k].value;
-		y->has[v] = !isnan(in[k].value);
+		return rc;
+	thr_apply(e, y, in, n);
+	/* every rule reading a series applied since the last evaluation,
+	 * by this update or by shmbus_thr_apply() before it */
+	for (uint32_t v = 0; v < e->nvals; v++) {
+		if (!y->dirty[v])
+			continue;
+		y->dirty[v] = 0;
 		for (uint32_t d = e->dep_off[v]; d < e->dep_off[v + 1]; d++)
 			e->touched[e->dep[d]] = 1;
 	}

@@ -102,7 +102,8 @@ uint32_t shmbus_thr_rule_count(const struct shmbus_thr_eval *e);
 
 /*
  * Apply @n updates for symbol @sym (@sym_len bytes, 1..15) carried by the
- * event @trig, then evaluate the affected rules in rule order.
+ * event @trig, then evaluate the rules that read them, or a series applied
+ * by shmbus_thr_apply since the symbol's last update, in rule order.
  * @fires, @max_fires: where firings go; extra ones are counted as lost.
  * Returns the number of firings written, -EINVAL (bad symbol or value id),
  * or -ENOMEM (first sight of a symbol and no memory).
@@ -111,6 +112,15 @@ int shmbus_thr_update(struct shmbus_thr_eval *e, const char *sym, size_t sym_len
 		      const struct shmbus_thr_input *in, size_t n,
 		      const struct shmbus_thr_trigger *trig, struct shmbus_thr_fire *fires,
 		      size_t max_fires);
+
+/*
+ * Apply @n updates for symbol @sym without evaluating: the rules that read
+ * them are evaluated at the symbol's next shmbus_thr_update (an event with
+ * SHMBUS_EVF_MORE: the rest of its group follows). Returns 0, -EINVAL or
+ * -ENOMEM as shmbus_thr_update.
+ */
+int shmbus_thr_apply(struct shmbus_thr_eval *e, const char *sym, size_t sym_len,
+		     const struct shmbus_thr_input *in, size_t n);
 
 /*
  * Convenience form by series name; names no rule reads are ignored.

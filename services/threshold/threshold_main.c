@@ -188,10 +188,19 @@ static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, in
 	struct shmbus_thr_trigger trig = {ev->source_id, ev->seq, ev->event_time_ns};
 	int k;
 
-	if (n == 0 || !(sym = thr_symbol(t, ev->symbol_id))) {
+	if ((n == 0 && (ev->flags & SHMBUS_EVF_MORE)) || !(sym = thr_symbol(t, ev->symbol_id))) {
 		t->eval_errors += n != 0;
 		return;
 	}
+	if (ev->flags & SHMBUS_EVF_MORE) {
+		/* the rest of the bar's group follows: rules see it whole */
+		if (shmbus_thr_apply(t->ev, sym->name, sym->len, in, n) < 0)
+			t->eval_errors++;
+		return;
+	}
+	/* The last of a group (or an event of none): the rules reading what
+	 * it or the group before it carried, even when it carries nothing a
+	 * rule reads itself. */
 	k = shmbus_thr_update(t->ev, sym->name, sym->len, in, n, &trig, t->fires, t->nrules);
 	if (k < 0) {
 		t->eval_errors++;

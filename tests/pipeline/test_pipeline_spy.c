@@ -54,6 +54,80 @@ static void read_spy(struct tr_ref *const *refs, int nrefs)
 		tr_indicators(refs[k]);
 }
 
+/* A series a default rule reads, at bar i of the reference. */
+static double ref_series(const struct tr_ref *R, const char *name, long i)
+{
+	static const struct {
+		const char *name;
+		int out; /* -1: the close */
+	} map[] = {{"close", -1},          {"bb_upper", TR_BB_UPPER}, {"bb_lower", TR_BB_LOWER},
+	           {"ema20", TR_EMA},      {"sma20", TR_SMA},         {"rsi14", TR_RSI},
+	           {"macd_hist", TR_MACD_HIST}};
+	for (size_t k = 0; k < sizeof(map) / sizeof(map[0]); k++)
+		if (strcmp(map[k].name, name) == 0)
+			return map[k].out < 0 ? R->close[i] : R->out[map[k].out][i];
+	fail_msg("no reference series for '%s'", name);
+	return NAN;
+}
+
+/*
+ * Every alert compares values of its own bar. ta publishes a bar, then its
+ * indicators one event each; threshold evaluated rules after each event,
+ * so a third of the band and trend alerts compared this bar's close with
+ * the last bar's band, or the last bar's EMA with this bar's SMA, and fired
+ * on a condition false on the bar's own values. The group now carries
+ * SHMBUS_EVF_MORE on all but its last event, and rules are evaluated once
+ * per group. Each alert's value and threshold must be the reference's
+ * values at the bar of its event time, and its condition must hold there.
+ */
+static void check_alerts(const struct tr_ref *R, const char *path)
+{
+	static const struct {
+		const char *id, *a, *b;
+		int op; /* 1: a > b, -1: a < b, 0: a crossing (value, threshold only) */
+	} rules[] = {{"above_band", "close", "bb_upper", 1}, {"below_band", "close", "bb_lower", -1},
+	             {"trend_up", "ema20", "sma20", 0},      {"trend_down", "ema20", "sma20", 0},
+	             {"overbought", "rsi14", NULL, 0},      {"oversold", "rsi14", NULL, 0},
+	             {"momentum", "macd_hist", NULL, 0}};
+	FILE *f = fopen(path, "r");
+	char line[512];
+	size_t checked = 0;
+
+	assert_non_null(f);
+	assert_non_null(fgets(line, sizeof(line), f)); /* the header */
+	assert_non_null(strstr(line, "rule_id,direction,value,threshold"));
+	while (fgets(line, sizeof(line), f)) {
+		long long t;
+		char id[64];
+		double v, th;
+		if (sscanf(line, "%lld,SPY,%*u,%63[^,],%*u,%lf,%lf", &t, id, &v, &th) != 4)
+			fail_msg("bad alert row: %s", line);
+		long i = tr_bar_index(R, t);
+		assert_true(i >= 0);
+		size_t k = 0;
+		while (k < sizeof(rules) / sizeof(rules[0]) && strcmp(rules[k].id, id) != 0)
+			k++;
+		if (k == sizeof(rules) / sizeof(rules[0]))
+			fail_msg("alert of an unknown rule: %s", line);
+		double a = ref_series(R, rules[k].a, i);
+		double b = rules[k].b ? ref_series(R, rules[k].b, i) : th;
+		double tol = 1e-9 * (fabs(a) + fabs(b) + 1);
+		if (fabs(v - a) > tol || fabs(th - b) > tol)
+			fail_msg("alert %s at bar %ld compares %.17g with %.17g; the bar's own values "
+			         "are %.17g and %.17g",
+			         id, i, v, th, a, b);
+		/* on ta's own numbers (the reference's may differ in the last bit:
+		 * a close on a zero-width band) */
+		if ((rules[k].op > 0 && !(v > th)) || (rules[k].op < 0 && !(v < th)))
+			fail_msg("alert %s at bar %ld fired, but %.17g vs %.17g does not hold", id, i,
+			         v, th);
+		checked++;
+	}
+	fclose(f);
+	assert_true(checked > 100);
+	print_message("%zu alerts, each on its own bar's values\n", checked);
+}
+
 static void test_pipeline_spy_counts_and_indicators(void **state)
 {
 	struct tr_ref R = {.interval_ns = 1000000000LL};
@@ -64,7 +138,10 @@ static void test_pipeline_spy_counts_and_indicators(void **state)
 
 	read_spy(refs, 1);
 	assert_true(R.rows > 400000 && R.n > 20000);
-	assert_non_null(j = tr_pipeline("spy", spy_path, 1000, NULL, 0, &run));
+	char alerts[512];
+	snprintf(alerts, sizeof(alerts), "%s-alerts.csv", pt_path("spy"));
+	char *extra[] = {"--alerts-csv", alerts, NULL};
+	assert_non_null(j = tr_pipeline("spy", spy_path, 1000, extra, 0, &run));
 	assert_true(pt_json(j, "collector_rows") == (double)R.rows);
 	assert_true(pt_json(j, "collector_trades") == (double)R.rows);
 	assert_true(pt_json(j, "collector_malformed") == 0);
@@ -78,6 +155,7 @@ static void test_pipeline_spy_counts_and_indicators(void **state)
 	free(j);
 	tr_check_tap(&R, run.tap, "SPY", &y);
 	tr_print(&R, &y, "1-second bars");
+	check_alerts(&R, alerts);
 	tr_free(&R);
 }
 

@@ -182,6 +182,71 @@ static void test_threshold_eval_symbol_filter(void **state)
 	unload(&x);
 }
 
+/* Apply one value for @sym without evaluating (an event with MORE). */
+static void apply1(struct fixture *x, const char *sym, const char *name, double v)
+{
+	struct shmbus_thr_input in = {shmbus_thr_value_id(x->e, name), v};
+	assert_true(in.value_id >= 0);
+	assert_int_equal(shmbus_thr_apply(x->e, sym, strlen(sym), &in, 1), 0);
+}
+
+/* The last event of a group, carrying nothing the rules read. */
+static int close_group(struct fixture *x, const char *sym)
+{
+	struct shmbus_thr_trigger trig = {.source = 9, .seq = ++x->seq, .time_ns = 0};
+	return shmbus_thr_update(x->e, sym, strlen(sym), NULL, 0, &trig, x->f, 8);
+}
+
+/*
+ * A bar's values arrive in several events (the bar, then one per
+ * indicator): applied without evaluation until the group's last one, the
+ * rules compare values of one bar only. Evaluated per event, `close >
+ * bb_upper` compared the new close with the last bar's band.
+ */
+static void test_threshold_eval_groups(void **state)
+{
+	struct fixture x;
+
+	(void)state;
+	load(&x, "rule above: close > bb_upper\nrule cross: ema20 crosses_above sma20\n");
+	/* bar 1: close 10, band 11 */
+	apply1(&x, "SPY", "close", 10);
+	assert_int_equal(feed(&x, "SPY", "bb_upper", 11, 1), 0);
+	/* bar 2: close 11.5, band 12 */
+	apply1(&x, "SPY", "close", 11.5); /* above bar 1's band, not bar 2's */
+	assert_int_equal(feed(&x, "SPY", "bb_upper", 12, 2), 0);
+	/* bar 3: close 13 above its own band 12.5: fires once, at the last event */
+	apply1(&x, "SPY", "close", 13);
+	apply1(&x, "IBM", "close", 99); /* another symbol's group meanwhile */
+	assert_int_equal(feed(&x, "SPY", "bb_upper", 12.5, 3), 1);
+	assert_string_equal(x.f[0].rule_id, "above");
+	assert_true(x.f[0].value == 13 && x.f[0].threshold == 12.5);
+	assert_int_equal(x.f[0].trigger.seq, x.seq);
+	/* IBM's pending close is evaluated at IBM's own last event, even one
+	 * that carries nothing a rule reads */
+	apply1(&x, "IBM", "bb_upper", 50);
+	assert_int_equal(close_group(&x, "IBM"), 1);
+	assert_memory_equal(x.f[0].symbol, "IBM", 3);
+	assert_true(x.f[0].value == 99 && x.f[0].threshold == 50);
+	/* crossing: ema and sma of the same bar; ema 1 < sma 2, then 3 > 2.5 */
+	apply1(&x, "SPY", "ema20", 1);
+	apply1(&x, "SPY", "sma20", 2);
+	assert_int_equal(close_group(&x, "SPY"), 0);
+	apply1(&x, "SPY", "ema20", 3); /* above the last bar's sma 2 ... */
+	apply1(&x, "SPY", "sma20", 3.5); /* ... but below this bar's */
+	assert_int_equal(close_group(&x, "SPY"), 0);
+	apply1(&x, "SPY", "ema20", 4);
+	apply1(&x, "SPY", "sma20", 3.6);
+	assert_int_equal(close_group(&x, "SPY"), 1);
+	assert_string_equal(x.f[0].rule_id, "cross");
+	/* bad input */
+	struct shmbus_thr_input bad = {1000, 1};
+	assert_int_equal(shmbus_thr_apply(x.e, "SPY", 3, &bad, 1), -EINVAL);
+	assert_int_equal(shmbus_thr_apply(x.e, NULL, 3, NULL, 0), -EINVAL);
+	assert_int_equal(shmbus_thr_apply(x.e, "SPY", 0, NULL, 0), -EINVAL);
+	unload(&x);
+}
+
 static void test_threshold_eval_api_edges(void **state)
 {
 	struct fixture x;
@@ -231,6 +296,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_eval_sign_change),
 		cmocka_unit_test(test_threshold_eval_cooldown),
 		cmocka_unit_test(test_threshold_eval_symbol_filter),
+		cmocka_unit_test(test_threshold_eval_groups),
 		cmocka_unit_test(test_threshold_eval_api_edges),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
