@@ -105,6 +105,8 @@ unsigned shmbus_svc_indicator_outputs(unsigned kind)
 
 const char *shmbus_svc_fmt_double(double v, char *buf, size_t n)
 {
+	if (!buf || n == 0)
+		return ""; /* (also tells GCC's -Wformat-truncation that buf is set) */
 	if (isnan(v)) {
 		snprintf(buf, n, "nan");
 		return buf;

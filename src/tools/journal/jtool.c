@@ -281,6 +281,8 @@ int jtool_check_bus(const char *dir, const char *bus, char *why)
 
 void jtool_fmt_double(char *buf, size_t len, double v)
 {
+	if (!buf || len == 0)
+		return; /* (also tells GCC's -Wformat-truncation that buf is set) */
 	if (isnan(v)) {
 		snprintf(buf, len, "nan");
 		return;
