@@ -13,6 +13,7 @@ pkgs=(
   libinih-dev libmicrohttpd-dev
   libzmq3-dev iceoryx libiceoryx-binding-c-dev
   gnuplot-nox jq
+  tzdata
 )
 
 missing=()

@@ -32,6 +32,7 @@
 
 #include "svc.h"
 #include "svc_conf.h"
+#include "ta_session.h"
 #include "ta_state.h"
 
 #define TOOL "shmbus-ta"
@@ -48,8 +49,14 @@ static const char usage_text[] =
     "  --sma N --ema N --rsi N   periods (defaults 20, 20, 14)\n"
     "  --macd F,S,G        MACD fast, slow, signal (default 12,26,9)\n"
     "  --bb N,K            Bollinger period and whole-number width (default 20,2)\n"
+    "  --session-start HH:MM   restart the VWAP at the first bar of each trading\n"
+    "                      session, which starts daily at HH:MM local time (default:\n"
+    "                      never, a VWAP since start)\n"
+    "  --session-tz ZONE   the time zone of --session-start, a tzdata name such as\n"
+    "                      America/New_York (DST followed; default UTC)\n"
     "  --config FILE       the same settings as key=value lines (sma=20, macd=12,26,9,\n"
-    "                      bb=20,2, interval_ms=1000; # comments; lines of at most\n"
+    "                      bb=20,2, interval_ms=1000, session_start=09:30,\n"
+    "                      session_tz=America/New_York; # comments; lines of at most\n"
     "                      4096 bytes); flags given after --config override it\n"
     "  --eos-count N       end-of-stream markers to wait for before flushing (default 1)\n"
     "  --exit-on-eos       exit after forwarding the end of stream\n"
@@ -61,6 +68,7 @@ struct ta_sym {
 	struct ta_bar_builder b;
 	struct ta_symbol_state st;
 	int64_t last_publish_ns; /* publish time of the last trade added */
+	int64_t session_day;     /* of its last bar (ta_session_day), INT64_MIN: none */
 };
 
 struct ta_svc {
@@ -68,6 +76,8 @@ struct ta_svc {
 	struct shmbus_svc_stage_opts stage;
 	uint32_t interval_ms;
 	struct ta_params params;
+	int session_on;        /* --session-start given */
+	int session_start_min; /* minutes after local midnight */
 
 	struct shmbus_svc_stage st; /* bus, producer, consumer */
 	struct ta_sym **syms;       /* by symbol id, 1..st.max_symbols */
@@ -110,6 +120,14 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 	uint32_t v[3];
 	int n;
 
+	if (strcmp(key, "session_start") == 0 || strcmp(key, "session-start") == 0) {
+		if (ta_session_parse_start(val, &t->session_start_min) != 0)
+			return -ERANGE;
+		t->session_on = 1;
+		return 0;
+	}
+	if (strcmp(key, "session_tz") == 0 || strcmp(key, "session-tz") == 0)
+		return ta_session_set_zone(val) == 0 ? 0 : -ERANGE;
 	if (strcmp(key, "interval_ms") == 0 || strcmp(key, "interval-ms") == 0) {
 		uint64_t ms;
 
@@ -168,9 +186,11 @@ static int ta_config_line(struct ta_svc *t, struct shmbus_svc_conf *cf, const ch
 	if ((rc = ta_setting(t, key, val)) != 0) {
 		fprintf(stderr, TOOL ": %s:%u: %s '%.40s'%s\n", path, cf->lineno,
 		        rc == -EINVAL ? "unknown key" : "bad value for", key,
-		        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms)"
+		        rc == -EINVAL ? " (expected sma, ema, rsi, macd, bb, interval_ms, "
+		                        "session_start, session_tz)"
 		                      : " (whole numbers 1..65535; macd F,S,G; bb N,K; "
-		                        "interval_ms 1..86400000)");
+		                        "interval_ms 1..86400000; session_start HH:MM; "
+		                        "session_tz an installed tzdata zone)");
 		return 2;
 	}
 	return 0;
@@ -218,7 +238,8 @@ static int ta_own_opt(void *ctx, int opt, const char *name, const char *arg)
 		if (ta_setting(t, name, arg) != 0) {
 			fprintf(stderr,
 			        TOOL ": --%s '%s': bad value (whole numbers 1..65535; "
-			             "macd F,S,G; bb N,K; interval-ms 1..86400000)\n",
+			             "macd F,S,G; bb N,K; interval-ms 1..86400000; session-start "
+			             "HH:MM; session-tz an installed tzdata zone)\n",
 			        name, arg);
 			return 2;
 		}
@@ -243,6 +264,8 @@ static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 	    {"rsi", required_argument, 0, 's'},
 	    {"macd", required_argument, 0, 's'},
 	    {"bb", required_argument, 0, 's'},
+	    {"session-start", required_argument, 0, 's'},
+	    {"session-tz", required_argument, 0, 's'},
 	    {"config", required_argument, 0, 'C'},
 	    {"eos-count", required_argument, 0, SHMBUS_SVC_OPT_EOS_COUNT},
 	    {"exit-on-eos", no_argument, 0, SHMBUS_SVC_OPT_EXIT_ON_EOS},
@@ -344,6 +367,12 @@ static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const 
 	struct ta_ind ind[6];
 	int nind = 0;
 
+	if (t->session_on) { /* a bar of a new session restarts the VWAP */
+		int64_t day = ta_session_day(t->session_start_min, b->start_ns);
+		if (s->session_day != INT64_MIN && day != s->session_day)
+			ta_symbol_reset_session(&s->st);
+		s->session_day = day;
+	}
 	if (ta_on_bar(&s->st, b) < 0)
 		t->bad_bars++;
 	else
@@ -381,6 +410,7 @@ static struct ta_sym *ta_symbol(struct ta_svc *t, uint32_t id)
 	}
 	ta_bar_builder_init(&s->b, t->interval_ms);
 	ta_symbol_init(&s->st, &t->params);
+	s->session_day = INT64_MIN;
 	t->syms[id] = s;
 	t->nsyms++;
 	return s;

@@ -89,6 +89,11 @@ struct tr_ref {
 	int is_open;
 	double *out[TR_NOUT]; /* per bar; NaN while warming up */
 	double *sd;           /* Bollinger population standard deviation */
+	/* session VWAP: it restarts at the first bar of each UTC day counted
+	 * from session_utc_ns after midnight (a fixed offset: the data's dates
+	 * share one) when session_on */
+	int session_on;
+	int64_t session_utc_ns;
 };
 
 static void tr_grow(struct tr_ref *R)
@@ -213,6 +218,13 @@ static void tr_windows(struct tr_ref *R, size_t n, double k)
 	}
 }
 
+/* The session of a bar starting at t (a day number). */
+static int64_t tr_session_day(const struct tr_ref *R, int64_t t)
+{
+	int64_t x = t - R->session_utc_ns, day = 86400LL * 1000000000LL;
+	return x / day - (x % day < 0);
+}
+
 /* Every indicator of the bars (call once, after the last tr_trade). */
 static void tr_indicators(struct tr_ref *R)
 {
@@ -237,6 +249,9 @@ static void tr_indicators(struct tr_ref *R)
 		tr_ema(o[TR_MACD], 25, R->n, 9, o[TR_MACD_SIGNAL]);
 	for (size_t i = 0; i < R->n; i++) {
 		o[TR_MACD_HIST][i] = o[TR_MACD][i] - o[TR_MACD_SIGNAL][i];
+		if (R->session_on && i > 0 && tr_session_day(R, R->start[i]) !=
+		                                  tr_session_day(R, R->start[i - 1]))
+			cpv = cvol = 0; /* a new session */
 		cpv += R->pv[i];
 		cvol += R->vol[i];
 		o[TR_VWAP][i] = cpv / cvol;
@@ -419,6 +434,7 @@ static void tr_free(struct tr_ref *R)
  */
 struct tr_run {
 	char tap[512], bars[512];
+	const char *conf; /* in: more lines for the --ta-config file, or NULL */
 };
 
 static char *tr_pipeline(const char *tag, const char *input, unsigned interval_ms,
@@ -436,7 +452,7 @@ static char *tr_pipeline(const char *tag, const char *input, unsigned interval_m
 	snprintf(bus, sizeof(bus), "pt-%s", tag);
 	run->bars[0] = '\0';
 	assert_non_null(f = fopen(conf, "w"));
-	fprintf(f, "interval_ms=%u\n", interval_ms);
+	fprintf(f, "interval_ms=%u\n%s", interval_ms, run->conf ? run->conf : "");
 	assert_int_equal(fclose(f), 0);
 	char *base[] = {PL_BIN_PIPELINE, "--bus",  bus,         "--input",
 	                (char *)input,   "--json", "--tap-csv", run->tap,

@@ -66,7 +66,7 @@ static void test_pipeline_msft_daily_bars_and_indicators(void **state)
 	struct tr_ref R = {.interval_ns = 86400LL * 1000000000LL};
 	char *extra[] = {"--columns", "ts=date,price=close,size=volume", "--ts-unit", "iso", NULL};
 	struct tr_tally y;
-	struct tr_run run;
+	struct tr_run run = {0};
 	char *j;
 
 	read_msft(&R);

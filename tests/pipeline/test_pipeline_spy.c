@@ -133,7 +133,7 @@ static void test_pipeline_spy_counts_and_indicators(void **state)
 	struct tr_ref R = {.interval_ns = 1000000000LL};
 	struct tr_ref *refs[] = {&R};
 	struct tr_tally y;
-	struct tr_run run;
+	struct tr_run run = {0};
 	char *j;
 
 	read_spy(refs, 1);
@@ -220,7 +220,7 @@ static void test_pipeline_spy_minute_bars(void **state)
 	struct tr_ref R = {.interval_ns = 60000000000LL};
 	struct tr_ref *refs[] = {&R};
 	struct tr_tally y;
-	struct tr_run run;
+	struct tr_run run = {0};
 	char *j;
 
 	read_spy(refs, 1);
@@ -242,12 +242,47 @@ static void test_pipeline_spy_minute_bars(void **state)
 	tr_free(&R);
 }
 
+/*
+ * The session VWAP: ta --session-start 09:30 --session-tz America/New_York
+ * restarts the VWAP at the first bar of the regular session (13:30 UTC on
+ * this EDT date), pre-market bars being the session of the day before.
+ * Without it the VWAP ran from the first trade of the run, pre-market
+ * included (and over every day of a longer run).
+ */
+static void test_pipeline_spy_session_vwap(void **state)
+{
+	struct tr_ref R = {.interval_ns = 60000000000LL,
+	                   .session_on = 1,
+	                   .session_utc_ns = (13 * 3600LL + 30 * 60) * 1000000000LL};
+	struct tr_ref *refs[] = {&R};
+	struct tr_tally y;
+	struct tr_run run = {.conf = "session_start=09:30\nsession_tz=America/New_York\n"};
+	char *j;
+
+	(void)state;
+	read_spy(refs, 1);
+	assert_non_null(j = tr_pipeline("spysess", spy_path, 60000, NULL, 0, &run));
+	free(j);
+	tr_check_tap(&R, run.tap, "SPY", &y);
+	assert_true(y.rows[TR_VWAP] == R.n);
+	/* the reset is there: at 13:30 the VWAP is that bar's own */
+	size_t i = 0;
+	while (i < R.n && R.start[i] % (86400LL * 1000000000LL) < R.session_utc_ns)
+		i++;
+	assert_true(i > 0 && i < R.n);
+	assert_true(R.out[TR_VWAP][i] == R.pv[i] / R.vol[i]);
+	print_message("session VWAP: restarts at bar %zu (13:30 UTC), checked on %zu bars\n", i,
+	              y.rows[TR_VWAP]);
+	tr_free(&R);
+}
+
 int main(void)
 {
 	const char *dir = getenv("SHMBUS_SHARED_DATA");
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipeline_spy_counts_and_indicators),
 	    cmocka_unit_test(test_pipeline_spy_minute_bars),
+	    cmocka_unit_test(test_pipeline_spy_session_vwap),
 	};
 
 	snprintf(spy_path, sizeof(spy_path), "%s/spy_trades_20131008.csv", dir ? dir : "");

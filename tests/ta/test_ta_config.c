@@ -215,6 +215,29 @@ static void test_ta_config_accepts_intervals_up_to_a_day(void **state)
 	free(err);
 }
 
+/* The session of the VWAP: HH:MM and an installed tzdata zone, from the
+ * config file and the flags; anything else is a usage error naming it. */
+static void test_ta_config_session(void **state)
+{
+	char *err;
+
+	(void)state;
+	expect_ok(put("s.conf", "session_start=09:30\nsession_tz=America/New_York\n", 48));
+	expect_bad(put("t.conf", "session_start=9:30\n", 19), "t.conf:1:", "session_start");
+	expect_bad(put("t.conf", "session_tz=Mars/Base\n", 21), "t.conf:1:", "tzdata zone");
+	const char *ok[] = {"--bus", "ta-cfg-none", "--session-start", "16:00", "--session-tz",
+	                    "UTC", NULL};
+	int rc = run_ta(ok, &err);
+	if (rc != 1 || !strstr(err, "attaching"))
+		fail_msg("--session-start 16:00 --session-tz UTC: exit %d (want 1 at attaching): %s",
+		         rc, err);
+	free(err);
+	const char *bad[] = {"--bus", "ta-cfg-none", "--session-tz", "../../etc/passwd", NULL};
+	assert_int_equal(run_ta(bad, &err), 2);
+	assert_non_null(strstr(err, "--session-tz"));
+	free(err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -223,6 +246,7 @@ int main(void)
 	    cmocka_unit_test(test_ta_config_rejects_control_bytes),
 	    cmocka_unit_test(test_ta_config_requires_regular_file),
 	    cmocka_unit_test(test_ta_config_accepts_intervals_up_to_a_day),
+	    cmocka_unit_test(test_ta_config_session),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

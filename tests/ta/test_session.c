@@ -1,0 +1,112 @@
+/*
+ * test_session.c - trading sessions of the session VWAP (ta_session.c):
+ * HH:MM parsing, zone names checked against tzdata, and the session of a
+ * time by the local clock, across a DST change.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+
+#include "ta_session.h"
+
+#define NS INT64_C(1000000000)
+
+/* Day number of a UTC date. */
+static int64_t day_of(int y, int m, int d)
+{
+	/* days from civil (Howard Hinnant's algorithm) */
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+/* Seconds of a UTC date and time. */
+static int64_t at(int y, int mo, int d, int h, int mi, int s)
+{
+	return ((day_of(y, mo, d) * 24 + h) * 60 + mi) * 60 + s;
+}
+
+static void test_session_parse_start(void **state)
+{
+	int m = -1;
+
+	(void)state;
+	assert_int_equal(ta_session_parse_start("09:30", &m), 0);
+	assert_int_equal(m, 570);
+	assert_int_equal(ta_session_parse_start("00:00", &m), 0);
+	assert_int_equal(m, 0);
+	assert_int_equal(ta_session_parse_start("23:59", &m), 0);
+	assert_int_equal(m, 1439);
+	const char *bad[] = {"24:00", "9:30", "09:60", "09:3", "09:30x", "0930", "", "-1:00",
+	                     "ab:cd", "09 30", "+9:30"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		if (ta_session_parse_start(bad[i], &m) != -EINVAL)
+			fail_msg("'%s' taken for a session start", bad[i]);
+	assert_int_equal(ta_session_parse_start(NULL, &m), -EINVAL);
+}
+
+static void test_session_zones(void **state)
+{
+	(void)state;
+	assert_int_equal(ta_session_set_zone("UTC"), 0);
+	assert_int_equal(ta_session_set_zone(""), -EINVAL);
+	assert_int_equal(ta_session_set_zone("../etc/passwd"), -EINVAL);
+	assert_int_equal(ta_session_set_zone("/etc/localtime"), -EINVAL);
+	assert_int_equal(ta_session_set_zone("Europe/Lon don"), -EINVAL);
+	assert_int_equal(ta_session_set_zone("Mars/Olympus_Mons"), -ENOENT);
+	assert_int_equal(ta_session_set_zone(NULL), -EINVAL);
+}
+
+/* UTC: the session of 09:30 starts at 09:30 UTC every day. */
+static void test_session_day_utc(void **state)
+{
+	(void)state;
+	assert_int_equal(ta_session_set_zone("UTC"), 0);
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 9, 30, 0) * NS), day_of(2013, 10, 8));
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 9, 29, 59) * NS),
+	                 day_of(2013, 10, 7));
+	assert_int_equal(ta_session_day(0, at(2013, 10, 8, 0, 0, 0) * NS), day_of(2013, 10, 8));
+	assert_int_equal(ta_session_day(0, at(2013, 10, 7, 23, 59, 59) * NS + NS - 1),
+	                 day_of(2013, 10, 7));
+	assert_int_equal(ta_session_day(0, -1), day_of(1969, 12, 31)); /* before 1970 */
+}
+
+/* New York: 09:30 is 13:30 UTC in summer (EDT), 14:30 in winter (EST). */
+static void test_session_day_new_york_dst(void **state)
+{
+	(void)state;
+	int rc = ta_session_set_zone("America/New_York");
+	if (rc == -ENOENT)
+		fail_msg("America/New_York is not installed: tzdata is missing "
+		         "(scripts/install-deps.sh installs it)");
+	assert_int_equal(rc, 0);
+	/* 2013-10-08, EDT */
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 13, 30, 0) * NS), day_of(2013, 10, 8));
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 13, 29, 59) * NS),
+	                 day_of(2013, 10, 7));
+	/* after midnight UTC, still the evening of the 8th in New York */
+	assert_int_equal(ta_session_day(570, at(2013, 10, 9, 3, 0, 0) * NS), day_of(2013, 10, 8));
+	/* 2013-11-04, EST (DST ended on the 3rd) */
+	assert_int_equal(ta_session_day(570, at(2013, 11, 4, 14, 30, 0) * NS), day_of(2013, 11, 4));
+	assert_int_equal(ta_session_day(570, at(2013, 11, 4, 13, 30, 0) * NS), day_of(2013, 11, 3));
+	assert_int_equal(ta_session_set_zone("UTC"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_session_parse_start),
+	    cmocka_unit_test(test_session_zones),
+	    cmocka_unit_test(test_session_day_utc),
+	    cmocka_unit_test(test_session_day_new_york_dst),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
