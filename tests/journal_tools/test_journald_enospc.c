@@ -20,7 +20,9 @@
 
 #define ES_N 300000
 
-static void es_publish(shmbus_bus *b)
+/* Publish n trades of symbol name with times from t0, each delivered to
+ * `rings` rings (-1: any number). */
+static void es_publish_sym(shmbus_bus *b, const char *name, int n, int64_t t0, int rings)
 {
 	shmbus_producer *p;
 	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
@@ -29,11 +31,12 @@ static void es_publish(shmbus_bus *b)
 	t.h.type = SHMBUS_EV_TRADE;
 	t.h.version = 1;
 	t.h.size = sizeof(t);
-	t.h.symbol_id = (uint32_t)shmbus_symbol_intern(b, "SPY", 3);
-	for (int i = 0; i < ES_N; i++) {
-		t.h.event_time_ns = 1700000000000000000ll + i;
+	t.h.symbol_id = (uint32_t)shmbus_symbol_intern(b, name, strlen(name));
+	for (int i = 0; i < n; i++) {
+		t.h.event_time_ns = t0 + i;
 		t.price = i;
-		assert_int_equal(shmbus_publish(p, &t), 2); /* journal + observer */
+		int rc = shmbus_publish(p, &t);
+		assert_true(rings < 0 ? rc >= 0 : rc == rings);
 	}
 	shmbus_producer_close(p);
 }
@@ -76,7 +79,7 @@ static void test_journald_enospc_keeps_draining(void **state)
 	              "--block-kb", "16", "--stats-json", stats, NULL};
 	pid_t jd = jtt_spawn(av, "/dev/null", errf);
 	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
-	es_publish(b);
+	es_publish_sym(b, "SPY", ES_N, 1700000000000000000ll, 2); /* journal + observer */
 	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
 	int got = 0;
 	while (shmbus_poll(obs, es_on, &got, 4096) > 0)
@@ -116,24 +119,6 @@ static void es_fill(const char *path)
 	close(fd);
 }
 
-/* Publish n trades of symbol name with times from t0. */
-static void es_publish_sym(shmbus_bus *b, const char *name, int n, int64_t t0)
-{
-	shmbus_producer *p;
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
-	struct shmbus_trade t;
-	memset(&t, 0, sizeof(t));
-	t.h.type = SHMBUS_EV_TRADE;
-	t.h.version = 1;
-	t.h.size = sizeof(t);
-	t.h.symbol_id = (uint32_t)shmbus_symbol_intern(b, name, strlen(name));
-	for (int i = 0; i < n; i++) {
-		t.h.event_time_ns = t0 + i;
-		t.price = i;
-		assert_true(shmbus_publish(p, &t) >= 0);
-	}
-	shmbus_producer_close(p);
-}
 
 /* The disk is full when a symbol first shows up, then space returns: the
  * symbols file must still name it. journald marked the id as named before
@@ -152,11 +137,11 @@ static void test_journald_enospc_symbol_named_after_space_returns(void **state)
 	              "--block-kb", "4", "--flush-ms", "1", NULL};
 	pid_t jd = jtt_spawn(av, "/dev/null", errf);
 	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
-	es_publish_sym(b, "FULL", 100, 1700000000000000000ll); /* first seen on a full disk */
+	es_publish_sym(b, "FULL", 100, 1700000000000000000ll, -1); /* first seen on a full disk */
 	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
 	usleep(100000);
 	assert_int_equal(unlink(filler), 0);
-	es_publish_sym(b, "FULL", 100, 1700000001000000000ll); /* journaled now */
+	es_publish_sym(b, "FULL", 100, 1700000001000000000ll, -1); /* journaled now */
 	assert_int_equal(jtt_wait_drained(b, "journal", 30), 0);
 	kill(jd, SIGTERM);
 	assert_int_equal(jtt_wait(jd, 30), 0);
