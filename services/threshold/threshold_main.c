@@ -55,7 +55,10 @@ static const char usage_text[] =
 
 struct thr_sym {
 	char name[SHMBUS_SYMBOL_MAX + 1];
-	uint8_t len; /* 0: not looked up yet */
+	uint8_t len;     /* 0: not looked up yet */
+	uint8_t pending; /* a group (SHMBUS_EVF_MORE) applied, not evaluated yet */
+	int64_t pend_origin;
+	struct shmbus_event_header pend; /* its last applied event: the trigger */
 };
 
 struct thr_svc {
@@ -132,7 +135,7 @@ static int thr_load_rules(struct thr_svc *t)
 }
 
 /* Symbol name of @id, looked up in the bus once. */
-static const struct thr_sym *thr_symbol(struct thr_svc *t, uint32_t id)
+static struct thr_sym *thr_symbol(struct thr_svc *t, uint32_t id)
 {
 	struct thr_sym *s;
 	int n;
@@ -180,27 +183,15 @@ static void thr_publish(struct thr_svc *t, const struct shmbus_event_header *ev,
 	}
 }
 
-/* Feed @n inputs carried by @ev to the evaluator and publish firings. */
-static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
-                     const struct shmbus_thr_input *in, size_t n)
+/* Evaluate the rules reading what @ev carries (@n inputs) or what the
+ * symbol's pending group applied; firings name @ev as their trigger. */
+static void thr_eval(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
+                     struct thr_sym *sym, const struct shmbus_thr_input *in, size_t n)
 {
-	const struct thr_sym *sym;
 	struct shmbus_thr_trigger trig = {ev->source_id, ev->seq, ev->event_time_ns};
 	int k;
 
-	if ((n == 0 && (ev->flags & SHMBUS_EVF_MORE)) || !(sym = thr_symbol(t, ev->symbol_id))) {
-		t->eval_errors += n != 0;
-		return;
-	}
-	if (ev->flags & SHMBUS_EVF_MORE) {
-		/* the rest of the bar's group follows: rules see it whole */
-		if (shmbus_thr_apply(t->ev, sym->name, sym->len, in, n) < 0)
-			t->eval_errors++;
-		return;
-	}
-	/* The last of a group (or an event of none): the rules reading what
-	 * it or the group before it carried, even when it carries nothing a
-	 * rule reads itself. */
+	sym->pending = 0;
 	k = shmbus_thr_update(t->ev, sym->name, sym->len, in, n, &trig, t->fires, t->nrules);
 	if (k < 0) {
 		t->eval_errors++;
@@ -208,6 +199,48 @@ static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, in
 	}
 	for (int i = 0; i < k; i++)
 		thr_publish(t, ev, origin, &t->fires[i], sym);
+}
+
+/* A group whose last event never came (dropped, filtered out of this
+ * ring, a replay of bars alone): evaluated at its last applied event. */
+static void thr_flush(struct thr_svc *t, struct thr_sym *sym)
+{
+	if (sym->pending) {
+		struct shmbus_event_header last = sym->pend;
+		thr_eval(t, &last, sym->pend_origin, sym, NULL, 0);
+	}
+}
+
+/*
+ * Feed @n inputs carried by @ev. An event flagged SHMBUS_EVF_MORE is
+ * applied only: the rest of its group (a bar's indicators, same source,
+ * symbol and event time) follows, and the rules are evaluated at the
+ * group's last event, on one bar's values. An event of another group for
+ * the symbol first evaluates a group left open, as the end of stream does.
+ */
+static void thr_feed(struct thr_svc *t, const struct shmbus_event_header *ev, int64_t origin,
+                     const struct shmbus_thr_input *in, size_t n)
+{
+	struct thr_sym *sym = thr_symbol(t, ev->symbol_id);
+
+	if (!sym) {
+		t->eval_errors += n != 0;
+		return;
+	}
+	if (sym->pending &&
+	    (sym->pend.source_id != ev->source_id || sym->pend.event_time_ns != ev->event_time_ns))
+		thr_flush(t, sym);
+	if (ev->flags & SHMBUS_EVF_MORE) {
+		if (n && shmbus_thr_apply(t->ev, sym->name, sym->len, in, n) < 0)
+			t->eval_errors++;
+		sym->pending = 1;
+		sym->pend = *ev;
+		sym->pend_origin = origin;
+		return;
+	}
+	if (n == 0 && !sym->pending)
+		return; /* nothing a rule reads, and no group to close */
+	thr_eval(t, ev, origin, sym, in, n);
 }
 
 static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
@@ -225,6 +258,8 @@ static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 		thr_feed(t, ev, origin, in, (size_t)n);
 	} else if (shmbus_svc_eos_arrived(ev, SHMBUS_SVC_EOS_TA, t->stage.eos_count, &t->eos_seen,
 	                                  &t->eos_in) == 1) {
+		for (uint32_t id = 1; id <= t->st.max_symbols; id++)
+			thr_flush(t, &t->syms[id]); /* groups whose last event never came */
 		fflush(stdout);
 		shmbus_svc_publish_status(t->st.p, SHMBUS_SVC_EOS_THRESHOLD,
 		                          t->bars_in + t->indicators_in, t->alerts);

@@ -242,6 +242,52 @@ static void test_replay_announces_types(void **state)
 	jtt_teardown(b);
 }
 
+/*
+ * A type filter can cut a bar's group (the bar, then its indicators, all
+ * but the last flagged SHMBUS_EVF_MORE): replayed with --types bar, the
+ * bars must not say more follows, or threshold waits for the group's end.
+ * Without a type filter the flags are kept as journaled.
+ */
+static void test_replay_type_filter_ends_groups(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	for (int i = 0; i < 4; i++) {
+		struct shmbus_bar *bar = (void *)rp_journal[i].b;
+		memset(&rp_journal[i], 0, sizeof(rp_journal[i]));
+		bar->h.type = SHMBUS_EV_BAR;
+		bar->h.version = 1;
+		bar->h.size = sizeof(*bar);
+		bar->h.flags = SHMBUS_EVF_MORE;
+		bar->h.source_id = 1;
+		bar->h.seq = (uint64_t)i + 1;
+		bar->h.symbol_id = 7;
+		bar->h.event_time_ns = 1700000000000000000ll + i;
+		bar->close = 100 + i;
+	}
+	rp_write(rp_journal, 4);
+	shmbus_consumer *c = rp_subscribe(b);
+	const char *types[] = {"bar", NULL};
+	for (int k = 0; k < 2; k++) {
+		char *av[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--speed", "max",
+		              types[k] ? "--types" : NULL, (char *)types[k], NULL};
+		assert_int_equal(jtt_wait(jtt_spawn(av, "/dev/null", NULL), 30), 0);
+		static struct jtt_rec got[4];
+		struct rp_cap cap = {.max = 4, .ev = got};
+		int64_t until = shmbus_mono_ns() + 10000000000ll;
+		while (cap.n < 4 && shmbus_mono_ns() < until)
+			shmbus_poll(c, rp_on, &cap, 16);
+		assert_int_equal(cap.n, 4);
+		for (int i = 0; i < 4; i++) {
+			const struct shmbus_event_header *h = (const void *)got[i].b;
+			assert_int_equal(h->flags, k == 0 ? SHMBUS_EVF_REPLAYED
+			                                  : SHMBUS_EVF_REPLAYED | SHMBUS_EVF_MORE);
+		}
+	}
+	shmbus_consumer_close(c);
+	jtt_teardown(b);
+}
+
 static void test_replay_twice_is_byte_identical(void **state)
 {
 	(void)state;
@@ -269,6 +315,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_pacing_within_tolerance),
 	    cmocka_unit_test(test_replay_announces_types),
+	    cmocka_unit_test(test_replay_type_filter_ends_groups),
 	    cmocka_unit_test(test_replay_twice_is_byte_identical),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -109,6 +109,7 @@ struct rstate {
 	shmbus_producer *p;
 	uint64_t events, late_1ms, unmapped, intern_failed;
 	uint64_t read, skipped; /* events read from the range; left out as malformed */
+	uint8_t keep_flags;     /* header flags kept (a type filter drops EVF_MORE) */
 	int64_t late_max_ns;
 	double late_sum_ns;
 	/* --speed max: events gathered for one shmbus_publish_batch() */
@@ -369,7 +370,7 @@ static int publish_one(struct rstate *s, const struct shmbus_event_header *ev, b
 {
 	struct shmbus_event_header *h = (struct shmbus_event_header *)s->batch[s->pending++];
 	memcpy(h, ev, ev->size);
-	h->flags |= SHMBUS_EVF_REPLAYED;
+	h->flags = (uint8_t)((h->flags & s->keep_flags) | SHMBUS_EVF_REPLAYED);
 	h->symbol_id = map_symbol(s, ev->symbol_id);
 	h->publish_time_ns = 0;
 	return now || s->pending == REPLAY_BATCH ? publish_pending(s) : 0;
@@ -503,6 +504,9 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	int rc = build_query(o, s, &q, ids);
 	if (rc)
 		return rc;
+	/* A type filter can leave a bar's group without its last event (bars
+	 * alone): its events must not say that more of the group follows. */
+	s->keep_flags = (uint8_t)(q.type_mask ? ~SHMBUS_EVF_MORE : 0xff);
 	rc = shmbus_journal_reader_open(o->dir, o->jbus, 0, r, &err);
 	if (!rc)
 		rc = shmbus_journal_reader_seek(*r, &q);

@@ -1,0 +1,121 @@
+/*
+ * test_threshold_groups.c - shmbus-threshold on bar groups whose last event
+ * never comes.
+ *
+ * ta flags every event of a bar's group but the last (SHMBUS_EVF_MORE), and
+ * threshold evaluates its rules at the group's last event. A stream of bars
+ * alone (a replay of `--types bar` of a ta journal, a threshold ring that
+ * takes bars only, a dropped last event) has flagged bars and no last
+ * event: threshold applied them and never evaluated, so no rule fired. A
+ * group left open is now evaluated when the symbol's next group begins, or
+ * at the end of the stream, with its last applied event as the trigger.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <sys/wait.h>
+
+#include "pl_test.h"
+
+#define NBARS 10
+#define SEC 1000000000LL
+
+/* Publish bar i of SPY (close 100 + i) with the header flags given. */
+static uint64_t publish_bar(shmbus_producer *p, uint32_t sym, int i, uint8_t flags)
+{
+	struct shmbus_bar *e;
+	assert_int_equal(shmbus_claim(p, SHMBUS_EV_BAR, sym, sizeof(*e), (void **)&e), 0);
+	e->h.event_time_ns = SEC * (i + 1);
+	e->h.flags = flags;
+	e->start_ns = SEC * i;
+	e->interval_ms = 1000;
+	e->trade_count = 1;
+	e->open = e->high = e->low = e->close = 100 + i;
+	e->volume = 1;
+	e->origin_ns = shmbus_now_ns();
+	uint64_t seq = e->h.seq;
+	assert_true(shmbus_commit(p) >= 0);
+	return seq;
+}
+
+struct alerts_seen {
+	struct shmbus_threshold got[4];
+	int n;
+};
+
+static void on_alert(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct alerts_seen *a = ctx;
+	if (ev->type == SHMBUS_EV_THRESHOLD && a->n < 4)
+		memcpy(&a->got[a->n++], ev, sizeof(a->got[0]));
+}
+
+static void test_threshold_groups_open_at_the_end(void **state)
+{
+	(void)state;
+	shmbus_bus *b;
+	shmbus_producer *p;
+	shmbus_consumer *alerts;
+	struct shmbus_sub_opts so;
+	uint64_t seq[NBARS];
+	const char *rules = pt_path("groups.rules");
+	FILE *f = fopen(rules, "w");
+
+	assert_non_null(f);
+	/* crossing at bar 5 (close 105); level entered at the last bar only */
+	fputs("rule cross: close crosses_above 104.5\nrule last: close > 108.5\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(shmbus_bus_create("thrgrp", NULL, &b), 0);
+	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
+	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
+	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
+	assert_true(sym > 0);
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", "thrgrp", "--rules", rules,
+		      "--exit-on-eos", "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
+	                 1);
+	for (int i = 0; i < NBARS; i++) /* every bar says its indicators follow */
+		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
+	shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_TA, NBARS, NBARS);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	struct alerts_seen a = {0};
+	while (shmbus_poll(alerts, on_alert, &a, 16) > 0)
+		;
+	struct shmbus_threshold *got = a.got;
+	assert_int_equal(a.n, 2);
+	/* the crossing, when bar 6's group began; its trigger is bar 5 */
+	assert_int_equal(got[0].rule_id, 0);
+	assert_true(got[0].value == 105);
+	assert_int_equal(got[0].trigger_seq, seq[5]);
+	assert_true(got[0].h.event_time_ns == 6 * SEC);
+	/* the last bar's group, evaluated at the end of the stream */
+	assert_int_equal(got[1].rule_id, 1);
+	assert_true(got[1].value == 109);
+	assert_int_equal(got[1].trigger_seq, seq[9]);
+	shmbus_consumer_close(alerts);
+	shmbus_producer_close(p);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("thrgrp"), 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_threshold_groups_open_at_the_end),
+	};
+	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
+}
