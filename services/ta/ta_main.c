@@ -78,6 +78,7 @@ struct ta_svc {
 	struct ta_params params;
 	int session_on;        /* --session-start given */
 	int session_start_min; /* minutes after local midnight */
+	int session_tz_set;    /* --session-tz given (else UTC, not the inherited TZ) */
 
 	struct shmbus_svc_stage st; /* bus, producer, consumer */
 	struct ta_sym **syms;       /* by symbol id, 1..st.max_symbols */
@@ -126,8 +127,12 @@ static int ta_setting(struct ta_svc *t, const char *key, const char *val)
 		t->session_on = 1;
 		return 0;
 	}
-	if (strcmp(key, "session_tz") == 0 || strcmp(key, "session-tz") == 0)
-		return ta_session_set_zone(val) == 0 ? 0 : -ERANGE;
+	if (strcmp(key, "session_tz") == 0 || strcmp(key, "session-tz") == 0) {
+		if (ta_session_set_zone(val) != 0)
+			return -ERANGE;
+		t->session_tz_set = 1;
+		return 0;
+	}
 	if (strcmp(key, "interval_ms") == 0 || strcmp(key, "interval-ms") == 0) {
 		uint64_t ms;
 
@@ -285,6 +290,12 @@ static int ta_parse_args(struct ta_svc *t, int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	/* sessions are in UTC unless a zone was named: never the zone the
+	 * process inherited (TZ, /etc/localtime) */
+	if (t->session_on && !t->session_tz_set && ta_session_set_zone("UTC") != 0) {
+		fprintf(stderr, TOOL ": cannot set the session time zone to UTC\n");
+		return 1;
+	}
 	if (ta_symbol_init(&probe, &t->params) != 0 || t->interval_ms > TA_BAR_MAX_INTERVAL_MS) {
 		fprintf(stderr,
 		        TOOL ": invalid indicator parameters (MACD needs fast < slow; "
@@ -369,9 +380,12 @@ static void ta_close_bar(struct ta_svc *t, uint32_t id, struct ta_sym *s, const 
 
 	if (t->session_on) { /* a bar of a new session restarts the VWAP */
 		int64_t day = ta_session_day(t->session_start_min, b->start_ns);
-		if (s->session_day != INT64_MIN && day != s->session_day)
+		/* later sessions only: a start inside the hour repeated when DST
+		 * ends gives the day before again for a while */
+		if (s->session_day != INT64_MIN && day > s->session_day)
 			ta_symbol_reset_session(&s->st);
-		s->session_day = day;
+		if (day > s->session_day)
+			s->session_day = day;
 	}
 	if (ta_on_bar(&s->st, b) < 0)
 		t->bad_bars++;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int ta_session_parse_start(const char *s, int *minutes)
@@ -36,9 +37,17 @@ int ta_session_set_zone(const char *zone)
 	        strlen(zone))
 		return -EINVAL;
 	if (strcmp(zone, "UTC") != 0) {
+		/* a zone file: regular, and a TZif one ("America" is a folder,
+		 * "leapseconds" a text file: the C library takes both for UTC) */
+		char magic[4];
+		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo",
 		         zone);
-		if (access(path, R_OK) != 0)
+		FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
+		int ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+		if (f)
+			fclose(f);
+		if (!ok)
 			return -ENOENT;
 	}
 	if (setenv("TZ", zone, 1) != 0)

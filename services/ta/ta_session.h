@@ -16,8 +16,10 @@ int ta_session_parse_start(const char *s, int *minutes);
 
 /*
  * Make `zone` the process's local time zone (TZ), after checking that it is
- * "UTC" or a zone installed under TZDIR (default /usr/share/zoneinfo): an
- * unknown name would silently be taken for UTC. 0, -EINVAL (not a zone
+ * "UTC" or a zone file (TZif) installed under TZDIR (default
+ * /usr/share/zoneinfo): an unknown name would silently be taken for UTC.
+ * A service that uses sessions sets one always ("UTC" by default), never
+ * the zone it inherited. 0, -EINVAL (not a zone
  * name: empty, "..", a byte outside [A-Za-z0-9_+/-]), -ENOENT (no such
  * zone installed).
  */

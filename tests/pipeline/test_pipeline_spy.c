@@ -265,6 +265,13 @@ static void test_pipeline_spy_session_vwap(void **state)
 	free(j);
 	tr_check_tap(&R, run.tap, "SPY", &y);
 	assert_true(y.rows[TR_VWAP] == R.n);
+	/* no zone named: UTC, never the zone the process inherited */
+	struct tr_run utc = {.conf = "session_start=13:30\n"};
+	setenv("TZ", "Asia/Tokyo", 1);
+	assert_non_null(j = tr_pipeline("spysessutc", spy_path, 60000, NULL, 0, &utc));
+	unsetenv("TZ");
+	free(j);
+	tr_check_tap(&R, utc.tap, "SPY", &y);
 	/* the reset is there: at 13:30 the VWAP is that bar's own */
 	size_t i = 0;
 	while (i < R.n && R.start[i] % (86400LL * 1000000000LL) < R.session_utc_ns)

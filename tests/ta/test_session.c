@@ -62,6 +62,11 @@ static void test_session_zones(void **state)
 	assert_int_equal(ta_session_set_zone("/etc/localtime"), -EINVAL);
 	assert_int_equal(ta_session_set_zone("Europe/Lon don"), -EINVAL);
 	assert_int_equal(ta_session_set_zone("Mars/Olympus_Mons"), -ENOENT);
+	/* names under the zone folder that are no zone files: a folder, a
+	 * text table (the C library would take them for UTC) */
+	assert_int_equal(ta_session_set_zone("America"), -ENOENT);
+	assert_int_equal(ta_session_set_zone("leapseconds"), -ENOENT);
+	assert_int_equal(ta_session_set_zone("zone.tab"), -EINVAL); /* no dots in a zone name */
 	assert_int_equal(ta_session_set_zone(NULL), -EINVAL);
 }
 
@@ -97,6 +102,11 @@ static void test_session_day_new_york_dst(void **state)
 	/* 2013-11-04, EST (DST ended on the 3rd) */
 	assert_int_equal(ta_session_day(570, at(2013, 11, 4, 14, 30, 0) * NS), day_of(2013, 11, 4));
 	assert_int_equal(ta_session_day(570, at(2013, 11, 4, 13, 30, 0) * NS), day_of(2013, 11, 3));
+	/* a start inside the hour repeated when DST ends (01:30 on
+	 * 2013-11-03): the day goes D, D-1, D again; ta only moves forward */
+	assert_int_equal(ta_session_day(90, at(2013, 11, 3, 5, 45, 0) * NS), day_of(2013, 11, 3));
+	assert_int_equal(ta_session_day(90, at(2013, 11, 3, 6, 15, 0) * NS), day_of(2013, 11, 2));
+	assert_int_equal(ta_session_day(90, at(2013, 11, 3, 6, 45, 0) * NS), day_of(2013, 11, 3));
 	assert_int_equal(ta_session_set_zone("UTC"), 0);
 }
 
