@@ -155,9 +155,11 @@ int shmbus_stat_producer(const shmbus_bus *bus, uint32_t index, struct shmbus_pr
  * Fills published, delivered, dropped, routed_around, unrouted, and
  * announced (the union over open producers); the other fields are 0.
  * Returns 0, -EINVAL, or -EAGAIN when a closing producer's counters were
- * still moving after 10 ms (its process died mid-close; the next call
- * that locks the bus repairs it): out then holds a sum that may count
- * that producer twice or not at all.
+ * still moving after 10 ms (its process died mid-close): out then holds a
+ * sum that may count that producer twice or not at all. The next call
+ * that locks the bus lets readers go on, but a process killed in the
+ * middle of that move (a few instructions) can leave its counts in the
+ * totals twice, or not at all, for the life of the bus.
  */
 int shmbus_stat_producer_totals(const shmbus_bus *bus, struct shmbus_producer_stat *out);
 

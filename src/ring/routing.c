@@ -240,15 +240,21 @@ void shmbus_producer_close(shmbus_producer *p)
 	if (!p)
 		return;
 	/* Its counters move to the bus's totals, under the lock that makes
-	 * it the only mover; a lock that cannot be taken (damaged: 5 s) does
-	 * not keep it open, the move is made anyway. */
-	int locked = bus_lock(p->bus) == 0;
-	prod_retire_begin(p->bus);
-	prod_retire_counts(p->bus, p->ctr);
-	store_release(&p->ctr->state, 0);
-	prod_retire_end(p->bus);
-	if (locked)
+	 * it the only mover, and only while the entry is still its own (a
+	 * reaper that took this process for dead moved them already, and the
+	 * slot may be another's now). A lock that cannot be taken (damaged:
+	 * 5 s) leaves the entry to the reaper once this process is gone:
+	 * a move without the lock could meet another. */
+	struct prod_entry *e = p->ctr;
+	if (bus_lock(p->bus) == 0) {
+		if (load_relaxed(&e->state) && e->pid == p->pid && e->source_id == p->source_id) {
+			prod_retire_begin(p->bus);
+			prod_retire_counts(p->bus, e);
+			store_release(&e->state, 0);
+			prod_retire_end(p->bus);
+		}
 		bus_unlock(p->bus);
+	}
 	for (uint32_t i = 0; i < p->nviews; i++) {
 		int32_t me = p->pid;
 		if (p->views[i].single_producer)

@@ -45,8 +45,15 @@ int shmbus_wait_subscribers(shmbus_bus *b, uint64_t types, unsigned min, int64_t
 	int64_t deadline = deadline_after(shmbus_mono_ns(), timeout_ns);
 	for (;;) {
 		unsigned n = rings_listening(b, types);
-		if (n >= min)
+		if (n >= min) {
+			/* A subscribe marks its ring active before it bumps the
+			 * routing generation, both under the lock: once the lock
+			 * was ours, every ring counted is routed to by the next
+			 * publish. */
+			if (!b->readonly && bus_lock(b) == 0)
+				bus_unlock(b);
 			return (int)n;
+		}
 		if (shmbus_mono_ns() >= deadline)
 			return bus_err(-ETIMEDOUT,
 				       "bus '%s': %u of the %u rings waited for have a live "

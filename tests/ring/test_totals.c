@@ -135,6 +135,33 @@ static void test_totals_keep_closed_and_dead(void **state)
 	assert_int_equal(shmbus_bus_destroy("tot"), 0);
 }
 
+/* A producer closed twice over (here: by a forked child that inherited
+ * the handle, then by its owner; or by its owner after a reaper took it
+ * for dead) moves its counts once: the second close finds the entry no
+ * longer open and leaves the totals alone (they were counted twice). */
+static void test_totals_close_twice_counts_once(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("tw", 4, &bus), 0);
+	shmbus_producer *p = publish_n(bus, 0, 0, 5, 1);
+	assert_int_equal(published_total(bus), 5);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_producer_close(p);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(published_total(bus), 5);
+	shmbus_producer_close(p);
+	assert_int_equal(published_total(bus), 5);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+	assert_int_equal(shmbus_bus_destroy("tw"), 0);
+}
+
 struct churn {
 	shmbus_bus *bus;
 	uint32_t sym;
@@ -209,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_totals_keep_closed_and_dead),
+	    TU_TEST(test_totals_close_twice_counts_once),
 	    TU_TEST(test_totals_never_go_back),
 	    TU_TEST(test_totals_mover_died),
 	};
