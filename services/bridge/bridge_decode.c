@@ -249,7 +249,8 @@ static int jd_double(struct jd *d, const char *key, double *out)
 	} while (0)
 
 /* Unescape a JSON string token into dst (cap bytes with the NUL). Only the
- * escapes the encoder writes are accepted: \" \\ \/ \uXXXX (< 0x100). */
+ * escapes the encoder writes are accepted: \" \\ \/ and \u00hh (code points
+ * below 0x100, four hex digits); anything else is refused. */
 static int jd_unescape(const char *s, size_t n, char *dst, size_t cap)
 {
 	size_t o = 0;

@@ -19,7 +19,6 @@
 
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/wait.h>
 
 #include "ring/bus_internal.h"
 #include "ring/layout.h"
@@ -471,6 +470,43 @@ static void *flip_fn(void *arg)
 	return NULL;
 }
 
+/* The child of the test below: subscribes for a second while a thread
+ * flips the ring's region offset. 0, or dies of a stray write. */
+static int flip_child(void *arg)
+{
+	(void)arg;
+	shmbus_bus *b;
+	TU_CHILD_CHECK(tu_bus_create("flip", 4, &b) == 0);
+	struct shmbus_sub_opts o;
+	tu_sub_opts(&o, 1024, 64, SHMBUS_POLICY_DROP);
+	o.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	shmbus_consumer *c;
+	TU_CHILD_CHECK(shmbus_subscribe(b, "r", &o, &c) == 0);
+	struct ring_desc *d = &b->rings[shmbus_consumer_ring(c)];
+	shmbus_consumer_close(c);
+	flip_word = (volatile uint64_t *)&d->region_off;
+	flip_good = d->region_off;
+	flip_bad = flip_good + (UINT64_C(1) << 44); /* far outside the mapping */
+	pthread_t th;
+	TU_CHILD_CHECK(pthread_create(&th, NULL, flip_fn, NULL) == 0);
+	int64_t end = shmbus_mono_ns() + 1000000000;
+	unsigned long n = 0, refused = 0;
+	for (; shmbus_mono_ns() < end; n++) {
+		if (shmbus_subscribe(b, "r", &o, &c) == 0)
+			shmbus_consumer_close(c);
+		else
+			refused++;
+	}
+	flip_stop = 1;
+	pthread_join(th, NULL);
+	*flip_word = flip_good;
+	printf("# %lu subscribes, %lu refused\n", n, refused);
+	fflush(stdout);
+	shmbus_bus_close(b);
+	shmbus_bus_destroy("flip");
+	return 0;
+}
+
 /*
  * A ring entry's region offset flipped by another process between the
  * check of the entry and its use, while a consumer subscribes again (found
@@ -483,48 +519,7 @@ static void *flip_fn(void *arg)
 static void test_corrupt_region_flipped_during_subscribe(void **state)
 {
 	(void)state;
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		alarm(30);
-		shmbus_bus *b;
-		TU_CHILD_CHECK(tu_bus_create("flip", 4, &b) == 0);
-		struct shmbus_sub_opts o;
-		tu_sub_opts(&o, 1024, 64, SHMBUS_POLICY_DROP);
-		o.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
-		shmbus_consumer *c;
-		TU_CHILD_CHECK(shmbus_subscribe(b, "r", &o, &c) == 0);
-		struct ring_desc *d = &b->rings[shmbus_consumer_ring(c)];
-		shmbus_consumer_close(c);
-		flip_word = (volatile uint64_t *)&d->region_off;
-		flip_good = d->region_off;
-		flip_bad = flip_good + (UINT64_C(1) << 44); /* far outside the mapping */
-		pthread_t th;
-		TU_CHILD_CHECK(pthread_create(&th, NULL, flip_fn, NULL) == 0);
-		int64_t end = shmbus_mono_ns() + 1000000000;
-		unsigned long n = 0, refused = 0;
-		for (; shmbus_mono_ns() < end; n++) {
-			if (shmbus_subscribe(b, "r", &o, &c) == 0)
-				shmbus_consumer_close(c);
-			else
-				refused++;
-		}
-		flip_stop = 1;
-		pthread_join(th, NULL);
-		*flip_word = flip_good;
-		printf("# %lu subscribes, %lu refused\n", n, refused);
-		fflush(stdout);
-		shmbus_bus_close(b);
-		shmbus_bus_destroy("flip");
-		_exit(0);
-	}
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	if (WIFSIGNALED(st))
-		fail_msg("subscribe with a flipping region offset: child killed by signal %d",
-		         WTERMSIG(st));
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_true(tu_exited_ok(tu_run_in_child(flip_child, NULL, 30000)));
 }
 
 #ifdef __GLIBC__
