@@ -50,6 +50,28 @@ uint64_t proc_self_start_time(void)
 	return cached;
 }
 
+/*
+ * A thread-group leader that called pthread_exit() while other threads of
+ * its process still run shows state Z as a dead process does; only the
+ * thread count of /proc/<pid>/status tells them apart (a process that has
+ * exited counts 1). Unreadable: one, the state alone decides as before.
+ */
+static long proc_threads(pid_t pid)
+{
+	char path[64], buf[4096];
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 1;
+	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 1;
+	buf[n] = '\0';
+	const char *t = strstr(buf, "\nThreads:");
+	return t ? strtol(t + sizeof("\nThreads:") - 1, NULL, 10) : 1;
+}
+
 bool proc_alive(pid_t pid, uint64_t start_time)
 {
 	if (pid <= 0)
@@ -69,8 +91,9 @@ bool proc_alive(pid_t pid, uint64_t start_time)
 	char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return true; /* unreadable: assume alive, never skip wrongly */
-	/* A zombie (Z) or dying (X) process will never commit or poll again. */
-	if (p[2] == 'Z' || p[2] == 'X')
+	/* A zombie (Z) or dying (X) process will never commit or poll again;
+	 * a Z leader whose threads run on is not one. */
+	if (p[2] == 'X' || (p[2] == 'Z' && proc_threads(pid) <= 1))
 		return false;
 	if (start_time == 0)
 		return true;

@@ -14,6 +14,9 @@
  *     and route around the ring (counted). The ring shows ORPHANED; a new
  *     consumer re-subscribes it, gets what the ring still held and what is
  *     published after, and the counters add up exactly.
+ * (c) A consumer process whose main thread exited while its consumer
+ *     thread runs on looks like a zombie in /proc: it is alive, its ring
+ *     is neither orphaned nor routed around until its last thread ends.
  *
  * The parent reaps a killed child at once: a zombie is still a process.
  */
@@ -22,6 +25,8 @@
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <pthread.h>
 
 #include "ring/test_util.h"
 #include "ring/bus_internal.h" /* ring_test_hook */
@@ -430,6 +435,138 @@ static void test_kill_consumer_routed_around(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* ---- A consumer whose main thread exited, its other threads running ---- */
+
+struct zl_thread {
+	shmbus_consumer *c;
+	uint64_t want;
+	int go_fd, report_fd;
+};
+
+/* Waits for the go byte, drains `want` events, reports, and returns: the
+ * process ends with this, its last thread. */
+static void *zl_drain(void *arg)
+{
+	struct zl_thread *z = arg;
+	char ch;
+	TU_CHILD_CHECK(tu_read_all(z->go_fd, &ch, 1, 60000) == 0);
+	struct tu_sink s;
+	tu_sink_init(&s, z->want);
+	while (s.n < z->want)
+		if (shmbus_poll(z->c, tu_sink_fn, &s, (unsigned)(z->want - s.n)) == 0)
+			shmbus_wait(z->c, 10000000);
+	TU_CHILD_CHECK(tu_write_all(z->report_fd, &s.n, sizeof s.n) == 0);
+	return NULL;
+}
+
+static void zl_consumer_main(uint32_t capacity, uint64_t want, int ready_fd, int go_fd,
+                             int report_fd)
+{
+	alarm(120);
+	static struct zl_thread z;
+	shmbus_bus *bus;
+	TU_CHILD_CHECK(shmbus_bus_open("kill", "zl", SHMBUS_ROLE_CONSUMER, &bus) == 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
+	TU_CHILD_CHECK(shmbus_subscribe(bus, "zl", &so, &z.c) == 0);
+	z.want = want;
+	z.go_fd = go_fd;
+	z.report_fd = report_fd;
+	pthread_t t;
+	TU_CHILD_CHECK(pthread_create(&t, NULL, zl_drain, &z) == 0);
+	TU_CHILD_CHECK(tu_write_all(ready_fd, "r", 1) == 0);
+	pthread_exit(NULL); /* the leader shows Z from now on */
+}
+
+/* State letter of /proc/<pid>/stat, or 0. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof buf - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+/*
+ * A consumer process whose main thread called pthread_exit() while its
+ * consumer thread runs on: /proc shows its leader as a zombie, yet it is
+ * alive. A reap and a producer blocked on its full ring must not take it
+ * for dead (they did: its ring was orphaned and every event routed
+ * around). Once its last thread returns it is dead and reaped.
+ */
+static void test_kill_consumer_leader_exited(void **state)
+{
+	(void)state;
+	enum { CAP = 64, N = 4 * CAP };
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	int ready[2], go[2], crep[2], prep[2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(crep), 0);
+	assert_int_equal(pipe(prep), 0);
+	pid_t cons = fork_or_fail();
+	if (cons == 0)
+		zl_consumer_main(CAP, N, ready[1], go[0], crep[1]);
+	char ch;
+	assert_int_equal(tu_read_all(ready[0], &ch, 1, 20000), 0);
+	int64_t end = tu_mono_ms() + 10000;
+	while (proc_state(cons) != 'Z' && tu_mono_ms() < end)
+		tu_sleep_us(1000);
+	assert_int_equal(proc_state(cons), 'Z');
+
+	assert_int_equal(shmbus_bus_reap(bus), 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "zl", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	assert_int_equal(rs.consumer_alive, 1);
+
+	/* a producer fills the ring and blocks on it while the consumer
+	 * thread waits for the go byte, then everything arrives */
+	pid_t prod = fork_or_fail();
+	if (prod == 0)
+		publisher_main("zlpub", SRC_LIVE, N, -1, prep[1]);
+	end = tu_mono_ms() + 10000;
+	do {
+		tu_sleep_us(2000);
+		assert_int_equal(tu_ring_stat(bus, "zl", &rs), 0);
+	} while (rs.depth < CAP && tu_mono_ms() < end);
+	assert_int_equal(rs.depth, CAP);
+	tu_sleep_us(200000); /* the producer keeps finding the ring full */
+	assert_int_equal(tu_write_all(go[1], "g", 1), 0);
+	uint64_t got = 0, rep[2] = {0, 0};
+	int st;
+	assert_int_equal(tu_read_all(crep[0], &got, sizeof got, 30000), 0);
+	assert_int_equal(tu_read_all(prep[0], rep, sizeof rep, 30000), 0);
+	assert_int_equal(tu_wait_child(prod, 30000, &st), 0);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(got, N);
+	assert_int_equal(rep[0], N);
+	assert_int_equal(rep[1], N);
+	assert_int_equal(tu_ring_stat(bus, "zl", &rs), 0);
+	assert_int_equal(rs.routed_around, 0);
+	assert_int_equal(rs.delivered, N);
+
+	/* its last thread returned: now it is dead (a zombie not reaped yet,
+	 * then gone), and a reap orphans its ring */
+	end = tu_mono_ms() + 10000;
+	while (shmbus_bus_reap(bus) == 0 && tu_mono_ms() < end)
+		tu_sleep_us(2000);
+	assert_int_equal(tu_ring_stat(bus, "zl", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ORPHANED);
+	assert_int_equal(tu_wait_child(cons, 30000, &st), 0);
+	int fds[] = {ready[0], ready[1], go[0], go[1], crep[0], crep[1], prep[0], prep[1]};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		close(fds[i]);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	alarm(300);
@@ -437,6 +574,7 @@ int main(void)
 	    TU_TEST(test_kill_producer_mid_claim),
 	    TU_TEST(test_kill_producer_mid_batch),
 	    TU_TEST(test_kill_consumer_routed_around),
+	    TU_TEST(test_kill_consumer_leader_exited),
 	};
 	return cmocka_run_group_tests_name("kill", tests, NULL, NULL);
 }
