@@ -14,28 +14,39 @@
 
 #include "bus_internal.h"
 
-uint64_t proc_start_time(pid_t pid)
+/* /proc/<pid>/<file> into buf (NUL-terminated). Returns its length, or
+ * -1 when it cannot be opened (the process is gone), 0 when unreadable. */
+static ssize_t proc_read(pid_t pid, const char *file, char *buf, size_t len)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return 0;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
+		return -1;
+	ssize_t n = read(fd, buf, len - 1);
 	close(fd);
-	if (n <= 0)
-		return 0;
+	if (n < 0)
+		n = 0;
 	buf[n] = '\0';
-	/* comm may hold spaces and ')': fields restart after the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return 0;
-	for (int field = 2; field < 22 && p; field++) {
+	return n;
+}
+
+/* Field 22 (start time) of a /proc/<pid>/stat line, from p, its last ')'
+ * (comm may hold spaces and ')': the fields restart after it); 0 if none. */
+static uint64_t stat_start_time(const char *p)
+{
+	for (int field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	}
-	if (!p)
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+uint64_t proc_start_time(pid_t pid)
+{
+	char buf[1024];
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
 		return 0;
-	return strtoull(p + 1, NULL, 10);
+	const char *p = strrchr(buf, ')');
+	return p ? stat_start_time(p) : 0;
 }
 
 uint64_t proc_self_start_time(void)
@@ -58,16 +69,9 @@ uint64_t proc_self_start_time(void)
  */
 static long proc_threads(pid_t pid)
 {
-	char path[64], buf[4096];
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[4096];
+	if (proc_read(pid, "status", buf, sizeof(buf)) <= 0)
 		return 1;
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 1;
-	buf[n] = '\0';
 	const char *t = strstr(buf, "\nThreads:");
 	return t ? strtol(t + sizeof("\nThreads:") - 1, NULL, 10) : 1;
 }
@@ -78,28 +82,16 @@ bool proc_alive(pid_t pid, uint64_t start_time)
 		return false;
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return false;
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
+	char buf[1024];
+	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
 		return false; /* vanished between kill() and open() */
-	ssize_t n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
+	const char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')
 		return true; /* unreadable: assume alive, never skip wrongly */
 	/* A zombie (Z) or dying (X) process will never commit or poll again;
 	 * a Z leader whose threads run on is not one. */
 	if (p[2] == 'X' || (p[2] == 'Z' && proc_threads(pid) <= 1))
 		return false;
-	if (start_time == 0)
-		return true;
-	/* Field 22 (start time); a different value is another process that
-	 * reused the pid. */
-	for (int field = 2; field < 22 && p; field++)
-		p = strchr(p + 1, ' ');
-	return p && strtoull(p + 1, NULL, 10) == start_time;
+	/* A different start time is another process that reused the pid. */
+	return start_time == 0 || stat_start_time(p) == start_time;
 }
