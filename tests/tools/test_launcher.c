@@ -102,7 +102,7 @@ static pid_t up_start(const char *tag, const char *text, int *fd)
 	snprintf(cfg, sizeof(cfg), "%s/%s.ini", dir, tag);
 	assert_int_equal(tu_write(cfg, text), 0);
 	char *argv[] = {SHMBUSCTL_BIN, "up", cfg, NULL};
-	pid_t launcher = tu_spawn(argv, fd);
+	pid_t launcher = tu_spawn_all(argv, fd);
 	assert_true(launcher > 0);
 	return launcher;
 }
@@ -323,6 +323,137 @@ static void test_launcher_does_not_restart_usage_errors(void **state)
 		fail_msg("want bad started once and not restarted, got:\n%s", out);
 	if (!strstr(out, "service flaky ended (exit:1); gave up after 2 restarts"))
 		fail_msg("want flaky restarted twice, got:\n%s", out);
+	tu_rmdir(dir);
+}
+
+/* restart_max bounds restarts in a row: a run of healthy_run_ms starts
+ * the count again. It counted over the launcher's life, so a service that
+ * failed once a day was given up for good on the 11th day. */
+static void test_launcher_restart_count_resets_after_healthy_run(void **state)
+{
+	(void)state;
+	up_begin("hr");
+	char text[1024];
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = hrbus\narena_mb = 2\n"
+	         "[launcher]\nbackoff_initial_ms = 20\nhealthy_run_ms = 100\nstatus_file = %s\n"
+	         "[service slow]\ncommand = /bin/sh\nargs = -c \"sleep 0.3; exit 1\"\n"
+	         "restart_max = 1\n"
+	         "[service fast]\ncommand = /bin/sh\nargs = -c \"exit 1\"\nrestart_max = 2\n",
+	         status_path);
+	int fd;
+	pid_t launcher = up_start("hr", text, &fd);
+	pid_t slow = wait_running("slow", 3);
+	char st[32];
+	int fast_state = status_field("fast", "state", st, sizeof(st));
+	char *out = up_stop(launcher, fd, 0);
+	if (slow <= 0)
+		fail_msg("slow (healthy runs between its failures) not restarted 3 times:\n%s", out);
+	assert_int_equal(fast_state, 0);
+	assert_string_equal(st, "failed");
+	assert_non_null(strstr(out, "service fast ended (exit:1); gave up after 2 restarts in a row"));
+	tu_rmdir(dir);
+}
+
+/* A launcher SIGKILLed (OOM, systemd's stop timeout) leaves its bus: the
+ * next `up` failed on "already exists" until someone ran reclaim, so
+ * systemd's Restart= failed for ever. It takes a bus none of whose
+ * participants lives, and still refuses one in use. */
+static void test_launcher_takes_over_bus_of_killed_launcher(void **state)
+{
+	(void)state;
+	up_begin("tk");
+	char text[1024], cfg[256], bus_file[256];
+	static char out[8192];
+	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.tkbus", dir);
+	snprintf(cfg, sizeof(cfg), "%s/tk.ini", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = tkbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
+	         "[service s]\ncommand = sleep\nargs = 1000\n",
+	         status_path);
+	int fd;
+	pid_t launcher = up_start("tk", text, &fd);
+	pid_t s1 = wait_running("s", 0);
+	assert_true(s1 > 0);
+	assert_int_equal(kill(launcher, SIGKILL), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	close(fd);
+	for (int i = 0; i < 500 && kill(s1, 0) == 0; i++) /* PDEATHSIG: SIGTERM */
+		tu_msleep(10);
+	assert_int_not_equal(kill(s1, 0), 0);
+	assert_int_equal(access(bus_file, F_OK), 0);
+
+	shmbus_bus *user; /* a live participant: the bus is in use */
+	assert_int_equal(shmbus_bus_open("tkbus", "user", SHMBUS_ROLE_TOOL, &user), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s 2>&1", SHMBUSCTL_BIN, cfg), 1);
+	assert_non_null(strstr(out, "exists"));
+	assert_int_equal(shmbus_bus_close(user), 0);
+
+	unlink(status_path); /* the killed launcher's last word */
+	launcher = up_start("tk", text, &fd);
+	pid_t s2 = wait_running("s", 0);
+	assert_true(s2 > 0);
+	assert_int_not_equal(s2, s1);
+	char *log = up_stop(launcher, fd, 0);
+	assert_non_null(strstr(log, "bus 'tkbus' left by an earlier run (no live participant) "
+	                            "removed"));
+	assert_non_null(strstr(log, "bus 'tkbus' removed"));
+	assert_int_not_equal(access(bus_file, F_OK), 0);
+	tu_rmdir(dir);
+}
+
+/* At its stop a launcher removes its bus only while the file is the one
+ * it made: it removed by name, so after `destroy` and a new `create` (or
+ * launcher) of that name it unlinked the other one's live bus. */
+static void test_launcher_leaves_a_bus_that_is_not_its_own(void **state)
+{
+	(void)state;
+	up_begin("own");
+	char text[1024], cfg2[256], bus_file[256];
+	static char out[8192];
+	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.ownbus", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = ownbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
+	         "[service s]\ncommand = sleep\nargs = 1000\n",
+	         status_path);
+	int fd;
+	pid_t launcher = up_start("own", text, &fd);
+	assert_true(wait_running("s", 0) > 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ownbus", SHMBUSCTL_BIN), 0);
+	snprintf(cfg2, sizeof(cfg2), "%s/other.ini", dir);
+	assert_int_equal(tu_write(cfg2, "[bus]\nname = ownbus\narena_mb = 2\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s", SHMBUSCTL_BIN, cfg2), 0);
+	char *log = up_stop(launcher, fd, 0);
+	assert_non_null(strstr(log, "bus 'ownbus' is no longer the file this launcher made"));
+	assert_null(strstr(log, "bus 'ownbus' removed"));
+	assert_int_equal(access(bus_file, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ownbus", SHMBUSCTL_BIN), 0);
+	tu_rmdir(dir);
+}
+
+/* A `bus` key of [journal] or [bridge] wins over the SHMBUS_BUS the
+ * launcher gives journald and the bridge: one that names another bus than
+ * the launcher runs is refused (under `--bus test` they attached prod). */
+static void test_launcher_refuses_other_bus_in_service_sections(void **state)
+{
+	(void)state;
+	dir = tu_tmpdir();
+	char cfg[256];
+	static char out[8192];
+	snprintf(cfg, sizeof(cfg), "%s/jb.ini", dir);
+	assert_int_equal(tu_write(cfg, "[bus]\nname = prod\narena_mb = 2\n"
+	                               "[journal]\nbus = prod\nring = journal.in\n"
+	                               "[service s]\ncommand = sleep\nargs = 1000\n"),
+	                 0);
+	assert_int_equal( /* bounded: a launcher that took it would run on */
+	    tu_run(out, sizeof(out), "timeout 10 %s --bus test up %s 2>&1", SHMBUSCTL_BIN, cfg),
+	    1);
+	assert_non_null(strstr(out, "jb.ini:5: [journal] bus: 'prod' is not the bus this "
+	                            "launcher runs ('test')"));
+	char path[256];
+	snprintf(path, sizeof(path), "%s/shmbus.test", dir);
+	assert_int_not_equal(access(path, F_OK), 0);
 	tu_rmdir(dir);
 }
 
@@ -788,6 +919,10 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_substitutes_placeholders),
 	    cmocka_unit_test(test_launcher_keep_reuses_the_bus),
 	    cmocka_unit_test(test_launcher_does_not_restart_usage_errors),
+	    cmocka_unit_test(test_launcher_restart_count_resets_after_healthy_run),
+	    cmocka_unit_test(test_launcher_takes_over_bus_of_killed_launcher),
+	    cmocka_unit_test(test_launcher_leaves_a_bus_that_is_not_its_own),
+	    cmocka_unit_test(test_launcher_refuses_other_bus_in_service_sections),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),

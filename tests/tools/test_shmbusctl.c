@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <shmbus/shmbus.h>
@@ -152,6 +153,70 @@ static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
 	shmbus_bus_destroy("live");
 }
 
+/* An option the command does not take is a usage error, never ignored:
+ * `destroy BUS --dry-run` destroyed the bus, `--bus X reclaim` removed
+ * every dead bus of the host, `--keep` and `--status` passed anywhere. */
+static void test_shmbusctl_refuses_options_of_other_commands(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/shmbus.ctl", dir);
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s/ctl.ini", SHMBUSCTL_BIN, dir), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl --dry-run", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "--dry-run is an option of 'reclaim', not of 'destroy'"));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus ctl reclaim", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "--bus does not apply to 'reclaim'"));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus ctl list", SHMBUSCTL_BIN), 2);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --keep", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "not of 'list'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s info ctl --status x", SHMBUSCTL_BIN), 2);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl --keep", SHMBUSCTL_BIN), 2);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run", SHMBUSCTL_BIN), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 0);
+}
+
+/* A service command that cannot be run fails `check` (the unit's
+ * ExecStartPre) and `up` before anything starts, naming file, line and
+ * service; it used to pass check, then be restarted like a crash. */
+static void test_shmbusctl_check_finds_commands_that_cannot_run(void **state)
+{
+	(void)state;
+	char path[256];
+	snprintf(path, sizeof(path), "%s/cmd.ini", dir);
+	assert_int_equal(tu_write(path, "[bus]\nname = cmdbus\n"
+	                                "[service ok]\ncommand = sleep\nargs = 1\n"
+	                                "[service gone]\ncommand = /nonexistent/prog\n"),
+	                 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "cmd.ini:6: [service gone] command: '/nonexistent/prog': No "
+	                            "such file or directory"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s up %s", SHMBUSCTL_BIN, path), 1);
+	snprintf(path, sizeof(path), "%s/shmbus.cmdbus", dir);
+	assert_int_not_equal(access(path, F_OK), 0); /* nothing created */
+
+	snprintf(path, sizeof(path), "%s/cmd.ini", dir);
+	assert_int_equal(tu_write(path, "[service bare]\ncommand = shmbus-no-such-program\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "cmd.ini:1: [service bare] command: 'shmbus-no-such-program' "
+	                            "(looked up in PATH): No such file or directory"));
+	/* relative to the config's folder: a file there that is not executable */
+	char prog[256];
+	snprintf(prog, sizeof(prog), "%s/bin/run.sh", dir);
+	snprintf(path, sizeof(path), "%s/bin", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(tu_write(prog, "#!/bin/sh\nexit 0\n"), 0);
+	snprintf(path, sizeof(path), "%s/cmd.ini", dir);
+	assert_int_equal(tu_write(path, "[service rel]\ncommand = bin/run.sh\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "[service rel] command: '"));
+	assert_non_null(strstr(out, "/bin/run.sh': Permission denied"));
+	assert_int_equal(chmod(prog, 0755), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 0);
+}
+
 /* Without SHMBUS_DIR a bus goes to a hugetlbfs mount with pages free (one
  * without size= once looked full), and list, info and destroy find it
  * there: list once read /dev/shm only. */
@@ -206,6 +271,8 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_bus_option_is_a_bus_name),
 	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
+	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
+	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -105,7 +106,7 @@ void tu_msleep(int ms)
 	nanosleep(&ts, NULL);
 }
 
-pid_t tu_spawn(char *const argv[], int *fd)
+static pid_t spawn(char *const argv[], int *fd, bool with_stderr)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) != 0)
@@ -113,10 +114,22 @@ pid_t tu_spawn(char *const argv[], int *fd)
 	pid_t pid = fork();
 	if (pid == 0) {
 		dup2(p[1], STDOUT_FILENO);
+		if (with_stderr)
+			dup2(p[1], STDERR_FILENO);
 		execv(argv[0], argv);
 		_exit(127);
 	}
 	close(p[1]);
 	*fd = p[0];
 	return pid;
+}
+
+pid_t tu_spawn(char *const argv[], int *fd)
+{
+	return spawn(argv, fd, false);
+}
+
+pid_t tu_spawn_all(char *const argv[], int *fd)
+{
+	return spawn(argv, fd, true);
 }

@@ -36,4 +36,7 @@ void tu_msleep(int ms);
 /* Spawn argv with stdout to a pipe; *fd is its read end. Returns pid. */
 pid_t tu_spawn(char *const argv[], int *fd);
 
+/* The same with stderr to the pipe too. */
+pid_t tu_spawn_all(char *const argv[], int *fd);
+
 #endif

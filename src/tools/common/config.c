@@ -122,6 +122,8 @@ static int launcher_key(struct cfg_parse *p, const char *key, const char *v)
 	} else if (strcmp(key, "backoff_max_ms") == 0) {
 		dst = &c->launcher.backoff_max_ms;
 		p->backoff_max_line = p->line;
+	} else if (strcmp(key, "healthy_run_ms") == 0) {
+		dst = &c->launcher.healthy_run_ms;
 	}
 	if (dst) {
 		if (!cfg_parse_u64(v, 1, 3600000, &x, why, sizeof(why)))
@@ -139,7 +141,7 @@ static int launcher_key(struct cfg_parse *p, const char *key, const char *v)
 	}
 	return cfg_fail(p, p->line, key, -EINVAL,
 	                "unknown key (known: stop_grace_ms, backoff_initial_ms, backoff_max_ms, "
-	                "status_file)");
+	                "healthy_run_ms, status_file)");
 }
 
 /* ---- [ring NAME] ---------------------------------------------------------- */
@@ -677,6 +679,7 @@ static int parse(struct cfg_parse *p, struct shmbus_config **out)
 	c->launcher.stop_grace_ms = 3000;
 	c->launcher.backoff_initial_ms = 100;
 	c->launcher.backoff_max_ms = 5000;
+	c->launcher.healthy_run_ms = 10000;
 	int line = ini_parse_stream(reader, p, handler, p);
 	/* libinih's syntax error replaces ours only when it comes first. */
 	if (line > 0 && (!p->rc || line < p->err_line)) {

@@ -85,6 +85,7 @@ struct shmbus_config {
 		unsigned stop_grace_ms;      /* SIGTERM -> SIGKILL (default 3000) */
 		unsigned backoff_initial_ms; /* first restart delay (default 100) */
 		unsigned backoff_max_ms;     /* cap of the doubling (default 5000) */
+		unsigned healthy_run_ms;     /* a run this long resets backoff and restart_max's count */
 		char *status_file;           /* NULL: none */
 		int line;                    /* line of [launcher] (0: absent) */
 	} launcher;

@@ -6,6 +6,7 @@
 #define SHMBUS_CTL_H
 
 #include <shmbus/shmbus.h>
+#include <sys/types.h>
 
 #include "shmbus_config.h"
 
@@ -30,6 +31,27 @@ int ctl_reclaim(const struct ctl_opts *o);
 /* Remove ring `ring` of bus `bus` (shmbus_ring_remove). */
 int ctl_ring_remove(const struct ctl_opts *o, const char *bus, const char *ring);
 int ctl_up(const struct ctl_opts *o, const char *config);
+
+/* Config file `path` made absolute (abs) and its folder (dir), both of
+ * PATH_MAX bytes: where relative commands and ${configdir} point. */
+void ctl_config_paths(const char *path, char *abs, char *dir);
+
+/* What the launcher executes for a service's `command`: a relative path
+ * with a '/' is taken from config_dir, anything else as it is (execvp
+ * searches PATH for a bare name). */
+void ctl_command_path(const char *config_dir, const char *command, char *out, size_t len);
+
+/* Every service's command resolves, as the launcher will run it, to an
+ * executable file; prints the first that does not. 0 or CTL_FAIL. */
+int ctl_check_commands(const struct shmbus_config *cfg);
+
+/* Device and inode of bus `name`'s file. 0 or -errno. */
+int ctl_bus_file_id(const char *name, dev_t *dev, ino_t *ino);
+
+/* Remove bus `name` when it exists and every participant it lists is
+ * dead (reclaim's test): what an unclean stop of a launcher left. 1 when
+ * removed, 0 when there is none or it is in use or unreadable, -errno. */
+int ctl_remove_dead_bus(const char *name);
 
 /* Load and host-check a config; prints the error. 0 or CTL_FAIL. */
 int ctl_load_config(const char *path, struct shmbus_config **out);

@@ -11,10 +11,13 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ctl.h"
 #include "tool_json.h"
@@ -32,6 +35,76 @@ int ctl_load_config(const char *path, struct shmbus_config **out)
 	if (rc) {
 		fprintf(stderr, TOOL ": %s\n", err);
 		return CTL_FAIL;
+	}
+	return CTL_OK;
+}
+
+/* Is `path` an executable regular file? 0 or -errno. */
+static int executable(const char *path)
+{
+	struct stat st;
+	if (stat(path, &st) != 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EACCES;
+	return access(path, X_OK) == 0 ? 0 : -errno;
+}
+
+void ctl_config_paths(const char *path, char *abs, char *dir)
+{
+	if (!realpath(path, abs))
+		snprintf(abs, PATH_MAX, "%s", path);
+	snprintf(dir, PATH_MAX, "%s", abs);
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+}
+
+void ctl_command_path(const char *config_dir, const char *command, char *out, size_t len)
+{
+	if (strchr(command, '/') && command[0] != '/')
+		snprintf(out, len, "%s/%s", config_dir, command);
+	else
+		snprintf(out, len, "%s", command);
+}
+
+/* execvp()'s search for a bare name: 0 when some PATH folder holds an
+ * executable file of that name, else the first error that is not ENOENT
+ * (a file there that cannot be run), else -ENOENT. */
+static int path_search(const char *name)
+{
+	const char *path = getenv("PATH");
+	char *copy = strdup(path && *path ? path : "/bin:/usr/bin"), *save = NULL;
+	char full[PATH_MAX * 2];
+	int rc = -ENOENT;
+	if (!copy)
+		return -ENOMEM;
+	for (char *d = strtok_r(copy, ":", &save); d && rc; d = strtok_r(NULL, ":", &save)) {
+		int r = snprintf(full, sizeof(full), "%s/%s", d, name) < (int)sizeof(full)
+		            ? executable(full)
+		            : -ENAMETOOLONG;
+		if (r != -ENOENT || rc == -ENOENT)
+			rc = r;
+	}
+	free(copy);
+	return rc;
+}
+
+int ctl_check_commands(const struct shmbus_config *cfg)
+{
+	char abs[PATH_MAX], dir[PATH_MAX], cmd[PATH_MAX * 2];
+	ctl_config_paths(cfg->path, abs, dir);
+	for (size_t i = 0; i < cfg->nservices; i++) {
+		const struct shmbus_cfg_service *s = &cfg->services[i];
+		ctl_command_path(dir, s->command, cmd, sizeof(cmd));
+		bool bare = !strchr(cmd, '/');
+		int rc = bare ? path_search(cmd) : executable(cmd);
+		if (rc) {
+			fprintf(stderr, TOOL ": %s:%d: [service %s] command: '%s'%s: %s\n", cfg->path,
+			        s->line, s->name, cmd, bare ? " (looked up in PATH)" : "",
+			        strerror(-rc));
+			return CTL_FAIL;
+		}
 	}
 	return CTL_OK;
 }
@@ -93,6 +166,10 @@ int ctl_check(const struct ctl_opts *o, const char *path)
 	struct shmbus_config *cfg;
 	if (ctl_load_config(path, &cfg))
 		return CTL_FAIL;
+	if (ctl_check_commands(cfg)) {
+		shmbus_config_free(cfg);
+		return CTL_FAIL;
+	}
 	const char *name = o->bus ? o->bus : cfg->bus.name;
 	if (o->json) {
 		printf("{\"config\":");
@@ -147,6 +224,41 @@ static int count_alive(const shmbus_bus *bus, uint32_t max, int *total)
 		alive += ps.alive;
 	}
 	return alive;
+}
+
+int ctl_bus_file_id(const char *name, dev_t *dev, ino_t *ino)
+{
+	char path[4096];
+	struct stat st;
+	int rc = shmbus_bus_path(name, path, sizeof(path));
+	if (rc)
+		return rc;
+	if (stat(path, &st) != 0)
+		return -errno;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return 0;
+}
+
+int ctl_remove_dead_bus(const char *name)
+{
+	shmbus_bus *bus;
+	dev_t dev, dev2;
+	ino_t ino, ino2;
+	if (ctl_bus_file_id(name, &dev, &ino) != 0 || shmbus_bus_open_readonly(name, &bus) != 0)
+		return 0;
+	struct shmbus_bus_info bi;
+	int total, alive = -1;
+	if (shmbus_stat_bus(bus, &bi) == 0)
+		alive = count_alive(bus, bi.max_participants, &total);
+	shmbus_bus_close(bus);
+	if (alive != 0)
+		return 0; /* in use, or unreadable: left to the operator */
+	/* still the file that was checked (not one re-created meanwhile) */
+	if (ctl_bus_file_id(name, &dev2, &ino2) != 0 || dev2 != dev || ino2 != ino)
+		return 0;
+	int rc = shmbus_bus_destroy(name);
+	return rc ? rc : 1;
 }
 
 struct bus_entry {

@@ -60,6 +60,16 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 	bool needs_config =
 	    strcmp(cmd, "check") == 0 || strcmp(cmd, "create") == 0 || strcmp(cmd, "up") == 0;
 	bool takes_bus = strcmp(cmd, "info") == 0 || strcmp(cmd, "destroy") == 0;
+	/* An option a command does not take is refused, never ignored:
+	 * `destroy BUS --dry-run` must not destroy, `--bus X reclaim` must
+	 * not reclaim every dead bus of the host. */
+	bool is_up = strcmp(cmd, "up") == 0, is_reclaim = strcmp(cmd, "reclaim") == 0;
+	if ((o->status || o->keep) && !is_up)
+		return usage_error("--status and --keep are options of 'up', not of '%s'", cmd);
+	if (o->dry_run && !is_reclaim)
+		return usage_error("--dry-run is an option of 'reclaim', not of '%s'", cmd);
+	if (o->bus && (is_reclaim || strcmp(cmd, "list") == 0))
+		return usage_error("--bus does not apply to '%s' (it looks at every bus)", cmd);
 	if (strcmp(cmd, "ring-remove") == 0) {
 		/* ring-remove BUS RING, or ring-remove RING on --bus (or the default) */
 		if (argc < 2 || argc > 3)

@@ -7,7 +7,10 @@
  * by their restart policy with an exponential backoff, and on SIGINT,
  * SIGTERM or SIGHUP stops them all. Children ask the kernel for SIGTERM
  * when the launcher dies (PR_SET_PDEATHSIG), so a kill -9 of the launcher
- * leaves no orphans either. A service is its process group: when its main
+ * stops every service that honours SIGTERM (one that ignores it, or what a
+ * shell wrapper started, is left to systemd's KillMode=mixed; the bus such
+ * a launcher leaves is taken over by the next `up` once no participant
+ * lives). A service is its process group: when its main
  * process ends, whatever is left in the group is SIGKILLed before any
  * restart (a leftover would hold the service's ring).
  *
@@ -49,7 +52,6 @@
 #include "tool_json.h"
 
 #define TOOL          "shmbusctl up"
-#define LONG_RUN_NS   (10 * INT64_C(1000000000)) /* a run this long resets the backoff */
 #define START_WAIT_NS (5 * INT64_C(1000000000))  /* sources wait this long for consumers */
 #define POLL_NS       (10 * INT64_C(1000000))    /* ring state is polled this often */
 #define STALL_NS      (300 * INT64_C(1000000))   /* stop: no progress this long, see stop_step */
@@ -60,7 +62,8 @@ struct svc {
 	const struct shmbus_cfg_service *cfg;
 	pid_t pid;
 	enum svc_state state;
-	unsigned restarts;
+	unsigned restarts; /* in all (printed, status file) */
+	unsigned streak;   /* restarts since the last healthy run: restart_max counts these */
 	unsigned backoff_ms;
 	int64_t started_ns;
 	int64_t next_start_ns;
@@ -87,6 +90,8 @@ struct launcher {
 	bool sources_go;  /* the consumers subscribed (or START_WAIT_NS passed) */
 	int64_t sources_deadline;
 	int status_failed; /* the last status write failed (warned once) */
+	dev_t bus_dev;     /* the bus file this launcher made or took (0: unknown) */
+	ino_t bus_ino;
 };
 
 static int64_t mono_ns(void)
@@ -253,10 +258,7 @@ static void child_exec(const struct launcher *l, const struct svc *s)
 	setenv("SHMBUS_SERVICE", c->name, 1);
 	char **argv = calloc(c->nargs + 2, sizeof(*argv));
 	char cmd[PATH_MAX * 2];
-	if (strchr(c->command, '/') && c->command[0] != '/')
-		snprintf(cmd, sizeof(cmd), "%s/%s", l->config_dir, c->command);
-	else
-		snprintf(cmd, sizeof(cmd), "%s", c->command);
+	ctl_command_path(l->config_dir, c->command, cmd, sizeof(cmd));
 	if (!argv)
 		_exit(127);
 	argv[0] = cmd;
@@ -321,18 +323,24 @@ static void on_exit_of(struct launcher *l, struct svc *s, int status)
 		printf("; exit 2 is a usage error: not restarted (fix its args or config)\n");
 		return;
 	}
-	if (c->restart_max && s->restarts >= c->restart_max) {
+	/* After a healthy run (healthy_run_ms) the backoff and the count that
+	 * restart_max bounds start again, or a service that fails once a day
+	 * would be given up for good on the 11th day. */
+	if (now - s->started_ns >= (int64_t)l->cfg->launcher.healthy_run_ms * 1000000) {
+		s->backoff_ms = l->cfg->launcher.backoff_initial_ms;
+		s->streak = 0;
+	}
+	if (c->restart_max && s->streak >= c->restart_max) {
 		s->state = SVC_FAILED;
-		printf("; gave up after %u restarts (restart_max)\n", s->restarts);
+		printf("; gave up after %u restarts in a row (restart_max)\n", s->streak);
 		return;
 	}
-	if (now - s->started_ns >= LONG_RUN_NS)
-		s->backoff_ms = l->cfg->launcher.backoff_initial_ms;
 	unsigned delay = s->backoff_ms;
 	s->backoff_ms = s->backoff_ms * 2 > l->cfg->launcher.backoff_max_ms
 	                    ? l->cfg->launcher.backoff_max_ms
 	                    : s->backoff_ms * 2;
 	s->restarts++;
+	s->streak++;
 	s->state = SVC_BACKOFF;
 	s->next_start_ns = now + (int64_t)delay * 1000000;
 	printf("; restart %u in %u ms\n", s->restarts, delay);
@@ -680,12 +688,7 @@ static int launcher_init(struct launcher *l, const struct ctl_opts *o,
 	l->self = getpid();
 	l->bus_name = o->bus ? o->bus : cfg->bus.name;
 	l->status_path = o->status ? o->status : cfg->launcher.status_file;
-	if (!realpath(path, l->config_abs))
-		snprintf(l->config_abs, sizeof(l->config_abs), "%s", path);
-	snprintf(l->config_dir, sizeof(l->config_dir), "%s", l->config_abs);
-	char *slash = strrchr(l->config_dir, '/');
-	if (slash)
-		*slash = '\0';
+	ctl_config_paths(path, l->config_abs, l->config_dir);
 	l->n = cfg->nservices;
 	l->svcs = calloc(l->n ? l->n : 1, sizeof(*l->svcs));
 	if (!l->svcs)
@@ -724,11 +727,22 @@ static int launcher_run(struct launcher *l, const struct ctl_opts *o)
 	for (size_t i = 0; i < l->n; i++)
 		any_failed |= l->svcs[i].state == SVC_FAILED;
 	shmbus_bus_close(l->bus);
+	dev_t dev;
+	ino_t ino;
+	int rc = 0;
 	if (cfg->bus.keep || o->keep)
 		printf("%s: bus '%s' kept\n", TOOL, l->bus_name);
-	else if (shmbus_bus_destroy(l->bus_name) == 0)
+	else if (ctl_bus_file_id(l->bus_name, &dev, &ino) != 0 || dev != l->bus_dev ||
+	         ino != l->bus_ino)
+		/* removed under us, and maybe made again by another launcher:
+		 * that one is not ours to remove */
+		fprintf(stderr, "%s: warning: bus '%s' is no longer the file this launcher made: "
+		                "left alone\n", TOOL, l->bus_name);
+	else if ((rc = shmbus_bus_destroy(l->bus_name)) == 0)
 		printf("%s: bus '%s' removed\n", TOOL, l->bus_name);
-	return !by_signal && any_failed ? CTL_FAIL : CTL_OK;
+	else
+		tool_fail(TOOL, "remove the bus", rc);
+	return (!by_signal && any_failed) || rc ? CTL_FAIL : CTL_OK;
 }
 
 /* A kept bus that differs from the config in `what`: refused. */
@@ -846,6 +860,10 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 	struct shmbus_config *cfg;
 	if (ctl_load_config(path, &cfg))
 		return CTL_FAIL;
+	if (ctl_check_commands(cfg)) {
+		shmbus_config_free(cfg);
+		return CTL_FAIL;
+	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	struct launcher l = {0};
 	if (launcher_init(&l, o, cfg, path)) {
@@ -853,11 +871,36 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 		return tool_fail(TOOL, "init", -ENOMEM);
 	}
 	int rc = l.status_path ? check_status_path(l.status_path) : CTL_OK;
+	/* journald and the bridge read [journal]/[bridge] through --config
+	 * ${config}, and a `bus` key there wins over the SHMBUS_BUS the
+	 * launcher gives them: under `up --bus test` they would attach
+	 * another bus (production's) than the one the launcher runs. */
+	const struct shmbus_cfg_section *kept[2] = {&cfg->journal, &cfg->bridge};
+	for (int k = 0; k < 2 && rc == CTL_OK; k++) {
+		int line = 0;
+		const char *b = shmbus_config_get(kept[k], "bus", &line);
+		if (b && strcmp(b, l.bus_name) != 0) {
+			fprintf(stderr,
+			        TOOL ": %s:%d: [%s] bus: '%s' is not the bus this launcher runs "
+			        "('%s'): a service reading --config ${config} would attach '%s' "
+			        "(remove the key: services get the launcher's bus as SHMBUS_BUS)\n",
+			        cfg->path, line, k ? "bridge" : "journal", b, l.bus_name, b);
+			rc = CTL_FAIL;
+		}
+	}
 	if (rc == CTL_OK && (cfg->bus.keep || o->keep))
 		rc = reuse_kept_bus(&l);
+	/* What a launcher that was SIGKILLed (OOM, systemd's stop timeout)
+	 * left behind: no participant alive. Taken over, or systemd's
+	 * Restart= would fail on "already exists" for ever. */
+	if (rc == CTL_OK && !l.bus && ctl_remove_dead_bus(l.bus_name) == 1)
+		fprintf(stderr, TOOL ": warning: bus '%s' left by an earlier run (no live "
+		                     "participant) removed\n", l.bus_name);
 	if (rc == CTL_OK && !l.bus && (rc = ctl_build_bus(cfg, l.bus_name, &l.bus)) != CTL_OK)
 		fprintf(stderr, TOOL ": (a dead bus of that name can be removed with "
 		                     "`shmbusctl reclaim`)\n");
+	if (rc == CTL_OK && ctl_bus_file_id(l.bus_name, &l.bus_dev, &l.bus_ino) != 0)
+		l.bus_dev = 0, l.bus_ino = 0;
 	if (rc == CTL_OK)
 		rc = launcher_run(&l, o);
 	free(l.svcs);
