@@ -185,6 +185,8 @@ static const struct bad_case bad[] = {
      "bad.ini:2: [ring a] policy: unknown policy 'lossy' (expected block|drop)"},
     {"[ring a]\nwait = nap\n", "bad.ini:2: [ring a] wait: unknown wait 'nap'"},
     {"[ring a]\ntypes = trade,tick\n", "bad.ini:2: [ring a] types: unknown event type 'tick'"},
+    {"[ring a]\ntypes = trade, all\n", "bad.ini:2: [ring a] types: 'all' stands alone"},
+    {"[ring a]\ntypes = *, bar\n", "bad.ini:2: [ring a] types: '*' stands alone"},
     {"[ring a]\nslot_size = 100\n", "bad.ini:2: [ring a] slot_size: '100' is not a slot size"},
     {"[ring a]\ncapacity = 8\ncapacity = 16\n",
      "bad.ini:3: [ring a] capacity: duplicate key (first at line 2)"},

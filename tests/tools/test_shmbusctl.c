@@ -178,6 +178,25 @@ static void test_shmbusctl_refuses_options_of_other_commands(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 0);
 }
 
+/* list, reclaim and check print names and paths from the file system in
+ * their JSON: bytes that are not UTF-8 there came out raw, and a strict
+ * JSON reader refused the whole document. Escaped, the output is ASCII. */
+static void test_shmbusctl_json_is_ascii_whatever_the_file_names(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/shmbus.bad\xff", dir);
+	assert_int_equal(tu_write(path, "not a bus"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "\"name\":\"bad\\u00ff\""));
+	for (const char *c = out; *c; c++)
+		assert_true((unsigned char)*c < 0x80);
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run --json", SHMBUSCTL_BIN), 0);
+	for (const char *c = out; *c; c++)
+		assert_true((unsigned char)*c < 0x80);
+	unlink(path);
+}
+
 /* A service command that cannot be run fails `check` (the unit's
  * ExecStartPre) and `up` before anything starts, naming file, line and
  * service; it used to pass check, then be restarted like a crash. */
@@ -273,6 +292,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
+	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
 	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

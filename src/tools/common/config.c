@@ -155,7 +155,10 @@ static int ring_types(struct cfg_parse *p, struct shmbus_cfg_ring *r, const char
 	char *save = NULL;
 	for (char *t = strtok_r(buf, ", \t", &save); t; t = strtok_r(NULL, ", \t", &save)) {
 		if (strcmp(t, "all") == 0 || strcmp(t, "*") == 0) {
-			mask = 0;
+			/* `trade, all` meant every type without a word */
+			if (mask || strtok_r(NULL, ", \t", &save))
+				return cfg_fail(p, p->line, key, -EINVAL,
+				                "'%s' stands alone (it takes every type)", t);
 			r->opts.types = 0;
 			return 0;
 		}

@@ -173,7 +173,7 @@ int ctl_check(const struct ctl_opts *o, const char *path)
 	const char *name = o->bus ? o->bus : cfg->bus.name;
 	if (o->json) {
 		printf("{\"config\":");
-		tool_json_str(stdout, path);
+		tool_json_str_ascii(stdout, path); /* a path's bytes need not be UTF-8 */
 		printf(",\"bus\":");
 		tool_json_str(stdout, name);
 		printf(",\"rings\":%zu,\"services\":%zu,\"journal\":%s,\"bridge\":%s}\n",
@@ -355,14 +355,14 @@ static void list_one(const char *dir, const char *file, void *ctx)
 	probe(dir, file, &e);
 	if (o->json) {
 		printf("%s{\"name\":", first ? "" : ",");
-		tool_json_str(stdout, e.name);
+		tool_json_str_ascii(stdout, e.name); /* any file name of the folder */
 		printf(",\"size\":%lld,\"ok\":%s", e.size, e.ok ? "true" : "false");
 		if (e.ok)
 			printf(",\"backing\":\"%s\",\"participants_alive\":%d,\"creator_pid\":%d",
 			       e.backing, e.alive, e.creator_pid);
 		else {
 			printf(",\"error\":");
-			tool_json_str(stdout, e.error);
+			tool_json_str_ascii(stdout, e.error);
 		}
 		printf("}");
 		first = 0;
@@ -435,7 +435,7 @@ static void reclaim_one(const char *dir, const char *file, void *ctx)
 	}
 	if (r->o->json) {
 		printf("%s{\"name\":", r->removed + r->kept + r->failed > 1 ? "," : "");
-		tool_json_str(stdout, e.name);
+		tool_json_str_ascii(stdout, e.name);
 		printf(",\"action\":\"%s\",\"participants_alive\":%d}", what, e.ok ? e.alive : -1);
 	} else {
 		printf("%-24s %s%s%s\n", e.name, what, e.ok ? "" : ": ", e.ok ? "" : e.error);
