@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 const char shmbus_svc_common_usage[] =
-    "  --bus NAME          bus to attach (default \"default\")\n"
+    "  --bus NAME          bus to attach (default $SHMBUS_BUS, else \"default\")\n"
     "  --name NAME         participant name shown by shmbus-stat\n"
     "  --cpus LIST         pin to these cores, e.g. 0 or 0,2-3\n"
     "  --stats-json FILE   write counters as JSON at exit\n"
@@ -36,8 +36,10 @@ static volatile sig_atomic_t svc_stop;
 
 void shmbus_svc_opts_init(struct shmbus_svc_opts *o, const char *name)
 {
+	const char *env = getenv("SHMBUS_BUS"); /* the launcher's, as every tool takes it */
+
 	memset(o, 0, sizeof(*o));
-	o->bus = SHMBUS_DEFAULT_BUS;
+	o->bus = env && *env ? env : SHMBUS_DEFAULT_BUS;
 	o->name = name;
 	o->wait = SHMBUS_WAIT_ADAPTIVE;
 }

@@ -48,7 +48,7 @@ extern "C" {
 
 /* Common flags every service accepts. */
 struct shmbus_svc_opts {
-	const char *bus;                /* --bus NAME (default "default") */
+	const char *bus;                /* --bus NAME (default $SHMBUS_BUS, else "default") */
 	const char *name;               /* --name: participant name (default: the tool) */
 	const char *cpus;               /* --cpus LIST: pin to these cores, e.g. "0,2-3" */
 	const char *stats_json;         /* --stats-json FILE: counters written at exit */

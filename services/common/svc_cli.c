@@ -103,5 +103,7 @@ int shmbus_svc_parse_args(const struct shmbus_svc_cli *cli, int argc, char **arg
 	}
 	if (optind < argc)
 		return shmbus_svc_usage_error(cli->tool, "unexpected argument '%s'", argv[optind]);
+	if (shmbus_bus_path(cli->so->bus, err, sizeof(err)) == -EINVAL) /* from SHMBUS_BUS */
+		return shmbus_svc_usage_error(cli->tool, "SHMBUS_BUS: %s", shmbus_errmsg());
 	return -1;
 }

@@ -64,10 +64,67 @@ static void test_bus_flag_bad_name_is_a_usage_error(void **state)
 	}
 }
 
+/* Without --bus every tool that attaches an existing bus by default takes
+ * $SHMBUS_BUS (the launcher sets it for its services): shmbusctl, the
+ * collector, ta and threshold took "default"; a bad name there is a usage
+ * error as on the command line (shmbus-stat exited 1). */
+static const struct tool env_tools[] = {
+    {SHMBUSCTL_BIN, "info"},
+    {SHMBUS_STAT_BIN, "--once"},
+#ifdef JOURNALD_BIN
+    {JOURNALD_BIN, "--dir /nonexistent-shmbus-dir"},
+#endif
+#ifdef BRIDGE_BIN
+    {BRIDGE_BIN, "--nats nats://127.0.0.1:1"},
+#endif
+#ifdef COLLECTOR_BIN
+    {COLLECTOR_BIN, "--synthetic --events 10 --quiet"},
+#endif
+#ifdef TA_BIN
+    {TA_BIN, ""},
+#endif
+#ifdef THRESHOLD_BIN
+    {THRESHOLD_BIN, "--rules /nonexistent-shmbus-rules"},
+#endif
+};
+
+static void test_bus_flag_environment_names_the_bus(void **state)
+{
+	(void)state;
+	static char out[8192];
+	for (size_t i = 0; i < sizeof(env_tools) / sizeof(env_tools[0]); i++) {
+		const struct tool *t = &env_tools[i];
+		int rc = tu_run(out, sizeof(out), "SHMBUS_BUS='a/b' timeout 10 %s %s 2>&1", t->bin,
+		                t->args);
+		if (rc != 2 || strstr(out, "bus name 'a/b': character 2") == NULL)
+			fail_msg("SHMBUS_BUS=a/b %s %s: exit %d, output:\n%s", t->bin, t->args, rc,
+			         out);
+	}
+	/* a bus of that name, and no bus "default": found through the variable */
+	const char *dir = tu_tmpdir();
+	assert_non_null(dir);
+	char cfg[256];
+	snprintf(cfg, sizeof(cfg), "%s/env.ini", dir);
+	assert_int_equal(tu_write(cfg, "[bus]\nname = envbus\narena_mb = 2\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s create %s", SHMBUSCTL_BIN, cfg), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "SHMBUS_BUS=envbus %s info", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "bus envbus"));
+#ifdef COLLECTOR_BIN
+	assert_int_equal(tu_run(out, sizeof(out),
+	                        "SHMBUS_BUS=envbus %s --synthetic --events 10 --quiet 2>&1",
+	                        COLLECTOR_BIN),
+	                 0);
+#endif
+	assert_int_equal(tu_run(out, sizeof(out), "SHMBUS_BUS=envbus %s destroy", SHMBUSCTL_BIN),
+	                 0);
+	tu_rmdir(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bus_flag_bad_name_is_a_usage_error),
+	    cmocka_unit_test(test_bus_flag_environment_names_the_bus),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,6 +16,7 @@
 
 struct ctl_opts {
 	const char *bus;    /* --bus NAME, or NULL */
+	const char *default_bus; /* --bus, else $SHMBUS_BUS, else "default" */
 	const char *status; /* --status FILE (up), or NULL */
 	int json;           /* --json */
 	int dry_run;        /* --dry-run (reclaim) */

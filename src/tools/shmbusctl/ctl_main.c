@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ctl.h"
@@ -32,7 +33,8 @@ static const char *const usage_text =
     "\n"
     "options:\n"
     "  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
-    "                  default 'default' where a BUS argument is optional)\n"
+    "                  where a BUS argument is optional: default $SHMBUS_BUS,\n"
+    "                  else 'default')\n"
     "  --json          machine-readable output (list, info, reclaim, check,\n"
     "                  ring-remove)\n"
     "  --status FILE   up: write service states to FILE on every change\n"
@@ -75,7 +77,7 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		if (argc < 2 || argc > 3)
 			return usage_error("'%s' needs [BUS] RING", cmd);
 		char path[4096];
-		const char *bus = argc == 3 ? argv[1] : o->bus ? o->bus : SHMBUS_DEFAULT_BUS;
+		const char *bus = argc == 3 ? argv[1] : o->default_bus;
 		if (shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
 			return usage_error("ring-remove: %s", shmbus_errmsg());
 		return ctl_ring_remove(o, bus, argv[argc - 1]);
@@ -85,8 +87,12 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		return usage_error("too many arguments for '%s'", cmd);
 	if (needs_config && !arg)
 		return usage_error("'%s' needs a CONFIG file", cmd);
-	if (takes_bus && !arg)
-		arg = o->bus ? o->bus : SHMBUS_DEFAULT_BUS;
+	if (takes_bus && !arg) {
+		char path[4096];
+		if (shmbus_bus_path(o->default_bus, path, sizeof(path)) == -EINVAL)
+			return usage_error("SHMBUS_BUS: %s", shmbus_errmsg()); /* --bus was checked */
+		arg = o->default_bus;
+	}
 	if (strcmp(cmd, "check") == 0)
 		return ctl_check(o, arg);
 	if (strcmp(cmd, "create") == 0)
@@ -153,5 +159,10 @@ int main(int argc, char **argv)
 	char path[4096];
 	if (o.bus && shmbus_bus_path(o.bus, path, sizeof(path)) == -EINVAL)
 		return usage_error("--bus: %s", shmbus_errmsg());
+	/* Where a BUS argument is optional: --bus, else $SHMBUS_BUS as every
+	 * tool takes it (the launcher sets it for its services), else the
+	 * default. A config's [bus] name is not overridden by the variable. */
+	const char *env = getenv("SHMBUS_BUS");
+	o.default_bus = o.bus ? o.bus : env && *env ? env : SHMBUS_DEFAULT_BUS;
 	return dispatch(&o, argc - optind, argv + optind);
 }

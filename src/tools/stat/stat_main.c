@@ -153,6 +153,9 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		fprintf(stderr, STAT_TOOL ": unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	char path[4096]; /* --bus was checked; $SHMBUS_BUS is a usage error too */
+	if (shmbus_bus_path(o->bus, path, sizeof(path)) == -EINVAL)
+		return fprintf(stderr, STAT_TOOL ": SHMBUS_BUS: %s\n", shmbus_errmsg()), 2;
 	return 0;
 }
 
