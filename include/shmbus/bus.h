@@ -148,6 +148,15 @@ void shmbus_bus_heartbeat(shmbus_bus *bus);
  */
 int shmbus_bus_reap(shmbus_bus *bus);
 
+/*
+ * Mark the bus kept for a later run (kept = 1) or not (0): the launcher's
+ * `[bus] keep` does, and `shmbusctl reclaim` leaves a kept bus alone
+ * though no participant of it lives (shmbus_bus_destroy() still removes
+ * it). Shown by shmbus_stat_bus(). Returns 0, -EROFS (read-only handle) or
+ * -EINVAL (NULL or anonymous bus).
+ */
+int shmbus_bus_set_kept(shmbus_bus *bus, int kept);
+
 /* Name of the bus ("" for anonymous) and its backing. */
 const char *shmbus_bus_name(const shmbus_bus *bus);
 enum shmbus_backing shmbus_bus_backing(const shmbus_bus *bus);

@@ -30,6 +30,7 @@ struct shmbus_bus_info {
 	uint64_t route_generation;
 	int32_t creator_pid;
 	int64_t created_ns;
+	int kept; /* shmbus_bus_set_kept() */
 };
 
 enum shmbus_ring_state {

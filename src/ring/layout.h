@@ -46,7 +46,7 @@ struct sb {
 	uint32_t backing;
 	uint32_t flags;
 	int32_t creator_pid;
-	uint32_t reserved0;
+	_Atomic uint32_t kept; /* shmbus_bus_set_kept(): 1 kept for a later run (was 0) */
 	uint64_t creator_start;
 	int64_t created_ns;
 	uint64_t rings_off;

@@ -162,6 +162,16 @@ int shmbus_bus_reap(shmbus_bus *b)
 	return orphaned;
 }
 
+int shmbus_bus_set_kept(shmbus_bus *b, int kept)
+{
+	if (!b || b->anonymous)
+		return bus_err(-EINVAL, "set kept: %s", b ? "bus is anonymous" : "bus is NULL");
+	if (b->readonly)
+		return bus_err(-EROFS, "set kept: bus handle is read-only");
+	store_relaxed(&b->sb->kept, kept ? 1u : 0u);
+	return 0;
+}
+
 const char *shmbus_role_name(enum shmbus_role r)
 {
 	static const char *const names[] = {"client", "producer", "consumer",

@@ -37,6 +37,7 @@ int shmbus_stat_bus(const shmbus_bus *b, struct shmbus_bus_info *o)
 	o->route_generation = load_relaxed(&((struct sb *)sb)->route_gen);
 	o->creator_pid = sb->creator_pid;
 	o->created_ns = sb->created_ns;
+	o->kept = load_relaxed(&((struct sb *)sb)->kept) != 0;
 	const struct {
 		const char *what;
 		uint64_t now, then;

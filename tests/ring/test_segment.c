@@ -90,6 +90,13 @@ static void test_segment_lifecycle(void **state)
 	assert_true(bi.arena_bytes >= (4u << 20));
 	assert_true(bi.total_bytes >= bi.arena_bytes);
 	assert_int_equal(bi.total_bytes, (uint64_t)st.st_size);
+	assert_int_equal(bi.kept, 0);
+	assert_int_equal(shmbus_bus_set_kept(bus, 1), 0); /* one process marks, another sees */
+	assert_int_equal(shmbus_stat_bus(peer, &bi), 0);
+	assert_int_equal(bi.kept, 1);
+	assert_int_equal(shmbus_bus_set_kept(peer, 0), 0);
+	assert_int_equal(shmbus_stat_bus(bus, &bi), 0);
+	assert_int_equal(bi.kept, 0);
 	assert_int_equal(shmbus_bus_close(peer), 0);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 
@@ -615,6 +622,7 @@ static void test_segment_anonymous_threads(void **state)
 	assert_string_equal(shmbus_bus_name(a.bus), "");
 	assert_int_equal(shmbus_bus_backing(a.bus), SHMBUS_BACKING_ANON);
 	assert_int_equal(tu_dir_entries(), 0);
+	assert_int_equal(shmbus_bus_set_kept(a.bus, 1), -EINVAL); /* nothing outlives it */
 	struct shmbus_sub_opts so;
 	tu_sub_opts(&so, 64, 64, SHMBUS_POLICY_BLOCK);
 	shmbus_consumer *c;
@@ -733,6 +741,8 @@ static void test_segment_readonly_handle(void **state)
 	shmbus_consumer *c;
 	assert_int_equal(shmbus_subscribe(bus, "r9", &so, &c), -EROFS);
 	assert_true(shmbus_stat_find_ring(bus, "r1") >= 0);
+	assert_int_equal(shmbus_bus_set_kept(bus, 1), -EROFS);
+	assert_int_equal(shmbus_bus_set_kept(NULL, 1), -EINVAL);
 	/* no participant was registered: none of ours is alive */
 	for (uint32_t i = 0;; i++) {
 		struct shmbus_participant_stat ps;

@@ -267,7 +267,19 @@ static void test_launcher_keep_reuses_the_bus(void **state)
 	assert_true(idx >= 0);
 	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
 	assert_int_equal(rs.depth, 1); /* the event is still there */
+	struct shmbus_bus_info bi;
+	assert_int_equal(shmbus_stat_bus(bus, &bi), 0);
+	assert_int_equal(bi.kept, 1);
 	shmbus_bus_close(bus);
+
+	/* No participant lives, yet reclaim leaves it (it removed the bus
+	 * and what its rings held, e.g. from a cron job between two runs). */
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "{\"name\":\"keptbus\",\"action\":\"kept (marked kept"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "\"kept\":true"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s info keptbus", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, ", kept\n"));
 
 	/* The ring's size changed in the config: refused, naming the ring. */
 	snprintf(text, sizeof(text), fmt, status_path, 128);

@@ -157,6 +157,7 @@ int ctl_build_bus(const struct shmbus_config *cfg, const char *name, shmbus_bus 
 			return CTL_FAIL;
 		}
 	}
+	shmbus_bus_set_kept(bus, cfg->bus.keep); /* reclaim leaves a kept bus */
 	*out = bus;
 	return CTL_OK;
 }
@@ -268,6 +269,7 @@ struct bus_entry {
 	int alive;      /* live participants */
 	int registered; /* entries still marked attached */
 	int creator_pid;
+	int kept; /* shmbus_bus_set_kept(): the launcher's keep */
 	char backing[16];
 	char error[256];
 };
@@ -301,6 +303,7 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 	    (e->alive = count_alive(bus, bi.max_participants, &e->registered)) >= 0) {
 		e->ok = 1;
 		e->creator_pid = bi.creator_pid;
+		e->kept = bi.kept;
 		snprintf(e->backing, sizeof(e->backing), "%s", shmbus_backing_name(bi.backing));
 	} else {
 		snprintf(e->error, sizeof(e->error), "corrupt tables%s%s",
@@ -358,8 +361,9 @@ static void list_one(const char *dir, const char *file, void *ctx)
 		tool_json_str_ascii(stdout, e.name); /* any file name of the folder */
 		printf(",\"size\":%lld,\"ok\":%s", e.size, e.ok ? "true" : "false");
 		if (e.ok)
-			printf(",\"backing\":\"%s\",\"participants_alive\":%d,\"creator_pid\":%d",
-			       e.backing, e.alive, e.creator_pid);
+			printf(",\"backing\":\"%s\",\"participants_alive\":%d,\"creator_pid\":%d,"
+			       "\"kept\":%s",
+			       e.backing, e.alive, e.creator_pid, e.kept ? "true" : "false");
 		else {
 			printf(",\"error\":");
 			tool_json_str_ascii(stdout, e.error);
@@ -369,8 +373,8 @@ static void list_one(const char *dir, const char *file, void *ctx)
 		return;
 	}
 	if (e.ok)
-		printf("%-24s %10lld  %-10s %5d  %d\n", e.name, e.size, e.backing, e.alive,
-		       e.creator_pid);
+		printf("%-24s %10lld  %-10s %5d  %-7d%s\n", e.name, e.size, e.backing, e.alive,
+		       e.creator_pid, e.kept ? "  kept" : "");
 	else
 		printf("%-24s %10lld  %-10s %5s  -  (%s)\n", e.name, e.size, "?", "?", e.error);
 }
@@ -422,6 +426,9 @@ static void reclaim_one(const char *dir, const char *file, void *ctx)
 		r->kept++;
 	} else if (e.alive > 0) {
 		what = "kept (live participants)";
+		r->kept++;
+	} else if (e.kept) { /* left for the next `up`: what its rings hold too */
+		what = "kept (marked kept: destroy removes it)";
 		r->kept++;
 	} else if (r->o->dry_run) {
 		what = "would remove";

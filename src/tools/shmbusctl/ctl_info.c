@@ -127,18 +127,19 @@ static void layout(const struct shmbus_bus_info *bi, int json)
 		       "\"total_bytes\":%llu,\"arena_bytes\":%llu,\"arena_used\":%llu,"
 		       "\"max_rings\":%u,\"max_participants\":%u,\"max_producers\":%u,"
 		       "\"max_symbols\":%u,\"symbols\":%u,\"route_generation\":%llu,"
-		       "\"creator_pid\":%d,\"created_ns\":%lld",
+		       "\"creator_pid\":%d,\"created_ns\":%lld,\"kept\":%s",
 		       shmbus_backing_name(bi->backing), bi->abi_version,
 		       (unsigned long long)bi->layout_hash, (unsigned long long)bi->total_bytes,
 		       (unsigned long long)bi->arena_bytes, (unsigned long long)bi->arena_used,
 		       bi->max_rings, bi->max_participants, bi->max_producers, bi->max_symbols,
 		       bi->symbols, (unsigned long long)bi->route_generation, bi->creator_pid,
-		       (long long)bi->created_ns);
+		       (long long)bi->created_ns, bi->kept ? "true" : "false");
 		return;
 	}
-	printf("bus %s: %s, %llu bytes, ABI %u, layout %016llx, creator pid %d\n", bi->name,
+	printf("bus %s: %s, %llu bytes, ABI %u, layout %016llx, creator pid %d%s\n", bi->name,
 	       shmbus_backing_name(bi->backing), (unsigned long long)bi->total_bytes,
-	       bi->abi_version, (unsigned long long)bi->layout_hash, bi->creator_pid);
+	       bi->abi_version, (unsigned long long)bi->layout_hash, bi->creator_pid,
+	       bi->kept ? ", kept" : "");
 	printf("arena: %llu of %llu bytes used; max rings %u, participants %u, producers %u\n",
 	       (unsigned long long)bi->arena_used, (unsigned long long)bi->arena_bytes,
 	       bi->max_rings, bi->max_participants, bi->max_producers);

@@ -897,8 +897,12 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 		fprintf(stderr, TOOL ": warning: bus '%s' left by an earlier run (no live "
 		                     "participant) removed\n", l.bus_name);
 	if (rc == CTL_OK && !l.bus && (rc = ctl_build_bus(cfg, l.bus_name, &l.bus)) != CTL_OK)
-		fprintf(stderr, TOOL ": (a dead bus of that name can be removed with "
-		                     "`shmbusctl reclaim`)\n");
+		fprintf(stderr, TOOL ": (a bus of that name with a live participant, or one that "
+		                     "cannot be read, is not taken over: `shmbusctl info %s` shows "
+		                     "it, `shmbusctl destroy %s` removes it)\n",
+		        l.bus_name, l.bus_name);
+	if (rc == CTL_OK) /* --keep as well as [bus] keep */
+		shmbus_bus_set_kept(l.bus, cfg->bus.keep || o->keep);
 	if (rc == CTL_OK && ctl_bus_file_id(l.bus_name, &l.bus_dev, &l.bus_ino) != 0)
 		l.bus_dev = 0, l.bus_ino = 0;
 	if (rc == CTL_OK)
