@@ -175,7 +175,19 @@ static void test_shmbusctl_refuses_options_of_other_commands(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl --keep", SHMBUSCTL_BIN), 2);
 	assert_int_equal(access(path, F_OK), 0);
 	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run", SHMBUSCTL_BIN), 0);
-	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --force", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "--force is an option of 'destroy'"));
+	/* a live participant: destroy would split it from the next bus of
+	 * the name; refused unless --force */
+	shmbus_bus *live;
+	assert_int_equal(shmbus_bus_open("ctl", "holder", SHMBUS_ROLE_TOOL, &live), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl", SHMBUSCTL_BIN), 1);
+	assert_non_null(strstr(out, "destroy bus 'ctl': 1 live participant (pid "));
+	assert_non_null(strstr(out, "'holder'): stop them first, or --force"));
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ctl --force", SHMBUSCTL_BIN), 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	assert_int_equal(shmbus_bus_close(live), 0);
 }
 
 /* list, reclaim and check print names and paths from the file system in

@@ -21,6 +21,7 @@ struct ctl_opts {
 	int json;           /* --json */
 	int dry_run;        /* --dry-run (reclaim) */
 	int keep;           /* --keep (up) */
+	int force;          /* --force (destroy) */
 };
 
 int ctl_check(const struct ctl_opts *o, const char *config);

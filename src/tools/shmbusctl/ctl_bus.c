@@ -397,8 +397,43 @@ int ctl_list(const struct ctl_opts *o)
 	return CTL_OK;
 }
 
+/* Live participants of bus `name` (0 when it cannot be read: a damaged
+ * bus is for destroy to remove), and one of them into pid/who. */
+static int live_participants(const char *name, int *pid, char *who, size_t wholen)
+{
+	shmbus_bus *bus;
+	struct shmbus_bus_info bi;
+	int alive = 0;
+	if (shmbus_bus_open_readonly(name, &bus) != 0)
+		return 0;
+	if (shmbus_stat_bus(bus, &bi) == 0)
+		for (uint32_t i = 0; i < bi.max_participants; i++) {
+			struct shmbus_participant_stat ps;
+			if (shmbus_stat_participant(bus, i, &ps) != 0 || !ps.alive)
+				continue;
+			if (alive++ == 0) {
+				*pid = ps.pid;
+				snprintf(who, wholen, "%s", ps.name);
+			}
+		}
+	shmbus_bus_close(bus);
+	return alive;
+}
+
 int ctl_destroy(const struct ctl_opts *o, const char *name)
 {
+	int pid = 0;
+	char who[SHMBUS_NAME_MAX + 1] = "";
+	int alive = o->force ? 0 : live_participants(name, &pid, who, sizeof(who));
+	if (alive > 0) {
+		/* They keep their mapping, but the next create or up of the name
+		 * makes another bus: producers and consumers split in two. */
+		fprintf(stderr,
+		        TOOL ": destroy bus '%s': %d live participant%s (pid %d '%s'%s): stop them "
+		             "first, or --force\n",
+		        name, alive, alive > 1 ? "s" : "", pid, who, alive > 1 ? ", ..." : "");
+		return CTL_FAIL;
+	}
 	int rc = shmbus_bus_destroy(name);
 	if (rc) {
 		char what[128];

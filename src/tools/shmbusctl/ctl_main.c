@@ -22,7 +22,8 @@ static const char *const usage_text =
     "  create CONFIG   create the bus CONFIG describes and declare its rings\n"
     "  list            buses in the bus directory: size, backing, live participants\n"
     "  info [BUS]      layout, rings, subscriptions, participants, symbol count\n"
-    "  destroy [BUS]   remove a bus (attached processes keep their mapping)\n"
+    "  destroy [BUS]   remove a bus; refused while a participant lives (it would\n"
+    "                  keep its mapping while a new bus of the name is another)\n"
     "  reclaim         remove every bus whose participants are all dead\n"
     "  ring-remove [BUS] RING\n"
     "                  remove a ring (one whose consumer died holding events, or a\n"
@@ -41,6 +42,7 @@ static const char *const usage_text =
     "  --keep          up: leave the bus segment in place on exit (and take a kept,\n"
     "                  idle, matching bus again at start)\n"
     "  --dry-run       reclaim: say what would be removed, remove nothing\n"
+    "  --force         destroy: remove the bus though participants live\n"
     "  -h, --help      this text\n"
     "\n"
     "Buses live in $SHMBUS_DIR when set, else on hugetlbfs mounts (2 MiB pages)\n"
@@ -70,6 +72,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		return usage_error("--status and --keep are options of 'up', not of '%s'", cmd);
 	if (o->dry_run && !is_reclaim)
 		return usage_error("--dry-run is an option of 'reclaim', not of '%s'", cmd);
+	if (o->force && strcmp(cmd, "destroy") != 0)
+		return usage_error("--force is an option of 'destroy', not of '%s'", cmd);
 	if (o->bus && (is_reclaim || strcmp(cmd, "list") == 0))
 		return usage_error("--bus does not apply to '%s' (it looks at every bus)", cmd);
 	if (strcmp(cmd, "ring-remove") == 0) {
@@ -118,6 +122,7 @@ int main(int argc, char **argv)
 	    {"status", required_argument, NULL, 's'},
 	    {"keep", no_argument, NULL, 'k'},
 	    {"dry-run", no_argument, NULL, 'n'},
+	    {"force", no_argument, NULL, 'f'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -141,6 +146,9 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			o.dry_run = 1;
+			break;
+		case 'f':
+			o.force = 1;
 			break;
 		case 'h':
 			fputs(usage_text, stdout);
