@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -696,6 +697,51 @@ static void test_config_host_check_refuses_missing_cpu(void **state)
 	shmbus_config_free(c);
 }
 
+/* A CPU the host has but this process may not run on (offline, outside
+ * its cpuset or affinity) passed the check; the service then failed its
+ * sched_setaffinity() and was restarted like a crash. */
+static void test_config_host_check_refuses_cpu_outside_affinity(void **state)
+{
+	(void)state;
+	cpu_set_t old, one;
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	int a = -1, b = -1;
+	for (int cpu = 0; cpu < CPU_SETSIZE && b < 0; cpu++)
+		if (CPU_ISSET(cpu, &old)) {
+			if (a < 0)
+				a = cpu;
+			else
+				b = cpu;
+		}
+	if (b < 0)
+		skip(); /* one CPU allowed: nothing to leave out */
+	CPU_ZERO(&one);
+	CPU_SET(a, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	char text[128], err[SHMBUS_CFG_ERR_MAX], want[160];
+	struct shmbus_config *c;
+	snprintf(text, sizeof(text), "[service s]\ncommand = x\ncores = %d\n", b);
+	int parsed = shmbus_config_parse_string(text, "aff.ini", &c, err, sizeof(err));
+	int checked = parsed == 0 ? shmbus_config_check_host(c, err, sizeof(err)) : -1;
+	if (parsed == 0)
+		shmbus_config_free(c);
+	snprintf(text, sizeof(text), "[service s]\ncommand = x\ncores = %d\n", a);
+	char err_ok[SHMBUS_CFG_ERR_MAX] = "";
+	int parsed_ok = shmbus_config_parse_string(text, "aff.ini", &c, err_ok, sizeof(err_ok));
+	int checked_ok = parsed_ok == 0 ? shmbus_config_check_host(c, err_ok, sizeof(err_ok)) : -1;
+	if (parsed_ok == 0)
+		shmbus_config_free(c);
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	assert_int_equal(parsed, 0);
+	assert_int_equal(checked, -EINVAL);
+	snprintf(want, sizeof(want),
+	         "aff.ini:3: [service s] cores: CPU %d cannot be used here (offline, or outside "
+	         "this process's cpuset/affinity: CPUs %d)",
+	         b, a);
+	assert_string_equal(err, want);
+	assert_int_equal(checked_ok, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -717,6 +763,7 @@ int main(void)
 	    cmocka_unit_test(test_config_file_huge_line_stops_the_reader),
 	    cmocka_unit_test(test_config_cpulist_parses_ranges),
 	    cmocka_unit_test(test_config_host_check_refuses_missing_cpu),
+	    cmocka_unit_test(test_config_host_check_refuses_cpu_outside_affinity),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -11,8 +11,11 @@
  * --config), but their keys (the programs' long option names) and simple
  * value shapes are checked here so a typo fails at load, not at 3 a.m.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_ISSET */
 #include <errno.h>
 #include <numa.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -459,13 +462,37 @@ int cfg_kept_key(struct cfg_parse *p, struct shmbus_cfg_section *s, enum cfg_kin
 
 /* ---- host check ---------------------------------------------------------- */
 
+/* The CPUs of set as a list ("0-3,6"), into buf. */
+static void cpu_list(const cpu_set_t *set, char *buf, size_t len)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (int c = 0; c < CPU_SETSIZE && n < len; c++) {
+		if (!CPU_ISSET(c, set))
+			continue;
+		int e = c;
+		while (e + 1 < CPU_SETSIZE && CPU_ISSET(e + 1, set))
+			e++;
+		int w = e > c ? snprintf(buf + n, len - n, "%s%d-%d", n ? "," : "", c, e)
+		              : snprintf(buf + n, len - n, "%s%d", n ? "," : "", c);
+		n += w > 0 ? (size_t)w : 0;
+		c = e;
+	}
+}
+
 int shmbus_config_check_host(const struct shmbus_config *c, char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	int max_node = numa_available() >= 0 ? numa_max_node() : 0;
+	/* The CPUs a child of this process may be pinned to: an offline one,
+	 * or one outside the cgroup's cpuset or the launcher's own affinity,
+	 * fails sched_setaffinity() in the service (exit 126, restarted like
+	 * a crash) though the host has it. */
+	cpu_set_t allowed;
+	bool have_allowed = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
 	for (size_t i = 0; i < c->nservices; i++) {
 		const struct shmbus_cfg_service *s = &c->services[i];
-		for (size_t j = 0; j < s->ncores; j++)
+		for (size_t j = 0; j < s->ncores; j++) {
 			if (ncpu > 0 && s->cores[j] >= ncpu) {
 				snprintf(err, errlen,
 				         "%s:%d: [service %s] cores: CPU %d is out of range: this "
@@ -473,6 +500,17 @@ int shmbus_config_check_host(const struct shmbus_config *c, char *err, size_t er
 				         c->path, s->cores_line, s->name, s->cores[j], ncpu - 1);
 				return -EINVAL;
 			}
+			if (have_allowed && s->cores[j] < CPU_SETSIZE &&
+			    !CPU_ISSET(s->cores[j], &allowed)) {
+				char list[256];
+				cpu_list(&allowed, list, sizeof(list));
+				snprintf(err, errlen,
+				         "%s:%d: [service %s] cores: CPU %d cannot be used here (offline, "
+				         "or outside this process's cpuset/affinity: CPUs %s)",
+				         c->path, s->cores_line, s->name, s->cores[j], list);
+				return -EINVAL;
+			}
+		}
 		if (s->numa_node > max_node) {
 			snprintf(err, errlen,
 			         "%s:%d: [service %s] numa_node: node %d does not exist: this host "
