@@ -71,6 +71,7 @@ struct bridge {
 	struct bridge_srcmap live;      /* the last seq per source seen in the ring */
 	int dirty, had_checkpoint, no_ring;
 	unsigned blocked; /* sinks in recovery (bit k: sinks[k]) */
+	unsigned probing; /* sinks in recovery whose first marked entry alone was resent */
 	int64_t last_ckpt_ns, last_hb_ns;
 	int64_t retry_at_ns[BRIDGE_MAX_SINKS];
 	uint32_t retry_attempt[BRIDGE_MAX_SINKS];
@@ -176,8 +177,10 @@ static void fail_sink(struct bridge *b, struct bw_entry *e, int k)
 {
 	unsigned bit = 1u << k;
 	e->failed |= (uint8_t)bit;
-	if (b->blocked & bit)
+	if ((b->blocked & bit) && !(b->probing & bit))
 		return;
+	/* A refused probe (see recover) backs off again, one step longer. */
+	b->probing &= ~bit;
 	b->blocked |= bit;
 	b->retry_at_ns[k] = mono_ns() + 1000000LL * bridge_backoff_ms(b->retry_attempt[k],
 									b->cfg.retry_base_ms,
@@ -402,8 +405,32 @@ static int resend_in_order(struct bridge *b, int k)
 	return 1;
 }
 
+/* Resend sink k's first marked entry alone. 1: sent, 0: it failed
+ * again, -1: none is marked. */
+static int resend_first(struct bridge *b, int k)
+{
+	unsigned bit = 1u << k;
+	for (uint64_t p = b->head; p < b->tail; p++) {
+		struct bw_entry *e = &b->w[p & b->mask];
+		if (!(e->failed & bit))
+			continue;
+		if (send_entry(b, e, bit) != 0) {
+			b->st.resent++;
+			return 1;
+		}
+		return (e->failed & bit) ? 0 : 1; /* 1: released as invalid */
+	}
+	return -1;
+}
+
 /* Take sinks out of recovery when due: ready, the backoff passed and
- * no earlier send of theirs is still in flight. */
+ * no earlier send of theirs is still in flight. The first marked entry
+ * goes alone (a probe): only once the sink stored it do the others
+ * follow. An asynchronous sink takes every send and refuses it later,
+ * so resending the whole window at each retry sent up to --window
+ * publishes per backoff to a broker that refused them all (a full
+ * stream: 15 resends per event exported), and a batch that met room
+ * freeing up half-way was stored out of order. */
 static void recover(struct bridge *b, int64_t now)
 {
 	for (int k = 0; k < b->nsinks && b->blocked != 0; k++) {
@@ -411,9 +438,23 @@ static void recover(struct bridge *b, int64_t now)
 		if (!(b->blocked & bit) || now < b->retry_at_ns[k] ||
 		    !sink_ready(b->sinks[k]) || awaiting_ack(b, bit))
 			continue;
-		if (resend_in_order(b, k)) {
-			b->blocked &= ~bit;
-			continue;
+		if (!(b->probing & bit)) {
+			int r = resend_first(b, k);
+			if (r > 0) {
+				b->probing |= bit; /* fail_sink clears it if refused */
+				continue;
+			}
+			if (r < 0) {
+				b->blocked &= ~bit;
+				continue;
+			}
+			/* r == 0: refused at once: back off */
+		} else {
+			b->probing &= ~bit; /* the probe was stored: the rest follow */
+			if (resend_in_order(b, k)) {
+				b->blocked &= ~bit;
+				continue;
+			}
 		}
 		b->retry_attempt[k]++;
 		b->retry_at_ns[k] = now + 1000000LL * bridge_backoff_ms(b->retry_attempt[k],
@@ -773,6 +814,8 @@ struct catchup_state {
 	struct bridge_srcmap ck;   /* the checkpoint as loaded */
 	struct bridge_srcmap seen; /* highest seq read per checkpoint source */
 	struct bridge_srcmap jmax; /* highest seq read per source */
+	struct bridge_srcmap rmax; /* highest seq actually read (and offered) per source */
+	struct bridge_srcmap unread; /* last seq the hand-over found beyond what was read */
 	int have_last;             /* the last event read, to read on after it */
 	uint32_t last_source;
 	uint64_t last_seq;
@@ -828,6 +871,10 @@ static int64_t catchup_read(struct bridge *b, struct catchup_state *cs,
 		const struct bridge_src *m = bridge_srcmap_get(&cs->jmax, ev->source_id);
 		if (m == NULL || ev->seq > m->seq)
 			progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, ev->source_id,
+				     ev->seq, ev->event_time_ns);
+		m = bridge_srcmap_get(&cs->rmax, ev->source_id);
+		if (m == NULL || ev->seq > m->seq)
+			progress_set(b, &cs->rmax, "journal's last", LOSS_CATCHUP, ev->source_id,
 				     ev->seq, ev->event_time_ns);
 		if (cs->ck.e != NULL && bridge_srcmap_get(&cs->ck, ev->source_id) != NULL) {
 			const struct bridge_src *s = bridge_srcmap_get(&cs->seen, ev->source_id);
@@ -887,9 +934,13 @@ static void handover_lookup(struct bridge *b, struct catchup_state *cs)
 	if (k && shmbus_journal_reader_last_seqs(cs->r, src, k, seq, &jerr) > 0)
 		for (uint32_t i = 0; i < k; i++) {
 			const struct bridge_src *j = bridge_srcmap_get(&cs->jmax, src[i]);
-			if (seq[i] > 0 && (j == NULL || seq[i] > j->seq))
+			if (seq[i] > 0 && (j == NULL || seq[i] > j->seq)) {
 				progress_set(b, &cs->jmax, "journal's last", LOSS_CATCHUP, src[i],
 					     seq[i], 0);
+				/* found, not read: its events lie before t_from */
+				progress_set(b, &cs->unread, "journal's last", LOSS_CATCHUP,
+					     src[i], seq[i], 0);
+			}
 		}
 	free(src);
 	free(seq);
@@ -946,6 +997,50 @@ static int catchup_reopen(struct bridge *b, struct catchup_state *cs, char *err,
 	return rc;
 }
 
+/*
+ * Sources the hand-over found in the journal (looking back from its end)
+ * beyond both the checkpoint and what the catch-up read: their events lie
+ * before t_from (event times older than the checkpoint's by more than the
+ * slack: a replay or backfill started while the bridge was down, a source
+ * whose event times went back), so they were not exported. The hand-over
+ * used to count them as caught up and say nothing: silent loss. Whether
+ * they were published while the bridge was down or before it ever ran
+ * cannot be told from the journal, so say so and name the remedy.
+ */
+static void catchup_check_unread(struct bridge *b, struct catchup_state *cs, char *err,
+				 size_t errlen)
+{
+	const struct bridge_src *u, *r, *c;
+	unsigned warned = 0, more = 0;
+	for (uint32_t it = 0; (u = bridge_srcmap_next(&cs->unread, &it)) != NULL;) {
+		uint64_t from = 0;
+		if ((r = bridge_srcmap_get(&cs->rmax, u->source)) != NULL)
+			from = r->seq;
+		if (cs->ck.e != NULL && (c = bridge_srcmap_get(&cs->ck, u->source)) != NULL &&
+		    c->seq > from)
+			from = c->seq;
+		if (u->seq <= from)
+			continue;
+		if (warned == CATCHUP_WARN_MAX) {
+			more++;
+			continue;
+		}
+		warned++;
+		catchup_warn(b, err, errlen,
+			     "catch-up: journal %s holds source %" PRIu32 " up to seq %" PRIu64
+			     " but its events after seq %" PRIu64 " lie before the catch-up's start "
+			     "(event time %" PRId64 ", the checkpoint's minus --catchup-slack-ms): "
+			     "they were not exported; if they were published while the bridge was "
+			     "down, restart with --catchup-slack-ms -1 to export them",
+			     b->cfg.journal_dir, u->source, u->seq, from, cs->q.t_from);
+	}
+	if (more > 0)
+		catchup_warn(b, err, errlen,
+			     "catch-up: %u more source%s of journal %s lie before the catch-up's "
+			     "start and were not exported",
+			     more, more == 1 ? "" : "s", b->cfg.journal_dir);
+}
+
 int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	struct catchup_state cs;
@@ -964,7 +1059,8 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 		shmbus_journal_reader_close(cs.r);
 		return rc;
 	}
-	if (bridge_srcmap_init(&cs.jmax) < 0 ||
+	if (bridge_srcmap_init(&cs.jmax) < 0 || bridge_srcmap_init(&cs.rmax) < 0 ||
+	    bridge_srcmap_init(&cs.unread) < 0 ||
 	    (b->had_checkpoint &&
 	     (bridge_srcmap_init(&cs.ck) < 0 || bridge_srcmap_init(&cs.seen) < 0))) {
 		snprintf(err, errlen, "journal catch-up: out of memory");
@@ -1002,12 +1098,16 @@ int64_t bridge_catchup(struct bridge *b, volatile sig_atomic_t *stop, char *err,
 		}
 	}
 	catchup_tell_bad(b, &cs, err, errlen);
+	if (n >= 0)
+		catchup_check_unread(b, &cs, err, errlen);
 	if (n >= 0 && cs.ck.e != NULL)
 		catchup_check_ahead(b, cs.r, &cs.ck, &cs.seen, cs.q.t_from, err, errlen);
 out:
 	bridge_srcmap_free(&cs.ck);
 	bridge_srcmap_free(&cs.seen);
 	bridge_srcmap_free(&cs.jmax);
+	bridge_srcmap_free(&cs.rmax);
+	bridge_srcmap_free(&cs.unread);
 	shmbus_journal_reader_close(cs.r);
 	return n;
 }

@@ -34,6 +34,7 @@
 #define STATS_INTERVAL_MAX 86400.0
 /* The slack is converted to ns: larger values would overflow int64. */
 #define SLACK_MS_MAX (INT64_MAX / 1000000)
+#define IDLE_WAIT_NS (50 * 1000000LL) /* longest wait of an idle step for the ring */
 
 struct opts {
 	const char *bus;
@@ -566,7 +567,16 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 	}
 	while (!g_stop && !catchup_failed) {
 		struct bridge_stats st;
-		if (bridge_step(b, 1000000) < 0) {
+		/* How long an idle step may wait for the ring (bridge_step
+		 * waits only when nothing is in flight; a publish wakes it at
+		 * once). Not 1 ms: the ring's adaptive wait spins and yields
+		 * about 2000 times before it sleeps, which takes about 1 ms, so
+		 * a 1 ms wait never slept and an idle bridge burnt a whole core
+		 * in sched_yield. */
+		int64_t wait = IDLE_WAIT_NS, to_report = next - shmbus_mono_ns();
+		if ((o->stats_interval > 0 || o->stats_json != NULL) && to_report < wait)
+			wait = to_report > 1000000 ? to_report : 1000000;
+		if (bridge_step(b, wait) < 0) {
 			fprintf(stderr, PROG ": %s\n", shmbus_errmsg());
 			ring_broken = 1;
 			break;

@@ -78,9 +78,12 @@ struct nats_sink {
 	atomic_int stream_lost; /* a publish found no stream (ack handler) */
 	/* The core's thread only. */
 	int stream_ready;
+	int dup_warned; /* the stream's short duplicate window was said */
 	uint32_t lookup_attempt;
 	int64_t lookup_at_ns; /* no stream lookup before this */
 	int64_t nack_next_ns; /* no refused-publish line before this */
+	natsStatistics *stats;   /* for cnats's reconnect count */
+	uint64_t conn_gen;       /* cnats's reconnect count when the core last heard of a loss */
 	int nack_reported;
 	char why[256];          /* why the stream is not usable, as printed; "" when it is */
 	char lost_subject[128]; /* a publish to it found no stream; "" when none */
@@ -429,6 +432,19 @@ static int nats_ensure_stream(struct nats_sink *s)
 	if (st == NATS_OK) {
 		if (s->lost_subject[0] != '\0')
 			nats_check_subjects(s, si);
+		/* The resends after a crash or an outage are dropped only within
+		 * the stream's duplicate window: one shorter than ours (made by
+		 * someone else) turns them into duplicates. Said once. */
+		if (!s->dup_warned && si->Config != NULL &&
+		    si->Config->Duplicates < s->cfg.dup_window_ns) {
+			nats_log("stream %s drops duplicates for %.3f s only: events resent after a "
+			         "bridge restart or a server outage longer than that (up to --window "
+			         "of them) are stored twice; give the stream a duplicate window of at "
+			         "least %.0f s",
+			         s->cfg.stream, (double)si->Config->Duplicates / 1e9,
+			         (double)s->cfg.dup_window_ns / 1e9);
+			s->dup_warned = 1;
+		}
 		jsStreamInfo_Destroy(si);
 		return nats_stream_up(s);
 	}
@@ -461,6 +477,17 @@ static int nats_ensure_stream(struct nats_sink *s)
 	s->why[0] = '\0';
 	s->stream_ready = 1;
 	return 0;
+}
+
+/* cnats's count of reconnections. cnats bumps it under the connection's
+ * lock before the status goes back to CONNECTED, so a caller that saw
+ * CONNECTED also sees the count of the connection it saw. */
+static uint64_t nats_conn_gen(struct nats_sink *s)
+{
+	uint64_t n = 0;
+	if (s->stats != NULL && natsConnection_GetStats(s->nc, s->stats) == NATS_OK)
+		natsStatistics_GetCounts(s->stats, NULL, NULL, NULL, NULL, &n);
+	return n;
 }
 
 /* Connected, with the stream there. The core calls this several times
@@ -501,6 +528,14 @@ static int nats_send(struct bridge_sink *b, uint64_t pos, const struct shmbus_ev
 	 * after a reconnect ahead of sends lost with the old connection. The
 	 * core resends in order once connected. */
 	if (!nats_connected(b))
+		return -EAGAIN;
+	/* The connection was lost and made again since the core last heard
+	 * of it: the publishes still awaiting an ack went down with the old
+	 * one and come back only as time-outs (MaxWait later). Anything sent
+	 * on the new connection before those are resent would be stored
+	 * ahead of them: refuse until poll() has told the core (it then marks
+	 * every unacknowledged send to go again, in order). */
+	if (nats_conn_gen(s) != s->conn_gen)
 		return -EAGAIN;
 	if (bridge_expand_template(s->cfg.subject, ev, symbol, subject, sizeof subject) < 0)
 		return -EINVAL;
@@ -547,6 +582,9 @@ static int nats_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	uint64_t nacks = 0;
 	int code = 0;
 	char text[sizeof s->nack_text], subject[sizeof s->nack_subject];
+	/* Read before the acks are taken: an ack queued after this belongs
+	 * to the connection counted here or a later one. */
+	uint64_t gen = nats_conn_gen(s);
 	pthread_mutex_lock(&s->mu);
 	q = s->q; /* swap: the handler fills the other buffer meanwhile */
 	n = s->qn;
@@ -579,6 +617,16 @@ static int nats_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	}
 	for (size_t i = 0; i < n; i++)
 		fn(ctx, UINT64_MAX, q[i].source, q[i].seq, q[i].err);
+	/* A reconnection since the last poll: every send still awaiting its
+	 * ack may have been lost with the old connection (its ack would only
+	 * come as a time-out, after newer sends were stored). The core marks
+	 * them all to send again, in order; those the server did store are
+	 * dropped by the stream's duplicate window. */
+	if (gen != s->conn_gen) {
+		s->conn_gen = gen;
+		fn(ctx, BRIDGE_ACK_ALL_LOST, 0, 0, -EIO);
+		n++;
+	}
 	return (int)n;
 }
 
@@ -625,6 +673,8 @@ static void nats_destroy(struct bridge_sink *b)
 	jsCtx_Destroy(s->js);
 	natsConnection_Destroy(s->nc);
 	natsOptions_Destroy(s->opts);
+	natsStatistics_Destroy(s->stats);
+	s->stats = NULL;
 	/* cnats runs the publish-ack handler on the reply subscription's own
 	 * thread, and closing the connection does not join it: a handler
 	 * already running may still take s->mu and fill s->q, and a closed
@@ -669,6 +719,16 @@ static int nats_make_opts(struct nats_sink *s, char *err, size_t errlen)
 		snprintf(err, errlen,
 		         "nats credentials: cannot read %s: %s (--nats-creds/NATS_CREDS)", c->creds,
 		         why);
+		return -EINVAL;
+	}
+	/* JetStream refuses such a name on every lookup: retried forever. */
+	const char *sn = c->stream != NULL ? c->stream : "";
+	if (sn[0] == '\0' || strlen(sn) > 255 || sn[strcspn(sn, ".*>/\\ \t\r\n")] != '\0') {
+		snprintf(err, errlen,
+		         "nats stream name '%.64s': %s (--nats-stream)", sn,
+		         sn[0] == '\0' ? "empty"
+		                       : "JetStream takes at most 255 characters, none of '.', '*', "
+		                         "'>', '/', '\\' or white space");
 		return -EINVAL;
 	}
 	natsStatus st = natsOptions_Create(&o);
@@ -749,6 +809,11 @@ int bridge_nats_open(const struct bridge_nats_config *c, enum bridge_encoding en
 	/* DOWN before Connect: the connected callback may run before it
 	 * returns, and then prints the change. */
 	atomic_store(&s->conn_state, NATS_CONN_DOWN);
+	if (natsStatistics_Create(&s->stats) != NATS_OK) {
+		snprintf(err, errlen, "nats: out of memory");
+		rc = -ENOMEM;
+		goto fail;
+	}
 	st = natsConnection_Connect(&s->nc, s->opts);
 	if (st == NATS_OK) {
 		atomic_store(&s->conn_state, NATS_CONN_UP);
@@ -781,6 +846,7 @@ int bridge_nats_open(const struct bridge_nats_config *c, enum bridge_encoding en
 		rc = -EIO;
 		goto fail;
 	}
+	s->conn_gen = nats_conn_gen(s);
 	*out = &s->base;
 	return 0;
 fail:

@@ -353,7 +353,9 @@ static void test_bridge_core_refusals_back_off(void **state)
 	/* 10 events: at 5-10 ms a round, ~1500 sends in 1 s; doubling, < 100 */
 	if (f->calls > 300)
 		fail_msg("%llu sends in 1 s of refusals: no backoff", (unsigned long long)f->calls);
-	assert_true(f->calls >= 20); /* the first send and at least one resend */
+	/* the first sends and at least one resend (the first refused one
+	 * alone: a probe, until the sink takes it) */
+	assert_true(f->calls >= 11);
 	f->refuse = 0;
 	run_until_acked(b, 10);
 	check_stored(f, 1, 10);
@@ -665,7 +667,9 @@ static void test_bridge_core_handover_waits_for_a_late_journal(void **state)
  * collector that published long before the checkpointed one) is not read
  * by the catch-up; the hand-over finds its last seq at the journal's end
  * (one backward pass for all such sources) instead of waiting for events
- * the journal already holds and then warning that they are missing.
+ * the journal already holds. Those events were not exported, though: the
+ * catch-up says so for each such source (it could not tell whether they
+ * were published while the bridge was down) and names the remedy.
  */
 static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
 {
@@ -702,8 +706,13 @@ static void test_bridge_core_handover_finds_sources_before_t_from(void **state)
 	int64_t n = bridge_catchup(b, NULL, err, sizeof err);
 	if (n < 0)
 		fail_msg("catch-up: %s", err);
-	if (g_nwarn != 0)
-		fail_msg("unexpected warning: %s", g_warn);
+	/* No hand-over warning (the journal holds their seqs), but their
+	 * events were not read, so not exported: that is said, once per
+	 * source (they used to count as caught up, silently). */
+	if (g_nwarn != 2 || strstr(g_warn, "hand-over") != NULL ||
+	    strstr(g_warn, "lie before the catch-up's start") == NULL)
+		fail_msg("want 2 warnings about sources before the catch-up's start, got %u: %s",
+			 g_nwarn, g_warn);
 	bridge_close(b);
 	for (int k = 0; k < 3; k++)
 		shmbus_producer_close(p[k]);

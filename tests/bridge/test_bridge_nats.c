@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -616,6 +617,175 @@ static void test_bridge_nats_refused_publish_is_reported(void **state)
 	tbus_close(&tb);
 }
 
+/* Reads `stream` (one source, one symbol: seqs 1..n) and checks that each
+ * seq is there exactly once. Returns how many messages were stored too
+ * early: before a message with a lower seq. */
+static uint64_t stored_early(jsCtx *js, const char *stream, const char *subjects, uint64_t n)
+{
+	natsSubscription *sub = NULL;
+	jsSubOptions so;
+	jsErrCode jerr;
+	uint64_t got = 0, early = 0, *seqs = calloc(n, sizeof *seqs);
+	uint8_t *seen = calloc(n + 1, 1);
+	char err[256];
+	assert_non_null(seqs);
+	assert_non_null(seen);
+	jsSubOptions_Init(&so);
+	so.Stream = stream;
+	so.Config.AckPolicy = js_AckNone;
+	assert_int_equal(js_PullSubscribe(&sub, js, subjects, NULL, NULL, &so, &jerr), NATS_OK);
+	while (got < n) {
+		natsMsgList list = {0};
+		natsStatus st = natsSubscription_Fetch(&list, sub, 1000, 5000, &jerr);
+		if (st == NATS_TIMEOUT)
+			break;
+		assert_int_equal(st, NATS_OK);
+		for (int k = 0; k < list.Count && got < n; k++) {
+			struct bridge_decoded d;
+			natsMsg *m = list.Msgs[k];
+			if (bridge_decode_json(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+			                       &d, err, sizeof err) != 0)
+				fail_msg("decode: %s", err);
+			uint64_t q = d.ev.h.seq;
+			if (q < 1 || q > n || seen[q])
+				fail_msg("stream %s: seq %llu out of range or twice", stream,
+				         (unsigned long long)q);
+			seen[q] = 1;
+			seqs[got++] = q;
+		}
+		natsMsgList_Destroy(&list);
+	}
+	assert_int_equal(got, n);
+	for (uint64_t i = n, low = UINT64_MAX; i-- > 0;) { /* low: least seq stored after i */
+		if (seqs[i] > low)
+			early++;
+		else
+			low = seqs[i];
+	}
+	natsSubscription_Destroy(sub);
+	free(seqs);
+	free(seen);
+	return early;
+}
+
+/* Publishes `n` events through tb at about `rate` a second (a thread). */
+struct paced {
+	struct tbus *tb;
+	uint32_t n, rate;
+};
+
+static void *paced_publish(void *arg)
+{
+	struct paced *pp = arg;
+	for (uint32_t i = 0; i < pp->n; i += 100) {
+		tbus_publish(pp->tb, i, i + 100 < pp->n ? i + 100 : pp->n);
+		nap_ms((int)(100000 / pp->rate) > 0 ? (int)(100000 / pp->rate) : 1);
+	}
+	return NULL;
+}
+
+/* The server killed (SIGKILL) while the bridge has thousands of publishes
+ * in flight, and back within a second, three times: the publishes lost
+ * with the old connection come back only as time-outs (5 s later), so the
+ * bridge used to send new events on the new connection first and the
+ * lost ones after them, out of order (hundreds to thousands of events per
+ * crash). The sink now tells the core of the reconnection before anything
+ * goes on the new connection, and the core resends in order. Each
+ * event is there once. */
+static void test_bridge_nats_server_crash_keeps_order(void **state)
+{
+	struct tbus tb;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	char log[300];
+	pthread_t th;
+	struct paced pp = {.tb = &tb, .n = 300000, .rate = 50000};
+	(void)state;
+	tbus_open(&tb, "btcrash", 86);
+	snprintf(log, sizeof log, "%s/crash.log", g_tmp);
+	pid_t br = start_bridge_to("btcrash", g_url, "CRASH", log, NULL, NULL, NULL, NULL);
+	wait_ring_active(tb.bus);
+	assert_int_equal(pthread_create(&th, NULL, paced_publish, &pp), 0);
+	for (int r = 1; r <= 3; r++) {
+		nap_ms(1000);
+		kill(g_server, SIGKILL);
+		waitpid(g_server, NULL, 0);
+		g_server = -1;
+		nap_ms(200);
+		start_server();
+		for (int t = 0; t < 5000 && log_count(log, "reconnected to nats://") < r; t += 10)
+			nap_ms(10);
+	}
+	pthread_join(th, NULL);
+	connect_js(&nc, &js);
+	assert_int_equal(wait_msgs(js, "CRASH", pp.n, 30000), pp.n);
+	kill(br, SIGTERM);
+	assert_int_equal(wait_exit(br, 7000), 0);
+	/* cnats may still put the one publish racing with the disconnect into
+	 * its reconnect buffer, which it sends first on the new connection:
+	 * at most one event per crash stored early (the bug: thousands). */
+	uint64_t early = stored_early(js, "CRASH", "crash.>", pp.n);
+	if (early > 3)
+		fail_msg("%llu events stored ahead of an earlier one after 3 server crashes "
+		         "(want at most 3)",
+		         (unsigned long long)early);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	tbus_close(&tb);
+}
+
+/* CPU seconds (user + system) that process pid used so far. */
+static double cpu_seconds(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long ut = 0, st = 0;
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	FILE *f = fopen(path, "r");
+	size_t n = f != NULL ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f != NULL)
+		fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')'); /* after the command name */
+	if (p == NULL || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut,
+	                        &st) != 2)
+		fail_msg("cannot read %s", path);
+	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* A connected bridge with nothing to send sleeps: its 1 ms ring wait used
+ * to end inside the ring's adaptive spin-and-yield phase (about 2000
+ * sched_yield calls) before any futex sleep, so an idle bridge burnt a
+ * whole core. */
+static void test_bridge_nats_idle_bridge_sleeps(void **state)
+{
+	struct tbus tb;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	char log[300];
+	(void)state;
+	tbus_open(&tb, "btidle", 87);
+	snprintf(log, sizeof log, "%s/idle.log", g_tmp);
+	pid_t br = start_bridge_to("btidle", g_url, "IDLE", log, NULL, NULL, NULL, NULL);
+	wait_ring_active(tb.bus);
+	tbus_publish(&tb, 0, 10);
+	connect_js(&nc, &js);
+	assert_int_equal(wait_msgs(js, "IDLE", 10, 10000), 10);
+	double c0 = cpu_seconds(br);
+	nap_ms(2000);
+	double used = cpu_seconds(br) - c0;
+	if (used > 0.4) {
+		wait_exit(br, 0); /* SIGKILL: not left running */
+		fail_msg("an idle bridge used %.2f s of CPU in 2 s", used);
+	}
+	tbus_publish(&tb, 10, 20); /* and still wakes up for new events */
+	assert_int_equal(wait_msgs(js, "IDLE", 20, 5000), 20);
+	kill(br, SIGTERM);
+	assert_int_equal(wait_exit(br, 7000), 0);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	tbus_close(&tb);
+}
+
 static int setup(void **state)
 {
 	char dir[300];
@@ -662,6 +832,8 @@ int main(void)
 	    cmocka_unit_test(test_bridge_nats_deleted_stream_is_recreated),
 	    cmocka_unit_test(test_bridge_nats_missing_stream_says_why_once),
 	    cmocka_unit_test(test_bridge_nats_refused_publish_is_reported),
+	    cmocka_unit_test(test_bridge_nats_server_crash_keeps_order),
+	    cmocka_unit_test(test_bridge_nats_idle_bridge_sleeps),
 	};
 	if (getenv("BRIDGE_TEST_ONLY") != NULL)
 		cmocka_set_test_filter(getenv("BRIDGE_TEST_ONLY"));

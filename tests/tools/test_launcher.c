@@ -367,6 +367,19 @@ static void test_launcher_restart_count_resets_after_healthy_run(void **state)
 	tu_rmdir(dir);
 }
 
+/* A launcher test TAG running one `sleep 1000` service on bus TAGbus:
+ * its config text (TAG.ini), the bus file's path, its output on *fd. */
+static pid_t sleeper_up(const char *tag, char *text, size_t len, char *bus_file, int *fd)
+{
+	up_begin(tag);
+	snprintf(bus_file, 256, "%s/shmbus.%sbus", dir, tag);
+	snprintf(text, len,
+	         "[bus]\nname = %sbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
+	         "[service s]\ncommand = sleep\nargs = 1000\n",
+	         tag, status_path);
+	return up_start(tag, text, fd);
+}
+
 /* A launcher SIGKILLed (OOM, systemd's stop timeout) leaves its bus: the
  * next `up` failed on "already exists" until someone ran reclaim, so
  * systemd's Restart= failed for ever. It takes a bus none of whose
@@ -374,17 +387,11 @@ static void test_launcher_restart_count_resets_after_healthy_run(void **state)
 static void test_launcher_takes_over_bus_of_killed_launcher(void **state)
 {
 	(void)state;
-	up_begin("tk");
 	char text[1024], cfg[256], bus_file[256];
 	static char out[8192];
-	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.tkbus", dir);
-	snprintf(cfg, sizeof(cfg), "%s/tk.ini", dir);
-	snprintf(text, sizeof(text),
-	         "[bus]\nname = tkbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
-	         "[service s]\ncommand = sleep\nargs = 1000\n",
-	         status_path);
 	int fd;
-	pid_t launcher = up_start("tk", text, &fd);
+	pid_t launcher = sleeper_up("tk", text, sizeof(text), bus_file, &fd);
+	snprintf(cfg, sizeof(cfg), "%s/tk.ini", dir);
 	pid_t s1 = wait_running("s", 0);
 	assert_true(s1 > 0);
 	assert_int_equal(kill(launcher, SIGKILL), 0);
@@ -421,16 +428,10 @@ static void test_launcher_takes_over_bus_of_killed_launcher(void **state)
 static void test_launcher_leaves_a_bus_that_is_not_its_own(void **state)
 {
 	(void)state;
-	up_begin("own");
 	char text[1024], cfg2[256], bus_file[256];
 	static char out[8192];
-	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.ownbus", dir);
-	snprintf(text, sizeof(text),
-	         "[bus]\nname = ownbus\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
-	         "[service s]\ncommand = sleep\nargs = 1000\n",
-	         status_path);
 	int fd;
-	pid_t launcher = up_start("own", text, &fd);
+	pid_t launcher = sleeper_up("own", text, sizeof(text), bus_file, &fd);
 	assert_true(wait_running("s", 0) > 0);
 	assert_int_equal(tu_run(out, sizeof(out), "%s destroy ownbus", SHMBUSCTL_BIN), 1);
 	assert_non_null(strstr(out, "1 live participant (pid "));
