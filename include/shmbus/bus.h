@@ -133,6 +133,12 @@ int shmbus_bus_dirs_each(int (*fn)(const char *dir, void *ctx), void *ctx);
 int shmbus_bus_dir(char *buf, size_t len);
 int shmbus_bus_path(const char *name, char *buf, size_t len);
 
+/* Check a bus, ring or group name as the library will: 1..SHMBUS_NAME_MAX
+ * bytes of [A-Za-z0-9._-], not starting with '.'. Returns 0, or -EINVAL
+ * with shmbus_errmsg() naming `what` ("ring", ...) and the bad byte, so a
+ * tool can refuse a bad --ring before it attaches anything. */
+int shmbus_name_check(const char *what, const char *name);
+
 /* Record that this participant is alive now (services call it about once
  * a second; consumers waiting in shmbus_wait do it themselves). */
 void shmbus_bus_heartbeat(shmbus_bus *bus);

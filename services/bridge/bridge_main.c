@@ -210,7 +210,11 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 		o->bus = v;
 		o->bus_set = 1;
 		break;
-	case 'r': o->core.ring = v; break;
+	case 'r':
+		if (shmbus_name_check("ring", v) != 0)
+			return bad("--ring", shmbus_errmsg(), where ? where : "command line");
+		o->core.ring = v;
+		break;
 	case 't': o->types = v; return parse_types(o, v, where);
 	case 's': o->symbols = v; return check_symbols(v, where);
 	case 'C':

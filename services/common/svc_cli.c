@@ -44,6 +44,10 @@ static int svc_stage_opt(const char *tool, struct shmbus_svc_stage_opts *o, int 
 
 	switch (opt) {
 	case SHMBUS_SVC_OPT_RING:
+		if (shmbus_name_check("ring", arg) != 0) {
+			shmbus_svc_usage_error(tool, "--ring: %s", shmbus_errmsg());
+			return -1;
+		}
 		o->ring = arg;
 		return 1;
 	case SHMBUS_SVC_OPT_CAPACITY:

@@ -89,6 +89,12 @@ int bus_check_name(const char *what, const char *name)
 	return 0;
 }
 
+int shmbus_name_check(const char *what, const char *name)
+{
+	bus_err_clear();
+	return bus_check_name(what ? what : "name", name);
+}
+
 static int geometry_compute(struct geometry *g, uint64_t arena_bytes)
 {
 	if (g->max_rings < 1 || g->max_rings > 1024)

@@ -120,11 +120,43 @@ static void test_bus_flag_environment_names_the_bus(void **state)
 	tu_rmdir(dir);
 }
 
+/* A bad --ring name is a usage error too, before anything is attached
+ * (it failed at subscribe: exit 1, after the bus was opened). */
+static void test_bus_flag_bad_ring_name_is_a_usage_error(void **state)
+{
+	(void)state;
+	static const struct tool ring_tools[] = {
+#ifdef JOURNALD_BIN
+	    {JOURNALD_BIN, "--dir /nonexistent-shmbus-dir"},
+#endif
+#ifdef BRIDGE_BIN
+	    {BRIDGE_BIN, "--nats nats://127.0.0.1:1"},
+#endif
+#ifdef TA_BIN
+	    {TA_BIN, ""},
+#endif
+#ifdef THRESHOLD_BIN
+	    {THRESHOLD_BIN, "--rules /nonexistent-shmbus-rules"},
+#endif
+	    {SHMBUSCTL_BIN, "--help"}, /* keeps the array non-empty */
+	};
+	static char out[8192];
+	for (size_t i = 0; i + 1 < sizeof(ring_tools) / sizeof(ring_tools[0]); i++) {
+		const struct tool *t = &ring_tools[i];
+		int rc = tu_run(out, sizeof(out), "timeout 10 %s --ring 'a b' %s 2>&1", t->bin,
+		                t->args);
+		if (rc != 2 || strstr(out, "ring name 'a b': character 2") == NULL)
+			fail_msg("%s --ring 'a b' %s: exit %d, output:\n%s", t->bin, t->args, rc,
+			         out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bus_flag_bad_name_is_a_usage_error),
 	    cmocka_unit_test(test_bus_flag_environment_names_the_bus),
+	    cmocka_unit_test(test_bus_flag_bad_ring_name_is_a_usage_error),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

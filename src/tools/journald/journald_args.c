@@ -181,6 +181,8 @@ static int apply(struct jd_opts *o, int c, const char *v, const char *where)
 		o->dir = v;
 		break;
 	case 'r':
+		if (shmbus_name_check("ring", v) != 0)
+			return jd_usage_err("--ring", shmbus_errmsg(), where);
 		o->ring = v;
 		break;
 	case 't':
