@@ -47,7 +47,11 @@ enum shmbus_wait_strategy {
 	SHMBUS_WAIT_BLOCK = 3,    /* futex sleep at once */
 };
 
-#define SHMBUS_SUB_SINGLE_PRODUCER 0x1u /* one producer: no atomic RMW claims */
+#define SHMBUS_SUB_SINGLE_PRODUCER 0x1u /* one producer: no atomic RMW claims;
+					   the first producer to deliver
+					   owns the ring until it closes or
+					   dies, any other is routed around
+					   it (counted), threads included */
 #define SHMBUS_SUB_MAX_SYMBOLS 4096     /* longest explicit symbol list */
 
 struct shmbus_sub_opts {
@@ -75,7 +79,11 @@ void shmbus_sub_opts_init(struct shmbus_sub_opts *opts);
  * existing ring is re-attached if its consumer is gone (its filter is
  * replaced by opts when opts->types or opts->symbols are set), failing
  * with SHMBUS_EBUSY while a live consumer holds it, and with -EINVAL if
- * capacity or slot size differ. A new member of a consumer group must
+ * capacity or slot size differ, or opts->group is set and differs from
+ * the ring's group name, size or member (a ring keeps its group for life:
+ * remove it to change that; opts->group NULL keeps the ring's). The
+ * consumer is the calling process (a child forked with an anonymous bus
+ * subscribes as itself, and its death is seen). A new member of a consumer group must
  * give the group's size and a member index no other ring of the group
  * holds (-EINVAL naming the other ring). When every ring entry is taken,
  * an orphaned ring (its consumer died and shmbus_bus_reap() or a producer
@@ -156,7 +164,10 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max);
  * Wait, by the ring's strategy, until an event is ready or timeout_ns
  * passes (< 0: forever). Returns 0 when ready, SHMBUS_ETIMEDOUT.
  * A sleeping consumer is woken by the futex on the ring's wake word, which
- * producers touch only when the consumer announced it sleeps.
+ * producers touch only when the consumer announced it sleeps. A signal
+ * does not end the wait (an interrupted sleep resumes): a loop that must
+ * see a flag its signal handler sets waits with a bounded timeout (the
+ * services use 100 ms).
  */
 int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns);
 

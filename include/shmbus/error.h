@@ -28,7 +28,8 @@ extern "C" {
 				     merely larger than a matching ring's slot
 				     is counted there (too_big), not returned */
 #define SHMBUS_EDEAD (-4008)      /* reserved: no call returns it */
-#define SHMBUS_EBUSY (-4009)      /* ring already has a live consumer */
+#define SHMBUS_EBUSY (-4009)      /* ring already has a live consumer, or
+				     source id held by an open producer */
 
 /* A sentence describing any code returned by shmbus: the negative value
  * itself (-ENOENT, SHMBUS_EBUSY); 0 is "success". */

@@ -41,7 +41,9 @@ typedef struct shmbus_producer shmbus_producer;
 #define SHMBUS_PRODUCER_NO_TIMESTAMP 0x1u /* leave publish_time_ns as given */
 
 struct shmbus_producer_opts {
-	uint32_t source_id; /* identity stamped in events (0: the pid) */
+	uint32_t source_id; /* identity stamped in events (0: the pid; a
+			       second open pid-named producer of the process,
+			       a thread each, gets pid + k * 2^22) */
 	uint32_t flags;     /* SHMBUS_PRODUCER_* */
 	int64_t block_timeout_ns; /* longest wait on a full `block` ring before
 				     the consumer's liveness is checked
@@ -58,8 +60,11 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
  * event for as long as the bus lives; a new bus starts at 1. Once every
  * slot has been used, a new source takes first a slot a pid-named source
  * (source_id 0) left, and only then one that holds a named source's last
- * seq (which that source then loses).
- * Returns 0, -ENOSPC (no free slot), -EROFS, -ENOMEM.
+ * seq (which that source then loses). Two open producers never share a
+ * source: an explicit source_id that an open producer of a live process
+ * holds is refused with SHMBUS_EBUSY. A process forked with the bus (an
+ * anonymous one) produces as itself: its own pid, source and liveness.
+ * Returns 0, SHMBUS_EBUSY, -ENOSPC (no free slot), -EROFS, -ENOMEM.
  * Call from the thread that will publish.
  */
 int shmbus_producer_open(shmbus_bus *bus, const struct shmbus_producer_opts *opts,

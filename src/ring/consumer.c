@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "shmbus/clock.h"
 #include "shmbus/error.h"
@@ -49,6 +50,7 @@ struct shmbus_consumer {
 	uint64_t unstamped_pos;
 	int64_t unstamped_since;
 	int64_t stuck_timeout_ns;
+	int32_t pid; /* the subscribing process */
 	char name[SHMBUS_NAME_MAX + 1];
 };
 
@@ -336,6 +338,16 @@ static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const
 			       name, d->capacity, d->slot_size, o->capacity, o->slot_size);
 	if (!explicit_opts)
 		return 0; /* opts NULL: keep everything as declared */
+	/* Group settings are the ring's for life: a re-attach naming other
+	 * ones would receive another member's share (or half the symbols
+	 * where it asked for all) without a word. */
+	if (o->group && (d->group_size == 0 || strncmp(d->group, o->group, sizeof(d->group)) != 0 ||
+			 d->group_size != o->group_size || d->group_member != o->group_member))
+		return bus_err(-EINVAL,
+			       "ring '%s' exists as member %u of %u of group '%.*s', not member %u "
+			       "of %u of '%s' (remove the ring to change its group)",
+			       name, d->group_member, d->group_size, (int)sizeof(d->group), d->group,
+			       o->group_member, o->group_size, o->group);
 	if (o->types || o->symbols)
 		desc_set_filter(b, d, v.hdr, o);
 	d->policy = o->policy;
@@ -372,6 +384,7 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	if (posix_memalign((void **)&c, 64, sizeof(*c)) != 0)
 		return -ENOMEM;
 	memset(c, 0, sizeof(*c));
+	c->pid = getpid();
 	if ((rc = bus_lock(b))) {
 		free(c);
 		return rc;
@@ -389,8 +402,11 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	if (rc == 0 && (rc = ring_view_init(&c->v, b, d)) != 0 && created)
 		ring_entry_free_locked(b, d);
 	if (rc == 0) {
-		store_relaxed(&d->consumer_pid, b->pid);
-		store_relaxed(&d->consumer_start, b->start_time);
+		/* This process, not the handle's: a child forked with the
+		 * handle (an anonymous bus) is a consumer of its own, which
+		 * producers must find dead when it dies. */
+		store_relaxed(&d->consumer_pid, c->pid);
+		store_relaxed(&d->consumer_start, proc_self_start_time());
 		store_release(&d->state, RING_STATE_ACTIVE); /* R2, pairs with A2 */
 		bus_bump_generation(b);                      /* R1 */
 	}
@@ -437,7 +453,7 @@ static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
 	struct shmbus_bus *b = c->bus;
 	struct ring_desc *d = c->v.desc;
 	if (bus_lock(b) == 0) {
-		if (load_relaxed(&d->consumer_pid) == b->pid &&
+		if (load_relaxed(&d->consumer_pid) == c->pid &&
 		    load_relaxed(&d->state) == RING_STATE_ACTIVE) {
 			if (new_state == RING_STATE_FREE) {
 				ring_entry_free_locked(b, d);

@@ -55,7 +55,7 @@ const char *shmbus_strerror(int code)
 	case SHMBUS_EDEAD:
 		return "peer process is dead";
 	case SHMBUS_EBUSY:
-		return "ring already has a live consumer";
+		return "busy: the ring has a live consumer, or the source id an open producer";
 	default:
 		break;
 	}

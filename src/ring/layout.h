@@ -111,7 +111,8 @@ struct ring_desc {
 	_Atomic int32_t consumer_pid;
 	_Atomic uint64_t consumer_start;
 	int64_t stuck_timeout_ns;
-	_Atomic int32_t sp_owner; /* single-producer ring: owning pid */
+	_Atomic int32_t sp_owner; /* single-producer ring: owning producer's
+				      counter slot + 1 (0: none) */
 	uint32_t reserved;
 	char pad[64];
 };

@@ -75,6 +75,8 @@ struct shmbus_producer {
 	struct ring_view *claim_sole; /* claimed by the fast path, in this ring */
 	uint64_t claim_pos;
 	struct shmbus_event_header *claim_ev;
+	uint32_t claim_symbol; /* general routing: what was claimed */
+	uint16_t claim_type, claim_size;
 	_Alignas(64) uint8_t scratch[SHMBUS_EVENT_MAX + 8];
 };
 
@@ -84,22 +86,37 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *o)
 	o->block_timeout_ns = 10 * 1000 * 1000;
 }
 
+/* A single-producer ring's owner: the owning producer's counter slot + 1. */
+static inline int32_t sp_owner_id(const struct shmbus_producer *p)
+{
+	return (int32_t)p->ctr_index + 1;
+}
+
 /* A single-producer ring belongs to the first producer that actually
  * routes an event to it; any other producer routes around it (counted). */
 static __attribute__((noinline)) void view_take_single_producer(struct shmbus_producer *p,
 								  struct ring_view *v)
 {
 	struct ring_desc *d = v->desc;
+	struct shmbus_bus *b = p->bus;
+	int32_t me = sp_owner_id(p);
 	v->sp_unowned = false;
 	int32_t owner = load_relaxed(&d->sp_owner);
-	if (owner == p->pid)
+	if (owner == me)
 		return;
-	if (owner != 0 && proc_alive(owner, 0)) {
-		v->route_around = true; /* another process owns this SPSC ring */
-		return;
+	/* The owner is a producer (its counter slot), not a process: two
+	 * producers of one process (a thread each) would both store the tail
+	 * unlocked and claim the same slots. An owner whose slot is free or
+	 * whose process died no longer publishes. */
+	if (owner > 0 && (uint32_t)owner <= b->max_producers) {
+		const struct prod_entry *e = &b->prods[owner - 1];
+		if (load_relaxed(&e->state) && proc_alive(load_relaxed(&e->pid), 0)) {
+			v->route_around = true; /* another producer owns this ring */
+			return;
+		}
 	}
-	if (!atomic_compare_exchange_strong(&d->sp_owner, &owner, p->pid))
-		v->route_around = load_relaxed(&d->sp_owner) != p->pid;
+	if (!atomic_compare_exchange_strong(&d->sp_owner, &owner, me))
+		v->route_around = load_relaxed(&d->sp_owner) != me;
 }
 
 static void producer_free(struct shmbus_producer *p)
@@ -140,6 +157,17 @@ static void routes_rebuild(struct shmbus_producer *p)
 	memset(p->sole_cache, 0, sizeof(p->sole_cache));
 }
 
+/* Does an open producer of a live process publish as source? Under the lock. */
+static bool source_held(const struct shmbus_bus *b, uint32_t source)
+{
+	for (uint32_t i = 0; i < b->max_producers; i++) {
+		const struct prod_entry *e = &b->prods[i];
+		if (load_relaxed(&e->state) && e->source_id == source && proc_alive(e->pid, 0))
+			return true;
+	}
+	return false;
+}
+
 int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 			 shmbus_producer **out)
 {
@@ -177,7 +205,21 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	 * seq is then lost, once every slot of the bus has been used). */
 	int32_t idx = -1;
 	int rank = 4; /* of idx: 0 own, 1 never used, 2 a pid's, 3 another's */
-	uint32_t source = o.source_id ? o.source_id : (uint32_t)b->pid;
+	pid_t self = getpid(); /* not b->pid: a forked child is a process of its own */
+	uint32_t source = o.source_id ? o.source_id : (uint32_t)self;
+	/* (source, seq) names one event: two open producers of one source
+	 * would number the same seqs. A second pid-named producer of this
+	 * process (a thread each) takes pid + k * 2^22 (above any pid); a
+	 * named source held by an open producer is refused. */
+	for (uint32_t k = 1; source_held(b, source); k++) {
+		if (o.source_id || k >= 1024) {
+			bus_unlock(b);
+			rc = bus_err(SHMBUS_EBUSY, "bus '%s': source id %u is held by an open producer",
+				     b->name, source);
+			goto fail;
+		}
+		source = (uint32_t)self + (k << 22);
+	}
 	uint64_t seq = 0;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
@@ -203,7 +245,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	}
 	p->bus = b;
 	p->route_gen = &b->sb->route_gen;
-	p->pid = b->pid;
+	p->pid = self;
 	p->source_id = source;
 	p->seq = seq;
 	p->flags = o.flags;
@@ -256,7 +298,7 @@ void shmbus_producer_close(shmbus_producer *p)
 		bus_unlock(p->bus);
 	}
 	for (uint32_t i = 0; i < p->nviews; i++) {
-		int32_t me = p->pid;
+		int32_t me = sp_owner_id(p);
 		if (p->views[i].single_producer)
 			atomic_compare_exchange_strong(&p->views[i].desc->sp_owner, &me, 0);
 	}
@@ -601,6 +643,9 @@ static __attribute__((noinline)) int claim_routed(shmbus_producer *p, uint16_t t
 	}
 	claim_header(ev, type, size, p->source_id, symbol_id, ++p->seq);
 	p->claim_ev = ev;
+	p->claim_type = type;
+	p->claim_size = size;
+	p->claim_symbol = symbol_id;
 	p->claim_sole = NULL;
 	p->claim_open = true;
 	/* matched rings before the claimed one dropped it; remember whether
@@ -656,19 +701,32 @@ int shmbus_commit(shmbus_producer *p)
 		return 0;
 	}
 	uint32_t max = p->bus->max_rings;
-	const uint16_t *r = &p->routes[(size_t)ev->type * max];
-	unsigned n = p->nroutes[ev->type], delivered = 1;
+	/* Type, symbol and size as claimed: the caller wrote the slot since. */
+	const uint16_t *r = &p->routes[(size_t)p->claim_type * max];
+	unsigned n = p->nroutes[p->claim_type], delivered = 1;
+	uint32_t sym = p->claim_symbol;
+	uint16_t size = p->claim_size;
 	uint64_t pos;
-	/* fan out: copy to every further matching ring, then publish ours */
-	for (unsigned i = (unsigned)p->claim_view + 1; i < n; i++) {
+	/* Publish ours first, then fan out from a private copy: a claimed
+	 * slot must not stay uncommitted while this producer waits for room
+	 * in another ring (a `block` ring's slow consumer). Its claim record
+	 * moves to that ring, so the first ring's consumer would skip the
+	 * slot as claimer-less after stuck_timeout, and the late commit would
+	 * then stamp the slot of an event published since, a lap later. The
+	 * copy: once committed, the slot is the consumer's to free and reuse. */
+	bool more = (unsigned)p->claim_view + 1 < n;
+	if (more)
+		memcpy(p->scratch, ev, size);
+	ring_commit(&p->views[r[p->claim_view]], p->claim_pos);
+	ev = (struct shmbus_event_header *)p->scratch;
+	for (unsigned i = (unsigned)p->claim_view + 1; more && i < n; i++) {
 		struct ring_view *v = &p->views[r[i]];
-		if (!view_matches(v, ev->symbol_id) || !view_claim(p, v, ev->size, &pos))
+		if (!view_matches(v, sym) || !view_claim(p, v, size, &pos))
 			continue;
-		memcpy(slot_event(ring_slot(v, pos)), ev, ev->size);
+		memcpy(slot_event(ring_slot(v, pos)), ev, size);
 		ring_commit(v, pos);
 		delivered++;
 	}
-	ring_commit(&p->views[r[p->claim_view]], p->claim_pos);
 	count_publish(p, 1, delivered);
 	return (int)delivered;
 }
