@@ -70,6 +70,7 @@ struct svc {
 	int64_t term_ns; /* when the stop sent it SIGTERM (0: not yet) */
 	pid_t lingering; /* stopping: group whose main process ended, still draining */
 	bool killed;     /* stopping: SIGKILLed after its grace */
+	unsigned feeders; /* stopping: svc_feeders at this stop_step, before any SIGTERM */
 	bool consumer;   /* names a declared ring or ${config}: started before sources */
 	char last_exit[32];
 };
@@ -514,8 +515,11 @@ static size_t count_running(const struct launcher *l)
 static void signal_svc(struct svc *s, int sig)
 {
 	pid_t g = s->pid ? s->pid : s->lingering;
-	kill(-g, sig);
-	if (s->pid)
+	/* The group, and the main process apart only when it left the group
+	 * (setsid): a second SIGTERM cut short what a service does in its
+	 * shutdown path (a late flush's wait). */
+	bool grouped = kill(-g, sig) == 0 && (!s->pid || getpgid(s->pid) == g);
+	if (s->pid && !grouped)
 		kill(s->pid, sig);
 	if (sig == SIGKILL)
 		s->killed = true;
@@ -547,18 +551,22 @@ static bool stop_step(struct launcher *l, bool stalled)
 	}
 	if (in_flight && l->stop_signals == 0)
 		return false;
+	/* Every service's feeders are counted before any SIGTERM of this step:
+	 * a producer SIGTERMed here may close at once, but its consumers wait
+	 * until it has exited (in_flight above), not only closed. */
 	unsigned least = UINT_MAX;
-	if (stalled && l->stop_signals == 0)
-		for (size_t i = 0; i < l->n; i++)
-			if (l->svcs[i].state == SVC_RUNNING && !l->svcs[i].term_ns) {
-				unsigned f = svc_feeders(l, &l->svcs[i]);
-				least = f < least ? f : least;
-			}
 	for (size_t i = 0; i < l->n; i++) {
 		struct svc *s = &l->svcs[i];
 		if (s->state != SVC_RUNNING || s->term_ns)
 			continue;
-		unsigned f = l->stop_signals == 0 ? svc_feeders(l, s) : 0;
+		s->feeders = l->stop_signals == 0 ? svc_feeders(l, s) : 0;
+		least = s->feeders < least ? s->feeders : least;
+	}
+	for (size_t i = 0; i < l->n; i++) {
+		struct svc *s = &l->svcs[i];
+		if (s->state != SVC_RUNNING || s->term_ns)
+			continue;
+		unsigned f = s->feeders;
 		if (f != 0 && !(stalled && f == least))
 			continue;
 		signal_svc(s, SIGTERM);
