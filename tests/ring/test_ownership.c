@@ -153,6 +153,9 @@ static void test_ownership_commit_publishes_claimed_ring_first(void **state)
 	assert_int_equal(sb.trades, 3); /* 2 before, the claimed one */
 	shmbus_producer_close(f.p);
 	shmbus_producer_close(p2);
+	shmbus_consumer_close(ca);
+	shmbus_consumer_close(cb);
+	shmbus_consumer_close(cc);
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
