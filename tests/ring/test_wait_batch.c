@@ -85,7 +85,12 @@ static void test_wait_batch_full_partial_empty(void **state)
 static int short_timeouts(void *arg)
 {
 	shmbus_consumer *c = arg;
-	for (int64_t ns = 10; ns <= 100000; ns += 10)
+	/* ~0.5 s alone; on a loaded machine each wait's yields may give the
+	 * core away for a whole time slice (10000 waits took over 10 s in CI
+	 * beside a fuzzer), so the sweep stops after 5 s: a hang is what this
+	 * catches, and it still fails at the child's time limit */
+	int64_t stop = tu_mono_ms() + 5000;
+	for (int64_t ns = 10; ns <= 100000 && tu_mono_ms() < stop; ns += 10)
 		TU_CHILD_CHECK(shmbus_wait_batch(c, 8, 1000, ns) == SHMBUS_ETIMEDOUT);
 	return 0;
 }
@@ -95,8 +100,8 @@ static void test_wait_batch_timeout_any_length(void **state)
 	(void)state;
 	struct env e;
 	env_open(&e, 64);
-	/* a hang is killed after 10 s: tu_run_in_child gives -1 then */
-	assert_true(tu_exited_ok(tu_run_in_child(short_timeouts, e.c, 10000)));
+	/* a hang is killed after 60 s: tu_run_in_child gives -1 then */
+	assert_true(tu_exited_ok(tu_run_in_child(short_timeouts, e.c, 60000)));
 	env_close(&e);
 }
 
