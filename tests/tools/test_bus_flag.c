@@ -51,17 +51,26 @@ static const struct tool tools[] = {
 #endif
 };
 
+/* Run each tool as `ENV timeout 10 BIN FLAG ARGS`: it must exit 2 saying
+ * `want` (bounded: a tool that took the name would run on). */
+static void each_usage_error(const struct tool *t, size_t n, const char *env, const char *flag,
+                             const char *want)
+{
+	static char out[8192];
+	for (size_t i = 0; i < n; i++) {
+		int rc = tu_run(out, sizeof(out), "%s timeout 10 %s %s %s 2>&1", env, t[i].bin,
+		                flag, t[i].args);
+		if (rc != 2 || strstr(out, want) == NULL)
+			fail_msg("%s %s %s %s: exit %d, output:\n%s", env, t[i].bin, flag, t[i].args,
+			         rc, out);
+	}
+}
+
 static void test_bus_flag_bad_name_is_a_usage_error(void **state)
 {
 	(void)state;
-	static char out[8192];
-	for (size_t i = 0; i < sizeof(tools) / sizeof(tools[0]); i++) {
-		int rc = tu_run(out, sizeof(out), "%s --bus 'a/b' %s 2>&1", tools[i].bin,
-		                tools[i].args);
-		if (rc != 2 || strstr(out, "bus name 'a/b': character 2") == NULL)
-			fail_msg("%s --bus a/b %s: exit %d, output:\n%s", tools[i].bin, tools[i].args,
-			         rc, out);
-	}
+	each_usage_error(tools, sizeof(tools) / sizeof(tools[0]), "", "--bus 'a/b'",
+	                 "bus name 'a/b': character 2");
 }
 
 /* Without --bus every tool that attaches an existing bus by default takes
@@ -92,14 +101,8 @@ static void test_bus_flag_environment_names_the_bus(void **state)
 {
 	(void)state;
 	static char out[8192];
-	for (size_t i = 0; i < sizeof(env_tools) / sizeof(env_tools[0]); i++) {
-		const struct tool *t = &env_tools[i];
-		int rc = tu_run(out, sizeof(out), "SHMBUS_BUS='a/b' timeout 10 %s %s 2>&1", t->bin,
-		                t->args);
-		if (rc != 2 || strstr(out, "bus name 'a/b': character 2") == NULL)
-			fail_msg("SHMBUS_BUS=a/b %s %s: exit %d, output:\n%s", t->bin, t->args, rc,
-			         out);
-	}
+	each_usage_error(env_tools, sizeof(env_tools) / sizeof(env_tools[0]), "SHMBUS_BUS='a/b'",
+	                 "", "bus name 'a/b': character 2");
 	/* a bus of that name, and no bus "default": found through the variable */
 	const char *dir = tu_tmpdir();
 	assert_non_null(dir);
@@ -140,15 +143,8 @@ static void test_bus_flag_bad_ring_name_is_a_usage_error(void **state)
 #endif
 	    {SHMBUSCTL_BIN, "--help"}, /* keeps the array non-empty */
 	};
-	static char out[8192];
-	for (size_t i = 0; i + 1 < sizeof(ring_tools) / sizeof(ring_tools[0]); i++) {
-		const struct tool *t = &ring_tools[i];
-		int rc = tu_run(out, sizeof(out), "timeout 10 %s --ring 'a b' %s 2>&1", t->bin,
-		                t->args);
-		if (rc != 2 || strstr(out, "ring name 'a b': character 2") == NULL)
-			fail_msg("%s --ring 'a b' %s: exit %d, output:\n%s", t->bin, t->args, rc,
-			         out);
-	}
+	each_usage_error(ring_tools, sizeof(ring_tools) / sizeof(ring_tools[0]) - 1, "",
+	                 "--ring 'a b'", "ring name 'a b': character 2");
 }
 
 int main(void)
