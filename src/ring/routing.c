@@ -110,7 +110,9 @@ static __attribute__((noinline)) void view_take_single_producer(struct shmbus_pr
 	 * whose process died no longer publishes. */
 	if (owner > 0 && (uint32_t)owner <= b->max_producers) {
 		const struct prod_entry *e = &b->prods[owner - 1];
-		if (load_relaxed(&e->state) && proc_alive(e->pid, 0)) {
+		/* acquire: the pid was written before the entry's state
+		 * (store_release in shmbus_producer_open) */
+		if (load_acquire(&e->state) && proc_alive(e->pid, 0)) {
 			v->route_around = true; /* another producer owns this ring */
 			return;
 		}
