@@ -3,8 +3,9 @@
 #   1. Release build, warnings as errors: every test (unit, stress, fault).
 #   2. ASan+UBSan build: unit and fault tests, stress with fewer events.
 #   3. TSan build: the threaded concurrency tests (label tsan).
-#   4. libFuzzer (clang) on the journal block reader for SHMBUS_FUZZ_SECONDS
-#      (default 60; 0 skips it).
+#   4. libFuzzer (clang): the journal block reader, the threshold rules
+#      parser, the collector's CSV reader and the bridge's decoders, each for
+#      SHMBUS_FUZZ_SECONDS (default 30; 0 skips them), one after the other.
 # Exits non-zero when any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,15 +38,22 @@ cmake --build build/tsan -j"$jobs" --target $tsan_tests
 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 SHMBUS_TSAN_SMALL=1 \
   ctest --test-dir build/tsan --output-on-failure -L tsan -j1
 
-fuzz_s="${SHMBUS_FUZZ_SECONDS:-60}"
+fuzz_s="${SHMBUS_FUZZ_SECONDS:-30}"
 if [ "$fuzz_s" -gt 0 ]; then
-  step "libFuzzer: journal block reader, ${fuzz_s} s"
+  # target:its folder under tests/:-max_len[:a read-only seed folder]
+  fuzzers="fuzz_block_reader:journal:65536 fuzz_rules_parse:threshold:4096:config/rules
+    fuzz_csv_reader:collector:8192 fuzz_bridge_decode:bridge:4096"
   cmake -S . -B build/fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DSHMBUS_FUZZ=ON -DSHMBUS_BENCH=OFF >/dev/null
-  cmake --build build/fuzz -j"$jobs" --target fuzz_block_reader
-  rm -rf build/fuzz/corpus build/fuzz/artifacts && mkdir -p build/fuzz/corpus build/fuzz/artifacts
-  build/fuzz/tests/journal/fuzz_block_reader -max_total_time="$fuzz_s" -max_len=65536 \
-    -artifact_prefix=build/fuzz/artifacts/ -print_final_stats=1 build/fuzz/corpus
+  cmake --build build/fuzz -j"$jobs" --target $(for f in $fuzzers; do echo "${f%%:*}"; done)
+  for f in $fuzzers; do
+    IFS=: read -r name dir max_len seeds <<<"$f"
+    step "libFuzzer: $name, ${fuzz_s} s"
+    corpus=build/fuzz/corpus/$name artifacts=build/fuzz/artifacts/$name
+    rm -rf "$corpus" "$artifacts" && mkdir -p "$corpus" "$artifacts"
+    build/fuzz/tests/$dir/$name -max_total_time="$fuzz_s" -max_len="$max_len" -timeout=10 \
+      -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" ${seeds:+"$seeds"}
+  done
 fi
 
 step "release tests (all labels)"

@@ -128,7 +128,10 @@ static void json_payload(struct jw *w, const struct shmbus_event_header *ev)
 	case SHMBUS_EV_COLLECTION_FAILED: {
 		const struct shmbus_collection_failed *f = (const void *)ev;
 		jw_printf(w, ",\"error\":%d,\"line\":%u", f->error, f->line);
-		jw_string(w, "reason", f->reason, sizeof f->reason);
+		/* NUL-terminated by contract, so at most sizeof - 1 bytes: what
+		 * the JSON decoder takes back (a full field from a bad producer
+		 * is cut like any truncated reason) */
+		jw_string(w, "reason", f->reason, sizeof f->reason - 1);
 		break;
 	}
 	case SHMBUS_EV_HEARTBEAT: {

@@ -298,7 +298,10 @@ static int jd_header(struct jd *d, struct bridge_decoded *out)
 			return jd_fail(d, "unknown type name at byte %zu", (size_t)(f->val - d->s));
 		h->type = (uint16_t)rc;
 	} else {
-		JD_U("type", h->type, SHMBUS_MAX_TYPES - 1);
+		/* 1..SHMBUS_MAX_TYPES-1, as on the bus: 0 is invalid. */
+		if ((rc = jd_i64(d, "type", 1, SHMBUS_MAX_TYPES - 1, &v)) < 0)
+			return rc;
+		h->type = (uint16_t)v;
 	}
 	JD_U("version", h->version, UINT8_MAX);
 	JD_U("flags", h->flags, UINT8_MAX);
@@ -488,6 +491,12 @@ int bridge_decode_binary(const void *data, size_t len, struct bridge_decoded *ou
 		return -EBADMSG;
 	}
 	memcpy(&h, p + 1, sizeof h);
+	if (h.type == 0 || h.type >= SHMBUS_MAX_TYPES) {
+		/* no bus carries it, and the JSON encoding could not say it */
+		snprintf(err, errlen, "binary event type %u (byte 1) is not in 1..%d", h.type,
+			 SHMBUS_MAX_TYPES - 1);
+		return -EBADMSG;
+	}
 	size_t want = shmbus_event_type_size(h.type);
 	if (h.size < sizeof h || h.size > SHMBUS_EVENT_MAX || h.size != len - 1 ||
 	    (want != 0 && want != h.size)) {

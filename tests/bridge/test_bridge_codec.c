@@ -147,6 +147,65 @@ static void test_bridge_codec_rejects_bad_input(void **state)
 	assert_int_equal(bridge_encode_json((void *)ev, NULL, buf, sizeof buf), -EINVAL);
 }
 
+/* Found by fuzz_bridge_decode: the binary decoder took any type id (here
+ * 0x2d07) and the JSON one took type 0, though a bus carries only
+ * 1..SHMBUS_MAX_TYPES-1; such an event decoded from binary encoded to JSON
+ * that the JSON decoder refused. Both decoders now refuse it. */
+static void test_bridge_codec_rejects_type_out_of_range(void **state)
+{
+	unsigned char ev[SHMBUS_EVENT_MAX];
+	char buf[BRIDGE_ENCODED_MAX], err[256] = "";
+	struct bridge_decoded d;
+	static const unsigned bad[] = {0, SHMBUS_MAX_TYPES, 0x2d07, UINT16_MAX};
+	(void)state;
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		size_t size = make_event(SHMBUS_EV_USER, 0, ev);
+		((struct shmbus_event_header *)ev)->type = (uint16_t)bad[i];
+		buf[0] = BRIDGE_BIN_VERSION;
+		memcpy(buf + 1, ev, size);
+		assert_int_equal(bridge_decode_binary(buf, size + 1, &d, err, sizeof err), -EBADMSG);
+		assert_non_null(strstr(err, "type"));
+	}
+	const char *js = "{\"type\":0,\"version\":1,\"flags\":0,\"event_size\":40,"
+			 "\"source_id\":1,\"seq\":2,\"symbol_id\":1,\"event_time_ns\":1,"
+			 "\"publish_time_ns\":1}";
+	assert_int_equal(bridge_decode_json(js, strlen(js), &d, err, sizeof err), -EBADMSG);
+	assert_non_null(strstr(err, "\"type\""));
+	/* the highest id still decodes, both ways */
+	size_t size = make_event(SHMBUS_MAX_TYPES - 1, 0, ev);
+	int n = bridge_encode_binary((void *)ev, buf, sizeof buf);
+	assert_int_equal(n, (int)size + 1);
+	assert_int_equal(bridge_decode_binary(buf, (size_t)n, &d, err, sizeof err), 0);
+	n = bridge_encode_json((void *)ev, NULL, buf, sizeof buf);
+	assert_true(n > 0);
+	assert_int_equal(bridge_decode_json(buf, (size_t)n, &d, err, sizeof err), 0);
+	assert_int_equal(d.ev.h.type, SHMBUS_MAX_TYPES - 1);
+}
+
+/* Found by fuzz_bridge_decode: a collection_failed event whose reason
+ * filled all 48 bytes with no NUL (from a bad producer, or a binary
+ * decode) was encoded with 48 bytes of reason, which the JSON decoder
+ * refused (the field holds 47 and the NUL). The encoder now keeps to the
+ * layout's contract and writes at most 47. */
+static void test_bridge_codec_reason_without_nul(void **state)
+{
+	unsigned char ev[SHMBUS_EVENT_MAX];
+	char buf[BRIDGE_ENCODED_MAX], err[256] = "";
+	struct bridge_decoded d;
+	(void)state;
+	make_event(SHMBUS_EV_COLLECTION_FAILED, 0, ev);
+	struct shmbus_collection_failed *f = (void *)ev;
+	memset(f->reason, 'x', sizeof f->reason); /* no NUL */
+	int n = bridge_encode_json((void *)ev, NULL, buf, sizeof buf);
+	assert_true(n > 0);
+	int rc = bridge_decode_json(buf, (size_t)n, &d, err, sizeof err);
+	if (rc != 0)
+		fail_msg("%s: %.*s", err, n, buf);
+	const struct shmbus_collection_failed *g = (const void *)d.ev.bytes;
+	assert_int_equal(strlen(g->reason), sizeof g->reason - 1);
+	assert_memory_equal(g->reason, f->reason, sizeof g->reason - 1);
+}
+
 static void test_bridge_codec_template(void **state)
 {
 	unsigned char ev[SHMBUS_EVENT_MAX];
@@ -170,6 +229,8 @@ int main(void)
 		cmocka_unit_test(test_bridge_codec_binary_roundtrip_every_type),
 		cmocka_unit_test(test_bridge_codec_json_field_names),
 		cmocka_unit_test(test_bridge_codec_rejects_bad_input),
+		cmocka_unit_test(test_bridge_codec_rejects_type_out_of_range),
+		cmocka_unit_test(test_bridge_codec_reason_without_nul),
 		cmocka_unit_test(test_bridge_codec_template),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
