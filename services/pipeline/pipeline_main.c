@@ -406,7 +406,9 @@ static int pl_start_services(struct pipeline *p)
 	pl_arg2(&a, "--rules", p->rules_path);
 	if ((rc = pl_start(p, PL_THRESHOLD, a.v)) != 0)
 		return rc;
-	return pl_wait_rings(p, rings, nrings, 15.0);
+	/* Within --timeout as well: a stage that never subscribes must not
+	 * hold a --timeout 3 run for 15 s. */
+	return pl_wait_rings(p, rings, nrings, p->o.timeout_s < 15.0 ? p->o.timeout_s : 15.0);
 }
 
 static int pl_start_source(struct pipeline *p)
