@@ -388,12 +388,15 @@ static int awaiting_ack(struct bridge *b, unsigned bit)
 	return 0;
 }
 
-/* Resend sink k's marked entries in window order, stopping at the first
- * failure so that nothing overtakes it. Returns 1 when all went out. */
-static int resend_in_order(struct bridge *b, int k)
+/* Resend up to `max` of sink k's marked entries in window order, stopping
+ * at the first failure so that nothing overtakes it. Returns 0 when one
+ * failed again, -1 when none was marked, else 1 (sent, or released as
+ * invalid). */
+static int resend_marked(struct bridge *b, int k, uint64_t max)
 {
 	unsigned bit = 1u << k;
-	for (uint64_t p = b->head; p < b->tail; p++) {
+	int rc = -1;
+	for (uint64_t p = b->head; p < b->tail && max > 0; p++) {
 		struct bw_entry *e = &b->w[p & b->mask];
 		if (!(e->failed & bit))
 			continue;
@@ -401,26 +404,10 @@ static int resend_in_order(struct bridge *b, int k)
 			b->st.resent++;
 		else if (e->failed & bit)
 			return 0;
+		rc = 1;
+		max--;
 	}
-	return 1;
-}
-
-/* Resend sink k's first marked entry alone. 1: sent, 0: it failed
- * again, -1: none is marked. */
-static int resend_first(struct bridge *b, int k)
-{
-	unsigned bit = 1u << k;
-	for (uint64_t p = b->head; p < b->tail; p++) {
-		struct bw_entry *e = &b->w[p & b->mask];
-		if (!(e->failed & bit))
-			continue;
-		if (send_entry(b, e, bit) != 0) {
-			b->st.resent++;
-			return 1;
-		}
-		return (e->failed & bit) ? 0 : 1; /* 1: released as invalid */
-	}
-	return -1;
+	return rc;
 }
 
 /* Take sinks out of recovery when due: ready, the backoff passed and
@@ -439,7 +426,7 @@ static void recover(struct bridge *b, int64_t now)
 		    !sink_ready(b->sinks[k]) || awaiting_ack(b, bit))
 			continue;
 		if (!(b->probing & bit)) {
-			int r = resend_first(b, k);
+			int r = resend_marked(b, k, 1); /* the probe */
 			if (r > 0) {
 				b->probing |= bit; /* fail_sink clears it if refused */
 				continue;
@@ -451,7 +438,7 @@ static void recover(struct bridge *b, int64_t now)
 			/* r == 0: refused at once: back off */
 		} else {
 			b->probing &= ~bit; /* the probe was stored: the rest follow */
-			if (resend_in_order(b, k)) {
+			if (resend_marked(b, k, UINT64_MAX) != 0) {
 				b->blocked &= ~bit;
 				continue;
 			}
