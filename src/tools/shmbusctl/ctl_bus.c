@@ -208,8 +208,10 @@ int ctl_create(const struct ctl_opts *o, const char *path)
 	return rc;
 }
 
-/* Live participants of an open bus, or -1 when the table is damaged. */
-static int count_alive(const shmbus_bus *bus, uint32_t max, int *total)
+/* Live participants of an open bus, or -1 when the table is damaged; the
+ * first live one into *first when first is not NULL. */
+static int count_alive(const shmbus_bus *bus, uint32_t max, int *total,
+                       struct shmbus_participant_stat *first)
 {
 	int alive = 0;
 	*total = 0;
@@ -222,8 +224,24 @@ static int count_alive(const shmbus_bus *bus, uint32_t max, int *total)
 			return -1;
 		if (ps.state == SHMBUS_PART_ALIVE)
 			(*total)++;
-		alive += ps.alive;
+		if (ps.alive && alive++ == 0 && first)
+			*first = ps;
 	}
+	return alive;
+}
+
+/* Live participants of bus `name` (the first into *first, may be NULL), or
+ * -1 when it cannot be opened or read. */
+static int bus_alive(const char *name, struct shmbus_participant_stat *first)
+{
+	shmbus_bus *bus;
+	struct shmbus_bus_info bi;
+	int total, alive = -1;
+	if (shmbus_bus_open_readonly(name, &bus) != 0)
+		return -1;
+	if (shmbus_stat_bus(bus, &bi) == 0)
+		alive = count_alive(bus, bi.max_participants, &total, first);
+	shmbus_bus_close(bus);
 	return alive;
 }
 
@@ -243,17 +261,11 @@ int ctl_bus_file_id(const char *name, dev_t *dev, ino_t *ino)
 
 int ctl_remove_dead_bus(const char *name)
 {
-	shmbus_bus *bus;
 	dev_t dev, dev2;
 	ino_t ino, ino2;
-	if (ctl_bus_file_id(name, &dev, &ino) != 0 || shmbus_bus_open_readonly(name, &bus) != 0)
+	if (ctl_bus_file_id(name, &dev, &ino) != 0)
 		return 0;
-	struct shmbus_bus_info bi;
-	int total, alive = -1;
-	if (shmbus_stat_bus(bus, &bi) == 0)
-		alive = count_alive(bus, bi.max_participants, &total);
-	shmbus_bus_close(bus);
-	if (alive != 0)
+	if (bus_alive(name, NULL) != 0)
 		return 0; /* in use, or unreadable: left to the operator */
 	/* still the file that was checked (not one re-created meanwhile) */
 	if (ctl_bus_file_id(name, &dev2, &ino2) != 0 || dev2 != dev || ino2 != ino)
@@ -300,7 +312,7 @@ static void probe(const char *dir, const char *file, struct bus_entry *e)
 	}
 	struct shmbus_bus_info bi;
 	if ((rc = shmbus_stat_bus(bus, &bi)) == 0 &&
-	    (e->alive = count_alive(bus, bi.max_participants, &e->registered)) >= 0) {
+	    (e->alive = count_alive(bus, bi.max_participants, &e->registered, NULL)) >= 0) {
 		e->ok = 1;
 		e->creator_pid = bi.creator_pid;
 		e->kept = bi.kept;
@@ -397,41 +409,19 @@ int ctl_list(const struct ctl_opts *o)
 	return CTL_OK;
 }
 
-/* Live participants of bus `name` (0 when it cannot be read: a damaged
- * bus is for destroy to remove), and one of them into pid/who. */
-static int live_participants(const char *name, int *pid, char *who, size_t wholen)
-{
-	shmbus_bus *bus;
-	struct shmbus_bus_info bi;
-	int alive = 0;
-	if (shmbus_bus_open_readonly(name, &bus) != 0)
-		return 0;
-	if (shmbus_stat_bus(bus, &bi) == 0)
-		for (uint32_t i = 0; i < bi.max_participants; i++) {
-			struct shmbus_participant_stat ps;
-			if (shmbus_stat_participant(bus, i, &ps) != 0 || !ps.alive)
-				continue;
-			if (alive++ == 0) {
-				*pid = ps.pid;
-				snprintf(who, wholen, "%s", ps.name);
-			}
-		}
-	shmbus_bus_close(bus);
-	return alive;
-}
-
 int ctl_destroy(const struct ctl_opts *o, const char *name)
 {
-	int pid = 0;
-	char who[SHMBUS_NAME_MAX + 1] = "";
-	int alive = o->force ? 0 : live_participants(name, &pid, who, sizeof(who));
+	struct shmbus_participant_stat ps;
+	/* one that cannot be read (-1) is damaged: destroy is for that */
+	int alive = o->force ? 0 : bus_alive(name, &ps);
 	if (alive > 0) {
 		/* They keep their mapping, but the next create or up of the name
 		 * makes another bus: producers and consumers split in two. */
 		fprintf(stderr,
 		        TOOL ": destroy bus '%s': %d live participant%s (pid %d '%s'%s): stop them "
 		             "first, or --force\n",
-		        name, alive, alive > 1 ? "s" : "", pid, who, alive > 1 ? ", ..." : "");
+		        name, alive, alive > 1 ? "s" : "", (int)ps.pid, ps.name,
+		        alive > 1 ? ", ..." : "");
 		return CTL_FAIL;
 	}
 	int rc = shmbus_bus_destroy(name);
