@@ -216,10 +216,12 @@ static int mdp_zone(const char *s, size_t n, size_t *i, int64_t *off_s, const ch
 	}
 	sign = s[(*i)++] == '-' ? -1 : 1;
 	hh = mdp_fixed(s, n, i, 2);
-	if (*i < n && s[*i] == ':')
+	if (*i < n && s[*i] == ':') {
 		(*i)++;
-	if (*i < n)
+		mm = mdp_fixed(s, n, i, 2); /* "+HH:" wants its minutes */
+	} else if (*i < n) {
 		mm = mdp_fixed(s, n, i, 2);
+	}
 	if (hh < 0 || hh > 23 || mm < 0 || mm > 59) {
 		*why = "bad UTC offset (expected +HH, +HH:MM or +HHMM)";
 		return -1;

@@ -186,6 +186,10 @@ static void test_md_parse_iso8601_bad(void **state)
 	assert_int_equal(ts("2013-10-08T25:00:00Z", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
 	assert_int_equal(ts("2013-10-08T13:30:00.Z", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
 	assert_int_equal(ts("2013-10-08T13:30:00+2", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
+	assert_int_equal(ts("2013-10-08T13:30:00+05:", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
+	assert_int_equal(ts("2013-10-08T13:30:00+05:3", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
+	assert_int_equal(ts("2013-10-08T13:30:00+05", SHMBUS_TS_ISO, &v), 0);
+	assert_true(v == INT64_C(1381221000000000000));
 	assert_int_equal(ts("2013-10-08T13:30:00Zjunk", SHMBUS_TS_ISO, &v), SHMBUS_MD_BAD);
 	assert_int_equal(ts("1969-12-31", SHMBUS_TS_ISO, &v), SHMBUS_MD_RANGE);
 	assert_int_equal(ts("2263-01-01", SHMBUS_TS_ISO, &v), SHMBUS_MD_RANGE);
