@@ -491,33 +491,80 @@ static int rp_append(struct shmbus_ruleset *rs, uint32_t *cap, const struct shmb
 	return 0;
 }
 
-/* Fails when @r's id is already used; the error points at the id. */
-static int rp_unique(const struct shmbus_ruleset *rs, const struct shmbus_rule *r, const char *line,
-		     size_t len, struct shmbus_rule_error *err)
-{
-	size_t il = strlen(r->id);
+/* The ids seen so far: open addressing over rule indexes + 1 (0 = free),
+ * at most half full, so a file of many rules is checked in linear time. */
+struct rp_ids {
+	uint32_t *slot;
+	uint32_t mask; /* slots - 1; no table while slot is NULL */
+};
 
-	for (uint32_t i = 0; i < rs->count; i++) {
-		if (strcmp(rs->rules[i].id, r->id) != 0)
-			continue;
-		if (err) {
-			const char *at = memmem(line, len, r->id, il);
-			err->line = r->line;
-			err->column = at ? (uint32_t)(at - line) + 1 : 0;
-			snprintf(err->token, sizeof(err->token), "%s", r->id);
-			snprintf(err->message, sizeof(err->message),
-				 "duplicate rule id '%s' (first defined on line %u)", r->id,
-				 rs->rules[i].line);
-		}
-		return -EINVAL;
+static uint32_t rp_id_hash(const char *id)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 16777619u;
+	return h;
+}
+
+/* Slot of @id in @ids: the one holding it, or the free one it would take. */
+static uint32_t *rp_ids_find(const struct rp_ids *ids, const struct shmbus_ruleset *rs,
+			     const char *id)
+{
+	for (uint32_t i = rp_id_hash(id);; i++) {
+		uint32_t *s = &ids->slot[i & ids->mask];
+		if (*s == 0 || strcmp(rs->rules[*s - 1].id, id) == 0)
+			return s;
 	}
+}
+
+/* Room for one more id than @rs holds, rehashing into a table twice the size. */
+static int rp_ids_reserve(struct rp_ids *ids, const struct shmbus_ruleset *rs)
+{
+	uint32_t n = ids->slot ? ids->mask + 1 : 0;
+	if (2 * (rs->count + 1) <= n)
+		return 0;
+	struct rp_ids big = { calloc(n ? 2 * n : 64, sizeof(uint32_t)), n ? 2 * n - 1 : 63 };
+	if (!big.slot)
+		return -ENOMEM;
+	for (uint32_t k = 0; k < rs->count; k++)
+		*rp_ids_find(&big, rs, rs->rules[k].id) = k + 1;
+	free(ids->slot);
+	*ids = big;
 	return 0;
+}
+
+/* Appends @r unless its id is already used; the error points at the id. */
+static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids *ids,
+			 const struct shmbus_rule *r, const char *line, size_t len,
+			 struct shmbus_rule_error *err)
+{
+	int rc = rp_ids_reserve(ids, rs);
+	if (rc < 0)
+		return rc;
+	uint32_t *s = rp_ids_find(ids, rs, r->id);
+	if (*s == 0) {
+		if ((rc = rp_append(rs, cap, r)) == 0)
+			*s = rs->count;
+		return rc;
+	}
+	if (err) {
+		const char *at = memmem(line, len, r->id, strlen(r->id));
+		err->line = r->line;
+		err->column = at ? (uint32_t)(at - line) + 1 : 0;
+		snprintf(err->token, sizeof(err->token), "%s", r->id);
+		snprintf(err->message, sizeof(err->message),
+			 "duplicate rule id '%s' (first defined on line %u)", r->id,
+			 rs->rules[*s - 1].line);
+	}
+	return -EINVAL;
 }
 
 int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 		       struct shmbus_rule_error *err)
 {
 	struct shmbus_rule *r = malloc(sizeof(*r));
+	struct rp_ids ids = { NULL, 0 };
 	size_t pos = 0;
 	uint32_t lineno = 0, cap = 0;
 	int rc = r ? 0 : -ENOMEM;
@@ -529,12 +576,10 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 
 		pos += ll + (nl != NULL);
 		rc = shmbus_rule_parse_line(l, ll, ++lineno, r, err);
-		if (rc == 1) {
-			rc = rp_unique(out, r, l, ll, err);
-			if (rc == 0)
-				rc = rp_append(out, &cap, r);
-		}
+		if (rc == 1)
+			rc = rp_add_unique(out, &cap, &ids, r, l, ll, err);
 	}
+	free(ids.slot);
 	free(r);
 	if (rc < 0)
 		shmbus_rules_free(out);

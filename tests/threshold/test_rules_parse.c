@@ -274,6 +274,38 @@ static void test_rules_parse_file(void **state)
 	assert_non_null(strstr(e.message, "/nonexistent/rules.conf"));
 }
 
+/* Ids are checked through a hash index: many rules, every one kept in
+ * order, and a late duplicate still names the line of the first one. */
+static void test_rules_parse_many_ids(void **state)
+{
+	enum { N = 20000 };
+	size_t cap = (size_t)N * 32 + 64, len = 0;
+	char *text = malloc(cap);
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+
+	(void)state;
+	assert_non_null(text);
+	for (unsigned i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "rule r%u: rsi14 > 70\n", i);
+	assert_int_equal(shmbus_rules_parse(text, len, &rs, &e), 0);
+	assert_int_equal(rs.count, N);
+	for (unsigned i = 0; i < N; i += 997) {
+		char id[16];
+		snprintf(id, sizeof(id), "r%u", i);
+		assert_string_equal(rs.rules[i].id, id);
+		assert_int_equal(rs.rules[i].line, i + 1);
+	}
+	shmbus_rules_free(&rs);
+
+	len += (size_t)snprintf(text + len, cap - len, "rsi14 < 30\nrule r12345: close > 1\n");
+	assert_int_equal(shmbus_rules_parse(text, len, &rs, &e), -EINVAL);
+	assert_int_equal(rs.count, 0);
+	assert_int_equal(e.line, N + 2);
+	assert_string_equal(e.message, "duplicate rule id 'r12345' (first defined on line 12346)");
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -284,6 +316,7 @@ int main(void)
 		cmocka_unit_test(test_rules_parse_control_bytes),
 		cmocka_unit_test(test_rules_parse_load_refuses_non_regular),
 		cmocka_unit_test(test_rules_parse_file),
+		cmocka_unit_test(test_rules_parse_many_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
