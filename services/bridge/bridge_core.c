@@ -72,6 +72,7 @@ struct bridge {
 	int dirty, had_checkpoint, no_ring;
 	unsigned blocked; /* sinks in recovery (bit k: sinks[k]) */
 	unsigned probing; /* sinks in recovery whose first marked entry alone was resent */
+	int64_t down_nap_ns; /* next idle nap while a sink is not ready (doubles) */
 	int64_t last_ckpt_ns, last_hb_ns;
 	int64_t retry_at_ns[BRIDGE_MAX_SINKS];
 	uint32_t retry_attempt[BRIDGE_MAX_SINKS];
@@ -510,6 +511,9 @@ static void live_handler(const struct shmbus_event_header *ev, void *ctx)
 		b->st.dropped++; /* drop mode only: block mode polls at most the room left */
 }
 
+#define NAP_MIN_NS 200000LL        /* a step's nap while waiting for acks */
+#define NAP_DOWN_MAX_NS 10000000LL /* the longest, while a sink is down */
+
 static void nap(int64_t ns)
 {
 	struct timespec ts = {.tv_sec = ns / 1000000000LL, .tv_nsec = ns % 1000000000LL};
@@ -528,11 +532,17 @@ int bridge_step(struct bridge *b, int64_t wait_ns)
 		else if (ok && b->blocked == 0 && room > 0)
 			moved = shmbus_poll(b->c, live_handler, b, room < 1024 ? (unsigned)room : 1024);
 	}
+	/* A sink that is down (reconnecting in the background) is waited
+	 * for with naps doubling from 200 us to 10 ms: at 200 us a bridge
+	 * whose broker was down for hours burnt ~10% of a core; 10 ms is
+	 * the most a reconnection then waits to be noticed. */
+	int64_t most = ok ? NAP_MIN_NS : b->down_nap_ns;
+	b->down_nap_ns = ok ? NAP_MIN_NS : (most * 2 < NAP_DOWN_MAX_NS ? most * 2 : NAP_DOWN_MAX_NS);
 	if (moved == 0 && acks == 0 && wait_ns > 0) {
 		if (!b->no_ring && ok && room > 0 && b->head == b->tail)
 			shmbus_wait(b->c, wait_ns);
 		else
-			nap(wait_ns < 200000 ? wait_ns : 200000);
+			nap(wait_ns < most ? wait_ns : most);
 	}
 	return moved;
 }
@@ -616,6 +626,7 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 	b->bus = bus;
 	b->cfg = *cfg;
 	b->mask = cfg->window - 1;
+	b->down_nap_ns = NAP_MIN_NS;
 	b->w = calloc(cfg->window, sizeof *b->w);
 	if (b->w == NULL || bridge_srcmap_init(&b->acked) < 0 || bridge_srcmap_init(&b->sent) < 0 ||
 	    bridge_srcmap_init(&b->published) < 0 || bridge_srcmap_init(&b->live) < 0) {
