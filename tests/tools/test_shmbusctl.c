@@ -97,6 +97,24 @@ static void test_shmbusctl_bus_option_is_a_bus_name(void **state)
 	assert_non_null(strstr(out, "bus 'ok-name'"));
 }
 
+/* A BUS argument is a bus name as --bus is: info and destroy exited 1
+ * ("open bus 'a/b': Invalid argument") where ring-remove and --bus say
+ * it is a usage error (README: "a bad bus name included"). */
+static void test_shmbusctl_bus_argument_is_a_bus_name(void **state)
+{
+	(void)state;
+	static const char *const cmds[] = {"info", "destroy", "ring-remove"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int rc = tu_run(out, sizeof(out), "%s %s 'a/b'%s 2>&1", SHMBUSCTL_BIN, cmds[i],
+		                i == 2 ? " ring" : "");
+		if (rc != 2 || !strstr(out, "bus name 'a/b': character 2"))
+			fail_msg("%s 'a/b': exit %d, output:\n%s", cmds[i], rc, out);
+	}
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy '' 2>&1", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "bus name is empty"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s info ../x 2>&1", SHMBUSCTL_BIN), 2);
+}
+
 static void test_shmbusctl_create_info_list_destroy(void **state)
 {
 	(void)state;
@@ -300,6 +318,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_check_reports_bad_config),
 	    cmocka_unit_test(test_shmbusctl_config_must_be_a_regular_file),
 	    cmocka_unit_test(test_shmbusctl_bus_option_is_a_bus_name),
+	    cmocka_unit_test(test_shmbusctl_bus_argument_is_a_bus_name),
 	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),

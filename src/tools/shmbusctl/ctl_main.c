@@ -91,11 +91,13 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		return usage_error("too many arguments for '%s'", cmd);
 	if (needs_config && !arg)
 		return usage_error("'%s' needs a CONFIG file", cmd);
-	if (takes_bus && !arg) {
+	if (takes_bus) {
+		/* a BUS argument is a bus name as --bus is (ring-remove's too) */
 		char path[4096];
-		if (shmbus_bus_path(o->default_bus, path, sizeof(path)) == -EINVAL)
-			return usage_error("SHMBUS_BUS: %s", shmbus_errmsg()); /* --bus was checked */
-		arg = o->default_bus;
+		const char *bus = arg ? arg : o->default_bus;
+		if (shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
+			return usage_error(arg ? "BUS: %s" : "SHMBUS_BUS: %s", shmbus_errmsg());
+		arg = bus;
 	}
 	if (strcmp(cmd, "check") == 0)
 		return ctl_check(o, arg);
