@@ -138,6 +138,25 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s --interval x", SHMBUS_STAT_BIN), 2);
 }
 
+/* --count is a whole number >= 1 like every count the tools take: an
+ * overflowing one, or one with a sign or a space before it, was taken
+ * (strtol saturates and skips both) and the run went on. */
+static void test_stat_count_is_a_whole_number(void **state)
+{
+	(void)state;
+	static char out[8192];
+	static const char *const bad[] = {
+	    "99999999999999999999", "' 5'", "+5", "-1", "0", "''", "10x"};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = tu_run(out, sizeof(out), "%s --bus st --once --count %s 2>&1",
+		                SHMBUS_STAT_BIN, bad[i]);
+		if (rc != 2 || !strstr(out, "--count"))
+			fail_msg("--count %s: exit %d, output:\n%s", bad[i], rc, out);
+	}
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --json --count 1", SHMBUS_STAT_BIN),
+	                 0);
+}
+
 static long http_get(int port, const char *path, char *buf, size_t len)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -457,6 +476,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
+	    cmocka_unit_test(test_stat_count_is_a_whole_number),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),

@@ -29,6 +29,7 @@
 
 #include "stat_tool.h"
 #include "tool_json.h"
+#include "tool_parse.h"
 
 static const char *const usage_text =
     "usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
@@ -54,7 +55,7 @@ struct stat_opts {
 	const char *bus;
 	double interval;
 	bool interval_set;
-	long count;
+	uint64_t count; /* 0: no limit */
 	bool once, json, no_clear;
 	const char *prometheus;
 };
@@ -120,8 +121,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			o->interval_set = true;
 			break;
 		case 'c':
-			o->count = strtol(optarg, &end, 10);
-			if (*end || o->count < 1)
+			if (tool_parse_u64(optarg, &o->count) || o->count < 1)
 				return fprintf(stderr,
 				               STAT_TOOL ": --count '%s': expected a "
 				                         "positive number\n",
@@ -205,7 +205,7 @@ static int run_live(const struct stat_opts *o, struct stat_watch *w)
 {
 	struct stat_snap snaps[2] = {{0}};
 	int cur = 0, rc = 0;
-	for (long n = 0; !stop_flag; n++) {
+	for (uint64_t n = 0; !stop_flag; n++) {
 		char *why;
 		rc = stat_watch_snap(w, &snaps[!cur], &snaps[cur], &why);
 		if (rc == -ENOENT) {
