@@ -123,6 +123,33 @@ static void test_journald_config_ini_section(void **state)
 	jtt_teardown(b);
 }
 
+/* --stats-json is JSON whatever DIR is: the directory was printed raw
+ * into it, so a '"' or '\' in the path made the file unreadable to a
+ * JSON parser. */
+static void test_journald_stats_json_escapes_the_dir(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	char dir[300], stats[200], want[400];
+	jc_paths();
+	snprintf(dir, sizeof(dir), "%s/a\"b\\c", jtt_jdir);
+	snprintf(stats, sizeof(stats), "%s/jd.json", jtt_shm);
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", dir, "--stats-json", stats, NULL};
+	pid_t jd = jtt_spawn(av, jc_out, jc_err);
+	if (jtt_wait_ring(b, "journal", jd) != 0) {
+		kill(jd, SIGKILL);
+		jtt_wait(jd, 10);
+		jc_has(jc_err, "(no error)");
+		fail_msg("journald did not subscribe ring journal");
+	}
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+	snprintf(want, sizeof(want), "\"dir\":\"%s/a\\\"b\\\\c\",", jtt_jdir);
+	assert_true(jc_has(stats, want));
+	assert_true(jc_has(stats, "\"running\":false"));
+	jtt_teardown(b);
+}
+
 /* A bad key or value names the file and its line and exits 2; so do an
  * INI file without [journal] and a missing bus. */
 static void test_journald_config_errors_name_file_and_line(void **state)
@@ -171,6 +198,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_journald_config_ini_section),
 	    cmocka_unit_test(test_journald_config_errors_name_file_and_line),
+	    cmocka_unit_test(test_journald_stats_json_escapes_the_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

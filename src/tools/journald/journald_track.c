@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE
 #include "journald.h"
+#include "tool_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -329,7 +330,19 @@ void jd_write_stats(struct jd *d, int running)
 	 * longest {"source_id":..,"seq":..}, */
 	static char small[16384];
 	uint32_t listed = d->nsrc < JD_STATS_SOURCES ? d->nsrc : JD_STATS_SOURCES;
-	size_t cap = 2048 + strlen(d->o.bus) + strlen(d->o.ring) + strlen(d->o.dir) +
+	/* Bus and ring are checked names; DIR is any path: escaped, or a '"'
+	 * in it would end the string. */
+	char *dir = NULL;
+	size_t dir_len = 0;
+	FILE *df = open_memstream(&dir, &dir_len);
+	if (df) {
+		tool_json_str(df, d->o.dir);
+		if (fclose(df) != 0) {
+			free(dir);
+			dir = NULL;
+		}
+	}
+	size_t cap = 2048 + strlen(d->o.bus) + strlen(d->o.ring) + (dir ? strlen(dir) : 0) +
 	             (size_t)listed * 64;
 	char *b = malloc(cap);
 	if (!b) { /* the counters still go out; the list is said to be left out */
@@ -342,14 +355,14 @@ void jd_write_stats(struct jd *d, int running)
 	size_t n = (size_t)snprintf(
 	    b, cap,
 	    "{\"tool\":\"" JD_TOOL "\",\"pid\":%d,\"running\":%s,\"time_ns\":%" PRId64
-	    ",\"bus\":\"%s\",\"ring\":\"%s\",\"dir\":\"%s\",\"fsync\":\"%s\",\"io_path\":\"%s\","
+	    ",\"bus\":\"%s\",\"ring\":\"%s\",\"dir\":%s,\"fsync\":\"%s\",\"io_path\":\"%s\","
 	    "\"o_direct\":%d,\"events\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"blocks\":%" PRIu64
 	    ",\"disk_bytes\":%" PRIu64 ",\"inflight\":%u,\"events_durable\":%" PRIu64
 	    ",\"fsyncs\":%" PRIu64 ",\"errors\":%" PRIu64 ",\"lost\":%" PRIu64
 	    ",\"last_error\":%d,\"last_error_text\":\"%s\",\"segments_created\":%" PRIu64
 	    ",\"segments_deleted\":%" PRIu64,
 	    (int)getpid(), running ? "true" : "false", shmbus_now_ns(), d->o.bus, d->o.ring,
-	    d->o.dir, jd_fsync_name(&d->o.w),
+	    dir ? dir : "null", jd_fsync_name(&d->o.w),
 	    st.io_path == SHMBUS_JOURNAL_IO_URING ? "io_uring" : "pwrite", st.o_direct, st.events,
 	    st.bytes, st.blocks, st.disk_bytes, st.inflight, st.events_durable, st.fsyncs,
 	    st.write_errors + d->append_errors, st.events_lost, st.last_error,
@@ -377,6 +390,7 @@ void jd_write_stats(struct jd *d, int running)
 	int rc = jtool_write_atomic(d->o.stats_json, b, n);
 	if (b != small)
 		free(b);
+	free(dir);
 	if (rc && running < 2)
 		fprintf(stderr, JD_TOOL ": writing stats failed: %s (%s)\n", strerror(-rc),
 		        d->o.stats_json);
