@@ -140,9 +140,19 @@ static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 			return shmbus_svc_usage_error(
 			    TOOL, "--speed '%s': expected max or a positive number", arg);
 		return 0;
-	case 'y':
+	case 'y': {
+		/* Checked now, as --rate is: a bad list is a usage error before
+		 * the bus is attached, and an empty one is no list (the
+		 * generator would take it for its default symbols). */
+		struct shmbus_synth_options so = {.symbols = arg};
+		struct shmbus_synth *g;
+		char err[256] = "empty list";
+		if (!*arg || shmbus_synth_create(&g, &so, err, sizeof(err)) == -EINVAL)
+			return shmbus_svc_usage_error(TOOL, "--symbols '%s': %s", arg, err);
+		shmbus_synth_destroy(g); /* NULL when out of memory: said at the run */
 		c->symbols = arg;
 		return 0;
+	}
 	case 'r':
 		/* A gap of 1/rate seconds on average: below the minimum, a few
 		 * events would already run past year 2262 (int64 ns). */

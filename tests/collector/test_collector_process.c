@@ -184,11 +184,36 @@ static void test_collector_process_rate_range(void **state)
 	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
 }
 
+/* A bad generator --symbols list is a usage error naming it (exit 2)
+ * before the bus is attached, as a bad --rate is: an empty list ran the
+ * default symbols, and "A,,B" exited 1 when the bus was missing (the
+ * list was read only after attaching). */
+static void test_collector_process_symbols_checked_first(void **state)
+{
+	static const char *const bad[] = {"", "A,,B", "A,", "A B", "A,A", "TOOLONGSYMBOLNAME1"};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {COL_BIN, "--bus",     "ct-none",      "--events",
+		                "10",    "--symbols", (char *)bad[i], NULL};
+		int rc = pt_run(argv, "/dev/null", pt_path("sym.err"));
+		assert_non_null(text = pt_slurp(pt_path("sym.err")));
+		if (rc != 2 || !strstr(text, "--symbols"))
+			fail_msg("--symbols '%s': exit %d: %s", bad[i], rc, text);
+		free(text);
+	}
+	/* A good list: on to attaching the bus (absent here: exit 1). */
+	char *ok[] = {COL_BIN, "--bus", "ct-none", "--events", "10", "--symbols", "A,B", NULL};
+	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_collector_process_sigterm_while_pacing),
 	    cmocka_unit_test(test_collector_process_rate_range),
+	    cmocka_unit_test(test_collector_process_symbols_checked_first),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
