@@ -22,6 +22,8 @@
  */
 #define _GNU_SOURCE
 #include "pipeline.h"
+#include "md_parse.h"
+#include "synth.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -205,6 +207,29 @@ static int pl_check_numbers(const struct pl_opts *o)
 	return 0;
 }
 
+/* The collector's words, checked here with the collector's rules for
+ * the same reason: --kind, --ts-unit and the generator's --symbols. */
+static int pl_check_words(const struct pl_opts *o)
+{
+	struct shmbus_synth_options so = {.symbols = o->symbols};
+	struct shmbus_synth *g;
+	char err[256] = "empty list";
+
+	if (o->kind && strcmp(o->kind, "trades") != 0 && strcmp(o->kind, "trade") != 0 &&
+	    strcmp(o->kind, "quotes") != 0 && strcmp(o->kind, "quote") != 0)
+		return shmbus_svc_usage_error(PL_TOOL, "--kind '%s': expected trades or quotes",
+		                              o->kind);
+	if (o->ts_unit && shmbus_ts_unit_from_name(o->ts_unit) < 0)
+		return shmbus_svc_usage_error(
+		    PL_TOOL, "--ts-unit '%s': expected auto, ns, us, ms, s or iso", o->ts_unit);
+	if (!o->symbols)
+		return 0;
+	if (!*o->symbols || shmbus_synth_create(&g, &so, err, sizeof(err)) == -EINVAL)
+		return shmbus_svc_usage_error(PL_TOOL, "--symbols '%s': %s", o->symbols, err);
+	shmbus_synth_destroy(g); /* NULL when out of memory: the collector says it */
+	return 0;
+}
+
 /* The bus name names the run folder (TMPDIR/shmbus-NAME), where old
  * stats files are removed: it must be what the library accepts (no '/',
  * no leading '.'), checked before anything touches the disk. */
@@ -265,7 +290,8 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	if (o->input && o->replay_dir)
 		return shmbus_svc_usage_error(PL_TOOL, "%s",
 		                              "--input and --replay exclude each other");
-	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0)
+	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0 ||
+	    (rc = pl_check_words(o)) != 0)
 		return rc;
 	if (o->input && access(o->input, R_OK) != 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--input '%s': cannot read the file",
