@@ -101,17 +101,6 @@ struct collector {
 	uint64_t rows;
 };
 
-static int col_parse_kind(struct collector *c, const char *arg)
-{
-	if (strcmp(arg, "trades") == 0 || strcmp(arg, "trade") == 0)
-		c->kind = SHMBUS_MD_TRADE;
-	else if (strcmp(arg, "quotes") == 0 || strcmp(arg, "quote") == 0)
-		c->kind = SHMBUS_MD_QUOTE;
-	else
-		return shmbus_svc_usage_error(TOOL, "--kind '%s': expected trades or quotes", arg);
-	return 0;
-}
-
 /* One option of the collector's own (struct shmbus_svc_cli.own): 0, 2
  * on a usage error, -ENOENT for no option of the collector. */
 static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
@@ -125,7 +114,11 @@ static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 		c->input = arg;
 		return 0;
 	case 'k':
-		return col_parse_kind(c, arg);
+		if ((u = shmbus_md_kind_from_name(arg)) < 0)
+			return shmbus_svc_usage_error(TOOL, "--kind '%s': expected trades or quotes",
+						      arg);
+		c->kind = (enum shmbus_md_kind)u;
+		return 0;
 	case 'c':
 		c->columns = arg;
 		return 0;
@@ -142,14 +135,10 @@ static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 		return 0;
 	case 'y': {
 		/* Checked now, as --rate is: a bad list is a usage error before
-		 * the bus is attached, and an empty one is no list (the
-		 * generator would take it for its default symbols). */
-		struct shmbus_synth_options so = {.symbols = arg};
-		struct shmbus_synth *g;
-		char err[256] = "empty list";
-		if (!*arg || shmbus_synth_create(&g, &so, err, sizeof(err)) == -EINVAL)
+		 * the bus is attached. */
+		char err[256];
+		if (shmbus_synth_check_symbols(arg, err, sizeof(err)) != 0)
 			return shmbus_svc_usage_error(TOOL, "--symbols '%s': %s", arg, err);
-		shmbus_synth_destroy(g); /* NULL when out of memory: said at the run */
 		c->symbols = arg;
 		return 0;
 	}

@@ -11,6 +11,7 @@
  * stay in integer arithmetic end to end so that nanoseconds are exact.
  */
 #include "md_parse.h"
+#include "md_record.h"
 
 #include <errno.h>
 #include <math.h>
@@ -444,6 +445,17 @@ const char *shmbus_ts_unit_name(enum shmbus_ts_unit unit)
 	if ((unsigned)unit >= sizeof(mdp_unit_names) / sizeof(mdp_unit_names[0]))
 		return "?";
 	return mdp_unit_names[unit];
+}
+
+int shmbus_md_kind_from_name(const char *name)
+{
+	if (!name)
+		return -EINVAL;
+	if (strcmp(name, "trades") == 0 || strcmp(name, "trade") == 0)
+		return SHMBUS_MD_TRADE;
+	if (strcmp(name, "quotes") == 0 || strcmp(name, "quote") == 0)
+		return SHMBUS_MD_QUOTE;
+	return -EINVAL;
 }
 
 int shmbus_ts_unit_from_name(const char *name)

@@ -87,6 +87,10 @@ const char *shmbus_ts_unit_name(enum shmbus_ts_unit unit);
 /* Unit for a name ("ns", "us", "ms", "s", "iso", "auto"), or -EINVAL. */
 int shmbus_ts_unit_from_name(const char *name);
 
+/* Record kind for a --kind name ("trades" or "trade", "quotes" or
+ * "quote"), or -EINVAL. */
+int shmbus_md_kind_from_name(const char *name);
+
 #ifdef __cplusplus
 }
 #endif

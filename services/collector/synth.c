@@ -298,6 +298,21 @@ static int synth_defaults(struct shmbus_synth_options *o, char *eb, size_t el)
 	return 0;
 }
 
+int shmbus_synth_check_symbols(const char *list, char *errbuf, size_t errlen)
+{
+	struct shmbus_synth_options so = {.symbols = list};
+	struct shmbus_synth *g;
+
+	if (!list || !*list) {
+		if (errbuf && errlen)
+			snprintf(errbuf, errlen, "empty list");
+		return -EINVAL;
+	}
+	int rc = shmbus_synth_create(&g, &so, errbuf, errlen);
+	shmbus_synth_destroy(g);
+	return rc == -EINVAL ? rc : 0; /* out of memory: the run will say it */
+}
+
 int shmbus_synth_create(struct shmbus_synth **out, const struct shmbus_synth_options *opt,
 			char *errbuf, size_t errlen)
 {

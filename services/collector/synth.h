@@ -67,6 +67,13 @@ int shmbus_synth_create(struct shmbus_synth **out, const struct shmbus_synth_opt
 			char *errbuf, size_t errlen);
 
 /*
+ * Check a --symbols list as shmbus_synth_create() would take it: 0, or
+ * -EINVAL with @errbuf naming the fault (an empty list is one here: the
+ * generator would read it as "the default symbols"). Thread-safe.
+ */
+int shmbus_synth_check_symbols(const char *list, char *errbuf, size_t errlen);
+
+/*
  * Produce the next record into @rec (never fails; times never decrease).
  * The symbol points into the generator and stays valid until destroy.
  */

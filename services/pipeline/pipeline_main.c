@@ -211,22 +211,16 @@ static int pl_check_numbers(const struct pl_opts *o)
  * the same reason: --kind, --ts-unit and the generator's --symbols. */
 static int pl_check_words(const struct pl_opts *o)
 {
-	struct shmbus_synth_options so = {.symbols = o->symbols};
-	struct shmbus_synth *g;
-	char err[256] = "empty list";
+	char err[256];
 
-	if (o->kind && strcmp(o->kind, "trades") != 0 && strcmp(o->kind, "trade") != 0 &&
-	    strcmp(o->kind, "quotes") != 0 && strcmp(o->kind, "quote") != 0)
+	if (o->kind && shmbus_md_kind_from_name(o->kind) < 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--kind '%s': expected trades or quotes",
 		                              o->kind);
 	if (o->ts_unit && shmbus_ts_unit_from_name(o->ts_unit) < 0)
 		return shmbus_svc_usage_error(
 		    PL_TOOL, "--ts-unit '%s': expected auto, ns, us, ms, s or iso", o->ts_unit);
-	if (!o->symbols)
-		return 0;
-	if (!*o->symbols || shmbus_synth_create(&g, &so, err, sizeof(err)) == -EINVAL)
+	if (o->symbols && shmbus_synth_check_symbols(o->symbols, err, sizeof(err)) != 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--symbols '%s': %s", o->symbols, err);
-	shmbus_synth_destroy(g); /* NULL when out of memory: the collector says it */
 	return 0;
 }
 

@@ -7,10 +7,12 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <errno.h>
 #include <math.h>
 #include <string.h>
 
 #include "md_parse.h"
+#include "md_record.h"
 
 static int num(const char *s, double *v)
 {
@@ -205,6 +207,10 @@ static void test_md_parse_guess_unit(void **state)
 	assert_int_equal(shmbus_md_guess_unit("abc", 3), SHMBUS_TS_AUTO);
 	assert_int_equal(shmbus_ts_unit_from_name("ms"), SHMBUS_TS_MS);
 	assert_int_equal(shmbus_ts_unit_from_name("iso8601"), SHMBUS_TS_ISO);
+	assert_int_equal(shmbus_md_kind_from_name("trades"), SHMBUS_MD_TRADE);
+	assert_int_equal(shmbus_md_kind_from_name("quote"), SHMBUS_MD_QUOTE);
+	assert_int_equal(shmbus_md_kind_from_name("bars"), -EINVAL);
+	assert_int_equal(shmbus_md_kind_from_name(NULL), -EINVAL);
 	assert_true(shmbus_ts_unit_from_name("hours") < 0);
 	assert_string_equal(shmbus_ts_unit_name(SHMBUS_TS_US), "us");
 }

@@ -165,6 +165,13 @@ static void test_synth_fractional_and_options(void **state)
 	o.rate = 0;
 	o.trade_fraction = 1.5;
 	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
+
+	/* the tools' check of a --symbols list, before anything is attached */
+	assert_int_equal(shmbus_synth_check_symbols("SPY,IBM", eb, sizeof(eb)), 0);
+	assert_int_equal(shmbus_synth_check_symbols("SPY,IBM,SPY", eb, sizeof(eb)), -EINVAL);
+	assert_string_equal(eb, "duplicate symbol 'SPY'");
+	assert_int_equal(shmbus_synth_check_symbols("", eb, sizeof(eb)), -EINVAL);
+	assert_string_equal(eb, "empty list");
 }
 
 /* A rate of 1e-300 drew gaps of 9e18 ns, past INT64_MAX from any start
