@@ -90,6 +90,7 @@ static void rp_replay(shmbus_bus *b, const char *speed, struct rp_cap *cap)
 	assert_int_equal(cap->n, cap->max);
 	char *o = jtt_slurp(out);
 	assert_int_equal(jtt_json_i64(o, "events"), cap->max);
+	assert_non_null(strstr(o, "\"interrupted\":false"));
 	free(o);
 	shmbus_consumer_close(c);
 }
@@ -242,6 +243,36 @@ static void test_replay_announces_types(void **state)
 	jtt_teardown(b);
 }
 
+/* A replay stopped by SIGTERM exits 0 and says it was interrupted: a
+ * script reading its JSON could not tell a cut run from a whole one. */
+static void test_replay_says_interrupted(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	for (int i = 0; i < 2; i++)
+		rp_trade(i, 1700000000000000000ll + i * 60000000000ll);
+	rp_write(rp_journal, 2);
+	shmbus_consumer *trades = rp_subscribe_types(b, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE));
+	char *av[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--speed", "1", "--json", NULL};
+	char out[300];
+	snprintf(out, sizeof(out), "%s/replay.out", jtt_shm);
+	pid_t pid = jtt_spawn(av, out, NULL);
+	struct rp_cap cap = {.max = 1};
+	int64_t until = shmbus_mono_ns() + 10000000000ll;
+	while (cap.n < 1 && shmbus_mono_ns() < until)
+		shmbus_poll(trades, rp_on, &cap, 16); /* the first trade; the second is 60 s on */
+	assert_int_equal(cap.n, 1);
+	kill(pid, SIGTERM);
+	assert_int_equal(jtt_wait(pid, 30), 0);
+	char *o = jtt_slurp(out);
+	assert_int_equal(jtt_json_i64(o, "events"), 1);
+	if (!strstr(o, "\"interrupted\":true"))
+		fail_msg("no \"interrupted\":true in: %s", o);
+	free(o);
+	shmbus_consumer_close(trades);
+	jtt_teardown(b);
+}
+
 /*
  * A type filter can cut a bar's group (the bar, then its indicators, all
  * but the last flagged SHMBUS_EVF_MORE): replayed with --types bar, the
@@ -315,6 +346,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_pacing_within_tolerance),
 	    cmocka_unit_test(test_replay_announces_types),
+	    cmocka_unit_test(test_replay_says_interrupted),
 	    cmocka_unit_test(test_replay_type_filter_ends_groups),
 	    cmocka_unit_test(test_replay_twice_is_byte_identical),
 	};

@@ -109,6 +109,7 @@ struct rstate {
 	shmbus_producer *p;
 	uint64_t events, late_1ms, unmapped, intern_failed;
 	uint64_t read, skipped; /* events read from the range; left out as malformed */
+	int interrupted;        /* a signal stopped it before the end of the range */
 	uint8_t keep_flags;     /* header flags kept (a type filter drops EVF_MORE) */
 	int64_t late_max_ns;
 	double late_sum_ns;
@@ -413,7 +414,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 	struct shmbus_journal_error err;
 	const struct shmbus_event_header *ev;
 	int64_t start = 0, t0 = 0;
-	int rc, ret = 0;
+	int rc = 1, ret = 0;
 	char why[64];
 	while (!g_stop && (rc = shmbus_journal_reader_next(r, &ev, &err)) != 0) {
 		if (rc < 0) {
@@ -445,6 +446,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 		if (publish_one(s, ev, o->speed > 0))
 			return 1;
 	}
+	s->interrupted = rc != 0; /* the loop ended before the journal did */
 	if (publish_pending(s))
 		return 1;
 	*elapsed = s->events ? shmbus_mono_ns() - start : 0;
@@ -459,13 +461,14 @@ static void summary(const struct ropts *o, const struct rstate *s, int64_t ns)
 		printf("{\"events\":%" PRIu64 ",\"elapsed_s\":%.6f,\"events_per_sec\":%.0f,"
 		       "\"speed\":%g,\"late_mean_ns\":%.0f,\"late_max_ns\":%" PRId64
 		       ",\"late_over_1ms\":%" PRIu64 ",\"unnamed_symbols\":%" PRIu64
-		       ",\"skipped\":%" PRIu64 "}\n",
+		       ",\"skipped\":%" PRIu64 ",\"interrupted\":%s}\n",
 		       s->events, sec, rate, o->speed, late_mean, s->late_max_ns, s->late_1ms,
-		       s->unmapped, s->skipped);
+		       s->unmapped, s->skipped, s->interrupted ? "true" : "false");
 	else
 		printf(TOOL ": replayed %" PRIu64 " events in %.3f s (%.0f events/s; late mean %.0f "
-		            "ns, max %" PRId64 " ns, %" PRIu64 " over 1 ms)\n",
-		       s->events, sec, rate, late_mean, s->late_max_ns, s->late_1ms);
+		            "ns, max %" PRId64 " ns, %" PRIu64 " over 1 ms)%s\n",
+		       s->events, sec, rate, late_mean, s->late_max_ns, s->late_1ms,
+		       s->interrupted ? ", interrupted by a signal before the end of the journal" : "");
 	if (s->unmapped > REPLAY_NOTE_MAX)
 		fprintf(stderr, TOOL ": %" PRIu64 " symbol ids had no name in the symbols file\n",
 		        s->unmapped);
