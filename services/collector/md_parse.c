@@ -12,6 +12,7 @@
  */
 #include "md_parse.h"
 #include "md_record.h"
+#include "tool_time.h"
 
 #include <errno.h>
 #include <math.h>
@@ -140,175 +141,24 @@ int shmbus_md_parse_number(const char *s, size_t n, double *out)
 	return SHMBUS_MD_OK;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t mdp_days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	int64_t era;
-	unsigned yoe, doy, doe;
-
-	y -= m <= 2;
-	era = (y >= 0 ? y : y - 399) / 400;
-	yoe = (unsigned)(y - era * 400);
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + (int64_t)doe - 719468;
-}
-
-static unsigned mdp_days_in_month(unsigned y, unsigned m)
-{
-	static const unsigned char dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-
-	return dim[m - 1] + (m == 2 && leap);
-}
-
-/* Reads exactly @k digits at s[*i]; returns -1 when they are not there. */
-static int mdp_fixed(const char *s, size_t n, size_t *i, int k)
-{
-	int v = 0;
-
-	if (*i + (size_t)k > n)
-		return -1;
-	for (int j = 0; j < k; j++) {
-		char c = s[*i + (size_t)j];
-		if (!mdp_isdigit(c))
-			return -1;
-		v = v * 10 + (c - '0');
-	}
-	*i += (size_t)k;
-	return v;
-}
-
-/* Parses [.fraction] into nanoseconds at s[*i]. */
-static int mdp_fraction(const char *s, size_t n, size_t *i, int64_t *ns)
-{
-	int64_t f = 0;
-	int k = 0;
-
-	if (*i >= n || (s[*i] != '.' && s[*i] != ','))
-		return 0;
-	for ((*i)++; *i < n && mdp_isdigit(s[*i]); (*i)++)
-		if (k < 9) {
-			f = f * 10 + (s[*i] - '0');
-			k++;
-		}
-	if (k == 0)
-		return -1;
-	for (; k < 9; k++)
-		f *= 10;
-	*ns = f;
-	return 0;
-}
-
-/* Parses the zone suffix at s[*i] into an offset in seconds. */
-static int mdp_zone(const char *s, size_t n, size_t *i, int64_t *off_s, const char **why)
-{
-	int sign, hh, mm = 0;
-
-	if (*i == n)
-		return 0;
-	if (s[*i] == 'Z' || s[*i] == 'z') {
-		(*i)++;
-		return 0;
-	}
-	if (s[*i] != '+' && s[*i] != '-') {
-		*why = "expected Z or a +HH:MM offset after the time";
-		return -1;
-	}
-	sign = s[(*i)++] == '-' ? -1 : 1;
-	hh = mdp_fixed(s, n, i, 2);
-	if (*i < n && s[*i] == ':') {
-		(*i)++;
-		mm = mdp_fixed(s, n, i, 2); /* "+HH:" wants its minutes */
-	} else if (*i < n) {
-		mm = mdp_fixed(s, n, i, 2);
-	}
-	if (hh < 0 || hh > 23 || mm < 0 || mm > 59) {
-		*why = "bad UTC offset (expected +HH, +HH:MM or +HHMM)";
-		return -1;
-	}
-	*off_s = sign * (hh * 3600 + mm * 60);
-	return 0;
-}
-
-/* Parses [T|' ']HH:MM[:SS[.f]] into seconds of the day and nanoseconds. */
-static int mdp_clock(const char *s, size_t n, size_t *i, int64_t *sod, int64_t *ns,
-		     const char **why)
-{
-	int hh, mi, ss = 0;
-
-	(*i)++; /* 'T' or ' ' */
-	hh = mdp_fixed(s, n, i, 2);
-	if (hh < 0 || *i >= n || s[*i] != ':') {
-		*why = "expected HH:MM after the date";
-		return -1;
-	}
-	(*i)++;
-	mi = mdp_fixed(s, n, i, 2);
-	if (mi < 0) {
-		*why = "expected HH:MM after the date";
-		return -1;
-	}
-	if (*i < n && s[*i] == ':') {
-		(*i)++;
-		ss = mdp_fixed(s, n, i, 2);
-		if (ss < 0) {
-			*why = "expected two digits of seconds";
-			return -1;
-		}
-		if (mdp_fraction(s, n, i, ns) != 0) {
-			*why = "expected digits after the decimal point";
-			return -1;
-		}
-	}
-	if (hh > 23 || mi > 59 || ss > 59) {
-		*why = "time of day out of range";
-		return -1;
-	}
-	*sod = hh * 3600 + mi * 60 + ss;
-	return 0;
-}
-
 int shmbus_md_parse_iso8601(const char *s, size_t n, int64_t *out_ns, const char **why)
 {
 	const char *dummy;
-	size_t i = 0;
-	int y, m, d;
-	int64_t sod = 0, ns = 0, off = 0, secs;
+	int64_t v;
 
 	if (!why)
 		why = &dummy;
 	*why = NULL;
 	if (n == 0)
 		return SHMBUS_MD_EMPTY;
-	y = mdp_fixed(s, n, &i, 4);
-	m = (i < n && s[i] == '-' && (i++, 1)) ? mdp_fixed(s, n, &i, 2) : -1;
-	d = (m >= 0 && i < n && s[i] == '-' && (i++, 1)) ? mdp_fixed(s, n, &i, 2) : -1;
-	if (y < 0 || m < 0 || d < 0) {
-		*why = "expected a YYYY-MM-DD date";
+	int rc = tool_parse_iso8601(s, n, &v, why);
+	if (rc == -EINVAL)
 		return SHMBUS_MD_BAD;
-	}
-	if (m < 1 || m > 12 || d < 1 || (unsigned)d > mdp_days_in_month((unsigned)y, (unsigned)m)) {
-		*why = "no such date";
-		return SHMBUS_MD_BAD;
-	}
-	if (i < n && (s[i] == 'T' || s[i] == 't' || s[i] == ' ') &&
-	    mdp_clock(s, n, &i, &sod, &ns, why) != 0)
-		return SHMBUS_MD_BAD;
-	if (mdp_zone(s, n, &i, &off, why) != 0)
-		return SHMBUS_MD_BAD;
-	if (i != n) {
-		*why = "trailing characters after the timestamp";
-		return SHMBUS_MD_BAD;
-	}
-	secs = mdp_days_from_civil(y, (unsigned)m, (unsigned)d) * 86400 + sod - off;
-	/* INT64_MAX ns is 2262-04-11T23:47:16.854775807Z. */
-	if (secs < 0 || secs > INT64_MAX / 1000000000 ||
-	    secs * 1000000000 > INT64_MAX - ns) {
+	if (rc < 0 || v < 0) { /* market data times are ns since 1970 */
 		*why = "outside 1970-01-01 .. 2262-04-11";
 		return SHMBUS_MD_RANGE;
 	}
-	*out_ns = secs * 1000000000 + ns;
+	*out_ns = v;
 	return SHMBUS_MD_OK;
 }
 

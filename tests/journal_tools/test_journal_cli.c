@@ -103,6 +103,11 @@ static void test_jtool_parse_time_range(void **state)
 			         why);
 	}
 	assert_int_equal(jtool_parse_time("2024-02-31", &t, why), -EINVAL);
+	/* one reader with the collector's (tool_time.c): an offset's colon
+	 * wants its minutes */
+	assert_int_equal(jtool_parse_time("2024-02-01T10:00:00+05:", &t, why), -EINVAL);
+	assert_int_equal(jtool_parse_time("2024-02-01T10:00:00+0530", &t, why), 0);
+	assert_true(t == 1706761800000000000ll);
 }
 
 /* --from / --to out of range: exit 2 naming the option, before any file. */

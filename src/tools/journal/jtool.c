@@ -11,6 +11,7 @@
 #define _GNU_SOURCE
 #include "jtool.h"
 #include "tool_parse.h"
+#include "tool_time.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -41,104 +42,6 @@ int jtool_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out, ch
 	return 0;
 }
 
-/* Read exactly n digits at *p into *v. */
-static int jt_digits(const char **p, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++, (*p)++) {
-		if (!isdigit((unsigned char)**p))
-			return -1;
-		*v = *v * 10 + (**p - '0');
-	}
-	return 0;
-}
-
-/* Fraction ".123" (1..9 digits) into nanoseconds. */
-static int jt_fraction(const char **p, int64_t *ns)
-{
-	int64_t f = 0;
-	int n = 0;
-	*ns = 0;
-	if (**p != '.' && **p != ',')
-		return 0;
-	for ((*p)++; isdigit((unsigned char)**p); (*p)++, n++) {
-		if (n == 9)
-			return -1;
-		f = f * 10 + (**p - '0');
-	}
-	if (n == 0)
-		return -1;
-	while (n++ < 9)
-		f *= 10;
-	*ns = f;
-	return 0;
-}
-
-/* Zone "Z", "+HH:MM", "+HHMM", "-HH" or nothing (UTC) into seconds east. */
-static int jt_zone(const char **p, int64_t *east)
-{
-	int hh = 0, mm = 0;
-	*east = 0;
-	if (**p == 'Z' || **p == 'z') {
-		(*p)++;
-		return 0;
-	}
-	if (**p != '+' && **p != '-')
-		return 0;
-	int sign = **p == '-' ? -1 : 1;
-	(*p)++;
-	if (jt_digits(p, 2, &hh))
-		return -1;
-	if (**p == ':')
-		(*p)++;
-	if (isdigit((unsigned char)**p) && jt_digits(p, 2, &mm))
-		return -1;
-	if (hh > 23 || mm > 59)
-		return -1;
-	*east = sign * (hh * 3600 + mm * 60);
-	return 0;
-}
-
-static int jt_parse_iso(const char *s, int64_t *out)
-{
-	const char *p = s;
-	int y, mo, d, h = 0, mi = 0, sec = 0;
-	int64_t frac = 0, east = 0;
-	if (jt_digits(&p, 4, &y) || *p++ != '-' || jt_digits(&p, 2, &mo) || *p++ != '-' ||
-	    jt_digits(&p, 2, &d))
-		return -1;
-	if (*p == 'T' || *p == 't' || *p == ' ') {
-		p++;
-		if (jt_digits(&p, 2, &h) || *p++ != ':' || jt_digits(&p, 2, &mi))
-			return -1;
-		if (*p == ':' && (p++, jt_digits(&p, 2, &sec)))
-			return -1;
-		if (jt_fraction(&p, &frac))
-			return -1;
-	}
-	if (jt_zone(&p, &east) || *p)
-		return -1;
-	if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-		return -1;
-	struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-	                .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-	time_t t = timegm(&tm);
-	if (tm.tm_mday != d) /* 2024-02-31 normalised into March */
-		return -1;
-	/* Years 0000..9999 parse, but only 1677-09-21..2262-04-11 fit int64
-	 * nanoseconds: checked, as a wrapped time would select another range. */
-	int64_t secs = (int64_t)t - east, ns;
-	if (secs < 0 && frac > 0) { /* so that the last second before 1677 fits */
-		secs++;
-		frac -= 1000000000;
-	}
-	if (__builtin_mul_overflow(secs, (int64_t)1000000000, &ns) ||
-	    __builtin_add_overflow(ns, frac, &ns))
-		return -ERANGE;
-	*out = ns;
-	return 0;
-}
-
 int jtool_parse_time(const char *s, int64_t *out, char *why)
 {
 	if (!s || !*s)
@@ -154,7 +57,7 @@ int jtool_parse_time(const char *s, int64_t *out, char *why)
 		*out = v;
 		return 0;
 	}
-	int rc = jt_parse_iso(s, out);
+	int rc = tool_parse_iso8601(s, strlen(s), out, NULL);
 	if (rc == 0)
 		return 0;
 	if (rc == -ERANGE) {
