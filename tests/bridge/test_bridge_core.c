@@ -284,19 +284,42 @@ static void check_stored(const struct fake_sink *f, uint64_t from, uint64_t to)
 	}
 }
 
-static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every, unsigned lose_every)
+/* A bridge over a fresh bus exporting to one fake sink. */
+struct fake_run {
+	shmbus_bus *bus;
+	struct fake_sink *f;
+	struct bridge *b;
+};
+
+static void fake_run_open(struct fake_run *r, const struct bridge_core_config *cc,
+			  struct fake_sink *f)
 {
 	char err[512];
-	struct bridge *b = NULL;
+	struct bridge_sink *sink = &f->base;
+	r->bus = bus_with_symbols();
+	r->f = f;
+	r->b = NULL;
+	if (bridge_open(r->bus, cc, &sink, 1, &r->b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+}
+
+static void fake_run_close(struct fake_run *r)
+{
+	bridge_close(r->b);
+	shmbus_bus_close(r->bus);
+	free(r->f);
+}
+
+static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every, unsigned lose_every)
+{
 	struct bridge_core_config cc;
 	struct bridge_stats st;
-	shmbus_bus *bus = bus_with_symbols();
-	struct fake_sink *f = fake_new(sync_fail_pct, outage_every, lose_every);
-	struct bridge_sink *sink = &f->base;
+	struct fake_run r;
 	core_config(&cc);
-	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
-		fail_msg("%s", err);
-	publish(bus, 0, N_EVENTS);
+	fake_run_open(&r, &cc, fake_new(sync_fail_pct, outage_every, lose_every));
+	struct bridge *b = r.b;
+	struct fake_sink *f = r.f;
+	publish(r.bus, 0, N_EVENTS);
 	run_until_acked(b, N_EVENTS);
 	bridge_get_stats(b, &st);
 	assert_true(f->sync_fails > 0 || f->naks > 0 || f->losses > 0); /* the faults did happen */
@@ -304,9 +327,7 @@ static void export_with_faults(unsigned sync_fail_pct, unsigned outage_every, un
 	assert_int_equal(st.acked, N_EVENTS);
 	assert_int_equal(bridge_acked_seq(b, SOURCE), N_EVENTS);
 	check_stored(f, 1, N_EVENTS);
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	free(f);
+	fake_run_close(&r);
 }
 
 static void test_bridge_core_failed_sends_keep_order(void **state)
@@ -335,20 +356,17 @@ static void test_bridge_core_lost_acks_resent(void **state)
  * doubles with each refusal (here 10 ms up to 2 s) until an ack. */
 static void test_bridge_core_refusals_back_off(void **state)
 {
-	char err[512];
-	struct bridge *b = NULL;
 	struct bridge_core_config cc;
-	shmbus_bus *bus = bus_with_symbols();
-	struct fake_sink *f = fake_new(0, 0, 0);
-	struct bridge_sink *sink = &f->base;
+	struct fake_run r;
 	(void)state;
 	core_config(&cc);
 	cc.retry_base_ms = 10;
 	cc.retry_max_ms = 2000;
-	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	fake_run_open(&r, &cc, fake_new(0, 0, 0));
+	struct bridge *b = r.b;
+	struct fake_sink *f = r.f;
 	f->refuse = 1;
-	publish(bus, 0, 10);
+	publish(r.bus, 0, 10);
 	for (int64_t end = shmbus_mono_ns() + 1000000000LL; shmbus_mono_ns() < end;)
 		bridge_step(b, 200000);
 	/* 10 events: at 5-10 ms a round, ~1500 sends in 1 s; doubling, < 100 */
@@ -360,9 +378,7 @@ static void test_bridge_core_refusals_back_off(void **state)
 	f->refuse = 0;
 	run_until_acked(b, 10);
 	check_stored(f, 1, 10);
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	free(f);
+	fake_run_close(&r);
 }
 
 /* A sink that is down is waited for with naps that grow to 10 ms: at a
@@ -370,18 +386,15 @@ static void test_bridge_core_refusals_back_off(void **state)
  * ~5000 wake-ups a second. Once the sink is back, everything goes out. */
 static void test_bridge_core_down_sink_naps(void **state)
 {
-	char err[512];
-	struct bridge *b = NULL;
 	struct bridge_core_config cc;
-	shmbus_bus *bus = bus_with_symbols();
-	struct fake_sink *f = fake_new(0, 0, 0);
-	struct bridge_sink *sink = &f->base;
+	struct fake_run r;
 	(void)state;
 	core_config(&cc);
-	if (bridge_open(bus, &cc, &sink, 1, &b, err, sizeof err) != 0)
-		fail_msg("%s", err);
+	fake_run_open(&r, &cc, fake_new(0, 0, 0));
+	struct bridge *b = r.b;
+	struct fake_sink *f = r.f;
 	f->down_polls = UINT_MAX;
-	publish(bus, 0, 10);
+	publish(r.bus, 0, 10);
 	unsigned steps = 0;
 	for (int64_t end = shmbus_mono_ns() + 1000000000LL; shmbus_mono_ns() < end; steps++)
 		bridge_step(b, 50000000); /* the main loop's idle wait */
@@ -392,9 +405,7 @@ static void test_bridge_core_down_sink_naps(void **state)
 	f->down_polls = 0;
 	run_until_acked(b, 10);
 	check_stored(f, 1, 10);
-	bridge_close(b);
-	shmbus_bus_close(bus);
-	free(f);
+	fake_run_close(&r);
 }
 
 /* Counts and names checkpoint writes that fail; a checkpoint that cannot
