@@ -34,6 +34,7 @@
 #define BATCH_CHUNK 64u        /* events a batch publish routes per pass */
 #define BATCH_MAX 65536u       /* events per shmbus_publish_batch() call */
 #define SOLE_CACHE_BITS 6      /* 64 remembered (type, symbol) pairs */
+_Static_assert(BATCH_CHUNK <= 64, "a chunk's events for one ring fit a mask word");
 
 /*
  * A (type, symbol) pair whose type has several rings but whose symbol
@@ -67,7 +68,8 @@ struct shmbus_producer {
 	const _Atomic uint64_t *route_gen; /* &bus->sb->route_gen */
 	struct ring_view *sole[SHMBUS_MAX_TYPES]; /* the ring a type alone routes to */
 	struct sole_entry sole_cache[1u << SOLE_CACHE_BITS];
-	uint16_t *batch_want;      /* [view]: events of the batch chunk for it */
+	uint64_t *batch_want;      /* [view]: events of the batch chunk for it
+				      (bit i: ev[i]) */
 	uint16_t *batch_views;     /* views the batch chunk touches */
 	/* the open claim */
 	bool claim_open;
@@ -863,25 +865,21 @@ struct batch_ids {
 	uint32_t src[BATCH_CHUNK];
 };
 
-/* Is event in for view v? (its type is routed there, its symbol matches,
- * it fits a slot: what the routing pass counted in batch_want) */
-static inline bool batch_for_view(const struct ring_view *v, const struct shmbus_event_header *in)
-{
-	return (v->types & SHMBUS_TYPE_BIT(in->type)) && view_matches(v, in->symbol_id) &&
-	       in->size <= v->payload_max;
-}
-
 /*
  * Copy the next `run` events for v from ev[*ip] on into the slots from pos
- * on, committing each. `all`: every event is for v; `mode`, `stamp`: the
- * identity mode and whether ids->pt is stamped; constants in the fast
+ * on, committing each. `all`: every event is for v, else those whose bit
+ * is set in `sel`: what the routing pass chose (a symbol filter lives in
+ * shared memory, where a consumer re-attaching with another filter
+ * rewrites it meanwhile, so it is never read again here: the events
+ * would no longer be the ones counted). `mode`, `stamp`: the identity
+ * mode and whether ids->pt is stamped; constants in the fast
  * instance, so its loop holds nothing else. The ring's geometry is read
  * into locals once: the compiler must otherwise reload it after every
  * store into a slot, which might alias it.
  */
 static inline __attribute__((always_inline)) void
 batch_fill_run(struct ring_view *v, uint64_t pos, uint32_t run,
-	       const struct shmbus_event_header *const *ev, unsigned *ip, bool all,
+	       const struct shmbus_event_header *const *ev, unsigned *ip, uint64_t sel, bool all,
 	       enum batch_idmode mode, bool stamp, const struct batch_ids *ids)
 {
 	uint8_t *const slots = v->slots;
@@ -891,7 +889,7 @@ batch_fill_run(struct ring_view *v, uint64_t pos, uint32_t run,
 	const int64_t pt = ids->pt;
 	unsigned i = *ip;
 	for (uint32_t k = 0; k < run; k++, i++) {
-		while (!all && !batch_for_view(v, ev[i]))
+		while (!all && !((sel >> i) & 1))
 			i++;
 		const struct shmbus_event_header *in = ev[i];
 		uint64_t at = pos + k;
@@ -911,7 +909,8 @@ batch_fill_run(struct ring_view *v, uint64_t pos, uint32_t run,
 }
 
 /*
- * Deliver to v, in order, the `want` events of ev[] meant for it: claim
+ * Deliver to v, in order, the `want` events of ev[] meant for it (all, or
+ * those of `sel`, as batch_fill_run() takes them): claim
  * them in runs (one read-modify-write each), copy each in and commit it,
  * and check for a sleeping consumer once at the end. Each view is filled
  * before the next is claimed, so a ring never holds claimed slots while
@@ -919,12 +918,12 @@ batch_fill_run(struct ring_view *v, uint64_t pos, uint32_t run,
  */
 static inline __attribute__((always_inline)) unsigned
 batch_to_view(struct shmbus_producer *p, struct ring_view *v,
-	      const struct shmbus_event_header *const *ev, unsigned want, bool all,
+	      const struct shmbus_event_header *const *ev, unsigned want, uint64_t sel, bool all,
 	      enum batch_idmode mode, bool stamp, const struct batch_ids *ids)
 {
 	unsigned delivered = 0, i = 0;
 	while (want) {
-		while (!all && !batch_for_view(v, ev[i]))
+		while (!all && !((sel >> i) & 1))
 			i++;
 		uint64_t pos;
 		uint32_t run = view_claim_run(p, v, want, &pos);
@@ -935,7 +934,7 @@ batch_to_view(struct shmbus_producer *p, struct ring_view *v,
 		}
 		want -= run;
 		delivered += run;
-		batch_fill_run(v, pos, run, ev, &i, all, mode, stamp, ids);
+		batch_fill_run(v, pos, run, ev, &i, sel, all, mode, stamp, ids);
 	}
 	ring_wake_check(v);
 	return delivered;
@@ -948,16 +947,17 @@ static __attribute__((noinline)) unsigned batch_to_view_fast(struct shmbus_produ
 							     const struct shmbus_event_header *const *ev,
 							     unsigned n, const struct batch_ids *ids)
 {
-	return batch_to_view(p, v, ev, n, true, BATCH_ASSIGN, true, ids);
+	return batch_to_view(p, v, ev, n, 0, true, BATCH_ASSIGN, true, ids);
 }
 
-/* Any case: the events for v among ev[]. */
+/* Any case: the events for v among ev[], those of `sel` (bit i: ev[i]). */
 static __attribute__((noinline)) unsigned batch_to_view_some(struct shmbus_producer *p,
 							     struct ring_view *v,
 							     const struct shmbus_event_header *const *ev,
-							     unsigned want, const struct batch_ids *ids)
+							     uint64_t sel, const struct batch_ids *ids)
 {
-	return batch_to_view(p, v, ev, want, false, ids->mode, ids->pt >= 0, ids);
+	return batch_to_view(p, v, ev, (unsigned)__builtin_popcountll(sel), sel, false, ids->mode,
+			     ids->pt >= 0, ids);
 }
 
 /* Every event of the chunk has `type` and fits every slot of its rings,
@@ -968,9 +968,10 @@ static unsigned batch_uniform(struct shmbus_producer *p, const struct shmbus_eve
 	const uint16_t *r = &p->routes[(size_t)type * p->bus->max_rings];
 	unsigned nr = p->nroutes[type], delivered = 0;
 	bool fast = ids->mode == BATCH_ASSIGN && ids->pt >= 0;
+	uint64_t every = n < 64 ? (UINT64_C(1) << n) - 1 : UINT64_MAX;
 	for (unsigned k = 0; k < nr; k++)
 		delivered += fast ? batch_to_view_fast(p, &p->views[r[k]], ev, n, ids)
-				  : batch_to_view_some(p, &p->views[r[k]], ev, n, ids);
+				  : batch_to_view_some(p, &p->views[r[k]], ev, every, ids);
 	return delivered;
 }
 
@@ -991,8 +992,9 @@ static unsigned batch_routed(struct shmbus_producer *p, const struct shmbus_even
 			matched++;
 			if (view_too_big(v, in->size))
 				continue;
-			if (p->batch_want[r[k]]++ == 0)
+			if (p->batch_want[r[k]] == 0)
 				p->batch_views[nviews++] = r[k];
+			p->batch_want[r[k]] |= UINT64_C(1) << i;
 		}
 		*unrouted += !matched;
 	}
