@@ -269,9 +269,13 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	uint64_t off = a.off, bytes = a.bytes;
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	uint32_t index = (uint32_t)(d - b->rings);
+	uint32_t incarnation = load_relaxed(&d->incarnation) + 1;
 	memset(d, 0, offsetof(struct ring_desc, pad));
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	d->index = index;
+	/* A producer still routing with a view of the ring this entry held
+	 * before tells it from this one by the count (view_replaced()). */
+	store_relaxed(&d->incarnation, incarnation);
 	/* The producers that delivered to the ring this index held before did
 	 * not deliver to this one: their rings_seen bit would count them among
 	 * its feeders (shmbus-stat, and the launcher's stop order). */

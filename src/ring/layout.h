@@ -113,7 +113,9 @@ struct ring_desc {
 	int64_t stuck_timeout_ns;
 	_Atomic int32_t sp_owner; /* single-producer ring: owning producer's
 				      counter slot + 1 (0: none) */
-	uint32_t reserved;
+	/* Rings built in this entry so far (ring_create_locked()): a
+	 * producer's view of an earlier one is stale. Was reserved (zero). */
+	_Atomic uint32_t incarnation;
 	char pad[64];
 };
 _Static_assert(sizeof(struct ring_desc) == 256, "ring_desc size");

@@ -52,6 +52,7 @@ struct ring_view {
 	uint32_t group_size;
 	uint32_t group_member;
 	uint32_t index;
+	uint32_t incarnation; /* of the entry's ring the view was built from */
 	uint8_t policy;
 	uint8_t wait;
 	bool single_producer;

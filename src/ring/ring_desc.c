@@ -116,6 +116,9 @@ int ring_positions_check(const struct ring_hdr *h, uint32_t index, uint32_t cap)
 
 int ring_view_init(struct ring_view *v, const struct shmbus_bus *b, struct ring_desc *d)
 {
+	/* First: a ring built in the entry while the rest is read makes the
+	 * view look older than it is (stale at once), never newer. */
+	uint32_t incarnation = load_relaxed(&d->incarnation);
 	struct desc_snap s;
 	int rc = desc_snap_check(b, d, &s);
 	if (rc)
@@ -136,6 +139,7 @@ int ring_view_init(struct ring_view *v, const struct shmbus_bus *b, struct ring_
 	v->group_size = s.group_size;
 	v->group_member = s.group_member;
 	v->index = s.index;
+	v->incarnation = incarnation;
 	v->policy = (uint8_t)s.policy;
 	v->wait = (uint8_t)s.wait;
 	v->single_producer = (s.flags & SHMBUS_SUB_SINGLE_PRODUCER) != 0;
@@ -185,10 +189,13 @@ bool ring_orphan_if_dead(struct shmbus_bus *b, struct ring_desc *d)
  * orphaned ring all store with release (R2) and publish with a new
  * routing generation (R1, ring_entry_free_locked()). A producer compares
  * the generation at every publish or claim call and rebuilds its table
- * (A1), so only a producer that read the old generation and is still
- * between its claim and its commit can write into the old ring once it is
- * freed; ring_create_locked() wipes the bytes a new ring uses before it
- * builds there. Reuse has always lived with that window.
+ * (A1); within a call (a batch, a wait for room in a `block` ring) it
+ * checks again before each claim, and once the generation moved it claims
+ * only if the entry is still in use by the same ring (its incarnation,
+ * bumped at every ring built in it). So only a producer between that check
+ * and its commit can write into the old ring once it is freed;
+ * ring_create_locked() wipes the bytes a new ring uses before it builds
+ * there. Reuse lives with that window.
  *
  * Crash safety: a lock holder that dies leaves at worst a BUILDING entry,
  * which the next owner of the lock frees (segment.c); its bytes are then

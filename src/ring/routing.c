@@ -383,6 +383,29 @@ static bool view_positions_broken(struct shmbus_producer *p, struct ring_view *v
 	return true;
 }
 
+/* The routing table is older than the bus's generation: is v's entry still
+ * in use by the ring the view was built from? Once removed, its entry and
+ * arena bytes may hold another ring (another filter, another geometry)
+ * that a claim through the view would write into. A replaced ring is
+ * counted routed around by the producer alone: the header is not its. */
+static __attribute__((noinline)) bool view_replaced(struct shmbus_producer *p,
+						    const struct ring_view *v)
+{
+	uint32_t st = load_acquire(&v->desc->state); /* A2 pairs with R2 */
+	if ((st == RING_STATE_ACTIVE || st == RING_STATE_DETACHED || st == RING_STATE_ORPHANED) &&
+	    load_relaxed(&v->desc->incarnation) == v->incarnation)
+		return false;
+	counter_bump(&p->ctr->routed_around, 1);
+	return true;
+}
+
+/* Has the generation moved and v's ring gone? Before every claim through a
+ * view: a batch or a wait for room outlives the table it started with. */
+static inline bool view_gone(struct shmbus_producer *p, const struct ring_view *v)
+{
+	return unlikely(load_relaxed(p->route_gen) != p->gen) && view_replaced(p, v);
+}
+
 /* Block policy: wait for space, adaptively, never behind a dead consumer. */
 static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 						     struct ring_view *v, uint64_t *pos)
@@ -391,6 +414,8 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 	fetch_add_relaxed(&h->producer_waits, 1);
 	int64_t last = shmbus_mono_ns();
 	for (unsigned spins = 0;; spins++) {
+		if (view_gone(p, v))
+			return 0;
 		if (ring_try_claim(v, p->ctr, pos))
 			return 1;
 		if (spins < 64) {
@@ -445,6 +470,8 @@ static __attribute__((noinline)) void view_mark_seen(struct shmbus_producer *p, 
 static inline uint32_t view_claim_run(struct shmbus_producer *p, struct ring_view *v,
 				      uint32_t want, uint64_t *pos)
 {
+	if (view_gone(p, v))
+		return 0;
 	if (unlikely(v->sp_unowned) && !v->route_around)
 		view_take_single_producer(p, v);
 	if (unlikely(v->route_around)) {

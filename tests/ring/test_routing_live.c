@@ -98,11 +98,98 @@ static void test_routing_live_batch_filter_replaced(void **state)
 	tu_env_close(&e);
 }
 
+/* ---- a ring removed and another built in its entry meanwhile ---- */
+
+#define WAITER_SRC 12
+
+struct waiter {
+	shmbus_bus *bus;
+	int rc[3];
+};
+
+/* A producer of its own (a thread's) publishes 3 trades into a ring of 2
+ * slots that nobody drains: the third waits for room. */
+static void *waiter_main(void *arg)
+{
+	struct waiter *w = arg;
+	struct shmbus_producer_opts po;
+	shmbus_producer *p;
+	shmbus_producer_opts_init(&po);
+	po.source_id = WAITER_SRC;
+	/* The consumer's liveness is looked at only after a minute: what
+	 * ends the wait here must be the ring's removal itself. */
+	po.block_timeout_ns = INT64_C(60) * 1000000000;
+	w->rc[0] = shmbus_producer_open(w->bus, &po, &p);
+	if (w->rc[0] != 0)
+		return NULL;
+	for (int i = 0; i < 3; i++) {
+		struct shmbus_trade t = tu_trade(1, 1.0 + i);
+		w->rc[i] = shmbus_publish(p, &t);
+	}
+	shmbus_producer_close(p);
+	return NULL;
+}
+
+/* A producer waiting for room in a `block` ring whose consumer
+ * unsubscribes, after which a new ring (another name, another filter)
+ * takes the same entry and arena bytes: the waiting event never lands in
+ * the new ring, which was subscribed after it was published (and does
+ * not take trades); the producer counts it as routed around. */
+static void test_routing_live_waiting_producer_ring_replaced(void **state)
+{
+	struct tu_env e;
+	tu_env_open(&e);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 2, 128, SHMBUS_POLICY_BLOCK);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	shmbus_consumer *a = tu_env_sub(&e, "a", &so);
+	uint32_t index = shmbus_consumer_ring(a);
+
+	struct waiter w = {.bus = e.bus};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
+	struct shmbus_ring_stat rs;
+	int64_t end = tu_mono_ms() + 20000;
+	do {
+		tu_sleep_us(1000);
+		assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
+	} while (rs.producer_waits == 0 && tu_mono_ms() < end);
+	assert_int_equal(rs.producer_waits, 1);
+	assert_int_equal(rs.claimed, 2);
+
+	assert_int_equal(shmbus_unsubscribe(a), 0);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE);
+	shmbus_consumer *b = tu_env_sub(&e, "b", &so);
+	assert_int_equal(shmbus_consumer_ring(b), index); /* the entry "a" had */
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_int_equal(w.rc[0], 1);
+	assert_int_equal(w.rc[1], 1);
+	assert_int_equal(w.rc[2], 0);
+
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	assert_int_equal(tu_drain(b, &s), 0);
+	assert_int_equal(tu_ring_stat(e.bus, "b", &rs), 0);
+	assert_int_equal(rs.claimed, 0);
+	assert_int_equal(rs.producer_waits, 0);
+	assert_int_equal(rs.routed_around, 0);
+	assert_int_equal(rs.producers, 0);
+	struct shmbus_producer_stat tot;
+	assert_int_equal(shmbus_stat_producer_totals(e.bus, &tot), 0);
+	assert_int_equal(tot.published, 3);
+	assert_int_equal(tot.delivered, 2);
+	assert_int_equal(tot.routed_around, 1);
+	tu_sink_free(&s);
+	shmbus_consumer_close(b);
+	tu_env_close(&e);
+}
+
 int main(void)
 {
 	alarm(120);
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_routing_live_batch_filter_replaced),
+	    TU_TEST(test_routing_live_waiting_producer_ring_replaced),
 	};
 	return cmocka_run_group_tests_name("routing_live", tests, NULL, NULL);
 }
