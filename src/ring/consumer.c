@@ -254,6 +254,9 @@ static int ring_recycle_locked(struct shmbus_bus *b, const char *name)
 	return 0;
 }
 
+_Static_assert(offsetof(struct ring_desc, pad) - offsetof(struct ring_desc, consumer_pid) == 28,
+	       "ring_create_locked() resets each field from consumer_pid on by name");
+
 /* Find a free entry and arena room for a new ring; under the lock. */
 static int ring_create_locked(struct shmbus_bus *b, const char *name,
 			      const struct shmbus_sub_opts *o, struct ring_desc **out)
@@ -270,8 +273,13 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	store_relaxed(&d->state, RING_STATE_BUILDING);
 	uint32_t index = (uint32_t)(d - b->rings);
 	uint32_t incarnation = load_relaxed(&d->incarnation) + 1;
-	memset(d, 0, offsetof(struct ring_desc, pad));
-	store_relaxed(&d->state, RING_STATE_BUILDING);
+	/* Wiped field by field where others read at any time (state, the
+	 * consumer, the owner): atomically, never by memset. */
+	memset(&d->index, 0, offsetof(struct ring_desc, consumer_pid) - offsetof(struct ring_desc, index));
+	store_relaxed(&d->consumer_pid, 0);
+	store_relaxed(&d->consumer_start, 0);
+	d->stuck_timeout_ns = 0;
+	store_relaxed(&d->sp_owner, 0);
 	d->index = index;
 	/* A producer still routing with a view of the ring this entry held
 	 * before tells it from this one by the count (view_replaced()). */
