@@ -178,9 +178,14 @@ int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns);
  * batch it watches the slot batch-1 ahead of the head, so it reads a slot
  * the producer is writing once per batch instead of once per event: the
  * producer then writes whole runs of slots without losing their lines to
- * the consumer. Latency-bound consumers use shmbus_wait(); journallers,
- * bridges and bulk readers use this. batch is capped at the capacity;
- * batch 1 behaves like shmbus_wait().
+ * the consumer. A partial batch lingers by the ring's wait strategy:
+ * `spin` spins, `yield` yields, `block` sleeps at once and `adaptive`
+ * after its spin and yields, until the commit that fills the batch wakes
+ * it or linger_ns ends. A ring that stays empty for a few microseconds is
+ * waited on as shmbus_wait() does, and the call returns with its first
+ * event. Latency-bound consumers use shmbus_wait(); journallers, bridges
+ * and bulk readers use this. batch is capped at the capacity; batch 1
+ * behaves like shmbus_wait().
  */
 int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int64_t timeout_ns);
 

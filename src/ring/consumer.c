@@ -677,6 +677,33 @@ static inline bool consumer_ready(shmbus_consumer *c)
 	return ring_committed(&c->v, c->head);
 }
 
+/*
+ * One round of lingering for a partial batch (the head is ready, slot
+ * `last` not yet), the way the ring's strategy waits: spin (the caller's
+ * spin on `last` is the whole round), yield, or sleep until `last` is
+ * committed, for at most left_ns. A sleep is announced like any other
+ * (ring_sleep on `last`), so commits wake it and the one that fills the
+ * batch ends the wait: `block` is the user saying a sleep is fine, and a
+ * linger of milliseconds must not hold a core for all of them.
+ */
+static void consumer_linger(shmbus_consumer *c, uint64_t last, uint32_t round, int64_t left_ns)
+{
+	uint8_t strategy = c->v.wait;
+	/* Adaptive: ~SPIN_ROUNDS spins (16 a round), then YIELD_ROUNDS yields */
+	if (strategy == SHMBUS_WAIT_SPIN ||
+	    (strategy == SHMBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS / 16))
+		return;
+	if (strategy == SHMBUS_WAIT_YIELD ||
+	    (strategy == SHMBUS_WAIT_ADAPTIVE && round < SPIN_ROUNDS / 16 + YIELD_ROUNDS)) {
+		sched_yield();
+		return;
+	}
+	if (left_ns > 0) {
+		ring_sleep(&c->v, last, left_ns < SLEEP_CAP_NS ? left_ns : SLEEP_CAP_NS);
+		shmbus_bus_heartbeat(c->bus);
+	}
+}
+
 int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int64_t timeout_ns)
 {
 	if (batch > c->v.capacity)
@@ -686,8 +713,9 @@ int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int
 	uint64_t last = c->head + batch - 1;
 	if (ring_committed(&c->v, last))
 		return 0;
-	int64_t start = shmbus_mono_ns(), first_ready = 0;
+	int64_t start = shmbus_mono_ns(), first_ready = 0, linger_end = 0;
 	int64_t deadline = deadline_after(start, timeout_ns);
+	uint32_t lingered = 0;
 	for (uint32_t round = 1;; round++) {
 		/* Spin on the far slot; glance at the head only every 16 rounds
 		 * (that read disturbs the producer's current line). */
@@ -698,10 +726,15 @@ int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int
 		}
 		int64_t now = shmbus_mono_ns();
 		if (consumer_ready(c)) {
-			if (!first_ready)
+			if (!first_ready) {
 				first_ready = now;
-			else if (now - first_ready >= linger_ns)
+				linger_end = deadline_after(now, linger_ns);
+				linger_end = linger_end < deadline ? linger_end : deadline;
+			} else if (now - first_ready >= linger_ns) {
 				return 0;
+			} else {
+				consumer_linger(c, last, ++lingered, linger_end - now);
+			}
 		} else if (round % 64 == 0) {
 			/* Nothing at the head for a while: fall back to the
 			 * ring's own strategy, which may sleep. */

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <pthread.h>
+#include <time.h>
 
 #include "test_util.h"
 
@@ -18,13 +19,19 @@ struct env {
 	shmbus_producer *p;
 };
 
-static void env_open(struct env *e, uint32_t capacity)
+static void env_open_wait(struct env *e, uint32_t capacity, enum shmbus_wait_strategy w)
 {
 	struct shmbus_sub_opts so;
 	assert_int_equal(tu_bus_create("wb", 4, &e->bus), 0);
 	tu_sub_opts(&so, capacity, 64, SHMBUS_POLICY_BLOCK);
+	so.wait = w;
 	assert_int_equal(shmbus_subscribe(e->bus, "wb", &so, &e->c), 0);
 	assert_int_equal(shmbus_producer_open(e->bus, NULL, &e->p), 0);
+}
+
+static void env_open(struct env *e, uint32_t capacity)
+{
+	env_open_wait(e, capacity, SHMBUS_WAIT_ADAPTIVE);
 }
 
 static void env_close(struct env *e)
@@ -105,6 +112,89 @@ static void test_wait_batch_timeout_any_length(void **state)
 	env_close(&e);
 }
 
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * A partial batch lingers the way the ring's strategy waits: a `block`
+ * (or adaptive, after its spin and yields) consumer sleeps through the
+ * linger instead of spinning on the far slot for all of it. It once
+ * spun: 2 s of linger took up to 2 s of CPU whatever the strategy. The
+ * bound is a behaviour check (sleeping or not), not a speed one: a
+ * sleeping wait uses a few ms.
+ */
+static void check_linger_sleeps(enum shmbus_wait_strategy w)
+{
+	struct env e;
+	env_open_wait(&e, 64, w);
+	publish_n(&e, 1);
+	int64_t cpu = thread_cpu_ns();
+	assert_int_equal(shmbus_wait_batch(e.c, 8, 2000000000, 10000000000), 0);
+	cpu = thread_cpu_ns() - cpu;
+	if (cpu >= 500000000)
+		fail_msg("wait strategy %d: 2 s of linger took %lld ms of CPU", (int)w,
+		         (long long)(cpu / 1000000));
+	env_close(&e);
+}
+
+static void test_wait_batch_linger_sleeps_when_blocking(void **state)
+{
+	(void)state;
+	check_linger_sleeps(SHMBUS_WAIT_BLOCK);
+	check_linger_sleeps(SHMBUS_WAIT_ADAPTIVE);
+}
+
+struct fill_arg {
+	struct env *e;
+	int n;
+};
+
+static void *fill_later(void *a)
+{
+	struct fill_arg *fa = a;
+	tu_sleep_us(100000); /* the consumer is asleep in its linger by then */
+	for (int i = 0; i < fa->n; i++) {
+		struct shmbus_trade t = tu_trade(1, i);
+		shmbus_publish(fa->e->p, &t);
+	}
+	return NULL;
+}
+
+/* A sleeping linger ends when the batch fills, not when the linger (30 s
+ * here; 15 s is only a hang bound) runs out. */
+static void check_linger_wakes_on_fill(enum shmbus_wait_strategy w)
+{
+	struct env e;
+	env_open_wait(&e, 64, w);
+	publish_n(&e, 1);
+	struct fill_arg fa = {&e, 7};
+	pthread_t t;
+	int64_t start = tu_mono_ms();
+	assert_int_equal(pthread_create(&t, NULL, fill_later, &fa), 0);
+	int rc = shmbus_wait_batch(e.c, 8, 30000000000, 30000000000);
+	int64_t took = tu_mono_ms() - start;
+	pthread_join(t, NULL);
+	assert_int_equal(rc, 0);
+	if (took >= 15000)
+		fail_msg("wait strategy %d: a filled batch did not end the linger", (int)w);
+	struct tu_sink s;
+	tu_sink_init(&s, 16);
+	assert_int_equal(tu_drain(e.c, &s), 8);
+	tu_sink_free(&s);
+	env_close(&e);
+}
+
+static void test_wait_batch_sleeping_linger_wakes_on_fill(void **state)
+{
+	(void)state;
+	check_linger_wakes_on_fill(SHMBUS_WAIT_BLOCK);
+	check_linger_wakes_on_fill(SHMBUS_WAIT_ADAPTIVE);
+}
+
 struct prod_arg {
 	struct env *e;
 	int n;
@@ -152,6 +242,8 @@ int main(void)
 		TU_TEST(test_wait_batch_full_partial_empty),
 		TU_TEST(test_wait_batch_timeout_any_length),
 		TU_TEST(test_wait_batch_delivers_stream),
+		TU_TEST(test_wait_batch_linger_sleeps_when_blocking),
+		TU_TEST(test_wait_batch_sleeping_linger_wakes_on_fill),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
