@@ -246,6 +246,71 @@ static void test_ring_full_block_lossless(void **state)
 	rig_close(&r);
 }
 
+/*
+ * A producer waiting on a full `block` ring whose consumer unsubscribes,
+ * and whose directory entry a new ring takes at once (a consumer that
+ * subscribes again with other options), routes around the freed ring. It
+ * waited on the old ring's header: where the new ring lies elsewhere
+ * (new_cap 64 does not fit the freed bytes) nothing ever moved there
+ * again, and the new ring's live consumer kept the liveness check happy,
+ * so the producer waited for ever; where the new ring took the same bytes
+ * (new_cap 4) the producer claimed in it and delivered a trade to a ring
+ * that takes only quotes.
+ */
+static void check_blocked_producer_leaves_freed_ring(uint32_t new_cap)
+{
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create(NULL, 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 4, 64, SHMBUS_POLICY_BLOCK);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	shmbus_consumer *a, *x, *b;
+	assert_int_equal(shmbus_subscribe(bus, "a", &so, &a), 0);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_QUOTE);
+	assert_int_equal(shmbus_subscribe(bus, "x", &so, &x), 0); /* a's neighbour */
+	uint32_t index = shmbus_consumer_ring(a);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_producer *p;
+		TU_CHILD_CHECK(shmbus_producer_open(bus, NULL, &p) == 0);
+		for (int i = 0; i < 4; i++) {
+			struct shmbus_trade t = tu_trade(1, i);
+			TU_CHILD_CHECK(shmbus_publish(p, &t) == 1);
+		}
+		struct shmbus_trade t = tu_trade(1, 4);
+		_exit(shmbus_publish(p, &t)); /* waits: the ring is full */
+	}
+	struct shmbus_ring_stat rs = {0};
+	for (int64_t end = tu_mono_ms() + 5000; rs.producer_waits == 0 && tu_mono_ms() < end;) {
+		tu_sleep_us(1000);
+		assert_int_equal(shmbus_stat_ring(bus, index, &rs), 0);
+	}
+	assert_int_equal(rs.producer_waits, 1);
+	assert_int_equal(shmbus_unsubscribe(a), 0);
+	so.capacity = new_cap;
+	assert_int_equal(shmbus_subscribe(bus, "b", &so, &b), 0);
+	assert_int_equal(shmbus_consumer_ring(b), index); /* a's entry */
+	int status = 0;
+	if (tu_wait_child(pid, 5000, &status) != 0)
+		fail_msg("new ring of %u slots: the producer still waits after 5 s", new_cap);
+	assert_true(tu_exited_ok(status)); /* delivered to no ring */
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(b, &s), 0);
+	tu_sink_free(&s);
+	shmbus_consumer_close(b);
+	shmbus_consumer_close(x);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+static void test_ring_blocked_producer_leaves_freed_ring(void **state)
+{
+	check_blocked_producer_leaves_freed_ring(64);
+	check_blocked_producer_leaves_freed_ring(4);
+}
+
 /* claim fills the header; commit makes the event visible; seq from 1. */
 static void test_ring_claim_commit_header(void **state)
 {
@@ -860,6 +925,7 @@ int main(void)
 	    TU_TEST(test_ring_batch_poll_max),
 	    TU_TEST(test_ring_full_drop_counts),
 	    TU_TEST(test_ring_full_block_lossless),
+	    TU_TEST(test_ring_blocked_producer_leaves_freed_ring),
 	    TU_TEST(test_ring_claim_commit_header),
 	    TU_TEST(test_ring_claim_bad_args),
 	    TU_TEST(test_ring_too_big_counted),
