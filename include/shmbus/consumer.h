@@ -162,7 +162,9 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max);
 
 /*
  * Wait, by the ring's strategy, until an event is ready or timeout_ns
- * passes (< 0: forever). Returns 0 when ready, SHMBUS_ETIMEDOUT.
+ * passes (< 0: forever). Returns 0 when ready, SHMBUS_ETIMEDOUT, or
+ * SHMBUS_ECORRUPT when the ring's shared tail was overwritten (as
+ * shmbus_poll() says it).
  * A sleeping consumer is woken by the futex on the ring's wake word, which
  * producers touch only when the consumer announced it sleeps. A signal
  * does not end the wait (an interrupted sleep resumes): a loop that must

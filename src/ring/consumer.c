@@ -779,8 +779,11 @@ int shmbus_wait(shmbus_consumer *c, int64_t timeout_ns)
 				ring_sleep(&c->v, c->head, nap);
 			shmbus_bus_heartbeat(c->bus);
 		}
-		if (!consumer_ready(c) && consumer_check_stuck(c))
-			return 0;
+		if (!consumer_ready(c)) {
+			int st = consumer_check_stuck(c);
+			if (st != 0)
+				return st < 0 ? st : 0; /* skipped a stuck slot: poll */
+		}
 		if (shmbus_mono_ns() >= deadline)
 			return consumer_ready(c) ? 0 : SHMBUS_ETIMEDOUT;
 	}

@@ -228,8 +228,8 @@ static void test_corrupt_head_live_producer(void **state)
 	fixture_close(&f);
 }
 
-/* A live consumer whose ring's tail was overwritten: poll reports it
- * (within a few thousand empty polls) instead of skipping slot after
+/* A live consumer whose ring's tail was overwritten: wait and poll report
+ * it (poll within a few thousand empty polls) instead of skipping slot after
  * slot or waiting forever. */
 static void test_corrupt_tail_live_consumer(void **state)
 {
@@ -242,6 +242,10 @@ static void test_corrupt_tail_live_consumer(void **state)
 		tu_sink_init(&s, 8);
 		assert_int_equal(tu_drain(f.c[0], &s), 2);
 		hdr_of(&f.m, 0)->tail = bad[k];
+		/* a wait says so too (it said "ready", and a wait-then-poll
+		 * loop spun through its empty polls) */
+		assert_int_equal(shmbus_wait(f.c[0], INT64_C(5000000000)), SHMBUS_ECORRUPT);
+		assert_msg_has("tail was overwritten");
 		int rc = 0;
 		for (int i = 0; i < 20000 && rc == 0; i++)
 			rc = shmbus_poll(f.c[0], tu_sink_fn, &s, 16);
