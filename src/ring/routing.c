@@ -172,6 +172,29 @@ static bool source_held(const struct shmbus_bus *b, uint32_t source)
 	return false;
 }
 
+_Static_assert(offsetof(struct prod_entry, published) == 16 &&
+		       offsetof(struct prod_entry, pad) == offsetof(struct prod_entry, announced) + 8 &&
+		       offsetof(struct prod_entry, rings_seen) + sizeof(((struct prod_entry *)0)->rings_seen) ==
+			       sizeof(struct prod_entry),
+	       "prod_entry_clear() names every field after source_id");
+
+/* Zero a producer entry's counters for a new producer, one by one: stat
+ * and the totals load them atomically at any time, never through memset. */
+static void prod_entry_clear(struct prod_entry *e)
+{
+	store_relaxed(&e->published, 0);
+	store_relaxed(&e->delivered, 0);
+	store_relaxed(&e->dropped, 0);
+	store_relaxed(&e->routed_around, 0);
+	store_relaxed(&e->unrouted, 0);
+	store_relaxed(&e->last_seq, 0);
+	store_relaxed(&e->claim, 0);
+	store_relaxed(&e->announced, 0);
+	memset(e->pad, 0, sizeof(e->pad));
+	for (size_t i = 0; i < sizeof(e->rings_seen) / sizeof(e->rings_seen[0]); i++)
+		store_relaxed(&e->rings_seen[i], 0);
+}
+
 int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 			 shmbus_producer **out)
 {
@@ -263,8 +286,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 		prod_retire_counts(b, p->ctr);
 		store_relaxed(&p->ctr->state, 0);
 	}
-	memset((uint8_t *)p->ctr + sizeof(p->ctr->state), 0,
-	       sizeof(*p->ctr) - sizeof(p->ctr->state));
+	prod_entry_clear(p->ctr);
 	p->ctr->participant = (uint32_t)(b->part_index < 0 ? 0 : b->part_index);
 	p->ctr->pid = p->pid;
 	p->ctr->source_id = p->source_id;
