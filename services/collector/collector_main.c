@@ -208,8 +208,15 @@ static int col_parse_args(struct collector *c, int argc, char **argv)
 	                                   .own = col_own_opt,
 	                                   .ctx = c};
 	int rc = shmbus_svc_parse_args(&cli, argc, argv);
+	char err[256];
 
-	if (rc < 0 && !c->input && !c->events_set)
+	if (rc >= 0)
+		return rc;
+	/* Checked once --kind is known (it may come after): a bad map is a
+	 * usage error before the bus is attached, not a failed run. */
+	if (c->columns && shmbus_csv_check_columns(c->kind, c->columns, err, sizeof(err)) != 0)
+		return shmbus_svc_usage_error(TOOL, "--columns '%s': %s", c->columns, err);
+	if (!c->input && !c->events_set)
 		c->events = 100000;
 	return rc;
 }

@@ -454,6 +454,21 @@ static int csv_mapping(struct shmbus_csv_reader *r, const char *m, const char *f
 	return 0;
 }
 
+int shmbus_csv_check_columns(enum shmbus_md_kind kind, const char *columns, char *errbuf,
+			     size_t errlen)
+{
+	/* The mapping is read into a reader's want[]; this one is thrown away. */
+	struct shmbus_csv_reader r = {.kind = kind};
+	struct shmbus_csv_error err;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = csv_mapping(&r, columns, NULL, &err);
+	if (rc != 0 && errbuf && errlen)
+		snprintf(errbuf, errlen, "%s", err.message);
+	return rc;
+}
+
 /* Rejects a NUL or another control byte in the header line h[0..n) (a
  * tab is a blank, the delimiter is whatever it is): such a header is not
  * text, and names cut or joined by it would mislead every later message. */

@@ -125,6 +125,15 @@ int shmbus_csv_open_buffer(struct shmbus_csv_reader **out, const char *name, con
 			   struct shmbus_csv_error *err);
 
 /*
+ * Check a column mapping string as shmbus_csv_open would take it for
+ * records of @kind, before any file is read (a tool's --columns): 0
+ * (NULL or "" too: the defaults), or -EINVAL with @errbuf (@errlen bytes)
+ * saying what is wrong, as the open would. Thread-safe.
+ */
+int shmbus_csv_check_columns(enum shmbus_md_kind kind, const char *columns, char *errbuf,
+			     size_t errlen);
+
+/*
  * Next good record into @rec, skipping (and reporting) bad rows.
  * Returns 1 with a record, 0 at end of input. The record's symbol points
  * into the input and stays valid until shmbus_csv_close.

@@ -22,6 +22,7 @@
  */
 #define _GNU_SOURCE
 #include "pipeline.h"
+#include "csv_reader.h"
 #include "md_parse.h"
 #include "synth.h"
 
@@ -208,14 +209,19 @@ static int pl_check_numbers(const struct pl_opts *o)
 }
 
 /* The collector's words, checked here with the collector's rules for
- * the same reason: --kind, --ts-unit and the generator's --symbols. */
+ * the same reason: --kind, --columns, --ts-unit and the generator's
+ * --symbols. */
 static int pl_check_words(const struct pl_opts *o)
 {
+	int kind = o->kind ? shmbus_md_kind_from_name(o->kind) : SHMBUS_MD_TRADE;
 	char err[256];
 
-	if (o->kind && shmbus_md_kind_from_name(o->kind) < 0)
+	if (kind < 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--kind '%s': expected trades or quotes",
 		                              o->kind);
+	if (o->columns &&
+	    shmbus_csv_check_columns((enum shmbus_md_kind)kind, o->columns, err, sizeof(err)) != 0)
+		return shmbus_svc_usage_error(PL_TOOL, "--columns '%s': %s", o->columns, err);
 	if (o->ts_unit && shmbus_ts_unit_from_name(o->ts_unit) < 0)
 		return shmbus_svc_usage_error(
 		    PL_TOOL, "--ts-unit '%s': expected auto, ns, us, ms, s or iso", o->ts_unit);

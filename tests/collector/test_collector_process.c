@@ -3,7 +3,8 @@
  * a process shows: SIGTERM stops a paced replay that waits for a record due
  * far in the future (and the end-of-stream marker still goes out), and a
  * file where most rows are malformed exits 1 instead of passing for a run;
- * a --rate outside 0.001..1e9 is a usage error (exit 2).
+ * a --rate outside 0.001..1e9, a bad --symbols list or --columns map is a
+ * usage error (exit 2).
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -208,12 +209,42 @@ static void test_collector_process_symbols_checked_first(void **state)
 	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
 }
 
+/* A malformed --columns map is a usage error naming it (exit 2) before
+ * the bus is attached: it was read only when the file was opened, after
+ * attaching (exit 1, or a bus error). It is checked for the --kind given,
+ * wherever that stands. */
+static void test_collector_process_columns_checked_first(void **state)
+{
+	static const char *const bad[][2] = {{"trades", "foo"},
+	                                     {"trades", "ts=time,bid=b"},
+	                                     {"quotes", "price=px"},
+	                                     {"trades", "size="}};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *argv[] = {COL_BIN, "--bus", "ct-none", "--input", "/nonexistent",
+		                "--columns", (char *)bad[i][1], "--kind", (char *)bad[i][0], NULL};
+		int rc = pt_run(argv, "/dev/null", pt_path("cols.err"));
+		assert_non_null(text = pt_slurp(pt_path("cols.err")));
+		if (rc != 2 || !strstr(text, "--columns") || !strstr(text, "column mapping"))
+			fail_msg("--kind %s --columns '%s': exit %d: %s", bad[i][0], bad[i][1], rc,
+			         text);
+		free(text);
+	}
+	/* A good map: on to attaching the bus (absent here: exit 1). */
+	char *ok[] = {COL_BIN,     "--bus",     "ct-none", "--input", "/nonexistent",
+	              "--columns", "bid=bp", "--kind",  "quotes",  NULL};
+	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_collector_process_sigterm_while_pacing),
 	    cmocka_unit_test(test_collector_process_rate_range),
 	    cmocka_unit_test(test_collector_process_symbols_checked_first),
+	    cmocka_unit_test(test_collector_process_columns_checked_first),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);

@@ -390,6 +390,20 @@ static void test_csv_reader_open_errors(void **state)
 	assert_int_equal(shmbus_csv_open(&r, write_file("h.csv", "a\n"), &o, &err), -EINVAL);
 	assert_string_equal(err.message, "column mapping: empty column name for field 'price'");
 
+	/* The same check without a file, for the tools' --columns */
+	char eb[192];
+	assert_int_equal(shmbus_csv_check_columns(SHMBUS_MD_TRADE, "ts=time,size=qty", eb,
+						  sizeof(eb)),
+			 0);
+	assert_int_equal(shmbus_csv_check_columns(SHMBUS_MD_TRADE, NULL, eb, sizeof(eb)), 0);
+	assert_int_equal(shmbus_csv_check_columns(SHMBUS_MD_TRADE, "foo", eb, sizeof(eb)), -EINVAL);
+	assert_string_equal(eb, "column mapping: expected field=column, got 'foo'");
+	assert_int_equal(shmbus_csv_check_columns(SHMBUS_MD_QUOTE, "price=px", eb, sizeof(eb)),
+			 -EINVAL);
+	assert_string_equal(eb, "column mapping: unknown field 'price' for quotes "
+				"(known: ts, symbol, bid, bid_size, ask, ask_size)");
+	assert_int_equal(shmbus_csv_check_columns(SHMBUS_MD_QUOTE, "bid=b", eb, sizeof(eb)), 0);
+
 	o.columns = NULL;
 	assert_int_equal(shmbus_csv_open(&r, write_file("e.csv", ""), &o, &err), -ENODATA);
 	assert_int_equal(err.kind, SHMBUS_CSV_E_NO_HEADER);

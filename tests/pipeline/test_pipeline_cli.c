@@ -82,21 +82,23 @@ static void test_pipeline_cli_numbers_are_usage_errors(void **state)
 	expect_usage(rate, "--rate '0': expected events per second in 0.001..1e9");
 }
 
-/* The collector's --kind, --ts-unit and --symbols are checked here too:
- * a bad one ran the whole pipeline (bus, run folder, services), the
- * collector exited 2 and the pipeline 1, a failed run. */
+/* The collector's --kind, --columns, --ts-unit and --symbols are checked
+ * here too: a bad one ran the whole pipeline (bus, run folder, services),
+ * the collector exited 2 and the pipeline 1, a failed run. */
 static void test_pipeline_cli_collector_words_are_usage_errors(void **state)
 {
 	char *kind[] = {PL_BIN_PIPELINE, "--kind", "bars", NULL};
 	char *unit[] = {PL_BIN_PIPELINE, "--ts-unit", "h", NULL};
 	char *syms[] = {PL_BIN_PIPELINE, "--symbols", "A,,B", NULL};
 	char *none[] = {PL_BIN_PIPELINE, "--symbols", "", NULL};
+	char *cols[] = {PL_BIN_PIPELINE, "--columns", "price=px", "--kind", "quotes", NULL};
 
 	(void)state;
 	expect_usage(kind, "--kind 'bars': expected trades or quotes");
 	expect_usage(unit, "--ts-unit 'h': expected auto, ns, us, ms, s or iso");
 	expect_usage(syms, "--symbols 'A,,B': empty symbol name");
 	expect_usage(none, "--symbols '': empty list");
+	expect_usage(cols, "--columns 'price=px': column mapping: unknown field 'price' for quotes");
 }
 
 static void test_pipeline_cli_short_help(void **state)
