@@ -52,6 +52,12 @@ static void test_shmbusctl_usage_and_help_exit_codes(void **state)
 	assert_non_null(strstr(out, "unknown command 'frobnicate'"));
 	assert_int_equal(tu_run(out, sizeof(out), "%s create", SHMBUSCTL_BIN), 2);
 	assert_int_equal(tu_run(out, sizeof(out), "%s --bogus list", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "unknown or incomplete option '--bogus'"));
+	/* a bad short option in a cluster is named, not the program */
+	assert_int_equal(tu_run(out, sizeof(out), "%s -xh", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "unknown or incomplete option '-x'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --bus", SHMBUSCTL_BIN), 2);
+	assert_non_null(strstr(out, "unknown or incomplete option '--bus'"));
 }
 
 static void test_shmbusctl_check_reports_bad_config(void **state)

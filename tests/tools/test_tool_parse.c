@@ -90,6 +90,39 @@ static void test_tool_parse_types(void **state)
 	assert_string_equal(why, "empty list");
 }
 
+/* The refused option as written: -x in a cluster was named after the
+ * element before it (argv[optind - 1]): the program, or another option. */
+static void test_tool_bad_option(void **state)
+{
+	(void)state;
+	static const struct option lo[] = {{"bus", required_argument, NULL, 'b'},
+	                                   {"json", no_argument, NULL, 'j'},
+	                                   {NULL, 0, NULL, 0}};
+	static const struct {
+		const char *args[3], *want;
+	} cases[] = {
+	    {{"-xh"}, "-x"},           {{"list", "-xh"}, "-x"}, {{"--json", "-xh"}, "-x"},
+	    {{"-x"}, "-x"},            {{"--bus"}, "--bus"},    {{"--json=1"}, "--json=1"},
+	    {{"--nope"}, "--nope"},    {{"--js=1"}, "--js=1"},  {{"--bus", "b", "-bh"}, "-b"},
+	};
+	char buf[64];
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *argv[5] = {"tool"};
+		int argc = 1, c;
+		for (int k = 0; k < 3 && cases[i].args[k]; k++)
+			argv[argc++] = (char *)cases[i].args[k];
+		optind = 0; /* glibc: a full rescan */
+		opterr = 0;
+		while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1 && c != '?')
+			;
+		assert_int_equal(c, '?');
+		tool_bad_option(argv, lo, buf, sizeof(buf));
+		if (strcmp(buf, cases[i].want) != 0)
+			fail_msg("case %zu (%s): got '%s', want '%s'", i, cases[i].args[0], buf,
+			         cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -97,6 +130,7 @@ int main(void)
 	    cmocka_unit_test(test_tool_parse_bool),
 	    cmocka_unit_test(test_tool_split_list),
 	    cmocka_unit_test(test_tool_parse_types),
+	    cmocka_unit_test(test_tool_bad_option),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,6 @@
 /*
- * tool_parse.c - strict number, boolean and list readers (tool_parse.h).
+ * tool_parse.c - strict number, boolean and list readers, and the name of
+ * a refused option (tool_parse.h).
  *
  * Lists are split into caller-owned fixed-size slots rather than
  * allocated: every list the tools take has a hard bound (event types,
@@ -112,4 +113,23 @@ int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n)
 		return -EINVAL;
 	}
 	return rc;
+}
+
+const char *tool_bad_option(char *const argv[], const struct option *longopts, char *buf,
+                            size_t n)
+{
+	const char *last = optind > 0 ? argv[optind - 1] : NULL;
+
+	if (last && strncmp(last, "--", 2) == 0 && last[2]) {
+		size_t len = strcspn(last + 2, "="); /* "--json=1", "--js" (abbreviated) */
+		int is_long = optopt == 0;
+		for (const struct option *lo = longopts; !is_long && lo && lo->name; lo++)
+			is_long = lo->val == optopt && strncmp(lo->name, last + 2, len) == 0;
+		if (is_long) {
+			snprintf(buf, n, "%s", last);
+			return buf;
+		}
+	}
+	snprintf(buf, n, "-%c", optopt);
+	return buf;
 }

@@ -6,6 +6,7 @@
 #ifndef SHMBUS_TOOL_PARSE_H
 #define SHMBUS_TOOL_PARSE_H
 
+#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -43,5 +44,19 @@ int tool_split_list(const char *list, char *names, size_t len, size_t max, char 
  * -EINVAL with the reason in why (n bytes); *mask is undefined then.
  */
 int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n);
+
+/*
+ * The option getopt_long() has just refused (returned '?' for), as it was
+ * written, for a usage message: "--nope", "--bus" (no value), "--json=1"
+ * for a long option, "-x" for a short one, in a cluster too: in "-xh"
+ * argv[optind - 1] is the element before the cluster, or the program.
+ * glibc leaves optopt 0 for an unknown long option and sets it to the val
+ * of a known one that lacks or refuses its value, so a long option is the
+ * one in argv[optind - 1] when optopt is 0 or the val of a @longopts entry
+ * of that name. Reads optind and optopt: call it before getopt_long() runs
+ * again. Returns @buf (n bytes).
+ */
+const char *tool_bad_option(char *const argv[], const struct option *longopts, char *buf,
+                            size_t n);
 
 #endif

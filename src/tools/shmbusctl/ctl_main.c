@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ctl.h"
+#include "tool_parse.h"
 
 static const char *const usage_text =
     "usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG...]\n"
@@ -129,6 +130,7 @@ int main(int argc, char **argv)
 	    {NULL, 0, NULL, 0},
 	};
 	struct ctl_opts o = {0};
+	char bad[64];
 	int c;
 	opterr = 0;
 	/* glibc permutes argv: options may come before or after the command. */
@@ -156,7 +158,8 @@ int main(int argc, char **argv)
 			fputs(usage_text, stdout);
 			return CTL_OK;
 		default:
-			return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+			return usage_error("unknown or incomplete option '%s'",
+			                   tool_bad_option(argv, longopts, bad, sizeof(bad)));
 		}
 	}
 	if (optind >= argc) {

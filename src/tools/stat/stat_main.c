@@ -99,7 +99,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 	o->bus = env && *env ? env : SHMBUS_DEFAULT_BUS;
 	o->interval = 1.0;
 	int c;
-	char *end;
+	char *end, bad[64];
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -145,7 +145,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			exit(0);
 		default:
 			fprintf(stderr, STAT_TOOL ": unknown or incomplete option '%s'\n%s",
-			        argv[optind - 1], usage_text);
+			        tool_bad_option(argv, longopts, bad, sizeof(bad)), usage_text);
 			return 2;
 		}
 	}
