@@ -179,7 +179,8 @@ static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
 
 /* An option the command does not take is a usage error, never ignored:
  * `destroy BUS --dry-run` destroyed the bus, `--bus X reclaim` removed
- * every dead bus of the host, `--keep` and `--status` passed anywhere. */
+ * every dead bus of the host, `--keep` and `--status` passed anywhere,
+ * `--bus X info Y` showed Y. */
 static void test_shmbusctl_refuses_options_of_other_commands(void **state)
 {
 	(void)state;
@@ -201,6 +202,16 @@ static void test_shmbusctl_refuses_options_of_other_commands(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run", SHMBUSCTL_BIN), 0);
 	assert_int_equal(tu_run(out, sizeof(out), "%s list --force", SHMBUSCTL_BIN), 2);
 	assert_non_null(strstr(out, "--force is an option of 'destroy'"));
+	/* --bus and a BUS argument that differ: one of them was ignored
+	 * (--bus), so `--bus other destroy ctl` destroyed ctl */
+	static const char *const cmds[] = {"info ctl", "destroy ctl", "ring-remove ctl ticks"};
+	for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		int rc = tu_run(out, sizeof(out), "%s --bus other %s", SHMBUSCTL_BIN, cmds[i]);
+		if (rc != 2 || !strstr(out, "--bus 'other' and the BUS argument 'ctl'"))
+			fail_msg("--bus other %s: exit %d, output:\n%s", cmds[i], rc, out);
+	}
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus ctl info ctl", SHMBUSCTL_BIN), 0);
 	/* a live participant: destroy would split it from the next bus of
 	 * the name; refused unless --force */
 	shmbus_bus *live;

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,7 @@ static const char *const usage_text =
     "options:\n"
     "  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
     "                  where a BUS argument is optional: default $SHMBUS_BUS,\n"
-    "                  else 'default')\n"
+    "                  else 'default'; given with a BUS argument, the same bus)\n"
     "  --json          machine-readable output (list, info, reclaim, check,\n"
     "                  ring-remove)\n"
     "  --status FILE   up: write service states to FILE on every change\n"
@@ -50,12 +51,27 @@ static const char *const usage_text =
     "and in /dev/shm; list and reclaim look in all of them.\n"
     "Exit status: 0 ok, 1 failure, 2 usage error.\n";
 
-static int usage_error(const char *fmt, const char *arg)
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
 {
+	va_list ap;
 	fprintf(stderr, "shmbusctl: ");
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fprintf(stderr, "\n(see shmbusctl --help)\n");
 	return CTL_USAGE;
+}
+
+/* --bus and a BUS argument both given: the same bus, or a usage error
+ * (one of them would be ignored: `--bus X destroy Y` destroyed Y). */
+static int bus_conflict(const struct ctl_opts *o, const char *cmd, const char *bus)
+{
+	if (!o->bus || strcmp(o->bus, bus) == 0)
+		return 0;
+	return usage_error("--bus '%s' and the BUS argument '%s' of '%s' name different buses",
+	                   o->bus, bus, cmd);
 }
 
 static int dispatch(const struct ctl_opts *o, int argc, char **argv)
@@ -85,6 +101,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		const char *bus = argc == 3 ? argv[1] : o->default_bus;
 		if (shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
 			return usage_error("ring-remove: %s", shmbus_errmsg());
+		if (argc == 3 && bus_conflict(o, cmd, bus))
+			return CTL_USAGE;
 		return ctl_ring_remove(o, bus, argv[argc - 1]);
 	}
 	int max_args = needs_config || takes_bus ? 2 : 1;
@@ -98,6 +116,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 		const char *bus = arg ? arg : o->default_bus;
 		if (shmbus_bus_path(bus, path, sizeof(path)) == -EINVAL)
 			return usage_error(arg ? "BUS: %s" : "SHMBUS_BUS: %s", shmbus_errmsg());
+		if (arg && bus_conflict(o, cmd, arg))
+			return CTL_USAGE;
 		arg = bus;
 	}
 	if (strcmp(cmd, "check") == 0)
