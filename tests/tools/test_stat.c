@@ -160,6 +160,31 @@ static void test_stat_count_is_a_whole_number(void **state)
 	                 0);
 }
 
+/* Options of another form than the one used are usage errors naming
+ * both: --once --prometheus served for ever, --once ignored. */
+static void test_stat_forms_exclude_each_other(void **state)
+{
+	(void)state;
+	static char out[8192];
+	static const char *const bad[][2] = {
+	    {"--once", "--prometheus"}, {"--json", "--prometheus"}, {"--interval 1", "--prometheus"},
+	    {"--count 2", "--prometheus"}, {"--no-clear", "--prometheus"}, {"--count 2", "--once"},
+	    {"--no-clear", "--once"}};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int rc = tu_run(out, sizeof(out), "timeout 10 %s --bus st %s %s%s", SHMBUS_STAT_BIN,
+		                bad[i][0], bad[i][1],
+		                strcmp(bad[i][1], "--prometheus") ? "" : " 127.0.0.1:0");
+		char a[32];
+		snprintf(a, sizeof(a), "%.*s", (int)strcspn(bad[i][0], " "), bad[i][0]);
+		if (rc != 2 || !strstr(out, a) || !strstr(out, bad[i][1]) ||
+		    !strstr(out, "exclude each other"))
+			fail_msg("%s %s: exit %d, output:\n%s", bad[i][0], bad[i][1], rc, out);
+	}
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once --json --interval 0.01",
+	                        SHMBUS_STAT_BIN),
+	                 0);
+}
+
 static long http_get(int port, const char *path, char *buf, size_t len)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
@@ -480,6 +505,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
 	    cmocka_unit_test(test_stat_count_is_a_whole_number),
+	    cmocka_unit_test(test_stat_forms_exclude_each_other),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),

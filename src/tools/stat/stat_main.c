@@ -47,6 +47,7 @@ static const char *const usage_text =
     "                       any free port, printed); runs until SIGINT/SIGTERM,\n"
     "                       waiting for the bus and reopening it when re-created\n"
     "  -h, --help           this text\n"
+    "An option of another form than the one used is a usage error.\n"
     "The live view (and its --json lines) follows the bus: while it is removed or\n"
     "being re-created it shows DOWN and why (JSON \"up\": false), then the new bus.\n"
     "Read-only: never consumes, never writes. Exit: 0 ok, 1 failure, 2 usage.\n";
@@ -80,6 +81,31 @@ static void on_sigbus(int sig)
 	ssize_t w = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 	(void)w;
 	_exit(1);
+}
+
+/* An option the chosen mode does not use is refused, never ignored:
+ * --once --prometheus served for ever, --once --count printed once. */
+static int check_modes(const struct stat_opts *o)
+{
+	const bool prom = o->prometheus != NULL;
+	const struct {
+		bool given;
+		const char *a, *b;
+	} pairs[] = {
+	    {prom && o->once, "--prometheus", "--once"},
+	    {prom && o->json, "--prometheus", "--json"},
+	    {prom && o->interval_set, "--prometheus", "--interval"},
+	    {prom && o->count, "--prometheus", "--count"},
+	    {prom && o->no_clear, "--prometheus", "--no-clear"},
+	    {o->once && o->count, "--once", "--count"},
+	    {o->once && o->no_clear, "--once", "--no-clear"},
+	};
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
+		if (pairs[i].given)
+			return fprintf(stderr, STAT_TOOL ": %s and %s exclude each other\n%s",
+			               pairs[i].a, pairs[i].b, usage_text),
+			       2;
+	return 0;
 }
 
 static int parse_args(int argc, char **argv, struct stat_opts *o)
@@ -153,6 +179,8 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 		fprintf(stderr, STAT_TOOL ": unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (check_modes(o))
+		return 2;
 	char path[4096]; /* --bus was checked; $SHMBUS_BUS is a usage error too */
 	if (shmbus_bus_path(o->bus, path, sizeof(path)) == -EINVAL)
 		return fprintf(stderr, STAT_TOOL ": SHMBUS_BUS: %s\n", shmbus_errmsg()), 2;
