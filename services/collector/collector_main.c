@@ -57,7 +57,8 @@ static const char usage_text[] =
     "                      quotes: ts_ns,symbol,bid_price,bid_size,ask_price,ask_size)\n"
     "  --ts-unit UNIT      auto (default), ns, us, ms, s or iso\n"
     "  --speed S           max (default), 1 = original timing, N = N times faster\n"
-    "  --synthetic         use the generator (default when --input is not given)\n"
+    "  --synthetic         use the generator (default when --input is not given;\n"
+    "                      not with --input)\n"
     "  --symbols LIST      generator symbols, e.g. AAA,BBB (default SYN00..SYN07)\n"
     "  --rate R            generator events per second of event time, 0.001..1e9\n"
     "                      (default 1000)\n"
@@ -66,7 +67,8 @@ static const char usage_text[] =
     "  --seed S            generator seed (default 1)\n"
     "  --max-report N      print at most N malformed rows (default 100)\n"
     "  --no-eos            do not publish the end-of-stream marker\n"
-    "  --eos-only          publish only the end-of-stream marker and exit\n"
+    "  --eos-only          publish only the end-of-stream marker and exit (not with\n"
+    "                      --no-eos)\n"
     "%s"
     "  --help              this text\n"
     "Exit codes: 0 ok (malformed rows are skipped and reported), 1 runtime failure\n"
@@ -91,7 +93,7 @@ struct collector {
 	int events_set;
 	uint64_t seed;
 	uint64_t max_report;
-	int no_eos, eos_only;
+	int synthetic, no_eos, eos_only;
 
 	shmbus_bus *bus;
 	shmbus_producer *p;
@@ -169,12 +171,13 @@ static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 			    TOOL, "--max-report '%s': expected a whole number", arg);
 		return 0;
 	case 'S':
+		c->synthetic = 1;
+		return 0;
 	case 'E':
+		c->no_eos = 1;
+		return 0;
 	case 'O':
-		if (opt == 'E')
-			c->no_eos = 1;
-		if (opt == 'O')
-			c->eos_only = 1;
+		c->eos_only = 1;
 		return 0;
 	default:
 		return -ENOENT;
@@ -212,6 +215,13 @@ static int col_parse_args(struct collector *c, int argc, char **argv)
 
 	if (rc >= 0)
 		return rc;
+	/* Either would be ignored: the CSV ran, nothing was published. */
+	if (c->synthetic && c->input)
+		return shmbus_svc_usage_error(TOOL, "%s",
+		                              "--synthetic and --input exclude each other");
+	if (c->eos_only && c->no_eos)
+		return shmbus_svc_usage_error(TOOL, "%s",
+		                              "--eos-only and --no-eos exclude each other");
 	/* Checked once --kind is known (it may come after): a bad map is a
 	 * usage error before the bus is attached, not a failed run. */
 	if (c->columns && shmbus_csv_check_columns(c->kind, c->columns, err, sizeof(err)) != 0)

@@ -238,6 +238,27 @@ static void test_collector_process_columns_checked_first(void **state)
 	assert_int_equal(pt_run(ok, "/dev/null", "/dev/null"), 1);
 }
 
+/* Options that exclude each other are a usage error naming both (exit 2,
+ * before the bus is attached): --synthetic --input F ran the CSV, and
+ * --eos-only --no-eos published nothing and exited 0. */
+static void test_collector_process_exclusive_options(void **state)
+{
+	static const char *const pairs[][3] = {{"--synthetic", "--input", "/nonexistent"},
+	                                       {"--eos-only", "--no-eos", NULL}};
+	char *text;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++) {
+		char *argv[] = {COL_BIN, "--bus", "ct-none", (char *)pairs[i][0],
+		                (char *)pairs[i][1], (char *)pairs[i][2], NULL};
+		int rc = pt_run(argv, "/dev/null", pt_path("excl.err"));
+		assert_non_null(text = pt_slurp(pt_path("excl.err")));
+		if (rc != 2 || !strstr(text, pairs[i][0]) || !strstr(text, pairs[i][1]))
+			fail_msg("%s %s: exit %d: %s", pairs[i][0], pairs[i][1], rc, text);
+		free(text);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -245,6 +266,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_rate_range),
 	    cmocka_unit_test(test_collector_process_symbols_checked_first),
 	    cmocka_unit_test(test_collector_process_columns_checked_first),
+	    cmocka_unit_test(test_collector_process_exclusive_options),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
