@@ -53,7 +53,7 @@ static const char usage_text[] =
     "                      %s)\n"
     "  --ta-config FILE    indicator settings for shmbus-ta --config\n"
     "  --journal-dir DIR   where the journal goes (default RUNDIR/journal)\n"
-    "  --no-journal        do not start shmbus-journald\n"
+    "  --no-journal        do not start shmbus-journald (not with --journal-dir)\n"
     "Output:\n"
     "  --dir DIR           run folder: logs, stats, journal\n"
     "                      (default ${TMPDIR:-/tmp}/shmbus-BUS)\n"
@@ -290,6 +290,9 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	if (o->input && o->replay_dir)
 		return shmbus_svc_usage_error(PL_TOOL, "%s",
 		                              "--input and --replay exclude each other");
+	if (o->no_journal && o->journal_dir) /* the folder was ignored */
+		return shmbus_svc_usage_error(PL_TOOL, "%s",
+		                              "--no-journal and --journal-dir exclude each other");
 	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0 ||
 	    (rc = pl_check_words(o)) != 0)
 		return rc;

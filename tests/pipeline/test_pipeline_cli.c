@@ -82,6 +82,19 @@ static void test_pipeline_cli_numbers_are_usage_errors(void **state)
 	expect_usage(rate, "--rate '0': expected events per second in 0.001..1e9");
 }
 
+/* Options that exclude each other name both: --no-journal --journal-dir
+ * ran without a journal, the folder silently ignored. */
+static void test_pipeline_cli_exclusive_options(void **state)
+{
+	char *nj[] = {PL_BIN_PIPELINE, "--no-journal", "--journal-dir", (char *)pt_dir,
+	              "--events",      "10",           NULL};
+	char *rp[] = {PL_BIN_PIPELINE, "--input", "x.csv", "--replay", (char *)pt_dir, NULL};
+
+	(void)state;
+	expect_usage(nj, "--no-journal and --journal-dir exclude each other");
+	expect_usage(rp, "--input and --replay exclude each other");
+}
+
 /* The collector's --kind, --columns, --ts-unit and --symbols are checked
  * here too: a bad one ran the whole pipeline (bus, run folder, services),
  * the collector exited 2 and the pipeline 1, a failed run. */
@@ -217,6 +230,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_pipeline_cli_bus_name_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_numbers_are_usage_errors),
+	    cmocka_unit_test(test_pipeline_cli_exclusive_options),
 	    cmocka_unit_test(test_pipeline_cli_collector_words_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
