@@ -177,17 +177,7 @@ int shmbus_svc_parse_u64(const char *s, uint64_t *out)
 
 int shmbus_svc_parse_double(const char *s, double *out)
 {
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return -EINVAL;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !isfinite(v))
-		return -EINVAL;
-	*out = v;
-	return 0;
+	return tool_parse_double(s, out);
 }
 
 int shmbus_svc_parse_speed(const char *s, double *out)

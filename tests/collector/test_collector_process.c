@@ -167,7 +167,7 @@ static void test_collector_process_majority_malformed_fails(void **state)
 static void test_collector_process_rate_range(void **state)
 {
 	static const char *const bad[] = {"1e-300", "0.0009", "0", "-1", "nan", "inf", "1e10",
-	                                  "abc"};
+	                                  "abc", " 5"};
 	char *text;
 
 	(void)state;

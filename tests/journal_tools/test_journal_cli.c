@@ -170,7 +170,8 @@ static void test_journal_cli_unknown_bus_fails(void **state)
 	jtt_teardown(b);
 }
 
-/* Options of one command are refused by the others; verify --json. */
+/* Options of one command are refused by the others; verify --json. A
+ * bad replay --speed is refused too. */
 static void test_journal_cli_options_per_command(void **state)
 {
 	(void)state;
@@ -184,6 +185,9 @@ static void test_journal_cli_options_per_command(void **state)
 	expect(d, 2, "--from does not apply to verify", NULL);
 	char *e[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--types", "trade", NULL};
 	expect(e, 2, "--types does not apply to info", NULL);
+	/* replay's --speed: a blank before the factor was skipped (strtod) */
+	char *f[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--speed", " 2", NULL};
+	expect(f, 2, "--speed", "want max, 1 or a factor > 0");
 
 	char *v[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--json", NULL};
 	char *out, *err;

@@ -136,6 +136,11 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s --bus nosuch --once", SHMBUS_STAT_BIN), 1);
 	assert_non_null(strstr(out, "open bus 'nosuch'"));
 	assert_int_equal(tu_run(out, sizeof(out), "%s --interval x", SHMBUS_STAT_BIN), 2);
+	/* a blank before the number: strtod skipped it */
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once --interval ' 0.05'",
+	                        SHMBUS_STAT_BIN),
+	                 2);
+	assert_non_null(strstr(out, "--interval ' 0.05'"));
 	/* a bad short option in a cluster is named, not the program */
 	assert_int_equal(tu_run(out, sizeof(out), "%s -xh", SHMBUS_STAT_BIN), 2);
 	assert_non_null(strstr(out, "unknown or incomplete option '-x'"));

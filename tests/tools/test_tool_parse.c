@@ -32,6 +32,26 @@ static void test_tool_parse_u64(void **state)
 	}
 }
 
+/* Blanks before the number were skipped (strtod does), so " 1" passed
+ * where the integer readers refuse it. */
+static void test_tool_parse_double(void **state)
+{
+	static const char *const bad[] = {"", " 1", "\t2", "\n0.5", "1 ", "abc", "nan",
+					  "inf", "1e999", "1x", NULL};
+	double v = 7;
+	(void)state;
+	assert_int_equal(tool_parse_double("0.5", &v), 0);
+	assert_true(v == 0.5);
+	assert_int_equal(tool_parse_double("-1e3", &v), 0);
+	assert_true(v == -1000);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		v = 7;
+		if (tool_parse_double(bad[i], &v) != -EINVAL)
+			fail_msg("'%s' taken", bad[i] ? bad[i] : "NULL");
+		assert_true(v == 7); /* untouched on error */
+	}
+}
+
 static void test_tool_parse_bool(void **state)
 {
 	(void)state;
@@ -127,6 +147,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tool_parse_u64),
+	    cmocka_unit_test(test_tool_parse_double),
 	    cmocka_unit_test(test_tool_parse_bool),
 	    cmocka_unit_test(test_tool_split_list),
 	    cmocka_unit_test(test_tool_parse_types),

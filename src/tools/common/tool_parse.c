@@ -9,7 +9,9 @@
  */
 #include "tool_parse.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,19 @@ int tool_parse_u64(const char *s, uint64_t *out)
 	errno = 0;
 	unsigned long long v = strtoull(s, &end, 10);
 	if (errno || *end)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+int tool_parse_double(const char *s, double *out)
+{
+	char *end;
+	if (!s || !*s || isspace((unsigned char)*s)) /* strtod would skip blanks */
+		return -EINVAL;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || *end || !isfinite(v))
 		return -EINVAL;
 	*out = v;
 	return 0;

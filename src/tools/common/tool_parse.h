@@ -14,6 +14,12 @@
  * 0 and *out set, else -EINVAL. */
 int tool_parse_u64(const char *s, uint64_t *out);
 
+/* s is a finite decimal number as strtod reads it ("2", "0.5", "1e3",
+ * "-1"), the whole text: no blank before it (strtod would skip it), none
+ * after, no nan or inf, nothing out of range: 0 and *out set, else
+ * -EINVAL. Callers check their own bounds. */
+int tool_parse_double(const char *s, double *out);
+
 /* s is a boolean: 1 for 1/true/yes/on, 0 for 0/false/no/off (any case),
  * -1 for anything else (NULL included). */
 int tool_parse_bool(const char *s);

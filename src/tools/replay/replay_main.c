@@ -132,13 +132,11 @@ static void on_signal(int sig)
 
 static int parse_speed(const char *s, double *speed)
 {
-	char *end;
 	if (!strcmp(s, "max")) {
 		*speed = 0;
 		return 0;
 	}
-	*speed = strtod(s, &end);
-	return *end || !(*speed > 0) || !isfinite(*speed) ? -1 : 0;
+	return tool_parse_double(s, speed) || !(*speed > 0) ? -1 : 0;
 }
 
 /* Returns -1 to go on, else the exit code. */

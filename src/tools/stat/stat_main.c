@@ -125,7 +125,7 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 	o->bus = env && *env ? env : SHMBUS_DEFAULT_BUS;
 	o->interval = 1.0;
 	int c;
-	char *end, bad[64];
+	char bad[64];
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
@@ -137,8 +137,8 @@ static int parse_args(int argc, char **argv, struct stat_opts *o)
 			break;
 		}
 		case 'i':
-			o->interval = strtod(optarg, &end);
-			if (*end || !(o->interval >= 0.01 && o->interval <= 3600))
+			if (tool_parse_double(optarg, &o->interval) ||
+			    !(o->interval >= 0.01 && o->interval <= 3600))
 				return fprintf(stderr,
 				               STAT_TOOL ": --interval '%s': expected "
 				                         "seconds in 0.01..3600\n",
