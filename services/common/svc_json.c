@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "svc.h"
+#include "tool_json.h"
 
 #include <errno.h>
 #include <math.h>
@@ -61,18 +62,23 @@ static void svc_json_key(struct shmbus_svc_json *j, const char *key)
 	svc_json_add(j, "%s\"%s\":", j->nfields++ ? "," : "", key);
 }
 
+/* A value quoted by the tools' one JSON string writer (tool_json_str:
+ * UTF-8 kept, any other byte escaped): a path need not be UTF-8. */
 static void svc_json_string(struct shmbus_svc_json *j, const char *v)
 {
-	svc_json_add(j, "\"");
-	for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			svc_json_add(j, "\\%c", *p);
-		else if (*p < 0x20)
-			svc_json_add(j, "\\u%04x", *p);
-		else
-			svc_json_add(j, "%c", *p);
+	char *q = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&q, &len);
+
+	if (m)
+		tool_json_str(m, v);
+	if (!m || fclose(m) != 0) {
+		free(q);
+		j->oom = 1;
+		return;
 	}
-	svc_json_add(j, "\"");
+	svc_json_add(j, "%s", q);
+	free(q);
 }
 
 void shmbus_svc_json_begin(struct shmbus_svc_json *j)

@@ -259,6 +259,30 @@ static void test_collector_process_exclusive_options(void **state)
 	}
 }
 
+/* A path that is not UTF-8 (any bytes but '/' and NUL make a file name)
+ * is escaped in the --stats-json file, byte by byte: it went out raw and
+ * the file was no valid JSON. */
+static void test_collector_process_stats_json_path_not_utf8(void **state)
+{
+	const char *csv = pt_path("caf\xc3\xa9-\xff.csv"), *js = pt_path("col.json");
+	char *argv[] = {COL_BIN, "--bus", "ct-json", "--input", (char *)csv, "--stats-json",
+	                (char *)js, NULL};
+	shmbus_bus *bus;
+	char *text;
+
+	(void)state;
+	write_text(csv, "ts_ns,symbol,price,size\n1381219217000000000,SPY,167.5,100\n");
+	assert_int_equal(shmbus_bus_create("ct-json", NULL, &bus), 0);
+	assert_int_equal(pt_run(argv, "/dev/null", "/dev/null"), 0);
+	assert_non_null(text = pt_slurp(js));
+	if (!strstr(text, "caf\xc3\xa9-\\u00ff.csv\""))
+		fail_msg("input not escaped: %s", text);
+	assert_null(strchr(text, '\xff'));
+	free(text);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-json");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -267,6 +291,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_symbols_checked_first),
 	    cmocka_unit_test(test_collector_process_columns_checked_first),
 	    cmocka_unit_test(test_collector_process_exclusive_options),
+	    cmocka_unit_test(test_collector_process_stats_json_path_not_utf8),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);

@@ -7,7 +7,15 @@
 
 #include <stdio.h>
 
-/* Write s as a JSON string literal (quotes and escapes included). */
+/*
+ * Write s as a JSON string literal (quotes and escapes included). Text
+ * that is UTF-8 stays readable: each well-formed UTF-8 sequence passes as
+ * it is. Any other byte >= 0x80 (a file name or path need not be UTF-8)
+ * is escaped alone as \u00XX, so the output is valid JSON whatever s
+ * holds. Escaping keeps it apart where U+FFFD would not: a \u0080..\u00ff
+ * escape can only come from such a byte (a real U+0080..U+00FF character
+ * is two raw UTF-8 bytes), so a reader can get the bytes back.
+ */
 void tool_json_str(FILE *f, const char *s);
 
 /* The same, with every byte >= 0x80 escaped too (as \u00XX, one per
