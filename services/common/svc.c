@@ -27,7 +27,8 @@ const char shmbus_svc_common_usage[] =
     "  --bus NAME          bus to attach (default $SHMBUS_BUS, else \"default\")\n"
     "  --name NAME         participant name shown by shmbus-stat\n"
     "  --cpus LIST         pin to these cores, e.g. 0 or 0,2-3\n"
-    "  --stats-json FILE   write counters as JSON at exit\n"
+    "  --stats-json FILE   write counters as JSON at exit (checked at start: a\n"
+    "                      FILE that cannot be written is a usage error)\n"
     "  --source-id N       source id stamped in published events (default: pid)\n"
     "  --wait STRATEGY     adaptive (default), spin, yield or block\n"
     "  --quiet             no per-event output\n";

@@ -331,9 +331,18 @@ void shmbus_svc_json_free(struct shmbus_svc_json *j);
 int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path);
 
 /*
+ * Whether a stats file can be written at @path as shmbus_svc_json_write()
+ * writes it (@path.tmp created, then renamed over @path): 0, or -errno
+ * (-ENOENT for "" or a missing folder, -EISDIR for a directory). Creates
+ * and removes @path.tmp. shmbus_svc_parse_args() calls it for --stats-json.
+ */
+int shmbus_svc_json_check(const char *path);
+
+/*
  * Close the object, write it to @path (shmbus_svc_json_write) and free it.
  * A failed write is printed as "@tool: writing PATH failed: why" (the
- * stats file is a by-product: the caller's exit code does not change).
+ * stats file is a by-product: the caller's exit code does not change;
+ * that it can be written was checked at start).
  */
 void shmbus_svc_json_save(struct shmbus_svc_json *j, const char *tool, const char *path);
 

@@ -5,7 +5,9 @@
  * (shmbus_svc_opt), a stage's --ring/--capacity/--eos-count/--exit-on-eos,
  * then the tool's own through a callback; anything else prints the usage
  * text. A bad value is a usage error (exit 2) that names the flag and the
- * value as given, in full, and points at --help.
+ * value as given, in full, and points at --help; so is a --stats-json
+ * path that cannot be written, as a --rules or --config file that cannot
+ * be read is.
  */
 #define _GNU_SOURCE
 #include "svc.h"
@@ -14,6 +16,7 @@
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 int shmbus_svc_usage_error(const char *tool, const char *fmt, ...)
 {
@@ -109,5 +112,10 @@ int shmbus_svc_parse_args(const struct shmbus_svc_cli *cli, int argc, char **arg
 		return shmbus_svc_usage_error(cli->tool, "unexpected argument '%s'", argv[optind]);
 	if (shmbus_bus_path(cli->so->bus, err, sizeof(err)) == -EINVAL) /* from SHMBUS_BUS */
 		return shmbus_svc_usage_error(cli->tool, "SHMBUS_BUS: %s", shmbus_errmsg());
+	/* Written only at exit: a path that cannot take it would be found
+	 * after the whole run, as a warning. */
+	if (cli->so->stats_json && (rc = shmbus_svc_json_check(cli->so->stats_json)) != 0)
+		return shmbus_svc_usage_error(cli->tool, "--stats-json '%s': cannot be written: %s",
+		                              cli->so->stats_json, strerror(-rc));
 	return -1;
 }

@@ -164,6 +164,25 @@ int shmbus_svc_json_write(const struct shmbus_svc_json *j, const char *path)
 	return rc;
 }
 
+int shmbus_svc_json_check(const char *path)
+{
+	char tmp[4096];
+	struct stat st;
+	FILE *f;
+
+	if (!path || !*path)
+		return -ENOENT;
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
+		return -ENAMETOOLONG;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return -EISDIR; /* the rename would fail, at exit */
+	if (!(f = fopen(tmp, "w")))
+		return -errno;
+	fclose(f);
+	unlink(tmp);
+	return 0;
+}
+
 void shmbus_svc_json_save(struct shmbus_svc_json *j, const char *tool, const char *path)
 {
 	int rc;

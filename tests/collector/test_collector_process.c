@@ -283,6 +283,24 @@ static void test_collector_process_stats_json_path_not_utf8(void **state)
 	shmbus_bus_destroy("ct-json");
 }
 
+/* A --stats-json file that cannot be written (its folder is missing) is
+ * a usage error naming it, before the bus is attached: it was found at
+ * exit, a warning after the whole run, and the exit code was 0. */
+static void test_collector_process_stats_json_checked_first(void **state)
+{
+	const char *js = pt_path("missing/col.json");
+	char *argv[] = {COL_BIN, "--bus", "ct-none", "--events", "10", "--stats-json", (char *)js,
+	                NULL};
+	char *text;
+
+	(void)state;
+	assert_int_equal(pt_run(argv, "/dev/null", pt_path("sj.err")), 2);
+	assert_non_null(text = pt_slurp(pt_path("sj.err")));
+	if (!strstr(text, "--stats-json") || !strstr(text, js))
+		fail_msg("%s", text);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -292,6 +310,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_columns_checked_first),
 	    cmocka_unit_test(test_collector_process_exclusive_options),
 	    cmocka_unit_test(test_collector_process_stats_json_path_not_utf8),
+	    cmocka_unit_test(test_collector_process_stats_json_checked_first),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);

@@ -193,6 +193,19 @@ static void test_pipeline_cli_rules_errors_are_usage_errors(void **state)
 	assert_int_equal(access(pt_path("run-rules2"), F_OK), -1); /* never made */
 }
 
+/* A --stats-json file that cannot be written is a usage error at start,
+ * as an unreadable --rules is: it was found only at exit, as a warning
+ * with exit 0. */
+static void test_pipeline_cli_threshold_stats_json_checked_first(void **state)
+{
+	char *argv[] = {PL_BIN_THRESHOLD, "--rules", PL_RULES_DIR "/default.rules", "--bus",
+	                "pt-none", "--stats-json", (char *)pt_path("missing/thr.json"), NULL};
+
+	(void)state;
+	expect_usage(argv, "--stats-json '");
+	expect_usage(argv, "missing/thr.json': cannot be written: No such file or directory");
+}
+
 /* A child that fails is described by how it ended, not by a raw wait
  * status ("wait status 512"). */
 static void test_pipeline_cli_child_failure_is_described(void **state)
@@ -235,6 +248,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
+	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);

@@ -238,6 +238,29 @@ static void test_ta_config_session(void **state)
 	free(err);
 }
 
+/* A --stats-json file that cannot be written is a usage error at start
+ * (exit 2, naming it), as an unreadable --config is: it was found only at
+ * exit, after the whole run, as a warning with exit 0. */
+static void test_ta_config_stats_json_checked_first(void **state)
+{
+	char *err;
+
+	(void)state;
+	const char *bad[] = {path_of("missing/ta.json"), g_dir};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		const char *args[] = {"--bus", "ta-cfg-none", "--stats-json", bad[i], NULL};
+		int rc = run_ta(args, &err);
+		if (rc != 2 || !strstr(err, "--stats-json") || !strstr(err, bad[i]))
+			fail_msg("--stats-json %s: exit %d (want 2 naming it): %s", bad[i], rc, err);
+		free(err);
+	}
+	const char *ok[] = {"--bus", "ta-cfg-none", "--stats-json", path_of("ta.json"), NULL};
+	assert_int_equal(run_ta(ok, &err), 1); /* on to attaching the (absent) bus */
+	assert_non_null(strstr(err, "attaching"));
+	free(err);
+	assert_int_equal(access(path_of("ta.json.tmp"), F_OK), -1); /* the probe is gone */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -247,6 +270,7 @@ int main(void)
 	    cmocka_unit_test(test_ta_config_requires_regular_file),
 	    cmocka_unit_test(test_ta_config_accepts_intervals_up_to_a_day),
 	    cmocka_unit_test(test_ta_config_session),
+	    cmocka_unit_test(test_ta_config_stats_json_checked_first),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
