@@ -150,6 +150,59 @@ static void test_journald_stats_json_escapes_the_dir(void **state)
 	jtt_teardown(b);
 }
 
+/* Lines of @path that hold @what. */
+static int jc_count(const char *path, const char *what)
+{
+	char *s = jtt_slurp(path);
+	int n = 0;
+	for (const char *p = s; (p = strstr(p, what)) != NULL; p += strlen(what))
+		n++;
+	free(s);
+	return n;
+}
+
+/* Wait (at most 10 s) until @path holds @what @n times; 1 when it did. */
+static int jc_wait_count(const char *path, const char *what, int n)
+{
+	for (int i = 0; i < 1000; i++) {
+		if (jc_count(path, what) >= n)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
+}
+
+/* A --stats-json file that cannot be written is said once per failure,
+ * not each second (the log filled with the same line while a folder was
+ * missing); its recovery is said, and a new failure after it again. */
+static void test_journald_stats_json_failure_said_once(void **state)
+{
+	(void)state;
+	static const char failed[] = "writing stats failed";
+	shmbus_bus *b = jtt_setup();
+	char sub[200], gone[200], stats[260];
+	jc_paths();
+	snprintf(sub, sizeof(sub), "%s/later", jtt_shm);
+	snprintf(gone, sizeof(gone), "%s/gone", jtt_shm);
+	snprintf(stats, sizeof(stats), "%s/jd.json", sub);
+	char *av[] = {JOURNALD_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--stats-json", stats,
+	              NULL};
+	pid_t jd = jtt_spawn(av, jc_out, jc_err);
+	assert_int_equal(jtt_wait_ring(b, "journal", jd), 0);
+	assert_true(jc_wait_count(jc_err, failed, 1));
+	usleep(2500000); /* two more writes, at least, of a second each */
+	assert_int_equal(jc_count(jc_err, failed), 1);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	assert_true(jc_wait_count(jc_err, "stats written again", 1));
+	assert_int_equal(access(stats, F_OK), 0);
+	assert_int_equal(rename(sub, gone), 0); /* the folder goes away again */
+	assert_true(jc_wait_count(jc_err, failed, 2));
+	kill(jd, SIGTERM);
+	assert_int_equal(jtt_wait(jd, 30), 0);
+	assert_int_equal(jc_count(jc_err, failed), 2); /* the write at exit: same failure */
+	jtt_teardown(b);
+}
+
 /* A bad key or value names the file and its line and exits 2; so do an
  * INI file without [journal] and a missing bus. */
 static void test_journald_config_errors_name_file_and_line(void **state)
@@ -199,6 +252,7 @@ int main(void)
 	    cmocka_unit_test(test_journald_config_ini_section),
 	    cmocka_unit_test(test_journald_config_errors_name_file_and_line),
 	    cmocka_unit_test(test_journald_stats_json_escapes_the_dir),
+	    cmocka_unit_test(test_journald_stats_json_failure_said_once),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

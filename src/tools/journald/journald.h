@@ -94,6 +94,7 @@ struct jd {
 	struct jd_dedup dd;
 	struct jd_release rel;
 	uint64_t append_errors;
+	int stats_failing;    /* the last --stats-json write failed (said once) */
 	int reported_err;     /* last write error printed */
 	int64_t last_err_print_ns;
 	uint64_t lost_printed;
@@ -137,10 +138,12 @@ int jd_dedup_skip(struct jd *d, const struct shmbus_event_header *ev);
 /* End the check, saying how many events it skipped. */
 void jd_dedup_end(struct jd *d);
 
-/* Write the stats JSON file atomically (no-op without --stats-json). */
 /* Define / refresh the journaller's named counters in the bus. */
 void jd_define_counters(struct jd *d);
 void jd_publish_counters(struct jd *d);
+
+/* Write the stats JSON file atomically (no-op without --stats-json). A
+ * failure is said once, when it starts, and the recovery once too. */
 void jd_write_stats(struct jd *d, int running);
 
 /* Print write errors and lost events, at most once a second. */

@@ -391,9 +391,14 @@ void jd_write_stats(struct jd *d, int running)
 	if (b != small)
 		free(b);
 	free(dir);
-	if (rc && running < 2)
+	/* Once a second: a folder that went away must not fill the log with
+	 * the same line; said when it starts failing and when it works again. */
+	if (rc && !d->stats_failing)
 		fprintf(stderr, JD_TOOL ": writing stats failed: %s (%s)\n", strerror(-rc),
 		        d->o.stats_json);
+	else if (!rc && d->stats_failing)
+		fprintf(stderr, JD_TOOL ": stats written again (%s)\n", d->o.stats_json);
+	d->stats_failing = rc != 0;
 }
 
 void jd_report_errors(struct jd *d, int rc, int force)
