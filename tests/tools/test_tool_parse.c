@@ -37,7 +37,7 @@ static void test_tool_parse_u64(void **state)
 static void test_tool_parse_double(void **state)
 {
 	static const char *const bad[] = {"", " 1", "\t2", "\n0.5", "1 ", "abc", "nan",
-					  "inf", "1e999", "1x", NULL};
+					  "inf", "1e999", "1x", "0x1p3", "0X10", NULL};
 	double v = 7;
 	(void)state;
 	assert_int_equal(tool_parse_double("0.5", &v), 0);

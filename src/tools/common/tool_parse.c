@@ -9,7 +9,6 @@
  */
 #include "tool_parse.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -35,7 +34,9 @@ int tool_parse_u64(const char *s, uint64_t *out)
 int tool_parse_double(const char *s, double *out)
 {
 	char *end;
-	if (!s || !*s || isspace((unsigned char)*s)) /* strtod would skip blanks */
+	/* Decimal digits, sign, point and exponent only: strtod would skip
+	 * blanks and read hex floats ("0x1p3") too. */
+	if (!s || !*s || s[strspn(s, "0123456789+-.eE")] != '\0')
 		return -EINVAL;
 	errno = 0;
 	double v = strtod(s, &end);

@@ -16,7 +16,7 @@ int tool_parse_u64(const char *s, uint64_t *out);
 
 /* s is a finite decimal number as strtod reads it ("2", "0.5", "1e3",
  * "-1"), the whole text: no blank before it (strtod would skip it), none
- * after, no nan or inf, nothing out of range: 0 and *out set, else
+ * after, no hex float, no nan or inf, nothing out of range: 0 and *out set, else
  * -EINVAL. Callers check their own bounds. */
 int tool_parse_double(const char *s, double *out);
 
