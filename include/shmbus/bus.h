@@ -93,11 +93,12 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
  * (else -EINVAL, the detail naming the first bad byte and its position);
  * NULL or "": the process name, each byte outside that set made '_'.
  * Returns 0, -ENOENT (no such bus), -EINVAL, SHMBUS_EBADMAGIC /
- * SHMBUS_EVERSION / SHMBUS_ELAYOUT (a segment of another kind or version),
- * SHMBUS_ECORRUPT (an offset or size out of bounds), -ENOSPC
- * (participants table full) or -errno. An open racing the creation of the
- * bus waits for it to be built (while its file is under 2 s old); a file
- * left unbuilt by a creator that died is SHMBUS_ECORRUPT, saying so.
+ * SHMBUS_EVERSION / SHMBUS_ELAYOUT (not a regular file, or a segment of
+ * another kind or version), SHMBUS_ECORRUPT (an offset or size out of
+ * bounds), -ENOSPC (participants table full) or -errno. An open racing
+ * the creation of the bus waits for it to be built (while its file is
+ * under 2 s old); a file left unbuilt by a creator that died is
+ * SHMBUS_ECORRUPT, saying so.
  */
 int shmbus_bus_open(const char *name, const char *participant, enum shmbus_role role,
 		    shmbus_bus **out);

@@ -460,7 +460,10 @@ static int64_t file_age_ns(const struct stat *st)
 static int segment_map_once(const char *name, const char *path, bool ro, uint8_t **base,
 			    size_t *size, struct stat *st)
 {
-	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO at the bus's path would block a plain open()
+	 * until a writer came (for ever, in shmbus-stat's exporter); it is
+	 * refused below like any file that is not a bus. */
+	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return bus_err(-errno, "bus '%s': open %s: %s", name, path, strerror(errno));
 	int rc = 0;
@@ -468,6 +471,10 @@ static int segment_map_once(const char *name, const char *path, bool ro, uint8_t
 		rc = -errno;
 		close(fd);
 		return bus_err(rc, "bus '%s': stat %s: %s", name, path, strerror(-rc));
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return bus_err(SHMBUS_EBADMAGIC, "bus '%s': %s is not a regular file", name, path);
 	}
 	*base = NULL;
 	*size = (size_t)st->st_size;

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -195,7 +197,10 @@ static long http_get(int port, const char *path, char *buf, size_t len)
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (s < 0 || connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+	/* An exporter that stopped answering fails the test, not hangs it. */
+	struct timeval tv = {.tv_sec = 10};
+	if (s < 0 || setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return -1;
 	char req[256];
 	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
@@ -443,6 +448,31 @@ static void test_stat_prometheus_waits_for_bus(void **state)
 	assert_int_equal(shmbus_bus_destroy("late"), 0);
 }
 
+/* A FIFO at the bus's path: an open() of it would wait for a writer, the
+ * exporter with it. It is no bus: /health says so, scrapes and SIGTERM
+ * are answered. */
+static void test_stat_prometheus_fifo_is_no_bus(void **state)
+{
+	(void)state;
+	static char buf[16384];
+	const char *body = "";
+	char path[512];
+	assert_int_equal(shmbus_bus_path("ff", path, sizeof(path)), 0);
+	int port = start_exporter("ff");
+	assert_int_equal(mkfifo(path, 0600), 0);
+	for (int i = 0; i < 40 && !strstr(body, "not a regular file"); i++) {
+		int code = http_status(port, "/health", buf, sizeof(buf), &body);
+		if (code != 503)
+			fail_msg("/health with a FIFO at %s: status %d (0: no answer)", path, code);
+		tu_msleep(100);
+	}
+	assert_non_null(strstr(body, "not a regular file"));
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"ff\"} 0\n"));
+	stop_exporter();
+	assert_int_equal(unlink(path), 0);
+}
+
 /* Read the live view's lines from fd until one holds every string of
  * want[] (NULL-terminated); fails after 10 s. */
 static void wait_line(int fd, const char *const want[])
@@ -514,6 +544,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_fifo_is_no_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
