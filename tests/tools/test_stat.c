@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <regex.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -473,6 +475,51 @@ static void test_stat_prometheus_fifo_is_no_bus(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/* Names come from the segment: a damaged one (bytes the library never
+ * writes) still gives an exposition Prometheus parses: the format's
+ * escapes, any other byte as the text \xNN, nothing but ASCII. */
+static void test_stat_prometheus_escapes_damaged_names(void **state)
+{
+	(void)state;
+	shmbus_bus *b = counter_bus("dmg", 1);
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.capacity = 64;
+	assert_int_equal(shmbus_ring_declare(b, "ring-to-damage", &so), 0);
+	char path[512];
+	assert_int_equal(shmbus_bus_path("dmg", path, sizeof(path)), 0);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	size_t size = (size_t)st.st_size;
+	char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(map != MAP_FAILED);
+	static const char name[] = "ring-to-damage";
+	int patched = 0;
+	for (size_t i = 0; i + sizeof(name) - 1 <= size; i++)
+		if (memcmp(map + i, name, sizeof(name) - 1) == 0) {
+			memcpy(map + i + 4, "\xff\"\x01", 3);
+			patched++;
+		}
+	munmap(map, size);
+	assert_true(patched > 0);
+
+	static char buf[131072];
+	const char *body;
+	int port = start_exporter("dmg");
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"dmg\"} 1\n"));
+	assert_non_null(strstr(body, ",ring=\"ring\\\\xff\\\"\\\\x01-damage\"} 64\n"));
+	for (const char *c = body; *c; c++)
+		if ((unsigned char)*c >= 0x80)
+			fail_msg("byte 0x%02x in the exposition", (unsigned char)*c);
+	stop_exporter();
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("dmg"), 0);
+}
+
 /* Read the live view's lines from fd until one holds every string of
  * want[] (NULL-terminated); fails after 10 s. */
 static void wait_line(int fd, const char *const want[])
@@ -545,6 +592,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_fifo_is_no_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_escapes_damaged_names, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -32,13 +32,22 @@
 #include "stat_tool.h"
 #include "tool_json.h"
 
+/*
+ * A label value, escaped as the format requires (\\, \" and \n). The
+ * names come from the segment: the library writes only [A-Za-z0-9._-],
+ * but a damaged one may hold any byte, and Prometheus refuses a whole
+ * scrape for one label value that is not UTF-8. So any other byte outside
+ * printable ASCII is written as the text \xNN (its backslash escaped).
+ */
 static void label(FILE *f, const char *v)
 {
-	for (const char *c = v; *c; c++) {
+	for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
 		if (*c == '\\' || *c == '"')
 			fprintf(f, "\\%c", *c);
 		else if (*c == '\n')
 			fputs("\\n", f);
+		else if (*c < 0x20 || *c >= 0x7f)
+			fprintf(f, "\\\\x%02x", *c);
 		else
 			fputc(*c, f);
 	}
