@@ -194,7 +194,7 @@ static void test_stat_forms_exclude_each_other(void **state)
 	                 0);
 }
 
-static long http_get(int port, const char *path, char *buf, size_t len)
+static long http_request(int port, const char *method, const char *path, char *buf, size_t len)
 {
 	int s = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
@@ -205,7 +205,8 @@ static long http_get(int port, const char *path, char *buf, size_t len)
 	    connect(s, (struct sockaddr *)&sa, sizeof(sa)) != 0)
 		return -1;
 	char req[256];
-	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+	int n =
+	    snprintf(req, sizeof(req), "%s %s HTTP/1.0\r\nHost: localhost\r\n\r\n", method, path);
 	if (write(s, req, (size_t)n) != n)
 		return -1;
 	size_t got = 0;
@@ -215,6 +216,11 @@ static long http_get(int port, const char *path, char *buf, size_t len)
 	buf[got] = '\0';
 	close(s);
 	return (long)got;
+}
+
+static long http_get(int port, const char *path, char *buf, size_t len)
+{
+	return http_request(port, "GET", path, buf, len);
 }
 
 /* Every sample line is NAME{labels} VALUE with a TYPE line for NAME before it. */
@@ -293,6 +299,9 @@ static void test_stat_prometheus_endpoint_parses(void **state)
 	assert_non_null(strstr(buf, "200 OK"));
 	assert_true(http_get(port, "/nope", buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "404"));
+	assert_true(http_request(port, "POST", "/metrics", buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, " 405 "));
+	assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
 
 	assert_int_equal(kill(pid, SIGTERM), 0);
 	int st;

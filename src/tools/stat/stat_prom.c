@@ -201,6 +201,8 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 		return MHD_NO;
 	}
 	MHD_add_response_header(r, "Content-Type", type);
+	if (code == 405) /* RFC 9110 15.5.6: a 405 must list the methods allowed */
+		MHD_add_response_header(r, "Allow", "GET, HEAD");
 	enum MHD_Result ok = MHD_queue_response(c, code, r);
 	MHD_destroy_response(r);
 	return ok;
