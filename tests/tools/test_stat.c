@@ -484,6 +484,68 @@ static void test_stat_prometheus_fifo_is_no_bus(void **state)
 	assert_int_equal(unlink(path), 0);
 }
 
+/* Send raw bytes on a new connection, read the answer into buf until the
+ * exporter closes (or for `read_answer` false, close at once). */
+static void http_raw(int port, const char *raw, bool read_answer, char *buf, size_t len)
+{
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct timeval tv = {.tv_sec = 10};
+	assert_true(s >= 0);
+	assert_int_equal(setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	assert_int_equal(connect(s, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(s, raw, strlen(raw)), (ssize_t)strlen(raw));
+	size_t got = 0;
+	ssize_t r;
+	while (read_answer && got < len - 1 && (r = read(s, buf + got, len - 1 - got)) > 0)
+		got += (size_t)r;
+	buf[got] = '\0';
+	close(s);
+}
+
+/* Whatever a client sends, the exporter answers it and logs nothing: a
+ * scanner or a broken client must not fill the journal, a line a
+ * connection. stderr logs only the bus's changes of state. */
+static void test_stat_prometheus_bad_clients_not_logged(void **state)
+{
+	(void)state;
+	int fd;
+	char *argv[] = {SHMBUS_STAT_BIN, "--bus", "st", "--prometheus", "127.0.0.1:0", NULL};
+	exporter = tu_spawn_all(argv, &fd);
+	assert_true(exporter > 0);
+	static char out[65536];
+	size_t got = 0;
+	const char *at = NULL;
+	ssize_t n;
+	while (!(at && strchr(at, '\n')) && got < sizeof(out) - 1 &&
+	       (n = read(fd, out + got, sizeof(out) - 1 - got)) > 0) {
+		got += (size_t)n;
+		out[got] = '\0';
+		at = strstr(out, "serving /metrics and /health on ");
+	}
+	if (!at || !strchr(at, '\n'))
+		fail_msg("exporter printed no port: '%s'", out);
+	int port = atoi(strchr(at, ':') + 1);
+	assert_true(port > 0);
+
+	static char buf[131072];
+	http_raw(port, "GET /metrics\r\n\r\n", true, buf, sizeof(buf)); /* no version */
+	assert_non_null(strstr(buf, " 400 "));
+	http_raw(port, "GET /metr", false, buf, sizeof(buf)); /* closed half-way */
+	http_raw(port, "GET /metrics HTTP/1.0\r\n\r\n", true, buf, sizeof(buf));
+	assert_non_null(strstr(buf, " 200 "));
+
+	stop_exporter();
+	while (got < sizeof(out) - 1 && (n = read(fd, out + got, sizeof(out) - 1 - got)) > 0)
+		got += (size_t)n;
+	out[got] = '\0';
+	close(fd);
+	for (char *l = strtok(out, "\n"); l; l = strtok(NULL, "\n"))
+		if (strncmp(l, "shmbus-stat: ", 13) != 0)
+			fail_msg("exporter logged for a client: '%s'", l);
+}
+
 /* Names come from the segment: a damaged one (bytes the library never
  * writes) still gives an exposition Prometheus parses: the format's
  * escapes, any other byte as the text \xNN, nothing but ASCII. */
@@ -601,6 +663,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_fifo_is_no_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_bad_clients_not_logged, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_escapes_damaged_names, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),
 	};

@@ -317,10 +317,13 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	static struct stat_watch w;
 	stat_watch_init(&w, bus, true);
 	stat_watch_check(&w); /* serve at once; a missing bus is waited for */
-	struct MHD_Daemon *d =
-	    MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-	                     on_request, &w, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-	                     MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	/* No MHD_USE_ERROR_LOG: what libmicrohttpd logs is mostly what clients
+	 * did (a malformed request, a connection closed half-way), a line each,
+	 * so anything that reaches the port could fill the journal. A failed
+	 * start is said below; clients get their 4xx. */
+	struct MHD_Daemon *d = MHD_start_daemon(
+	    MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, &w, MHD_OPTION_SOCK_ADDR,
+	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, STAT_TOOL ": cannot serve on %s: %s\n", addr, strerror(errno));
 		stat_watch_close(&w);
