@@ -587,6 +587,12 @@ static void test_stat_prometheus_escapes_damaged_names(void **state)
 		if ((unsigned char)*c >= 0x80)
 			fail_msg("byte 0x%02x in the exposition", (unsigned char)*c);
 	stop_exporter();
+	/* the screen view writes such bytes as '?': never a control sequence */
+	assert_int_equal(tu_run(buf, sizeof(buf), "%s --bus dmg --once", SHMBUS_STAT_BIN), 0);
+	assert_non_null(strstr(buf, "ring?\"?-damage"));
+	for (const char *c = buf; *c; c++)
+		if ((unsigned char)*c >= 0x80 || ((unsigned char)*c < ' ' && *c != '\n'))
+			fail_msg("byte 0x%02x in the screen view", (unsigned char)*c);
 	assert_int_equal(shmbus_bus_close(b), 0);
 	assert_int_equal(shmbus_bus_destroy("dmg"), 0);
 }

@@ -50,6 +50,24 @@ static const char *part_state(const struct shmbus_participant_stat *p)
 	return p->alive ? "alive" : p->state == SHMBUS_PART_GONE ? "gone" : "dead";
 }
 
+/* Room for any name the bus holds (bus, ring, participant, counter). */
+#define SCREEN_NAME_LEN 64
+_Static_assert(SHMBUS_NAME_MAX < SCREEN_NAME_LEN && SHMBUS_PARTICIPANT_NAME_MAX < SCREEN_NAME_LEN &&
+		       SHMBUS_COUNTER_NAME_MAX < SCREEN_NAME_LEN,
+	       "screen_name() buffers hold every name");
+
+/* A name from shared memory as screen text: a byte outside printable
+ * ASCII (a damaged segment) becomes '?', never a terminal control
+ * sequence. The JSON and Prometheus forms escape such bytes instead. */
+static const char *screen_name(const char *name, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; name[i] && i + 1 < len; i++)
+		buf[i] = name[i] >= ' ' && name[i] < 127 ? name[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 static void screen_rings(FILE *f, const struct stat_snap *s)
 {
 	fprintf(f, "%-16s %-8s %5s %7s %9s %8s %11s %8s %10s %8s %8s %9s %-5s\n", "RING", "STATE",
@@ -57,12 +75,13 @@ static void screen_rings(FILE *f, const struct stat_snap *s)
 	        "LAG", "WAIT");
 	for (size_t i = 0; i < s->nrings; i++) {
 		const struct stat_ring *r = &s->rings[i];
-		char lag[16];
+		char lag[16], name[SCREEN_NAME_LEN];
 		human_ns(r->lag_ns, lag, sizeof(lag));
 		fprintf(f,
 		        "%-16.16s %-8s %5u %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64 " %8" PRIu64
 		        " %8" PRIu64 " %9s %-5s\n",
-		        r->s.name, shmbus_ring_state_name(r->s.state), r->s.producers,
+		        screen_name(r->s.name, name, sizeof(name)),
+		        shmbus_ring_state_name(r->s.state), r->s.producers,
 		        r->s.consumer_pid, r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
 		        r->s.dropped, r->s.skipped, lag, r->s.consumer_sleeping ? "sleep" : "run");
 	}
@@ -74,10 +93,11 @@ static void screen_parts(FILE *f, const struct stat_snap *s)
 	        "STATE", "HEARTBEAT");
 	for (size_t i = 0; i < s->nparts; i++) {
 		const struct shmbus_participant_stat *p = &s->parts[i];
-		char cpus[64], hb[16];
+		char cpus[64], hb[16], name[SCREEN_NAME_LEN];
 		cpus_text(p->cpus, cpus, sizeof(cpus));
 		human_ns(p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : 0, hb, sizeof(hb));
-		fprintf(f, "%-20.20s %8d %-9s %-12.12s %-6s %10s\n", p->name, p->pid,
+		fprintf(f, "%-20.20s %8d %-9s %-12.12s %-6s %10s\n",
+		        screen_name(p->name, name, sizeof(name)), p->pid,
 		        shmbus_role_name(p->role), cpus, part_state(p), hb);
 	}
 }
@@ -86,28 +106,32 @@ static void screen_parts(FILE *f, const struct stat_snap *s)
 static void screen_counters(FILE *f, const struct stat_snap *s)
 {
 	bool header = false;
+	char name[SCREEN_NAME_LEN];
 	for (size_t i = 0; i < s->nparts; i++) {
 		if (!s->ncounters[i])
 			continue;
 		if (!header)
 			fprintf(f, "\nCOUNTERS\n");
 		header = true;
-		fprintf(f, "%-20.20s", s->parts[i].name);
+		fprintf(f, "%-20.20s", screen_name(s->parts[i].name, name, sizeof(name)));
 		for (unsigned k = 0; k < s->ncounters[i]; k++)
-			fprintf(f, " %s=%" PRIu64, s->counters[i][k].name, s->counters[i][k].value);
+			fprintf(f, " %s=%" PRIu64,
+			        screen_name(s->counters[i][k].name, name, sizeof(name)),
+			        s->counters[i][k].value);
 		fputc('\n', f);
 	}
 }
 
 void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 {
+	char name[SCREEN_NAME_LEN];
 	if (clear)
 		fputs("\033[H\033[2J", f);
 	fprintf(f,
 	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u/%u  "
 	        "rings %zu/%u  participants %zu/%u  producers %zu/%u  published %" PRIu64
 	        "  unrouted %" PRIu64 "\n\n",
-	        s->bus.name, shmbus_backing_name(s->bus.backing),
+	        screen_name(s->bus.name, name, sizeof(name)), shmbus_backing_name(s->bus.backing),
 	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
 	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->bus.max_symbols,
 	        s->nrings, s->bus.max_rings, s->nparts, s->bus.max_participants, s->nprods,
