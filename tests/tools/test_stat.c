@@ -459,6 +459,41 @@ static void test_stat_prometheus_waits_for_bus(void **state)
 	assert_int_equal(shmbus_bus_destroy("late"), 0);
 }
 
+/* A bus still being built (its file young and growing, no superblock yet)
+ * is waited for after the port is bound: the exporter printed its port
+ * only once the file stopped changing, so a unit started beside the
+ * launcher's bus creation looked dead for as long as that took. */
+static void test_stat_prometheus_binds_before_a_bus_is_built(void **state)
+{
+	(void)state;
+	static char buf[16384];
+	const char *body;
+	char path[512];
+	assert_int_equal(shmbus_bus_path("young", path, sizeof(path)), 0);
+	int fd = open(path, O_CREAT | O_EXCL | O_RDWR, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, 4096), 0);
+	pid_t toucher = fork(); /* a creator still writing: the file changes for 20 s */
+	assert_true(toucher >= 0);
+	if (toucher == 0) {
+		for (int i = 0; i < 200; i++) {
+			futimens(fd, NULL);
+			tu_msleep(100);
+		}
+		_exit(0);
+	}
+	close(fd);
+	int port = start_exporter("young");
+	int st;
+	bool building = waitpid(toucher, &st, WNOHANG) == 0;
+	kill(toucher, SIGKILL);
+	waitpid(toucher, &st, 0);
+	assert_true(building); /* the port came while the bus was being built */
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	stop_exporter();
+	unlink(path);
+}
+
 /* A FIFO at the bus's path: an open() of it would wait for a writer, the
  * exporter with it. It is no bus: /health says so, scrapes and SIGTERM
  * are answered. */
@@ -669,6 +704,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_fifo_is_no_bus, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_binds_before_a_bus_is_built, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_bad_clients_not_logged, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_escapes_damaged_names, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),

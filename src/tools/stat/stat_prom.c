@@ -316,7 +316,6 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	}
 	static struct stat_watch w;
 	stat_watch_init(&w, bus, true);
-	stat_watch_check(&w); /* serve at once; a missing bus is waited for */
 	/* No MHD_USE_ERROR_LOG: what libmicrohttpd logs is mostly what clients
 	 * did (a malformed request, a connection closed half-way), a line each,
 	 * so anything that reaches the port could fill the journal. A failed
@@ -335,6 +334,11 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	printf("shmbus-stat: serving /metrics and /health on %s:%u\n", ip,
 	       info ? info->port : ntohs(sa.sin_port));
 	fflush(stdout);
+	/* The port first: opening a bus that is being built waits for it (as
+	 * long as its creator is still filling the file). */
+	pthread_mutex_lock(&watch_lock);
+	stat_watch_check(&w);
+	pthread_mutex_unlock(&watch_lock);
 	/* Between scrapes too: unmap a removed bus (its memory is freed only
 	 * when the last mapping goes) and pick up a new one. */
 	for (unsigned tick = 1; !*stop; tick++) {
