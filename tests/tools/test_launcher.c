@@ -530,7 +530,8 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 /* ---- the pipeline services: this program run as `--svc ROLE ...` ----
  * src:   publishes 200 events of type 32 at once, then idles (another 200
  *        on each SIGUSR1); on SIGTERM it flushes late (300 ms) one event of
- *        type 33. It announces types 32 and 33.
+ *        type 33. It announces types 32 and 33. `src stubborn` ignores
+ *        SIGTERM: it ends by the SIGKILL after its grace.
  * stage: subscribes RING after 300 ms, forwards each event as type 34; on
  *        SIGTERM drains, then flushes late one event of type 35. It
  *        announces types 34 and 35.
@@ -596,7 +597,8 @@ static int svc_main(int argc, char **argv)
 	shmbus_bus *bus;
 	shmbus_consumer *c = NULL;
 	struct shmbus_producer_opts po;
-	signal(SIGTERM, svc_on_term);
+	bool stubborn = argc > 3 && strcmp(argv[3], "stubborn") == 0;
+	signal(SIGTERM, stubborn ? SIG_IGN : svc_on_term);
 	signal(SIGUSR1, svc_on_usr1);
 	if (shmbus_bus_open(getenv("SHMBUS_BUS"), role, SHMBUS_ROLE_SERVICE, &bus) != 0)
 		return 1;
@@ -671,13 +673,21 @@ static bool wait_delivered(const char *bus, const char *ring, uint64_t n)
 	return st.delivered >= n;
 }
 
+/* The pipeline of run_pipeline_with: src's arguments, the types of the
+ * stage's ring and of the sink's, the launcher's stop_grace_ms, whether
+ * the sink announces heartbeats, and how many of src's first burst reach
+ * the sink (directly or through the stage) before the stop. */
+struct pl_cfg {
+	const char *src_args, *stage_types, *sink_types;
+	unsigned grace_ms;
+	bool sink_hb;
+	unsigned burst;
+};
+
 /* Run src -> stage -> sink (listed in that order: sources first) under
- * the launcher, stop it, and read what the sink counted. The stage's ring
- * takes `stage_types` (with type 33 alone: src's late flush, which the
- * stage does not forward, so it publishes only its own late flush);
- * `sink_hb`: the sink announces heartbeats. */
-static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[6], char *out,
-                         size_t outlen)
+ * the launcher, stop it, and read what the sink counted. */
+static void run_pipeline_with(const struct pl_cfg *pc, unsigned counts[6], char *out,
+                              size_t outlen)
 {
 	up_begin("pl");
 	char self[256], sink_out[256], text[2048];
@@ -685,23 +695,24 @@ static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[
 	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
 	snprintf(text, sizeof(text),
 	         "[bus]\nname = pltest\narena_mb = 4\n"
-	         "[launcher]\nstop_grace_ms = 5000\nstatus_file = %s\n"
+	         "[launcher]\nstop_grace_ms = %u\nstatus_file = %s\n"
 	         "[ring stage.in]\ntypes = %s\ncapacity = 1024\n"
-	         "[ring sink.in]\ntypes = 32, 33, 34, 35\ncapacity = 1024\n"
-	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[ring sink.in]\ntypes = %s\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = %s\nrestart = never\n"
 	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
 	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s%s\nrestart = never\n",
-	         status_path, stage_types, self, self, self, sink_out, sink_hb ? " hb" : "");
+	         pc->grace_ms, status_path, pc->stage_types, pc->sink_types, self, pc->src_args,
+	         self, self, sink_out, pc->sink_hb ? " hb" : "");
 	int fd;
 	pid_t launcher = up_start("pl", text, &fd);
 	assert_true(wait_running("src", 0) > 0);
 	assert_true(wait_running("stage", 0) > 0);
 	assert_true(wait_running("sink", 0) > 0);
-	/* the burst is through: 200 events straight and 200 via the stage (a
-	 * fixed 500 ms did not always suffice on a loaded machine, and a stop
-	 * before src published anything saw no producer feeding any ring) */
-	assert_true(wait_delivered("pltest", "sink.in", strcmp(stage_types, "33") ? 400 : 200));
-	if (sink_hb) /* a routing change: the sink's producer sees the rings */
+	/* the burst is through (a fixed 500 ms did not always suffice on a
+	 * loaded machine, and a stop before src published anything saw no
+	 * producer feeding any ring) */
+	assert_true(wait_delivered("pltest", "sink.in", pc->burst));
+	if (pc->sink_hb) /* a routing change: the sink's producer sees the rings */
 		tu_msleep(100);
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
@@ -719,6 +730,19 @@ static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[
 	                        &counts[3], &counts[4], &counts[5]),
 	                 6);
 	tu_rmdir(dir);
+}
+
+/* run_pipeline_with src's defaults, a sink that takes src's and the
+ * stage's types and a long grace. The stage's ring takes `stage_types`
+ * (with type 33 alone: src's late flush, which the stage does not
+ * forward, so it publishes only its own late flush; the sink then sees
+ * src's burst directly only); `sink_hb`: the sink announces heartbeats. */
+static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[6], char *out,
+                         size_t outlen)
+{
+	const struct pl_cfg pc = {"--svc src", stage_types, "32, 33, 34, 35", 5000, sink_hb,
+	                          strcmp(stage_types, "33") ? 400 : 200};
+	run_pipeline_with(&pc, counts, out, outlen);
 }
 
 /* A consumer that dies and is restarted keeps its ring meanwhile: what
@@ -830,6 +854,27 @@ static void test_launcher_heartbeats_make_no_cycle(void **state)
 		fail_msg("sink got %u src and %u stage flushes, src closed %u and stage %u at its "
 		         "SIGTERM; the launcher said:\n%s",
 		         c[1], c[3], c[4], c[5], out);
+}
+
+/* A source that outlives its grace is SIGKILLed; the stage it fed is
+ * stopped after that, and the sink, which only the stage feeds, after
+ * the stage's late flush. The wait for the source's grace used to count
+ * as a stall: at the SIGKILL the stage (fed by the dying source) and the
+ * sink (fed by the stage) both had the fewest feeders, one, and were
+ * SIGTERMed together, so the sink missed the stage's flush. */
+static void test_launcher_stops_in_order_after_a_sigkill(void **state)
+{
+	(void)state;
+	unsigned c[6];
+	char out[8192];
+	const struct pl_cfg pc = {"--svc src stubborn", "32, 33", "34, 35", 600, false, 200};
+	run_pipeline_with(&pc, c, out, sizeof(out));
+	assert_int_equal(c[2], 200); /* src's burst, through the stage */
+	assert_non_null(strstr(out, "service src still running 600 ms after SIGTERM: SIGKILL"));
+	if (c[3] != 1 || c[5] != 1)
+		fail_msg("sink got %u stage flushes, stage closed %u at its SIGTERM; the launcher "
+		         "said:\n%s",
+		         c[3], c[5], out);
 }
 
 /* A reader of the launcher's stdout that goes away does not kill it (it
@@ -944,6 +989,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
 	    cmocka_unit_test(test_launcher_waits_for_quiet_stage),
 	    cmocka_unit_test(test_launcher_heartbeats_make_no_cycle),
+	    cmocka_unit_test(test_launcher_stops_in_order_after_a_sigkill),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),

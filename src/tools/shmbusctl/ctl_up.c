@@ -531,7 +531,11 @@ static void signal_svc(struct svc *s, int sig)
  * service is still running, SIGTERM the next ones: those no open producer
  * of another service feeds (sources first); or, `stalled` (none of those
  * for STALL_NS), the ones with the fewest feeders (a cycle, a producer
- * outside the launcher). Returns true when it sent a SIGTERM. */
+ * outside the launcher). Returns true when it sent a SIGTERM or a
+ * SIGKILL: the stall is counted from then. A SIGKILL is progress too (the
+ * step ends there: the killed service's producers count as feeders until
+ * it is reaped), or the grace it outlived would count as a stall, and the
+ * two stages after it, one feeder each, were SIGTERMed together. */
 static bool stop_step(struct launcher *l, bool stalled)
 {
 	int64_t now = mono_ns(), grace = (int64_t)l->cfg->launcher.stop_grace_ms * 1000000;
@@ -546,11 +550,12 @@ static bool stop_step(struct launcher *l, bool stalled)
 			printf("%s: service %s still running %u ms after SIGTERM: SIGKILL\n", TOOL,
 			       s->cfg->name, l->cfg->launcher.stop_grace_ms);
 			signal_svc(s, SIGKILL);
+			sent = true;
 		}
 		in_flight |= s->term_ns != 0 && !s->killed;
 	}
-	if (in_flight && l->stop_signals == 0)
-		return false;
+	if ((in_flight || sent) && l->stop_signals == 0)
+		return sent;
 	/* Every service's feeders are counted before any SIGTERM of this step:
 	 * a producer SIGTERMed here may close at once, but its consumers wait
 	 * until it has exited (in_flight above), not only closed. */
@@ -585,7 +590,7 @@ static void stop_all(struct launcher *l)
 	printf("%s: stopping %zu services, producers before their consumers (SIGTERM, then "
 	       "SIGKILL after %u ms)\n",
 	       TOOL, count_running(l), l->cfg->launcher.stop_grace_ms);
-	int64_t progress = mono_ns(); /* the last SIGTERM sent or service ended */
+	int64_t progress = mono_ns(); /* the last signal sent or service ended */
 	reap_children(l);
 	while (count_running(l)) {
 		shmbus_bus_reap(l->bus); /* frees the producers of dead processes */
