@@ -540,7 +540,8 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
  *        stage's producers had closed when its SIGTERM came (1 or 0).
  *        With a 5th argument `hb` it has a producer that announces
  *        heartbeats (publishing none), as every stage with an
- *        end-of-stream marker does.
+ *        end-of-stream marker does; with `slow` it subscribes after 3 s
+ *        (a journald recovering a long segment).
  * Each producer, once closed, leaves ROLE.closed beside the config.
  * A sink stopped with or before its producers misses their late flushes;
  * a source started before the consumers subscribe is routed around them. */
@@ -612,7 +613,9 @@ static int svc_main(int argc, char **argv)
 	if (src)
 		for (int i = 0; i < 200; i++)
 			svc_publish(32);
-	else if (argc < 4 || (tu_msleep(300), shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
+	else if (argc < 4 ||
+	         (tu_msleep(argc > 5 && strcmp(argv[5], "slow") == 0 ? 3000 : 300),
+	          shmbus_subscribe(bus, argv[3], NULL, &c)) != 0)
 		return 1;
 	shmbus_producer *hb = NULL;
 	if (argc > 5 && strcmp(argv[5], "hb") == 0 &&
@@ -773,6 +776,49 @@ static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 	assert_true(wait_running("sink", 1) > 0);
 	assert_int_equal(kill(src, SIGUSR1), 0);
 	assert_true(wait_delivered("rstest", "sink.in", 400)); /* the second */
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	close(fd);
+	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
+	unsigned c[4];
+	assert_int_equal(sscanf(res, "%u %u %u %u", &c[0], &c[1], &c[2], &c[3]), 4);
+	assert_int_equal(c[0], 200); /* the second burst, all of it */
+	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
+	tu_rmdir(dir);
+}
+
+/* A restarted consumer that takes long to subscribe (a journald
+ * recovering its last segment) keeps its ring until it has: the launcher
+ * used to reap the bus at its next turn (within a second of the start),
+ * which orphaned the ring of the dead instance, and what the source
+ * published before the new one subscribed was routed around. */
+static void test_launcher_keeps_the_ring_until_the_restart_subscribes(void **state)
+{
+	(void)state;
+	up_begin("rw");
+	char self[256], sink_out[256], text[2048], res[128] = "";
+	self_exe(self, sizeof(self));
+	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = rwtest\narena_mb = 4\n"
+	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
+	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s slow\n",
+	         status_path, self, self, sink_out);
+	int fd;
+	pid_t launcher = up_start("rw", text, &fd);
+	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
+	assert_true(src > 0 && sink > 0);
+	assert_true(wait_delivered("rwtest", "sink.in", 200)); /* the first burst */
+	assert_int_equal(kill(sink, SIGKILL), 0);
+	assert_true(wait_running("sink", 1) > 0);
+	/* past the launcher's turn (about a second), before the new sink
+	 * subscribes (3 s after its start) */
+	tu_msleep(1500);
+	assert_int_equal(kill(src, SIGUSR1), 0);
+	wait_delivered("rwtest", "sink.in", 400); /* the second, when it is not lost */
 	assert_int_equal(kill(launcher, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(launcher, &st, 0), launcher);
@@ -991,6 +1037,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_heartbeats_make_no_cycle),
 	    cmocka_unit_test(test_launcher_stops_in_order_after_a_sigkill),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
+	    cmocka_unit_test(test_launcher_keeps_the_ring_until_the_restart_subscribes),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};

@@ -374,8 +374,10 @@ static bool svc_is_consumer(const struct launcher *l, const struct shmbus_cfg_se
 	return false;
 }
 
-/* Has consumer s subscribed? Every declared ring it names is ACTIVE, or,
- * naming none, one of its processes consumes some ring. */
+/* Has consumer s subscribed? Every declared ring it names is ACTIVE with
+ * one of its processes as the consumer (after a restart, the dead
+ * instance's ring is ACTIVE too until the new one takes it), or, naming
+ * none, one of its processes consumes some ring. */
 static bool svc_subscribed(const struct launcher *l, const struct svc *s)
 {
 	struct shmbus_ring_stat st;
@@ -390,7 +392,7 @@ static bool svc_subscribed(const struct launcher *l, const struct svc *s)
 		named = true;
 		int i = shmbus_stat_find_ring(l->bus, ring);
 		if (i < 0 || shmbus_stat_ring(l->bus, (uint32_t)i, &st) != 0 ||
-		    st.state != SHMBUS_RING_ACTIVE)
+		    st.state != SHMBUS_RING_ACTIVE || !svc_owns(s, st.consumer_pid))
 			return false;
 	}
 	for (uint32_t i = 0; !named && !own; i++) {
@@ -649,18 +651,27 @@ static int64_t start_due(struct launcher *l, bool *active)
 
 /*
  * Orphan the rings of dead consumers and free dead producers' slots,
- * except while a service waits to be restarted: then the ring of the
+ * except while a service waits to be restarted, or a consumer started
+ * has not subscribed yet (for START_WAIT_NS at most): then the ring of the
  * consumer that died keeps what producers publish meanwhile (up to its
  * capacity; a full ring makes producers check its consumer and route
  * around it themselves), and the new instance, journald above all, gets
  * it. Orphaned at once, the ring lost everything published during the
- * restart's backoff: a gap in the journal at every journald restart.
+ * restart's backoff: a gap in the journal at every journald restart; and
+ * reaped once the restart began, everything published until the new
+ * instance subscribed (a journald recovering a long segment first).
  */
 static void reap_unless_restarting(struct launcher *l)
 {
-	for (size_t i = 0; i < l->n; i++)
-		if (l->svcs[i].state == SVC_BACKOFF)
+	int64_t now = mono_ns();
+	for (size_t i = 0; i < l->n; i++) {
+		const struct svc *s = &l->svcs[i];
+		if (s->state == SVC_BACKOFF)
 			return;
+		if (s->consumer && s->state == SVC_RUNNING && now - s->started_ns < START_WAIT_NS &&
+		    !svc_subscribed(l, s))
+			return;
+	}
 	shmbus_bus_reap(l->bus);
 }
 
