@@ -831,6 +831,76 @@ static void test_launcher_keeps_the_ring_until_the_restart_subscribes(void **sta
 	tu_rmdir(dir);
 }
 
+/* Wait (up to 10 s) until process `pid` is attached to bus `bus` (its
+ * signal handlers are in place by then). */
+static bool wait_attached(const char *bus, pid_t pid)
+{
+	bool found = false;
+	for (int i = 0; i < 1000 && !found; i++, tu_msleep(10)) {
+		shmbus_bus *b;
+		struct shmbus_bus_info bi;
+		struct shmbus_participant_stat ps;
+		if (shmbus_bus_open_readonly(bus, &b) != 0)
+			continue;
+		for (uint32_t k = 0; shmbus_stat_bus(b, &bi) == 0 && k < bi.max_participants; k++)
+			found |=
+			    shmbus_stat_participant(b, k, &ps) == 0 && ps.alive && ps.pid == pid;
+		shmbus_bus_close(b);
+	}
+	return found;
+}
+
+/* A stop that comes while a restarted consumer has not subscribed yet:
+ * the consumer is stopped after its source all the same, and gets the
+ * source's late flush. It used to have no feeders (it consumed no ring
+ * yet), so it was SIGTERMed with the source, and the stop's reaping had
+ * orphaned the ring that waited for it. */
+static void test_launcher_stops_a_starting_consumer_after_its_source(void **state)
+{
+	(void)state;
+	up_begin("rt");
+	char self[256], sink_out[256], text[2048], res[128] = "";
+	self_exe(self, sizeof(self));
+	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = rttest\narena_mb = 4\n"
+	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
+	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s slow\n",
+	         status_path, self, self, sink_out);
+	int fd;
+	pid_t launcher = up_start("rt", text, &fd);
+	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
+	assert_true(src > 0 && sink > 0);
+	assert_true(wait_delivered("rttest", "sink.in", 200)); /* the first burst */
+	assert_int_equal(kill(sink, SIGKILL), 0);
+	sink = wait_running("sink", 1);
+	assert_true(sink > 0 && wait_attached("rttest", sink)); /* subscribes 3 s after it */
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	char out[8192];
+	size_t len = 0;
+	for (ssize_t got;
+	     len < sizeof(out) - 1 && (got = read(fd, out + len, sizeof(out) - 1 - len)) > 0;)
+		len += (size_t)got;
+	out[len] = '\0';
+	close(fd);
+	if (tu_read(sink_out, res, sizeof(res)) <= 0)
+		fail_msg("the sink wrote no counts; the launcher said:\n%s", out);
+	unsigned c[6];
+	assert_int_equal(sscanf(res, "%u %u %u %u %u %u", &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]),
+	                 6);
+	if (c[1] != 1 || c[4] != 1)
+		fail_msg("sink got %u src flushes, src closed %u at its SIGTERM; the launcher "
+		         "said:\n%s",
+		         c[1], c[4], out);
+	tu_rmdir(dir);
+}
+
 /* The source waits until its consumers have subscribed, though it is
  * listed first: none of its first events is routed around them. */
 static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
@@ -1038,6 +1108,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_stops_in_order_after_a_sigkill),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_keeps_the_ring_until_the_restart_subscribes),
+	    cmocka_unit_test(test_launcher_stops_a_starting_consumer_after_its_source),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};

@@ -404,6 +404,27 @@ static bool svc_subscribed(const struct launcher *l, const struct svc *s)
 	return named || own;
 }
 
+/* Is s a consumer started that has not subscribed yet (for START_WAIT_NS
+ * at most)? The ring of its dead predecessor waits for it: not reaped
+ * (orphaned, it would be routed around), and at a stop, s is stopped
+ * only once it has subscribed and its feeders can be counted. */
+static bool svc_starting(const struct launcher *l, const struct svc *s, int64_t now)
+{
+	return s->consumer && s->state == SVC_RUNNING && now - s->started_ns < START_WAIT_NS &&
+	       !svc_subscribed(l, s);
+}
+
+/* Orphan the rings of dead consumers and free dead producers' slots,
+ * unless a consumer is starting (svc_starting). */
+static void reap_unless_starting(struct launcher *l)
+{
+	int64_t now = mono_ns();
+	for (size_t i = 0; i < l->n; i++)
+		if (svc_starting(l, &l->svcs[i], now))
+			return;
+	shmbus_bus_reap(l->bus);
+}
+
 /* May the sources start? Once every consumer that runs (or is about to)
  * has subscribed, or START_WAIT_NS after the start, whichever is first. */
 static bool sources_may_start(struct launcher *l)
@@ -533,7 +554,8 @@ static void signal_svc(struct svc *s, int sig)
  * service is still running, SIGTERM the next ones: those no open producer
  * of another service feeds (sources first); or, `stalled` (none of those
  * for STALL_NS), the ones with the fewest feeders (a cycle, a producer
- * outside the launcher). Returns true when it sent a SIGTERM or a
+ * outside the launcher). A consumer still starting (svc_starting) waits
+ * until it has subscribed. Returns true when it sent a SIGTERM or a
  * SIGKILL: the stall is counted from then. A SIGKILL is progress too (the
  * step ends there: the killed service's producers count as feeders until
  * it is reaped), or the grace it outlived would count as a stall, and the
@@ -566,12 +588,16 @@ static bool stop_step(struct launcher *l, bool stalled)
 		struct svc *s = &l->svcs[i];
 		if (s->state != SVC_RUNNING || s->term_ns)
 			continue;
+		if (l->stop_signals == 0 && svc_starting(l, s, now)) {
+			s->feeders = UINT_MAX; /* not yet: its rings are unknown */
+			continue;
+		}
 		s->feeders = l->stop_signals == 0 ? svc_feeders(l, s) : 0;
 		least = s->feeders < least ? s->feeders : least;
 	}
 	for (size_t i = 0; i < l->n; i++) {
 		struct svc *s = &l->svcs[i];
-		if (s->state != SVC_RUNNING || s->term_ns)
+		if (s->state != SVC_RUNNING || s->term_ns || s->feeders == UINT_MAX)
 			continue;
 		unsigned f = s->feeders;
 		if (f != 0 && !(stalled && f == least))
@@ -595,7 +621,7 @@ static void stop_all(struct launcher *l)
 	int64_t progress = mono_ns(); /* the last signal sent or service ended */
 	reap_children(l);
 	while (count_running(l)) {
-		shmbus_bus_reap(l->bus); /* frees the producers of dead processes */
+		reap_unless_starting(l); /* frees the producers of dead processes */
 		if (stop_step(l, mono_ns() - progress >= STALL_NS))
 			progress = mono_ns();
 		struct timespec ts = {0, POLL_NS};
@@ -663,16 +689,10 @@ static int64_t start_due(struct launcher *l, bool *active)
  */
 static void reap_unless_restarting(struct launcher *l)
 {
-	int64_t now = mono_ns();
-	for (size_t i = 0; i < l->n; i++) {
-		const struct svc *s = &l->svcs[i];
-		if (s->state == SVC_BACKOFF)
+	for (size_t i = 0; i < l->n; i++)
+		if (l->svcs[i].state == SVC_BACKOFF)
 			return;
-		if (s->consumer && s->state == SVC_RUNNING && now - s->started_ns < START_WAIT_NS &&
-		    !svc_subscribed(l, s))
-			return;
-	}
-	shmbus_bus_reap(l->bus);
+	reap_unless_starting(l);
 }
 
 static int run_loop(struct launcher *l)
