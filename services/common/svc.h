@@ -378,10 +378,6 @@ int shmbus_svc_alert_line(char *buf, size_t n, const struct shmbus_threshold *e,
 int shmbus_svc_indicator_name(unsigned kind, const uint16_t p[3], unsigned index, char *buf,
                               size_t n);
 
-/* @v with the fewest digits that read back to the same double ("nan" for
- * NaN), as the journal tools print numbers. @n >= 32. Returns @buf. */
-const char *shmbus_svc_fmt_double(double v, char *buf, size_t n);
-
 /* Outputs an indicator kind carries in value[]: 3 for MACD and Bollinger,
  * else 1. */
 unsigned shmbus_svc_indicator_outputs(unsigned kind);

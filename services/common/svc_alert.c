@@ -103,18 +103,3 @@ unsigned shmbus_svc_indicator_outputs(unsigned kind)
 	return (kind == SHMBUS_IND_MACD || kind == SHMBUS_IND_BOLLINGER) ? 3 : 1;
 }
 
-const char *shmbus_svc_fmt_double(double v, char *buf, size_t n)
-{
-	if (!buf || n == 0)
-		return ""; /* (also tells GCC's -Wformat-truncation that buf is set) */
-	if (isnan(v)) {
-		snprintf(buf, n, "nan");
-		return buf;
-	}
-	for (int prec = 1; prec <= 17; prec++) {
-		snprintf(buf, n, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			break;
-	}
-	return buf;
-}

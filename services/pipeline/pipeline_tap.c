@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include "pipeline.h"
+#include "tool_fmt.h"
 
 #include <errno.h>
 #include <math.h>
@@ -48,8 +49,8 @@ static void pl_on_alert(struct pl_tap *t, const struct shmbus_threshold *e)
 	}
 	if (t->alerts_csv && fprintf(t->alerts_csv, "%lld,%s,%u,%s,%u,%s,%s,%s,%u,%llu\n",
 	                             (long long)e->h.event_time_ns, sym, e->rule_id, r ? r->id : "",
-	                             e->direction, shmbus_svc_fmt_double(e->value, v, sizeof(v)),
-	                             shmbus_svc_fmt_double(e->threshold, th, sizeof(th)),
+	                             e->direction, tool_fmt_double(e->value, v, sizeof(v)),
+	                             tool_fmt_double(e->threshold, th, sizeof(th)),
 	                             shmbus_event_type_name(e->trigger_type)
 	                                 ? shmbus_event_type_name(e->trigger_type)
 	                                 : "?",
@@ -72,7 +73,7 @@ static void pl_on_indicator(struct pl_tap *t, const struct shmbus_indicator *e)
 		/* Same rows as `shmbus-journal cat --format csv --types indicator`,
 		 * "nan" for an output still warming up (the MACD signal). */
 		if (fprintf(t->tap_csv, "%lld,%s,%s,%s\n", (long long)e->h.event_time_ns, sym, name,
-		            shmbus_svc_fmt_double(e->value[i], v, sizeof(v))) < 0)
+		            tool_fmt_double(e->value[i], v, sizeof(v))) < 0)
 			t->io_error = 1;
 		t->indicator_rows++;
 	}

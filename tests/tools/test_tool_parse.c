@@ -9,10 +9,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include <shmbus/event.h>
 
+#include "tool_fmt.h"
 #include "tool_parse.h"
 
 static void test_tool_parse_u64(void **state)
@@ -50,6 +52,23 @@ static void test_tool_parse_double(void **state)
 			fail_msg("'%s' taken", bad[i] ? bad[i] : "NULL");
 		assert_true(v == 7); /* untouched on error */
 	}
+}
+
+/* Numbers as text: the fewest of 15..17 digits that read back exactly. */
+static void test_tool_fmt_double(void **state)
+{
+	static const struct {
+		double v;
+		const char *text;
+	} cases[] = {{60, "60"},          {0.1, "0.1"},   {-2.5, "-2.5"},
+		     {0.1 + 0.2, "0.30000000000000004"}, {1e20, "1e+20"}, {168.43, "168.43"},
+		     {1.5e-5, "1.5e-05"}, {0, "0"}};
+	char buf[32];
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(tool_fmt_double(cases[i].v, buf, sizeof(buf)), cases[i].text);
+	assert_string_equal(tool_fmt_double(NAN, buf, sizeof(buf)), "nan");
+	assert_string_equal(tool_fmt_double(1, NULL, 0), "");
 }
 
 static void test_tool_parse_bool(void **state)
@@ -148,6 +167,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tool_parse_u64),
 	    cmocka_unit_test(test_tool_parse_double),
+	    cmocka_unit_test(test_tool_fmt_double),
 	    cmocka_unit_test(test_tool_parse_bool),
 	    cmocka_unit_test(test_tool_split_list),
 	    cmocka_unit_test(test_tool_parse_types),

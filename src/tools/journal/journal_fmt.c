@@ -11,6 +11,7 @@
  * shape the pipeline's checks and spreadsheets want.
  */
 #include "journal_fmt.h"
+#include "tool_fmt.h"
 #include "tool_json.h"
 
 #include <errno.h>
@@ -68,7 +69,7 @@ static void jf_add_str(struct jf_fields *fs, const char *key, const char *v)
 static void jf_add_d(struct jf_fields *fs, const char *key, double v)
 {
 	struct jf_field *f = jf_add(fs, key, 0);
-	jtool_fmt_double(f->val, sizeof(f->val), v);
+	tool_fmt_double(v, f->val, sizeof(f->val));
 	if (!strcmp(f->val, "nan") || !strcmp(f->val, "inf") || !strcmp(f->val, "-inf"))
 		f->str = 1; /* JSON has no NaN: a string keeps the line valid */
 }

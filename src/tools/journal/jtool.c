@@ -182,21 +182,6 @@ int jtool_check_bus(const char *dir, const char *bus, char *why)
 	return n;
 }
 
-void jtool_fmt_double(char *buf, size_t len, double v)
-{
-	if (!buf || len == 0)
-		return; /* (also tells GCC's -Wformat-truncation that buf is set) */
-	if (isnan(v)) {
-		snprintf(buf, len, "nan");
-		return;
-	}
-	for (int prec = 15; prec <= 17; prec++) {
-		snprintf(buf, len, "%.*g", prec, v);
-		if (strtod(buf, NULL) == v)
-			return;
-	}
-}
-
 void jtool_fmt_time(char *buf, size_t len, int64_t ns)
 {
 	int64_t s = ns / 1000000000, f = ns % 1000000000;

@@ -95,9 +95,6 @@ void jtool_symtab_free(struct jtool_symtab *t);
 
 /* ------------------------------------------------------------ formatting */
 
-/* Print a double with the fewest digits that read back exactly. */
-void jtool_fmt_double(char *buf, size_t len, double v);
-
 /* Epoch ns as "2024-03-01T14:30:00.123456789Z". */
 void jtool_fmt_time(char *buf, size_t len, int64_t ns);
 
