@@ -27,6 +27,52 @@ int ta_session_parse_start(const char *s, int *minutes)
 	return 0;
 }
 
+/* Big-endian count i of a TZif header (RFC 8536: isutcnt, isstdcnt,
+ * leapcnt, timecnt, typecnt, charcnt, from offset 20). */
+static uint64_t tzif_count(const unsigned char *h, int i)
+{
+	const unsigned char *p = h + 20 + 4 * i;
+
+	return (uint64_t)p[0] << 24 | (uint64_t)p[1] << 16 | (uint64_t)p[2] << 8 | p[3];
+}
+
+/* Bytes of the data block after TZif header h, whose times are @tw bytes
+ * wide; 0 when h is no TZif header (magic, no type or abbreviation, more
+ * indicators than types). */
+static uint64_t tzif_block(const unsigned char *h, uint64_t tw)
+{
+	uint64_t isut = tzif_count(h, 0), isstd = tzif_count(h, 1), leap = tzif_count(h, 2);
+	uint64_t timecnt = tzif_count(h, 3), typecnt = tzif_count(h, 4), charcnt = tzif_count(h, 5);
+
+	if (memcmp(h, "TZif", 4) != 0 || typecnt == 0 || charcnt == 0 || isut > typecnt ||
+	    isstd > typecnt)
+		return 0;
+	return timecnt * (tw + 1) + typecnt * 6 + charcnt + leap * (tw + 4) + isstd + isut;
+}
+
+/* Is f (@size bytes) a whole TZif file: every header and data block there
+ * and, from version 2 on, the footer ("\n" TZ-string "\n") after them? The
+ * C library takes a zone file cut short (a partial copy, a full disk) for
+ * UTC as silently as an unknown name. */
+static int tzif_whole(FILE *f, uint64_t size)
+{
+	unsigned char h[44];
+	uint64_t len, off;
+
+	if (fread(h, 1, sizeof(h), f) != sizeof(h) || (len = tzif_block(h, 4)) == 0 ||
+	    size < sizeof(h) + len)
+		return 0;
+	if (h[4] == '\0') /* version 1: that block is all */
+		return 1;
+	/* version 2+: a second header and block, of 64-bit times */
+	off = sizeof(h) + len;
+	if (fseeko(f, (off_t)off, SEEK_SET) != 0 || fread(h, 1, sizeof(h), f) != sizeof(h) ||
+	    (len = tzif_block(h, 8)) == 0)
+		return 0;
+	off += sizeof(h) + len;
+	return size >= off + 2 && fseeko(f, (off_t)off, SEEK_SET) == 0 && getc(f) == '\n';
+}
+
 int ta_session_set_zone(const char *zone)
 {
 	char path[512];
@@ -37,14 +83,14 @@ int ta_session_set_zone(const char *zone)
 	        strlen(zone))
 		return -EINVAL;
 	if (strcmp(zone, "UTC") != 0) {
-		/* a zone file: regular, and a TZif one ("America" is a folder,
-		 * "leapseconds" a text file: the C library takes both for UTC) */
-		char magic[4];
+		/* a zone file: regular, and a whole TZif one ("America" is a
+		 * folder, "leapseconds" a text file, and a zone file cut short:
+		 * the C library takes each for UTC) */
 		struct stat st;
 		snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "/usr/share/zoneinfo",
 		         zone);
 		FILE *f = stat(path, &st) == 0 && S_ISREG(st.st_mode) ? fopen(path, "rb") : NULL;
-		int ok = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "TZif", 4) == 0;
+		int ok = f && tzif_whole(f, (uint64_t)st.st_size);
 		if (f)
 			fclose(f);
 		if (!ok)

@@ -17,11 +17,13 @@ int ta_session_parse_start(const char *s, int *minutes);
 /*
  * Make `zone` the process's local time zone (TZ), after checking that it is
  * "UTC" or a zone file (TZif) installed under TZDIR (default
- * /usr/share/zoneinfo): an unknown name would silently be taken for UTC.
+ * /usr/share/zoneinfo), whole: its headers, data blocks and (version 2 on)
+ * footer all there. An unknown name or a zone file cut short would
+ * silently be taken for UTC.
  * A service that uses sessions sets one always ("UTC" by default), never
  * the zone it inherited. 0, -EINVAL (not a zone
  * name: empty, "..", a byte outside [A-Za-z0-9_+/-]), -ENOENT (no such
- * zone installed).
+ * zone installed, or its file is not a whole TZif file).
  */
 int ta_session_set_zone(const char *zone);
 

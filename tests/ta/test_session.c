@@ -11,7 +11,11 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
+#include "test_fs.h"
 #include "ta_session.h"
 
 #define NS INT64_C(1000000000)
@@ -70,6 +74,77 @@ static void test_session_zones(void **state)
 	assert_int_equal(ta_session_set_zone(NULL), -EINVAL);
 }
 
+/* Write the first @len bytes of @data (then @tail, if any) to dir/name. */
+static void put_zone(const char *dir, const char *name, const char *data, size_t len,
+                     const char *tail)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "wb"));
+	assert_int_equal(fwrite(data, 1, len, f), len);
+	if (tail)
+		fputs(tail, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static char tz_dir[] = "/tmp/shmbus-tzdir-XXXXXX";
+static int tz_dir_made;
+
+/* Undo test_session_zone_file_cut_short's TZDIR and files, also when it
+ * failed half-way. */
+static int tz_dir_teardown(void **state)
+{
+	(void)state;
+	unsetenv("TZDIR");
+	ta_session_set_zone("UTC");
+	if (tz_dir_made)
+		tfs_rm_rf(tz_dir);
+	return 0;
+}
+
+/*
+ * A zone file cut short starts with "TZif" all the same, and the C library
+ * takes it for UTC without a word: New York's 09:30 would be 09:30 UTC. A
+ * zone file is taken only whole (headers, data blocks, the footer of a
+ * version 2+ file); the whole copy of the same file still is.
+ */
+static void test_session_zone_file_cut_short(void **state)
+{
+	const char *src = "/usr/share/zoneinfo/America/New_York";
+	const char *dir = tz_dir;
+	struct stat st;
+	size_t n, foot;
+	char *ny;
+
+	(void)state;
+	if (stat(src, &st) != 0 || !(ny = tfs_slurp(src)))
+		fail_msg("America/New_York is not installed: tzdata is missing "
+		         "(scripts/install-deps.sh installs it)");
+	n = (size_t)st.st_size;
+	assert_true(n > 200 && memcmp(ny, "TZif2", 5) == 0 && ny[n - 1] == '\n');
+	for (foot = n - 1; foot > 0 && ny[foot - 1] != '\n'; foot--)
+		;
+	assert_true(foot > n / 2); /* the footer is "\nTZ-string\n" */
+	assert_non_null(mkdtemp(tz_dir));
+	tz_dir_made = 1;
+	put_zone(dir, "Whole", ny, n, NULL);
+	put_zone(dir, "Header", ny, 30, NULL);         /* inside the first header */
+	put_zone(dir, "Half", ny, n / 2, NULL);        /* inside the data */
+	put_zone(dir, "NoFooter", ny, foot - 1, NULL); /* data whole, footer gone */
+	put_zone(dir, "Junk", ny, 4, "2 this is no zone at all, just some text\n");
+	setenv("TZDIR", dir, 1);
+	assert_int_equal(ta_session_set_zone("Whole"), 0);
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 13, 30, 0) * NS), day_of(2013, 10, 8));
+	assert_int_equal(ta_session_day(570, at(2013, 10, 8, 13, 29, 0) * NS), day_of(2013, 10, 7));
+	assert_int_equal(ta_session_set_zone("Header"), -ENOENT);
+	assert_int_equal(ta_session_set_zone("Half"), -ENOENT);
+	assert_int_equal(ta_session_set_zone("NoFooter"), -ENOENT);
+	assert_int_equal(ta_session_set_zone("Junk"), -ENOENT);
+	free(ny);
+}
+
 /* UTC: the session of 09:30 starts at 09:30 UTC every day. */
 static void test_session_day_utc(void **state)
 {
@@ -115,6 +190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_session_parse_start),
 	    cmocka_unit_test(test_session_zones),
+	    cmocka_unit_test_teardown(test_session_zone_file_cut_short, tz_dir_teardown),
 	    cmocka_unit_test(test_session_day_utc),
 	    cmocka_unit_test(test_session_day_new_york_dst),
 	};
