@@ -10,8 +10,13 @@
  * the anchor moves to the window's mean and both sums are recomputed
  * exactly from the window: one O(n) pass per n updates keeps the cost O(1)
  * amortized, bounds the drift of K to one window's travel, and throws away
- * whatever rounding error the sliding sums had gathered. Flat prices thus
- * give K == price, d == 0 and a standard deviation of exactly 0.
+ * whatever rounding error the sliding sums had gathered. A window that
+ * turns flat (its n-th equal value in a row) is re-anchored at once too, not
+ * up to n - 1 updates later: flat prices thus give K == price, d == 0 and a
+ * standard deviation of exactly 0 from the first flat window on, where the
+ * sliding sums' rounding would leave a band ~1e-9 wide (sqrt of an error
+ * of a few ulps). At most one such extra pass per n updates: O(1) amortized
+ * still.
  */
 #include "ta_bollinger.h"
 
@@ -33,6 +38,7 @@ void ta_bollinger_reset(struct ta_bollinger *b)
 {
 	b->pos = 0;
 	b->count = 0;
+	b->run = 0;
 	b->anchor = 0.0;
 	ta_ksum_reset(&b->s1);
 	ta_ksum_reset(&b->s2);
@@ -72,6 +78,10 @@ int ta_bollinger_update(struct ta_bollinger *b, double x)
 		return -EINVAL;
 	if (b->count == 0)
 		b->anchor = x; /* any value of the series is a fine first anchor */
+	if (b->count > 0 && x == b->win[b->pos == 0 ? b->n - 1 : b->pos - 1])
+		b->run++;
+	else
+		b->run = 1;
 	if (b->count >= b->n) {
 		d = b->win[b->pos] - b->anchor;
 		ta_ksum_add(&b->s1, -d);
@@ -82,10 +92,10 @@ int ta_bollinger_update(struct ta_bollinger *b, double x)
 	ta_ksum_add(&b->s2, d * d);
 	b->win[b->pos] = x;
 	b->count++;
-	if (++b->pos == b->n) {
+	if (++b->pos == b->n)
 		b->pos = 0;
+	if (b->pos == 0 || b->run == b->n)
 		bollinger_reanchor(b);
-	}
 	return b->count >= b->n;
 }
 

@@ -5,8 +5,11 @@
  * (divide by n, not n - 1, as Bollinger defines it); upper/lower =
  * middle +- k * sd.
  * Warm-up: not ready until n values were added (like ta_sma.h).
+ * A flat window (n equal values) has middle == that value and sd == 0
+ * exactly.
  * Cost: O(1) amortized per update: each update is O(1), and once per n
- * updates the window is re-anchored with one O(n) pass (see ta_bollinger.c).
+ * updates, and when the window turns flat, it is re-anchored with one O(n)
+ * pass (see ta_bollinger.c).
  * No allocation (the window is stored inline).
  * Thread-safety: none; one object belongs to one thread.
  */
@@ -22,6 +25,7 @@ struct ta_bollinger {
 	uint32_t n;        /* period */
 	uint32_t pos;      /* next slot of win[] to overwrite */
 	uint64_t count;    /* values added since init/reset */
+	uint64_t run;      /* trailing values equal to the newest one */
 	double k;          /* band width in standard deviations */
 	double anchor;     /* K: the sums below are of (x - K) */
 	struct ta_ksum s1; /* sum(x - K) over the window */

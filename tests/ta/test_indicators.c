@@ -381,6 +381,31 @@ static void test_bollinger_flat_prices_zero_width(void **state)
 	assert_true(v.upper == v.middle && v.lower == v.middle);
 }
 
+/*
+ * A window that turns flat between two re-anchorings: Bollinger(3) of
+ * 100.01 x4 (re-anchored at the 3rd value, anchor 100.01) then 100.2 x3.
+ * The window 100.2, 100.2, 100.2 is flat at the 7th value, one before the
+ * next re-anchoring; its band must have width 0 and middle 100.2 exactly,
+ * not the rounding error of the sliding sums (sd ~7.6e-10, middle ~1 ulp
+ * off, a band that a close equal to every price in it would sit inside).
+ */
+static void test_bollinger_window_turning_flat_has_zero_width(void **state)
+{
+	const double x[] = {100.01, 100.01, 100.01, 100.01, 100.2, 100.2, 100.2, 100.2, 100.2};
+	struct ta_bollinger b;
+	struct ta_bollinger_value v;
+
+	assert_int_equal(ta_bollinger_init(&b, 3, 2.0), 0);
+	for (size_t i = 0; i < sizeof(x) / sizeof(x[0]); i++) {
+		assert_int_equal(ta_bollinger_update(&b, x[i]), i >= 2);
+		assert_int_equal(ta_bollinger_get(&b, &v), i >= 2 ? 0 : -EAGAIN);
+		if ((i == 2 || i == 3 || i >= 6) && /* every flat window */
+		    !(v.sd == 0.0 && v.middle == x[i] && v.upper == x[i] && v.lower == x[i]))
+			fail_msg("flat window at value %zu: middle %.17g sd %.17g upper %.17g",
+			         i + 1, v.middle, v.sd, v.upper);
+	}
+}
+
 static void test_indicators_reject_invalid_params(void **state)
 {
 	struct ta_sma s;
@@ -749,6 +774,7 @@ int main(void)
 	    cmocka_unit_test(test_vwap_hand_series_and_reset),
 	    cmocka_unit_test(test_bollinger_population_sd),
 	    cmocka_unit_test(test_bollinger_flat_prices_zero_width),
+	    cmocka_unit_test(test_bollinger_window_turning_flat_has_zero_width),
 	    cmocka_unit_test(test_indicators_reject_invalid_params),
 	    cmocka_unit_test(test_indicators_reject_nonfinite_values),
 	    cmocka_unit_test(test_state_defaults_and_warmup),
