@@ -40,7 +40,7 @@ extern "C" {
 #define SHMBUS_RULE_ID_MAX 31
 #define SHMBUS_RULE_NAME_MAX 31
 #define SHMBUS_RULE_MAX_SYMBOLS 64
-#define SHMBUS_RULE_SYMBOL_MAX 15
+#define SHMBUS_RULE_SYMBOL_MAX 23 /* SHMBUS_SYMBOL_MAX: any bus symbol */
 
 enum shmbus_operand_kind {
 	SHMBUS_OPND_CONST = 0,

@@ -18,6 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <shmbus/symbol.h>
+
+_Static_assert(SHMBUS_RULE_SYMBOL_MAX == SHMBUS_SYMBOL_MAX, "rules take every bus symbol");
+
 struct thr_state {
 	int8_t side;       /* -1, +1, 0 = not yet known */
 	uint8_t armed;     /* level rules */

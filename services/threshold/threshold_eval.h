@@ -101,9 +101,10 @@ const char *shmbus_thr_value_name(const struct shmbus_thr_eval *e, uint32_t id);
 uint32_t shmbus_thr_rule_count(const struct shmbus_thr_eval *e);
 
 /*
- * Apply @n updates for symbol @sym (@sym_len bytes, 1..15) carried by the
- * event @trig, then evaluate the rules that read them, or a series applied
- * by shmbus_thr_apply since the symbol's last update, in rule order.
+ * Apply @n updates for symbol @sym (@sym_len bytes, 1..SHMBUS_RULE_SYMBOL_MAX:
+ * any bus symbol) carried by the event @trig, then evaluate the rules that
+ * read them, or a series applied by shmbus_thr_apply since the symbol's
+ * last update, in rule order.
  * @fires, @max_fires: where firings go; extra ones are counted as lost.
  * Returns the number of firings written, -EINVAL (bad symbol or value id),
  * or -ENOMEM (first sight of a symbol and no memory).

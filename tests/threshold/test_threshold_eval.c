@@ -267,7 +267,8 @@ static void test_threshold_eval_api_edges(void **state)
 	assert_int_equal(shmbus_thr_rule_count(x.e), 3);
 	assert_int_equal(shmbus_thr_update(x.e, "SPY", 3, &bad, 1, &trig, x.f, 8), -EINVAL);
 	assert_int_equal(shmbus_thr_update(x.e, "", 0, &in, 1, &trig, x.f, 8), -EINVAL);
-	assert_int_equal(shmbus_thr_update(x.e, "ABCDEFGHIJKLMNOP", 16, &in, 1, &trig, x.f, 8),
+	assert_int_equal(shmbus_thr_update(x.e, "ABCDEFGHIJKLMNOPQRSTUVWX", 24, &in, 1, &trig, x.f,
+					   8),
 			 -EINVAL);
 	/* Two rules fire but room for one: the other is counted as lost. */
 	assert_int_equal(shmbus_thr_update(x.e, "SPY", 3, &in, 1, &trig, x.f, 1), 1);
@@ -288,6 +289,34 @@ static void test_threshold_eval_api_edges(void **state)
 	unload(&x);
 }
 
+/*
+ * A bus symbol has up to SHMBUS_SYMBOL_MAX (23) bytes ("BTC-USDT-SWAP-250328"):
+ * rules apply to every one, and symbols= can name it. The evaluator took 15
+ * bytes at most, so shmbus-threshold never alerted on a longer symbol.
+ */
+static void test_threshold_eval_long_symbols(void **state)
+{
+	struct fixture x;
+	const char *sym = "BTC-USDT-SWAP-250328.XYZ"; /* first 23 bytes: the symbol */
+
+	(void)state;
+	load(&x, "rule one: close > 100 symbols=SPY,BTC-USDT-SWAP-250328.XY\n"
+		 "rule all: close > 100\n");
+	struct shmbus_thr_trigger trig = {.source = 9, .seq = 1, .time_ns = 0};
+	struct shmbus_thr_input in = {shmbus_thr_value_id(x.e, "close"), 101};
+	assert_int_equal(shmbus_thr_update(x.e, sym, 23, &in, 1, &trig, x.f, 8), 2);
+	assert_string_equal(x.f[0].rule_id, "one");
+	assert_string_equal(x.f[1].rule_id, "all");
+	assert_int_equal(x.f[1].symbol_len, 23);
+	assert_memory_equal(x.f[1].symbol, sym, 23);
+	/* one byte shorter: another symbol, which rule one does not name */
+	assert_int_equal(shmbus_thr_update(x.e, sym, 22, &in, 1, &trig, x.f, 8), 1);
+	assert_string_equal(x.f[0].rule_id, "all");
+	/* longer than any bus symbol */
+	assert_int_equal(shmbus_thr_update(x.e, sym, 24, &in, 1, &trig, x.f, 8), -EINVAL);
+	unload(&x);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -298,6 +327,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_eval_symbol_filter),
 		cmocka_unit_test(test_threshold_eval_groups),
 		cmocka_unit_test(test_threshold_eval_api_edges),
+		cmocka_unit_test(test_threshold_eval_long_symbols),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
