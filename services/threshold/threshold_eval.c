@@ -308,6 +308,16 @@ static enum shmbus_threshold_direction thr_direction(enum shmbus_rule_op op)
 	}
 }
 
+/* Whether a firing at event time @t falls in the cooldown of the last
+ * reported one: [last, last + cooldown). A time before the last firing (a
+ * replay, another source's clock) is not after it; unsigned, because the
+ * distance between two event times may not fit an int64_t. */
+static int thr_cooling(const struct shmbus_rule *r, const struct thr_state *st, int64_t t)
+{
+	return st->has_fired && t >= st->last_fire_ns &&
+	       (uint64_t)t - (uint64_t)st->last_fire_ns < (uint64_t)r->cooldown_ns;
+}
+
 /* Evaluates rule @i for @y; returns 1 when @f holds a firing. */
 static int thr_eval_rule(struct shmbus_thr_eval *e, uint32_t i, struct thr_sym *y,
 			 const struct shmbus_thr_trigger *trig, struct shmbus_thr_fire *f)
@@ -323,7 +333,7 @@ static int thr_eval_rule(struct shmbus_thr_eval *e, uint32_t i, struct thr_sym *
 	e->st.evaluations++;
 	if (!thr_step(r, st, a, b, &sign))
 		return 0;
-	if (st->has_fired && trig->time_ns - st->last_fire_ns < r->cooldown_ns) {
+	if (thr_cooling(r, st, trig->time_ns)) {
 		e->st.suppressed++;
 		return 0;
 	}

@@ -19,9 +19,10 @@
  *    observation only sets the side.
  *  - sign_change: the same with b = 0; fires on every flip.
  *  - cooldown: a firing within cooldown of the last reported firing of the
- *    same (rule, symbol), in event time, is suppressed (counted, not
- *    reported); the rule's state still moves (a suppressed level rule is
- *    disarmed as if it had fired).
+ *    same (rule, symbol), in event time (at or after it, less than cooldown
+ *    later), is suppressed (counted, not reported); the rule's state still
+ *    moves (a suppressed level rule is disarmed as if it had fired). A
+ *    firing at an earlier event time than the last (a replay) is not.
  *  - symbols=: a rule is evaluated only for its symbols.
  * A rule needs both operands to have a value for the symbol; NaN clears a
  * value (an indicator not warmed up).

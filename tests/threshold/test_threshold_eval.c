@@ -165,6 +165,45 @@ static void test_threshold_eval_cooldown(void **state)
 	unload(&x);
 }
 
+/*
+ * A cooldown is the window [last firing, last firing + cooldown) of event
+ * time. Event time that goes back (a journal replayed into a running
+ * service) is not in it: without a cooldown nothing is ever suppressed.
+ * The evaluator suppressed every firing earlier than the last reported
+ * one, cooldown 0 included, and the distance of far-apart times overflowed.
+ */
+static void test_threshold_eval_cooldown_time_back(void **state)
+{
+	struct fixture x;
+	struct shmbus_thr_stats st;
+
+	(void)state;
+	load(&x, "rule none: close > 100\nrule c: close < 50 cooldown=5s\n");
+	assert_int_equal(feed(&x, "SPY", "close", 101, 100), 1);
+	assert_int_equal(feed(&x, "SPY", "close", 99, 10), 0); /* a replay from earlier */
+	assert_int_equal(feed(&x, "SPY", "close", 101, 11), 1);
+	assert_string_equal(x.f[0].rule_id, "none");
+	assert_true(x.f[0].trigger.time_ns == 11 * SEC);
+	assert_int_equal(feed(&x, "SPY", "close", 49, 200), 1);
+	assert_int_equal(feed(&x, "SPY", "close", 60, 20), 0);
+	assert_int_equal(feed(&x, "SPY", "close", 49, 21), 1); /* before the window */
+	assert_string_equal(x.f[0].rule_id, "c");
+	assert_int_equal(feed(&x, "SPY", "close", 60, 22), 0);
+	assert_int_equal(feed(&x, "SPY", "close", 49, 25), 0); /* 4 s after 21: inside */
+	shmbus_thr_get_stats(x.e, &st);
+	assert_int_equal(st.suppressed, 1);
+	/* times 18e18 ns apart: far out of any cooldown */
+	struct shmbus_thr_trigger trig = {.source = 9, .seq = 1, .time_ns = -9 * SEC * SEC};
+	struct shmbus_thr_input in = {shmbus_thr_value_id(x.e, "close"), 49};
+	assert_int_equal(shmbus_thr_update(x.e, "IBM", 3, &in, 1, &trig, x.f, 8), 1);
+	in.value = 60;
+	assert_int_equal(shmbus_thr_update(x.e, "IBM", 3, &in, 1, &trig, x.f, 8), 0);
+	in.value = 49;
+	trig.time_ns = 9 * SEC * SEC;
+	assert_int_equal(shmbus_thr_update(x.e, "IBM", 3, &in, 1, &trig, x.f, 8), 1);
+	unload(&x);
+}
+
 static void test_threshold_eval_symbol_filter(void **state)
 {
 	struct fixture x;
@@ -324,6 +363,7 @@ int main(void)
 		cmocka_unit_test(test_threshold_eval_crossings),
 		cmocka_unit_test(test_threshold_eval_sign_change),
 		cmocka_unit_test(test_threshold_eval_cooldown),
+		cmocka_unit_test(test_threshold_eval_cooldown_time_back),
 		cmocka_unit_test(test_threshold_eval_symbol_filter),
 		cmocka_unit_test(test_threshold_eval_groups),
 		cmocka_unit_test(test_threshold_eval_api_edges),
