@@ -11,7 +11,7 @@
  * matches those names, and shmbus_rule_indicator_value_name() produces the
  * same names from indicator events, which keeps the two sides in step.
  */
-#define _GNU_SOURCE /* memmem */
+#define _GNU_SOURCE
 #include "rules.h"
 
 #include <ctype.h>
@@ -534,6 +534,26 @@ static int rp_ids_reserve(struct rp_ids *ids, const struct shmbus_ruleset *rs)
 	return 0;
 }
 
+/* Column of the id in @line, a rule that parsed: the token after "rule",
+ * or the value of its id= option; 0 for a default id ("line<N>"). */
+static uint32_t rp_id_column(const char *line, size_t len)
+{
+	struct rp_line *L = calloc(1, sizeof(*L));
+	uint32_t col = 0;
+
+	if (!L || rp_tokenize(L, line, len) != 0) {
+		free(L);
+		return 0;
+	}
+	if (L->n > 1 && rp_eq(&L->t[0], "rule"))
+		col = L->t[1].col;
+	for (int i = 0; i < L->n && col == 0; i++)
+		if (L->t[i].n > 3 && memcmp(L->t[i].s, "id=", 3) == 0)
+			col = L->t[i].col + 3;
+	free(L);
+	return col;
+}
+
 /* Appends @r unless its id is already used; the error points at the id. */
 static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids *ids,
 			 const struct shmbus_rule *r, const char *line, size_t len,
@@ -549,9 +569,8 @@ static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids
 		return rc;
 	}
 	if (err) {
-		const char *at = memmem(line, len, r->id, strlen(r->id));
 		err->line = r->line;
-		err->column = at ? (uint32_t)(at - line) + 1 : 0;
+		err->column = rp_id_column(line, len);
 		snprintf(err->token, sizeof(err->token), "%s", r->id);
 		snprintf(err->message, sizeof(err->message),
 			 "duplicate rule id '%s' (first defined on line %u)", r->id,

@@ -248,6 +248,10 @@ static void test_rules_parse_file(void **state)
 				  "rule  hot: close > 1\n";
 	static const char broken[] = "rule ok: rsi14 > 70\n"
 				     "rule bad: rsi14 >> 70\n";
+	static const char dup_r[] = "rule r: close > 1\n"
+				    "rule r: close > 2\n";
+	static const char dup_opt[] = "close > 1 id=close\n"
+				      "close > 2 id=close\n";
 	struct shmbus_ruleset rs;
 	struct shmbus_rule_error e;
 
@@ -270,6 +274,16 @@ static void test_rules_parse_file(void **state)
 	assert_int_equal(e.line, 2);
 	assert_int_equal(e.column, 18);
 	assert_string_equal(e.token, ">");
+
+	/* the column is the id's, not the first place its text occurs */
+	assert_int_equal(shmbus_rules_parse(dup_r, sizeof(dup_r) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 6);
+	assert_string_equal(e.token, "r");
+	assert_int_equal(shmbus_rules_parse(dup_opt, sizeof(dup_opt) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 14);
+	assert_string_equal(e.token, "close");
 
 	assert_int_equal(shmbus_rules_load("/nonexistent/rules.conf", &rs, &e), -ENOENT);
 	assert_non_null(strstr(e.message, "/nonexistent/rules.conf"));
