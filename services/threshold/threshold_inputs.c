@@ -19,14 +19,14 @@ void shmbus_thr_inputs_init(struct shmbus_thr_inputs *m, const struct shmbus_thr
 static const struct shmbus_thr_ind_ids *ind_ids(struct shmbus_thr_inputs *m,
 						 const struct shmbus_indicator *e)
 {
-	static const struct shmbus_thr_ind_ids none = {.id = {-1, -1, -1}};
 	char name[SHMBUS_RULE_NAME_MAX + 16];
 	for (unsigned i = 0; i < m->nind; i++)
 		if (m->ind[i].kind == e->kind && memcmp(m->ind[i].param, e->param, 6) == 0)
 			return &m->ind[i];
-	if (m->nind == SHMBUS_THR_IND_CACHE)
-		return &none; /* absurdly many parameter sets: rules read few */
-	struct shmbus_thr_ind_ids *c = &m->ind[m->nind++];
+	/* absurdly many parameter sets: the rest are looked up each time, a
+	 * set a rule reads must still reach it */
+	struct shmbus_thr_ind_ids *c =
+		m->nind < SHMBUS_THR_IND_CACHE ? &m->ind[m->nind++] : &m->spill;
 	c->kind = e->kind;
 	memcpy(c->param, e->param, sizeof(c->param));
 	for (unsigned k = 0; k < 3; k++) {

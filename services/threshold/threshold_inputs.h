@@ -7,7 +7,8 @@
  * to three outputs, named by kind and parameters (rules.h). Each series
  * is looked up once: the bar fields when the map is made, an indicator's
  * outputs the first time its (kind, parameters) is seen, cached after
- * that. Only series some rule reads become updates.
+ * that (for the first SHMBUS_THR_IND_CACHE sets; later ones are looked up
+ * at each event). Only series some rule reads become updates.
  */
 #ifndef SHMBUS_THRESHOLD_INPUTS_H
 #define SHMBUS_THRESHOLD_INPUTS_H
@@ -33,6 +34,7 @@ struct shmbus_thr_inputs {
 	int32_t bar_ids[5]; /* close, open, high, low, volume */
 	struct shmbus_thr_ind_ids ind[SHMBUS_THR_IND_CACHE];
 	unsigned nind;
+	struct shmbus_thr_ind_ids spill; /* a set looked up while the cache is full */
 };
 
 /* Look up the bar series of evaluator ev (which must outlive m). */
