@@ -110,7 +110,7 @@ struct rstate {
 	uint64_t events, late_1ms, unmapped, intern_failed;
 	uint64_t read, skipped; /* events read from the range; left out as malformed */
 	int interrupted;        /* a signal stopped it before the end of the range */
-	uint8_t keep_flags;     /* header flags kept (a type filter drops EVF_MORE) */
+	uint8_t keep_flags;     /* header flags kept (a filter cutting groups drops EVF_MORE) */
 	int64_t late_max_ns;
 	double late_sum_ns;
 	/* --speed max: events gathered for one shmbus_publish_batch() */
@@ -505,9 +505,14 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	int rc = build_query(o, s, &q, ids);
 	if (rc)
 		return rc;
-	/* A type filter can leave a bar's group without its last event (bars
-	 * alone): its events must not say that more of the group follows. */
-	s->keep_flags = (uint8_t)(q.type_mask ? ~SHMBUS_EVF_MORE : 0xff);
+	/* A type filter without bars or indicators can leave a bar's group
+	 * without its last event (bars alone): its events must not say that
+	 * more of the group follows. One with both keeps groups whole, and the
+	 * flag that makes threshold compare values of one bar only. */
+	const uint64_t group =
+	    SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR);
+	s->keep_flags =
+	    (uint8_t)(q.type_mask && (q.type_mask & group) != group ? ~SHMBUS_EVF_MORE : 0xff);
 	rc = shmbus_journal_reader_open(o->dir, o->jbus, 0, r, &err);
 	if (!rc)
 		rc = shmbus_journal_reader_seek(*r, &q);
