@@ -748,6 +748,62 @@ static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[
 	run_pipeline_with(&pc, counts, out, outlen);
 }
 
+/* A launcher running src and sink (sink.in takes types 32 and 33; the
+ * sink subscribes 3 s after its start when `slow`), the sink SIGKILLed
+ * after the first burst and restarted: what the restarts tests share. */
+struct restart_run {
+	char bus[32], sink_out[256], out[8192];
+	int fd;
+	pid_t launcher, src, sink;
+};
+
+static void restart_run_start(struct restart_run *r, const char *tag, bool slow)
+{
+	char self[256], text[2048];
+	up_begin(tag);
+	self_exe(self, sizeof(self));
+	snprintf(r->bus, sizeof(r->bus), "%stest", tag);
+	snprintf(r->sink_out, sizeof(r->sink_out), "%s/sink.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = %s\narena_mb = 4\n"
+	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
+	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s%s\n",
+	         r->bus, status_path, self, self, r->sink_out, slow ? " slow" : "");
+	r->launcher = up_start(tag, text, &r->fd);
+	r->src = wait_running("src", 0);
+	r->sink = wait_running("sink", 0);
+	assert_true(r->src > 0 && r->sink > 0);
+	assert_true(wait_delivered(r->bus, "sink.in", 200)); /* the first burst */
+	assert_int_equal(kill(r->sink, SIGKILL), 0);
+	r->sink = wait_running("sink", 1);
+	assert_true(r->sink > 0);
+}
+
+/* Stop the launcher (exit 0, its output kept in r->out); the sink's six
+ * counts into c. */
+static void restart_run_stop(struct restart_run *r, unsigned c[6])
+{
+	char res[128] = "";
+	size_t len = 0;
+	int st;
+	assert_int_equal(kill(r->launcher, SIGTERM), 0);
+	assert_int_equal(waitpid(r->launcher, &st, 0), r->launcher);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	for (ssize_t got; len < sizeof(r->out) - 1 &&
+	                  (got = read(r->fd, r->out + len, sizeof(r->out) - 1 - len)) > 0;)
+		len += (size_t)got;
+	r->out[len] = '\0';
+	close(r->fd);
+	if (tu_read(r->sink_out, res, sizeof(res)) <= 0)
+		fail_msg("the sink wrote no counts; the launcher said:\n%s", r->out);
+	assert_int_equal(sscanf(res, "%u %u %u %u %u %u", &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]),
+	                 6);
+	tu_rmdir(dir);
+}
+
 /* A consumer that dies and is restarted keeps its ring meanwhile: what
  * the source publishes before the new instance subscribes waits for it.
  * The launcher used to orphan the ring at once, so those events were
@@ -755,37 +811,15 @@ static void run_pipeline(const char *stage_types, bool sink_hb, unsigned counts[
 static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 {
 	(void)state;
-	up_begin("rs");
-	char self[256], sink_out[256], text[2048], res[128] = "";
-	self_exe(self, sizeof(self));
-	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
-	snprintf(text, sizeof(text),
-	         "[bus]\nname = rstest\narena_mb = 4\n"
-	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
-	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
-	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
-	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\n",
-	         status_path, self, self, sink_out);
-	int fd;
-	pid_t launcher = up_start("rs", text, &fd);
-	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
-	assert_true(src > 0 && sink > 0);
-	assert_true(wait_delivered("rstest", "sink.in", 200)); /* the first burst */
-	assert_int_equal(kill(sink, SIGKILL), 0);
+	struct restart_run r;
+	restart_run_start(&r, "rs", false);
 	/* restarted: it subscribes 300 ms after its start; burst before that */
-	assert_true(wait_running("sink", 1) > 0);
-	assert_int_equal(kill(src, SIGUSR1), 0);
-	assert_true(wait_delivered("rstest", "sink.in", 400)); /* the second */
-	assert_int_equal(kill(launcher, SIGTERM), 0);
-	int st;
-	assert_int_equal(waitpid(launcher, &st, 0), launcher);
-	close(fd);
-	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
-	unsigned c[4];
-	assert_int_equal(sscanf(res, "%u %u %u %u", &c[0], &c[1], &c[2], &c[3]), 4);
+	assert_int_equal(kill(r.src, SIGUSR1), 0);
+	assert_true(wait_delivered(r.bus, "sink.in", 400)); /* the second */
+	unsigned c[6];
+	restart_run_stop(&r, c);
 	assert_int_equal(c[0], 200); /* the second burst, all of it */
 	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
-	tu_rmdir(dir);
 }
 
 /* A restarted consumer that takes long to subscribe (a journald
@@ -796,39 +830,17 @@ static void test_launcher_restarting_consumer_keeps_its_ring(void **state)
 static void test_launcher_keeps_the_ring_until_the_restart_subscribes(void **state)
 {
 	(void)state;
-	up_begin("rw");
-	char self[256], sink_out[256], text[2048], res[128] = "";
-	self_exe(self, sizeof(self));
-	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
-	snprintf(text, sizeof(text),
-	         "[bus]\nname = rwtest\narena_mb = 4\n"
-	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
-	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
-	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
-	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s slow\n",
-	         status_path, self, self, sink_out);
-	int fd;
-	pid_t launcher = up_start("rw", text, &fd);
-	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
-	assert_true(src > 0 && sink > 0);
-	assert_true(wait_delivered("rwtest", "sink.in", 200)); /* the first burst */
-	assert_int_equal(kill(sink, SIGKILL), 0);
-	assert_true(wait_running("sink", 1) > 0);
+	struct restart_run r;
+	restart_run_start(&r, "rw", true);
 	/* past the launcher's turn (about a second), before the new sink
 	 * subscribes (3 s after its start) */
 	tu_msleep(1500);
-	assert_int_equal(kill(src, SIGUSR1), 0);
-	wait_delivered("rwtest", "sink.in", 400); /* the second, when it is not lost */
-	assert_int_equal(kill(launcher, SIGTERM), 0);
-	int st;
-	assert_int_equal(waitpid(launcher, &st, 0), launcher);
-	close(fd);
-	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
-	unsigned c[4];
-	assert_int_equal(sscanf(res, "%u %u %u %u", &c[0], &c[1], &c[2], &c[3]), 4);
+	assert_int_equal(kill(r.src, SIGUSR1), 0);
+	wait_delivered(r.bus, "sink.in", 400); /* the second, when it is not lost */
+	unsigned c[6];
+	restart_run_stop(&r, c);
 	assert_int_equal(c[0], 200); /* the second burst, all of it */
 	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
-	tu_rmdir(dir);
 }
 
 /* Wait (up to 10 s) until process `pid` is attached to bus `bus` (its
@@ -858,47 +870,15 @@ static bool wait_attached(const char *bus, pid_t pid)
 static void test_launcher_stops_a_starting_consumer_after_its_source(void **state)
 {
 	(void)state;
-	up_begin("rt");
-	char self[256], sink_out[256], text[2048], res[128] = "";
-	self_exe(self, sizeof(self));
-	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
-	snprintf(text, sizeof(text),
-	         "[bus]\nname = rttest\narena_mb = 4\n"
-	         "[launcher]\nbackoff_initial_ms = 50\nstatus_file = %s\n"
-	         "[ring sink.in]\ntypes = 32, 33\ncapacity = 1024\n"
-	         "[service src]\ncommand = %s\nargs = --svc src\nrestart = never\n"
-	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s slow\n",
-	         status_path, self, self, sink_out);
-	int fd;
-	pid_t launcher = up_start("rt", text, &fd);
-	pid_t src = wait_running("src", 0), sink = wait_running("sink", 0);
-	assert_true(src > 0 && sink > 0);
-	assert_true(wait_delivered("rttest", "sink.in", 200)); /* the first burst */
-	assert_int_equal(kill(sink, SIGKILL), 0);
-	sink = wait_running("sink", 1);
-	assert_true(sink > 0 && wait_attached("rttest", sink)); /* subscribes 3 s after it */
-	assert_int_equal(kill(launcher, SIGTERM), 0);
-	int st;
-	assert_int_equal(waitpid(launcher, &st, 0), launcher);
-	assert_true(WIFEXITED(st));
-	assert_int_equal(WEXITSTATUS(st), 0);
-	char out[8192];
-	size_t len = 0;
-	for (ssize_t got;
-	     len < sizeof(out) - 1 && (got = read(fd, out + len, sizeof(out) - 1 - len)) > 0;)
-		len += (size_t)got;
-	out[len] = '\0';
-	close(fd);
-	if (tu_read(sink_out, res, sizeof(res)) <= 0)
-		fail_msg("the sink wrote no counts; the launcher said:\n%s", out);
+	struct restart_run r;
+	restart_run_start(&r, "rt", true);
+	assert_true(wait_attached(r.bus, r.sink)); /* subscribes 3 s after it */
 	unsigned c[6];
-	assert_int_equal(sscanf(res, "%u %u %u %u %u %u", &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]),
-	                 6);
+	restart_run_stop(&r, c);
 	if (c[1] != 1 || c[4] != 1)
 		fail_msg("sink got %u src flushes, src closed %u at its SIGTERM; the launcher "
 		         "said:\n%s",
-		         c[1], c[4], out);
-	tu_rmdir(dir);
+		         c[1], c[4], r.out);
 }
 
 /* The source waits until its consumers have subscribed, though it is
