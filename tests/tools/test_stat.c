@@ -460,9 +460,10 @@ static void test_stat_prometheus_waits_for_bus(void **state)
 }
 
 /* A bus still being built (its file young and growing, no superblock yet)
- * is waited for after the port is bound: the exporter printed its port
- * only once the file stopped changing, so a unit started beside the
- * launcher's bus creation looked dead for as long as that took. */
+ * is waited for after the port is bound and apart from the scrapes: the
+ * exporter printed its port, and then answered scrapes, only once the
+ * file stopped changing, so an exporter started beside the launcher's
+ * bus creation looked dead for as long as that took. */
 static void test_stat_prometheus_binds_before_a_bus_is_built(void **state)
 {
 	(void)state;
@@ -486,9 +487,18 @@ static void test_stat_prometheus_binds_before_a_bus_is_built(void **state)
 	int port = start_exporter("young");
 	int st;
 	bool building = waitpid(toucher, &st, WNOHANG) == 0;
+	/* and scrapes are answered meanwhile: the open that waits for the
+	 * bus runs apart from them (a scrape waited for it, for as long as
+	 * the file kept changing) */
+	int code = http_status(port, "/health", buf, sizeof(buf), &body);
+	bool answered_building = waitpid(toucher, &st, WNOHANG) == 0;
 	kill(toucher, SIGKILL);
 	waitpid(toucher, &st, 0);
 	assert_true(building); /* the port came while the bus was being built */
+	if (code != 503 || !answered_building)
+		fail_msg("/health while the bus was being built: status %d (0: no answer), %s",
+		         code, answered_building ? "in time" : "only once the file settled");
+	assert_non_null(strstr(body, "bus 'young' not opened yet"));
 	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
 	stop_exporter();
 	unlink(path);

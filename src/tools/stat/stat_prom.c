@@ -209,13 +209,27 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, char *body
 }
 
 /* The bus being served: the HTTP thread scrapes it, the main thread
- * checks it between scrapes, both under this lock. */
+ * checks it between scrapes and opens it, all under this lock (the open
+ * itself outside it). first_try is signalled when the first open attempt
+ * has completed. */
 static pthread_mutex_t watch_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t first_try;
 
-/* A snapshot for a scrape: stat_watch_snap() under the lock. */
+#define FIRST_TRY_WAIT_S 2 /* a scrape's longest wait for the first open */
+
+/* A snapshot for a scrape: stat_watch_snap() under the lock. A scrape
+ * that comes before the first open attempt has completed (the exporter
+ * has just started) waits for it, 2 s at most: a bus being built keeps
+ * that attempt waiting, and the scrape is answered meanwhile. */
 static int watch_snap(struct stat_watch *w, struct stat_snap *s, char **why)
 {
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += FIRST_TRY_WAIT_S;
 	pthread_mutex_lock(&watch_lock);
+	while (w->attempts == 0 &&
+	       pthread_cond_timedwait(&first_try, &watch_lock, &until) != ETIMEDOUT)
+		;
 	int rc = stat_watch_snap(w, NULL, s, why);
 	pthread_mutex_unlock(&watch_lock);
 	return rc;
@@ -316,6 +330,12 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	}
 	static struct stat_watch w;
 	stat_watch_init(&w, bus, true);
+	w.open_apart = true; /* a scrape never waits for a bus being built */
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&first_try, &ca);
+	pthread_condattr_destroy(&ca);
 	/* No MHD_USE_ERROR_LOG: what libmicrohttpd logs is mostly what clients
 	 * did (a malformed request, a connection closed half-way), a line each,
 	 * so anything that reaches the port could fill the journal. A failed
@@ -334,10 +354,12 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	printf("shmbus-stat: serving /metrics and /health on %s:%u\n", ip,
 	       info ? info->port : ntohs(sa.sin_port));
 	fflush(stdout);
-	/* The port first: opening a bus that is being built waits for it (as
-	 * long as its creator is still filling the file). */
+	/* The port first, and the bus opened here alone, outside the lock:
+	 * opening a bus that is being built waits for it (as long as its
+	 * creator is still filling the file), and scrapes meanwhile say so. */
+	stat_watch_open_apart(&w, &watch_lock);
 	pthread_mutex_lock(&watch_lock);
-	stat_watch_check(&w);
+	pthread_cond_broadcast(&first_try);
 	pthread_mutex_unlock(&watch_lock);
 	/* Between scrapes too: unmap a removed bus (its memory is freed only
 	 * when the last mapping goes) and pick up a new one. */
@@ -349,6 +371,7 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 			stat_watch_check(&w);
 			pthread_mutex_unlock(&watch_lock);
 		}
+		stat_watch_open_apart(&w, &watch_lock);
 	}
 	MHD_stop_daemon(d);
 	stat_watch_close(&w);

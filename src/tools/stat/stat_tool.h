@@ -6,6 +6,7 @@
 #ifndef SHMBUS_STAT_TOOL_H
 #define SHMBUS_STAT_TOOL_H
 
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -82,6 +83,9 @@ struct stat_watch {
 	unsigned snap_generation; /* generation of the last snapshot taken */
 	bool removed;             /* bus is NULL because its file went away */
 	bool log;                 /* say each new reason and re-open on stderr */
+	bool open_apart;          /* stat_watch_check() never opens: only
+				     stat_watch_open_apart() does */
+	unsigned attempts;        /* open attempts completed */
 	char why[512];            /* why bus is NULL */
 };
 
@@ -90,6 +94,10 @@ void stat_watch_close(struct stat_watch *w);
 /* Drop the mapping when its file is no longer the bus's, then open the
  * bus when none is mapped and a try is due. Returns the bus or NULL. */
 shmbus_bus *stat_watch_check(struct stat_watch *w);
+/* With open_apart: open the bus when none is mapped and a try is due,
+ * outside `lock` (opening waits for a bus being built), installing it
+ * under `lock`, which guards every other use of w. */
+void stat_watch_open_apart(struct stat_watch *w, pthread_mutex_t *lock);
 /*
  * stat_watch_check(), then a snapshot that survives SIGBUS, with rates
  * against prev only when prev was taken of the same mapping. Returns 0;

@@ -8,7 +8,9 @@
  * with the mapped one; a bus removed or replaced is unmapped, and the
  * name opened again, at most once a second, until a bus is there. A file
  * truncated under the mapping (SIGBUS during a read) is unmapped the
- * same way. Not thread-safe: the exporter holds its own lock around it.
+ * same way. Not thread-safe: the exporter holds its own lock around it,
+ * and opens apart (stat_watch_open_apart): an open may wait for a bus
+ * that is being built, which a scrape must not.
  */
 #define _GNU_SOURCE /* asprintf */
 #include <errno.h>
@@ -28,6 +30,7 @@ void stat_watch_init(struct stat_watch *w, const char *name, bool log)
 	memset(w, 0, sizeof(*w));
 	w->name = name;
 	w->log = log;
+	snprintf(w->why, sizeof(w->why), "bus '%s' not opened yet", name);
 }
 
 void stat_watch_close(struct stat_watch *w)
@@ -66,52 +69,106 @@ static void watch_drop(struct stat_watch *w)
 	w->generation++;
 }
 
-/*
- * Open the bus when none is mapped, at most once a second. Its file is
- * looked at before and after the open: the mapping is kept only when both
- * are the same file, so the device and inode kept are those of the file
- * mapped, even when the bus is replaced during the open.
- */
+/* One attempt at opening the bus, apart from the watch's state (so that
+ * it can run outside the exporter's lock): what the file was, and the
+ * open's result with its detail. */
+struct watch_try {
+	int rc;          /* of the first stat, else of the open */
+	bool stat_failed;
+	bool replaced;   /* a new file at the path during the open */
+	shmbus_bus *bus; /* rc 0 and not replaced: the mapping to keep */
+	struct stat before;
+	char path[512];
+	char detail[256];
+};
+
+/* The file is looked at before and after the open: the mapping is kept
+ * only when both are the same file, so the device and inode kept are
+ * those of the file mapped, even when the bus is replaced meanwhile. */
+static void watch_try_open(const char *name, struct watch_try *t)
+{
+	struct stat_watch probe = {.name = name};
+	struct stat after;
+	memset(t, 0, sizeof(*t));
+	if ((t->rc = watch_stat(&probe, t->path, sizeof(t->path), &t->before)) != 0) {
+		t->stat_failed = true;
+		return;
+	}
+	if ((t->rc = shmbus_bus_open_readonly(name, &t->bus)) != 0) {
+		snprintf(t->detail, sizeof(t->detail), "%s", shmbus_errmsg());
+		t->bus = NULL;
+		return;
+	}
+	if (watch_stat(&probe, t->path, sizeof(t->path), &after) != 0 ||
+	    after.st_dev != t->before.st_dev || after.st_ino != t->before.st_ino) {
+		shmbus_bus_close(t->bus);
+		t->bus = NULL;
+		t->replaced = true;
+	}
+}
+
+/* The attempt's outcome into the watch: its mapping, or why there is none. */
+static void watch_apply(struct stat_watch *w, struct watch_try *t)
+{
+	w->attempts++;
+	if (t->stat_failed) {
+		if (t->rc != -ENOENT)
+			watch_why(w, "bus '%s': stat %s: %s; retrying", w->name, t->path,
+			          strerror(-t->rc));
+		else if (!w->removed) /* else keep saying it was removed */
+			watch_why(w, "bus '%s' does not exist (%s: %s); waiting for it", w->name,
+			          t->path, strerror(-t->rc));
+		return;
+	}
+	if (t->rc) {
+		w->removed = false;
+		watch_why(w, "open bus '%s': %s%s%s; retrying", w->name, shmbus_strerror(t->rc),
+		          *t->detail ? " - " : "", t->detail);
+		return;
+	}
+	if (t->replaced) {
+		w->next_open_ns = 0; /* replaced while we opened it: next time */
+		return;
+	}
+	w->bus = t->bus;
+	w->dev = t->before.st_dev;
+	w->ino = t->before.st_ino;
+	w->removed = false;
+	w->why[0] = '\0';
+	if (w->log)
+		fprintf(stderr, STAT_TOOL ": serving bus '%s' (%s)\n", w->name, t->path);
+}
+
+/* Open the bus when none is mapped, at most once a second. */
 static void watch_open(struct stat_watch *w)
 {
 	int64_t now = shmbus_mono_ns();
 	if (w->bus || now < w->next_open_ns)
 		return;
 	w->next_open_ns = now + WATCH_RETRY_NS;
-	char path[512];
-	struct stat before, after;
-	int rc = watch_stat(w, path, sizeof(path), &before);
-	if (rc) {
-		if (rc != -ENOENT)
-			watch_why(w, "bus '%s': stat %s: %s; retrying", w->name, path,
-			          strerror(-rc));
-		else if (!w->removed) /* else keep saying it was removed */
-			watch_why(w, "bus '%s' does not exist (%s: %s); waiting for it", w->name,
-			          path, strerror(-rc));
+	struct watch_try t;
+	watch_try_open(w->name, &t);
+	watch_apply(w, &t);
+}
+
+void stat_watch_open_apart(struct stat_watch *w, pthread_mutex_t *lock)
+{
+	int64_t now = shmbus_mono_ns();
+	pthread_mutex_lock(lock);
+	bool due = !w->bus && now >= w->next_open_ns;
+	if (due)
+		w->next_open_ns = now + WATCH_RETRY_NS;
+	pthread_mutex_unlock(lock);
+	if (!due)
 		return;
-	}
-	shmbus_bus *bus;
-	rc = shmbus_bus_open_readonly(w->name, &bus);
-	if (rc) {
-		const char *detail = shmbus_errmsg();
-		w->removed = false;
-		watch_why(w, "open bus '%s': %s%s%s; retrying", w->name, shmbus_strerror(rc),
-		          *detail ? " - " : "", detail);
-		return;
-	}
-	if (watch_stat(w, path, sizeof(path), &after) != 0 || after.st_dev != before.st_dev ||
-	    after.st_ino != before.st_ino) {
-		shmbus_bus_close(bus); /* replaced while we opened it: next time */
-		w->next_open_ns = 0;
-		return;
-	}
-	w->bus = bus;
-	w->dev = before.st_dev;
-	w->ino = before.st_ino;
-	w->removed = false;
-	w->why[0] = '\0';
-	if (w->log)
-		fprintf(stderr, STAT_TOOL ": serving bus '%s' (%s)\n", w->name, path);
+	struct watch_try t;
+	watch_try_open(w->name, &t); /* may wait for a bus being built: unlocked */
+	pthread_mutex_lock(lock);
+	if (w->bus) /* cannot happen (only this opens), but never leak a mapping */
+		shmbus_bus_close(t.bus);
+	else
+		watch_apply(w, &t);
+	pthread_mutex_unlock(lock);
 }
 
 shmbus_bus *stat_watch_check(struct stat_watch *w)
@@ -131,7 +188,8 @@ shmbus_bus *stat_watch_check(struct stat_watch *w)
 			          path);
 		}
 	}
-	watch_open(w);
+	if (!w->open_apart)
+		watch_open(w);
 	return w->bus;
 }
 
