@@ -170,6 +170,59 @@ static void test_journal_cli_unknown_bus_fails(void **state)
 	jtt_teardown(b);
 }
 
+/* A name the symbols file gives two ids (a bus recreated with other ids:
+ * "2,AAPL" from before, "1,AAPL" after) selects the events of both, as
+ * cat names them all AAPL: --symbols took the lowest id only, so cat and
+ * replay left out the events journaled under the other. */
+static void test_journal_cli_symbol_of_two_ids(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	struct shmbus_journal_writer *w = NULL;
+	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
+	for (int i = 0; i < 6; i++) {
+		struct shmbus_trade t;
+		memset(&t, 0, sizeof(t));
+		t.h.type = SHMBUS_EV_TRADE;
+		t.h.version = 1;
+		t.h.size = sizeof(t);
+		t.h.source_id = 3;
+		t.h.symbol_id = i < 3 ? 2 : 1;
+		t.h.seq = (uint64_t)i + 1;
+		t.h.event_time_ns = 1700000000000000000ll + i;
+		t.price = 1.5;
+		t.size = 1;
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "1,SPY\n2,AAPL\n1,AAPL\n");
+	fclose(f);
+
+	char *c[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--symbols", "AAPL", NULL};
+	char *out, *err;
+	assert_int_equal(run2(c, &out, &err), 0);
+	int lines = 0;
+	for (const char *p = out; (p = strstr(p, "sym=AAPL")) != NULL; p++)
+		lines++;
+	if (lines != 6)
+		fail_msg("cat --symbols AAPL: %d events of 6:\n%s", lines, out);
+	free(out);
+	free(err);
+
+	char *r[] = {REPLAY_BIN, "--bus", jtt_bus,   "--dir", jtt_jdir, "--speed",
+	             "max",      "--json", "--symbols", "AAPL", NULL};
+	assert_int_equal(run2(r, &out, &err), 0);
+	if (jtt_json_i64(out, "events") != 6)
+		fail_msg("replay --symbols AAPL: %s %s", out, err);
+	free(out);
+	free(err);
+	jtt_teardown(b);
+}
+
 /* Options of one command are refused by the others; verify --json. A
  * bad replay --speed is refused too. */
 static void test_journal_cli_options_per_command(void **state)
@@ -330,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_jtool_parse_time_range),
 	    cmocka_unit_test(test_journal_cli_time_out_of_range),
 	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
+	    cmocka_unit_test(test_journal_cli_symbol_of_two_ids),
 	    cmocka_unit_test(test_journal_cli_options_per_command),
 	    cmocka_unit_test(test_journal_cli_output_failure_fails),
 	    cmocka_unit_test(test_journald_cli_checks_options_first),

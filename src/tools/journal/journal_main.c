@@ -196,7 +196,8 @@ static int query_symbols(const struct jtool_symtab *st, const char *list, uint32
 		fprintf(stderr, TOOL ": --symbols: %s\n", why);
 		return 2;
 	}
-	*ids = calloc((size_t)k, sizeof(**ids));
+	/* Each id has one name: the names' ids fit in count, #IDs in k. */
+	*ids = calloc((size_t)k + st->count, sizeof(**ids));
 	*n = 0;
 	for (int i = 0; i < k && *ids; i++) {
 		uint64_t id = 0;
@@ -205,12 +206,16 @@ static int query_symbols(const struct jtool_symtab *st, const char *list, uint32
 				fprintf(stderr, TOOL ": --symbols: %s\n", why);
 				return 2;
 			}
-		} else if ((id = jtool_symtab_find(st, names[i])) == 0) {
+		} else if ((id = jtool_symtab_find(st, names[i], 0)) == 0) {
 			fprintf(stderr, TOOL ": note: symbol %s never journaled (not in the symbols "
 			                "file)\n", names[i]);
 			continue;
 		}
 		(*ids)[(*n)++] = (uint32_t)id;
+		/* Every id of the name (a bus recreated with other ids): cat
+		 * names all their events so. */
+		while (names[i][0] != '#' && (id = jtool_symtab_find(st, names[i], (uint32_t)id)))
+			(*ids)[(*n)++] = (uint32_t)id;
 	}
 	return *ids ? 0 : 1;
 }

@@ -88,8 +88,10 @@ int jtool_symtab_set(struct jtool_symtab *t, uint32_t id, const char *name);
 /* Name of id, or NULL when unknown. */
 const char *jtool_symtab_name(const struct jtool_symtab *t, uint32_t id);
 
-/* Id of name (linear scan: cold path), or 0 when unknown. */
-uint32_t jtool_symtab_find(const struct jtool_symtab *t, const char *name);
+/* The first id above `after` that has name (linear scan: cold path), or 0
+ * when none. A name can have several ids (a bus recreated with other ids):
+ * start at 0 and pass each id found back as `after` to get them all. */
+uint32_t jtool_symtab_find(const struct jtool_symtab *t, const char *name, uint32_t after);
 
 void jtool_symtab_free(struct jtool_symtab *t);
 

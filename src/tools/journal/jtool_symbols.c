@@ -119,9 +119,9 @@ const char *jtool_symtab_name(const struct jtool_symtab *t, uint32_t id)
 	return id < t->cap && t->names[id][0] ? t->names[id] : NULL;
 }
 
-uint32_t jtool_symtab_find(const struct jtool_symtab *t, const char *name)
+uint32_t jtool_symtab_find(const struct jtool_symtab *t, const char *name, uint32_t after)
 {
-	for (uint32_t id = 1; id < t->cap; id++)
+	for (uint32_t id = after + 1; id < t->cap; id++)
 		if (!strcmp(t->names[id], name))
 			return id;
 	return 0;

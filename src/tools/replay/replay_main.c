@@ -191,16 +191,19 @@ static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_
 	    tool_split_list(o->symbols, &names[0][0], 32, SHMBUS_SUB_MAX_SYMBOLS, why, sizeof(why));
 	if (k < 0)
 		return usage_err("--symbols", why);
-	*ids = calloc((size_t)k, sizeof(**ids));
+	/* Each id has one name: the names' ids fit in count. */
+	*ids = calloc((size_t)k + s->syms.count, sizeof(**ids));
 	if (!*ids)
 		return 1;
 	size_t n = 0;
 	for (int i = 0; i < k; i++) {
-		uint32_t id = jtool_symtab_find(&s->syms, names[i]);
-		if (id)
-			(*ids)[n++] = id;
-		else
+		/* Every id of the name (a bus recreated with other ids): each
+		 * is replayed under it. */
+		uint32_t id = jtool_symtab_find(&s->syms, names[i], 0);
+		if (!id)
 			fprintf(stderr, TOOL ": note: symbol %s is not in the journal\n", names[i]);
+		for (; id; id = jtool_symtab_find(&s->syms, names[i], id))
+			(*ids)[n++] = id;
 	}
 	q->symbols = *ids;
 	q->n_symbols = n;
