@@ -319,6 +319,17 @@ static void jrnl_submit_fill(struct shmbus_journal_writer *w)
 	w->bufs[w->fill].state = JB_FILL;
 }
 
+/* Is an event at time t at least max_age newer than the segment's first?
+ * Event times are what producers stamped: any two int64 values, whose
+ * difference may not fit one (a time far past is always newer enough). */
+static bool jrnl_segment_aged(const struct shmbus_journal_writer *w, int64_t t)
+{
+	int64_t age;
+	if (__builtin_sub_overflow(t, w->seg_first_ts, &age))
+		return t > w->seg_first_ts;
+	return age >= w->o.segment_max_age_ns;
+}
+
 int shmbus_journal_writer_append(struct shmbus_journal_writer *w,
                                  const struct shmbus_event_header *ev)
 {
@@ -327,7 +338,7 @@ int shmbus_journal_writer_append(struct shmbus_journal_writer *w,
 	uint32_t sz = (uint32_t)jrnl_align_up(ev->size, JRNL_EV_ALIGN);
 	struct jrnl_wbuf *b = &w->bufs[w->fill];
 	if (w->fd >= 0 && w->o.segment_max_age_ns && !w->rotate_pending &&
-	    ev->event_time_ns - w->seg_first_ts >= w->o.segment_max_age_ns) {
+	    jrnl_segment_aged(w, ev->event_time_ns)) {
 		jrnl_submit_fill(w);
 		w->rotate_pending = 1;
 		b = &w->bufs[w->fill];

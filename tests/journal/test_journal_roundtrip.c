@@ -282,6 +282,39 @@ static void test_journal_roundtrip_retention_keeps_newest(void **state)
 	rt_free(&j);
 }
 
+/* Rotation by event time with times that no int64 difference holds
+ * (producers stamp what they like): INT64_MIN then INT64_MAX - 1 is far more
+ * than any age, and starts a new segment. The difference overflowed (to
+ * -1: no rotation, and undefined behaviour). */
+static void test_journal_roundtrip_age_of_extreme_times(void **state)
+{
+	struct rt_journal j;
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_stats st;
+	struct shmbus_journal_writer_opts o = {.block_size = 4096,
+	                                       .segment_max_age_ns = 1000000000};
+	struct jt_gen g;
+	(void)state;
+	jt_mkdtemp(j.dir, sizeof(j.dir), "age");
+	enum { N = 201 }; /* blocks at INT64_MIN (the segment is open), then one event */
+	jt_gen_init(&g, 3);
+	j.ev = calloc(N, JT_SLOT);
+	j.n = N;
+	assert_int_equal(shmbus_journal_writer_open(j.dir, "rt", &o, &w, NULL, &err), 0);
+	for (size_t i = 0; i < N; i++) {
+		struct shmbus_event_header *e = jt_gen_next(&g, rt_ev(&j, i));
+		e->event_time_ns = i < N - 1 ? INT64_MIN : INT64_MAX - 1;
+		assert_int_equal(shmbus_journal_writer_append(w, e), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_flush(w), 0);
+	shmbus_journal_writer_stats_get(w, &st);
+	assert_int_equal(st.segments_created, 2);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	rt_check_all(&j, 0);
+	rt_free(&j);
+}
+
 static void rt_count_tail(const struct shmbus_event_header *ev, void *ctx)
 {
 	(void)ev;
@@ -446,6 +479,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_roundtrip_o_direct),
 	    cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
 	    cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
+	    cmocka_unit_test(test_journal_roundtrip_age_of_extreme_times),
 	    cmocka_unit_test(test_journal_roundtrip_more_segments_than_fds),
 	    cmocka_unit_test(test_journal_roundtrip_rejects_bad_input),
 	    cmocka_unit_test(test_journal_roundtrip_layout_hash_checked),
