@@ -52,7 +52,9 @@ static void expect(char *const argv[], int want, const char *msg, const char *ms
 }
 
 /* n trades of bus jtt_bus into jtt_jdir, written by the library. */
-static void write_journal(int n)
+/* n trades of source 3, seqs 1..n; the first `split` about symbol id 2,
+ * the rest about symbol id 1 (split 0: no symbol, id 0, for all). */
+static void write_journal_split(int n, int split)
 {
 	struct shmbus_journal_writer *w = NULL;
 	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
@@ -63,6 +65,7 @@ static void write_journal(int n)
 		t.h.version = 1;
 		t.h.size = sizeof(t);
 		t.h.source_id = 3;
+		t.h.symbol_id = split == 0 ? 0 : i < split ? 2 : 1;
 		t.h.seq = (uint64_t)i + 1;
 		t.h.event_time_ns = 1700000000000000000ll + i;
 		t.price = 1.5;
@@ -70,6 +73,11 @@ static void write_journal(int n)
 		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
 	}
 	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
+static void write_journal(int n)
+{
+	write_journal_split(n, 0);
 }
 
 /* The int64 ns range, exactly, and what lies past it. */
@@ -178,23 +186,7 @@ static void test_journal_cli_symbol_of_two_ids(void **state)
 {
 	(void)state;
 	shmbus_bus *b = jtt_setup();
-	struct shmbus_journal_writer *w = NULL;
-	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
-	for (int i = 0; i < 6; i++) {
-		struct shmbus_trade t;
-		memset(&t, 0, sizeof(t));
-		t.h.type = SHMBUS_EV_TRADE;
-		t.h.version = 1;
-		t.h.size = sizeof(t);
-		t.h.source_id = 3;
-		t.h.symbol_id = i < 3 ? 2 : 1;
-		t.h.seq = (uint64_t)i + 1;
-		t.h.event_time_ns = 1700000000000000000ll + i;
-		t.price = 1.5;
-		t.size = 1;
-		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
-	}
-	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	write_journal_split(6, 3);
 	char path[300];
 	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
 	FILE *f = fopen(path, "w");
