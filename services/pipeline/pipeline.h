@@ -22,6 +22,7 @@
 
 #include "rules.h"
 #include "svc.h"
+#include "tool_proc.h"
 
 #define PL_TOOL          "shmbus-pipeline"
 #define PL_MAX_SHOWN     64 /* alert lines kept for the summary */
@@ -29,6 +30,8 @@
 #define PL_TIMEOUT_MAX_S 1e6   /* --timeout bound: ~11 days, far from int64 ns */
 #define PL_RATE_MIN      0.001 /* --rate bounds: shmbus-collector's own */
 #define PL_RATE_MAX      1e9
+#define PL_STOP_GRACE_S  15.0 /* --stop-grace default */
+#define PL_STOP_GRACE_MAX_S 3600.0
 
 /* The child processes, in start order. */
 enum pl_child_id {
@@ -51,6 +54,8 @@ struct pl_child {
 	int stopping; /* we sent SIGTERM */
 	int done_status; /* an exit status other than 0 that still means done
 	                    (shmbus-replay's 3: malformed events skipped) */
+	char stuck[TOOL_PROC_DESC_MAX]; /* where it was when SIGKILLed past its stop
+	                             grace (tool_proc_describe), else "" */
 };
 
 struct pl_opts {
@@ -67,6 +72,7 @@ struct pl_opts {
 	const char *tap_csv, *alerts_csv;
 	unsigned show_alerts;
 	double timeout_s;
+	double stop_grace_s; /* SIGTERM -> SIGKILL at the end */
 	int json;
 	int keep_bus;
 };
@@ -101,7 +107,7 @@ struct pipeline {
 	struct pl_tap tap;
 	int64_t t_start, t_source_done, t_end;
 	int failed;
-	char fail_msg[512];
+	char fail_msg[1024];
 };
 
 /* The source tree's rules (the build defines it with its absolute path). */
@@ -118,7 +124,9 @@ void pl_default_rules(char *out, size_t n);
 int pl_start(struct pipeline *p, enum pl_child_id id, char *const argv[]);
 void pl_reap(struct pipeline *p);
 void pl_stop(struct pipeline *p, enum pl_child_id id);
-void pl_wait_stopped(struct pipeline *p, double timeout_s);
+/* Wait up to grace_s for the stopped children; name where each one still
+ * running is (pl_child.stuck, and on stderr), then SIGKILL it. */
+void pl_wait_stopped(struct pipeline *p, double grace_s);
 void pl_kill_all(struct pipeline *p);
 int pl_child_ok(const struct pl_child *c);
 /* "exited with status N" / "killed by signal S (NAME)" for a wait status. */

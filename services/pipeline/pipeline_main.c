@@ -66,6 +66,9 @@ static const char usage_text[] =
     "  --bus NAME          bus to create (default pipeline-PID); removed at the end\n"
     "  --keep-bus          leave the bus in place\n"
     "  --timeout SEC       give up after SEC seconds (default 110, at most 1000000)\n"
+    "  --stop-grace SEC    at the end, SIGKILL a stage still running SEC seconds\n"
+    "                      after its SIGTERM, naming where it was (default 15,\n"
+    "                      at most 3600)\n"
     "  -h, --help          this text\n"
     "Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
 
@@ -99,6 +102,7 @@ enum {
 	OPT_BUS,
 	OPT_KEEP,
 	OPT_TIMEOUT,
+	OPT_STOP_GRACE,
 	OPT_HELP,
 };
 
@@ -177,6 +181,14 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 			return shmbus_svc_usage_error(PL_TOOL,
 			                              "--timeout '%s': expected seconds, more "
 			                              "than 0 and at most 1000000",
+			                              arg);
+		return 0;
+	case OPT_STOP_GRACE:
+		if (shmbus_svc_parse_double(arg, &o->stop_grace_s) != 0 || !(o->stop_grace_s > 0) ||
+		    o->stop_grace_s > PL_STOP_GRACE_MAX_S)
+			return shmbus_svc_usage_error(PL_TOOL,
+			                              "--stop-grace '%s': expected seconds, more "
+			                              "than 0 and at most 3600",
 			                              arg);
 		return 0;
 	case OPT_HELP:
@@ -266,6 +278,7 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	                                     {"bus", required_argument, 0, OPT_BUS},
 	                                     {"keep-bus", no_argument, 0, OPT_KEEP},
 	                                     {"timeout", required_argument, 0, OPT_TIMEOUT},
+	                                     {"stop-grace", required_argument, 0, OPT_STOP_GRACE},
 	                                     {"help", no_argument, 0, OPT_HELP},
 	                                     {0, 0, 0, 0}};
 	struct pl_opts *o = &p->o;
@@ -274,6 +287,7 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	o->speed = "max";
 	o->show_alerts = 10;
 	o->timeout_s = 110;
+	o->stop_grace_s = PL_STOP_GRACE_S;
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		const char **slot = pl_string_opt(o, opt);
 		if (opt == 'h')
@@ -574,7 +588,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < PL_NCHILD; i++)
 		if (i != PL_SOURCE || p.failed)
 			pl_stop(&p, (enum pl_child_id)i);
-	pl_wait_stopped(&p, 15.0);
+	pl_wait_stopped(&p, p.o.stop_grace_s);
 	pl_tap_poll(&p);
 	p.t_end = shmbus_mono_ns();
 	pl_tap_close(&p);

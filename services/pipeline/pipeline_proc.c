@@ -142,9 +142,9 @@ void pl_stop(struct pipeline *p, enum pl_child_id id)
 	}
 }
 
-void pl_wait_stopped(struct pipeline *p, double timeout_s)
+void pl_wait_stopped(struct pipeline *p, double grace_s)
 {
-	int64_t deadline = shmbus_mono_ns() + (int64_t)(timeout_s * 1e9);
+	int64_t deadline = shmbus_mono_ns() + (int64_t)(grace_s * 1e9);
 
 	for (;;) {
 		int running = 0;
@@ -154,6 +154,16 @@ void pl_wait_stopped(struct pipeline *p, double timeout_s)
 		if (!running)
 			return;
 		if (shmbus_mono_ns() > deadline) {
+			for (int i = 0; i < PL_NCHILD; i++) {
+				struct pl_child *c = &p->child[i];
+				if (c->pid <= 0)
+					continue;
+				tool_proc_describe(c->pid, c->stuck, sizeof(c->stuck));
+				fprintf(stderr,
+				        PL_TOOL ": %s (pid %d) still running %g s after SIGTERM, "
+				                "SIGKILL: %s\n",
+				        c->name, (int)c->pid, grace_s, c->stuck);
+			}
 			pl_kill_all(p);
 			return;
 		}

@@ -58,14 +58,24 @@ static void pl_verify(struct pipeline *p, const struct pl_stats *s)
 {
 	for (int i = 0; i < PL_NCHILD; i++)
 		if (!pl_child_ok(&p->child[i])) {
+			const struct pl_child *c = &p->child[i];
 			size_t used = strlen(p->fail_msg);
 			char how[64];
-			snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
-			         "%s%s failed (%s, see %s)", used ? "; " : "", p->child[i].name,
-			         p->child[i].exited
-			             ? pl_exit_text(p->child[i].status, how, sizeof(how))
-			             : "did not exit",
-			         p->child[i].log);
+			if (c->stuck[0])
+				snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
+				         "%s%s did not stop within %g s of SIGTERM and was "
+				         "SIGKILLed%s (%s; see %s)",
+				         used ? "; " : "", c->name, p->o.stop_grace_s,
+				         s->text[i] && strstr(s->text[i], "\"running\":false")
+				             ? " after its final stats"
+				             : "",
+				         c->stuck, c->log);
+			else
+				snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
+				         "%s%s failed (%s, see %s)", used ? "; " : "", c->name,
+				         c->exited ? pl_exit_text(c->status, how, sizeof(how))
+				                   : "did not exit",
+				         c->log);
 			p->failed = 1;
 		}
 	if (!p->failed && p->tap.eos_threshold == 0) {

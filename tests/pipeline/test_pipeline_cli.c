@@ -73,6 +73,9 @@ static void test_pipeline_cli_numbers_are_usage_errors(void **state)
 	char *events[] = {PL_BIN_PIPELINE, "--events", "abc", NULL};
 	char *seed[] = {PL_BIN_PIPELINE, "--seed", "-1", NULL};
 	char *rate[] = {PL_BIN_PIPELINE, "--rate", "0", NULL};
+	char *grace0[] = {PL_BIN_PIPELINE, "--stop-grace", "0", NULL};
+	char *grace_big[] = {PL_BIN_PIPELINE, "--stop-grace", "3601", NULL};
+	char *grace_word[] = {PL_BIN_PIPELINE, "--stop-grace", "soon", NULL};
 
 	(void)state;
 	expect_usage(big, "--timeout '1e10'");
@@ -80,6 +83,9 @@ static void test_pipeline_cli_numbers_are_usage_errors(void **state)
 	expect_usage(events, "--events 'abc': expected a whole number");
 	expect_usage(seed, "--seed '-1': expected a whole number");
 	expect_usage(rate, "--rate '0': expected events per second in 0.001..1e9");
+	expect_usage(grace0, "--stop-grace '0': expected seconds");
+	expect_usage(grace_big, "--stop-grace '3601': expected seconds");
+	expect_usage(grace_word, "--stop-grace 'soon': expected seconds");
 }
 
 /* Options that exclude each other name both: --no-journal --journal-dir

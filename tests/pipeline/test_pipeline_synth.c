@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include <sys/prctl.h>
+#include <sys/ptrace.h>
 
 #include "pl_test.h"
 
@@ -557,6 +558,61 @@ static void test_pipeline_timeout_with_a_stopped_stage(void **state)
 	}
 }
 
+/* A stage that does not stop on SIGTERM (here held in a ptrace stop,
+ * which SIGCONT does not end) is SIGKILLed after --stop-grace, and the
+ * failure says where it was: the run in CI where journald outlived the
+ * grace said only "killed by signal 9". The test is ta's tracer, so it
+ * collects ta's end (until then the pipeline's own wait for ta waits). */
+static void test_pipeline_stop_grace_names_where_a_stage_hangs(void **state)
+{
+	const char *out = pt_path("stuck.out");
+	(void)state;
+	for (int timeout_s = 4;; timeout_s *= 2) {
+		char tmo[16];
+		snprintf(tmo, sizeof(tmo), "%d", timeout_s);
+		char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-stuck", "--events", "500000000",
+		                "--no-journal", "--timeout", tmo, "--stop-grace", "0.5", "--dir",
+		                (char *)pt_path("run-stuck"), NULL};
+		pid_t pid = spawn(argv, out), ta = -1;
+		assert_true(pid > 0);
+		while (ta < 0 || pt_ring_delivered("pt-stuck", "ta") <= 0) {
+			usleep(10000);
+			if (ta < 0)
+				ta = pt_child_named(pid, "shmbus-ta");
+			assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
+		}
+		if (ptrace(PTRACE_SEIZE, ta, NULL, NULL) != 0) {
+			int err = errno;
+			kill(pid, SIGTERM);
+			wait_exit(pid);
+			if (err == ESRCH && timeout_s < 100)
+				continue; /* ta already stopping: the run timed out first */
+			printf("SKIP: PTRACE_SEIZE of ta: %s\n", strerror(err));
+			skip();
+			return;
+		}
+		assert_int_equal(ptrace(PTRACE_INTERRUPT, ta, NULL, NULL), 0);
+		int st;
+		for (;;) { /* ta's stops stay stops: only its end ends this */
+			assert_int_equal(waitpid(ta, &st, __WALL), ta);
+			if (WIFEXITED(st) || WIFSIGNALED(st))
+				break;
+		}
+		assert_true(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL);
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		char *text = pt_slurp(out);
+		assert_non_null(text);
+		printf("%s", text);
+		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
+		assert_non_null(strstr(text, "still running 0.5 s after SIGTERM, SIGKILL: threads: "
+		                             "shmbus-ta t (tracing stop)"));
+		assert_non_null(strstr(text, "ta did not stop within 0.5 s of SIGTERM and was "
+		                             "SIGKILLed (threads: shmbus-ta t (tracing stop)"));
+		free(text);
+		return;
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -566,6 +622,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_ta_adopts_declared_ring),
 	    cmocka_unit_test(test_pipeline_eos_threshold_alert_identity),
 	    cmocka_unit_test(test_pipeline_timeout_with_a_stopped_stage),
+	    cmocka_unit_test(test_pipeline_stop_grace_names_where_a_stage_hangs),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

@@ -241,6 +241,9 @@ static int shutdown_all(struct jd *d)
 	printf(JD_TOOL ": stopped: %" PRIu64 " events, %" PRIu64 " blocks, %" PRIu64
 	       " durable, %" PRIu64 " lost, %" PRIu64 " write errors\n",
 	       st.events, st.blocks, st.events_durable, st.events_lost, st.write_errors);
+	/* Out now, not at exit: a log that ends before this line then says
+	 * the shutdown itself stalled, not what runs after it. */
+	fflush(stdout);
 	shmbus_journal_writer_close(d->w);
 	shmbus_consumer_close(d->c);
 	shmbus_bus_close(d->bus);

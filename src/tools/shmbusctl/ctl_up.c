@@ -50,6 +50,7 @@
 
 #include "ctl.h"
 #include "tool_json.h"
+#include "tool_proc.h"
 
 #define TOOL          "shmbusctl up"
 #define START_WAIT_NS (5 * INT64_C(1000000000))  /* sources wait this long for consumers */
@@ -571,8 +572,11 @@ static bool stop_step(struct launcher *l, bool stalled)
 		if (s->state != SVC_RUNNING && !s->lingering)
 			continue;
 		if (s->term_ns && !s->killed && now - s->term_ns >= grace) {
-			printf("%s: service %s still running %u ms after SIGTERM: SIGKILL\n", TOOL,
-			       s->cfg->name, l->cfg->launcher.stop_grace_ms);
+			char where[TOOL_PROC_DESC_MAX];
+			printf("%s: service %s still running %u ms after SIGTERM: SIGKILL (%s)\n",
+			       TOOL, s->cfg->name, l->cfg->launcher.stop_grace_ms,
+			       tool_proc_describe(s->pid ? s->pid : s->lingering, where,
+			                          sizeof(where)));
 			signal_svc(s, SIGKILL);
 			sent = true;
 		}
