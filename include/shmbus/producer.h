@@ -48,7 +48,18 @@ struct shmbus_producer_opts {
 	int64_t block_timeout_ns; /* longest wait on a full `block` ring before
 				     the consumer's liveness is checked
 				     (default 10 ms); never drops */
+	/* NULL (default), or a flag the process sets when it is stopping
+	 * (its SIGTERM handler's). Once *cancel is non-zero, a wait for room
+	 * in a full `block` ring gives up when that ring's consumer has taken
+	 * nothing for SHMBUS_CANCEL_STALL_NS (stopped, in a debugger, stuck):
+	 * the event is not delivered there and is counted `dropped`, and
+	 * later waits on that ring give up at once until its consumer moves.
+	 * A consumer still taking events is waited for as before, so a final
+	 * flush into a stage that is itself stopping loses nothing. */
+	const volatile int *cancel;
 };
+
+#define SHMBUS_CANCEL_STALL_NS 1000000000LL /* 1 s */
 
 void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
 

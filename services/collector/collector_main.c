@@ -488,6 +488,7 @@ static int col_attach(struct collector *c)
 	}
 	shmbus_producer_opts_init(&po);
 	po.source_id = c->so.source_id;
+	po.cancel = shmbus_svc_stop_flag(); /* its SIGTERM ends a wait behind a stuck consumer */
 	if ((rc = shmbus_producer_open(c->bus, &po, &c->p)) != 0) {
 		fprintf(stderr, TOOL ": producer on bus '%s' failed: %s\n", c->so.bus,
 		        shmbus_svc_strerror(rc, err, sizeof(err)));

@@ -216,6 +216,14 @@ int shmbus_svc_signals_install(void)
 	return 0;
 }
 
+/* sig_atomic_t is what a handler may write; the producer reads an int */
+_Static_assert(__builtin_types_compatible_p(sig_atomic_t, int), "sig_atomic_t is int");
+
+const volatile int *shmbus_svc_stop_flag(void)
+{
+	return &svc_stop;
+}
+
 int shmbus_svc_stop_requested(void)
 {
 	return svc_stop != 0;

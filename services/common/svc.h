@@ -193,6 +193,9 @@ int shmbus_svc_signals_install(void);
 /* Whether a stop was requested (a signal, or shmbus_svc_request_stop).
  * Async-signal-safe. */
 int shmbus_svc_stop_requested(void);
+/* The stop flag itself, for shmbus_producer_opts.cancel: a producer
+ * blocked behind a consumer that stands still gives up once it is set. */
+const volatile int *shmbus_svc_stop_flag(void);
 void shmbus_svc_request_stop(void);
 
 /*

@@ -119,6 +119,7 @@ int shmbus_svc_stage_attach(const char *tool, const struct shmbus_svc_opts *o, c
 	st->max_symbols = bi.max_symbols;
 	shmbus_producer_opts_init(&po);
 	po.source_id = o->source_id;
+	po.cancel = shmbus_svc_stop_flag(); /* its SIGTERM ends a wait behind a stuck consumer */
 	*what = "opening the producer";
 	if ((rc = shmbus_producer_open(st->bus, &po, &st->p)) != 0)
 		return rc;

@@ -60,8 +60,9 @@ struct ring_view {
 	bool route_around; /* no live consumer: count, don't deliver */
 	bool sp_unowned;   /* single-producer ring this producer has not yet claimed */
 	bool seen;         /* this producer's rings_seen bit is set */
+	bool cancel_stalled; /* producer: a cancelled wait gave up here... */
 	uint32_t full_streak; /* producer: consecutive full claims */
-	int64_t full_since;
+	uint64_t cancel_head; /* ...when the consumer's head was this */
 };
 
 static inline struct slot *ring_slot(const struct ring_view *v, uint64_t pos)

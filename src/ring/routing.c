@@ -59,6 +59,7 @@ struct shmbus_producer {
 	uint32_t flags;
 	int32_t pid;
 	int64_t block_timeout_ns;
+	const volatile int *cancel; /* opts.cancel */
 	uint64_t seq;
 	uint64_t gen;
 	uint32_t nviews;
@@ -277,6 +278,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	p->seq = seq;
 	p->flags = o.flags;
 	p->block_timeout_ns = o.block_timeout_ns;
+	p->cancel = o.cancel;
 	p->ctr_index = (uint32_t)idx;
 	p->ctr = &b->prods[idx];
 	/* A dead producer's entry (not reaped): its counts go to the totals. */
@@ -428,13 +430,56 @@ static inline bool view_gone(struct shmbus_producer *p, const struct ring_view *
 	return unlikely(load_relaxed(p->route_gen) != p->gen) && view_replaced(p, v);
 }
 
-/* Block policy: wait for space, adaptively, never behind a dead consumer. */
+static inline bool producer_cancelled(const struct shmbus_producer *p)
+{
+	return p->cancel && *p->cancel;
+}
+
+/* Give up a wait for room, cancelled: not delivered, counted dropped. */
+static void view_cancel(struct shmbus_producer *p, struct ring_view *v, uint64_t head)
+{
+	v->cancel_stalled = true;
+	v->cancel_head = head;
+	fetch_add_relaxed(&v->hdr->dropped, 1);
+	counter_bump(&p->ctr->dropped, 1);
+}
+
+/* A cancelled producer (opts.cancel set: its process is stopping) gives up
+ * once the consumer's head stood still for SHMBUS_CANCEL_STALL_NS since
+ * *moved_at (the wait's start, or the head's last move seen). */
+static bool view_cancel_stalled(struct shmbus_producer *p, struct ring_view *v, int64_t now,
+				uint64_t *head_seen, int64_t *moved_at)
+{
+	uint64_t head = load_relaxed(&v->hdr->head); /* a position compared, nothing read by it */
+	if (head != *head_seen) {
+		*head_seen = head;
+		*moved_at = now;
+		return false;
+	}
+	if (now - *moved_at < SHMBUS_CANCEL_STALL_NS)
+		return false;
+	view_cancel(p, v, head);
+	return true;
+}
+
+/* Block policy: wait for space, adaptively, never behind a dead consumer,
+ * nor, once cancelled, behind one that stands still. */
 static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 						     struct ring_view *v, uint64_t *pos)
 {
 	struct ring_hdr *h = v->hdr;
 	fetch_add_relaxed(&h->producer_waits, 1);
-	int64_t last = shmbus_mono_ns();
+	int64_t last = shmbus_mono_ns(), moved_at = last;
+	uint64_t head_seen = load_relaxed(&h->head);
+	/* Gave up here already, and the consumer has not moved since: at once,
+	 * or a flush of many events would wait a stall for each. */
+	if (unlikely(v->cancel_stalled)) {
+		if (producer_cancelled(p) && head_seen == v->cancel_head) {
+			view_cancel(p, v, head_seen);
+			return 0;
+		}
+		v->cancel_stalled = false;
+	}
 	for (unsigned spins = 0;; spins++) {
 		if (view_gone(p, v))
 			return 0;
@@ -461,6 +506,8 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 			if (view_lost_consumer(p, v) || view_positions_broken(p, v))
 				return 0;
 		}
+		if (producer_cancelled(p) && view_cancel_stalled(p, v, now, &head_seen, &moved_at))
+			return 0;
 	}
 }
 

@@ -527,6 +527,7 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	}
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
+	po.cancel = &g_stop; /* SIGTERM ends a wait behind a consumer that stands still */
 	if ((rc = shmbus_bus_open(o->bus, TOOL, SHMBUS_ROLE_PRODUCER, &s->bus)) != 0 ||
 	    (rc = shmbus_producer_open(s->bus, &po, &s->p)) != 0 ||
 	    /* what it may publish: the rings that take it count replay among
