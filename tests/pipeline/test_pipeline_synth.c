@@ -602,7 +602,7 @@ static void test_pipeline_stop_grace_names_where_a_stage_hangs(void **state)
 		assert_int_equal(waitpid(pid, &st, 0), pid);
 		char *text = pt_slurp(out);
 		assert_non_null(text);
-		printf("%s", text);
+		fputs(text, stdout);
 		assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 1);
 		assert_non_null(strstr(text, "still running 3 s after SIGTERM, SIGKILL: threads: "
 		                             "shmbus-ta t (tracing stop)"));
