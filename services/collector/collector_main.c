@@ -74,6 +74,8 @@ static const char usage_text[] =
     "Exit codes: 0 ok (malformed rows are skipped and reported), 1 runtime failure\n"
     "or more than half of the CSV data rows malformed, 2 usage.\n";
 
+_Static_assert(SHMBUS_MD_SYMBOL_MAX == SHMBUS_SYMBOL_MAX, "the collector takes every bus symbol");
+
 struct col_sym {
 	char name[SHMBUS_MD_SYMBOL_MAX + 1];
 	uint32_t len;

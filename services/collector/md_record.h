@@ -13,8 +13,9 @@
 extern "C" {
 #endif
 
-/* Longest symbol accepted, in bytes (the bus symbol table's limit). */
-#define SHMBUS_MD_SYMBOL_MAX 15
+/* Longest symbol accepted, in bytes: the bus symbol table's limit
+ * (SHMBUS_SYMBOL_MAX, asserted equal where the collector meets the bus). */
+#define SHMBUS_MD_SYMBOL_MAX 23
 
 enum shmbus_md_kind {
 	SHMBUS_MD_TRADE = 1,

@@ -217,7 +217,7 @@ static int synth_err(char *buf, size_t len, const char *msg, const char *what, s
 static int synth_add(struct shmbus_synth *g, const char *s, size_t n, char *eb, size_t el)
 {
 	if (n == 0 || n > SHMBUS_MD_SYMBOL_MAX)
-		return synth_err(eb, el, n ? "symbol longer than 15 bytes" : "empty symbol name", s,
+		return synth_err(eb, el, n ? "symbol longer than 23 bytes" : "empty symbol name", s,
 				 n);
 	for (size_t i = 0; i < n; i++)
 		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)

@@ -191,7 +191,8 @@ static void test_collector_process_rate_range(void **state)
  * list was read only after attaching). */
 static void test_collector_process_symbols_checked_first(void **state)
 {
-	static const char *const bad[] = {"", "A,,B", "A,", "A B", "A,A", "TOOLONGSYMBOLNAME1"};
+	static const char *const bad[] = {"",    "A,,B", "A,",
+	                                  "A B", "A,A",  "TOOLONGSYMBOLNAME1234567"};
 	char *text;
 
 	(void)state;

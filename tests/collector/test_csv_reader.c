@@ -239,6 +239,35 @@ static void test_csv_reader_crlf_bom_blank(void **state)
 	shmbus_csv_close(r);
 }
 
+/* Any symbol the bus interns (up to 23 bytes, SHMBUS_SYMBOL_MAX) is read:
+ * the reader refused 16..23 bytes ("BTC-USDT-SWAP-250328"), so such a
+ * feed published nothing, every row malformed. */
+static void test_csv_reader_takes_any_bus_symbol(void **state)
+{
+	static const char text[] = "ts_ns,symbol,price,size\n"
+				   "1381236469457000000,BTC-USDT-SWAP-250328,62000.5,0.25\n"
+				   "1381236469457000001,ABCDEFGHIJKLMNOPQRSTUVW,1,1\n"
+				   "1381236469457000002,ABCDEFGHIJKLMNOPQRSTUVWX,1,1\n";
+	struct seen *seen = calloc(1, sizeof(*seen));
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE, .on_error = collect, .user = seen};
+	struct shmbus_csv_reader *r;
+	struct shmbus_md_record rec;
+
+	(void)state;
+	assert_int_equal(shmbus_csv_open_buffer(&r, "mem", text, sizeof(text) - 1, &o, NULL), 0);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.symbol_len, 20);
+	assert_memory_equal(rec.symbol, "BTC-USDT-SWAP-250328", 20);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.symbol_len, 23);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	assert_int_equal(seen->n, 1);
+	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_SYMBOL_TOO_LONG);
+	assert_int_equal(seen->e[0].line, 4);
+	shmbus_csv_close(r);
+	free(seen);
+}
+
 static char *malformed_text(void)
 {
 	static const char *const rows[] = {
@@ -255,7 +284,7 @@ static char *malformed_text(void)
 		"1381236469457000000,IBM,182.10,-300,P",
 		"13812x,IBM,182.10,300,P",
 		"-1381236469457000000,IBM,182.10,300,P",
-		"1381236469457000000,ABCDEFGHIJKLMNOPQ,182.10,300,P",
+		"1381236469457000000,ABCDEFGHIJKLMNOPQRSTUVWX,182.10,300,P",
 		"1381236469457000000,I B,182.10,300,P",
 		NULL, /* line too long */
 		"1381236469457000000,IBM,1e999,300,P",
@@ -300,7 +329,7 @@ static void test_csv_reader_malformed_rows(void **state)
 		{SHMBUS_CSV_E_TIME_RANGE, 13, "ts_ns",
 		 "timestamp out of range '-1381236469457000000' (unit ns): before 1970-01-01"},
 		{SHMBUS_CSV_E_SYMBOL_TOO_LONG, 14, "symbol",
-		 "symbol too long (17 bytes, limit 15) 'ABCDEFGHIJKLMNOPQ'"},
+		 "symbol too long (24 bytes, limit 23) 'ABCDEFGHIJKLMNOPQRSTUVWX'"},
 		{SHMBUS_CSV_E_BAD_SYMBOL, 15, "symbol", "invalid byte 0x20 in symbol 'I B'"},
 		{SHMBUS_CSV_E_LINE_TOO_LONG, 16, "", "line too long (5000 bytes, limit 4096)"},
 		{SHMBUS_CSV_E_NOT_FINITE, 17, "price", "non-finite number '1e999'"},
@@ -724,6 +753,7 @@ int main(void)
 		cmocka_unit_test(test_csv_reader_fractional_sizes),
 		cmocka_unit_test(test_csv_reader_timestamp_units),
 		cmocka_unit_test(test_csv_reader_crlf_bom_blank),
+		cmocka_unit_test(test_csv_reader_takes_any_bus_symbol),
 		cmocka_unit_test(test_csv_reader_malformed_rows),
 		cmocka_unit_test(test_csv_reader_quote_checks),
 		cmocka_unit_test(test_csv_reader_open_errors),

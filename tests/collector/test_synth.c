@@ -155,9 +155,9 @@ static void test_synth_fractional_and_options(void **state)
 	o.symbols = "SPY,IBM,SPY";
 	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
 	assert_string_equal(eb, "duplicate symbol 'SPY'");
-	o.symbols = "ABCDEFGHIJKLMNOP";
+	o.symbols = "ABCDEFGHIJKLMNOPQRSTUVWX";
 	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
-	assert_string_equal(eb, "symbol longer than 15 bytes 'ABCDEFGHIJKLMNOP'");
+	assert_string_equal(eb, "symbol longer than 23 bytes 'ABCDEFGHIJKLMNOPQRSTUVWX'");
 	o.symbols = NULL;
 	o.rate = -5;
 	assert_int_equal(shmbus_synth_create(&g, &o, eb, sizeof(eb)), -EINVAL);
@@ -168,6 +168,10 @@ static void test_synth_fractional_and_options(void **state)
 
 	/* the tools' check of a --symbols list, before anything is attached */
 	assert_int_equal(shmbus_synth_check_symbols("SPY,IBM", eb, sizeof(eb)), 0);
+	/* Any bus symbol, up to 23 bytes (16..23 were refused). */
+	assert_int_equal(shmbus_synth_check_symbols("BTC-USDT-SWAP-250328,ABCDEFGHIJKLMNOPQRSTUVW",
+						    eb, sizeof(eb)),
+			 0);
 	assert_int_equal(shmbus_synth_check_symbols("SPY,IBM,SPY", eb, sizeof(eb)), -EINVAL);
 	assert_string_equal(eb, "duplicate symbol 'SPY'");
 	assert_int_equal(shmbus_synth_check_symbols("", eb, sizeof(eb)), -EINVAL);
