@@ -370,6 +370,17 @@ static size_t csv_line(const char *buf, size_t len, size_t pos, size_t *next)
 	return at;
 }
 
+/* Is [p, e) blank: empty, or blanks only? Blanks around fields are
+ * trimmed, so a line an editor left holding a few spaces is no row; a tab
+ * is a blank unless it is the delimiter (then the line has empty fields). */
+static int csv_blank(const struct shmbus_csv_reader *r, const char *p, const char *e)
+{
+	for (; p < e; p++)
+		if (*p != ' ' && (*p != '\t' || r->delim == '\t'))
+			return 0;
+	return 1;
+}
+
 int shmbus_csv_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec)
 {
 	char msg[96];
@@ -385,7 +396,7 @@ int shmbus_csv_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec)
 			csv_bad_msg(r, SHMBUS_CSV_E_LINE_TOO_LONG, -1, msg);
 			continue;
 		}
-		if (e == p) {
+		if (csv_blank(r, p, e)) {
 			r->st.blank++;
 			continue;
 		}

@@ -3,10 +3,11 @@
  *
  * Format: one header row (required), then one record per line; comma (or
  * another one-byte delimiter), no quoting, "\n", "\r\n" or "\r" line ends,
- * blank lines ignored, blanks around fields trimmed. A line is at most
- * max_line bytes (a longer row is malformed, a longer header fatal); a
- * header with a NUL or another control byte is fatal. Columns are found by
- * header name through a column mapping (logical field = header name):
+ * blank lines (empty, or blanks only) ignored, blanks around fields
+ * trimmed. A line is at most max_line bytes (a longer row is malformed, a
+ * longer header fatal); a header with a NUL or another control byte is
+ * fatal. Columns are found by header name through a column mapping
+ * (logical field = header name):
  *   trades: ts=ts_ns,symbol=symbol,price=price,size=size          (defaults)
  *   quotes: ts=ts_ns,symbol=symbol,bid=bid_price,bid_size=bid_size,
  *           ask=ask_price,ask_size=ask_size                       (defaults)

@@ -268,6 +268,47 @@ static void test_csv_reader_takes_any_bus_symbol(void **state)
 	free(seen);
 }
 
+/* A line of blanks only is a blank line, as an empty one is: it was
+ * "too few columns", counted malformed (enough of them made the collector
+ * exit 1). With a tab delimiter a line of tabs is still a row. */
+static void test_csv_reader_blank_lines_of_blanks(void **state)
+{
+	static const char text[] = "ts_ns,symbol,price,size\n"
+				   "   \n"
+				   "1381236469457000000,IBM,182.1,300\n"
+				   "\t\n"
+				   " \t \r\n"
+				   "1381236469457000001,IBM,182.2,100\n"
+				   "  ";
+	static const char tsv[] = "ts_ns\tsymbol\tprice\tsize\n"
+				  "\t\t\t\n";
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
+	struct shmbus_csv_reader *r;
+	struct shmbus_md_record rec;
+	struct shmbus_csv_stats st;
+
+	(void)state;
+	assert_int_equal(shmbus_csv_open_buffer(&r, "mem", text, sizeof(text) - 1, &o, NULL), 0);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.line, 3);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.line, 6);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.blank, 4);
+	assert_int_equal(st.rows_bad, 0);
+	assert_int_equal(st.lines, 7);
+	shmbus_csv_close(r);
+
+	o.delimiter = '\t';
+	assert_int_equal(shmbus_csv_open_buffer(&r, "mem", tsv, sizeof(tsv) - 1, &o, NULL), 0);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.blank, 0);
+	assert_int_equal(st.by_kind[SHMBUS_CSV_E_EMPTY_FIELD], 1);
+	shmbus_csv_close(r);
+}
+
 static char *malformed_text(void)
 {
 	static const char *const rows[] = {
@@ -754,6 +795,7 @@ int main(void)
 		cmocka_unit_test(test_csv_reader_timestamp_units),
 		cmocka_unit_test(test_csv_reader_crlf_bom_blank),
 		cmocka_unit_test(test_csv_reader_takes_any_bus_symbol),
+		cmocka_unit_test(test_csv_reader_blank_lines_of_blanks),
 		cmocka_unit_test(test_csv_reader_malformed_rows),
 		cmocka_unit_test(test_csv_reader_quote_checks),
 		cmocka_unit_test(test_csv_reader_open_errors),
