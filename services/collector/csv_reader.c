@@ -250,6 +250,13 @@ static int csv_symbol(struct shmbus_csv_reader *r, int col, const char *s, size_
 			return csv_bad_msg(r, SHMBUS_CSV_E_BAD_SYMBOL, col, msg);
 		}
 	}
+	/* Fields are not unquoted: "IBM" would be published as a symbol of
+	 * its own, quotes included, beside IBM, with no error at all. */
+	if (memchr(s, '"', n)) {
+		csv_quote(q, sizeof(q), s, n);
+		snprintf(msg, sizeof(msg), "quote in symbol '%s' (quoted fields are not read)", q);
+		return csv_bad_msg(r, SHMBUS_CSV_E_BAD_SYMBOL, col, msg);
+	}
 	rec->symbol = s;
 	rec->symbol_len = (uint32_t)n;
 	return 0;

@@ -55,7 +55,7 @@ enum shmbus_csv_errkind {
 	SHMBUS_CSV_E_BAD_TIMESTAMP,
 	SHMBUS_CSV_E_TIME_RANGE,
 	SHMBUS_CSV_E_SYMBOL_TOO_LONG,
-	SHMBUS_CSV_E_BAD_SYMBOL,    /* a blank, control or non-ASCII byte */
+	SHMBUS_CSV_E_BAD_SYMBOL,    /* a blank, control, non-ASCII byte or '"' */
 	SHMBUS_CSV_E_LINE_TOO_LONG,
 	SHMBUS_CSV_E_NUMBER_TOO_LONG, /* see shmbus_md_parse_number */
 	SHMBUS_CSV_E_ROW_KINDS,     /* number of row error kinds */

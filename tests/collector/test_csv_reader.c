@@ -309,6 +309,34 @@ static void test_csv_reader_blank_lines_of_blanks(void **state)
 	shmbus_csv_close(r);
 }
 
+/* A quoted symbol is a malformed row, as a quoted number is: it was read
+ * as the symbol "IBM", quotes included, and published beside IBM with no
+ * error (the reader does not unquote fields). */
+static void test_csv_reader_quoted_symbol(void **state)
+{
+	static const char text[] = "ts_ns,symbol,price,size\n"
+				   "1381236469457000000,\"IBM\",182.1,300\n"
+				   "1381236469457000001,IBM,182.2,100\n";
+	struct seen *seen = calloc(1, sizeof(*seen));
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE, .on_error = collect, .user = seen};
+	struct shmbus_csv_reader *r;
+	struct shmbus_md_record rec;
+
+	(void)state;
+	assert_int_equal(shmbus_csv_open_buffer(&r, "mem", text, sizeof(text) - 1, &o, NULL), 0);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.line, 3);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	assert_int_equal(seen->n, 1);
+	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_BAD_SYMBOL);
+	assert_int_equal(seen->e[0].line, 2);
+	assert_string_equal(seen->e[0].column, "symbol");
+	assert_string_equal(seen->e[0].message,
+			    "quote in symbol '\"IBM\"' (quoted fields are not read)");
+	shmbus_csv_close(r);
+	free(seen);
+}
+
 static char *malformed_text(void)
 {
 	static const char *const rows[] = {
@@ -796,6 +824,7 @@ int main(void)
 		cmocka_unit_test(test_csv_reader_crlf_bom_blank),
 		cmocka_unit_test(test_csv_reader_takes_any_bus_symbol),
 		cmocka_unit_test(test_csv_reader_blank_lines_of_blanks),
+		cmocka_unit_test(test_csv_reader_quoted_symbol),
 		cmocka_unit_test(test_csv_reader_malformed_rows),
 		cmocka_unit_test(test_csv_reader_quote_checks),
 		cmocka_unit_test(test_csv_reader_open_errors),
