@@ -5,8 +5,9 @@
  * `cc prog.c $(pkg-config --cflags --libs shmbus)` (libshmbus is static:
  * its dependencies must be public in the .pc) links and runs; the same
  * with a C++ compiler when there is one. The prefix is moved after the
- * install to show the .pc is relocatable. The rules, example configs,
- * docs and systemd units are installed too.
+ * install to show the .pc is relocatable, and the installed programs
+ * still run from there (a shared libshmbus is found beside their bin/).
+ * The rules, example configs, docs and systemd units are installed too.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,15 +68,19 @@ static void test_install_then_build_with_pkg_config(void **state)
 	/* the installed .pc, not one the machine may have elsewhere */
 	assert_int_equal(sh("test -n \"$(find '%s/moved' -name shmbus.pc)\"", tmp), 0);
 	assert_int_equal(sh("%s; pkg-config --exists shmbus", env), 0);
+	/* the rpath is what a user of a private prefix adds for a shared
+	 * libshmbus (BUILD_SHARED_LIBS); a static one ignores it */
+	const char *rpath = "-Wl,-rpath,\"$(pkg-config --variable=libdir shmbus)\"";
 	assert_int_equal(sh("%s; cc -std=c11 -Wall -Wextra -Werror '%s' "
-			    "$(pkg-config --cflags --libs shmbus) -o '%s/use_c' && '%s/use_c' | grep -qx ok",
-			    env, SHMBUS_PROBE_SRC, tmp, tmp),
+			    "$(pkg-config --cflags --libs shmbus) %s -o '%s/use_c' && "
+			    "'%s/use_c' | grep -qx ok",
+			    env, SHMBUS_PROBE_SRC, rpath, tmp, tmp),
 			 0);
 	if (sh("command -v c++ >/dev/null") == 0)
 		assert_int_equal(sh("%s; c++ -std=c++17 -Wall -Wextra -Werror -x c++ '%s' -x none "
-				    "$(pkg-config --cflags --libs shmbus) -o '%s/use_cxx' && "
+				    "$(pkg-config --cflags --libs shmbus) %s -o '%s/use_cxx' && "
 				    "'%s/use_cxx' | grep -qx ok",
-				    env, SHMBUS_PROBE_SRC, tmp, tmp),
+				    env, SHMBUS_PROBE_SRC, rpath, tmp, tmp),
 				 0);
 	else
 		print_message("no c++ compiler: the C++ build is not tried\n");
@@ -85,6 +90,10 @@ static void test_install_then_build_with_pkg_config(void **state)
 	/* demo.ini beside the rules it names as ${configdir}/rules/default.rules */
 	assert_int_equal(sh("test -f '%s/moved/share/shmbus/demo.ini'", tmp), 0);
 	assert_int_equal(sh("test -f \"$(find '%s/moved/share/doc' -name config.md)\"", tmp), 0);
+	/* the installed programs run from the moved prefix: a shared
+	 * libshmbus is found relative to them, not at the build tree's or
+	 * the install's path */
+	assert_int_equal(sh("'%s/moved/bin/shmbusctl' --help >/dev/null", tmp), 0);
 	/* the hugepage set-up the tools' hints name, runnable */
 	assert_int_equal(sh("'%s/moved/bin/shmbus-hugepages' --help | grep -q 'vm.nr_hugepages'", tmp),
 			 0);
