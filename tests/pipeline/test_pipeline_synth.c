@@ -514,6 +514,24 @@ static int64_t pt_ring_delivered(const char *bus_name, const char *name)
 	return n;
 }
 
+/* Start the pipeline argv (output to out) and return once its ta has taken
+ * events from bus's ring "ta" (mid-stream, not before it subscribed,
+ * whatever the machine's load; no fixed wait: a hang is ctest's timeout).
+ * *ta gets ta's pid. */
+static pid_t spawn_until_ta_busy(char *const argv[], const char *out, const char *bus, pid_t *ta)
+{
+	pid_t pid = spawn(argv, out);
+	assert_true(pid > 0);
+	*ta = -1;
+	while (*ta < 0 || pt_ring_delivered(bus, "ta") <= 0) {
+		usleep(10000);
+		if (*ta < 0)
+			*ta = pt_child_named(pid, "shmbus-ta");
+		assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* still running */
+	}
+	return pid;
+}
+
 /* A stage stopped (SIGSTOP) when the run times out: the launcher's SIGTERM
  * must reach it (it continues the child), not wait out the grace period
  * and SIGKILL it. ta is stopped once it has taken events (so mid-stream,
@@ -532,15 +550,7 @@ static void test_pipeline_timeout_with_a_stopped_stage(void **state)
 		                (char *)pt_path("run-stop"), NULL};
 		struct timespec t0, t1;
 		clock_gettime(CLOCK_MONOTONIC, &t0);
-		pid_t pid = spawn(argv, out), ta = -1;
-		assert_true(pid > 0);
-		/* no fixed wait: until ta has taken events (a hang: ctest's timeout) */
-		while (ta < 0 || pt_ring_delivered("pt-stop", "ta") <= 0) {
-			usleep(10000);
-			if (ta < 0)
-				ta = pt_child_named(pid, "shmbus-ta");
-			assert_int_equal(waitpid(pid, NULL, WNOHANG), 0); /* still running */
-		}
+		pid_t ta, pid = spawn_until_ta_busy(argv, out, "pt-stop", &ta);
 		assert_int_equal(kill(ta, SIGSTOP), 0);
 		clock_gettime(CLOCK_MONOTONIC, &t1);
 		double took = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
@@ -573,14 +583,7 @@ static void test_pipeline_stop_grace_names_where_a_stage_hangs(void **state)
 		char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-stuck", "--events", "500000000",
 		                "--no-journal", "--timeout", tmo, "--stop-grace", "3", "--dir",
 		                (char *)pt_path("run-stuck"), NULL};
-		pid_t pid = spawn(argv, out), ta = -1;
-		assert_true(pid > 0);
-		while (ta < 0 || pt_ring_delivered("pt-stuck", "ta") <= 0) {
-			usleep(10000);
-			if (ta < 0)
-				ta = pt_child_named(pid, "shmbus-ta");
-			assert_int_equal(waitpid(pid, NULL, WNOHANG), 0);
-		}
+		pid_t ta, pid = spawn_until_ta_busy(argv, out, "pt-stuck", &ta);
 		if (ptrace(PTRACE_SEIZE, ta, NULL, NULL) != 0) {
 			int err = errno;
 			kill(pid, SIGTERM);
