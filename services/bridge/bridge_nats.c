@@ -361,22 +361,26 @@ static void nats_error_cb(natsConnection *nc, natsSubscription *sub, natsStatus 
 		         detail[0] ? ": " : "", detail, s->url_safe);
 }
 
-/* Stream subjects: the template with every {placeholder} as '*'. */
+/* Stream subjects: the template with every token that holds a
+ * {placeholder} as '*'. NATS takes '*' as a wildcard only as a whole
+ * token: "md.{type}-{symbol}" as "md.*-*" made a stream of that literal
+ * subject, which none of the bridge's publishes matched. Expanded values
+ * hold no '.' (bridge_expand_template), so a token stays one token. */
 static void nats_subject_filter(const char *tpl, char *buf, size_t len)
 {
 	size_t o = 0;
-	for (const char *p = tpl; *p != '\0' && o + 2 < len; p++) {
-		if (*p == '{') {
-			const char *e = strchr(p, '}');
-			if (e == NULL)
-				break;
+	for (const char *p = tpl; *p != '\0' && o + 2 < len;) {
+		size_t n = strcspn(p, ".");
+		if (memchr(p, '{', n) != NULL)
 			buf[o++] = '*';
-			p = e;
-		} else {
-			buf[o++] = *p;
-		}
+		else
+			o += (size_t)snprintf(buf + o, len - o, "%.*s", (int)n, p);
+		if (o + 2 >= len || p[n] == '\0')
+			break;
+		buf[o++] = '.';
+		p += n + 1;
 	}
-	buf[o] = '\0';
+	buf[o < len ? o : len - 1] = '\0';
 }
 
 /* The stream cannot be used: say why, once per reason. */

@@ -617,6 +617,41 @@ static void test_bridge_nats_refused_publish_is_reported(void **state)
 	tbus_close(&tb);
 }
 
+/* A placeholder inside a subject token ('{type}-{symbol}') is a valid
+ * template, but the stream the bridge created for it had the subject
+ * 'tok.*-*': a literal token to NATS, not a wildcard, so no publish of
+ * the bridge matched its own stream and every event was refused forever.
+ * A token holding a placeholder is now a whole '*' in the stream's
+ * subjects. */
+static void test_bridge_nats_placeholder_in_token_is_stored(void **state)
+{
+	struct tbus tb;
+	natsConnection *nc = NULL;
+	jsCtx *js = NULL;
+	char log[300];
+	(void)state;
+	tbus_open(&tb, "bttok", 88);
+	connect_js(&nc, &js);
+	snprintf(log, sizeof log, "%s/tok.log", g_tmp);
+	pid_t br = start_bridge_to("bttok", g_url, "TOK", log, "--nats-subject",
+	                           "tok.{type}-{symbol}.x{source}", NULL, NULL);
+	wait_ring_active(tb.bus);
+	tbus_publish(&tb, 0, 20);
+	uint64_t n = wait_msgs(js, "TOK", 20, 10000);
+	if (n != 20) {
+		wait_exit(br, 0); /* SIGKILL: its drain would wait 5 s */
+		fail_msg("%llu of 20 events stored in stream TOK (created with subjects "
+		         "tok.*-*.x*?)",
+		         (unsigned long long)n);
+	}
+	assert_int_equal(log_count(log, "created stream TOK (subjects tok.*.*)"), 1);
+	kill(br, SIGTERM);
+	assert_int_equal(wait_exit(br, 7000), 0);
+	jsCtx_Destroy(js);
+	natsConnection_Destroy(nc);
+	tbus_close(&tb);
+}
+
 /* Reads `stream` (one source, one symbol: seqs 1..n) and checks that each
  * seq is there exactly once. Returns how many messages were stored too
  * early: before a message with a lower seq. */
@@ -832,6 +867,7 @@ int main(void)
 	    cmocka_unit_test(test_bridge_nats_deleted_stream_is_recreated),
 	    cmocka_unit_test(test_bridge_nats_missing_stream_says_why_once),
 	    cmocka_unit_test(test_bridge_nats_refused_publish_is_reported),
+	    cmocka_unit_test(test_bridge_nats_placeholder_in_token_is_stored),
 	    cmocka_unit_test(test_bridge_nats_server_crash_keeps_order),
 	    cmocka_unit_test(test_bridge_nats_idle_bridge_sleeps),
 	};
