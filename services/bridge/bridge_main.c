@@ -617,11 +617,15 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
  * written. Returns -1 (all good) or 2. */
 static int check_outputs(struct opts *o)
 {
-	char why[256], what[300];
+	char why[256], what[600];
 	if (o->nats.url != NULL &&
 	    bridge_check_template(o->nats.subject, BRIDGE_NAME_NATS_SUBJECT, why, sizeof why) < 0) {
 		snprintf(what, sizeof what, "--nats-subject '%.200s'", o->nats.subject);
 		return bad(what, why, "command line or config");
+	}
+	if (o->nats.url != NULL && bridge_nats_check(&o->nats, what, sizeof what) < 0) {
+		fprintf(stderr, PROG ": %s\n", what); /* names the option and the value */
+		return 2;
 	}
 	if (o->kafka.brokers != NULL) {
 		if (bridge_check_template(o->kafka.topic, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why) <

@@ -706,16 +706,12 @@ static const struct bridge_sink_ops nats_ops = {
     .destroy = nats_destroy,
 };
 
-/* Connection options from the config; secrets go to cnats only. A bad
- * URL or an unreadable .creds file is a configuration error (-EINVAL),
- * reported now rather than retried forever in the background. */
-static int nats_make_opts(struct nats_sink *s, char *err, size_t errlen)
+int bridge_nats_check(const struct bridge_nats_config *c, char *err, size_t errlen)
 {
-	const struct bridge_nats_config *c = &s->cfg;
-	natsOptions *o = NULL;
-	char why[200];
+	char why[200], url_safe[256];
 	if (nats_check_url(c->url, why, sizeof why) < 0) {
-		snprintf(err, errlen, "nats URL: %s (--nats/NATS_URL '%s')", why, s->url_safe);
+		nats_url_redact(c->url != NULL ? c->url : "", url_safe, sizeof url_safe);
+		snprintf(err, errlen, "nats URL: %s (--nats/NATS_URL '%s')", why, url_safe);
 		return -EINVAL;
 	}
 	if (c->creds != NULL && c->creds[0] != '\0' &&
@@ -735,6 +731,19 @@ static int nats_make_opts(struct nats_sink *s, char *err, size_t errlen)
 		                         "'>', '/', '\\' or white space");
 		return -EINVAL;
 	}
+	return 0;
+}
+
+/* Connection options from the config; secrets go to cnats only. A bad
+ * URL or an unreadable .creds file is a configuration error (-EINVAL),
+ * reported now rather than retried forever in the background. */
+static int nats_make_opts(struct nats_sink *s, char *err, size_t errlen)
+{
+	const struct bridge_nats_config *c = &s->cfg;
+	natsOptions *o = NULL;
+	int rc = bridge_nats_check(c, err, errlen);
+	if (rc < 0)
+		return rc;
 	natsStatus st = natsOptions_Create(&o);
 	s->opts = o;
 	if (st == NATS_OK)

@@ -82,6 +82,11 @@ struct bridge_nats_config {
 int bridge_nats_open(const struct bridge_nats_config *c, enum bridge_encoding enc,
 		     struct bridge_sink **out, char *err, size_t errlen);
 
+/* Check c's URL, .creds file and stream name without connecting, so that
+ * a bad one is a usage error before anything starts (bridge_nats_open
+ * checks them too). Returns 0 or -EINVAL with the reason in err. */
+int bridge_nats_check(const struct bridge_nats_config *c, char *err, size_t errlen);
+
 /* ----------------------------------------------------------------- Kafka */
 
 #define BRIDGE_KAFKA_MAX_PROPS 32

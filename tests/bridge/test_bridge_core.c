@@ -1269,6 +1269,11 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--kafka-topic", "trades {type}", "not allowed in a Kafka topic"},
 		{"--kafka-set", "no.such.prop=1", "no.such.prop"},
 		{"--stats-json", "/nonexistent/dir/s.json", "--stats-json"},
+		/* the NATS settings bridge_nats_open refuses: they were checked
+		 * only after the bus was attached (exit 1 without a bus) */
+		{"--nats-stream", "A.B", "--nats-stream"},
+		{"--nats-creds", "/nonexistent/dir/x.creds", "--nats-creds"},
+		{"--nats", "notaurl:::", "'notaurl:::'"},
 	};
 	(void)state;
 	exe_dir(dir, out, err, conf, "conf"); /* no bus there */
