@@ -792,13 +792,15 @@ static int catchup_open(struct bridge *b, struct shmbus_journal_reader **r, char
 }
 
 /* 1 when ev passes the ring's filter: the catch-up reads the journal
- * unfiltered, so that it sees how far every source got (the hand-over). */
+ * unfiltered, so that it sees how far every source got (the hand-over).
+ * As in the ring, an event about no symbol (id 0: heartbeats, status and
+ * end-of-stream markers) passes a symbol filter. */
 static int catchup_wanted(const struct bridge *b, const struct shmbus_event_header *ev)
 {
 	const struct shmbus_sub_opts *f = &b->cfg.sub;
 	if (f->types != 0 && (ev->type >= SHMBUS_MAX_TYPES || !(f->types & SHMBUS_TYPE_BIT(ev->type))))
 		return 0;
-	if (f->symbols == NULL)
+	if (f->symbols == NULL || ev->symbol_id == 0)
 		return 1;
 	for (size_t i = 0; i < f->nsymbols; i++)
 		if (f->symbols[i] == ev->symbol_id)

@@ -834,6 +834,89 @@ static void test_bridge_core_first_start_from_journal(void **state)
 	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
+/* Journal `jdir` of seqs 1..16: trades of symbols 0..7, but seqs 5 and
+ * 13 (symbol 4's) as events of type `type` (a heartbeat: about no
+ * symbol). */
+static void make_mixed_journal(const char *jdir, uint16_t type)
+{
+	struct shmbus_journal_writer *w = NULL;
+	mkdir(jdir, 0700);
+	assert_int_equal(shmbus_journal_writer_open(jdir, "jt", NULL, &w, NULL, NULL), 0);
+	for (uint32_t i = 0; i < 16; i++) {
+		union {
+			struct shmbus_trade t;
+			struct shmbus_quote q;
+			struct shmbus_heartbeat hb;
+		} ev;
+		gen(i, &ev.t);
+		if (i % N_SYMS == 4) {
+			memset(&ev, 0, sizeof ev);
+			ev.t.h = (struct shmbus_event_header){
+			    .type = type,
+			    .version = 1,
+			    .size = type == SHMBUS_EV_HEARTBEAT ? sizeof ev.hb : sizeof ev.q,
+			    .source_id = SOURCE,
+			    .symbol_id = type == SHMBUS_EV_HEARTBEAT ? 0 : g_sym[4],
+			    .seq = i + 1};
+		}
+		assert_int_equal(shmbus_journal_writer_append(w, &ev.t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
+/* Export journal `jdir` from its start (filter `sub`), then check that
+ * exactly want[0..n-1] were stored, in that order. */
+static void expect_catchup(struct fake_run *r, const char *jdir, const struct shmbus_sub_opts *sub,
+			   const uint64_t *want, size_t n)
+{
+	char err[512] = "";
+	struct bridge_core_config cc;
+	struct bridge_sink *sink = &r->f->base;
+	core_config(&cc);
+	cc.journal_dir = jdir;
+	cc.journal_bus = "jt";
+	cc.from_journal_start = 1;
+	cc.sub = *sub;
+	cc.sub.capacity = 32768;
+	if (bridge_open(r->bus, &cc, &sink, 1, &r->b, err, sizeof err) != 0)
+		fail_msg("%s", err);
+	if (bridge_catchup(r->b, NULL, err, sizeof err) < 0)
+		fail_msg("catch-up: %s", err);
+	for (int i = 0; i < 200; i++)
+		bridge_step(r->b, 0);
+	if (r->f->nstored != n)
+		fail_msg("%zu events exported from the journal, want %zu", r->f->nstored, n);
+	for (size_t i = 0; i < n; i++)
+		assert_int_equal(r->f->stored[i], want[i]);
+}
+
+/* Events about no symbol (heartbeats) pass a --symbols filter in the
+ * ring, and the catch-up exports what the ring would take; its filter
+ * dropped them, so the heartbeats published while the bridge was down
+ * were never exported while the live ones were. */
+static void test_bridge_core_catchup_symbol_filter_passes_heartbeats(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
+	struct bridge_core_config cc;
+	struct shmbus_sub_opts sub;
+	struct fake_run r;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	core_config(&cc);
+	fake_run_open(&r, &cc, fake_new(0, 0, 0)); /* interns the symbols */
+	bridge_close(r.b);
+	make_mixed_journal(jdir, SHMBUS_EV_HEARTBEAT);
+	shmbus_sub_opts_init(&sub);
+	sub.symbols = &g_sym[0];
+	sub.nsymbols = 1;
+	/* symbol 0's trades (seqs 1, 9) and both heartbeats (5, 13), in order */
+	static const uint64_t want[] = {1, 5, 9, 13};
+	expect_catchup(&r, jdir, &sub, want, 4);
+	fake_run_close(&r);
+	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
 static void rm_rf(const char *dir)
 {
 	assert_int_equal(tfs_rm_rf(dir), 0);
@@ -1497,6 +1580,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_handover_finds_sources_before_t_from),
 		cmocka_unit_test(test_bridge_core_adopts_a_declared_ring),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
+		cmocka_unit_test(test_bridge_core_catchup_symbol_filter_passes_heartbeats),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),
 		cmocka_unit_test(test_bridge_core_catchup_warns_checkpoint_past_journal),
