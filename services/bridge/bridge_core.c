@@ -587,8 +587,8 @@ static void snapshot_published(struct bridge *b)
  * left by an earlier run) is adopted as it is: its geometry unless
  * --capacity was given (then a differing ring is an error), its policy
  * unless --ring-policy was, its filter unless --types or --symbols were
- * (the library keeps it when so has neither). Slots smaller than those
- * the bridge would make are warned about.
+ * (the library keeps it when so has neither; the catch-up then takes its
+ * types). Slots smaller than those the bridge would make are warned about.
  */
 static void adopt_ring(struct bridge *b, struct shmbus_sub_opts *so)
 {
@@ -602,6 +602,16 @@ static void adopt_ring(struct bridge *b, struct shmbus_sub_opts *so)
 	if (!(b->cfg.sub_given & BRIDGE_SUB_POLICY))
 		so->policy = rs.policy;
 	so->wait = rs.wait;
+	/* The ring keeps its filter: the catch-up must export what it takes. */
+	if (b->cfg.sub.types == 0 && b->cfg.sub.symbols == NULL) {
+		b->cfg.sub.types = rs.types;
+		if (rs.nsymbols != 0 && b->cfg.journal_dir != NULL)
+			core_warn(b,
+				  "ring %s takes %u symbols only, but the journal catch-up cannot "
+				  "read that list: it exports the events of every symbol (give "
+				  "--symbols to filter both)",
+				  b->cfg.ring, rs.nsymbols);
+	}
 	if (rs.slot_size < b->cfg.sub.slot_size)
 		core_warn(b,
 			  "ring %s has %u-byte slots: events larger than %u bytes never reach it "

@@ -917,6 +917,36 @@ static void test_bridge_core_catchup_symbol_filter_passes_heartbeats(void **stat
 	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
+/* A declared ring (shmbusctl, from the config) keeps its type filter when
+ * the bridge is given no --types, so only its types are exported live;
+ * the catch-up went by the bridge's own (empty) filter and exported every
+ * type the journal held after a restart. */
+static void test_bridge_core_catchup_takes_a_declared_ring_types(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
+	struct bridge_core_config cc;
+	struct shmbus_sub_opts sub;
+	struct fake_run r;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(jdir, sizeof jdir, "%s/journal", dir);
+	core_config(&cc);
+	fake_run_open(&r, &cc, fake_new(0, 0, 0)); /* interns the symbols */
+	bridge_close(r.b);
+	assert_int_equal(shmbus_ring_remove(r.bus, "bridge"), 0);
+	shmbus_sub_opts_init(&sub);
+	sub.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	sub.capacity = 32768;
+	assert_int_equal(shmbus_ring_declare(r.bus, "bridge", &sub), 0);
+	make_mixed_journal(jdir, SHMBUS_EV_QUOTE);
+	shmbus_sub_opts_init(&sub); /* no --types, no --symbols */
+	/* the trades only: not the quotes at seqs 5 and 13 */
+	static const uint64_t want[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16};
+	expect_catchup(&r, jdir, &sub, want, 14);
+	fake_run_close(&r);
+	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
 static void rm_rf(const char *dir)
 {
 	assert_int_equal(tfs_rm_rf(dir), 0);
@@ -1581,6 +1611,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_adopts_a_declared_ring),
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 		cmocka_unit_test(test_bridge_core_catchup_symbol_filter_passes_heartbeats),
+		cmocka_unit_test(test_bridge_core_catchup_takes_a_declared_ring_types),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),
 		cmocka_unit_test(test_bridge_core_catchup_warns_checkpoint_past_journal),
