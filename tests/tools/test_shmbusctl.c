@@ -177,6 +177,28 @@ static void test_shmbusctl_reclaim_removes_only_dead_buses(void **state)
 	shmbus_bus_destroy("live");
 }
 
+/* A file whose name is longer than a bus name can be (no bus makes one)
+ * is listed by its whole name, as no bus: its name was cut to 47 bytes,
+ * and the row named another bus, said to shadow it (or not to exist). */
+static void test_shmbusctl_list_names_an_over_long_file(void **state)
+{
+	(void)state;
+	char name[SHMBUS_NAME_MAX + 5], path[512];
+	memset(name, 'a', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	snprintf(path, sizeof(path), "%s/shmbus.%s", dir, name);
+	assert_int_equal(tu_write(path, "not a bus"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list --json", SHMBUSCTL_BIN), 0);
+	char want[128];
+	snprintf(want, sizeof(want), "{\"name\":\"%s\",", name);
+	if (!strstr(out, want) || strstr(out, "shadowed") || !strstr(out, "longer than 47"))
+		fail_msg("listed as:\n%s", out);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list", SHMBUSCTL_BIN), 0);
+	if (!strstr(out, name) || strstr(out, "shadowed"))
+		fail_msg("listed as:\n%s", out);
+	unlink(path);
+}
+
 /* An option the command does not take is a usage error, never ignored:
  * `destroy BUS --dry-run` destroyed the bus, `--bus X reclaim` removed
  * every dead bus of the host, `--keep` and `--status` passed anywhere,
@@ -338,6 +360,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_bus_argument_is_a_bus_name),
 	    cmocka_unit_test(test_shmbusctl_create_info_list_destroy),
 	    cmocka_unit_test(test_shmbusctl_reclaim_removes_only_dead_buses),
+	    cmocka_unit_test(test_shmbusctl_list_names_an_over_long_file),
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),

@@ -275,7 +275,9 @@ int ctl_remove_dead_bus(const char *name)
 }
 
 struct bus_entry {
-	char name[SHMBUS_NAME_MAX + 1];
+	/* The whole file name after "shmbus.", as a folder may hold one of
+	 * any length: cut to a bus name's length, it named another bus. */
+	char name[NAME_MAX + 1];
 	long long size;
 	int ok;         /* attached and validated */
 	int alive;      /* live participants */
