@@ -146,8 +146,10 @@ void shmbus_bus_heartbeat(shmbus_bus *bus);
 
 /*
  * Look for dead consumers (process gone) and stop routing to their rings;
- * free the entries of dead participants and producers. Any participant may
- * call it; producers also do it themselves when a ring stays full.
+ * free the entries of dead producers. A dead participant's entry stays,
+ * shown dead (not gone: that is a clean detach), until a new participant
+ * takes it. Any participant may call it; producers also do it themselves
+ * when a ring stays full.
  * An orphaned ring stays for its consumer to re-attach, until the ring
  * directory is full: then shmbus_subscribe() recycles an empty one, and
  * shmbus_ring_remove() removes one holding events.

@@ -143,12 +143,9 @@ int shmbus_bus_reap(shmbus_bus *b)
 	int rc = bus_lock(b);
 	if (rc)
 		return rc;
-	for (uint32_t i = 0; i < b->max_participants; i++) {
-		struct part_entry *p = &b->parts[i];
-		if (load_relaxed(&p->state) == SHMBUS_PART_ALIVE &&
-		    !proc_alive(p->pid, p->start_time))
-			store_release(&p->state, SHMBUS_PART_GONE);
-	}
+	/* A dead participant's entry is left as it is: part_register() takes
+	 * it already, and marked GONE it would read as a clean detach, so a
+	 * crash would no longer show in shmbus-stat. */
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) && !proc_alive(e->pid, 0)) {

@@ -150,6 +150,37 @@ static void test_stat_once_json_matches_counters(void **state)
 	assert_non_null(strstr(out, "unknown or incomplete option '-x'"));
 }
 
+/* A participant whose process died without detaching is "dead", after a
+ * reap too (producers reap when a ring stays full): the reap marked it
+ * "gone", which says it detached cleanly, so a crash no longer showed. */
+static void test_stat_dead_participant_stays_dead_after_reap(void **state)
+{
+	struct env *e = *state;
+	static char out[65536];
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_bus *b;
+		_exit(shmbus_bus_open("st", "crasher", SHMBUS_ROLE_CLIENT, &b) ? 1 : 0);
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	assert_true(shmbus_bus_reap(e->bus) >= 0);
+	char want[128];
+	snprintf(want, sizeof(want),
+	         "\"name\":\"crasher\",\"pid\":%d,\"role\":\"client\",\"state\":\"dead\"",
+	         (int)pid);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once --json", SHMBUS_STAT_BIN), 0);
+	const char *parts = strstr(out, "\"participants\"");
+	if (!parts || !strstr(parts, want))
+		fail_msg("no %s in:\n%s", want, parts ? parts : out);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus st --once", SHMBUS_STAT_BIN), 0);
+	const char *row = strstr(out, "crasher");
+	if (!row || !strstr(row, " dead "))
+		fail_msg("crasher not dead in:\n%s", out);
+}
+
 /* --count is a whole number >= 1 like every count the tools take: an
  * overflowing one, or one with a sign or a space before it, was taken
  * (strtol saturates and skips both) and the run went on. */
@@ -708,6 +739,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
+	    cmocka_unit_test(test_stat_dead_participant_stays_dead_after_reap),
 	    cmocka_unit_test(test_stat_count_is_a_whole_number),
 	    cmocka_unit_test(test_stat_forms_exclude_each_other),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
