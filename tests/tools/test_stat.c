@@ -289,6 +289,12 @@ static void check_exposition(const char *body)
 			         strncmp(l + m[1].rm_so, typed[i], strlen(typed[i])) == 0;
 		if (!found)
 			fail_msg("sample without TYPE: '%s'", l);
+		/* each series once: Prometheus drops a second sample of a series */
+		const char *close = strstr(l, "} ");
+		size_t key = close ? (size_t)(close - l) + 2 : strlen(l);
+		for (const char *o = strstr(body, "\n"); o; o = strstr(o + 1, "\n"))
+			if (o + 1 != body + (l - copy) && strncmp(o + 1, l, key) == 0)
+				fail_msg("series twice: '%.*s'", (int)key, l);
 		samples++;
 	}
 	assert_true(samples > 10);
@@ -415,6 +421,26 @@ static shmbus_bus *counter_bus(const char *name, uint64_t generation)
 	assert_int_equal(shmbus_counters_define(b, names, 1), 0);
 	shmbus_counter_set(b, 0, generation);
 	return b;
+}
+
+/* Two participant entries of one name, pid and role (a process that
+ * detached and attached again, or holds two handles) are two series: they
+ * were one label set given twice, which Prometheus drops as duplicates. */
+static void test_stat_prometheus_series_are_unique(void **state)
+{
+	(void)state;
+	shmbus_bus *gone, *twin;
+	assert_int_equal(shmbus_bus_open("st", "twin", SHMBUS_ROLE_SERVICE, &gone), 0);
+	assert_int_equal(shmbus_bus_open("st", "twin", SHMBUS_ROLE_SERVICE, &twin), 0);
+	assert_int_equal(shmbus_bus_close(gone), 0);
+	int port = start_exporter("st");
+	static char buf[131072];
+	const char *body;
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "participant=\"twin\""));
+	check_exposition(body);
+	stop_exporter();
+	assert_int_equal(shmbus_bus_close(twin), 0);
 }
 
 /* Scrape /metrics until it is 200 and shows `want`: a new bus is opened on
@@ -743,6 +769,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_count_is_a_whole_number),
 	    cmocka_unit_test(test_stat_forms_exclude_each_other),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),
+	    cmocka_unit_test_teardown(test_stat_prometheus_series_are_unique, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_follows_recreated_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_waits_for_bus, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_fifo_is_no_bus, kill_exporter),

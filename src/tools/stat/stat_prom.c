@@ -123,6 +123,9 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 		            (double)s->rings[i].lag_ns / 1e9);
 }
 
+/* A participant's series carry its entry's index: name, pid and role are
+ * not unique (a process that attached again leaves its old entry, gone,
+ * beside the new one), and a label set given twice is dropped. */
 static void part_sample(FILE *f, const char *name, const struct stat_snap *s,
                         const struct shmbus_participant_stat *p, double v)
 {
@@ -130,7 +133,8 @@ static void part_sample(FILE *f, const char *name, const struct stat_snap *s,
 	label(f, s->bus.name);
 	fputs("\",participant=\"", f);
 	label(f, p->name);
-	fprintf(f, "\",pid=\"%d\",role=\"%s\"} %.17g\n", p->pid, shmbus_role_name(p->role), v);
+	fprintf(f, "\",index=\"%u\",pid=\"%d\",role=\"%s\"} %.17g\n", p->index, p->pid,
+	        shmbus_role_name(p->role), v);
 }
 
 static void part_families(FILE *f, const struct stat_snap *s)
@@ -153,7 +157,7 @@ static void part_families(FILE *f, const struct stat_snap *s)
 			label(f, s->bus.name);
 			fputs("\",participant=\"", f);
 			label(f, s->parts[i].name);
-			fputs("\",counter=\"", f);
+			fprintf(f, "\",index=\"%u\",counter=\"", s->parts[i].index);
 			label(f, s->counters[i][k].name);
 			fprintf(f, "\"} %" PRIu64 "\n", s->counters[i][k].value);
 		}
