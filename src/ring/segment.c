@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -199,15 +200,20 @@ static void prefault_attached(uint8_t *base, size_t size)
 #endif
 }
 
-/* Touch every page so the hot path never takes a page fault. */
-static void prefault(uint8_t *base, size_t size)
+/* Touch every page so the hot path never takes a page fault. Returns 0,
+ * or -ENOSPC when the pages cannot be had (a tmpfs filled since its room
+ * was checked: MADV_POPULATE_WRITE says so where a touch is a SIGBUS). */
+static int prefault(uint8_t *base, size_t size)
 {
 #ifdef MADV_POPULATE_WRITE
 	if (madvise(base, size, MADV_POPULATE_WRITE) == 0)
-		return;
+		return 0;
+	if (errno != EINVAL) /* EINVAL: a kernel before 5.14, touched below */
+		return -ENOSPC;
 #endif
 	for (size_t off = 0; off < size; off += SMALL_PAGE)
 		((volatile uint8_t *)base)[off] = 0;
+	return 0;
 }
 
 static int mutex_init_shared(pthread_mutex_t *m)
@@ -306,6 +312,22 @@ static int segment_map_new(const char *name, const char *dir, const struct shmbu
 	void *p = MAP_FAILED;
 	if (fchmod(fd, o->mode) != 0 || ftruncate(fd, (off_t)*total) != 0)
 		goto fail;
+	/* tmpfs gives a page only at its first touch: on a /dev/shm too full
+	 * for the bus, that touch (the prefault, or a write later, in any
+	 * process) is a SIGBUS. A directory without room for the whole bus is
+	 * refused now. (Not posix_fallocate: pages taken without the mapping's
+	 * MADV_HUGEPAGE would be small ones where shmem THP is "advise". A
+	 * hugetlbfs mapping reserves its pages at mmap: ENOMEM when short.) */
+	struct statvfs vfs;
+	if (!huge && fstatvfs(fd, &vfs) == 0 &&
+	    (uint64_t)vfs.f_bavail * vfs.f_frsize < *total) {
+		close(fd);
+		unlink(path);
+		return bus_err(-ENOSPC, "bus '%s': no room for %llu bytes in %s (%llu free): free "
+			       "some, or make the bus smaller",
+			       name, (unsigned long long)*total, dir,
+			       (unsigned long long)vfs.f_bavail * vfs.f_frsize);
+	}
 	p = mmap(NULL, *total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
@@ -390,8 +412,11 @@ int shmbus_bus_create(const char *name, const struct shmbus_bus_opts *opts, shmb
 		return rc;
 	if (backing != SHMBUS_BACKING_HUGETLBFS)
 		madvise(base, total, MADV_HUGEPAGE); /* best effort: THP may be off */
-	if (o.prefault)
-		prefault(base, total);
+	if (o.prefault && (rc = prefault(base, total)) != 0) {
+		rc = bus_err(rc, "bus '%s': taking its %llu bytes failed (%s full?)",
+			     name ? name : "(anon)", (unsigned long long)total, dir ? dir : "memory");
+		goto fail;
+	}
 	if (o.lock_pages && mlock(base, total) != 0) {
 		rc = bus_err(-errno, "bus '%s': mlock %llu bytes: %s", name ? name : "(anon)",
 			     (unsigned long long)total, strerror(errno));

@@ -19,6 +19,7 @@
 
 #include "ring/layout.h"
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 
 #include "ring/test_util.h"
@@ -139,6 +140,69 @@ static void test_segment_hugepages_always_needs_hugetlbfs(void **state)
 	assert_int_equal(shmbus_bus_create("always", &o, &bus), -ENOMEM);
 	assert_non_null(strstr(shmbus_errmsg(), "is not a hugetlbfs mount"));
 	assert_int_equal(tu_dir_entries(), 0);
+}
+
+/* Create bus "full" of arena_mib in SHMBUS_DIR in a child (a SIGBUS ends
+ * it, not the test): its exit status says whether that was -ENOSPC, with
+ * the message naming the room missing. */
+static void expect_no_room(uint32_t arena_mib, int prefault)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct shmbus_bus_opts o;
+		shmbus_bus *bus;
+		shmbus_bus_opts_init(&o);
+		o.arena_bytes = (uint64_t)arena_mib << 20;
+		o.prefault = prefault;
+		int rc = shmbus_bus_create("full", &o, &bus);
+		if (rc != -ENOSPC || !strstr(shmbus_errmsg(), "no room for"))
+			fprintf(stderr, "create -> %d (%s)\n", rc, shmbus_errmsg());
+		_exit(rc == -ENOSPC && strstr(shmbus_errmsg(), "no room for") ? 0 : 1);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		fail_msg("a %u MiB bus in a 4 MiB directory, prefault %d: %s %d", arena_mib, prefault,
+			 WIFSIGNALED(st) ? "killed by signal" : "exit status",
+			 WIFSIGNALED(st) ? WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+/* A bus directory too full for the bus: -ENOSPC at create, no file left.
+ * tmpfs gives a page only at its first touch, so the prefault (or, without
+ * it, a write at any time later, in any process) was a SIGBUS. Needs a
+ * small tmpfs of its own: mounted here (root), else skipped. */
+static void test_segment_full_directory_is_enospc(void **state)
+{
+	char dir[] = "/tmp/shmbus-full-XXXXXX", *old = NULL;
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	if (mount("tmpfs", dir, "tmpfs", 0, "size=4m") != 0) {
+		printf("SKIP: mounting a 4 MiB tmpfs on %s: %s\n", dir, strerror(errno));
+		rmdir(dir);
+		skip();
+	}
+	if (getenv("SHMBUS_DIR"))
+		old = strdup(getenv("SHMBUS_DIR"));
+	setenv("SHMBUS_DIR", dir, 1);
+	expect_no_room(16, 1);
+	expect_no_room(16, 0);
+	char probe[600];
+	snprintf(probe, sizeof(probe), "%s/shmbus.full", dir);
+	assert_int_not_equal(access(probe, F_OK), 0); /* nothing left behind */
+	/* a bus that fits is made there as before */
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("fits", 1, &bus), 0);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+	assert_int_equal(shmbus_bus_destroy("fits"), 0);
+	if (old) {
+		setenv("SHMBUS_DIR", old, 1);
+		free(old);
+	} else {
+		unsetenv("SHMBUS_DIR");
+	}
+	assert_int_equal(umount2(dir, MNT_DETACH), 0);
+	rmdir(dir);
 }
 
 /* A second create fails with -EEXIST and leaves the first bus intact. */
@@ -834,7 +898,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_segment_lifecycle),           TU_TEST(test_segment_mode_option),
 	    TU_TEST(test_segment_hugepages_always_needs_hugetlbfs),
-	    TU_TEST(test_segment_create_twice_eexist), TU_TEST(test_segment_open_missing_enoent),
+	    TU_TEST(test_segment_full_directory_is_enospc), TU_TEST(test_segment_create_twice_eexist),
+	    TU_TEST(test_segment_open_missing_enoent),
 	    TU_TEST(test_segment_bad_names),           TU_TEST(test_segment_bad_options),
 	    TU_TEST(test_segment_bad_magic),           TU_TEST(test_segment_version_mismatch),
 	    TU_TEST(test_segment_layout_mismatch),     TU_TEST(test_segment_truncated),
