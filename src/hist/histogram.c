@@ -441,7 +441,10 @@ static void hist_pct_advance(struct shmbus_hist_pct_iter *it)
 	if (halvings > 1000.0)
 		halvings = 1000.0; /* level == 100 - tiny: keep ldexp finite */
 	double ticks = (double)it->ticks_per_half * ldexp(1.0, (int)halvings);
-	it->level += 100.0 / ticks;
+	double next = it->level + 100.0 / ticks;
+	/* Within a few ulps of 100% the step rounds away: move on by one ulp at
+	 * least, or a bucket just short of 100% would be reported forever. */
+	it->level = next > it->level ? next : nextafter(it->level, 100.0);
 }
 
 static void hist_pct_fill(const struct shmbus_hist_pct_iter *it, struct shmbus_hist_pct_step *out)
@@ -473,8 +476,12 @@ bool shmbus_hist_pct_iter_next(struct shmbus_hist_pct_iter *it, struct shmbus_hi
 			it->cumulative += c;
 			it->fresh = false;
 		}
-		if (c != 0 && 100.0 * (double)it->cumulative / (double)it->total >= it->level) {
+		/* A share a hair below 100% reads as 100.0 in a double: level 100 is
+		 * reached only once every value is counted, and then it is the last. */
+		if (c != 0 && 100.0 * (double)it->cumulative / (double)it->total >= it->level &&
+		    (it->level < 100.0 || it->cumulative >= it->total)) {
 			hist_pct_fill(it, out);
+			it->done_last = it->level >= 100.0;
 			hist_pct_advance(it);
 			return true;
 		}
