@@ -243,7 +243,10 @@ int64_t shmbus_hist_value_at_percentile(const struct shmbus_hist *h, double p)
 	if (h->total == 0)
 		return 0;
 
-	int64_t rank = (int64_t)(p / 100.0 * (double)h->total + 0.5);
+	/* (double)total may round up to 2^63: converting that is undefined (and
+	 * gives INT64_MIN on x86), so the top rank is taken from total itself. */
+	double want = p / 100.0 * (double)h->total + 0.5;
+	int64_t rank = want < (double)h->total ? (int64_t)want : h->total;
 	if (rank < 1)
 		rank = 1;
 	if (rank > h->total)

@@ -262,6 +262,22 @@ static void test_histogram_record_n_counts(void **state)
 	shmbus_hist_destroy(h);
 }
 
+/* A total near INT64_MAX: p/100 * total reaches 2^63, where the rank must not
+ * wrap to the first bucket. */
+static void test_histogram_percentile_of_huge_total(void **state)
+{
+	struct shmbus_hist *h = new_hist(1, 1000000, 3);
+
+	assert_true(shmbus_hist_record_n(h, 10, INT64_MAX - 1));
+	assert_true(shmbus_hist_record(h, 1000));
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX);
+	assert_int_equal(shmbus_hist_value_at_percentile(h, 100.0), 1000);
+	assert_int_equal(shmbus_hist_value_at_percentile(h, 99.9999), 10);
+	assert_int_equal(shmbus_hist_value_at_percentile(h, 50.0), 10);
+	assert_int_equal(shmbus_hist_max(h), 1000);
+	shmbus_hist_destroy(h);
+}
+
 static void test_histogram_mean_stddev_exact(void **state)
 {
 	struct shmbus_hist *h = new_hist(1, SHMBUS_HIST_HOUR_NS, 3);
@@ -664,6 +680,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_corrected_huge_stall),
 	    cmocka_unit_test(test_histogram_out_of_range_counted),
 	    cmocka_unit_test(test_histogram_record_n_counts),
+	    cmocka_unit_test(test_histogram_percentile_of_huge_total),
 	    cmocka_unit_test(test_histogram_mean_stddev_exact),
 	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
 	    cmocka_unit_test(test_histogram_percentile_iterator_steps),
