@@ -77,8 +77,9 @@ void shmbus_hist_reset(struct shmbus_hist *h);
  * shmbus_hist_record - count one occurrence of @v. Hot path: no allocation, no
  * system call.
  *
- * Return: true when recorded; false when @v < 0 or @v > highest trackable (the
- * rejected counter grows by one) or @h is NULL.
+ * Return: true when recorded; false when @v < 0 or @v > highest trackable or
+ * the total count is already INT64_MAX (the rejected counter grows by one) or
+ * @h is NULL.
  * Thread-safety: the single writer thread.
  */
 bool shmbus_hist_record(struct shmbus_hist *h, int64_t v);
@@ -171,8 +172,9 @@ int64_t shmbus_hist_total_count(const struct shmbus_hist *h);
 
 /**
  * shmbus_hist_rejected - number of values refused because out of range (by
- * record, record_n, record_corrected or merge) since creation or reset.
- * Return: the count; 0 for NULL.
+ * record, record_n, record_corrected or merge), or by record and merge because
+ * the total count could not hold them, since creation or reset.
+ * Return: the count, saturated at INT64_MAX; 0 for NULL.
  */
 int64_t shmbus_hist_rejected(const struct shmbus_hist *h);
 

@@ -114,11 +114,13 @@ static inline void hist_note_min_max(struct shmbus_hist *h, int64_t v)
 		h->min_nonzero = v;
 }
 
-/* Record @n (>= 0) at @v; counts @v as rejected @n times when out of range. */
+/* Record @n (>= 0) at @v; counts @v as rejected @n times when out of range or
+ * when the total cannot hold @n more. The rejected count saturates: record_n
+ * and merge may bring counts up to INT64_MAX. */
 static inline bool hist_add(struct shmbus_hist *h, int64_t v, int64_t n)
 {
-	if (__builtin_expect(v < 0 || v > h->highest, 0)) {
-		h->rejected += n;
+	if (__builtin_expect(v < 0 || v > h->highest || n > INT64_MAX - h->total, 0)) {
+		h->rejected = n > INT64_MAX - h->rejected ? INT64_MAX : h->rejected + n;
 		return false;
 	}
 	int32_t i = hist_index_of(h, v);
@@ -201,7 +203,8 @@ int shmbus_hist_merge(struct shmbus_hist *dst, const struct shmbus_hist *src)
 
 	if (dst == NULL || src == NULL || dst == src)
 		return -EINVAL;
-	if (hist_same_layout(dst, src)) {
+	/* a sum past INT64_MAX goes bucket by bucket, dropping what does not fit */
+	if (hist_same_layout(dst, src) && src->total <= INT64_MAX - dst->total) {
 		/* same bucket bounds: add counts index by index, keep exact min/max */
 		for (int32_t i = 0; i < src->counts_len; i++)
 			dst->counts[i] += src->counts[i];

@@ -278,6 +278,33 @@ static void test_histogram_percentile_of_huge_total(void **state)
 	shmbus_hist_destroy(h);
 }
 
+/* Counts stop at INT64_MAX: refused and counted as rejected, never wrapped. */
+static void test_histogram_counts_do_not_wrap(void **state)
+{
+	struct shmbus_hist *h = new_hist(1, 1000, 3);
+	struct shmbus_hist *g = new_hist(1, 1000, 3);
+
+	assert_true(shmbus_hist_record_n(h, 5, INT64_MAX));
+	assert_false(shmbus_hist_record(h, 6));
+	assert_false(shmbus_hist_record_corrected(h, 6, 1));
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX);
+	assert_int_equal(shmbus_hist_rejected(h), 2);
+	assert_int_equal(shmbus_hist_value_at_percentile(h, 100.0), 5);
+
+	assert_true(shmbus_hist_record_n(g, 7, 3));
+	assert_int_equal(shmbus_hist_merge(h, g), 3); /* same layout, no room */
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX);
+	assert_int_equal(shmbus_hist_rejected(h), 5);
+	assert_int_equal(shmbus_hist_count_at(h, 7), 0);
+
+	shmbus_hist_reset(g);
+	assert_false(shmbus_hist_record_n(g, 5000, INT64_MAX));
+	assert_false(shmbus_hist_record_n(g, 5000, INT64_MAX));
+	assert_int_equal(shmbus_hist_rejected(g), INT64_MAX); /* saturated */
+	shmbus_hist_destroy(h);
+	shmbus_hist_destroy(g);
+}
+
 static void test_histogram_mean_stddev_exact(void **state)
 {
 	struct shmbus_hist *h = new_hist(1, SHMBUS_HIST_HOUR_NS, 3);
@@ -681,6 +708,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_out_of_range_counted),
 	    cmocka_unit_test(test_histogram_record_n_counts),
 	    cmocka_unit_test(test_histogram_percentile_of_huge_total),
+	    cmocka_unit_test(test_histogram_counts_do_not_wrap),
 	    cmocka_unit_test(test_histogram_mean_stddev_exact),
 	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
 	    cmocka_unit_test(test_histogram_percentile_iterator_steps),
