@@ -25,19 +25,22 @@ static size_t symbol_bad_byte(const char *name, size_t len)
 	return i;
 }
 
+/* The messages quote only the bytes before the first bad one: the name is
+ * the caller's input (a CSV cell, a command line) and the message goes to
+ * a terminal or a log, where a control byte would act, not show. */
 static int check_symbol(const char *name, size_t len)
 {
 	if (!name || len == 0)
 		return bus_err(-EINVAL, "symbol name is empty");
 	if (len > SHMBUS_SYMBOL_MAX)
-		return bus_err(-EINVAL, "symbol '%.*s...' is %zu bytes, longer than %d", 12, name,
-			       len, SHMBUS_SYMBOL_MAX);
+		return bus_err(-EINVAL, "symbol '%.*s...' is %zu bytes, longer than %d",
+			       (int)symbol_bad_byte(name, 12), name, len, SHMBUS_SYMBOL_MAX);
 	size_t i = symbol_bad_byte(name, len);
 	if (i < len)
 		return bus_err(-EINVAL,
-			       "symbol '%.*s': byte %zu (0x%02x) is a space, comma or "
+			       "symbol '%.*s...': byte %zu (0x%02x) is a space, comma or "
 			       "not printable ASCII",
-			       (int)len, name, i + 1, (unsigned char)name[i]);
+			       (int)i, name, i + 1, (unsigned char)name[i]);
 	return 0;
 }
 

@@ -155,12 +155,46 @@ static void test_names_symbol_errmsg_is_never_stale(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* Bytes a symbol name may not hold are refused and named, never copied
+ * into the message: a tool prints it, and an escape or a newline in a
+ * caller's name would act on the terminal or forge a log line. */
+static void test_names_symbol_refusal_quotes_no_bad_byte(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+	static const struct {
+		const char *name;
+		const char *says;
+	} bad[] = {
+	    {"A\x1b[2JB", "byte 2 (0x1b)"},
+	    {"SPY\nfake log line", "byte 4 (0x0a)"},
+	    {"A\xff", "byte 2 (0xff)"},
+	    {"\x1b]0;title\x07XXXXXXXXXXXXXXXXXXXX", "30 bytes, longer than 23"},
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		for (int call = 0; call < 2; call++) {
+			size_t len = strlen(bad[i].name);
+			int64_t rc = call ? shmbus_symbol_lookup(bus, bad[i].name, len)
+			                  : shmbus_symbol_intern(bus, bad[i].name, len);
+			assert_int_equal(rc, -EINVAL);
+			assert_msg_has(bad[i].says);
+			for (const char *m = shmbus_errmsg(); *m; m++)
+				if ((unsigned char)*m < 0x20 || (unsigned char)*m >= 0x7f)
+					fail_msg("name %zu: message holds byte 0x%02x", i,
+					         (unsigned char)*m);
+		}
+	}
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_names_participant_name_refused_with_the_byte),
 	    TU_TEST(test_names_default_name_is_cleaned),
 	    TU_TEST(test_names_symbol_errmsg_is_never_stale),
+	    TU_TEST(test_names_symbol_refusal_quotes_no_bad_byte),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
