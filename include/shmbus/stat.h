@@ -118,8 +118,8 @@ struct shmbus_counter {
 	uint64_t value;
 };
 
-/* Define this participant's counters (names: [a-z0-9_], 1..23 bytes),
- * all starting at 0; replaces an earlier definition. Returns 0, -EINVAL,
+/* Define this participant's counters (names: [a-z0-9_], 1..23 bytes,
+ * each given once), all starting at 0; replaces an earlier definition. Returns 0, -EINVAL,
  * -EROFS (read-only handle). Call once, before setting values. */
 int shmbus_counters_define(shmbus_bus *bus, const char *const names[], unsigned n);
 

@@ -211,6 +211,12 @@ int shmbus_counters_define(shmbus_bus *b, const char *const names[], unsigned n)
 		int rc = check_counter_name(names[i]);
 		if (rc)
 			return rc;
+		/* A name is a JSON key and a Prometheus label value: twice would
+		 * make a duplicate key (one value lost) and a duplicate series. */
+		for (unsigned j = 0; j < i; j++)
+			if (strcmp(names[j], names[i]) == 0)
+				return bus_err(-EINVAL, "counters: name '%s' given twice (%u and %u)",
+					       names[i], j + 1, i + 1);
 	}
 	struct part_entry *p = &b->parts[b->part_index];
 	struct ctr_entry *c = &b->ctrs[(size_t)b->part_index * CTR_SLOTS];

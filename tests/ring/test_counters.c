@@ -66,7 +66,20 @@ static void test_counters_bad_names(void **state)
 	for (int i = 0; i <= SHMBUS_MAX_COUNTERS; i++)
 		many[i] = "x";
 	assert_int_equal(shmbus_counters_define(bus, many, SHMBUS_MAX_COUNTERS + 1), -EINVAL);
-	assert_int_equal(shmbus_counters_define(bus, many, SHMBUS_MAX_COUNTERS), 0);
+	static const char *const sixteen[SHMBUS_MAX_COUNTERS] = {
+	    "a", "b", "c", "d", "e", "f", "g", "h", "i", "j", "k", "l", "m", "n", "o", "p"};
+	assert_int_equal(shmbus_counters_define(bus, sixteen, SHMBUS_MAX_COUNTERS), 0);
+	/* a name twice: a duplicate JSON key and Prometheus series in stat */
+	static const char *const twice[] = {"events", "bytes", "events"};
+	assert_int_equal(shmbus_counters_define(bus, twice, 3), -EINVAL);
+	assert_non_null(strstr(shmbus_errmsg(), "'events' given twice (1 and 3)"));
+	struct shmbus_counter c[SHMBUS_MAX_COUNTERS];
+	int idx = find_part(bus, getpid(), NULL);
+	assert_true(idx >= 0);
+	/* refused: the earlier definition stands */
+	assert_int_equal(shmbus_stat_counters(bus, (uint32_t)idx, c, SHMBUS_MAX_COUNTERS),
+	                 SHMBUS_MAX_COUNTERS);
+	assert_string_equal(c[15].name, "p");
 	shmbus_bus_close(bus);
 	shmbus_bus_destroy("ctrbad");
 }
