@@ -53,6 +53,9 @@ int bus_lock(struct shmbus_bus *bus);
 void bus_unlock(struct shmbus_bus *bus);
 void bus_bump_generation(struct shmbus_bus *bus);
 
+/* symbols.c: recount the symbols after a lock holder died (locked). */
+void sym_recount_locked(struct shmbus_bus *bus);
+
 /* ring_desc.c: bounds-checked access to a ring's region. */
 int ring_desc_check(const struct shmbus_bus *bus, const struct ring_desc *d);
 /* head <= tail <= head + cap (the checked capacity, not the header's live

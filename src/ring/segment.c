@@ -655,6 +655,8 @@ static void repair_after_owner_death(struct shmbus_bus *b)
 	uint32_t seq = load_relaxed(&b->sb->retire_seq);
 	if (seq & 1)
 		store_release(&b->sb->retire_seq, seq + 1);
+	/* An interner killed between its entry and the symbol count. */
+	sym_recount_locked(b);
 }
 
 /* The bus lock guards directory changes of a few microseconds; one held

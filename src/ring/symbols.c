@@ -147,6 +147,19 @@ int shmbus_symbol_name(const shmbus_bus *b, uint32_t id, char *buf, size_t len)
 	return (int)n;
 }
 
+/* Under the bus lock, from a locker that found the last holder dead: an
+ * interner killed between marking its entry ready (R4) and counting it
+ * left the count one short for the life of the bus. Entries are never
+ * removed, so the count is the number of entries in use (as probe()
+ * reads them: any non-zero state). */
+void sym_recount_locked(struct shmbus_bus *b)
+{
+	uint32_t n = 0;
+	for (uint32_t i = 0; i < b->max_symbols; i++)
+		n += load_relaxed(&b->syms[i].state) != 0;
+	store_relaxed(&b->sb->nsymbols, n);
+}
+
 uint32_t shmbus_symbol_count(const shmbus_bus *b)
 {
 	return b ? load_relaxed(&b->sb->nsymbols) : 0;

@@ -17,6 +17,9 @@
  * (c) A consumer process whose main thread exited while its consumer
  *     thread runs on looks like a zombie in /proc: it is alive, its ring
  *     is neither orphaned nor routed around until its last thread ends.
+ * (d) A process dies interning a symbol, after its entry is ready and
+ *     before it is counted: the next locker recounts, the name keeps its
+ *     id, and shmbus_symbol_count() matches the table.
  *
  * The parent reaps a killed child at once: a zombie is still a process.
  */
@@ -567,6 +570,45 @@ static void test_kill_consumer_leader_exited(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* (d): the child does what shmbus_symbol_intern() does under the lock up
+ * to marking its entry ready (R4), then dies holding the lock, as if
+ * SIGKILLed before its next instruction, the count. */
+static void test_kill_interner_before_count(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 4, &bus), 0);
+	assert_true(shmbus_symbol_intern(bus, "SPY", 3) >= 1);
+	pid_t pid = fork_or_fail();
+	if (pid == 0) {
+		shmbus_bus *cb;
+		TU_CHILD_CHECK(shmbus_bus_open("kill", "interner", SHMBUS_ROLE_CLIENT, &cb) == 0);
+		TU_CHILD_CHECK(pthread_mutex_lock(&cb->sb->lock) == 0);
+		uint32_t h = fnv1a32("DEAD", 4), mask = cb->max_symbols - 1, i = h & mask;
+		while (load_relaxed(&cb->syms[i].state))
+			i = (i + 1) & mask;
+		struct sym_entry *e = &cb->syms[i];
+		memset(e->name, 0, sizeof(e->name));
+		memcpy(e->name, "DEAD", 4);
+		e->hash = h;
+		store_release(&e->state, 1);
+		_exit(0); /* the lock is robust: the next locker gets EOWNERDEAD */
+	}
+	int st;
+	assert_int_equal(tu_wait_child(pid, 10000, &st), 0);
+	assert_true(tu_exited_ok(st));
+	int64_t dead = shmbus_symbol_lookup(bus, "DEAD", 4);
+	assert_true(dead >= 1);
+	int64_t live = shmbus_symbol_intern(bus, "LIVE", 4); /* takes the lock */
+	assert_true(live >= 1 && live != dead);
+	assert_int_equal(shmbus_symbol_intern(bus, "DEAD", 4), dead);
+	assert_int_equal(shmbus_symbol_count(bus), 3);
+	struct shmbus_bus_info bi;
+	assert_int_equal(shmbus_stat_bus(bus, &bi), 0);
+	assert_int_equal(bi.symbols, 3);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	alarm(300);
@@ -575,6 +617,7 @@ int main(void)
 	    TU_TEST(test_kill_producer_mid_batch),
 	    TU_TEST(test_kill_consumer_routed_around),
 	    TU_TEST(test_kill_consumer_leader_exited),
+	    TU_TEST(test_kill_interner_before_count),
 	};
 	return cmocka_run_group_tests_name("kill", tests, NULL, NULL);
 }
