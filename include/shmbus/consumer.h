@@ -107,7 +107,9 @@ int shmbus_subscribe(shmbus_bus *bus, const char *ring_name, const struct shmbus
 int shmbus_ring_declare(shmbus_bus *bus, const char *ring_name, const struct shmbus_sub_opts *opts);
 
 /* Detach: the ring stays (and keeps what it holds) but producers route
- * around it until a consumer re-attaches. */
+ * around it until a consumer re-attaches. In a child forked with the
+ * consumer, this and shmbus_unsubscribe() free only the child's copy: the
+ * ring stays the parent's. */
 void shmbus_consumer_close(shmbus_consumer *c);
 
 /* Detach and free the ring entry (its memory goes to a later ring, or

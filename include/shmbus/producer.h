@@ -81,7 +81,9 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
 int shmbus_producer_open(shmbus_bus *bus, const struct shmbus_producer_opts *opts,
 			 shmbus_producer **out);
 
-/* Release the producer and its counter slot. No claim may be open. */
+/* Release the producer and its counter slot. No claim may be open. In a
+ * child forked with the producer it frees only the child's copy: the slot
+ * and source stay the parent's. */
 void shmbus_producer_close(shmbus_producer *p);
 
 /*

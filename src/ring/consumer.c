@@ -464,6 +464,10 @@ static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
 {
 	struct shmbus_bus *b = c->bus;
 	struct ring_desc *d = c->v.desc;
+	/* A forked child closing the copy it inherited frees only its memory:
+	 * the ring's consumer is still the parent, consuming. */
+	if (c->pid != getpid())
+		return;
 	if (bus_lock(b) == 0) {
 		if (load_relaxed(&d->consumer_pid) == c->pid &&
 		    load_relaxed(&d->state) == RING_STATE_ACTIVE) {

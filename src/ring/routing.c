@@ -309,6 +309,13 @@ void shmbus_producer_close(shmbus_producer *p)
 {
 	if (!p)
 		return;
+	/* A forked child closing the copy it inherited frees only its memory:
+	 * the entry, its source and any single-producer ring it owns are still
+	 * the parent's, publishing. */
+	if (p->pid != getpid()) {
+		producer_free(p);
+		return;
+	}
 	/* Its counters move to the bus's totals, under the lock that makes
 	 * it the only mover, and only while the entry is still its own (a
 	 * reaper that took this process for dead moved them already, and the

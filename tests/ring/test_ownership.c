@@ -11,6 +11,9 @@
  * - a child forked with an anonymous bus subscribes and publishes as
  *   itself: its ring carried the parent's pid, so its death went unseen
  *   and a producer blocked on its full ring for ever;
+ * - a child closing the producer and consumers it inherited leaves the
+ *   parent's alone: its close detached the parent's rings (producers
+ *   routed around them) and freed the parent's producer entry and source;
  * - two open producers never number the same (source, seq): a second
  *   pid-named one gets another source, an explicit source held by an open
  *   producer is refused (SHMBUS_EBUSY);
@@ -312,6 +315,55 @@ static void test_ownership_forked_child_consumes_as_itself(void **state)
 	assert_int_equal(shmbus_bus_close(g_anon), 0);
 }
 
+/* A child forked with the handles (cleaning up before it execs or exits)
+ * closes its copies: the parent's rings and producer stay the parent's. */
+static void test_ownership_forked_child_closes_only_its_copies(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 8, 64, SHMBUS_POLICY_DROP);
+	shmbus_consumer *c1, *c2;
+	assert_int_equal(shmbus_subscribe(bus, "closed", &so, &c1), 0);
+	assert_int_equal(shmbus_subscribe(bus, "unsubscribed", &so, &c2), 0);
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = 77;
+	shmbus_producer *p, *p2;
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	fflush(NULL);
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		shmbus_consumer_close(c1);
+		TU_CHILD_CHECK(shmbus_unsubscribe(c2) == 0);
+		shmbus_producer_close(p);
+		TU_CHILD_CHECK(shmbus_bus_close(bus) == 0);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	assert_true(tu_exited_ok(st));
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "closed", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	assert_int_equal(tu_ring_stat(bus, "unsubscribed", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_ACTIVE);
+	struct shmbus_trade t = tu_trade(1, 1);
+	assert_int_equal(shmbus_publish(p, &t), 2);
+	struct seen s = {0};
+	drain(c1, &s);
+	drain(c2, &s);
+	assert_int_equal(s.trades, 2);
+	/* source 77 is still held by the parent's open producer */
+	assert_int_equal(shmbus_producer_open(bus, &po, &p2), SHMBUS_EBUSY);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c1);
+	shmbus_consumer_close(c2);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 /* ---- (source, seq) names one event --------------------------------------- */
 
 struct id_seen {
@@ -426,6 +478,7 @@ int main(void)
 	    TU_TEST(test_ownership_commit_publishes_claimed_ring_first),
 	    TU_TEST(test_ownership_single_producer_ring_is_one_producers),
 	    TU_TEST(test_ownership_forked_child_consumes_as_itself),
+	    TU_TEST(test_ownership_forked_child_closes_only_its_copies),
 	    TU_TEST(test_ownership_open_producers_never_share_a_source),
 	    TU_TEST(test_ownership_resubscribe_keeps_the_group),
 	};
