@@ -147,12 +147,15 @@ int shmbus_wait_subscribers(shmbus_bus *bus, uint64_t types, unsigned min, int64
 size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols);
 
 /* Called once per event, in ring order. The event is valid only during
- * the call (its slot is released after the batch). */
+ * the call (its slot is released after the batch). It may publish, but
+ * must not close its consumer; a shmbus_poll() of its own consumer
+ * returns -EALREADY. */
 typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);
 
 /*
  * Deliver up to `max` committed events to fn, then release their slots.
- * Returns the number delivered (0 when none is ready). Never blocks and
+ * Returns the number delivered (0 when none is ready), or -EALREADY when
+ * called from a handler of the same consumer's poll. Never blocks and
  * makes no system call, except every few thousand empty polls when the
  * slot at the head is claimed but not committed: then it checks whether
  * the claimer is dead (or the slot unstamped past stuck_timeout) and if

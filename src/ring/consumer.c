@@ -46,6 +46,7 @@ struct shmbus_consumer {
 	uint64_t head;     /* read position: the next slot to deliver */
 	uint64_t released; /* the ring's head: slots before it are free */
 	int hold;          /* shmbus_consumer_hold: polls leave slots taken */
+	int polling;       /* inside shmbus_poll: a handler's nested poll is refused */
 	uint32_t empty_polls;
 	uint64_t unstamped_pos;
 	int64_t unstamped_since;
@@ -641,14 +642,22 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max)
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
 	unsigned n = 0, bad = 0;
+	/* A handler polling its own consumer would start again from the
+	 * batch's first event (c->head moves after the batch), deliver it
+	 * twice, and the outer poll would then move the head back. */
+	if (unlikely(c->polling))
+		return -EALREADY;
+	c->polling = 1;
 	while (n < max) {
 		struct slot *s = ring_slot(v, h);
 		if (!ring_committed(v, h)) { /* A6 */
 			if (n == 0 && unlikely(++c->empty_polls >= STUCK_CHECK_EVERY)) {
 				c->empty_polls = 0;
 				int rc = consumer_check_stuck(c);
-				if (rc < 0)
+				if (rc < 0) {
+					c->polling = 0;
 					return rc;
+				}
 				if (rc) {
 					h = c->head;
 					continue;
@@ -672,6 +681,7 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max)
 			counter_bump(&v->hdr->malformed, bad);
 		consumer_release(c, h);
 	}
+	c->polling = 0;
 	return (int)n;
 }
 

@@ -688,6 +688,64 @@ static void test_ring_hold_and_release(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* A handler that polls its own consumer again (to drain "the rest"): the
+ * nested poll is refused. It used to deliver the outer batch's events a
+ * second time, and the outer poll then published a head behind the one
+ * the nested poll had published: the shared head went backwards. */
+struct nested {
+	shmbus_consumer *c;
+	int inner_rc;
+	unsigned n;
+	uint64_t seq[16];
+};
+
+static void nested_fn(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct nested *x = ctx;
+	if (x->n < 16)
+		x->seq[x->n] = ev->seq;
+	if (x->n++ == 0)
+		x->inner_rc = shmbus_poll(x->c, nested_fn, x, 16);
+}
+
+static void test_ring_poll_from_handler_refused(void **state)
+{
+	shmbus_bus *bus;
+	shmbus_producer *p;
+	shmbus_consumer *c;
+	struct shmbus_sub_opts so;
+	(void)state;
+	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+	tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
+	assert_int_equal(shmbus_subscribe(bus, "nest", &so, &c), 0);
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	for (int i = 0; i < 4; i++)
+		publish_trade(p, 1, i, 1);
+	struct nested x = {.c = c};
+	assert_int_equal(shmbus_poll(c, nested_fn, &x, 2), 2);
+	assert_int_equal(x.inner_rc, -EALREADY);
+	assert_int_equal(x.n, 2); /* each event once */
+	assert_int_equal(x.seq[1], x.seq[0] + 1);
+	uint64_t pos = shmbus_consumer_position(c);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "nest", &rs), 0);
+	assert_int_equal(rs.depth, 2);
+	/* the rest, once, from where the outer poll stopped */
+	x.n = 0;
+	assert_int_equal(shmbus_poll(c, nested_fn, &x, 16), 2);
+	assert_int_equal(x.n, 2);
+	assert_int_equal(shmbus_consumer_position(c), pos + 2);
+	/* and polling works again after a refused nested call */
+	publish_trade(p, 1, 9, 1);
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	assert_int_equal(tu_drain(c, &s), 1);
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 struct feed_arg {
 	shmbus_bus *bus;
 	int n;
@@ -935,6 +993,7 @@ int main(void)
 	    TU_TEST(test_ring_source_id_reused_goes_on),
 	    TU_TEST(test_ring_full_slots_keep_named_source_seq),
 	    TU_TEST(test_ring_hold_and_release),
+	    TU_TEST(test_ring_poll_from_handler_refused),
 	    TU_TEST(test_ring_wait_spin),
 	    TU_TEST(test_ring_wait_yield),
 	    TU_TEST(test_ring_wait_block),
