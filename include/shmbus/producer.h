@@ -50,8 +50,9 @@ struct shmbus_producer_opts {
 				     (default 10 ms); never drops */
 	/* NULL (default), or a flag the process sets when it is stopping
 	 * (its SIGTERM handler's). Once *cancel is non-zero, a wait for room
-	 * in a full `block` ring gives up when that ring's consumer has taken
-	 * nothing for SHMBUS_CANCEL_STALL_NS (stopped, in a debugger, stuck):
+	 * in a full `block` ring gives up when it has seen that ring's
+	 * consumer take nothing for SHMBUS_CANCEL_STALL_NS from then on
+	 * (stopped, in a debugger, stuck):
 	 * the event is not delivered there and is counted `dropped`, and
 	 * later waits on that ring give up at once until its consumer moves.
 	 * A consumer still taking events is waited for as before, so a final

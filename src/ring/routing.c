@@ -452,13 +452,15 @@ static void view_cancel(struct shmbus_producer *p, struct ring_view *v, uint64_t
 }
 
 /* A cancelled producer (opts.cancel set: its process is stopping) gives up
- * once the consumer's head stood still for SHMBUS_CANCEL_STALL_NS since
- * *moved_at (the wait's start, or the head's last move seen). */
+ * once it has seen the consumer's head stand still for
+ * SHMBUS_CANCEL_STALL_NS: *moved_at is when it first looked (0: not yet)
+ * or saw the head move. Never before the flag is seen: the head's line is
+ * the consumer's, and a wait that is not cancelled does not read it. */
 static bool view_cancel_stalled(struct shmbus_producer *p, struct ring_view *v, int64_t now,
 				uint64_t *head_seen, int64_t *moved_at)
 {
 	uint64_t head = load_relaxed(&v->hdr->head); /* a position compared, nothing read by it */
-	if (head != *head_seen) {
+	if (*moved_at == 0 || head != *head_seen) {
 		*head_seen = head;
 		*moved_at = now;
 		return false;
@@ -476,13 +478,14 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 {
 	struct ring_hdr *h = v->hdr;
 	fetch_add_relaxed(&h->producer_waits, 1);
-	int64_t last = shmbus_mono_ns(), moved_at = last;
-	uint64_t head_seen = load_relaxed(&h->head);
+	int64_t last = shmbus_mono_ns(), moved_at = 0;
+	uint64_t head_seen = 0;
 	/* Gave up here already, and the consumer has not moved since: at once,
 	 * or a flush of many events would wait a stall for each. */
 	if (unlikely(v->cancel_stalled)) {
-		if (producer_cancelled(p) && head_seen == v->cancel_head) {
-			view_cancel(p, v, head_seen);
+		uint64_t head = load_relaxed(&h->head);
+		if (producer_cancelled(p) && head == v->cancel_head) {
+			view_cancel(p, v, head);
 			return 0;
 		}
 		v->cancel_stalled = false;
