@@ -890,6 +890,18 @@ static void expect_catchup(struct fake_run *r, const char *jdir, const struct sh
 		assert_int_equal(r->f->stored[i], want[i]);
 }
 
+/* A catch-up test's bus, its symbols interned (by a bridge opened and
+ * closed at once), and a journal folder jdir in a new folder dir. */
+static void catchup_env(struct fake_run *r, char *dir, char *jdir, size_t jlen)
+{
+	struct bridge_core_config cc;
+	assert_non_null(mkdtemp(dir));
+	snprintf(jdir, jlen, "%s/journal", dir);
+	core_config(&cc);
+	fake_run_open(r, &cc, fake_new(0, 0, 0));
+	bridge_close(r->b);
+}
+
 /* Events about no symbol (heartbeats) pass a --symbols filter in the
  * ring, and the catch-up exports what the ring would take; its filter
  * dropped them, so the heartbeats published while the bridge was down
@@ -897,15 +909,10 @@ static void expect_catchup(struct fake_run *r, const char *jdir, const struct sh
 static void test_bridge_core_catchup_symbol_filter_passes_heartbeats(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
-	struct bridge_core_config cc;
 	struct shmbus_sub_opts sub;
 	struct fake_run r;
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(jdir, sizeof jdir, "%s/journal", dir);
-	core_config(&cc);
-	fake_run_open(&r, &cc, fake_new(0, 0, 0)); /* interns the symbols */
-	bridge_close(r.b);
+	catchup_env(&r, dir, jdir, sizeof jdir);
 	make_mixed_journal(jdir, SHMBUS_EV_HEARTBEAT);
 	shmbus_sub_opts_init(&sub);
 	sub.symbols = &g_sym[0];
@@ -924,15 +931,10 @@ static void test_bridge_core_catchup_symbol_filter_passes_heartbeats(void **stat
 static void test_bridge_core_catchup_takes_a_declared_ring_types(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
-	struct bridge_core_config cc;
 	struct shmbus_sub_opts sub;
 	struct fake_run r;
 	(void)state;
-	assert_non_null(mkdtemp(dir));
-	snprintf(jdir, sizeof jdir, "%s/journal", dir);
-	core_config(&cc);
-	fake_run_open(&r, &cc, fake_new(0, 0, 0)); /* interns the symbols */
-	bridge_close(r.b);
+	catchup_env(&r, dir, jdir, sizeof jdir);
 	assert_int_equal(shmbus_ring_remove(r.bus, "bridge"), 0);
 	shmbus_sub_opts_init(&sub);
 	sub.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
