@@ -149,7 +149,9 @@ size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t m
 /* Called once per event, in ring order. The event is valid only during
  * the call (its slot is released after the batch). It may publish, but
  * must not close its consumer; a shmbus_poll() of its own consumer
- * returns -EALREADY. */
+ * returns -EALREADY. A publish that routes to the handler's own ring
+ * under the `block` policy waits for room that only this poll's return
+ * makes: into a full ring, for ever (give such a ring `drop`). */
 typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);
 
 /*
