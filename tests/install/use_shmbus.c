@@ -3,13 +3,41 @@
  * against an installed shmbus, with nothing but
  * `cc use_shmbus.c $(pkg-config --cflags --libs shmbus)` (and the same
  * with c++), then run. Not part of the build: the test compiles it. It
- * is both C and C++, and prints "ok" after a publish/poll round trip.
+ * is both C and C++, and prints "ok" after a publish/poll round trip. It
+ * defines functions named as the library's internal ones: only the
+ * installed library's public names may clash with a program's.
  */
 #include <shmbus/shmbus.h>
 #include <stdio.h>
 #include <string.h>
 
 static int got;
+
+/* Names a program of its own may well have, which the library uses inside
+ * (bus_lock is in the same object as shmbus_bus_create): the installed
+ * libshmbus.a exports only shmbus_*, so these link beside it, and the
+ * library still calls its own. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+int bus_lock(void *bus);
+int proc_alive(int pid, unsigned long long start);
+void futex_wake_all(void *word);
+int bus_lock(void *bus)
+{
+	return bus != NULL ? -1 : -2;
+}
+int proc_alive(int pid, unsigned long long start)
+{
+	return pid == 0 && start == 0;
+}
+void futex_wake_all(void *word)
+{
+	(void)word;
+}
+#ifdef __cplusplus
+}
+#endif
 
 static void on_event(const struct shmbus_event_header *ev, void *ctx)
 {
