@@ -109,7 +109,9 @@ int shmbus_ring_declare(shmbus_bus *bus, const char *ring_name, const struct shm
 /* Detach: the ring stays (and keeps what it holds) but producers route
  * around it until a consumer re-attaches. In a child forked with the
  * consumer, this and shmbus_unsubscribe() free only the child's copy: the
- * ring stays the parent's. */
+ * ring stays the parent's. Called from a handler of c's own poll, this
+ * and shmbus_unsubscribe() take effect when that poll returns (the rest
+ * of its batch is still delivered); c is gone from then on. */
 void shmbus_consumer_close(shmbus_consumer *c);
 
 /* Detach and free the ring entry (its memory goes to a later ring, or
@@ -147,9 +149,9 @@ int shmbus_wait_subscribers(shmbus_bus *bus, uint64_t types, unsigned min, int64
 size_t shmbus_ring_arena_bytes(uint32_t capacity, uint32_t slot_size, uint32_t max_symbols);
 
 /* Called once per event, in ring order. The event is valid only during
- * the call (its slot is released after the batch). It may publish, but
- * must not close its consumer; a shmbus_poll() of its own consumer
- * returns -EALREADY. A publish that routes to the handler's own ring
+ * the call (its slot is released after the batch). It may publish, and
+ * close its consumer (done when the poll returns); a shmbus_poll() of its
+ * own consumer returns -EALREADY. A publish that routes to the handler's own ring
  * under the `block` policy waits for room that only this poll's return
  * makes: into a full ring, for ever (give such a ring `drop`). */
 typedef void (*shmbus_handler)(const struct shmbus_event_header *ev, void *ctx);

@@ -47,6 +47,8 @@ struct shmbus_consumer {
 	uint64_t released; /* the ring's head: slots before it are free */
 	int hold;          /* shmbus_consumer_hold: polls leave slots taken */
 	int polling;       /* inside shmbus_poll: a handler's nested poll is refused */
+	uint32_t close_pending; /* a handler closed it: 1 + the ring state to leave
+	                           (RING_STATE_FREE is 0), done when the poll returns */
 	uint32_t empty_polls;
 	uint64_t unstamped_pos;
 	int64_t unstamped_since;
@@ -483,20 +485,29 @@ static void consumer_detach(shmbus_consumer *c, uint32_t new_state)
 	}
 }
 
+/* Detach (leaving the ring in new_state) and free; from a handler of this
+ * consumer's poll, when that poll returns: it still reads the handle. */
+static void consumer_end(shmbus_consumer *c, uint32_t new_state)
+{
+	if (c->polling) {
+		c->close_pending = new_state + 1;
+		return;
+	}
+	consumer_detach(c, new_state);
+	free(c);
+}
+
 void shmbus_consumer_close(shmbus_consumer *c)
 {
-	if (!c)
-		return;
-	consumer_detach(c, RING_STATE_DETACHED);
-	free(c);
+	if (c)
+		consumer_end(c, RING_STATE_DETACHED);
 }
 
 int shmbus_unsubscribe(shmbus_consumer *c)
 {
 	if (!c)
 		return -EINVAL;
-	consumer_detach(c, RING_STATE_FREE);
-	free(c);
+	consumer_end(c, RING_STATE_FREE);
 	return 0;
 }
 
@@ -682,6 +693,8 @@ int shmbus_poll(shmbus_consumer *c, shmbus_handler fn, void *ctx, unsigned max)
 		consumer_release(c, h);
 	}
 	c->polling = 0;
+	if (unlikely(c->close_pending))
+		consumer_end(c, c->close_pending - 1); /* a handler closed it */
 	return (int)n;
 }
 

@@ -746,6 +746,68 @@ static void test_ring_poll_from_handler_refused(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* A handler that closes (or unsubscribes) its own consumer, say at an
+ * end-of-stream marker: the poll went on reading the freed handle (a
+ * use-after-free, ASan's heap-use-after-free). The close now takes
+ * effect when the poll returns: the rest of the batch is delivered, the
+ * ring is left as the close says, and a new consumer takes it again. */
+struct closer {
+	shmbus_consumer *c;
+	unsigned n, close_at;
+	int unsubscribe;
+};
+
+static void closer_fn(const struct shmbus_event_header *ev, void *ctx)
+{
+	struct closer *x = ctx;
+	(void)ev;
+	if (++x->n == x->close_at) {
+		if (x->unsubscribe)
+			assert_int_equal(shmbus_unsubscribe(x->c), 0);
+		else
+			shmbus_consumer_close(x->c);
+	}
+}
+
+static void test_ring_close_from_handler(void **state)
+{
+	(void)state;
+	for (int unsub = 0; unsub <= 1; unsub++) {
+		shmbus_bus *bus;
+		shmbus_producer *p;
+		shmbus_consumer *c;
+		struct shmbus_sub_opts so;
+		struct shmbus_ring_stat rs;
+		assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+		tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
+		assert_int_equal(shmbus_subscribe(bus, "closer", &so, &c), 0);
+		assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+		for (int i = 0; i < 4; i++)
+			publish_trade(p, 1, i, 1);
+		struct closer x = {.c = c, .close_at = 2, .unsubscribe = unsub};
+		assert_int_equal(shmbus_poll(c, closer_fn, &x, 16), 4); /* the whole batch */
+		assert_int_equal(x.n, 4);
+		if (unsub) {
+			/* the entry is free: the name is gone */
+			assert_int_not_equal(tu_ring_stat(bus, "closer", &rs), 0);
+		} else {
+			assert_int_equal(tu_ring_stat(bus, "closer", &rs), 0);
+			assert_int_equal(rs.state, SHMBUS_RING_DETACHED);
+			assert_int_equal(rs.depth, 0); /* what it delivered was released */
+		}
+		/* a new consumer takes the ring (again) and gets what follows */
+		assert_int_equal(shmbus_subscribe(bus, "closer", &so, &c), 0);
+		publish_trade(p, 1, 9, 1);
+		struct tu_sink s;
+		tu_sink_init(&s, 4);
+		assert_int_equal(tu_drain(c, &s), 1);
+		tu_sink_free(&s);
+		shmbus_producer_close(p);
+		shmbus_consumer_close(c);
+		assert_int_equal(shmbus_bus_close(bus), 0);
+	}
+}
+
 struct feed_arg {
 	shmbus_bus *bus;
 	int n;
@@ -994,6 +1056,7 @@ int main(void)
 	    TU_TEST(test_ring_full_slots_keep_named_source_seq),
 	    TU_TEST(test_ring_hold_and_release),
 	    TU_TEST(test_ring_poll_from_handler_refused),
+	    TU_TEST(test_ring_close_from_handler),
 	    TU_TEST(test_ring_wait_spin),
 	    TU_TEST(test_ring_wait_yield),
 	    TU_TEST(test_ring_wait_block),
