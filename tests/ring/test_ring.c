@@ -688,6 +688,33 @@ static void test_ring_hold_and_release(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* An anonymous bus with ring `ring` (16 slots, drop) holding four trades
+ * of one producer, for the tests of what a handler may do. */
+static void four_trades_open(const char *ring, shmbus_bus **bus, shmbus_consumer **c,
+			     shmbus_producer **p)
+{
+	struct shmbus_sub_opts so;
+	assert_int_equal(tu_bus_create(NULL, 4, bus), 0);
+	tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
+	assert_int_equal(shmbus_subscribe(*bus, ring, &so, c), 0);
+	assert_int_equal(shmbus_producer_open(*bus, NULL, p), 0);
+	for (int i = 0; i < 4; i++)
+		publish_trade(*p, 1, i, 1);
+}
+
+/* c still consumes: one more trade reaches it, exactly once; then close. */
+static void one_more_then_close(shmbus_bus *bus, shmbus_consumer *c, shmbus_producer *p)
+{
+	struct tu_sink s;
+	publish_trade(p, 1, 9, 1);
+	tu_sink_init(&s, 4);
+	assert_int_equal(tu_drain(c, &s), 1);
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 /* A handler that polls its own consumer again (to drain "the rest"): the
  * nested poll is refused. It used to deliver the outer batch's events a
  * second time, and the outer poll then published a head behind the one
@@ -713,14 +740,8 @@ static void test_ring_poll_from_handler_refused(void **state)
 	shmbus_bus *bus;
 	shmbus_producer *p;
 	shmbus_consumer *c;
-	struct shmbus_sub_opts so;
 	(void)state;
-	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
-	tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
-	assert_int_equal(shmbus_subscribe(bus, "nest", &so, &c), 0);
-	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
-	for (int i = 0; i < 4; i++)
-		publish_trade(p, 1, i, 1);
+	four_trades_open("nest", &bus, &c, &p);
 	struct nested x = {.c = c};
 	assert_int_equal(shmbus_poll(c, nested_fn, &x, 2), 2);
 	assert_int_equal(x.inner_rc, -EALREADY);
@@ -736,14 +757,7 @@ static void test_ring_poll_from_handler_refused(void **state)
 	assert_int_equal(x.n, 2);
 	assert_int_equal(shmbus_consumer_position(c), pos + 2);
 	/* and polling works again after a refused nested call */
-	publish_trade(p, 1, 9, 1);
-	struct tu_sink s;
-	tu_sink_init(&s, 4);
-	assert_int_equal(tu_drain(c, &s), 1);
-	tu_sink_free(&s);
-	shmbus_producer_close(p);
-	shmbus_consumer_close(c);
-	assert_int_equal(shmbus_bus_close(bus), 0);
+	one_more_then_close(bus, c, p);
 }
 
 /* A handler that closes (or unsubscribes) its own consumer, say at an
@@ -778,12 +792,7 @@ static void test_ring_close_from_handler(void **state)
 		shmbus_consumer *c;
 		struct shmbus_sub_opts so;
 		struct shmbus_ring_stat rs;
-		assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
-		tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
-		assert_int_equal(shmbus_subscribe(bus, "closer", &so, &c), 0);
-		assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
-		for (int i = 0; i < 4; i++)
-			publish_trade(p, 1, i, 1);
+		four_trades_open("closer", &bus, &c, &p);
 		struct closer x = {.c = c, .close_at = 2, .unsubscribe = unsub};
 		assert_int_equal(shmbus_poll(c, closer_fn, &x, 16), 4); /* the whole batch */
 		assert_int_equal(x.n, 4);
@@ -796,15 +805,9 @@ static void test_ring_close_from_handler(void **state)
 			assert_int_equal(rs.depth, 0); /* what it delivered was released */
 		}
 		/* a new consumer takes the ring (again) and gets what follows */
+		tu_sub_opts(&so, 16, 64, SHMBUS_POLICY_DROP);
 		assert_int_equal(shmbus_subscribe(bus, "closer", &so, &c), 0);
-		publish_trade(p, 1, 9, 1);
-		struct tu_sink s;
-		tu_sink_init(&s, 4);
-		assert_int_equal(tu_drain(c, &s), 1);
-		tu_sink_free(&s);
-		shmbus_producer_close(p);
-		shmbus_consumer_close(c);
-		assert_int_equal(shmbus_bus_close(bus), 0);
+		one_more_then_close(bus, c, p);
 	}
 }
 
