@@ -79,20 +79,27 @@ static unsigned count(const char *s, const char *what)
 	return n;
 }
 
+/* The description once every thread and the kid sleep in the kernel: tp-main,
+ * past its write, may still be on a CPU (R) or not yet in pause() ("-"),
+ * longer on a loaded machine. */
+static void describe_asleep(pid_t pid, char *buf, size_t size)
+{
+	for (int i = 0; i < 500; i++) {
+		tool_proc_describe(pid, buf, size);
+		if (!strstr(buf, "(sleeping) -") && !strstr(buf, " R ("))
+			break;
+		usleep(10000);
+	}
+	printf("%s\n", buf);
+}
+
 static void test_tool_proc_names_threads_and_children(void **state)
 {
 	char buf[TOOL_PROC_DESC_MAX], want[64];
 	pid_t kid;
 	(void)state;
 	pid_t pid = start_sleeper(2, &kid);
-	/* until tp-main, past its write, sleeps in pause() too */
-	for (int i = 0; i < 200; i++) {
-		tool_proc_describe(pid, buf, sizeof(buf));
-		if (!strstr(buf, "(sleeping) -"))
-			break;
-		usleep(10000);
-	}
-	printf("%s\n", buf);
+	describe_asleep(pid, buf, sizeof(buf));
 	assert_true(strncmp(buf, "threads: tp-main S (sleeping) ", 30) == 0);
 	assert_int_equal(count(buf, "tp-worker S (sleeping) "), 2);
 	snprintf(want, sizeof(want), "; children: %d tp-kid S (sleeping) ", (int)kid);
@@ -111,8 +118,7 @@ static void test_tool_proc_lists_at_most_eight(void **state)
 	pid_t kid;
 	(void)state;
 	pid_t pid = start_sleeper(TOOL_PROC_LIST + 3, &kid);
-	tool_proc_describe(pid, buf, sizeof(buf));
-	printf("%s\n", buf);
+	describe_asleep(pid, buf, sizeof(buf));
 	/* 12 threads: 8 named, then the rest counted */
 	assert_int_equal(count(buf, " S (sleeping) ") - 1 /* the kid */, TOOL_PROC_LIST);
 	assert_non_null(strstr(buf, ", +4 more; children: "));
