@@ -6,6 +6,9 @@
 #   4. libFuzzer (clang): the journal block reader, the threshold rules
 #      parser, the collector's CSV reader and the bridge's decoders, each for
 #      SHMBUS_FUZZ_SECONDS (default 30; 0 skips them), one after the other.
+#   5. Shared libshmbus (BUILD_SHARED_LIBS): installed and used through
+#      pkg-config and find_package, exporting only shmbus_*; a test that
+#      reaches inside (shmbus_private) and one of the public API beside it.
 # Exits non-zero when any build or test fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -57,6 +60,12 @@ if [ "$fuzz_s" -gt 0 ]; then
       -artifact_prefix="$artifacts/" -print_final_stats=1 "$corpus" ${seeds:+"$seeds"}
   done
 fi
+
+step "shared library build (install, exports)"
+cmake -S . -B build/shared -DCMAKE_BUILD_TYPE=Release -DBUILD_SHARED_LIBS=ON -DSHMBUS_WERROR=ON \
+  -DSHMBUS_BENCH=OFF -DSHMBUS_EXAMPLES=OFF >/dev/null
+cmake --build build/shared -j"$jobs"
+ctest --test-dir build/shared --output-on-failure -R '^(test_install|test_segment|test_ring)$' -j1
 
 step "release tests (all labels)"
 ctest --test-dir build/release --output-on-failure -j1

@@ -7,6 +7,7 @@
  * with a C++ compiler when there is one. The prefix is moved after the
  * install to show the .pc is relocatable, and the installed programs
  * still run from there (a shared libshmbus is found beside their bin/).
+ * A CMake project finds the same tree with find_package(shmbus).
  * The rules, example configs, docs and systemd units are installed too.
  */
 #include <stdarg.h>
@@ -84,6 +85,20 @@ static void test_install_then_build_with_pkg_config(void **state)
 				 0);
 	else
 		print_message("no c++ compiler: the C++ build is not tried\n");
+	/* A CMake project finds it with find_package(shmbus) alone, in the
+	 * moved prefix, and links shmbus::shmbus with its dependencies. */
+	assert_int_equal(sh("'%s' -S '%s' -B '%s/cm' -DCMAKE_PREFIX_PATH='%s/moved' "
+			    "-DSHMBUS_WANT=0.1 -DPROBE_SRC='%s' >/dev/null && "
+			    "'%s' --build '%s/cm' >/dev/null && '%s/cm/use_c' | grep -qx ok",
+			    SHMBUS_CMAKE, SHMBUS_CMAKE_USER, tmp, tmp, SHMBUS_PROBE_SRC,
+			    SHMBUS_CMAKE, tmp, tmp),
+			 0);
+	/* and its version file refuses a version this one is not */
+	assert_int_equal(sh("! '%s' -S '%s' -B '%s/cm9' -DCMAKE_PREFIX_PATH='%s/moved' "
+			    "-DSHMBUS_WANT=9.0 -DPROBE_SRC='%s' >'%s/cm9.log' 2>&1 && "
+			    "grep -q 'shmbusConfig.cmake, version: 0\\.1' '%s/cm9.log'",
+			    SHMBUS_CMAKE, SHMBUS_CMAKE_USER, tmp, tmp, SHMBUS_PROBE_SRC, tmp, tmp),
+			 0);
 	/* Beside the library: the rules, example configs, docs, and systemd
 	 * units naming the prefix they were installed to. */
 	assert_int_equal(sh("test -f '%s/moved/share/shmbus/rules/default.rules'", tmp), 0);
