@@ -16,6 +16,7 @@
  *             macd macd_signal macd_hist     [(fast,slow,signal)], default (12,26,9)
  *             bb_upper bb_middle bb_lower    [(period,k)], default (20,2)
  *             vwap close open high low volume
+ *             (not two numbers, nor one value name on both sides)
  *   options   symbols=SPY,IBM               only these symbols (default: all)
  *             hysteresis=<x>                 dead band >= 0 around the threshold
  *             cooldown=<n>(ms|s|m)           no re-firing within the window

@@ -426,9 +426,30 @@ static int rp_head(struct rp_line *L, struct shmbus_rule *r)
 	return 3;
 }
 
+/* A rule reading one series on both sides ("close > close", or the same
+ * indicator under an alias: "macd_hist > macd_hist(12,26,9)") compares a
+ * value with itself: "a > a" is never true and "a >= a" always, so the
+ * rule could never fire, or only once; the file surely meant another
+ * operand. */
+static int rp_self_compare(struct rp_line *L, const struct rp_tok *rhs,
+			   const struct shmbus_rule *r)
+{
+	const char *a = r->a.name, *op = shmbus_rule_op_name(r->op);
+
+	if (r->op == SHMBUS_RULE_CROSSES_ABOVE || r->op == SHMBUS_RULE_CROSSES_BELOW)
+		return rp_err(L, rhs,
+			      "rule compares '%s' with itself: a value never crosses itself, the "
+			      "rule would never fire",
+			      a);
+	return rp_err(L, rhs, "rule compares '%s' with itself: '%s %s %s' is %s", a, a, op, a,
+		      r->op == SHMBUS_RULE_GE || r->op == SHMBUS_RULE_LE
+			      ? "always true, the rule would fire once and never again"
+			      : "never true, the rule would never fire");
+}
+
 static int rp_rule(struct rp_line *L, struct shmbus_rule *r)
 {
-	int i = rp_head(L, r), lhs;
+	int i = rp_head(L, r), lhs, rhs = -1;
 
 	if (i < 0)
 		return i;
@@ -442,6 +463,7 @@ static int rp_rule(struct rp_line *L, struct shmbus_rule *r)
 		if (i >= L->n)
 			return rp_err(L, NULL, "expected an operand after '%s'",
 				      shmbus_rule_op_name(r->op));
+		rhs = i;
 		if (rp_operand(L, &L->t[i++], &r->b) != 0)
 			return -EINVAL;
 	}
@@ -453,6 +475,8 @@ static int rp_rule(struct rp_line *L, struct shmbus_rule *r)
 			      r->op == SHMBUS_RULE_SIGN_CHANGE
 				      ? "sign_change needs a value name, not a constant"
 				      : "rule compares two constants");
+	if (rhs >= 0 && r->a.kind != SHMBUS_OPND_CONST && strcmp(r->a.name, r->b.name) == 0)
+		return rp_self_compare(L, &L->t[rhs], r);
 	if (!L->has_id)
 		snprintf(r->id, sizeof(r->id), "line%u", L->lineno);
 	return 1;

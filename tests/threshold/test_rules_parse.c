@@ -166,6 +166,16 @@ static void test_rules_parse_bad_rules(void **state)
 		 "expected an operator (>, >=, <, <=, crosses_above, crosses_below, sign_change) "
 		 "after 'close'"},
 		{"rule a: 5 sign_change", 9, "5", "sign_change needs a value name, not a constant"},
+		/* a series against itself: never true, or always (fires once) */
+		{"rule a: close > close", 17, "close",
+		 "rule compares 'close' with itself: 'close > close' is never true, the rule would "
+		 "never fire"},
+		{"rule a: sma20 <= sma20", 18, "sma20",
+		 "rule compares 'sma20' with itself: 'sma20 <= sma20' is always true, the rule "
+		 "would fire once and never again"},
+		{"rule a: macd_hist crosses_above macd_hist(12,26,9)", 33, "macd_hist(12,26,9)",
+		 "rule compares 'macd_hist' with itself: a value never crosses itself, the rule "
+		 "would never fire"},
 	};
 	struct shmbus_rule r;
 	struct shmbus_rule_error e;
