@@ -559,12 +559,14 @@ static int rp_ids_reserve(struct rp_ids *ids, const struct shmbus_ruleset *rs)
 }
 
 /* Column of the id in @line, a rule that parsed: the token after "rule",
- * or the value of its id= option; 0 for a default id ("line<N>"). */
-static uint32_t rp_id_column(const char *line, size_t len)
+ * or the value of its id= option; for a rule without one (its id is the
+ * default "line<N>"), the column of its first token, with *dflt set. */
+static uint32_t rp_id_column(const char *line, size_t len, int *dflt)
 {
 	struct rp_line *L = calloc(1, sizeof(*L));
 	uint32_t col = 0;
 
+	*dflt = 0;
 	if (!L || rp_tokenize(L, line, len) != 0) {
 		free(L);
 		return 0;
@@ -574,16 +576,39 @@ static uint32_t rp_id_column(const char *line, size_t len)
 	for (int i = 0; i < L->n && col == 0; i++)
 		if (L->t[i].n > 3 && memcmp(L->t[i].s, "id=", 3) == 0)
 			col = L->t[i].col + 3;
+	if (col == 0 && L->n > 0) {
+		*dflt = 1;
+		col = L->t[0].col;
+	}
 	free(L);
 	return col;
 }
 
-/* Appends @r unless its id is already used; the error points at the id. */
-static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids *ids,
-			 const struct shmbus_rule *r, const char *line, size_t len,
-			 struct shmbus_rule_error *err)
+/* Whether the rule on line @lineno of @text has the default id. */
+static int rp_id_is_default(const char *text, size_t len, uint32_t lineno)
 {
-	int rc = rp_ids_reserve(ids, rs);
+	const char *l = text, *end = text + len, *nl;
+	int dflt;
+
+	for (uint32_t k = 1; k < lineno && (nl = memchr(l, '\n', (size_t)(end - l))); k++)
+		l = nl + 1;
+	nl = memchr(l, '\n', (size_t)(end - l));
+	rp_id_column(l, (size_t)((nl ? nl : end) - l), &dflt);
+	return dflt;
+}
+
+/*
+ * Appends @r (on @line, in @text) unless its id is already used; the error
+ * points at the id. A rule without an id is named "line<N>", which a rule
+ * elsewhere may have been given by hand: the message then says which of
+ * the two got it by default, so that neither is a "duplicate" the file
+ * never spelt twice.
+ */
+static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids *ids,
+			 const struct shmbus_rule *r, const char *text, size_t text_len,
+			 const char *line, size_t len, struct shmbus_rule_error *err)
+{
+	int rc = rp_ids_reserve(ids, rs), dflt;
 	if (rc < 0)
 		return rc;
 	uint32_t *s = rp_ids_find(ids, rs, r->id);
@@ -593,12 +618,23 @@ static int rp_add_unique(struct shmbus_ruleset *rs, uint32_t *cap, struct rp_ids
 		return rc;
 	}
 	if (err) {
+		uint32_t first = rs->rules[*s - 1].line;
 		err->line = r->line;
-		err->column = rp_id_column(line, len);
+		err->column = rp_id_column(line, len, &dflt);
 		snprintf(err->token, sizeof(err->token), "%s", r->id);
-		snprintf(err->message, sizeof(err->message),
-			 "duplicate rule id '%s' (first defined on line %u)", r->id,
-			 rs->rules[*s - 1].line);
+		if (dflt)
+			snprintf(err->message, sizeof(err->message),
+				 "rule without an id: its default id '%s' is already the id of the "
+				 "rule on line %u (give one of them another id)",
+				 r->id, first);
+		else if (rp_id_is_default(text, text_len, first))
+			snprintf(err->message, sizeof(err->message),
+				 "duplicate rule id '%s': the rule on line %u has no id and gets "
+				 "'%s' by default (give one of them another id)",
+				 r->id, first, r->id);
+		else
+			snprintf(err->message, sizeof(err->message),
+				 "duplicate rule id '%s' (first defined on line %u)", r->id, first);
 	}
 	return -EINVAL;
 }
@@ -620,7 +656,7 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 		pos += ll + (nl != NULL);
 		rc = shmbus_rule_parse_line(l, ll, ++lineno, r, err);
 		if (rc == 1)
-			rc = rp_add_unique(out, &cap, &ids, r, l, ll, err);
+			rc = rp_add_unique(out, &cap, &ids, r, text, len, l, ll, err);
 	}
 	free(ids.slot);
 	free(r);

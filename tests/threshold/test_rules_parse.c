@@ -299,6 +299,48 @@ static void test_rules_parse_file(void **state)
 	assert_non_null(strstr(e.message, "/nonexistent/rules.conf"));
 }
 
+/* A rule without an id is named line<N>, which another rule may carry by
+ * hand: the clash names both lines and says which id is the default, not
+ * "duplicate rule id 'line2'" at column 0 of a line that spells no id, nor
+ * "first defined on line 1" for a line that spells none either. */
+static void test_rules_parse_default_id_clash(void **state)
+{
+	static const char named_first[] = "rule line2: rsi14 > 70\n"
+					  "  close > 5\n";
+	static const char default_first[] = "close > 5\n"
+					    "rule cold: rsi14 < 30\n"
+					    "rsi14 > 70 id=line1\n";
+	static const char both_named[] = "rule line1: close > 5\n"
+					 "rule line1: close < 3\n";
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+
+	(void)state;
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(shmbus_rules_parse(named_first, sizeof(named_first) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 3); /* the rule itself: it has no id to point at */
+	assert_string_equal(e.token, "line2");
+	assert_string_equal(e.message, "rule without an id: its default id 'line2' is already the "
+				       "id of the rule on line 1 (give one of them another id)");
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(shmbus_rules_parse(default_first, sizeof(default_first) - 1, &rs, &e),
+			 -EINVAL);
+	assert_int_equal(e.line, 3);
+	assert_int_equal(e.column, 15);
+	assert_string_equal(e.token, "line1");
+	assert_string_equal(e.message, "duplicate rule id 'line1': the rule on line 1 has no id "
+				       "and gets 'line1' by default (give one of them another id)");
+
+	/* written twice by hand: a plain duplicate */
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(shmbus_rules_parse(both_named, sizeof(both_named) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 6);
+	assert_string_equal(e.message, "duplicate rule id 'line1' (first defined on line 1)");
+}
+
 /* Ids are checked through a hash index: many rules, every one kept in
  * order, and a late duplicate still names the line of the first one. */
 static void test_rules_parse_many_ids(void **state)
@@ -341,6 +383,7 @@ int main(void)
 		cmocka_unit_test(test_rules_parse_control_bytes),
 		cmocka_unit_test(test_rules_parse_load_refuses_non_regular),
 		cmocka_unit_test(test_rules_parse_file),
+		cmocka_unit_test(test_rules_parse_default_id_clash),
 		cmocka_unit_test(test_rules_parse_many_ids),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
