@@ -18,7 +18,9 @@
  * alert is also printed as one line (unless --quiet).
  *
  * End of stream: after --eos-count markers of ta (heartbeat status
- * SHMBUS_SVC_EOS_TA) the service publishes its own (SHMBUS_SVC_EOS_THRESHOLD).
+ * SHMBUS_SVC_EOS_TA) the service evaluates the groups left open and
+ * publishes its own marker (SHMBUS_SVC_EOS_THRESHOLD). SIGTERM drains the
+ * ring and evaluates the groups left open too, then exits.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage (bad rules included).
  */
 #define _GNU_SOURCE
@@ -347,6 +349,12 @@ int main(int argc, char **argv)
 	struct shmbus_svc_loop loop = {
 	    .bus = t.st.bus, .c = t.st.c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
 	int ran = shmbus_svc_run(&loop);
+	/* A stop (SIGTERM) ends the stream as its marker does: the ring was
+	 * drained, and a group whose last event never came is evaluated now,
+	 * not dropped with the process. */
+	if (ran >= 0)
+		for (uint32_t id = 1; id <= t.st.max_symbols; id++)
+			thr_flush(&t, &t.syms[id]);
 	fflush(stdout);
 	thr_report(&t);
 	shmbus_svc_stage_close(&t.st);

@@ -9,6 +9,8 @@
  * event: threshold applied them and never evaluated, so no rule fired. A
  * group left open is now evaluated when the symbol's next group begins, or
  * at the end of the stream, with its last applied event as the trigger.
+ * A SIGTERM ends the stream too: the service drains its ring, and the
+ * groups left open in it are evaluated before it exits, not dropped.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <signal.h>
 #include <sys/wait.h>
 
 #include "pl_test.h"
@@ -112,10 +115,64 @@ static void test_threshold_groups_open_at_the_end(void **state)
 	assert_int_equal(shmbus_bus_destroy("thrgrp"), 0);
 }
 
+/* The same bars, and a SIGTERM in place of the end-of-stream marker. */
+static void test_threshold_groups_open_at_sigterm(void **state)
+{
+	(void)state;
+	shmbus_bus *b;
+	shmbus_producer *p;
+	shmbus_consumer *alerts;
+	struct shmbus_sub_opts so;
+	uint64_t seq[NBARS];
+	const char *rules = pt_path("groups-term.rules");
+	FILE *f = fopen(rules, "w");
+
+	assert_non_null(f);
+	fputs("rule last: close > 108.5\n", f); /* the last bar's group only */
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(shmbus_bus_create("thrgrpterm", NULL, &b), 0);
+	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
+	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
+	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
+	assert_true(sym > 0);
+
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", "thrgrpterm", "--rules", rules,
+		      "--quiet", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
+	                 1);
+	for (int i = 0; i < NBARS; i++)
+		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
+	/* committed before the signal: the service drains them before it goes */
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+
+	struct alerts_seen a = {0};
+	while (shmbus_poll(alerts, on_alert, &a, 16) > 0)
+		;
+	assert_int_equal(a.n, 1);
+	assert_int_equal(a.got[0].rule_id, 0);
+	assert_true(a.got[0].value == 109);
+	assert_int_equal(a.got[0].trigger_seq, seq[9]);
+	shmbus_consumer_close(alerts);
+	shmbus_producer_close(p);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("thrgrpterm"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_threshold_groups_open_at_the_end),
+	    cmocka_unit_test(test_threshold_groups_open_at_sigterm),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
