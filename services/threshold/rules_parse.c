@@ -649,6 +649,8 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 	int rc = r ? 0 : -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
+		pos = 3; /* a UTF-8 byte order mark: not part of the first line */
 	while (rc >= 0 && pos < len) {
 		const char *l = text + pos, *nl = memchr(l, '\n', len - pos);
 		size_t ll = nl ? (size_t)(nl - l) : len - pos;

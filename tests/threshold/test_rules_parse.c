@@ -299,6 +299,29 @@ static void test_rules_parse_file(void **state)
 	assert_non_null(strstr(e.message, "/nonexistent/rules.conf"));
 }
 
+/* A file saved with a UTF-8 byte order mark (some Windows editors write
+ * one) reads as without it: the mark was taken for part of the first word,
+ * "unknown operand 'rule'" with the mark invisible in the message. Columns
+ * count from after it, as an editor shows the line. */
+static void test_rules_parse_utf8_bom(void **state)
+{
+	static const char text[] = "\xef\xbb\xbfrule hot: rsi14 > 70\n"
+				   "rule cold: rsi14 < 30\n";
+	static const char bad[] = "\xef\xbb\xbfrule hot: rsi14 >> 70\n";
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+	(void)state;
+
+	assert_int_equal(shmbus_rules_parse(text, sizeof(text) - 1, &rs, &e), 0);
+	assert_int_equal(rs.count, 2);
+	assert_string_equal(rs.rules[0].id, "hot");
+	shmbus_rules_free(&rs);
+	assert_int_equal(shmbus_rules_parse(bad, sizeof(bad) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 1);
+	assert_int_equal(e.column, 18);
+	assert_string_equal(e.token, ">");
+}
+
 /* A rule without an id is named line<N>, which another rule may carry by
  * hand: the clash names both lines and says which id is the default, not
  * "duplicate rule id 'line2'" at column 0 of a line that spells no id, nor
@@ -383,6 +406,7 @@ int main(void)
 		cmocka_unit_test(test_rules_parse_control_bytes),
 		cmocka_unit_test(test_rules_parse_load_refuses_non_regular),
 		cmocka_unit_test(test_rules_parse_file),
+		cmocka_unit_test(test_rules_parse_utf8_bom),
 		cmocka_unit_test(test_rules_parse_default_id_clash),
 		cmocka_unit_test(test_rules_parse_many_ids),
 	};
