@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include "svc.h"
 #include "tool_parse.h"
+#include "tool_proc.h"
 
 #include <errno.h>
 #include <math.h>
@@ -203,17 +204,7 @@ static void svc_on_signal(int sig)
 
 int shmbus_svc_signals_install(void)
 {
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = svc_on_signal;
-	sigemptyset(&sa.sa_mask);
-	if (sigaction(SIGTERM, &sa, NULL) != 0 || sigaction(SIGINT, &sa, NULL) != 0)
-		return -errno;
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) != 0)
-		return -errno;
-	return 0;
+	return tool_stop_signals(svc_on_signal);
 }
 
 /* sig_atomic_t is what a handler may write; the producer reads an int */

@@ -343,7 +343,8 @@ int main(int argc, char **argv)
 	shmbus_svc_stage_opts_init(&t.stage, "threshold");
 	if ((rc = thr_parse_args(&t, argc, argv)) >= 0)
 		return rc;
-	if ((rc = thr_load_rules(&t)) != 0 || (rc = shmbus_svc_start(TOOL, &t.so)) != 0 ||
+	/* the stop signals first: a SIGTERM while the rules load stops it cleanly */
+	if ((rc = shmbus_svc_start(TOOL, &t.so)) != 0 || (rc = thr_load_rules(&t)) != 0 ||
 	    (rc = thr_attach(&t)) != 0)
 		return rc;
 	struct shmbus_svc_loop loop = {

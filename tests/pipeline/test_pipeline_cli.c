@@ -3,13 +3,16 @@
  * shmbus-threshold: what they refuse before touching anything (a bus name
  * that would lead the run folder elsewhere, numbers out of range, a rules
  * path that is no file), -h, and how a failed child is described. Each
- * case exits in well under a second: no run goes past its start.
+ * case exits in well under a second: no run goes past its start. And the
+ * services take a SIGTERM that was pending before they started.
  */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
 #include <cmocka.h>
+
+#include <signal.h>
 
 #include "pl_test.h"
 
@@ -244,6 +247,70 @@ static void test_pipeline_cli_child_failure_is_described(void **state)
 	free(err);
 }
 
+/*
+ * Run @argv with SIGTERM blocked and already pending, as a parent that
+ * blocked it passes both through exec. Returns the exit status, 128+sig,
+ * or -1 when it still ran after 20 s (SIGKILLed then): the stop never came.
+ */
+static int run_with_pending_sigterm(char *const argv[])
+{
+	pid_t pid = fork();
+	int st;
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		sigset_t term;
+		sigemptyset(&term);
+		sigaddset(&term, SIGTERM);
+		sigprocmask(SIG_BLOCK, &term, NULL);
+		raise(SIGTERM); /* pending: blocked */
+		int fd = open(pt_path("sigterm.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	for (int i = 0; i < 2000; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+/* A service started with SIGTERM blocked and pending unblocks it once its
+ * handler is in place: it stops at once, cleanly (exit 0, its report
+ * written), where it used to run until something SIGKILLed it and lost its
+ * final flush. The threshold engine's handler now comes before its rules
+ * load, so a stop while they load is clean too. */
+static void test_pipeline_cli_services_take_a_pending_sigterm(void **state)
+{
+	(void)state;
+	shmbus_bus *b;
+	char rules[512];
+	snprintf(rules, sizeof(rules), "%s/default.rules", PL_RULES_DIR);
+	char *collector[] = {PL_BIN_COLLECTOR, "--bus", "sigpend", "--events", "1000000", "--speed", "1",
+			     "--rate", "10", NULL};
+	char *ta[] = {PL_BIN_TA, "--bus", "sigpend", NULL};
+	char *threshold[] = {PL_BIN_THRESHOLD, "--bus", "sigpend", "--rules", rules, NULL};
+	char *const *runs[] = {collector, ta, threshold};
+
+	assert_int_equal(shmbus_bus_create("sigpend", NULL, &b), 0);
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		int rc = run_with_pending_sigterm(runs[i]);
+		if (rc != 0) {
+			pt_show(pt_path("sigterm.out"));
+			fail_msg("%s: %d (-1: still running after 20 s)", runs[i][0], rc);
+		}
+	}
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("sigpend"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +323,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
+	    cmocka_unit_test(test_pipeline_cli_services_take_a_pending_sigterm),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

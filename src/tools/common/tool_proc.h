@@ -7,6 +7,8 @@
  * exit-time check. Before that SIGKILL they name, from /proc, each thread
  * of it with its scheduler state and the kernel function it waits in
  * (wchan), and its children (a sanitizer's tracer is one).
+ *
+ * And how a tool or service is asked to stop: tool_stop_signals().
  */
 #ifndef SHMBUS_TOOL_PROC_H
 #define SHMBUS_TOOL_PROC_H
@@ -25,5 +27,15 @@
 #define TOOL_PROC_LIST     8
 #define TOOL_PROC_DESC_MAX 640 /* room for a description: 8 threads, 8 children */
 const char *tool_proc_describe(pid_t pid, char *buf, size_t n);
+
+/*
+ * SIGTERM and SIGINT call on_stop (a handler that sets a flag; system calls
+ * it interrupts fail with EINTR, no SA_RESTART), SIGPIPE is ignored (a
+ * closed pipe or socket is an error return), and SIGTERM and SIGINT are
+ * unblocked: a mask inherited through exec from a parent that blocked them
+ * would keep a stop pending for ever, and the launcher's SIGKILL after the
+ * grace would lose the final flush and stats. Returns 0 or -errno.
+ */
+int tool_stop_signals(void (*on_stop)(int));
 
 #endif

@@ -26,6 +26,7 @@
 
 #include "journald.h"
 #include "journald_args.h"
+#include "tool_proc.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -264,12 +265,7 @@ int main(int argc, char **argv)
 	const char *hook = getenv("SHMBUS_JOURNALD_DURABLE_FD");
 	if (hook && *hook)
 		d.hook_fd = atoi(hook);
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	tool_stop_signals(on_signal);
 	if ((rc = open_all(&d)) != 0) {
 		shmbus_journal_writer_close(d.w);
 		if (d.bus)

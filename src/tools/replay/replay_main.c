@@ -54,6 +54,7 @@
 #include "jtool.h"
 #include "tool_pace.h"
 #include "tool_parse.h"
+#include "tool_proc.h"
 
 #define TOOL "shmbus-replay"
 #define SPIN_NS 50000 /* sleep until this long before due, then spin */
@@ -555,11 +556,7 @@ int main(int argc, char **argv)
 	int rc = parse_args(argc, argv, &o);
 	if (rc >= 0)
 		return rc;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
+	tool_stop_signals(on_signal);
 	rc = open_all(&o, &s, &r, &ids);
 	if (rc == 0) {
 		rc = replay(&o, &s, r, &elapsed);

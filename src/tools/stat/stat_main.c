@@ -30,6 +30,7 @@
 #include "stat_tool.h"
 #include "tool_json.h"
 #include "tool_parse.h"
+#include "tool_proc.h"
 
 static const char *const usage_text =
     "usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
@@ -265,10 +266,7 @@ int main(int argc, char **argv)
 		return rc;
 	struct sigaction sb = {.sa_handler = on_sigbus};
 	sigaction(SIGBUS, &sb, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	struct sigaction sa = {.sa_handler = on_stop};
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	tool_stop_signals(on_stop);
 	if (o.prometheus) /* opens, waits for and reopens the bus itself */
 		return stat_serve(o.bus, o.prometheus, &stop_flag);
 	shmbus_bus *bus;
