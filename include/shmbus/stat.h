@@ -139,6 +139,21 @@ int shmbus_stat_bus(const shmbus_bus *bus, struct shmbus_bus_info *out);
  * entry, -ERANGE past the end, SHMBUS_ECORRUPT. */
 int shmbus_stat_ring(const shmbus_bus *bus, uint32_t index, struct shmbus_ring_stat *out);
 
+/*
+ * Copy ring `index`'s symbol filter into ids: the symbol ids the ring
+ * takes, in ascending order, each once, at most max of them (ids may be
+ * NULL when max is 0). Returns how many ids the filter holds, which may
+ * be more than max (then only the first max were copied); 0 when the ring
+ * takes every symbol (shmbus_ring_stat.nsymbols 0); -EINVAL (NULL bus, or
+ * NULL ids with max > 0), -ENOENT for a free entry, -ERANGE past the end,
+ * SHMBUS_ECORRUPT. Events about no symbol (id 0) pass every filter and
+ * are not listed. shmbus_ring_stat.nsymbols counts the ids as subscribed,
+ * a repeated one included: allocate that many to get them all. Read-only,
+ * any process; a filter replaced meanwhile (a consumer re-subscribing
+ * with another) may read as a mix of the two.
+ */
+int shmbus_stat_ring_symbols(const shmbus_bus *bus, uint32_t index, uint32_t *ids, unsigned max);
+
 /* Participant entry `index`. Returns 0, -ENOENT (free), -ERANGE. */
 int shmbus_stat_participant(const shmbus_bus *bus, uint32_t index,
 			    struct shmbus_participant_stat *out);

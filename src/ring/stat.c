@@ -177,6 +177,46 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	return 0;
 }
 
+int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids, unsigned max)
+{
+	if (!b || (!ids && max))
+		return -EINVAL;
+	if (index >= b->max_rings)
+		return -ERANGE;
+	struct ring_desc *d = &b->rings[index];
+	uint32_t st = load_acquire(&d->state); /* A2 */
+	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
+		return -ENOENT;
+	if (st > RING_STATE_ORPHANED || d->index != index)
+		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: state %u or index %u invalid",
+			       index, st, d->index);
+	struct ring_view v;
+	int rc = ring_view_init(&v, b, d);
+	if (rc)
+		return rc;
+	if (!v.bitmap)
+		return 0;
+	/* Bit id - 1 of the bitmap (ring_view_init bounded it by the
+	 * attach-time max_symbols, a power of two >= 16: the region holds at
+	 * least one whole word). */
+	unsigned n = 0;
+	for (uint32_t w = 0; w < (v.max_symbols + 63) / 64; w++)
+		for (uint64_t bits = v.bitmap[w]; bits != 0; bits &= bits - 1) {
+			uint32_t id = w * 64 + (uint32_t)__builtin_ctzll(bits) + 1;
+			if (id > v.max_symbols)
+				break;
+			if (n < max)
+				ids[n] = id;
+			n++;
+		}
+	/* A filter of nsymbols > 0 ids in 1..max_symbols sets some bit: an
+	 * empty one would read as "every symbol" while the ring takes none. */
+	if (n == 0)
+		return bus_err(SHMBUS_ECORRUPT, "ring %u: a filter of %u symbols with none set",
+			       index, d->nsymbols);
+	return (int)n;
+}
+
 int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,
 			    struct shmbus_participant_stat *o)
 {

@@ -1013,6 +1013,45 @@ static void test_ring_stat_fields(void **state)
 	rig_close(&r);
 }
 
+/* A ring's symbol filter reads back through the public API (the bridge's
+ * journal catch-up needs the list of a ring declared by shmbusctl):
+ * ascending, each id once, cut at max, 0 for a ring that takes every
+ * symbol; bad arguments and entries are refused. */
+static void test_ring_stat_symbols(void **state)
+{
+	struct rig r;
+	struct shmbus_sub_opts so;
+	uint32_t ids[8] = {0};
+	static const uint32_t given[] = {40, 3, 40, 1024, 64, 65};
+	tu_sub_opts(&so, 32, 128, SHMBUS_POLICY_DROP);
+	rig_open(&r, "allsyms", &so);
+	uint32_t all = shmbus_consumer_ring(r.c);
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, all, ids, 8), 0);
+	so.symbols = given;
+	so.nsymbols = sizeof given / sizeof given[0];
+	assert_int_equal(shmbus_ring_declare(r.bus, "somesyms", &so), 0);
+	int idx = shmbus_stat_find_ring(r.bus, "somesyms");
+	assert_true(idx >= 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(shmbus_stat_ring(r.bus, (uint32_t)idx, &rs), 0);
+	assert_int_equal(rs.nsymbols, 6); /* as given, 40 twice */
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, (uint32_t)idx, ids, 8), 5);
+	static const uint32_t want[] = {3, 40, 64, 65, 1024};
+	assert_memory_equal(ids, want, sizeof want);
+	memset(ids, 0, sizeof ids);
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, (uint32_t)idx, ids, 2), 5);
+	assert_int_equal(ids[0], 3);
+	assert_int_equal(ids[1], 40);
+	assert_int_equal(ids[2], 0); /* nothing past max */
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, (uint32_t)idx, NULL, 0), 5);
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, (uint32_t)idx, NULL, 1), -EINVAL);
+	assert_int_equal(shmbus_stat_ring_symbols(NULL, (uint32_t)idx, ids, 8), -EINVAL);
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, 16, ids, 8), -ERANGE);
+	assert_int_equal(shmbus_ring_remove(r.bus, "somesyms"), 0);
+	assert_int_equal(shmbus_stat_ring_symbols(r.bus, (uint32_t)idx, ids, 8), -ENOENT);
+	rig_close(&r);
+}
+
 /* A live consumer's ring cannot be taken; unsubscribe frees the entry. */
 static void test_ring_subscribe_busy_and_unsubscribe(void **state)
 {
@@ -1066,6 +1105,7 @@ int main(void)
 	    TU_TEST(test_ring_wait_adaptive),
 	    TU_TEST(test_ring_bad_subscribe_opts),
 	    TU_TEST(test_ring_stat_fields),
+	    TU_TEST(test_ring_stat_symbols),
 	    TU_TEST(test_ring_subscribe_busy_and_unsubscribe),
 	};
 	return cmocka_run_group_tests_name("ring", tests, NULL, NULL);
