@@ -69,6 +69,7 @@ struct bridge {
 	struct bridge_srcmap acked, sent;
 	struct bridge_srcmap published; /* the bus's last seq per source at subscription */
 	struct bridge_srcmap live;      /* the last seq per source seen in the ring */
+	uint32_t *ring_symbols;         /* an adopted ring's symbol filter (cfg.sub) */
 	int dirty, had_checkpoint, no_ring;
 	unsigned blocked; /* sinks in recovery (bit k: sinks[k]) */
 	unsigned probing; /* sinks in recovery whose first marked entry alone was resent */
@@ -588,35 +589,51 @@ static void snapshot_published(struct bridge *b)
  * --capacity was given (then a differing ring is an error), its policy
  * unless --ring-policy was, its filter unless --types or --symbols were
  * (the library keeps it when so has neither; the catch-up then takes its
- * types). Slots smaller than those the bridge would make are warned about.
+ * types and symbols). Slots smaller than those the bridge would make are
+ * warned about. Returns 0, or a negative code with err filled when the
+ * ring's symbol list cannot be read.
  */
-static void adopt_ring(struct bridge *b, struct shmbus_sub_opts *so)
+static int adopt_ring(struct bridge *b, struct shmbus_sub_opts *so, char *err, size_t errlen)
 {
 	struct shmbus_ring_stat rs;
 	int idx = shmbus_stat_find_ring(b->bus, b->cfg.ring);
 	if (idx < 0 || shmbus_stat_ring(b->bus, (uint32_t)idx, &rs) != 0)
-		return;
+		return 0;
 	if (!(b->cfg.sub_given & BRIDGE_SUB_CAPACITY))
 		so->capacity = rs.capacity;
 	so->slot_size = rs.slot_size;
 	if (!(b->cfg.sub_given & BRIDGE_SUB_POLICY))
 		so->policy = rs.policy;
 	so->wait = rs.wait;
-	/* The ring keeps its filter: the catch-up must export what it takes. */
-	if (b->cfg.sub.types == 0 && b->cfg.sub.symbols == NULL) {
-		b->cfg.sub.types = rs.types;
-		if (rs.nsymbols != 0 && b->cfg.journal_dir != NULL)
-			core_warn(b,
-				  "ring %s takes %u symbols only, but the journal catch-up cannot "
-				  "read that list: it exports the events of every symbol (give "
-				  "--symbols to filter both)",
-				  b->cfg.ring, rs.nsymbols);
-	}
 	if (rs.slot_size < b->cfg.sub.slot_size)
 		core_warn(b,
 			  "ring %s has %u-byte slots: events larger than %u bytes never reach it "
 			  "(counted as too_big)",
 			  b->cfg.ring, rs.slot_size, rs.slot_size - 8);
+	/* The ring keeps its filter: the catch-up must export what it takes.
+	 * Its symbol list (nsymbols counts a repeated id twice: room for all)
+	 * is the catch-up's; one that could not be read exported every
+	 * symbol of the journal. */
+	if (b->cfg.sub.types != 0 || b->cfg.sub.symbols != NULL)
+		return 0;
+	b->cfg.sub.types = rs.types;
+	if (rs.nsymbols == 0)
+		return 0;
+	if ((b->ring_symbols = calloc(rs.nsymbols, sizeof *b->ring_symbols)) == NULL) {
+		snprintf(err, errlen, "ring %s: out of memory for its %u symbols", b->cfg.ring,
+			 rs.nsymbols);
+		return -ENOMEM;
+	}
+	int n = shmbus_stat_ring_symbols(b->bus, (uint32_t)idx, b->ring_symbols, rs.nsymbols);
+	if (n <= 0 || (unsigned)n > rs.nsymbols) { /* 0: its filter was removed meanwhile */
+		snprintf(err, errlen, "ring %s: cannot read its symbol filter: %s%s%s", b->cfg.ring,
+			 n < 0 ? shmbus_strerror(n) : "it changed while read",
+			 n < 0 && shmbus_errmsg()[0] ? ": " : "", n < 0 ? shmbus_errmsg() : "");
+		return n < 0 ? n : -EAGAIN;
+	}
+	b->cfg.sub.symbols = b->ring_symbols;
+	b->cfg.sub.nsymbols = (size_t)n;
+	return 0;
 }
 
 int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct bridge_sink **sinks,
@@ -661,7 +678,8 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 	/* Subscribe before any catch-up: whatever is published from now on
 	 * waits in the ring while the journal is read. */
 	struct shmbus_sub_opts so = cfg->sub;
-	adopt_ring(b, &so);
+	if ((rc = adopt_ring(b, &so, err, errlen)) < 0)
+		goto fail;
 	rc = shmbus_subscribe(bus, cfg->ring, &so, &b->c);
 	if (rc < 0) {
 		snprintf(err, errlen, "subscribe: %s (ring %s%s%s)", shmbus_strerror(rc), cfg->ring,
@@ -676,6 +694,7 @@ int bridge_open(shmbus_bus *bus, const struct bridge_core_config *cfg, struct br
 	*out = b;
 	return 0;
 fail:
+	free(b->ring_symbols);
 	bridge_srcmap_free(&b->acked);
 	bridge_srcmap_free(&b->sent);
 	bridge_srcmap_free(&b->published);
@@ -1169,6 +1188,7 @@ void bridge_close(struct bridge *b)
 	bridge_srcmap_free(&b->sent);
 	bridge_srcmap_free(&b->published);
 	bridge_srcmap_free(&b->live);
+	free(b->ring_symbols);
 	free(b->w);
 	free(b);
 }

@@ -949,6 +949,36 @@ static void test_bridge_core_catchup_takes_a_declared_ring_types(void **state)
 	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
+/* A declared ring's symbol filter is the catch-up's too, when the bridge
+ * is given no --types or --symbols: the catch-up could not read the list
+ * through the public API, warned, and exported every symbol the journal
+ * held after a restart while the ring took two. */
+static void test_bridge_core_catchup_takes_a_declared_ring_symbols(void **state)
+{
+	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
+	struct shmbus_sub_opts sub;
+	struct fake_run r;
+	(void)state;
+	catchup_env(&r, dir, jdir, sizeof jdir);
+	assert_int_equal(shmbus_ring_remove(r.bus, "bridge"), 0);
+	const uint32_t syms[] = {g_sym[4], g_sym[0]};
+	shmbus_sub_opts_init(&sub);
+	sub.symbols = syms;
+	sub.nsymbols = 2;
+	sub.capacity = 32768;
+	assert_int_equal(shmbus_ring_declare(r.bus, "bridge", &sub), 0);
+	make_mixed_journal(jdir, SHMBUS_EV_QUOTE);
+	shmbus_sub_opts_init(&sub); /* no --types, no --symbols */
+	warn_reset();
+	/* symbol 0's trades (seqs 1, 9) and symbol 4's quotes (5, 13) */
+	static const uint64_t want[] = {1, 5, 9, 13};
+	expect_catchup(&r, jdir, &sub, want, 4);
+	if (strstr(g_warn, "cannot read that list") != NULL)
+		fail_msg("warned: %s", g_warn);
+	fake_run_close(&r);
+	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
 static void rm_rf(const char *dir)
 {
 	assert_int_equal(tfs_rm_rf(dir), 0);
@@ -1614,6 +1644,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_core_first_start_from_journal),
 		cmocka_unit_test(test_bridge_core_catchup_symbol_filter_passes_heartbeats),
 		cmocka_unit_test(test_bridge_core_catchup_takes_a_declared_ring_types),
+		cmocka_unit_test(test_bridge_core_catchup_takes_a_declared_ring_symbols),
 		cmocka_unit_test(test_bridge_core_ckpt_rejects_bad_values),
 		cmocka_unit_test(test_bridge_core_ckpt_reports_file_problems),
 		cmocka_unit_test(test_bridge_core_catchup_warns_checkpoint_past_journal),
