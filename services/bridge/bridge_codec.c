@@ -289,12 +289,21 @@ int bridge_check_template(const char *tpl, enum bridge_name_kind kind, char *why
 				 "{symbol_id}, {source})");
 		return -EINVAL;
 	}
+	if (kind == BRIDGE_NAME_KAFKA_TOPIC && (len < 0 || len > BRIDGE_KAFKA_TOPIC_MAX)) {
+		snprintf(why, n, "expands to more than %d characters (a Kafka topic has at most %d)",
+			 len < 0 ? BRIDGE_NAME_MAX : BRIDGE_KAFKA_TOPIC_MAX, BRIDGE_KAFKA_TOPIC_MAX);
+		return -EINVAL;
+	}
 	if (len < 0) {
 		snprintf(why, n, "expands to more than %d bytes", BRIDGE_NAME_MAX);
 		return -EINVAL;
 	}
 	if (len == 0) {
 		snprintf(why, n, "empty");
+		return -EINVAL;
+	}
+	if (kind == BRIDGE_NAME_KAFKA_TOPIC && (strcmp(buf, ".") == 0 || strcmp(buf, "..") == 0)) {
+		snprintf(why, n, "'.' and '..' are not allowed as a Kafka topic");
 		return -EINVAL;
 	}
 	for (int i = 0; i < len; i++) {

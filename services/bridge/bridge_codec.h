@@ -82,16 +82,19 @@ int bridge_expand_template(const char *tpl, const struct shmbus_event_header *ev
 
 /* Longest subject or topic the sinks send (bytes, without the NUL). */
 #define BRIDGE_NAME_MAX 255
+/* Longest Kafka topic: the broker refuses a longer one. */
+#define BRIDGE_KAFKA_TOPIC_MAX 249
 
 enum bridge_name_kind { BRIDGE_NAME_NATS_SUBJECT, BRIDGE_NAME_KAFKA_TOPIC };
 
 /*
  * Check template `tpl` once, before anything is sent: every {placeholder}
  * known and closed, the longest expansion (longest type name, a symbol of
- * SHMBUS_SYMBOL_MAX bytes, 10-digit ids) at most BRIDGE_NAME_MAX bytes,
- * and the literal text valid for its kind: a NATS publish subject has no
- * empty token ('..', or a '.' first or last), no wildcard ('*', '>') and
- * no white space; a Kafka topic has only [A-Za-z0-9._-]. Returns 0, or
+ * SHMBUS_SYMBOL_MAX bytes, 10-digit ids) at most BRIDGE_NAME_MAX bytes
+ * (a Kafka topic: BRIDGE_KAFKA_TOPIC_MAX), and the literal text valid for
+ * its kind: a NATS publish subject has no empty token ('..', or a '.'
+ * first or last), no wildcard ('*', '>') and no white space; a Kafka topic
+ * has only [A-Za-z0-9._-] and is neither '.' nor '..'. Returns 0, or
  * -EINVAL with why filled.
  */
 int bridge_check_template(const char *tpl, enum bridge_name_kind kind, char *why, size_t n);

@@ -222,6 +222,38 @@ static void test_bridge_codec_template(void **state)
 			 -EINVAL);
 }
 
+/* Kafka takes a topic of at most 249 characters of [A-Za-z0-9._-], not
+ * '.' or '..': the check allowed 255 bytes (the NATS bound), so a topic
+ * of 250..255 passed at start and every event was then refused by the
+ * broker. The longest expansion counts ({type}: 17 characters). */
+static void test_bridge_codec_kafka_topic_limits(void **state)
+{
+	char tpl[300], why[256];
+	(void)state;
+	memset(tpl, 'k', sizeof tpl);
+	tpl[249] = '\0';
+	assert_int_equal(bridge_check_template(tpl, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why), 0);
+	tpl[249] = 'k';
+	tpl[250] = '\0';
+	assert_int_equal(bridge_check_template(tpl, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why),
+			 -EINVAL);
+	if (strstr(why, "249") == NULL)
+		fail_msg("want the limit named, got: %s", why);
+	/* a NATS subject keeps its own bound */
+	assert_int_equal(bridge_check_template(tpl, BRIDGE_NAME_NATS_SUBJECT, why, sizeof why), 0);
+	memcpy(tpl + 232, ".{type}", 8); /* 232 + 1 + 17 = 250 */
+	assert_int_equal(bridge_check_template(tpl, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why),
+			 -EINVAL);
+	memcpy(tpl + 231, ".{type}", 8); /* 249 */
+	assert_int_equal(bridge_check_template(tpl, BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why), 0);
+	assert_int_equal(bridge_check_template(".", BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why),
+			 -EINVAL);
+	assert_int_equal(bridge_check_template("..", BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why),
+			 -EINVAL);
+	assert_int_equal(bridge_check_template("...", BRIDGE_NAME_KAFKA_TOPIC, why, sizeof why),
+			 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -232,6 +264,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_codec_rejects_type_out_of_range),
 		cmocka_unit_test(test_bridge_codec_reason_without_nul),
 		cmocka_unit_test(test_bridge_codec_template),
+		cmocka_unit_test(test_bridge_codec_kafka_topic_limits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1382,6 +1382,10 @@ static void exe_dir(char *dir, char out[64], char err[64], char file[64], const 
  * loop, nan), sn * 1000000 overflowed, any word but 0/no meant true, a
  * capacity that is no power of two passed, and "help = 1" in a config
  * exited 2 without a word. */
+/* 250 characters: one past Kafka's longest topic. */
+#define LONG_TOPIC50 "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk"
+#define LONG_TOPIC LONG_TOPIC50 LONG_TOPIC50 LONG_TOPIC50 LONG_TOPIC50 LONG_TOPIC50
+
 static void test_bridge_core_exe_rejects_bad_options(void **state)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", out[64], err[64], conf[64];
@@ -1412,6 +1416,7 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--nats-subject", "a..{type}", "no empty token"},
 		{"--nats-subject", "a.*", "wildcard"},
 		{"--kafka-topic", "trades {type}", "not allowed in a Kafka topic"},
+		{"--kafka-topic", LONG_TOPIC, "at most 249"},
 		{"--kafka-set", "no.such.prop=1", "no.such.prop"},
 		{"--stats-json", "/nonexistent/dir/s.json", "--stats-json"},
 		/* the NATS settings bridge_nats_open refuses: they were checked
