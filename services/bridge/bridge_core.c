@@ -49,6 +49,7 @@ struct bw_entry {
 	uint64_t pos;
 	uint32_t source;
 	uint8_t pending, failed;
+	uint8_t released; /* sinks that let it go unexported: counted in unencodable */
 	uint64_t seq;
 	union {
 		struct shmbus_event_header h;
@@ -217,6 +218,7 @@ static unsigned send_entry(struct bridge *b, struct bw_entry *e, unsigned mask)
 		} else if (n < 0 || rc == -EINVAL) {
 			e->pending &= (uint8_t)~bit; /* never exportable: released */
 			e->failed &= (uint8_t)~bit;
+			e->released |= (uint8_t)bit;
 			if (warn_due(&b->enc_warn_ns))
 				core_warn(b,
 					  "event of source %" PRIu32 " seq %" PRIu64 " (type %u, symbol "
@@ -259,6 +261,7 @@ static int offer(struct bridge *b, const struct shmbus_event_header *ev)
 {
 	if (ev->size < sizeof *ev || ev->size > SHMBUS_EVENT_MAX) {
 		b->st.encode_errors++;
+		b->st.unencodable++;
 		return 1;
 	}
 	const struct bridge_src *s = bridge_srcmap_get(&b->sent, ev->source_id);
@@ -273,6 +276,7 @@ static int offer(struct bridge *b, const struct shmbus_event_header *ev)
 	e->source = ev->source_id;
 	e->seq = ev->seq;
 	e->pending = (uint8_t)((1u << b->nsinks) - 1);
+	e->released = 0;
 	/* A sink in recovery gets it later, in order, behind its failed ones. */
 	e->failed = (uint8_t)(e->pending & b->blocked);
 	memcpy(e->ev.bytes, ev, ev->size);
@@ -350,8 +354,13 @@ static void advance(struct bridge *b)
 			break;
 		progress_set(b, &b->acked, "acknowledged", LOSS_ACKED, e->source, e->seq,
 			     e->ev.h.event_time_ns);
-		b->st.lag_ns = shmbus_now_ns() - e->ev.h.publish_time_ns;
-		b->st.acked++;
+		/* Past it either way; acknowledged only when no sink let it go. */
+		if (e->released != 0) {
+			b->st.unencodable++;
+		} else {
+			b->st.lag_ns = shmbus_now_ns() - e->ev.h.publish_time_ns;
+			b->st.acked++;
+		}
 		b->head++;
 		b->dirty = 1;
 	}

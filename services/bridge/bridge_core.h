@@ -79,6 +79,10 @@ struct bridge_stats {
 	uint64_t skipped;    /* already exported (seq <= last sent) */
 	uint64_t dropped;    /* dropped under on_full=drop */
 	uint64_t encode_errors;
+	/* Events let go unexported because a sink cannot take them (not
+	 * encodable, or refused as invalid): not in acked, which counts only
+	 * what every sink's broker acknowledged. */
+	uint64_t unencodable;
 	uint64_t checkpoints;
 	uint64_t checkpoint_errors; /* checkpoint writes that failed */
 	/* Progress of a source that could not be recorded (out of memory, or

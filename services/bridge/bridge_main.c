@@ -467,23 +467,25 @@ static void stats_text(const struct bridge_stats *st, int json, char *buf, size_
 			 ",\"journal\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"resent\":%" PRIu64
 			 ",\"acked\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"skipped\":%" PRIu64
 			 ",\"dropped\":%" PRIu64 ",\"encode_errors\":%" PRIu64
-			 ",\"checkpoints\":%" PRIu64 ",\"checkpoint_errors\":%" PRIu64
+			 ",\"unencodable\":%" PRIu64 ",\"checkpoints\":%" PRIu64 ",\"checkpoint_errors\":%" PRIu64
 			 ",\"progress_errors\":%" PRIu64 ",\"reconnects\":%" PRIu64
 			 ",\"lag_ns\":%" PRId64 ",\"ring_depth\":%" PRIu64 "}",
 			 st->connected, st->inflight, st->received, st->journal, st->sent,
 			 st->resent, st->acked, st->failed, st->skipped, st->dropped,
-			 st->encode_errors, st->checkpoints, st->checkpoint_errors,
+			 st->encode_errors, st->unencodable, st->checkpoints, st->checkpoint_errors,
 			 st->progress_errors, st->reconnects, st->lag_ns, st->ring_depth);
 	else
 		snprintf(buf, len,
 			 "connected=%d inflight=%u received=%" PRIu64 " acked=%" PRIu64
 			 " sent=%" PRIu64 " resent=%" PRIu64 " failed=%" PRIu64 " skipped=%" PRIu64
-			 " dropped=%" PRIu64 " encode_errors=%" PRIu64 " journal=%" PRIu64
+			 " dropped=%" PRIu64 " encode_errors=%" PRIu64 " unencodable=%" PRIu64
+			 " journal=%" PRIu64
 			 " checkpoints=%" PRIu64 " checkpoint_errors=%" PRIu64
 			 " progress_errors=%" PRIu64 " reconnects=%" PRIu64
 			 " lag_ms=%.1f ring_depth=%" PRIu64,
 			 st->connected, st->inflight, st->received, st->acked, st->sent, st->resent,
-			 st->failed, st->skipped, st->dropped, st->encode_errors, st->journal,
+			 st->failed, st->skipped, st->dropped, st->encode_errors, st->unencodable,
+			 st->journal,
 			 st->checkpoints, st->checkpoint_errors, st->progress_errors, st->reconnects,
 			 (double)st->lag_ns / 1e6, st->ring_depth);
 }
@@ -520,7 +522,7 @@ static void report(struct opts *o, struct bridge *b)
 static const char *const bus_counter_names[] = {
 	"connected", "inflight", "acked",   "sent",       "resent", "failed",
 	"skipped",   "dropped",  "journal", "reconnects", "lag_ns", "ring_depth",
-	"encode_errors", "checkpoint_errors", "progress_errors",
+	"encode_errors", "checkpoint_errors", "progress_errors", "unencodable",
 };
 
 static void publish_counters(shmbus_bus *bus, struct bridge *b)
@@ -531,7 +533,7 @@ static void publish_counters(shmbus_bus *bus, struct bridge *b)
 			      st.resent,   st.failed,  st.skipped,  st.dropped, st.journal,
 			      st.reconnects, (uint64_t)(st.lag_ns > 0 ? st.lag_ns : 0),
 			      st.ring_depth, st.encode_errors, st.checkpoint_errors,
-			      st.progress_errors};
+			      st.progress_errors, st.unencodable};
 	_Static_assert(sizeof(v) / sizeof(v[0]) ==
 			       sizeof(bus_counter_names) / sizeof(bus_counter_names[0]),
 		       "one value per counter name");
