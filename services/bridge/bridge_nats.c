@@ -64,6 +64,7 @@ struct nats_sink {
 	int closed;              /* under mu: cnats's closed callback has run */
 	struct nats_ack *q, *q2; /* pending acks / swap buffer */
 	size_t qn, qcap, q2cap;
+	int q_dropped; /* under mu: an ack found no room in q (out of memory) */
 	/* Refused publishes not yet reported, and the latest one (under mu). */
 	uint64_t nack_n;
 	int nack_code;
@@ -267,8 +268,10 @@ static void nats_ack_cb(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae,
 				s->qcap = ncap;
 			}
 		}
-		if (s->qn < s->qcap) /* else lost: the core resends on timeout */
+		if (s->qn < s->qcap)
 			s->q[s->qn++] = a;
+		else /* no timeout brings it back: poll() reports every ack lost */
+			s->q_dropped = 1;
 		pthread_mutex_unlock(&s->mu);
 	}
 	natsMsg_Destroy(msg);
@@ -608,6 +611,8 @@ static int nats_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	int lost = atomic_exchange(&s->stream_lost, 0);
 	if (lost)
 		memcpy(s->lost_subject, s->nack_subject, sizeof s->lost_subject);
+	int dropped = s->q_dropped;
+	s->q_dropped = 0;
 	pthread_mutex_unlock(&s->mu);
 	if (nacks > 0) {
 		nats_report_nacks(s, nacks, code, text, subject);
@@ -626,7 +631,10 @@ static int nats_poll(struct bridge_sink *b, bridge_ack_fn fn, void *ctx)
 	 * come as a time-out, after newer sends were stored). The core marks
 	 * them all to send again, in order; those the server did store are
 	 * dropped by the stream's duplicate window. */
-	if (gen != s->conn_gen) {
+	/* So is a lost ack (the queue could not grow): cnats counts it as
+	 * delivered, so nothing else would ever end its send, which held the
+	 * window's head for good. */
+	if (gen != s->conn_gen || dropped) {
 		s->conn_gen = gen;
 		fn(ctx, BRIDGE_ACK_ALL_LOST, 0, 0, -EIO);
 		n++;
