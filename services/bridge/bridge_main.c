@@ -392,18 +392,32 @@ static int parse_types(struct opts *o, const char *list, const char *where)
 	return 0;
 }
 
-/* The syntax of a --symbols list (interned once the bus is attached). */
+/* The syntax of a --symbols list (interned once the bus is attached):
+ * names as shmbus_symbol_intern takes them, 1..SHMBUS_SYMBOL_MAX bytes of
+ * printable ASCII without spaces, so that a bad one is a usage error
+ * before the bus is attached and the names before it interned. */
 static int check_symbols(const char *list, const char *where)
 {
-	char t[256], why[320];
+	char t[SHMBUS_SYMBOL_MAX + 1], why[320];
 	const char *p = list;
 	size_t k = 0;
 	int rc;
 	if (*list == '\0')
 		return bad("--symbols", "empty list", where);
-	while ((rc = tool_list_next(&p, list, t, sizeof t, why, sizeof why)) > 0)
+	while ((rc = tool_list_next(&p, list, t, sizeof t, why, sizeof why)) > 0) {
 		if (++k > SHMBUS_SUB_MAX_SYMBOLS)
 			return bad("--symbols", "too many symbols", where);
+		for (const char *c = t; *c != '\0'; c++)
+			if (*c <= ' ' || *c >= 0x7f) { /* the byte itself is not shown */
+				snprintf(why, sizeof why, "symbol '%.*s...': byte %d (0x%02x) is a "
+					 "space or not printable ASCII", (int)(c - t), t,
+					 (int)(c - t) + 1, (unsigned char)*c);
+				return bad("--symbols", why, where);
+			}
+	}
+	if (rc < 0)
+		snprintf(why + strlen(why), sizeof why - strlen(why), " (a symbol has 1..%d bytes)",
+			 SHMBUS_SYMBOL_MAX);
 	return rc < 0 ? bad("--symbols", why, where) : 0;
 }
 
@@ -420,8 +434,11 @@ static int resolve_symbols(struct opts *o, shmbus_bus *bus)
 	while (k < SHMBUS_SUB_MAX_SYMBOLS &&
 	       tool_list_next(&p, o->symbols, t, sizeof t, why, sizeof why) > 0) {
 		int64_t id = shmbus_symbol_intern(bus, t, strlen(t));
-		if (id < 0)
-			return bad("--symbols", shmbus_strerror((int)id), t);
+		if (id < 0) { /* the bus's table is full */
+			snprintf(why, sizeof why, "%s: %s", shmbus_strerror((int)id),
+				 shmbus_errmsg());
+			return bad("--symbols", why, t);
+		}
 		o->symbol_ids[k++] = (uint32_t)id;
 	}
 	o->core.sub.symbols = o->symbol_ids;

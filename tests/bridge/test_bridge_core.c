@@ -1440,6 +1440,10 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--types", "trade,tick", "tick"},
 		{"--symbols", "AAPL,,MSFT", "bad item ''"},
 		{"--symbols", "AAPL,", "ends with a comma"},
+		/* names the bus would refuse: found only once attached (after
+		 * interning the names before them), without saying why */
+		{"--symbols", "AAPL,ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
+		{"--symbols", "AA PL", "'AA...': byte 3 (0x20)"},
 		{"--handover-timeout-ms", "soon", "--handover-timeout-ms"},
 	};
 	/* Outputs that could never take an event: every event used to be
