@@ -656,12 +656,20 @@ static int check_outputs(struct opts *o)
 			return bad("--kafka-set", why, "command line, config or environment");
 	}
 	if (o->stats_json != NULL) {
-		snprintf(what, sizeof what, "%.290s.tmp", o->stats_json);
-		FILE *f = fopen(what, "w");
-		if (f == NULL)
-			return bad("--stats-json", strerror(errno), what);
+		/* the file report() writes and renames, whole: a path cut short
+		 * here would create and remove another file of that name */
+		char tmp[4200];
+		if (snprintf(tmp, sizeof tmp, "%s.tmp", o->stats_json) >= (int)sizeof tmp)
+			return bad("--stats-json", "path too long", "command line or config");
+		FILE *f = fopen(tmp, "w");
+		if (f == NULL) {
+			int e = errno;
+			snprintf(what, sizeof what, "%.290s%s.tmp", o->stats_json,
+				 strlen(o->stats_json) > 290 ? "..." : "");
+			return bad("--stats-json", strerror(e), what);
+		}
 		fclose(f);
-		unlink(what);
+		unlink(tmp);
 	}
 	return -1;
 }

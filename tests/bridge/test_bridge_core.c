@@ -1539,6 +1539,19 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 			      "--catchup-slack-ms", "9223372036854", "--stats-interval", "0", NULL};
 	assert_int_equal(run_bridge(good, out, err, NULL, 0), 1);
 	assert_true(file_has(err, "attach bus"));
+	/* A --stats-json path over 290 bytes: its start-up check cut the path
+	 * short, then created and removed the file of that shorter name. */
+	char sub[300], longpath[400], victim[400];
+	snprintf(sub, sizeof sub, "%s/%0250d", dir, 0);
+	assert_int_equal(mkdir(sub, 0755), 0);
+	snprintf(longpath, sizeof longpath, "%s/%080d.json", sub, 0);
+	snprintf(victim, sizeof victim, "%.290s.tmp", longpath);
+	write_file(victim, "keep\n", 5);
+	const char *largs[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--stats-json", longpath,
+			       NULL};
+	assert_int_equal(run_bridge(largs, out, err, NULL, 0), 1);
+	assert_true(file_has(err, "attach bus"));
+	assert_int_equal(access(victim, F_OK), 0);
 	unsetenv("SHMBUS_DIR");
 	rm_rf(dir);
 }
