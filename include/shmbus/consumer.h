@@ -69,19 +69,24 @@ struct shmbus_sub_opts {
 	uint32_t group_member;    /* this member, 0..group_size-1 */
 	uint32_t flags;           /* SHMBUS_SUB_* */
 	int64_t stuck_timeout_ns; /* skip a claimed-but-unstamped slot after
-				     this long (default 1 s) */
+				     this long (0, the default: 1 s for a
+				     new ring, the ring's own on re-attach) */
 };
 
 void shmbus_sub_opts_init(struct shmbus_sub_opts *opts);
 
 /*
  * Subscribe ring `ring_name` on `bus`. A new ring is created with opts; an
- * existing ring is re-attached if its consumer is gone (its filter is
- * replaced by opts when opts->types or opts->symbols are set), failing
- * with SHMBUS_EBUSY while a live consumer holds it, and with -EINVAL if
- * capacity or slot size differ, or opts->group is set and differs from
- * the ring's group name, size or member (a ring keeps its group for life:
- * remove it to change that; opts->group NULL keeps the ring's). The
+ * existing ring is re-attached if its consumer is gone. opts NULL keeps
+ * everything the ring has; otherwise opts replace its full policy and
+ * wait strategy, its stuck timeout when opts->stuck_timeout_ns is set,
+ * and its filter when opts->types or opts->symbols are set. It fails
+ * with SHMBUS_EBUSY while a live consumer holds the ring, and with
+ * -EINVAL (shmbus_errmsg() naming the ring's value and opts') if capacity
+ * or slot size differ, or opts->flags or opts->group is set and differs
+ * from the ring's flags or group name, size or member (a ring keeps these
+ * for life: remove it to change them; flags 0 and group NULL keep the
+ * ring's). The
  * consumer is the calling process (a child forked with an anonymous bus
  * subscribes as itself, and its death is seen). A new member of a consumer group must
  * give the group's size and a member index no other ring of the group

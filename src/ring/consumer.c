@@ -39,6 +39,7 @@
 #define SPIN_ROUNDS 200u
 #define YIELD_ROUNDS 2000u
 #define SLEEP_CAP_NS 10000000 /* longest nap: stuck checks and heartbeats */
+#define STUCK_TIMEOUT_DEFAULT_NS 1000000000 /* opts.stuck_timeout_ns 0, new ring */
 
 struct shmbus_consumer {
 	struct ring_view v;
@@ -64,7 +65,7 @@ void shmbus_sub_opts_init(struct shmbus_sub_opts *o)
 	o->slot_size = 128;
 	o->policy = SHMBUS_POLICY_BLOCK;
 	o->wait = SHMBUS_WAIT_ADAPTIVE;
-	o->stuck_timeout_ns = 1000000000;
+	o->stuck_timeout_ns = 0; /* 1 s for a new ring; a re-attach keeps the ring's */
 }
 
 static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus_sub_opts *o)
@@ -97,8 +98,8 @@ static int check_opts(const shmbus_bus *b, const char *ring, const struct shmbus
 		if (o->symbols[i] == 0 || o->symbols[i] > b->max_symbols)
 			return bus_err(-EINVAL, "ring '%s': symbol id %u is not in 1..%u", ring,
 				       o->symbols[i], b->max_symbols);
-	if (o->stuck_timeout_ns <= 0)
-		return bus_err(-EINVAL, "ring '%s': stuck_timeout_ns must be > 0", ring);
+	if (o->stuck_timeout_ns < 0)
+		return bus_err(-EINVAL, "ring '%s': stuck_timeout_ns must be >= 0", ring);
 	if (o->flags & ~SHMBUS_SUB_SINGLE_PRODUCER)
 		return bus_err(-EINVAL, "ring '%s': unknown flags 0x%x", ring, o->flags);
 	return 0;
@@ -312,7 +313,7 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	d->policy = o->policy;
 	d->wait = o->wait;
 	d->flags = o->flags;
-	d->stuck_timeout_ns = o->stuck_timeout_ns;
+	d->stuck_timeout_ns = o->stuck_timeout_ns ? o->stuck_timeout_ns : STUCK_TIMEOUT_DEFAULT_NS;
 	if (o->group) {
 		snprintf(d->group, sizeof(d->group), "%s", o->group);
 		d->group_hash = fnv1a32(o->group, strlen(o->group));
@@ -363,10 +364,24 @@ static int ring_reattach_locked(struct shmbus_bus *b, struct ring_desc *d, const
 			       "of %u of '%s' (remove the ring to change its group)",
 			       name, d->group_member, d->group_size, (int)sizeof(d->group), d->group,
 			       o->group_member, o->group_size, o->group);
+	/* So is the claim mode (flags 0 keeps it, as group NULL does): a
+	 * producer still in a call with its view of the ring in the other
+	 * mode would mix plain stores of the tail with another's atomic
+	 * claims, and both would take the same slot. */
+	uint32_t flags = d->flags & ~RING_F_DECLARED;
+	if (o->flags && o->flags != flags)
+		return bus_err(-EINVAL,
+			       "ring '%s' exists with flags 0x%x, not 0x%x (remove the ring to "
+			       "change its single-producer mode)",
+			       name, flags, o->flags);
 	if (o->types || o->symbols)
 		desc_set_filter(b, d, v.hdr, o);
 	d->policy = o->policy;
 	d->wait = o->wait;
+	/* The consumer's own setting (it alone reads it, at subscribe): a
+	 * new one given replaces the declared one, 0 keeps it. */
+	if (o->stuck_timeout_ns)
+		d->stuck_timeout_ns = o->stuck_timeout_ns;
 	return 0;
 }
 
@@ -436,7 +451,7 @@ int shmbus_subscribe(shmbus_bus *b, const char *name, const struct shmbus_sub_op
 	/* One read of a shared word checked by no one since: a damaged one
 	 * (<= 0 would skip every slot not yet stamped) takes the default. */
 	int64_t stuck = *(volatile int64_t *)&d->stuck_timeout_ns;
-	c->stuck_timeout_ns = stuck > 0 ? stuck : 1000000000;
+	c->stuck_timeout_ns = stuck > 0 ? stuck : STUCK_TIMEOUT_DEFAULT_NS;
 	snprintf(c->name, sizeof(c->name), "%s", name);
 	*out = c;
 	return 0;

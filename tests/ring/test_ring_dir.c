@@ -16,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "ring/bus_internal.h" /* a ring's header, to fake a claim without a record */
 #include "ring/layout.h"
 
 #include "ring/test_util.h"
@@ -515,6 +516,59 @@ static void test_ring_dir_dead_group_member_names_the_way_out(void **state)
 	assert_int_equal(shmbus_bus_destroy("grp"), 0);
 }
 
+/* A re-attach with explicit options takes those the ring's memory does
+ * not fix: a stuck timeout given is the new consumer's (the declared one,
+ * here an hour, was kept and the slot never skipped), 0 keeps the ring's.
+ * The single-producer flag is the ring's for life, like its geometry:
+ * asking for it on a ring without fails naming both (it was ignored
+ * without a word); flags 0 keep the ring's, as group NULL does. */
+static void test_ring_dir_reattach_options(void **state)
+{
+	(void)state;
+	shmbus_bus *bus = dir_bus(NULL, 4, 1u << 20);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 64, 64, SHMBUS_POLICY_DROP);
+	so.stuck_timeout_ns = INT64_C(3600) * 1000000000;
+	assert_int_equal(shmbus_ring_declare(bus, "mp", &so), 0);
+	so.flags = SHMBUS_SUB_SINGLE_PRODUCER;
+	assert_int_equal(shmbus_ring_declare(bus, "sp", &so), 0);
+
+	shmbus_consumer *c = NULL;
+	assert_int_equal(shmbus_subscribe(bus, "mp", &so, &c), -EINVAL);
+	assert_msg_has("ring 'mp' exists with flags 0x0, not 0x1");
+	assert_null(c);
+	so.flags = 0;
+	assert_int_equal(shmbus_subscribe(bus, "sp", &so, &c), 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "sp", &rs), 0);
+	assert_int_equal(rs.flags, SHMBUS_SUB_SINGLE_PRODUCER);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_subscribe(bus, "sp", NULL, &c), 0); /* keeps all */
+	shmbus_consumer_close(c);
+
+	/* A slot claimed with no claimer's record: skipped after the
+	 * timeout of this subscribe, not the declared hour. */
+	so.stuck_timeout_ns = 1000000;
+	assert_int_equal(shmbus_subscribe(bus, "mp", &so, &c), 0);
+	const struct ring_desc *d = &bus->rings[shmbus_consumer_ring(c)];
+	struct ring_hdr *h = (struct ring_hdr *)(bus->base + d->region_off);
+	store_release(&h->tail, 1);
+	assert_int_equal(shmbus_wait(c, INT64_C(5) * 1000000000), 0);
+	assert_int_equal(tu_ring_stat(bus, "mp", &rs), 0);
+	assert_int_equal(rs.skipped, 1);
+	assert_int_equal(rs.consumed, 1);
+	shmbus_consumer_close(c);
+	/* 0 keeps that 1 ms: a second such slot is skipped too */
+	so.stuck_timeout_ns = 0;
+	assert_int_equal(shmbus_subscribe(bus, "mp", &so, &c), 0);
+	store_release(&h->tail, 2);
+	assert_int_equal(shmbus_wait(c, INT64_C(5) * 1000000000), 0);
+	assert_int_equal(tu_ring_stat(bus, "mp", &rs), 0);
+	assert_int_equal(rs.skipped, 2);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -528,6 +582,7 @@ int main(void)
 	    TU_TEST(test_ring_dir_shmbusctl_ring_remove),
 	    TU_TEST(test_ring_dir_group_members_must_agree),
 	    TU_TEST(test_ring_dir_dead_group_member_names_the_way_out),
+	    TU_TEST(test_ring_dir_reattach_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
