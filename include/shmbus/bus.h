@@ -141,7 +141,8 @@ int shmbus_bus_path(const char *name, char *buf, size_t len);
 int shmbus_name_check(const char *what, const char *name);
 
 /* Record that this participant is alive now (services call it about once
- * a second; consumers waiting in shmbus_wait do it themselves). */
+ * a second; consumers waiting in shmbus_wait do it themselves). bus NULL
+ * or read-only: nothing. */
 void shmbus_bus_heartbeat(shmbus_bus *bus);
 
 /*
@@ -166,7 +167,8 @@ int shmbus_bus_reap(shmbus_bus *bus);
  */
 int shmbus_bus_set_kept(shmbus_bus *bus, int kept);
 
-/* Name of the bus ("" for anonymous) and its backing. */
+/* Name of the bus ("" for anonymous) and its backing ("" and
+ * SHMBUS_BACKING_ANON for bus NULL). */
 const char *shmbus_bus_name(const shmbus_bus *bus);
 enum shmbus_backing shmbus_bus_backing(const shmbus_bus *bus);
 const char *shmbus_backing_name(enum shmbus_backing b);

@@ -8,6 +8,11 @@
  * route to the ring from then on. The consumer polls committed events in
  * batches, in ring order, and releases their slots after the batch.
  *
+ * NULL handles: shmbus_poll(), shmbus_wait() and shmbus_wait_batch() are
+ * the hot path and do not check theirs (NULL is undefined behaviour);
+ * every other call takes NULL and returns -EINVAL, or does nothing, or
+ * returns the empty value its comment names.
+ *
  * A consumer group is N rings sharing one subscription (same group name
  * and size, members 0..N-1, a ring name of its own each): each symbol
  * hashes to exactly one member, so per-symbol order is kept while a slow
@@ -212,11 +217,12 @@ int shmbus_wait_batch(shmbus_consumer *c, unsigned batch, int64_t linger_ns, int
  * before letting them go (the journaller): if it dies first, the consumer
  * that attaches next gets them again. Turning it off releases every slot
  * polled so far. The ring fills by what is held: release regularly.
+ * c NULL: nothing.
  */
 void shmbus_consumer_hold(shmbus_consumer *c, int on);
 
 /* Ring position after the last event delivered (the argument for
- * shmbus_consumer_release). */
+ * shmbus_consumer_release); 0 for c NULL. */
 uint64_t shmbus_consumer_position(const shmbus_consumer *c);
 
 /* Free the held slots before position pos (at most
@@ -224,7 +230,8 @@ uint64_t shmbus_consumer_position(const shmbus_consumer *c);
  * Returns 0 or -EINVAL. */
 int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos);
 
-/* Index of the consumer's ring (for shmbus_stat_ring) and its name. */
+/* Index of the consumer's ring (for shmbus_stat_ring) and its name;
+ * UINT32_MAX and "" for c NULL. */
 uint32_t shmbus_consumer_ring(const shmbus_consumer *c);
 const char *shmbus_consumer_name(const shmbus_consumer *c);
 

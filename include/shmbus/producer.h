@@ -22,6 +22,10 @@
  * None of these is an error: commit and publish return the number of rings
  * that received the event, and 0 (no ring, all full, too big) is success.
  * A ring receives only events published after it was subscribed.
+ *
+ * NULL handles: claim, commit, publish and publish_batch are the hot path
+ * and do not check theirs (NULL is undefined behaviour); every other call
+ * takes NULL (see each).
  */
 #ifndef SHMBUS_PRODUCER_H
 #define SHMBUS_PRODUCER_H
@@ -82,7 +86,8 @@ void shmbus_producer_opts_init(struct shmbus_producer_opts *opts);
 int shmbus_producer_open(shmbus_bus *bus, const struct shmbus_producer_opts *opts,
 			 shmbus_producer **out);
 
-/* Release the producer and its counter slot. No claim may be open. In a
+/* Release the producer and its counter slot (p NULL: nothing). No claim
+ * may be open. In a
  * child forked with the producer it frees only the child's copy: the slot
  * and source stay the parent's. */
 void shmbus_producer_close(shmbus_producer *p);
@@ -153,7 +158,8 @@ int shmbus_publish_batch(shmbus_producer *p, const void *const *evs, unsigned n)
  */
 int shmbus_producer_announce(shmbus_producer *p, uint64_t types);
 
-/* Source id and the last sequence number this producer assigned. */
+/* Source id and the last sequence number this producer assigned; 0 for
+ * p NULL. */
 uint32_t shmbus_producer_source(const shmbus_producer *p);
 uint64_t shmbus_producer_last_seq(const shmbus_producer *p);
 

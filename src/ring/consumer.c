@@ -548,12 +548,12 @@ int shmbus_ring_remove(shmbus_bus *b, const char *name)
 
 uint32_t shmbus_consumer_ring(const shmbus_consumer *c)
 {
-	return c->v.index;
+	return c ? c->v.index : UINT32_MAX;
 }
 
 const char *shmbus_consumer_name(const shmbus_consumer *c)
 {
-	return c->name;
+	return c ? c->name : "";
 }
 
 /* Free the slots before head for producers. */
@@ -578,6 +578,8 @@ static void consumer_release(shmbus_consumer *c, uint64_t head)
 
 void shmbus_consumer_hold(shmbus_consumer *c, int on)
 {
+	if (!c)
+		return;
 	c->hold = on != 0;
 	if (!c->hold && c->released != c->head)
 		consumer_publish_head(c, c->head);
@@ -585,7 +587,7 @@ void shmbus_consumer_hold(shmbus_consumer *c, int on)
 
 uint64_t shmbus_consumer_position(const shmbus_consumer *c)
 {
-	return c->head;
+	return c ? c->head : 0;
 }
 
 int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos)

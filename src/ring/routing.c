@@ -353,12 +353,12 @@ int shmbus_producer_announce(shmbus_producer *p, uint64_t types)
 
 uint32_t shmbus_producer_source(const shmbus_producer *p)
 {
-	return p->source_id;
+	return p ? p->source_id : 0;
 }
 
 uint64_t shmbus_producer_last_seq(const shmbus_producer *p)
 {
-	return p->seq;
+	return p ? p->seq : 0;
 }
 
 /* Which member of a group of n receives symbol sym: a multiplicative hash

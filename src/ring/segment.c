@@ -711,11 +711,13 @@ void bus_bump_generation(struct shmbus_bus *b)
 
 const char *shmbus_bus_name(const shmbus_bus *b)
 {
-	return b->name;
+	return b ? b->name : "";
 }
 
 enum shmbus_backing shmbus_bus_backing(const shmbus_bus *b)
 {
+	if (!b)
+		return SHMBUS_BACKING_ANON;
 	uint32_t v = b->sb->backing;
 	return v <= SHMBUS_BACKING_SHM ? (enum shmbus_backing)v : SHMBUS_BACKING_SHM;
 }
