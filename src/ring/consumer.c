@@ -562,6 +562,8 @@ static void consumer_publish_head(shmbus_consumer *c, uint64_t head)
 	struct ring_hdr *h = c->v.hdr;
 	c->released = head;
 	store_release(&h->head, head); /* R5, pairs with A5 in ring_try_claim() */
+	/* No fence before this read: a wake it misses is made when the
+	 * consumer runs out of events (ring_space_recheck, F3). */
 	if (unlikely(load_relaxed(&h->prod_waiting))) {
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
 		futex_wake_all(&h->space_seq);
@@ -625,6 +627,8 @@ static __attribute__((noinline)) int consumer_check_stuck(shmbus_consumer *c)
 {
 	struct ring_view *v = &c->v;
 	uint64_t h = c->head;
+	/* Out of events: a producer may wait for room our release missed. */
+	ring_space_recheck(v);
 	uint64_t t = load_acquire(&v->hdr->tail); /* A9 pairs with R9: t's claim records */
 	if (!ring_committed(v, h) && (t < h || t - h > v->capacity))
 		return bus_err(SHMBUS_ECORRUPT,

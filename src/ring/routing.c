@@ -502,8 +502,9 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 		if (spins < 128) {
 			sched_yield();
 		} else {
-			/* Announce, then re-check, then nap: a wake missed because
-			 * the consumer read prod_waiting early costs one nap. */
+			/* Announce, then re-check, then nap. A wake the consumer's
+			 * release misses (it reads prod_waiting with no fence) is
+			 * made once it runs out of events (ring_space_recheck). */
 			uint32_t seq = load_acquire(&h->space_seq);
 			atomic_fetch_add(&h->prod_waiting, 1);
 			if (load_acquire(&h->tail) - load_acquire(&h->head) >= v->capacity)
