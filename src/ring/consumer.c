@@ -564,10 +564,8 @@ static void consumer_publish_head(shmbus_consumer *c, uint64_t head)
 	store_release(&h->head, head); /* R5, pairs with A5 in ring_try_claim() */
 	/* No fence before this read: a wake it misses is made when the
 	 * consumer runs out of events (ring_space_recheck, F3). */
-	if (unlikely(load_relaxed(&h->prod_waiting))) {
-		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
-		futex_wake_all(&h->space_seq);
-	}
+	if (unlikely(load_relaxed(&h->prod_waiting)))
+		ring_wake_producers(h);
 }
 
 /* Move the read position; free the slots too unless they are held. */

@@ -20,7 +20,7 @@
  *      fence after announcing sleep): a Dekker pair, so a commit is never
  *      missed by a consumer going to sleep.
  *   F3 (consumer fence after its head, before reading prod_waiting, once
- *      out of events) pairs with a waiting producer's atomic add to
+ *      out of events) pairs with a waiting producer's atomic exchange of
  *      prod_waiting before it reads the head: room is never missed by a
  *      producer going to sleep for longer than the consumer takes to run
  *      dry (wait.c).
@@ -173,10 +173,11 @@ void futex_wake_all(_Atomic uint32_t *addr);
 /* Consumer: announce sleep, re-check, sleep up to timeout_ns; producers
  * waiting for room are woken first (see ring_space_recheck). */
 void ring_sleep(struct ring_view *v, uint64_t head, int64_t timeout_ns);
-/* Wake every producer sleeping for room in the ring. */
+/* Wake every producer sleeping for room in the ring, if one announced a
+ * wait (prod_waiting, which it clears). */
 void ring_wake_producers(struct ring_hdr *h);
 /* Consumer, out of events: after a fence (F3, pairs with a waiting
- * producer's atomic add to prod_waiting), wake the producers waiting for
+ * producer's atomic exchange of prod_waiting), wake the producers waiting for
  * room that its last release of slots may have missed, if it made room. */
 void ring_space_recheck(struct ring_view *v);
 

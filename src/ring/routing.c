@@ -506,10 +506,12 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 			 * release misses (it reads prod_waiting with no fence) is
 			 * made once it runs out of events (ring_space_recheck). */
 			uint32_t seq = load_acquire(&h->space_seq);
-			atomic_fetch_add(&h->prod_waiting, 1);
+			/* A flag, not a count: the consumer that wakes clears it
+			 * (ring_wake_producers), so one left by a producer killed
+			 * in its nap costs one wake, not one at every release. */
+			atomic_exchange(&h->prod_waiting, 1);
 			if (load_acquire(&h->tail) - load_acquire(&h->head) >= v->capacity)
 				futex_wait_u32(&h->space_seq, seq, SPACE_NAP_NS);
-			atomic_fetch_sub(&h->prod_waiting, 1);
 		}
 		int64_t now = shmbus_mono_ns();
 		if (now - last >= p->block_timeout_ns) {

@@ -8,7 +8,8 @@
  * set, so a busy ring never enters the kernel.
  *
  * Producers waiting for room sleep on space_seq after announcing it in
- * prod_waiting (an atomic add, a full barrier) and reading the head. The
+ * prod_waiting (an atomic exchange, a full barrier) and reading the head;
+ * the consumer that wakes them clears it, as for `sleeping`. The
  * consumer stores its head and then reads prod_waiting, with no fence
  * between (that is every poll's release): the read may pass the store, and
  * a producer that announced meanwhile sleeps on a ring with room. So a
@@ -54,8 +55,12 @@ void ring_wake_consumer(struct ring_hdr *h)
 
 void ring_wake_producers(struct ring_hdr *h)
 {
-	atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
-	futex_wake_all(&h->space_seq);
+	/* Only the consumer that clears the flag makes the system call; a
+	 * producer still waiting sets it again before its next nap. */
+	if (atomic_exchange_explicit(&h->prod_waiting, 0, memory_order_acq_rel)) {
+		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+		futex_wake_all(&h->space_seq);
+	}
 }
 
 /* A producer waits for room and the ring has some (a consumer holding

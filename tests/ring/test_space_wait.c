@@ -146,6 +146,63 @@ static void test_space_wait_holding_consumer_wakes_no_one(void **state)
 	rig_close(&r);
 }
 
+/* A child producer that fills the ring (2 slots) and waits for room for
+ * a third event, until it is killed. */
+static pid_t spawn_waiting_producer(struct rig *r)
+{
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid == 0) {
+		shmbus_producer *p;
+		TU_CHILD_CHECK(shmbus_producer_open(r->bus, NULL, &p) == 0);
+		for (int i = 0; i < 3; i++) {
+			struct shmbus_trade t = tu_trade(1, 1.0 + i);
+			shmbus_publish(p, &t);
+		}
+		_exit(TU_CHILD_FAIL); /* nobody made room */
+	}
+	return pid;
+}
+
+/* A producer killed while it waits for room leaves its announcement:
+ * it must cost the consumer one wake, not a system call at every
+ * release from then on (each poll's release woke nobody, for ever). */
+static void test_space_wait_dead_waiter_costs_one_wake(void **state)
+{
+	(void)state;
+	struct rig r;
+	struct tu_sink s;
+	rig_open(&r, SHMBUS_WAIT_ADAPTIVE);
+	tu_sink_init(&s, 64);
+	/* Killed inside its wait, announced: not between two naps. */
+	int announced = 0;
+	for (int tries = 0; tries < 50 && !announced; tries++) {
+		pid_t pid = spawn_waiting_producer(&r);
+		assert_true(pid > 0);
+		int64_t end = tu_mono_ms() + 10000;
+		while (load_acquire(&r.h->prod_waiting) == 0 && tu_mono_ms() < end)
+			tu_sleep_us(100);
+		kill(pid, SIGKILL);
+		int st;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFSIGNALED(st));
+		announced = load_acquire(&r.h->prod_waiting) != 0;
+		tu_drain(r.c, &s);
+		s.n = 0;
+	}
+	assert_true(announced);
+	uint32_t seq = load_acquire(&r.h->space_seq);
+	for (int i = 0; i < 20; i++) {
+		struct shmbus_trade t = tu_trade(1, 1.0);
+		assert_int_equal(shmbus_publish(r.p, &t), 1);
+		assert_int_equal(shmbus_poll(r.c, tu_sink_fn, &s, 16), 1);
+		s.n = 0;
+	}
+	assert_true(load_acquire(&r.h->space_seq) - seq <= 1);
+	tu_sink_free(&s);
+	rig_close(&r);
+}
+
 int main(void)
 {
 	alarm(120);
@@ -156,6 +213,7 @@ int main(void)
 	    cmocka_unit_test(test_space_wait_yield_consumer_wakes_producer),
 	    cmocka_unit_test(test_space_wait_polling_consumer_wakes_producer),
 	    cmocka_unit_test(test_space_wait_holding_consumer_wakes_no_one),
+	    cmocka_unit_test(test_space_wait_dead_waiter_costs_one_wake),
 	};
 	return cmocka_run_group_tests_name("space_wait", tests, NULL, NULL);
 }
