@@ -293,7 +293,9 @@ bool shmbus_hist_pct_iter_next(struct shmbus_hist_pct_iter *it, struct shmbus_hi
  * @ticks_per_half_distance: rows per halving of the distance to 100% (5 is
  *                           HdrHistogram's usual choice), >= 1.
  * @value_scale:             every value is divided by it (1.0 keeps ns, 1000.0
- *                           writes us), > 0 and finite.
+ *                           writes us), > 0, finite, and not so small that
+ *                           INT64_MAX / @value_scale overflows a double (below
+ *                           about 5e-290), so that every number written is finite.
  *
  * Return: 0, -EINVAL for a bad argument, -EIO when writing failed (the stream's
  * error indicator says why).
@@ -311,7 +313,8 @@ int shmbus_hist_write_hgrm(const struct shmbus_hist *h, FILE *f, int ticks_per_h
  * @value_scale: every value is divided by it; with 1.0 the values (except mean
  *               and stddev) are written as integers, otherwise with 3
  *               decimals. The keys keep their _ns names: pass 1.0 when the
- *               recorded unit is the nanosecond.
+ *               recorded unit is the nanosecond. Accepted as for
+ *               shmbus_hist_write_hgrm() (never a scale that writes inf).
  *
  * Return: 0, -EINVAL for a bad argument, -EIO when writing failed.
  * Thread-safety: as shmbus_hist_write_hgrm().

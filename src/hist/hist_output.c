@@ -109,9 +109,16 @@ static void hist_fmt_fixed(char *out, int width, int prec, double x)
 	snprintf(out, HIST_NUM_MAX, "%*s", width, buf);
 }
 
+/*
+ * A scale is usable when every value divided by it is a finite double: a
+ * tiny one (1e-307) overflowed to inf, which is neither a JSON number nor a
+ * value a .hgrm plotter parses. Every value written (percentiles, min, max,
+ * mean, stddev) is at most INT64_MAX, so that bound decides for all.
+ */
 static bool hist_scale_ok(double value_scale)
 {
-	return isfinite(value_scale) && value_scale > 0.0;
+	return isfinite(value_scale) && value_scale > 0.0 &&
+	       isfinite((double)INT64_MAX / value_scale);
 }
 
 static int hist_hgrm_rows(const struct shmbus_hist *h, FILE *f, int ticks, double scale)

@@ -633,6 +633,33 @@ static void test_histogram_write_bad_args_and_io_error(void **state)
 	shmbus_hist_destroy(h);
 }
 
+/* A scale so small that a value divided by it overflows a double made the
+ * outputs print "inf" (no JSON number, no .hgrm value a plotter parses):
+ * such a scale is refused, and the smallest accepted ones write finite
+ * numbers. */
+static void test_histogram_write_refuses_overflowing_scale(void **state)
+{
+	struct shmbus_hist *h = classic_raw();
+	char buf[1024];
+	FILE *f = tmpfile();
+
+	assert_non_null(f);
+	assert_int_equal(shmbus_hist_write_json_summary(h, f, 1e-307), -EINVAL);
+	assert_int_equal(shmbus_hist_write_hgrm(h, f, 5, 1e-307), -EINVAL);
+	assert_int_equal(shmbus_hist_write_json_summary(h, f, 5e-324), -EINVAL);
+	assert_int_equal(ftell(f), 0);
+	assert_true(shmbus_hist_record(h, CLASSIC_HIGHEST)); /* the largest value here */
+	assert_int_equal(shmbus_hist_write_json_summary(h, f, 1e-289), 0);
+	assert_int_equal(shmbus_hist_write_hgrm(h, f, 5, 1e-289), 0);
+	rewind(f);
+	while (fgets(buf, sizeof(buf), f) != NULL) {
+		assert_null(strstr(buf, "inf"));
+		assert_null(strstr(buf, "nan"));
+	}
+	fclose(f);
+	shmbus_hist_destroy(h);
+}
+
 static void json_member(const char *json, const char *key, double *out)
 {
 	char pat[64];
@@ -720,6 +747,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_hgrm_parses_back),
 	    cmocka_unit_test(test_histogram_hgrm_scaled_corrected_and_empty),
 	    cmocka_unit_test(test_histogram_write_bad_args_and_io_error),
+	    cmocka_unit_test(test_histogram_write_refuses_overflowing_scale),
 	    cmocka_unit_test(test_histogram_json_summary),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
