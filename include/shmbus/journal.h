@@ -183,7 +183,9 @@ struct shmbus_journal_reader;
  * or set the fields: all filters apply together. */
 struct shmbus_journal_query {
 	int64_t t_from;          /* event_time_ns >= t_from (INT64_MIN: no bound) */
-	int64_t t_to;            /* event_time_ns <  t_to   (INT64_MAX: no bound) */
+	int64_t t_to;            /* event_time_ns <  t_to   (INT64_MAX: no bound, so
+	                            events stamped INT64_MAX are included;
+	                            INT64_MIN: nothing matches) */
 	uint64_t type_mask;      /* bit SHMBUS_TYPE_BIT(type); 0 = every type */
 	const uint32_t *symbols; /* symbol ids to keep; NULL = every symbol */
 	size_t n_symbols;

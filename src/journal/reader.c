@@ -167,12 +167,20 @@ int shmbus_journal_reader_seek(struct shmbus_journal_reader *r,
 	return 0;
 }
 
+/* 1 if t is at or past the query's upper bound. t_to = INT64_MAX is no
+ * bound at all: an event stamped INT64_MAX is in every range open at the
+ * top, the default query's included. */
+static int jrnl_past_end(const struct shmbus_journal_reader *r, int64_t t)
+{
+	return t >= r->q.t_to && r->q.t_to != INT64_MAX;
+}
+
 /* 1 if the index alone proves block b holds no match. */
 static int jrnl_block_skip(const struct shmbus_journal_reader *r, const struct jrnl_blk_ent *b)
 {
 	if (r->searching) /* the resume point: at its seq or later, not before t_from */
 		return b->max_seq < r->q.after_seq || b->max_time_ns < r->q.t_from;
-	return b->max_time_ns < r->q.t_from || b->min_time_ns >= r->q.t_to;
+	return b->max_time_ns < r->q.t_from || jrnl_past_end(r, b->min_time_ns);
 }
 
 static int jrnl_event_match(struct shmbus_journal_reader *r, const struct shmbus_event_header *e)
@@ -184,7 +192,7 @@ static int jrnl_event_match(struct shmbus_journal_reader *r, const struct shmbus
 		if (e->seq == r->q.after_seq)
 			return 0; /* the resume point itself is not returned */
 	}
-	if (e->event_time_ns < r->q.t_from || e->event_time_ns >= r->q.t_to)
+	if (e->event_time_ns < r->q.t_from || jrnl_past_end(r, e->event_time_ns))
 		return 0;
 	if (r->q.type_mask && (e->type >= 64 || !(r->q.type_mask & SHMBUS_TYPE_BIT(e->type))))
 		return 0;

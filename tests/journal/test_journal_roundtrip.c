@@ -134,7 +134,7 @@ static void test_journal_roundtrip_o_direct(void **state)
 /* Brute force: does event i match q (resume point handled by caller)? */
 static int rt_match(const struct shmbus_event_header *e, const struct shmbus_journal_query *q)
 {
-	if (e->event_time_ns < q->t_from || e->event_time_ns >= q->t_to)
+	if (e->event_time_ns < q->t_from || (e->event_time_ns >= q->t_to && q->t_to != INT64_MAX))
 		return 0;
 	if (q->type_mask && (e->type >= 64 || !(q->type_mask & SHMBUS_TYPE_BIT(e->type))))
 		return 0;
@@ -315,6 +315,63 @@ static void test_journal_roundtrip_age_of_extreme_times(void **state)
 	rt_free(&j);
 }
 
+/* Events read back with query q: how many. */
+static size_t rt_count_query(const char *dir, const struct shmbus_journal_query *q)
+{
+	struct shmbus_journal_reader *r;
+	struct shmbus_journal_error err;
+	const struct shmbus_event_header *e;
+	size_t n = 0;
+	int rc;
+	assert_int_equal(shmbus_journal_reader_open(dir, "rt", 0, &r, &err), 0);
+	assert_int_equal(shmbus_journal_reader_seek(r, q), 0);
+	while ((rc = shmbus_journal_reader_next(r, &e, &err)) == 1)
+		n++;
+	assert_int_equal(rc, 0);
+	shmbus_journal_reader_close(r);
+	return n;
+}
+
+/* t_to = INT64_MAX is "no bound": an event stamped INT64_MAX (a producer
+ * may stamp what it likes) is in every range open at the top, the default
+ * query's included. The bound was applied as "< INT64_MAX", so the whole
+ * journal read back without those events, from its index and its blocks. */
+static void test_journal_roundtrip_unbounded_range_has_int64_max(void **state)
+{
+	struct rt_journal j;
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_opts o = {.block_size = 4096};
+	struct jt_gen g;
+	(void)state;
+	jt_mkdtemp(j.dir, sizeof(j.dir), "max");
+	enum { N = 300, AT_MAX = 100 }; /* the last AT_MAX events (whole blocks) at INT64_MAX */
+	jt_gen_init(&g, 5);
+	j.ev = calloc(N, JT_SLOT);
+	j.n = N;
+	assert_int_equal(shmbus_journal_writer_open(j.dir, "rt", &o, &w, NULL, &err), 0);
+	for (size_t i = 0; i < N; i++) {
+		struct shmbus_event_header *e = jt_gen_next(&g, rt_ev(&j, i));
+		if (i >= N - AT_MAX)
+			e->event_time_ns = INT64_MAX;
+		assert_int_equal(shmbus_journal_writer_append(w, e), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	rt_check_all(&j, 0);
+	struct shmbus_journal_query q;
+	shmbus_journal_query_init(&q);
+	q.t_from = INT64_MAX; /* "everything from INT64_MAX on" */
+	assert_int_equal(rt_count_query(j.dir, &q), AT_MAX);
+	q.t_from = rt_ev(&j, N / 2)->event_time_ns;
+	size_t below = 0; /* events in [t_from, INT64_MAX) */
+	for (size_t i = 0; i < N - AT_MAX; i++)
+		below += rt_ev(&j, i)->event_time_ns >= q.t_from;
+	assert_int_equal(rt_count_query(j.dir, &q), below + AT_MAX);
+	q.t_to = INT64_MAX - 1; /* a bound below it still excludes it */
+	assert_int_equal(rt_count_query(j.dir, &q), below);
+	rt_free(&j);
+}
+
 static void rt_count_tail(const struct shmbus_event_header *ev, void *ctx)
 {
 	(void)ev;
@@ -480,6 +537,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
 	    cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
 	    cmocka_unit_test(test_journal_roundtrip_age_of_extreme_times),
+	    cmocka_unit_test(test_journal_roundtrip_unbounded_range_has_int64_max),
 	    cmocka_unit_test(test_journal_roundtrip_more_segments_than_fds),
 	    cmocka_unit_test(test_journal_roundtrip_rejects_bad_input),
 	    cmocka_unit_test(test_journal_roundtrip_layout_hash_checked),

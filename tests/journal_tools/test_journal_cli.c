@@ -215,6 +215,84 @@ static void test_journal_cli_symbol_of_two_ids(void **state)
 	jtt_teardown(b);
 }
 
+/* Lines of out that hold what. */
+static int count_of(const char *out, const char *what)
+{
+	int n = 0;
+	for (const char *p = out; (p = strstr(p, what)) != NULL; p++)
+		n++;
+	return n;
+}
+
+/* A range without --to has no upper bound: cat and replay of the whole
+ * journal, and --from INT64_MAX, take an event stamped INT64_MAX (they
+ * left it out: the reader's "no bound" was "< INT64_MAX"). --symbols of
+ * names the journal lacks still selects nothing, that event included. */
+static void test_journal_cli_range_open_at_the_top(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	struct shmbus_journal_writer *w = NULL;
+	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
+	for (int i = 0; i < 3; i++) {
+		struct shmbus_trade t;
+		memset(&t, 0, sizeof(t));
+		t.h.type = SHMBUS_EV_TRADE;
+		t.h.version = 1;
+		t.h.size = sizeof(t);
+		t.h.source_id = 3;
+		t.h.symbol_id = 1;
+		t.h.seq = (uint64_t)i + 1;
+		t.h.event_time_ns = i < 2 ? 1700000000000000000ll + i : INT64_MAX;
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "1,SPY\n");
+	fclose(f);
+
+	char *out, *err;
+	char *all[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--format", "json", NULL};
+	assert_int_equal(run2(all, &out, &err), 0);
+	if (count_of(out, "\n") != 3)
+		fail_msg("cat: want 3 events:\n%s", out);
+	free(out);
+	free(err);
+	char *top[] = {JOURNAL_BIN, "cat",  "--dir",  jtt_jdir,
+	               "--format",  "json", "--from", "9223372036854775807",
+	               NULL};
+	assert_int_equal(run2(top, &out, &err), 0);
+	if (count_of(out, "\n") != 1 || count_of(out, "9223372036854775807") != 1)
+		fail_msg("cat --from INT64_MAX: want the one event:\n%s", out);
+	free(out);
+	free(err);
+	char *none[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--symbols", "NOPE", NULL};
+	assert_int_equal(run2(none, &out, &err), 0);
+	if (out[0] != '\0')
+		fail_msg("cat --symbols NOPE: want no event:\n%s", out);
+	free(out);
+	free(err);
+
+	char *r[] = {REPLAY_BIN, "--bus", jtt_bus,  "--dir", jtt_jdir,
+	             "--speed",  "max",   "--json", NULL};
+	assert_int_equal(run2(r, &out, &err), 0);
+	if (jtt_json_i64(out, "events") != 3)
+		fail_msg("replay: want 3 events: %s %s", out, err);
+	free(out);
+	free(err);
+	char *rn[] = {REPLAY_BIN, "--bus",  jtt_bus,     "--dir", jtt_jdir, "--speed",
+	              "max",      "--json", "--symbols", "NOPE",  NULL};
+	assert_int_equal(run2(rn, &out, &err), 0);
+	if (jtt_json_i64(out, "events") != 0)
+		fail_msg("replay --symbols NOPE: want no event: %s %s", out, err);
+	free(out);
+	free(err);
+	jtt_teardown(b);
+}
+
 /* Options of one command are refused by the others; verify --json. A
  * bad replay --speed is refused too. */
 static void test_journal_cli_options_per_command(void **state)
@@ -376,6 +454,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_cli_time_out_of_range),
 	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
 	    cmocka_unit_test(test_journal_cli_symbol_of_two_ids),
+	    cmocka_unit_test(test_journal_cli_range_open_at_the_top),
 	    cmocka_unit_test(test_journal_cli_options_per_command),
 	    cmocka_unit_test(test_journal_cli_output_failure_fails),
 	    cmocka_unit_test(test_journald_cli_checks_options_first),

@@ -230,7 +230,7 @@ static int build_query(const struct jopts *o, const struct jtool_symtab *st,
 			return rc;
 		q->symbols = *ids;
 		if (q->n_symbols == 0) /* only unknown names: nothing can match */
-			q->t_from = INT64_MAX;
+			q->t_to = INT64_MIN;
 	}
 	return 0;
 }

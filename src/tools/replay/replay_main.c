@@ -209,7 +209,7 @@ static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_
 	q->symbols = *ids;
 	q->n_symbols = n;
 	if (n == 0)
-		q->t_from = INT64_MAX; /* nothing can match */
+		q->t_to = INT64_MIN; /* nothing can match */
 	return 0;
 }
 
