@@ -159,8 +159,11 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w);
 /*
  * Last durable sequence of `source_id` into *seq. Durable means: written
  * and fdatasync'ed (BATCH, INTERVAL) or handed to the kernel (NONE), with
- * every earlier block durable too. Returns 0, or -ENOENT if no event of
- * that source is durable yet.
+ * every earlier block durable too. Only events appended through this
+ * writer count: a writer opened on an existing journal knows none of the
+ * seqs already in it (shmbus_journal_reader_last_seq() reads those), and
+ * retention deleting a segment does not lower what it reports. Returns 0,
+ * or -ENOENT if no event of that source appended through w is durable yet.
  */
 int shmbus_journal_writer_durable_seq(const struct shmbus_journal_writer *w, uint32_t source_id,
                                       uint64_t *seq);
@@ -230,8 +233,16 @@ int shmbus_journal_reader_next(struct shmbus_journal_reader *r,
  * -ENOENT (empty journal). */
 int shmbus_journal_reader_latest_time(struct shmbus_journal_reader *r, int64_t *t);
 
-/* Highest seq of source_id in the most recent block that has it (reads
- * blocks from the end). Returns 0, -ENOENT, or -EBADMSG (*err). */
+/*
+ * Highest seq of source_id in the most recent block that has it (reads
+ * blocks from the end). Only the segments present when the reader was
+ * opened are searched: the journal keeps no per-source record outside its
+ * blocks, so once retention (or an operator) deleted every segment that
+ * held the source's events, the answer is -ENOENT, although the source
+ * may have been journaled up to any seq. A resume point that must survive
+ * retention belongs in the caller's own checkpoint (as the bridge keeps
+ * one). Returns 0, -ENOENT (no block of the source), or -EBADMSG (*err).
+ */
 int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t source_id,
                                    uint64_t *seq, struct shmbus_journal_error *err);
 
@@ -239,8 +250,8 @@ int shmbus_journal_reader_last_seq(struct shmbus_journal_reader *r, uint32_t sou
  * shmbus_journal_reader_last_seq for n sources in one pass from the end,
  * which stops once every source is found: seqs[i] is the highest seq of
  * sources[i] in the most recent block that has it, 0 when no block has
- * it. Returns how many distinct sources were found, -ENOMEM, or -EBADMSG
- * (*err).
+ * it (none ever, or retention deleted them all). Returns how many
+ * distinct sources were found, -ENOMEM, or -EBADMSG (*err).
  */
 int shmbus_journal_reader_last_seqs(struct shmbus_journal_reader *r, const uint32_t *sources,
                                     size_t n, uint64_t *seqs, struct shmbus_journal_error *err);

@@ -282,6 +282,52 @@ static void test_journal_roundtrip_retention_keeps_newest(void **state)
 	rt_free(&j);
 }
 
+/* What last_seq and durable_seq say of a source whose every segment
+ * retention deleted (the contract journal.h states): the reader knows
+ * only the blocks still there (-ENOENT), the writer what it appended
+ * (its seq, until it is closed; a reopened writer knows none). */
+static void test_journal_roundtrip_last_seq_after_retention(void **state)
+{
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_reader *r;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_stats st;
+	struct shmbus_journal_writer_opts o = {.block_size = 4096,
+	                                       .segment_max_bytes = 16 << 10,
+	                                       .retention_max_bytes = 64 << 10};
+	struct shmbus_trade t;
+	char dir[128];
+	uint64_t seq = 0;
+	(void)state;
+	jt_mkdtemp(dir, sizeof(dir), "lsret");
+	memset(&t, 0, sizeof(t));
+	t.h.type = SHMBUS_EV_TRADE;
+	t.h.version = 1;
+	t.h.size = sizeof(t);
+	assert_int_equal(shmbus_journal_writer_open(dir, "rt", &o, &w, NULL, &err), 0);
+	for (int i = 0; i < 5100; i++) { /* source 1 first, then only source 2 */
+		t.h.source_id = i < 100 ? 1 : 2;
+		t.h.seq = i < 100 ? (uint64_t)i + 1 : (uint64_t)i - 99;
+		t.h.event_time_ns = 1000 + i;
+		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	}
+	assert_int_equal(shmbus_journal_writer_flush(w), 0);
+	shmbus_journal_writer_stats_get(w, &st);
+	assert_true(st.segments_deleted > 0);
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 1, &seq), 0);
+	assert_int_equal(seq, 100);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	assert_int_equal(shmbus_journal_reader_open(dir, "rt", 0, &r, &err), 0);
+	assert_int_equal(shmbus_journal_reader_last_seq(r, 1, &seq, &err), -ENOENT);
+	assert_int_equal(shmbus_journal_reader_last_seq(r, 2, &seq, &err), 0);
+	assert_int_equal(seq, 5000);
+	shmbus_journal_reader_close(r);
+	assert_int_equal(shmbus_journal_writer_open(dir, "rt", &o, &w, NULL, &err), 0);
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 2, &seq), -ENOENT);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	tfs_rm_rf(dir);
+}
+
 /* Rotation by event time with times that no int64 difference holds
  * (producers stamp what they like): INT64_MIN then INT64_MAX - 1 is far more
  * than any age, and starts a new segment. The difference overflowed (to
@@ -536,6 +582,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_roundtrip_o_direct),
 	    cmocka_unit_test(test_journal_roundtrip_queries_match_bruteforce),
 	    cmocka_unit_test(test_journal_roundtrip_retention_keeps_newest),
+	    cmocka_unit_test(test_journal_roundtrip_last_seq_after_retention),
 	    cmocka_unit_test(test_journal_roundtrip_age_of_extreme_times),
 	    cmocka_unit_test(test_journal_roundtrip_unbounded_range_has_int64_max),
 	    cmocka_unit_test(test_journal_roundtrip_more_segments_than_fds),
