@@ -22,6 +22,11 @@
  * (the oldest, which retention would delete first); every other one is
  * parked and opened again when one of its blocks is read, and a segment
  * is parked again once the iteration has left it.
+ *
+ * Retention deletes the oldest segments while readers open the journal:
+ * a segment listed but gone by the time it is opened is left out, as
+ * verify and info do, not reported as damage (a dangling link named like
+ * a segment is still reported: the name is there, its file is not).
  */
 #include "journal/jrnl_format.h"
 
@@ -29,6 +34,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #define JRNL_READER_FDS 16 /* segment files kept open after the index is built */
 
@@ -74,6 +80,9 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 	for (size_t i = 0; i < n; i++) {
 		struct jrnl_seg *s = &r->segs[r->nseg];
 		int rc = jrnl_seg_open_scan(s, v[i].path);
+		struct stat st;
+		if (rc == -ENOENT && lstat(v[i].path, &st) < 0 && errno == ENOENT)
+			continue; /* deleted by retention since the listing: no damage */
 		if (rc && rc != -EISDIR && rc != -EINVAL && rc != -ENOENT && rc != -ELOOP)
 			return jrnl_err_set(err, rc, v[i].path, 0, "cannot open segment: %s",
 			                    jrnl_open_error(rc)); /* EACCES, EMFILE, EIO ... */
