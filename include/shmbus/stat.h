@@ -67,10 +67,15 @@ struct shmbus_ring_stat {
 	uint64_t too_big;       /* events larger than a slot */
 	uint64_t producer_waits;/* times a producer waited for space */
 	uint64_t wakeups;       /* futex wakes of a sleeping consumer */
-	int64_t oldest_publish_ns; /* publish time of the oldest unconsumed
-				      event, 0 when empty */
+	int64_t oldest_publish_ns; /* publish time of the oldest committed
+				      unconsumed event (behind a claimed,
+				      uncommitted slot too), 0 when none */
 	uint64_t malformed;     /* committed slots whose header was not an
 				   event that fits the slot: skipped */
+	int32_t head_stuck_pid; /* the slot at head was claimed by this
+				   producer process, which died before
+				   committing it: the events behind it wait
+				   for the consumer to skip it. 0: none */
 };
 
 enum shmbus_participant_state {

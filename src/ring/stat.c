@@ -72,24 +72,53 @@ static void copy_name(char *dst, size_t n, const char *src, size_t srcmax)
 }
 
 /*
- * Publish time of the event at head, for the lag figure. The slot is not
- * ours: once the consumer moves on, a producer may refill it while we
- * read. A6 makes the event as committed visible; the read itself is
- * one aligned 8-byte load (never torn on the platforms we build for), and
- * a refill in between only gives a newer event's time -- a diagnostic
- * figure, never used for delivery. So it is a deliberate race with the
- * producers' plain stores: exempt from ThreadSanitizer, here only.
+ * Publish time of the oldest committed event between head and tail, for
+ * the lag figure: the head slot's, unless a producer claimed that slot
+ * and has not committed it (between claim and commit, or dead there until
+ * the consumer skips it); the events committed behind it wait as long,
+ * and a lag of 0 would hide them. A scan of at most one ring of slot
+ * words, stopping at the first committed one.
+ * The slots are not ours: once the consumer moves on, a producer may
+ * refill one while we read. A6 makes the event as committed visible; the
+ * read itself is one aligned 8-byte load (never torn on the platforms we
+ * build for), and a refill in between only gives a newer event's time --
+ * a diagnostic figure, never used for delivery. So it is a deliberate
+ * race with the producers' plain stores: exempt from ThreadSanitizer,
+ * here only.
  */
 __attribute__((noinline, no_sanitize("thread"))) static int64_t
 oldest_publish(const struct ring_view *v, uint64_t head, uint64_t tail)
 {
-	if (tail <= head)
+	uint64_t end = tail - head > v->capacity ? head + v->capacity : tail;
+	for (uint64_t pos = head; tail > head && pos < end; pos++) {
+		struct slot *s = ring_slot(v, pos);
+		if (load_acquire(&s->word) != SLOT_WORD(pos)) /* A6 */
+			continue;
+		const volatile struct shmbus_event_header *ev = slot_event(s);
+		return ev->publish_time_ns;
+	}
+	return 0;
+}
+
+/*
+ * The pid of a dead producer whose claim holds the head slot, not
+ * committed, or 0: the slot the consumer will skip (consumer_check_stuck),
+ * which holds back every event behind it meanwhile. A claim is recorded
+ * before the tail moves past it (R9), so one read after the tail (A9)
+ * finds it; a live claimer, or none found, is no stuck slot.
+ */
+static int32_t head_stuck_pid(const shmbus_bus *b, const struct ring_view *v, uint64_t head,
+			      uint64_t tail)
+{
+	if (tail <= head || ring_committed(v, head))
 		return 0;
-	struct slot *s = ring_slot(v, head);
-	if (load_acquire(&s->word) != SLOT_WORD(head)) /* A6 */
-		return 0;
-	const volatile struct shmbus_event_header *ev = slot_event(s);
-	return ev->publish_time_ns;
+	for (uint32_t i = 0; i < b->max_producers; i++) {
+		const struct prod_entry *e = &b->prods[i];
+		if (load_relaxed(&e->state) &&
+		    claim_covers(load_relaxed(&e->claim), v->index, head))
+			return proc_alive(e->pid, 0) || ring_committed(v, head) ? 0 : e->pid;
+	}
+	return 0;
 }
 
 /* Does producer entry e feed ring entry d (index `index`): delivered there
@@ -174,6 +203,7 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	o->producer_waits = load_relaxed(&h->producer_waits);
 	o->wakeups = load_relaxed(&h->wakeups);
 	o->oldest_publish_ns = oldest_publish(&v, o->consumed, o->claimed);
+	o->head_stuck_pid = head_stuck_pid(b, &v, o->consumed, o->claimed);
 	return 0;
 }
 

@@ -181,6 +181,92 @@ static void test_stat_dead_participant_stays_dead_after_reap(void **state)
 		fail_msg("crasher not dead in:\n%s", out);
 }
 
+/* Bus `name` with ring "held" (trades, nobody polls it): a child producer
+ * claims its first slot and exits without committing, then this process
+ * publishes 5 trades behind it. Returns the child's pid; *pp is the live
+ * producer. */
+static pid_t dead_claimer_bus(const char *name, shmbus_bus **bp, shmbus_consumer **cp,
+                              shmbus_producer **pp)
+{
+	struct shmbus_bus_opts bo;
+	shmbus_bus_opts_init(&bo);
+	bo.arena_bytes = 1u << 20;
+	assert_int_equal(shmbus_bus_create(name, &bo, bp), 0);
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	so.capacity = 64;
+	assert_int_equal(shmbus_subscribe(*bp, "held", &so, cp), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_bus *b;
+		shmbus_producer *p;
+		void *mem;
+		_exit(shmbus_bus_open(name, "claimer", SHMBUS_ROLE_PRODUCER, &b) ||
+		              shmbus_producer_open(b, NULL, &p) ||
+		              shmbus_claim(p, SHMBUS_EV_TRADE, 1, sizeof(struct shmbus_trade), &mem)
+		          ? 1
+		          : 0);
+	}
+	int ws;
+	assert_int_equal(waitpid(pid, &ws, 0), pid);
+	assert_true(WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
+	assert_int_equal(shmbus_producer_open(*bp, NULL, pp), 0);
+	for (int i = 0; i < 5; i++) {
+		struct shmbus_trade t;
+		memset(&t, 0, sizeof(t));
+		t.h.type = SHMBUS_EV_TRADE;
+		t.h.version = SHMBUS_EVENT_LAYOUT_VERSION;
+		t.h.size = sizeof(t);
+		t.h.symbol_id = 1;
+		assert_int_equal(shmbus_publish(*pp, &t), 1);
+	}
+	return pid;
+}
+
+static void dead_claimer_bus_close(const char *name, shmbus_bus *b, shmbus_consumer *c,
+                                   shmbus_producer *p)
+{
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy(name), 0);
+}
+
+/* A producer that died between claim and commit holds the head slot: the
+ * 5 events committed behind it wait, but the lag read 0 ("-"), as for an
+ * empty ring, since the head slot holds no publish time; and nothing said
+ * that the head slot was stuck, nor whose claim it was. */
+static void test_stat_lag_counts_events_behind_a_dead_claim(void **state)
+{
+	(void)state;
+	static char out[65536];
+	shmbus_bus *b;
+	shmbus_consumer *c;
+	shmbus_producer *p;
+	pid_t dead = dead_claimer_bus("stk", &b, &c, &p);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus stk --once --json", SHMBUS_STAT_BIN),
+	                 0);
+	assert_int_equal(tu_json_field(out, "rings", "held", "depth"), 6);
+	assert_true(tu_json_field(out, "rings", "held", "lag_ns") > 0);
+	assert_int_equal(tu_json_field(out, "rings", "held", "head_stuck_pid"), dead);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus stk --once", SHMBUS_STAT_BIN), 0);
+	const char *row = strstr(out, "\nheld ");
+	if (!row || !strstr(row, " stuck") || strstr(row, " - stuck"))
+		fail_msg("ring held not shown stuck with a lag in:\n%s", out);
+	/* Once the consumer skipped it, the slot is stuck no more. */
+	int got = 0;
+	while (got < 5)
+		assert_true(shmbus_poll(c, count, &got, 8) >= 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus stk --once --json", SHMBUS_STAT_BIN),
+	                 0);
+	assert_int_equal(tu_json_field(out, "rings", "held", "skipped"), 1);
+	assert_int_equal(tu_json_field(out, "rings", "held", "head_stuck_pid"), 0);
+	assert_int_equal(tu_json_field(out, "rings", "held", "lag_ns"), 0);
+	dead_claimer_bus_close("stk", b, c, p);
+}
+
 /* --count is a whole number >= 1 like every count the tools take: an
  * overflowing one, or one with a sign or a space before it, was taken
  * (strtol saturates and skips both) and the run went on. */
@@ -766,6 +852,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
 	    cmocka_unit_test(test_stat_dead_participant_stays_dead_after_reap),
+	    cmocka_unit_test(test_stat_lag_counts_events_behind_a_dead_claim),
 	    cmocka_unit_test(test_stat_count_is_a_whole_number),
 	    cmocka_unit_test(test_stat_forms_exclude_each_other),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),

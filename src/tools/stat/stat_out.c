@@ -83,7 +83,8 @@ static void screen_rings(FILE *f, const struct stat_snap *s)
 		        screen_name(r->s.name, name, sizeof(name)),
 		        shmbus_ring_state_name(r->s.state), r->s.producers,
 		        r->s.consumer_pid, r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
-		        r->s.dropped, r->s.skipped, lag, r->s.consumer_sleeping ? "sleep" : "run");
+		        r->s.dropped, r->s.skipped, lag,
+		        r->s.head_stuck_pid ? "stuck" : r->s.consumer_sleeping ? "sleep" : "run");
 	}
 }
 
@@ -154,13 +155,15 @@ static void json_ring(FILE *f, const struct stat_snap *s, const struct stat_ring
 	        ",\"consumed\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 	        ",\"skipped\":%" PRIu64 ",\"malformed\":%" PRIu64 ",\"routed_around\":%" PRIu64
 	        ",\"too_big\":%" PRIu64
-	        ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64,
+	        ",\"producer_waits\":%" PRIu64 ",\"wakeups\":%" PRIu64 ",\"lag_ns\":%" PRId64
+	        ",\"head_stuck_pid\":%d",
 	        shmbus_ring_state_name(x->state), x->capacity, x->slot_size,
 	        shmbus_policy_name(x->policy), shmbus_wait_name(x->wait), x->producers,
 	        x->consumer_pid,
 	        x->consumer_alive ? "true" : "false", x->consumer_sleeping ? "true" : "false",
 	        x->depth, x->claimed, x->consumed, x->delivered, x->dropped, x->skipped,
-	        x->malformed, x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns);
+	        x->malformed, x->routed_around, x->too_big, x->producer_waits, x->wakeups, r->lag_ns,
+	        x->head_stuck_pid);
 	if (s->has_rates)
 		fprintf(f, ",\"events_per_s\":%.3f,\"mb_per_s\":%.6f}", r->events_per_s,
 		        r->mb_per_s);

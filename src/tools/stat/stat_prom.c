@@ -117,10 +117,15 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 		ring_sample(f, "ring_consumer_alive", s, &s->rings[i],
 		            s->rings[i].s.consumer_alive);
 	family(f, "ring_lag_seconds", "gauge",
-	       "Age of the oldest unconsumed event (0 when the ring is empty).");
+	       "Age of the oldest committed unconsumed event (0 when there is none).");
 	for (size_t i = 0; i < s->nrings; i++)
 		ring_sample(f, "ring_lag_seconds", s, &s->rings[i],
 		            (double)s->rings[i].lag_ns / 1e9);
+	family(f, "ring_head_stuck", "gauge",
+	       "1 while a dead producer's uncommitted claim holds the ring's head slot.");
+	for (size_t i = 0; i < s->nrings; i++)
+		ring_sample(f, "ring_head_stuck", s, &s->rings[i],
+		            s->rings[i].s.head_stuck_pid != 0);
 }
 
 /* A participant's series carry its entry's index: name, pid and role are

@@ -20,7 +20,7 @@ struct stat_ring {
 	struct shmbus_ring_stat s;
 	double events_per_s; /* delivered per second since the previous snapshot */
 	double mb_per_s;     /* delivered * slot_size, MB (1e6) per second */
-	int64_t lag_ns;      /* now - oldest unconsumed publish time; 0 when empty */
+	int64_t lag_ns;      /* now - oldest committed unconsumed publish time; 0: none */
 };
 
 struct stat_snap {
