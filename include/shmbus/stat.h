@@ -52,8 +52,9 @@ struct shmbus_ring_stat {
 	uint32_t group_size, group_member;
 	uint64_t types;
 	uint32_t nsymbols;      /* 0 = all symbols */
-	uint32_t producers;     /* open producers that have routed to it or
-				   announced a type it takes */
+	uint32_t producers;     /* open producers, their process alive, that
+				   have routed to it or announced a type it
+				   takes */
 	int32_t consumer_pid;
 	int consumer_alive;
 	int consumer_sleeping;
@@ -108,6 +109,9 @@ struct shmbus_producer_stat {
 	uint64_t unrouted;      /* matched no ring */
 	uint64_t last_seq;
 	uint64_t announced;     /* types announced (shmbus_producer_announce) */
+	int alive;              /* its process exists: a dead producer's entry
+				   stays open until shmbus_bus_reap() or a new
+				   producer takes it */
 };
 
 /*

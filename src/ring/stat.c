@@ -129,12 +129,16 @@ static bool prod_feeds(const struct prod_entry *e, const struct ring_desc *d, ui
 	       (load_relaxed(&e->announced) & d->types) != 0;
 }
 
+/* Open producers feeding ring `index` whose process is alive: a dead
+ * one's entry stays open until a reap or a new producer takes it, and
+ * counted, it showed as a feeder beside a participant marked dead. */
 static uint32_t ring_producers(const shmbus_bus *b, uint32_t index)
 {
 	uint32_t n = 0;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
-		if (load_acquire(&e->state) && prod_feeds(e, &b->rings[index], index))
+		if (load_acquire(&e->state) && prod_feeds(e, &b->rings[index], index) &&
+		    proc_alive(e->pid, 0))
 			n++;
 	}
 	return n;
@@ -299,6 +303,7 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 	o->unrouted = load_relaxed(&e->unrouted);
 	o->last_seq = load_relaxed(&e->last_seq);
 	o->announced = load_relaxed(&e->announced);
+	o->alive = proc_alive(o->pid, 0);
 	return 0;
 }
 

@@ -267,6 +267,39 @@ static void test_stat_lag_counts_events_behind_a_dead_claim(void **state)
 	dead_claimer_bus_close("stk", b, c, p);
 }
 
+/* A producer whose process died keeps its entry until a reap: it was
+ * counted in its ring's PRODS and in the bus's producers as a live one,
+ * while the participants table beside marked its process dead. */
+static void test_stat_dead_producer_is_not_counted_live(void **state)
+{
+	(void)state;
+	static char out[65536];
+	shmbus_bus *b;
+	shmbus_consumer *c;
+	shmbus_producer *p;
+	pid_t dead = dead_claimer_bus("dpr", &b, &c, &p);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus dpr --once --json", SHMBUS_STAT_BIN),
+	                 0);
+	assert_int_equal(tu_json_field(out, "rings", "held", "producers"), 1);
+	char want[96];
+	snprintf(want, sizeof(want), "\"pid\":%d,\"alive\":false,", (int)dead);
+	const char *prods = strstr(out, "\"producers\":[");
+	if (!prods || !strstr(prods, want))
+		fail_msg("no %s in:\n%s", want, prods ? prods : out);
+	snprintf(want, sizeof(want), "\"pid\":%d,\"alive\":true,", (int)getpid());
+	assert_non_null(strstr(prods, want));
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus dpr --once", SHMBUS_STAT_BIN), 0);
+	if (!strstr(out, "  producers 1/256 (+1 dead)  "))
+		fail_msg("the dead producer not shown apart in:\n%s", out);
+	const char *row = strstr(out, "\nheld ");
+	assert_non_null(row);
+	char name[16], st[16];
+	unsigned prods_col = 0;
+	assert_int_equal(sscanf(row + 1, "%15s %15s %u", name, st, &prods_col), 3);
+	assert_int_equal(prods_col, 1);
+	dead_claimer_bus_close("dpr", b, c, p);
+}
+
 /* --count is a whole number >= 1 like every count the tools take: an
  * overflowing one, or one with a sign or a space before it, was taken
  * (strtol saturates and skips both) and the run went on. */
@@ -853,6 +886,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_once_json_matches_counters),
 	    cmocka_unit_test(test_stat_dead_participant_stays_dead_after_reap),
 	    cmocka_unit_test(test_stat_lag_counts_events_behind_a_dead_claim),
+	    cmocka_unit_test(test_stat_dead_producer_is_not_counted_live),
 	    cmocka_unit_test(test_stat_count_is_a_whole_number),
 	    cmocka_unit_test(test_stat_forms_exclude_each_other),
 	    cmocka_unit_test(test_stat_prometheus_endpoint_parses),

@@ -125,18 +125,23 @@ static void screen_counters(FILE *f, const struct stat_snap *s)
 
 void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 {
-	char name[SCREEN_NAME_LEN];
+	char name[SCREEN_NAME_LEN], dead[32] = "";
+	size_t ndead = 0;
+	for (size_t i = 0; i < s->nprods; i++)
+		ndead += !s->prods[i].alive;
+	if (ndead) /* entries in use, but not live producers: apart */
+		snprintf(dead, sizeof(dead), " (+%zu dead)", ndead);
 	if (clear)
 		fputs("\033[H\033[2J", f);
 	fprintf(f,
 	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u/%u  "
-	        "rings %zu/%u  participants %zu/%u  producers %zu/%u  published %" PRIu64
+	        "rings %zu/%u  participants %zu/%u  producers %zu/%u%s  published %" PRIu64
 	        "  unrouted %" PRIu64 "\n\n",
 	        screen_name(s->bus.name, name, sizeof(name)), shmbus_backing_name(s->bus.backing),
 	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
 	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->bus.max_symbols,
-	        s->nrings, s->bus.max_rings, s->nparts, s->bus.max_participants, s->nprods,
-	        s->bus.max_producers, s->published, s->unrouted);
+	        s->nrings, s->bus.max_rings, s->nparts, s->bus.max_participants,
+	        s->nprods - ndead, s->bus.max_producers, dead, s->published, s->unrouted);
 	screen_rings(f, s);
 	screen_parts(f, s);
 	screen_counters(f, s);
@@ -213,11 +218,13 @@ void stat_print_json(FILE *f, const struct stat_snap *s)
 	for (size_t i = 0; i < s->nprods; i++) {
 		const struct shmbus_producer_stat *p = &s->prods[i];
 		fprintf(f,
-		        "%s{\"index\":%u,\"pid\":%d,\"source_id\":%u,\"published\":%" PRIu64
+		        "%s{\"index\":%u,\"pid\":%d,\"alive\":%s,\"source_id\":%u,"
+		        "\"published\":%" PRIu64
 		        ",\"delivered\":%" PRIu64 ",\"dropped\":%" PRIu64
 		        ",\"routed_around\":%" PRIu64 ",\"unrouted\":%" PRIu64
 		        ",\"last_seq\":%" PRIu64 "}",
-		        i ? "," : "", p->index, p->pid, p->source_id, p->published, p->delivered,
+		        i ? "," : "", p->index, p->pid, p->alive ? "true" : "false", p->source_id,
+		        p->published, p->delivered,
 		        p->dropped, p->routed_around, p->unrouted, p->last_seq);
 	}
 	fputs("]}\n", f);

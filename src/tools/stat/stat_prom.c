@@ -109,7 +109,7 @@ static void ring_families(FILE *f, const struct stat_snap *s)
 	family(f, "ring_capacity", "gauge", "Slots in the ring.");
 	for (size_t i = 0; i < s->nrings; i++)
 		ring_sample(f, "ring_capacity", s, &s->rings[i], s->rings[i].s.capacity);
-	family(f, "ring_producers", "gauge", "Open producers that have routed to the ring.");
+	family(f, "ring_producers", "gauge", "Live producers that have routed to the ring.");
 	for (size_t i = 0; i < s->nrings; i++)
 		ring_sample(f, "ring_producers", s, &s->rings[i], s->rings[i].s.producers);
 	family(f, "ring_consumer_alive", "gauge", "1 when a live consumer holds the ring.");
