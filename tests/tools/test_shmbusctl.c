@@ -8,8 +8,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -266,6 +268,76 @@ static void test_shmbusctl_json_is_ascii_whatever_the_file_names(void **state)
 	unlink(path);
 }
 
+/* Overwrite, in bus `name`'s file, byte 4 on of every copy of `what`
+ * with `with` (a damaged segment, or a process writing to it). */
+static void damage_names(const char *name, const char *what, const char *with)
+{
+	char path[512];
+	assert_int_equal(shmbus_bus_path(name, path, sizeof(path)), 0);
+	int fd = open(path, O_RDWR);
+	assert_true(fd >= 0);
+	struct stat st;
+	assert_int_equal(fstat(fd, &st), 0);
+	size_t size = (size_t)st.st_size, n = strlen(what);
+	char *map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	assert_true(map != MAP_FAILED);
+	int patched = 0;
+	for (size_t i = 0; i + n <= size; i++)
+		if (memcmp(map + i, what, n) == 0) {
+			memcpy(map + i + 4, with, strlen(with));
+			patched++;
+		}
+	munmap(map, size);
+	assert_true(patched > 0);
+}
+
+/* Text output holds no byte outside printable ASCII but newlines. */
+static void assert_plain_text(const char *what, const char *text)
+{
+	for (const char *c = text; *c; c++)
+		if ((unsigned char)*c >= 0x7f || ((unsigned char)*c < ' ' && *c != '\n'))
+			fail_msg("%s: byte 0x%02x in:\n%s", what, (unsigned char)*c, text);
+}
+
+/* info printed the ring, group and participant names of the segment as
+ * they were, and destroy the name of the live participant that stops it:
+ * a damaged segment, or any process that can write to it, sent escape
+ * sequences to the operator's terminal. shmbus-stat writes such bytes as
+ * '?', and so do they now. */
+static void test_shmbusctl_text_escapes_names_from_the_segment(void **state)
+{
+	(void)state;
+	struct shmbus_bus_opts bo;
+	shmbus_bus_opts_init(&bo);
+	bo.arena_bytes = 1u << 20;
+	bo.participant_name = "part-to-damage";
+	shmbus_bus *b;
+	assert_int_equal(shmbus_bus_create("esc", &bo, &b), 0);
+	struct shmbus_sub_opts so;
+	shmbus_sub_opts_init(&so);
+	so.capacity = 64;
+	so.group = "grp-to-damage";
+	so.group_size = 1;
+	assert_int_equal(shmbus_ring_declare(b, "ring-to-damage", &so), 0);
+	damage_names("esc", "ring-to-damage", "\x1b[2J");
+	damage_names("esc", "grp-to-damage", "\x9b\x07");
+	damage_names("esc", "part-to-damage", "\x1b]0;");
+	assert_int_equal(tu_run(out, sizeof(out), "%s info esc", SHMBUSCTL_BIN), 0);
+	assert_plain_text("info", out);
+	assert_non_null(strstr(out, "ring?[2Jdamage"));
+	assert_non_null(strstr(out, "grp-?" "?-damage[0/1]"));
+	assert_non_null(strstr(out, "part?]0;damage"));
+	/* the JSON form escapes them */
+	assert_int_equal(tu_run(out, sizeof(out), "%s info esc --json", SHMBUSCTL_BIN), 0);
+	assert_non_null(strstr(out, "\"name\":\"ring\\u001b[2Jdamage\""));
+	assert_int_equal(tu_run(out, sizeof(out), "%s destroy esc", SHMBUSCTL_BIN), 1);
+	assert_plain_text("destroy", out);
+	assert_non_null(strstr(out, "part?]0;damage"));
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("esc"), 0);
+}
+
 /* A service command that cannot be run fails `check` (the unit's
  * ExecStartPre) and `up` before anything starts, naming file, line and
  * service; it used to pass check, then be restarted like a crash. */
@@ -364,6 +436,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
+	    cmocka_unit_test(test_shmbusctl_text_escapes_names_from_the_segment),
 	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

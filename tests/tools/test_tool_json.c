@@ -64,10 +64,23 @@ static void test_tool_json_str_escapes_what_is_not_utf8(void **state)
 	free(got);
 }
 
+/* Names as terminal text: anything but printable ASCII is a '?', and
+ * the text is cut to the buffer. */
+static void test_tool_text_name_is_printable_ascii(void **state)
+{
+	char buf[8];
+	(void)state;
+	assert_string_equal(tool_text_name("a\x1b[2J", buf, sizeof(buf)), "a?[2J");
+	assert_string_equal(tool_text_name("\x7f\x9b\xc3\xa9\t", buf, sizeof(buf)), "?????");
+	assert_string_equal(tool_text_name("0123456789", buf, sizeof(buf)), "0123456");
+	assert_string_equal(tool_text_name("", buf, 1), "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_tool_json_str_escapes_what_is_not_utf8),
+	    cmocka_unit_test(test_tool_text_name_is_printable_ascii),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

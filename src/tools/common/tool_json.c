@@ -3,7 +3,8 @@
  *
  * The tools write JSON by hand (the documents are flat and small); the
  * one thing that must be right everywhere is string escaping, so it lives
- * here once (the services' stats files use it too).
+ * here once (the services' stats files use it too), with its form for
+ * the terminal.
  */
 #include <shmbus/error.h>
 
@@ -71,6 +72,15 @@ void tool_json_str(FILE *f, const char *s)
 void tool_json_str_ascii(FILE *f, const char *s)
 {
 	json_str(f, s, 1);
+}
+
+const char *tool_text_name(const char *name, char *buf, size_t len)
+{
+	size_t i = 0;
+	for (; name[i] && i + 1 < len; i++)
+		buf[i] = name[i] >= ' ' && name[i] < 127 ? name[i] : '?';
+	buf[i] = '\0';
+	return buf;
 }
 
 int tool_fail(const char *tool, const char *what, int rc)

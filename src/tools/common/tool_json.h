@@ -1,6 +1,7 @@
 /*
  * tool_json.h - helpers the shmbus command-line tools share: JSON string
- * output and a "why" suffix for error lines. Executables only (prints).
+ * output, names as terminal text, and a "why" suffix for error lines.
+ * Executables only (prints).
  */
 #ifndef SHMBUS_TOOL_JSON_H
 #define SHMBUS_TOOL_JSON_H
@@ -21,6 +22,12 @@ void tool_json_str(FILE *f, const char *s);
 /* The same, with every byte >= 0x80 escaped too (as \u00XX, one per
  * byte): the output is pure ASCII whatever s holds. */
 void tool_json_str_ascii(FILE *f, const char *s);
+
+/* A name from shared memory (or a file name) as terminal text: every byte
+ * outside printable ASCII (a damaged segment, an odd file) becomes '?',
+ * never a control sequence. Writes at most len - 1 bytes and a NUL to buf
+ * (len >= 1); returns buf. The JSON forms above escape such bytes. */
+const char *tool_text_name(const char *name, char *buf, size_t len);
 
 /* Print "tool: what: strerror(rc)[ - errmsg]" to stderr. Returns 1. */
 int tool_fail(const char *tool, const char *what, int rc);

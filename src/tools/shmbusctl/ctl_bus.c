@@ -419,10 +419,12 @@ int ctl_destroy(const struct ctl_opts *o, const char *name)
 	if (alive > 0) {
 		/* They keep their mapping, but the next create or up of the name
 		 * makes another bus: producers and consumers split in two. */
+		char pname[SHMBUS_PARTICIPANT_NAME_MAX + 1];
 		fprintf(stderr,
 		        TOOL ": destroy bus '%s': %d live participant%s (pid %d '%s'%s): stop them "
 		             "first, or --force\n",
-		        name, alive, alive > 1 ? "s" : "", (int)ps.pid, ps.name,
+		        name, alive, alive > 1 ? "s" : "", (int)ps.pid,
+		        tool_text_name(ps.name, pname, sizeof(pname)),
 		        alive > 1 ? ", ..." : "");
 		return CTL_FAIL;
 	}

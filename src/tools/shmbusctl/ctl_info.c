@@ -5,7 +5,10 @@
  * subscription (types, symbol count, group), the participants and the
  * symbol count. Rates and live counters are shmbus-stat's job; this is
  * what an operator checks after `create` or when a service will not
- * attach. Read-only attach: never a participant, never a write.
+ * attach. Read-only attach: never a participant, never a write. Names
+ * come from the segment: the text form writes them as shmbus-stat does
+ * (tool_text_name(): a damaged one's odd bytes as '?', never a terminal
+ * control sequence), the JSON form escapes them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -52,16 +55,23 @@ static void ring_json(const struct shmbus_ring_stat *r, int first)
 	       r->consumer_alive ? "true" : "false");
 }
 
+/* Room for any name the bus holds, as text (tool_text_name()). */
+#define NAME_LEN 64
+_Static_assert(SHMBUS_NAME_MAX < NAME_LEN && SHMBUS_PARTICIPANT_NAME_MAX < NAME_LEN,
+	       "NAME_LEN holds every name");
+
 static void ring_text(const struct shmbus_ring_stat *r)
 {
-	char types[256], group[80] = "-";
+	char types[256], group[96] = "-", name[NAME_LEN];
 	types_text(r->types, types, sizeof(types));
 	if (r->group[0])
-		snprintf(group, sizeof(group), "%s[%u/%u]", r->group, r->group_member,
+		snprintf(group, sizeof(group), "%s[%u/%u]",
+		         tool_text_name(r->group, name, sizeof(name)), r->group_member,
 		         r->group_size);
 	char syms[16];
 	snprintf(syms, sizeof(syms), "%u", r->nsymbols);
-	printf("  %-3u %-20s %-9s %9u %5u %-5s %-8s %7d  %-16s %-8s %s\n", r->index, r->name,
+	printf("  %-3u %-20s %-9s %9u %5u %-5s %-8s %7d  %-16s %-8s %s\n", r->index,
+	       tool_text_name(r->name, name, sizeof(name)),
 	       shmbus_ring_state_name(r->state), r->capacity, r->slot_size,
 	       shmbus_policy_name(r->policy), shmbus_wait_name(r->wait), r->consumer_pid, group,
 	       r->nsymbols ? syms : "all", types);
@@ -110,7 +120,9 @@ static int participants(const shmbus_bus *bus, const struct shmbus_bus_info *bi,
 			printf(",\"role\":\"%s\",\"pid\":%d,\"state\":\"%s\",\"cpus\":%llu}",
 			       shmbus_role_name(p.role), p.pid, st, (unsigned long long)p.cpus);
 		} else {
-			printf("  %-3u %-20s %-9s %8d %-6s 0x%llx\n", p.index, p.name,
+			char name[NAME_LEN];
+			printf("  %-3u %-20s %-9s %8d %-6s 0x%llx\n", p.index,
+			       tool_text_name(p.name, name, sizeof(name)),
 			       shmbus_role_name(p.role), p.pid, st, (unsigned long long)p.cpus);
 		}
 		first = 0;
@@ -136,7 +148,9 @@ static void layout(const struct shmbus_bus_info *bi, int json)
 		       (long long)bi->created_ns, bi->kept ? "true" : "false");
 		return;
 	}
-	printf("bus %s: %s, %llu bytes, ABI %u, layout %016llx, creator pid %d%s\n", bi->name,
+	char name[NAME_LEN];
+	printf("bus %s: %s, %llu bytes, ABI %u, layout %016llx, creator pid %d%s\n",
+	       tool_text_name(bi->name, name, sizeof(name)),
 	       shmbus_backing_name(bi->backing), (unsigned long long)bi->total_bytes,
 	       bi->abi_version, (unsigned long long)bi->layout_hash, bi->creator_pid,
 	       bi->kept ? ", kept" : "");

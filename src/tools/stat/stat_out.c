@@ -50,23 +50,14 @@ static const char *part_state(const struct shmbus_participant_stat *p)
 	return p->alive ? "alive" : p->state == SHMBUS_PART_GONE ? "gone" : "dead";
 }
 
-/* Room for any name the bus holds (bus, ring, participant, counter). */
+/* Room for any name the bus holds (bus, ring, participant, counter), as
+ * screen text: tool_text_name() makes a byte outside printable ASCII (a
+ * damaged segment) a '?', never a terminal control sequence. The JSON
+ * and Prometheus forms escape such bytes instead. */
 #define SCREEN_NAME_LEN 64
 _Static_assert(SHMBUS_NAME_MAX < SCREEN_NAME_LEN && SHMBUS_PARTICIPANT_NAME_MAX < SCREEN_NAME_LEN &&
 		       SHMBUS_COUNTER_NAME_MAX < SCREEN_NAME_LEN,
-	       "screen_name() buffers hold every name");
-
-/* A name from shared memory as screen text: a byte outside printable
- * ASCII (a damaged segment) becomes '?', never a terminal control
- * sequence. The JSON and Prometheus forms escape such bytes instead. */
-static const char *screen_name(const char *name, char *buf, size_t len)
-{
-	size_t i = 0;
-	for (; name[i] && i + 1 < len; i++)
-		buf[i] = name[i] >= ' ' && name[i] < 127 ? name[i] : '?';
-	buf[i] = '\0';
-	return buf;
-}
+	       "tool_text_name() buffers hold every name");
 
 static void screen_rings(FILE *f, const struct stat_snap *s)
 {
@@ -80,7 +71,7 @@ static void screen_rings(FILE *f, const struct stat_snap *s)
 		fprintf(f,
 		        "%-16.16s %-8s %5u %7d %9u %8" PRIu64 " %11.0f %8.2f %10" PRIu64 " %8" PRIu64
 		        " %8" PRIu64 " %9s %-5s\n",
-		        screen_name(r->s.name, name, sizeof(name)),
+		        tool_text_name(r->s.name, name, sizeof(name)),
 		        shmbus_ring_state_name(r->s.state), r->s.producers,
 		        r->s.consumer_pid, r->s.capacity, r->s.depth, r->events_per_s, r->mb_per_s, r->s.delivered,
 		        r->s.dropped, r->s.skipped, lag,
@@ -98,7 +89,7 @@ static void screen_parts(FILE *f, const struct stat_snap *s)
 		cpus_text(p->cpus, cpus, sizeof(cpus));
 		human_ns(p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : 0, hb, sizeof(hb));
 		fprintf(f, "%-20.20s %8d %-9s %-12.12s %-6s %10s\n",
-		        screen_name(p->name, name, sizeof(name)), p->pid,
+		        tool_text_name(p->name, name, sizeof(name)), p->pid,
 		        shmbus_role_name(p->role), cpus, part_state(p), hb);
 	}
 }
@@ -114,10 +105,10 @@ static void screen_counters(FILE *f, const struct stat_snap *s)
 		if (!header)
 			fprintf(f, "\nCOUNTERS\n");
 		header = true;
-		fprintf(f, "%-20.20s", screen_name(s->parts[i].name, name, sizeof(name)));
+		fprintf(f, "%-20.20s", tool_text_name(s->parts[i].name, name, sizeof(name)));
 		for (unsigned k = 0; k < s->ncounters[i]; k++)
 			fprintf(f, " %s=%" PRIu64,
-			        screen_name(s->counters[i][k].name, name, sizeof(name)),
+			        tool_text_name(s->counters[i][k].name, name, sizeof(name)),
 			        s->counters[i][k].value);
 		fputc('\n', f);
 	}
@@ -137,7 +128,7 @@ void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear)
 	        "shmbus-stat  bus %s  %s  %.1f MiB (arena %.1f/%.1f MiB)  symbols %u/%u  "
 	        "rings %zu/%u  participants %zu/%u  producers %zu/%u%s  published %" PRIu64
 	        "  unrouted %" PRIu64 "\n\n",
-	        screen_name(s->bus.name, name, sizeof(name)), shmbus_backing_name(s->bus.backing),
+	        tool_text_name(s->bus.name, name, sizeof(name)), shmbus_backing_name(s->bus.backing),
 	        (double)s->bus.total_bytes / 1048576, (double)s->bus.arena_used / 1048576,
 	        (double)s->bus.arena_bytes / 1048576, s->bus.symbols, s->bus.max_symbols,
 	        s->nrings, s->bus.max_rings, s->nparts, s->bus.max_participants,
