@@ -3,7 +3,9 @@
  * files (random bytes, a tiny file, a truncated bus, a valid superblock
  * with bad table offsets, a ring entry with a bad index) with a message
  * and exit status 1, never a crash. (CI also runs this under ASan.)
- * Uses the private layout only to damage a real segment precisely.
+ * Values that are odd but not damage (a heartbeat stamped ahead of the
+ * reader's clock) read sanely. Uses the private layout only to write a
+ * real segment precisely.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <shmbus/clock.h>
 #include <shmbus/shmbus.h>
 
 #include "ring/layout.h"
@@ -155,6 +158,36 @@ static void test_stat_corrupt_bad_ring_entry(void **state)
 	shmbus_bus_destroy("ringbad");
 }
 
+/* A heartbeat stamped after shmbus-stat read its clock (the clock is read
+ * before the tables), or by a process whose clock runs a little ahead,
+ * gave a negative heartbeat_age_ns in the JSON and the Prometheus
+ * exposition, and "-" (never) on the screen. It is 0 old. */
+static void test_stat_heartbeat_ahead_is_not_negative(void **state)
+{
+	(void)state;
+	struct shmbus_bus_opts bo;
+	shmbus_bus_opts_init(&bo);
+	bo.arena_bytes = 1u << 20;
+	bo.participant_name = "ahead";
+	shmbus_bus *b;
+	assert_int_equal(shmbus_bus_create("hbf", &bo, &b), 0);
+	size_t size;
+	struct sb *sb = map_bus("hbf", &size);
+	struct part_entry *p = (struct part_entry *)((uint8_t *)sb + sb->parts_off);
+	assert_string_equal(p->name, "ahead");
+	p->heartbeat_ns = shmbus_now_ns() + 1000000000; /* a second ahead */
+	munmap(sb, size);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus hbf --once --json", SHMBUS_STAT_BIN),
+	                 0);
+	assert_int_equal(tu_json_field(out, "participants", "ahead", "heartbeat_age_ns"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus hbf --once", SHMBUS_STAT_BIN), 0);
+	const char *row = strstr(out, "\nahead ");
+	if (!row || !strstr(row, " alive       0.0us\n"))
+		fail_msg("heartbeat not 0 old in:\n%s", out);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy("hbf"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -163,6 +196,7 @@ int main(void)
 	    cmocka_unit_test(test_stat_corrupt_truncated_bus),
 	    cmocka_unit_test(test_stat_corrupt_bad_offsets),
 	    cmocka_unit_test(test_stat_corrupt_bad_ring_entry),
+	    cmocka_unit_test(test_stat_heartbeat_ahead_is_not_negative),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -87,7 +87,11 @@ static void screen_parts(FILE *f, const struct stat_snap *s)
 		const struct shmbus_participant_stat *p = &s->parts[i];
 		char cpus[64], hb[16], name[SCREEN_NAME_LEN];
 		cpus_text(p->cpus, cpus, sizeof(cpus));
-		human_ns(p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : 0, hb, sizeof(hb));
+		int64_t age = stat_heartbeat_age(s, p);
+		if (age == 0) /* just now: "-" says never */
+			snprintf(hb, sizeof(hb), "0.0us");
+		else
+			human_ns(age, hb, sizeof(hb));
 		fprintf(f, "%-20.20s %8d %-9s %-12.12s %-6s %10s\n",
 		        tool_text_name(p->name, name, sizeof(name)), p->pid,
 		        shmbus_role_name(p->role), cpus, part_state(p), hb);
@@ -176,7 +180,7 @@ static void json_part(FILE *f, const struct stat_snap *s, size_t i)
 	        ",\"pid\":%d,\"role\":\"%s\",\"state\":\"%s\",\"alive\":%s,\"cpus\":%" PRIu64
 	        ",\"heartbeat_age_ns\":%" PRId64 ",\"counters\":{",
 	        p->pid, shmbus_role_name(p->role), part_state(p), p->alive ? "true" : "false",
-	        p->cpus, p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : -1);
+	        p->cpus, stat_heartbeat_age(s, p));
 	for (unsigned k = 0; k < s->ncounters[i]; k++) {
 		fputs(k ? "," : "", f);
 		tool_json_str(f, s->counters[i][k].name);

@@ -151,7 +151,8 @@ static void part_families(FILE *f, const struct stat_snap *s)
 	       "Seconds since the participant's last heartbeat.");
 	for (size_t i = 0; i < s->nparts; i++) {
 		const struct shmbus_participant_stat *p = &s->parts[i];
-		double age = p->heartbeat_ns ? (double)(s->now_ns - p->heartbeat_ns) / 1e9 : 0;
+		int64_t ns = stat_heartbeat_age(s, p);
+		double age = ns > 0 ? (double)ns / 1e9 : 0;
 		part_sample(f, "participant_heartbeat_age_seconds", s, p, age);
 	}
 	family(f, "participant_counter_total", "counter",

@@ -134,6 +134,17 @@ int stat_snap_take(const shmbus_bus *bus, const struct stat_snap *prev, struct s
 	return rc;
 }
 
+/* The clock is read before the tables: a participant may beat between
+ * the two, and another process's clock may run a little ahead of ours
+ * (shmbus_now_ns() is per-thread TSC extrapolation). Either gave a
+ * negative age; such a heartbeat is as fresh as can be. */
+int64_t stat_heartbeat_age(const struct stat_snap *s, const struct shmbus_participant_stat *p)
+{
+	if (!p->heartbeat_ns)
+		return -1;
+	return s->now_ns > p->heartbeat_ns ? s->now_ns - p->heartbeat_ns : 0;
+}
+
 void stat_snap_free(struct stat_snap *s)
 {
 	free(s->rings);

@@ -51,6 +51,11 @@ struct stat_snap {
 int stat_snap_take(const shmbus_bus *bus, const struct stat_snap *prev, struct stat_snap *snap);
 void stat_snap_free(struct stat_snap *snap);
 
+/* Age of participant p's last heartbeat at the snapshot s, in ns: never
+ * negative (one stamped after the snapshot's clock read, or by a clock a
+ * little ahead, is 0 old); -1 when it never beat. */
+int64_t stat_heartbeat_age(const struct stat_snap *s, const struct shmbus_participant_stat *p);
+
 /* Live screen (clears it first when `clear`), and one JSON document. */
 void stat_print_screen(FILE *f, const struct stat_snap *s, bool clear);
 void stat_print_json(FILE *f, const struct stat_snap *s);
