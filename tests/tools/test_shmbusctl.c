@@ -249,6 +249,31 @@ static void test_shmbusctl_refuses_options_of_other_commands(void **state)
 	assert_int_equal(shmbus_bus_close(live), 0);
 }
 
+/* --json was taken by every command, but create printed its text line
+ * and destroy printed nothing: a script reading a JSON document failed
+ * on both. They write one now; up, which has none (--status writes the
+ * service states), refuses --json rather than ignore it. */
+static void test_shmbusctl_json_is_a_document_or_refused(void **state)
+{
+	(void)state;
+	char want[640];
+	assert_int_equal(tu_run(out, sizeof(out), "%s create --json %s/ctl.ini 2>/dev/null",
+	                        SHMBUSCTL_BIN, dir),
+	                 0);
+	snprintf(want, sizeof(want),
+	         "{\"bus\":\"ctl\",\"path\":\"%s/shmbus.ctl\",\"backing\":\"", dir);
+	if (strncmp(out, want, strlen(want)) != 0 ||
+	    !strstr(out, "\",\"rings\":2,\"created\":true}\n"))
+		fail_msg("create --json wrote:\n%s", out);
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "%s --json destroy ctl 2>/dev/null", SHMBUSCTL_BIN), 0);
+	assert_string_equal(out, "{\"bus\":\"ctl\",\"destroyed\":true}\n");
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "timeout 10 %s --json up %s/ctl.ini", SHMBUSCTL_BIN, dir), 2);
+	assert_non_null(strstr(out, "--json is not an option of 'up'"));
+	assert_int_equal(tu_run(out, sizeof(out), "%s info ctl", SHMBUSCTL_BIN), 1);
+}
+
 /* list, reclaim and check print names and paths from the file system in
  * their JSON: bytes that are not UTF-8 there came out raw, and a strict
  * JSON reader refused the whole document. Escaped, the output is ASCII. */
@@ -436,6 +461,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
+	    cmocka_unit_test(test_shmbusctl_json_is_a_document_or_refused),
 	    cmocka_unit_test(test_shmbusctl_text_escapes_names_from_the_segment),
 	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};

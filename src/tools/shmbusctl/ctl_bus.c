@@ -200,8 +200,18 @@ int ctl_create(const struct ctl_opts *o, const char *path)
 	if (rc == CTL_OK) {
 		char p[512] = "";
 		shmbus_bus_path(name, p, sizeof(p));
-		printf("created bus '%s' (%s, %s) with %zu rings\n", name, p,
-		       shmbus_backing_name(shmbus_bus_backing(bus)), cfg->nrings);
+		const char *backing = shmbus_backing_name(shmbus_bus_backing(bus));
+		if (o->json) {
+			printf("{\"bus\":");
+			tool_json_str(stdout, name);
+			printf(",\"path\":");
+			tool_json_str_ascii(stdout, p); /* a path's bytes need not be UTF-8 */
+			printf(",\"backing\":\"%s\",\"rings\":%zu,\"created\":true}\n", backing,
+			       cfg->nrings);
+		} else {
+			printf("created bus '%s' (%s, %s) with %zu rings\n", name, p, backing,
+			       cfg->nrings);
+		}
 		shmbus_bus_close(bus);
 	}
 	shmbus_config_free(cfg);
@@ -434,8 +444,13 @@ int ctl_destroy(const struct ctl_opts *o, const char *name)
 		snprintf(what, sizeof(what), "destroy bus '%s'", name);
 		return tool_fail(TOOL, what, rc);
 	}
-	if (!o->json)
+	if (o->json) {
+		printf("{\"bus\":");
+		tool_json_str(stdout, name);
+		printf(",\"destroyed\":true}\n");
+	} else {
 		printf("destroyed bus '%s'\n", name);
+	}
 	return CTL_OK;
 }
 

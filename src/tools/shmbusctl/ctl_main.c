@@ -38,8 +38,7 @@ static const char *const usage_text =
     "  --bus NAME      bus to act on (overrides the config's [bus] name;\n"
     "                  where a BUS argument is optional: default $SHMBUS_BUS,\n"
     "                  else 'default'; given with a BUS argument, the same bus)\n"
-    "  --json          machine-readable output (list, info, reclaim, check,\n"
-    "                  ring-remove)\n"
+    "  --json          machine-readable output (every command but up)\n"
     "  --status FILE   up: write service states to FILE on every change\n"
     "  --keep          up: leave the bus segment in place on exit (and take a kept,\n"
     "                  idle, matching bus again at start)\n"
@@ -87,6 +86,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 	bool is_up = strcmp(cmd, "up") == 0, is_reclaim = strcmp(cmd, "reclaim") == 0;
 	if ((o->status || o->keep) && !is_up)
 		return usage_error("--status and --keep are options of 'up', not of '%s'", cmd);
+	if (o->json && is_up) /* it writes service states, with --status */
+		return usage_error("--json is not an option of 'up' (see --status)");
 	if (o->dry_run && !is_reclaim)
 		return usage_error("--dry-run is an option of 'reclaim', not of '%s'", cmd);
 	if (o->force && strcmp(cmd, "destroy") != 0)
