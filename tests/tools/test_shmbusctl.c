@@ -363,6 +363,25 @@ static void test_shmbusctl_text_escapes_names_from_the_segment(void **state)
 	assert_int_equal(shmbus_bus_destroy("esc"), 0);
 }
 
+/* list and reclaim printed the shmbus.* file names of the bus folders,
+ * and the errors that quote them, as they were: anyone may create a file
+ * in /dev/shm, and its name's escape sequences went to the terminal of
+ * the operator listing buses. */
+static void test_shmbusctl_list_text_escapes_file_names(void **state)
+{
+	(void)state;
+	char path[512];
+	snprintf(path, sizeof(path), "%s/shmbus.a\x1b[2Jb\xff", dir);
+	assert_int_equal(tu_write(path, "not a bus"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s list", SHMBUSCTL_BIN), 0);
+	assert_plain_text("list", out);
+	assert_non_null(strstr(out, "\na?[2Jb?  "));
+	assert_int_equal(tu_run(out, sizeof(out), "%s reclaim --dry-run", SHMBUSCTL_BIN), 0);
+	assert_plain_text("reclaim", out);
+	assert_non_null(strstr(out, "a?[2Jb?  "));
+	unlink(path);
+}
+
 /* A service command that cannot be run fails `check` (the unit's
  * ExecStartPre) and `up` before anything starts, naming file, line and
  * service; it used to pass check, then be restarted like a crash. */
@@ -462,6 +481,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
 	    cmocka_unit_test(test_shmbusctl_json_is_a_document_or_refused),
+	    cmocka_unit_test(test_shmbusctl_list_text_escapes_file_names),
 	    cmocka_unit_test(test_shmbusctl_text_escapes_names_from_the_segment),
 	    cmocka_unit_test(test_shmbusctl_lists_buses_on_hugetlbfs),
 	};

@@ -396,11 +396,16 @@ static void list_one(const char *dir, const char *file, void *ctx)
 		first = 0;
 		return;
 	}
+	/* Any file of the folder (anyone may write to /dev/shm): its name,
+	 * and the error that quotes it, as text, never a control sequence. */
+	char name[sizeof(e.name)], error[sizeof(e.error)];
+	tool_text_name(e.name, name, sizeof(name));
 	if (e.ok)
-		printf("%-24s %10lld  %-10s %5d  %-7d%s\n", e.name, e.size, e.backing, e.alive,
+		printf("%-24s %10lld  %-10s %5d  %-7d%s\n", name, e.size, e.backing, e.alive,
 		       e.creator_pid, e.kept ? "  kept" : "");
 	else
-		printf("%-24s %10lld  %-10s %5s  -  (%s)\n", e.name, e.size, "?", "?", e.error);
+		printf("%-24s %10lld  %-10s %5s  -  (%s)\n", name, e.size, "?", "?",
+		       tool_text_name(e.error, error, sizeof(error)));
 }
 
 int ctl_list(const struct ctl_opts *o)
@@ -488,8 +493,10 @@ static void reclaim_one(const char *dir, const char *file, void *ctx)
 		printf("%s{\"name\":", r->removed + r->kept + r->failed > 1 ? "," : "");
 		tool_json_str_ascii(stdout, e.name);
 		printf(",\"action\":\"%s\",\"participants_alive\":%d}", what, e.ok ? e.alive : -1);
-	} else {
-		printf("%-24s %s%s%s\n", e.name, what, e.ok ? "" : ": ", e.ok ? "" : e.error);
+	} else { /* names and errors as text: see list_one() */
+		char name[sizeof(e.name)], error[sizeof(e.error)];
+		printf("%-24s %s%s%s\n", tool_text_name(e.name, name, sizeof(name)), what,
+		       e.ok ? "" : ": ", e.ok ? "" : tool_text_name(e.error, error, sizeof(error)));
 	}
 }
 
