@@ -78,6 +78,8 @@ struct shmbus_journal_writer {
 
 /* jrnl_wseg.c: segment files */
 int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts);
+/* Tests: called with a new segment's path as soon as it has its name. */
+extern void (*jrnl_test_hook)(const char *seg_path);
 int jrnl_wseg_close(struct shmbus_journal_writer *w);
 void jrnl_wseg_retention(struct shmbus_journal_writer *w);
 int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery *rec,

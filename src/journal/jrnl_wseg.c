@@ -3,10 +3,12 @@
  * crash recovery.
  *
  * These are cold paths (once per segment), so they are synchronous and
- * simple. A segment becomes visible only with a complete header: the header
- * is written (and, unless the policy is NONE, fdatasync'ed together with the
+ * simple. A segment becomes visible only with a complete header: it is
+ * written (and, unless the policy is NONE, fdatasync'ed together with the
  * directory) before any block is queued to it, so a crash can tear a
- * segment's tail but never leave blocks behind a torn header. File names
+ * segment's tail but never leave blocks behind a torn header; and, where
+ * the filesystem makes unnamed files, before the segment has its name, so
+ * a reader never lists a segment shorter than its header. File names
  * carry a number that is the segment's first event time, forced strictly
  * increasing so that name order is write order even if event times go
  * backwards. Recovery only looks at the newest segment (older ones were
@@ -41,9 +43,13 @@ static int jrnl_fsync_dir(const char *dir)
 	return rc;
 }
 
-/* Open a fresh file for the segment; honours O_DIRECT when the filesystem
- * accepts it (tmpfs does not). */
-static int jrnl_wseg_open_file(struct shmbus_journal_writer *w, int64_t first_ts)
+void (*jrnl_test_hook)(const char *seg_path);
+
+/* The segment's name: the first start number from first_ts on (above the
+ * last one) that try_name() does not find taken. try_name returns 0 when
+ * it took w->seg_path, -EEXIST when the name is another's, else an error. */
+static int jrnl_wseg_name(struct shmbus_journal_writer *w, int64_t first_ts,
+                          int (*try_name)(struct shmbus_journal_writer *w, int *fd), int *fd)
 {
 	uint64_t start = first_ts > 0 ? (uint64_t)first_ts : 0;
 	if (w->have_last && start <= w->last_start)
@@ -52,37 +58,66 @@ static int jrnl_wseg_open_file(struct shmbus_journal_writer *w, int64_t first_ts
 		if (start > (uint64_t)INT64_MAX) /* names would no longer sort in write order */
 			return -EOVERFLOW;
 		int rc = jrnl_seg_name(w->seg_path, sizeof(w->seg_path), w->dir, w->bus, start);
-		if (rc)
-			return rc;
-		int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
-		int fd;
-		w->st.o_direct = 0;
-		if (w->o.o_direct) {
-			fd = open(w->seg_path, flags | O_DIRECT, 0640);
-			if (fd >= 0)
-				w->st.o_direct = 1;
-			else if (errno == EINVAL) /* may have created it already */
-				fd = open(w->seg_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
-		} else {
-			fd = open(w->seg_path, flags, 0640);
-		}
-		if (fd >= 0) {
+		if (rc == 0)
+			rc = try_name(w, fd);
+		if (rc == 0) {
 			w->seg_start = start;
 			w->last_start = start;
 			w->have_last = 1;
-			return fd;
+			return 0;
 		}
-		if (errno != EEXIST)
-			return -errno;
+		if (rc != -EEXIST)
+			return rc;
 	}
 	return -EEXIST;
 }
 
-int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
+/* Create w->seg_path (O_EXCL) into *out, honouring O_DIRECT when the
+ * filesystem accepts it (tmpfs does not). */
+static int jrnl_wseg_create_named(struct shmbus_journal_writer *w, int *out)
 {
-	int fd = jrnl_wseg_open_file(w, first_ts);
+	int flags = O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC;
+	int fd;
+	w->st.o_direct = 0;
+	if (w->o.o_direct) {
+		fd = open(w->seg_path, flags | O_DIRECT, 0640);
+		if (fd >= 0)
+			w->st.o_direct = 1;
+		else if (errno == EINVAL) /* may have created it already */
+			fd = open(w->seg_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0640);
+	} else {
+		fd = open(w->seg_path, flags, 0640);
+	}
 	if (fd < 0)
-		return fd;
+		return -errno;
+	*out = fd;
+	return 0;
+}
+
+/* Give the unnamed file fd the name w->seg_path. */
+static int jrnl_wseg_link(struct shmbus_journal_writer *w, int *fd)
+{
+	char proc[64];
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", *fd);
+	return linkat(AT_FDCWD, proc, AT_FDCWD, w->seg_path, AT_SYMLINK_FOLLOW) == 0 ? 0 : -errno;
+}
+
+/* An unnamed file in the journal's directory (O_TMPFILE), with O_DIRECT
+ * when asked and accepted; -errno when the filesystem makes none. */
+static int jrnl_wseg_open_unnamed(struct shmbus_journal_writer *w)
+{
+	int flags = O_TMPFILE | O_WRONLY | O_CLOEXEC, fd = -1;
+	w->st.o_direct = 0;
+	if (w->o.o_direct && (fd = open(w->dir, flags | O_DIRECT, 0640)) >= 0)
+		w->st.o_direct = 1;
+	if (fd < 0)
+		fd = open(w->dir, flags, 0640);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Write the header, durable unless the policy is NONE. */
+static int jrnl_wseg_write_header(struct shmbus_journal_writer *w, int fd, int64_t first_ts)
+{
 	jrnl_seg_header_build(w->hdr_area, w->bus, w->o.layout_hash, w->block_align, first_ts,
 	                      jrnl_realtime_ns());
 	ssize_t n;
@@ -90,11 +125,44 @@ int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
 		n = pwrite(fd, w->hdr_area, JRNL_HEADER_SIZE, 0);
 	while (n < 0 && errno == EINTR);
 	int rc = n < 0 ? -errno : (n != JRNL_HEADER_SIZE ? -ENOSPC : 0);
-	if (rc == 0 && w->o.fsync_policy != SHMBUS_JOURNAL_FSYNC_NONE) {
+	if (rc == 0 && w->o.fsync_policy != SHMBUS_JOURNAL_FSYNC_NONE)
 		rc = fdatasync(fd) < 0 ? -errno : 0;
+	return rc;
+}
+
+/*
+ * A new segment. Its name appears only with its whole header: a reader
+ * listing the journal meanwhile would take a shorter newest file for a
+ * damaged one (cat or replay of a live journal exiting 1, a bridge's
+ * catch-up failing). So the file is made unnamed (O_TMPFILE), given its
+ * header, then linked under its name. Where the filesystem makes no
+ * unnamed file, or /proc is not there to link it, the file is created
+ * under its name and the header written after, as before.
+ */
+int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
+{
+	int fd = jrnl_wseg_open_unnamed(w), rc;
+	if (fd >= 0) {
+		rc = jrnl_wseg_write_header(w, fd, first_ts);
 		if (rc == 0)
-			rc = jrnl_fsync_dir(w->dir);
+			rc = jrnl_wseg_name(w, first_ts, jrnl_wseg_link, &fd);
+		if (rc == -ENOENT || rc == -EPERM || rc == -EACCES) { /* no /proc to link through */
+			close(fd);
+			fd = -1;
+		} else if (rc) {
+			close(fd);
+			return rc;
+		}
 	}
+	int named = fd < 0;
+	if (named && (rc = jrnl_wseg_name(w, first_ts, jrnl_wseg_create_named, &fd)) != 0)
+		return rc;
+	if (jrnl_test_hook)
+		jrnl_test_hook(w->seg_path); /* the name is there */
+	if (named)
+		rc = jrnl_wseg_write_header(w, fd, first_ts);
+	if (rc == 0 && w->o.fsync_policy != SHMBUS_JOURNAL_FSYNC_NONE)
+		rc = jrnl_fsync_dir(w->dir);
 	if (rc) {
 		close(fd);
 		unlink(w->seg_path);
