@@ -159,10 +159,11 @@ int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t produce
 	return prod_feeds(e, &b->rings[ring], ring);
 }
 
-int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
+/* Ring entry `index` in use, and a view of it: its state in *state, or
+ * -ERANGE past the end, -ENOENT (free or being built), SHMBUS_ECORRUPT. */
+static int stat_ring_view(const shmbus_bus *b, uint32_t index, struct ring_view *v,
+			  uint32_t *state)
 {
-	if (!b || !o)
-		return -EINVAL;
 	if (index >= b->max_rings)
 		return -ERANGE;
 	struct ring_desc *d = &b->rings[index];
@@ -172,10 +173,20 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	if (st > RING_STATE_ORPHANED || d->index != index)
 		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: state %u or index %u invalid",
 			       index, st, d->index);
+	*state = st;
+	return ring_view_init(v, b, d);
+}
+
+int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
 	struct ring_view v;
-	int rc = ring_view_init(&v, b, d);
+	uint32_t st = 0;
+	int rc = stat_ring_view(b, index, &v, &st);
 	if (rc)
 		return rc;
+	const struct ring_desc *d = &b->rings[index];
 	struct ring_hdr *h = v.hdr;
 	memset(o, 0, sizeof(*o));
 	o->index = index;
@@ -215,19 +226,12 @@ int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids,
 {
 	if (!b || (!ids && max))
 		return -EINVAL;
-	if (index >= b->max_rings)
-		return -ERANGE;
-	struct ring_desc *d = &b->rings[index];
-	uint32_t st = load_acquire(&d->state); /* A2 */
-	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
-		return -ENOENT;
-	if (st > RING_STATE_ORPHANED || d->index != index)
-		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: state %u or index %u invalid",
-			       index, st, d->index);
 	struct ring_view v;
-	int rc = ring_view_init(&v, b, d);
+	uint32_t st = 0;
+	int rc = stat_ring_view(b, index, &v, &st);
 	if (rc)
 		return rc;
+	const struct ring_desc *d = &b->rings[index];
 	if (!v.bitmap)
 		return 0;
 	/* Bit id - 1 of the bitmap (ring_view_init bounded it by the

@@ -178,6 +178,32 @@ static void test_journal_cli_unknown_bus_fails(void **state)
 	jtt_teardown(b);
 }
 
+/* The journal's symbols file (id,name lines). */
+static void write_symbols(const char *lines)
+{
+	char path[300];
+	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
+	FILE *f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(lines, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* shmbus-replay of the journal at full speed, with --symbols when given,
+ * replays `want` events and exits 0. */
+static void expect_replayed(const char *symbols, long want)
+{
+	char *r[] = {REPLAY_BIN, "--bus",  jtt_bus, "--dir", jtt_jdir, "--speed",
+	             "max",      "--json", symbols ? "--symbols" : NULL, (char *)symbols, NULL};
+	char *out, *err;
+	assert_int_equal(run2(r, &out, &err), 0);
+	if (jtt_json_i64(out, "events") != want)
+		fail_msg("replay --symbols %s: want %ld events: %s %s", symbols ? symbols : "(none)",
+			 want, out, err);
+	free(out);
+	free(err);
+}
+
 /* A name the symbols file gives two ids (a bus recreated with other ids:
  * "2,AAPL" from before, "1,AAPL" after) selects the events of both, as
  * cat names them all AAPL: --symbols took the lowest id only, so cat and
@@ -187,12 +213,7 @@ static void test_journal_cli_symbol_of_two_ids(void **state)
 	(void)state;
 	shmbus_bus *b = jtt_setup();
 	write_journal_split(6, 3);
-	char path[300];
-	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "1,SPY\n2,AAPL\n1,AAPL\n");
-	fclose(f);
+	write_symbols("1,SPY\n2,AAPL\n1,AAPL\n");
 
 	char *c[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--symbols", "AAPL", NULL};
 	char *out, *err;
@@ -205,13 +226,7 @@ static void test_journal_cli_symbol_of_two_ids(void **state)
 	free(out);
 	free(err);
 
-	char *r[] = {REPLAY_BIN, "--bus", jtt_bus,   "--dir", jtt_jdir, "--speed",
-	             "max",      "--json", "--symbols", "AAPL", NULL};
-	assert_int_equal(run2(r, &out, &err), 0);
-	if (jtt_json_i64(out, "events") != 6)
-		fail_msg("replay --symbols AAPL: %s %s", out, err);
-	free(out);
-	free(err);
+	expect_replayed("AAPL", 6);
 	jtt_teardown(b);
 }
 
@@ -247,12 +262,7 @@ static void test_journal_cli_range_open_at_the_top(void **state)
 		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
 	}
 	assert_int_equal(shmbus_journal_writer_close(w), 0);
-	char path[300];
-	snprintf(path, sizeof(path), "%s/%s.symbols", jtt_jdir, jtt_bus);
-	FILE *f = fopen(path, "w");
-	assert_non_null(f);
-	fprintf(f, "1,SPY\n");
-	fclose(f);
+	write_symbols("1,SPY\n");
 
 	char *out, *err;
 	char *all[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--format", "json", NULL};
@@ -276,20 +286,8 @@ static void test_journal_cli_range_open_at_the_top(void **state)
 	free(out);
 	free(err);
 
-	char *r[] = {REPLAY_BIN, "--bus", jtt_bus,  "--dir", jtt_jdir,
-	             "--speed",  "max",   "--json", NULL};
-	assert_int_equal(run2(r, &out, &err), 0);
-	if (jtt_json_i64(out, "events") != 3)
-		fail_msg("replay: want 3 events: %s %s", out, err);
-	free(out);
-	free(err);
-	char *rn[] = {REPLAY_BIN, "--bus",  jtt_bus,     "--dir", jtt_jdir, "--speed",
-	              "max",      "--json", "--symbols", "NOPE",  NULL};
-	assert_int_equal(run2(rn, &out, &err), 0);
-	if (jtt_json_i64(out, "events") != 0)
-		fail_msg("replay --symbols NOPE: want no event: %s %s", out, err);
-	free(out);
-	free(err);
+	expect_replayed(NULL, 3);
+	expect_replayed("NOPE", 0);
 	jtt_teardown(b);
 }
 

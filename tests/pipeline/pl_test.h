@@ -15,7 +15,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,6 +92,54 @@ static inline int pt_run(char *const argv[], const char *out_file, const char *e
 	if (waitpid(pid, &st, 0) != pid)
 		return -1;
 	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+/*
+ * Start argv with stdout and stderr into @out; the child dies with the test
+ * (also when a failed assertion skipped its kill). With @pending_sig not
+ * 0 it starts with that signal blocked and already pending, as a parent
+ * that blocked it passes both through exec. Returns its pid.
+ */
+static inline pid_t pt_spawn(char *const argv[], const char *out, int pending_sig)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(127);
+		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		if (pending_sig) {
+			sigset_t set;
+			sigemptyset(&set);
+			sigaddset(&set, pending_sig);
+			sigprocmask(SIG_BLOCK, &set, NULL);
+			raise(pending_sig);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* The exit status of @pid within @secs seconds (128+sig when a signal
+ * ended it), or -1 when it still ran then (it is SIGKILLed). */
+static inline int pt_wait_exit(pid_t pid, int secs)
+{
+	int st;
+
+	for (int i = 0; i < secs * 100; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+		usleep(10000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
 }
 
 /* Contents of a file (malloc'd, NUL-terminated) or NULL. */

@@ -12,8 +12,6 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
-#include <signal.h>
-
 #include "pl_test.h"
 
 /* Run @argv with stdout and stderr kept in the work folder; *err gets
@@ -247,41 +245,6 @@ static void test_pipeline_cli_child_failure_is_described(void **state)
 	free(err);
 }
 
-/*
- * Run @argv with SIGTERM blocked and already pending, as a parent that
- * blocked it passes both through exec. Returns the exit status, 128+sig,
- * or -1 when it still ran after 20 s (SIGKILLed then): the stop never came.
- */
-static int run_with_pending_sigterm(char *const argv[])
-{
-	pid_t pid = fork();
-	int st;
-
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		sigset_t term;
-		sigemptyset(&term);
-		sigaddset(&term, SIGTERM);
-		sigprocmask(SIG_BLOCK, &term, NULL);
-		raise(SIGTERM); /* pending: blocked */
-		int fd = open(pt_path("sigterm.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	for (int i = 0; i < 2000; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
 /* A service started with SIGTERM blocked and pending unblocks it once its
  * handler is in place: it stops at once, cleanly (exit 0, its report
  * written), where it used to run until something SIGKILLed it and lost its
@@ -301,7 +264,7 @@ static void test_pipeline_cli_services_take_a_pending_sigterm(void **state)
 
 	assert_int_equal(shmbus_bus_create("sigpend", NULL, &b), 0);
 	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
-		int rc = run_with_pending_sigterm(runs[i]);
+		int rc = pt_wait_exit(pt_spawn(runs[i], pt_path("sigterm.out"), SIGTERM), 20);
 		if (rc != 0) {
 			pt_show(pt_path("sigterm.out"));
 			fail_msg("%s: %d (-1: still running after 20 s)", runs[i][0], rc);

@@ -67,40 +67,6 @@ static int wait_ring(shmbus_bus *bus, const char *name)
 	return -1;
 }
 
-static pid_t spawn(char *const argv[], const char *out)
-{
-	pid_t parent = getpid(), pid = fork();
-
-	if (pid == 0) {
-		/* Dies with the test, also when a failed assertion skipped its kill. */
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-		if (fd >= 0) {
-			dup2(fd, 1);
-			dup2(fd, 2);
-		}
-		execv(argv[0], argv);
-		_exit(127);
-	}
-	return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-	int st;
-
-	for (int i = 0; i < 1000; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
 static void test_pipeline_synth_counts_match_per_stage(void **state)
 {
 	char *argv[] = {PL_BIN_PIPELINE,
@@ -202,7 +168,7 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) |
 	           SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
-	pid = spawn(argv, pt_path("ta.out"));
+	pid = pt_spawn(argv, pt_path("ta.out"), 0);
 	assert_int_equal(wait_ring(bus, "ta"), 0);
 	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
 	int64_t sym = shmbus_symbol_intern(bus, "XYZ", 3);
@@ -214,7 +180,7 @@ static void test_pipeline_eos_ta_flushes_open_bars(void **state)
 	assert_int_equal(shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_MARKET, 4, 4), 2);
 	collect_until_eos(c, &s);
 	assert_true(s.eos);
-	assert_int_equal(wait_exit(pid), 0); /* --exit-on-eos */
+	assert_int_equal(pt_wait_exit(pid, 10), 0); /* --exit-on-eos */
 
 	const struct shmbus_bar *b[3] = {0};
 	for (unsigned i = 0; i < s.n; i++) {
@@ -305,7 +271,7 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	           SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
 
-	pid_t pid = spawn(argv, pt_path("ta-decl.out"));
+	pid_t pid = pt_spawn(argv, pt_path("ta-decl.out"), 0);
 	assert_int_equal(wait_ring(bus, "ta"), 0);
 	int idx = shmbus_stat_find_ring(bus, "ta");
 	assert_true(idx >= 0);
@@ -321,7 +287,7 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	assert_int_equal(shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_MARKET, 4, 4), 2);
 	collect_until_eos(c, &s);
 	assert_true(s.eos);
-	assert_int_equal(wait_exit(pid), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 0);
 	unsigned bars = 0;
 	for (unsigned i = 0; i < s.n; i++)
 		if (s.ev[i].h.type == SHMBUS_EV_BAR) {
@@ -338,10 +304,10 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	so.slot_size = 64;
 	so.capacity = 256;
 	assert_int_equal(shmbus_ring_declare(bus, "narrow", &so), 0);
-	pid = spawn(argv2, pt_path("ta-narrow.out"));
+	pid = pt_spawn(argv2, pt_path("ta-narrow.out"), 0);
 	assert_int_equal(wait_ring(bus, "narrow"), 0);
 	kill(pid, SIGTERM);
-	assert_int_equal(wait_exit(pid), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 0);
 	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' takes no heartbeat events"));
 	assert_true(file_has(pt_path("ta-narrow.out"), "ring 'narrow' has 64-byte slots"));
 
@@ -354,7 +320,7 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	char *argv4[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "all", "--exit-on-eos", NULL};
 	memset(&s, 0, sizeof(s));
 	s.eos_status = SHMBUS_SVC_EOS_TA;
-	pid = spawn(argv4, pt_path("ta-all.out"));
+	pid = pt_spawn(argv4, pt_path("ta-all.out"), 0);
 	assert_int_equal(wait_ring(bus, "all"), 0);
 	idx = shmbus_stat_find_ring(bus, "all");
 	assert_int_equal(shmbus_stat_ring(bus, (uint32_t)idx, &rs), 0);
@@ -367,7 +333,7 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 		if (shmbus_poll(c, on_seen, &s, 64) == 0)
 			shmbus_wait(c, 10 * 1000 * 1000);
 	assert_true(s.eos);
-	assert_int_equal(wait_exit(pid), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 0);
 	assert_true(file_has(pt_path("ta-all.out"), "which shmbus-ta publishes itself: subscribed "
 	                                            "without them"));
 	/* ... and with a symbol list as well, which cannot be rewritten here: refused. */
@@ -376,15 +342,15 @@ static void test_pipeline_ta_adopts_declared_ring(void **state)
 	so.nsymbols = 1;
 	assert_int_equal(shmbus_ring_declare(bus, "allsym", &so), 0);
 	char *argv5[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "allsym", NULL};
-	pid = spawn(argv5, pt_path("ta-allsym.out"));
-	assert_int_equal(wait_exit(pid), 1);
+	pid = pt_spawn(argv5, pt_path("ta-allsym.out"), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 1);
 	assert_true(file_has(pt_path("ta-allsym.out"), "it would feed itself"));
 
 	/* An explicit --capacity other than the ring's is still an error. */
 	char *argv3[] = {PL_BIN_TA, "--bus", "pt-decl", "--ring", "narrow", "--capacity", "512",
 	                 NULL};
-	pid = spawn(argv3, pt_path("ta-cap.out"));
-	assert_int_equal(wait_exit(pid), 1);
+	pid = pt_spawn(argv3, pt_path("ta-cap.out"), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 1);
 	assert_true(file_has(pt_path("ta-cap.out"), "exists with capacity 256"));
 
 	shmbus_producer_close(p);
@@ -436,7 +402,7 @@ static void test_pipeline_eos_threshold_alert_identity(void **state)
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
-	pid = spawn(argv, pt_path("thr.out"));
+	pid = pt_spawn(argv, pt_path("thr.out"), 0);
 	assert_int_equal(wait_ring(bus, "threshold"), 0);
 	shmbus_producer_opts_init(&po);
 	po.source_id = 77;
@@ -448,7 +414,7 @@ static void test_pipeline_eos_threshold_alert_identity(void **state)
 	shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_TA, 0, 3);
 	collect_until_eos(c, &s);
 	assert_true(s.eos);
-	assert_int_equal(wait_exit(pid), 0);
+	assert_int_equal(pt_wait_exit(pid, 10), 0);
 	assert_int_equal(s.n, 2 + 1); /* our own EOS_TA marker, one alert, EOS_THRESHOLD */
 	const struct shmbus_threshold *t = NULL;
 	for (unsigned i = 0; i < s.n; i++)
@@ -520,7 +486,7 @@ static int64_t pt_ring_delivered(const char *bus_name, const char *name)
  * *ta gets ta's pid. */
 static pid_t spawn_until_ta_busy(char *const argv[], const char *out, const char *bus, pid_t *ta)
 {
-	pid_t pid = spawn(argv, out);
+	pid_t pid = pt_spawn(argv, out, 0);
 	assert_true(pid > 0);
 	*ta = -1;
 	while (*ta < 0 || pt_ring_delivered(bus, "ta") <= 0) {
@@ -587,7 +553,7 @@ static void test_pipeline_stop_grace_names_where_a_stage_hangs(void **state)
 		if (ptrace(PTRACE_SEIZE, ta, NULL, NULL) != 0) {
 			int err = errno;
 			kill(pid, SIGTERM);
-			wait_exit(pid);
+			pt_wait_exit(pid, 10);
 			if (err == ESRCH && timeout_s < 100)
 				continue; /* ta already stopping: the run timed out first */
 			printf("SKIP: PTRACE_SEIZE of ta: %s\n", strerror(err));

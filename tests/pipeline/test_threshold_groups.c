@@ -56,22 +56,28 @@ static void on_alert(const struct shmbus_event_header *ev, void *ctx)
 		memcpy(&a->got[a->n++], ev, sizeof(a->got[0]));
 }
 
-static void test_threshold_groups_open_at_the_end(void **state)
+/*
+ * shmbus-threshold on bus `bus` with `rules`; NBARS bars of SPY published,
+ * each flagged as followed by its indicators, their seqs in seq[]; the
+ * stream ended by `end` (an end-of-stream marker with --exit-on-eos, or a
+ * SIGTERM); then the alerts it published, in *a. It must exit 0.
+ */
+enum grp_end { GRP_EOS, GRP_SIGTERM };
+
+static void grp_run(const char *bus, const char *rules_text, enum grp_end end, uint64_t seq[NBARS],
+		    struct alerts_seen *a)
 {
-	(void)state;
 	shmbus_bus *b;
 	shmbus_producer *p;
 	shmbus_consumer *alerts;
 	struct shmbus_sub_opts so;
-	uint64_t seq[NBARS];
 	const char *rules = pt_path("groups.rules");
 	FILE *f = fopen(rules, "w");
 
 	assert_non_null(f);
-	/* crossing at bar 5 (close 105); level entered at the last bar only */
-	fputs("rule cross: close crosses_above 104.5\nrule last: close > 108.5\n", f);
+	fputs(rules_text, f);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(shmbus_bus_create("thrgrp", NULL, &b), 0);
+	assert_int_equal(shmbus_bus_create(bus, NULL, &b), 0);
 	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
@@ -82,22 +88,39 @@ static void test_threshold_groups_open_at_the_end(void **state)
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", "thrgrp", "--rules", rules,
-		      "--exit-on-eos", "--quiet", (char *)NULL);
+		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", bus, "--rules", rules, "--quiet",
+		      end == GRP_EOS ? "--exit-on-eos" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
 	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
 	                 1);
 	for (int i = 0; i < NBARS; i++) /* every bar says its indicators follow */
 		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
-	shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_TA, NBARS, NBARS);
+	if (end == GRP_EOS)
+		shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_TA, NBARS, NBARS);
+	else /* committed before the signal: the service drains them before it goes */
+		assert_int_equal(kill(pid, SIGTERM), 0);
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 
-	struct alerts_seen a = {0};
-	while (shmbus_poll(alerts, on_alert, &a, 16) > 0)
+	memset(a, 0, sizeof(*a));
+	while (shmbus_poll(alerts, on_alert, a, 16) > 0)
 		;
+	shmbus_consumer_close(alerts);
+	shmbus_producer_close(p);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy(bus), 0);
+}
+
+static void test_threshold_groups_open_at_the_end(void **state)
+{
+	uint64_t seq[NBARS];
+	struct alerts_seen a;
+	(void)state;
+	/* crossing at bar 5 (close 105); level entered at the last bar only */
+	grp_run("thrgrp", "rule cross: close crosses_above 104.5\nrule last: close > 108.5\n",
+		GRP_EOS, seq, &a);
 	struct shmbus_threshold *got = a.got;
 	assert_int_equal(a.n, 2);
 	/* the crossing, when bar 6's group began; its trigger is bar 5 */
@@ -109,63 +132,20 @@ static void test_threshold_groups_open_at_the_end(void **state)
 	assert_int_equal(got[1].rule_id, 1);
 	assert_true(got[1].value == 109);
 	assert_int_equal(got[1].trigger_seq, seq[9]);
-	shmbus_consumer_close(alerts);
-	shmbus_producer_close(p);
-	assert_int_equal(shmbus_bus_close(b), 0);
-	assert_int_equal(shmbus_bus_destroy("thrgrp"), 0);
 }
 
 /* The same bars, and a SIGTERM in place of the end-of-stream marker. */
 static void test_threshold_groups_open_at_sigterm(void **state)
 {
-	(void)state;
-	shmbus_bus *b;
-	shmbus_producer *p;
-	shmbus_consumer *alerts;
-	struct shmbus_sub_opts so;
 	uint64_t seq[NBARS];
-	const char *rules = pt_path("groups-term.rules");
-	FILE *f = fopen(rules, "w");
-
-	assert_non_null(f);
-	fputs("rule last: close > 108.5\n", f); /* the last bar's group only */
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(shmbus_bus_create("thrgrpterm", NULL, &b), 0);
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
-	shmbus_sub_opts_init(&so);
-	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
-	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
-	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
-	assert_true(sym > 0);
-
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", "thrgrpterm", "--rules", rules,
-		      "--quiet", (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
-	                 1);
-	for (int i = 0; i < NBARS; i++)
-		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
-	/* committed before the signal: the service drains them before it goes */
-	assert_int_equal(kill(pid, SIGTERM), 0);
-	int st;
-	assert_int_equal(waitpid(pid, &st, 0), pid);
-	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-
-	struct alerts_seen a = {0};
-	while (shmbus_poll(alerts, on_alert, &a, 16) > 0)
-		;
+	struct alerts_seen a;
+	(void)state;
+	/* the last bar's group only */
+	grp_run("thrgrpterm", "rule last: close > 108.5\n", GRP_SIGTERM, seq, &a);
 	assert_int_equal(a.n, 1);
 	assert_int_equal(a.got[0].rule_id, 0);
 	assert_true(a.got[0].value == 109);
 	assert_int_equal(a.got[0].trigger_seq, seq[9]);
-	shmbus_consumer_close(alerts);
-	shmbus_producer_close(p);
-	assert_int_equal(shmbus_bus_close(b), 0);
-	assert_int_equal(shmbus_bus_destroy("thrgrpterm"), 0);
 }
 
 int main(void)
