@@ -159,7 +159,11 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w);
 /*
  * Last durable sequence of `source_id` into *seq. Durable means: written
  * and fdatasync'ed (BATCH, INTERVAL) or handed to the kernel (NONE), with
- * every earlier block durable too. Only events appended through this
+ * every earlier block durable too, except the blocks whose write failed:
+ * their events are lost (stats write_errors, events_lost) and the seq
+ * reported moves past them, so it says nothing of the events before it
+ * once events_lost is not 0 (shmbus_journal_verify() names the gap). Only
+ * events appended through this
  * writer count: a writer opened on an existing journal knows none of the
  * seqs already in it (shmbus_journal_reader_last_seq() reads those), and
  * retention deleting a segment does not lower what it reports. Returns 0,
