@@ -72,7 +72,7 @@ case "${1:-256}" in
     usage >&2; exit 2 ;;
 esac
 
-want=$1
+want=${1:-256}
 need_root
 have=$(cat "$pool/nr_hugepages")
 if [ "$have" -lt "$want" ]; then
