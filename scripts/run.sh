@@ -6,9 +6,11 @@
 # file is there, else on the synthetic market generator.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/install-deps.sh
+# stdout is the pipeline's alone (--json: one JSON object); the rest says
+# what it does on stderr.
+bash scripts/install-deps.sh >&2
 cmake -S . -B build/release -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build build/release -j"$(nproc)"
+cmake --build build/release -j"$(nproc)" >&2
 args=("$@")
 spy=../shared/data/spy_trades_20131008.csv
 if [ $# -eq 0 ] && [ -r "$spy" ]; then
