@@ -26,6 +26,7 @@
 #include "md_parse.h"
 #include "synth.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdlib.h>
@@ -337,6 +338,44 @@ static int pl_mkdirs(const char *path)
 	return 0;
 }
 
+/* Whether this run writes a journal (journald found, not turned off; a
+ * replay only into an explicit --journal-dir). */
+static int pl_journaled(const struct pipeline *p)
+{
+	return p->child[PL_JOURNALD].bin[0] && !p->o.no_journal &&
+	       (!p->o.replay_dir || p->o.journal_dir);
+}
+
+/* The journal folder must hold nothing of this bus: a run folder kept from
+ * an earlier run of the same name (--bus and --dir given again, a recycled
+ * pid) would get this run's events appended to that run's journal, under
+ * this bus's symbol ids, and a backtest of it would replay both runs. */
+static int pl_check_journal_dir(const struct pipeline *p)
+{
+	size_t blen = strlen(p->bus_name);
+	DIR *d = opendir(p->journal_dir);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 0; /* not there yet (or unreadable: journald says so) */
+	while (!found && (e = readdir(d)) != NULL) {
+		const char *rest = e->d_name + blen;
+		found = strncmp(e->d_name, p->bus_name, blen) == 0 &&
+		        (strcmp(rest, ".symbols") == 0 ||
+		         (rest[0] == '-' && strspn(rest + 1, "0123456789") == 20 &&
+		          strcmp(rest + 21, ".shj") == 0));
+	}
+	closedir(d);
+	if (found)
+		return shmbus_svc_usage_error(PL_TOOL,
+		                              "%s already holds a journal of bus '%s' (an "
+		                              "earlier run): remove it, or choose another "
+		                              "--dir, --journal-dir or --bus",
+		                              p->journal_dir, p->bus_name);
+	return 0;
+}
+
 /* Names, folders, binaries, rules. Returns 0 or an exit code. */
 static int pl_prepare(struct pipeline *p)
 {
@@ -382,6 +421,8 @@ static int pl_prepare(struct pipeline *p)
 		if (rc != 0)
 			c->bin[0] = '\0';
 	}
+	if (pl_journaled(p) && (rc = pl_check_journal_dir(p)) != 0)
+		return rc;
 	if ((rc = pl_mkdirs(p->dir)) != 0) {
 		fprintf(stderr, PL_TOOL ": creating run folder %s failed: %s\n", p->dir,
 		        strerror(-rc));
@@ -428,8 +469,7 @@ static int pl_start_services(struct pipeline *p)
 	struct pl_argv a;
 	const char *rings[3] = {"ta", "threshold", "journal"};
 	int nrings = 2, rc;
-	int journal = p->child[PL_JOURNALD].bin[0] && !p->o.no_journal &&
-	              (!p->o.replay_dir || p->o.journal_dir);
+	int journal = pl_journaled(p);
 
 	if (journal) {
 		a.n = 0;

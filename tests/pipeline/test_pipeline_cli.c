@@ -121,6 +121,33 @@ static void test_pipeline_cli_collector_words_are_usage_errors(void **state)
 	expect_usage(cols, "--columns 'price=px': column mapping: unknown field 'price' for quotes");
 }
 
+/* A run folder kept from an earlier run of the same bus (same --bus and
+ * --dir, or a recycled pid) held that run's journal: journald appended
+ * this run's events to it, under the new bus's symbol ids, and the
+ * backtest the summary offers replayed both runs' trades. */
+static void test_pipeline_cli_journal_of_an_earlier_run_refused(void **state)
+{
+	char run[300], jdir[320], seg[380];
+	char *argv[] = {PL_BIN_PIPELINE, "--bus", "again", "--dir", run, "--events", "10", NULL};
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	snprintf(run, sizeof(run), "%s/again-run", pt_dir);
+	snprintf(jdir, sizeof(jdir), "%s/journal", run);
+	snprintf(seg, sizeof(seg), "%s/again-01704205800001260022.shj", jdir);
+	assert_int_equal(mkdir(run, 0700), 0);
+	assert_int_equal(mkdir(jdir, 0700), 0);
+	assert_non_null(f = fopen(seg, "w"));
+	fputs("earlier run", f);
+	fclose(f);
+	expect_usage(argv, "already holds a journal of bus 'again'");
+	assert_int_equal(stat(seg, &st), 0);
+	assert_int_equal(st.st_size, 11); /* left as it was */
+	snprintf(seg, sizeof(seg), "%s/ta.log", run);
+	assert_int_not_equal(stat(seg, &st), 0); /* no service started */
+}
+
 static void test_pipeline_cli_short_help(void **state)
 {
 	char *pl[] = {PL_BIN_PIPELINE, "-h", NULL};
@@ -281,6 +308,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_numbers_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_exclusive_options),
 	    cmocka_unit_test(test_pipeline_cli_collector_words_are_usage_errors),
+	    cmocka_unit_test(test_pipeline_cli_journal_of_an_earlier_run_refused),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
