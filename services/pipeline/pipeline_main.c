@@ -25,6 +25,7 @@
 #include "csv_reader.h"
 #include "md_parse.h"
 #include "synth.h"
+#include "tool_file.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -255,6 +256,25 @@ static int pl_check_bus(const char *bus)
 	return 0;
 }
 
+/* The --ta-config file, opened as shmbus-ta will: one it cannot read is a
+ * usage error of this command, found before the run folder is made, not a
+ * run failed when ta exits before subscribing. */
+static int pl_check_ta_config(const char *path)
+{
+	const char *kind;
+	int fd = tool_open_regular(path, &kind, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (kind)
+		return shmbus_svc_usage_error(PL_TOOL, "--ta-config '%s': not a regular file (%s)",
+		                              path, kind);
+	return shmbus_svc_usage_error(PL_TOOL, "--ta-config '%s': cannot read the file (%s)", path,
+	                              strerror(-fd));
+}
+
 static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 {
 	static const struct option opts[] = {{"input", required_argument, 0, OPT_INPUT},
@@ -317,6 +337,8 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	if (o->replay_dir && access(o->replay_dir, R_OK | X_OK) != 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--replay '%s': cannot read the folder",
 		                              o->replay_dir);
+	if (o->ta_config && (rc = pl_check_ta_config(o->ta_config)) != 0)
+		return rc;
 	return 0;
 }
 

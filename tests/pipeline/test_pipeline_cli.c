@@ -148,6 +148,30 @@ static void test_pipeline_cli_journal_of_an_earlier_run_refused(void **state)
 	assert_int_not_equal(stat(seg, &st), 0); /* no service started */
 }
 
+/* A --ta-config that cannot be read was found by shmbus-ta only: the
+ * pipeline made its run folder, started the services, and failed the run
+ * (exit 1) when ta exited 2 before subscribing. */
+static void test_pipeline_cli_ta_config_checked_first(void **state)
+{
+	char run[300];
+	char *missing[] = {PL_BIN_PIPELINE,
+	                   "--ta-config",
+	                   "/nonexistent/ta.conf",
+	                   "--dir",
+	                   run,
+	                   "--events",
+	                   "10",
+	                   NULL};
+	char *folder[] = {PL_BIN_PIPELINE, "--ta-config", (char *)pt_dir, "--dir", run, NULL};
+	struct stat st;
+
+	(void)state;
+	snprintf(run, sizeof(run), "%s/ta-config-run", pt_dir);
+	expect_usage(missing, "--ta-config '/nonexistent/ta.conf': cannot read the file");
+	expect_usage(folder, "': not a regular file");
+	assert_int_not_equal(stat(run, &st), 0); /* no run folder made */
+}
+
 static void test_pipeline_cli_short_help(void **state)
 {
 	char *pl[] = {PL_BIN_PIPELINE, "-h", NULL};
@@ -251,15 +275,20 @@ static void test_pipeline_cli_child_failure_is_described(void **state)
 	                "10",
 	                "--no-journal",
 	                "--ta-config",
-	                "/nonexistent/ta.ini",
+	                (char *)pt_path("bad-ta.conf"),
 	                "--dir",
 	                (char *)pt_path("run-cli"),
 	                "--timeout",
 	                "20",
 	                NULL};
 	char *out, *err;
+	FILE *f;
 
 	(void)state;
+	/* read by ta alone: its value error is ta's exit status 2 */
+	assert_non_null(f = fopen(pt_path("bad-ta.conf"), "w"));
+	fputs("sma = none\n", f);
+	fclose(f);
 	assert_int_equal(run_cli(argv, &out, &err), 1);
 	if (!strstr(err, "ta failed (exited with status 2"))
 		fprintf(stderr, "stderr:\n%s\n", err);
@@ -309,6 +338,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_exclusive_options),
 	    cmocka_unit_test(test_pipeline_cli_collector_words_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_journal_of_an_earlier_run_refused),
+	    cmocka_unit_test(test_pipeline_cli_ta_config_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
