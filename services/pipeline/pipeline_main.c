@@ -408,11 +408,22 @@ static int pl_prepare(struct pipeline *p)
 	int rc;
 
 	snprintf(p->bus_name, sizeof(p->bus_name), "%s", p->o.bus ? p->o.bus : "");
-	if (!p->o.bus)
-		snprintf(p->bus_name, sizeof(p->bus_name), "pipeline-%d", (int)getpid());
+	/* The default names are the pid's; a run folder left by an earlier run
+	 * of a recycled pid (in a container, the same pid at every start) is
+	 * not reused (its journal would be refused): the next free suffix is. */
+	for (int n = 1; !p->o.bus && n <= 1000; n++) {
+		if (n == 1)
+			snprintf(p->bus_name, sizeof(p->bus_name), "pipeline-%d", (int)getpid());
+		else
+			snprintf(p->bus_name, sizeof(p->bus_name), "pipeline-%d-%d", (int)getpid(), n);
+		snprintf(p->dir, sizeof(p->dir), "%s/shmbus-%s", tmp && *tmp ? tmp : "/tmp",
+		         p->bus_name);
+		if (p->o.dir || access(p->dir, F_OK) != 0)
+			break;
+	}
 	if (p->o.dir)
 		snprintf(p->dir, sizeof(p->dir), "%s", p->o.dir);
-	else
+	else if (p->o.bus)
 		snprintf(p->dir, sizeof(p->dir), "%s/shmbus-%s", tmp && *tmp ? tmp : "/tmp",
 		         p->bus_name);
 	snprintf(p->journal_dir, sizeof(p->journal_dir), "%s",

@@ -148,6 +148,58 @@ static void test_pipeline_cli_journal_of_an_earlier_run_refused(void **state)
 	assert_int_not_equal(stat(seg, &st), 0); /* no service started */
 }
 
+/* Without --bus and --dir the bus and run folder are named after the pid,
+ * which repeats from start to start in a container: the folder of an
+ * earlier run with this pid is left alone and the run takes the next free
+ * name, where the check above would have refused its journal (exit 2). */
+static void test_pipeline_cli_recycled_pid_gets_a_fresh_folder(void **state)
+{
+	char *argv[] = {PL_BIN_PIPELINE, "--events", "2000", NULL};
+	char old[300], sym[400];
+	int go[2];
+	struct stat st;
+	FILE *f;
+
+	(void)state;
+	assert_int_equal(pipe(go), 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		char c;
+		close(go[1]);
+		if (read(go[0], &c, 1) != 1) /* the earlier run's folder is there */
+			_exit(126);
+		setenv("TMPDIR", pt_dir, 1);
+		int fd = open(pt_path("recycled.out"), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(go[0]);
+	snprintf(old, sizeof(old), "%s/shmbus-pipeline-%d", pt_dir, (int)pid);
+	assert_int_equal(mkdir(old, 0700), 0);
+	snprintf(sym, sizeof(sym), "%s/journal", old);
+	assert_int_equal(mkdir(sym, 0700), 0);
+	snprintf(sym, sizeof(sym), "%s/journal/pipeline-%d.symbols", old, (int)pid);
+	assert_non_null(f = fopen(sym, "w"));
+	fputs("1,OLD\n", f);
+	fclose(f);
+	assert_int_equal(write(go[1], "g", 1), 1);
+	close(go[1]);
+	int rc = pt_wait_exit(pid, 60);
+	if (rc != 0) {
+		pt_show(pt_path("recycled.out"));
+		fail_msg("pipeline: %d, want 0", rc);
+	}
+	assert_int_equal(stat(sym, &st), 0);
+	assert_int_equal(st.st_size, 6); /* the earlier run's, as it was */
+	snprintf(sym, sizeof(sym), "%s-2/journal", old);
+	assert_int_equal(stat(sym, &st), 0); /* this run's */
+}
+
 /* A --ta-config that cannot be read was found by shmbus-ta only: the
  * pipeline made its run folder, started the services, and failed the run
  * (exit 1) when ta exited 2 before subscribing. */
@@ -338,6 +390,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_exclusive_options),
 	    cmocka_unit_test(test_pipeline_cli_collector_words_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_journal_of_an_earlier_run_refused),
+	    cmocka_unit_test(test_pipeline_cli_recycled_pid_gets_a_fresh_folder),
 	    cmocka_unit_test(test_pipeline_cli_ta_config_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
