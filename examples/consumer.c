@@ -28,7 +28,7 @@ static int fail(const char *what, int rc)
 {
 	fprintf(stderr, "consumer: %s: %s%s%s\n", what, shmbus_strerror(rc),
 		*shmbus_errmsg() ? " - " : "", shmbus_errmsg());
-	return 1;
+	return rc == -EINVAL ? 2 : 1; /* a bad name given: usage */
 }
 
 /* Called once per event, in ring order; the event is valid only during
@@ -63,9 +63,10 @@ int main(int argc, char **argv)
 {
 	const char *bus_name = argc > 1 ? argv[1] : "examples";
 	const char *ring = argc > 2 ? argv[2] : "ex-consumer";
-	if (argc > 3) {
-		fprintf(stderr, "usage: shmbus-example-consumer [BUS [RING]]\n");
-		return 2;
+	int help = argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+	if (help || argc > 3 || bus_name[0] == '-' || ring[0] == '-') {
+		fprintf(help ? stdout : stderr, "usage: shmbus-example-consumer [BUS [RING]]\n");
+		return help ? 0 : 2;
 	}
 
 	struct state st = {0};

@@ -40,7 +40,7 @@ static int fail(const char *what, int rc)
 {
 	fprintf(stderr, "group-member: %s: %s%s%s\n", what, shmbus_strerror(rc),
 		*shmbus_errmsg() ? " - " : "", shmbus_errmsg());
-	return 1;
+	return rc == -EINVAL ? 2 : 1; /* a bad name given: usage */
 }
 
 static struct seen *lookup(struct state *st, uint32_t id)
@@ -77,11 +77,12 @@ int main(int argc, char **argv)
 	int member = argc > 1 && argv[1][0] >= '0' && argv[1][0] <= '1' && !argv[1][1]
 			     ? argv[1][0] - '0'
 			     : -1;
-	if (member < 0 || argc > 3) {
-		fprintf(stderr, "usage: shmbus-example-group-member 0|1 [BUS]\n");
-		return 2;
-	}
+	int help = argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
 	const char *bus_name = argc > 2 ? argv[2] : "examples";
+	if (help || member < 0 || argc > 3 || bus_name[0] == '-') {
+		fprintf(help ? stdout : stderr, "usage: shmbus-example-group-member 0|1 [BUS]\n");
+		return help ? 0 : 2;
+	}
 	char ring[32];
 	snprintf(ring, sizeof(ring), "ex-group-%d", member);
 

@@ -30,7 +30,7 @@ static int fail(const char *what, int rc)
 {
 	fprintf(stderr, "publisher: %s: %s%s%s\n", what, shmbus_strerror(rc),
 		*shmbus_errmsg() ? " - " : "", shmbus_errmsg());
-	return 1;
+	return rc == -EINVAL ? 2 : 1; /* a bad name given: usage */
 }
 
 /* One trade written in place: claim fills the header (type, size, symbol,
@@ -62,10 +62,14 @@ static void header(struct shmbus_event_header *h, uint16_t type, uint16_t size, 
 int main(int argc, char **argv)
 {
 	const char *bus_name = argc > 1 ? argv[1] : "examples";
-	int rounds = argc > 2 ? atoi(argv[2]) : 5;
-	if (argc > 3 || rounds < 1) {
-		fprintf(stderr, "usage: shmbus-example-publisher [BUS [ROUNDS]]\n");
-		return 2;
+	char *rest = NULL;
+	long rounds = argc > 2 ? strtol(argv[2], &rest, 10) : 5;
+	int help = argc > 1 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"));
+	if (help || argc > 3 || bus_name[0] == '-' || (rest && *rest) || rounds < 1 ||
+	    rounds > 1000000) {
+		fprintf(help ? stdout : stderr,
+			"usage: shmbus-example-publisher [BUS [ROUNDS]] (ROUNDS 1..1000000)\n");
+		return help ? 0 : 2;
 	}
 
 	shmbus_bus *bus;

@@ -208,11 +208,45 @@ static int teardown(void **state)
 	return 0;
 }
 
+/* Exit 0 for -h/--help (usage on stdout), 2 for a usage error, as the
+ * examples' README says: ROUNDS "2x" ran 2 rounds (atoi), "--help" was
+ * taken for a bus name, and a bad bus name was a failure (exit 1). */
+static void test_examples_usage(void **state)
+{
+	static const struct {
+		const char *argv[4];
+		int want;
+	} runs[] = {
+		{{EX_PUBLISHER, "--help"}, 0},
+		{{EX_PUBLISHER, BUS, "2x"}, 2},
+		{{EX_PUBLISHER, BUS, "0"}, 2},
+		{{EX_PUBLISHER, "-x"}, 2},
+		{{EX_PUBLISHER, "bad/name"}, 2},
+		{{EX_CONSUMER, "-h"}, 0},
+		{{EX_CONSUMER, "bad/name"}, 2},
+		{{EX_CONSUMER, BUS, "-r"}, 2},
+		{{EX_GROUP_MEMBER, "--help"}, 0},
+		{{EX_GROUP_MEMBER, "2"}, 2},
+		{{EX_GROUP_MEMBER, "0", "bad/name"}, 2},
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		struct proc p;
+		start(&p, (char *const *)runs[i].argv);
+		int rc = finish(&p);
+		if (rc != runs[i].want || (runs[i].want == 0) != (strstr(p.out, "usage:") != NULL))
+			fail_msg("%s %s %s: exit %d, want %d; stdout: %s", runs[i].argv[0],
+				 runs[i].argv[1], runs[i].argv[2] ? runs[i].argv[2] : "", rc,
+				 runs[i].want, p.out);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_examples_consumer_gets_only_its_symbols),
 		cmocka_unit_test(test_examples_group_splits_symbols_in_order),
+		cmocka_unit_test(test_examples_usage),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
