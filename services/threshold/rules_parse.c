@@ -649,8 +649,13 @@ int shmbus_rules_parse(const char *text, size_t len, struct shmbus_ruleset *out,
 	int rc = r ? 0 : -ENOMEM;
 
 	memset(out, 0, sizeof(*out));
-	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0)
-		pos = 3; /* a UTF-8 byte order mark: not part of the first line */
+	/* A UTF-8 byte order mark is not part of the first line: the text
+	 * starts after it, for the lines and for the id clash's look back at
+	 * line 1 (rp_id_is_default) alike. */
+	if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+		text += 3;
+		len -= 3;
+	}
 	while (rc >= 0 && pos < len) {
 		const char *l = text + pos, *nl = memchr(l, '\n', len - pos);
 		size_t ll = nl ? (size_t)(nl - l) : len - pos;

@@ -322,6 +322,25 @@ static void test_rules_parse_utf8_bom(void **state)
 	assert_string_equal(e.token, ">");
 }
 
+/* With a byte order mark, the rule on line 1 still has the id it spells:
+ * a clash with it is a plain duplicate, not one with a default id (the
+ * mark was taken for part of "rule", and line 1 for a rule without one). */
+static void test_rules_parse_utf8_bom_duplicate_id(void **state)
+{
+	static const char dup[] = "\xef\xbb\xbfrule hot: rsi14 > 70\n"
+				  "rule hot: rsi14 < 30\n";
+	struct shmbus_ruleset rs;
+	struct shmbus_rule_error e;
+	(void)state;
+
+	memset(&e, 0, sizeof(e));
+	assert_int_equal(shmbus_rules_parse(dup, sizeof(dup) - 1, &rs, &e), -EINVAL);
+	assert_int_equal(e.line, 2);
+	assert_int_equal(e.column, 6);
+	assert_string_equal(e.token, "hot");
+	assert_string_equal(e.message, "duplicate rule id 'hot' (first defined on line 1)");
+}
+
 /* A rule without an id is named line<N>, which another rule may carry by
  * hand: the clash names both lines and says which id is the default, not
  * "duplicate rule id 'line2'" at column 0 of a line that spells no id, nor
@@ -407,6 +426,7 @@ int main(void)
 		cmocka_unit_test(test_rules_parse_load_refuses_non_regular),
 		cmocka_unit_test(test_rules_parse_file),
 		cmocka_unit_test(test_rules_parse_utf8_bom),
+		cmocka_unit_test(test_rules_parse_utf8_bom_duplicate_id),
 		cmocka_unit_test(test_rules_parse_default_id_clash),
 		cmocka_unit_test(test_rules_parse_many_ids),
 	};
