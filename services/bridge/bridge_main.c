@@ -27,6 +27,7 @@
 #include "bridge_core.h"
 #include "tool_conf.h"
 #include "tool_parse.h"
+#include "tool_proc.h"
 
 #define PROG "shmbus-bridge"
 #define OWNED_MAX 256 /* settings a --config file may hold */
@@ -721,10 +722,9 @@ int main(int argc, char **argv)
 	/* From here on a SIGTERM stops the bridge cleanly (catch-up and the
 	 * loop look at g_stop; the window is drained and checkpointed): one
 	 * that came while the sinks connected or the ring was subscribed
-	 * used to kill it by the default action. */
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	signal(SIGPIPE, SIG_IGN);
+	 * used to kill it by the default action; one blocked and pending
+	 * from the parent, as the other services do, is unblocked. */
+	tool_stop_signals(on_signal);
 	rc = shmbus_bus_open(o.bus, "shmbus-bridge", SHMBUS_ROLE_CONSUMER, &bus);
 	if (rc < 0) {
 		fprintf(stderr, PROG ": attach bus: %s (bus %s%s%s)\n", shmbus_strerror(rc), o.bus,
