@@ -400,8 +400,11 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 			break;
 		}
 		if ((rc = col_publish(c, &rec, 0)) != 0) {
+			/* Reported before the close: rec.symbol points into the
+			 * reader's mapping, which the close unmaps. */
+			rc = col_fail_symbol(&rec, rc);
 			shmbus_csv_close(r);
-			return col_fail_symbol(&rec, rc);
+			return rc;
 		}
 	}
 	shmbus_csv_get_stats(r, &st);
@@ -437,8 +440,9 @@ static int col_run_synth(struct collector *c, struct shmbus_pacer *pc)
 		if (col_pace(pc, rec.time_ns) != 0)
 			break;
 		if ((rc = col_publish(c, &rec, SHMBUS_EVF_SYNTHETIC)) != 0) {
+			rc = col_fail_symbol(&rec, rc); /* rec.symbol is the generator's */
 			shmbus_synth_destroy(g);
-			return col_fail_symbol(&rec, rc);
+			return rc;
 		}
 		c->rows++;
 	}
