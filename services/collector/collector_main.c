@@ -43,7 +43,6 @@
 #include "synth.h"
 
 #define TOOL              "shmbus-collector"
-#define COL_SYMTAB        8192     /* local name -> id table, power of two */
 #define COL_PACE_SLICE_NS 50000000 /* longest sleep between stop checks */
 
 static const char usage_text[] =
@@ -99,8 +98,8 @@ struct collector {
 
 	shmbus_bus *bus;
 	shmbus_producer *p;
-	struct col_sym *symtab;
-	uint32_t nsyms;
+	struct col_sym *symtab; /* symcap entries: twice the bus's max_symbols */
+	uint32_t symcap, nsyms;
 	uint64_t trades, quotes, failures_published, reported, malformed;
 	uint64_t rows;
 };
@@ -241,11 +240,11 @@ static int64_t col_symbol(struct collector *c, const char *s, uint32_t len)
 
 	for (uint32_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)s[i]) * 16777619u;
-	for (uint32_t k = 0; k < COL_SYMTAB; k++) {
-		struct col_sym *e = &c->symtab[(h + k) & (COL_SYMTAB - 1)];
+	for (uint32_t k = 0; k < c->symcap; k++) {
+		struct col_sym *e = &c->symtab[(h + k) & (c->symcap - 1)];
 		if (e->id == 0) {
 			int64_t id;
-			if (c->nsyms >= COL_SYMTAB / 2)
+			if (c->nsyms >= c->symcap / 2)
 				return -ENOSPC;
 			id = shmbus_symbol_intern(c->bus, s, len);
 			if (id < 0)
@@ -480,6 +479,22 @@ static void col_report(struct collector *c, double secs)
 	shmbus_svc_json_save(&j, TOOL, c->so.stats_json);
 }
 
+/* The local name table, sized from the bus: twice its symbol table (a
+ * power of two, so the table stays at most half full) holds every symbol
+ * the bus can take, so the bus, not this cache, says when it is full.
+ * Returns 0 or -errno. */
+static int col_symtab_alloc(struct collector *c)
+{
+	struct shmbus_bus_info bi;
+	int rc;
+
+	if ((rc = shmbus_stat_bus(c->bus, &bi)) != 0)
+		return rc;
+	c->symcap = 2 * bi.max_symbols;
+	c->symtab = calloc(c->symcap, sizeof(*c->symtab));
+	return c->symtab ? 0 : -ENOMEM;
+}
+
 /* Attach, make the producer. Returns 0 or an exit code. */
 static int col_attach(struct collector *c)
 {
@@ -490,6 +505,12 @@ static int col_attach(struct collector *c)
 	if ((rc = shmbus_bus_open(c->so.bus, c->so.name, SHMBUS_ROLE_PRODUCER, &c->bus)) != 0) {
 		fprintf(stderr, TOOL ": attaching bus '%s' failed: %s\n", c->so.bus,
 		        shmbus_svc_strerror(rc, err, sizeof(err)));
+		return 1;
+	}
+	if ((rc = col_symtab_alloc(c)) != 0) {
+		fprintf(stderr, TOOL ": symbol table of bus '%s': %s\n", c->so.bus,
+		        shmbus_svc_strerror(rc, err, sizeof(err)));
+		shmbus_bus_close(c->bus);
 		return 1;
 	}
 	shmbus_producer_opts_init(&po);
@@ -530,10 +551,6 @@ int main(int argc, char **argv)
 	c.max_report = 100;
 	if ((rc = col_parse_args(&c, argc, argv)) >= 0)
 		return rc;
-	if (!(c.symtab = calloc(COL_SYMTAB, sizeof(*c.symtab)))) {
-		fprintf(stderr, TOOL ": out of memory\n");
-		return 1;
-	}
 	if ((rc = shmbus_svc_start(TOOL, &c.so)) != 0 || (rc = col_attach(&c)) != 0)
 		return rc;
 	t0 = shmbus_mono_ns();

@@ -342,6 +342,39 @@ static void test_collector_process_symbol_table_full(void **state)
 	shmbus_bus_destroy("ct-full");
 }
 
+/* Every symbol the bus can take is published: the collector's local
+ * name table held at most 4096 names whatever the bus's max_symbols, and
+ * the 4097th distinct symbol of a file ended the run (exit 1). */
+static void test_collector_process_symbols_past_local_table(void **state)
+{
+	const char *csv = pt_path("many.csv");
+	char *argv[] = {COL_BIN, "--bus", "ct-many", "--input", (char *)csv, NULL};
+	struct shmbus_bus_opts bo;
+	shmbus_bus *bus;
+	char *text;
+	FILE *f;
+	int rc;
+
+	(void)state;
+	assert_non_null(f = fopen(csv, "w"));
+	fputs("ts_ns,symbol,price,size\n", f);
+	for (int i = 0; i < 5000; i++)
+		fprintf(f, "%lld,S%04d,10.5,1\n", 1381219217000000000LL + i, i);
+	fclose(f);
+	shmbus_bus_opts_init(&bo);
+	bo.max_symbols = 8192;
+	assert_int_equal(shmbus_bus_create("ct-many", &bo, &bus), 0);
+	rc = pt_run(argv, pt_path("many.out"), pt_path("many.err"));
+	assert_non_null(text = pt_slurp(pt_path(rc == 0 ? "many.out" : "many.err")));
+	if (rc != 0 || !strstr(text, "5000 published (5000 trades, 0 quotes), 0 malformed, "
+	                             "5000 symbols"))
+		fail_msg("exit %d: %s", rc, text);
+	free(text);
+	assert_int_equal(shmbus_symbol_count(bus), 5000);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-many");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -354,6 +387,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_stats_json_checked_first),
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	    cmocka_unit_test(test_collector_process_symbol_table_full),
+	    cmocka_unit_test(test_collector_process_symbols_past_local_table),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
