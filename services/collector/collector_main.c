@@ -9,6 +9,10 @@
  * onto the monotonic clock (--speed 1 keeps the original timing, N is N
  * times faster, max does not wait).
  *
+ * A trade price <= 0 or a negative quote price is a malformed row unless
+ * --allow-nonpositive-prices is given (spreads and some futures trade at
+ * such prices; for other data it catches a wrong column or a placeholder).
+ *
  * A malformed CSV row is never published: the reader skips it, and this
  * program prints it as "file:line: column 'c': message", publishes one
  * shmbus_collection_failed event for it and, at the end, one more as a
@@ -55,6 +59,9 @@ static const char usage_text[] =
     "                      ts=time,size=qty (trades: ts_ns,symbol,price,size;\n"
     "                      quotes: ts_ns,symbol,bid_price,bid_size,ask_price,ask_size)\n"
     "  --ts-unit UNIT      auto (default), ns, us, ms, s or iso\n"
+    "  --allow-nonpositive-prices  accept trade prices <= 0 and negative quote\n"
+    "                      prices (spreads, some futures); by default such a row\n"
+    "                      is malformed\n"
     "  --speed S           max (default), 1 = original timing, N = N times faster\n"
     "  --synthetic         use the generator (default when --input is not given;\n"
     "                      not with --input)\n"
@@ -94,7 +101,7 @@ struct collector {
 	int events_set;
 	uint64_t seed;
 	uint64_t max_report;
-	int synthetic, no_eos, eos_only;
+	int synthetic, no_eos, eos_only, any_price;
 
 	shmbus_bus *bus;
 	shmbus_producer *p;
@@ -180,6 +187,9 @@ static int col_own_opt(void *ctx, int opt, const char *name, const char *arg)
 	case 'O':
 		c->eos_only = 1;
 		return 0;
+	case 'P':
+		c->any_price = 1;
+		return 0;
 	default:
 		return -ENOENT;
 	}
@@ -192,6 +202,7 @@ static int col_parse_args(struct collector *c, int argc, char **argv)
 	                                     {"kind", required_argument, 0, 'k'},
 	                                     {"columns", required_argument, 0, 'c'},
 	                                     {"ts-unit", required_argument, 0, 'u'},
+	                                     {"allow-nonpositive-prices", no_argument, 0, 'P'},
 	                                     {"speed", required_argument, 0, 's'},
 	                                     {"synthetic", no_argument, 0, 'S'},
 	                                     {"symbols", required_argument, 0, 'y'},
@@ -377,6 +388,7 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	struct shmbus_csv_options o = {.kind = c->kind,
 	                               .columns = c->columns,
 	                               .ts_unit = c->ts_unit,
+	                               .allow_nonpositive_prices = c->any_price,
 	                               .on_error = col_on_bad_row,
 	                               .user = c};
 	struct shmbus_csv_reader *r;

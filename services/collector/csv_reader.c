@@ -54,6 +54,7 @@ struct shmbus_csv_reader {
 	enum shmbus_md_kind kind;
 	char delim;
 	uint32_t max_line;
+	int any_price; /* allow_nonpositive_prices */
 	enum shmbus_ts_unit unit;
 	enum shmbus_ts_unit row_unit; /* the unit of the row being parsed */
 	enum csv_unit_src unit_src;
@@ -285,13 +286,14 @@ static uint32_t csv_split(const struct shmbus_csv_reader *r, const char *p, cons
 static int csv_fields(struct shmbus_csv_reader *r, const char **fs, const char **fe,
 		      struct shmbus_md_record *rec)
 {
-	/* Sign rule per field: trade price > 0; quote prices, sizes >= 0. */
+	/* Sign rule per field: trade price > 0; quote prices, sizes >= 0;
+	 * prices of any sign when the options allow them. */
 	static const int rule[CF_N] = {0, 0, 2, 1, 3, 1, 3, 1};
 	double *dst[CF_N] = {NULL,      NULL,           &rec->price, &rec->size,
 			     &rec->bid, &rec->bid_size, &rec->ask,   &rec->ask_size};
 
 	for (int f = 0; f < CF_N; f++) {
-		int c = r->col[f];
+		int c = r->col[f], sign = r->any_price && rule[f] >= 2 ? 0 : rule[f];
 		const char *s, *e;
 
 		if (c < 0)
@@ -307,7 +309,7 @@ static int csv_fields(struct shmbus_csv_reader *r, const char **fs, const char *
 		} else if (f == CF_SYMBOL) {
 			if (csv_symbol(r, c, s, (size_t)(e - s), rec) != 0)
 				return -1;
-		} else if (csv_number(r, c, s, (size_t)(e - s), rule[f], dst[f]) != 0) {
+		} else if (csv_number(r, c, s, (size_t)(e - s), sign, dst[f]) != 0) {
 			return -1;
 		}
 	}
@@ -630,6 +632,7 @@ static int csv_init(struct shmbus_csv_reader *r, const char *file,
 	r->st.ts_unit = opt->ts_unit;
 	r->delim = opt->delimiter ? opt->delimiter : ',';
 	r->max_line = opt->max_line ? opt->max_line : SHMBUS_CSV_DEFAULT_MAX_LINE;
+	r->any_price = opt->allow_nonpositive_prices != 0;
 	r->on_error = opt->on_error;
 	r->user = opt->user;
 	for (int f = 0; f < CF_N; f++)

@@ -19,6 +19,13 @@
  * that parses in full (then a later row in another unit is reported as
  * malformed, its message naming the line the unit was guessed from).
  *
+ * Prices: a trade price must be > 0 and a quote price >= 0 (0: that side
+ * is absent), which catches a price column mapped to the wrong field, a
+ * placeholder 0 or a sign error. Some instruments trade at zero or
+ * negative prices (spreads, WTI crude futures in April 2020, power):
+ * allow_nonpositive_prices accepts trade prices of any sign and negative
+ * quote prices (a quote price of 0 still means the side is absent).
+ *
  * Malformed rows are never returned: each is counted, described in a
  * struct shmbus_csv_error (file, line, column, message) and handed to the
  * options' callback, and reading goes on with the next line.
@@ -85,6 +92,7 @@ struct shmbus_csv_options {
 	enum shmbus_ts_unit ts_unit; /* SHMBUS_TS_AUTO: header name, else first row */
 	char delimiter;              /* 0 = ',' */
 	uint32_t max_line;           /* longest accepted line; 0 = default */
+	int allow_nonpositive_prices; /* 1: prices of any sign (see above); 0 = refuse */
 	shmbus_csv_error_fn on_error; /* may be NULL (errors are still counted) */
 	void *user;
 };

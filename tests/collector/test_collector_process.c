@@ -375,6 +375,45 @@ static void test_collector_process_symbols_past_local_table(void **state)
 	shmbus_bus_destroy("ct-many");
 }
 
+/* --allow-nonpositive-prices publishes trades at zero or negative
+ * prices, which are malformed rows without it (the default). */
+static void test_collector_process_allow_nonpositive_prices(void **state)
+{
+	const char *csv = pt_path("neg.csv");
+	char *argv[] = {COL_BIN, "--bus", "ct-neg", "--input", (char *)csv, NULL, NULL};
+	struct shmbus_sub_opts so;
+	struct counts n = {0};
+	shmbus_consumer *c;
+	shmbus_bus *bus;
+	char *text;
+
+	(void)state;
+	write_text(csv, "ts_ns,symbol,price,size\n"
+	                "1587412800000000000,CLK0,-37.63,5\n"
+	                "1587412800000000001,CLK0,0,1\n"
+	                "1587412800000000002,CLK0,10.01,1\n");
+	assert_int_equal(shmbus_bus_create("ct-neg", NULL, &bus), 0);
+	shmbus_sub_opts_init(&so);
+	assert_int_equal(shmbus_subscribe(bus, "check", &so, &c), 0);
+	/* Two of three rows malformed: more than half, exit 1. */
+	assert_int_equal(pt_run(argv, pt_path("neg.out"), "/dev/null"), 1);
+	assert_non_null(text = pt_slurp(pt_path("neg.out")));
+	assert_non_null(strstr(text, "3 rows, 1 published"));
+	free(text);
+	argv[5] = "--allow-nonpositive-prices";
+	assert_int_equal(pt_run(argv, pt_path("neg.out"), "/dev/null"), 0);
+	assert_non_null(text = pt_slurp(pt_path("neg.out")));
+	assert_non_null(strstr(text, "3 rows, 3 published (3 trades, 0 quotes), 0 malformed"));
+	free(text);
+	while (shmbus_poll(c, on_event, &n, 64) > 0)
+		;
+	assert_int_equal(n.trades, 4);
+	assert_int_equal(n.eos, 2);
+	shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-neg");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -388,6 +427,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_majority_malformed_fails),
 	    cmocka_unit_test(test_collector_process_symbol_table_full),
 	    cmocka_unit_test(test_collector_process_symbols_past_local_table),
+	    cmocka_unit_test(test_collector_process_allow_nonpositive_prices),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }

@@ -153,6 +153,51 @@ static void test_csv_reader_quotes(void **state)
 	shmbus_csv_close(r);
 }
 
+/* Zero and negative prices (spreads, WTI crude futures on 2020-04-20)
+ * are malformed by default and read with allow_nonpositive_prices: trade
+ * prices of any sign, negative quote prices; sizes stay >= 0. */
+static void test_csv_reader_nonpositive_prices(void **state)
+{
+	static const char trades[] = "ts_ns,symbol,price,size\n"
+	                             "1587412800000000000,CLK0,-37.63,5\n"
+	                             "1587412800000000001,CLK0,0,1\n"
+	                             "1587412800000000002,CLK0,-1,-1\n";
+	static const char quotes[] = "ts_ns,symbol,bid_price,bid_size,ask_price,ask_size\n"
+	                             "1587412800000000000,CLK0,-40.32,3,-37.5,2\n";
+	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
+	struct shmbus_csv_reader *r = open_text("np.csv", trades, &o);
+	struct shmbus_md_record rec;
+	struct shmbus_csv_stats st;
+
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.by_kind[SHMBUS_CSV_E_BAD_PRICE], 3);
+	shmbus_csv_close(r);
+
+	o.allow_nonpositive_prices = 1;
+	r = open_text("np.csv", trades, &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_true(rec.price == -37.63 && rec.size == 5);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_true(rec.price == 0 && rec.size == 1);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0); /* a negative size is still bad */
+	shmbus_csv_get_stats(r, &st);
+	assert_int_equal(st.by_kind[SHMBUS_CSV_E_NEGATIVE_SIZE], 1);
+	assert_int_equal(st.rows_bad, 1);
+	shmbus_csv_close(r);
+
+	o = (struct shmbus_csv_options){.kind = SHMBUS_MD_QUOTE};
+	r = open_text("npq.csv", quotes, &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	shmbus_csv_close(r);
+	o.allow_nonpositive_prices = 1;
+	r = open_text("npq.csv", quotes, &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_true(rec.bid == -40.32 && rec.bid_size == 3 && rec.ask == -37.5 &&
+	            rec.ask_size == 2);
+	shmbus_csv_close(r);
+}
+
 static void test_csv_reader_fractional_sizes(void **state)
 {
 	struct shmbus_csv_options o = {.kind = SHMBUS_MD_TRADE};
@@ -816,25 +861,26 @@ static void test_csv_reader_long_numbers(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_csv_reader_default_trades),
-		cmocka_unit_test(test_csv_reader_column_mapping),
-		cmocka_unit_test(test_csv_reader_quotes),
-		cmocka_unit_test(test_csv_reader_fractional_sizes),
-		cmocka_unit_test(test_csv_reader_timestamp_units),
-		cmocka_unit_test(test_csv_reader_crlf_bom_blank),
-		cmocka_unit_test(test_csv_reader_takes_any_bus_symbol),
-		cmocka_unit_test(test_csv_reader_blank_lines_of_blanks),
-		cmocka_unit_test(test_csv_reader_quoted_symbol),
-		cmocka_unit_test(test_csv_reader_malformed_rows),
-		cmocka_unit_test(test_csv_reader_quote_checks),
-		cmocka_unit_test(test_csv_reader_open_errors),
-		cmocka_unit_test(test_csv_reader_batch),
-		cmocka_unit_test(test_csv_reader_cr_line_ends),
-		cmocka_unit_test(test_csv_reader_header_control_bytes),
-		cmocka_unit_test(test_csv_reader_refuses_non_regular),
-		cmocka_unit_test(test_csv_reader_unit_from_header_name),
-		cmocka_unit_test(test_csv_reader_unit_guess_from_good_row),
-		cmocka_unit_test(test_csv_reader_long_numbers),
+	    cmocka_unit_test(test_csv_reader_default_trades),
+	    cmocka_unit_test(test_csv_reader_column_mapping),
+	    cmocka_unit_test(test_csv_reader_quotes),
+	    cmocka_unit_test(test_csv_reader_fractional_sizes),
+	    cmocka_unit_test(test_csv_reader_timestamp_units),
+	    cmocka_unit_test(test_csv_reader_crlf_bom_blank),
+	    cmocka_unit_test(test_csv_reader_takes_any_bus_symbol),
+	    cmocka_unit_test(test_csv_reader_blank_lines_of_blanks),
+	    cmocka_unit_test(test_csv_reader_quoted_symbol),
+	    cmocka_unit_test(test_csv_reader_malformed_rows),
+	    cmocka_unit_test(test_csv_reader_quote_checks),
+	    cmocka_unit_test(test_csv_reader_open_errors),
+	    cmocka_unit_test(test_csv_reader_batch),
+	    cmocka_unit_test(test_csv_reader_cr_line_ends),
+	    cmocka_unit_test(test_csv_reader_header_control_bytes),
+	    cmocka_unit_test(test_csv_reader_refuses_non_regular),
+	    cmocka_unit_test(test_csv_reader_unit_from_header_name),
+	    cmocka_unit_test(test_csv_reader_unit_guess_from_good_row),
+	    cmocka_unit_test(test_csv_reader_long_numbers),
+	    cmocka_unit_test(test_csv_reader_nonpositive_prices),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
