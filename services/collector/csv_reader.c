@@ -209,7 +209,8 @@ static void csv_unit_desc(const struct shmbus_csv_reader *r, char *buf, size_t c
 static int csv_time(struct shmbus_csv_reader *r, int col, const char *s, size_t n, int64_t *out)
 {
 	const char *why = NULL;
-	char msg[192], q[64], unit[48];
+	char msg[192], q[64], unit[48], size_why[32];
+	enum shmbus_ts_unit other;
 	int rc;
 
 	r->row_unit = r->unit;
@@ -220,6 +221,15 @@ static int csv_time(struct shmbus_csv_reader *r, int col, const char *s, size_t 
 				       "bad timestamp (cannot tell its unit)");
 	}
 	rc = shmbus_md_parse_time(s, n, r->row_unit, out, &why);
+	/* A guessed unit holds only for values of its size: read as ns, a
+	 * row in ms or s fits as well, as a time in January 1970. */
+	if (rc == SHMBUS_MD_OK && r->unit_src == CSV_UNIT_GUESS && r->unit != SHMBUS_TS_ISO &&
+	    (other = shmbus_md_guess_unit(s, n)) != SHMBUS_TS_AUTO && other != r->unit) {
+		snprintf(size_why, sizeof(size_why), "a value in %s by its size",
+			 shmbus_ts_unit_name(other));
+		why = size_why;
+		rc = SHMBUS_MD_BAD;
+	}
 	if (rc == SHMBUS_MD_OK)
 		return 0;
 	csv_quote(q, sizeof(q), s, n);

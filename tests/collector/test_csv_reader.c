@@ -818,6 +818,31 @@ static void test_csv_reader_unit_guess_from_good_row(void **state)
 	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_TIME_RANGE);
 	assert_non_null(strstr(seen->e[0].message, "(unit s, guessed from line 2)"));
 	shmbus_csv_close(r);
+
+	/* Guessed from a ns row, contradicted by ms and s rows, which fit
+	 * 64-bit ns too: each says so, as the header promises, instead of
+	 * going out as a time in January 1970. */
+	memset(seen, 0, sizeof(*seen));
+	r = open_text("g3.csv",
+	              "time,symbol,price,size\n"
+	              "1381219217000000000,SPY,1,1\n"
+	              "1381219218000,SPY,1,1\n"
+	              "1381219219,SPY,1,1\n"
+	              "1381219220000000000,SPY,1,1\n",
+	              &o);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(shmbus_csv_next(r, &rec), 1);
+	assert_int_equal(rec.line, 5);
+	assert_int_equal(shmbus_csv_next(r, &rec), 0);
+	assert_int_equal(seen->n, 2);
+	assert_int_equal(seen->e[0].kind, SHMBUS_CSV_E_BAD_TIMESTAMP);
+	assert_string_equal(seen->e[0].message,
+	                    "bad timestamp '1381219218000' (unit ns, guessed from line 2): "
+	                    "a value in ms by its size");
+	assert_string_equal(seen->e[1].message,
+	                    "bad timestamp '1381219219' (unit ns, guessed from line 2): "
+	                    "a value in s by its size");
+	shmbus_csv_close(r);
 	free(seen);
 }
 
