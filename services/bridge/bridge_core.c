@@ -1179,6 +1179,11 @@ void bridge_get_stats(struct bridge *b, struct bridge_stats *st)
 	*st = b->st;
 }
 
+uint64_t bridge_acked_total(const struct bridge *b)
+{
+	return b->st.acked;
+}
+
 uint64_t bridge_acked_seq(struct bridge *b, uint32_t source)
 {
 	const struct bridge_src *s = bridge_srcmap_get(&b->acked, source);

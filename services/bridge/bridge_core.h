@@ -153,6 +153,10 @@ int bridge_drain(struct bridge *b, int timeout_ms, char *err, size_t errlen);
 int bridge_checkpoint(struct bridge *b, char *err, size_t errlen);
 
 void bridge_get_stats(struct bridge *b, struct bridge_stats *st);
+/* stats.acked alone, for a loop that stops after so many: bridge_get_stats
+ * also reads the ring's statistics (shmbus_stat_ring(), which looks at
+ * /proc for each producer feeding it), too dear for every step. */
+uint64_t bridge_acked_total(const struct bridge *b);
 
 /* Last acknowledged seq of `source` (0 when none). */
 uint64_t bridge_acked_seq(struct bridge *b, uint32_t source);

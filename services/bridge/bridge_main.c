@@ -590,7 +590,6 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 		fprintf(stderr, PROG ": %s\n", err);
 	}
 	while (!g_stop && !catchup_failed) {
-		struct bridge_stats st;
 		/* How long an idle step may wait for the ring (bridge_step
 		 * waits only when nothing is in flight; a publish wakes it at
 		 * once). Not 1 ms: the ring's adaptive wait spins and yields
@@ -610,11 +609,8 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 			publish_counters(bus, b);
 			next_counters = now + 100000000; /* 10 times a second */
 		}
-		if (o->max_events != 0) {
-			bridge_get_stats(b, &st);
-			if (st.acked >= o->max_events)
-				break;
-		}
+		if (o->max_events != 0 && bridge_acked_total(b) >= o->max_events)
+			break;
 		if ((o->stats_interval > 0 || o->stats_json != NULL) && now >= next) {
 			report(o, b);
 			next = now + (int64_t)((o->stats_interval > 0 ? o->stats_interval : 1) * 1e9);
