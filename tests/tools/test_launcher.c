@@ -881,6 +881,69 @@ static void test_launcher_stops_a_starting_consumer_after_its_source(void **stat
 		         c[1], c[4], r.out);
 }
 
+/* A stop while a restarted consumer (late) has not subscribed yet: the
+ * launcher frees no dead producer's slot meanwhile (the ring of late's
+ * dead instance waits for it), but a producer whose process is gone
+ * feeds nothing any more. src ignores SIGTERM and is SIGKILLed after its
+ * grace, its producer left open; the stage, fed by src alone, is stopped
+ * once src is gone, and the sink only after the stage's late flush. The
+ * killed src used to count as the stage's feeder until the reap, so the
+ * stall fallback SIGTERMed the stage and the sink (one feeder each)
+ * together, and the sink missed the stage's flush. */
+static void test_launcher_stop_order_skips_exited_producers(void **state)
+{
+	(void)state;
+	up_begin("dx");
+	char self[256], sink_out[256], late_out[256], text[4096];
+	self_exe(self, sizeof(self));
+	snprintf(sink_out, sizeof(sink_out), "%s/sink.out", dir);
+	snprintf(late_out, sizeof(late_out), "%s/late.out", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = dxtest\narena_mb = 4\n"
+	         "[launcher]\nstop_grace_ms = 600\nbackoff_initial_ms = 50\nstatus_file = %s\n"
+	         "[ring stage.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[ring sink.in]\ntypes = 34, 35\ncapacity = 1024\n"
+	         "[ring late.in]\ntypes = 32, 33\ncapacity = 1024\n"
+	         "[service src]\ncommand = %s\nargs = --svc src stubborn\nrestart = never\n"
+	         "[service stage]\ncommand = %s\nargs = --svc stage stage.in\nrestart = never\n"
+	         "[service sink]\ncommand = %s\nargs = --svc sink sink.in %s\nrestart = never\n"
+	         "[service late]\ncommand = %s\nargs = --svc sink late.in %s slow\n",
+	         status_path, self, self, self, sink_out, self, late_out);
+	int fd;
+	pid_t launcher = up_start("dx", text, &fd);
+	pid_t late = wait_running("late", 0);
+	assert_true(late > 0);
+	assert_true(wait_running("src", 0) > 0);
+	assert_true(wait_delivered("dxtest", "sink.in", 200)); /* src's burst, through the stage */
+	assert_int_equal(kill(late, SIGKILL), 0);
+	late = wait_running("late", 1);
+	assert_true(late > 0);
+	assert_true(wait_attached("dxtest", late)); /* subscribes 3 s after it */
+	assert_int_equal(kill(launcher, SIGTERM), 0);
+	int st;
+	assert_int_equal(waitpid(launcher, &st, 0), launcher);
+	char out[8192], res[128] = "";
+	size_t len = 0;
+	for (ssize_t got;
+	     len < sizeof(out) - 1 && (got = read(fd, out + len, sizeof(out) - 1 - len)) > 0;)
+		len += (size_t)got;
+	out[len] = '\0';
+	close(fd);
+	unsigned c[6] = {0};
+	assert_true(tu_read(sink_out, res, sizeof(res)) > 0);
+	assert_int_equal(sscanf(res, "%u %u %u %u %u %u", &c[0], &c[1], &c[2], &c[3], &c[4], &c[5]),
+	                 6);
+	tu_rmdir(dir);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	assert_int_equal(c[2], 200);
+	assert_non_null(strstr(out, "service src still running 600 ms after SIGTERM: SIGKILL"));
+	if (c[3] != 1 || c[5] != 1)
+		fail_msg("sink got %u stage flushes, stage closed %u at its SIGTERM; the launcher "
+		         "said:\n%s",
+		         c[3], c[5], out);
+}
+
 /* The source waits until its consumers have subscribed, though it is
  * listed first: none of its first events is routed around them. */
 static void test_launcher_starts_sources_after_consumers_subscribe(void **state)
@@ -1091,6 +1154,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_keeps_the_ring_until_the_restart_subscribes),
 	    cmocka_unit_test(test_launcher_stops_a_starting_consumer_after_its_source),
+	    cmocka_unit_test(test_launcher_stop_order_skips_exited_producers),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};

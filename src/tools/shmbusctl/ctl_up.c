@@ -470,7 +470,9 @@ static bool feeds_for_stop(const struct launcher *l, uint32_t p,
 /* How many open producers other than s's own feed the rings one of s's
  * processes consumes (feeds_for_stop; 0: nothing upstream feeds s any
  * more). s's own producers are left out: a stage's end-of-stream marker
- * may reach its own input ring. */
+ * may reach its own input ring; and so are those whose process is gone
+ * (SIGKILLed, crashed): their slots stay open until the bus is reaped,
+ * which waits while a consumer starts, but they publish nothing more. */
 static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
 {
 	struct shmbus_ring_stat rs;
@@ -491,7 +493,7 @@ static unsigned svc_feeders(const struct launcher *l, const struct svc *s)
 		int rc = shmbus_stat_producer(l->bus, p, &ps);
 		if (rc != 0 && rc != -ENOENT)
 			break;
-		if (rc != 0 || svc_owns(s, ps.pid))
+		if (rc != 0 || !ps.alive || svc_owns(s, ps.pid))
 			continue;
 		for (uint32_t r = 0; r < nrings; r++)
 			if (feeds_for_stop(l, p, &ps, rings[r], types[r])) {
@@ -559,8 +561,8 @@ static void signal_svc(struct svc *s, int sig)
  * until it has subscribed. Returns true when it sent a SIGTERM or a
  * SIGKILL: the stall is counted from then. A SIGKILL is progress too (the
  * step ends there: the killed service's producers count as feeders until
- * it is reaped), or the grace it outlived would count as a stall, and the
- * two stages after it, one feeder each, were SIGTERMed together. */
+ * its process is gone), or the grace it outlived would count as a stall,
+ * and the two stages after it, one feeder each, were SIGTERMed together. */
 static bool stop_step(struct launcher *l, bool stalled)
 {
 	int64_t now = mono_ns(), grace = (int64_t)l->cfg->launcher.stop_grace_ms * 1000000;
