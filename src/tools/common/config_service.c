@@ -480,16 +480,43 @@ static void cpu_list(const cpu_set_t *set, char *buf, size_t len)
 	}
 }
 
+/*
+ * The CPUs a child of this process may pin itself to: an offline one, or
+ * one outside the cgroup's cpuset, fails sched_setaffinity() in the
+ * service (exit 126, restarted like a crash) though the host has it. Not
+ * this thread's own affinity: that bounds nothing a child asks for, and
+ * the systemd unit keeps the launcher on housekeeping cores while its
+ * services name isolated ones. The kernel tells: asked for every CPU, it
+ * grants the online ones of the cpuset. The mask is put back at once
+ * (the CPU this thread runs on stays in it throughout: no migration);
+ * when it cannot be widened, the affinity is all that is known.
+ */
+static bool usable_cpus(cpu_set_t *out)
+{
+	cpu_set_t old, every;
+	if (sched_getaffinity(0, sizeof(old), &old) != 0)
+		return false;
+	*out = old;
+	CPU_ZERO(&every);
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++)
+		CPU_SET(cpu, &every);
+	if (sched_setaffinity(0, sizeof(every), &every) != 0)
+		return true;
+	if (sched_getaffinity(0, sizeof(every), &every) == 0)
+		*out = every;
+	sched_setaffinity(0, sizeof(old), &old);
+	return true;
+}
+
 int shmbus_config_check_host(const struct shmbus_config *c, char *err, size_t errlen)
 {
 	long ncpu = sysconf(_SC_NPROCESSORS_CONF);
 	int max_node = numa_available() >= 0 ? numa_max_node() : 0;
-	/* The CPUs a child of this process may be pinned to: an offline one,
-	 * or one outside the cgroup's cpuset or the launcher's own affinity,
-	 * fails sched_setaffinity() in the service (exit 126, restarted like
-	 * a crash) though the host has it. */
 	cpu_set_t allowed;
-	bool have_allowed = sched_getaffinity(0, sizeof(allowed), &allowed) == 0;
+	bool have_allowed = false;
+	for (size_t i = 0; i < c->nservices && !have_allowed; i++)
+		if (c->services[i].ncores)
+			have_allowed = usable_cpus(&allowed);
 	for (size_t i = 0; i < c->nservices; i++) {
 		const struct shmbus_cfg_service *s = &c->services[i];
 		for (size_t j = 0; j < s->ncores; j++) {
@@ -505,8 +532,8 @@ int shmbus_config_check_host(const struct shmbus_config *c, char *err, size_t er
 				char list[256];
 				cpu_list(&allowed, list, sizeof(list));
 				snprintf(err, errlen,
-				         "%s:%d: [service %s] cores: CPU %d cannot be used here (offline, "
-				         "or outside this process's cpuset/affinity: CPUs %s)",
+				         "%s:%d: [service %s] cores: CPU %d cannot be used here "
+				         "(offline, or outside this process's cpuset: CPUs %s)",
 				         c->path, s->cores_line, s->name, s->cores[j], list);
 				return -EINVAL;
 			}
