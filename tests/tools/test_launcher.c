@@ -843,6 +843,31 @@ static void test_launcher_keeps_the_ring_until_the_restart_subscribes(void **sta
 	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
 }
 
+/* An `up --keep` while a launcher runs that bus is refused, and leaves
+ * the bus as it was: the ring of a consumer being restarted still waits
+ * for it. It used to reap the bus before it looked for live participants,
+ * which orphaned that ring, and what the source published until the new
+ * instance subscribed was routed around. */
+static void test_launcher_second_up_leaves_a_running_bus_alone(void **state)
+{
+	(void)state;
+	struct restart_run r;
+	char out[4096];
+	restart_run_start(&r, "ru", true);
+	/* the sink's restart subscribes 3 s after its start */
+	int rc =
+	    tu_run(out, sizeof(out), "timeout 10 %s up --keep --status %s/second.status %s/ru.ini",
+	           SHMBUSCTL_BIN, dir, dir);
+	assert_int_equal(kill(r.src, SIGUSR1), 0);
+	wait_delivered(r.bus, "sink.in", 400); /* the second, when it is not lost */
+	unsigned c[6];
+	restart_run_stop(&r, c);
+	assert_int_equal(rc, 1);
+	assert_non_null(strstr(out, "is in use by pid"));
+	assert_int_equal(c[0], 200); /* the second burst, all of it */
+	assert_int_equal(c[1], 1);   /* and src's flush at the stop */
+}
+
 /* Wait (up to 10 s) until process `pid` is attached to bus `bus` (its
  * signal handlers are in place by then). */
 static bool wait_attached(const char *bus, pid_t pid)
@@ -1153,6 +1178,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_stops_in_order_after_a_sigkill),
 	    cmocka_unit_test(test_launcher_restarting_consumer_keeps_its_ring),
 	    cmocka_unit_test(test_launcher_keeps_the_ring_until_the_restart_subscribes),
+	    cmocka_unit_test(test_launcher_second_up_leaves_a_running_bus_alone),
 	    cmocka_unit_test(test_launcher_stops_a_starting_consumer_after_its_source),
 	    cmocka_unit_test(test_launcher_stop_order_skips_exited_producers),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),

@@ -828,7 +828,6 @@ static int reuse_kept_bus(struct launcher *l)
 		snprintf(what, sizeof(what), "open kept bus '%s'", l->bus_name);
 		return tool_fail(TOOL, what, rc);
 	}
-	shmbus_bus_reap(bus); /* the dead of the earlier run */
 	struct shmbus_bus_info bi;
 	if ((rc = shmbus_stat_bus(bus, &bi)) != 0) {
 		shmbus_bus_close(bus);
@@ -845,6 +844,9 @@ static int reuse_kept_bus(struct launcher *l)
 		shmbus_bus_close(bus);
 		return CTL_FAIL;
 	}
+	/* The dead of the earlier run; only now: on a bus another launcher
+	 * runs, it would orphan the ring a restarting consumer waits for. */
+	shmbus_bus_reap(bus);
 	const struct shmbus_bus_opts *want = &cfg->bus.opts;
 	rc = bi.arena_bytes != want->arena_bytes
 	         ? kept_differs(l->bus_name, "arena_mb", bi.arena_bytes >> 20, want->arena_bytes >> 20)
