@@ -302,31 +302,42 @@ static void test_collector_process_stats_json_checked_first(void **state)
 	free(text);
 }
 
+/* Collect a CSV of n trades of n symbols (S00, S01... two digits at
+ * least) into a new bus `name` of max_symbols; *bus is it, *text the
+ * collector's stdout when it exits 0, else its stderr (free it). Returns
+ * the exit status. */
+static int run_distinct_symbols(const char *name, uint32_t max_symbols, int n, shmbus_bus **bus,
+				char **text)
+{
+	const char *csv = pt_path("syms.csv");
+	char *argv[] = {COL_BIN, "--bus", (char *)name, "--input", (char *)csv, NULL};
+	struct shmbus_bus_opts bo;
+	FILE *f;
+
+	assert_non_null(f = fopen(csv, "w"));
+	fputs("ts_ns,symbol,price,size\n", f);
+	for (int i = 0; i < n; i++)
+		fprintf(f, "%lld,S%02d,10.5,1\n", 1381219217000000000LL + i, i);
+	fclose(f);
+	shmbus_bus_opts_init(&bo);
+	bo.max_symbols = max_symbols;
+	assert_int_equal(shmbus_bus_create(name, &bo, bus), 0);
+	int rc = pt_run(argv, pt_path("syms.out"), pt_path("syms.err"));
+	assert_non_null(*text = pt_slurp(pt_path(rc == 0 ? "syms.out" : "syms.err")));
+	return rc;
+}
+
 /* A symbol the bus cannot take (its table is full) ends the run with
  * exit 1 and a message naming the symbol and its line: the message read
  * the symbol from the CSV mapping after the reader had unmapped it, and
  * the collector died of SIGSEGV (and from the generator after freeing it). */
 static void test_collector_process_symbol_table_full(void **state)
 {
-	const char *csv = pt_path("syms.csv");
-	char *argv[] = {COL_BIN, "--bus", "ct-full", "--input", (char *)csv, NULL};
-	struct shmbus_bus_opts bo;
 	shmbus_bus *bus;
 	char *text;
-	FILE *f;
-	int rc;
 
 	(void)state;
-	assert_non_null(f = fopen(csv, "w"));
-	fputs("ts_ns,symbol,price,size\n", f);
-	for (int i = 0; i < 20; i++)
-		fprintf(f, "%lld,S%02d,10.5,1\n", 1381219217000000000LL + i, i);
-	fclose(f);
-	shmbus_bus_opts_init(&bo);
-	bo.max_symbols = 16;
-	assert_int_equal(shmbus_bus_create("ct-full", &bo, &bus), 0);
-	rc = pt_run(argv, "/dev/null", pt_path("full.err"));
-	assert_non_null(text = pt_slurp(pt_path("full.err")));
+	int rc = run_distinct_symbols("ct-full", 16, 20, &bus, &text);
 	if (rc != 1 || !strstr(text, "interning symbol 'S16' (line 18) failed"))
 		fail_msg("exit %d: %s", rc, text);
 	free(text);
@@ -347,25 +358,11 @@ static void test_collector_process_symbol_table_full(void **state)
  * the 4097th distinct symbol of a file ended the run (exit 1). */
 static void test_collector_process_symbols_past_local_table(void **state)
 {
-	const char *csv = pt_path("many.csv");
-	char *argv[] = {COL_BIN, "--bus", "ct-many", "--input", (char *)csv, NULL};
-	struct shmbus_bus_opts bo;
 	shmbus_bus *bus;
 	char *text;
-	FILE *f;
-	int rc;
 
 	(void)state;
-	assert_non_null(f = fopen(csv, "w"));
-	fputs("ts_ns,symbol,price,size\n", f);
-	for (int i = 0; i < 5000; i++)
-		fprintf(f, "%lld,S%04d,10.5,1\n", 1381219217000000000LL + i, i);
-	fclose(f);
-	shmbus_bus_opts_init(&bo);
-	bo.max_symbols = 8192;
-	assert_int_equal(shmbus_bus_create("ct-many", &bo, &bus), 0);
-	rc = pt_run(argv, pt_path("many.out"), pt_path("many.err"));
-	assert_non_null(text = pt_slurp(pt_path(rc == 0 ? "many.out" : "many.err")));
+	int rc = run_distinct_symbols("ct-many", 8192, 5000, &bus, &text);
 	if (rc != 0 || !strstr(text, "5000 published (5000 trades, 0 quotes), 0 malformed, "
 	                             "5000 symbols"))
 		fail_msg("exit %d: %s", rc, text);
