@@ -959,59 +959,58 @@ static void test_bridge_core_catchup_symbol_filter_passes_heartbeats(void **stat
 	assert_int_equal(tfs_rm_rf(dir), 0);
 }
 
-/* A declared ring (shmbusctl, from the config) keeps its type filter when
- * the bridge is given no --types, so only its types are exported live;
- * the catch-up went by the bridge's own (empty) filter and exported every
- * type the journal held after a restart. */
-static void test_bridge_core_catchup_takes_a_declared_ring_types(void **state)
+/* The bridge restarted on a ring declared (shmbusctl, from the config) with
+ * filter `declared`, given no --types or --symbols, catches up from a
+ * journal of trades and quotes: it must export exactly `want`, without
+ * the warning that the ring's symbol list cannot be read. */
+static void catchup_declared(struct shmbus_sub_opts *declared, const uint64_t *want, size_t n)
 {
 	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
 	struct shmbus_sub_opts sub;
 	struct fake_run r;
-	(void)state;
 	catchup_env(&r, dir, jdir, sizeof jdir);
 	assert_int_equal(shmbus_ring_remove(r.bus, "bridge"), 0);
-	shmbus_sub_opts_init(&sub);
-	sub.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
-	sub.capacity = 32768;
-	assert_int_equal(shmbus_ring_declare(r.bus, "bridge", &sub), 0);
-	make_mixed_journal(jdir, SHMBUS_EV_QUOTE);
-	shmbus_sub_opts_init(&sub); /* no --types, no --symbols */
-	/* the trades only: not the quotes at seqs 5 and 13 */
-	static const uint64_t want[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16};
-	expect_catchup(&r, jdir, &sub, want, 14);
-	fake_run_close(&r);
-	assert_int_equal(tfs_rm_rf(dir), 0);
-}
-
-/* A declared ring's symbol filter is the catch-up's too, when the bridge
- * is given no --types or --symbols: the catch-up could not read the list
- * through the public API, warned, and exported every symbol the journal
- * held after a restart while the ring took two. */
-static void test_bridge_core_catchup_takes_a_declared_ring_symbols(void **state)
-{
-	char dir[] = "/tmp/shmbus-bridge-core-XXXXXX", jdir[64];
-	struct shmbus_sub_opts sub;
-	struct fake_run r;
-	(void)state;
-	catchup_env(&r, dir, jdir, sizeof jdir);
-	assert_int_equal(shmbus_ring_remove(r.bus, "bridge"), 0);
-	const uint32_t syms[] = {g_sym[4], g_sym[0]};
-	shmbus_sub_opts_init(&sub);
-	sub.symbols = syms;
-	sub.nsymbols = 2;
-	sub.capacity = 32768;
-	assert_int_equal(shmbus_ring_declare(r.bus, "bridge", &sub), 0);
+	declared->capacity = 32768;
+	assert_int_equal(shmbus_ring_declare(r.bus, "bridge", declared), 0);
 	make_mixed_journal(jdir, SHMBUS_EV_QUOTE);
 	shmbus_sub_opts_init(&sub); /* no --types, no --symbols */
 	warn_reset();
-	/* symbol 0's trades (seqs 1, 9) and symbol 4's quotes (5, 13) */
-	static const uint64_t want[] = {1, 5, 9, 13};
-	expect_catchup(&r, jdir, &sub, want, 4);
+	expect_catchup(&r, jdir, &sub, want, n);
 	if (strstr(g_warn, "cannot read that list") != NULL)
 		fail_msg("warned: %s", g_warn);
 	fake_run_close(&r);
 	assert_int_equal(tfs_rm_rf(dir), 0);
+}
+
+/* A declared ring keeps its type filter when the bridge is given no
+ * --types, so only its types are exported live; the catch-up went by the
+ * bridge's own (empty) filter and exported every type the journal held
+ * after a restart. */
+static void test_bridge_core_catchup_takes_a_declared_ring_types(void **state)
+{
+	struct shmbus_sub_opts sub;
+	(void)state;
+	shmbus_sub_opts_init(&sub);
+	sub.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE);
+	/* the trades only: not the quotes at seqs 5 and 13 */
+	static const uint64_t want[] = {1, 2, 3, 4, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16};
+	catchup_declared(&sub, want, 14);
+}
+
+/* A declared ring's symbol filter is the catch-up's too: the catch-up
+ * could not read the list through the public API, warned, and exported
+ * every symbol the journal held after a restart while the ring took two. */
+static void test_bridge_core_catchup_takes_a_declared_ring_symbols(void **state)
+{
+	struct shmbus_sub_opts sub;
+	(void)state;
+	const uint32_t syms[] = {g_sym[4], g_sym[0]};
+	shmbus_sub_opts_init(&sub);
+	sub.symbols = syms;
+	sub.nsymbols = 2;
+	/* symbol 0's trades (seqs 1, 9) and symbol 4's quotes (5, 13) */
+	static const uint64_t want[] = {1, 5, 9, 13};
+	catchup_declared(&sub, want, 4);
 }
 
 static void rm_rf(const char *dir)
