@@ -33,6 +33,8 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -383,6 +385,35 @@ static int col_check_majority(const struct collector *c)
 	return 1;
 }
 
+/* The input is read through a mapping of the file: a file cut short while
+ * it is read (a feed rotated, truncated by another program) makes the next
+ * read of a page past its new end a SIGBUS. While the reader reads, that
+ * SIGBUS returns to col_run_csv, which ends the run with a message; the
+ * row's symbol is copied out then, so that nothing after (the pacing
+ * sleep, interning under the bus lock) reads the mapping. */
+static sigjmp_buf *volatile col_sigbus_jmp;
+
+static void col_on_sigbus(int sig)
+{
+	if (col_sigbus_jmp)
+		siglongjmp(*col_sigbus_jmp, 1);
+	signal(sig, SIG_DFL); /* elsewhere: a fault of ours, as without the handler */
+	raise(sig);
+}
+
+static int col_next(struct shmbus_csv_reader *r, struct shmbus_md_record *rec, sigjmp_buf *jb,
+                    char sym[SHMBUS_MD_SYMBOL_MAX + 1])
+{
+	col_sigbus_jmp = jb;
+	int got = shmbus_csv_next(r, rec);
+	if (got == 1) {
+		memcpy(sym, rec->symbol, rec->symbol_len); /* at most SHMBUS_MD_SYMBOL_MAX */
+		rec->symbol = sym;
+	}
+	col_sigbus_jmp = NULL;
+	return got;
+}
+
 static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 {
 	struct shmbus_csv_options o = {.kind = c->kind,
@@ -395,8 +426,9 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	struct shmbus_csv_error err;
 	struct shmbus_csv_stats st;
 	struct shmbus_md_record rec;
-	char line[320];
-	int rc, stopped = 0;
+	char line[320], sym[SHMBUS_MD_SYMBOL_MAX + 1];
+	int rc;
+	volatile int stopped = 0; /* kept across the siglongjmp below */
 
 	memset(&err, 0, sizeof(err));
 	if ((rc = shmbus_csv_open(&r, c->input, &o, &err)) != 0) {
@@ -404,20 +436,34 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 		fprintf(stderr, TOOL ": cannot read input: %s\n", line);
 		return 1;
 	}
+	sigjmp_buf jb;
+	struct sigaction sa = {.sa_handler = col_on_sigbus}, old_sa;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_sa);
+	if (sigsetjmp(jb, 1)) {
+		sigaction(SIGBUS, &old_sa, NULL);
+		fprintf(stderr,
+		        TOOL ": %s was cut short while being read (SIGBUS on its mapping): stopped "
+		             "after %llu events published\n",
+		        c->input, (unsigned long long)(c->trades + c->quotes));
+		shmbus_csv_close(r);
+		col_publish_failure(c, -EIO, 0, "input file cut short while being read");
+		return 1;
+	}
 	while (!shmbus_svc_stop_requested() && (!c->events || c->trades + c->quotes < c->events) &&
-	       shmbus_csv_next(r, &rec) == 1) {
+	       col_next(r, &rec, &jb, sym) == 1) {
 		if (col_pace(pc, rec.time_ns) != 0) {
 			stopped = 1; /* read, not published: not counted */
 			break;
 		}
 		if ((rc = col_publish(c, &rec, 0)) != 0) {
-			/* Reported before the close: rec.symbol points into the
-			 * reader's mapping, which the close unmaps. */
 			rc = col_fail_symbol(&rec, rc);
+			sigaction(SIGBUS, &old_sa, NULL);
 			shmbus_csv_close(r);
 			return rc;
 		}
 	}
+	sigaction(SIGBUS, &old_sa, NULL);
 	shmbus_csv_get_stats(r, &st);
 	c->rows = st.rows_ok + st.rows_bad - (uint64_t)stopped;
 	shmbus_csv_close(r);

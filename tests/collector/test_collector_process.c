@@ -411,6 +411,59 @@ static void test_collector_process_allow_nonpositive_prices(void **state)
 	shmbus_bus_destroy("ct-neg");
 }
 
+static void count_failed(const struct shmbus_event_header *ev, void *ctx)
+{
+	if (ev->type == SHMBUS_EV_COLLECTION_FAILED)
+		++*(unsigned *)ctx;
+}
+
+/* The input file cut short while the collector reads it (a feed file
+ * truncated or rotated in place): the next read of its mapping past the new
+ * end was a SIGBUS that killed the collector with no word. It now stops
+ * with exit 1, saying so, after a collection-failed event; what it had
+ * published stays delivered. */
+static void test_collector_process_input_cut_short(void **state)
+{
+	const char *csv = pt_path("cut.csv");
+	char *argv[] = {COL_BIN, "--bus", "ct-cut", "--input", (char *)csv, "--speed", "1", NULL};
+	struct shmbus_sub_opts so;
+	struct counts n = {0};
+	shmbus_consumer *c;
+	shmbus_bus *bus;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(f = fopen(csv, "w"));
+	fputs("ts_ns,symbol,price,size\n", f);
+	for (int i = 0; i < 200; i++) /* a row a second: it reads, then waits */
+		fprintf(f, "%lld,IBM,182.5,100\n", 1381219217000000000LL + i * 1000000000LL);
+	fclose(f);
+	assert_int_equal(shmbus_bus_create("ct-cut", NULL, &bus), 0);
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_COLLECTION_FAILED);
+	assert_int_equal(shmbus_subscribe(bus, "cut", &so, &c), 0);
+	pid_t pid = pt_spawn(argv, pt_path("cut.err"), 0);
+	for (int i = 0; i < 1000 && n.trades == 0; i++) {
+		shmbus_poll(c, on_event, &n, 16);
+		nap_ms(10);
+	}
+	assert_true(n.trades > 0); /* it is reading */
+	assert_int_equal(truncate(csv, 0), 0);
+	int rc = pt_wait_exit(pid, 30);
+	char *text = pt_slurp(pt_path("cut.err"));
+	assert_non_null(text);
+	if (rc != 1 || !strstr(text, "cut short while being read"))
+		fail_msg("exit %d, want 1 with a message: %s", rc, text);
+	free(text);
+	unsigned failed = 0;
+	while (shmbus_poll(c, count_failed, &failed, 16) > 0)
+		;
+	assert_int_equal(failed, 1);
+	shmbus_consumer_close(c);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-cut");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -425,6 +478,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_symbol_table_full),
 	    cmocka_unit_test(test_collector_process_symbols_past_local_table),
 	    cmocka_unit_test(test_collector_process_allow_nonpositive_prices),
+	    cmocka_unit_test(test_collector_process_input_cut_short),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
