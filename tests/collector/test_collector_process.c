@@ -51,21 +51,6 @@ static void nap_ms(long ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Exit status of @pid within @ms, or -1 (then it is killed). */
-static int wait_exit(pid_t pid, long ms)
-{
-	int st;
-
-	for (long t = 0; t < ms; t += 10) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-		nap_ms(10);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
-
 static void test_collector_process_sigterm_while_pacing(void **state)
 {
 	const char *csv = pt_path("gap.csv");
@@ -104,7 +89,7 @@ static void test_collector_process_sigterm_while_pacing(void **state)
 	assert_int_equal(n.trades, 1);
 	nap_ms(100);
 	kill(pid, SIGTERM);
-	rc = wait_exit(pid, 3000);
+	rc = pt_wait_exit(pid, 3);
 	if (rc != 0)
 		pt_show(pt_path("pace.err"));
 	assert_int_equal(rc, 0); /* -1: SIGTERM ignored while pacing */
