@@ -33,6 +33,17 @@
  * the symbols file does not name is replayed as "unnamed-<id>" through a
  * cache bounded by the target bus's max_symbols (at least 65536 entries),
  * so no id, however large, sizes a table.
+ * A journal journald is writing ends in a block whose write has not
+ * completed: the file ends inside it, or holds a hole where an earlier
+ * write lands after a later one (writes complete in any order). The
+ * reader reports that as a bad block, and replaying a live journal failed
+ * at random. So a bad block is held until the iteration goes on: events
+ * after it make it damage, as does another error. Met last, in the newest
+ * segment at open, where the block index of that segment still ends, or
+ * in a file that has grown since, it is the journal's end (a write in
+ * progress, or a crash's torn tail that recovery cuts): named on stderr,
+ * not a failure. A checksum error inside a segment that neither grew nor
+ * stops its index there is damage wherever it lies.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage, 3 replayed but some
  * events were skipped as malformed (1 wins when both apply).
  */
@@ -114,6 +125,10 @@ struct rstate {
 	uint8_t keep_flags;     /* header flags kept (a filter cutting groups drops EVF_MORE) */
 	int64_t late_max_ns;
 	double late_sum_ns;
+	/* the newest segment when the journal was opened, and its size then */
+	char tail_seg[SHMBUS_JOURNAL_PATH_MAX];
+	uint64_t tail_bytes;
+	struct shmbus_journal_error bad; /* bad.code != 0: a bad block held, see replay() */
 	/* --speed max: events gathered for one shmbus_publish_batch() */
 	unsigned pending;
 	_Alignas(64) uint8_t batch[REPLAY_BATCH][SHMBUS_EVENT_MAX + 8];
@@ -410,6 +425,37 @@ static void skip_event(struct rstate *s, const struct shmbus_event_header *ev, c
 	}
 }
 
+/* Report the held bad block, if any, as a failure of the run. */
+static void tell_bad(struct rstate *s, int *ret)
+{
+	if (!s->bad.code)
+		return;
+	fprintf(stderr, TOOL ": reading the journal failed: %s (%s offset %" PRIu64 ")\n",
+	        s->bad.detail, s->bad.segment, s->bad.offset);
+	s->bad.code = 0;
+	*ret = 1;
+}
+
+/* 1 when the held bad block, met last, is the end of a journal still
+ * being written (or a torn tail): in the segment that was the newest at
+ * open, where its block index still stops now, or in a file that grew. */
+static int bad_is_tail(const struct ropts *o, const struct rstate *s)
+{
+	struct shmbus_journal_info in;
+	int tail = 0;
+	if (strcmp(s->bad.segment, s->tail_seg) != 0 ||
+	    shmbus_journal_info_get(o->dir, o->jbus, &in) != 0)
+		return 0;
+	for (size_t i = 0; i < in.n_segments; i++) {
+		const struct shmbus_journal_segment_info *g = &in.segments[i];
+		if (strcmp(g->path, s->bad.segment) == 0)
+			tail = (g->bad && g->bad_offset == s->bad.offset) ||
+			       g->file_bytes != s->tail_bytes;
+	}
+	shmbus_journal_info_free(&in);
+	return tail;
+}
+
 static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal_reader *r,
                   int64_t *elapsed)
 {
@@ -419,6 +465,11 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 	int rc = 1, ret = 0;
 	char why[64];
 	while (!g_stop && (rc = shmbus_journal_reader_next(r, &ev, &err)) != 0) {
+		tell_bad(s, &ret); /* something follows it: damage */
+		if (rc == -EBADMSG) {
+			s->bad = err; /* told once the iteration goes on, or at its end */
+			continue;
+		}
 		if (rc < 0) {
 			fprintf(stderr, TOOL ": reading the journal failed: %s (%s offset %" PRIu64 ")\n",
 			        err.detail, err.segment, err.offset);
@@ -449,6 +500,15 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 			return 1;
 	}
 	s->interrupted = rc != 0; /* the loop ended before the journal did */
+	if (s->bad.code && !s->interrupted && bad_is_tail(o, s)) {
+		fprintf(stderr,
+		        TOOL ": note: the journal ends in a block not completely written "
+		             "(journald still writing it, or a torn tail its recovery cuts): "
+		             "%s (%s offset %" PRIu64 "); not replayed\n",
+		        s->bad.detail, s->bad.segment, s->bad.offset);
+		s->bad.code = 0;
+	}
+	tell_bad(s, &ret);
 	if (publish_pending(s))
 		return 1;
 	*elapsed = s->events ? shmbus_mono_ns() - start : 0;
@@ -517,6 +577,16 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	    SHMBUS_TYPE_BIT(SHMBUS_EV_BAR) | SHMBUS_TYPE_BIT(SHMBUS_EV_INDICATOR);
 	s->keep_flags =
 	    (uint8_t)(q.type_mask && (q.type_mask & group) != group ? ~SHMBUS_EVF_MORE : 0xff);
+	struct shmbus_journal_info in; /* before the reader's own scan: see bad_is_tail() */
+	if (shmbus_journal_info_get(o->dir, o->jbus, &in) == 0) {
+		if (in.n_segments) {
+			const struct shmbus_journal_segment_info *g =
+			    &in.segments[in.n_segments - 1];
+			snprintf(s->tail_seg, sizeof(s->tail_seg), "%s", g->path);
+			s->tail_bytes = g->file_bytes;
+		}
+		shmbus_journal_info_free(&in);
+	}
 	rc = shmbus_journal_reader_open(o->dir, o->jbus, 0, r, &err);
 	if (!rc)
 		rc = shmbus_journal_reader_seek(*r, &q);
