@@ -412,10 +412,13 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
 		return bench_usage_error("%s--events must be at least --producers", "");
-	if (!o->wait_set && o->scenario == BENCH_THROUGHPUT) {
-		int distinct = o->ncpus; /* parties: producers + 1 consumer */
+	/* Distinct cpus, as for the paced scenarios: "0,0" is one core. */
+	if (!o->wait_set && (o->scenario == BENCH_THROUGHPUT || o->scenario == BENCH_PINGPONG ||
+	                     o->scenario == BENCH_TRANSPORTS)) {
+		/* parties: producers + 1 consumer; a round trip's two sides */
+		long parties = o->scenario == BENCH_THROUGHPUT ? (long)o->producers + 1 : 2;
 
-		if ((long)o->producers + 1 > distinct)
+		if (parties > bench_distinct_cpus(o->cpus, o->ncpus))
 			o->wait = SHMBUS_WAIT_ADAPTIVE;
 	}
 	return 0;

@@ -269,6 +269,32 @@ static void test_bench_scenarios_pingpong_hgrm(void **state)
 	assert_true(bt_dir_empty(e->bus_dir));
 }
 
+/* A cpu named twice is one core: with more processes than distinct cpus
+ * the default wait is adaptive (as --help says), not a spin that starves
+ * the process sharing the core. */
+static void test_bench_scenarios_default_wait_counts_distinct_cpus(void **state)
+{
+	struct bt_env *e = *state;
+	static const char *const runs[] = {
+	    "throughput --cpus 0,0 --events 200 --rounds 1 --json",
+	    "pingpong --cpus 0,0 --iterations 20 --warmup 0 --rounds 1 --json",
+	    "transports --cpus 0,0 --transports shmbus,cacheline --iterations 20 --warmup 0 "
+	    "--rounds 1 --json",
+	};
+
+	for (size_t i = 0; i < sizeof(runs) / sizeof(runs[0]); i++) {
+		print_message("run: %s\n", runs[i]);
+		assert_int_equal(bt_run(e, runs[i]), 0);
+		tbs_find(e->out, "\"wait\":\"adaptive\"");
+	}
+	/* Given, it is kept. */
+	assert_int_equal(bt_run(e, "throughput --cpus 0,0 --events 200 --rounds 1 --wait yield "
+	                           "--json"),
+	                 0);
+	tbs_find(e->out, "\"wait\":\"yield\"");
+	assert_true(bt_dir_empty(e->bus_dir));
+}
+
 static void test_bench_scenarios_bad_options_exit_2(void **state)
 {
 	struct bt_env *e = *state;
@@ -320,6 +346,8 @@ int main(void)
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_pingpong_hgrm, tbs_setup,
 	                                    bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_default_wait_counts_distinct_cpus,
+	                                    tbs_setup, bt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
