@@ -447,15 +447,15 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_ts
 		o->scenario = BENCH_FANOUT;
 	else if (strcmp(argv[1], "pipeline") == 0)
 		o->scenario = BENCH_PIPELINE;
+	else
+		return bench_usage_error("unknown scenario '%s' (see shmbus-bench --help)",
+		                         argv[1]);
 #ifndef SHMBUS_BENCH_HAVE_PIPELINE
 	if (o->scenario == BENCH_PIPELINE)
 		return bench_usage_error("%spipeline is not in this build (it needs services/ta "
 		                         "and services/threshold)",
 		                         "");
 #endif
-	else
-		return bench_usage_error("unknown scenario '%s' (see shmbus-bench --help)",
-		                         argv[1]);
 	optind = 2;
 	while ((opt = getopt_long(argc, argv, "h", bench_long_opts, NULL)) != -1) {
 		rc = bench_apply(o, opt == 'h' ? OPT_HELP : opt, optarg, want_tsc, &help);

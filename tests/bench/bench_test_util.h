@@ -65,8 +65,9 @@ static int bt_teardown(void **state)
 	return tfs_rm_rf(e->dir);
 }
 
-/* Run shmbus-bench with args; stdout into e->out. Returns the exit status. */
-static int bt_run(struct bt_env *e, const char *args)
+/* Run the shmbus-bench at bin with args; stdout into e->out. Returns the
+ * exit status. */
+static int bt_run_bin(struct bt_env *e, const char *bin, const char *args)
 {
 	char cmd[1024], path[300], err[2048];
 	FILE *f;
@@ -74,8 +75,7 @@ static int bt_run(struct bt_env *e, const char *args)
 	int st;
 
 	snprintf(path, sizeof(path), "%s/stdout", e->dir);
-	snprintf(cmd, sizeof(cmd), "'%s' %s > '%s' 2> '%s/stderr'", SHMBUS_BENCH_BIN, args, path,
-	         e->dir);
+	snprintf(cmd, sizeof(cmd), "'%s' %s > '%s' 2> '%s/stderr'", bin, args, path, e->dir);
 	st = system(cmd);
 	f = fopen(path, "r");
 	n = f ? fread(e->out, 1, sizeof(e->out) - 1, f) : 0;
@@ -92,6 +92,12 @@ static int bt_run(struct bt_env *e, const char *args)
 		print_message("shmbus-bench %s: exit %d: %s", args, WEXITSTATUS(st), err);
 	}
 	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* Run the built shmbus-bench with args (bt_run_bin). */
+static int bt_run(struct bt_env *e, const char *args)
+{
+	return bt_run_bin(e, SHMBUS_BENCH_BIN, args);
 }
 
 /* Read the .hgrm file at path into hg (size bytes, NUL-terminated) and

@@ -295,6 +295,25 @@ static void test_bench_scenarios_default_wait_counts_distinct_cpus(void **state)
 	assert_true(bt_dir_empty(e->bus_dir));
 }
 
+/* Built without the pipeline (no services/ta or services/threshold), the
+ * tool still runs every other scenario; pipeline alone is a usage error. */
+static void test_bench_scenarios_without_pipeline_build(void **state)
+{
+	struct bt_env *e = *state;
+	char args[512];
+
+	snprintf(args, sizeof(args),
+	         "pingpong --cpus %s --iterations 20 --warmup 0 --rounds 1 --wait yield --json",
+	         e->cpus);
+	assert_int_equal(bt_run_bin(e, SHMBUS_BENCH_NOPIPELINE_BIN, args), 0);
+	tbs_find(e->out, "\"scenario\":\"pingpong\"");
+	assert_int_equal(bt_run_bin(e, SHMBUS_BENCH_NOPIPELINE_BIN, "throughput --help"), 0);
+	assert_int_equal(bt_run_bin(e, SHMBUS_BENCH_NOPIPELINE_BIN, "oneway --help"), 0);
+	assert_int_equal(bt_run_bin(e, SHMBUS_BENCH_NOPIPELINE_BIN, "pipeline --cpus 0,1"), 2);
+	assert_int_equal(bt_run_bin(e, SHMBUS_BENCH_NOPIPELINE_BIN, "bogus --cpus 0,1"), 2);
+	assert_true(bt_dir_empty(e->bus_dir));
+}
+
 static void test_bench_scenarios_bad_options_exit_2(void **state)
 {
 	struct bt_env *e = *state;
@@ -348,6 +367,8 @@ int main(void)
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_default_wait_counts_distinct_cpus,
 	                                    tbs_setup, bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_without_pipeline_build, tbs_setup,
+	                                    bt_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
