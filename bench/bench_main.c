@@ -57,7 +57,8 @@ static const char bench_usage[] =
     "  --slot-size S     ring slot size: 64, 128 or 256 (default 64)\n"
     "  --capacity C      ring slots, a power of two (default: pingpong and\n"
     "                    transports 8: one event in flight, warm slot lines;\n"
-    "                    throughput 65536; the SPSC baseline uses the same)\n"
+    "                    throughput 65536; the SPSC baseline uses the same;\n"
+    "                    pipeline at least 16)\n"
     "  --wait W          ring wait strategy: spin, yield, block, adaptive (default spin,\n"
     "                    adaptive when the processes outnumber the cpus)\n"
     "  --api A           publish (copy in, default) or claim (claim/commit, zero copy)\n"
@@ -408,6 +409,16 @@ static int bench_validate(struct bench_opts *o)
 	if (o->capacity == 0)
 		o->capacity =
 		    o->scenario == BENCH_PINGPONG || o->scenario == BENCH_TRANSPORTS ? 8 : 65536;
+	/* The pipeline's rings form a cycle (collector -> ta -> threshold ->
+	 * collector), each stage blocking on a full ring while it does not
+	 * read its own: a trade's cascade (a bar, its indicators, their
+	 * alerts) must fit one ring, or all three fill and wait on each
+	 * other until --timeout (seen with 2 and 4 slots). */
+	if (o->scenario == BENCH_PIPELINE && o->capacity < 16)
+		return bench_usage_error("%spipeline: --capacity must be at least 16 (its three "
+		                         "rings form a cycle that a trade's bar, indicators and "
+		                         "alerts must fit in)",
+		                         "");
 	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
 		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)

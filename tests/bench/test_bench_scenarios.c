@@ -332,6 +332,9 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 #ifdef SHMBUS_BENCH_HAVE_PIPELINE
 	    "pipeline --cpus 0,1 --slot-size 64",
 	    "pipeline --cpus 0,1 --rate 0",
+	    /* its rings form a cycle: fewer slots than a trade's cascade
+	     * deadlocked until --timeout */
+	    "pipeline --cpus 0,1 --capacity 8",
 #endif
 	    "pipeline",
 	    "pingpong --cpus 0,1 --rate 1000",
