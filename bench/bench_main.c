@@ -423,6 +423,10 @@ static int bench_validate(struct bench_opts *o)
 		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
 		return bench_usage_error("%s--events must be at least --producers", "");
+	/* a single-producer ring takes one producer: it was silently a
+	 * multi-producer one, reported as single-producer */
+	if (o->scenario == BENCH_THROUGHPUT && o->single_producer && o->producers > 1)
+		return bench_usage_error("%s--single-producer takes --producers 1", "");
 	/* Distinct cpus, as for the paced scenarios: "0,0" is one core. */
 	if (!o->wait_set && (o->scenario == BENCH_THROUGHPUT || o->scenario == BENCH_PINGPONG ||
 	                     o->scenario == BENCH_TRANSPORTS)) {

@@ -346,7 +346,7 @@ static int tp_shmbus_consumer(void *arg)
 	so.slot_size = o->slot_size;
 	so.policy = SHMBUS_POLICY_BLOCK;
 	so.wait = o->wait;
-	so.flags = o->single_producer && o->producers == 1 ? SHMBUS_SUB_SINGLE_PRODUCER : 0;
+	so.flags = o->single_producer ? SHMBUS_SUB_SINGLE_PRODUCER : 0;
 	snprintf(ring, sizeof(ring), "tput-r%d", ch->round);
 	rc = shmbus_subscribe(bus, ring, &so, &c);
 	if (rc < 0)

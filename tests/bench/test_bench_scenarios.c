@@ -339,6 +339,7 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 	    "pipeline",
 	    "pingpong --cpus 0,1 --rate 1000",
 	    "throughput --cpus 0,1 --duration 5",
+	    "throughput --cpus 0,1 --producers 2 --single-producer",
 	    "pingpong --cpus 0,1 --baseline-stamp",
 	    "bogus --cpus 0,1",
 	    "oneway --cpus 0,1 stray",
