@@ -53,8 +53,9 @@ static void expect(char *const argv[], int want, const char *msg, const char *ms
 
 /* n trades of bus jtt_bus into jtt_jdir, written by the library. */
 /* n trades of source 3, seqs 1..n; the first `split` about symbol id 2,
- * the rest about symbol id 1 (split 0: no symbol, id 0, for all). */
-static void write_journal_split(int n, int split)
+ * the rest about symbol id 1 (split 0: no symbol, id 0, for all); event
+ * times from 1700000000000000000 up, the last one's `last_time` if not 0. */
+static void write_journal_split(int n, int split, int64_t last_time)
 {
 	struct shmbus_journal_writer *w = NULL;
 	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
@@ -67,7 +68,7 @@ static void write_journal_split(int n, int split)
 		t.h.source_id = 3;
 		t.h.symbol_id = split == 0 ? 0 : i < split ? 2 : 1;
 		t.h.seq = (uint64_t)i + 1;
-		t.h.event_time_ns = 1700000000000000000ll + i;
+		t.h.event_time_ns = last_time && i == n - 1 ? last_time : 1700000000000000000ll + i;
 		t.price = 1.5;
 		t.size = 1;
 		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
@@ -77,7 +78,7 @@ static void write_journal_split(int n, int split)
 
 static void write_journal(int n)
 {
-	write_journal_split(n, 0);
+	write_journal_split(n, 0, 0);
 }
 
 /* The int64 ns range, exactly, and what lies past it. */
@@ -212,7 +213,7 @@ static void test_journal_cli_symbol_of_two_ids(void **state)
 {
 	(void)state;
 	shmbus_bus *b = jtt_setup();
-	write_journal_split(6, 3);
+	write_journal_split(6, 3, 0);
 	write_symbols("1,SPY\n2,AAPL\n1,AAPL\n");
 
 	char *c[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--symbols", "AAPL", NULL};
@@ -247,21 +248,7 @@ static void test_journal_cli_range_open_at_the_top(void **state)
 {
 	(void)state;
 	shmbus_bus *b = jtt_setup();
-	struct shmbus_journal_writer *w = NULL;
-	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, jtt_bus, NULL, &w, NULL, NULL), 0);
-	for (int i = 0; i < 3; i++) {
-		struct shmbus_trade t;
-		memset(&t, 0, sizeof(t));
-		t.h.type = SHMBUS_EV_TRADE;
-		t.h.version = 1;
-		t.h.size = sizeof(t);
-		t.h.source_id = 3;
-		t.h.symbol_id = 1;
-		t.h.seq = (uint64_t)i + 1;
-		t.h.event_time_ns = i < 2 ? 1700000000000000000ll + i : INT64_MAX;
-		assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
-	}
-	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	write_journal_split(3, 0, INT64_MAX); /* no symbol: --symbols NOPE selects none */
 	write_symbols("1,SPY\n");
 
 	char *out, *err;
