@@ -12,7 +12,8 @@
  *
  * Full rings: `drop` counts and moves on; `block` spins, yields, then
  * sleeps on the ring's space futex in short naps, checking every
- * block_timeout whether the consumer is still alive. A dead consumer's
+ * block_timeout whether the consumer is still alive (and whether it is
+ * still attached, at once when the generation moves). A dead consumer's
  * ring is marked orphaned and routed around from then on (counted), so a
  * producer never stalls behind a dead process.
  */
@@ -490,9 +491,19 @@ static __attribute__((noinline)) int view_wait_space(struct shmbus_producer *p,
 		}
 		v->cancel_stalled = false;
 	}
+	uint64_t gen_seen = p->gen;
 	for (unsigned spins = 0;; spins++) {
 		if (view_gone(p, v))
 			return 0;
+		/* A detach (close, or the ring orphaned by another producer)
+		 * moves the generation: a consumer that left is not waited for
+		 * until the next liveness check, block_timeout away. */
+		uint64_t gen = load_relaxed(p->route_gen);
+		if (unlikely(gen != gen_seen)) {
+			gen_seen = gen;
+			if (view_lost_consumer(p, v))
+				return 0;
+		}
 		if (ring_try_claim(v, p->ctr, pos))
 			return 1;
 		if (spins < 64) {

@@ -1,7 +1,8 @@
 /*
  * test_routing_live.c - routing changes while a producer is in the middle
  * of a publish: a ring's filter replaced during a batch, a ring removed
- * and another built in its entry while a producer waits for room in it.
+ * and another built in its entry while a producer waits for room in it,
+ * or its consumer detached then.
  * A producer routes with the table it built at the start of the call;
  * whatever changes under it, it must never write outside the rings of
  * that table, nor an event outside the ones it was given.
@@ -18,6 +19,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "ring/test_util.h"
 #include "ring/bus_internal.h" /* ring_test_hook */
@@ -105,6 +107,7 @@ static void test_routing_live_batch_filter_replaced(void **state)
 struct waiter {
 	shmbus_bus *bus;
 	int rc[3];
+	atomic_int done; /* waiter_main returned */
 };
 
 /* A producer of its own (a thread's) publishes 3 trades into a ring of 2
@@ -127,6 +130,7 @@ static void *waiter_main(void *arg)
 		w->rc[i] = shmbus_publish(p, &t);
 	}
 	shmbus_producer_close(p);
+	atomic_store(&w->done, 1);
 	return NULL;
 }
 
@@ -184,12 +188,60 @@ static void test_routing_live_waiting_producer_ring_replaced(void **state)
 	tu_env_close(&e);
 }
 
+/* A producer waiting for room in a `block` ring whose consumer detaches
+ * (shmbus_consumer_close): the detach moves the routing generation, and
+ * the wait ends then, the event routed around (counted on the ring), not
+ * a block_timeout later (a minute here) at the next liveness check. */
+static void test_routing_live_waiting_producer_ring_detached(void **state)
+{
+	struct tu_env e;
+	tu_env_open(&e);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 2, 128, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *a = tu_env_sub(&e, "a", &so);
+
+	struct waiter w = {.bus = e.bus};
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
+	struct shmbus_ring_stat rs;
+	int64_t end = tu_mono_ms() + 20000;
+	do {
+		tu_sleep_us(1000);
+		assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
+	} while (rs.producer_waits == 0 && tu_mono_ms() < end);
+	assert_int_equal(rs.producer_waits, 1);
+
+	shmbus_consumer_close(a);
+	end = tu_mono_ms() + 20000; /* a hang detector, far below the minute */
+	while (!atomic_load(&w.done) && tu_mono_ms() < end)
+		tu_sleep_us(1000);
+	bool ended = atomic_load(&w.done);
+	if (!ended) { /* let the waiter go before failing */
+		a = tu_env_sub(&e, "a", NULL);
+		struct tu_sink s;
+		tu_sink_init(&s, 4);
+		tu_poll_until(a, &s, 3, 5000);
+		tu_sink_free(&s);
+	}
+	assert_int_equal(pthread_join(th, NULL), 0);
+	assert_true(ended);
+	assert_int_equal(w.rc[0], 1);
+	assert_int_equal(w.rc[1], 1);
+	assert_int_equal(w.rc[2], 0);
+	assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
+	assert_int_equal(rs.state, SHMBUS_RING_DETACHED);
+	assert_int_equal(rs.claimed, 2);
+	assert_int_equal(rs.routed_around, 1);
+	tu_env_close(&e);
+}
+
 int main(void)
 {
 	alarm(120);
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_routing_live_batch_filter_replaced),
 	    TU_TEST(test_routing_live_waiting_producer_ring_replaced),
+	    TU_TEST(test_routing_live_waiting_producer_ring_detached),
 	};
 	return cmocka_run_group_tests_name("routing_live", tests, NULL, NULL);
 }
