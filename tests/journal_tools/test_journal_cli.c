@@ -293,6 +293,12 @@ static void test_journal_cli_options_per_command(void **state)
 	expect(d, 2, "--from does not apply to verify", NULL);
 	char *e[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--types", "trade", NULL};
 	expect(e, 2, "--types does not apply to info", NULL);
+	/* --to at or before --from (a swapped pair) selected nothing, exit 0 */
+	char *g[] = {JOURNAL_BIN, "cat", "--dir", jtt_jdir, "--from", "200", "--to", "100", NULL};
+	expect(g, 2, "--to", "is not after --from '200'");
+	char *h[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir",  jtt_jdir, "--from",
+	             "2024-03-01T14:30:00Z", "--to", "2024-03-01T14:30:00Z", NULL};
+	expect(h, 2, "--to", "is not after --from");
 	/* replay's --speed: a blank before the factor was skipped (strtod) */
 	char *f[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--speed", " 2", NULL};
 	expect(f, 2, "--speed", "want max, 1 or a factor > 0");

@@ -83,7 +83,13 @@ int jtool_parse_query(const char *from, const char *to, const char *types,
 		*opt = "--from";
 	else if (to && (rc = jtool_parse_time(to, &q->t_to, why)) != 0)
 		*opt = "--to";
-	else if (types && (rc = tool_parse_types(types, &q->type_mask, why, JTOOL_WHY)) != 0)
+	else if (to && q->t_to != INT64_MAX && q->t_to <= q->t_from) {
+		/* [from, to) empty: a swapped pair, which read as "no event" */
+		*opt = "--to";
+		snprintf(why, JTOOL_WHY, "'%s' is not after --from '%s': no time is in the range", to,
+		         from ? from : "");
+		rc = -EINVAL;
+	} else if (types && (rc = tool_parse_types(types, &q->type_mask, why, JTOOL_WHY)) != 0)
 		*opt = "--types";
 	return rc;
 }
