@@ -413,6 +413,8 @@ static void test_replay_live_journal_tail_is_not_damage(void **state)
 			fail_msg("replay exited %d with the %s segment torn: %s", rc,
 			         k == 0 ? "newest" : "older", err);
 		assert_int_equal(jtt_json_i64(out, "events"), 200); /* the complete segment */
+		/* the JSON says so too: "skipped" counts malformed events only */
+		assert_int_equal(jtt_json_i64(out, "damaged_blocks"), k == 0 ? 0 : 1);
 		assert_non_null(strstr(err, torn));
 		/* whole again */
 		assert_int_equal(pwrite(fd, whole, (size_t)st.st_size, 0), st.st_size);

@@ -121,6 +121,7 @@ struct rstate {
 	shmbus_producer *p;
 	uint64_t events, late_1ms, unmapped, intern_failed;
 	uint64_t read, skipped; /* events read from the range; left out as malformed */
+	uint64_t damaged;       /* damaged blocks (or read failures) reported: exit 1 */
 	int interrupted;        /* a signal stopped it before the end of the range */
 	uint8_t keep_flags;     /* header flags kept (a filter cutting groups drops EVF_MORE) */
 	int64_t late_max_ns;
@@ -433,6 +434,7 @@ static void tell_bad(struct rstate *s, int *ret)
 	fprintf(stderr, TOOL ": reading the journal failed: %s (%s offset %" PRIu64 ")\n",
 	        s->bad.detail, s->bad.segment, s->bad.offset);
 	s->bad.code = 0;
+	s->damaged++;
 	*ret = 1;
 }
 
@@ -473,6 +475,7 @@ static int replay(const struct ropts *o, struct rstate *s, struct shmbus_journal
 		if (rc < 0) {
 			fprintf(stderr, TOOL ": reading the journal failed: %s (%s offset %" PRIu64 ")\n",
 			        err.detail, err.segment, err.offset);
+			s->damaged++;
 			ret = 1;
 			continue;
 		}
@@ -523,9 +526,9 @@ static void summary(const struct ropts *o, const struct rstate *s, int64_t ns)
 		printf("{\"events\":%" PRIu64 ",\"elapsed_s\":%.6f,\"events_per_sec\":%.0f,"
 		       "\"speed\":%g,\"late_mean_ns\":%.0f,\"late_max_ns\":%" PRId64
 		       ",\"late_over_1ms\":%" PRIu64 ",\"unnamed_symbols\":%" PRIu64
-		       ",\"skipped\":%" PRIu64 ",\"interrupted\":%s}\n",
+		       ",\"skipped\":%" PRIu64 ",\"damaged_blocks\":%" PRIu64 ",\"interrupted\":%s}\n",
 		       s->events, sec, rate, o->speed, late_mean, s->late_max_ns, s->late_1ms,
-		       s->unmapped, s->skipped, s->interrupted ? "true" : "false");
+		       s->unmapped, s->skipped, s->damaged, s->interrupted ? "true" : "false");
 	else
 		printf(TOOL ": replayed %" PRIu64 " events in %.3f s (%.0f events/s; late mean %.0f "
 		            "ns, max %" PRId64 " ns, %" PRIu64 " over 1 ms)%s\n",
