@@ -134,6 +134,21 @@ static void *waiter_main(void *arg)
 	return NULL;
 }
 
+/* Start waiter_main on e's ring "a" and return once its third publish
+ * waits for room (the ring's stats in *rs). */
+static void waiter_start(struct tu_env *e, struct waiter *w, pthread_t *th,
+			 struct shmbus_ring_stat *rs)
+{
+	w->bus = e->bus;
+	assert_int_equal(pthread_create(th, NULL, waiter_main, w), 0);
+	int64_t end = tu_mono_ms() + 20000;
+	do {
+		tu_sleep_us(1000);
+		assert_int_equal(tu_ring_stat(e->bus, "a", rs), 0);
+	} while (rs->producer_waits == 0 && tu_mono_ms() < end);
+	assert_int_equal(rs->producer_waits, 1);
+}
+
 /* A producer waiting for room in a `block` ring whose consumer
  * unsubscribes, after which a new ring (another name, another filter)
  * takes the same entry and arena bytes: the waiting event never lands in
@@ -149,16 +164,10 @@ static void test_routing_live_waiting_producer_ring_replaced(void **state)
 	shmbus_consumer *a = tu_env_sub(&e, "a", &so);
 	uint32_t index = shmbus_consumer_ring(a);
 
-	struct waiter w = {.bus = e.bus};
+	struct waiter w = {0};
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
 	struct shmbus_ring_stat rs;
-	int64_t end = tu_mono_ms() + 20000;
-	do {
-		tu_sleep_us(1000);
-		assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
-	} while (rs.producer_waits == 0 && tu_mono_ms() < end);
-	assert_int_equal(rs.producer_waits, 1);
+	waiter_start(&e, &w, &th, &rs);
 	assert_int_equal(rs.claimed, 2);
 
 	assert_int_equal(shmbus_unsubscribe(a), 0);
@@ -200,19 +209,13 @@ static void test_routing_live_waiting_producer_ring_detached(void **state)
 	tu_sub_opts(&so, 2, 128, SHMBUS_POLICY_BLOCK);
 	shmbus_consumer *a = tu_env_sub(&e, "a", &so);
 
-	struct waiter w = {.bus = e.bus};
+	struct waiter w = {0};
 	pthread_t th;
-	assert_int_equal(pthread_create(&th, NULL, waiter_main, &w), 0);
 	struct shmbus_ring_stat rs;
-	int64_t end = tu_mono_ms() + 20000;
-	do {
-		tu_sleep_us(1000);
-		assert_int_equal(tu_ring_stat(e.bus, "a", &rs), 0);
-	} while (rs.producer_waits == 0 && tu_mono_ms() < end);
-	assert_int_equal(rs.producer_waits, 1);
+	waiter_start(&e, &w, &th, &rs);
 
 	shmbus_consumer_close(a);
-	end = tu_mono_ms() + 20000; /* a hang detector, far below the minute */
+	int64_t end = tu_mono_ms() + 20000; /* a hang detector, far below the minute */
 	while (!atomic_load(&w.done) && tu_mono_ms() < end)
 		tu_sleep_us(1000);
 	bool ended = atomic_load(&w.done);
