@@ -21,6 +21,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bench.h"
+#include "tool_version.h"
 
 static const char bench_usage[] =
     "usage: shmbus-bench pingpong   --cpus A,B [--iterations N] [--warmup W] [options]\n"
@@ -29,7 +30,7 @@ static const char bench_usage[] =
     "       shmbus-bench oneway     --cpus A,B [--rate R] [--iterations N | --duration S]\n"
     "       shmbus-bench fanout     --cpus A,B[,..] [--subscribers K] [--rate R] [options]\n"
     "       shmbus-bench pipeline   --cpus A,B[,C] [--rate R] [--iterations N] [options]\n"
-    "       shmbus-bench --help\n"
+    "       shmbus-bench --help | --version\n"
     "\n"
     "pingpong: round trip A -> ring ping -> B -> ring pong -> A, and in the same run a raw\n"
     "  cache-line ping-pong between the same cores; rounds alternate baseline / shmbus.\n"
@@ -488,6 +489,8 @@ static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_ts
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-bench");
 	static struct bench_opts o;
 	int want_tsc = 1, rc;
 	size_t ring_bytes;

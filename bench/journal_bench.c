@@ -26,6 +26,8 @@
 #include <shmbus/clock.h>
 #include <shmbus/journal.h>
 
+#include "tool_version.h"
+
 struct jb_opts {
 	const char *dir;
 	uint64_t events;
@@ -220,6 +222,8 @@ static int jb_args(int argc, char **argv, struct jb_opts *o)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-journal-bench");
 	struct jb_opts o;
 	memset(&o, 0, sizeof(o));
 	int rc = jb_args(argc, argv, &o);

@@ -15,4 +15,17 @@
 
 #define SHMBUS_VERSION_STRING "0.1.0"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version of the library the program runs with: SHMBUS_VERSION_STRING
+ * of the headers the library was built from. It differs from the macro the
+ * program was compiled with when another libshmbus.so is loaded. */
+const char *shmbus_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+
 #endif

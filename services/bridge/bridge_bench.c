@@ -19,6 +19,7 @@
 #include <shmbus/shmbus.h>
 
 #include "bridge_core.h"
+#include "tool_version.h"
 
 #define N_SYMS 16u
 
@@ -142,6 +143,8 @@ static double bridge_run(const char *url, uint32_t n, uint32_t window, shmbus_bu
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-bridge-bench");
 	const char *url = getenv("NATS_URL");
 	uint32_t n = 200000, window = 8192;
 	shmbus_bus *bus = NULL;

@@ -28,6 +28,7 @@
 #include "tool_conf.h"
 #include "tool_parse.h"
 #include "tool_proc.h"
+#include "tool_version.h"
 
 #define PROG "shmbus-bridge"
 #define OWNED_MAX 256 /* settings a --config file may hold */
@@ -115,6 +116,7 @@ static void usage(FILE *f)
 		"                          are comments\n"
 		"  --quiet                 no status lines\n"
 		"  --help                  this text (command line only)\n"
+		"  --version               the version (command line only, first argument)\n"
 		"Precedence: the command line wins over --config files (read first, in\n"
 		"their order, wherever they stand), which win over the environment.\n"
 		"Templates: {type} {symbol} {symbol_id} {source}.\n"
@@ -706,6 +708,8 @@ static int parse_args(struct opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-bridge");
 	struct opts o;
 	int rc, nsinks = 0;
 	struct bridge_sink *sinks[BRIDGE_MAX_SINKS];

@@ -79,6 +79,7 @@ static const char usage_text[] =
     "                      --no-eos)\n"
     "%s"
     "  --help              this text\n"
+    "  --version           the version (first argument)\n"
     "Exit codes: 0 ok (malformed rows are skipped and reported), 1 runtime failure\n"
     "or more than half of the CSV data rows malformed, 2 usage.\n";
 

@@ -145,8 +145,8 @@ struct shmbus_svc_cli {
 
 /*
  * Parse the command line as @cli says ('h' is --help: the usage text goes
- * to stdout). Returns -1 to go on, else the exit code for main to return:
- * 0 after --help, 2 for a usage error (printed, naming the flag), or what
+ * to stdout; `TOOL --version` prints the version). Returns -1 to go on, else
+ * the exit code for main to return: 0 after --help or --version, 2 for a usage error (printed, naming the flag), or what
  * cli->own returned. Uses getopt_long's global state: call once, from main.
  */
 int shmbus_svc_parse_args(const struct shmbus_svc_cli *cli, int argc, char **argv);

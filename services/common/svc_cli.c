@@ -1,8 +1,8 @@
 /*
  * svc_cli.c - the command line of the service processes.
  *
- * Every service reads its flags the same way: --help, the common flags
- * (shmbus_svc_opt), a stage's --ring/--capacity/--eos-count/--exit-on-eos,
+ * Every service reads its flags the same way: --help, --version, the
+ * common flags (shmbus_svc_opt), a stage's --ring/--capacity/--eos-count/--exit-on-eos,
  * then the tool's own through a callback; anything else prints the usage
  * text. A bad value is a usage error (exit 2) that names the flag and the
  * value as given, in full, and points at --help; so is a --stats-json
@@ -11,6 +11,7 @@
  */
 #define _GNU_SOURCE
 #include "svc.h"
+#include "tool_version.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -82,6 +83,8 @@ int shmbus_svc_parse_args(const struct shmbus_svc_cli *cli, int argc, char **arg
 	char err[256];
 	int opt, idx = -1, rc;
 
+	if (tool_version_asked(argc, argv))
+		return tool_version_print(cli->tool);
 	while ((opt = getopt_long(argc, argv, cli->shortopts, cli->longopts, &idx)) != -1) {
 		/* getopt_long sets idx for a long option only */
 		const char *name = idx >= 0 ? cli->longopts[idx].name : NULL;

@@ -35,6 +35,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tool_version.h"
+
 
 static const char usage_text[] =
     "usage: shmbus-pipeline [options]\n"
@@ -72,6 +74,7 @@ static const char usage_text[] =
     "                      after its SIGTERM, naming where it was (default 15,\n"
     "                      at most 3600)\n"
     "  -h, --help          this text\n"
+    "  --version           the version (first argument)\n"
     "Exit codes: 0 ok, 1 runtime failure (a stage failed or lost events), 2 usage.\n";
 
 static void pl_usage(FILE *f)
@@ -639,6 +642,8 @@ static int pl_create_bus(struct pipeline *p)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-pipeline");
 	static struct pipeline p;
 	int rc;
 

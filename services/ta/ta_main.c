@@ -62,6 +62,7 @@ static const char usage_text[] =
     "  --exit-on-eos       exit after forwarding the end of stream\n"
     "%s"
     "  --help              this text\n"
+    "  --version           the version (first argument)\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage.\n";
 
 struct ta_sym {

@@ -53,6 +53,7 @@ static const char usage_text[] =
     "  --exit-on-eos       exit after forwarding the end of stream\n"
     "%s"
     "  -h, --help          this text\n"
+    "  --version           the version (first argument)\n"
     "Exit codes: 0 ok, 1 runtime failure, 2 usage or bad rules.\n";
 
 struct thr_sym {

@@ -607,7 +607,7 @@ static void test_config_check_and_bridge_agree_on_continuations(void **state)
 }
 
 /* The option lines ("  --NAME ...") of `prog --help`, help and config
- * aside, into names (at most max of them). Returns the count. */
+ * (and version) aside, into names (at most max of them). Returns the count. */
 static size_t help_options(const char *prog, char names[][32], size_t max)
 {
 	static char out[16384];
@@ -620,7 +620,8 @@ static size_t help_options(const char *prog, char names[][32], size_t max)
 		size_t len = strspn(l + 2, "abcdefghijklmnopqrstuvwxyz-");
 		assert_true(len > 0 && len < 32 && n < max);
 		snprintf(names[n], 32, "%.*s", (int)len, l + 2);
-		if (strcmp(names[n], "help") != 0 && strcmp(names[n], "config") != 0)
+		if (strcmp(names[n], "help") != 0 && strcmp(names[n], "config") != 0 &&
+		    strcmp(names[n], "version") != 0)
 			n++;
 	}
 	return n;

@@ -20,8 +20,10 @@
 #include <shmbus/histogram.h>
 #include <shmbus/shmbus.h>
 
+#include "tool_version.h"
+
 static const char *const usage_text =
-	"usage: shmbus-demo [--bus NAME] [--events N] [--json] [--help]\n"
+	"usage: shmbus-demo [--bus NAME] [--events N] [--json] [--help] [--version]\n"
 	"  Creates bus NAME (default demo-<pid>), forks a producer that publishes N\n"
 	"  trades (default 2000000) at full speed and N/10 paced at 100k/s, consumes\n"
 	"  them and prints the events/s of the first phase and the latency of the second.\n";
@@ -182,6 +184,8 @@ static int parse_args(int argc, char **argv, struct demo *d, char *namebuf, size
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-demo");
 	struct demo d = {0};
 	char namebuf[SHMBUS_NAME_MAX + 1];
 	int rc = parse_args(argc, argv, &d, namebuf, sizeof(namebuf));

@@ -24,6 +24,7 @@
 #include "tool_json.h"
 #include "tool_parse.h"
 #include "jtool.h"
+#include "tool_version.h"
 
 #define TOOL "shmbus-journal"
 
@@ -31,6 +32,7 @@ static const char usage_text[] =
     "usage: shmbus-journal cat|verify|info --dir DIR [--bus NAME] [options]\n"
     "  --dir DIR          journal directory\n"
     "  --bus NAME         journal bus name (default: the only one in DIR)\n"
+    "  --version          the version (first argument, no command)\n"
     "cat: print events in journal order\n"
     "  --format text|csv|json  (default text; json = one object per line)\n"
     "  --from T --to T    event_time_ns in [from, to); T = epoch ns or ISO-8601\n"
@@ -429,6 +431,8 @@ static int out_check(int rc)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-journal");
 	struct jopts o;
 	memset(&o, 0, sizeof(o));
 	int rc = parse_args(argc, argv, &o);

@@ -52,6 +52,7 @@ static const char usage_text[] =
     "                         boolean: 1/0, yes/no, true/false, on/off); '#' and ';'\n"
     "                         lines are comments\n"
     "  --help                 this text (command line only)\n"
+    "  --version              the version (command line only, first argument)\n"
     "Precedence: the command line wins over --config files (read first, in their\n"
     "order, wherever they stand), which win over the environment.\n"
     "Writes DIR/<bus>-<start>.shj segments and DIR/<bus>.symbols (id,name lines).\n"

@@ -27,6 +27,7 @@
 #include "journald.h"
 #include "journald_args.h"
 #include "tool_proc.h"
+#include "tool_version.h"
 
 static volatile sig_atomic_t g_stop;
 
@@ -253,6 +254,8 @@ static int shutdown_all(struct jd *d)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-journald");
 	static struct jd d; /* large: the source table */
 	d.sym_fd = -1;
 	d.hook_fd = -1;

@@ -66,6 +66,7 @@
 #include "tool_pace.h"
 #include "tool_parse.h"
 #include "tool_proc.h"
+#include "tool_version.h"
 
 #define TOOL "shmbus-replay"
 #define SPIN_NS 50000 /* sleep until this long before due, then spin */
@@ -87,6 +88,7 @@ static const char usage_text[] =
     "  --types LIST        event types to replay\n"
     "  --symbols LIST      symbol names to replay\n"
     "  --json              print the summary as JSON\n"
+    "  --version           the version (first argument)\n"
     "events the bus would refuse (type not 1..63, bad size) are skipped and\n"
     "named on stderr; the rest is replayed\n"
     "exit: 0 ok, 1 runtime failure, 2 usage, 3 malformed events were skipped\n";
@@ -620,6 +622,8 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-replay");
 	struct ropts o;
 	static struct rstate s;
 	struct shmbus_journal_reader *r = NULL;

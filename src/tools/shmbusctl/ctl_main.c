@@ -15,6 +15,7 @@
 
 #include "ctl.h"
 #include "tool_parse.h"
+#include "tool_version.h"
 
 static const char *const usage_text =
     "usage: shmbusctl [--bus NAME] [--json] COMMAND [ARG...]\n"
@@ -45,6 +46,7 @@ static const char *const usage_text =
     "  --dry-run       reclaim: say what would be removed, remove nothing\n"
     "  --force         destroy: remove the bus though participants live\n"
     "  -h, --help      this text\n"
+    "  --version       the version (first argument)\n"
     "\n"
     "Buses live in $SHMBUS_DIR when set, else on hugetlbfs mounts (2 MiB pages)\n"
     "and in /dev/shm; list and reclaim look in all of them.\n"
@@ -140,6 +142,8 @@ static int dispatch(const struct ctl_opts *o, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbusctl");
 	static const struct option longopts[] = {
 	    {"bus", required_argument, NULL, 'b'},
 	    {"json", no_argument, NULL, 'j'},

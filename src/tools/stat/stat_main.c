@@ -31,6 +31,7 @@
 #include "tool_json.h"
 #include "tool_parse.h"
 #include "tool_proc.h"
+#include "tool_version.h"
 
 static const char *const usage_text =
     "usage: shmbus-stat [--bus NAME] [--interval SEC] [--count N] [--no-clear]\n"
@@ -48,6 +49,7 @@ static const char *const usage_text =
     "                       any free port, printed); runs until SIGINT/SIGTERM,\n"
     "                       waiting for the bus and reopening it when re-created\n"
     "  -h, --help           this text\n"
+    "  --version            the version (first argument)\n"
     "An option of another form than the one used is a usage error.\n"
     "The live view (and its --json lines) follows the bus: while it is removed or\n"
     "being re-created it shows DOWN and why (JSON \"up\": false), then the new bus.\n"
@@ -260,6 +262,8 @@ static int run_live(const struct stat_opts *o, struct stat_watch *w)
 
 int main(int argc, char **argv)
 {
+	if (tool_version_asked(argc, argv))
+		return tool_version_print("shmbus-stat");
 	struct stat_opts o = {0};
 	int rc = parse_args(argc, argv, &o);
 	if (rc)
