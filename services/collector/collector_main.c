@@ -18,7 +18,9 @@
  * shmbus_collection_failed event for it and, at the end, one more as a
  * summary (line 0). When the input ends the collector publishes the end of
  * stream marker (a heartbeat with status SHMBUS_SVC_EOS_MARKET) so the
- * stages downstream flush and pass the end on.
+ * stages downstream flush and pass the end on; so does a run that fails
+ * (a symbol the bus cannot take, an input it cannot read or that is cut
+ * short), after a collection-failed event that says why.
  *
  * Pacing sleeps in slices of at most COL_PACE_SLICE_NS and checks the stop
  * request between them, so SIGTERM/SIGINT stop a paced replay at once, as
@@ -365,10 +367,15 @@ static int col_publish(struct collector *c, const struct shmbus_md_record *r, ui
 	return 0;
 }
 
-static int col_fail_symbol(const struct shmbus_md_record *r, int rc)
+static int col_fail_symbol(struct collector *c, const struct shmbus_md_record *r, int rc)
 {
+	char reason[64];
+
 	fprintf(stderr, TOOL ": interning symbol '%.*s' (line %llu) failed: %s\n",
 	        (int)r->symbol_len, r->symbol, (unsigned long long)r->line, shmbus_strerror(rc));
+	snprintf(reason, sizeof(reason), "interning symbol '%.*s' failed", (int)r->symbol_len,
+	         r->symbol);
+	col_publish_failure(c, rc, r->line, reason);
 	return 1;
 }
 
@@ -435,6 +442,7 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 	if ((rc = shmbus_csv_open(&r, c->input, &o, &err)) != 0) {
 		shmbus_csv_format_error(&err, line, sizeof(line));
 		fprintf(stderr, TOOL ": cannot read input: %s\n", line);
+		col_publish_failure(c, rc, err.line, "cannot read input");
 		return 1;
 	}
 	sigjmp_buf jb;
@@ -458,7 +466,7 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 			break;
 		}
 		if ((rc = col_publish(c, &rec, 0)) != 0) {
-			rc = col_fail_symbol(&rec, rc);
+			rc = col_fail_symbol(c, &rec, rc);
 			sigaction(SIGBUS, &old_sa, NULL);
 			shmbus_csv_close(r);
 			return rc;
@@ -498,7 +506,7 @@ static int col_run_synth(struct collector *c, struct shmbus_pacer *pc)
 		if (col_pace(pc, rec.time_ns) != 0)
 			break;
 		if ((rc = col_publish(c, &rec, SHMBUS_EVF_SYNTHETIC)) != 0) {
-			rc = col_fail_symbol(&rec, rc); /* rec.symbol is the generator's */
+			rc = col_fail_symbol(c, &rec, rc); /* rec.symbol is the generator's */
 			shmbus_synth_destroy(g);
 			return rc;
 		}
@@ -616,7 +624,10 @@ int main(int argc, char **argv)
 	shmbus_pacer_init(&pc, c.speed, t0);
 	if (!c.eos_only)
 		rc = c.input ? col_run_csv(&c, &pc) : col_run_synth(&c, &pc);
-	if (rc == 0 && !c.no_eos)
+	/* A failed run ends the stream as well (its collection-failed event
+	 * says why): without the marker, the stages downstream would wait
+	 * for the rest of it for ever. */
+	if (!c.no_eos)
 		shmbus_svc_publish_status(c.p, SHMBUS_SVC_EOS_MARKET, c.rows, c.trades + c.quotes);
 	if (rc == 0)
 		col_report(&c, (shmbus_mono_ns() - t0) / 1e9);

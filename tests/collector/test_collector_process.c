@@ -396,17 +396,30 @@ static void test_collector_process_allow_nonpositive_prices(void **state)
 	shmbus_bus_destroy("ct-neg");
 }
 
-static void count_failed(const struct shmbus_event_header *ev, void *ctx)
+/* What a failed run leaves in a ring: the failure events, and whether the
+ * end-of-stream marker came after the last of them. */
+struct ending {
+	unsigned failed, eos, eos_after_failure;
+};
+
+static void on_ending(const struct shmbus_event_header *ev, void *ctx)
 {
-	if (ev->type == SHMBUS_EV_COLLECTION_FAILED)
-		++*(unsigned *)ctx;
+	struct ending *e = ctx;
+
+	if (ev->type == SHMBUS_EV_COLLECTION_FAILED) {
+		e->failed++;
+		e->eos_after_failure = 0;
+	} else if (shmbus_svc_as_status(ev, SHMBUS_SVC_EOS_MARKET)) {
+		e->eos++;
+		e->eos_after_failure = e->failed > 0;
+	}
 }
 
 /* The input file cut short while the collector reads it (a feed file
  * truncated or rotated in place): the next read of its mapping past the new
  * end was a SIGBUS that killed the collector with no word. It now stops
- * with exit 1, saying so, after a collection-failed event; what it had
- * published stays delivered. */
+ * with exit 1, saying so, after a collection-failed event and before the
+ * end-of-stream marker; what it had published stays delivered. */
 static void test_collector_process_input_cut_short(void **state)
 {
 	const char *csv = pt_path("cut.csv");
@@ -425,7 +438,9 @@ static void test_collector_process_input_cut_short(void **state)
 	fclose(f);
 	assert_int_equal(shmbus_bus_create("ct-cut", NULL, &bus), 0);
 	shmbus_sub_opts_init(&so);
-	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_COLLECTION_FAILED);
+	so.slot_size = 128; /* the end-of-stream marker is a heartbeat */
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE) | SHMBUS_TYPE_BIT(SHMBUS_EV_COLLECTION_FAILED) |
+	           SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
 	assert_int_equal(shmbus_subscribe(bus, "cut", &so, &c), 0);
 	pid_t pid = pt_spawn(argv, pt_path("cut.err"), 0);
 	for (int i = 0; i < 1000 && n.trades == 0; i++) {
@@ -440,13 +455,74 @@ static void test_collector_process_input_cut_short(void **state)
 	if (rc != 1 || !strstr(text, "cut short while being read"))
 		fail_msg("exit %d, want 1 with a message: %s", rc, text);
 	free(text);
-	unsigned failed = 0;
-	while (shmbus_poll(c, count_failed, &failed, 16) > 0)
+	struct ending e = {0};
+	while (shmbus_poll(c, on_ending, &e, 16) > 0)
 		;
-	assert_int_equal(failed, 1);
+	assert_int_equal(e.failed, 1);
+	assert_int_equal(e.eos, 1); /* the stream ended, after the failure */
+	assert_true(e.eos_after_failure);
 	shmbus_consumer_close(c);
 	shmbus_bus_close(bus);
 	shmbus_bus_destroy("ct-cut");
+}
+
+/* Run @argv (exit 1 expected, @msg in its stderr) on bus @name while a
+ * ring takes failures and heartbeats; check that the run published a
+ * failure event and then the end-of-stream marker. */
+static void expect_failed_run_ends_stream(shmbus_bus *bus, char *const argv[], const char *msg)
+{
+	struct shmbus_sub_opts so;
+	struct ending e = {0};
+	shmbus_consumer *c;
+	char *text;
+
+	shmbus_sub_opts_init(&so);
+	so.slot_size = 128;
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_COLLECTION_FAILED) | SHMBUS_TYPE_BIT(SHMBUS_EV_HEARTBEAT);
+	assert_int_equal(shmbus_subscribe(bus, "ending", &so, &c), 0);
+	int rc = pt_run(argv, "/dev/null", pt_path("ending.err"));
+	assert_non_null(text = pt_slurp(pt_path("ending.err")));
+	if (rc != 1 || !strstr(text, msg))
+		fail_msg("exit %d, want 1 with '%s': %s", rc, msg, text);
+	free(text);
+	while (shmbus_poll(c, on_ending, &e, 64) > 0)
+		;
+	if (e.failed == 0 || e.eos != 1 || !e.eos_after_failure)
+		fail_msg("%s: %u failure events, %u markers, marker after them: %u", argv[4],
+		         e.failed, e.eos, e.eos_after_failure);
+	shmbus_consumer_close(c);
+	shmbus_ring_remove(bus, "ending");
+}
+
+/* A run that fails (exit 1: a symbol the bus cannot take, an input it
+ * cannot read) still ends the stream: a collection-failed event says why,
+ * then the end-of-stream marker goes out, so that a ta started on its
+ * own on the bus flushes and forwards the end instead of waiting for
+ * more forever (only a normal end published the marker). */
+static void test_collector_process_failure_ends_stream(void **state)
+{
+	const char *csv = pt_path("fail.csv");
+	char *argv_full[] = {COL_BIN, "--bus", "ct-fail", "--input", (char *)csv, NULL};
+	char *argv_syn[] = {COL_BIN, "--bus", "ct-fail", "--symbols", "T0", "--events", "10", NULL};
+	char *argv_none[] = {COL_BIN, "--bus", "ct-fail", "--input", "/nonexistent", NULL};
+	struct shmbus_bus_opts bo;
+	shmbus_bus *bus;
+	FILE *f;
+
+	(void)state;
+	assert_non_null(f = fopen(csv, "w"));
+	fputs("ts_ns,symbol,price,size\n", f);
+	for (int i = 0; i < 20; i++)
+		fprintf(f, "%lld,S%02d,10.5,1\n", 1381219217000000000LL + i, i);
+	fclose(f);
+	shmbus_bus_opts_init(&bo);
+	bo.max_symbols = 16;
+	assert_int_equal(shmbus_bus_create("ct-fail", &bo, &bus), 0);
+	expect_failed_run_ends_stream(bus, argv_full, "interning symbol 'S16' (line 18) failed");
+	expect_failed_run_ends_stream(bus, argv_syn, "interning symbol 'T0'");
+	expect_failed_run_ends_stream(bus, argv_none, "cannot read input");
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ct-fail");
 }
 
 int main(void)
@@ -464,6 +540,7 @@ int main(void)
 	    cmocka_unit_test(test_collector_process_symbols_past_local_table),
 	    cmocka_unit_test(test_collector_process_allow_nonpositive_prices),
 	    cmocka_unit_test(test_collector_process_input_cut_short),
+	    cmocka_unit_test(test_collector_process_failure_ends_stream),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
