@@ -62,6 +62,7 @@ struct pl_opts {
 	const char *bus;
 	const char *dir;
 	const char *input, *kind, *columns, *ts_unit;
+	int any_price; /* --allow-nonpositive-prices, for the collector */
 	const char *speed;
 	const char *symbols, *rate, *events, *seed;
 	const char *rules;

@@ -45,6 +45,8 @@ static const char usage_text[] =
     "Input (default: the synthetic market generator):\n"
     "  --input FILE        trades CSV, e.g. ../shared/data/spy_trades_20131008.csv\n"
     "  --kind K --columns MAP --ts-unit U   passed to shmbus-collector\n"
+    "  --allow-nonpositive-prices  passed to shmbus-collector: accept trade prices\n"
+    "                      <= 0 and negative quote prices (spreads, some futures)\n"
     "  --symbols LIST --rate R --events N --seed S   synthetic generator settings\n"
     "                      (defaults: 8 symbols, 2000 events/s, 1000000 events, seed 1)\n"
     "  --speed S           max (default), 1 = original timing, N = N times faster\n"
@@ -89,6 +91,7 @@ enum {
 	OPT_KIND,
 	OPT_COLUMNS,
 	OPT_TSUNIT,
+	OPT_ANYPRICE,
 	OPT_SYMBOLS,
 	OPT_RATE,
 	OPT_EVENTS,
@@ -166,6 +169,9 @@ static int pl_other_opt(struct pl_opts *o, int opt, const char *arg)
 		return 0;
 	case OPT_NOJOURNAL:
 		o->no_journal = 1;
+		return 0;
+	case OPT_ANYPRICE:
+		o->any_price = 1;
 		return 0;
 	case OPT_SHOW:
 		if (shmbus_svc_parse_u64(arg, &v) != 0 || v > PL_MAX_SHOWN)
@@ -284,6 +290,8 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	                                     {"kind", required_argument, 0, OPT_KIND},
 	                                     {"columns", required_argument, 0, OPT_COLUMNS},
 	                                     {"ts-unit", required_argument, 0, OPT_TSUNIT},
+	                                     {"allow-nonpositive-prices", no_argument, 0,
+	                                      OPT_ANYPRICE},
 	                                     {"symbols", required_argument, 0, OPT_SYMBOLS},
 	                                     {"rate", required_argument, 0, OPT_RATE},
 	                                     {"events", required_argument, 0, OPT_EVENTS},
@@ -552,6 +560,8 @@ static int pl_start_source(struct pipeline *p)
 	pl_arg2(&a, "--kind", p->o.kind);
 	pl_arg2(&a, "--columns", p->o.columns);
 	pl_arg2(&a, "--ts-unit", p->o.ts_unit);
+	if (p->o.any_price)
+		pl_arg(&a, "--allow-nonpositive-prices");
 	pl_arg2(&a, "--symbols", p->o.symbols);
 	pl_arg2(&a, "--rate", p->o.rate ? p->o.rate : p->o.input ? NULL : "2000");
 	pl_arg2(&a, "--seed", p->o.seed);

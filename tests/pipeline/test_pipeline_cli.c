@@ -303,6 +303,49 @@ static void test_pipeline_cli_rules_errors_are_usage_errors(void **state)
 	assert_int_equal(access(pt_path("run-rules2"), F_OK), -1); /* never made */
 }
 
+/* --allow-nonpositive-prices goes to the collector, as --kind and the
+ * other collector options do: the pipeline refused it (unknown flag,
+ * exit 2), so a feed of spreads or of a future that traded below zero
+ * could not run through it at all (without the flag, every such row is
+ * malformed and the run fails). */
+static void test_pipeline_cli_allow_nonpositive_prices(void **state)
+{
+	const char *csv = pt_path("neg.csv");
+	char *argv[] = {PL_BIN_PIPELINE,
+	                "--bus",
+	                "pt-neg",
+	                "--input",
+	                (char *)csv,
+	                "--no-journal",
+	                "--json",
+	                "--dir",
+	                (char *)pt_path("run-neg"),
+	                "--timeout",
+	                "20",
+	                "--allow-nonpositive-prices",
+	                NULL};
+	char *help[] = {PL_BIN_PIPELINE, "--help", NULL};
+	char *out, *err;
+
+	(void)state;
+	write_file(csv, "ts_ns,symbol,price,size\n"
+	                "1587412800000000000,CLK0,-37.63,5\n"
+	                "1587412801000000000,CLK0,0,1\n"
+	                "1587412802000000000,CLK0,10.01,1\n");
+	int rc = run_cli(argv, &out, &err);
+	if (rc != 0)
+		fail_msg("exit %d, want 0: %s%s", rc, out, err);
+	assert_int_equal(pt_json(out, "collector_trades"), 3);
+	assert_int_equal(pt_json(out, "collector_malformed"), 0);
+	assert_int_equal(pt_json(out, "ta_events_in"), 3);
+	free(out);
+	free(err);
+	assert_int_equal(run_cli(help, &out, &err), 0);
+	assert_non_null(strstr(out, "--allow-nonpositive-prices"));
+	free(out);
+	free(err);
+}
+
 /* A --stats-json file that cannot be written is a usage error at start,
  * as an unreadable --rules is: it was found only at exit, as a warning
  * with exit 0. */
@@ -396,6 +439,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
+	    cmocka_unit_test(test_pipeline_cli_allow_nonpositive_prices),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
 	    cmocka_unit_test(test_pipeline_cli_services_take_a_pending_sigterm),
 	};
