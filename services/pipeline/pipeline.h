@@ -52,6 +52,8 @@ struct pl_child {
 	int status;  /* wait status once it exited */
 	int exited;
 	int stopping; /* we sent SIGTERM */
+	int stopped;  /* ended by that SIGTERM (before it caught signals) in a run
+	                 that had failed already: stopped, not failed */
 	int done_status; /* an exit status other than 0 that still means done
 	                    (shmbus-replay's 3: malformed events skipped) */
 	char stuck[TOOL_PROC_DESC_MAX]; /* where it was when SIGKILLed past its stop

@@ -14,8 +14,10 @@
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 
 struct pl_stats {
 	char *text[PL_NCHILD]; /* each child's stats JSON, or NULL */
@@ -53,14 +55,30 @@ static void pl_check(struct pipeline *p, double a, double b, const char *what)
 	p->failed = 1;
 }
 
+/* Whether @c died of the SIGTERM the pipeline sent it: a stage stopped
+ * before it had its handler in place (just started) takes the default
+ * action, where one that had it would have stopped cleanly. */
+static int pl_died_of_our_stop(const struct pl_child *c)
+{
+	return c->stopping && c->exited && WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGTERM;
+}
+
 /* The consistency checks; sets p->failed with a message. */
 static void pl_verify(struct pipeline *p, const struct pl_stats *s)
 {
+	int failed_before = p->failed; /* a stage failed, the run timed out ... */
+
 	for (int i = 0; i < PL_NCHILD; i++)
 		if (!pl_child_ok(&p->child[i])) {
-			const struct pl_child *c = &p->child[i];
+			struct pl_child *c = &p->child[i];
 			size_t used = strlen(p->fail_msg);
 			char how[64];
+			/* Stopped because the run had failed already: that failure
+			 * is the cause, this stage's end is no failure of its own. */
+			if (failed_before && pl_died_of_our_stop(c)) {
+				c->stopped = 1;
+				continue;
+			}
 			if (c->stuck[0])
 				snprintf(p->fail_msg + used, sizeof(p->fail_msg) - used,
 				         "%s%s did not stop within %g s of SIGTERM and was "
@@ -257,7 +275,13 @@ int pl_report(struct pipeline *p)
 	if (p->failed) {
 		fprintf(stderr, PL_TOOL ": %s\n", p->fail_msg);
 		for (int i = 0; i < PL_NCHILD; i++)
-			if (!pl_child_ok(&p->child[i]))
+			if (p->child[i].stopped)
+				fprintf(stderr,
+				        "%s: %s was stopped by the pipeline after the failure (SIGTERM "
+				        "before it could catch it)\n",
+				        PL_TOOL, p->child[i].name);
+		for (int i = 0; i < PL_NCHILD; i++)
+			if (!pl_child_ok(&p->child[i]) && !p->child[i].stopped)
 				pl_print_log_tail(&p->child[i], stderr);
 	}
 	for (int i = 0; i < PL_NCHILD; i++)

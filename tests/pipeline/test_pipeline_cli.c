@@ -396,6 +396,61 @@ static void test_pipeline_cli_child_failure_is_described(void **state)
 	free(err);
 }
 
+/* Copy the file @from to @to with mode @mode. */
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+	char buf[65536];
+	size_t n;
+	FILE *in = fopen(from, "rb"), *out = fopen(to, "wb");
+
+	assert_non_null(in);
+	assert_non_null(out);
+	while ((n = fread(buf, 1, sizeof(buf), in)) > 0)
+		assert_int_equal(fwrite(buf, 1, n, out), n);
+	fclose(in);
+	assert_int_equal(fclose(out), 0);
+	assert_int_equal(chmod(to, mode), 0);
+}
+
+/* A stage the pipeline stops with SIGTERM after another one failed, before
+ * it has its signal handler (here: a stand-in that never installs one), is
+ * said to be stopped by the pipeline: it was named beside the real failure
+ * as "threshold failed (killed by signal 15 (Terminated) ...)", as if it
+ * had failed too, with its log. The run still fails (exit 1), with ta's
+ * failure alone as the cause. */
+static void test_pipeline_cli_stopped_stage_is_no_failure(void **state)
+{
+	char bin[300], pl[340], path[340];
+	char *argv[] = {pl,          "--bus",  "pt-stop",      "--no-journal", "--events",
+	                "10",        "--dir",  (char *)pt_path("run-stop"), "--rules",
+	                PL_RULES_DIR "/default.rules", "--stop-grace", "10", NULL};
+	static const char *const stand_ins[][2] = {
+	    {"shmbus-ta", "#!/bin/sh\nsleep 0.5\nexit 3\n"}, /* threshold runs by then */
+	    {"shmbus-threshold", "#!/bin/sh\nexec sleep 30\n"}, /* SIGTERM: default action */
+	    {"shmbus-collector", "#!/bin/sh\nexit 0\n"}};
+	char *out, *err;
+
+	(void)state;
+	snprintf(bin, sizeof(bin), "%s/stop-bin", pt_dir);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	snprintf(pl, sizeof(pl), "%s/shmbus-pipeline", bin); /* finds the stand-ins beside it */
+	copy_file(PL_BIN_PIPELINE, pl, 0755);
+	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", bin, stand_ins[i][0]);
+		write_file(path, stand_ins[i][1]);
+		assert_int_equal(chmod(path, 0755), 0);
+	}
+	assert_int_equal(run_cli(argv, &out, &err), 1);
+	if (!strstr(err, "ta ended before subscribing (exited with status 3)") ||
+	    strstr(err, "threshold failed") || strstr(err, "signal 15") ||
+	    strstr(out, "signal 15") || !strstr(err, "threshold was stopped by the pipeline")) {
+		fprintf(stderr, "stdout:\n%s\nstderr:\n%s\n", out, err);
+		fail_msg("%s", "threshold described as failed, or not as stopped");
+	}
+	free(out);
+	free(err);
+}
+
 /* A service started with SIGTERM blocked and pending unblocks it once its
  * handler is in place: it stops at once, cleanly (exit 0, its report
  * written), where it used to run until something SIGKILLed it and lost its
@@ -441,6 +496,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_allow_nonpositive_prices),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
+	    cmocka_unit_test(test_pipeline_cli_stopped_stage_is_no_failure),
 	    cmocka_unit_test(test_pipeline_cli_services_take_a_pending_sigterm),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
