@@ -82,9 +82,16 @@ int pl_find_binary(const char *name, char *out, size_t n)
 	return -ENOENT;
 }
 
-/* In the child: output to the log, die with the parent, exec. */
-static void pl_exec_child(const struct pl_child *c, char *const argv[], pid_t parent)
+/* In the child: the default action for the stop signals (the pipeline's
+ * handler, inherited, would take a SIGTERM sent before the exec and the
+ * stage would never see it), output to the log, die with the parent,
+ * exec. @mask: the signal mask to restore. */
+static void pl_exec_child(const struct pl_child *c, char *const argv[], pid_t parent,
+                          const sigset_t *mask)
 {
+	signal(SIGTERM, SIG_DFL);
+	signal(SIGINT, SIG_DFL);
+	sigprocmask(SIG_SETMASK, mask, NULL); /* a stop sent since the fork acts now */
 	int fd = open(c->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 
 	if (fd >= 0) {
@@ -103,14 +110,23 @@ int pl_start(struct pipeline *p, enum pl_child_id id, char *const argv[])
 {
 	struct pl_child *c = &p->child[id];
 	pid_t parent = getpid();
+	sigset_t stop, old;
 	pid_t pid;
+	int err;
 
+	/* Held from the fork until the child has dropped our handler. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
 	fflush(NULL);
+	sigprocmask(SIG_BLOCK, &stop, &old);
 	pid = fork();
-	if (pid < 0)
-		return -errno;
+	err = errno;
 	if (pid == 0)
-		pl_exec_child(c, argv, parent);
+		pl_exec_child(c, argv, parent, &old);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (pid < 0)
+		return -err;
 	c->pid = pid;
 	c->started = 1;
 	c->exited = 0;

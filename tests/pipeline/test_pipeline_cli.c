@@ -412,6 +412,31 @@ static void copy_file(const char *from, const char *to, mode_t mode)
 	assert_int_equal(chmod(to, mode), 0);
 }
 
+/* A folder @bin with a copy of shmbus-pipeline and, beside it (where it
+ * looks first), stand-ins for its stages: a ta that exits 3 (after
+ * @ta_wait seconds), a threshold that never catches SIGTERM and a
+ * collector never started. @pl gets the copy's path. */
+static void make_stand_ins(char *bin, size_t n, char *pl, size_t pln, const char *name,
+                           const char *ta_wait)
+{
+	char path[400], ta[64];
+	const char *const stand_ins[][2] = {
+	    {"shmbus-ta", ta},
+	    {"shmbus-threshold", "#!/bin/sh\nexec sleep 30\n"}, /* SIGTERM: default action */
+	    {"shmbus-collector", "#!/bin/sh\nexit 0\n"}};
+
+	snprintf(ta, sizeof(ta), "#!/bin/sh\nsleep %s\nexit 3\n", ta_wait);
+	snprintf(bin, n, "%s/%s", pt_dir, name);
+	assert_int_equal(mkdir(bin, 0700), 0);
+	snprintf(pl, pln, "%s/shmbus-pipeline", bin);
+	copy_file(PL_BIN_PIPELINE, pl, 0755);
+	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", bin, stand_ins[i][0]);
+		write_file(path, stand_ins[i][1]);
+		assert_int_equal(chmod(path, 0755), 0);
+	}
+}
+
 /* A stage the pipeline stops with SIGTERM after another one failed, before
  * it has its signal handler (here: a stand-in that never installs one), is
  * said to be stopped by the pipeline: it was named beside the real failure
@@ -420,26 +445,14 @@ static void copy_file(const char *from, const char *to, mode_t mode)
  * failure alone as the cause. */
 static void test_pipeline_cli_stopped_stage_is_no_failure(void **state)
 {
-	char bin[300], pl[340], path[340];
+	char bin[300], pl[340];
 	char *argv[] = {pl,          "--bus",  "pt-stop",      "--no-journal", "--events",
 	                "10",        "--dir",  (char *)pt_path("run-stop"), "--rules",
 	                PL_RULES_DIR "/default.rules", "--stop-grace", "10", NULL};
-	static const char *const stand_ins[][2] = {
-	    {"shmbus-ta", "#!/bin/sh\nsleep 0.5\nexit 3\n"}, /* threshold runs by then */
-	    {"shmbus-threshold", "#!/bin/sh\nexec sleep 30\n"}, /* SIGTERM: default action */
-	    {"shmbus-collector", "#!/bin/sh\nexit 0\n"}};
 	char *out, *err;
 
 	(void)state;
-	snprintf(bin, sizeof(bin), "%s/stop-bin", pt_dir);
-	assert_int_equal(mkdir(bin, 0700), 0);
-	snprintf(pl, sizeof(pl), "%s/shmbus-pipeline", bin); /* finds the stand-ins beside it */
-	copy_file(PL_BIN_PIPELINE, pl, 0755);
-	for (size_t i = 0; i < sizeof(stand_ins) / sizeof(stand_ins[0]); i++) {
-		snprintf(path, sizeof(path), "%s/%s", bin, stand_ins[i][0]);
-		write_file(path, stand_ins[i][1]);
-		assert_int_equal(chmod(path, 0755), 0);
-	}
+	make_stand_ins(bin, sizeof(bin), pl, sizeof(pl), "stop-bin", "0.5"); /* threshold runs by then */
 	assert_int_equal(run_cli(argv, &out, &err), 1);
 	if (!strstr(err, "ta ended before subscribing (exited with status 3)") ||
 	    strstr(err, "threshold failed") || strstr(err, "signal 15") ||
@@ -449,6 +462,57 @@ static void test_pipeline_cli_stopped_stage_is_no_failure(void **state)
 	}
 	free(out);
 	free(err);
+}
+
+/* A stage stopped between the pipeline's fork and its exec (here held
+ * there by its log, a FIFO nobody reads) dies of the SIGTERM: the child
+ * ran the pipeline's own handler then, which only set a flag, and the
+ * stage exec'd after it never saw the signal; the pipeline waited its
+ * whole --stop-grace and SIGKILLed it ("did not stop within ..."). */
+static void test_pipeline_cli_stop_before_exec_is_not_lost(void **state)
+{
+	char bin[300], pl[340], run[300], log[340];
+	char *argv[] = {pl, "--bus", "pt-stop2", "--no-journal", "--events", "10", "--dir", run,
+	                "--rules", PL_RULES_DIR "/default.rules", "--stop-grace", "3", NULL};
+	const char *outp = pt_path("stop2.out");
+	char *out = NULL;
+	int rc = -1, fifo = -1;
+
+	(void)state;
+	make_stand_ins(bin, sizeof(bin), pl, sizeof(pl), "stop2-bin", "0");
+	snprintf(run, sizeof(run), "%s/run-stop2", pt_dir);
+	snprintf(log, sizeof(log), "%s/threshold.log", run);
+	assert_int_equal(mkdir(run, 0700), 0);
+	assert_int_equal(mkfifo(log, 0600), 0);
+	pid_t pid = pt_spawn(argv, outp, 0);
+	for (int i = 0; i < 3000 && rc < 0; i++) {
+		int st;
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			rc = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+			break;
+		}
+		free(out);
+		out = pt_slurp(outp);
+		/* Lost: its log tail is read next; a writer lets that read end. */
+		if (fifo < 0 && out && strstr(out, "still running"))
+			fifo = open(log, O_RDWR | O_NONBLOCK);
+		usleep(10000);
+	}
+	if (rc < 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	if (fifo >= 0)
+		close(fifo);
+	free(out);
+	out = pt_slurp(outp);
+	assert_non_null(out);
+	if (rc != 1 || strstr(out, "did not stop") ||
+	    !strstr(out, "threshold was stopped by the pipeline")) {
+		fprintf(stderr, "exit %d:\n%s\n", rc, out);
+		fail_msg("%s", "the SIGTERM sent before threshold's exec was lost");
+	}
+	free(out);
 }
 
 /* A service started with SIGTERM blocked and pending unblocks it once its
@@ -497,6 +561,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_allow_nonpositive_prices),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
 	    cmocka_unit_test(test_pipeline_cli_stopped_stage_is_no_failure),
+	    cmocka_unit_test(test_pipeline_cli_stop_before_exec_is_not_lost),
 	    cmocka_unit_test(test_pipeline_cli_services_take_a_pending_sigterm),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
