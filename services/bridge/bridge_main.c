@@ -699,8 +699,10 @@ static int parse_args(struct opts *o, int argc, char **argv)
 		return bad("unexpected argument", argv[optind], "command line");
 	/* What needs no bus is checked before attaching to it. */
 	char path[4096];
-	if (shmbus_bus_path(o->bus, path, sizeof path) == -EINVAL)
-		return bad("--bus", shmbus_errmsg(), "command line");
+	if (shmbus_bus_path(o->bus, path, sizeof path) == -EINVAL) {
+		const char *from = tool_bus_origin(o->bus);
+		return bad(from, shmbus_errmsg(), from[0] == '-' ? "command line" : "environment");
+	}
 	if (o->nats.url == NULL && o->kafka.brokers == NULL)
 		return bad("no sink", "give --nats URL and/or --kafka BROKERS", "command line");
 	return check_outputs(o);

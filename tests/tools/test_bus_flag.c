@@ -80,7 +80,7 @@ static void test_bus_flag_bad_name_is_a_usage_error(void **state)
 /* Without --bus every tool that attaches an existing bus by default takes
  * $SHMBUS_BUS (the launcher sets it for its services): shmbusctl, the
  * collector, ta and threshold took "default"; a bad name there is a usage
- * error as on the command line (shmbus-stat exited 1). */
+ * error as on the command line (shmbus-stat exited 1), naming the variable. */
 static const struct tool env_tools[] = {
     {SHMBUSCTL_BIN, "info", 0},
     {SHMBUS_STAT_BIN, "--once", 0},
@@ -105,8 +105,10 @@ static void test_bus_flag_environment_names_the_bus(void **state)
 {
 	(void)state;
 	static char out[8192];
+	/* named as the variable's: journald and the bridge blamed a --bus
+	 * nobody gave */
 	each_usage_error(env_tools, sizeof(env_tools) / sizeof(env_tools[0]), 0,
-	                 "SHMBUS_BUS='a/b'", "", "bus name 'a/b': character 2");
+	                 "SHMBUS_BUS='a/b'", "", "SHMBUS_BUS: bus name 'a/b': character 2");
 	/* a bus of that name, and no bus "default": found through the variable */
 	const char *dir = tu_tmpdir();
 	assert_non_null(dir);

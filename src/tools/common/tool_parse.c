@@ -149,3 +149,10 @@ const char *tool_bad_option(char *const argv[], const struct option *longopts, c
 	snprintf(buf, n, "-%c", optopt);
 	return buf;
 }
+
+const char *tool_bus_origin(const char *bus)
+{
+	const char *env = getenv("SHMBUS_BUS");
+
+	return bus && bus == env ? "SHMBUS_BUS" : "--bus";
+}

@@ -65,4 +65,13 @@ int tool_parse_types(const char *list, uint64_t *mask, char *why, size_t n);
 const char *tool_bad_option(char *const argv[], const struct option *longopts, char *buf,
                             size_t n);
 
+/*
+ * Where the bus name @bus a tool is about to check came from, to name in
+ * its usage message: "SHMBUS_BUS" when @bus is that variable's value
+ * itself (the very string getenv() returned, kept because no --bus, no
+ * config setting replaced it), else "--bus". A user who gave no --bus is
+ * not told that the --bus was bad.
+ */
+const char *tool_bus_origin(const char *bus);
+
 #endif

@@ -293,6 +293,6 @@ int jd_parse_args(int argc, char **argv, struct jd_opts *o)
 		                    NULL);
 	char path[4096];
 	if (shmbus_bus_path(o->bus, path, sizeof(path)) == -EINVAL)
-		return jd_usage_err("--bus", shmbus_errmsg(), NULL);
+		return jd_usage_err(tool_bus_origin(o->bus), shmbus_errmsg(), NULL);
 	return -1;
 }
