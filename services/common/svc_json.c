@@ -193,26 +193,45 @@ void shmbus_svc_json_save(struct shmbus_svc_json *j, const char *tool, const cha
 	shmbus_svc_json_free(j);
 }
 
+/* The end of the JSON string that starts at the quote @q: its closing
+ * quote (escapes skipped), or NULL when it is not closed. */
+static const char *svc_json_string_end(const char *q)
+{
+	for (const char *p = q + 1; *p; p++) {
+		if (*p == '\\' && p[1])
+			p++;
+		else if (*p == '"')
+			return p;
+	}
+	return NULL;
+}
+
+static const char *svc_json_blanks(const char *v)
+{
+	while (*v == ' ' || *v == '\t' || *v == '\n')
+		v++;
+	return v;
+}
+
 int shmbus_svc_json_get_f64(const char *text, const char *key, double *out)
 {
 	size_t kl = strlen(key);
 	const char *p = text;
 
+	/* String by string: a value ("input":"trades") is no key, however it
+	 * reads; a key is a string followed by ':'. */
 	while ((p = strchr(p, '"')) != NULL) {
-		if (strncmp(p + 1, key, kl) == 0 && p[kl + 1] == '"') {
-			const char *v = p + kl + 2;
-			char *end;
-			while (*v == ' ' || *v == '\t' || *v == '\n')
-				v++;
-			if (*v != ':')
-				return -EINVAL;
-			v++;
-			while (*v == ' ' || *v == '\t' || *v == '\n')
-				v++;
-			*out = strtod(v, &end);
-			return end == v ? -EINVAL : 0;
+		const char *end = svc_json_string_end(p);
+		if (!end)
+			break;
+		const char *v = svc_json_blanks(end + 1);
+		if (*v == ':' && (size_t)(end - p - 1) == kl && strncmp(p + 1, key, kl) == 0) {
+			char *num_end;
+			v = svc_json_blanks(v + 1);
+			*out = strtod(v, &num_end);
+			return num_end == v ? -EINVAL : 0;
 		}
-		p++;
+		p = end + 1;
 	}
 	return -ENOENT;
 }

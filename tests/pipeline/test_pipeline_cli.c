@@ -346,6 +346,31 @@ static void test_pipeline_cli_allow_nonpositive_prices(void **state)
 	free(err);
 }
 
+/* A value in a stage's stats file that reads like a key (an input file
+ * named "trades") is not taken for that key: the reader matched the
+ * string "trades" of "input":"trades", found no ':' after it and gave up,
+ * so the summary said "nan trades", the JSON "collector_trades":null, and
+ * the check of the collector's trades against ta's was skipped. */
+static void test_pipeline_cli_stats_value_like_a_key(void **state)
+{
+	char *argv[] = {PL_BIN_PIPELINE, "--bus", "pt-key", "--input", "trades", "--no-journal",
+	                "--json", "--dir", (char *)pt_path("run-key"), "--timeout", "20", NULL};
+	char cwd[4096], *out, *err;
+
+	(void)state;
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(pt_dir), 0); /* --input trades: a relative path */
+	write_file("trades", "ts_ns,symbol,price,size\n"
+	                     "1381219217000000000,SPY,167.5,100\n"
+	                     "1381219218000000000,SPY,167.6,100\n");
+	int rc = run_cli(argv, &out, &err);
+	assert_int_equal(chdir(cwd), 0);
+	if (rc != 0 || pt_json(out, "collector_trades") != 2)
+		fail_msg("exit %d: %s%s", rc, out, err);
+	free(out);
+	free(err);
+}
+
 /* A --stats-json file that cannot be written is a usage error at start,
  * as an unreadable --rules is: it was found only at exit, as a warning
  * with exit 0. */
@@ -559,6 +584,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_allow_nonpositive_prices),
+	    cmocka_unit_test(test_pipeline_cli_stats_value_like_a_key),
 	    cmocka_unit_test(test_pipeline_cli_child_failure_is_described),
 	    cmocka_unit_test(test_pipeline_cli_stopped_stage_is_no_failure),
 	    cmocka_unit_test(test_pipeline_cli_stop_before_exec_is_not_lost),
