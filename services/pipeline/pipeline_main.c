@@ -284,6 +284,24 @@ static int pl_check_ta_config(const char *path)
 	                              strerror(-fd));
 }
 
+/* The --input file, opened as the collector will: one it would refuse (a
+ * directory, a FIFO: it maps its input whole) is a usage error here, as
+ * an unreadable one is, not a run failed once every service started. */
+static int pl_check_input(const char *path)
+{
+	const char *kind;
+	int fd = tool_open_regular(path, &kind, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (kind)
+		return shmbus_svc_usage_error(PL_TOOL, "--input '%s': not a regular file (%s)",
+		                              path, kind);
+	return shmbus_svc_usage_error(PL_TOOL, "--input '%s': cannot read the file", path);
+}
+
 static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 {
 	static const struct option opts[] = {{"input", required_argument, 0, OPT_INPUT},
@@ -342,9 +360,8 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0 ||
 	    (rc = pl_check_words(o)) != 0)
 		return rc;
-	if (o->input && access(o->input, R_OK) != 0)
-		return shmbus_svc_usage_error(PL_TOOL, "--input '%s': cannot read the file",
-		                              o->input);
+	if (o->input && (rc = pl_check_input(o->input)) != 0)
+		return rc;
 	if (o->replay_dir && access(o->replay_dir, R_OK | X_OK) != 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--replay '%s': cannot read the folder",
 		                              o->replay_dir);

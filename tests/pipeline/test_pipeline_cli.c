@@ -241,6 +241,25 @@ static void test_pipeline_cli_short_help(void **state)
 	free(err);
 }
 
+/* An --input that is no regular file (a directory, a FIFO) is a usage
+ * error before the run folder is made, as an unreadable one is: it
+ * passed the check (it can be read), the services started, and the run
+ * failed (exit 1) when the collector refused it. */
+static void test_pipeline_cli_input_must_be_a_file(void **state)
+{
+	char *argv[] = {PL_BIN_PIPELINE, "--input", (char *)pt_dir, "--no-journal",
+	                "--dir", (char *)pt_path("run-input"), NULL};
+	char fifo[300];
+
+	(void)state;
+	expect_usage(argv, "not a regular file (a directory)");
+	snprintf(fifo, sizeof(fifo), "%s", pt_path("input.fifo"));
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	argv[2] = fifo;
+	expect_usage(argv, "not a regular file (a FIFO)");
+	assert_int_equal(access(pt_path("run-input"), F_OK), -1); /* never made */
+}
+
 /* A directory as rules file: said so (it once read "Input/output error"). */
 static void test_pipeline_cli_rules_must_be_a_file(void **state)
 {
@@ -581,6 +600,7 @@ int main(void)
 	    cmocka_unit_test(test_pipeline_cli_ta_config_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_short_help),
 	    cmocka_unit_test(test_pipeline_cli_rules_must_be_a_file),
+	    cmocka_unit_test(test_pipeline_cli_input_must_be_a_file),
 	    cmocka_unit_test(test_pipeline_cli_rules_errors_are_usage_errors),
 	    cmocka_unit_test(test_pipeline_cli_threshold_stats_json_checked_first),
 	    cmocka_unit_test(test_pipeline_cli_allow_nonpositive_prices),
