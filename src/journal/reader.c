@@ -26,7 +26,10 @@
  * Retention deletes the oldest segments while readers open the journal:
  * a segment listed but gone by the time it is opened is left out, as
  * verify and info do, not reported as damage (a dangling link named like
- * a segment is still reported: the name is there, its file is not).
+ * a segment is still reported: the name is there, its file is not). A
+ * parked segment deleted later, while the reader holds the journal open
+ * (a live cat, a seek back, tail and last_seqs), is left out the same
+ * way when its reopen finds the name gone: retention, not damage.
  */
 #include "journal/jrnl_format.h"
 
@@ -71,6 +74,14 @@ void shmbus_journal_reader_close(struct shmbus_journal_reader *r)
 	free(r);
 }
 
+/* 1 when the segment at path is gone, name and all: retention deleted it
+ * (a dangling link named like a segment is still there, and is damage). */
+static int jrnl_seg_deleted(const char *path)
+{
+	struct stat st;
+	return lstat(path, &st) < 0 && errno == ENOENT;
+}
+
 static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_seg_entry *v,
                             size_t n, uint64_t expect, struct shmbus_journal_error *err)
 {
@@ -80,8 +91,7 @@ static int jrnl_reader_load(struct shmbus_journal_reader *r, const struct jrnl_s
 	for (size_t i = 0; i < n; i++) {
 		struct jrnl_seg *s = &r->segs[r->nseg];
 		int rc = jrnl_seg_open_scan(s, v[i].path);
-		struct stat st;
-		if (rc == -ENOENT && lstat(v[i].path, &st) < 0 && errno == ENOENT)
+		if (rc == -ENOENT && jrnl_seg_deleted(v[i].path))
 			continue; /* deleted by retention since the listing: no damage */
 		if (rc && rc != -EISDIR && rc != -EINVAL && rc != -ENOENT && rc != -ELOOP)
 			return jrnl_err_set(err, rc, v[i].path, 0, "cannot open segment: %s",
@@ -239,6 +249,8 @@ static int jrnl_reader_advance(struct shmbus_journal_reader *r, struct shmbus_jo
 			r->si++; /* I/O error: go on with the next segment */
 			r->bi = 0;
 			r->bad_reported = 0;
+			if (rc == -ENOENT && jrnl_seg_deleted(s->path))
+				continue; /* parked, then deleted by retention: no damage */
 			return rc;
 		}
 		r->have_block = 1;
@@ -329,8 +341,11 @@ int shmbus_journal_reader_last_seqs(struct shmbus_journal_reader *r, const uint3
 	for (size_t i = r->nseg; i-- > 0 && found < distinct && rc == 0;) {
 		struct jrnl_seg *sg = &r->segs[i];
 		for (size_t j = sg->nblk; j-- > 0 && found < distinct;) {
-			if ((rc = jrnl_seg_read_block(sg, j, &buf, &cap, err)) != 0)
+			if ((rc = jrnl_seg_read_block(sg, j, &buf, &cap, err)) != 0) {
+				if (rc == -ENOENT && jrnl_seg_deleted(sg->path))
+					rc = 0; /* deleted by retention: on with the one before */
 				break;
+			}
 			nblock++;
 			uint32_t pos = 0;
 			const struct shmbus_event_header *e;
@@ -400,6 +415,10 @@ int shmbus_journal_reader_tail(struct shmbus_journal_reader *r, uint64_t max_eve
 		struct jrnl_seg *s = &r->segs[i];
 		for (size_t j = i == first_seg ? first_blk : 0; j < s->nblk && rc == 0; j++) {
 			rc = jrnl_seg_read_block(s, j, &buf, &cap, err);
+			if (rc == -ENOENT && jrnl_seg_deleted(s->path)) {
+				rc = 0; /* deleted by retention: go on with the next one */
+				break;
+			}
 			uint32_t pos = 0;
 			const struct shmbus_event_header *e;
 			while (rc == 0 && (e = jrnl_next_event(buf + JRNL_BLK_HDR,
