@@ -9,7 +9,8 @@
  * - A bus name with no segment in the directory is an error (exit 1), not
  *   an empty journal: verify said "OK segments=0", replay "replayed 0".
  * - shmbus-journal options that do not apply to the command are refused;
- *   verify --json prints one object.
+ *   verify --json prints one object, and so do verify and info --json
+ *   that fail at run time.
  * - shmbus-journald checks every option before it attaches the bus or
  *   writes DIR/<bus>.symbols: --block-kb not a multiple of 4, --types,
  *   --symbols, --capacity not a power of two.
@@ -331,6 +332,52 @@ static void test_journal_cli_options_per_command(void **state)
 	jtt_teardown(b);
 }
 
+/* verify and info --json that fail at run time (a segment that cannot be
+ * opened, a bus with no segment) print one object saying what failed,
+ * exit 1: they printed nothing on stdout, only a line on stderr, so a
+ * script reading the JSON found none. */
+static void test_journal_cli_json_says_runtime_failure(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	char seg[400], *out, *err;
+	/* a directory named like a segment: it cannot be opened as one */
+	snprintf(seg, sizeof(seg), "%s/%s-00000000000000000001.shj", jtt_jdir, jtt_bus);
+	assert_int_equal(mkdir(seg, 0750), 0);
+	char *v[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--json", NULL};
+	assert_int_equal(run2(v, &out, &err), 1);
+	if (strncmp(out, "{\"ok\":false,", 12) || !strstr(out, "\"error\":") ||
+	    !strstr(out, seg) || !strstr(out, "cannot open segment"))
+		fail_msg("verify --json on a segment it cannot open: '%s'; stderr: %s", out, err);
+	free(out);
+	free(err);
+	assert_int_equal(rmdir(seg), 0);
+	char *vb[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, "--bus", "nosuch", "--json", NULL};
+	char *ib[] = {JOURNAL_BIN, "info", "--dir", jtt_jdir, "--bus", "nosuch", "--json", NULL};
+	char **nobus[] = {vb, ib};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(run2(nobus[i], &out, &err), 1);
+		if (strncmp(out, "{\"ok\":false,", 12) || !strstr(out, "no segment of bus nosuch"))
+			fail_msg("%s --json, unknown bus: '%s'; stderr: %s", nobus[i][1], out, err);
+		free(out);
+		free(err);
+	}
+	char nodir[200];
+	snprintf(nodir, sizeof(nodir), "%s/nosuch", jtt_jdir);
+	char *vd[] = {JOURNAL_BIN, "verify", "--dir", nodir, "--bus", jtt_bus, "--json", NULL};
+	char *id[] = {JOURNAL_BIN, "info", "--dir", nodir, "--bus", jtt_bus, "--json", NULL};
+	char **gone[] = {vd, id};
+	for (size_t i = 0; i < 2; i++) {
+		assert_int_equal(run2(gone[i], &out, &err), 1);
+		if (strncmp(out, "{\"ok\":false,", 12) || !strstr(out, nodir))
+			fail_msg("%s --json, no such dir: '%s'; stderr: %s", gone[i][1], out, err);
+		free(out);
+		free(err);
+	}
+	jtt_teardown(b);
+}
+
 /* Output that cannot be written (stdout on a full disk: /dev/full) is a
  * failure, exit 1 with a message: verify, info and replay exited 0 with
  * their report lost, so a script saw success and read nothing. */
@@ -447,6 +494,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_cli_symbol_of_two_ids),
 	    cmocka_unit_test(test_journal_cli_range_open_at_the_top),
 	    cmocka_unit_test(test_journal_cli_options_per_command),
+	    cmocka_unit_test(test_journal_cli_json_says_runtime_failure),
 	    cmocka_unit_test(test_journal_cli_output_failure_fails),
 	    cmocka_unit_test(test_journald_cli_checks_options_first),
 	    cmocka_unit_test(test_journald_cli_recovery_says_empty_segment_deleted),

@@ -163,6 +163,19 @@ static int parse_args(int argc, char **argv, struct jopts *o)
 	return -1;
 }
 
+/* --json (verify, info) that failed at run time: one object saying what
+ * failed, where, so that a script reading stdout finds a result. */
+static void json_error(const struct jopts *o, const char *path, const char *detail)
+{
+	if (!o->json)
+		return;
+	printf("{\"ok\":false,\"error\":{\"path\":");
+	tool_json_str(stdout, path);
+	printf(",\"detail\":");
+	tool_json_str(stdout, detail);
+	printf("}}\n");
+}
+
 /* Resolve o->bus (the only bus in the dir when not given). */
 static int resolve_bus(struct jopts *o)
 {
@@ -173,6 +186,7 @@ static int resolve_bus(struct jopts *o)
 		 * segments=0" from verify, nothing from cat, exit 0. */
 		if ((rc = jtool_check_bus(o->dir, o->bus, why)) < 0) {
 			fprintf(stderr, TOOL ": --bus %s: %s\n", o->bus, why);
+			json_error(o, o->dir, why);
 			return 1;
 		}
 		return 0;
@@ -180,6 +194,7 @@ static int resolve_bus(struct jopts *o)
 	rc = jtool_find_bus(o->dir, o->busbuf, sizeof(o->busbuf), why);
 	if (rc) {
 		fprintf(stderr, TOOL ": finding the journal bus failed: %s (%s)\n", why, o->dir);
+		json_error(o, o->dir, why);
 		return rc == -ENOTUNIQ ? 2 : 1;
 	}
 	o->bus = o->busbuf;
@@ -339,9 +354,10 @@ static int cmd_verify(const struct jopts *o)
 		return 1;
 	}
 	if (rc) {
-		fprintf(stderr, TOOL ": verify failed: %s (%s)\n",
-		        rep.bad.detail[0] ? rep.bad.detail : shmbus_strerror(rc),
-		        rep.bad.segment[0] ? rep.bad.segment : o->dir);
+		const char *why = rep.bad.detail[0] ? rep.bad.detail : shmbus_strerror(rc);
+		const char *where = rep.bad.segment[0] ? rep.bad.segment : o->dir;
+		fprintf(stderr, TOOL ": verify failed: %s (%s)\n", why, where);
+		json_error(o, where, why);
 		return 1;
 	}
 	if (o->json) {
@@ -406,6 +422,7 @@ static int cmd_info(const struct jopts *o)
 	int rc = shmbus_journal_info_get(o->dir, o->bus, &in);
 	if (rc) {
 		fprintf(stderr, TOOL ": info failed: %s (%s)\n", shmbus_strerror(rc), o->dir);
+		json_error(o, o->dir, shmbus_strerror(rc));
 		return 1;
 	}
 	if (o->json)
