@@ -484,6 +484,11 @@ void bench_json_str_or_null(FILE *f, const char *s)
 		fputs("null", f);
 }
 
+void bench_json_ratio(FILE *f, const char *key, double v)
+{
+	fprintf(f, ",\"%s\":%.4g", key, v);
+}
+
 void bench_lat_row(int label_width, const char *label, const struct bench_lat *l)
 {
 	printf("  %-*s %8lld %8lld %8lld %8lld %9lld %10lld %10.1f\n", label_width, label,

@@ -209,6 +209,10 @@ void bench_json_head(FILE *f, const char *scenario, const struct bench_machine *
 void bench_json_lat(FILE *f, const struct bench_lat *l);
 /* s as a JSON string, or null when s is NULL. */
 void bench_json_str_or_null(FILE *f, const char *s);
+/* ,"key":v (a member after another) for a ratio, finite, with four
+ * significant digits whatever its size: a fixed three decimals wrote
+ * 0.00047 as 0.000. */
+void bench_json_ratio(FILE *f, const char *key, double v);
 /* One table row on stdout: the label left-aligned in label_width columns,
  * then min, p50, p90, p99, p99.9, max and mean. */
 void bench_lat_row(int label_width, const char *label, const struct bench_lat *l);

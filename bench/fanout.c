@@ -159,11 +159,13 @@ static void fo_print_json(const struct bench_opts *o, const struct fo_report *r)
 	fo_json_kind(o, "shmbus", r->ms_sub, &r->ms_corr, &r->ms_unc, r->bus_send, r->bus_recv);
 	printf(",");
 	fo_json_kind(o, "baseline", r->mb_sub, &r->mb_corr, &r->mb_unc, r->base_send, r->base_recv);
-	printf(",\"ratio_send_rate\":%.3f", r->ratio_send);
-	if (o->rate)
-		printf(",\"ratio_p50\":%.3f,\"ratio_p99\":%.3f,\"ratio_p50_corrected\":%.3f,"
-		       "\"ratio_p99_corrected\":%.3f",
-		       r->ratio_p50, r->ratio_p99, r->ratio_p50_corr, r->ratio_p99_corr);
+	bench_json_ratio(stdout, "ratio_send_rate", r->ratio_send);
+	if (o->rate) {
+		bench_json_ratio(stdout, "ratio_p50", r->ratio_p50);
+		bench_json_ratio(stdout, "ratio_p99", r->ratio_p99);
+		bench_json_ratio(stdout, "ratio_p50_corrected", r->ratio_p50_corr);
+		bench_json_ratio(stdout, "ratio_p99_corrected", r->ratio_p99_corr);
+	}
 	printf(",\"rounds\":[");
 	for (int i = 0; i < o->rounds; i++) {
 		printf("%s", i ? "," : "");
@@ -207,8 +209,8 @@ static void fo_table_latency(const struct bench_opts *o, const struct fo_report 
 	fo_row("median shmbus all", &r->ms_unc);
 	fo_row("corrected cacheline all", &r->mb_corr);
 	fo_row("corrected shmbus all", &r->ms_corr);
-	printf("\n  ratio shmbus/cacheline (medians, all subscribers): p50 %.2f, p99 %.2f; "
-	       "corrected p50 %.2f, p99 %.2f\n",
+	printf("\n  ratio shmbus/cacheline (medians, all subscribers): p50 %.3g, p99 %.3g; "
+	       "corrected p50 %.3g, p99 %.3g\n",
 	       r->ratio_p50, r->ratio_p99, r->ratio_p50_corr, r->ratio_p99_corr);
 }
 
@@ -239,7 +241,7 @@ static void fo_print_table(const struct bench_opts *o, const struct fo_report *r
 		       r->bus[i].recv_rate / 1e6);
 	printf("  median %20.3f  %15.3f  %18.3f  %15.3f\n", r->base_send / 1e6, r->base_recv / 1e6,
 	       r->bus_send / 1e6, r->bus_recv / 1e6);
-	printf("  ratio of publisher rates shmbus/cacheline: %.3f%s\n", r->ratio_send,
+	printf("  ratio of publisher rates shmbus/cacheline: %.3g%s\n", r->ratio_send,
 	       o->rate ? " (paced: both should match --rate)" : "");
 	if (o->hgrm_dir && o->rate)
 		printf("  histograms (ns, all rounds and subscribers merged): "

@@ -639,11 +639,14 @@ static void ow_print_json(const struct bench_opts *o, const struct ow_report *r)
 	ow_json_pair("shmbus", &r->ms_corr, &r->ms_unc);
 	printf(",");
 	ow_json_pair("baseline", &r->mb_corr, &r->mb_unc);
-	printf(",\"ratio_p50\":%.3f,\"ratio_p99\":%.3f,\"ratio_p50_uncorrected\":%.3f,"
-	       "\"ratio_p99_uncorrected\":%.3f,\"ratio_p50_paired\":%.3f,\"ratio_p99_paired\":%.3f,"
-	       "\"send_rate\":%.0f,\"max_behind_ns\":%lld,\"rounds\":[",
-	       r->r50_corr, r->r99_corr, r->r50_unc, r->r99_unc, r->p50_paired, r->p99_paired,
-	       r->send_rate, (long long)r->max_behind_ns);
+	bench_json_ratio(stdout, "ratio_p50", r->r50_corr);
+	bench_json_ratio(stdout, "ratio_p99", r->r99_corr);
+	bench_json_ratio(stdout, "ratio_p50_uncorrected", r->r50_unc);
+	bench_json_ratio(stdout, "ratio_p99_uncorrected", r->r99_unc);
+	bench_json_ratio(stdout, "ratio_p50_paired", r->p50_paired);
+	bench_json_ratio(stdout, "ratio_p99_paired", r->p99_paired);
+	printf(",\"send_rate\":%.0f,\"max_behind_ns\":%lld,\"rounds\":[", r->send_rate,
+	       (long long)r->max_behind_ns);
 	for (int i = 0; i < o->rounds; i++) {
 		printf("%s", i ? "," : "");
 		ow_json_round(i, "cacheline", &r->base[i]);
@@ -698,10 +701,10 @@ static void ow_print_table(const struct bench_opts *o, const struct ow_report *r
 	ow_rows("median cacheline", &r->mb_corr, &r->mb_unc);
 	ow_rows("median shmbus", &r->ms_corr, &r->ms_unc);
 	printf(
-	    "\n  ratio shmbus/cacheline (medians): corrected p50 %.2f, p99 %.2f; uncorrected p50 "
-	    "%.2f, p99 %.2f\n",
+	    "\n  ratio shmbus/cacheline (medians): corrected p50 %.3g, p99 %.3g; uncorrected p50 "
+	    "%.3g, p99 %.3g\n",
 	    r->r50_corr, r->r99_corr, r->r50_unc, r->r99_unc);
-	printf("  per-round paired ratios (median, corrected): p50 %.2f, p99 %.2f\n", r->p50_paired,
+	printf("  per-round paired ratios (median, corrected): p50 %.3g, p99 %.3g\n", r->p50_paired,
 	       r->p99_paired);
 	printf("  shmbus publisher: %.0f events/s achieved (median), worst lag behind schedule "
 	       "%lld ns\n",

@@ -374,10 +374,12 @@ static void pp_print_json(const struct bench_opts *o, const struct bench_lat *bs
 	bench_json_lat(stdout, ms);
 	printf(",\"baseline\":{");
 	bench_json_lat(stdout, mb);
-	printf("},\"ratio_p50\":%.3f,\"ratio_p99\":%.3f,", r50, r99);
-	printf("\"ratio_p50_paired\":%.3f,\"ratio_p99_paired\":%.3f,",
-	       pp_paired(bs, sb, o->rounds, 0), pp_paired(bs, sb, o->rounds, 1));
-	printf("\"targets\":{\"ratio_p50_max\":1.2,\"ratio_p99_max\":2.0,\"p50\":\"%s\","
+	printf("}");
+	bench_json_ratio(stdout, "ratio_p50", r50);
+	bench_json_ratio(stdout, "ratio_p99", r99);
+	bench_json_ratio(stdout, "ratio_p50_paired", pp_paired(bs, sb, o->rounds, 0));
+	bench_json_ratio(stdout, "ratio_p99_paired", pp_paired(bs, sb, o->rounds, 1));
+	printf(",\"targets\":{\"ratio_p50_max\":1.2,\"ratio_p99_max\":2.0,\"p50\":\"%s\","
 	       "\"p99\":\"%s\"},\"rounds\":[",
 	       pp_verdict(r50, 1.2), pp_verdict(r99, 2.0));
 	for (int r = 0; r < o->rounds; r++) {
@@ -422,9 +424,9 @@ static void pp_print_table(const struct bench_opts *o, const struct bench_lat *b
 	printf("\n");
 	pp_row("median baseline", mb);
 	pp_row("median shmbus", ms);
-	printf("\n  ratio p50 %.2f (target <= 1.2: %s), ratio p99 %.2f (target <= 2.0: %s)\n", r50,
+	printf("\n  ratio p50 %.3g (target <= 1.2: %s), ratio p99 %.3g (target <= 2.0: %s)\n", r50,
 	       pp_verdict(r50, 1.2), r99, pp_verdict(r99, 2.0));
-	printf("  per-round paired ratios (median): p50 %.2f, p99 %.2f\n",
+	printf("  per-round paired ratios (median): p50 %.3g, p99 %.3g\n",
 	       pp_paired(bs, sb, o->rounds, 0), pp_paired(bs, sb, o->rounds, 1));
 }
 

@@ -323,9 +323,11 @@ static void pl_print_json(const struct bench_opts *o, const struct pl_report *r)
 	pl_json_figs(r->ms);
 	printf("},\"baseline\":{");
 	pl_json_figs(r->mb);
-	printf("},\"ratio_p50\":%.3f,\"ratio_p99\":%.3f,\"ratio_p50_paired\":%.3f,\"lost\":0,"
-	       "\"rounds\":[",
-	       r->ratio_p50, r->ratio_p99, r->ratio_p50_paired);
+	printf("}");
+	bench_json_ratio(stdout, "ratio_p50", r->ratio_p50);
+	bench_json_ratio(stdout, "ratio_p99", r->ratio_p99);
+	bench_json_ratio(stdout, "ratio_p50_paired", r->ratio_p50_paired);
+	printf(",\"lost\":0,\"rounds\":[");
 	for (int i = 0; i < o->rounds; i++) {
 		printf("%s", i ? "," : "");
 		pl_json_round(i, "cacheline", &r->base[i]);
@@ -371,7 +373,7 @@ static void pl_print_table(const struct bench_opts *o, const struct pl_report *r
 	printf("\n");
 	pl_rows("median cacheline", r->mb);
 	pl_rows("median shmbus", r->ms);
-	printf("\n  end to end, shmbus/cacheline (medians): p50 %.2f, p99 %.2f; paired p50 %.2f\n",
+	printf("\n  end to end, shmbus/cacheline (medians): p50 %.3g, p99 %.3g; paired p50 %.3g\n",
 	       r->ratio_p50, r->ratio_p99, r->ratio_p50_paired);
 	printf("  shmbus round 1: %llu trades, %llu bars, %llu indicators, %llu threshold events, "
 	       "none lost\n",

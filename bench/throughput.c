@@ -519,10 +519,11 @@ static void tp_print_json(const struct bench_opts *o, const struct tp_round *sp,
 	for (uint32_t i = 0; i < o->producers; i++)
 		printf("%s%.0f", i ? "," : "", s->per_producer[i]);
 	printf("],\"clock_read_ns\":%.1f", s->clock_ns);
-	printf(",\"baseline_spsc\":%.0f,\"baseline_spsc_errors\":%llu,\"ratio\":%.3f,\"ratio_"
-	       "paired\":%.3f,"
-	       "\"target\":{\"ratio_min\":0.8,\"applies\":%s,\"result\":\"%s\"},\"rounds\":[",
-	       s->spsc, (unsigned long long)s->spsc_errors, s->ratio, s->ratio_paired,
+	printf(",\"baseline_spsc\":%.0f,\"baseline_spsc_errors\":%llu", s->spsc,
+	       (unsigned long long)s->spsc_errors);
+	bench_json_ratio(stdout, "ratio", s->ratio);
+	bench_json_ratio(stdout, "ratio_paired", s->ratio_paired);
+	printf(",\"target\":{\"ratio_min\":0.8,\"applies\":%s,\"result\":\"%s\"},\"rounds\":[",
 	       tp_target_applies(o) ? "true" : "false", s->ratio >= 0.8 ? "met" : "MISSED");
 	for (int r = 0; r < o->rounds; r++) {
 		printf("%s", r ? "," : "");
@@ -557,7 +558,7 @@ static void tp_print_table(const struct bench_opts *o, const struct tp_round *sp
 			printf(" %.2f", sb[r].per_producer[i] / 1e6);
 		printf("\n");
 	}
-	printf("\n  median: spsc %.2f Mev/s, shmbus %.2f Mev/s, ratio %.3f (per-round paired %.3f)",
+	printf("\n  median: spsc %.2f Mev/s, shmbus %.2f Mev/s, ratio %.3g (per-round paired %.3g)",
 	       s->spsc / 1e6, s->eps / 1e6, s->ratio, s->ratio_paired);
 	if (tp_target_applies(o))
 		printf(" (target >= 0.8: %s)", s->ratio >= 0.8 ? "met" : "MISSED");

@@ -1,0 +1,60 @@
+/*
+ * test_bench_common.c - bench_common.c's JSON writers on their own, with
+ * no benchmark run: a ratio keeps its significant digits whatever its
+ * size (the scenarios wrote every ratio with three decimals, so a ratio
+ * of 0.00047 read 0.000, and one of 0.0004 failed "ratio > 0" checks).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench_common.h"
+
+/* What bench_json_ratio writes for v, into buf[len]. */
+static void tbc_ratio(double v, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	assert_non_null(f);
+	bench_json_ratio(f, "ratio_p50", v);
+	assert_int_equal(fclose(f), 0);
+}
+
+static void test_bench_common_ratio_keeps_significant_digits(void **state)
+{
+	static const struct {
+		double v;
+		const char *want;
+	} cases[] = {
+	    {0.00047, ",\"ratio_p50\":0.00047"}, {0.0123456, ",\"ratio_p50\":0.01235"},
+	    {1.256, ",\"ratio_p50\":1.256"},     {0.5, ",\"ratio_p50\":0.5"},
+	    {1234.4, ",\"ratio_p50\":1234"},     {0, ",\"ratio_p50\":0"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[64];
+
+		tbc_ratio(cases[i].v, got, sizeof(got));
+
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("ratio %g: wrote '%s', want '%s'", cases[i].v, got, cases[i].want);
+		/* what a JSON reader gets back is the ratio, to 4 digits */
+		double back = strtod(strchr(got, ':') + 1, NULL);
+		assert_true(back >= cases[i].v * 0.9995 && back <= cases[i].v * 1.0005);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_bench_common_ratio_keeps_significant_digits),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
