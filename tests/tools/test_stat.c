@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/select.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -818,6 +820,99 @@ static void test_stat_prometheus_escapes_damaged_names(void **state)
 	assert_int_equal(shmbus_bus_destroy("dmg"), 0);
 }
 
+/* Raise this process's open-file limit to at least `want` (the exporters
+ * it starts inherit it); false when the hard limit is lower. */
+static bool raise_nofile(rlim_t want)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_max < want)
+		return false;
+	if (rl.rlim_cur >= want)
+		return true;
+	rl.rlim_cur = want;
+	return setrlimit(RLIMIT_NOFILE, &rl) == 0;
+}
+
+/* Descriptors past select()'s reach: an exporter started with every
+ * number below this one taken gets its sockets past FD_SETSIZE. */
+#define HIGH_FD (FD_SETSIZE + 16)
+
+/* An exporter in a process with more than FD_SETSIZE descriptors open
+ * serves: libmicrohttpd's select() loop took no listening socket (or
+ * connection) numbered FD_SETSIZE or more, so the exporter of such a
+ * process failed to start, or closed every connection unanswered. */
+/* Descriptors a test holds open: closed by its teardown even when it fails. */
+static int held[HIGH_FD], nheld;
+
+static void drop_held(void)
+{
+	while (nheld > 0)
+		close(held[--nheld]);
+}
+
+static int close_held(void **state)
+{
+	drop_held();
+	return kill_exporter(state);
+}
+
+static void test_stat_prometheus_serves_past_fd_setsize(void **state)
+{
+	(void)state;
+	if (!raise_nofile(HIGH_FD + 64))
+		skip(); /* the hard limit keeps descriptors below FD_SETSIZE */
+	int fd;
+	while (nheld < HIGH_FD && (fd = open("/dev/null", O_RDONLY)) >= 0) {
+		held[nheld++] = fd; /* inherited: no O_CLOEXEC */
+		if (fd >= HIGH_FD)
+			break;
+	}
+	assert_true(nheld > 0 && held[nheld - 1] >= HIGH_FD);
+	int port = start_exporter("st");
+	drop_held();
+	static char buf[131072];
+	const char *body;
+	assert_int_equal(http_status(port, "/metrics", buf, sizeof(buf), &body), 200);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"st\"} 1\n"));
+	assert_int_equal(http_status(port, "/health", buf, sizeof(buf), &body), 200);
+	stop_exporter();
+}
+
+/* A host that opens more connections than select() can watch and leaves
+ * them idle (no request, or half of one) does not keep another host's
+ * scrape out: the exporter holds a few connections of each host, closes
+ * the rest at once, and serves the scraper. Here the idle host is
+ * 127.0.0.2, the scraper 127.0.0.1. */
+static void test_stat_prometheus_idle_clients_do_not_block_scrapes(void **state)
+{
+	(void)state;
+	if (!raise_nofile(HIGH_FD + 256))
+		skip(); /* the hard limit keeps descriptors below FD_SETSIZE */
+	int port = start_exporter("st");
+	struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+	to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	struct sockaddr_in from = {.sin_family = AF_INET};
+	assert_int_equal(inet_pton(AF_INET, "127.0.0.2", &from.sin_addr), 1);
+	while (nheld < HIGH_FD) {
+		int s = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(s >= 0);
+		held[nheld++] = s;
+		assert_int_equal(bind(s, (struct sockaddr *)&from, sizeof(from)), 0);
+		assert_int_equal(connect(s, (struct sockaddr *)&to, sizeof(to)), 0);
+		if (nheld % 2) /* half a request; the exporter may have closed it already */
+			(void)send(s, "GET /metr", 9, MSG_NOSIGNAL);
+	}
+	static char buf[131072];
+	const char *body;
+	int code = http_status(port, "/metrics", buf, sizeof(buf), &body);
+	drop_held();
+	if (code != 200)
+		fail_msg("/metrics beside %d idle connections: status %d (0: no answer)", HIGH_FD,
+		         code);
+	assert_non_null(strstr(body, "shmbus_up{bus=\"st\"} 1\n"));
+	stop_exporter();
+}
+
 /* Read the live view's lines from fd until one holds every string of
  * want[] (NULL-terminated); fails after 10 s. */
 static void wait_line(int fd, const char *const want[])
@@ -897,6 +992,9 @@ int main(void)
 	    cmocka_unit_test_teardown(test_stat_prometheus_binds_before_a_bus_is_built, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_bad_clients_not_logged, kill_exporter),
 	    cmocka_unit_test_teardown(test_stat_prometheus_escapes_damaged_names, kill_exporter),
+	    cmocka_unit_test_teardown(test_stat_prometheus_serves_past_fd_setsize, close_held),
+	    cmocka_unit_test_teardown(test_stat_prometheus_idle_clients_do_not_block_scrapes,
+	                              close_held),
 	    cmocka_unit_test_teardown(test_stat_live_follows_recreated_bus, kill_exporter),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);

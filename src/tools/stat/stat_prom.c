@@ -321,6 +321,11 @@ static int parse_addr(const char *spec, struct sockaddr_in *sa)
 	return 0;
 }
 
+/* Connections served at once, and at most from one address: a scraper
+ * uses one, a few scrapers and a curl are all that come. */
+#define PROM_CONN_MAX      128u
+#define PROM_CONN_PER_HOST 16u
+
 int stat_serve(const char *bus, const char *addr, volatile int *stop)
 {
 	struct sockaddr_in sa;
@@ -349,10 +354,20 @@ int stat_serve(const char *bus, const char *addr, volatile int *stop)
 	/* No MHD_USE_ERROR_LOG: what libmicrohttpd logs is mostly what clients
 	 * did (a malformed request, a connection closed half-way), a line each,
 	 * so anything that reaches the port could fill the journal. A failed
-	 * start is said below; clients get their 4xx. */
+	 * start is said below; clients get their 4xx.
+	 * MHD_USE_AUTO: epoll (poll where there is none), never select(),
+	 * which watches no descriptor numbered FD_SETSIZE or more: in a
+	 * process with that many open the exporter failed to start, and past
+	 * that many connections it closed each new one unanswered. The limits
+	 * keep slow or idle clients from holding the exporter: a connection
+	 * silent for 10 s is closed, and one host holds at most
+	 * PROM_CONN_PER_HOST of the PROM_CONN_MAX connections (its others are
+	 * closed at once), so it cannot keep a scraper out. */
 	struct MHD_Daemon *d = MHD_start_daemon(
-	    MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, on_request, &w, MHD_OPTION_SOCK_ADDR,
-	    (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, 10u, MHD_OPTION_END);
+	    MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO, 0, NULL, NULL, on_request, &w,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT, 10u,
+	    MHD_OPTION_CONNECTION_LIMIT, PROM_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+	    PROM_CONN_PER_HOST, MHD_OPTION_END);
 	if (!d) {
 		fprintf(stderr, STAT_TOOL ": cannot serve on %s: %s\n", addr, strerror(errno));
 		stat_watch_close(&w);
