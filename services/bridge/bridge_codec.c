@@ -104,6 +104,7 @@ static void json_payload(struct jw *w, const struct shmbus_event_header *ev)
 		jw_double(w, "low", b->low);
 		jw_double(w, "close", b->close);
 		jw_double(w, "volume", b->volume);
+		jw_printf(w, ",\"origin_ns\":%lld", (long long)b->origin_ns);
 		break;
 	}
 	case SHMBUS_EV_INDICATOR: {
@@ -113,6 +114,7 @@ static void json_payload(struct jw *w, const struct shmbus_event_header *ev)
 		jw_double(w, "value0", in->value[0]);
 		jw_double(w, "value1", in->value[1]);
 		jw_double(w, "value2", in->value[2]);
+		jw_printf(w, ",\"origin_ns\":%lld", (long long)in->origin_ns);
 		break;
 	}
 	case SHMBUS_EV_THRESHOLD: {
@@ -121,8 +123,9 @@ static void json_payload(struct jw *w, const struct shmbus_event_header *ev)
 			  t->direction, t->trigger_type);
 		jw_double(w, "value", t->value);
 		jw_double(w, "threshold", t->threshold);
-		jw_printf(w, ",\"trigger_source\":%u,\"trigger_seq\":%llu", t->trigger_source,
-			  (unsigned long long)t->trigger_seq);
+		jw_printf(w, ",\"trigger_source\":%u,\"trigger_seq\":%llu,\"origin_ns\":%lld",
+			  t->trigger_source, (unsigned long long)t->trigger_seq,
+			  (long long)t->origin_ns);
 		break;
 	}
 	case SHMBUS_EV_COLLECTION_FAILED: {

@@ -347,6 +347,16 @@ static int jd_array3(struct jd *d, const char *key, uint16_t out[3])
 	return 0;
 }
 
+/* origin_ns of a derived event (bar, indicator, threshold): 0 when absent,
+ * as in the JSON of bridges that did not write it. */
+static int jd_origin(struct jd *d, int64_t *out)
+{
+	*out = 0;
+	if (jd_find(d, "origin_ns") == NULL)
+		return 0;
+	return jd_i64(d, "origin_ns", INT64_MIN, INT64_MAX, out);
+}
+
 static int jd_payload_market(struct jd *d, struct bridge_decoded *out)
 {
 	int rc;
@@ -378,7 +388,7 @@ static int jd_payload_market(struct jd *d, struct bridge_decoded *out)
 		JD_D("low", b->low);
 		JD_D("close", b->close);
 		JD_D("volume", b->volume);
-		return 0;
+		return jd_origin(d, &b->origin_ns);
 	}
 	case SHMBUS_EV_INDICATOR: {
 		struct shmbus_indicator *in = (void *)out->ev.bytes;
@@ -388,7 +398,7 @@ static int jd_payload_market(struct jd *d, struct bridge_decoded *out)
 		JD_D("value0", in->value[0]);
 		JD_D("value1", in->value[1]);
 		JD_D("value2", in->value[2]);
-		return 0;
+		return jd_origin(d, &in->origin_ns);
 	}
 	default:
 		return 1; /* not a market type */
@@ -428,7 +438,9 @@ static int jd_payload(struct jd *d, struct bridge_decoded *out)
 		JD_D("value", t->value);
 		JD_D("threshold", t->threshold);
 		JD_U("trigger_source", t->trigger_source, UINT32_MAX);
-		return jd_u64(d, "trigger_seq", &t->trigger_seq);
+		if ((rc = jd_u64(d, "trigger_seq", &t->trigger_seq)) < 0)
+			return rc;
+		return jd_origin(d, &t->origin_ns);
 	}
 	case SHMBUS_EV_COLLECTION_FAILED: {
 		struct shmbus_collection_failed *cf = (void *)out->ev.bytes;

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "bridge_codec.h"
@@ -38,18 +39,21 @@ static size_t make_event(unsigned type, unsigned i, unsigned char *buf)
 		struct shmbus_bar *b = (void *)buf;
 		b->start_ns = -1; b->interval_ms = 1000; b->trade_count = 42;
 		b->open = 1; b->high = 2.5; b->low = 0.5; b->close = 1.25; b->volume = 1e300;
+		b->origin_ns = 1700000000000000001LL + i;
 		break;
 	}
 	case SHMBUS_EV_INDICATOR: {
 		struct shmbus_indicator *in = (void *)buf;
 		in->kind = SHMBUS_IND_MACD; in->param[0] = 12; in->param[1] = 26; in->param[2] = 9;
 		in->value[0] = -0.5; in->value[1] = NAN; in->value[2] = 5e-324;
+		in->origin_ns = -2 - (int64_t)i;
 		break;
 	}
 	case SHMBUS_EV_THRESHOLD: {
 		struct shmbus_threshold *t = (void *)buf;
 		t->rule_id = 9; t->direction = SHMBUS_CROSS_BELOW; t->trigger_type = 1;
 		t->value = 99.5; t->threshold = 100; t->trigger_source = 4; t->trigger_seq = UINT64_MAX;
+		t->origin_ns = INT64_MAX - i;
 		break;
 	}
 	case SHMBUS_EV_COLLECTION_FAILED: {
@@ -206,6 +210,56 @@ static void test_bridge_codec_reason_without_nul(void **state)
 	assert_memory_equal(g->reason, f->reason, sizeof g->reason - 1);
 }
 
+/* Bars, indicators and threshold events carry origin_ns, the publish
+ * time of the market event that started their chain: a remote consumer
+ * measures end-to-end latency with it. The JSON encoding left it out (the
+ * binary one has the whole layout), so it arrived as 0 and a JSON round
+ * trip lost it. A JSON event without it (from an earlier bridge) still
+ * decodes, with origin_ns 0. */
+static void test_bridge_codec_json_carries_origin_ns(void **state)
+{
+	unsigned char ev[SHMBUS_EVENT_MAX];
+	char buf[BRIDGE_ENCODED_MAX], err[256] = "";
+	struct bridge_decoded d;
+	static const unsigned derived[] = {SHMBUS_EV_BAR, SHMBUS_EV_INDICATOR,
+					   SHMBUS_EV_THRESHOLD};
+	static const size_t at[] = {offsetof(struct shmbus_bar, origin_ns),
+				    offsetof(struct shmbus_indicator, origin_ns),
+				    offsetof(struct shmbus_threshold, origin_ns)};
+	(void)state;
+	for (size_t t = 0; t < sizeof derived / sizeof derived[0]; t++) {
+		make_event(derived[t], 0, ev);
+		int64_t origin = 1700000000987654321LL + (int64_t)t;
+		memcpy(ev + at[t], &origin, sizeof origin);
+		int n = bridge_encode_json((void *)ev, NULL, buf, sizeof buf);
+		assert_true(n > 0);
+		char want[64];
+		snprintf(want, sizeof want, "\"origin_ns\":%lld", (long long)origin);
+		if (strstr(buf, want) == NULL)
+			fail_msg("type %u: no %s in %.*s", derived[t], want, n, buf);
+		assert_int_equal(bridge_decode_json(buf, (size_t)n, &d, err, sizeof err), 0);
+		int64_t got;
+		memcpy(&got, d.ev.bytes + at[t], sizeof got);
+		assert_int_equal(got, origin);
+	}
+	const char *old = "{\"type\":\"bar\",\"version\":1,\"flags\":0,\"event_size\":104,"
+			  "\"source_id\":1,\"seq\":2,\"symbol_id\":1,\"event_time_ns\":1,"
+			  "\"publish_time_ns\":1,\"start_ns\":0,\"interval_ms\":1000,"
+			  "\"trade_count\":1,\"open\":1,\"high\":1,\"low\":1,\"close\":1,"
+			  "\"volume\":1}";
+	if (bridge_decode_json(old, strlen(old), &d, err, sizeof err) != 0)
+		fail_msg("a bar without origin_ns: %s", err);
+	const struct shmbus_bar *b = (const void *)d.ev.bytes;
+	assert_int_equal(b->origin_ns, 0);
+	const char *bad = "{\"type\":\"bar\",\"version\":1,\"flags\":0,\"event_size\":104,"
+			  "\"source_id\":1,\"seq\":2,\"symbol_id\":1,\"event_time_ns\":1,"
+			  "\"publish_time_ns\":1,\"start_ns\":0,\"interval_ms\":1000,"
+			  "\"trade_count\":1,\"open\":1,\"high\":1,\"low\":1,\"close\":1,"
+			  "\"volume\":1,\"origin_ns\":1.5}";
+	assert_int_equal(bridge_decode_json(bad, strlen(bad), &d, err, sizeof err), -EBADMSG);
+	assert_non_null(strstr(err, "origin_ns"));
+}
+
 static void test_bridge_codec_template(void **state)
 {
 	unsigned char ev[SHMBUS_EVENT_MAX];
@@ -263,6 +317,7 @@ int main(void)
 		cmocka_unit_test(test_bridge_codec_rejects_bad_input),
 		cmocka_unit_test(test_bridge_codec_rejects_type_out_of_range),
 		cmocka_unit_test(test_bridge_codec_reason_without_nul),
+		cmocka_unit_test(test_bridge_codec_json_carries_origin_ns),
 		cmocka_unit_test(test_bridge_codec_template),
 		cmocka_unit_test(test_bridge_codec_kafka_topic_limits),
 	};
