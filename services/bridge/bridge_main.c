@@ -204,10 +204,25 @@ static int apply_bool(int *out, int key, const char *v, const char *where)
 	return 0;
 }
 
+/* Options naming a file, a directory, a bus or brokers: an empty value is
+ * a usage error, as shmbusctl check has it. It was taken: --checkpoint ''
+ * and --stats-json '' passed their start-up checks (writing ".tmp" in the
+ * working directory) and every write failed after, --journal '' read no
+ * journal, and --kafka '' (no broker) took events and delivered none. */
+static int text_option(int key)
+{
+	return key != 0 && strchr("kjJRKo", key) != NULL;
+}
+
 /* Apply one option; `where` names its origin for errors. Returns 0 or 2. */
 static int apply(struct opts *o, int key, const char *v, const char *where)
 {
 	uint64_t n;
+	if (text_option(key) && v[0] == '\0') {
+		char what[64];
+		snprintf(what, sizeof what, "--%s", opt_name(key));
+		return bad(what, "empty value", where);
+	}
 	switch (key) {
 	case 'b':
 		o->bus = v;

@@ -1444,6 +1444,17 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--symbols", "AAPL,ABCDEFGHIJKLMNOPQRSTUVWXYZ", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"},
 		{"--symbols", "AA PL", "'AA...': byte 3 (0x20)"},
 		{"--handover-timeout-ms", "soon", "--handover-timeout-ms"},
+		/* empty values (shmbusctl check refuses them too): the
+		 * checkpoint's and stats file's start-up checks passed (writing
+		 * ".tmp" in the working directory) and every write failed
+		 * after; no journal was read; Kafka with no broker took every
+		 * event and never delivered one */
+		{"--checkpoint", "", "--checkpoint: empty value"},
+		{"--journal", "", "--journal: empty value"},
+		{"--journal-bus", "", "--journal-bus: empty value"},
+		{"--stats-json", "", "--stats-json: empty value"},
+		{"--kafka", "", "--kafka: empty value"},
+		{"--nats-creds", "", "--nats-creds: empty value"},
 	};
 	/* Outputs that could never take an event: every event used to be
 	 * counted as acknowledged and dropped (a subject with a typo), or the
@@ -1491,8 +1502,9 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"config = /etc/passwd\n", "cannot include another"},
 		{"stats-interval = banana\n", "--stats-interval"},
 		{"bogus = 1\n", "config key 'bogus'"},
+		{"json = 0\ncheckpoint =\n", "--checkpoint: empty value"},
 	};
-	static const unsigned conf_line[] = {2, 3, 1, 1, 1, 1, 1};
+	static const unsigned conf_line[] = {2, 3, 1, 1, 1, 1, 1, 2};
 	for (size_t i = 0; i < sizeof conf_bad / sizeof conf_bad[0]; i++) {
 		char where[128];
 		const char *args[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", conf,
