@@ -332,7 +332,7 @@ static void test_journal_cli_options_per_command(void **state)
 	jtt_teardown(b);
 }
 
-/* verify and info --json that fail at run time (a segment that cannot be
+/* verify, info and replay --json that fail at run time (a segment that cannot be
  * opened, a bus with no segment) print one object saying what failed,
  * exit 1: they printed nothing on stdout, only a line on stderr, so a
  * script reading the JSON found none. */
@@ -372,6 +372,23 @@ static void test_journal_cli_json_says_runtime_failure(void **state)
 		assert_int_equal(run2(gone[i], &out, &err), 1);
 		if (strncmp(out, "{\"ok\":false,", 12) || !strstr(out, nodir))
 			fail_msg("%s --json, no such dir: '%s'; stderr: %s", gone[i][1], out, err);
+		free(out);
+		free(err);
+	}
+	/* replay --json too: it printed nothing when it failed before replaying */
+	char *rb[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, "--journal-bus", "nosuch",
+	              "--json", NULL};
+	char *rd[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", nodir, "--json", NULL};
+	char *ra[] = {REPLAY_BIN, "--bus", "nosuch-bus", "--dir", jtt_jdir, "--json", NULL};
+	struct {
+		char **argv;
+		const char *says;
+	} rp[] = {{rb, "no segment of bus nosuch"}, {rd, nodir}, {ra, "nosuch-bus"}};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(run2(rp[i].argv, &out, &err), 1);
+		if (strncmp(out, "{\"ok\":false,\"error\":", 20) || !strstr(out, rp[i].says) ||
+		    strchr(out, '\n') != out + strlen(out) - 1)
+			fail_msg("replay --json failing (%zu): '%s'; stderr: %s", i, out, err);
 		free(out);
 		free(err);
 	}

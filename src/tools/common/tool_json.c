@@ -83,6 +83,15 @@ const char *tool_text_name(const char *name, char *buf, size_t len)
 	return buf;
 }
 
+void tool_json_error(FILE *f, const char *path, const char *detail)
+{
+	fputs("{\"ok\":false,\"error\":{\"path\":", f);
+	tool_json_str(f, path);
+	fputs(",\"detail\":", f);
+	tool_json_str(f, detail);
+	fputs("}}\n", f);
+}
+
 int tool_fail(const char *tool, const char *what, int rc)
 {
 	const char *detail = shmbus_errmsg();

@@ -29,6 +29,11 @@ void tool_json_str_ascii(FILE *f, const char *s);
  * (len >= 1); returns buf. The JSON forms above escape such bytes. */
 const char *tool_text_name(const char *name, char *buf, size_t len);
 
+/* The --json result of a run that failed before it had one, on a line of
+ * its own: {"ok":false,"error":{"path":PATH,"detail":DETAIL}}. A script
+ * reading stdout finds why there, as the line on stderr says it. */
+void tool_json_error(FILE *f, const char *path, const char *detail);
+
 /* Print "tool: what: strerror(rc)[ - errmsg]" to stderr. Returns 1. */
 int tool_fail(const char *tool, const char *what, int rc);
 

@@ -167,13 +167,8 @@ static int parse_args(int argc, char **argv, struct jopts *o)
  * failed, where, so that a script reading stdout finds a result. */
 static void json_error(const struct jopts *o, const char *path, const char *detail)
 {
-	if (!o->json)
-		return;
-	printf("{\"ok\":false,\"error\":{\"path\":");
-	tool_json_str(stdout, path);
-	printf(",\"detail\":");
-	tool_json_str(stdout, detail);
-	printf("}}\n");
+	if (o->json)
+		tool_json_error(stdout, path, detail);
 }
 
 /* Resolve o->bus (the only bus in the dir when not given). */

@@ -49,6 +49,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <math.h>
@@ -63,6 +64,7 @@
 #include <shmbus/shmbus.h>
 
 #include "jtool.h"
+#include "tool_json.h"
 #include "tool_pace.h"
 #include "tool_parse.h"
 #include "tool_proc.h"
@@ -87,7 +89,8 @@ static const char usage_text[] =
     "                      100 us of its due time (late ones catch up, no drift)\n"
     "  --types LIST        event types to replay\n"
     "  --symbols LIST      symbol names to replay\n"
-    "  --json              print the summary as JSON\n"
+    "  --json              print the summary as JSON (a failure before the replay:\n"
+    "                      {\"ok\":false,\"error\":{\"path\":...,\"detail\":...}})\n"
     "  --version           the version (first argument)\n"
     "events the bus would refuse (type not 1..63, bad size) are skipped and\n"
     "named on stderr; the rest is replayed\n"
@@ -200,6 +203,25 @@ static int parse_args(int argc, char **argv, struct ropts *o)
 	return -1;
 }
 
+/* A failure before the replay: the line on stderr and, with --json, the
+ * result on stdout saying it (where: the path or bus concerned). Returns
+ * code. */
+static int __attribute__((format(printf, 4, 5)))
+open_fail(const struct ropts *o, int code, const char *where, const char *fmt, ...)
+{
+	char msg[JTOOL_WHY + 1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, TOOL ": %s\n", msg);
+	if (o->json) {
+		tool_json_error(stdout, where, msg);
+		fflush(stdout);
+	}
+	return code;
+}
+
 /* Journal ids of the --symbols names. */
 static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_journal_query *q,
                          uint32_t **ids)
@@ -213,7 +235,7 @@ static int query_symbols(const struct ropts *o, struct rstate *s, struct shmbus_
 	/* Each id has one name: the names' ids fit in count. */
 	*ids = calloc((size_t)k + s->syms.count, sizeof(**ids));
 	if (!*ids)
-		return 1;
+		return open_fail(o, 1, o->dir, "no memory for the ids of %d symbols", k);
 	size_t n = 0;
 	for (int i = 0; i < k; i++) {
 		/* Every id of the name (a bus recreated with other ids): each
@@ -557,20 +579,16 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	memset(&err, 0, sizeof(err));
 	if (!o->jbus) {
 		int rc = jtool_find_bus(o->dir, o->jbusbuf, sizeof(o->jbusbuf), why);
-		if (rc) {
-			fprintf(stderr, TOOL ": finding the journal bus failed: %s (%s)\n", why, o->dir);
-			return rc == -ENOTUNIQ ? 2 : 1;
-		}
+		if (rc)
+			return open_fail(o, rc == -ENOTUNIQ ? 2 : 1, o->dir,
+			                 "finding the journal bus failed: %s (%s)", why, o->dir);
 		o->jbus = o->jbusbuf;
 	} else if (jtool_check_bus(o->dir, o->jbus, why) < 0) {
 		/* a misspelt name would otherwise replay nothing and exit 0 */
-		fprintf(stderr, TOOL ": --journal-bus %s: %s\n", o->jbus, why);
-		return 1;
+		return open_fail(o, 1, o->dir, "--journal-bus %s: %s", o->jbus, why);
 	}
-	if (jtool_symtab_load_bus(&s->syms, o->dir, o->jbus, why)) {
-		fprintf(stderr, TOOL ": reading the symbols file failed: %s\n", why);
-		return 1;
-	}
+	if (jtool_symtab_load_bus(&s->syms, o->dir, o->jbus, why))
+		return open_fail(o, 1, o->dir, "reading the symbols file failed: %s", why);
 	int rc = build_query(o, s, &q, ids);
 	if (rc)
 		return rc;
@@ -595,12 +613,11 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	rc = shmbus_journal_reader_open(o->dir, o->jbus, 0, r, &err);
 	if (!rc)
 		rc = shmbus_journal_reader_seek(*r, &q);
-	if (rc) {
-		fprintf(stderr, TOOL ": opening the journal failed: %s (%s offset %" PRIu64 ")\n",
-		        err.detail[0] ? err.detail : shmbus_strerror(rc),
-		        err.segment[0] ? err.segment : o->dir, err.offset);
-		return 1;
-	}
+	if (rc)
+		return open_fail(o, 1, err.segment[0] ? err.segment : o->dir,
+		                 "opening the journal failed: %s (%s offset %" PRIu64 ")",
+		                 err.detail[0] ? err.detail : shmbus_strerror(rc),
+		                 err.segment[0] ? err.segment : o->dir, err.offset);
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
 	po.cancel = &g_stop; /* SIGTERM ends a wait behind a consumer that stands still */
@@ -609,9 +626,9 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	    /* what it may publish: the rings that take it count replay among
 	     * their feeders before its first event (shmbusctl's stop order) */
 	    (rc = shmbus_producer_announce(s->p, q.type_mask ? q.type_mask : ~UINT64_C(1))) != 0) {
-		fprintf(stderr, TOOL ": attaching failed: %s%s%s (bus %s)\n", shmbus_strerror(rc),
-		        *shmbus_errmsg() ? ": " : "", shmbus_errmsg(), o->bus);
-		return 1;
+		return open_fail(o, 1, o->bus, "attaching failed: %s%s%s (bus %s)",
+		                 shmbus_strerror(rc), *shmbus_errmsg() ? ": " : "",
+		                 shmbus_errmsg(), o->bus);
 	}
 	struct shmbus_bus_info bi;
 	s->un.lim = shmbus_stat_bus(s->bus, &bi) == 0 ? bi.max_symbols : 0;
