@@ -484,6 +484,13 @@ static void test_launcher_refuses_bad_config(void **state)
 	tu_rmdir(dir);
 }
 
+/* Is a status file's temporary (a name ending in .tmp) left in folder d? */
+static bool tmp_left_in(const char *d)
+{
+	char out[1024];
+	return tu_run(out, sizeof(out), "ls -a %s | grep '\\.tmp$'", d) == 0;
+}
+
 /* A status file that cannot be written is refused before anything starts
  * (it used to run blind, exit 0, and leave FILE.tmp beside a directory). */
 static void test_launcher_refuses_unwritable_status_file(void **state)
@@ -491,10 +498,9 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 	(void)state;
 	dir = tu_tmpdir();
 	assert_non_null(dir);
-	char cfg[256], sdir[256], stmp[320], bus_file[256], out[4096];
+	char cfg[256], sdir[256], bus_file[256], out[4096];
 	snprintf(cfg, sizeof(cfg), "%s/st.ini", dir);
 	snprintf(sdir, sizeof(sdir), "%s/sd", dir);
-	snprintf(stmp, sizeof(stmp), "%s.tmp", sdir);
 	snprintf(bus_file, sizeof(bus_file), "%s/shmbus.sttest", dir);
 	assert_int_equal(tu_write(cfg, "[bus]\nname = sttest\narena_mb = 2\n"
 	                               "[service a]\ncommand = /bin/true\nrestart = never\n"),
@@ -512,7 +518,7 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 	    tu_run(out, sizeof(out), "timeout 10 %s up --status %s %s", SHMBUSCTL_BIN, sdir, cfg),
 	    1);
 	assert_non_null(strstr(out, "/sd: not a regular file (a directory)"));
-	assert_int_not_equal(access(stmp, F_OK), 0);
+	assert_false(tmp_left_in(dir));
 	assert_int_not_equal(access(bus_file, F_OK), 0);
 
 	/* A writable one is written, and no temporary is left. */
@@ -522,8 +528,42 @@ static void test_launcher_refuses_unwritable_status_file(void **state)
 	    tu_run(out, sizeof(out), "timeout 10 %s up --status %s %s", SHMBUSCTL_BIN, st, cfg), 0);
 	assert_true(tu_read(st, buf, sizeof(buf)) > 0);
 	assert_non_null(strstr(buf, "state=stopped"));
-	snprintf(stmp, sizeof(stmp), "%s.tmp", st);
-	assert_int_not_equal(access(stmp, F_OK), 0);
+	assert_false(tmp_left_in(dir));
+	tu_rmdir(dir);
+}
+
+/* Two launchers given the same status file (one config run twice under
+ * --bus) each write it whole and leave no temporary: both wrote
+ * FILE.tmp, so one renamed the other's half-written file into place, or
+ * failed to rename its own ("rename into place failed": the other had
+ * taken it), and the startup check unlinked the other's temporary. */
+static void test_launcher_status_file_shared_by_two_launchers(void **state)
+{
+	(void)state;
+	up_begin("two");
+	char text[1024], cfg[256], out[4096];
+	snprintf(cfg, sizeof(cfg), "%s/two.ini", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\narena_mb = 2\n[launcher]\nbackoff_initial_ms = 1\nbackoff_max_ms = 1\n"
+	         "status_file = %s\n"
+	         "[service a]\ncommand = /bin/true\nrestart = always\nrestart_max = 40\n"
+	         "[service b]\ncommand = /bin/true\nrestart = always\nrestart_max = 40\n",
+	         status_path);
+	assert_int_equal(tu_write(cfg, text), 0);
+	/* each run writes the file some 160 times, at the same time as the other */
+	assert_int_equal(tu_run(out, sizeof(out),
+	                        "timeout 60 %s --bus two1 up %s > %s/o1 2>&1 & "
+	                        "timeout 60 %s --bus two2 up %s > %s/o2 2>&1 & wait; "
+	                        "grep -h 'status file\\|gave up' %s/o1 %s/o2",
+	                        SHMBUSCTL_BIN, cfg, dir, SHMBUSCTL_BIN, cfg, dir, dir, dir),
+	                 0);
+	if (strstr(out, "status file"))
+		fail_msg("want every status write to succeed, got:\n%s", out);
+	assert_non_null(strstr(out, "gave up")); /* both ran their course */
+	char buf[1024];
+	assert_true(tu_read(status_path, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "state=stopped"));
+	assert_false(tmp_left_in(dir));
 	tu_rmdir(dir);
 }
 
@@ -1171,6 +1211,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_refuses_other_bus_in_service_sections),
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
+	    cmocka_unit_test(test_launcher_status_file_shared_by_two_launchers),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
 	    cmocka_unit_test(test_launcher_waits_for_quiet_stage),

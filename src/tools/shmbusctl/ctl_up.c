@@ -109,13 +109,21 @@ static const char *state_name(enum svc_state s)
 	return n[s];
 }
 
+/* The temporary a status file is written to, beside it: named by our pid,
+ * since two launchers may share a status file (one config run under two
+ * --bus), and with one name each renamed or unlinked the other's. */
+static void status_tmp_path(const char *path, char *tmp, size_t len)
+{
+	snprintf(tmp, len, "%s.%d.tmp", path, (int)getpid());
+}
+
 /* Write the status file: a temporary beside it, then rename. Returns 0 or
  * -errno with *what naming the step that failed; the temporary never
  * stays behind. */
 static int write_status_file(const struct launcher *l, const char **what)
 {
-	char tmp[PATH_MAX + 8];
-	snprintf(tmp, sizeof(tmp), "%s.tmp", l->status_path);
+	char tmp[PATH_MAX + 32];
+	status_tmp_path(l->status_path, tmp, sizeof(tmp));
 	FILE *f = fopen(tmp, "we");
 	if (!f) {
 		*what = "create";
@@ -165,13 +173,13 @@ static void write_status(struct launcher *l)
 static int check_status_path(const char *path)
 {
 	struct stat st;
-	char tmp[PATH_MAX + 8];
+	char tmp[PATH_MAX + 32];
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
 		fprintf(stderr, TOOL ": status file %s: not a regular file%s\n", path,
 		        S_ISDIR(st.st_mode) ? " (a directory)" : "");
 		return CTL_FAIL;
 	}
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	status_tmp_path(path, tmp, sizeof(tmp));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		fprintf(stderr, TOOL ": status file %s: cannot create %s: %s\n", path, tmp,
