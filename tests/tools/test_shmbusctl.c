@@ -421,6 +421,41 @@ static void test_shmbusctl_check_finds_commands_that_cannot_run(void **state)
 	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 0);
 }
 
+/* A `bus` key of [journal] or [bridge] other than the bus run fails `check`
+ * as it fails `up`, with the same message: check passed it, and the
+ * launcher its ExecStartPre had vetted then refused to start. */
+static void test_shmbusctl_check_refuses_other_bus_in_service_sections(void **state)
+{
+	(void)state;
+	char path[256], up_out[1024];
+	const char *want = "jb.ini:5: [journal] bus: 'prod' is not the bus this launcher runs "
+	                   "('test')";
+	snprintf(path, sizeof(path), "%s/jb.ini", dir);
+	assert_int_equal(tu_write(path, "[bus]\nname = prod\narena_mb = 2\n"
+	                                "[journal]\nbus = prod\nring = journal.in\n"
+	                                "[service s]\ncommand = sleep\nargs = 1000\n"),
+	                 0);
+	assert_int_equal(
+	    tu_run(up_out, sizeof(up_out), "timeout 10 %s --bus test up %s", SHMBUSCTL_BIN, path),
+	    1);
+	assert_non_null(strstr(up_out, want));
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus test check %s", SHMBUSCTL_BIN, path),
+	                 1);
+	assert_non_null(strstr(out, want));
+	assert_int_equal(
+	    tu_run(out, sizeof(out), "%s --bus test check --json %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, want));
+	/* [bridge] against the config's own [bus] name, without --bus */
+	assert_int_equal(
+	    tu_write(path, "[bus]\nname = prod\narena_mb = 2\n[bridge]\nbus = other\n"), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s", SHMBUSCTL_BIN, path), 1);
+	assert_non_null(strstr(out, "jb.ini:5: [bridge] bus: 'other' is not the bus this launcher "
+	                            "runs ('prod')"));
+	/* the bus run named: accepted */
+	assert_int_equal(tu_run(out, sizeof(out), "%s --bus other check %s", SHMBUSCTL_BIN, path),
+	                 0);
+}
+
 /* Without SHMBUS_DIR a bus goes to a hugetlbfs mount with pages free (one
  * without size= once looked full), and list, info and destroy find it
  * there: list once read /dev/shm only. */
@@ -479,6 +514,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_list_names_an_over_long_file),
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
+	    cmocka_unit_test(test_shmbusctl_check_refuses_other_bus_in_service_sections),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
 	    cmocka_unit_test(test_shmbusctl_json_is_a_document_or_refused),
 	    cmocka_unit_test(test_shmbusctl_list_text_escapes_file_names),

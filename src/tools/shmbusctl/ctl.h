@@ -47,6 +47,11 @@ void ctl_command_path(const char *config_dir, const char *command, char *out, si
  * executable file; prints the first that does not. 0 or CTL_FAIL. */
 int ctl_check_commands(const struct shmbus_config *cfg);
 
+/* A `bus` key of [journal] or [bridge] names bus `bus`, the one the
+ * launcher runs, or is absent; prints the first that does not, as
+ * `tool`. The launcher and `check` refuse the same. 0 or CTL_FAIL. */
+int ctl_check_section_buses(const char *tool, const struct shmbus_config *cfg, const char *bus);
+
 /* Device and inode of bus `name`'s file. 0 or -errno. */
 int ctl_bus_file_id(const char *name, dev_t *dev, ino_t *ino);
 

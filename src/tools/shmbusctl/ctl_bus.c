@@ -109,6 +109,28 @@ int ctl_check_commands(const struct shmbus_config *cfg)
 	return CTL_OK;
 }
 
+int ctl_check_section_buses(const char *tool, const struct shmbus_config *cfg, const char *bus)
+{
+	/* journald and the bridge read [journal]/[bridge] through --config
+	 * ${config}, and a `bus` key there wins over the SHMBUS_BUS the
+	 * launcher gives them: under `up --bus test` they would attach
+	 * another bus (production's) than the one the launcher runs. */
+	const struct shmbus_cfg_section *sec[2] = {&cfg->journal, &cfg->bridge};
+	for (int k = 0; k < 2; k++) {
+		int line = 0;
+		const char *b = shmbus_config_get(sec[k], "bus", &line);
+		if (b && strcmp(b, bus) != 0) {
+			fprintf(stderr,
+			        "%s: %s:%d: [%s] bus: '%s' is not the bus this launcher runs "
+			        "('%s'): a service reading --config ${config} would attach '%s' "
+			        "(remove the key: services get the launcher's bus as SHMBUS_BUS)\n",
+			        tool, cfg->path, line, k ? "bridge" : "journal", b, bus, b);
+			return CTL_FAIL;
+		}
+	}
+	return CTL_OK;
+}
+
 int ctl_declare_ring(shmbus_bus *bus, const struct shmbus_cfg_ring *r)
 {
 	struct shmbus_sub_opts o = r->opts;
@@ -167,11 +189,11 @@ int ctl_check(const struct ctl_opts *o, const char *path)
 	struct shmbus_config *cfg;
 	if (ctl_load_config(path, &cfg))
 		return CTL_FAIL;
-	if (ctl_check_commands(cfg)) {
+	const char *name = o->bus ? o->bus : cfg->bus.name;
+	if (ctl_check_commands(cfg) || ctl_check_section_buses(TOOL, cfg, name)) {
 		shmbus_config_free(cfg);
 		return CTL_FAIL;
 	}
-	const char *name = o->bus ? o->bus : cfg->bus.name;
 	if (o->json) {
 		printf("{\"config\":");
 		tool_json_str_ascii(stdout, path); /* a path's bytes need not be UTF-8 */

@@ -930,24 +930,9 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 		shmbus_config_free(cfg);
 		return tool_fail(TOOL, "init", -ENOMEM);
 	}
-	int rc = l.status_path ? check_status_path(l.status_path) : CTL_OK;
-	/* journald and the bridge read [journal]/[bridge] through --config
-	 * ${config}, and a `bus` key there wins over the SHMBUS_BUS the
-	 * launcher gives them: under `up --bus test` they would attach
-	 * another bus (production's) than the one the launcher runs. */
-	const struct shmbus_cfg_section *kept[2] = {&cfg->journal, &cfg->bridge};
-	for (int k = 0; k < 2 && rc == CTL_OK; k++) {
-		int line = 0;
-		const char *b = shmbus_config_get(kept[k], "bus", &line);
-		if (b && strcmp(b, l.bus_name) != 0) {
-			fprintf(stderr,
-			        TOOL ": %s:%d: [%s] bus: '%s' is not the bus this launcher runs "
-			        "('%s'): a service reading --config ${config} would attach '%s' "
-			        "(remove the key: services get the launcher's bus as SHMBUS_BUS)\n",
-			        cfg->path, line, k ? "bridge" : "journal", b, l.bus_name, b);
-			rc = CTL_FAIL;
-		}
-	}
+	int rc = ctl_check_section_buses(TOOL, cfg, l.bus_name);
+	if (rc == CTL_OK && l.status_path)
+		rc = check_status_path(l.status_path);
 	if (rc == CTL_OK && (cfg->bus.keep || o->keep))
 		rc = reuse_kept_bus(&l);
 	/* What a launcher that was SIGKILLed (OOM, systemd's stop timeout)
