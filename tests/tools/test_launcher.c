@@ -567,6 +567,41 @@ static void test_launcher_status_file_shared_by_two_launchers(void **state)
 	tu_rmdir(dir);
 }
 
+/* A fork() that fails (EAGAIN: the host, the user or the cgroup is out
+ * of processes) is backed off and counted like a crash, and restart_max
+ * gives it up: the launcher retried at backoff_initial_ms for ever, never
+ * doubling, never counting, never giving up. */
+static void test_launcher_backs_off_failed_forks(void **state)
+{
+	(void)state;
+	up_begin("ff");
+	char text[1024], cfg[256], buf[1024];
+	static char out[8192];
+	snprintf(cfg, sizeof(cfg), "%s/ff.ini", dir);
+	snprintf(text, sizeof(text),
+	         "[bus]\nname = ffbus\narena_mb = 2\n"
+	         "[launcher]\nbackoff_initial_ms = 20\nbackoff_max_ms = 60\nstatus_file = %s\n"
+	         "[service a]\ncommand = sleep\nargs = 1000\nrestart = on-failure\n"
+	         "restart_max = 3\n",
+	         status_path);
+	assert_int_equal(tu_write(cfg, text), 0);
+	/* bounded: a launcher that retries for ever is stopped by timeout */
+	int rc = tu_run(out, sizeof(out),
+	                "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0 "
+	                "timeout -s INT 10 env LD_PRELOAD=%s %s up %s",
+	                FORK_FAIL_LIB, SHMBUSCTL_BIN, cfg);
+	if (rc != 1 ||
+	    !strstr(out, "service a: fork failed: Resource temporarily unavailable; restart 1 in "
+	                 "20 ms") ||
+	    !strstr(out, "restart 2 in 40 ms") || !strstr(out, "restart 3 in 60 ms") ||
+	    !strstr(out, "gave up after 3 restarts in a row"))
+		fail_msg("want 3 restarts backed off, then given up (exit 1), got %d:\n%.2000s", rc,
+		         out);
+	assert_true(tu_read(status_path, buf, sizeof(buf)) > 0);
+	assert_non_null(strstr(buf, "state=failed restarts=3 last_exit=fork:11"));
+	tu_rmdir(dir);
+}
+
 /* ---- the pipeline services: this program run as `--svc ROLE ...` ----
  * src:   publishes 200 events of type 32 at once, then idles (another 200
  *        on each SIGUSR1); on SIGTERM it flushes late (300 ms) one event of
@@ -1212,6 +1247,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_refuses_bad_config),
 	    cmocka_unit_test(test_launcher_refuses_unwritable_status_file),
 	    cmocka_unit_test(test_launcher_status_file_shared_by_two_launchers),
+	    cmocka_unit_test(test_launcher_backs_off_failed_forks),
 	    cmocka_unit_test(test_launcher_starts_sources_after_consumers_subscribe),
 	    cmocka_unit_test(test_launcher_stops_producers_before_consumers),
 	    cmocka_unit_test(test_launcher_waits_for_quiet_stage),

@@ -280,14 +280,64 @@ static void child_exec(const struct launcher *l, const struct svc *s)
 	_exit(127);
 }
 
+/*
+ * A service ended (`failed`: not with exit 0; `usage`: exit 2 under
+ * on-failure) after a run of ran_ns, or could not be started at all:
+ * restart it by its policy with the exponential backoff, or give it up.
+ * Ends the line the caller began about it.
+ */
+static void after_end(struct launcher *l, struct svc *s, bool failed, bool usage, int64_t ran_ns)
+{
+	const struct shmbus_cfg_service *c = s->cfg;
+	bool restart = c->restart == SHMBUS_RESTART_ALWAYS ||
+	               (c->restart == SHMBUS_RESTART_ON_FAILURE && failed);
+	if (l->stopping || !restart) {
+		s->state = failed && !l->stopping ? SVC_FAILED : SVC_STOPPED;
+		printf("\n");
+		return;
+	}
+	/* Exit 2 is a usage error by every shmbus tool's convention (a bad
+	 * option or config value): it fails the same way each time. */
+	if (usage) {
+		s->state = SVC_FAILED;
+		printf("; exit 2 is a usage error: not restarted (fix its args or config)\n");
+		return;
+	}
+	/* After a healthy run (healthy_run_ms) the backoff and the count that
+	 * restart_max bounds start again, or a service that fails once a day
+	 * would be given up for good on the 11th day. */
+	if (ran_ns >= (int64_t)l->cfg->launcher.healthy_run_ms * 1000000) {
+		s->backoff_ms = l->cfg->launcher.backoff_initial_ms;
+		s->streak = 0;
+	}
+	if (c->restart_max && s->streak >= c->restart_max) {
+		s->state = SVC_FAILED;
+		printf("; gave up after %u restarts in a row (restart_max)\n", s->streak);
+		return;
+	}
+	unsigned delay = s->backoff_ms;
+	s->backoff_ms = s->backoff_ms * 2 > l->cfg->launcher.backoff_max_ms
+	                    ? l->cfg->launcher.backoff_max_ms
+	                    : s->backoff_ms * 2;
+	s->restarts++;
+	s->streak++;
+	s->state = SVC_BACKOFF;
+	s->next_start_ns = mono_ns() + (int64_t)delay * 1000000;
+	printf("; restart %u in %u ms\n", s->restarts, delay);
+}
+
 static void start(struct launcher *l, struct svc *s)
 {
 	fflush(NULL);
 	pid_t pid = fork();
 	if (pid < 0) {
-		fprintf(stderr, TOOL ": service %s: fork: %s\n", s->cfg->name, strerror(errno));
-		s->state = SVC_BACKOFF;
-		s->next_start_ns = mono_ns() + (int64_t)s->backoff_ms * 1000000;
+		/* Out of processes (EAGAIN: RLIMIT_NPROC, a cgroup's pids.max)
+		 * or memory: a crash at once, backed off and counted as one,
+		 * or the launcher retried every backoff_initial_ms for ever. */
+		int err = errno;
+		snprintf(s->last_exit, sizeof(s->last_exit), "fork:%d", err);
+		printf("%s: service %s: fork failed: %s", TOOL, s->cfg->name, strerror(err));
+		after_end(l, s, true, false, 0);
 		return;
 	}
 	if (pid == 0)
@@ -313,47 +363,13 @@ static void describe_exit(int status, char *buf, size_t len)
 static void on_exit_of(struct launcher *l, struct svc *s, int status)
 {
 	const struct shmbus_cfg_service *c = s->cfg;
-	int64_t now = mono_ns();
 	bool failed = !(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	bool usage = c->restart == SHMBUS_RESTART_ON_FAILURE && WIFEXITED(status) &&
+	             WEXITSTATUS(status) == 2;
 	describe_exit(status, s->last_exit, sizeof(s->last_exit));
 	s->pid = 0;
 	printf("%s: service %s ended (%s)", TOOL, c->name, s->last_exit);
-	bool restart = c->restart == SHMBUS_RESTART_ALWAYS ||
-	               (c->restart == SHMBUS_RESTART_ON_FAILURE && failed);
-	if (l->stopping || !restart) {
-		s->state = failed && !l->stopping ? SVC_FAILED : SVC_STOPPED;
-		printf("\n");
-		return;
-	}
-	/* Exit 2 is a usage error by every shmbus tool's convention (a bad
-	 * option or config value): it fails the same way each time. */
-	if (c->restart == SHMBUS_RESTART_ON_FAILURE && WIFEXITED(status) &&
-	    WEXITSTATUS(status) == 2) {
-		s->state = SVC_FAILED;
-		printf("; exit 2 is a usage error: not restarted (fix its args or config)\n");
-		return;
-	}
-	/* After a healthy run (healthy_run_ms) the backoff and the count that
-	 * restart_max bounds start again, or a service that fails once a day
-	 * would be given up for good on the 11th day. */
-	if (now - s->started_ns >= (int64_t)l->cfg->launcher.healthy_run_ms * 1000000) {
-		s->backoff_ms = l->cfg->launcher.backoff_initial_ms;
-		s->streak = 0;
-	}
-	if (c->restart_max && s->streak >= c->restart_max) {
-		s->state = SVC_FAILED;
-		printf("; gave up after %u restarts in a row (restart_max)\n", s->streak);
-		return;
-	}
-	unsigned delay = s->backoff_ms;
-	s->backoff_ms = s->backoff_ms * 2 > l->cfg->launcher.backoff_max_ms
-	                    ? l->cfg->launcher.backoff_max_ms
-	                    : s->backoff_ms * 2;
-	s->restarts++;
-	s->streak++;
-	s->state = SVC_BACKOFF;
-	s->next_start_ns = now + (int64_t)delay * 1000000;
-	printf("; restart %u in %u ms\n", s->restarts, delay);
+	after_end(l, s, failed, usage, mono_ns() - s->started_ns);
 }
 
 /* Is `pid` one of service s's processes (its main one, or in its group)? */
