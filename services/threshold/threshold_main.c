@@ -20,7 +20,12 @@
  * End of stream: after --eos-count markers of ta (heartbeat status
  * SHMBUS_SVC_EOS_TA) the service evaluates the groups left open and
  * publishes its own marker (SHMBUS_SVC_EOS_THRESHOLD). SIGTERM drains the
- * ring and evaluates the groups left open too, then exits.
+ * ring, then waits (THR_STOP_WAIT_NS at most) for the rest of the groups
+ * left open whose source is still open, and evaluates the groups left
+ * open by a source that has closed, as the marker does; a group whose
+ * source is still open after the wait is not evaluated (counted as cut):
+ * its rest may still come, and its values mixed with the last group's
+ * would raise or miss alerts on values no bar had.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage (bad rules included).
  */
 #define _GNU_SOURCE
@@ -39,6 +44,8 @@
 #include "threshold_inputs.h"
 
 #define TOOL          "shmbus-threshold"
+/* a stop waits this long for the rest of a group its open source began */
+#define THR_STOP_WAIT_NS (1000 * INT64_C(1000000))
 
 static const char usage_text[] =
     "usage: shmbus-threshold --rules FILE [options]\n"
@@ -82,6 +89,7 @@ struct thr_svc {
 	int done;
 
 	uint64_t bars_in, indicators_in, alerts, eval_errors, eos_in, eos_out;
+	uint64_t groups_cut; /* left open at a stop by a source still open: not evaluated */
 };
 
 /* One option of the tool's own (struct shmbus_svc_cli.own): --rules. */
@@ -271,6 +279,66 @@ static void thr_on_event(const struct shmbus_event_header *ev, void *ctx)
 	}
 }
 
+/* Has source @source an open producer whose process lives (it may still
+ * publish the rest of a group)? Two open producers never share a source. */
+static int thr_source_open(const struct thr_svc *t, uint32_t source)
+{
+	struct shmbus_producer_stat ps;
+	int rc;
+
+	for (uint32_t i = 0; (rc = shmbus_stat_producer(t->st.bus, i, &ps)) != -ERANGE; i++)
+		if (rc == 0 && ps.alive && ps.source_id == source)
+			return 1;
+	return 0;
+}
+
+/* Symbols with a group left open by a source still open. */
+static unsigned thr_groups_awaited(const struct thr_svc *t)
+{
+	unsigned n = 0;
+
+	for (uint32_t id = 1; id <= t->st.max_symbols; id++)
+		n += t->syms[id].pending && thr_source_open(t, t->syms[id].pend.source_id);
+	return n;
+}
+
+/*
+ * A stop (SIGTERM): the ring was drained, but a source still open (ta,
+ * stopped at the same time or not at all) may be in the middle of a
+ * group. Its rest is waited for, THR_STOP_WAIT_NS at most; then the groups
+ * of sources that have closed are evaluated, as at the end of the stream
+ * (their rest never comes), and those of sources still open are cut: not
+ * evaluated, since a half-applied group mixes this bar's values with the
+ * last bar's.
+ */
+static void thr_stop(struct thr_svc *t)
+{
+	int64_t deadline = shmbus_mono_ns() + THR_STOP_WAIT_NS;
+
+	for (;;) {
+		/* counted before the poll: what a source committed before it
+		 * closed is in the ring by then, and that poll takes it */
+		unsigned awaited = thr_groups_awaited(t);
+		int got = shmbus_poll(t->st.c, thr_on_event, t, 256);
+		if (got < 0 || t->done)
+			break;
+		if (got > 0)
+			continue;
+		if (!awaited || shmbus_mono_ns() >= deadline)
+			break;
+		shmbus_wait(t->st.c, 10 * 1000 * 1000);
+	}
+	for (uint32_t id = 1; id <= t->st.max_symbols; id++) {
+		struct thr_sym *sym = &t->syms[id];
+		if (sym->pending && thr_source_open(t, sym->pend.source_id)) {
+			sym->pending = 0;
+			t->groups_cut++;
+		} else {
+			thr_flush(t, sym);
+		}
+	}
+}
+
 static int thr_done(void *ctx)
 {
 	return ((const struct thr_svc *)ctx)->done;
@@ -291,6 +359,11 @@ static void thr_report(struct thr_svc *t)
 	        (unsigned long long)t->bars_in, (unsigned long long)t->indicators_in,
 	        (unsigned long long)t->alerts, (unsigned long long)st.suppressed, t->nrules,
 	        st.symbols);
+	if (t->groups_cut)
+		fprintf(stderr,
+		        TOOL ": %llu bar groups cut by the stop (their source still open): not "
+		             "evaluated\n",
+		        (unsigned long long)t->groups_cut);
 	if (!t->so.stats_json)
 		return;
 	if ((mf = open_memstream(&lat, &latlen)) != NULL) {
@@ -308,6 +381,7 @@ static void thr_report(struct thr_svc *t)
 	shmbus_svc_json_u64(&j, "rules", t->nrules);
 	shmbus_svc_json_u64(&j, "eos_in", t->eos_in);
 	shmbus_svc_json_u64(&j, "eos_out", t->eos_out);
+	shmbus_svc_json_u64(&j, "groups_cut", t->groups_cut);
 	shmbus_svc_json_raw(&j, "commit_latency", lat);
 	shmbus_svc_json_save(&j, TOOL, t->so.stats_json);
 	free(lat);
@@ -351,10 +425,12 @@ int main(int argc, char **argv)
 	struct shmbus_svc_loop loop = {
 	    .bus = t.st.bus, .c = t.st.c, .on_event = thr_on_event, .ctx = &t, .done = thr_done};
 	int ran = shmbus_svc_run(&loop);
-	/* A stop (SIGTERM) ends the stream as its marker does: the ring was
-	 * drained, and a group whose last event never came is evaluated now,
-	 * not dropped with the process. */
-	if (ran >= 0)
+	/* A stop (SIGTERM) ends the stream as its marker does for a source
+	 * that has closed: a group whose last event never came is evaluated
+	 * now, not dropped with the process (thr_stop). */
+	if (ran == 0)
+		thr_stop(&t);
+	else if (ran > 0)
 		for (uint32_t id = 1; id <= t.st.max_symbols; id++)
 			thr_flush(&t, &t.syms[id]);
 	fflush(stdout);

@@ -10,7 +10,9 @@
  * group left open is now evaluated when the symbol's next group begins, or
  * at the end of the stream, with its last applied event as the trigger.
  * A SIGTERM ends the stream too: the service drains its ring, and the
- * groups left open in it are evaluated before it exits, not dropped.
+ * groups left open in it by a source that has closed are evaluated before
+ * it exits, not dropped; one a source still open left is awaited, and
+ * not evaluated half-applied.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,6 +21,7 @@
 #include <cmocka.h>
 
 #include <signal.h>
+#include <stdbool.h>
 #include <sys/wait.h>
 
 #include "pl_test.h"
@@ -96,10 +99,17 @@ static void grp_run(const char *bus, const char *rules_text, enum grp_end end, u
 	                 1);
 	for (int i = 0; i < NBARS; i++) /* every bar says its indicators follow */
 		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
-	if (end == GRP_EOS)
+	if (end == GRP_EOS) {
 		shmbus_svc_publish_status(p, SHMBUS_SVC_EOS_TA, NBARS, NBARS);
-	else /* committed before the signal: the service drains them before it goes */
+	} else {
+		/* committed before the signal: the service drains them before it
+		 * goes; the source closed first, as the launcher stops sources
+		 * before their consumers (one still open may be in the middle of
+		 * a group: test_threshold_groups_cut_by_sigterm_not_evaluated) */
+		shmbus_producer_close(p);
+		p = NULL;
 		assert_int_equal(kill(pid, SIGTERM), 0);
+	}
 	int st;
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
@@ -108,7 +118,8 @@ static void grp_run(const char *bus, const char *rules_text, enum grp_end end, u
 	while (shmbus_poll(alerts, on_alert, a, 16) > 0)
 		;
 	shmbus_consumer_close(alerts);
-	shmbus_producer_close(p);
+	if (p)
+		shmbus_producer_close(p);
 	assert_int_equal(shmbus_bus_close(b), 0);
 	assert_int_equal(shmbus_bus_destroy(bus), 0);
 }
@@ -148,11 +159,116 @@ static void test_threshold_groups_open_at_sigterm(void **state)
 	assert_int_equal(a.got[0].trigger_seq, seq[9]);
 }
 
+/* Publish SPY's sma20 = v at bar i's event time, with the flags given. */
+static void publish_sma(shmbus_producer *p, uint32_t sym, int i, double v, uint8_t flags)
+{
+	struct shmbus_indicator *e;
+	assert_int_equal(shmbus_claim(p, SHMBUS_EV_INDICATOR, sym, sizeof(*e), (void **)&e), 0);
+	e->h.event_time_ns = SEC * (i + 1);
+	e->h.flags = flags;
+	e->kind = SHMBUS_IND_SMA;
+	e->param[0] = 20;
+	e->param[1] = e->param[2] = 0;
+	e->value[0] = v;
+	e->value[1] = e->value[2] = 0;
+	e->origin_ns = shmbus_now_ns();
+	assert_true(shmbus_commit(p) >= 0);
+}
+
+/*
+ * A SIGTERM while the source (ta) is still open in the middle of a group:
+ * bar 1's close (110) came, its sma20 (115) not yet. Evaluated at the
+ * stop, `close > sma20` compared bar 1's close with bar 0's sma20 (105)
+ * and fired on values no bar had. The stop waits for the rest of such a
+ * group while its source is open (`rest` comes after the SIGTERM: the
+ * whole group is evaluated, and does not fire), and does not evaluate
+ * one whose rest never came (`rest` false); an open group of a source
+ * that has closed is evaluated, as at the end of the stream
+ * (test_threshold_groups_open_at_sigterm).
+ */
+static void sigterm_mid_group(const char *bus, bool rest)
+{
+	shmbus_bus *b;
+	shmbus_producer *p;
+	shmbus_consumer *alerts;
+	struct shmbus_sub_opts so;
+	struct alerts_seen a;
+	const char *rules = pt_path("mid.rules");
+	FILE *f = fopen(rules, "w");
+
+	assert_non_null(f);
+	fputs("rule mix: close > sma20\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(shmbus_bus_create(bus, NULL, &b), 0);
+	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	shmbus_sub_opts_init(&so);
+	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
+	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
+	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
+	assert_true(sym > 0);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", bus, "--rules", rules, "--quiet",
+		      (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
+	                 1);
+	publish_bar(p, (uint32_t)sym, 0, SHMBUS_EVF_MORE);  /* close 100 */
+	publish_sma(p, (uint32_t)sym, 0, 105, 0);           /* 100 > 105: no */
+	publish_bar(p, (uint32_t)sym, 10, SHMBUS_EVF_MORE); /* close 110, its sma20 to come */
+	int ring = shmbus_stat_find_ring(b, "threshold");
+	struct shmbus_ring_stat rs = {0};
+	assert_true(ring >= 0);
+	for (int i = 0; i < 1000; i++) { /* threshold has applied them all */
+		assert_int_equal(shmbus_stat_ring(b, (uint32_t)ring, &rs), 0);
+		if (rs.depth == 0)
+			break;
+		usleep(10000);
+	}
+	assert_int_equal(rs.depth, 0);
+	assert_int_equal(kill(pid, SIGTERM), 0);
+	if (rest) {
+		usleep(100000);                            /* it has drained the ring by now */
+		publish_sma(p, (uint32_t)sym, 10, 115, 0); /* 110 > 115: no */
+		shmbus_producer_close(p);                  /* the source is done */
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	memset(&a, 0, sizeof(a));
+	while (shmbus_poll(alerts, on_alert, &a, 16) > 0)
+		;
+	if (a.n != 0)
+		fail_msg("want no alert, got %d: rule %u on close %g against sma20 %g", a.n,
+		         a.got[0].rule_id, a.got[0].value, a.got[0].threshold);
+	shmbus_consumer_close(alerts);
+	if (!rest)
+		shmbus_producer_close(p);
+	assert_int_equal(shmbus_bus_close(b), 0);
+	assert_int_equal(shmbus_bus_destroy(bus), 0);
+}
+
+static void test_threshold_groups_cut_by_sigterm_not_evaluated(void **state)
+{
+	(void)state;
+	sigterm_mid_group("thrcut", false);
+}
+
+static void test_threshold_groups_completed_after_sigterm(void **state)
+{
+	(void)state;
+	sigterm_mid_group("thrrest", true);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_threshold_groups_open_at_the_end),
 	    cmocka_unit_test(test_threshold_groups_open_at_sigterm),
+	    cmocka_unit_test(test_threshold_groups_cut_by_sigterm_not_evaluated),
+	    cmocka_unit_test(test_threshold_groups_completed_after_sigterm),
 	};
 	return cmocka_run_group_tests(tests, pt_setup, pt_teardown);
 }
