@@ -1138,6 +1138,37 @@ static void test_launcher_stops_in_order_after_a_sigkill(void **state)
 		         c[3], c[5], out);
 }
 
+/* A launcher started with its stop signals blocked (a supervisor's
+ * inherited mask) gave that mask to every service: a service that does
+ * not unblock SIGTERM itself (a plain command, a shell wrapper) never got
+ * the stop's SIGTERM and was SIGKILLed after its grace. */
+static void test_launcher_services_get_stop_signals_unblocked(void **state)
+{
+	(void)state;
+	char text[1024], bus_file[256], path[64], buf[4096];
+	int fd;
+	sigset_t stop, old;
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &stop, &old), 0);
+	pid_t launcher = sleeper_up("mask", text, sizeof(text), bus_file, &fd);
+	assert_int_equal(sigprocmask(SIG_SETMASK, &old, NULL), 0);
+	pid_t s = wait_running("s", 0);
+	assert_true(s > 0);
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)s);
+	assert_true(tu_read(path, buf, sizeof(buf)) > 0);
+	const char *blk = strstr(buf, "SigBlk:");
+	assert_non_null(blk);
+	unsigned long long mask = strtoull(blk + 7, NULL, 16);
+	char *out = up_stop(launcher, fd, 0);
+	if (mask & ((1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1))))
+		fail_msg("service started with SIGTERM or SIGINT blocked (SigBlk %llx):\n%s", mask,
+		         out);
+	assert_null(strstr(out, "after SIGTERM: SIGKILL"));
+	tu_rmdir(dir);
+}
+
 /* A reader of the launcher's stdout that goes away does not kill it (it
  * used to die of SIGPIPE, and its services with it); services get SIGPIPE
  * back at its default. */
@@ -1259,6 +1290,7 @@ int main(int argc, char **argv)
 	    cmocka_unit_test(test_launcher_stops_a_starting_consumer_after_its_source),
 	    cmocka_unit_test(test_launcher_stop_order_skips_exited_producers),
 	    cmocka_unit_test(test_launcher_survives_closed_stdout),
+	    cmocka_unit_test(test_launcher_services_get_stop_signals_unblocked),
 	    cmocka_unit_test(test_launcher_kills_group_of_crashed_service),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -252,7 +252,12 @@ static void child_exec(const struct launcher *l, const struct svc *s)
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGPIPE,
 	       SIG_DFL); /* ignored in the launcher; an ignored signal stays so across exec */
+	/* The mask the launcher was started with, less the signals the stop
+	 * sends: inherited blocked from a supervisor, SIGTERM never reached a
+	 * service that does not unblock it itself (a plain command, a shell
+	 * wrapper), and every stop ended in SIGKILL after the grace. */
 	sigprocmask(SIG_SETMASK, &l->oldmask, NULL);
+	sigprocmask(SIG_UNBLOCK, &l->mask, NULL);
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != l->self) /* the launcher died before prctl */
 		_exit(1);
