@@ -609,9 +609,20 @@ static int csv_header(struct shmbus_csv_reader *r, const char *file, struct shmb
 		r->col[f] = -1;
 		if (!csv_field_used(r->kind, f))
 			continue;
-		for (uint32_t c = 0; c < r->ncols && r->col[f] < 0; c++)
-			if (strcmp(r->colname[c], r->want[f]) == 0)
-				r->col[f] = (int)c;
+		for (uint32_t c = 0; c < r->ncols; c++) {
+			if (strcmp(r->colname[c], r->want[f]) != 0)
+				continue;
+			/* which of two would be a guess: the data of one of
+			 * them would be published as the field, silently */
+			if (r->col[f] >= 0) {
+				csv_set_error(err, SHMBUS_CSV_E_BAD_HEADER, file, 1, r->want[f],
+					      "column '%s' (field '%s') is in the header twice: "
+					      "columns %d and %u",
+					      r->want[f], csv_field_key[f], r->col[f] + 1, c + 1);
+				return -EINVAL;
+			}
+			r->col[f] = (int)c;
+		}
 		if (r->col[f] < 0) {
 			csv_set_error(err, SHMBUS_CSV_E_MISSING_COLUMN, file, 1, r->want[f],
 				      "column '%s' (field '%s') not found in the header",

@@ -520,6 +520,22 @@ static void test_csv_reader_open_errors(void **state)
 	assert_int_equal(err.kind, SHMBUS_CSV_E_MISSING_COLUMN);
 	assert_string_equal(err.column, "px");
 	assert_string_equal(err.message, "column 'px' (field 'price') not found in the header");
+	/* a field's column twice: which one is meant cannot be told (the
+	 * first was taken, silently); other columns may repeat */
+	o.columns = NULL;
+	assert_int_equal(shmbus_csv_open(&r, write_file("h.csv", "ts_ns,symbol,price,size,price\n"),
+					 &o, &err),
+			 -EINVAL);
+	assert_null(r);
+	assert_int_equal(err.kind, SHMBUS_CSV_E_BAD_HEADER);
+	assert_string_equal(err.column, "price");
+	assert_string_equal(err.message,
+			    "column 'price' (field 'price') is in the header twice: columns 3 and 5");
+	assert_int_equal(shmbus_csv_open(&r, write_file("h.csv", "ts_ns,note,symbol,price,size,note\n"),
+					 &o, &err),
+			 0);
+	shmbus_csv_close(r);
+	o.columns = "price=px";
 
 	o.columns = "bid=bid_price";
 	assert_int_equal(shmbus_csv_open(&r, write_file("h.csv", "a\n"), &o, &err), -EINVAL);
