@@ -456,6 +456,43 @@ static void test_shmbusctl_check_refuses_other_bus_in_service_sections(void **st
 	                 0);
 }
 
+/* check refuses a [launcher] status_file that up refuses before it starts
+ * anything (a folder that does not exist, a directory in its place): it
+ * said ok, and up then failed. */
+static void test_shmbusctl_check_refuses_status_file_up_refuses(void **state)
+{
+	(void)state;
+	char path[256], status[256], up_out[1024], want[400];
+	const char *bad[] = {"%s/nosuch/status", "%s"};
+	snprintf(path, sizeof(path), "%s/st.ini", dir);
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(status, sizeof(status), bad[i], dir);
+		char cfg[600];
+		snprintf(cfg, sizeof(cfg),
+		         "[bus]\nname = stfile\narena_mb = 2\n[launcher]\nstatus_file = %s\n"
+		         "[service s]\ncommand = sleep\nargs = 1000\n",
+		         status);
+		assert_int_equal(tu_write(path, cfg), 0);
+		snprintf(want, sizeof(want), "status file %s: %s", status,
+		         i ? "not a regular file (a directory)" : "cannot create");
+		assert_int_equal(
+		    tu_run(up_out, sizeof(up_out), "timeout 10 %s up %s 2>&1", SHMBUSCTL_BIN, path), 1);
+		if (!strstr(up_out, want))
+			fail_msg("up: want '%s' in: %s", want, up_out);
+		assert_int_equal(tu_run(out, sizeof(out), "%s check %s 2>&1", SHMBUSCTL_BIN, path), 1);
+		if (!strstr(out, want))
+			fail_msg("check: want '%s' in: %s", want, out);
+	}
+	/* a writable one: ok, and nothing left beside it */
+	snprintf(status, sizeof(status), "%s/status", dir);
+	char cfg[600];
+	snprintf(cfg, sizeof(cfg),
+	         "[bus]\nname = stfile\narena_mb = 2\n[launcher]\nstatus_file = %s\n", status);
+	assert_int_equal(tu_write(path, cfg), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "%s check %s 2>&1", SHMBUSCTL_BIN, path), 0);
+	assert_int_equal(tu_run(out, sizeof(out), "ls %s | grep -c tmp", dir), 1); /* none */
+}
+
 /* Without SHMBUS_DIR a bus goes to a hugetlbfs mount with pages free (one
  * without size= once looked full), and list, info and destroy find it
  * there: list once read /dev/shm only. */
@@ -515,6 +552,7 @@ int main(void)
 	    cmocka_unit_test(test_shmbusctl_refuses_options_of_other_commands),
 	    cmocka_unit_test(test_shmbusctl_check_finds_commands_that_cannot_run),
 	    cmocka_unit_test(test_shmbusctl_check_refuses_other_bus_in_service_sections),
+	    cmocka_unit_test(test_shmbusctl_check_refuses_status_file_up_refuses),
 	    cmocka_unit_test(test_shmbusctl_json_is_ascii_whatever_the_file_names),
 	    cmocka_unit_test(test_shmbusctl_json_is_a_document_or_refused),
 	    cmocka_unit_test(test_shmbusctl_list_text_escapes_file_names),

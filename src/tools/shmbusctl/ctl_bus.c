@@ -190,7 +190,9 @@ int ctl_check(const struct ctl_opts *o, const char *path)
 	if (ctl_load_config(path, &cfg))
 		return CTL_FAIL;
 	const char *name = o->bus ? o->bus : cfg->bus.name;
-	if (ctl_check_commands(cfg) || ctl_check_section_buses(TOOL, cfg, name)) {
+	const char *status = cfg->launcher.status_file;
+	if (ctl_check_commands(cfg) || ctl_check_section_buses(TOOL, cfg, name) ||
+	    (status && ctl_check_status_path(status))) {
 		shmbus_config_free(cfg);
 		return CTL_FAIL;
 	}

@@ -167,10 +167,9 @@ static void write_status(struct launcher *l)
 	l->status_failed = rc != 0;
 }
 
-/* Before anything starts: the status file must be writable where it is
- * (its folder exists and takes files, it is not a folder itself), or the
- * launcher would run blind for scripts that wait on it. */
-static int check_status_path(const char *path)
+/* Before anything starts: the status file must be writable where it is,
+ * or the launcher would run blind for scripts that wait on it. */
+int ctl_check_status_path(const char *path)
 {
 	struct stat st;
 	char tmp[PATH_MAX + 32];
@@ -953,7 +952,7 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 	}
 	int rc = ctl_check_section_buses(TOOL, cfg, l.bus_name);
 	if (rc == CTL_OK && l.status_path)
-		rc = check_status_path(l.status_path);
+		rc = ctl_check_status_path(l.status_path);
 	if (rc == CTL_OK && (cfg->bus.keep || o->keep))
 		rc = reuse_kept_bus(&l);
 	/* What a launcher that was SIGKILLed (OOM, systemd's stop timeout)
