@@ -224,7 +224,9 @@ static int apply(struct opts *o, int key, const char *v, const char *where)
 		return bad(what, "empty value", where);
 	}
 	switch (key) {
-	case 'b':
+	case 'b': /* checked here: a --config file's bad name is its line's */
+		if (shmbus_name_check("bus", v) != 0)
+			return bad("--bus", shmbus_errmsg(), where ? where : "command line");
 		o->bus = v;
 		o->bus_set = 1;
 		break;

@@ -1503,8 +1503,10 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"stats-interval = banana\n", "--stats-interval"},
 		{"bogus = 1\n", "config key 'bogus'"},
 		{"json = 0\ncheckpoint =\n", "--checkpoint: empty value"},
+		/* a bad bus name of the file was blamed on the command line */
+		{"bus = a/b\n", "--bus: bus name 'a/b': character 2"},
 	};
-	static const unsigned conf_line[] = {2, 3, 1, 1, 1, 1, 1, 2};
+	static const unsigned conf_line[] = {2, 3, 1, 1, 1, 1, 1, 2, 1};
 	for (size_t i = 0; i < sizeof conf_bad / sizeof conf_bad[0]; i++) {
 		char where[128];
 		const char *args[] = {"--bus", "none", "--kafka", "127.0.0.1:1", "--config", conf,

@@ -222,6 +222,8 @@ static void test_journald_config_errors_name_file_and_line(void **state)
 	    {"# flat\nring = r\nbogus = 1\n", "config key 'bogus'", 3},
 	    {"ring = r\n[journal]\n", "an INI config starts with its first [section]", 2},
 	    {"[bus]\nname = x\n[bridge]\nwindow = 8\n", "no [journal] section", 0},
+	    /* a bad bus name of the file was blamed on the command line */
+	    {"[journal]\nbus = a/b\n", "--bus: bus name 'a/b': character 2", 2},
 	};
 	char want[300];
 	jc_paths();

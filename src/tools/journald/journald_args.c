@@ -176,7 +176,9 @@ static int apply(struct jd_opts *o, int c, const char *v, const char *where)
 	char why[JTOOL_WHY];
 	int b;
 	switch (c) {
-	case 'b':
+	case 'b': /* checked here: a --config file's bad name is its line's */
+		if (shmbus_name_check("bus", v) != 0)
+			return jd_usage_err("--bus", shmbus_errmsg(), where);
 		o->bus = v;
 		break;
 	case 'd':
