@@ -155,11 +155,14 @@ int shmbus_stat_ring(const shmbus_bus *bus, uint32_t index, struct shmbus_ring_s
  * be more than max (then only the first max were copied); 0 when the ring
  * takes every symbol (shmbus_ring_stat.nsymbols 0); -EINVAL (NULL bus, or
  * NULL ids with max > 0), -ENOENT for a free entry, -ERANGE past the end,
- * SHMBUS_ECORRUPT. Events about no symbol (id 0) pass every filter and
- * are not listed. shmbus_ring_stat.nsymbols counts the ids as subscribed,
- * a repeated one included: allocate that many to get them all. Read-only,
- * any process; a filter replaced meanwhile (a consumer re-subscribing
- * with another) may read as a mix of the two.
+ * SHMBUS_ECORRUPT, or -EAGAIN when the filter was still being rewritten
+ * after 100 ms (the subscriber died in the middle; the next process that
+ * locks the bus repairs it). Events about no symbol (id 0) pass every
+ * filter and are not listed. shmbus_ring_stat.nsymbols counts the ids as
+ * subscribed, a repeated one included: allocate that many to get them
+ * all. Read-only, any process; a filter replaced meanwhile (a consumer
+ * re-subscribing with another) reads as the old one or the new one, never
+ * a mix (ids past the count returned may hold either's).
  */
 int shmbus_stat_ring_symbols(const shmbus_bus *bus, uint32_t index, uint32_t *ids, unsigned max);
 

@@ -112,11 +112,18 @@ static void desc_set_filter(struct shmbus_bus *b, struct ring_desc *d, struct ri
 	/* h: the header at the region checked (or just allocated) under the
 	 * lock, never d->region_off read again. */
 	uint64_t *bm = (uint64_t *)((uint8_t *)h + sizeof(struct ring_hdr));
+	/* The bitmap is cleared, then filled: a stat reader in between would
+	 * see no symbol at all. W2: the odd seq is visible before the filter
+	 * changes (pairs with the reader's fence after A13). */
+	fetch_add_relaxed(&d->filter_seq, 1);
+	atomic_thread_fence(memory_order_release);
 	memset(bm, 0, align_up(b->max_symbols / 8, CACHE_LINE));
 	d->types = o->types ? o->types : ~UINT64_C(1);
 	d->nsymbols = o->symbols ? (uint32_t)o->nsymbols : 0;
 	for (size_t i = 0; o->symbols && i < o->nsymbols; i++)
 		bm[(o->symbols[i] - 1) >> 6] |= UINT64_C(1) << ((o->symbols[i] - 1) & 63);
+	/* R13: the new filter before the even seq, pairs with A13 in stat.c */
+	atomic_fetch_add_explicit(&d->filter_seq, 1, memory_order_release);
 }
 
 /* Bind a new ring's pages to the node of the CPU the consumer runs on. */

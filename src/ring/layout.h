@@ -116,9 +116,15 @@ struct ring_desc {
 	/* Rings built in this entry so far (ring_create_locked()): a
 	 * producer's view of an earlier one is stale. Was reserved (zero). */
 	_Atomic uint32_t incarnation;
-	char pad[64];
+	char pad[60];
+	/* Odd while the filter (types, nsymbols, the symbol bitmap) is
+	 * rewritten under the lock (desc_set_filter()), so that a reader of
+	 * the bitmap retries around it (shmbus_stat_ring_symbols()). Was
+	 * padding (zero); never reset, so a reader never misses a rewrite. */
+	_Atomic uint32_t filter_seq;
 };
 _Static_assert(sizeof(struct ring_desc) == 256, "ring_desc size");
+_Static_assert(offsetof(struct ring_desc, filter_seq) == 252, "filter_seq after the pad");
 _Static_assert(offsetof(struct ring_desc, name) == 64, "ring_desc name");
 
 /* Head of a ring region; the symbol bitmap and the slots follow it. */

@@ -655,6 +655,13 @@ static void repair_after_owner_death(struct shmbus_bus *b)
 	uint32_t seq = load_relaxed(&b->sb->retire_seq);
 	if (seq & 1)
 		store_release(&b->sb->retire_seq, seq + 1);
+	/* A subscriber killed rewriting a ring's filter (desc_set_filter()):
+	 * readers of the bitmap wait for an even seq. */
+	for (uint32_t i = 0; i < b->max_rings; i++) {
+		uint32_t fs = load_relaxed(&b->rings[i].filter_seq);
+		if (fs & 1)
+			store_release(&b->rings[i].filter_seq, fs + 1);
+	}
 	/* An interner killed between its entry and the symbol count. */
 	sym_recount_locked(b);
 }

@@ -222,10 +222,9 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	return 0;
 }
 
-int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids, unsigned max)
+/* One read of ring `index`'s filter; the caller checks filter_seq around it. */
+static int ring_symbols_read(const shmbus_bus *b, uint32_t index, uint32_t *ids, unsigned max)
 {
-	if (!b || (!ids && max))
-		return -EINVAL;
 	struct ring_view v;
 	uint32_t st = 0;
 	int rc = stat_ring_view(b, index, &v, &st);
@@ -253,6 +252,42 @@ int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids,
 		return bus_err(SHMBUS_ECORRUPT, "ring %u: a filter of %u symbols with none set",
 			       index, d->nsymbols);
 	return (int)n;
+}
+
+int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids, unsigned max)
+{
+	if (!b || (!ids && max))
+		return -EINVAL;
+	if (index >= b->max_rings)
+		return -ERANGE;
+	struct ring_desc *d = &b->rings[index];
+	uint32_t odd = 0; /* the rewrite seen going on since give_up - 100 ms */
+	int64_t give_up = 0;
+	for (;;) {
+		/* A13 pairs with R13: the filter the last rewrite left is visible. */
+		uint32_t s0 = load_acquire(&d->filter_seq);
+		if (!(s0 & 1)) {
+			int rc = ring_symbols_read(b, index, ids, max);
+			atomic_thread_fence(memory_order_acquire); /* pairs with W2 */
+			if (load_relaxed(&d->filter_seq) == s0)
+				return rc;
+			continue; /* rewritten meanwhile: its writer is alive */
+		}
+		/* A rewrite takes microseconds, under the bus lock: the same one
+		 * still going after 100 ms was cut short (its process died
+		 * holding the lock, which the next locker repairs). */
+		int64_t now = shmbus_mono_ns();
+		if (s0 != odd) {
+			odd = s0;
+			give_up = now + 100000000;
+		} else if (now > give_up) {
+			return bus_err(-EAGAIN,
+				       "ring %u: its symbol filter was being rewritten for 100 ms "
+				       "(the subscriber died?)",
+				       index);
+		}
+		cpu_relax();
+	}
 }
 
 int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,

@@ -1052,6 +1052,67 @@ static void test_ring_stat_symbols(void **state)
 	rig_close(&r);
 }
 
+/*
+ * A reader racing a consumer that re-subscribes its ring with another
+ * symbol filter reads the old filter or the new one, never a mix and never
+ * SHMBUS_ECORRUPT: the bitmap is rewritten in place, cleared first, and a
+ * reader once met it cleared (a filter of 1 symbol with none set) or half
+ * written. The re-subscriber is a child process, flipping until killed.
+ */
+static void test_ring_stat_symbols_while_replaced(void **state)
+{
+	static const uint32_t low[] = {1}, high[] = {1000};
+	shmbus_bus *bus;
+	struct shmbus_sub_opts so;
+	assert_int_equal(tu_bus_create("symflip", 8, &bus), 0);
+	tu_sub_opts(&so, 32, 64, SHMBUS_POLICY_DROP);
+	so.symbols = low;
+	so.nsymbols = 1;
+	assert_int_equal(shmbus_ring_declare(bus, "flip", &so), 0);
+	int idx = shmbus_stat_find_ring(bus, "flip");
+	assert_true(idx >= 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_bus *cb;
+		alarm(60);
+		int rc = shmbus_bus_open("symflip", "flipper", SHMBUS_ROLE_CONSUMER, &cb);
+		TU_CHILD_CHECK(rc == 0);
+		for (unsigned i = 0;; i++) {
+			shmbus_consumer *c;
+			so.symbols = i & 1 ? low : high;
+			TU_CHILD_CHECK(shmbus_subscribe(cb, "flip", &so, &c) == 0);
+			shmbus_consumer_close(c);
+		}
+	}
+	uint64_t seen_low = 0, seen_high = 0, bad = 0;
+	int first_rc = 0;
+	uint32_t first_ids[2] = {0, 0};
+	for (int64_t end = tu_mono_ms() + 1000; tu_mono_ms() < end;) {
+		uint32_t ids[2] = {0, 0};
+		int rc = shmbus_stat_ring_symbols(bus, (uint32_t)idx, ids, 2);
+		if (rc == 1 && ids[0] == low[0])
+			seen_low++;
+		else if (rc == 1 && ids[0] == high[0])
+			seen_high++;
+		else if (bad++ == 0) {
+			first_rc = rc;
+			memcpy(first_ids, ids, sizeof ids);
+		}
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	if (bad)
+		fail_msg("%llu reads neither filter: first returned %d (%s), ids %u %u",
+			 (unsigned long long)bad, first_rc,
+			 first_rc < 0 ? shmbus_strerror(first_rc) : "", first_ids[0], first_ids[1]);
+	assert_true(seen_low > 0); /* the child did flip the filter */
+	assert_true(seen_high > 0);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+	assert_int_equal(shmbus_bus_destroy("symflip"), 0);
+}
+
 /* A live consumer's ring cannot be taken; unsubscribe frees the entry. */
 static void test_ring_subscribe_busy_and_unsubscribe(void **state)
 {
@@ -1153,6 +1214,7 @@ int main(void)
 	    TU_TEST(test_ring_bad_subscribe_opts),
 	    TU_TEST(test_ring_stat_fields),
 	    TU_TEST(test_ring_stat_symbols),
+	    TU_TEST(test_ring_stat_symbols_while_replaced),
 	    TU_TEST(test_ring_subscribe_busy_and_unsubscribe),
 	    TU_TEST(test_ring_null_handles),
 	};
