@@ -193,8 +193,11 @@ int shmbus_stat_producer_totals(const shmbus_bus *bus, struct shmbus_producer_st
 
 /*
  * Does open producer `producer` feed ring `ring`: has it delivered there,
- * or announced a type the ring takes? Returns 1 or 0; -ENOENT when either
- * entry is free (or the producer closed), -ERANGE past either table.
+ * or announced a type the ring takes, and is its process alive? Returns 1
+ * or 0 (0 for a producer whose process died: its entry stays open until
+ * shmbus_bus_reap() or a new producer takes it, and, as in
+ * shmbus_ring_stat.producers, it is no feeder); -ENOENT when either entry
+ * is free (or the producer closed), -ERANGE past either table.
  */
 int shmbus_stat_ring_fed_by(const shmbus_bus *bus, uint32_t ring, uint32_t producer);
 

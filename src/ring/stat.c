@@ -156,7 +156,8 @@ int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t produce
 	struct prod_entry *e = &b->prods[producer];
 	if (!load_acquire(&e->state))
 		return -ENOENT;
-	return prod_feeds(e, &b->rings[ring], ring);
+	/* A dead producer feeds nothing, as ring_producers() counts. */
+	return prod_feeds(e, &b->rings[ring], ring) && proc_alive(e->pid, 0);
 }
 
 /* Ring entry `index` in use, and a view of it: its state in *state, or

@@ -479,6 +479,54 @@ static void test_routing_reused_index_forgets_feeders(void **state)
 	tu_env_close(&e);
 }
 
+/*
+ * A producer whose process died (its entry open until a reap) feeds no
+ * ring: shmbus_stat_ring_fed_by() said 1 for it while the ring's producer
+ * count, beside it, left it out.
+ */
+static void test_routing_dead_producer_feeds_nothing(void **state)
+{
+	(void)state;
+	struct tu_env e;
+	tu_env_open(&e);
+	shmbus_consumer *c = sub(&e, "trades", SHMBUS_TYPE_BIT(SHMBUS_EV_TRADE), NULL, 0);
+	int it = shmbus_stat_find_ring(e.bus, "trades");
+	assert_true(it >= 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) { /* the inherited anonymous bus: a producer of its own */
+		struct shmbus_producer_opts po;
+		shmbus_producer_opts_init(&po);
+		po.source_id = 4444;
+		shmbus_producer *p;
+		TU_CHILD_CHECK(shmbus_producer_open(e.bus, &po, &p) == 0);
+		struct shmbus_trade t = tu_trade(e.sym[1], 1.0);
+		TU_CHILD_CHECK(shmbus_publish(p, &t) == 1);
+		_exit(0); /* dies with the producer open */
+	}
+	int st;
+	assert_int_equal(tu_wait_child(pid, 20000, &st), 0);
+	assert_true(tu_exited_ok(st));
+	struct shmbus_producer_stat ps;
+	assert_true(tu_producer_stat(e.bus, 4444, pid, &ps) >= 0);
+	assert_int_equal(ps.alive, 0);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, ps.index), 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(e.bus, "trades", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	assert_int_equal(rs.delivered + rs.depth, 1); /* it did deliver */
+	/* a live one that delivered there still feeds it */
+	assert_int_equal(pub(&e, SHMBUS_EV_TRADE, e.sym[1]), 1);
+	struct shmbus_producer_stat mine = tu_env_prod_stat(&e);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, mine.index), 1);
+	/* reaped: its entry is free */
+	assert_true(shmbus_bus_reap(e.bus) >= 0);
+	assert_int_equal(shmbus_stat_ring_fed_by(e.bus, (uint32_t)it, ps.index), -ENOENT);
+	shmbus_consumer_close(c);
+	tu_env_close(&e);
+}
+
 struct late_sub {
 	struct tu_env *e;
 	shmbus_consumer *c;
@@ -751,6 +799,7 @@ int main(void)
 	    TU_TEST(test_routing_ring_producer_count),
 	    TU_TEST(test_routing_announced_producer_feeds),
 	    TU_TEST(test_routing_reused_index_forgets_feeders),
+	    TU_TEST(test_routing_dead_producer_feeds_nothing),
 	    TU_TEST(test_routing_wait_subscribers),
 	    TU_TEST(test_routing_symbol_sole_ring),
 	    TU_TEST(test_routing_group_many_symbols),
