@@ -608,24 +608,43 @@ int shmbus_consumer_release(shmbus_consumer *c, uint64_t pos)
 	return 0;
 }
 
-/* The producer whose latest claim (a run) covers (this ring, pos), or NULL. */
-static const struct prod_entry *claimer_of(const shmbus_consumer *c, uint64_t pos)
+enum claimer { CLAIMER_UNKNOWN, CLAIMER_LIVE, CLAIMER_GONE };
+
+/*
+ * Who claimed position pos of this ring, by the claim records (a run
+ * each): a live producer, whose open entry's latest claim covers pos; or
+ * one that is gone: dead with its entry open, closed or reaped (its entry
+ * free, the record left in it), or its entry since taken by another
+ * producer (the record moved to gone_claim). A record is only ever
+ * cleared by a producer taking an entry no live producer has, so the
+ * record of a live claimer is always found; a gone one's may cover pos
+ * without its having claimed it (it lost the race for pos, or an earlier
+ * ring in this entry had the position): the whole table is read, and any
+ * live claimer wins. UNKNOWN: no record covers pos.
+ */
+static enum claimer claimer_of(const shmbus_consumer *c, uint64_t pos)
 {
 	const struct shmbus_bus *b = c->bus;
+	bool gone = false;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
-		if (load_relaxed(&e->state) &&
-		    claim_covers(load_relaxed(&e->claim), c->v.index, pos))
-			return e;
+		if (claim_covers(load_relaxed(&e->gone_claim), c->v.index, pos))
+			gone = true;
+		if (!claim_covers(load_relaxed(&e->claim), c->v.index, pos))
+			continue;
+		if (load_acquire(&e->state) && proc_alive(e->pid, 0))
+			return CLAIMER_LIVE;
+		gone = true;
 	}
-	return NULL;
+	return gone ? CLAIMER_GONE : CLAIMER_UNKNOWN;
 }
 
 /*
  * The head slot is not committed. If a producer claimed it (tail is past
- * it), skip it once the claimer is dead, or once no claimer can be found
- * for stuck_timeout (its record was overwritten or lost: a claimer records
- * before it moves the tail, R9). Returns 1 when it skipped the slot, 0 when not, SHMBUS_ECORRUPT
+ * it), skip it once the claimer is gone (dead, or its entry closed, reaped
+ * or taken by another), or once no claimer can be found for stuck_timeout
+ * (its record was overwritten or lost: a claimer records before it moves
+ * the tail, R9). Returns 1 when it skipped the slot, 0 when not, SHMBUS_ECORRUPT
  * when the ring's tail is behind the head or more than a ring ahead.
  */
 static __attribute__((noinline)) int consumer_check_stuck(shmbus_consumer *c)
@@ -644,11 +663,10 @@ static __attribute__((noinline)) int consumer_check_stuck(shmbus_consumer *c)
 		c->unstamped_since = 0;
 		return 0; /* ready, or simply empty */
 	}
-	const struct prod_entry *e = claimer_of(c, h);
-	if (e) {
-		if (proc_alive(e->pid, 0))
-			return 0;
-	} else {
+	enum claimer who = claimer_of(c, h);
+	if (who == CLAIMER_LIVE)
+		return 0;
+	if (who == CLAIMER_UNKNOWN) {
 		int64_t now = shmbus_mono_ns();
 		if (c->unstamped_since == 0 || c->unstamped_pos != h) {
 			c->unstamped_pos = h;

@@ -229,7 +229,12 @@ struct prod_entry {
 	 * written by it once, read by stat. Was padding (zero) before, so a
 	 * bus made by an older library reads as "none announced". */
 	_Atomic uint64_t announced;
-	char pad[48];
+	/* The latest claim of the producer that had this entry before this
+	 * one took it (it closed, or died: reaped or not), moved here from
+	 * `claim`: a slot it left claimed and uncommitted is then still known
+	 * as a gone claimer's, skipped at once (consumer.c). Was padding. */
+	_Atomic uint64_t gone_claim;
+	char pad[40];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
 	 * set once per ring; stat counts a ring's producers from them and
 	 * from `announced` */
@@ -239,6 +244,7 @@ _Static_assert(sizeof(struct prod_entry) == 4 * CACHE_LINE, "prod_entry size");
 _Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
 _Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
 _Static_assert(offsetof(struct prod_entry, announced) == CACHE_LINE + 8, "announced beside claim");
+_Static_assert(offsetof(struct prod_entry, gone_claim) == CACHE_LINE + 16, "gone_claim too");
 
 /* A producer's latest claim in one word, so that a reader never pairs one
  * claim's ring with another's position: ring index + 1 in the top 11 bits

@@ -9,6 +9,8 @@
  *     test hook) after committing the first event of a claimed run of 8,
  *     then SIGKILLed: the consumer gets that first event, skips the other
  *     7 claimed slots (counted 7) and goes on with the live producer.
+ * (a'') The same when the dead claimer's entry was reaped, or then taken
+ *     by a new producer: still skipped at once, not after stuck_timeout.
  * (b) A consumer process is SIGKILLed while producers publish into its
  *     `block` ring. The producers must not stall: they detect the death
  *     and route around the ring (counted). The ring shows ORPHANED; a new
@@ -267,6 +269,87 @@ static void test_kill_producer_mid_batch(void **state)
 	close(rep[0]);
 	close(rep[1]);
 	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+/* A child claims a slot of ring "victim" as source SRC_DEAD and is
+ * SIGKILLed before it commits; returns once it is dead and gone. */
+static void claimer_killed(void)
+{
+	int claimed[2];
+	assert_int_equal(pipe(claimed), 0);
+	pid_t dead = fork_or_fail();
+	if (dead == 0) {
+		shmbus_bus *cb;
+		shmbus_producer *p = child_producer("claimer", SRC_DEAD, &cb);
+		void *mem;
+		TU_CHILD_CHECK(shmbus_claim(p, SHMBUS_EV_TRADE, 1, 56, &mem) == 0);
+		TU_CHILD_CHECK(tu_write_all(claimed[1], "c", 1) == 0);
+		raise(SIGSTOP);
+		_exit(0); /* never reached: killed while stopped */
+	}
+	char ch;
+	assert_int_equal(tu_read_all(claimed[0], &ch, 1, 20000), 0);
+	assert_int_equal(wait_stopped(dead, 20000), 0);
+	kill(dead, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	close(claimed[0]);
+	close(claimed[1]);
+}
+
+/*
+ * (a'') The dead claimer's producer entry was freed by a reap, or then
+ * taken by a new producer (its source restarted): the claimer is gone all
+ * the same, and its slot is skipped at once, as a dead one's. It waited
+ * for stuck_timeout instead (600 s here), the claim record no longer
+ * being in an open entry.
+ */
+static void check_reaped_claimer_skipped(bool reuse)
+{
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	claimer_killed();
+	assert_true(shmbus_bus_reap(bus) >= 0);
+	struct shmbus_producer_stat ps;
+	assert_int_equal(tu_producer_stat(bus, SRC_DEAD, 0, &ps), -ENOENT); /* freed */
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = reuse ? SRC_DEAD : SRC_LIVE;
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	struct shmbus_trade t = tu_trade(1, 1.0);
+	assert_int_equal(shmbus_publish(p, &t), 1);
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	tu_poll_until(c, &s, 1, 20000);
+	if (s.n != 1)
+		fail_msg("entry %s: the dead claimer's slot still heads the ring after 20 s",
+			 reuse ? "reused" : "reaped");
+	assert_int_equal(s.ev[0].h.source_id, po.source_id);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, 1);
+	assert_int_equal(rs.delivered, 1);
+	assert_int_equal(rs.depth, 0);
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+static void test_kill_producer_mid_claim_reaped(void **state)
+{
+	check_reaped_claimer_skipped(false);
+}
+
+static void test_kill_producer_mid_claim_entry_reused(void **state)
+{
+	check_reaped_claimer_skipped(true);
 }
 
 /* Consumer child: subscribe, say ready, take exactly `take` events, say
@@ -615,6 +698,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    TU_TEST(test_kill_producer_mid_claim),
 	    TU_TEST(test_kill_producer_mid_batch),
+	    TU_TEST(test_kill_producer_mid_claim_reaped),
+	    TU_TEST(test_kill_producer_mid_claim_entry_reused),
 	    TU_TEST(test_kill_consumer_routed_around),
 	    TU_TEST(test_kill_consumer_leader_exited),
 	    TU_TEST(test_kill_interner_before_count),
