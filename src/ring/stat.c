@@ -168,14 +168,29 @@ static int stat_ring_view(const shmbus_bus *b, uint32_t index, struct ring_view 
 	if (index >= b->max_rings)
 		return -ERANGE;
 	struct ring_desc *d = &b->rings[index];
-	uint32_t st = load_acquire(&d->state); /* A2 */
-	if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
-		return -ENOENT;
-	if (st > RING_STATE_ORPHANED || d->index != index)
-		return bus_err(SHMBUS_ECORRUPT, "ring entry %u: state %u or index %u invalid",
-			       index, st, d->index);
-	*state = st;
-	return ring_view_init(v, b, d);
+	for (unsigned round = 0;; round++) {
+		uint32_t inc = load_relaxed(&d->incarnation);
+		uint32_t st = load_acquire(&d->state); /* A2 */
+		if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
+			return -ENOENT;
+		int rc = st > RING_STATE_ORPHANED || d->index != index
+				 ? bus_err(SHMBUS_ECORRUPT,
+					   "ring entry %u: state %u or index %u invalid", index, st,
+					   d->index)
+				 : ring_view_init(v, b, d);
+		if (rc == 0) {
+			*state = st;
+			return 0;
+		}
+		/* Freed (its region record cleared after the state), or freed
+		 * and built again, while we read it: no damage, read it again
+		 * (a few times: one such race per read is already rare). */
+		atomic_thread_fence(memory_order_acquire);
+		if (round < 8 && (load_relaxed(&d->state) != st ||
+				  load_relaxed(&d->incarnation) != inc))
+			continue;
+		return rc;
+	}
 }
 
 int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)

@@ -569,6 +569,66 @@ static void test_ring_dir_reattach_options(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/*
+ * Readers of an entry that a consumer frees (unsubscribe, ring-remove) and
+ * builds again meanwhile see the ring, or no ring (-ENOENT): never
+ * SHMBUS_ECORRUPT. shmbus_stat_ring() and shmbus_stat_ring_symbols() read
+ * the state as in use, then a region record the free had cleared, and
+ * called a healthy bus damaged ("region 0+0 outside the arena"). The
+ * churn runs in a child process until killed.
+ */
+static void test_ring_dir_stat_races_free_and_rebuild(void **state)
+{
+	static const uint32_t syms[] = {1, 2};
+	shmbus_bus *bus = dir_bus("churn", 4, 1u << 20);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		shmbus_bus *cb;
+		alarm(60);
+		TU_CHILD_CHECK(shmbus_bus_open("churn", "churner", SHMBUS_ROLE_CONSUMER, &cb) == 0);
+		for (unsigned i = 0;; i++) {
+			struct shmbus_sub_opts so;
+			tu_sub_opts(&so, i & 1 ? 64 : 128, 64, SHMBUS_POLICY_DROP);
+			so.symbols = i & 2 ? syms : NULL;
+			so.nsymbols = i & 2 ? 2 : 0;
+			const char *name = i & 1 ? "ra" : "rb";
+			shmbus_consumer *c;
+			TU_CHILD_CHECK(shmbus_subscribe(cb, name, &so, &c) == 0);
+			if (i % 3) {
+				TU_CHILD_CHECK(shmbus_unsubscribe(c) == 0);
+			} else {
+				shmbus_consumer_close(c);
+				TU_CHILD_CHECK(shmbus_ring_remove(cb, name) == 0);
+			}
+		}
+	}
+	uint64_t in_use = 0, bad = 0;
+	int first_rc = 0;
+	char first_msg[160] = "";
+	for (int64_t end = tu_mono_ms() + 2000; tu_mono_ms() < end;) {
+		struct shmbus_ring_stat rs;
+		uint32_t ids[4];
+		int rc[2] = {shmbus_stat_ring(bus, 0, &rs),
+			     shmbus_stat_ring_symbols(bus, 0, ids, 4)};
+		for (int k = 0; k < 2; k++) {
+			in_use += rc[k] >= 0;
+			if (rc[k] < 0 && rc[k] != -ENOENT && bad++ == 0) {
+				first_rc = rc[k];
+				snprintf(first_msg, sizeof first_msg, "%s", shmbus_errmsg());
+			}
+		}
+	}
+	kill(pid, SIGKILL);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	if (bad)
+		fail_msg("%llu reads failed: first %s (%s)", (unsigned long long)bad,
+			 shmbus_strerror(first_rc), first_msg);
+	assert_true(in_use > 0); /* the child did build the ring */
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -583,6 +643,7 @@ int main(void)
 	    TU_TEST(test_ring_dir_group_members_must_agree),
 	    TU_TEST(test_ring_dir_dead_group_member_names_the_way_out),
 	    TU_TEST(test_ring_dir_reattach_options),
+	    TU_TEST(test_ring_dir_stat_races_free_and_rebuild),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
