@@ -265,10 +265,12 @@ static int pl_check_bus(const char *bus)
 	return 0;
 }
 
-/* The --ta-config file, opened as shmbus-ta will: one it cannot read is a
- * usage error of this command, found before the run folder is made, not a
- * run failed when ta exits before subscribing. */
-static int pl_check_ta_config(const char *path)
+/* The file of option @flag (--input, --ta-config), opened as its stage
+ * will (the collector maps its input whole, ta reads its config): one it
+ * would refuse (a directory, a FIFO) or cannot read is a usage error of
+ * this command, found before the run folder is made, not a run failed
+ * once the services started. */
+static int pl_check_file(const char *flag, const char *path)
 {
 	const char *kind;
 	int fd = tool_open_regular(path, &kind, NULL);
@@ -278,28 +280,10 @@ static int pl_check_ta_config(const char *path)
 		return 0;
 	}
 	if (kind)
-		return shmbus_svc_usage_error(PL_TOOL, "--ta-config '%s': not a regular file (%s)",
+		return shmbus_svc_usage_error(PL_TOOL, "%s '%s': not a regular file (%s)", flag,
 		                              path, kind);
-	return shmbus_svc_usage_error(PL_TOOL, "--ta-config '%s': cannot read the file (%s)", path,
+	return shmbus_svc_usage_error(PL_TOOL, "%s '%s': cannot read the file (%s)", flag, path,
 	                              strerror(-fd));
-}
-
-/* The --input file, opened as the collector will: one it would refuse (a
- * directory, a FIFO: it maps its input whole) is a usage error here, as
- * an unreadable one is, not a run failed once every service started. */
-static int pl_check_input(const char *path)
-{
-	const char *kind;
-	int fd = tool_open_regular(path, &kind, NULL);
-
-	if (fd >= 0) {
-		close(fd);
-		return 0;
-	}
-	if (kind)
-		return shmbus_svc_usage_error(PL_TOOL, "--input '%s': not a regular file (%s)",
-		                              path, kind);
-	return shmbus_svc_usage_error(PL_TOOL, "--input '%s': cannot read the file", path);
 }
 
 static int pl_parse_args(struct pipeline *p, int argc, char **argv)
@@ -360,12 +344,12 @@ static int pl_parse_args(struct pipeline *p, int argc, char **argv)
 	if ((rc = pl_check_bus(o->bus)) != 0 || (rc = pl_check_numbers(o)) != 0 ||
 	    (rc = pl_check_words(o)) != 0)
 		return rc;
-	if (o->input && (rc = pl_check_input(o->input)) != 0)
+	if (o->input && (rc = pl_check_file("--input", o->input)) != 0)
 		return rc;
 	if (o->replay_dir && access(o->replay_dir, R_OK | X_OK) != 0)
 		return shmbus_svc_usage_error(PL_TOOL, "--replay '%s': cannot read the folder",
 		                              o->replay_dir);
-	if (o->ta_config && (rc = pl_check_ta_config(o->ta_config)) != 0)
+	if (o->ta_config && (rc = pl_check_file("--ta-config", o->ta_config)) != 0)
 		return rc;
 	return 0;
 }

@@ -67,12 +67,15 @@ static void on_alert(const struct shmbus_event_header *ev, void *ctx)
  */
 enum grp_end { GRP_EOS, GRP_SIGTERM };
 
-static void grp_run(const char *bus, const char *rules_text, enum grp_end end, uint64_t seq[NBARS],
-		    struct alerts_seen *a)
+/*
+ * Bus `bus` with a producer (*p), a ring "alerts" of threshold events
+ * (*alerts) and symbol SPY (*sym); shmbus-threshold started on it with
+ * `rules_text` (and --exit-on-eos when `exit_on_eos`), subscribed. Returns
+ * its pid.
+ */
+static pid_t grp_start(const char *bus, const char *rules_text, bool exit_on_eos, shmbus_bus **b,
+		       shmbus_producer **p, shmbus_consumer **alerts, int64_t *sym)
 {
-	shmbus_bus *b;
-	shmbus_producer *p;
-	shmbus_consumer *alerts;
 	struct shmbus_sub_opts so;
 	const char *rules = pt_path("groups.rules");
 	FILE *f = fopen(rules, "w");
@@ -80,23 +83,34 @@ static void grp_run(const char *bus, const char *rules_text, enum grp_end end, u
 	assert_non_null(f);
 	fputs(rules_text, f);
 	assert_int_equal(fclose(f), 0);
-	assert_int_equal(shmbus_bus_create(bus, NULL, &b), 0);
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
+	assert_int_equal(shmbus_bus_create(bus, NULL, b), 0);
+	assert_int_equal(shmbus_producer_open(*b, NULL, p), 0);
 	shmbus_sub_opts_init(&so);
 	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
-	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
-	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
-	assert_true(sym > 0);
+	assert_int_equal(shmbus_subscribe(*b, "alerts", &so, alerts), 0);
+	*sym = shmbus_symbol_intern(*b, "SPY", 3);
+	assert_true(*sym > 0);
 
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
 		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", bus, "--rules", rules, "--quiet",
-		      end == GRP_EOS ? "--exit-on-eos" : (char *)NULL, (char *)NULL);
+		      exit_on_eos ? "--exit-on-eos" : (char *)NULL, (char *)NULL);
 		_exit(127);
 	}
-	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
+	assert_int_equal(shmbus_wait_subscribers(*b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
 	                 1);
+	return pid;
+}
+
+static void grp_run(const char *bus, const char *rules_text, enum grp_end end, uint64_t seq[NBARS],
+		    struct alerts_seen *a)
+{
+	shmbus_bus *b;
+	shmbus_producer *p;
+	shmbus_consumer *alerts;
+	int64_t sym;
+	pid_t pid = grp_start(bus, rules_text, end == GRP_EOS, &b, &p, &alerts, &sym);
 	for (int i = 0; i < NBARS; i++) /* every bar says its indicators follow */
 		seq[i] = publish_bar(p, (uint32_t)sym, i, SHMBUS_EVF_MORE | SHMBUS_EVF_REPLAYED);
 	if (end == GRP_EOS) {
@@ -191,30 +205,9 @@ static void sigterm_mid_group(const char *bus, bool rest)
 	shmbus_bus *b;
 	shmbus_producer *p;
 	shmbus_consumer *alerts;
-	struct shmbus_sub_opts so;
 	struct alerts_seen a;
-	const char *rules = pt_path("mid.rules");
-	FILE *f = fopen(rules, "w");
-
-	assert_non_null(f);
-	fputs("rule mix: close > sma20\n", f);
-	assert_int_equal(fclose(f), 0);
-	assert_int_equal(shmbus_bus_create(bus, NULL, &b), 0);
-	assert_int_equal(shmbus_producer_open(b, NULL, &p), 0);
-	shmbus_sub_opts_init(&so);
-	so.types = SHMBUS_TYPE_BIT(SHMBUS_EV_THRESHOLD);
-	assert_int_equal(shmbus_subscribe(b, "alerts", &so, &alerts), 0);
-	int64_t sym = shmbus_symbol_intern(b, "SPY", 3);
-	assert_true(sym > 0);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		execl(PL_BIN_THRESHOLD, PL_BIN_THRESHOLD, "--bus", bus, "--rules", rules, "--quiet",
-		      (char *)NULL);
-		_exit(127);
-	}
-	assert_int_equal(shmbus_wait_subscribers(b, SHMBUS_TYPE_BIT(SHMBUS_EV_BAR), 1, 10 * SEC),
-	                 1);
+	int64_t sym;
+	pid_t pid = grp_start(bus, "rule mix: close > sma20\n", false, &b, &p, &alerts, &sym);
 	publish_bar(p, (uint32_t)sym, 0, SHMBUS_EVF_MORE);  /* close 100 */
 	publish_sma(p, (uint32_t)sym, 0, 105, 0);           /* 100 > 105: no */
 	publish_bar(p, (uint32_t)sym, 10, SHMBUS_EVF_MORE); /* close 110, its sma20 to come */

@@ -130,22 +130,14 @@ static void kill_and_collect(pid_t dead, pid_t live, shmbus_consumer *c, int rep
 	tu_drain(c, s);
 }
 
-/* (a) A claimer dies between claim and commit: skipped once, no loss. */
-static void test_kill_producer_mid_claim(void **state)
+/* A child claims a slot of ring "victim" as source SRC_DEAD and stops
+ * before it commits; returns its pid once it is stopped. */
+static pid_t claimer_stopped(void)
 {
-	enum { N = 5000 };
-	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
-	int claimed[2], rep[2];
+	int claimed[2];
 	assert_int_equal(pipe(claimed), 0);
-	assert_int_equal(pipe(rep), 0);
-
-	pid_t dead = fork_or_fail();
-	if (dead == 0) {
+	pid_t pid = fork_or_fail();
+	if (pid == 0) {
 		shmbus_bus *cb;
 		shmbus_producer *p = child_producer("claimer", SRC_DEAD, &cb);
 		void *mem;
@@ -156,7 +148,25 @@ static void test_kill_producer_mid_claim(void **state)
 	}
 	char ch;
 	assert_int_equal(tu_read_all(claimed[0], &ch, 1, 20000), 0);
-	assert_int_equal(wait_stopped(dead, 20000), 0);
+	assert_int_equal(wait_stopped(pid, 20000), 0);
+	close(claimed[0]);
+	close(claimed[1]);
+	return pid;
+}
+
+/* (a) A claimer dies between claim and commit: skipped once, no loss. */
+static void test_kill_producer_mid_claim(void **state)
+{
+	enum { N = 5000 };
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	int rep[2];
+	assert_int_equal(pipe(rep), 0);
+	pid_t dead = claimer_stopped();
 
 	/* claimer alive (stopped): its slot heads the ring and is not skipped */
 	struct tu_sink s;
@@ -180,8 +190,6 @@ static void test_kill_producer_mid_claim(void **state)
 	assert_int_equal(rs.claimed, N + 1);
 	tu_sink_free(&s);
 	shmbus_consumer_close(c);
-	close(claimed[0]);
-	close(claimed[1]);
 	close(rep[0]);
 	close(rep[1]);
 	assert_int_equal(shmbus_bus_close(bus), 0);
@@ -271,30 +279,15 @@ static void test_kill_producer_mid_batch(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
-/* A child claims a slot of ring "victim" as source SRC_DEAD and is
- * SIGKILLed before it commits; returns once it is dead and gone. */
+/* A child that claimed a slot of ring "victim" as source SRC_DEAD is
+ * SIGKILLed before it commits (claimer_stopped()); returns once it is
+ * dead and gone. */
 static void claimer_killed(void)
 {
-	int claimed[2];
-	assert_int_equal(pipe(claimed), 0);
-	pid_t dead = fork_or_fail();
-	if (dead == 0) {
-		shmbus_bus *cb;
-		shmbus_producer *p = child_producer("claimer", SRC_DEAD, &cb);
-		void *mem;
-		TU_CHILD_CHECK(shmbus_claim(p, SHMBUS_EV_TRADE, 1, 56, &mem) == 0);
-		TU_CHILD_CHECK(tu_write_all(claimed[1], "c", 1) == 0);
-		raise(SIGSTOP);
-		_exit(0); /* never reached: killed while stopped */
-	}
-	char ch;
-	assert_int_equal(tu_read_all(claimed[0], &ch, 1, 20000), 0);
-	assert_int_equal(wait_stopped(dead, 20000), 0);
+	pid_t dead = claimer_stopped();
 	kill(dead, SIGKILL);
 	int st;
 	assert_int_equal(waitpid(dead, &st, 0), dead);
-	close(claimed[0]);
-	close(claimed[1]);
 }
 
 /*
