@@ -646,10 +646,28 @@ static int run(struct opts *o, shmbus_bus *bus, struct bridge *b)
 	return ring_broken || catchup_failed;
 }
 
+/* The items of a --kafka broker list: none empty (librdkafka takes ","
+ * or "a,,b" and reports connected with no broker, so every event would
+ * wait out its timeout). 0, or -1 with why said. */
+static int kafka_brokers_check(const char *list, char *why, size_t len)
+{
+	unsigned item = 1;
+	for (const char *p = list;; item++) {
+		size_t n = strcspn(p, ","), lead = strspn(p, " \t");
+		if (lead >= n) {
+			snprintf(why, len, "broker %u of '%.200s' is empty", item, list);
+			return -1;
+		}
+		if (p[n] == '\0')
+			return 0;
+		p += n + 1;
+	}
+}
+
 /* A subject or topic template that cannot expand to a valid name would
  * have every event refused by its sink, so it is a usage error; so is a
- * librdkafka setting it refuses, and a --stats-json path that cannot be
- * written. Returns -1 (all good) or 2. */
+ * broker list with an empty item, a librdkafka setting it refuses, and a
+ * --stats-json path that cannot be written. Returns -1 (all good) or 2. */
 static int check_outputs(struct opts *o)
 {
 	char why[256], what[600];
@@ -668,6 +686,8 @@ static int check_outputs(struct opts *o)
 			snprintf(what, sizeof what, "--kafka-topic '%.200s'", o->kafka.topic);
 			return bad(what, why, "command line or config");
 		}
+		if (kafka_brokers_check(o->kafka.brokers, why, sizeof why) < 0)
+			return bad("--kafka", why, "command line, config or environment");
 		if (bridge_kafka_check(&o->kafka, why, sizeof why) < 0)
 			return bad("--kafka-set", why, "command line, config or environment");
 	}

@@ -1473,6 +1473,10 @@ static void test_bridge_core_exe_rejects_bad_options(void **state)
 		{"--nats-stream", "A.B", "--nats-stream"},
 		{"--nats-creds", "/nonexistent/dir/x.creds", "--nats-creds"},
 		{"--nats", "notaurl:::", "'notaurl:::'"},
+		/* no broker, or an empty one: taken, connected=1, nothing sent */
+		{"--kafka", ",", "broker 1 of ',' is empty"},
+		{"--kafka", "127.0.0.1:1, ,127.0.0.1:2", "broker 2 of"},
+		{"--kafka", "127.0.0.1:1,", "broker 2 of"},
 	};
 	(void)state;
 	exe_dir(dir, out, err, conf, "conf"); /* no bus there */
