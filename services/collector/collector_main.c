@@ -73,7 +73,7 @@ static const char usage_text[] =
     "  --rate R            generator events per second of event time, 0.001..1e9\n"
     "                      (default 1000)\n"
     "  --events N          generator: events to publish (default 100000);\n"
-    "                      CSV: stop after N records (default: all)\n"
+    "                      CSV: stop after N records (default: all; 0: none)\n"
     "  --seed S            generator seed (default 1)\n"
     "  --max-report N      print at most N malformed rows (default 100)\n"
     "  --no-eos            do not publish the end-of-stream marker\n"
@@ -102,7 +102,7 @@ struct collector {
 	double speed;
 	const char *symbols;
 	double rate;
-	uint64_t events; /* 0: all (CSV) */
+	uint64_t events; /* CSV: a limit only when events_set */
 	int events_set;
 	uint64_t seed;
 	uint64_t max_report;
@@ -459,7 +459,8 @@ static int col_run_csv(struct collector *c, struct shmbus_pacer *pc)
 		col_publish_failure(c, -EIO, 0, "input file cut short while being read");
 		return 1;
 	}
-	while (!shmbus_svc_stop_requested() && (!c->events || c->trades + c->quotes < c->events) &&
+	while (!shmbus_svc_stop_requested() &&
+	       (!c->events_set || c->trades + c->quotes < c->events) &&
 	       col_next(r, &rec, &jb, sym) == 1) {
 		if (col_pace(pc, rec.time_ns) != 0) {
 			stopped = 1; /* read, not published: not counted */

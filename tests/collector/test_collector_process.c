@@ -391,6 +391,18 @@ static void test_collector_process_allow_nonpositive_prices(void **state)
 		;
 	assert_int_equal(n.trades, 4);
 	assert_int_equal(n.eos, 2);
+	/* --events limits a CSV run as it does the generator's: 0 publishes
+	 * no trade (it published every row, as if no limit were given) */
+	char *none[] = {COL_BIN,    "--bus",    "ct-neg", "--input", (char *)csv,
+	                "--events", "0",        "--allow-nonpositive-prices", NULL};
+	assert_int_equal(pt_run(none, pt_path("neg.out"), "/dev/null"), 0);
+	none[6] = "2";
+	assert_int_equal(pt_run(none, pt_path("neg.out"), "/dev/null"), 0);
+	n = (struct counts){0};
+	while (shmbus_poll(c, on_event, &n, 64) > 0)
+		;
+	assert_int_equal(n.trades, 2);
+	assert_int_equal(n.eos, 2);
 	shmbus_consumer_close(c);
 	shmbus_bus_close(bus);
 	shmbus_bus_destroy("ct-neg");
