@@ -10,7 +10,8 @@
  *   an empty journal: verify said "OK segments=0", replay "replayed 0".
  * - shmbus-journal options that do not apply to the command are refused;
  *   verify --json prints one object, and so do verify and info --json
- *   that fail at run time.
+ *   that fail at run time; cat --format csv prints its header line when no
+ *   event matches.
  * - shmbus-journald checks every option before it attaches the bus or
  *   writes DIR/<bus>.symbols: --block-kb not a multiple of 4, --types,
  *   --symbols, --capacity not a power of two.
@@ -279,6 +280,47 @@ static void test_journal_cli_range_open_at_the_top(void **state)
 	jtt_teardown(b);
 }
 
+/* A CSV selection that matches no event still prints its header line:
+ * the columns --help lists for the type (or the mixed set), so that a
+ * day without alerts reads as an empty table, and `cat --format csv
+ * --types indicator` equals the pipeline's --tap-csv of a run that had
+ * no indicator (it printed nothing at all). */
+static void test_journal_cli_csv_header_without_rows(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(3);
+	static const char *const want[][2] = {
+	    {"threshold", "event_time_ns,symbol,source_id,seq,rule_id,direction,value,threshold,"
+	                  "trigger_source,trigger_seq,origin_ns\n"},
+	    {"indicator", "event_time_ns,symbol,indicator,value\n"},
+	    {"quote", "event_time_ns,symbol,source_id,seq,bid,bid_size,ask,ask_size\n"},
+	    {"40", "event_time_ns,symbol,source_id,seq,payload_hex\n"},
+	    {"bar,quote", "event_time_ns,type,symbol,source_id,seq,fields\n"},
+	};
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char *c[] = {JOURNAL_BIN, "cat", "--dir",   jtt_jdir,
+		             "--format",  "csv", "--types", (char *)want[i][0],
+		             NULL};
+		char *out, *err;
+		int rc = run2(c, &out, &err);
+		if (rc != 0 || strcmp(out, want[i][1]) != 0)
+			fail_msg("cat --format csv --types %s: exit %d, stdout '%s' (want '%s')",
+			         want[i][0], rc, out, want[i][1]);
+		free(out);
+		free(err);
+	}
+	/* trades exist, none in the range: the trade columns */
+	char *c[] = {JOURNAL_BIN, "cat",   "--dir", jtt_jdir, "--format", "csv",
+	             "--types",   "trade", "--to",  "5",      NULL};
+	char *out, *err;
+	assert_int_equal(run2(c, &out, &err), 0);
+	assert_string_equal(out, "event_time_ns,symbol,source_id,seq,price,size\n");
+	free(out);
+	free(err);
+	jtt_teardown(b);
+}
+
 /* Options of one command are refused by the others; verify --json. A
  * bad replay --speed is refused too. */
 static void test_journal_cli_options_per_command(void **state)
@@ -510,6 +552,7 @@ int main(void)
 	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
 	    cmocka_unit_test(test_journal_cli_symbol_of_two_ids),
 	    cmocka_unit_test(test_journal_cli_range_open_at_the_top),
+	    cmocka_unit_test(test_journal_cli_csv_header_without_rows),
 	    cmocka_unit_test(test_journal_cli_options_per_command),
 	    cmocka_unit_test(test_journal_cli_json_says_runtime_failure),
 	    cmocka_unit_test(test_journal_cli_output_failure_fails),

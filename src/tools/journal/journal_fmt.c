@@ -349,6 +349,27 @@ static void jf_print_csv(struct jf_printer *p, const struct shmbus_event_header 
 	fputc('\n', o);
 }
 
+int jf_finish(struct jf_printer *p)
+{
+	if (p->format != JF_CSV || p->header_done)
+		return 0;
+	/* No row came: the header alone still names the columns, so that an
+	 * empty selection reads as an empty table, not as no CSV at all. The
+	 * columns of one type come from a blank event of its own size. */
+	union {
+		struct shmbus_event_header h;
+		uint8_t b[SHMBUS_EVENT_MAX];
+	} blank;
+	struct jf_fields fs;
+	size_t size = shmbus_event_type_size((unsigned)p->csv_type);
+	memset(&blank, 0, sizeof(blank));
+	blank.h.type = (uint16_t)p->csv_type;
+	blank.h.size = (uint16_t)(size ? size : sizeof(blank.h));
+	jf_fields(&fs, &blank.h);
+	jf_csv_header(p, &fs);
+	return ferror(p->out) ? -EIO : 0;
+}
+
 int jf_print(struct jf_printer *p, const struct shmbus_event_header *ev)
 {
 	struct jf_fields fs;

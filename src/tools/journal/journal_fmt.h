@@ -31,6 +31,10 @@ void jf_indicator_name(const struct shmbus_indicator *ind, char *buf, size_t len
  * -EIO when the output failed. */
 int jf_print(struct jf_printer *p, const struct shmbus_event_header *ev);
 
+/* After the last event: a CSV that got no row gets its header line.
+ * Returns 0 or -EIO when the output failed. */
+int jf_finish(struct jf_printer *p);
+
 /* The CSV column sets, for --help. */
 extern const char jf_csv_help[];
 

@@ -301,6 +301,11 @@ static int cmd_cat(const struct jopts *o)
 			break;
 		}
 	}
+	if (!g_out_failed && jf_finish(&p)) {
+		fprintf(stderr, TOOL ": writing the output failed: %s (stdout)\n", strerror(errno));
+		g_out_failed = 1;
+		ret = 1;
+	}
 	if (p.csv_skipped) {
 		fprintf(stderr, TOOL ": %" PRIu64 " events of the wrong size left out of the CSV\n",
 		        p.csv_skipped);
