@@ -489,6 +489,8 @@ static int segment_map_once(const char *name, const char *path, bool ro, uint8_t
 	 * until a writer came (for ever, in shmbus-stat's exporter); it is
 	 * refused below like any file that is not a bus. */
 	int fd = open(path, (ro ? O_RDONLY : O_RDWR) | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 && errno == EISDIR) /* O_RDWR refuses it before fstat sees it */
+		return bus_err(SHMBUS_EBADMAGIC, "bus '%s': %s is not a regular file", name, path);
 	if (fd < 0)
 		return bus_err(-errno, "bus '%s': open %s: %s", name, path, strerror(errno));
 	int rc = 0;

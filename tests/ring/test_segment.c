@@ -335,6 +335,27 @@ static void test_segment_bad_magic(void **state)
 	assert_int_equal(shmbus_bus_open_readonly("empty", &bus), SHMBUS_ECORRUPT);
 }
 
+/* What is not a regular file at a bus's path is SHMBUS_EBADMAGIC for both
+ * opens, as bus.h says: a directory was -EISDIR for a read-write open,
+ * whose open(2) refuses it before the file type is looked at. */
+static void test_segment_not_a_regular_file(void **state)
+{
+	(void)state;
+	char path[256];
+	shmbus_bus *bus = NULL;
+	bus_file("adir", path, sizeof path);
+	assert_int_equal(mkdir(path, 0770), 0);
+	assert_int_equal(shmbus_bus_open("adir", NULL, SHMBUS_ROLE_CLIENT, &bus), SHMBUS_EBADMAGIC);
+	assert_non_null(strstr(shmbus_errmsg(), "not a regular file"));
+	assert_int_equal(shmbus_bus_open_readonly("adir", &bus), SHMBUS_EBADMAGIC);
+	assert_int_equal(rmdir(path), 0);
+	bus_file("afifo", path, sizeof path);
+	assert_int_equal(mkfifo(path, 0660), 0);
+	assert_int_equal(shmbus_bus_open("afifo", NULL, SHMBUS_ROLE_CLIENT, &bus), SHMBUS_EBADMAGIC);
+	assert_int_equal(shmbus_bus_open_readonly("afifo", &bus), SHMBUS_EBADMAGIC);
+	assert_int_equal(unlink(path), 0);
+}
+
 /* Another ABI version: SHMBUS_EVERSION. */
 static void test_segment_version_mismatch(void **state)
 {
@@ -907,7 +928,7 @@ int main(void)
 	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
 	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
 	    TU_TEST(test_segment_attach_prefaults),    TU_TEST(test_segment_open_races_create),
-	    TU_TEST(test_segment_abandoned_build),
+	    TU_TEST(test_segment_abandoned_build),     TU_TEST(test_segment_not_a_regular_file),
 	};
 	return cmocka_run_group_tests_name("segment", tests, NULL, NULL);
 }
