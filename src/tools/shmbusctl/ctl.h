@@ -54,10 +54,10 @@ int ctl_check_section_buses(const char *tool, const struct shmbus_config *cfg, c
 
 /* The status file `path` can be written where it is (its folder exists
  * and takes files, it is no folder itself): a temporary is created beside
- * it and removed. Prints why not. `up` checks it before anything starts
- * and `check` the config's [launcher] status_file the same way. 0 or
- * CTL_FAIL. */
-int ctl_check_status_path(const char *path);
+ * it and removed. Prints why not, as `tool`. `up` checks it before
+ * anything starts and `check` the config's [launcher] status_file the
+ * same way. 0 or CTL_FAIL. */
+int ctl_check_status_path(const char *tool, const char *path);
 
 /* Device and inode of bus `name`'s file. 0 or -errno. */
 int ctl_bus_file_id(const char *name, dev_t *dev, ino_t *ino);

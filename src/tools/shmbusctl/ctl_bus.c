@@ -192,7 +192,7 @@ int ctl_check(const struct ctl_opts *o, const char *path)
 	const char *name = o->bus ? o->bus : cfg->bus.name;
 	const char *status = cfg->launcher.status_file;
 	if (ctl_check_commands(cfg) || ctl_check_section_buses(TOOL, cfg, name) ||
-	    (status && ctl_check_status_path(status))) {
+	    (status && ctl_check_status_path(TOOL, status))) {
 		shmbus_config_free(cfg);
 		return CTL_FAIL;
 	}

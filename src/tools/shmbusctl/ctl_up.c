@@ -169,19 +169,19 @@ static void write_status(struct launcher *l)
 
 /* Before anything starts: the status file must be writable where it is,
  * or the launcher would run blind for scripts that wait on it. */
-int ctl_check_status_path(const char *path)
+int ctl_check_status_path(const char *tool, const char *path)
 {
 	struct stat st;
 	char tmp[PATH_MAX + 32];
 	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
-		fprintf(stderr, TOOL ": status file %s: not a regular file%s\n", path,
+		fprintf(stderr, "%s: status file %s: not a regular file%s\n", tool, path,
 		        S_ISDIR(st.st_mode) ? " (a directory)" : "");
 		return CTL_FAIL;
 	}
 	status_tmp_path(path, tmp, sizeof(tmp));
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
-		fprintf(stderr, TOOL ": status file %s: cannot create %s: %s\n", path, tmp,
+		fprintf(stderr, "%s: status file %s: cannot create %s: %s\n", tool, path, tmp,
 		        strerror(errno));
 		return CTL_FAIL;
 	}
@@ -952,7 +952,7 @@ int ctl_up(const struct ctl_opts *o, const char *path)
 	}
 	int rc = ctl_check_section_buses(TOOL, cfg, l.bus_name);
 	if (rc == CTL_OK && l.status_path)
-		rc = ctl_check_status_path(l.status_path);
+		rc = ctl_check_status_path(TOOL, l.status_path);
 	if (rc == CTL_OK && (cfg->bus.keep || o->keep))
 		rc = reuse_kept_bus(&l);
 	/* What a launcher that was SIGKILLed (OOM, systemd's stop timeout)
