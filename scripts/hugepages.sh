@@ -10,6 +10,7 @@
 #        scripts/hugepages.sh --status  print the state only
 #        scripts/hugepages.sh --off     unmount what this script mounted and
 #                                       release the free pages
+#        scripts/hugepages.sh --version the shmbus version it comes with
 # (`cmake --install` puts it in bin/ as shmbus-hugepages.)
 # Needs root. Nothing here survives a reboot; for that put vm.nr_hugepages in
 # /etc/sysctl.d/ and the mount in /etc/fstab.
@@ -19,6 +20,14 @@ set -euo pipefail
 pool=/sys/kernel/mm/hugepages/hugepages-2048kB
 mnt=/dev/hugepages
 marker=/run/shmbus-hugepages.mounted
+
+# The version: written in by `cmake --install`; in the source tree, the
+# header's (the literal below is split so that the install leaves it).
+version=@SHMBUS_VERSION@
+if [ "$version" = "@SHMBUS_""VERSION@" ]; then
+  version=$(sed -n 's/^#define SHMBUS_VERSION_STRING "\(.*\)"$/\1/p' \
+    "$(dirname "$0")/../include/shmbus/shmbus.h" 2>/dev/null || true)
+fi
 
 usage() {
   awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"
@@ -50,6 +59,9 @@ need_root() {
 
 case "${1:-256}" in
   -h|--help) usage; exit 0 ;;
+  --version)
+    [ -n "$version" ] || { echo "hugepages: no version (not installed, no source tree)" >&2; exit 1; }
+    echo "shmbus-hugepages (shmbus) $version"; exit 0 ;;
   --status)
     [ -d "$pool" ] || { echo "hugepages: no 2 MiB pool ($pool)" >&2; exit 1; }
     state; exit 0 ;;

@@ -112,6 +112,11 @@ static void test_install_then_build_with_pkg_config(void **state)
 	/* the hugepage set-up the tools' hints name, runnable */
 	assert_int_equal(sh("'%s/moved/bin/shmbus-hugepages' --help | grep -q 'vm.nr_hugepages'", tmp),
 			 0);
+	/* with the version written in (no source tree beside an install) */
+	assert_int_equal(sh("test \"$('%s/moved/bin/shmbus-hugepages' --version)\" = "
+			    "'shmbus-hugepages (shmbus) %s'",
+			    tmp, SHMBUS_PROJECT_VERSION),
+			 0);
 	assert_int_equal(sh("grep -q '^ExecStart=%s/stage/bin/shmbusctl up' "
 			    "'%s/moved/share/shmbus/systemd/shmbus@.service'",
 			    tmp, tmp),

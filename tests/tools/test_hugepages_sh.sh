@@ -29,6 +29,10 @@ run() {
 }
 
 run 0 'vm.nr_hugepages' --help
+# the version of the source tree it is in, as every tool's --version
+want_version=$(sed -n 's/^#define SHMBUS_VERSION_STRING "\(.*\)"$/\1/p' \
+  "$(dirname "$script")/../include/shmbus/shmbus.h")
+run 0 "shmbus-hugepages (shmbus) $want_version" --version
 # PAGES is optional (default 256): no argument reaches the root check.
 run 1 'hugepages: needs root'
 run 1 'hugepages: needs root' 16
