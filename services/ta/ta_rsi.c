@@ -8,12 +8,28 @@
  * (alpha = 1/n), so rounding errors decay. The RSI is formed as
  * 100 * G / (G + L): the same number as 100 - 100 / (1 + G/L) but defined
  * when L == 0 (-> 100) and only undefined when G == L == 0 (flat -> 50).
+ *
+ * A zero change scales G and L by the same (n - 1) / n, which leaves the
+ * RSI as it is; but a long run of equal closes (about 1000 with n = 2,
+ * 10000 with n = 14) would take both into subnormals, where their ratio
+ * loses its digits: the RSI of a market that does not move drifted by tens
+ * of points and ended at 50. So a zero change leaves averages below
+ * RSI_FLOOR untouched. That is invisible to every later change: at most
+ * RSI_FLOOR off, the averages are below the last bit of any change a price
+ * series carries (2^-968 against |change| / n, which would have to be under
+ * ~1e-275 to feel it).
  */
 #include "ta_rsi.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stddef.h>
+
+/* Below this sum of the averages a zero change stops scaling them: 2^54
+ * above the smallest normal double, so the larger one never goes subnormal
+ * (and a smaller one that does is under 2^-54 of it: nothing to the RSI). */
+#define RSI_FLOOR (DBL_MIN * 0x1p54)
 
 int ta_rsi_init(struct ta_rsi *r, uint32_t n)
 {
@@ -47,6 +63,8 @@ int ta_rsi_update(struct ta_rsi *r, double x)
 	loss = change < 0.0 ? -change : 0.0;
 	n = (double)r->n;
 	if (r->count > (uint64_t)r->n + 1) {
+		if (change == 0.0 && r->avg_gain + r->avg_loss < RSI_FLOOR)
+			return 1; /* the RSI is unchanged; keep its digits */
 		r->avg_gain += (gain - r->avg_gain) / n;
 		r->avg_loss += (loss - r->avg_loss) / n;
 		return 1;

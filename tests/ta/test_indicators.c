@@ -203,6 +203,50 @@ static void test_rsi_degenerate_windows(void **state)
 	assert_true(v == 0.0);
 }
 
+/*
+ * A long flat run after some moves: every zero change scales both Wilder
+ * averages by (n - 1)/n, which leaves the RSI as it was. RSI(2) of 10.00,
+ * 10.02, 10.01 is 100 * .01 / (.01 + .005) = 200/3, and stays so however
+ * many equal closes follow. It used to drift after ~1000 of them, the
+ * averages decaying into subnormals (62.5, 68.75, 75 ...), then read 50.
+ * Later moves count in full, the decayed averages being nothing beside
+ * them: up 0.01 after the flat run -> 100; then down 0.01 -> G = .0025,
+ * L = .005, RSI = 100/3.
+ */
+static void test_rsi_long_flat_run_keeps_value(void **state)
+{
+	const double in[] = {10.00, 10.02, 10.01};
+	const double w[] = {44.34, 44.09, 44.15, 43.61, 44.33, 44.83, 45.10, 45.42,
+	                    45.84, 46.08, 45.89, 46.03, 45.61, 46.28, 46.28};
+	struct ta_rsi r;
+	double v;
+
+	assert_int_equal(ta_rsi_init(&r, 2), 0);
+	for (int i = 0; i < 3; i++)
+		ta_rsi_update(&r, in[i]);
+	for (size_t i = 0; i < 5000; i++) {
+		assert_int_equal(ta_rsi_update(&r, 10.01), 1);
+		assert_int_equal(ta_rsi_get(&r, &v), 0);
+		assert_close(v, 200.0 / 3, 0, 1e-9, "rsi2 flat", i);
+	}
+	ta_rsi_update(&r, 10.02);
+	assert_int_equal(ta_rsi_get(&r, &v), 0);
+	assert_close(v, 100.0, 0, 1e-12, "rsi2 after flat", 0);
+	ta_rsi_update(&r, 10.01);
+	assert_int_equal(ta_rsi_get(&r, &v), 0);
+	assert_close(v, 100.0 / 3, 0, 1e-9, "rsi2 down after flat", 0);
+
+	/* RSI(14) of Wilder's series, then 20000 equal closes */
+	assert_int_equal(ta_rsi_init(&r, 14), 0);
+	for (int i = 0; i < 15; i++)
+		ta_rsi_update(&r, w[i]);
+	for (size_t i = 0; i < 20000; i++) {
+		ta_rsi_update(&r, 46.28);
+		assert_int_equal(ta_rsi_get(&r, &v), 0);
+		assert_close(v, 100.0 * 3.34 / 4.74, 0, 1e-9, "rsi14 flat", i);
+	}
+}
+
 /* ---- brute-force references ---- */
 
 /*
@@ -770,6 +814,7 @@ int main(void)
 	    cmocka_unit_test(test_rsi_hand_series_period3),
 	    cmocka_unit_test(test_rsi_wilder_classic_series),
 	    cmocka_unit_test(test_rsi_degenerate_windows),
+	    cmocka_unit_test(test_rsi_long_flat_run_keeps_value),
 	    cmocka_unit_test(test_macd_small_periods),
 	    cmocka_unit_test(test_vwap_hand_series_and_reset),
 	    cmocka_unit_test(test_bollinger_population_sd),
