@@ -17,12 +17,23 @@
  * sliding sums' rounding would leave a band ~1e-9 wide (sqrt of an error
  * of a few ulps). At most one such extra pass per n updates: O(1) amortized
  * still.
+ * The cancellation costs the window's drift from K squared against its
+ * variance: relative error ~ eps * (mean - K)^2 / var. A trend keeps that
+ * ratio near 10, but a gap or a bad print that has just left the window
+ * leaves K far from prices that hardly move (a gap from 100 to 200 with
+ * 1e-4 steps: sd off by 1e-5 relative; a print at 10000: by 0.4 %), for up
+ * to n - 1 updates. So a ratio above BOLL_DRIFT_MAX re-anchors at once too,
+ * keeping the error near eps * 2^20 ~ 2e-10; at most once more per n
+ * updates, so an adversarial series cannot make every update O(n).
  */
 #include "ta_bollinger.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stddef.h>
+
+/* Largest n * (mean - K)^2 / (n * var) left to the sliding sums. */
+#define BOLL_DRIFT_MAX 0x1p20
 
 int ta_bollinger_init(struct ta_bollinger *b, uint32_t n, double k)
 {
@@ -39,6 +50,7 @@ void ta_bollinger_reset(struct ta_bollinger *b)
 	b->pos = 0;
 	b->count = 0;
 	b->run = 0;
+	b->drift_pass = false;
 	b->anchor = 0.0;
 	ta_ksum_reset(&b->s1);
 	ta_ksum_reset(&b->s2);
@@ -70,6 +82,18 @@ static void bollinger_reanchor(struct ta_bollinger *b)
 	}
 }
 
+/* Has the window's mean drifted so far from the anchor, against its
+ * spread, that sum(d^2) - sum(d)^2 / n cancels most of its digits? Also
+ * true when rounding took that difference to 0 or below in a window that
+ * is not flat. */
+static bool bollinger_drifted(const struct ta_bollinger *b)
+{
+	double s1 = ta_ksum_value(&b->s1);
+	double drift = s1 * s1 / (double)b->n; /* n * (mean - K)^2 */
+
+	return drift > BOLL_DRIFT_MAX * (ta_ksum_value(&b->s2) - drift);
+}
+
 int ta_bollinger_update(struct ta_bollinger *b, double x)
 {
 	double d;
@@ -92,10 +116,16 @@ int ta_bollinger_update(struct ta_bollinger *b, double x)
 	ta_ksum_add(&b->s2, d * d);
 	b->win[b->pos] = x;
 	b->count++;
-	if (++b->pos == b->n)
+	if (++b->pos == b->n) {
 		b->pos = 0;
-	if (b->pos == 0 || b->run == b->n)
+		b->drift_pass = false;
+	}
+	if (b->pos == 0 || b->run == b->n) {
 		bollinger_reanchor(b);
+	} else if (b->count > b->n && !b->drift_pass && bollinger_drifted(b)) {
+		b->drift_pass = true;
+		bollinger_reanchor(b);
+	}
 	return b->count >= b->n;
 }
 

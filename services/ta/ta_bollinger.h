@@ -8,8 +8,9 @@
  * A flat window (n equal values) has middle == that value and sd == 0
  * exactly.
  * Cost: O(1) amortized per update: each update is O(1), and once per n
- * updates, and when the window turns flat, it is re-anchored with one O(n)
- * pass (see ta_bollinger.c).
+ * updates, when the window turns flat, and (at most once more per n
+ * updates) when its mean moved far from the anchor against its spread, it
+ * is re-anchored with one O(n) pass (see ta_bollinger.c).
  * No allocation (the window is stored inline).
  * Thread-safety: none; one object belongs to one thread.
  */
@@ -26,6 +27,7 @@ struct ta_bollinger {
 	uint32_t pos;      /* next slot of win[] to overwrite */
 	uint64_t count;    /* values added since init/reset */
 	uint64_t run;      /* trailing values equal to the newest one */
+	bool drift_pass;   /* re-anchored for drift since pos last wrapped */
 	double k;          /* band width in standard deviations */
 	double anchor;     /* K: the sums below are of (x - K) */
 	struct ta_ksum s1; /* sum(x - K) over the window */

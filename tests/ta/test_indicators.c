@@ -805,6 +805,26 @@ static void test_indicators_random_high_price_vs_bruteforce(void **state)
 	check_against_bruteforce(x, RAND_N);
 }
 
+/*
+ * Quiet trading at 100 (steps of at most 1e-4) that gaps up to 200 at
+ * value 3007 and has one bad print at 10000 at value 6011. The sliding
+ * variance keeps sums of x - K for an anchor K last set at the window's
+ * mean; once the gap or the print has left the window, K is ~50 (~500)
+ * away from prices whose sd is ~1e-4, and sum(d^2) - sum(d)^2/n cancelled
+ * to sds off by 2e-5 (gap) and 0.4 % (print) until the next re-anchoring,
+ * up to n - 1 bars later.
+ */
+static void test_indicators_gap_and_bad_print_vs_bruteforce(void **state)
+{
+	static double x[RAND_N];
+
+	make_walk(x, RAND_N, 100.0, 1e-4, 11);
+	for (size_t i = 3007; i < RAND_N; i++)
+		x[i] += 100.0;
+	x[6011] = 10000.0;
+	check_against_bruteforce(x, RAND_N);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -827,6 +847,7 @@ int main(void)
 	    cmocka_unit_test(test_state_rejects_bad_input),
 	    cmocka_unit_test(test_indicators_random_vs_bruteforce),
 	    cmocka_unit_test(test_indicators_random_high_price_vs_bruteforce),
+	    cmocka_unit_test(test_indicators_gap_and_bad_print_vs_bruteforce),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
