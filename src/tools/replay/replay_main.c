@@ -40,7 +40,8 @@
  * at random. So a bad block is held until the iteration goes on: events
  * after it make it damage, as does another error. Met last, in the newest
  * segment at open, where the block index of that segment still ends, or
- * in a file that has grown since, it is the journal's end (a write in
+ * in a file that has grown since, or in a segment journald started while
+ * the journal was being opened, it is the journal's end (a write in
  * progress, or a crash's torn tail that recovery cuts): named on stderr,
  * not a failure. A checksum error inside a segment that neither grew nor
  * stops its index there is damage wherever it lies.
@@ -463,12 +464,18 @@ static void tell_bad(struct rstate *s, int *ret)
 }
 
 /* 1 when the held bad block, met last, is the end of a journal still
- * being written (or a torn tail): in the segment that was the newest at
- * open, where its block index still stops now, or in a file that grew. */
+ * being written (or a torn tail): in a segment started after open_all()
+ * noted the newest one (journald rotated while the reader listed the
+ * journal), or in the segment that was the newest at open, where its
+ * block index still stops now, or in a file that grew. */
 static int bad_is_tail(const struct ropts *o, const struct rstate *s)
 {
 	struct shmbus_journal_info in;
 	int tail = 0;
+	/* Both paths are DIR/<bus>-<20 digits>.shj: they sort as the numbers,
+	 * which is write order. */
+	if (s->tail_seg[0] && strcmp(s->bad.segment, s->tail_seg) > 0)
+		return 1;
 	if (strcmp(s->bad.segment, s->tail_seg) != 0 ||
 	    shmbus_journal_info_get(o->dir, o->jbus, &in) != 0)
 		return 0;
