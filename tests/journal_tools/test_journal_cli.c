@@ -181,6 +181,34 @@ static void test_journal_cli_unknown_bus_fails(void **state)
 	jtt_teardown(b);
 }
 
+/* A DIR holding the journals of two buses: without a journal bus, exit 2
+ * naming the option that picks one. For shmbus-replay that is
+ * --journal-bus (its --bus is the bus it publishes into): the message
+ * said "name one with --bus", which a replay already had. */
+static void test_journal_cli_several_buses_names_the_option(void **state)
+{
+	(void)state;
+	shmbus_bus *b = jtt_setup();
+	write_journal(10);
+	struct shmbus_journal_writer *w = NULL; /* and one event of bus "other" */
+	struct shmbus_trade t;
+	memset(&t, 0, sizeof(t));
+	t.h.type = SHMBUS_EV_TRADE;
+	t.h.version = 1;
+	t.h.size = sizeof(t);
+	t.h.source_id = 4;
+	t.h.seq = 1;
+	t.h.event_time_ns = 1700000000000000000ll;
+	assert_int_equal(shmbus_journal_writer_open(jtt_jdir, "other", NULL, &w, NULL, NULL), 0);
+	assert_int_equal(shmbus_journal_writer_append(w, &t.h), 0);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+	char *jv[] = {JOURNAL_BIN, "verify", "--dir", jtt_jdir, NULL};
+	expect(jv, 2, "holds journals of several buses", "name one with --bus");
+	char *rp[] = {REPLAY_BIN, "--bus", jtt_bus, "--dir", jtt_jdir, NULL};
+	expect(rp, 2, "holds journals of several buses", "name one with --journal-bus");
+	jtt_teardown(b);
+}
+
 /* The journal's symbols file (id,name lines). */
 static void write_symbols(const char *lines)
 {
@@ -550,6 +578,7 @@ int main(void)
 	    cmocka_unit_test(test_jtool_parse_time_range),
 	    cmocka_unit_test(test_journal_cli_time_out_of_range),
 	    cmocka_unit_test(test_journal_cli_unknown_bus_fails),
+	    cmocka_unit_test(test_journal_cli_several_buses_names_the_option),
 	    cmocka_unit_test(test_journal_cli_symbol_of_two_ids),
 	    cmocka_unit_test(test_journal_cli_range_open_at_the_top),
 	    cmocka_unit_test(test_journal_cli_csv_header_without_rows),

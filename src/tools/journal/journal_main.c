@@ -186,7 +186,7 @@ static int resolve_bus(struct jopts *o)
 		}
 		return 0;
 	}
-	rc = jtool_find_bus(o->dir, o->busbuf, sizeof(o->busbuf), why);
+	rc = jtool_find_bus(o->dir, "--bus", o->busbuf, sizeof(o->busbuf), why);
 	if (rc) {
 		fprintf(stderr, TOOL ": finding the journal bus failed: %s (%s)\n", why, o->dir);
 		json_error(o, o->dir, why);

@@ -134,7 +134,7 @@ static int jt_segment_bus(const char *fname, char *bus, size_t len)
 	return 0;
 }
 
-int jtool_find_bus(const char *dir, char *bus, size_t len, char *why)
+int jtool_find_bus(const char *dir, const char *opt, char *bus, size_t len, char *why)
 {
 	DIR *d = opendir(dir);
 	if (!d) {
@@ -153,7 +153,7 @@ int jtool_find_bus(const char *dir, char *bus, size_t len, char *why)
 			rc = 0;
 		} else if (strcmp(first, cur)) {
 			snprintf(why, JTOOL_WHY, "%.80s holds journals of several buses (%.40s, "
-			         "%.40s, ...): name one with --bus", dir, first, cur);
+			         "%.40s, ...): name one with %.20s", dir, first, cur, opt);
 			rc = -ENOTUNIQ;
 			break;
 		}

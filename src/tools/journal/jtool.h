@@ -47,9 +47,10 @@ int jtool_pin_cpus(const char *list, char *why);
 /*
  * Name of the only bus journaled in dir (segment files BUS-<20 digits>.shj)
  * into bus (len >= 64 bytes). Returns 0, -ENOENT (no segment), -ENOTUNIQ
- * (several buses: why lists them) or -errno.
+ * (several buses: why lists them and says to name one with option `opt`,
+ * the tool's own: "--bus", "--journal-bus") or -errno.
  */
-int jtool_find_bus(const char *dir, char *bus, size_t len, char *why);
+int jtool_find_bus(const char *dir, const char *opt, char *bus, size_t len, char *why);
 
 /*
  * Count the segment files of bus in dir (BUS-<20 digits>.shj). Returns the

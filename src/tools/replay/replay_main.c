@@ -585,7 +585,9 @@ static int open_all(struct ropts *o, struct rstate *s, struct shmbus_journal_rea
 	struct shmbus_journal_query q;
 	memset(&err, 0, sizeof(err));
 	if (!o->jbus) {
-		int rc = jtool_find_bus(o->dir, o->jbusbuf, sizeof(o->jbusbuf), why);
+		/* its --bus is the bus it publishes into */
+		int rc = jtool_find_bus(o->dir, "--journal-bus", o->jbusbuf, sizeof(o->jbusbuf),
+		                        why);
 		if (rc)
 			return open_fail(o, rc == -ENOTUNIQ ? 2 : 1, o->dir,
 			                 "finding the journal bus failed: %s (%s)", why, o->dir);
