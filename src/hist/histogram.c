@@ -222,7 +222,9 @@ int shmbus_hist_merge(struct shmbus_hist *dst, const struct shmbus_hist *src)
 				dropped += c; /* hist_add counted them in dst->rejected */
 		}
 	}
-	dst->rejected += src->rejected;
+	/* saturate as hist_add does: both counts may already be near INT64_MAX */
+	dst->rejected =
+	    src->rejected > INT64_MAX - dst->rejected ? INT64_MAX : dst->rejected + src->rejected;
 	return dropped > INT_MAX ? INT_MAX : (int)dropped;
 }
 

@@ -305,6 +305,25 @@ static void test_histogram_counts_do_not_wrap(void **state)
 	shmbus_hist_destroy(g);
 }
 
+/* A merge adds src's rejected count to dst's saturated, as recording does:
+ * two saturated counts summed wrapped to a negative rejected count. */
+static void test_histogram_merge_saturates_rejected(void **state)
+{
+	struct shmbus_hist *dst = new_hist(1, 1000, 3);
+	struct shmbus_hist *src = new_hist(1, 1000, 3);
+
+	assert_false(shmbus_hist_record_n(dst, 5000, INT64_MAX));
+	assert_false(shmbus_hist_record(src, -1));
+	assert_int_equal(shmbus_hist_merge(dst, src), 0);
+	assert_int_equal(shmbus_hist_rejected(dst), INT64_MAX);
+
+	assert_false(shmbus_hist_record_n(src, 5000, INT64_MAX));
+	assert_int_equal(shmbus_hist_merge(dst, src), 0);
+	assert_int_equal(shmbus_hist_rejected(dst), INT64_MAX);
+	shmbus_hist_destroy(dst);
+	shmbus_hist_destroy(src);
+}
+
 static void test_histogram_mean_stddev_exact(void **state)
 {
 	struct shmbus_hist *h = new_hist(1, SHMBUS_HIST_HOUR_NS, 3);
@@ -736,6 +755,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_record_n_counts),
 	    cmocka_unit_test(test_histogram_percentile_of_huge_total),
 	    cmocka_unit_test(test_histogram_counts_do_not_wrap),
+	    cmocka_unit_test(test_histogram_merge_saturates_rejected),
 	    cmocka_unit_test(test_histogram_mean_stddev_exact),
 	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
 	    cmocka_unit_test(test_histogram_percentile_iterator_steps),
