@@ -420,8 +420,6 @@ static int bench_validate(struct bench_opts *o)
 		                         "rings form a cycle that a trade's bar, indicators and "
 		                         "alerts must fit in)",
 		                         "");
-	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
-		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	if (o->scenario == BENCH_THROUGHPUT && o->events < o->producers)
 		return bench_usage_error("%s--events must be at least --producers", "");
 	/* a single-producer ring takes one producer: it was silently a
@@ -437,6 +435,10 @@ static int bench_validate(struct bench_opts *o)
 		if (parties > bench_distinct_cpus(o->cpus, o->ncpus))
 			o->wait = SHMBUS_WAIT_ADAPTIVE;
 	}
+	/* Last: the one check that creates something, so that a usage error
+	 * found above leaves no directory behind. */
+	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
+		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
 	return 0;
 }
 

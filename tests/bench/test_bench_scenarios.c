@@ -352,11 +352,33 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 	}
 }
 
+/* A usage error exits 2 and touches nothing: not even the --hgrm folder,
+ * which was created before the last checks of the command line ran. */
+static void test_bench_scenarios_usage_error_creates_no_hgrm_dir(void **state)
+{
+	struct bt_env *e = *state;
+	const char *bad[] = {
+	    "throughput --cpus 0,1 --producers 2 --single-producer",
+	    "throughput --cpus 0,1 --producers 2 --events 1",
+	};
+	char args[512];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(args, sizeof(args), "%s --hgrm '%s'", bad[i], e->hgrm);
+		print_message("bad: %s\n", args);
+		assert_int_equal(bt_run(e, args), 2);
+		assert_int_equal(access(e->hgrm, F_OK), -1);
+		assert_true(bt_dir_empty(e->bus_dir));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_bad_options_exit_2, tbs_setup,
 	                                    bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_usage_error_creates_no_hgrm_dir,
+	                                    tbs_setup, bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_oneway_json_and_hgrm, tbs_setup,
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_fanout_latency, tbs_setup,
