@@ -377,6 +377,21 @@ static int bench_validate_paced(struct bench_opts *o)
 	return 0;
 }
 
+/* --hgrm DIR: created when missing. A path that exists must be a folder:
+ * a file there (EEXIST too) failed only after the whole run, exit 1. */
+static int bench_hgrm_dir(const char *dir)
+{
+	struct stat st;
+
+	if (!dir)
+		return 0;
+	if (mkdir(dir, 0777) < 0 && errno != EEXIST)
+		return bench_usage_error("--hgrm: cannot create directory '%s'", dir);
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return bench_usage_error("--hgrm: '%s' is not a directory", dir);
+	return 0;
+}
+
 /* Checks that need the whole command line. */
 static int bench_validate(struct bench_opts *o)
 {
@@ -437,9 +452,7 @@ static int bench_validate(struct bench_opts *o)
 	}
 	/* Last: the one check that creates something, so that a usage error
 	 * found above leaves no directory behind. */
-	if (o->hgrm_dir && mkdir(o->hgrm_dir, 0777) < 0 && errno != EEXIST)
-		return bench_usage_error("--hgrm: cannot create directory '%s'", o->hgrm_dir);
-	return 0;
+	return bench_hgrm_dir(o->hgrm_dir);
 }
 
 static int bench_parse(int argc, char **argv, struct bench_opts *o, int *want_tsc)

@@ -372,12 +372,33 @@ static void test_bench_scenarios_usage_error_creates_no_hgrm_dir(void **state)
 	}
 }
 
+/* --hgrm naming a file, not a folder, is a usage error found before the
+ * run: it ran every round and then failed to write, exit 1. */
+static void test_bench_scenarios_hgrm_file_is_usage_error(void **state)
+{
+	struct bt_env *e = *state;
+	char args[512];
+	FILE *f = fopen(e->hgrm, "w");
+
+	assert_non_null(f);
+	fclose(f);
+	snprintf(args, sizeof(args),
+	         "pingpong --cpus %s --iterations 20 --warmup 0 --rounds 1 --wait yield --json "
+	         "--hgrm '%s'",
+	         e->cpus, e->hgrm);
+	assert_int_equal(bt_run(e, args), 2);
+	assert_string_equal(e->out, "");
+	assert_true(bt_dir_empty(e->bus_dir));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_bad_options_exit_2, tbs_setup,
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_usage_error_creates_no_hgrm_dir,
+	                                    tbs_setup, bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_hgrm_file_is_usage_error,
 	                                    tbs_setup, bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_oneway_json_and_hgrm, tbs_setup,
 	                                    bt_teardown),
