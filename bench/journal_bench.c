@@ -56,7 +56,18 @@ static void jb_rm_journal_named(const struct jb_opts *o, const char *name)
 	jb_rm_journal(dir);
 }
 
-/* Append n 64-byte user events; time open..close. */
+/* Remove every journal a run writes (those it did not are no error). */
+static void jb_cleanup(const struct jb_opts *o)
+{
+	static const char *const names[] = {"warmup", "none", "interval:100", "batch",
+	                                    "none+direct"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		jb_rm_journal_named(o, names[i]);
+}
+
+/* Append n 64-byte user events; time open..close. -1 when it could not
+ * run (*r unset), else 0. */
 static int jb_write(const struct jb_opts *o, const char *name, enum shmbus_journal_fsync pol,
                     int direct, uint64_t n, struct jb_result *r)
 {
@@ -84,7 +95,7 @@ static int jb_write(const struct jb_opts *o, const char *name, enum shmbus_journ
 	int rc = shmbus_journal_writer_open(dir, "bench", &wo, &w, NULL, &err);
 	if (rc) {
 		fprintf(stderr, "shmbus-journal-bench: open failed: %s (%s)\n", err.detail, dir);
-		return 1;
+		return -1;
 	}
 	for (uint64_t i = 1; i <= n; i++) {
 		h->seq = i;
@@ -101,6 +112,8 @@ static int jb_write(const struct jb_opts *o, const char *name, enum shmbus_journ
 	return 0;
 }
 
+/* Iterate the `none` journal: -1 when it could not be read (*r unset), 1
+ * when the events read back wrong, else 0. */
 static int jb_read(const struct jb_opts *o, struct jb_result *r)
 {
 	char dir[1024];
@@ -111,8 +124,10 @@ static int jb_read(const struct jb_opts *o, struct jb_result *r)
 	const struct shmbus_event_header *ev;
 	uint64_t n = 0, sum = 0;
 	int64_t t0 = shmbus_mono_ns();
-	if (shmbus_journal_reader_open(dir, "bench", 0, &rd, &err))
-		return 1;
+	if (shmbus_journal_reader_open(dir, "bench", 0, &rd, &err)) {
+		fprintf(stderr, "shmbus-journal-bench: read failed: %s (%s)\n", err.detail, dir);
+		return -1;
+	}
 	shmbus_journal_query_init(&q);
 	shmbus_journal_reader_seek(rd, &q);
 	while (shmbus_journal_reader_next(rd, &ev, &err) == 1) {
@@ -241,6 +256,12 @@ int main(int argc, char **argv)
 	if (o.direct)
 		rc |= jb_write(&o, "none+direct", SHMBUS_JOURNAL_FSYNC_NONE, 1, o.events, &r[n++]);
 	rc |= jb_read(&o, &r[n++]);
+	if (rc < 0) {
+		/* a step that could not run left its result unset: printing
+		 * it read garbage (a crash); there is nothing to report */
+		jb_cleanup(&o);
+		return 1;
+	}
 	if (o.json) {
 		printf("{\"fio_write_mb_per_sec\":%.1f,\"results\":[", fio_bw / 1e6);
 		for (int i = 0; i < n; i++)
@@ -254,11 +275,6 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++)
 			jb_print(&r[i], fio_bw, 0, 0);
 	}
-	jb_rm_journal_named(&o, "warmup");
-	for (int i = 0; i < n - 1; i++) {
-		char dir[1100];
-		snprintf(dir, sizeof(dir), "%s/%s", o.dir, r[i].name);
-		jb_rm_journal(dir);
-	}
+	jb_cleanup(&o);
 	return rc ? 1 : 0;
 }
