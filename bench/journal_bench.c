@@ -205,12 +205,31 @@ static void jb_machine(int argc, char **argv)
 	printf("\n");
 }
 
+/* A whole decimal number in 1..hi; strtoull alone took "10M" for 10 and
+ * "abc" for 0. 0 or -1 (said on stderr). */
+static int jb_number(const char *name, const char *arg, uint64_t hi, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 10);
+	if (arg[0] < '0' || arg[0] > '9' || *end != '\0' || errno || v < 1 || v > hi) {
+		fprintf(stderr, "shmbus-journal-bench: --%s: '%s' is not a number in 1..%llu\n",
+		        name, arg, (unsigned long long)hi);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
 static int jb_args(int argc, char **argv, struct jb_opts *o)
 {
 	static const struct option lo[] = {
 	    {"dir", 1, 0, 'd'},    {"events", 1, 0, 'n'}, {"fio-mb", 1, 0, 'f'},
 	    {"no-fio", 0, 0, 'N'}, {"direct", 0, 0, 'D'}, {"json", 0, 0, 'j'},
 	    {"help", 0, 0, 'h'},   {0, 0, 0, 0}};
+	uint64_t v;
 	int c;
 	o->dir = "/var/tmp/shmbus-journal-bench";
 	o->events = 20000000;
@@ -218,8 +237,15 @@ static int jb_args(int argc, char **argv, struct jb_opts *o)
 	while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->dir = optarg; break;
-		case 'n': o->events = strtoull(optarg, NULL, 10); break;
-		case 'f': o->fio_mb = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'n':
+			if (jb_number("events", optarg, UINT64_MAX / 64, &o->events) < 0)
+				return 2;
+			break;
+		case 'f':
+			if (jb_number("fio-mb", optarg, UINT32_MAX, &v) < 0)
+				return 2;
+			o->fio_mb = (unsigned)v;
+			break;
 		case 'N': o->no_fio = 1; break;
 		case 'D': o->direct = 1; break;
 		case 'j': o->json = 1; break;
