@@ -51,10 +51,49 @@ static void test_bench_common_ratio_keeps_significant_digits(void **state)
 	}
 }
 
+/* What bench_json_str writes for s, into buf[len]. */
+static void tbc_str(const char *s, char *buf, size_t len)
+{
+	FILE *f = fmemopen(buf, len, "w");
+
+	assert_non_null(f);
+	bench_json_str(f, s);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* JSON is UTF-8: a path or argument with a byte that is no UTF-8 (a
+ * Latin-1 folder name, a command line cut inside a character) was copied
+ * as is, and python3 -m json.tool refused the whole report. */
+static void test_bench_common_json_str_writes_only_utf8(void **state)
+{
+	static const struct {
+		const char *s, *want;
+	} cases[] = {
+	    {"/tmp/h\xe9", "\"/tmp/h\\ufffd\""},           /* Latin-1 e-acute */
+	    {"caf\xc3\xa9", "\"caf\xc3\xa9\""},            /* UTF-8 kept */
+	    {"\xe2\x82\xac 5", "\"\xe2\x82\xac 5\""},      /* euro sign kept */
+	    {"cut \xe2\x82", "\"cut \\ufffd\\ufffd\""},    /* truncated */
+	    {"\xc0\xaf", "\"\\ufffd\\ufffd\""},            /* overlong '/' */
+	    {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
+	    {"\xf0\x9f\x98\x80", "\"\xf0\x9f\x98\x80\""},  /* 4 bytes kept */
+	    {"a\"b\\\n", "\"a\\\"b\\\\\\u000a\""},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char got[64];
+
+		tbc_str(cases[i].s, got, sizeof(got));
+		if (strcmp(got, cases[i].want) != 0)
+			fail_msg("case %zu: wrote '%s', want '%s'", i, got, cases[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bench_common_ratio_keeps_significant_digits),
+	    cmocka_unit_test(test_bench_common_json_str_writes_only_utf8),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
