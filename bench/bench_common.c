@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE
 #include "bench_common.h"
+#include "tool_json.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -421,59 +422,12 @@ void bench_command_line(int argc, char **argv, char *buf, size_t len)
 	}
 }
 
-/* Length of the well-formed UTF-8 sequence at s (2..4 bytes), 0 when the
- * bytes there are none (RFC 3629: no overlong form, no surrogate, nothing
- * past U+10FFFF). A NUL fails the first check it meets: no overrun. */
-static int bench_utf8_len(const unsigned char *s)
-{
-	unsigned char lo = 0x80, hi = 0xbf;
-	int n;
-
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		lo = s[0] == 0xe0 ? 0xa0 : lo;
-		hi = s[0] == 0xed ? 0x9f : hi;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		lo = s[0] == 0xf0 ? 0x90 : lo;
-		hi = s[0] == 0xf4 ? 0x8f : hi;
-	} else {
-		return 0;
-	}
-	if (s[1] < lo || s[1] > hi)
-		return 0;
-	for (int i = 2; i < n; i++)
-		if (s[i] < 0x80 || s[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /* JSON text is UTF-8 (RFC 8259): a byte of argv or of a path that is not
- * part of a UTF-8 character is written as U+FFFD, or readers refuse the
- * whole report. */
+ * part of a UTF-8 character is escaped (as the tools' JSON does), or
+ * readers refuse the whole report. */
 void bench_json_str(FILE *f, const char *s)
 {
-	fputc('"', f);
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-		int n;
-
-		if (ch == '"' || ch == '\\') {
-			fprintf(f, "\\%c", ch);
-		} else if (ch < 0x20) {
-			fprintf(f, "\\u%04x", ch);
-		} else if (ch < 0x80) {
-			fputc(ch, f);
-		} else if ((n = bench_utf8_len((const unsigned char *)s)) == 0) {
-			fputs("\\ufffd", f);
-		} else {
-			fwrite(s, 1, (size_t)n, f);
-			s += n - 1;
-		}
-	}
-	fputc('"', f);
+	tool_json_str(f, s);
 }
 
 void bench_json_head(FILE *f, const char *scenario, const struct bench_machine *m,
