@@ -109,9 +109,10 @@ struct shmbus_producer_stat {
 	uint64_t unrouted;      /* matched no ring */
 	uint64_t last_seq;
 	uint64_t announced;     /* types announced (shmbus_producer_announce) */
-	int alive;              /* its process exists: a dead producer's entry
-				   stays open until shmbus_bus_reap() or a new
-				   producer takes it */
+	int alive;              /* its process exists, with the recorded start
+				   time (a reused pid is another process): a
+				   dead producer's entry stays open until
+				   shmbus_bus_reap() or a new producer takes it */
 };
 
 /*

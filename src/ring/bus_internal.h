@@ -46,6 +46,12 @@ void bus_err_clear(void);
 uint64_t proc_start_time(pid_t pid); /* 0 when unknown */
 bool proc_alive(pid_t pid, uint64_t start_time); /* start 0: pid only */
 uint64_t proc_self_start_time(void);
+/* Is the process of producer entry e alive: its pid and start time, as a
+ * participant's (an entry with no start time, an older library's: its pid). */
+static inline bool prod_alive(const struct prod_entry *e)
+{
+	return proc_alive(e->pid, e->start_time);
+}
 
 /* segment.c */
 int bus_check_name(const char *what, const char *name);

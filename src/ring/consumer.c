@@ -632,7 +632,7 @@ static enum claimer claimer_of(const shmbus_consumer *c, uint64_t pos)
 			gone = true;
 		if (!claim_covers(load_relaxed(&e->claim), c->v.index, pos))
 			continue;
-		if (load_acquire(&e->state) && proc_alive(e->pid, 0))
+		if (load_acquire(&e->state) && prod_alive(e))
 			return CLAIMER_LIVE;
 		gone = true;
 	}

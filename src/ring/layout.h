@@ -234,7 +234,12 @@ struct prod_entry {
 	 * `claim`: a slot it left claimed and uncommitted is then still known
 	 * as a gone claimer's, skipped at once (consumer.c). Was padding. */
 	_Atomic uint64_t gone_claim;
-	char pad[40];
+	/* The producer process's start time (/proc/<pid>/stat field 22), set
+	 * with pid: a dead producer's pid reused by another process must not
+	 * make it look alive. Was padding: 0 (an older library's entry, or
+	 * /proc unreadable) is unknown, and the pid alone decides. */
+	uint64_t start_time;
+	char pad[32];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
 	 * set once per ring; stat counts a ring's producers from them and
 	 * from `announced` */
@@ -245,6 +250,7 @@ _Static_assert(16 * 64 >= 1024, "rings_seen covers max_rings");
 _Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
 _Static_assert(offsetof(struct prod_entry, announced) == CACHE_LINE + 8, "announced beside claim");
 _Static_assert(offsetof(struct prod_entry, gone_claim) == CACHE_LINE + 16, "gone_claim too");
+_Static_assert(offsetof(struct prod_entry, start_time) == CACHE_LINE + 24, "start_time after them");
 
 /* A producer's latest claim in one word, so that a reader never pairs one
  * claim's ring with another's position: ring index + 1 in the top 11 bits

@@ -148,7 +148,7 @@ int shmbus_bus_reap(shmbus_bus *b)
 	 * crash would no longer show in shmbus-stat. */
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
-		if (load_relaxed(&e->state) && !proc_alive(e->pid, 0)) {
+		if (load_relaxed(&e->state) && !prod_alive(e)) {
 			prod_retire_begin(b);
 			prod_retire_counts(b, e);
 			store_release(&e->state, 0);

@@ -116,7 +116,7 @@ static __attribute__((noinline)) void view_take_single_producer(struct shmbus_pr
 		const struct prod_entry *e = &b->prods[owner - 1];
 		/* acquire: the pid was written before the entry's state
 		 * (store_release in shmbus_producer_open) */
-		if (load_acquire(&e->state) && proc_alive(e->pid, 0)) {
+		if (load_acquire(&e->state) && prod_alive(e)) {
 			v->route_around = true; /* another producer owns this ring */
 			return;
 		}
@@ -168,7 +168,7 @@ static bool source_held(const struct shmbus_bus *b, uint32_t source)
 {
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
-		if (load_relaxed(&e->state) && e->source_id == source && proc_alive(e->pid, 0))
+		if (load_relaxed(&e->state) && e->source_id == source && prod_alive(e))
 			return true;
 	}
 	return false;
@@ -176,7 +176,7 @@ static bool source_held(const struct shmbus_bus *b, uint32_t source)
 
 _Static_assert(offsetof(struct prod_entry, published) == 16 &&
 		       offsetof(struct prod_entry, pad) ==
-			       offsetof(struct prod_entry, gone_claim) + 8 &&
+			       offsetof(struct prod_entry, start_time) + 8 &&
 		       offsetof(struct prod_entry, rings_seen) + sizeof(((struct prod_entry *)0)->rings_seen) ==
 			       sizeof(struct prod_entry),
 	       "prod_entry_clear() names every field after source_id");
@@ -262,7 +262,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 		uint64_t last = load_relaxed(&e->last_seq);
 		if (e->source_id == source && last > seq)
 			seq = last;
-		if (load_relaxed(&e->state) && proc_alive(e->pid, 0))
+		if (load_relaxed(&e->state) && prod_alive(e))
 			continue; /* in use */
 		int r = e->source_id == source                  ? 0
 			: e->source_id == 0 && last == 0        ? 1
@@ -299,6 +299,7 @@ int shmbus_producer_open(shmbus_bus *b, const struct shmbus_producer_opts *opts,
 	prod_entry_clear(p->ctr);
 	p->ctr->participant = (uint32_t)(b->part_index < 0 ? 0 : b->part_index);
 	p->ctr->pid = p->pid;
+	p->ctr->start_time = self == b->pid ? b->start_time : proc_start_time(self);
 	p->ctr->source_id = p->source_id;
 	store_relaxed(&p->ctr->last_seq, seq);
 	store_release(&p->ctr->state, 1);

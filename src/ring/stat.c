@@ -116,7 +116,7 @@ static int32_t head_stuck_pid(const shmbus_bus *b, const struct ring_view *v, ui
 		const struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) &&
 		    claim_covers(load_relaxed(&e->claim), v->index, head))
-			return proc_alive(e->pid, 0) || ring_committed(v, head) ? 0 : e->pid;
+			return prod_alive(e) || ring_committed(v, head) ? 0 : e->pid;
 	}
 	return 0;
 }
@@ -138,7 +138,7 @@ static uint32_t ring_producers(const shmbus_bus *b, uint32_t index)
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		if (load_acquire(&e->state) && prod_feeds(e, &b->rings[index], index) &&
-		    proc_alive(e->pid, 0))
+		    prod_alive(e))
 			n++;
 	}
 	return n;
@@ -157,7 +157,7 @@ int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t produce
 	if (!load_acquire(&e->state))
 		return -ENOENT;
 	/* A dead producer feeds nothing, as ring_producers() counts. */
-	return prod_feeds(e, &b->rings[ring], ring) && proc_alive(e->pid, 0);
+	return prod_feeds(e, &b->rings[ring], ring) && prod_alive(e);
 }
 
 /* Ring entry `index` in use, and a view of it: its state in *state, or
@@ -358,7 +358,7 @@ int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_prod
 	o->unrouted = load_relaxed(&e->unrouted);
 	o->last_seq = load_relaxed(&e->last_seq);
 	o->announced = load_relaxed(&e->announced);
-	o->alive = proc_alive(o->pid, 0);
+	o->alive = proc_alive(o->pid, e->start_time);
 	return 0;
 }
 

@@ -11,6 +11,10 @@
  *     7 claimed slots (counted 7) and goes on with the live producer.
  * (a'') The same when the dead claimer's entry was reaped, or then taken
  *     by a new producer: still skipped at once, not after stuck_timeout.
+ * (a''') The same when the dead claimer's pid was given to another process
+ *     (forged): its entry's start time says it is dead, to stat, the
+ *     consumer, the reaper, a new producer of its source and of its
+ *     single-producer ring.
  * (b) A consumer process is SIGKILLed while producers publish into its
  *     `block` ring. The producers must not stall: they detect the death
  *     and route around the ring (counted). The ring shows ORPHANED; a new
@@ -343,6 +347,138 @@ static void test_kill_producer_mid_claim_reaped(void **state)
 static void test_kill_producer_mid_claim_entry_reused(void **state)
 {
 	check_reaped_claimer_skipped(true);
+}
+
+/*
+ * A claimer of ring "victim" (claimer_stopped()) SIGKILLed, whose pid the
+ * kernel then gave to another process before its entry was reaped: forged
+ * here, the entry's pid set to that of a live child started earlier (in
+ * *other; other_end() ends it). Returns the dead producer's entry.
+ */
+static uint32_t claimer_pid_reused(shmbus_bus *bus, pid_t *other)
+{
+	*other = fork_or_fail();
+	if (*other == 0) {
+		alarm(120);
+		for (;;)
+			pause();
+	}
+	tu_sleep_us(50000); /* start times count clock ticks: the claimer's is later */
+	pid_t dead = claimer_stopped();
+	assert_true(proc_start_time(dead) != proc_start_time(*other));
+	struct shmbus_producer_stat ps;
+	int idx = tu_producer_stat(bus, SRC_DEAD, dead, &ps);
+	assert_true(idx >= 0);
+	kill(dead, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(dead, &st, 0), dead);
+	bus->prods[idx].pid = *other;
+	return (uint32_t)idx;
+}
+
+static void other_end(pid_t other)
+{
+	kill(other, SIGKILL);
+	assert_int_equal(waitpid(other, NULL, 0), other);
+}
+
+/*
+ * (a''') The dead claimer's pid belongs to a live process now: by its pid
+ * alone it looked alive, to stat (alive, a feeder of the ring), to the
+ * consumer (its slot waited for stuck_timeout, 600 s here) and to
+ * shmbus_bus_reap() (its entry kept). Its entry's start time tells.
+ */
+static void test_kill_producer_pid_reused(void **state)
+{
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	pid_t other;
+	uint32_t idx = claimer_pid_reused(bus, &other);
+
+	struct shmbus_producer_stat ps;
+	assert_int_equal(shmbus_stat_producer(bus, idx, &ps), 0);
+	assert_int_equal(ps.pid, other);
+	assert_false(ps.alive);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.producers, 0);
+	assert_int_equal(shmbus_stat_ring_fed_by(bus, rs.index, idx), 0);
+	assert_int_equal(rs.head_stuck_pid, other);
+
+	/* its slot is skipped at once */
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = SRC_LIVE;
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	struct shmbus_trade t = tu_trade(1, 1.0);
+	assert_int_equal(shmbus_publish(p, &t), 1);
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	tu_poll_until(c, &s, 1, 5000);
+	if (s.n != 1)
+		fail_msg("the dead claimer's slot still heads the ring after 5 s");
+	assert_int_equal(s.ev[0].h.source_id, SRC_LIVE);
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.skipped, 1);
+
+	/* and its entry is reaped */
+	assert_true(shmbus_bus_reap(bus) >= 0);
+	assert_int_equal(shmbus_stat_producer(bus, idx, &ps), -ENOENT);
+	other_end(other);
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+/*
+ * The same for the dead producer's source, held by no one, and for the
+ * single-producer ring it owned, which another producer takes: by pid
+ * alone the source was refused (SHMBUS_EBUSY) and the ring routed around.
+ */
+static void test_kill_producer_pid_reused_owns_nothing(void **state)
+{
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	so.flags = SHMBUS_SUB_SINGLE_PRODUCER;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	pid_t other;
+	claimer_pid_reused(bus, &other);
+
+	struct shmbus_producer_opts po;
+	shmbus_producer_opts_init(&po);
+	po.source_id = SRC_LIVE;
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	struct shmbus_trade t = tu_trade(1, 1.0);
+	assert_int_equal(shmbus_publish(p, &t), 1); /* the ring is its now */
+	struct tu_sink s;
+	tu_sink_init(&s, 4);
+	tu_poll_until(c, &s, 1, 5000);
+	assert_int_equal(s.n, 1);
+	assert_int_equal(s.ev[0].h.source_id, SRC_LIVE);
+	shmbus_producer_close(p);
+
+	po.source_id = SRC_DEAD;
+	int rc = shmbus_producer_open(bus, &po, &p);
+	if (rc != 0)
+		fail_msg("source %u of a dead producer: %s (%s)", SRC_DEAD, shmbus_strerror(rc),
+			 shmbus_errmsg());
+	assert_int_equal(shmbus_producer_source(p), SRC_DEAD);
+	other_end(other);
+	tu_sink_free(&s);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
 /* Consumer child: subscribe, say ready, take exactly `take` events, say
@@ -693,6 +829,8 @@ int main(void)
 	    TU_TEST(test_kill_producer_mid_batch),
 	    TU_TEST(test_kill_producer_mid_claim_reaped),
 	    TU_TEST(test_kill_producer_mid_claim_entry_reused),
+	    TU_TEST(test_kill_producer_pid_reused),
+	    TU_TEST(test_kill_producer_pid_reused_owns_nothing),
 	    TU_TEST(test_kill_consumer_routed_around),
 	    TU_TEST(test_kill_consumer_leader_exited),
 	    TU_TEST(test_kill_interner_before_count),
