@@ -74,9 +74,10 @@ struct shmbus_ring_stat {
 	uint64_t malformed;     /* committed slots whose header was not an
 				   event that fits the slot: skipped */
 	int32_t head_stuck_pid; /* the slot at head was claimed by this
-				   producer process, which died before
-				   committing it: the events behind it wait
-				   for the consumer to skip it. 0: none */
+				   producer process, which died (or closed its
+				   producer) before committing it: the events
+				   behind it wait for the consumer to skip it.
+				   0: none, or its claimer is not known */
 };
 
 enum shmbus_participant_state {

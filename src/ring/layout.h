@@ -239,7 +239,11 @@ struct prod_entry {
 	 * make it look alive. Was padding: 0 (an older library's entry, or
 	 * /proc unreadable) is unknown, and the pid alone decides. */
 	uint64_t start_time;
-	char pad[32];
+	/* The pid of the producer whose claim record is gone_claim, moved
+	 * with it (shmbus-stat names a stuck slot's claimer by it). Was
+	 * padding: 0, one moved by an older library, is unknown. */
+	_Atomic int32_t gone_pid;
+	char pad[28];
 	/* lines 2-3: rings this producer has delivered to (bit = ring index),
 	 * set once per ring; stat counts a ring's producers from them and
 	 * from `announced` */
@@ -251,6 +255,7 @@ _Static_assert(offsetof(struct prod_entry, claim) == CACHE_LINE, "claim line");
 _Static_assert(offsetof(struct prod_entry, announced) == CACHE_LINE + 8, "announced beside claim");
 _Static_assert(offsetof(struct prod_entry, gone_claim) == CACHE_LINE + 16, "gone_claim too");
 _Static_assert(offsetof(struct prod_entry, start_time) == CACHE_LINE + 24, "start_time after them");
+_Static_assert(offsetof(struct prod_entry, gone_pid) == CACHE_LINE + 32, "gone_pid after it");
 
 /* A producer's latest claim in one word, so that a reader never pairs one
  * claim's ring with another's position: ring index + 1 in the top 11 bits

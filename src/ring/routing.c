@@ -176,21 +176,23 @@ static bool source_held(const struct shmbus_bus *b, uint32_t source)
 
 _Static_assert(offsetof(struct prod_entry, published) == 16 &&
 		       offsetof(struct prod_entry, pad) ==
-			       offsetof(struct prod_entry, start_time) + 8 &&
+			       offsetof(struct prod_entry, gone_pid) + 4 &&
 		       offsetof(struct prod_entry, rings_seen) + sizeof(((struct prod_entry *)0)->rings_seen) ==
 			       sizeof(struct prod_entry),
 	       "prod_entry_clear() names every field after source_id");
 
 /* Zero a producer entry's counters for a new producer, one by one: stat
  * and the totals load them atomically at any time, never through memset.
- * The claim record of the producer it had moves to gone_claim first (one
- * that never claimed leaves the one before it there): a consumer looking
- * for a stuck slot's claimer never finds neither. */
+ * The claim record of the producer it had moves to gone_claim first, with
+ * its pid (one that never claimed leaves the one before it there): a
+ * consumer looking for a stuck slot's claimer never finds neither. */
 static void prod_entry_clear(struct prod_entry *e)
 {
 	uint64_t gone = load_relaxed(&e->claim);
-	if (gone)
+	if (gone) {
+		store_relaxed(&e->gone_pid, e->pid);
 		store_relaxed(&e->gone_claim, gone);
+	}
 	store_relaxed(&e->published, 0);
 	store_relaxed(&e->delivered, 0);
 	store_relaxed(&e->dropped, 0);

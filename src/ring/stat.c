@@ -101,24 +101,34 @@ oldest_publish(const struct ring_view *v, uint64_t head, uint64_t tail)
 }
 
 /*
- * The pid of a dead producer whose claim holds the head slot, not
+ * The pid of the gone producer whose claim holds the head slot, not
  * committed, or 0: the slot the consumer will skip (consumer_check_stuck),
- * which holds back every event behind it meanwhile. A claim is recorded
- * before the tail moves past it (R9), so one read after the tail (A9)
- * finds it; a live claimer, or none found, is no stuck slot.
+ * which holds back every event behind it meanwhile. Gone as the consumer
+ * takes it (claimer_of()): dead with its entry open, closed or reaped (the
+ * record left in its free entry), or its entry taken by another producer
+ * (the record moved to gone_claim, its pid to gone_pid). A claim is
+ * recorded before the tail moves past it (R9), so one read after the tail
+ * (A9) finds it; a live claimer, or none found, is no stuck slot. A record
+ * of the entry itself names its claimer before a moved one.
  */
 static int32_t head_stuck_pid(const shmbus_bus *b, const struct ring_view *v, uint64_t head,
 			      uint64_t tail)
 {
 	if (tail <= head || ring_committed(v, head))
 		return 0;
+	int32_t dead = 0, moved = 0;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
-		if (load_relaxed(&e->state) &&
-		    claim_covers(load_relaxed(&e->claim), v->index, head))
-			return prod_alive(e) || ring_committed(v, head) ? 0 : e->pid;
+		if (!moved && claim_covers(load_relaxed(&e->gone_claim), v->index, head))
+			moved = load_relaxed(&e->gone_pid);
+		if (!claim_covers(load_relaxed(&e->claim), v->index, head))
+			continue;
+		if (load_acquire(&e->state) && prod_alive(e))
+			return 0;
+		if (!dead)
+			dead = e->pid;
 	}
-	return 0;
+	return ring_committed(v, head) ? 0 : dead ? dead : moved;
 }
 
 /* Does producer entry e feed ring entry d (index `index`): delivered there

@@ -284,14 +284,15 @@ static void test_kill_producer_mid_batch(void **state)
 }
 
 /* A child that claimed a slot of ring "victim" as source SRC_DEAD is
- * SIGKILLed before it commits (claimer_stopped()); returns once it is
- * dead and gone. */
-static void claimer_killed(void)
+ * SIGKILLed before it commits (claimer_stopped()); returns its pid once it
+ * is dead and gone. */
+static pid_t claimer_killed(void)
 {
 	pid_t dead = claimer_stopped();
 	kill(dead, SIGKILL);
 	int st;
 	assert_int_equal(waitpid(dead, &st, 0), dead);
+	return dead;
 }
 
 /*
@@ -299,7 +300,8 @@ static void claimer_killed(void)
  * taken by a new producer (its source restarted): the claimer is gone all
  * the same, and its slot is skipped at once, as a dead one's. It waited
  * for stuck_timeout instead (600 s here), the claim record no longer
- * being in an open entry.
+ * being in an open entry. shmbus_stat_ring() names the claimer meanwhile,
+ * as for one dead with its entry open.
  */
 static void check_reaped_claimer_skipped(bool reuse)
 {
@@ -310,15 +312,21 @@ static void check_reaped_claimer_skipped(bool reuse)
 	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
 	shmbus_consumer *c;
 	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
-	claimer_killed();
+	pid_t dead = claimer_killed();
 	assert_true(shmbus_bus_reap(bus) >= 0);
 	struct shmbus_producer_stat ps;
 	assert_int_equal(tu_producer_stat(bus, SRC_DEAD, 0, &ps), -ENOENT); /* freed */
+	/* stat names the claimer the consumer is about to skip (it said 0) */
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.head_stuck_pid, dead);
 	struct shmbus_producer_opts po;
 	shmbus_producer_opts_init(&po);
 	po.source_id = reuse ? SRC_DEAD : SRC_LIVE;
 	shmbus_producer *p;
 	assert_int_equal(shmbus_producer_open(bus, &po, &p), 0);
+	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
+	assert_int_equal(rs.head_stuck_pid, dead);
 	struct shmbus_trade t = tu_trade(1, 1.0);
 	assert_int_equal(shmbus_publish(p, &t), 1);
 	struct tu_sink s;
@@ -328,9 +336,9 @@ static void check_reaped_claimer_skipped(bool reuse)
 		fail_msg("entry %s: the dead claimer's slot still heads the ring after 20 s",
 			 reuse ? "reused" : "reaped");
 	assert_int_equal(s.ev[0].h.source_id, po.source_id);
-	struct shmbus_ring_stat rs;
 	assert_int_equal(tu_ring_stat(bus, "victim", &rs), 0);
 	assert_int_equal(rs.skipped, 1);
+	assert_int_equal(rs.head_stuck_pid, 0);
 	assert_int_equal(rs.delivered, 1);
 	assert_int_equal(rs.depth, 0);
 	tu_sink_free(&s);
