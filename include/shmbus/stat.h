@@ -147,7 +147,9 @@ int shmbus_stat_counters(const shmbus_bus *bus, uint32_t participant, struct shm
 int shmbus_stat_bus(const shmbus_bus *bus, struct shmbus_bus_info *out);
 
 /* Ring entry `index` (0 .. max_rings-1). Returns 0, -ENOENT for a free
- * entry, -ERANGE past the end, SHMBUS_ECORRUPT. */
+ * entry, -ERANGE past the end, SHMBUS_ECORRUPT. A ring freed or replaced
+ * while read reads as the old ring, the new one or -ENOENT (free
+ * meanwhile), never a mix of two. */
 int shmbus_stat_ring(const shmbus_bus *bus, uint32_t index, struct shmbus_ring_stat *out);
 
 /*

@@ -98,8 +98,10 @@ void ring_entry_free_locked(struct shmbus_bus *bus, struct ring_desc *d);
 
 /* routing.c: a test hook, NULL outside tests. RING_HOOK_MID_RUN runs
  * when a batch has committed the first of a run of claimed positions and
- * the others are still claimed, uncommitted (kill tests stop there). */
-enum ring_hook { RING_HOOK_MID_RUN = 1 };
+ * the others are still claimed, uncommitted (kill tests stop there);
+ * RING_HOOK_STAT_RING when shmbus_stat_ring() has its view of a ring and
+ * reads the rest of it next. */
+enum ring_hook { RING_HOOK_MID_RUN = 1, RING_HOOK_STAT_RING = 2 };
 extern void (*ring_test_hook)(enum ring_hook where);
 
 /* bus_dir.c: where named buses live (see there). */

@@ -282,6 +282,9 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	struct ring_desc *d = a.desc;
 	uint64_t off = a.off, bytes = a.bytes;
 	store_relaxed(&d->state, RING_STATE_BUILDING);
+	/* W15: BUILDING is visible to a stat reader that saw any write below
+	 * (pairs with A14 in shmbus_stat_ring()). */
+	atomic_thread_fence(memory_order_release);
 	uint32_t index = (uint32_t)(d - b->rings);
 	uint32_t incarnation = load_relaxed(&d->incarnation) + 1;
 	/* Wiped field by field where others read at any time (state, the
@@ -293,8 +296,9 @@ static int ring_create_locked(struct shmbus_bus *b, const char *name,
 	store_relaxed(&d->sp_owner, 0);
 	d->index = index;
 	/* A producer still routing with a view of the ring this entry held
-	 * before tells it from this one by the count (view_replaced()). */
-	store_relaxed(&d->incarnation, incarnation);
+	 * before tells it from this one by the count (view_replaced()). R16:
+	 * a stat reader that reads the new count (A16) sees BUILDING too. */
+	store_release(&d->incarnation, incarnation);
 	/* The producers that delivered to the ring this index held before did
 	 * not deliver to this one: their rings_seen bit would count them among
 	 * its feeders (shmbus-stat, and the launcher's stop order). */

@@ -253,9 +253,13 @@ void ring_arena_trim_locked(struct shmbus_bus *b)
 
 void ring_entry_free_locked(struct shmbus_bus *b, struct ring_desc *d)
 {
-	memset(d->name, 0, sizeof(d->name));
 	store_release(&d->state, RING_STATE_FREE); /* R2, pairs with A2 */
-	bus_bump_generation(b);                    /* R1 */
+	/* W14: FREE is visible to a stat reader that saw any write below
+	 * (pairs with A14 in shmbus_stat_ring()); the name wiped before it
+	 * read as the name of a ring in use. */
+	atomic_thread_fence(memory_order_release);
+	memset(d->name, 0, sizeof(d->name));
+	bus_bump_generation(b); /* R1 */
 	d->region_off = 0; /* a FREE entry's record is never used again */
 	d->region_bytes = 0;
 	ring_arena_trim_locked(b);

@@ -170,16 +170,18 @@ int shmbus_stat_ring_fed_by(const shmbus_bus *b, uint32_t ring, uint32_t produce
 	return prod_feeds(e, &b->rings[ring], ring) && prod_alive(e);
 }
 
-/* Ring entry `index` in use, and a view of it: its state in *state, or
- * -ERANGE past the end, -ENOENT (free or being built), SHMBUS_ECORRUPT. */
+/* Ring entry `index` in use, and a view of it: its state in *state and
+ * its incarnation, read before the state, in *inc; or -ERANGE past the
+ * end, -ENOENT (free or being built), SHMBUS_ECORRUPT. */
 static int stat_ring_view(const shmbus_bus *b, uint32_t index, struct ring_view *v,
-			  uint32_t *state)
+			  uint32_t *state, uint32_t *inc_out)
 {
 	if (index >= b->max_rings)
 		return -ERANGE;
 	struct ring_desc *d = &b->rings[index];
 	for (unsigned round = 0;; round++) {
-		uint32_t inc = load_relaxed(&d->incarnation);
+		/* A16 pairs with R16: a new ring's count comes with its BUILDING */
+		uint32_t inc = load_acquire(&d->incarnation);
 		uint32_t st = load_acquire(&d->state); /* A2 */
 		if (st == RING_STATE_FREE || st == RING_STATE_BUILDING)
 			return -ENOENT;
@@ -190,6 +192,7 @@ static int stat_ring_view(const shmbus_bus *b, uint32_t index, struct ring_view 
 				 : ring_view_init(v, b, d);
 		if (rc == 0) {
 			*state = st;
+			*inc_out = inc;
 			return 0;
 		}
 		/* Freed (its region record cleared after the state), or freed
@@ -203,17 +206,14 @@ static int stat_ring_view(const shmbus_bus *b, uint32_t index, struct ring_view 
 	}
 }
 
-int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
+/* One read of the ring of view v (entry state st); the caller checks
+ * that the entry held the same ring all along. */
+static void ring_stat_read(const shmbus_bus *b, const struct ring_view *v, uint32_t st,
+			   struct shmbus_ring_stat *o)
 {
-	if (!b || !o)
-		return -EINVAL;
-	struct ring_view v;
-	uint32_t st = 0;
-	int rc = stat_ring_view(b, index, &v, &st);
-	if (rc)
-		return rc;
+	uint32_t index = v->index;
 	const struct ring_desc *d = &b->rings[index];
-	struct ring_hdr *h = v.hdr;
+	struct ring_hdr *h = v->hdr;
 	memset(o, 0, sizeof(*o));
 	o->index = index;
 	copy_name(o->name, sizeof(o->name), d->name, sizeof(d->name));
@@ -243,17 +243,50 @@ int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_sta
 	o->too_big = load_relaxed(&h->too_big);
 	o->producer_waits = load_relaxed(&h->producer_waits);
 	o->wakeups = load_relaxed(&h->wakeups);
-	o->oldest_publish_ns = oldest_publish(&v, o->consumed, o->claimed);
-	o->head_stuck_pid = head_stuck_pid(b, &v, o->consumed, o->claimed);
-	return 0;
+	o->oldest_publish_ns = oldest_publish(v, o->consumed, o->claimed);
+	o->head_stuck_pid = head_stuck_pid(b, v, o->consumed, o->claimed);
+}
+
+int shmbus_stat_ring(const shmbus_bus *b, uint32_t index, struct shmbus_ring_stat *o)
+{
+	if (!b || !o)
+		return -EINVAL;
+	for (unsigned round = 0; round < 8; round++) {
+		struct ring_view v;
+		uint32_t st = 0, inc = 0;
+		int rc = stat_ring_view(b, index, &v, &st, &inc);
+		if (rc)
+			return rc;
+		if (unlikely(ring_test_hook != NULL))
+			ring_test_hook(RING_HOOK_STAT_RING);
+		ring_stat_read(b, &v, st, o);
+		/* The entry freed, or freed and built again, while we read: the
+		 * figures may mix the old ring's with the new one's (its name
+		 * with the old counters) or hold the name the free wiped. A14
+		 * pairs with W14 and W15: what a free or a build wrote, once
+		 * read, comes with its state; a new ring's ACTIVE (A2 pairs with
+		 * R2) with its count. A state moved between in-use ones is the
+		 * same ring, its consumer come or gone. */
+		struct ring_desc *d = &b->rings[index];
+		atomic_thread_fence(memory_order_acquire); /* A14 */
+		uint32_t now = load_acquire(&d->state);
+		if (now >= RING_STATE_ACTIVE && now <= RING_STATE_ORPHANED &&
+		    load_relaxed(&d->incarnation) == inc)
+			return 0;
+	}
+	/* Freed during each of 8 reads (a consumer that subscribes and
+	 * unsubscribes in a loop): the entry was free at some time of this
+	 * call, and no read of one ring could be had. */
+	memset(o, 0, sizeof(*o));
+	return -ENOENT;
 }
 
 /* One read of ring `index`'s filter; the caller checks filter_seq around it. */
 static int ring_symbols_read(const shmbus_bus *b, uint32_t index, uint32_t *ids, unsigned max)
 {
 	struct ring_view v;
-	uint32_t st = 0;
-	int rc = stat_ring_view(b, index, &v, &st);
+	uint32_t st = 0, inc = 0;
+	int rc = stat_ring_view(b, index, &v, &st, &inc);
 	if (rc)
 		return rc;
 	const struct ring_desc *d = &b->rings[index];

@@ -572,7 +572,7 @@ static void test_ring_dir_reattach_options(void **state)
 /*
  * Readers of an entry that a consumer frees (unsubscribe, ring-remove) and
  * builds again meanwhile see the ring, or no ring (-ENOENT): never
- * SHMBUS_ECORRUPT. shmbus_stat_ring() and shmbus_stat_ring_symbols() read
+ * SHMBUS_ECORRUPT, nor a ring of one's name and another's capacity. shmbus_stat_ring() and shmbus_stat_ring_symbols() read
  * the state as in use, then a region record the free had cleared, and
  * called a healthy bus damaged ("region 0+0 outside the arena"). The
  * churn runs in a child process until killed.
@@ -604,9 +604,9 @@ static void test_ring_dir_stat_races_free_and_rebuild(void **state)
 			}
 		}
 	}
-	uint64_t in_use = 0, bad = 0;
+	uint64_t in_use = 0, bad = 0, mixed = 0;
 	int first_rc = 0;
-	char first_msg[160] = "";
+	char first_msg[160] = "", first_mix[96] = "";
 	for (int64_t end = tu_mono_ms() + 2000; tu_mono_ms() < end;) {
 		struct shmbus_ring_stat rs;
 		uint32_t ids[4];
@@ -619,14 +619,100 @@ static void test_ring_dir_stat_races_free_and_rebuild(void **state)
 				snprintf(first_msg, sizeof first_msg, "%s", shmbus_errmsg());
 			}
 		}
+		/* one ring's name and capacity, never a mix of two */
+		if (rc[0] == 0 && !(strcmp(rs.name, "ra") == 0 && rs.capacity == 64) &&
+		    !(strcmp(rs.name, "rb") == 0 && rs.capacity == 128) && mixed++ == 0)
+			snprintf(first_mix, sizeof first_mix, "ring '%s' of %u slots (%s)", rs.name,
+			         rs.capacity, shmbus_ring_state_name(rs.state));
 	}
 	kill(pid, SIGKILL);
 	assert_int_equal(waitpid(pid, NULL, 0), pid);
 	if (bad)
 		fail_msg("%llu reads failed: first %s (%s)", (unsigned long long)bad,
 			 shmbus_strerror(first_rc), first_msg);
+	if (mixed)
+		fail_msg("%llu reads mixed two rings: first %s", (unsigned long long)mixed,
+			 first_mix);
 	assert_true(in_use > 0); /* the child did build the ring */
 	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+/* The entry of ring "ra" that shmbus_stat_ring() is reading is freed
+ * (stat_hook_rebuild 0) or freed and built again as ring "rb" (1), once,
+ * by the library's test hook. */
+static shmbus_bus *stat_hook_bus;
+static shmbus_consumer *stat_hook_ra, *stat_hook_rb;
+static int stat_hook_rebuild, stat_hook_calls;
+
+static void rebuild_mid_stat(enum ring_hook where)
+{
+	if (where != RING_HOOK_STAT_RING || stat_hook_calls++ > 0)
+		return;
+	assert_int_equal(shmbus_unsubscribe(stat_hook_ra), 0);
+	if (stat_hook_rebuild)
+		stat_hook_rb = sub(stat_hook_bus, "rb", 256);
+}
+
+/*
+ * A ring freed, or freed and built again, between shmbus_stat_ring()'s
+ * view of it and the rest of its read: the read is the old ring, the new
+ * one or -ENOENT, never a mix. It returned the new ring's name with the
+ * old one's counters (its region, freed, still held them), or an empty
+ * name (wiped by the free) for a ring in use.
+ */
+static void check_stat_ring_rebuilt_while_read(int rebuild)
+{
+	shmbus_bus *bus = dir_bus("statre", 4, 1u << 20);
+	stat_hook_bus = bus;
+	stat_hook_ra = sub(bus, "ra", 64);
+	shmbus_consumer *keep = sub(bus, "keep", 64); /* rb's region cannot be ra's */
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	for (int i = 0; i < 3; i++) {
+		struct shmbus_trade t = tu_trade(1, 1.0 + i);
+		assert_int_equal(shmbus_publish(p, &t), 2);
+	}
+	struct tu_sink s;
+	tu_sink_init(&s, 8);
+	assert_int_equal(tu_drain(stat_hook_ra, &s), 3);
+	tu_sink_free(&s);
+	uint32_t ra = shmbus_consumer_ring(stat_hook_ra);
+
+	stat_hook_rebuild = rebuild;
+	stat_hook_calls = 0;
+	stat_hook_rb = NULL;
+	ring_test_hook = rebuild_mid_stat;
+	struct shmbus_ring_stat rs;
+	int rc = shmbus_stat_ring(bus, ra, &rs);
+	ring_test_hook = NULL;
+	if (!rebuild) {
+		if (rc == 0)
+			fail_msg("a freed ring read as ring '%s' (%s), %llu delivered", rs.name,
+				 shmbus_ring_state_name(rs.state), (unsigned long long)rs.delivered);
+		assert_int_equal(rc, -ENOENT);
+	} else {
+		assert_int_equal(rc, 0);
+		assert_int_equal(shmbus_consumer_ring(stat_hook_rb), ra);
+		assert_string_equal(rs.name, "rb");
+		assert_int_equal(rs.capacity, 256);
+		assert_int_equal(rs.delivered, 0);
+		assert_int_equal(rs.claimed, 0);
+		shmbus_consumer_close(stat_hook_rb);
+	}
+	assert_int_equal(stat_hook_calls, rebuild ? 2 : 1); /* read again after the hook */
+	shmbus_producer_close(p);
+	shmbus_consumer_close(keep);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
+static void test_ring_dir_stat_ring_freed_while_read(void **state)
+{
+	check_stat_ring_rebuilt_while_read(0);
+}
+
+static void test_ring_dir_stat_ring_rebuilt_while_read(void **state)
+{
+	check_stat_ring_rebuilt_while_read(1);
 }
 
 int main(void)
@@ -644,6 +730,8 @@ int main(void)
 	    TU_TEST(test_ring_dir_dead_group_member_names_the_way_out),
 	    TU_TEST(test_ring_dir_reattach_options),
 	    TU_TEST(test_ring_dir_stat_races_free_and_rebuild),
+	    TU_TEST(test_ring_dir_stat_ring_freed_while_read),
+	    TU_TEST(test_ring_dir_stat_ring_rebuilt_while_read),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
