@@ -106,6 +106,9 @@ static void test_jtool_parse_time_range(void **state)
 	    "2262-04-12",
 	    "2262-04-11T23:47:17Z",
 	    "2262-04-11T23:00:00-01:00",
+	    /* epoch ns past int64 too (they read as "not a time") */
+	    "9223372036854775808",
+	    "-9223372036854775809",
 	};
 	for (size_t i = 0; i < sizeof(out) / sizeof(out[0]); i++) {
 		why[0] = '\0';
@@ -548,7 +551,8 @@ static void test_journald_cli_checks_options_first(void **state)
 	shmbus_bus *b = jtt_setup();
 	static const char *const bad[][3] = {
 	    {"--block-kb", "3", "multiple of 4"},   {"--block-kb", "6", "multiple of 4"},
-	    {"--block-kb", "0", "not a number"},    {"--types", "bogus", "unknown event type"},
+	    {"--block-kb", "0", "multiple of 4"},   {"--types", "bogus", "unknown event type"},
+	    {"--block-kb", "16388", "multiple of 4"},
 	    {"--symbols", ",,", "empty"},           {"--symbols", "SPY,", "comma"},
 	    {"--capacity", "1000", "power of two"}, {"--capacity", "1", "not a number"},
 	};

@@ -39,7 +39,7 @@ const char jf_csv_help[] =
     "    bar:        event_time_ns,symbol,source_id,seq,start_ns,interval_ms,open,high,\n"
     "                low,close,volume,trade_count,origin_ns\n"
     "    indicator:  event_time_ns,symbol,indicator,value   one row per output; names\n"
-    "                carry the parameters: sma20, ema12, rsi14, vwap, macd12_26_9,\n"
+    "                carry the parameters: sma20, ema20, rsi14, vwap, macd12_26_9,\n"
     "                macd12_26_9_signal, macd12_26_9_hist, bb20_2_middle, bb20_2_upper,\n"
     "                bb20_2_lower\n"
     "    threshold:  event_time_ns,symbol,source_id,seq,rule_id,direction,value,\n"

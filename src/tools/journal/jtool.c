@@ -52,6 +52,8 @@ int jtool_parse_time(const char *s, int64_t *out, char *why)
 		errno = 0;
 		char *end;
 		long long v = strtoll(s, &end, 10);
+		if (errno == ERANGE)
+			goto range;
 		if (errno || *end)
 			goto bad;
 		*out = v;
@@ -60,18 +62,19 @@ int jtool_parse_time(const char *s, int64_t *out, char *why)
 	int rc = tool_parse_iso8601(s, strlen(s), out, NULL);
 	if (rc == 0)
 		return 0;
-	if (rc == -ERANGE) {
-		snprintf(why, JTOOL_WHY,
-		         "'%s' is out of range: times are int64 ns since 1970, "
-		         "1677-09-21T00:12:44Z .. 2262-04-11T23:47:16Z",
-		         s);
-		return -ERANGE;
-	}
+	if (rc == -ERANGE)
+		goto range;
 bad:
 	snprintf(why, JTOOL_WHY,
 	         "'%s' is not a time: want epoch ns or ISO-8601 like 2024-03-01T14:30:00.5Z",
 	         s ? s : "");
 	return -EINVAL;
+range: /* the exact bounds: INT64_MIN and INT64_MAX ns */
+	snprintf(why, JTOOL_WHY,
+	         "'%s' is out of range: times are int64 ns since 1970, "
+	         "1677-09-21T00:12:43.145224192Z .. 2262-04-11T23:47:16.854775807Z",
+	         s);
+	return -ERANGE;
 }
 
 int jtool_parse_query(const char *from, const char *to, const char *types,

@@ -24,8 +24,8 @@
 /* Parse an epoch-ns integer or an ISO-8601 UTC time
  * ("2024-03-01", "2024-03-01T14:30:00", "...:00.123456789Z", "...+02:00").
  * A time without zone is UTC. Returns 0, -EINVAL (not a time) or -ERANGE
- * (a valid date outside int64 ns: before 1677-09-21T00:12:44Z or after
- * 2262-04-11T23:47:16Z). */
+ * (a time outside int64 ns: before 1677-09-21T00:12:43.145224192Z or after
+ * 2262-04-11T23:47:16.854775807Z). */
 int jtool_parse_time(const char *s, int64_t *out, char *why);
 
 /*

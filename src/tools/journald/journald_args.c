@@ -112,13 +112,13 @@ static int parse_num(struct jd_opts *o, int c, const char *arg, const char *wher
 	                   : c == 'k' ? "--block-kb"
 	                   : c == 'q' ? "--capacity"
 	                              : "--flush-ms";
-	uint64_t min = c == 'q' ? 2 : 1;
-	uint64_t max = c == 'k' ? 16384 : c == 'q' ? (1u << 30) : UINT32_MAX;
+	uint64_t min = c == 'q' ? 2 : c == 'k' ? 0 : 1;
+	uint64_t max = c == 'q' ? (1u << 30) : UINT32_MAX; /* --block-kb: below */
 	if (jtool_parse_u64(arg, min, max, &v, why))
 		return jd_usage_err(name, why, where);
 	/* what the journal writer and the ring would refuse later, after the
 	 * bus is attached and DIR/<bus>.symbols created, and without the flag */
-	if (c == 'k' && v % 4)
+	if (c == 'k' && (v < 4 || v % 4 || v > 16384)) /* one message for every bad size */
 		return jd_usage_err(name, "want a multiple of 4 (whole 4 KiB pages) in 4..16384",
 		                    where);
 	if (c == 'q' && (v & (v - 1)))
