@@ -7,6 +7,7 @@
 
 #include <liburing.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <shmbus/journal.h>
 
@@ -46,6 +47,7 @@ struct shmbus_journal_writer {
 	uint64_t seg_start;   /* number in the file name */
 	int64_t seg_first_ts; /* first event time */
 	uint32_t blk_no;
+	int cut_pending;     /* bytes of failed blocks lie past seg_off */
 	int rotate_pending;  /* start a new segment with the next block */
 	uint64_t last_start; /* largest segment number in use */
 	int have_last;
@@ -84,6 +86,9 @@ int jrnl_wseg_close(struct shmbus_journal_writer *w);
 void jrnl_wseg_retention(struct shmbus_journal_writer *w);
 int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery *rec,
                  struct shmbus_journal_error *err);
+
+/* Tests: replaces ftruncate(2) when the writer cuts a failed block. */
+extern int (*jrnl_test_truncate)(int fd, off_t len);
 
 /* writer.c: wait for every request in flight and retire what finished. */
 void jrnl_writer_drain(struct shmbus_journal_writer *w);

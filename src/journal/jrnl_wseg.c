@@ -172,6 +172,7 @@ int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
 	w->seg_off = JRNL_HEADER_SIZE;
 	w->seg_first_ts = first_ts;
 	w->blk_no = 0;
+	w->cut_pending = 0;
 	w->rotate_pending = 0;
 	w->st.segments_created++;
 	w->st.disk_bytes += JRNL_HEADER_SIZE;

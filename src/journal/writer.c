@@ -26,6 +26,8 @@
 #include <time.h>
 #include <unistd.h>
 
+int (*jrnl_test_truncate)(int fd, off_t len);
+
 static uint64_t jrnl_mono_ns(void)
 {
 	struct timespec ts;
@@ -86,6 +88,27 @@ static void jrnl_finish_short(struct shmbus_journal_writer *w, struct jrnl_wbuf 
 		b->err = 0;
 }
 
+/*
+ * Cut the segment back to seg_off after a failed block. Until that works
+ * the segment stays the current one and no block is written: its failed
+ * bytes are then a torn tail of the newest segment, which recovery cuts,
+ * and interval fsyncs keep covering its written blocks. Leaving it for a
+ * new segment would leave a torn block inside the journal (verify fails,
+ * recovery never looks there) and let the new file's fsync report the
+ * old one's blocks durable.
+ */
+static int jrnl_cut(struct shmbus_journal_writer *w)
+{
+	if (!w->cut_pending)
+		return 0;
+	int rc = jrnl_test_truncate ? jrnl_test_truncate(w->fd, (off_t)w->seg_off)
+	                            : ftruncate(w->fd, (off_t)w->seg_off);
+	if (rc < 0)
+		return -errno;
+	w->cut_pending = 0;
+	return 0;
+}
+
 /* The block at head failed: wait for the rest, drop it and everything
  * submitted after it, cut the file back to where it started. */
 static void jrnl_retire_failed(struct shmbus_journal_writer *w, struct jrnl_wbuf *b)
@@ -107,14 +130,10 @@ static void jrnl_retire_failed(struct shmbus_journal_writer *w, struct jrnl_wbuf
 		w->head = (w->head + 1) % w->nbuf;
 		w->nsub--;
 	}
-	if (w->fd >= 0 && ftruncate(w->fd, (off_t)cut) == 0) {
-		w->seg_off = cut;
-		w->blk_no = blk_no;
-	} else if (w->fd >= 0) {
-		/* cannot cut: leave this segment, start a new one */
-		close(w->fd);
-		w->fd = -1;
-	}
+	w->seg_off = cut;
+	w->blk_no = blk_no;
+	w->cut_pending = w->fd >= 0;
+	jrnl_cut(w);
 }
 
 /* Retire finished buffers in submission order. */
@@ -282,6 +301,15 @@ static void jrnl_seal(struct shmbus_journal_writer *w, struct jrnl_wbuf *b)
 	b->block_no = w->blk_no;
 }
 
+/* The filling buffer cannot be written: its events are lost. */
+static void jrnl_drop_fill(struct shmbus_journal_writer *w, struct jrnl_wbuf *b, int err)
+{
+	jrnl_writer_error(w, err);
+	w->st.events_lost += b->count;
+	jrnl_wbuf_reset(b);
+	b->state = JB_FILL;
+}
+
 /* Submit the filling buffer (if it holds events) and move to the next. */
 static void jrnl_submit_fill(struct shmbus_journal_writer *w)
 {
@@ -289,19 +317,18 @@ static void jrnl_submit_fill(struct shmbus_journal_writer *w)
 	struct jrnl_wbuf *b = &w->bufs[idx];
 	if (b->count == 0)
 		return;
+	int rc = w->fd >= 0 ? jrnl_cut(w) : 0;
+	if (rc) {
+		jrnl_drop_fill(w, b, rc);
+		return;
+	}
 	uint64_t span = jrnl_align_up(b->used, w->block_align);
 	if (w->fd >= 0 && (w->rotate_pending || (w->seg_off > JRNL_HEADER_SIZE &&
 	                                         w->seg_off + span > w->o.segment_max_bytes)))
 		jrnl_wseg_close(w);
-	if (w->fd < 0) {
-		int rc = jrnl_wseg_create(w, b->first_t);
-		if (rc) {
-			jrnl_writer_error(w, rc);
-			w->st.events_lost += b->count;
-			jrnl_wbuf_reset(b);
-			b->state = JB_FILL;
-			return;
-		}
+	if (w->fd < 0 && (rc = jrnl_wseg_create(w, b->first_t)) != 0) {
+		jrnl_drop_fill(w, b, rc);
+		return;
 	}
 	jrnl_seal(w, b);
 	b->off = w->seg_off;

@@ -6,7 +6,9 @@
  * part of it; the writer then appends far more than fits. It must report
  * -ENOSPC, count the failed writes and the lost events, keep accepting
  * appends, and once the filler is deleted write the following blocks
- * again. What is on disk must verify. Both io paths are run.
+ * again. What is on disk must verify. Both io paths are run. Also: a
+ * failed block that cannot be cut off is never left behind in an older
+ * segment.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +20,7 @@
 #include <sys/mount.h>
 
 #include "jtest.h"
+#include "journal/jrnl_writer.h"
 
 static char es_dir[128];
 
@@ -105,6 +108,64 @@ static void es_run(int force_pwrite)
 	es_recover(w, filler, &g, st.events_durable);
 }
 
+static int es_cuts_failed;
+
+static int es_cut_fails(int fd, off_t len)
+{
+	(void)fd;
+	(void)len;
+	es_cuts_failed++;
+	errno = EIO;
+	return -1;
+}
+
+/* The disk fills and the cut of the failed block fails too (EIO). The
+ * writer used to close that segment as it was, with no fdatasync, and go
+ * on in a new one: the old segment kept the failed block's bytes as a torn
+ * block that was no longer at the journal's end (verify failed, recovery
+ * never looks there), and the next interval fsync, on the new file,
+ * reported the old file's blocks durable. The torn bytes must stay the
+ * newest segment's tail until a cut succeeds. */
+static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
+{
+	char filler[192];
+	(void)state;
+	snprintf(filler, sizeof(filler), "%s/filler", es_dir);
+	es_fill(filler, 512 << 10);
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_opts o = {.block_size = 16384,
+	                                       .queue_depth = 4,
+	                                       .fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL,
+	                                       .fsync_interval_ms = 3600000,
+	                                       .force_pwrite = 1};
+	struct jt_gen g;
+	uint8_t slot[JT_SLOT];
+	jt_gen_init(&g, 12);
+	assert_int_equal(shmbus_journal_writer_open(es_dir, "full", &o, &w, NULL, &err), 0);
+	es_cuts_failed = 0;
+	jrnl_test_truncate = es_cut_fails;
+	for (int i = 0; i < 20000 && !es_cuts_failed; i++) {
+		assert_int_equal(shmbus_journal_writer_append(w, jt_gen_next(&g, slot)), 0);
+		int rc = shmbus_journal_writer_poll(w);
+		assert_true(rc == 0 || rc == -ENOSPC);
+	}
+	assert_true(es_cuts_failed > 0);
+	/* more blocks while the cut still fails, then space comes back */
+	for (int i = 0; i < 2000; i++)
+		assert_int_equal(shmbus_journal_writer_append(w, jt_gen_next(&g, slot)), 0);
+	shmbus_journal_writer_flush(w);
+	jrnl_test_truncate = NULL;
+	struct shmbus_journal_writer_stats st;
+	shmbus_journal_writer_stats_get(w, &st);
+	printf("# %d cuts failed, %llu events, %llu durable, %llu lost, %llu segments\n",
+	       es_cuts_failed, (unsigned long long)st.events, (unsigned long long)st.events_durable,
+	       (unsigned long long)st.events_lost, (unsigned long long)st.segments_created);
+	assert_int_equal(st.segments_created, 1);
+	assert_int_equal(st.events_durable + st.events_lost, st.events);
+	es_recover(w, filler, &g, st.events_durable);
+}
+
 static void test_journal_enospc_io_uring(void **state)
 {
 	es_run(0);
@@ -135,6 +196,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_journal_enospc_io_uring, es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_pwrite, es_clean),
+	    cmocka_unit_test_teardown(test_journal_enospc_failed_cut_stays_at_the_end, es_clean),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	umount2(es_dir, MNT_DETACH);
