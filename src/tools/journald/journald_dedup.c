@@ -13,7 +13,10 @@
  * ring's first event is looked for among them, and from there each event
  * that matches the next pair is skipped. The first event that does not
  * match ends the check for good: at worst a duplicate is written, and
- * nothing new is skipped.
+ * nothing new is skipped. When an event of the backlog was lost to a
+ * write error (its block failed) and a later block was written, the check
+ * ends at the lost event and the blocks written after it are journaled
+ * again (docs/journal-format.md).
  */
 #include "journald.h"
 
