@@ -143,10 +143,14 @@ bool shmbus_hist_record(struct shmbus_hist *h, int64_t v)
 
 bool shmbus_hist_record_n(struct shmbus_hist *h, int64_t v, int64_t n)
 {
-	if (h == NULL || n < 0 || n > INT64_MAX - h->total)
+	if (h == NULL || n < 0)
 		return false;
 	if (n == 0)
 		return true;
+	/* Out of range, @n counts as rejected whatever the total; in range, a
+	 * total that cannot hold @n refuses it uncounted (hist_add would count). */
+	if (v >= 0 && v <= h->highest && n > INT64_MAX - h->total)
+		return false;
 	return hist_add(h, v, n);
 }
 

@@ -305,6 +305,25 @@ static void test_histogram_counts_do_not_wrap(void **state)
 	shmbus_hist_destroy(g);
 }
 
+/* record_n out of range adds @n to rejected whatever the total (as its doc
+ * says); it was refused uncounted when the total could not hold @n either. In
+ * range, a total that cannot hold @n refuses it without counting it. */
+static void test_histogram_record_n_rejects_out_of_range_near_full(void **state)
+{
+	struct shmbus_hist *h = new_hist(1, 1000, 3);
+
+	assert_true(shmbus_hist_record_n(h, 5, INT64_MAX - 2));
+	assert_false(shmbus_hist_record_n(h, 5000, 3));
+	assert_int_equal(shmbus_hist_rejected(h), 3);
+	assert_false(shmbus_hist_record_n(h, -1, 4));
+	assert_int_equal(shmbus_hist_rejected(h), 7);
+	assert_false(shmbus_hist_record_n(h, 7, 3));
+	assert_int_equal(shmbus_hist_rejected(h), 7);
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX - 2);
+	assert_int_equal(shmbus_hist_count_at(h, 7), 0);
+	shmbus_hist_destroy(h);
+}
+
 /* A merge adds src's rejected count to dst's saturated, as recording does:
  * two saturated counts summed wrapped to a negative rejected count. */
 static void test_histogram_merge_saturates_rejected(void **state)
@@ -755,6 +774,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_record_n_counts),
 	    cmocka_unit_test(test_histogram_percentile_of_huge_total),
 	    cmocka_unit_test(test_histogram_counts_do_not_wrap),
+	    cmocka_unit_test(test_histogram_record_n_rejects_out_of_range_near_full),
 	    cmocka_unit_test(test_histogram_merge_saturates_rejected),
 	    cmocka_unit_test(test_histogram_mean_stddev_exact),
 	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
