@@ -105,6 +105,8 @@ bool shmbus_hist_record_n(struct shmbus_hist *h, int64_t v, int64_t n);
  *                     correction (plain record).
  *
  * Return: as shmbus_hist_record(); nothing extra is recorded when @v is rejected.
+ * All or nothing: when the total count cannot hold @v and its missing samples,
+ * nothing is recorded, @v counts as rejected (once) and the call returns false.
  * Thread-safety: the single writer thread.
  */
 bool shmbus_hist_record_corrected(struct shmbus_hist *h, int64_t v, int64_t expected_interval);
@@ -172,8 +174,9 @@ int64_t shmbus_hist_total_count(const struct shmbus_hist *h);
 
 /**
  * shmbus_hist_rejected - number of values refused because out of range (by
- * record, record_n, record_corrected or merge), or by record and merge because
- * the total count could not hold them, since creation or reset.
+ * record, record_n, record_corrected or merge), or by record, record_corrected
+ * and merge because the total count could not hold them, since creation or
+ * reset.
  * Return: the count, saturated at INT64_MAX; 0 for NULL.
  */
 int64_t shmbus_hist_rejected(const struct shmbus_hist *h);

@@ -114,15 +114,20 @@ static inline void hist_note_min_max(struct shmbus_hist *h, int64_t v)
 		h->min_nonzero = v;
 }
 
+/* Count @n (>= 0) more rejected values. The rejected count saturates: record_n
+ * and merge may bring counts up to INT64_MAX. Returns false, for the callers. */
+static inline bool hist_reject(struct shmbus_hist *h, int64_t n)
+{
+	h->rejected = n > INT64_MAX - h->rejected ? INT64_MAX : h->rejected + n;
+	return false;
+}
+
 /* Record @n (>= 0) at @v; counts @v as rejected @n times when out of range or
- * when the total cannot hold @n more. The rejected count saturates: record_n
- * and merge may bring counts up to INT64_MAX. */
+ * when the total cannot hold @n more. */
 static inline bool hist_add(struct shmbus_hist *h, int64_t v, int64_t n)
 {
-	if (__builtin_expect(v < 0 || v > h->highest || n > INT64_MAX - h->total, 0)) {
-		h->rejected = n > INT64_MAX - h->rejected ? INT64_MAX : h->rejected + n;
-		return false;
-	}
+	if (__builtin_expect(v < 0 || v > h->highest || n > INT64_MAX - h->total, 0))
+		return hist_reject(h, n);
 	int32_t i = hist_index_of(h, v);
 	if (__builtin_expect((uint32_t)i >= (uint32_t)h->counts_len, 0)) {
 		h->rejected += n; /* cannot happen for v <= highest; kept as a guard */
@@ -188,7 +193,16 @@ static bool hist_add_progression(struct shmbus_hist *h, int64_t v, int64_t n, in
 
 bool shmbus_hist_record_corrected(struct shmbus_hist *h, int64_t v, int64_t expected_interval)
 {
-	if (h == NULL || !hist_add(h, v, 1))
+	if (h == NULL)
+		return false;
+	/* All or nothing: when the total cannot hold @v and its missing samples,
+	 * @v is refused as record refuses it on a full total, before anything is
+	 * recorded (it was recorded, then the call said false). */
+	int64_t terms =
+	    expected_interval > 0 && v > expected_interval ? v / expected_interval - 1 : 0;
+	if (terms > INT64_MAX - 1 - h->total)
+		return hist_reject(h, 1);
+	if (!hist_add(h, v, 1))
 		return false;
 	if (expected_interval <= 0 || v <= expected_interval)
 		return true;

@@ -324,6 +324,26 @@ static void test_histogram_record_n_rejects_out_of_range_near_full(void **state)
 	shmbus_hist_destroy(h);
 }
 
+/* record_corrected is all or nothing: when the missing samples do not fit in
+ * the total, @v is refused (rejected once) and nothing is recorded; it was
+ * recorded and the call still returned false. */
+static void test_histogram_corrected_near_full_records_nothing(void **state)
+{
+	struct shmbus_hist *h = new_hist(1, 1000, 3);
+
+	assert_true(shmbus_hist_record_n(h, 5, INT64_MAX - 5));
+	assert_false(shmbus_hist_record_corrected(h, 100, 10)); /* 1 + 9 samples, room for 5 */
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX - 5);
+	assert_int_equal(shmbus_hist_count_at(h, 100), 0);
+	assert_int_equal(shmbus_hist_max(h), 5);
+	assert_int_equal(shmbus_hist_rejected(h), 1);
+	assert_true(shmbus_hist_record_corrected(h, 50, 10)); /* 1 + 4 samples: they fit */
+	assert_int_equal(shmbus_hist_total_count(h), INT64_MAX);
+	assert_int_equal(shmbus_hist_count_at(h, 10), 1);
+	assert_int_equal(shmbus_hist_rejected(h), 1);
+	shmbus_hist_destroy(h);
+}
+
 /* A merge adds src's rejected count to dst's saturated, as recording does:
  * two saturated counts summed wrapped to a negative rejected count. */
 static void test_histogram_merge_saturates_rejected(void **state)
@@ -775,6 +795,7 @@ int main(void)
 	    cmocka_unit_test(test_histogram_percentile_of_huge_total),
 	    cmocka_unit_test(test_histogram_counts_do_not_wrap),
 	    cmocka_unit_test(test_histogram_record_n_rejects_out_of_range_near_full),
+	    cmocka_unit_test(test_histogram_corrected_near_full_records_nothing),
 	    cmocka_unit_test(test_histogram_merge_saturates_rejected),
 	    cmocka_unit_test(test_histogram_mean_stddev_exact),
 	    cmocka_unit_test(test_histogram_iteration_sums_to_total),
