@@ -352,6 +352,61 @@ static void test_bench_scenarios_bad_options_exit_2(void **state)
 	}
 }
 
+/* An option the scenario does not use is a usage error that names both:
+ * some were refused while others were silently ignored (pingpong --events
+ * ran its 100000 default round trips). Each command, if accepted, runs in a
+ * moment; the --hgrm ones must not create the folder either. */
+static void test_bench_scenarios_unused_option_exit_2(void **state)
+{
+	struct bt_env *e = *state;
+	static const struct {
+		const char *args, *want;
+	} bad[] = {
+	    {"pingpong --cpus %s --iterations 20 --warmup 0 --rounds 1 --wait yield --events 5",
+	     "--events does not apply to pingpong"},
+	    {"pingpong --cpus %s --iterations 20 --warmup 0 --rounds 1 --wait yield "
+	     "--producer-batch 1",
+	     "--producer-batch does not apply to pingpong"},
+	    {"compare --cpus %s --transports cacheline --iterations 20 --warmup 0 --rounds 1 "
+	     "--wait yield --spsc-batch 4",
+	     "--spsc-batch does not apply to transports"},
+	    {"throughput --cpus %s --events 200 --rounds 1 --wait yield --iterations 5",
+	     "--iterations does not apply to throughput"},
+	    {"throughput --cpus %s --events 200 --rounds 1 --wait yield --warmup 5",
+	     "--warmup does not apply to throughput"},
+	    {"oneway --cpus %s --rate 20000 --iterations 20 --warmup 0 --rounds 1 --wait yield "
+	     "--consumer-batch 4",
+	     "--consumer-batch does not apply to oneway"},
+#ifdef SHMBUS_BENCH_HAVE_PIPELINE
+	    {"pipeline --cpus %s --rate 10000 --iterations 20 --warmup 0 --rounds 1 --wait yield "
+	     "--api claim",
+	     "--api does not apply to pipeline"},
+#endif
+	    {"throughput --cpus %s --events 200 --rounds 1 --wait yield --hgrm",
+	     "--hgrm does not apply to throughput"},
+	    {"fanout --cpus %s --rate 0 --iterations 200 --warmup 0 --rounds 1 --wait yield --hgrm",
+	     "--hgrm does not apply to fanout --rate 0"},
+	};
+	char args[512], path[400], err[1024];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int n = snprintf(args, sizeof(args), bad[i].args, e->cpus);
+
+		if (strstr(bad[i].args, "--hgrm"))
+			snprintf(args + n, sizeof(args) - (size_t)n, " '%s'", e->hgrm);
+		print_message("bad: %s\n", args);
+		assert_int_equal(bt_run(e, args), 2);
+		snprintf(path, sizeof(path), "%s/stderr", e->dir);
+		FILE *f = fopen(path, "r");
+		assert_non_null(f);
+		err[fread(err, 1, sizeof(err) - 1, f)] = '\0';
+		fclose(f);
+		tbs_find(err, bad[i].want);
+		assert_int_equal(access(e->hgrm, F_OK), -1);
+		assert_true(bt_dir_empty(e->bus_dir));
+	}
+}
+
 /* A usage error exits 2 and touches nothing: not even the --hgrm folder,
  * which was created before the last checks of the command line ran. */
 static void test_bench_scenarios_usage_error_creates_no_hgrm_dir(void **state)
@@ -398,6 +453,8 @@ int main(void)
 	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_usage_error_creates_no_hgrm_dir,
 	                                    tbs_setup, bt_teardown),
+	    cmocka_unit_test_setup_teardown(test_bench_scenarios_unused_option_exit_2, tbs_setup,
+	                                    bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_hgrm_file_is_usage_error,
 	                                    tbs_setup, bt_teardown),
 	    cmocka_unit_test_setup_teardown(test_bench_scenarios_oneway_json_and_hgrm, tbs_setup,
