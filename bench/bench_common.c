@@ -209,7 +209,7 @@ int bench_lat_compute(int64_t *samples, size_t n, struct bench_lat *out)
 	rc = shmbus_hist_create(1, SHMBUS_HIST_HOUR_NS, 3, &h);
 	if (rc < 0)
 		return rc;
-	out->min = samples[0];
+	out->min = INT64_MAX; /* not samples[0]: it may be negative, clamped below */
 	for (size_t i = 0; i < n; i++) {
 		int64_t v = samples[i] < 0 ? 0 : samples[i];
 

@@ -1,6 +1,6 @@
 /*
- * test_bench_common.c - bench_common.c's JSON writers on their own, with
- * no benchmark run: a ratio keeps its significant digits whatever its
+ * test_bench_common.c - bench_common.c's JSON writers and latency summary
+ * on their own, with no benchmark run: a ratio keeps its significant digits whatever its
  * size (the scenarios wrote every ratio with three decimals, so a ratio
  * of 0.00047 read 0.000, and one of 0.0004 failed "ratio > 0" checks).
  */
@@ -89,11 +89,29 @@ static void test_bench_common_json_str_writes_only_utf8(void **state)
 	}
 }
 
+/* A negative sample counts as 0 in every figure: the percentiles clamped it
+ * but min started from the unclamped first sample, so min read -5 below a
+ * p50 of 10. */
+static void test_bench_common_lat_min_clamps_negative_first_sample(void **state)
+{
+	int64_t samples[] = {-5, 10, 20};
+	struct bench_lat lat;
+
+	(void)state;
+	assert_int_equal(bench_lat_compute(samples, 3, &lat), 0);
+	assert_int_equal(lat.count, 3);
+	assert_int_equal(lat.min, 0);
+	assert_int_equal(lat.p50, 10);
+	assert_int_equal(lat.max, 20);
+	assert_true(lat.mean == 10.0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bench_common_ratio_keeps_significant_digits),
 	    cmocka_unit_test(test_bench_common_json_str_writes_only_utf8),
+	    cmocka_unit_test(test_bench_common_lat_min_clamps_negative_first_sample),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
