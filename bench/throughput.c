@@ -410,7 +410,10 @@ static int tp_round(const struct bench_opts *o, struct tp_shared *sh, int round,
 	if (rc != BENCH_EXIT_OK)
 		return rc;
 	*out = sh->cons;
-	out->eps = (double)o->events * 1e9 / (double)(sh->t_end - sh->t_start);
+	/* As per producer below: a clock too coarse to see the round (0 ns)
+	 * gave inf, which the JSON wrote as a bare "inf". */
+	int64_t span = sh->t_end - sh->t_start;
+	out->eps = span > 0 ? (double)o->events * 1e9 / (double)span : 0;
 	out->clock_ns = shmbus ? sh->prod[0].clock_ns : 0;
 	for (uint32_t i = 0; i < nprod; i++) {
 		int64_t d = sh->prod[i].t_end - sh->prod[i].t_start;
