@@ -4,8 +4,8 @@
  * Each attached handle owns one entry: filled under the bus lock, then
  * marked alive with release (R3) so that stat readers that acquire the
  * state (A3) see a complete entry. A process that dies leaves its entry
- * "alive" in the table; readers tell it apart by (pid, start time), and
- * shmbus_bus_reap() frees it.
+ * "alive" in the table; readers tell it apart by (pid, start time), and a
+ * new participant takes it only when no free or departed entry is left.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -73,6 +73,34 @@ static uint64_t self_cpus(void)
 	return mask;
 }
 
+/* The entry a new participant takes, under the lock: a free one, else one
+ * left cleanly, else the entry of the participant whose last heartbeat is
+ * the oldest among the dead (the first to die, as near as the table
+ * tells), so that a crash stays visible in shmbus-stat as long as the
+ * table has room for the living. -1 when every entry's process lives. */
+static int32_t part_pick_locked(struct shmbus_bus *b)
+{
+	int32_t gone = -1, dead = -1;
+	int64_t dead_hb = 0;
+	for (uint32_t i = 0; i < b->max_participants; i++) {
+		struct part_entry *p = &b->parts[i];
+		uint32_t st = load_relaxed(&p->state);
+		if (st == SHMBUS_PART_FREE)
+			return (int32_t)i;
+		if (st != SHMBUS_PART_ALIVE) {
+			if (gone < 0)
+				gone = (int32_t)i;
+		} else if (gone < 0 && !proc_alive(p->pid, p->start_time)) {
+			int64_t hb = load_relaxed(&p->heartbeat_ns);
+			if (dead < 0 || hb < dead_hb) {
+				dead = (int32_t)i;
+				dead_hb = hb;
+			}
+		}
+	}
+	return gone >= 0 ? gone : dead;
+}
+
 int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 {
 	char comm[32];
@@ -88,13 +116,7 @@ int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 	rc = bus_lock(b);
 	if (rc)
 		return rc;
-	int32_t idx = -1;
-	for (uint32_t i = 0; i < b->max_participants && idx < 0; i++) {
-		struct part_entry *p = &b->parts[i];
-		uint32_t st = load_relaxed(&p->state);
-		if (st != SHMBUS_PART_ALIVE || !proc_alive(p->pid, p->start_time))
-			idx = (int32_t)i;
-	}
+	int32_t idx = part_pick_locked(b);
 	if (idx < 0) {
 		bus_unlock(b);
 		return bus_err(-ENOSPC, "bus '%s': participants table full (%u entries)", b->name,
@@ -144,8 +166,8 @@ int shmbus_bus_reap(shmbus_bus *b)
 	if (rc)
 		return rc;
 	/* A dead participant's entry is left as it is: part_register() takes
-	 * it already, and marked GONE it would read as a clean detach, so a
-	 * crash would no longer show in shmbus-stat. */
+	 * it when no other entry is left, and marked GONE it would read as a
+	 * clean detach, so a crash would no longer show in shmbus-stat. */
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		struct prod_entry *e = &b->prods[i];
 		if (load_relaxed(&e->state) && !prod_alive(e)) {

@@ -811,6 +811,75 @@ static void test_segment_participants(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* Fork a child that attaches to bus `bus_name` as `name` and is killed
+ * once it is in the table: its entry stays there, its process dead. */
+static pid_t attach_and_die(const char *bus_name, const char *name)
+{
+	int up[2];
+	assert_int_equal(pipe(up), 0);
+	fflush(NULL);
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		shmbus_bus *cb;
+		TU_CHILD_CHECK(shmbus_bus_open(bus_name, name, SHMBUS_ROLE_SERVICE, &cb) == 0);
+		char r = 'r';
+		TU_CHILD_CHECK(tu_write_all(up[1], &r, 1) == 0);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(tu_read_all(up[0], &c, 1, 10000), 0);
+	kill(kid, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	close(up[0]);
+	close(up[1]);
+	return kid;
+}
+
+/* Is the dead participant `name` (pid) still in the table, marked dead? */
+static int dead_listed(shmbus_bus *bus, pid_t pid, const char *name)
+{
+	struct shmbus_participant_stat ps;
+	return tu_participant_stat(bus, pid, name, &ps) >= 0 && ps.state == SHMBUS_PART_ALIVE &&
+	       ps.alive == 0;
+}
+
+/* A new participant takes a free entry, then one left cleanly, and a dead
+ * participant's only when nothing else is left, the oldest death first:
+ * a crash stays visible in shmbus-stat as long as the table has room. */
+static void test_segment_dead_participant_outlives_attach(void **state)
+{
+	struct shmbus_bus_opts o;
+	tu_bus_opts(&o, 4);
+	o.max_participants = 5;
+	shmbus_bus *bus, *left, *h[4];
+	assert_int_equal(shmbus_bus_create("deadp", &o, &bus), 0);
+	pid_t d1 = attach_and_die("deadp", "dead-1");
+	pid_t d2 = attach_and_die("deadp", "dead-2");
+	assert_int_equal(shmbus_bus_open("deadp", "left", SHMBUS_ROLE_TOOL, &left), 0);
+	assert_int_equal(shmbus_bus_close(left), 0);
+	/* creator, dead-1, dead-2, left (gone) and one free entry */
+	assert_int_equal(shmbus_bus_open("deadp", "new-0", SHMBUS_ROLE_TOOL, &h[0]), 0);
+	assert_true(dead_listed(bus, d1, "dead-1"));
+	assert_true(dead_listed(bus, d2, "dead-2"));
+	assert_int_equal(shmbus_bus_open("deadp", "new-1", SHMBUS_ROLE_TOOL, &h[1]), 0);
+	assert_true(dead_listed(bus, d1, "dead-1"));
+	assert_true(dead_listed(bus, d2, "dead-2"));
+	/* only the dead are left: the one that died first goes first */
+	assert_int_equal(shmbus_bus_open("deadp", "new-2", SHMBUS_ROLE_TOOL, &h[2]), 0);
+	assert_false(dead_listed(bus, d1, "dead-1"));
+	assert_true(dead_listed(bus, d2, "dead-2"));
+	assert_int_equal(shmbus_bus_open("deadp", "new-3", SHMBUS_ROLE_TOOL, &h[3]), 0);
+	assert_false(dead_listed(bus, d2, "dead-2"));
+	shmbus_bus *full;
+	assert_int_equal(shmbus_bus_open("deadp", "new-4", SHMBUS_ROLE_TOOL, &full), -ENOSPC);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(shmbus_bus_close(h[i]), 0);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 /* A read-only handle reads but refuses every write. */
 static void test_segment_readonly_handle(void **state)
 {
@@ -926,6 +995,7 @@ int main(void)
 	    TU_TEST(test_segment_layout_mismatch),     TU_TEST(test_segment_truncated),
 	    TU_TEST(test_segment_random_tables),       TU_TEST(test_segment_random_superblock),
 	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
+	    TU_TEST(test_segment_dead_participant_outlives_attach),
 	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
 	    TU_TEST(test_segment_attach_prefaults),    TU_TEST(test_segment_open_races_create),
 	    TU_TEST(test_segment_abandoned_build),     TU_TEST(test_segment_not_a_regular_file),
