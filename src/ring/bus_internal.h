@@ -100,8 +100,10 @@ void ring_entry_free_locked(struct shmbus_bus *bus, struct ring_desc *d);
  * when a batch has committed the first of a run of claimed positions and
  * the others are still claimed, uncommitted (kill tests stop there);
  * RING_HOOK_STAT_RING when shmbus_stat_ring() has its view of a ring and
- * reads the rest of it next. */
-enum ring_hook { RING_HOOK_MID_RUN = 1, RING_HOOK_STAT_RING = 2 };
+ * reads the rest of it next; RING_HOOK_STAT_PARTICIPANT when
+ * shmbus_stat_participant() has read an entry's name and pid and reads
+ * the rest of it next. */
+enum ring_hook { RING_HOOK_MID_RUN = 1, RING_HOOK_STAT_RING = 2, RING_HOOK_STAT_PARTICIPANT = 3 };
 extern void (*ring_test_hook)(enum ring_hook where);
 
 /* bus_dir.c: where named buses live (see there). */

@@ -198,7 +198,11 @@ struct part_entry {
 	int32_t pid;
 	uint64_t start_time; /* /proc/<pid>/stat field 22 */
 	uint32_t role;
-	uint32_t reserved;
+	/* Participants this entry has had, counted up as each takes it (R17),
+	 * so that a stat reader tells a participant from the next one in its
+	 * entry. Was reserved (zero): an older library does not count, and
+	 * its re-registrations go unseen, as before. */
+	_Atomic uint32_t incarnation;
 	int64_t attached_ns;
 	char name[32];
 	/* line 1: written about once a second by its owner */
@@ -210,6 +214,7 @@ struct part_entry {
 };
 _Static_assert(sizeof(struct part_entry) == 2 * CACHE_LINE, "part_entry size");
 _Static_assert(offsetof(struct part_entry, heartbeat_ns) == CACHE_LINE, "heartbeat line");
+_Static_assert(offsetof(struct part_entry, incarnation) == 20, "incarnation where reserved was");
 
 /* One producer's counters and claim record: lines of its own, one writer. */
 struct prod_entry {

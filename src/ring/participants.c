@@ -124,6 +124,11 @@ int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
 	}
 	struct part_entry *p = &b->parts[idx];
 	store_relaxed(&p->state, SHMBUS_PART_FREE);
+	/* R17: a stat reader that reads the new count (A17) sees FREE too.
+	 * W18: the count is visible to a stat reader that saw any write
+	 * below (pairs with A18 in shmbus_stat_participant()). */
+	store_release(&p->incarnation, load_relaxed(&p->incarnation) + 1);
+	atomic_thread_fence(memory_order_release);
 	p->pid = b->pid;
 	p->start_time = b->start_time;
 	p->role = role;

@@ -349,6 +349,26 @@ int shmbus_stat_ring_symbols(const shmbus_bus *b, uint32_t index, uint32_t *ids,
 	}
 }
 
+/* One read of participant entry `index` (state st); the caller checks
+ * that the entry held the same participant all along. */
+static void part_stat_read(const shmbus_bus *b, uint32_t index, uint32_t st,
+			   struct shmbus_participant_stat *o)
+{
+	struct part_entry *p = &b->parts[index];
+	memset(o, 0, sizeof(*o));
+	o->index = index;
+	copy_name(o->name, sizeof(o->name), p->name, sizeof(p->name));
+	o->role = p->role <= SHMBUS_ROLE_CREATOR ? (enum shmbus_role)p->role : SHMBUS_ROLE_CLIENT;
+	o->state = (enum shmbus_participant_state)st;
+	o->pid = p->pid;
+	if (unlikely(ring_test_hook != NULL))
+		ring_test_hook(RING_HOOK_STAT_PARTICIPANT);
+	o->alive = st == SHMBUS_PART_ALIVE && proc_alive(p->pid, p->start_time);
+	o->cpus = p->cpus;
+	o->attached_ns = p->attached_ns;
+	o->heartbeat_ns = load_relaxed(&p->heartbeat_ns);
+}
+
 int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,
 			    struct shmbus_participant_stat *o)
 {
@@ -356,23 +376,29 @@ int shmbus_stat_participant(const shmbus_bus *b, uint32_t index,
 		return -EINVAL;
 	if (index >= b->max_participants)
 		return -ERANGE;
-	const struct part_entry *p = &b->parts[index];
-	uint32_t st = load_acquire(&((struct part_entry *)p)->state); /* A3 pairs with R3 */
-	if (st == SHMBUS_PART_FREE)
-		return -ENOENT;
-	if (st > SHMBUS_PART_GONE)
-		return bus_err(SHMBUS_ECORRUPT, "participant %u: state %u invalid", index, st);
+	struct part_entry *p = &b->parts[index];
+	for (unsigned round = 0; round < 8; round++) {
+		/* A17 pairs with R17: a new participant's count comes with its FREE */
+		uint32_t inc = load_acquire(&p->incarnation);
+		uint32_t st = load_acquire(&p->state); /* A3 pairs with R3 */
+		if (st == SHMBUS_PART_FREE)
+			return -ENOENT;
+		if (st > SHMBUS_PART_GONE)
+			return bus_err(SHMBUS_ECORRUPT, "participant %u: state %u invalid", index, st);
+		part_stat_read(b, index, st, o);
+		/* Taken by another participant while we read (FREE, then ALIVE
+		 * again): the fields may mix the two (the old name with the new
+		 * attach time). A18 pairs with W18: what the new one wrote, once
+		 * read, comes with its count. ALIVE to GONE is the same one. */
+		atomic_thread_fence(memory_order_acquire); /* A18 */
+		if (load_relaxed(&p->state) != SHMBUS_PART_FREE &&
+		    load_relaxed(&p->incarnation) == inc)
+			return 0;
+	}
+	/* Taken anew during each of 8 reads: it was free at some time of
+	 * this call, and no read of one participant could be had. */
 	memset(o, 0, sizeof(*o));
-	o->index = index;
-	copy_name(o->name, sizeof(o->name), p->name, sizeof(p->name));
-	o->role = p->role <= SHMBUS_ROLE_CREATOR ? (enum shmbus_role)p->role : SHMBUS_ROLE_CLIENT;
-	o->state = (enum shmbus_participant_state)st;
-	o->pid = p->pid;
-	o->alive = st == SHMBUS_PART_ALIVE && proc_alive(p->pid, p->start_time);
-	o->cpus = p->cpus;
-	o->attached_ns = p->attached_ns;
-	o->heartbeat_ns = load_relaxed(&((struct part_entry *)p)->heartbeat_ns);
-	return 0;
+	return -ENOENT;
 }
 
 int shmbus_stat_producer(const shmbus_bus *b, uint32_t index, struct shmbus_producer_stat *o)

@@ -17,6 +17,7 @@
 
 #include <pthread.h>
 
+#include "ring/bus_internal.h" /* ring_test_hook */
 #include "ring/layout.h"
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -880,6 +881,52 @@ static void test_segment_dead_participant_outlives_attach(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+static shmbus_bus *reuse_first;
+static int reuse_calls;
+
+/* In the middle of a stat read of participant "first": it leaves, and
+ * "second" takes its entry (the only one not alive). */
+static void reregister_mid_stat(enum ring_hook where)
+{
+	if (where != RING_HOOK_STAT_PARTICIPANT || reuse_calls++ > 0)
+		return;
+	shmbus_bus *second;
+	assert_int_equal(shmbus_bus_close(reuse_first), 0);
+	assert_int_equal(shmbus_bus_open("reuse", "second", SHMBUS_ROLE_TOOL, &second), 0);
+	/* left attached: the test reads it after the hook */
+	reuse_first = second;
+}
+
+/* An entry taken by another participant while shmbus_stat_participant()
+ * reads it reads as the new participant, never as a mix of the two. */
+static void test_segment_stat_participant_reregistered_while_read(void **state)
+{
+	struct shmbus_bus_opts o;
+	tu_bus_opts(&o, 4);
+	o.max_participants = 2;
+	shmbus_bus *bus;
+	assert_int_equal(shmbus_bus_create("reuse", &o, &bus), 0);
+	assert_int_equal(shmbus_bus_open("reuse", "first", SHMBUS_ROLE_CONSUMER, &reuse_first), 0);
+	struct shmbus_participant_stat ps, now;
+	int idx = tu_participant_stat(bus, getpid(), "first", &ps);
+	assert_true(idx >= 0);
+	reuse_calls = 0;
+	ring_test_hook = reregister_mid_stat;
+	int rc = shmbus_stat_participant(bus, (uint32_t)idx, &ps);
+	ring_test_hook = NULL;
+	assert_int_equal(shmbus_stat_participant(bus, (uint32_t)idx, &now), 0);
+	assert_string_equal(now.name, "second");
+	assert_int_equal(rc, 0);
+	if (strcmp(ps.name, now.name) != 0 || ps.role != now.role ||
+	    ps.attached_ns != now.attached_ns)
+		fail_msg("read '%s' (%s) attached at %lld: 'second' (%s) was attached at %lld",
+			 ps.name, shmbus_role_name(ps.role), (long long)ps.attached_ns,
+			 shmbus_role_name(now.role), (long long)now.attached_ns);
+	assert_int_equal(reuse_calls, 2); /* read again after the hook */
+	assert_int_equal(shmbus_bus_close(reuse_first), 0);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 /* A read-only handle reads but refuses every write. */
 static void test_segment_readonly_handle(void **state)
 {
@@ -996,6 +1043,7 @@ int main(void)
 	    TU_TEST(test_segment_random_tables),       TU_TEST(test_segment_random_superblock),
 	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
 	    TU_TEST(test_segment_dead_participant_outlives_attach),
+	    TU_TEST(test_segment_stat_participant_reregistered_while_read),
 	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
 	    TU_TEST(test_segment_attach_prefaults),    TU_TEST(test_segment_open_races_create),
 	    TU_TEST(test_segment_abandoned_build),     TU_TEST(test_segment_not_a_regular_file),
