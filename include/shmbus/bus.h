@@ -142,7 +142,8 @@ int shmbus_name_check(const char *what, const char *name);
 
 /* Record that this participant is alive now (services call it about once
  * a second; consumers waiting in shmbus_wait do it themselves). bus NULL
- * or read-only: nothing. */
+ * or read-only, or a child forked with the handle (the participant is its
+ * parent): nothing. */
 void shmbus_bus_heartbeat(shmbus_bus *bus);
 
 /*

@@ -153,7 +153,9 @@ void part_unregister(struct shmbus_bus *b)
 
 void shmbus_bus_heartbeat(shmbus_bus *b)
 {
-	if (b && !b->readonly && b->part_index >= 0)
+	/* Not from a forked child: the entry is its parent's, which may be
+	 * dead, its entry even taken by another participant since. */
+	if (b && !b->readonly && b->part_index >= 0 && b->pid == getpid())
 		store_relaxed(&b->parts[b->part_index].heartbeat_ns, shmbus_now_ns());
 }
 

@@ -927,6 +927,60 @@ static void test_segment_stat_participant_reregistered_while_read(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* A child forked with a participant's handle is no participant: its
+ * heartbeat must not write the entry, where it would show its dead parent
+ * as beating (or, once another participant took the entry, that one). */
+static void test_segment_forked_heartbeat_leaves_entry(void **state)
+{
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("fhb", 4, &bus), 0);
+	int ready[2], go[2], done[2];
+	assert_int_equal(pipe(ready), 0);
+	assert_int_equal(pipe(go), 0);
+	assert_int_equal(pipe(done), 0);
+	fflush(NULL);
+	pid_t kid = fork();
+	assert_true(kid >= 0);
+	if (kid == 0) {
+		shmbus_bus *cb;
+		TU_CHILD_CHECK(shmbus_bus_open("fhb", "hb-owner", SHMBUS_ROLE_SERVICE, &cb) == 0);
+		pid_t grandkid = fork();
+		TU_CHILD_CHECK(grandkid >= 0);
+		if (grandkid == 0) {
+			char g;
+			TU_CHILD_CHECK(tu_read_all(go[0], &g, 1, 20000) == 0);
+			shmbus_bus_heartbeat(cb);
+			TU_CHILD_CHECK(tu_write_all(done[1], &g, 1) == 0);
+			_exit(0);
+		}
+		char r = 'r';
+		TU_CHILD_CHECK(tu_write_all(ready[1], &r, 1) == 0);
+		pause();
+		_exit(0);
+	}
+	char c;
+	assert_int_equal(tu_read_all(ready[0], &c, 1, 10000), 0);
+	struct shmbus_participant_stat before, after;
+	int idx = tu_participant_stat(bus, kid, "hb-owner", &before);
+	assert_true(idx >= 0);
+	kill(kid, SIGKILL);
+	int st;
+	assert_int_equal(waitpid(kid, &st, 0), kid);
+	tu_sleep_us(1000); /* a heartbeat now would differ from `before` */
+	assert_int_equal(tu_write_all(go[1], "g", 1), 0);
+	assert_int_equal(tu_read_all(done[0], &c, 1, 10000), 0);
+	assert_int_equal(shmbus_stat_participant(bus, (uint32_t)idx, &after), 0);
+	assert_int_equal(after.pid, kid);
+	assert_int_equal(after.alive, 0);
+	if (after.heartbeat_ns != before.heartbeat_ns)
+		fail_msg("dead participant %d: heartbeat moved %lld ns after its death (by its child)",
+			 (int)kid, (long long)(after.heartbeat_ns - before.heartbeat_ns));
+	int fds[] = {ready[0], ready[1], go[0], go[1], done[0], done[1]};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		close(fds[i]);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 /* A read-only handle reads but refuses every write. */
 static void test_segment_readonly_handle(void **state)
 {
@@ -1044,6 +1098,7 @@ int main(void)
 	    TU_TEST(test_segment_anonymous_threads),   TU_TEST(test_segment_participants),
 	    TU_TEST(test_segment_dead_participant_outlives_attach),
 	    TU_TEST(test_segment_stat_participant_reregistered_while_read),
+	    TU_TEST(test_segment_forked_heartbeat_leaves_entry),
 	    TU_TEST(test_segment_readonly_handle),     TU_TEST(test_segment_strerror),
 	    TU_TEST(test_segment_attach_prefaults),    TU_TEST(test_segment_open_races_create),
 	    TU_TEST(test_segment_abandoned_build),     TU_TEST(test_segment_not_a_regular_file),
