@@ -34,6 +34,7 @@ struct shmbus_bus {
 	uint64_t arena_off, arena_bytes;
 	int32_t part_index; /* -1: not a participant (read-only) */
 	pid_t pid;
+	uint32_t forks; /* proc_forks() when opened: another value in a forked child */
 	uint64_t start_time;
 	char name[SHMBUS_NAME_MAX + 1];
 };
@@ -46,6 +47,10 @@ void bus_err_clear(void);
 uint64_t proc_start_time(pid_t pid); /* 0 when unknown */
 bool proc_alive(pid_t pid, uint64_t start_time); /* start 0: pid only */
 uint64_t proc_self_start_time(void);
+/* Forks this process came out of as the child since the library first
+ * counted (a fork handler): comparing it with a value taken before tells
+ * a forked child without a system call, where getpid() is one. */
+uint32_t proc_forks(void);
 /* Is the process of producer entry e alive: its pid and start time, as a
  * participant's (an entry with no start time, an older library's: its pid). */
 static inline bool prod_alive(const struct prod_entry *e)

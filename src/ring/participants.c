@@ -155,7 +155,7 @@ void shmbus_bus_heartbeat(shmbus_bus *b)
 {
 	/* Not from a forked child: the entry is its parent's, which may be
 	 * dead, its entry even taken by another participant since. */
-	if (b && !b->readonly && b->part_index >= 0 && b->pid == getpid())
+	if (b && !b->readonly && b->part_index >= 0 && b->forks == proc_forks())
 		store_relaxed(&b->parts[b->part_index].heartbeat_ns, shmbus_now_ns());
 }
 

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,4 +95,23 @@ bool proc_alive(pid_t pid, uint64_t start_time)
 		return false;
 	/* A different start time is another process that reused the pid. */
 	return start_time == 0 || stat_start_time(p) == start_time;
+}
+
+static _Atomic uint32_t proc_fork_count;
+static pthread_once_t proc_fork_once = PTHREAD_ONCE_INIT;
+
+static void proc_on_fork_child(void)
+{
+	fetch_add_relaxed(&proc_fork_count, 1);
+}
+
+static void proc_fork_handler(void)
+{
+	pthread_atfork(NULL, NULL, proc_on_fork_child);
+}
+
+uint32_t proc_forks(void)
+{
+	pthread_once(&proc_fork_once, proc_fork_handler);
+	return load_relaxed(&proc_fork_count);
 }

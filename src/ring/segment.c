@@ -253,6 +253,7 @@ static struct shmbus_bus *handle_new(uint8_t *base, size_t size, bool ro,
 	b->arena_bytes = g->arena_bytes;
 	b->part_index = -1;
 	b->pid = getpid();
+	b->forks = proc_forks();
 	b->start_time = proc_self_start_time();
 	snprintf(b->name, sizeof(b->name), "%.*s", SHMBUS_NAME_MAX, sb->name);
 	b->anonymous = (sb->flags & SB_F_ANON) != 0;
