@@ -131,11 +131,13 @@ struct shmbus_counter {
 
 /* Define this participant's counters (names: [a-z0-9_], 1..23 bytes,
  * each given once), all starting at 0; replaces an earlier definition. Returns 0, -EINVAL,
- * -EROFS (read-only handle). Call once, before setting values. */
+ * -EROFS (read-only handle), -EPERM (from a child forked with the handle:
+ * the counters are its parent's). Call once, before setting values. */
 int shmbus_counters_define(shmbus_bus *bus, const char *const names[], unsigned n);
 
 /* Set counter `index` of this participant (relaxed store; one writer per
- * counter). Out-of-range indexes are ignored. */
+ * counter). Out-of-range indexes, and calls from a child forked with the
+ * handle, are ignored. */
 void shmbus_counter_set(shmbus_bus *bus, unsigned index, uint64_t value);
 
 /* Read participant `index`'s counters into out (up to max). Returns how

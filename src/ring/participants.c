@@ -234,6 +234,14 @@ int shmbus_counters_define(shmbus_bus *b, const char *const names[], unsigned n)
 		return bus_err(-EINVAL, "counters: bus or names is NULL");
 	if (b->readonly || b->part_index < 0)
 		return bus_err(-EROFS, "counters: bus '%s' is attached read-only", b->name);
+	/* The counters are the participant's, its entry's: a forked child's
+	 * would replace its parent's, or another participant's once the
+	 * parent died and its entry was taken. */
+	if (b->forks != proc_forks())
+		return bus_err(-EPERM,
+			       "counters: bus '%s': a forked child is not the participant its "
+			       "parent (pid %d) is; open the bus to be one",
+			       b->name, (int)b->pid);
 	if (n > SHMBUS_MAX_COUNTERS)
 		return bus_err(-EINVAL, "counters: %u names, at most %d", n, SHMBUS_MAX_COUNTERS);
 	for (unsigned i = 0; i < n; i++) {
@@ -261,7 +269,8 @@ int shmbus_counters_define(shmbus_bus *b, const char *const names[], unsigned n)
 
 void shmbus_counter_set(shmbus_bus *b, unsigned index, uint64_t value)
 {
-	if (!b || b->readonly || b->part_index < 0 || index >= CTR_SLOTS)
+	if (!b || b->readonly || b->part_index < 0 || index >= CTR_SLOTS ||
+	    b->forks != proc_forks()) /* a forked child's: as for define */
 		return;
 	store_relaxed(&b->ctrs[(size_t)b->part_index * CTR_SLOTS + index].value, value);
 }

@@ -131,12 +131,48 @@ static void test_counters_cross_process_and_reuse(void **state)
 	shmbus_bus_destroy("ctrx");
 }
 
+/* A child forked with the handle is not the participant: its define or
+ * set wrote its parent's entry (another participant's, once the parent
+ * died and its entry was taken). */
+static void test_counters_forked_child_writes_nothing(void **state)
+{
+	(void)state;
+	shmbus_bus *bus, *ro;
+	assert_int_equal(tu_bus_create("ctrfork", 1, &bus), 0);
+	static const char *const names[] = {"events"};
+	assert_int_equal(shmbus_counters_define(bus, names, 1), 0);
+	shmbus_counter_set(bus, 0, 5);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		static const char *const other[] = {"child_a", "child_b"};
+		TU_CHILD_CHECK(shmbus_counters_define(bus, other, 2) == -EPERM);
+		shmbus_counter_set(bus, 0, 99);
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(tu_exited_ok(st));
+	assert_int_equal(shmbus_bus_open_readonly("ctrfork", &ro), 0);
+	int idx = find_part(ro, getpid(), NULL);
+	assert_true(idx >= 0);
+	struct shmbus_counter c[SHMBUS_MAX_COUNTERS];
+	assert_int_equal(shmbus_stat_counters(ro, (uint32_t)idx, c, SHMBUS_MAX_COUNTERS), 1);
+	assert_string_equal(c[0].name, "events");
+	assert_int_equal(c[0].value, 5);
+	shmbus_bus_close(ro);
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("ctrfork");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		TU_TEST(test_counters_define_set_read),
 		TU_TEST(test_counters_bad_names),
 		TU_TEST(test_counters_cross_process_and_reuse),
+		TU_TEST(test_counters_forked_child_writes_nothing),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
