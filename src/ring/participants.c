@@ -82,23 +82,28 @@ static int32_t part_pick_locked(struct shmbus_bus *b)
 {
 	int32_t gone = -1, dead = -1;
 	int64_t dead_hb = 0;
+	/* States first: a liveness check reads /proc, ~13 us each, under
+	 * the lock; only a table with no free or departed entry needs them. */
 	for (uint32_t i = 0; i < b->max_participants; i++) {
-		struct part_entry *p = &b->parts[i];
-		uint32_t st = load_relaxed(&p->state);
+		uint32_t st = load_relaxed(&b->parts[i].state);
 		if (st == SHMBUS_PART_FREE)
 			return (int32_t)i;
-		if (st != SHMBUS_PART_ALIVE) {
-			if (gone < 0)
-				gone = (int32_t)i;
-		} else if (gone < 0 && !proc_alive(p->pid, p->start_time)) {
-			int64_t hb = load_relaxed(&p->heartbeat_ns);
-			if (dead < 0 || hb < dead_hb) {
-				dead = (int32_t)i;
-				dead_hb = hb;
-			}
+		if (st != SHMBUS_PART_ALIVE && gone < 0)
+			gone = (int32_t)i;
+	}
+	if (gone >= 0)
+		return gone;
+	for (uint32_t i = 0; i < b->max_participants; i++) {
+		struct part_entry *p = &b->parts[i];
+		if (proc_alive(p->pid, p->start_time))
+			continue;
+		int64_t hb = load_relaxed(&p->heartbeat_ns);
+		if (dead < 0 || hb < dead_hb) {
+			dead = (int32_t)i;
+			dead_hb = hb;
 		}
 	}
-	return gone >= 0 ? gone : dead;
+	return dead;
 }
 
 int part_register(struct shmbus_bus *b, const char *name, enum shmbus_role role)
