@@ -159,7 +159,8 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w);
 /*
  * Last durable sequence of `source_id` into *seq. Durable means: written
  * and fdatasync'ed (BATCH, INTERVAL) or handed to the kernel (NONE), with
- * every earlier block durable too, except the blocks whose write failed:
+ * every earlier block durable too, except the blocks whose write failed
+ * (or, under INTERVAL, whose segment's closing fdatasync failed):
  * their events are lost (stats write_errors, events_lost) and the seq
  * reported moves past them, so it says nothing of the events before it
  * once events_lost is not 0 (shmbus_journal_verify() names the gap). Only

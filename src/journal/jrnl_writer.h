@@ -67,6 +67,7 @@ struct shmbus_journal_writer {
 	 * interval fsync (INTERVAL only; otherwise durable == written). */
 	struct jrnl_srcmap written, durable, syncing;
 	uint64_t written_events, durable_events, syncing_events;
+	uint64_t unsynced_lost; /* written events lost to a failed segment close fsync */
 	int sync_inflight;
 	uint64_t last_sync_ns;
 
@@ -89,10 +90,15 @@ int jrnl_recover(struct shmbus_journal_writer *w, struct shmbus_journal_recovery
 
 /* Tests: replaces ftruncate(2) when the writer cuts a failed block. */
 extern int (*jrnl_test_truncate)(int fd, off_t len);
+/* Tests: replaces fdatasync(2) when the writer closes a segment. */
+extern int (*jrnl_test_fdatasync)(int fd);
 
 /* writer.c: wait for every request in flight and retire what finished. */
 void jrnl_writer_drain(struct shmbus_journal_writer *w);
 /* Record a write error (counters, pending_err). */
 void jrnl_writer_error(struct shmbus_journal_writer *w, int err);
+/* INTERVAL: the closing fdatasync of a segment failed; what it wrote since
+ * the last good one is lost. */
+void jrnl_writer_sync_lost(struct shmbus_journal_writer *w);
 
 #endif /* SHMBUS_JRNL_WRITER_H */

@@ -180,6 +180,8 @@ int jrnl_wseg_create(struct shmbus_journal_writer *w, int64_t first_ts)
 	return 0;
 }
 
+int (*jrnl_test_fdatasync)(int fd);
+
 int jrnl_wseg_close(struct shmbus_journal_writer *w)
 {
 	if (w->fd < 0)
@@ -187,13 +189,14 @@ int jrnl_wseg_close(struct shmbus_journal_writer *w)
 	jrnl_writer_drain(w);
 	int rc = 0;
 	if (w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL && w->fd >= 0) {
-		if (fdatasync(w->fd) < 0) {
+		if ((jrnl_test_fdatasync ? jrnl_test_fdatasync(w->fd) : fdatasync(w->fd)) < 0) {
 			rc = -errno;
 			jrnl_writer_error(w, rc);
+			jrnl_writer_sync_lost(w);
 		} else {
 			w->st.fsyncs++;
 			jrnl_srcmap_copy(&w->durable, &w->written);
-			w->durable_events = w->written_events;
+			w->durable_events = w->written_events - w->unsynced_lost;
 		}
 	}
 	if (w->fd >= 0)

@@ -43,6 +43,22 @@ void jrnl_writer_error(struct shmbus_journal_writer *w, int err)
 		w->pending_err = err;
 }
 
+/*
+ * A segment is closed after its fdatasync failed: the blocks it got since
+ * the last good fsync never became durable, and no fsync of a later file
+ * can make them so. Count their events lost, as a failed block's, and
+ * take them out of the written map: the next fsync copies that map into
+ * the durable one, and a source's durable seq then moves past them only
+ * with its later events.
+ */
+void jrnl_writer_sync_lost(struct shmbus_journal_writer *w)
+{
+	uint64_t n = w->written_events - w->unsynced_lost - w->durable_events;
+	w->st.events_lost += n;
+	w->unsynced_lost += n;
+	jrnl_srcmap_copy(&w->written, &w->durable);
+}
+
 static void jrnl_wbuf_reset(struct jrnl_wbuf *b)
 {
 	b->used = JRNL_BLK_HDR;
@@ -227,12 +243,12 @@ static void jrnl_maybe_sync(struct shmbus_journal_writer *w, int force)
 	uint64_t now = jrnl_mono_ns();
 	if (!force && now - w->last_sync_ns < (uint64_t)w->o.fsync_interval_ms * 1000000u)
 		return;
-	if (w->written_events == w->durable_events)
+	if (w->written_events - w->unsynced_lost == w->durable_events)
 		return;
 	w->last_sync_ns = now;
 	if (jrnl_srcmap_copy(&w->syncing, &w->written))
 		return;
-	w->syncing_events = w->written_events;
+	w->syncing_events = w->written_events - w->unsynced_lost;
 	struct io_uring_sqe *sqe = w->use_uring ? io_uring_get_sqe(&w->ring) : NULL;
 	if (!sqe) {
 		jrnl_sync_done(w, fdatasync(w->fd) < 0 ? -errno : 0);
@@ -406,9 +422,9 @@ int shmbus_journal_writer_flush(struct shmbus_journal_writer *w)
 	jrnl_submit_fill(w);
 	jrnl_writer_drain(w);
 	if (w->o.fsync_policy == SHMBUS_JOURNAL_FSYNC_INTERVAL && w->fd >= 0 &&
-	    w->written_events != w->durable_events) {
+	    w->written_events - w->unsynced_lost != w->durable_events) {
 		if (jrnl_srcmap_copy(&w->syncing, &w->written) == 0) {
-			w->syncing_events = w->written_events;
+			w->syncing_events = w->written_events - w->unsynced_lost;
 			jrnl_sync_done(w, fdatasync(w->fd) < 0 ? -errno : 0);
 		}
 	}

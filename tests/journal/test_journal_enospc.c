@@ -8,7 +8,8 @@
  * appends, and once the filler is deleted write the following blocks
  * again. What is on disk must verify. Both io paths are run. Also: a
  * failed block that cannot be cut off is never left behind in an older
- * segment.
+ * segment, and the unsynced blocks of a segment whose last fdatasync
+ * failed are never reported durable.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -166,6 +167,87 @@ static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
 	es_recover(w, filler, &g, st.events_durable);
 }
 
+static int es_syncs_failed;
+
+static int es_sync_fails(int fd)
+{
+	(void)fd;
+	es_syncs_failed++;
+	errno = EIO;
+	return -1;
+}
+
+static void es_append(struct shmbus_journal_writer *w, struct jt_gen *g, uint32_t source,
+                      uint64_t seq, int64_t t)
+{
+	uint8_t slot[JT_SLOT];
+	struct shmbus_event_header *h = jt_gen_next(g, slot);
+	h->source_id = source;
+	h->seq = seq;
+	h->event_time_ns = t;
+	assert_int_equal(shmbus_journal_writer_append(w, h), 0);
+}
+
+/* Interval policy: a segment rotates (by age) and its closing fdatasync
+ * fails. Its blocks written since the last good fsync were never synced;
+ * the writer used to report them durable as soon as the next fsync, on
+ * the new file, succeeded. They are lost, as a failed block is. */
+static void test_journal_enospc_failed_close_sync_not_durable(void **state)
+{
+	(void)state;
+	struct shmbus_journal_writer *w;
+	struct shmbus_journal_error err;
+	struct shmbus_journal_writer_opts o = {.block_size = 16384,
+	                                       .queue_depth = 4,
+	                                       .segment_max_age_ns = 1000000000,
+	                                       .fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL,
+	                                       .fsync_interval_ms = UINT32_MAX,
+	                                       .force_pwrite = 1};
+	struct jt_gen g;
+	jt_gen_init(&g, 13);
+	int64_t t = g.t;
+	assert_int_equal(shmbus_journal_writer_open(es_dir, "full", &o, &w, NULL, &err), 0);
+	es_append(w, &g, 3, 1, t); /* segment 1, fsynced */
+	assert_int_equal(shmbus_journal_writer_flush(w), 0);
+	for (uint64_t s = 1; s <= 50; s++) /* one block, < 16 KiB */
+		es_append(w, &g, 1, s, t);
+	/* an event 2 s later: the block above goes to segment 1, the next
+	 * block to segment 2, whose creation closes segment 1 */
+	es_append(w, &g, 2, 1, t + 2000000000);
+	es_syncs_failed = 0;
+	jrnl_test_fdatasync = es_sync_fails;
+	int rc = shmbus_journal_writer_flush(w);
+	jrnl_test_fdatasync = NULL;
+	assert_int_equal(es_syncs_failed, 1);
+	assert_int_equal(rc, -EIO);
+
+	struct shmbus_journal_writer_stats st;
+	shmbus_journal_writer_stats_get(w, &st);
+	printf("# %llu events, %llu written, %llu durable, %llu lost, %llu segments\n",
+	       (unsigned long long)st.events, (unsigned long long)st.events_written,
+	       (unsigned long long)st.events_durable, (unsigned long long)st.events_lost,
+	       (unsigned long long)st.segments_created);
+	assert_int_equal(st.segments_created, 2);
+	uint64_t seq;
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 1, &seq), -ENOENT);
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 2, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 3, &seq), 0);
+	assert_int_equal(seq, 1);
+	assert_int_equal(st.events_durable, 2);
+	assert_int_equal(st.events_lost, 50);
+	assert_int_equal(st.events_durable + st.events_lost, st.events);
+
+	/* later events of source 1 move its durable seq past the lost ones */
+	es_append(w, &g, 1, 51, t + 2000000000);
+	assert_int_equal(shmbus_journal_writer_flush(w), 0);
+	assert_int_equal(shmbus_journal_writer_durable_seq(w, 1, &seq), 0);
+	assert_int_equal(seq, 51);
+	shmbus_journal_writer_stats_get(w, &st);
+	assert_int_equal(st.events_durable + st.events_lost, st.events);
+	assert_int_equal(shmbus_journal_writer_close(w), 0);
+}
+
 static void test_journal_enospc_io_uring(void **state)
 {
 	es_run(0);
@@ -197,6 +279,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_journal_enospc_io_uring, es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_pwrite, es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_failed_cut_stays_at_the_end, es_clean),
+	    cmocka_unit_test_teardown(test_journal_enospc_failed_close_sync_not_durable, es_clean),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
 	umount2(es_dir, MNT_DETACH);
