@@ -127,10 +127,9 @@ static int es_cut_fails(int fd, off_t len)
  * never looks there), and the next interval fsync, on the new file,
  * reported the old file's blocks durable. The torn bytes must stay the
  * newest segment's tail until a cut succeeds. */
-static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
+static void es_failed_cut(int force_pwrite)
 {
 	char filler[192];
-	(void)state;
 	snprintf(filler, sizeof(filler), "%s/filler", es_dir);
 	es_fill(filler, 512 << 10);
 	struct shmbus_journal_writer *w;
@@ -139,7 +138,7 @@ static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
 	                                       .queue_depth = 4,
 	                                       .fsync_policy = SHMBUS_JOURNAL_FSYNC_INTERVAL,
 	                                       .fsync_interval_ms = 3600000,
-	                                       .force_pwrite = 1};
+	                                       .force_pwrite = force_pwrite};
 	struct jt_gen g;
 	uint8_t slot[JT_SLOT];
 	jt_gen_init(&g, 12);
@@ -159,12 +158,25 @@ static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
 	jrnl_test_truncate = NULL;
 	struct shmbus_journal_writer_stats st;
 	shmbus_journal_writer_stats_get(w, &st);
-	printf("# %d cuts failed, %llu events, %llu durable, %llu lost, %llu segments\n",
-	       es_cuts_failed, (unsigned long long)st.events, (unsigned long long)st.events_durable,
+	printf("# %s: %d cuts failed, %llu events, %llu durable, %llu lost, %llu segments\n",
+	       st.io_path == SHMBUS_JOURNAL_IO_URING ? "io_uring" : "pwrite", es_cuts_failed,
+	       (unsigned long long)st.events, (unsigned long long)st.events_durable,
 	       (unsigned long long)st.events_lost, (unsigned long long)st.segments_created);
 	assert_int_equal(st.segments_created, 1);
 	assert_int_equal(st.events_durable + st.events_lost, st.events);
 	es_recover(w, filler, &g, st.events_durable);
+}
+
+static void test_journal_enospc_failed_cut_stays_at_the_end(void **state)
+{
+	(void)state;
+	es_failed_cut(1);
+}
+
+static void test_journal_enospc_failed_cut_stays_at_the_end_io_uring(void **state)
+{
+	(void)state;
+	es_failed_cut(0);
 }
 
 static int es_syncs_failed;
@@ -279,6 +291,8 @@ int main(void)
 	    cmocka_unit_test_teardown(test_journal_enospc_io_uring, es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_pwrite, es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_failed_cut_stays_at_the_end, es_clean),
+	    cmocka_unit_test_teardown(test_journal_enospc_failed_cut_stays_at_the_end_io_uring,
+	                              es_clean),
 	    cmocka_unit_test_teardown(test_journal_enospc_failed_close_sync_not_durable, es_clean),
 	};
 	int rc = cmocka_run_group_tests(tests, NULL, NULL);
