@@ -16,18 +16,22 @@
 #include "bus_internal.h"
 
 /* /proc/<pid>/<file> into buf (NUL-terminated). Returns its length, or
- * -1 when it cannot be opened (the process is gone), 0 when unreadable. */
+ * -1 when the process is gone (no such file, ESRCH), 0 when unreadable:
+ * a caller out of file descriptors (EMFILE) or memory learns nothing of
+ * the process, which must not then be taken for dead. */
 static ssize_t proc_read(pid_t pid, const char *file, char *buf, size_t len)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
+	buf[0] = '\0';
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
+		return errno == ENOENT || errno == ESRCH ? -1 : 0;
 	ssize_t n = read(fd, buf, len - 1);
+	int err = errno;
 	close(fd);
 	if (n < 0)
-		n = 0;
+		return err == ESRCH ? -1 : 0;
 	buf[n] = '\0';
 	return n;
 }
@@ -84,7 +88,7 @@ bool proc_alive(pid_t pid, uint64_t start_time)
 	if (kill(pid, 0) != 0 && errno == ESRCH)
 		return false;
 	char buf[1024];
-	if (proc_read(pid, "stat", buf, sizeof(buf)) <= 0)
+	if (proc_read(pid, "stat", buf, sizeof(buf)) < 0)
 		return false; /* vanished between kill() and open() */
 	const char *p = strrchr(buf, ')');
 	if (!p || p[1] != ' ')

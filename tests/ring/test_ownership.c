@@ -18,7 +18,11 @@
  *   pid-named one gets another source, an explicit source held by an open
  *   producer is refused (SHMBUS_EBUSY);
  * - re-subscribing a group member's ring with other group settings is
- *   refused instead of keeping the old ones silently.
+ *   refused instead of keeping the old ones silently;
+ * - a live producer's claimed slot stays its own when the consumer's
+ *   process cannot open /proc (out of file descriptors): its claimer was
+ *   taken for dead and the slot skipped, the late commit then landing in
+ *   a slot the consumer had released.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +31,7 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/resource.h>
 
 #include "ring/test_util.h"
 
@@ -472,6 +477,90 @@ static void test_ownership_resubscribe_keeps_the_group(void **state)
 	assert_int_equal(shmbus_bus_close(bus), 0);
 }
 
+/* ---- a live claimer, seen by a consumer out of file descriptors -------- */
+
+/* Take every file descriptor the soft limit leaves, up to 64 more than
+ * are open; returns how many, their numbers in fds. */
+static unsigned fds_exhaust(int *fds, unsigned max, struct rlimit *saved)
+{
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, saved), 0);
+	struct rlimit low = *saved;
+	int top = dup(0);
+	assert_true(top >= 0);
+	close(top);
+	low.rlim_cur = (rlim_t)top + max / 2;
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, &low), 0);
+	unsigned n = 0;
+	while (n < max) {
+		int fd = dup(0);
+		if (fd < 0)
+			break;
+		fds[n++] = fd;
+	}
+	assert_int_equal(errno, EMFILE);
+	return n;
+}
+
+static void fds_restore(const int *fds, unsigned n, const struct rlimit *saved)
+{
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+	assert_int_equal(setrlimit(RLIMIT_NOFILE, saved), 0);
+}
+
+/*
+ * A producer claims and has not committed yet (preempted, or writing a
+ * big event) while its consumer's process has no file descriptor left:
+ * /proc/<pid>/stat cannot be opened, which said "the claimer is gone",
+ * so the consumer skipped the live producer's slot, and the commit then
+ * stamped a slot already released (an event lost, or a lap later one
+ * delivered in its place).
+ */
+static void test_ownership_live_claimer_kept_without_fds(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create(NULL, 4, &bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 64, 64, SHMBUS_POLICY_BLOCK);
+	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(bus, "r", &so, &c), 0);
+	shmbus_producer *p;
+	assert_int_equal(shmbus_producer_open(bus, NULL, &p), 0);
+	struct shmbus_trade *t;
+	assert_int_equal(shmbus_claim(p, SHMBUS_EV_TRADE, 1, sizeof *t, (void **)&t), 0);
+	t->price = 7;
+	t->size = 1;
+
+	int fds[64];
+	struct rlimit saved;
+	unsigned nfds = fds_exhaust(fds, 64, &saved);
+	struct seen s = {0};
+	int polled = 0;
+	for (int i = 0; i < 3 * 4096 && polled == 0; i++) /* past STUCK_CHECK_EVERY */
+		polled = shmbus_poll(c, seen_fn, &s, 64);
+	fds_restore(fds, nfds, &saved);
+	assert_int_equal(polled, 0);
+	struct shmbus_ring_stat rs;
+	assert_int_equal(tu_ring_stat(bus, "r", &rs), 0);
+	if (rs.skipped != 0)
+		fail_msg("a live producer's claimed slot was skipped (%llu) while /proc "
+			 "could not be opened",
+			 (unsigned long long)rs.skipped);
+
+	assert_int_equal(shmbus_commit(p), 1);
+	drain(c, &s);
+	assert_int_equal(s.trades, 1);
+	assert_true(s.trade_price == 7);
+	assert_int_equal(tu_ring_stat(bus, "r", &rs), 0);
+	assert_int_equal(rs.delivered, 1);
+	assert_int_equal(rs.depth, 0);
+	shmbus_producer_close(p);
+	shmbus_consumer_close(c);
+	assert_int_equal(shmbus_bus_close(bus), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -481,6 +570,7 @@ int main(void)
 	    TU_TEST(test_ownership_forked_child_closes_only_its_copies),
 	    TU_TEST(test_ownership_open_producers_never_share_a_source),
 	    TU_TEST(test_ownership_resubscribe_keeps_the_group),
+	    TU_TEST(test_ownership_live_claimer_kept_without_fds),
 	};
 	return cmocka_run_group_tests_name("ownership", tests, NULL, NULL);
 }
