@@ -632,9 +632,14 @@ static enum claimer claimer_of(const shmbus_consumer *c, uint64_t pos)
 	bool gone = false;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
+		/* The record, then where it moves (A19 pairs with R19 in
+		 * prod_entry_clear()): one being moved is seen in one or the
+		 * other, never in neither (read the other way round, a reader
+		 * between the two stores waited stuck_timeout). */
+		uint64_t w = load_acquire(&e->claim);
 		if (claim_covers(load_relaxed(&e->gone_claim), c->v.index, pos))
 			gone = true;
-		if (!claim_covers(load_relaxed(&e->claim), c->v.index, pos))
+		if (!claim_covers(w, c->v.index, pos))
 			continue;
 		if (load_acquire(&e->state) && prod_alive(e))
 			return CLAIMER_LIVE;

@@ -199,7 +199,9 @@ static void prod_entry_clear(struct prod_entry *e)
 	store_relaxed(&e->routed_around, 0);
 	store_relaxed(&e->unrouted, 0);
 	store_relaxed(&e->last_seq, 0);
-	store_relaxed(&e->claim, 0);
+	/* R19: the moved record (gone_claim) is visible to a reader that
+	 * finds the record cleared (A19 in claimer_of(), head_stuck_pid()). */
+	store_release(&e->claim, 0);
 	store_relaxed(&e->announced, 0);
 	memset(e->pad, 0, sizeof(e->pad));
 	for (size_t i = 0; i < sizeof(e->rings_seen) / sizeof(e->rings_seen[0]); i++)

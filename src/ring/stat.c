@@ -119,9 +119,10 @@ static int32_t head_stuck_pid(const shmbus_bus *b, const struct ring_view *v, ui
 	int32_t dead = 0, moved = 0;
 	for (uint32_t i = 0; i < b->max_producers; i++) {
 		const struct prod_entry *e = &b->prods[i];
+		uint64_t w = load_acquire(&e->claim); /* A19, as in claimer_of() */
 		if (!moved && claim_covers(load_relaxed(&e->gone_claim), v->index, head))
 			moved = load_relaxed(&e->gone_pid);
-		if (!claim_covers(load_relaxed(&e->claim), v->index, head))
+		if (!claim_covers(w, v->index, head))
 			continue;
 		if (load_acquire(&e->state) && prod_alive(e))
 			return 0;
