@@ -56,14 +56,23 @@ uint64_t proc_start_time(pid_t pid)
 
 uint64_t proc_self_start_time(void)
 {
-	static uint64_t cached;
-	static pid_t cached_pid;
+	/* Threads of one process may open buses at once: the pid is published
+	 * after its start time (R20 / A20), so a thread never pairs this
+	 * process's pid with its parent's start time (a forked child's first
+	 * call finds the parent's pid cached and reads its own). Both writers
+	 * of a race store the same values. An unreadable /proc (0) is not
+	 * kept: the next call tries again. */
+	static _Atomic uint64_t cached;
+	static _Atomic pid_t cached_pid;
 	pid_t me = getpid();
-	if (cached_pid != me) { /* recomputed after fork */
-		cached = proc_start_time(me);
-		cached_pid = me;
+	if (load_acquire(&cached_pid) == me) /* A20 */
+		return load_relaxed(&cached);
+	uint64_t st = proc_start_time(me);
+	if (st) {
+		store_relaxed(&cached, st);
+		store_release(&cached_pid, me); /* R20 */
 	}
-	return cached;
+	return st;
 }
 
 /*

@@ -17,6 +17,8 @@
 #include <cmocka.h>
 
 #include <pthread.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "ring/test_util.h"
 
@@ -290,9 +292,51 @@ static void test_ring_threads_mpsc_batch_block_wait(void **state)
 	run_mpsc(256, SHMBUS_WAIT_BLOCK, MODE_BATCH, MODE_BATCH);
 }
 
+/* Threads of a fresh process (a forked child: the library's cache of its
+ * own start time still holds the parent's pid) open one bus at once:
+ * each computes and caches the start time. The cache was two plain
+ * statics, a data race ThreadSanitizer reports (it makes the child exit
+ * non-zero) and that could pair the child's pid with its parent's start
+ * time, making the child's producers look dead. */
+#define OPENERS 4
+static void *open_close(void *arg)
+{
+	shmbus_bus *b;
+	if (shmbus_bus_open((const char *)arg, "opener", SHMBUS_ROLE_CLIENT, &b) != 0)
+		return (void *)1;
+	shmbus_bus_close(b);
+	return NULL;
+}
+
+static void test_ring_threads_open_at_once_in_a_child(void **state)
+{
+	(void)state;
+	shmbus_bus *bus;
+	assert_int_equal(tu_bus_create("thr-open", 4, &bus), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pthread_t th[OPENERS];
+		for (int i = 0; i < OPENERS; i++)
+			TU_CHILD_CHECK(pthread_create(&th[i], NULL, open_close, "thr-open") == 0);
+		for (int i = 0; i < OPENERS; i++) {
+			void *r;
+			TU_CHILD_CHECK(pthread_join(th[i], &r) == 0 && r == NULL);
+		}
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(tu_exited_ok(st));
+	shmbus_bus_close(bus);
+	shmbus_bus_destroy("thr-open");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+	    TU_TEST(test_ring_threads_open_at_once_in_a_child),
 	    TU_TEST(test_ring_threads_mpsc_publish),
 	    TU_TEST(test_ring_threads_mpsc_claim_small_ring),
 	    TU_TEST(test_ring_threads_mpsc_block_wait),
