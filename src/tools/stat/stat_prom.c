@@ -283,11 +283,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		body = rc ? down_text(w->name, &len) : stat_prometheus_text(&s, &len);
 		if (!body)
 			code = 500;
-	} else if (rc) {
-		code = 503;
-		len = (size_t)asprintf(&body, "bus unavailable: %s\n", why);
 	} else {
-		len = (size_t)asprintf(&body, "ok\n");
+		/* asprintf leaves body undefined when it fails: NULL then */
+		int n = rc ? asprintf(&body, "bus unavailable: %s\n", why) : asprintf(&body, "ok\n");
+		code = rc ? 503 : 200;
+		if (n < 0)
+			body = NULL;
+		else
+			len = (size_t)n;
 	}
 	stat_snap_free(&s);
 	free(why);
