@@ -134,6 +134,24 @@ static void kill_and_collect(pid_t dead, pid_t live, shmbus_consumer *c, int rep
 	tu_drain(c, s);
 }
 
+/* Bus "kill" (*bus) with ring "victim" (1024 slots of 64 bytes, block)
+ * subscribed: its consumer. stuck_ns: the stuck timeout (0: the default;
+ * VICTIM_NO_TIMEOUT when a skip must come from finding the claimer dead,
+ * never from the timeout); flags: SHMBUS_SUB_* of the ring. */
+#define VICTIM_NO_TIMEOUT (INT64_C(600) * 1000000000)
+static shmbus_consumer *victim_open(shmbus_bus **bus, int64_t stuck_ns, uint32_t flags)
+{
+	assert_int_equal(tu_bus_create("kill", 8, bus), 0);
+	struct shmbus_sub_opts so;
+	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
+	if (stuck_ns)
+		so.stuck_timeout_ns = stuck_ns;
+	so.flags = flags;
+	shmbus_consumer *c;
+	assert_int_equal(shmbus_subscribe(*bus, "victim", &so, &c), 0);
+	return c;
+}
+
 /* A child claims a slot of ring "victim" as source SRC_DEAD and stops
  * before it commits; returns its pid once it is stopped. */
 static pid_t claimer_stopped(void)
@@ -163,11 +181,7 @@ static void test_kill_producer_mid_claim(void **state)
 {
 	enum { N = 5000 };
 	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	shmbus_consumer *c = victim_open(&bus, 0, 0);
 	int rep[2];
 	assert_int_equal(pipe(rep), 0);
 	pid_t dead = claimer_stopped();
@@ -217,14 +231,9 @@ static void test_kill_producer_mid_batch(void **state)
 {
 	enum { N = 5000, RUN = 8 };
 	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
 	/* Skips must come from finding the dead claimer of each slot of the
 	 * run, not from the timeout for slots whose claimer is unknown. */
-	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	shmbus_consumer *c = victim_open(&bus, VICTIM_NO_TIMEOUT, 0);
 	int hooked[2], rep[2];
 	assert_int_equal(pipe(hooked), 0);
 	assert_int_equal(pipe(rep), 0);
@@ -306,12 +315,7 @@ static pid_t claimer_killed(void)
 static void check_reaped_claimer_skipped(bool reuse)
 {
 	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	shmbus_consumer *c = victim_open(&bus, VICTIM_NO_TIMEOUT, 0);
 	pid_t dead = claimer_killed();
 	assert_true(shmbus_bus_reap(bus) >= 0);
 	struct shmbus_producer_stat ps;
@@ -399,12 +403,7 @@ static void other_end(pid_t other)
 static void test_kill_producer_pid_reused(void **state)
 {
 	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-	so.stuck_timeout_ns = INT64_C(600) * 1000000000;
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	shmbus_consumer *c = victim_open(&bus, VICTIM_NO_TIMEOUT, 0);
 	pid_t other;
 	uint32_t idx = claimer_pid_reused(bus, &other);
 
@@ -453,12 +452,7 @@ static void test_kill_producer_pid_reused(void **state)
 static void test_kill_producer_pid_reused_owns_nothing(void **state)
 {
 	shmbus_bus *bus;
-	assert_int_equal(tu_bus_create("kill", 8, &bus), 0);
-	struct shmbus_sub_opts so;
-	tu_sub_opts(&so, 1024, 64, SHMBUS_POLICY_BLOCK);
-	so.flags = SHMBUS_SUB_SINGLE_PRODUCER;
-	shmbus_consumer *c;
-	assert_int_equal(shmbus_subscribe(bus, "victim", &so, &c), 0);
+	shmbus_consumer *c = victim_open(&bus, 0, SHMBUS_SUB_SINGLE_PRODUCER);
 	pid_t other;
 	claimer_pid_reused(bus, &other);
 
